@@ -1,0 +1,175 @@
+"""The ``agent-os`` command line: demo, check, keygen, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_os.bus import BusError, connect
+from agent_os.kernel_worker import (
+    Decision,
+    JsonlAuditLog,
+    PolicyError,
+    Worker,
+    load_policy,
+)
+from agent_os.trust import (
+    AgentIdentity,
+    FileTrustStore,
+    TrustError,
+    TrustLevel,
+    TrustRegistry,
+)
+
+from ._demo import render, run_demo
+
+
+class Settings(BaseSettings):
+    """Settings read from ``AGENT_OS_*`` variables; command-line flags win."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_OS_")
+
+    bus_url: str = "memory://"
+    policy: str = "strict"
+    kernel_key_file: Path | None = None
+    registry_file: Path | None = None
+    audit_file: Path | None = None
+    log_level: str = "INFO"
+
+
+@click.group()
+def main() -> None:
+    """Agent OS: judge every agent action against policy before it runs."""
+
+
+@main.command()
+@click.option("--bus", "bus_url", default=None, help="Bus URL (default memory://demo).")
+@click.option("--workers", default=1, show_default=True, help="Kernel workers to start.")
+def demo(bus_url: str | None, workers: int) -> None:
+    """Run kernel workers and a scripted agent; print the verdicts."""
+    url = bus_url or "memory://demo"
+    try:
+        outcomes = asyncio.run(run_demo(url, workers=workers))
+    except BusError as exc:
+        raise click.ClickException(f"bus {url}: {exc}") from exc
+    click.echo(f"Agent OS demo on {url} with {workers} kernel worker(s)\n")
+    click.echo(render(outcomes))
+    wrong = [
+        o
+        for o in outcomes
+        if o.verdict.decision.value != o.step.expect
+        and not (o.step.expect == "allow" and o.verdict.decision is Decision.WARN)
+    ]
+    blocked = sum(o.verdict.decision is Decision.DENY for o in outcomes)
+    click.echo(f"\n{blocked} of {len(outcomes)} actions blocked before they ran.")
+    if wrong:
+        raise click.ClickException(f"{len(wrong)} verdict(s) differ from the expected ones")
+
+
+@main.command()
+@click.argument("action_json", required=False)
+@click.option("--policy", default=None, help="Preset name or YAML file (default strict).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def check(action_json: str | None, policy: str | None, as_json: bool) -> None:
+    """Judge one action (JSON argument or stdin). Exit 0 allow/warn, 1 deny/review, 2 bad input."""
+    raw = action_json if action_json is not None else sys.stdin.read()
+    try:
+        action = json.loads(raw)
+        if not isinstance(action, dict) or not isinstance(action.get("action"), str):
+            raise ValueError('expected a JSON object with an "action" string')
+        chosen = load_policy(policy or Settings().policy)
+    except (ValueError, PolicyError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    verdict = chosen.evaluate(action)
+    if as_json:
+        out: dict[str, Any] = {
+            "decision": verdict.decision.value,
+            "signal": verdict.signal.value if verdict.signal else None,
+            "rule": verdict.rule,
+            "reason": verdict.reason,
+        }
+        click.echo(json.dumps(out))
+    else:
+        signal = verdict.signal.value if verdict.signal else "-"
+        click.echo(f"{verdict.decision.value} {signal} {verdict.rule or '-'}: {verdict.reason}")
+    sys.exit(0 if verdict.decision in (Decision.ALLOW, Decision.WARN) else 1)
+
+
+@main.command()
+@click.option("--id", "agent_id", required=True, help="Agent or kernel id.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--cap", "caps", multiple=True, help="Capability (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Key file (0600).")
+@click.option("--registry", type=click.Path(path_type=Path), help="Register in this registry file.")
+@click.option("--kernel", is_flag=True, help="Register with KERNEL trust level.")
+def keygen(
+    agent_id: str, name: str, caps: tuple[str, ...], out: Path, registry: Path | None, kernel: bool
+) -> None:
+    """Create an Ed25519 identity and save its private key."""
+    identity = AgentIdentity.create(agent_id, name, caps)
+    try:
+        identity.save(out)
+        if registry is not None:
+            level = TrustLevel.KERNEL if kernel else TrustLevel.STANDARD
+            TrustRegistry(FileTrustStore(registry)).register(identity, level)
+    except (OSError, TrustError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"agent_id": agent_id, "public_key": identity.public().to_dict()}))
+
+
+@main.command()
+@click.option("--bus", "bus_url", default=None, help="Bus URL (env AGENT_OS_BUS_URL).")
+@click.option("--policy", default=None, help="Preset or YAML file (env AGENT_OS_POLICY).")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Kernel key file (env AGENT_OS_KERNEL_KEY_FILE).",
+)
+@click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trust registry file (env AGENT_OS_REGISTRY_FILE).",
+)
+def worker(
+    bus_url: str | None, policy: str | None, key_file: Path | None, registry_file: Path | None
+) -> None:
+    """Run a kernel worker until SIGTERM."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    key_file = key_file or settings.kernel_key_file
+    registry_file = registry_file or settings.registry_file
+    if key_file is None or registry_file is None:
+        raise click.UsageError("a worker needs --key and --registry (or their AGENT_OS_ variables)")
+    try:
+        identity = AgentIdentity.load(key_file)
+        registry = TrustRegistry(FileTrustStore(registry_file))
+        chosen = load_policy(policy or settings.policy)
+    except (TrustError, PolicyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    url = bus_url or settings.bus_url
+    audit = JsonlAuditLog(settings.audit_file) if settings.audit_file else None
+
+    async def serve() -> None:
+        bus = await connect(url)
+        try:
+            w = Worker(bus, identity=identity, registry=registry, policies=chosen, audit=audit)
+            await w.run(install_signal_handlers=True)
+        finally:
+            await bus.close()
+
+    try:
+        asyncio.run(serve())
+    except BusError as exc:
+        raise click.ClickException(f"bus {url}: {exc}") from exc

@@ -1,0 +1,74 @@
+"""Errors raised by the bus.
+
+    BusError                 base; ``code`` is stable and may cross a process boundary
+    ├── ConnectError         the broker cannot be reached (retryable)
+    ├── BusTimeout           a request got no reply before its deadline (retryable)
+    ├── NoResponders         nobody is subscribed to answer a request (retryable)
+    ├── PayloadTooLarge      an envelope is larger than the bus accepts
+    ├── MalformedEnvelope    bytes on the wire are not an envelope
+    ├── NotSupported         the backend cannot do what was asked
+    ├── BusClosed            the bus was used after ``close()``
+    └── ConfigError          a bus URL or option is invalid
+        ├── UnknownScheme    no backend for the URL's scheme
+        └── MissingDependency  the backend's extra is not installed
+
+Client-library exceptions never reach a caller: each backend translates them
+at its boundary with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+
+class BusError(Exception):
+    """Base class of every bus error."""
+
+    code: str = "bus_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConnectError(BusError):
+    code = "bus_unavailable"
+    retryable = True
+
+
+class BusTimeout(BusError):
+    code = "timeout"
+    retryable = True
+
+
+class NoResponders(BusError):
+    code = "no_responders"
+    retryable = True
+
+
+class PayloadTooLarge(BusError):
+    code = "payload_too_large"
+
+
+class MalformedEnvelope(BusError):
+    code = "malformed_envelope"
+
+
+class NotSupported(BusError):
+    code = "not_supported"
+
+
+class BusClosed(BusError):
+    code = "bus_closed"
+
+
+class ConfigError(BusError):
+    code = "bus_config"
+
+
+class UnknownScheme(ConfigError):
+    code = "unknown_scheme"
+
+
+class MissingDependency(ConfigError):
+    code = "missing_dependency"

@@ -1,0 +1,115 @@
+"""The bus protocol every backend implements.
+
+Two delivery shapes share one ``subscribe``:
+
+* ``group=None`` — fan-out: every subscriber gets every message published
+  after it subscribed. Used for reply subjects and control events
+  (revocation). Deliveries need no ack (``ack`` is allowed and does nothing).
+* ``group="name"`` — work queue: subscribers with the same group compete, each
+  message goes to one of them, at least once. A delivery must be acked;
+  ``nack`` redelivers; a delivery neither acked nor nacked within
+  ``ack_wait`` seconds is redelivered to another consumer (a crashed worker);
+  after ``max_deliver`` deliveries the message goes to the dead-letter
+  subject with its last error code. Messages published to a work-queue
+  subject before any consumer joined are kept until one does.
+
+Request/reply: ``request`` publishes with a ``reply_to`` private to this bus
+client and waits for the envelope whose ``correlation_id`` is the request's
+id. A responder answers by publishing ``delivery.envelope.reply(body)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ._envelope import Envelope
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeOptions:
+    """How a work-queue subscription treats failures."""
+
+    #: Seconds a delivery may stay unacknowledged before it is redelivered.
+    ack_wait: float = 30.0
+    #: Deliveries before a message is dead-lettered.
+    max_deliver: int = 5
+    #: Where dead letters go; default ``<subject>.dlq``.
+    dead_letter: str | None = None
+    #: Deliveries handled at once by this subscription.
+    concurrency: int = 64
+
+    def dead_letter_subject(self, subject: str) -> str:
+        return self.dead_letter or f"{subject}.dlq"
+
+
+@runtime_checkable
+class Delivery(Protocol):
+    """One delivery of an envelope to a subscriber."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+
+    @property
+    def attempt(self) -> int:
+        """1 on first delivery, 2 on the first redelivery, and so on."""
+        ...
+
+    async def ack(self) -> None:
+        """The message is done; it will not be delivered again."""
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        """Processing failed; redeliver (or dead-letter after ``max_deliver``)."""
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        """The message can never succeed: dead-letter it now with ``error_code``."""
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@runtime_checkable
+class Subscription(Protocol):
+    @property
+    def subject(self) -> str: ...
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving. In-flight deliveries may still be acked."""
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """An async message bus. Obtain one with :func:`agent_os.bus.connect`."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def max_payload(self) -> int: ...
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Send an envelope. Raises ``PayloadTooLarge`` past ``max_payload``."""
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> Subscription:
+        """Call ``handler`` for each delivery on ``subject``."""
+        ...
+
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+        """Publish and wait for the reply; ``BusTimeout`` after ``timeout`` s."""
+        ...
+
+    async def close(self) -> None:
+        """Stop subscriptions, finish in-flight acks, release connections.
+
+        Idempotent.
+        """

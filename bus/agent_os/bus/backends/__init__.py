@@ -1,0 +1,1 @@
+"""Bus backends, one per module, imported lazily by ``connect``."""

@@ -1,0 +1,488 @@
+"""Kafka subscriptions: a consumer, its fetch loop, a worker pool and offset bookkeeping.
+
+Work queue (``group="name"``): one consumer in Kafka group ``name`` with
+manual commits. Each fetched offset is tracked per partition; the committed
+offset only moves past an offset once that delivery is settled (acked,
+re-produced after a nack or an ack timeout, or dead-lettered), and never past
+an unsettled one. Commits run in one background task that coalesces every
+ack since the previous commit into a single OffsetCommit, so the ack itself
+costs no round trip. Closing does not commit unsettled offsets: they are
+redelivered to the group's other consumers after the rebalance (the crash
+path). On a rebalance the partitions being revoked stop dispatching, their
+running handlers get ``drain_timeout`` seconds to settle, and what is settled
+is committed before the partitions move, so a healthy rebalance causes no
+duplicates.
+
+Fan-out (``group=None``): a consumer without a group, assigned every
+partition of the topic and positioned at the end offsets read during
+``subscribe``, so it sees exactly the messages published afterwards without
+waiting for a group join.
+
+Handlers run on ``concurrency`` long-lived worker tasks (no task per
+message). Messages with the same key are handed out one at a time, in
+partition order: a key's next message starts after the previous handler
+returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from .._envelope import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_DETAIL_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    Envelope,
+)
+from .._errors import BusClosed, BusError, MalformedEnvelope
+from .._protocol import Handler, SubscribeOptions
+from ._kafka_codec import from_record, kafka_errors
+
+log = logging.getLogger("agent_os.bus.kafka")
+
+
+class Owner(Protocol):
+    """What a subscription needs from its bus."""
+
+    def new_consumer(self, group: str | None) -> AIOKafkaConsumer: ...
+
+    async def partitions(self, topic: str) -> set[int]: ...
+
+    async def resend(self, envelope: Envelope, attempt: int, extra: dict[str, str] | None) -> None:
+        """Produce ``envelope`` to its subject's topic with the given attempt / extra headers."""
+
+
+class _Partition:
+    """Fetched offsets of one assigned partition and how far they are settled."""
+
+    __slots__ = ("active", "committed", "done", "drained", "pending", "position", "revoked", "tp")
+
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        self.pending: deque[int] = deque()
+        self.done: set[int] = set()
+        self.position = -1  # next offset to commit; -1 until something settled
+        self.committed = -1
+        self.revoked = False
+        self.active = 0  # handlers running
+        self.drained: asyncio.Event | None = None
+
+    def settle(self, offset: int) -> bool:
+        """Mark ``offset`` settled; True when the commit position moved."""
+        pending = self.pending
+        if not pending or pending[0] != offset:
+            self.done.add(offset)
+            return False
+        pending.popleft()
+        last = offset
+        while pending and pending[0] in self.done:
+            last = pending.popleft()
+            self.done.discard(last)
+        self.position = last + 1
+        return True
+
+
+class _FanoutDelivery:
+    """Fan-out deliveries need no settling: ack / nack / reject do nothing."""
+
+    __slots__ = ("envelope",)
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+    @property
+    def attempt(self) -> int:
+        return 1
+
+    async def ack(self) -> None:
+        return None
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        return None
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        return None
+
+
+class _WorkDelivery:
+    """One delivery of a work-queue record; settled at most once."""
+
+    __slots__ = ("_offset", "_part", "_sub", "_timer", "attempt", "envelope", "settled")
+
+    def __init__(
+        self, sub: KafkaSubscription, part: _Partition, offset: int, env: Envelope, attempt: int
+    ) -> None:
+        self._sub, self._part, self._offset = sub, part, offset
+        self.envelope, self.attempt = env, attempt
+        self.settled = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _settle(self) -> bool:
+        if self.settled:
+            if self._sub.closed:
+                raise BusClosed("cannot settle a delivery after its subscription was closed")
+            return False  # already settled, or taken back after ack_wait / a rebalance
+        self.settled = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._sub.unsettled.discard(self)
+        return True
+
+    async def ack(self) -> None:
+        if self._settle():
+            self._sub.finish(self._part, self._offset)
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        if not self._settle():
+            return
+        if delay > 0 and self.attempt < self._sub.options.max_deliver:
+            self._sub.spawn(self._retry(error_code, delay))
+        else:
+            await self._retry(error_code, 0.0)
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        if self._settle():
+            await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
+            self._sub.finish(self._part, self._offset)
+
+    def expire(self) -> None:
+        """ack_wait passed while the consumer is alive: redeliver by re-producing."""
+        if not self.settled:
+            self.settled = True
+            self._sub.unsettled.discard(self)
+            self._sub.spawn(self._retry("ack_timeout", 0.0))
+
+    def abandon(self) -> None:
+        """The partition moved or the bus closed: the broker redelivers from the last commit."""
+        self.settled = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._sub.unsettled.discard(self)
+
+    async def _retry(self, code: str, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.attempt >= self._sub.options.max_deliver:
+            detail = f"not acknowledged after {self.attempt} deliveries"
+            await self._sub.dead_letter(self.envelope, code, detail, self.attempt)
+        else:
+            await self._sub.owner.resend(self.envelope, self.attempt + 1, None)
+        self._sub.finish(self._part, self._offset)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sub: KafkaSubscription) -> None:
+        self._sub = sub
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._sub.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._sub.assigned(assigned)
+
+
+Item = tuple["_Partition | None", Any]
+
+
+class KafkaSubscription:
+    """A fan-out (``group=None``) or work-queue subscription on one topic."""
+
+    def __init__(
+        self,
+        owner: Owner,
+        subject: str,
+        topic: str,
+        handler: Handler,
+        group: str | None,
+        options: SubscribeOptions,
+        *,
+        drain_timeout: float,
+    ) -> None:
+        self.owner, self._subject, self._topic = owner, subject, topic
+        self._handler, self._group, self.options = handler, group, options
+        self._drain_timeout = drain_timeout
+        self._consumer = owner.new_consumer(group)
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._keyed: dict[tuple[int, bytes], deque[Item]] = {}
+        self._held = 0  # records fetched and not yet finished by a worker
+        self._running = 0  # handlers running now
+        self._room = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._joined = asyncio.Event()
+        self._commit_wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.unsettled: set[_WorkDelivery] = set()
+        self._accepting = True
+        self.closed = False
+        self._stopped: asyncio.Future[None] | None = None
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    async def start(self, join_timeout: float) -> None:
+        """Start consuming; for a group, wait (up to ``join_timeout`` s) for the first join."""
+        consumer = self._consumer
+        with kafka_errors(f"subscribe to {self._subject!r}"):
+            partitions = await self.owner.partitions(self._topic)
+            await consumer.start()
+            try:
+                if self._group is None:
+                    tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+                    consumer.assign(tps)
+                    ends = await consumer.end_offsets(tps)
+                    for tp in tps:
+                        consumer.seek(tp, ends[tp])
+                else:
+                    consumer.subscribe([self._topic], listener=_Listener(self))
+            except BaseException:
+                await _stop_consumer(consumer)
+                raise
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._fetch_loop())]
+        self._tasks += [loop.create_task(self._worker()) for _ in range(self.options.concurrency)]
+        if self._group is not None:
+            self._tasks.append(loop.create_task(self._commit_loop()))
+            try:
+                await asyncio.wait_for(self._joined.wait(), join_timeout)
+            except TimeoutError:
+                log.warning(
+                    "group %s on %s not joined after %ss; messages wait for the join",
+                    self._group,
+                    self._topic,
+                    join_timeout,
+                )
+
+    # -- rebalance ---------------------------------------------------------
+
+    def assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            self._parts[tp] = _Partition(tp)
+        self._joined.set()
+
+    async def revoked(self, revoked: set[TopicPartition]) -> None:
+        parts = [p for tp in revoked if (p := self._parts.pop(tp, None)) is not None]
+        for part in parts:
+            part.revoked = True
+            if part.active:
+                part.drained = asyncio.Event()
+        waits = [part.drained.wait() for part in parts if part.drained is not None]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), self._drain_timeout)
+        for delivery in [d for d in self.unsettled if d._part.revoked]:
+            delivery.abandon()
+        await self._commit(parts)
+
+    # -- fetching and dispatch ---------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        consumer, limit = self._consumer, self.options.concurrency
+        while True:
+            room = limit - self._held
+            if room <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=room)
+            except KafkaError as exc:
+                log.warning("fetch from %s failed (retrying): %s", self._topic, exc)
+                await asyncio.sleep(0.2)
+                continue
+            group = self._group is not None
+            for tp, records in batch.items():
+                part = self._parts.get(tp) if group else None
+                if group and part is None:
+                    continue  # revoked between fetch and now; the next owner reads it
+                for record in records:
+                    if part is not None:
+                        part.pending.append(record.offset)
+                    self._held += 1
+                    self._dispatch((part, record))
+
+    def _dispatch(self, item: Item) -> None:
+        record = item[1]
+        if record.key is not None:
+            slot = (record.partition, record.key)
+            waiting = self._keyed.get(slot)
+            if waiting is not None:
+                waiting.append(item)
+                return
+            self._keyed[slot] = deque()
+        self._queue.put_nowait(item)
+
+    async def _worker(self) -> None:
+        while True:
+            part, record = await self._queue.get()
+            while True:
+                if self._accepting and (part is None or not part.revoked):
+                    await self._handle(part, record)
+                self._held -= 1
+                self._room.set()
+                if record.key is None:
+                    break
+                slot = (record.partition, record.key)
+                waiting = self._keyed[slot]
+                if not waiting:
+                    del self._keyed[slot]
+                    break
+                part, record = waiting.popleft()
+
+    async def _handle(self, part: _Partition | None, record: Any) -> None:
+        try:
+            env, attempt = from_record(
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                record.value,
+                record.headers,
+            )
+        except MalformedEnvelope as exc:
+            log.warning("skipped a record on %s: %s", self._topic, exc)
+            if part is not None:
+                self.finish(part, record.offset)
+            return
+        self._running += 1
+        self._idle.clear()
+        try:
+            if part is None:
+                try:
+                    await self._handler(_FanoutDelivery(env))
+                except Exception:
+                    log.exception("handler for %s failed on message %s", self._subject, env.id)
+                return
+            await self._handle_work(part, record.offset, env, attempt)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def _handle_work(self, part: _Partition, offset: int, env: Envelope, n: int) -> None:
+        delivery = _WorkDelivery(self, part, offset, env, n)
+        loop = asyncio.get_running_loop()
+        delivery._timer = loop.call_later(self.options.ack_wait, delivery.expire)
+        self.unsettled.add(delivery)
+        part.active += 1
+        try:
+            await self._handler(delivery)
+        except Exception:
+            log.exception("handler for %s failed on message %s", self._subject, env.id)
+            if not delivery.settled:
+                try:
+                    await delivery.nack("handler_error")
+                except BusError as exc:
+                    log.warning("could not redeliver %s: %s", env.id, exc)
+        finally:
+            part.active -= 1
+            if part.revoked:
+                if not delivery.settled:
+                    delivery.abandon()
+                if not part.active and part.drained is not None:
+                    part.drained.set()
+
+    # -- settling ----------------------------------------------------------
+
+    def finish(self, part: _Partition, offset: int) -> None:
+        if part.settle(offset) and not part.revoked:
+            self._commit_wanted.set()
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("redelivery on %s failed; the broker will redeliver: %s", self._topic, exc)
+
+    async def dead_letter(self, env: Envelope, code: str, detail: str, attempts: int) -> None:
+        dlq = self.options.dead_letter_subject(env.subject)
+        extra = {
+            ERROR_CODE_HEADER: code,
+            ERROR_DETAIL_HEADER: detail,
+            ATTEMPTS_HEADER: str(attempts),
+            ORIGINAL_SUBJECT_HEADER: env.subject,
+        }
+        log.info("dead-lettered %s from %s to %s (%s)", env.id, env.subject, dlq, code)
+        await self.owner.resend(replace(env, subject=dlq), 1, extra)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._commit_wanted.wait()
+            self._commit_wanted.clear()
+            await self._commit(list(self._parts.values()))
+
+    async def _commit(self, parts: list[_Partition]) -> None:
+        offsets = {p.tp: p.position for p in parts if p.position > p.committed}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (KafkaError, AssertionError) as exc:
+            # A rebalance or a broker restart: uncommitted offsets are redelivered.
+            log.warning("offset commit on %s failed: %s", self._topic, exc)
+            return
+        for part in parts:
+            part.committed = max(part.committed, offsets.get(part.tp, -1))
+
+    # -- shutdown ----------------------------------------------------------
+
+    async def unsubscribe(self) -> None:
+        """Stop fetching, let running handlers finish (``drain_timeout``), commit what is
+        settled, and leave the group. Unsettled records are left to the group."""
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+            return
+        self._stopped = asyncio.get_running_loop().create_future()
+        try:
+            await self._shutdown()
+        finally:
+            self._stopped.set_result(None)
+
+    async def _shutdown(self) -> None:
+        self._accepting = False
+        fetcher, rest = self._tasks[:1], self._tasks[1:]
+        await _cancel(fetcher)
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self._drain_timeout)
+        await _cancel(rest + list(self._background))
+        for delivery in list(self.unsettled):
+            delivery.abandon()
+        self.closed = True
+        await self._commit(list(self._parts.values()))
+        await _stop_consumer(self._consumer)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop ``consumer``; aiokafka re-raises a CancelledError of its own internal task
+    when stopped right after start, which must not look like our cancellation."""
+    current = asyncio.current_task()
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        if current is not None and current.cancelling():
+            raise
+    except KafkaError as exc:
+        log.debug("consumer stop: %s", exc)

@@ -1,0 +1,222 @@
+"""The ``memory://`` backend: an in-process bus with the real brokers' semantics.
+
+``memory://`` gives a private broker per ``connect``; ``memory://name`` joins
+the named broker shared by every ``connect`` with that name in this process,
+so a worker and a client in one process talk. Options (keyword arguments to
+``connect`` or URL query parameters): ``max_payload`` (bytes), ``drain_timeout``
+(seconds ``close`` waits for in-flight handlers), ``max_pending`` (fan-out
+buffer per subscriber), ``max_retained`` (messages kept per subject before any
+group joins; only for the broker's first ``connect``).
+
+Request/reply decisions: ``request`` raises :class:`NoResponders` at once,
+without publishing, when the subject has neither a fan-out subscriber nor a
+group with a live consumer (a group whose consumers all left does not count:
+a request parked there would be answered to nobody). A reply that arrives
+after its request timed out is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .._envelope import Envelope
+from .._errors import BusClosed, BusTimeout, ConfigError, NoResponders, PayloadTooLarge
+from .._protocol import (
+    DEFAULT_MAX_PAYLOAD,
+    Delivery,
+    Handler,
+    SubscribeOptions,
+    Subscription,
+)
+from ._memory_broker import INBOX_PREFIX, Broker, Consumer
+
+__all__ = ["MemoryBus", "connect", "reset_memory_brokers"]
+
+log = logging.getLogger("agent_os.bus.memory")
+
+_BROKERS: dict[str, Broker] = {}
+_OPTION_TYPES: dict[str, type[int] | type[float]] = {
+    "max_payload": int,
+    "drain_timeout": float,
+    "max_pending": int,
+    "max_retained": int,
+}
+
+
+def reset_memory_brokers() -> None:
+    """Forget every named broker (for tests). Buses already connected keep theirs."""
+    for broker in _BROKERS.values():
+        broker.close()
+    _BROKERS.clear()
+
+
+class MemoryBus:
+    """A :class:`~agent_os.bus.Bus` over an in-process :class:`Broker`."""
+
+    def __init__(
+        self,
+        url: str,
+        broker: Broker,
+        *,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        drain_timeout: float = 5.0,
+        max_pending: int = 65_536,
+    ) -> None:
+        self._url, self._broker = url, broker
+        self._max_payload = max_payload
+        self._drain_timeout = drain_timeout
+        self._max_pending = max_pending
+        self._consumers: set[Consumer] = set()
+        self._inbox = f"{INBOX_PREFIX}{uuid.uuid4().hex}"
+        self._inbox_sub: Consumer | None = None
+        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
+        self._closing = False
+        self._closed = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
+
+    def _check_open(self, *, draining_ok: bool = False) -> None:
+        # Handlers draining during close() may still publish (a worker's last replies).
+        if self._closed.is_set() or (self._closing and not draining_ok):
+            raise BusClosed(f"bus {self._url} is closed")
+
+    def _check_size(self, envelope: Envelope) -> None:
+        if envelope.size > self._max_payload:
+            raise PayloadTooLarge(
+                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
+            )
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Route ``envelope`` to every subscriber and group of its subject."""
+        self._check_open(draining_ok=True)
+        self._check_size(envelope)
+        self._broker.route(envelope)
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> Subscription:
+        """Attach a fan-out subscriber (``group=None``) or a competing group consumer."""
+        self._check_open()
+        opts = options or SubscribeOptions()
+        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
+            raise ConfigError(f"invalid subscribe options: {opts}")
+        consumer = Consumer(
+            self._broker,
+            subject,
+            handler,
+            group,
+            opts,
+            max_pending=self._max_pending,
+            grace=self._drain_timeout,
+        )
+        # Forget unsubscribed consumers that no longer hold anything close() must settle.
+        self._consumers = {c for c in self._consumers if c.active or c.inflight or c.unsettled}
+        self._consumers.add(consumer)
+        self._broker.attach(consumer)
+        return consumer
+
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+        """Publish with a private ``reply_to`` and wait for the matching reply."""
+        self._check_open()
+        self._check_size(envelope)
+        if not self._broker.has_responders(envelope.subject):
+            raise NoResponders(f"no subscriber on {envelope.subject!r}")
+        if self._inbox_sub is None:
+            self._inbox_sub = Consumer(
+                self._broker,
+                self._inbox,
+                self._on_reply,
+                None,
+                SubscribeOptions(),
+                max_pending=self._max_pending,
+                grace=0.0,
+            )
+            self._broker.attach(self._inbox_sub)
+        if envelope.id in self._waiters:
+            raise ConfigError(f"a request with id {envelope.id} is already waiting")
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._waiters[envelope.id] = future
+        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
+        try:
+            self._broker.route(replace(envelope, reply_to=self._inbox, deadline=deadline))
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise BusTimeout(
+                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
+            ) from None
+        finally:
+            self._waiters.pop(envelope.id, None)
+
+    async def _on_reply(self, delivery: Delivery) -> None:
+        reply = delivery.envelope
+        future = self._waiters.get(reply.correlation_id or "")
+        if future is None or future.done():
+            log.debug("dropped reply %s: no request waiting for it", reply.correlation_id)
+            return
+        future.set_result(reply)
+
+    async def close(self) -> None:
+        """Drain in-flight handlers (up to ``drain_timeout``), then refuse further use."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        consumers = list(self._consumers)
+        if self._inbox_sub is not None:
+            consumers.append(self._inbox_sub)
+        await asyncio.gather(*(c.drain() for c in consumers))
+        for consumer in consumers:
+            consumer.abandon()
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+        self._closed.set()
+
+
+async def connect(url: str, **options: Any) -> MemoryBus:
+    """Open a bus on the anonymous (``memory://``) or named (``memory://name``) broker."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "memory":
+        raise ConfigError(f"not a memory:// URL: {url!r}")
+    merged: dict[str, Any] = dict(parse_qsl(parts.query))
+    merged.update(options)
+    try:
+        settings = {k: _OPTION_TYPES[k](v) for k, v in merged.items()}
+    except KeyError as exc:
+        raise ConfigError(
+            f"unknown memory:// option {exc.args[0]!r}; valid: {', '.join(_OPTION_TYPES)}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid memory:// option in {url!r}: {exc}") from exc
+    max_retained = int(settings.pop("max_retained", 10_000))
+    name = parts.netloc + parts.path.rstrip("/")
+    if not name:
+        broker = Broker("", max_retained=max_retained)
+    else:
+        broker = _BROKERS.get(name) or _BROKERS.setdefault(
+            name, Broker(name, max_retained=max_retained)
+        )
+    return MemoryBus(
+        url,
+        broker,
+        max_payload=int(settings.get("max_payload", DEFAULT_MAX_PAYLOAD)),
+        drain_timeout=float(settings.get("drain_timeout", 5.0)),
+        max_pending=int(settings.get("max_pending", 65_536)),
+    )

@@ -1,0 +1,384 @@
+"""The in-process broker behind ``memory://``: routing, work queues, redelivery.
+
+One :class:`Broker` holds, per subject, the fan-out subscribers and the work
+queues (one per group). It runs on one event loop; a named broker shared by
+several ``Bus`` objects must be used from a single loop.
+
+Semantics mirror the real brokers:
+
+* fan-out consumers get every message routed after they attached, through a
+  bounded pending buffer (``max_pending``; when a slow consumer overflows it
+  the oldest message is dropped and logged, as core NATS does);
+* a work queue keeps its backlog until a consumer takes a message; each
+  message is in flight at one consumer at a time, and at most one message per
+  ``key`` is in flight, so a key's messages are handled in publish order;
+* messages routed to a subject that has no group yet are retained (bounded by
+  ``max_retained``) and adopted by the first group that joins; reply inboxes
+  are never retained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import itertools
+import logging
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .._envelope import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_DETAIL_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    Envelope,
+)
+from .._errors import BusClosed
+from .._protocol import Handler, SubscribeOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("agent_os.bus.memory")
+
+#: Subjects under this prefix are private reply inboxes: never retained.
+INBOX_PREFIX = "_inbox."
+
+
+@dataclass(eq=False)
+class _Message:
+    envelope: Envelope
+    seq: int
+    deliveries: int = 0
+    not_before: float = 0.0  # loop.time() before which it is not redelivered
+
+
+class _FanoutDelivery:
+    """At-most-once: settling a fan-out delivery does nothing."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self._envelope = envelope
+
+    @property
+    def envelope(self) -> Envelope:
+        return self._envelope
+
+    @property
+    def attempt(self) -> int:
+        return 1
+
+    async def ack(self) -> None:
+        return None
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        return None
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        return None
+
+
+class _WorkDelivery:
+    """One delivery of a work-queue message; settled exactly once."""
+
+    def __init__(self, queue: WorkQueue, msg: _Message, consumer: Consumer) -> None:
+        self._queue, self._msg, self._consumer = queue, msg, consumer
+        self._attempt = msg.deliveries
+        self.settled = False
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(consumer.options.ack_wait, self.expire, "ack_timeout")
+        consumer.unsettled.add(self)
+
+    @property
+    def envelope(self) -> Envelope:
+        return self._msg.envelope
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    def _settle(self) -> bool:
+        if self._consumer.closed:
+            raise BusClosed("cannot settle a delivery after its bus was closed")
+        if self.settled:
+            return False  # stale: already settled, or redelivered after ack_wait
+        self.settled = True
+        self._timer.cancel()
+        self._consumer.unsettled.discard(self)
+        return True
+
+    async def ack(self) -> None:
+        if self._settle():
+            self._queue.done(self._msg)
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        if self._settle():
+            self._queue.retry(self._msg, error_code, delay, self._consumer.options)
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        if self._settle():
+            self._queue.dead_letter(self._msg, error_code, detail, self._consumer.options)
+
+    def expire(self, error_code: str) -> None:
+        """The consumer is presumed dead: redeliver (or dead-letter)."""
+        if self.settled:
+            return
+        self.settled = True
+        self._timer.cancel()
+        self._consumer.unsettled.discard(self)
+        self._queue.retry(self._msg, error_code, 0.0, self._consumer.options)
+
+
+class Consumer:
+    """A subscription: fan-out (``queue is None``) or one member of a work queue."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        subject: str,
+        handler: Handler,
+        group: str | None,
+        options: SubscribeOptions,
+        *,
+        max_pending: int,
+        grace: float,
+    ) -> None:
+        self.broker, self._subject, self.handler = broker, subject, handler
+        self.group, self.options = group, options
+        self.queue: WorkQueue | None = None
+        self.active = True
+        self.closed = False  # set once the owning bus finished closing
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.unsettled: set[_WorkDelivery] = set()
+        self._pending: deque[Envelope] = deque()
+        self._max_pending = max_pending
+        self._grace = grace
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    @property
+    def has_slot(self) -> bool:
+        return self.active and len(self.inflight) < self.options.concurrency
+
+    def offer(self, envelope: Envelope) -> None:
+        """Fan-out: buffer an envelope (bounded) and start handlers."""
+        if len(self._pending) >= self._max_pending:
+            dropped = self._pending.popleft()
+            log.warning("slow consumer on %s: dropped message %s", self._subject, dropped.id)
+        self._pending.append(envelope)
+        self._pump_fanout()
+
+    def _pump_fanout(self) -> None:
+        while self._pending and self.has_slot:
+            self.start(_FanoutDelivery(self._pending.popleft()))
+
+    def start(self, delivery: _FanoutDelivery | _WorkDelivery) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(delivery))
+        self.inflight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        if self.queue is not None:
+            self.queue.pump()
+        else:
+            self._pump_fanout()
+
+    async def _run(self, delivery: _FanoutDelivery | _WorkDelivery) -> None:
+        try:
+            await self.handler(delivery)
+        except Exception:
+            msg_id = delivery.envelope.id
+            log.exception("handler for %s failed on message %s", self._subject, msg_id)
+            if isinstance(delivery, _WorkDelivery) and not delivery.settled:
+                with contextlib.suppress(BusClosed):
+                    await delivery.nack("handler_error")
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving; wait for in-flight handlers. Idempotent."""
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Detach, then give in-flight handlers the grace period before cancelling them."""
+        if self.active:
+            self.active = False
+            self._pending.clear()
+            self.broker.detach(self)
+        if not self.inflight:
+            return
+        _, stuck = await asyncio.wait(set(self.inflight), timeout=self._grace)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+
+    def abandon(self) -> None:
+        """The bus closed: what this consumer still holds goes back to the queue now."""
+        for delivery in list(self.unsettled):
+            delivery.expire("ack_timeout")  # what a real broker would record
+        self.closed = True
+
+
+class WorkQueue:
+    """The backlog and the competing consumers of one ``(subject, group)``."""
+
+    def __init__(self, broker: Broker, subject: str, group: str) -> None:
+        self.broker, self.subject, self.group = broker, subject, group
+        self.backlog: list[_Message] = []  # sorted by seq: redeliveries keep their place
+        self.consumers: list[Consumer] = []
+        self._busy_keys: set[str] = set()
+        self._rr = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def put(self, msg: _Message) -> None:
+        bisect.insort(self.backlog, msg, key=lambda m: m.seq)
+        self.pump()
+
+    def pump(self) -> None:
+        """Hand eligible messages to consumers with a free slot, round robin."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = asyncio.get_running_loop()
+        while self.backlog and any(c.has_slot for c in self.consumers):
+            msg, due = self._eligible(loop.time())
+            if msg is None:
+                if due is not None:
+                    self._timer = loop.call_at(due, self.pump)
+                return
+            consumer = self._free_consumer()
+            if consumer is None:
+                return
+            self.backlog.remove(msg)
+            if msg.envelope.key is not None:
+                self._busy_keys.add(msg.envelope.key)
+            msg.deliveries += 1
+            consumer.start(_WorkDelivery(self, msg, consumer))
+
+    def _free_consumer(self) -> Consumer | None:
+        n = len(self.consumers)
+        for i in range(n):
+            consumer = self.consumers[(self._rr + i) % n]
+            if consumer.has_slot:
+                self._rr = (self._rr + i + 1) % n
+                return consumer
+        return None
+
+    def _eligible(self, now: float) -> tuple[_Message | None, float | None]:
+        blocked = set(self._busy_keys)
+        due: float | None = None
+        for msg in self.backlog:
+            key = msg.envelope.key
+            if key is not None and key in blocked:
+                continue
+            if msg.not_before > now:
+                due = msg.not_before if due is None else min(due, msg.not_before)
+                if key is not None:
+                    blocked.add(key)  # later messages of this key wait for it
+                continue
+            return msg, None
+        return None, due
+
+    def _release(self, msg: _Message) -> None:
+        if msg.envelope.key is not None:
+            self._busy_keys.discard(msg.envelope.key)
+
+    def done(self, msg: _Message) -> None:
+        self._release(msg)
+        self.pump()
+
+    def retry(self, msg: _Message, code: str, delay: float, options: SubscribeOptions) -> None:
+        self._release(msg)
+        if msg.deliveries >= options.max_deliver:
+            detail = f"not acknowledged after {msg.deliveries} deliveries"
+            self.dead_letter(msg, code, detail, options)
+            return
+        msg.not_before = asyncio.get_running_loop().time() + max(delay, 0.0)
+        self.put(msg)
+
+    def dead_letter(self, msg: _Message, code: str, detail: str, options: SubscribeOptions) -> None:
+        self._release(msg)
+        env = msg.envelope
+        headers = dict(env.headers)
+        headers.update(
+            {
+                ERROR_CODE_HEADER: code,
+                ERROR_DETAIL_HEADER: detail,
+                ATTEMPTS_HEADER: str(msg.deliveries),
+                ORIGINAL_SUBJECT_HEADER: env.subject,
+            }
+        )
+        dlq = options.dead_letter_subject(env.subject)
+        log.info("dead-lettered %s from %s to %s (%s)", env.id, env.subject, dlq, code)
+        self.broker.route(replace(env, subject=dlq, headers=headers))
+        self.pump()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class Broker:
+    """Routes envelopes by exact subject to fan-out consumers and work queues."""
+
+    def __init__(self, name: str, *, max_retained: int = 10_000) -> None:
+        self.name = name
+        self._max_retained = max_retained
+        self._fanout: dict[str, list[Consumer]] = {}
+        self._queues: dict[str, dict[str, WorkQueue]] = {}
+        self._retained: dict[str, deque[Envelope]] = {}
+        self._seq: Callable[[], int] = itertools.count().__next__
+
+    def route(self, envelope: Envelope) -> None:
+        subject = envelope.subject
+        for consumer in list(self._fanout.get(subject, ())):
+            consumer.offer(envelope)
+        groups = self._queues.get(subject)
+        if groups:
+            for queue in list(groups.values()):
+                queue.put(_Message(envelope, self._seq()))
+        elif not subject.startswith(INBOX_PREFIX):
+            retained = self._retained.setdefault(subject, deque())
+            if len(retained) >= self._max_retained:
+                dropped = retained.popleft()
+                log.warning("retention full on %s: dropped message %s", subject, dropped.id)
+            retained.append(envelope)
+
+    def has_responders(self, subject: str) -> bool:
+        """True when a fan-out subscriber or a live group consumer listens on ``subject``."""
+        if self._fanout.get(subject):
+            return True
+        return any(q.consumers for q in self._queues.get(subject, {}).values())
+
+    def attach(self, consumer: Consumer) -> None:
+        if consumer.group is None:
+            self._fanout.setdefault(consumer.subject, []).append(consumer)
+            return
+        groups = self._queues.setdefault(consumer.subject, {})
+        queue = groups.get(consumer.group)
+        if queue is None:
+            queue = groups[consumer.group] = WorkQueue(self, consumer.subject, consumer.group)
+            for envelope in self._retained.pop(consumer.subject, ()):
+                queue.backlog.append(_Message(envelope, self._seq()))
+        consumer.queue = queue
+        queue.consumers.append(consumer)
+        queue.pump()
+
+    def detach(self, consumer: Consumer) -> None:
+        if consumer.queue is None:
+            subs = self._fanout.get(consumer.subject, [])
+            if consumer in subs:
+                subs.remove(consumer)
+            if not subs:
+                self._fanout.pop(consumer.subject, None)
+        elif consumer in consumer.queue.consumers:
+            consumer.queue.consumers.remove(consumer)
+
+    def close(self) -> None:
+        """Cancel timers (used when resetting brokers between tests)."""
+        for groups in self._queues.values():
+            for queue in groups.values():
+                queue.close()

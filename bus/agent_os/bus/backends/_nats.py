@@ -1,0 +1,407 @@
+"""The ``nats://`` (and ``tls://``) backend: core NATS plus JetStream, via nats-py.
+
+Subject mapping
+    * An envelope is one NATS message: NATS subject = ``envelope.subject``,
+      payload = ``envelope.body`` (no framing), the other fields in headers
+      (``Nats-Msg-Id`` = id, ``Agentos-Reply-To``, ``Agentos-Correlation-Id``,
+      ``Agentos-Key``, ``Agentos-Deadline``) next to the envelope's own headers.
+    * Work subjects are kept by JetStream: one stream per subject, named
+      ``AGENTOS_<subject, unsafe characters as _>_<8 hex blake2s of subject>``,
+      work-queue retention, file storage, bounded by ``stream_max_age`` /
+      ``stream_max_msgs`` (oldest discarded). It is created idempotently by the
+      first ``publish`` to the subject or the first group subscription; a stream
+      that an operator made for the subject under another name is found and used.
+    * A group is a durable pull consumer on that stream, named
+      ``<group, unsafe characters as _>_<8 hex digest>``, explicit acks,
+      ``ack_wait`` from :class:`SubscribeOptions`. One group per work subject
+      (work-queue retention); a second group raises ``NotSupported``.
+    * ``group=None`` subscriptions are core NATS subscriptions: they see every
+      message published after they subscribed (JetStream-captured or not).
+    * Replies use native inboxes: one wildcard subscription ``_INBOX.<nuid>.*``
+      per bus, ``reply_to = _INBOX.<nuid>.<n>`` and one future per request. A
+      reply is a core publish to ``reply_to``.
+    * Dead letters are published (durably) to ``<subject>.dlq`` or
+      ``options.dead_letter`` with the error headers, then the original is acked.
+
+Delivery decisions
+    * ``publish`` to a work subject is ``js.publish``: it returns once the
+      server stored the message (a durable ack). ``request`` uses a core publish
+      to the same subject (JetStream still captures it; the reply is the ack)
+      with the native reply subject set, which also yields a fast
+      ``NoResponders`` when nothing at all listens. ``request`` does not create
+      streams, so a request to a subject nobody ever served fails fast; a
+      request to a work subject whose stream exists but whose workers are all
+      gone waits (kept in the stream) until a worker answers or it times out.
+    * ``max_deliver`` is enforced by the bus, not by JetStream (whose consumer
+      redelivers without limit): a nack on the last attempt dead-letters at
+      once, and a delivery whose count passes ``max_deliver`` (the last attempt
+      ran out of ``ack_wait``: a crashed or hung consumer) is dead-lettered with
+      code ``ack_timeout`` without running the handler. So no MAX_DELIVERIES
+      advisory is needed and a failed dead-letter publish is retried.
+    * ``Nats-Msg-Id`` makes JetStream drop a re-publish of the same envelope id
+      within the stream's duplicate window (2 min): retry with the same envelope
+      safely, but re-publish a dead letter under a new id.
+
+Tuning (``connect`` keyword arguments or URL query parameters)
+    ``connect_timeout`` (2 s), ``connect_attempts`` (3), ``reconnect_time_wait``
+    (0.25 s; reconnects never stop), ``drain_timeout`` (5 s), ``api_timeout``
+    (5 s: JetStream API and durable publish acks), ``stream_max_age`` (1 day),
+    ``stream_max_msgs`` (1,000,000), ``stream_storage`` (``file``/``memory``),
+    ``stream_replicas`` (1), ``pull_expires`` (30 s), ``pull_heartbeat`` (5 s),
+    ``max_pending`` (65,536 fan-out messages buffered per subscription),
+    ``core_prefixes`` (comma-separated subject prefixes never kept by
+    JetStream, e.g. control events; ``_INBOX.`` always is). Other keyword
+    arguments (``tls``, ``user_credentials``, ``token``, ...) go to
+    ``nats.connect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from .._envelope import Envelope
+from .._errors import BusClosed, BusError, BusTimeout, ConfigError, NoResponders, PayloadTooLarge
+from .._protocol import Handler, SubscribeOptions, Subscription
+from ._nats_codec import (
+    CORRELATION_ID,
+    STATUS,
+    from_message,
+    stream_name,
+    to_headers,
+    translate,
+    wire_size,
+)
+from ._nats_work import FanoutSubscription, WorkSubscription
+
+__all__ = ["NatsBus", "NatsSettings", "connect"]
+
+log = logging.getLogger("agent_os.bus.nats")
+
+_INBOX = "_INBOX."
+_ERR_STREAM_NAME_IN_USE = 10058  # same name, other config: keep the operator's stream
+_ERR_SUBJECTS_OVERLAP = 10065  # another stream already captures the subject
+#: Room kept below the server's max_payload for the headers the envelope maps to.
+_HEADER_RESERVE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NatsSettings:
+    """Options of the nats backend (see the module docstring)."""
+
+    connect_timeout: float = 2.0
+    connect_attempts: int = 3
+    reconnect_time_wait: float = 0.25
+    drain_timeout: float = 5.0
+    api_timeout: float = 5.0
+    stream_max_age: float = 86_400.0
+    stream_max_msgs: int = 1_000_000
+    stream_storage: str = "file"
+    stream_replicas: int = 1
+    pull_expires: float = 30.0
+    pull_heartbeat: float = 5.0
+    max_pending: int = 65_536
+    core_prefixes: str = ""
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> tuple[NatsSettings, dict[str, Any]]:
+        """Split ``raw`` into our settings and the rest (for ``nats.connect``)."""
+        ours: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in raw:
+                value = raw.pop(f.name)
+                kind = type(getattr(cls(), f.name))
+                try:
+                    ours[f.name] = ",".join(value) if isinstance(value, list | tuple) else kind(value)
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"invalid nats option {f.name}={value!r}: {exc}") from exc
+        settings = cls(**ours)
+        if settings.stream_storage not in ("file", "memory"):
+            raise ConfigError(f"stream_storage must be file or memory, not {settings.stream_storage!r}")
+        if settings.pull_heartbeat * 2 > settings.pull_expires:
+            raise ConfigError("pull_heartbeat must be at most half of pull_expires")
+        return settings, raw
+
+
+class NatsBus:
+    """A :class:`~agent_os.bus.Bus` over one nats-py connection."""
+
+    def __init__(self, url: str, nc: Client, settings: NatsSettings) -> None:
+        self._url, self.nc, self._settings = url, nc, settings
+        self.js: JetStreamContext = nc.jetstream(timeout=settings.api_timeout)
+        self.drain_timeout = settings.drain_timeout
+        self.pull_expires = settings.pull_expires
+        self.pull_heartbeat = settings.pull_heartbeat
+        self.max_pending = settings.max_pending
+        prefixes = [p.strip() for p in settings.core_prefixes.split(",") if p.strip()]
+        self._core_prefixes = (_INBOX, *prefixes)
+        self._max_payload = max(0, nc.max_payload - _HEADER_RESERVE)
+        self._streams: dict[str, str] = {}
+        self._stream_lock = asyncio.Lock()
+        self._subs: list[FanoutSubscription | WorkSubscription] = []
+        self._inbox = ""
+        self._inbox_sub: Any = None
+        self._next_token = 0
+        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
+        self._closing = False
+        self._closed = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
+
+    def _check_open(self, *, draining_ok: bool = False) -> None:
+        # Handlers draining during close() may still publish (a worker's last replies).
+        if self._closed.is_set() or (self._closing and not draining_ok):
+            raise BusClosed(f"bus {self._url} is closed")
+
+    def _check_size(self, envelope: Envelope) -> None:
+        size = wire_size(envelope)
+        if size > self._max_payload:
+            raise PayloadTooLarge(
+                f"envelope of {size} bytes exceeds max_payload {self._max_payload}"
+            )
+
+    def _is_core(self, subject: str) -> bool:
+        return subject.startswith(self._core_prefixes)
+
+    async def ensure_stream(self, subject: str, *, refresh: bool = False) -> str:
+        """The stream keeping ``subject``, created if missing (idempotent)."""
+        name = self._streams.get(subject)
+        if name is not None and not refresh:
+            return name
+        async with self._stream_lock:
+            if not refresh and subject in self._streams:
+                return self._streams[subject]
+            name = await self._create_stream(subject)
+            self._streams[subject] = name
+            return name
+
+    async def _create_stream(self, subject: str) -> str:
+        s = self._settings
+        name = stream_name(subject)
+        config = StreamConfig(
+            name=name,
+            description=f"agent_os work subject {subject!r}",
+            subjects=[subject],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE if s.stream_storage == "file" else StorageType.MEMORY,
+            max_age=s.stream_max_age,
+            max_msgs=s.stream_max_msgs,
+            discard=DiscardPolicy.OLD,
+            num_replicas=s.stream_replicas,
+        )
+        try:
+            await self.js.add_stream(config)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _ERR_STREAM_NAME_IN_USE:
+                return name
+            if exc.err_code == _ERR_SUBJECTS_OVERLAP:
+                try:
+                    found: str = await self.js.find_stream_name_by_subject(subject)
+                except nats.errors.Error as lookup:
+                    raise translate(lookup, f"find the stream of {subject!r}") from lookup
+                return found
+            raise translate(exc, f"create stream {name} for {subject!r}") from exc
+        except nats.errors.Error as exc:
+            raise translate(exc, f"create stream {name} for {subject!r}") from exc
+        return name
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Core publish for inbox / core subjects, durable JetStream publish otherwise."""
+        self._check_open(draining_ok=True)
+        self._check_size(envelope)
+        subject = envelope.subject
+        headers = to_headers(envelope)
+        try:
+            if self._is_core(subject):
+                await self.nc.publish(subject, envelope.body, headers=headers)
+                return
+            await self.ensure_stream(subject)
+            try:
+                await self.js.publish(subject, envelope.body, headers=headers)
+            except nats.js.errors.NoStreamResponseError:
+                # The server lost the stream (restarted with an empty store): recreate it.
+                await self.ensure_stream(subject, refresh=True)
+                await self.js.publish(subject, envelope.body, headers=headers)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"publish to {subject!r}") from exc
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> Subscription:
+        """A core subscription (``group=None``) or a member of the group's pull consumer."""
+        self._check_open()
+        opts = options or SubscribeOptions()
+        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
+            raise ConfigError(f"invalid subscribe options: {opts}")
+        sub: FanoutSubscription | WorkSubscription
+        if group is None:
+            sub = FanoutSubscription(self, subject, handler, opts)
+        else:
+            if self._is_core(subject):
+                raise ConfigError(f"{subject!r} is a core-only subject; it cannot have a group")
+            sub = WorkSubscription(self, subject, group, handler, opts)
+        await sub.start()
+        self._subs.append(sub)
+        return sub
+
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+        """Publish with a private inbox as ``reply_to``; wait for the reply."""
+        self._check_open()
+        self._check_size(envelope)
+        if self._inbox_sub is None:
+            await self._subscribe_inbox()
+        self._next_token += 1
+        token = str(self._next_token)
+        reply_to = self._inbox + token
+        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
+        sent = replace(envelope, reply_to=reply_to, deadline=deadline)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Envelope] = loop.create_future()
+        self._waiters[token] = future
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            # Core publish even to a JetStream subject: the stream still keeps it and
+            # the native reply subject brings a 503 at once when nobody listens.
+            await self.nc.publish(
+                envelope.subject, envelope.body, reply=reply_to, headers=to_headers(sent)
+            )
+            return await future
+        except nats.errors.Error as exc:
+            raise translate(exc, f"request on {envelope.subject!r}") from exc
+        except TimeoutError:
+            raise BusTimeout(
+                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
+            ) from None
+        except NoResponders:
+            raise NoResponders(f"no subscriber on {envelope.subject!r}") from None
+        finally:
+            timer.cancel()
+            del self._waiters[token]
+
+    async def _subscribe_inbox(self) -> None:
+        self._inbox = self.nc.new_inbox() + "."
+        try:
+            self._inbox_sub = await self.nc.subscribe(self._inbox + "*", cb=self._on_reply)
+        except nats.errors.Error as exc:
+            raise translate(exc, "subscribe to the reply inbox") from exc
+
+    async def _on_reply(self, msg: Msg) -> None:
+        future = self._waiters.get(msg.subject[len(self._inbox) :])
+        if future is None or future.done():
+            log.debug("dropped reply on %s: no request waiting for it", msg.subject)
+            return
+        headers = msg.headers
+        if headers is None or CORRELATION_ID not in headers:
+            if headers is not None and headers.get(STATUS) == "503":
+                future.set_exception(NoResponders("no responders"))
+            return  # JetStream's publish ack of a request kept by a stream
+        try:
+            future.set_result(from_message(msg.subject, msg.data, headers, None))
+        except BusError as exc:
+            future.set_exception(exc)
+
+    def on_reconnect(self) -> None:
+        for sub in self._subs:
+            if isinstance(sub, WorkSubscription):
+                sub.recover()
+
+    async def close(self) -> None:
+        """Stop subscriptions, drain in-flight handlers, flush and close. Idempotent."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            subs = list(self._subs)
+            await asyncio.gather(*(s.unsubscribe() for s in subs))
+            for sub in subs:
+                await sub.abandon()
+            for future in self._waiters.values():
+                if not future.done():
+                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await self.nc.drain()
+            if not self.nc.is_closed:
+                with contextlib.suppress(nats.errors.Error):
+                    await self.nc.close()
+        finally:
+            self._closed.set()
+
+
+def _expire(future: asyncio.Future[Envelope]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def _servers(url: str) -> list[str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    auth = f"{userinfo}@" if userinfo else ""
+    if not hosts:
+        raise ConfigError(f"nats URL {url!r} names no host")
+    return [urlunsplit((scheme, auth + host, "", "", "")) for host in hosts.split(",")]
+
+
+async def connect(url: str, **options: Any) -> NatsBus:
+    """Connect to NATS (``nats://host:port``, ``tls://...``, ``nats://h1:4222,h2:4222``)."""
+    raw: dict[str, Any] = dict(parse_qsl(urlsplit(url).query))
+    raw.update(options)
+    settings, client_options = NatsSettings.parse(raw)
+    holder: list[NatsBus] = []
+
+    async def reconnected() -> None:
+        log.info("nats: reconnected to %s", nc.connected_url)
+        if holder:
+            holder[0].on_reconnect()
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats: %s: %s", type(exc).__name__, exc)
+
+    nc = Client()
+    try:
+        await nc.connect(
+            _servers(url),
+            connect_timeout=settings.connect_timeout,
+            reconnect_time_wait=settings.reconnect_time_wait,
+            # Bounded at first so that a wrong URL fails; unbounded once connected.
+            max_reconnect_attempts=settings.connect_attempts,
+            drain_timeout=settings.drain_timeout,
+            reconnected_cb=reconnected,
+            error_cb=error,
+            **client_options,
+        )
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise translate(exc, f"connect to {url}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"unknown nats option: {exc}") from exc
+    nc.options["max_reconnect_attempts"] = -1
+    bus = NatsBus(url, nc, settings)
+    holder.append(bus)
+    return bus

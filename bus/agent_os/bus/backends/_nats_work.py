@@ -1,0 +1,460 @@
+"""Subscriptions of the ``nats://`` backend: core fan-out and JetStream work queues.
+
+Both hand messages to a :class:`_Pool` of long-lived worker tasks (at most
+``concurrency``), so the hot path creates no task per message.
+
+A work-queue subscription drives its durable pull consumer itself rather than
+through nats-py's ``fetch``: it keeps pull requests outstanding for exactly
+the free handler slots ("credit"), so a message published while a handler
+slot is free is pushed at once, and a busy subscription takes nothing it
+cannot start. Credit returns when messages arrive or a pull request expires
+(status 408 names the undelivered count); a reconnect, a deleted consumer
+(409 / 503) or a silent server (no idle heartbeat) resets it, recreating the
+stream and consumer if the server lost them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from .._envelope import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_DETAIL_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    Envelope,
+)
+from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
+from .._protocol import Handler, SubscribeOptions
+from ._nats_codec import STATUS, consumer_name, delivery_count, from_message, translate
+
+if TYPE_CHECKING:
+    from ._nats import NatsBus
+
+log = logging.getLogger("agent_os.bus.nats")
+
+T = TypeVar("T")
+
+_PENDING_MESSAGES = "Nats-Pending-Messages"
+_HEARTBEAT = "100"
+_ERR_CONSUMER_NOT_UNIQUE = 10100  # a work-queue stream takes one consumer per subject
+
+
+class _Pool(Generic[T]):
+    """Runs ``run(item)`` on at most ``limit`` long-lived worker tasks."""
+
+    def __init__(
+        self,
+        limit: int,
+        run: Callable[[T], Awaitable[None]],
+        *,
+        after: Callable[[], Awaitable[None]] | None = None,
+        max_pending: int = 0,
+        name: str = "",
+    ) -> None:
+        self._limit, self._run, self._after = limit, run, after
+        self._max_pending, self._name = max_pending, name
+        self._queue: asyncio.Queue[T] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._idle = 0
+        self._quiet: asyncio.Event | None = None
+        self.busy = 0
+
+    @property
+    def load(self) -> int:
+        """Items running or waiting for a worker."""
+        return self.busy + self._queue.qsize()
+
+    def put(self, item: T) -> None:
+        if self._max_pending and self._queue.qsize() >= self._max_pending:
+            self._queue.get_nowait()
+            log.warning("slow consumer on %s: dropped the oldest pending message", self._name)
+        self._queue.put_nowait(item)
+        if self._queue.qsize() > self._idle and len(self._workers) < self._limit:
+            self._workers.append(asyncio.get_running_loop().create_task(self._work()))
+
+    async def _work(self) -> None:
+        while True:
+            self._idle += 1
+            try:
+                item = await self._queue.get()
+            finally:
+                self._idle -= 1
+            self.busy += 1
+            try:
+                await self._run(item)
+            except Exception:  # _run handles handler errors; this is a bug in the bus
+                log.exception("delivery on %s failed", self._name)
+            finally:
+                self.busy -= 1
+                if self._quiet is not None and self.busy == 0:
+                    self._quiet.set()
+            if self._after is not None:
+                await self._after()
+
+    def take_pending(self) -> list[T]:
+        """Remove and return the items no worker has started."""
+        items: list[T] = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
+    async def stop(self, grace: float) -> None:
+        """Give running items ``grace`` seconds, then cancel the workers."""
+        if self.busy:
+            self._quiet = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), grace)
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+
+
+class _FanoutDelivery:
+    """At-most-once: settling a fan-out delivery does nothing."""
+
+    __slots__ = ("envelope",)
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+    @property
+    def attempt(self) -> int:
+        return 1
+
+    async def ack(self) -> None:
+        return None
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        return None
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        return None
+
+
+class FanoutSubscription:
+    """``group=None``: a core NATS subscription; every subscriber gets every message."""
+
+    def __init__(
+        self, bus: NatsBus, subject: str, handler: Handler, options: SubscribeOptions
+    ) -> None:
+        self._bus, self._subject, self._handler = bus, subject, handler
+        self._pool: _Pool[Msg] = _Pool(
+            options.concurrency, self._run, max_pending=bus.max_pending, name=subject
+        )
+        self._sub: Any = None
+        self.active = True
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    async def start(self) -> None:
+        try:
+            self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"subscribe to {self._subject!r}") from exc
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._pool.put(msg)
+
+    async def _run(self, msg: Msg) -> None:
+        try:
+            envelope = from_message(msg.subject, msg.data, msg.headers, msg.reply)
+        except MalformedEnvelope:
+            log.warning("dropped a malformed message on %s", msg.subject, exc_info=True)
+            return
+        try:
+            await self._handler(_FanoutDelivery(envelope))
+        except Exception:
+            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving; wait (up to the bus's drain timeout) for running handlers."""
+        if self.active:
+            self.active = False
+            if self._sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await self._sub.unsubscribe()
+            self._pool.take_pending()
+        await self._pool.stop(self._bus.drain_timeout)
+
+    async def abandon(self) -> None:
+        return None
+
+
+class _WorkDelivery:
+    """One JetStream delivery of a work-queue message; settled once."""
+
+    __slots__ = ("_msg", "_sub", "attempt", "envelope", "settled")
+
+    def __init__(self, sub: WorkSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
+        self._sub, self._msg = sub, msg
+        self.envelope, self.attempt = envelope, attempt
+        self.settled = False
+
+    def _settle(self) -> bool:
+        if self._sub.closed:
+            raise BusClosed("cannot settle a delivery after its bus was closed")
+        if self.settled:
+            return False
+        self.settled = True
+        self._sub.unsettled.discard(self)
+        return True
+
+    async def ack(self) -> None:
+        if self._settle():
+            await self._sub.send_ack(self._msg, b"+ACK")
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        if not self._settle():
+            return
+        if self.attempt >= self._sub.options.max_deliver:
+            detail = f"not acknowledged after {self.attempt} deliveries"
+            await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
+        else:
+            await self._sub.send_nak(self._msg, delay)
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        if self._settle():
+            await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
+
+
+class WorkSubscription:
+    """A member of a work-queue group: the group's durable pull consumer on the subject."""
+
+    def __init__(
+        self,
+        bus: NatsBus,
+        subject: str,
+        group: str,
+        handler: Handler,
+        options: SubscribeOptions,
+    ) -> None:
+        self._bus, self._subject, self._group, self._handler = bus, subject, group, handler
+        self.options = options
+        self._consumer = consumer_name(group)
+        self._stream = ""
+        self._next = ""
+        self._inbox = bus.nc.new_inbox()
+        self._limit = options.concurrency
+        self._floor = max(1, options.concurrency // 4)
+        self._credit = 0
+        self._pool: _Pool[Msg] = _Pool(self._limit, self._run, after=self._pull, name=subject)
+        self._sub: Any = None
+        self._last_seen = time.monotonic()
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self.unsettled: set[_WorkDelivery] = set()
+        self.active = True
+        self.closed = False
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    async def start(self) -> None:
+        await self._ensure_consumer(refresh=False)
+        try:
+            self._sub = await self._bus.nc.subscribe(self._inbox, cb=self._on_msg)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"subscribe to {self._subject!r}") from exc
+        await self._pull()
+        self._arm_watchdog()
+
+    async def _ensure_consumer(self, *, refresh: bool) -> None:
+        self._stream = await self._bus.ensure_stream(self._subject, refresh=refresh)
+        config = ConsumerConfig(
+            name=self._consumer,
+            durable_name=self._consumer,
+            description=f"agent_os group {self._group!r} on {self._subject!r}",
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.options.ack_wait,
+            # Unlimited: the bus dead-letters a message itself once its delivery count
+            # passes options.max_deliver, so a failed dead-letter publish is retried
+            # instead of leaving the message parked in the stream for ever.
+            max_deliver=-1,
+            filter_subject=self._subject,
+        )
+        try:
+            await self._bus.js.add_consumer(self._stream, config)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _ERR_CONSUMER_NOT_UNIQUE:
+                raise NotSupported(
+                    f"{self._subject!r} already has a consumer group on stream {self._stream}; "
+                    "the nats backend allows one group per work subject (work-queue retention)"
+                ) from exc
+            raise translate(exc, f"create consumer {self._consumer} on {self._stream}") from exc
+        except nats.errors.Error as exc:
+            raise translate(exc, f"create consumer {self._consumer} on {self._stream}") from exc
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{self._consumer}"
+
+    async def _pull(self) -> None:
+        """Ask for as many messages as there are free handler slots not yet asked for."""
+        if not self.active or self._sub is None:
+            return
+        free = self._limit - self._credit - self._pool.load
+        if free <= 0 or (self._credit > 0 and free < self._floor):
+            return
+        self._credit += free
+        request = {
+            "batch": free,
+            "expires": int(self._bus.pull_expires * 1e9),
+            "idle_heartbeat": int(self._bus.pull_heartbeat * 1e9),
+        }
+        try:
+            await self._bus.nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
+        except nats.errors.Error as exc:
+            self._credit -= free
+            if self.active:
+                log.warning("pull request on %s failed: %r", self._subject, exc)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._last_seen = time.monotonic()
+        if msg.reply:  # a delivery; status messages come without a reply subject
+            self._credit = max(0, self._credit - 1)
+            if self.active:
+                self._pool.put(msg)
+            else:
+                await self.send_nak(msg, 0.0, quiet=True)
+            return
+        headers = msg.headers or {}
+        status = headers.get(STATUS)
+        if status == _HEARTBEAT:
+            return
+        pending = headers.get(_PENDING_MESSAGES, "")
+        self._credit = max(0, self._credit - int(pending)) if pending.isdigit() else 0
+        if status == "408":  # the pull request expired: ask again
+            await self._pull()
+            return
+        log.info("pull on %s got status %s %s", self._subject, status, headers.get("Description"))
+        self.recover()
+
+    def recover(self) -> None:
+        """Re-create stream and consumer if needed, then pull afresh (after a reconnect)."""
+        if self.active and (self._recovery is None or self._recovery.done()):
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        delay = 0.05
+        while self.active:
+            try:
+                await self._ensure_consumer(refresh=True)
+                break
+            except BusError as exc:
+                log.warning("re-creating the consumer of %s failed: %s", self._subject, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._credit = 0
+        await self._pull()
+
+    def _arm_watchdog(self) -> None:
+        interval = self._bus.pull_heartbeat
+        self._watchdog = asyncio.get_running_loop().call_later(interval, self._check_alive)
+
+    def _check_alive(self) -> None:
+        if not self.active:
+            return
+        silent = time.monotonic() - self._last_seen
+        if self._credit > 0 and silent > 3 * self._bus.pull_heartbeat:
+            log.warning("no heartbeat on %s for %.1fs: pulling afresh", self._subject, silent)
+            self._last_seen = time.monotonic()
+            self.recover()
+        self._arm_watchdog()
+
+    async def _run(self, msg: Msg) -> None:
+        try:
+            attempt = delivery_count(msg.reply)
+        except (ValueError, IndexError):
+            attempt = 1
+        try:
+            envelope = from_message(msg.subject, msg.data, msg.headers, None)
+        except MalformedEnvelope as exc:
+            raw = Envelope(msg.subject, msg.data, headers=dict(msg.headers or {}))
+            await self.dead_letter(msg, raw, exc.code, str(exc), attempt)
+            return
+        max_deliver = self.options.max_deliver
+        if attempt > max_deliver:
+            # The last allowed delivery was neither acked nor nacked within ack_wait.
+            detail = f"not acknowledged after {max_deliver} deliveries"
+            await self.dead_letter(msg, envelope, "ack_timeout", detail, max_deliver)
+            return
+        delivery = _WorkDelivery(self, msg, envelope, attempt)
+        self.unsettled.add(delivery)
+        try:
+            await self._handler(delivery)
+        except Exception:
+            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
+            if not delivery.settled:
+                with contextlib.suppress(BusError):
+                    await delivery.nack("handler_error")
+
+    async def send_ack(self, msg: Msg, payload: bytes) -> None:
+        try:
+            await self._bus.nc.publish(msg.reply, payload)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"settle a message on {self._subject!r}") from exc
+
+    async def send_nak(self, msg: Msg, delay: float, *, quiet: bool = False) -> None:
+        payload = b"-NAK" if delay <= 0 else b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
+        try:
+            await self.send_ack(msg, payload)
+        except BusError:
+            if not quiet:
+                raise
+
+    async def dead_letter(
+        self, msg: Msg, envelope: Envelope, code: str, detail: str, attempts: int
+    ) -> None:
+        """Publish to the dead-letter subject, then ack; on failure retry on redelivery."""
+        headers = dict(envelope.headers)
+        headers[ERROR_CODE_HEADER] = code
+        headers[ERROR_DETAIL_HEADER] = detail
+        headers[ATTEMPTS_HEADER] = str(attempts)
+        headers[ORIGINAL_SUBJECT_HEADER] = envelope.subject
+        dlq = self.options.dead_letter_subject(envelope.subject)
+        try:
+            await self._bus.publish(replace(envelope, subject=dlq, headers=headers))
+        except BusError:
+            log.exception("dead-lettering %s to %s failed; it will be retried", envelope.id, dlq)
+            await self.send_nak(msg, 1.0, quiet=True)
+            return
+        log.info("dead-lettered %s from %s to %s (%s)", envelope.id, envelope.subject, dlq, code)
+        await self.send_ack(msg, b"+ACK")
+
+    async def unsubscribe(self) -> None:
+        """Stop pulling, hand back what no handler started, wait for running handlers."""
+        if self.active:
+            self.active = False
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            if self._recovery is not None:
+                self._recovery.cancel()
+            if self._sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await self._sub.unsubscribe()
+            for msg in self._pool.take_pending():
+                await self.send_nak(msg, 0.0, quiet=True)
+        await self._pool.stop(self._bus.drain_timeout)
+
+    async def abandon(self) -> None:
+        """The bus is closing: give back deliveries the handlers left unsettled."""
+        for delivery in list(self.unsettled):
+            delivery.settled = True
+            await self.send_nak(delivery._msg, 0.0, quiet=True)
+        self.unsettled.clear()
+        self.closed = True

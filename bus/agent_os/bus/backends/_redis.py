@@ -1,0 +1,324 @@
+"""The ``redis://`` / ``rediss://`` backend, on Redis Streams (server >= 6.2).
+
+Subject mapping (``prefix`` defaults to ``"agentos:"``):
+
+* every subject ``s`` is the stream ``<prefix>s``; an envelope is one entry
+  (fields ``b`` body, ``i`` id, ``r`` reply_to, ``c`` correlation id, ``k`` key,
+  ``d`` deadline, ``h:<name>`` per header);
+* work queue (``group="g"``): consumer group ``g`` on the stream, created with
+  ``XGROUP CREATE ... 0 MKSTREAM`` so entries published before the group
+  existed are delivered; each subscription is its own consumer
+  (``<client-id>-<n>``) reading ``XREADGROUP ... BLOCK`` on a dedicated
+  connection. ``ack`` is ``XACK``. ``nack`` has no Streams equivalent: the
+  entry stays pending and ``XCLAIM ... IDLE <large> JUSTID`` ages it so the
+  next ``XAUTOCLAIM`` of any group member (ours is woken at once) takes it;
+  JUSTID leaves the delivery count alone and the reclaim increments it, so
+  ``attempt`` is the server's delivery count, honest across consumers.
+  A consumer that died: every subscription runs ``XAUTOCLAIM`` with
+  ``min-idle = ack_wait`` every ``ack_wait/4`` (20 ms..2 s). An entry past
+  ``max_deliver`` is ``XADD``-ed to ``<prefix><subject>.dlq`` (or
+  ``options.dead_letter``) with the x-agentos-* headers and ``XACK``-ed, in one
+  ``MULTI``. Distinct groups on one subject each get every message;
+* fan-out (``group=None``): ``XREAD BLOCK`` from the last entry id seen at
+  subscribe time (not ``$``, which would lose what is published before the
+  first read reaches the server);
+* replies: ``reply_to`` is ``reply:<client-id>``, the stream
+  ``<prefix>reply:<client-id>``, read by one task per bus from id 0 (the stream
+  is private, so there is no subscribe race); each reply is ``XADD ... MAXLEN ~
+  reply_maxlen`` plus ``EXPIRE reply_ttl`` in one Lua call, and ``close``
+  deletes the stream, so an abandoned reply stream disappears by itself.
+  Redis cannot tell that nobody listens: ``request`` without a responder ends in
+  ``BusTimeout``, never ``NoResponders``.
+
+Stream length: work streams are never trimmed by ``MAXLEN`` (that could drop
+unacknowledged requests). Every ``trim_interval`` s each work subscription
+runs a Lua script that ``XTRIM MINID`` s below the oldest entry any group still
+has pending or unread. A stream that no group reads is trimmed to
+``~fanout_maxlen`` by its fan-out subscribers. So acked work costs memory for
+at most ``trim_interval``; a fan-out subscriber lagging more than that on a
+work subject may miss entries.
+
+Tuning: ``block_ms`` (default 30 000) only bounds how long a dead TCP peer
+goes unnoticed: stopping uses ``CLIENT UNBLOCK``. A smaller ``ack_wait`` gives
+faster crash recovery and more ``XAUTOCLAIM`` traffic. Options (``connect``
+keywords or URL query parameters): ``prefix``, ``max_payload``,
+``drain_timeout``, ``reply_maxlen``, ``reply_ttl``, ``fanout_maxlen``,
+``trim_interval``, ``block_ms``; other query parameters go to redis-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from .._envelope import Envelope
+from .._errors import BusClosed, BusError, BusTimeout, ConfigError, NotSupported, PayloadTooLarge
+from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from ._redis_codec import (
+    FANOUT_TRIM_SCRIPT,
+    REPLY_SCRIPT,
+    TRIM_SCRIPT,
+    decode_entry,
+    entry_fields,
+    pairs,
+    stream_entries,
+    translate,
+)
+from ._redis_sub import BlockingReader, FanoutSubscription, Shared
+from ._redis_work import WorkSubscription
+
+__all__ = ["RedisBus", "connect"]
+
+log = logging.getLogger("agent_os.bus.redis")
+
+#: Subjects under this prefix are reply streams (bounded, with a TTL).
+REPLY_PREFIX = "reply:"
+
+_OPTION_TYPES: dict[str, type[int] | type[float] | type[str]] = {
+    "prefix": str,
+    "max_payload": int,
+    "drain_timeout": float,
+    "reply_maxlen": int,
+    "reply_ttl": int,
+    "fanout_maxlen": int,
+    "trim_interval": float,
+    "block_ms": int,
+}
+
+
+class RedisBus:
+    """A :class:`~agent_os.bus.Bus` over Redis Streams. Make one with :func:`connect`."""
+
+    def __init__(self, url: str, client: aioredis.Redis, **settings: Any) -> None:
+        self._url, self._client = url, client
+        self._prefix: str = settings.get("prefix", "agentos:")
+        self._max_payload: int = settings.get("max_payload", DEFAULT_MAX_PAYLOAD)
+        self._drain_timeout: float = settings.get("drain_timeout", 5.0)
+        self._reply_maxlen: int = settings.get("reply_maxlen", 1000)
+        self._reply_ttl: int = settings.get("reply_ttl", 300)
+        client_id = uuid.uuid4().hex
+        self._shared = Shared(
+            client=client,
+            pool=client.connection_pool,
+            execute=cast(Callable[..., Awaitable[Any]], client.execute_command),
+            prefix=self._prefix,
+            consumer_prefix=client_id,
+            block_ms=settings.get("block_ms", 30_000),
+            trim_interval=settings.get("trim_interval", 5.0),
+            fanout_maxlen=settings.get("fanout_maxlen", 10_000),
+            trim_script=client.register_script(TRIM_SCRIPT),
+            fanout_trim_script=client.register_script(FANOUT_TRIM_SCRIPT),
+            drain_timeout=self._drain_timeout,
+        )
+        self._reply_script = client.register_script(REPLY_SCRIPT)
+        self._reply_subject = REPLY_PREFIX + client_id
+        self._reply_key = self._prefix + self._reply_subject
+        self._reply_task: asyncio.Task[None] | None = None
+        self._reply_reader: BlockingReader | None = None
+        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
+        self._subs: list[FanoutSubscription | WorkSubscription] = []
+        self._closing = False
+        self._closed = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
+
+    def _check_open(self, *, draining_ok: bool = False) -> None:
+        # Handlers draining during close() may still publish (a worker's last replies).
+        if self._closed.is_set() or (self._closing and not draining_ok):
+            raise BusClosed(f"bus {self._url} is closed")
+
+    async def publish(self, envelope: Envelope) -> None:
+        """``XADD`` the envelope to its subject's stream."""
+        self._check_open(draining_ok=True)
+        if envelope.size > self._max_payload:
+            raise PayloadTooLarge(
+                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
+            )
+        key = self._prefix + envelope.subject
+        try:
+            if envelope.subject.startswith(REPLY_PREFIX):
+                args = [self._reply_maxlen, self._reply_ttl, *entry_fields(envelope)]
+                await self._reply_script(keys=[key], args=args)
+            else:
+                await self._shared.execute("XADD", key, "*", *entry_fields(envelope))
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"publishing to {envelope.subject!r}") from exc
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> Subscription:
+        """A fan-out reader (``group=None``) or a consumer of consumer group ``group``."""
+        self._check_open()
+        opts = options or SubscribeOptions()
+        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
+            raise ConfigError(f"invalid subscribe options: {opts}")
+        sub: FanoutSubscription | WorkSubscription
+        if group is None:
+            sub = FanoutSubscription(self._shared, subject, handler, opts)
+        else:
+            sub = WorkSubscription(self._shared, subject, handler, group, opts)
+        await sub.start()
+        self._subs.append(sub)
+        return sub
+
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+        """Publish with ``reply_to`` = this bus's reply stream; wait for the matching reply."""
+        self._check_open()
+        if self._reply_task is None:
+            self._reply_reader = BlockingReader(self._shared.pool)
+            self._reply_task = asyncio.get_running_loop().create_task(self._read_replies())
+        if envelope.id in self._waiters:
+            raise ConfigError(f"a request with id {envelope.id} is already waiting")
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._waiters[envelope.id] = future
+        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await self.publish(
+                    replace(envelope, reply_to=self._reply_subject, deadline=deadline)
+                )
+                return await future
+        except TimeoutError:
+            raise BusTimeout(
+                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
+            ) from None
+        finally:
+            self._waiters.pop(envelope.id, None)
+
+    async def _read_replies(self) -> None:
+        reader = self._reply_reader
+        assert reader is not None
+        last: bytes = b"0-0"  # the stream is ours alone: everything in it is for us
+        block = self._shared.block_ms
+        backoff = 0.05
+        while not self._closed.is_set():
+            try:
+                reply = await reader.call(
+                    "XREAD", "COUNT", 256, "BLOCK", block, "STREAMS", self._reply_key, last,
+                    timeout=block / 1000 + 10.0,
+                )  # fmt: skip
+            except (RedisError, OSError) as exc:
+                if self._closing:
+                    return
+                log.warning("reading replies failed, retrying in %.2fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            if not reply:
+                continue
+            for entry_id, flat in stream_entries(reply):
+                last = entry_id
+                if flat is not None:
+                    self._on_reply(flat)
+
+    def _on_reply(self, flat: list[bytes]) -> None:
+        try:
+            reply = decode_entry(self._reply_subject, pairs(flat))
+        except BusError as exc:
+            log.warning("dropped a malformed reply: %s", exc)
+            return
+        future = self._waiters.get(reply.correlation_id or "")
+        if future is None or future.done():
+            log.debug("dropped reply %s: no request waiting for it", reply.correlation_id)
+            return
+        future.set_result(reply)
+
+    async def close(self) -> None:
+        """Stop reading, drain handlers (``drain_timeout``), return unacked work, disconnect."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            await asyncio.gather(*(sub.stop() for sub in self._subs))
+            await asyncio.gather(*(sub.drain(self._drain_timeout) for sub in self._subs))
+            await asyncio.gather(*(sub.release() for sub in self._subs))
+            for future in self._waiters.values():
+                if not future.done():
+                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            await self._stop_replies()
+        finally:
+            self._shared.closed = True
+            self._closed.set()
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.aclose()
+
+    async def _stop_replies(self) -> None:
+        task, reader = self._reply_task, self._reply_reader
+        if task is None or reader is None:
+            return
+        with contextlib.suppress(RedisError, OSError):
+            if reader.client_id is not None:
+                await self._shared.execute("CLIENT", "UNBLOCK", reader.client_id)
+            await self._client.delete(self._reply_key)
+        await asyncio.wait({task}, timeout=0.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await reader.close()
+
+
+def _split_options(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    parts = urlsplit(url)
+    ours: dict[str, Any] = {}
+    theirs: list[tuple[str, str]] = []
+    for name, value in parse_qsl(parts.query):
+        (ours.__setitem__(name, value) if name in _OPTION_TYPES else theirs.append((name, value)))
+    ours.update(options)
+    try:
+        settings = {name: _OPTION_TYPES[name](value) for name, value in ours.items()}
+    except KeyError as exc:
+        raise ConfigError(
+            f"unknown redis:// option {exc.args[0]!r}; valid: {', '.join(_OPTION_TYPES)}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"invalid redis:// option in {url!r}: {exc}") from exc
+    return urlunsplit(parts._replace(query=urlencode(theirs))), settings
+
+
+async def connect(url: str, **options: Any) -> RedisBus:
+    """Connect to Redis (>= 6.2) at ``url`` and check that it answers."""
+    redis_url, settings = _split_options(url, options)
+    try:
+        client = aioredis.from_url(
+            redis_url,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
+            socket_connect_timeout=5.0,
+            socket_timeout=10.0,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid redis URL {url!r}: {exc}") from exc
+    try:
+        info = await client.info("server")
+    except (RedisError, OSError) as exc:
+        with contextlib.suppress(RedisError, OSError):
+            await client.aclose()
+        raise translate(exc, f"connecting to {url}") from exc
+    version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
+    if version < (6, 2):
+        await client.aclose()
+        raise NotSupported(f"redis {info.get('redis_version')} lacks XAUTOCLAIM; need >= 6.2")
+    return RedisBus(url, client, **settings)

@@ -1,0 +1,301 @@
+"""Work-queue subscriptions of the ``redis://`` backend: one consumer of a consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from .._envelope import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_DETAIL_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    Envelope,
+)
+from .._errors import BusClosed, BusError
+from .._protocol import Delivery, Handler, SubscribeOptions
+from ._redis_codec import decode_entry, pairs, translate
+from ._redis_sub import Shared, SubscriptionBase, log
+
+_DLQ_HEADERS = frozenset(
+    ("h:" + h).encode()
+    for h in (ERROR_CODE_HEADER, ERROR_DETAIL_HEADER, ATTEMPTS_HEADER, ORIGINAL_SUBJECT_HEADER)
+)
+#: IDLE given to a nacked entry so any group member's reclaim takes it at once.
+_NACK_IDLE_MS = 86_400_000
+
+
+class WorkDelivery:
+    """One delivery of a stream entry to a group consumer; settled at most once."""
+
+    __slots__ = ("_attempt", "_envelope", "_sub", "entry_id", "fields", "settled")
+
+    def __init__(
+        self,
+        sub: WorkSubscription,
+        entry_id: bytes,
+        fields: list[bytes],
+        envelope: Envelope,
+        attempt: int,
+    ) -> None:
+        self._sub, self.entry_id, self.fields = sub, entry_id, fields
+        self._envelope, self._attempt = envelope, attempt
+        self.settled = False
+        sub.unsettled.add(self)
+
+    @property
+    def envelope(self) -> Envelope:
+        return self._envelope
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    def _settle(self) -> bool:
+        if self._sub.shared.closed:
+            raise BusClosed("cannot settle a delivery after its bus was closed")
+        if self.settled:
+            return False
+        self.settled = True
+        self._sub.unsettled.discard(self)
+        return True
+
+    async def ack(self) -> None:
+        if self._settle():
+            await self._sub.ack(self.entry_id)
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        if self._settle():
+            await self._sub.nack(self, error_code, delay)
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        if self._settle():
+            await self._sub.dead_letter(
+                self.entry_id, self.fields, error_code, detail, self.attempt
+            )
+
+
+class WorkSubscription(SubscriptionBase):
+    """One consumer of a consumer group; failures come back through ``XAUTOCLAIM``."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        subject: str,
+        handler: Handler,
+        group: str,
+        options: SubscribeOptions,
+    ) -> None:
+        super().__init__(shared, subject, handler, options)
+        self.group = group
+        self.consumer = f"{shared.consumer_prefix}-{next(shared.seq)}"
+        self.unsettled: set[WorkDelivery] = set()
+        self._dlq_key = shared.prefix + options.dead_letter_subject(subject)
+        self._ack_wait_ms = max(1, int(options.ack_wait * 1000))
+        self._reclaim_now = asyncio.Event()
+
+    async def start(self) -> None:
+        try:
+            await self._ensure_group()
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"joining group {self.group!r} on {self._subject!r}") from exc
+        self._start_loops()
+        self._loops.append(asyncio.get_running_loop().create_task(self._reclaim_loop()))
+
+    async def _ensure_group(self) -> None:
+        try:
+            # Id 0, not $: messages published before the group existed are kept for it.
+            await self.shared.client.xgroup_create(self.key, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _on_read_error(self, exc: ResponseError) -> bool:
+        if "NOGROUP" not in str(exc):
+            return False
+        # The server restarted without persistence: the stream and group are gone.
+        log.warning("group %s on %s vanished; recreating it", self.group, self.key)
+        with contextlib.suppress(RedisError, OSError):
+            await self._ensure_group()
+        return True
+
+    def _read_args(self, count: int) -> tuple[Any, ...]:
+        return (
+            "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count,
+            "BLOCK", self.shared.block_ms, "STREAMS", self.key, ">",
+        )  # fmt: skip
+
+    def _on_entries(self, entries: list[Any]) -> None:
+        for entry_id, flat in entries:
+            self._deliver(entry_id, flat, 1)
+
+    async def _after_handler_error(self, delivery: Delivery) -> None:
+        if isinstance(delivery, WorkDelivery) and not delivery.settled:
+            try:
+                await delivery.nack("handler_error")
+            except BusError as exc:
+                log.warning("could not nack %s: %s", delivery.envelope.id, exc)
+
+    def _deliver(self, entry_id: bytes, flat: list[bytes] | None, attempt: int) -> None:
+        if flat is None:  # deleted while pending (trimmed by hand): nothing to deliver
+            asyncio.get_running_loop().create_task(self._quiet_ack(entry_id))
+            return
+        try:
+            envelope = decode_entry(self._subject, pairs(flat))
+        except BusError as exc:
+            log.warning("dead-lettering entry %r on %s: %s", entry_id, self.key, exc)
+            coro = self.dead_letter(entry_id, flat, exc.code, str(exc), attempt)
+            asyncio.get_running_loop().create_task(coro)
+            return
+        self._spawn(WorkDelivery(self, entry_id, flat, envelope, attempt))
+
+    async def _quiet_ack(self, entry_id: bytes) -> None:
+        with contextlib.suppress(BusError):
+            await self.ack(entry_id)
+
+    async def ack(self, entry_id: bytes) -> None:
+        try:
+            await self.shared.execute("XACK", self.key, self.group, entry_id)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"acking on {self._subject!r}") from exc
+
+    async def nack(self, delivery: WorkDelivery, code: str, delay: float) -> None:
+        if delivery.attempt >= self.options.max_deliver:
+            detail = f"not acknowledged after {delivery.attempt} deliveries"
+            await self.dead_letter(
+                delivery.entry_id, delivery.fields, code, detail, delivery.attempt
+            )
+            return
+        # Streams have no nack: the entry stays pending and we age it past
+        # ack_wait (or to ack_wait - delay), so the next XAUTOCLAIM of any group
+        # member takes it. JUSTID keeps the delivery count unchanged; the
+        # reclaim increments it, so ``attempt`` stays honest across consumers.
+        delay_ms = int(max(delay, 0.0) * 1000)
+        idle = _NACK_IDLE_MS if delay_ms == 0 else max(0, self._ack_wait_ms - delay_ms)
+        try:
+            await self._age(delivery.entry_id, idle)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"nacking on {self._subject!r}") from exc
+        if delay_ms == 0:
+            self._reclaim_now.set()
+        else:
+            asyncio.get_running_loop().call_later(delay, self._reclaim_now.set)
+
+    async def _age(self, entry_id: bytes, idle_ms: int) -> None:
+        """Keep ``entry_id`` pending but make it look idle for ``idle_ms``."""
+        await self.shared.client.xclaim(
+            self.key, self.group, self.consumer, 0, [entry_id], idle=idle_ms, justid=True
+        )
+
+    async def dead_letter(
+        self, entry_id: bytes, fields: list[bytes], code: str, detail: str, attempts: int
+    ) -> None:
+        kept = [kv for kv in pairs(fields) if kv[0] not in _DLQ_HEADERS]
+        flat: list[Any] = [x for kv in kept for x in kv]
+        names = {kv[0] for kv in kept}
+        # A malformed entry still becomes a readable envelope (its raw fields stay on it).
+        if b"b" not in names:
+            flat += (b"b", b"")
+        if b"i" not in names:
+            flat += (b"i", entry_id)
+        flat += (
+            "h:" + ERROR_CODE_HEADER, code,
+            "h:" + ERROR_DETAIL_HEADER, detail,
+            "h:" + ATTEMPTS_HEADER, str(attempts),
+            "h:" + ORIGINAL_SUBJECT_HEADER, self._subject,
+        )  # fmt: skip
+        log.info("dead-lettering %r from %s to %s (%s)", entry_id, self.key, self._dlq_key, code)
+        try:
+            async with self.shared.client.pipeline(transaction=True) as pipe:
+                pipe.execute_command("XADD", self._dlq_key, "*", *flat)
+                pipe.execute_command("XACK", self.key, self.group, entry_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"dead-lettering on {self._subject!r}") from exc
+
+    async def _reclaim_loop(self) -> None:
+        interval = min(max(self.options.ack_wait / 4, 0.02), 2.0)
+        while self._active:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reclaim_now.wait(), interval)
+            self._reclaim_now.clear()
+            if not self._active:
+                return
+            try:
+                await self._reclaim()
+            except (RedisError, OSError) as exc:
+                log.debug("reclaim on %s failed: %s", self.key, exc)
+
+    async def _reclaim(self) -> None:
+        """Take over entries idle past ack_wait (crashed consumers, nacks)."""
+        cursor: Any = "0-0"
+        # XAUTOCLAIM scans a bounded stretch of the pending list per call: follow
+        # the cursor a few pages so idle entries behind busy ones are found too.
+        for _ in range(8):
+            free = self.options.concurrency - len(self._inflight)
+            if free <= 0:
+                return
+            try:
+                reply = await self.shared.client.xautoclaim(
+                    self.key, self.group, self.consumer, self._ack_wait_ms, cursor, count=free
+                )
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    await self._ensure_group()
+                    return
+                raise
+            cursor = reply[0]
+            if reply[1]:
+                await self._take_over(reply[1])
+            if cursor in (b"0-0", "0-0"):
+                return
+
+    async def _take_over(self, claimed: list[tuple[bytes, dict[bytes, bytes] | None]]) -> None:
+        pending = await self.shared.client.xpending_range(
+            self.key,
+            self.group,
+            min=claimed[0][0],
+            max=claimed[-1][0],
+            count=len(claimed) + len(self.unsettled) + 64,
+            consumername=self.consumer,
+        )
+        counts = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+        for entry_id, fields in claimed:
+            attempt = counts.get(entry_id, 2)
+            flat = None if fields is None else [x for kv in fields.items() for x in kv]
+            if attempt > self.options.max_deliver and flat is not None:
+                detail = f"not acknowledged within {self.options.ack_wait}s"
+                with contextlib.suppress(BusError):
+                    await self.dead_letter(entry_id, flat, "ack_timeout", detail, attempt - 1)
+                continue
+            self._deliver(entry_id, flat, attempt)
+
+    async def _trim(self) -> None:
+        await self.shared.trim_script(keys=[self.key])
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving and wait (bounded) for in-flight handlers; they may still ack."""
+        await self.stop()
+        await self.drain(self.shared.drain_timeout)
+        await self._forget_consumer()
+
+    async def release(self) -> None:
+        """Give unsettled deliveries back to the group now, as a nack would."""
+        for delivery in list(self.unsettled):
+            delivery.settled = True
+            with contextlib.suppress(RedisError, OSError):
+                await self._age(delivery.entry_id, _NACK_IDLE_MS)
+        self.unsettled.clear()
+        await self._forget_consumer()
+
+    async def _forget_consumer(self) -> None:
+        # Deleting a consumer drops its pending entries, so only an empty one goes.
+        with contextlib.suppress(RedisError, OSError):
+            info = await self.shared.client.xpending_range(
+                self.key, self.group, min="-", max="+", count=1, consumername=self.consumer
+            )
+            if not info:
+                await self.shared.client.xgroup_delconsumer(self.key, self.group, self.consumer)

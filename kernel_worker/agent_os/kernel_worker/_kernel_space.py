@@ -1,0 +1,352 @@
+"""KernelSpace: the in-process kernel.
+
+Functions registered with a ``KernelSpace`` are governed: each call becomes an
+action (its type, tool, and the call's arguments bound by parameter name),
+the policy judges it, and only then does the function run, or not::
+
+    kernel = KernelSpace(policy="strict")
+
+    @kernel.register(action="file_write")
+    def write(path: str, content: str) -> None: ...
+
+    await write("/etc/passwd", "x")      # raises PolicyViolation; nothing written
+
+Signals: SIGKILL raises :class:`PolicyViolation` before the function runs;
+SIGSTOP holds the call for the approver (approved runs; denied or timed out
+raises); SIGWARN logs to ``agent_os.kernel`` and runs. Every decision and every
+review outcome is recorded to the audit sink *before* the function runs, and
+an audit sink that fails stops the call: nothing runs unrecorded.
+
+Sync functions run inline on the event loop by default, as the agent's own
+code would; pass ``run_sync_in_thread=True`` to run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import math
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
+
+from ._audit import AuditEvent, AuditSink, MemoryAuditLog
+from ._errors import PolicyViolation
+from ._metrics import Decide, Metrics, instrumented
+from ._policy import Policy, load_policy
+from ._policy_types import Decision, Signal, Verdict
+from ._review import Approver, DenyAfterTimeout, ReviewOutcome, ReviewRequest
+
+__all__ = ["KernelSpace"]
+
+log = logging.getLogger("agent_os.kernel")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ArgMap = Mapping[str, str] | Callable[[dict[str, Any]], Mapping[str, Any]]
+_GOVERNED = "__agent_os_governed__"
+_MAX_DEPTH = 16
+
+
+class Governor(Protocol):
+    """What ``kernel.register(action=...)`` returns: a decorator that keeps the signature."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    fn: Callable[..., Any]
+    action: str
+    tool: str | None
+    arg_map: ArgMap | None
+    signature: inspect.Signature | None
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy of ``value`` for the policy to read (``repr`` for the rest)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth >= _MAX_DEPTH:
+        return repr(value)
+    if isinstance(value, Enum):
+        return _json_safe(value.value, depth + 1)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v, depth + 1) for v in value]
+    return repr(value)
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have none
+        return None
+
+
+class KernelSpace:
+    """An in-process kernel: governs registered functions under one policy.
+
+    ``policy`` is a preset name, a policy file path, or a :class:`Policy`.
+    ``metrics=True`` records Prometheus metrics in a private registry (see
+    :attr:`metrics`); pass a :class:`Metrics` to share one. ``audit`` defaults
+    to a :class:`MemoryAuditLog`, ``approver`` to :class:`DenyAfterTimeout`.
+    ``capabilities`` are the agent's granted capabilities, checked by rules
+    that require them (``None``: the policy's own default).
+    """
+
+    def __init__(
+        self,
+        policy: str | Policy | os.PathLike[str] = "strict",
+        *,
+        metrics: bool | Metrics = False,
+        audit: AuditSink | None = None,
+        approver: Approver | None = None,
+        agent_id: str = "local",
+        capabilities: Iterable[str] | None = None,
+        run_sync_in_thread: bool = False,
+    ) -> None:
+        self._policy = policy if isinstance(policy, Policy) else load_policy(policy)
+        self._audit: AuditSink = MemoryAuditLog() if audit is None else audit
+        self._approver: Approver = DenyAfterTimeout() if approver is None else approver
+        self._agent_id = agent_id
+        self._capabilities = None if capabilities is None else frozenset(capabilities)
+        self._run_sync_in_thread = run_sync_in_thread
+        self._registry: dict[Callable[..., Any], _Registration] = {}
+        self._metrics: Metrics | None
+        if isinstance(metrics, Metrics):
+            self._metrics = metrics
+        else:
+            # Private: the global registry would refuse a second kernel's collectors.
+            self._metrics = Metrics.private() if metrics else None
+        decide: Decide = self._evaluate
+        self._decide = decide if self._metrics is None else instrumented(decide, self._metrics)
+
+    # -- properties ------------------------------------------------------------
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    @property
+    def audit_log(self) -> AuditSink:
+        """The audit sink (a :class:`MemoryAuditLog` unless one was given)."""
+        return self._audit
+
+    @property
+    def approver(self) -> Approver:
+        return self._approver
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The :class:`Metrics` in use, or ``None`` when metrics are off."""
+        return self._metrics
+
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @property
+    def capabilities(self) -> frozenset[str] | None:
+        return self._capabilities
+
+    # -- registration -----------------------------------------------------------
+
+    @overload
+    def register(self, fn: Callable[P, Awaitable[R]], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def register(self, fn: Callable[P, R], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def register(
+        self,
+        fn: None = None,
+        /,
+        *,
+        action: str = "tool_call",
+        tool: str | None = None,
+        arg_map: ArgMap | None = None,
+    ) -> Governor: ...
+
+    def register(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        action: str = "tool_call",
+        tool: str | None = None,
+        arg_map: ArgMap | None = None,
+    ) -> Any:
+        """Govern ``fn``: the returned coroutine function goes through the kernel.
+
+        Bare (``@kernel.register``) the action is ``tool_call`` with
+        ``tool=fn.__name__``. With arguments, ``action`` sets the action type,
+        ``tool`` the tool name (default: the function's name for ``tool_call``,
+        none otherwise), and ``arg_map`` renames parameters for the policy
+        (``{"q": "query"}``) or, as a callable, maps the bound arguments to the
+        action's ``args``.
+        """
+
+        def decorate(target: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+            reg = self._registration(target, action, tool, arg_map)
+            self._registry[target] = reg
+
+            @functools.wraps(target)
+            async def governed(*args: Any, **kwargs: Any) -> Any:
+                return await self._run(reg, args, kwargs)
+
+            setattr(governed, _GOVERNED, reg)
+            return governed
+
+        return decorate if fn is None else decorate(fn)
+
+    @staticmethod
+    def _registration(
+        fn: Callable[..., Any], action: str, tool: str | None, arg_map: ArgMap | None
+    ) -> _Registration:
+        if tool is None and action == "tool_call":
+            tool = getattr(fn, "__name__", None) or type(fn).__name__
+        return _Registration(fn, action, tool, arg_map, _signature(fn))
+
+    @overload
+    async def execute(
+        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R: ...
+
+    @overload
+    async def execute(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    async def execute(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` through the kernel.
+
+        ``fn`` may be a function registered here (or its governed wrapper, from
+        any kernel: this kernel's policy applies) or a plain function, governed
+        as a ``tool_call`` named after it.
+        """
+        reg = getattr(fn, _GOVERNED, None)
+        if not isinstance(reg, _Registration):
+            try:
+                reg = self._registry.get(fn)
+            except TypeError:  # an unhashable callable cannot have been registered
+                reg = None
+            reg = reg or self._registration(fn, "tool_call", None, None)
+        return await self._run(reg, args, kwargs)
+
+    # -- the governed call ----------------------------------------------------------
+
+    def _evaluate(self, action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
+        return self._policy.evaluate(action, capabilities=capabilities)
+
+    def _action(
+        self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
+        bound: dict[str, Any] = {}
+        if reg.signature is None:
+            bound = {"args": list(args), **kwargs}
+        else:
+            # A TypeError here is the one the call itself would raise.
+            call = reg.signature.bind(*args, **kwargs)
+            call.apply_defaults()
+            params = reg.signature.parameters
+            for index, (name, value) in enumerate(call.arguments.items()):
+                kind = params[name].kind
+                if index == 0 and name in ("self", "cls"):
+                    continue
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    for key, item in value.items():
+                        bound.setdefault(key, item)
+                else:
+                    bound[name] = value
+        if callable(reg.arg_map):
+            mapped = dict(reg.arg_map(bound))
+        elif reg.arg_map is not None:
+            mapped = {reg.arg_map.get(k, k): v for k, v in bound.items()}
+        else:
+            mapped = bound
+        action: dict[str, Any] = {
+            "agent_id": self._agent_id,
+            "action": reg.action,
+            "args": _json_safe(mapped),
+            "request_id": request_id,
+        }
+        if reg.tool is not None:
+            action["tool"] = reg.tool
+        return action
+
+    async def _run(self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        request_id = uuid.uuid4().hex
+        action = self._action(reg, args, kwargs, request_id)
+        started = time.perf_counter()
+        try:
+            verdict = self._decide(action, self._capabilities)
+        except Exception as exc:  # the engine must not raise; if it does, fail closed
+            log.exception("policy evaluation failed for %s", reg.action)
+            verdict = Verdict.deny("internal_error", f"policy evaluation failed: {exc!r}")
+        verdict = replace(
+            verdict,
+            request_id=request_id,
+            elapsed_us=round((time.perf_counter() - started) * 1e6, 1),
+        )
+        self._audit.record(AuditEvent.from_verdict(action, verdict))
+
+        if verdict.decision is Decision.DENY or verdict.signal is Signal.SIGKILL:
+            raise PolicyViolation(verdict)
+        if verdict.decision is Decision.REVIEW or verdict.signal is Signal.SIGSTOP:
+            await self._hold(action, verdict)
+        elif verdict.decision is Decision.WARN or verdict.signal is Signal.SIGWARN:
+            log.warning(
+                "SIGWARN %s (tool=%s) rule %s: %s [request %s]",
+                reg.action,
+                reg.tool,
+                verdict.rule,
+                verdict.reason,
+                request_id,
+            )
+        return await self._call(reg.fn, args, kwargs)
+
+    async def _hold(self, action: Mapping[str, Any], verdict: Verdict) -> None:
+        request = ReviewRequest(str(action["request_id"]), action, verdict)
+        try:
+            outcome = ReviewOutcome(await self._approver.review(request))
+        except Exception:
+            log.exception("approver failed on %s; denying", request.request_id)
+            outcome = ReviewOutcome.DENIED
+        self._audit.record(AuditEvent.from_verdict(action, verdict, review=outcome))
+        if self._metrics is not None:
+            self._metrics.observe_review(outcome)
+        if outcome is not ReviewOutcome.APPROVED:
+            code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
+            raise PolicyViolation(verdict, code=code)
+
+    async def _call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args, **kwargs)
+        if self._run_sync_in_thread:
+            result = await asyncio.to_thread(fn, *args, **kwargs)
+        else:
+            result = fn(*args, **kwargs)
+        # A sync callable may still hand back an awaitable (a partial of a coroutine function).
+        if inspect.isawaitable(result):
+            return await result
+        return result

@@ -1,0 +1,576 @@
+"""The policy model and engine: :class:`Policy` compiles once, :meth:`Policy.evaluate` judges.
+
+Evaluation finds every rule an action hits and returns the strongest
+(SIGKILL > SIGSTOP > SIGWARN > allow); among equally strong hits the first in
+rule order wins. Rule order: blocked actions, required capabilities, network
+rules, then blocked patterns as declared.
+
+Speed comes from doing the work at construction: every pattern is compiled
+once by RE2 (linear time, no catastrophic backtracking) into one ``re2.Set``
+per argument field group, so an action costs one set scan per group in use;
+the individual regex runs only for the winning rule, to report what matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import re2
+
+from ._errors import PolicyLoadError
+from ._normalise import KEY_GROUPS, SEP, flatten, fold, space_insensitive, strip_sql_comments
+from ._policy_net import domain_matches, host_of, normalise_domain
+from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
+from ._presets import STRICT_PATTERNS
+
+# Re-exported so callers can take the whole model from one module.
+__all__ = ["Decision", "Pattern", "Policy", "Signal", "Verdict", "load_policy"]
+
+_MATCHED_MAX = 120
+_DETECTOR = -1  # set index that flags SQL comment markers, not a rule
+_RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
+_NO_HIT = 3
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.case_sensitive = False
+    # A set scan that runs out of DFA memory reports "no match": give it room
+    # (fail-open is not acceptable; tests scan 100 KB adversarial input).
+    options.max_mem = 64 << 20
+    return options
+
+
+_OPTIONS = _options()
+_UNANCHORED = re2._Anchor.UNANCHORED
+_SCRUB = re2.compile(
+    "|".join(
+        f"(?:{space_insensitive(regex)})"
+        for rule_id, regex, _ in STRICT_PATTERNS
+        if rule_id.startswith("secret:") and rule_id != "secret:credential-file"
+    ),
+    _OPTIONS,
+)
+
+
+def _search(regex: Any, data: bytes) -> str | None:
+    """The first match of a compiled RE2 regex in UTF-8 ``data``."""
+    raw = getattr(regex, "_regexp", None)
+    if raw is None:  # pragma: no cover - a re2 wrapper without the binding attribute
+        found = regex.search(data.decode("utf-8"))
+        return None if found is None else str(found.group(0))
+    start, end = raw.Match(_UNANCHORED, data, 0, len(data))[0]
+    return None if start < 0 else data[start:end].decode("utf-8", "replace")
+
+
+def _mask(secret: str) -> str:
+    return secret[:4] + "*" * min(len(secret) - 4, 40)
+
+
+def redact(text: str, *, secret: bool) -> str:
+    """``text`` fit for a verdict: secret-like spans masked, whitespace collapsed, truncated.
+
+    With ``secret`` (the rule is a ``secret:`` rule) the whole match is masked.
+    """
+    text = " ".join(text.replace("\x00", " ").split())
+    if secret:
+        return _mask(text)
+    if _search(_SCRUB, text.encode()) is not None:
+        text = _SCRUB.sub(lambda m: _mask(m.group(0)), text)
+    return text if len(text) <= _MATCHED_MAX else text[: _MATCHED_MAX - 1] + "…"
+
+
+class _Hit:
+    """The strongest hit so far (mutable scratch for one evaluation)."""
+
+    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal")
+
+    def __init__(self) -> None:
+        self.rank = _NO_HIT
+        self.order = 0
+        self.rule = ""
+        self.reason = ""
+        self.signal = Signal.SIGKILL
+        self.matched: str | None = None
+
+    def offer(
+        self, order: int, signal: Signal, rule: str, reason: str, matched: str | None
+    ) -> None:
+        rank = _RANK[signal]
+        if rank < self.rank or (rank == self.rank and order < self.order):
+            self.rank, self.order, self.signal = rank, order, signal
+            self.rule, self.reason, self.matched = rule, reason, matched
+
+
+class Policy:
+    """An immutable, compiled policy.
+
+    ``blocked_actions`` are action types (or :class:`ActionRule` for a custom
+    signal / reason); ``blocked_patterns`` are :class:`Pattern` rules;
+    ``allowed_domains`` (``None``: any) and ``blocked_domains`` confine
+    network access by host label; ``required_capabilities`` maps an action
+    type to capabilities the caller must hold; ``default`` is the decision
+    when no rule hits. Raises :class:`PolicyLoadError` naming the rule on any
+    invalid part, including a regex RE2 refuses (e.g. a backreference).
+    """
+
+    __slots__ = (
+        "_action_rules",
+        "_allow_verdict",
+        "_allowed_domains",
+        "_blocked_domains",
+        "_content_hash",
+        "_default",
+        "_description",
+        "_key_groups",
+        "_name",
+        "_net",
+        "_net_order",
+        "_patterns",
+        "_regexes",
+        "_required",
+        "_sets",
+        "_version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        blocked_actions: Iterable[str | ActionRule] = (),
+        blocked_patterns: Iterable[Pattern] = (),
+        *,
+        allowed_domains: Iterable[str] | None = None,
+        blocked_domains: Iterable[str] = (),
+        required_capabilities: Mapping[str, Iterable[str]] | None = None,
+        default: Decision | str = Decision.ALLOW,
+        version: str = "1",
+        description: str = "",
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise PolicyLoadError("name must be a non-empty string", field="name")
+        self._name = name
+        self._version = str(version)
+        self._description = description
+        try:
+            self._default = Decision(default)
+        except ValueError:
+            raise PolicyLoadError(
+                f"expected one of {[d.value for d in Decision]}, got {default!r}",
+                policy=name,
+                field="default",
+            ) from None
+        rules: dict[str, ActionRule] = {}
+        for item in blocked_actions:
+            rule = item if isinstance(item, ActionRule) else ActionRule(item)
+            rules.setdefault(rule.action, rule)
+        self._action_rules = rules
+        self._patterns = _dedupe_ids(tuple(blocked_patterns), name)
+        self._allowed_domains = (
+            None if allowed_domains is None else _domains(allowed_domains, name, "allowed_domains")
+        )
+        self._blocked_domains = _domains(blocked_domains, name, "blocked_domains")
+        self._required = {
+            _action_key(action): frozenset(caps)
+            for action, caps in (required_capabilities or {}).items()
+        }
+        self._net = self._allowed_domains is not None or bool(self._blocked_domains)
+        self._net_order = len(self._action_rules) + 1
+        self._compile()
+        self._content_hash = hashlib.sha256(
+            json.dumps(self._content(), sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        signal = self._default.signal
+        self._allow_verdict = Verdict(
+            decision=self._default,
+            signal=signal,
+            rule=None if signal is None else "default",
+            reason="no rule matched"
+            if signal is None
+            else f"no rule matched; policy default is {self._default.value}",
+            matched=None,
+            policy=self._name,
+            policy_hash=self._content_hash,
+            code="ok" if signal is None else "policy_default",
+        )
+
+    def _compile(self) -> None:
+        regexes = []
+        by_group: dict[str, list[tuple[int, str]]] = {}
+        for index, pattern in enumerate(self._patterns):
+            rule = f"blocked_patterns[{index}] ({pattern.rule_id!r})"
+            source = space_insensitive(pattern.regex)
+            try:
+                compiled = re2.compile(source, _OPTIONS)
+            except re2.error as exc:
+                raise PolicyLoadError(
+                    f"RE2 cannot compile {pattern.regex!r}: {exc}",
+                    policy=self._name,
+                    rule=rule,
+                    field="pattern",
+                ) from None
+            if compiled.search("") is not None:
+                raise PolicyLoadError(
+                    f"{pattern.regex!r} matches the empty string, so it would match everything",
+                    policy=self._name,
+                    rule=rule,
+                    field="pattern",
+                )
+            regexes.append(compiled)
+            for group in pattern.fields or ("all",):
+                by_group.setdefault(group, []).append((index, source))
+        self._regexes = tuple(regexes)
+        sets = []
+        for group, members in by_group.items():
+            rule_set = re2.Set.SearchSet(_OPTIONS)
+            index_map = [_DETECTOR]
+            rule_set.Add(r"/\*|--")
+            for index, source in members:
+                rule_set.Add(source)
+                index_map.append(index)
+            try:
+                rule_set.Compile()
+            except re2.error as exc:
+                raise PolicyLoadError(
+                    f"RE2 cannot compile the {group!r} pattern set: {exc}",
+                    policy=self._name,
+                    field="blocked_patterns",
+                ) from None
+            # The binding's Match on bytes, minus the wrapper's str check.
+            match = getattr(rule_set, "_set", rule_set).Match
+            sets.append((group, match, tuple(index_map)))
+        # "all" last: group-specific texts are usually short and hit first.
+        sets.sort(key=lambda item: item[0] == "all")
+        self._sets = tuple(sets)
+        wanted = set(by_group) | ({"url"} if self._net else set())
+        self._key_groups = {key: g for key, g in KEY_GROUPS.items() if g in wanted}
+
+    # -- read-only view -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+        return self._name
+
+    @property
+    def version(self) -> str:
+        """The policy's version string."""
+        return self._version
+
+    @property
+    def description(self) -> str:
+        """Free text; not part of :attr:`content_hash`."""
+        return self._description
+
+    @property
+    def default(self) -> Decision:
+        """The decision when no rule hits."""
+        return self._default
+
+    @property
+    def blocked_actions(self) -> frozenset[str]:
+        """Blocked action types."""
+        return frozenset(self._action_rules)
+
+    @property
+    def action_rules(self) -> tuple[ActionRule, ...]:
+        """Blocked action rules with their signals and reasons, in rule order."""
+        return tuple(self._action_rules.values())
+
+    @property
+    def blocked_patterns(self) -> tuple[Pattern, ...]:
+        """Pattern rules in rule order."""
+        return self._patterns
+
+    @property
+    def allowed_domains(self) -> tuple[str, ...] | None:
+        """Allowed hosts (and their subdomains); ``None`` allows any."""
+        return self._allowed_domains
+
+    @property
+    def blocked_domains(self) -> tuple[str, ...]:
+        """Blocked hosts (and their subdomains)."""
+        return self._blocked_domains
+
+    @property
+    def required_capabilities(self) -> Mapping[str, frozenset[str]]:
+        """Capabilities a caller must hold, per action type."""
+        return dict(self._required)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of the rules; stable across processes."""
+        return self._content_hash
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "name": self._name,
+            "version": self._version,
+            "default": self._default.value,
+            "blocked_actions": [
+                {"action": r.action, "id": r.rule_id, "reason": r.reason, "signal": r.signal.value}
+                for r in self._action_rules.values()
+            ],
+            "blocked_patterns": [
+                {
+                    "id": p.rule_id,
+                    "pattern": p.regex,
+                    "reason": p.reason,
+                    "signal": p.signal.value,
+                    "fields": None if p.fields is None else list(p.fields),
+                }
+                for p in self._patterns
+            ],
+            "allowed_domains": None
+            if self._allowed_domains is None
+            else list(self._allowed_domains),
+            "blocked_domains": list(self._blocked_domains),
+            "required_capabilities": {k: sorted(v) for k, v in sorted(self._required.items())},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a mapping :func:`load_policy` accepts (round-trips)."""
+        content = self._content()
+        content["description"] = self._description
+        if content["allowed_domains"] is None:
+            del content["allowed_domains"]
+        for pattern in content["blocked_patterns"]:
+            if pattern["fields"] is None:
+                del pattern["fields"]
+        return content
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Policy):
+            return NotImplemented
+        return self._content_hash == other._content_hash
+
+    def __hash__(self) -> int:
+        return hash(self._content_hash)
+
+    def __repr__(self) -> str:
+        return (
+            f"Policy(name={self._name!r}, version={self._version!r}, "
+            f"rules={len(self._action_rules) + len(self._patterns)}, "
+            f"hash={self._content_hash[:12]})"
+        )
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def evaluate(
+        self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
+    ) -> Verdict:
+        """Judge one action: ``{"agent_id", "action", "args", "tool"?}``.
+
+        Pure and synchronous; never raises. Input that is not an action (not
+        a mapping, no string ``"action"``, nesting deeper than 64) yields a
+        deny with code ``"malformed_action"``. ``capabilities`` (when given)
+        are checked against ``required_capabilities``.
+        """
+        try:
+            return self._evaluate(action, capabilities)
+        except Exception as exc:  # fail closed on inputs nobody anticipated
+            return self._malformed(f"action could not be evaluated ({type(exc).__name__})")
+
+    def _malformed(self, reason: str) -> Verdict:
+        return Verdict.deny(
+            "malformed_action", reason, policy=self._name, policy_hash=self._content_hash
+        )
+
+    def _evaluate(self, action: Any, capabilities: frozenset[str] | None) -> Verdict:
+        if type(action) is not dict and not isinstance(action, Mapping):
+            return self._malformed(f"action must be a mapping, not {type(action).__name__}")
+        kind = action.get("action")
+        if type(kind) is not str:
+            return self._malformed("action has no string 'action' type")
+        kind = kind.strip().lower() if kind.isascii() else _action_key(kind)
+        hit: _Hit | None = None
+        rule = self._action_rules.get(kind)
+        if rule is not None:
+            if rule.signal is Signal.SIGKILL:
+                return self._verdict(rule.signal, rule.rule_id, rule.reason, None)
+            hit = _Hit()
+            hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
+        if capabilities is not None:
+            required = self._required.get(kind)
+            if required and not required <= capabilities:
+                missing = ", ".join(sorted(required - capabilities))
+                return self._verdict(
+                    Signal.SIGKILL, f"capability:{kind}", f"missing capabilities: {missing}", None
+                )
+        parts: list[str] = []
+        groups: dict[str, list[str]] = {}
+        tool = action.get("tool")
+        if type(tool) is str:
+            parts.append(f"tool:\n{tool}")
+        if not flatten(action.get("args"), self._key_groups, parts, groups):
+            return self._malformed("action arguments are nested too deeply")
+        if self._net:
+            hit = hit or _Hit()
+            self._check_network(kind, groups.get("url"), hit)
+            if hit.rank == 0:
+                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
+        for group, match, index_map in self._sets:
+            if group == "all":
+                text = SEP.join(parts)
+            else:
+                members = groups.get(group)
+                if not members:
+                    continue
+                text = SEP.join(members)
+            text = fold(text)
+            data = text.encode()
+            found = match(data)
+            if not found:
+                continue
+            hit = hit or _Hit()
+            if 0 in found:  # the SQL comment detector: also scan the stripped text
+                stripped = strip_sql_comments(text).encode()
+                found = [*found, *(match(stripped) or ())]
+                self._offer_patterns(found, index_map, hit, (data, stripped))
+            else:
+                self._offer_patterns(found, index_map, hit, (data,))
+        if hit is None or hit.rank == _NO_HIT:
+            return self._allow_verdict
+        return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
+
+    def _offer_patterns(
+        self, found: list[int], index_map: tuple[int, ...], hit: _Hit, texts: tuple[bytes, ...]
+    ) -> None:
+        base = self._net_order + 1
+        best = -1
+        for set_index in found:
+            index = index_map[set_index]
+            if index == _DETECTOR:
+                continue
+            pattern = self._patterns[index]
+            rank = _RANK[pattern.signal]
+            order = base + index
+            if rank < hit.rank or (rank == hit.rank and order < hit.order):
+                hit.rank, hit.order, hit.signal = rank, order, pattern.signal
+                hit.rule, hit.reason = pattern.rule_id, pattern.reason
+                best = index
+        if best < 0:
+            return
+        pattern = self._patterns[best]
+        regex = self._regexes[best]
+        for data in texts:
+            matched = _search(regex, data)
+            if matched is not None:
+                hit.matched = redact(matched, secret=pattern.rule_id.startswith("secret:"))
+                return
+        hit.matched = None
+
+    def _check_network(self, kind: str, urls: list[str] | None, hit: _Hit) -> None:
+        order = self._net_order
+        allowed = self._allowed_domains
+        if not urls:
+            if kind == "http_request" and allowed is not None:
+                hit.offer(
+                    order, Signal.SIGKILL, "net:domain-not-allowed", "http_request has no URL", None
+                )
+            return
+        for url in urls:
+            if not url.strip():
+                continue
+            try:
+                host = host_of(url)
+            except ValueError:
+                hit.offer(order, Signal.SIGKILL, "net:invalid-url", "URL has no valid host", None)
+                return
+            if self._blocked_domains and domain_matches(host, self._blocked_domains):
+                hit.offer(order, Signal.SIGKILL, "net:domain-blocked", "domain is blocked", host)
+                return
+            if allowed is not None and domain_matches(host, allowed) is None:
+                hit.offer(
+                    order,
+                    Signal.SIGKILL,
+                    "net:domain-not-allowed",
+                    "domain is not in allowed_domains",
+                    host,
+                )
+                return
+
+    def _verdict(self, signal: Signal, rule: str, reason: str, matched: str | None) -> Verdict:
+        return Verdict(
+            decision=signal.decision,
+            signal=signal,
+            rule=rule,
+            reason=reason,
+            matched=matched,
+            policy=self._name,
+            policy_hash=self._content_hash,
+            code="policy_violation",
+        )
+
+
+def _action_key(kind: str) -> str:
+    if kind.isascii():
+        return kind.strip().lower()
+    return unicodedata.normalize("NFKC", kind).strip().casefold()
+
+
+def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise PolicyLoadError("expected a list of domains", policy=policy, field=field)
+    out = []
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise PolicyLoadError(
+                f"entry {index} must be a string", policy=policy, field=f"{field}[{index}]"
+            )
+        try:
+            out.append(normalise_domain(value))
+        except ValueError as exc:
+            raise PolicyLoadError(str(exc), policy=policy, field=f"{field}[{index}]") from None
+    return tuple(dict.fromkeys(out))
+
+
+def _dedupe_ids(patterns: tuple[Pattern, ...], policy: str) -> tuple[Pattern, ...]:
+    """Make ids unique: a reason-derived id gets ``-2``, ``-3``...; an explicit clash errors."""
+    from ._policy_types import slug
+
+    seen: set[str] = set()
+    out = []
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, Pattern):
+            raise PolicyLoadError(
+                f"expected a Pattern, got {type(pattern).__name__}",
+                policy=policy,
+                rule=f"blocked_patterns[{index}]",
+            )
+        rule_id = pattern.rule_id
+        if rule_id in seen:
+            if rule_id != slug(pattern.reason):
+                raise PolicyLoadError(
+                    f"duplicate rule id {rule_id!r}",
+                    policy=policy,
+                    rule=f"blocked_patterns[{index}]",
+                    field="id",
+                )
+            n = 2
+            while f"{rule_id}-{n}" in seen:
+                n += 1
+            rule_id = f"{rule_id}-{n}"
+            pattern = Pattern(
+                pattern.regex, pattern.reason, pattern.signal, rule_id, pattern.fields
+            )
+        seen.add(rule_id)
+        out.append(pattern)
+    return tuple(out)
+
+
+def load_policy(
+    source: str | os.PathLike[str] | Mapping[str, Any] = "strict", *, name: str | None = None
+) -> Policy:
+    """Load a preset name, a YAML policy file or a policy mapping.
+
+    Same as ``_policy_load.load_policy`` (imported lazily: the loader builds on
+    this module).
+    """
+    from ._policy_load import load_policy as _load
+
+    return _load(source, name=name)

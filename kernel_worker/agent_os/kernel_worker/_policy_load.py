@@ -1,0 +1,419 @@
+"""Loading policies from presets, YAML files and mappings.
+
+The seed's spelling is accepted verbatim::
+
+    policies:
+      - name: my-policy
+        blocked_actions: [file_write, database_delete]
+        blocked_patterns:
+          - pattern: "\\\\bpassword\\\\b"
+            reason: "PII detected"
+
+plus these keys per policy: ``version``, ``description``, ``default``
+(allow/deny/review/warn), ``extends`` (a preset or a policy earlier in the
+same file: its rules are inherited, a rule with the same ``id`` or action
+replaces the inherited one), ``disabled_rules`` (ids of inherited rules to
+drop), ``allowed_domains``, ``blocked_domains``, ``required_capabilities``
+(``{shell_exec: [shell]}``). A pattern may carry ``signal``, ``id`` and
+``fields``; a blocked action may be a mapping ``{action, signal, reason, id}``.
+A file may also hold one policy mapping at top level.
+
+Unknown keys, duplicate keys and bad values raise :class:`PolicyLoadError`
+naming the file, the policy, the rule and the field, so a typo never silently
+drops a rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import re2
+import yaml
+
+from ._errors import PolicyLoadError, UnknownPolicy
+from ._normalise import space_insensitive
+from ._policy import _OPTIONS, Policy
+from ._policy_types import ActionRule, Pattern, slug
+from ._presets import PRESETS, preset_mapping
+
+__all__ = ["load_policies", "load_policy", "presets"]
+
+_POLICY_KEYS = (
+    "name",
+    "version",
+    "description",
+    "default",
+    "extends",
+    "disabled_rules",
+    "blocked_actions",
+    "blocked_patterns",
+    "allowed_domains",
+    "blocked_domains",
+    "required_capabilities",
+)
+_PATTERN_KEYS = ("pattern", "regex", "reason", "signal", "id", "fields")
+_ACTION_KEYS = ("action", "reason", "signal", "id")
+
+
+def presets() -> list[str]:
+    """Names of the built-in policies (``"strict"`` first: it is the default)."""
+    return list(PRESETS)
+
+
+@functools.cache
+def _preset(name: str) -> Policy:
+    # Policies are immutable, so one compiled instance per preset is shared.
+    return _build(preset_mapping(name), file=None, label=name, earlier={})
+
+
+def load_policy(
+    source: str | os.PathLike[str] | Mapping[str, Any] = "strict", *, name: str | None = None
+) -> Policy:
+    """Load one policy.
+
+    ``source`` is a preset name (``"strict"``, ``"audit"``, ``"permissive"``),
+    the path of a YAML file, or an already parsed mapping. From a file or
+    mapping holding several policies the first is returned, or the one called
+    ``name``. Raises :class:`UnknownPolicy` for an unknown preset or name and
+    :class:`PolicyLoadError` for an invalid policy.
+    """
+    if isinstance(source, str) and source in PRESETS and not _is_path(source):
+        if name is not None and name != source:
+            raise UnknownPolicy(f"preset {source!r} holds no policy named {name!r}")
+        return _preset(source)
+    policies = load_policies(source)
+    if name is None:
+        return policies[0]
+    for policy in policies:
+        if policy.name == name:
+            return policy
+    raise UnknownPolicy(
+        f"no policy named {name!r} in {_describe(source)}; it holds {[p.name for p in policies]}"
+    )
+
+
+def load_policies(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[Policy]:
+    """Load every policy of a YAML file or mapping (a preset name gives one)."""
+    if isinstance(source, Mapping):
+        return _build_document(source, file=None)
+    if isinstance(source, str) and source in PRESETS and not _is_path(source):
+        return [_preset(source)]
+    if not isinstance(source, os.PathLike) and not (isinstance(source, str) and _is_path(source)):
+        raise UnknownPolicy(
+            f"unknown policy {source!r}: not a preset ({', '.join(PRESETS)}) or a policy file"
+        )
+    path = os.fspath(source)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyLoadError(f"cannot read: {exc}", file=path) from exc
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyLoadError(f"not valid YAML{where}: {exc.problem}", file=path) from exc
+    except yaml.YAMLError as exc:
+        raise PolicyLoadError(f"not valid YAML: {exc}", file=path) from exc
+    if not isinstance(document, Mapping):
+        raise PolicyLoadError(
+            f"expected a mapping with 'policies', got {type(document).__name__}", file=path
+        )
+    return _build_document(document, file=path)
+
+
+def _is_path(source: str) -> bool:
+    return (
+        os.sep in source
+        or "/" in source
+        or source.endswith((".yaml", ".yml", ".json"))
+        or os.path.exists(source)
+    )
+
+
+def _describe(source: object) -> str:
+    return "the mapping" if isinstance(source, Mapping) else f"{os.fspath(source)!r}"  # type: ignore[call-overload]
+
+
+def _build_document(document: Mapping[str, Any], *, file: str | None) -> list[Policy]:
+    if "policies" not in document:
+        return [_build(document, file=file, label=_label(document, 0), earlier={})]
+    for key in document:
+        if key != "policies":
+            raise _unknown_key(key, ("policies",), file=file, policy=None)
+    entries = document["policies"]
+    if not isinstance(entries, list) or not entries:
+        raise PolicyLoadError("must be a non-empty list", file=file, field="policies")
+    earlier: dict[str, Policy] = {}
+    out = []
+    for index, entry in enumerate(entries):
+        label = _label(entry, index)
+        if not isinstance(entry, Mapping):
+            raise PolicyLoadError("must be a mapping", file=file, policy=label)
+        policy = _build(entry, file=file, label=label, earlier=earlier)
+        if policy.name in earlier:
+            raise PolicyLoadError("duplicate policy name", file=file, policy=label, field="name")
+        earlier[policy.name] = policy
+        out.append(policy)
+    return out
+
+
+def _label(entry: object, index: int) -> str:
+    if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+        return str(entry["name"])
+    return f"policies[{index}]"
+
+
+def _unknown_key(
+    key: object,
+    valid: tuple[str, ...],
+    *,
+    file: str | None,
+    policy: str | None,
+    rule: str | None = None,
+) -> PolicyLoadError:
+    close = difflib.get_close_matches(str(key), valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return PolicyLoadError(
+        f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}",
+        file=file,
+        policy=policy,
+        rule=rule,
+        field=str(key),
+    )
+
+
+def _build(
+    data: Mapping[str, Any], *, file: str | None, label: str, earlier: Mapping[str, Policy]
+) -> Policy:
+    def fail(detail: str, field: str | None = None, rule: str | None = None) -> PolicyLoadError:
+        return PolicyLoadError(detail, file=file, policy=label, rule=rule, field=field)
+
+    for key in data:
+        if key not in _POLICY_KEYS:
+            raise _unknown_key(key, _POLICY_KEYS, file=file, policy=label)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("a policy needs a non-empty string 'name'", "name")
+
+    parent: Policy | None = None
+    if "extends" in data:
+        base = data["extends"]
+        if not isinstance(base, str):
+            raise fail("must be the name of a preset or an earlier policy", "extends")
+        if base in earlier:
+            parent = earlier[base]
+        elif base in PRESETS:
+            parent = _preset(base)
+        else:
+            raise fail(
+                f"unknown policy {base!r}; presets: {', '.join(PRESETS)}; "
+                f"earlier in this file: {', '.join(earlier) or 'none'}",
+                "extends",
+            )
+
+    actions: dict[str, ActionRule] = {}
+    patterns: dict[str, Pattern] = {}
+    if parent is not None:
+        actions = {rule.action: rule for rule in parent.action_rules}
+        patterns = {pattern.rule_id: pattern for pattern in parent.blocked_patterns}
+    for rule in _action_rules(data.get("blocked_actions", []), fail):
+        actions[rule.action] = rule
+    auto = 0
+    own: set[str] = set()
+    for index, (pattern, explicit) in enumerate(_patterns(data.get("blocked_patterns", []), fail)):
+        key = pattern.rule_id
+        if explicit and key in own:
+            raise fail(f"duplicate rule id {key!r}", "id", f"blocked_patterns[{index}]")
+        own.add(key)
+        if not explicit:
+            auto += 1
+            key = f"\x00auto{auto}"  # only explicit ids replace inherited rules
+        patterns[key] = pattern
+
+    disabled = data.get("disabled_rules", [])
+    if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
+        raise fail("must be a list of rule ids", "disabled_rules")
+    for rule_id in disabled:
+        action_keys = [k for k, r in actions.items() if r.rule_id == rule_id]
+        if rule_id in patterns:
+            del patterns[rule_id]
+        elif action_keys:
+            del actions[action_keys[0]]
+        else:
+            raise fail(f"no inherited rule with id {rule_id!r}", "disabled_rules")
+
+    allowed: Any = parent.allowed_domains if parent is not None else None
+    if "allowed_domains" in data:
+        allowed = data["allowed_domains"]
+        if allowed is not None and not isinstance(allowed, list):
+            raise fail("must be a list of domains or null", "allowed_domains")
+    blocked = list(parent.blocked_domains) if parent is not None else []
+    extra_blocked = data.get("blocked_domains", [])
+    if not isinstance(extra_blocked, list):
+        raise fail("must be a list of domains", "blocked_domains")
+    blocked.extend(extra_blocked)
+
+    required: dict[str, set[str]] = {}
+    if parent is not None:
+        required = {k: set(v) for k, v in parent.required_capabilities.items()}
+    caps = data.get("required_capabilities", {})
+    if not isinstance(caps, Mapping):
+        raise fail("must map an action type to a list of capabilities", "required_capabilities")
+    for action, needed in caps.items():
+        field = f"required_capabilities.{action}"
+        if isinstance(needed, str):
+            needed = [needed]
+        if not isinstance(action, str) or not isinstance(needed, list):
+            raise fail("must be a list of capability names", field)
+        if not all(isinstance(c, str) and c for c in needed):
+            raise fail("capability names must be non-empty strings", field)
+        required.setdefault(action.strip().casefold(), set()).update(needed)
+
+    version = data.get("version", "1")
+    if isinstance(version, bool) or not isinstance(version, str | int | float):
+        raise fail("must be a string", "version")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise fail("must be a string", "description")
+    default = data.get("default", parent.default.value if parent is not None else "allow")
+    if not isinstance(default, str):
+        raise fail("must be one of allow, deny, review, warn", "default")
+    try:
+        return Policy(
+            name,
+            list(actions.values()),
+            list(patterns.values()),
+            allowed_domains=allowed,
+            blocked_domains=blocked,
+            required_capabilities=required,
+            default=default.strip().lower(),
+            version=str(version),
+            description=description,
+        )
+    except PolicyLoadError as exc:
+        raise exc.located(file=file, policy=label) from None
+
+
+def _action_rules(entries: object, fail: Any) -> list[ActionRule]:
+    if not isinstance(entries, list):
+        raise fail("must be a list", "blocked_actions")
+    rules = []
+    for index, entry in enumerate(entries):
+        rule = f"blocked_actions[{index}]"
+        try:
+            if isinstance(entry, str):
+                rules.append(ActionRule(entry))
+                continue
+            if not isinstance(entry, Mapping):
+                raise fail("must be an action type or a mapping", None, rule)
+            for key in entry:
+                if key not in _ACTION_KEYS:
+                    raise _unknown_key(key, _ACTION_KEYS, file=None, policy=None, rule=rule)
+            if "action" not in entry:
+                raise fail("missing 'action'", "action", rule)
+            rules.append(
+                ActionRule(
+                    entry["action"],
+                    reason=entry.get("reason", ""),
+                    signal=entry.get("signal", "SIGKILL"),
+                    id=entry.get("id"),
+                )
+            )
+        except PolicyLoadError as exc:
+            raise _relabel(exc, fail, rule) from None
+    return rules
+
+
+def _patterns(entries: object, fail: Any) -> list[tuple[Pattern, bool]]:
+    if not isinstance(entries, list):
+        raise fail("must be a list", "blocked_patterns")
+    out = []
+    for index, entry in enumerate(entries):
+        rule = f"blocked_patterns[{index}]"
+        try:
+            if not isinstance(entry, Mapping):
+                raise fail("must be a mapping with 'pattern' and 'reason'", None, rule)
+            if isinstance(entry.get("id"), str):
+                rule = f"{rule} ({entry['id']!r})"
+            for key in entry:
+                if key not in _PATTERN_KEYS:
+                    raise _unknown_key(key, _PATTERN_KEYS, file=None, policy=None, rule=rule)
+            if "pattern" in entry and "regex" in entry:
+                raise fail("give 'pattern' or 'regex', not both", "regex", rule)
+            regex = entry.get("pattern", entry.get("regex"))
+            if regex is None:
+                raise fail("missing 'pattern'", "pattern", rule)
+            if "reason" not in entry:
+                raise fail("missing 'reason'", "reason", rule)
+            fields = entry.get("fields")
+            if isinstance(fields, str):
+                fields = [fields]
+            explicit = entry.get("id") is not None
+            reason = entry["reason"]
+            rule_id = (
+                entry["id"] if explicit else (slug(reason) if isinstance(reason, str) else None)
+            )
+            pattern = Pattern(
+                regex,
+                reason,
+                signal=entry.get("signal", "SIGKILL"),
+                id=rule_id,
+                fields=None
+                if fields is None
+                else tuple(fields)
+                if isinstance(fields, list)
+                else fields,
+            )
+            check_regex(pattern.regex)
+        except PolicyLoadError as exc:
+            raise _relabel(exc, fail, rule) from None
+        except ValueError as exc:
+            raise fail(str(exc), "pattern", rule) from None
+        out.append((pattern, explicit))
+    return out
+
+
+def check_regex(regex: str) -> None:
+    """Raise ``ValueError`` if RE2 refuses ``regex`` or it matches the empty string."""
+    try:
+        compiled = re2.compile(space_insensitive(regex), _OPTIONS)
+    except re2.error as exc:
+        raise ValueError(f"RE2 cannot compile {regex!r}: {exc}") from None
+    if compiled.search("") is not None:
+        raise ValueError(f"{regex!r} matches the empty string, so it would match everything")
+
+
+def _relabel(exc: PolicyLoadError, fail: Any, rule: str) -> PolicyLoadError:
+    err: PolicyLoadError = fail(exc.detail, exc.field, rule)
+    return err
+
+
+def _is_hashable(value: object) -> bool:
+    return isinstance(value, Hashable)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (a silent overwrite hides rules)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if _is_hashable(key):
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -1,0 +1,102 @@
+"""What travels between agents and kernel workers.
+
+An action request is an :class:`~agent_os.bus.Envelope` on :data:`ACTION_SUBJECT`
+whose body is a :class:`~agent_os.trust.SignedMessage` from the agent to
+:data:`KERNEL_RECIPIENT`; its content is JSON::
+
+    {"action": "sql", "args": {...}, "tool": "db", "policy": "strict"}
+
+The agent's id is the signed sender, never a field the agent fills in.
+
+A verdict is a ``SignedMessage`` from a kernel key to the agent; its content is
+``Verdict.to_dict()`` with ``request_id`` set to the request's message id, so a
+verdict cannot be replayed onto another request. Audit events travel unsigned
+on :data:`AUDIT_SUBJECT` (the audit sink chains and seals them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agent_os.trust import AgentIdentity, SignedMessage
+
+from ._policy_types import Verdict
+
+ACTION_SUBJECT = "agentos.v1.action"
+AUDIT_SUBJECT = "agentos.v1.audit"
+CONTROL_SUBJECT = "agentos.v1.control"
+KERNEL_RECIPIENT = "agentos.kernel"
+WORKER_GROUP = "agentos-kernel"
+
+_ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id"})
+
+
+class RequestError(ValueError):
+    """The signed content is not a well-formed action request."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """A parsed action request, after its signature was verified."""
+
+    request_id: str
+    agent_id: str
+    action: Mapping[str, Any]
+    policy: str | None
+
+
+def action_content(
+    action: str,
+    args: Mapping[str, Any] | None = None,
+    *,
+    tool: str | None = None,
+    policy: str | None = None,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"action": action, "args": dict(args or {})}
+    if tool is not None:
+        content["tool"] = tool
+    if policy is not None:
+        content["policy"] = policy
+    return content
+
+
+def parse_action(message: SignedMessage) -> ActionRequest:
+    """Read the action out of a verified message; raise :class:`RequestError`."""
+    try:
+        content = json.loads(message.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("malformed_action", f"action content is not JSON: {exc}") from exc
+    if not isinstance(content, dict):
+        raise RequestError("malformed_action", "action content must be a JSON object")
+    unknown = set(content) - _ACTION_KEYS
+    if unknown:
+        raise RequestError("malformed_action", f"unknown action fields: {sorted(unknown)}")
+    action = content.get("action")
+    if not isinstance(action, str) or not action:
+        raise RequestError("malformed_action", "'action' must be a non-empty string")
+    args = content.get("args", {})
+    if not isinstance(args, dict):
+        raise RequestError("malformed_action", "'args' must be a JSON object")
+    claimed = content.get("agent_id")
+    if claimed is not None and claimed != message.sender_id:
+        raise RequestError("agent_mismatch", "'agent_id' differs from the signing agent")
+    policy = content.get("policy")
+    if policy is not None and not isinstance(policy, str):
+        raise RequestError("malformed_action", "'policy' must be a string")
+    parsed: dict[str, Any] = {"agent_id": message.sender_id, "action": action, "args": args}
+    tool = content.get("tool")
+    if tool is not None:
+        parsed["tool"] = tool
+    return ActionRequest(message.id, message.sender_id, parsed, policy)
+
+
+def sign_verdict(kernel: AgentIdentity, agent_id: str, verdict: Verdict) -> bytes:
+    """The wire bytes of a verdict signed by ``kernel`` for ``agent_id``."""
+    return SignedMessage.create(kernel, agent_id, verdict.to_dict()).to_bytes()

@@ -1,0 +1,270 @@
+"""The kernel worker: judges signed action requests taken from the bus.
+
+Workers are stateless replicas in one consumer group. For each delivery a
+worker verifies the request's signature against the trust registry, decides
+with the policy, answers on the request's reply subject with a verdict signed
+by the kernel key, and publishes an audit event. Whatever is wrong with a
+request, the answer is a deny with a stable code; bytes that are not a request
+at all are also dead-lettered. The worker itself never stops on bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+
+from agent_os.bus import Bus, BusError, Delivery, Envelope, SubscribeOptions, Subscription
+from agent_os.trust import (
+    AgentIdentity,
+    MalformedMessage,
+    MemoryNonceStore,
+    NonceStore,
+    SignedMessage,
+    TrustRegistry,
+)
+
+from ._audit import AuditEvent, AuditSink
+from ._policy import Policy
+from ._policy_types import Decision, Verdict
+from ._review import Approver, ReviewOutcome, ReviewRequest
+from ._wire import (
+    ACTION_SUBJECT,
+    AUDIT_SUBJECT,
+    KERNEL_RECIPIENT,
+    WORKER_GROUP,
+    RequestError,
+    parse_action,
+    sign_verdict,
+)
+
+log = logging.getLogger("agent_os.kernel")
+
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024
+#: Addressee of a verdict for bytes whose sender cannot be read.
+UNKNOWN_AGENT = "unknown"
+_IDEMPOTENCY_ENTRIES = 10_000
+
+
+class Worker:
+    """A kernel worker bound to one bus.
+
+    ``policies`` maps policy names to policies; a request may name one, and a
+    request that names an unknown policy is denied. ``default_policy`` serves
+    requests that name none.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        identity: AgentIdentity,
+        registry: TrustRegistry,
+        policies: Policy | Mapping[str, Policy],
+        default_policy: str | None = None,
+        subject: str = ACTION_SUBJECT,
+        group: str = WORKER_GROUP,
+        options: SubscribeOptions | None = None,
+        nonces: NonceStore | None = None,
+        audit: AuditSink | None = None,
+        publish_audit: bool = True,
+        approver: Approver | None = None,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> None:
+        if isinstance(policies, Policy):
+            policies = {policies.name: policies}
+        if not policies:
+            raise ValueError("a worker needs at least one policy")
+        self._bus = bus
+        self._identity = identity
+        self._registry = registry
+        self._policies = dict(policies)
+        self._default = default_policy or next(iter(self._policies))
+        if self._default not in self._policies:
+            raise ValueError(f"default policy {self._default!r} is not among the policies")
+        self._subject = subject
+        self._group = group
+        self._options = options or SubscribeOptions()
+        self._nonces = nonces if nonces is not None else MemoryNonceStore()
+        self._audit = audit
+        self._publish_audit = publish_audit
+        self._approver = approver
+        self._max_request_bytes = max_request_bytes
+        self._answered: OrderedDict[str, bytes] = OrderedDict()
+        self._subscription: Subscription | None = None
+        self._stopped = asyncio.Event()
+        self._closing = False
+        self.verdicts = 0
+
+    @property
+    def kernel_id(self) -> str:
+        return self._identity.agent_id
+
+    async def start(self) -> None:
+        """Subscribe to the action subject; returns once the worker is consuming."""
+        if self._subscription is None:
+            self._subscription = await self._bus.subscribe(
+                self._subject, self._handle, group=self._group, options=self._options
+            )
+            log.info("kernel worker %s consuming %s", self.kernel_id, self._subject)
+
+    async def run(self, *, install_signal_handlers: bool = False) -> None:
+        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them)."""
+        await self.start()
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
+        await self._stopped.wait()
+
+    async def shutdown(self) -> None:
+        """Stop taking requests and let in-flight ones finish. Idempotent."""
+        if self._closing:
+            await self._stopped.wait()
+            return
+        self._closing = True
+        try:
+            if self._subscription is not None:
+                await self._subscription.unsubscribe()
+        finally:
+            self._stopped.set()
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    # -- the hot path -------------------------------------------------------
+
+    async def _handle(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        envelope = delivery.envelope
+        try:
+            await self._judge(delivery, envelope, started)
+        except BusError as exc:
+            # The verdict could not be sent: let the bus redeliver it (the
+            # client fails closed on its own deadline meanwhile).
+            log.warning("request %s: bus error while answering: %s", envelope.id, exc)
+            await delivery.nack(exc.code)
+        except Exception:
+            log.exception("request %s: unexpected error", envelope.id)
+            await self._answer(envelope, None, Verdict.deny("internal_error", "kernel error"))
+            await delivery.reject("internal_error", "unexpected error while judging")
+
+    async def _judge(self, delivery: Delivery, envelope: Envelope, started: float) -> None:
+        now = time.time()
+        if len(envelope.body) > self._max_request_bytes:
+            reason = f"request of {len(envelope.body)} bytes exceeds {self._max_request_bytes}"
+            await self._answer(envelope, None, Verdict.deny("payload_too_large", reason))
+            await delivery.reject("payload_too_large", reason)
+            return
+        if envelope.expired(now):
+            await self._answer(envelope, None, Verdict.deny("expired", "request past deadline"))
+            await delivery.ack()
+            return
+        try:
+            message = SignedMessage.from_bytes(envelope.body)
+        except MalformedMessage as exc:
+            await self._answer(envelope, None, Verdict.deny("malformed", str(exc)))
+            await delivery.reject("malformed", str(exc))
+            return
+
+        # Only a redelivery may reuse an answer; a second first delivery of
+        # the same bytes is a replay and goes through the nonce check.
+        cached = self._answered.get(message.id) if delivery.attempt > 1 else None
+        if cached is not None:
+            await self._reply(envelope, cached)
+            await delivery.ack()
+            return
+
+        verdict, audit_action = await self._decide(message, delivery.attempt, now)
+        verdict = replace(
+            verdict,
+            request_id=message.id,
+            kernel_id=self.kernel_id,
+            elapsed_us=round((time.perf_counter() - started) * 1e6, 1),
+        )
+        wire = sign_verdict(self._identity, message.sender_id, verdict)
+        self._remember(message.id, wire)
+        await self._reply(envelope, wire)
+        await delivery.ack()
+        self.verdicts += 1
+        await self._record(audit_action, verdict)
+
+    async def _decide(
+        self, message: SignedMessage, attempt: int, now: float
+    ) -> tuple[Verdict, Mapping[str, object]]:
+        unparsed: Mapping[str, object] = {"agent_id": message.sender_id, "action": "?"}
+        result = self._registry.verify(message, now=now, expected_recipient=KERNEL_RECIPIENT)
+        if not result.valid:
+            return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed
+        # A redelivery carries the nonce a crashed worker already recorded.
+        if attempt == 1 and not self._nonces.check_and_add(
+            message.sender_id, message.nonce, message.timestamp + self._registry.max_age, now
+        ):
+            return Verdict.deny("replay", "nonce already used"), unparsed
+        try:
+            request = parse_action(message)
+        except RequestError as exc:
+            return Verdict.deny(exc.code, str(exc)), unparsed
+        name = request.policy or self._default
+        policy = self._policies.get(name)
+        if policy is None:
+            return Verdict.deny("unknown_policy", f"no policy named {name!r}"), request.action
+        verdict = policy.evaluate(request.action, capabilities=result.capabilities)
+        if verdict.decision is Decision.REVIEW and self._approver is not None:
+            verdict = await self._review(request.request_id, request.action, verdict)
+        return verdict, request.action
+
+    async def _review(
+        self, request_id: str, action: Mapping[str, object], verdict: Verdict
+    ) -> Verdict:
+        assert self._approver is not None
+        outcome = await self._approver.review(ReviewRequest(request_id, action, verdict))
+        if outcome is ReviewOutcome.APPROVED:
+            return replace(verdict, decision=Decision.ALLOW, code="review_approved")
+        code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
+        return replace(verdict, decision=Decision.DENY, code=code)
+
+    async def _answer(self, envelope: Envelope, agent_id: str | None, verdict: Verdict) -> None:
+        """Answer a request that could not be judged normally (always a deny)."""
+        verdict = replace(verdict, kernel_id=self.kernel_id)
+        wire = sign_verdict(self._identity, agent_id or UNKNOWN_AGENT, verdict)
+        with contextlib.suppress(BusError):
+            await self._reply(envelope, wire)
+        self.verdicts += 1
+        await self._record({"agent_id": agent_id or UNKNOWN_AGENT, "action": "?"}, verdict)
+
+    async def _reply(self, envelope: Envelope, wire: bytes) -> None:
+        if envelope.reply_to is not None:
+            await self._bus.publish(envelope.reply(wire))
+
+    def _remember(self, request_id: str, wire: bytes) -> None:
+        self._answered[request_id] = wire
+        if len(self._answered) > _IDEMPOTENCY_ENTRIES:
+            self._answered.popitem(last=False)
+
+    async def _record(self, action: Mapping[str, object], verdict: Verdict) -> None:
+        if self._audit is None and not self._publish_audit:
+            return
+        event = AuditEvent.from_verdict(action, verdict)
+        if self._audit is not None:
+            self._audit.record(event)
+        if self._publish_audit:
+            try:
+                await self._bus.publish(Envelope(AUDIT_SUBJECT, event.to_json()))
+            except BusError as exc:
+                log.warning("audit event %s not published: %s", event.event_id, exc)

@@ -1,0 +1,146 @@
+"""Fixtures for the bus contract suite: every test runs once per backend.
+
+``AGENT_OS_TEST_BACKENDS=memory,nats`` restricts the run to those backends
+(default: all five). A selected backend whose server module
+(``tests/servers/<name>.py``) is missing or cannot start FAILS; it never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contract_support import ALL_BACKENDS, CAPS, BackendCaps, BusFactory
+
+from agent_os.bus import Bus, connect
+from agent_os.bus.backends._memory import reset_memory_brokers
+
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT) not in sys.path:  # so ``tests.servers`` imports without an installed ``tests``
+    sys.path.insert(0, str(_ROOT))
+
+
+def _selected_backends() -> list[str]:
+    raw = os.environ.get("AGENT_OS_TEST_BACKENDS", "")
+    names = [n.strip() for n in raw.split(",") if n.strip()] or list(ALL_BACKENDS)
+    unknown = sorted(set(names) - set(ALL_BACKENDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"AGENT_OS_TEST_BACKENDS names unknown backends {unknown}; valid: {ALL_BACKENDS}"
+        )
+    return names
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "restarts_server: restarts the shared server; runs last for its backend"
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each run of one backend, move server-restarting tests to the end.
+
+    Runs after pytest groups items by the session-scoped ``backend`` parameter.
+    """
+
+    def backend_of(item: pytest.Item) -> str | None:
+        callspec = getattr(item, "callspec", None)
+        return None if callspec is None else callspec.params.get("backend")
+
+    result: list[pytest.Item] = []
+    run: list[pytest.Item] = []
+
+    def flush() -> None:
+        run.sort(key=lambda it: it.get_closest_marker("restarts_server") is not None)
+        result.extend(run)
+        run.clear()
+
+    for item in items:
+        if run and backend_of(item) != backend_of(run[-1]):
+            flush()
+        run.append(item)
+    flush()
+    items[:] = result
+
+
+@pytest.fixture(scope="session", params=_selected_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test (pytest id = its name)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def backend_caps(backend: str) -> BackendCaps:
+    return CAPS[backend]
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's server for ``backend`` (``None`` for memory)."""
+    if backend == "memory":
+        yield None
+        return
+    try:
+        module = importlib.import_module(f"tests.servers.{backend}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"tests.servers.{backend}", "tests", "tests.servers"):
+            raise
+        pytest.fail(
+            f"no test server for backend {backend!r}: tests/servers/{backend}.py is missing "
+            f"(it must define start(workdir) -> RunningServer). "
+            f"Run only some backends with AGENT_OS_TEST_BACKENDS=memory,...",
+            pytrace=False,
+        )
+    running = module.start(tmp_path_factory.mktemp(f"{backend}-server"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def subject() -> str:
+    """A subject prefix unique to this test, so tests never see each other's messages."""
+    return f"t.{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def group() -> str:
+    """A consumer-group name unique to this test (Kafka group ids are global)."""
+    return f"g{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def bus_factory(
+    backend: str, server: Any, backend_caps: BackendCaps
+) -> AsyncIterator[BusFactory]:
+    """``await bus_factory(**options)`` → a connected Bus, closed at test end.
+
+    All buses of one test reach the same broker (for memory, one named broker
+    unique to the test), so two connects talk like two processes.
+    """
+    url = f"memory://contract-{uuid.uuid4().hex}" if server is None else server.url
+    buses: list[Bus] = []
+
+    async def factory(**options: Any) -> Bus:
+        bus = await connect(url, **{**backend_caps.connect_options, **options})
+        buses.append(bus)
+        return bus
+
+    yield factory
+    for bus in reversed(buses):
+        try:
+            await asyncio.wait_for(bus.close(), max(30.0, 2 * backend_caps.timeout))
+        except TimeoutError:
+            pytest.fail(f"{backend}: Bus.close() hung at test teardown", pytrace=False)
+    if backend == "memory":
+        reset_memory_brokers()

@@ -1,0 +1,103 @@
+"""Real broker servers for the tests, started on free loopback ports.
+
+Each module here (``nats``, ``redis``, ``kafka``, ``sqs``) exposes
+``start(workdir: pathlib.Path) -> RunningServer``. When the environment names
+a server (``AGENT_OS_TEST_<NAME>_URL``) that one is used instead and
+``restart``/``stop`` are refused with ``pytest.skip``-free errors the caller
+handles. A server that cannot start raises ``ServerStartError``: in CI that
+is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_url(name: str) -> str | None:
+    return os.environ.get(f"AGENT_OS_TEST_{name.upper()}_URL") or None
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # readiness probes fail until the server is up
+            last = exc
+        time.sleep(0.02)
+    raise ServerStartError(f"{what} not ready after {timeout}s (last error: {last!r})")
+
+
+@dataclass
+class RunningServer:
+    """A server process the tests own (or an external one named by URL)."""
+
+    name: str
+    url: str
+    argv: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+    ready: Callable[[], bool] | None = None
+    ready_timeout: float = 20.0
+    proc: subprocess.Popen[bytes] | None = None
+    external: bool = False
+
+    def start(self) -> RunningServer:
+        if self.external:
+            return self
+        assert self.workdir is not None
+        # The child inherits the descriptor; the parent's copy closes at once
+        # (an unclosed handle is a ResourceWarning, and warnings are errors).
+        with open(self.workdir / f"{self.name}.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
+        if self.ready is not None:
+            try:
+                wait_until(self._probe, self.ready_timeout, self.name)
+            except ServerStartError:
+                self.stop()
+                raise
+        return self
+
+    def _probe(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise ServerStartError(f"{self.name} exited with {self.proc.returncode}")
+        assert self.ready is not None
+        return self.ready()
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (for reconnect tests)."""
+        if self.external:
+            raise RuntimeError(f"{self.name} is external ({self.url}); cannot restart it")
+        self.stop()
+        self.start()

@@ -1,0 +1,351 @@
+"""Redis-specific behaviour of the ``redis://`` backend, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from agent_os.bus import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    BusClosed,
+    BusError,
+    ConfigError,
+    ConnectError,
+    Delivery,
+    Envelope,
+    SubscribeOptions,
+    connect,
+)
+from agent_os.bus.backends._redis import RedisBus
+
+_ROOT = Path(__file__).resolve().parents[3]
+if str(_ROOT) not in sys.path:  # so ``tests.servers`` imports without an installed ``tests``
+    sys.path.insert(0, str(_ROOT))
+
+from tests.servers import RunningServer, free_port  # noqa: E402
+from tests.servers import redis as redis_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = redis_server.start(tmp_path_factory.mktemp("redis"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def raw(server: RunningServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def buses(server: RunningServer) -> AsyncIterator[list[RedisBus]]:
+    opened: list[RedisBus] = []
+    yield opened
+    for bus in opened:
+        await bus.close()
+
+
+@pytest.fixture
+def subject() -> str:
+    return f"t.{uuid.uuid4().hex[:12]}"
+
+
+async def _bus(server: RunningServer, buses: list[RedisBus], **options: object) -> RedisBus:
+    bus = await connect(server.url, **options)
+    assert isinstance(bus, RedisBus)
+    buses.append(bus)
+    return bus
+
+
+async def _wait(condition: object, what: str, within: float = 5.0) -> None:
+    assert callable(condition)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+def _collect(into: list[Delivery], *, ack: bool = True) -> object:
+    async def handler(delivery: Delivery) -> None:
+        into.append(delivery)
+        if ack:
+            await delivery.ack()
+
+    return handler
+
+
+async def test_subject_is_a_stream_under_the_prefix_with_one_field_per_part(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    bus = await _bus(server, buses, prefix="myapp:")
+    sent = Envelope(subject, b"\x00body", headers={"trace": "t1"}, key="k", deadline=12.5)
+    await bus.publish(sent)
+    entries = await raw.xrange(f"myapp:{subject}")
+    assert len(entries) == 1
+    fields = entries[0][1]
+    assert fields[b"b"] == b"\x00body"
+    assert fields[b"i"] == sent.id.encode()
+    assert fields[b"h:trace"] == b"t1"
+    assert (fields[b"k"], fields[b"d"]) == (b"k", b"12.5")
+    assert not await raw.exists(f"agentos:{subject}")
+
+
+async def test_options_come_from_the_url_query_too(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    bus = await connect(f"{server.url}?prefix=q:&max_payload=4096")
+    assert isinstance(bus, RedisBus)
+    buses.append(bus)
+    assert bus.max_payload == 4096
+    await bus.publish(Envelope(subject, b"x"))
+    assert await raw.xlen(f"q:{subject}") == 1
+    with pytest.raises(ConfigError, match="unknown redis:// option"):
+        await connect(server.url, no_such_option=1)
+
+
+async def test_group_is_created_at_id_zero_so_earlier_messages_are_delivered(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    bus = await _bus(server, buses)
+    await bus.publish(Envelope(subject, b"early"))
+    got: list[Delivery] = []
+    await bus.subscribe(subject, _collect(got), group="workers")  # type: ignore[arg-type]
+    await _wait(lambda: len(got) == 1, "the early message")
+    groups = await raw.xinfo_groups(f"agentos:{subject}")
+    assert [g["name"] for g in groups] == [b"workers"]
+
+
+async def test_a_consumer_that_died_is_reclaimed_with_the_servers_delivery_count(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    key = f"agentos:{subject}"
+    bus = await _bus(server, buses)
+    await raw.xgroup_create(key, "g", id="0", mkstream=True)
+    await bus.publish(Envelope(subject, b"work"))
+    # A foreign consumer takes the entry and dies without acking.
+    taken = await raw.xreadgroup("g", "dead-worker", {key: ">"}, count=1)
+    assert taken
+    got: list[Delivery] = []
+    opts = SubscribeOptions(ack_wait=0.2)
+    await bus.subscribe(subject, _collect(got), group="g", options=opts)  # type: ignore[arg-type]
+    await _wait(lambda: len(got) == 1, "the reclaimed entry")
+    assert got[0].envelope.body == b"work"
+    assert got[0].attempt == 2
+    await _wait_async(lambda: _pending(raw, key), 0, "the ack")
+
+
+async def test_nack_keeps_the_entry_and_counts_the_redelivery(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    bus = await _bus(server, buses)
+    attempts: list[int] = []
+
+    async def handler(delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if delivery.attempt < 3:
+            await delivery.nack("busy")
+        else:
+            await delivery.ack()
+
+    opts = SubscribeOptions(ack_wait=30.0)  # redelivery must not wait for ack_wait
+    await bus.subscribe(subject, handler, group="g", options=opts)
+    await bus.publish(Envelope(subject, b"retry me"))
+    await _wait(lambda: attempts == [1, 2, 3], "three attempts", within=3.0)
+    # Redelivery reuses the entry: no copy was appended.
+    assert await raw.xlen(f"agentos:{subject}") == 1
+
+
+async def test_timed_out_entry_past_max_deliver_is_dead_lettered_without_delivery(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    key = f"agentos:{subject}"
+    bus = await _bus(server, buses)
+    await raw.xgroup_create(key, "g", id="0", mkstream=True)
+    await bus.publish(Envelope(subject, b"poison"))
+    await raw.xreadgroup("g", "dead-worker", {key: ">"}, count=1)
+    got: list[Delivery] = []
+    opts = SubscribeOptions(ack_wait=0.1, max_deliver=1)
+    await bus.subscribe(subject, _collect(got), group="g", options=opts)  # type: ignore[arg-type]
+    dlq: list[Delivery] = []
+    await bus.subscribe(f"{subject}.dlq", _collect(dlq), group="audit")  # type: ignore[arg-type]
+    await _wait(lambda: len(dlq) == 1, "the dead letter")
+    headers = dlq[0].envelope.headers
+    assert headers[ERROR_CODE_HEADER] == "ack_timeout"
+    assert headers[ATTEMPTS_HEADER] == "1"
+    assert headers[ORIGINAL_SUBJECT_HEADER] == subject
+    assert got == []
+
+
+async def test_each_group_gets_every_message(
+    server: RunningServer, buses: list[RedisBus], subject: str
+) -> None:
+    bus = await _bus(server, buses)
+    first: list[Delivery] = []
+    second: list[Delivery] = []
+    await bus.subscribe(subject, _collect(first), group="a")  # type: ignore[arg-type]
+    await bus.subscribe(subject, _collect(second), group="b")  # type: ignore[arg-type]
+    for i in range(5):
+        await bus.publish(Envelope(subject, str(i).encode()))
+    await _wait(lambda: len(first) == 5 and len(second) == 5, "both groups")
+
+
+async def test_trimming_removes_only_what_every_group_is_done_with(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    key = f"agentos:{subject}"
+    bus = await _bus(server, buses, trim_interval=0.05)
+    held: list[Delivery] = []
+    done: list[Delivery] = []
+    await bus.subscribe(subject, _collect(done), group="fast")  # type: ignore[arg-type]
+    await bus.subscribe(subject, _collect(held, ack=False), group="slow")  # type: ignore[arg-type]
+    for i in range(10):
+        await bus.publish(Envelope(subject, str(i).encode()))
+    await _wait(lambda: len(done) == 10 and len(held) == 10, "both groups")
+    await asyncio.sleep(0.2)  # several trim periods: nothing may go while "slow" holds it all
+    assert await raw.xlen(key) == 10
+    for delivery in held[:6]:
+        await delivery.ack()
+    await _wait_async(lambda: raw.xlen(key), 4, "trim to the oldest entry still pending")
+
+
+async def _pending(raw: aioredis.Redis, key: str) -> int:
+    return int((await raw.xpending(key, "g"))["pending"])
+
+
+async def _wait_async(read: object, want: int, what: str) -> None:
+    assert callable(read)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while (got := await read()) != want:
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {got} != {want}")
+        await asyncio.sleep(0.02)
+
+
+async def test_reply_stream_has_a_ttl_and_is_deleted_on_close(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    worker = await _bus(server, buses, reply_ttl=60)  # the responder arms the TTL
+    client = await _bus(server, buses)
+    reply_to: list[str] = []
+
+    async def echo(delivery: Delivery) -> None:
+        reply_to.append(delivery.envelope.reply_to or "")
+        await worker.publish(delivery.envelope.reply(delivery.envelope.body))
+        await delivery.ack()
+
+    await worker.subscribe(subject, echo, group="g")
+    reply = await client.request(Envelope(subject, b"ping"), timeout=5.0)
+    assert reply.body == b"ping"
+    assert reply_to[0].startswith("reply:")
+    key = f"agentos:{reply_to[0]}"
+    assert 0 < await raw.ttl(key) <= 60
+    await client.close()
+    assert not await raw.exists(key)
+
+
+async def test_a_deleted_stream_and_group_are_recreated(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    # What a restart without persistence does: the stream and its group vanish.
+    bus = await _bus(server, buses)
+    got: list[Delivery] = []
+    await bus.subscribe(subject, _collect(got), group="g")  # type: ignore[arg-type]
+    await bus.publish(Envelope(subject, b"one"))
+    await _wait(lambda: len(got) == 1, "the first message")
+    await raw.delete(f"agentos:{subject}")
+    for i in range(200):
+        await bus.publish(Envelope(subject, f"again-{i}".encode()))
+        if any(d.envelope.body.startswith(b"again") for d in got):
+            break
+        await asyncio.sleep(0.02)
+    assert any(d.envelope.body.startswith(b"again") for d in got)
+
+
+async def test_malformed_entry_is_dead_lettered(
+    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+) -> None:
+    bus = await _bus(server, buses)
+    got: list[Delivery] = []
+    dlq: list[Delivery] = []
+    await bus.subscribe(subject, _collect(got), group="g")  # type: ignore[arg-type]
+    await bus.subscribe(f"{subject}.dlq", _collect(dlq), group="g")  # type: ignore[arg-type]
+    await raw.xadd(f"agentos:{subject}", {"not": "an envelope"})
+    await _wait(lambda: len(dlq) == 1, "the dead letter")
+    assert dlq[0].envelope.headers[ERROR_CODE_HEADER] == "malformed_envelope"
+    assert got == []
+
+
+async def test_unreachable_server_is_a_retryable_connect_error() -> None:
+    port = free_port()  # nothing listens here
+    with pytest.raises(ConnectError) as info:
+        await connect(f"redis://127.0.0.1:{port}/0")
+    assert info.value.retryable
+    assert info.value.code == "bus_unavailable"
+    assert isinstance(info.value.__cause__, Exception)
+
+
+async def test_publish_while_the_server_is_down_is_a_connect_error(tmp_path: Path) -> None:
+    own = redis_server.start(tmp_path)
+    bus = await connect(own.url)
+    try:
+        await bus.publish(Envelope("x", b"up"))
+        own.stop()
+        with pytest.raises(ConnectError):
+            await bus.publish(Envelope("x", b"down"))
+    finally:
+        own.stop()
+        await bus.close()
+    with pytest.raises(BusClosed):
+        await bus.publish(Envelope("x", b"closed"))
+
+
+async def test_request_reply_and_fanout_recover_after_a_restart(tmp_path: Path) -> None:
+    own = redis_server.start(tmp_path)
+    worker, client = await connect(own.url), await connect(own.url)
+    events: list[bytes] = []
+
+    async def echo(delivery: Delivery) -> None:
+        await worker.publish(delivery.envelope.reply(delivery.envelope.body))
+        await delivery.ack()
+
+    async def on_event(delivery: Delivery) -> None:
+        events.append(delivery.envelope.body)
+
+    try:
+        await worker.subscribe("svc", echo, group="g")
+        await client.subscribe("events", on_event)
+        assert (await client.request(Envelope("svc", b"before"), timeout=5.0)).body == b"before"
+        await asyncio.to_thread(own.restart)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while True:
+            assert loop.time() < deadline, "no reply after the restart"
+            try:
+                reply = await client.request(Envelope("svc", b"after"), timeout=0.5)
+                break
+            except BusError as exc:
+                assert exc.retryable
+        assert reply.body == b"after"
+        await worker.publish(Envelope("events", b"evt"))
+        await _wait(lambda: b"evt" in events, "the fan-out event after the restart")
+    finally:
+        await client.close()
+        await worker.close()
+        own.stop()

@@ -1,0 +1,129 @@
+"""Prometheus metrics as middleware around a decide function."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from agent_os.kernel_worker._errors import MetricsError
+from agent_os.kernel_worker._metrics import (
+    DURATION_BUCKETS,
+    Metrics,
+    instrumented,
+    start_metrics_server,
+)
+from agent_os.kernel_worker._policy import Policy
+from agent_os.kernel_worker._policy_types import Pattern, Signal, Verdict
+from agent_os.kernel_worker._review import ReviewOutcome
+from prometheus_client import CollectorRegistry
+
+POLICY = Policy(
+    "metrics-test",
+    blocked_actions=["file_delete"],
+    blocked_patterns=[
+        Pattern("deploy", "needs review", signal=Signal.SIGSTOP),
+        Pattern("sudo", "sudo use", signal=Signal.SIGWARN),
+    ],
+)
+
+
+def _decide(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
+    return POLICY.evaluate(action, capabilities=capabilities)
+
+
+def _act(kind: str, text: str = "") -> dict[str, Any]:
+    return {"agent_id": "a", "action": kind, "args": {"x": text}}
+
+
+def test_instrumented_counts_every_decision() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    decide = instrumented(_decide, metrics)
+
+    assert decide(_act("tool_call", "hi"), None).decision.value == "allow"
+    decide(_act("file_delete"), None)
+    decide(_act("file_delete"), None)
+    decide(_act("tool_call", "deploy"), None)
+    decide(_act("tool_call", "sudo ls"), None)
+
+    value = registry.get_sample_value
+    assert value("agent_os_verdicts_total", {"decision": "allow"}) == 1
+    assert value("agent_os_verdicts_total", {"decision": "deny"}) == 2
+    assert value("agent_os_sigkill_total", {"policy": "metrics-test"}) == 2
+    kill = {"policy": "metrics-test", "rule": "action:file_delete", "signal": "SIGKILL"}
+    assert value("agent_os_violations_total", kill) == 2
+    stop = {"policy": "metrics-test", "rule": "needs-review", "signal": "SIGSTOP"}
+    assert value("agent_os_violations_total", stop) == 1
+    warn = {"policy": "metrics-test", "rule": "sudo-use", "signal": "SIGWARN"}
+    assert value("agent_os_violations_total", warn) == 1
+    assert value("agent_os_policy_check_duration_seconds_count") == 5
+    assert value("agent_os_policy_check_duration_seconds_sum") > 0  # type: ignore[operator]
+
+
+def test_exposition_has_names_and_microsecond_buckets() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.observe(_decide(_act("file_delete"), None), 3e-6)
+    metrics.observe_review(ReviewOutcome.TIMEOUT)
+    text = metrics.exposition().decode()
+    for name in (
+        "agent_os_verdicts_total",
+        "agent_os_violations_total",
+        "agent_os_sigkill_total",
+        "agent_os_policy_check_duration_seconds_bucket",
+        "agent_os_reviews_total",
+    ):
+        assert name in text
+    assert 'le="1e-06"' in text and 'le="2.5e-06"' in text
+    assert len(DURATION_BUCKETS) == 13
+    value = metrics.registry.get_sample_value
+    assert value("agent_os_policy_check_duration_seconds_bucket", {"le": "2.5e-06"}) == 0
+    assert value("agent_os_policy_check_duration_seconds_bucket", {"le": "5e-06"}) == 1
+    assert value("agent_os_reviews_total", {"outcome": "timeout"}) == 1
+
+
+def test_fail_closed_deny_is_labelled_by_code() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.observe(Verdict.deny("bad_signature", "no"), 1e-5)
+    labels = {"policy": "", "rule": "bad_signature", "signal": "SIGKILL"}
+    assert metrics.registry.get_sample_value("agent_os_violations_total", labels) == 1
+
+
+def test_second_metrics_on_one_registry_is_a_clear_error() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry)
+    with pytest.raises(MetricsError) as info:
+        Metrics(registry)
+    assert info.value.code == "metrics_registered"
+    Metrics(registry, namespace="other")  # another namespace does not clash
+
+
+def test_private_metrics_never_clash() -> None:
+    a, b = Metrics.private(), Metrics.private()
+    assert a.registry is not b.registry
+
+
+def test_missing_prometheus_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    with pytest.raises(MetricsError) as info:
+        Metrics(CollectorRegistry())
+    assert info.value.code == "missing_dependency"
+    assert "pip install 'agent-os[observability]'" in str(info.value)
+
+
+def test_metrics_server_serves_the_registry() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.observe(_decide(_act("file_delete"), None), 1e-5)
+    server, thread = start_metrics_server(0, registry=metrics.registry)
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert 'agent_os_sigkill_total{policy="metrics-test"} 1.0' in body

@@ -1,0 +1,39 @@
+"""Ed25519 identities, signed messages, the trust registry and revocation.
+
+``AgentIdentity`` holds an agent's private key; ``SignedMessage`` is a
+message signed over its exact wire bytes; ``TrustRegistry`` binds agent ids
+to public keys at a ``TrustLevel`` and verifies messages (sender known and
+not revoked, signature, freshness, recipient, replay). Everything here is
+synchronous and takes the clock as a ``now`` parameter.
+"""
+
+from ._errors import KeyFileError, MalformedMessage, TrustError
+from ._identity import AgentIdentity, PublicIdentity
+from ._message import SignedMessage
+from ._nonces import MemoryNonceStore, NonceStore
+from ._registry import TrustRegistry, VerificationResult
+from ._store import (
+    FileTrustStore,
+    MemoryTrustStore,
+    TrustEntry,
+    TrustLevel,
+    TrustStore,
+)
+
+__all__ = [
+    "AgentIdentity",
+    "FileTrustStore",
+    "KeyFileError",
+    "MalformedMessage",
+    "MemoryNonceStore",
+    "MemoryTrustStore",
+    "NonceStore",
+    "PublicIdentity",
+    "SignedMessage",
+    "TrustEntry",
+    "TrustError",
+    "TrustLevel",
+    "TrustRegistry",
+    "TrustStore",
+    "VerificationResult",
+]

@@ -1,0 +1,66 @@
+"""Replay protection: remembering which (sender, nonce) pairs were already seen."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class NonceStore(Protocol):
+    """Where a verifier records nonces it has accepted.
+
+    ``check_and_add`` must be atomic: of two concurrent calls with the same
+    ``(sender_id, nonce)``, at most one may answer True. A nonce needs to be
+    kept only until ``expires_at``; after that the message is stale anyway.
+    """
+
+    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
+        """True if the nonce is fresh (and is now recorded), False if already seen."""
+        ...
+
+
+class MemoryNonceStore:
+    """A process-local ``NonceStore`` with bounded memory.
+
+    Expired nonces are dropped as time passes. When ``max_entries`` unexpired
+    nonces are held, new nonces are **refused** (``check_and_add`` answers
+    False, which a registry reports as a replay): the store fails closed
+    rather than forget a nonce that could still be replayed. ``refused``
+    counts such refusals so an operator can tell a flood from real replays.
+    Only one process sees this store: replicas that share traffic need a
+    shared store (for example Redis ``SET NX PX``).
+    """
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.refused = 0
+        self._seen: dict[tuple[str, str], float] = {}
+        self._expiry: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
+        """True if fresh (recorded until ``expires_at``), False if seen or the store is full."""
+        key = (sender_id, nonce)
+        with self._lock:
+            self._prune(now)
+            if key in self._seen:
+                return False
+            if len(self._seen) >= self.max_entries:
+                self.refused += 1
+                return False
+            self._seen[key] = expires_at
+            heapq.heappush(self._expiry, (expires_at, sender_id, nonce))
+            return True
+
+    def _prune(self, now: float) -> None:
+        expiry, seen = self._expiry, self._seen
+        while expiry and expiry[0][0] < now:
+            _, sender_id, nonce = heapq.heappop(expiry)
+            seen.pop((sender_id, nonce), None)
