@@ -56,7 +56,7 @@ _CODE = (
     "        totals[row['region']] = totals.get(row['region'], 0) + row[\"amount\"]\n"
     "    return sorted(totals.items(), key=lambda kv: -kv[1])\n\n"
 )
-_UNICODE = "Résumé für die Geschäftsführung: Umsatz +12 %, Kündigungen −0,4 %. 日本語の要約。 "
+_UNICODE = "Résumé für die Geschäftsführung: Umsatz +12 %, Kündigungen -0,4 %. 日本語の要約。 "
 
 
 def code_action(size: int) -> dict[str, Any]:

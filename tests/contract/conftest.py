@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from contract_support import ALL_BACKENDS, CAPS, BackendCaps, BusFactory
 
 from agent_os.bus import Bus, connect
 from agent_os.bus.backends._memory import reset_memory_brokers
+from tests.servers import Servers
 
 _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # so ``tests.servers`` imports without an installed ``tests``
@@ -84,27 +84,9 @@ def backend_caps(backend: str) -> BackendCaps:
 
 
 @pytest.fixture(scope="session")
-def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def server(backend: str, servers: Servers) -> Any:
     """The session's server for ``backend`` (``None`` for memory)."""
-    if backend == "memory":
-        yield None
-        return
-    try:
-        module = importlib.import_module(f"tests.servers.{backend}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in (f"tests.servers.{backend}", "tests", "tests.servers"):
-            raise
-        pytest.fail(
-            f"no test server for backend {backend!r}: tests/servers/{backend}.py is missing "
-            f"(it must define start(workdir) -> RunningServer). "
-            f"Run only some backends with AGENT_OS_TEST_BACKENDS=memory,...",
-            pytrace=False,
-        )
-    running = module.start(tmp_path_factory.mktemp(f"{backend}-server"))
-    try:
-        yield running
-    finally:
-        running.stop()
+    return None if backend == "memory" else servers.get(backend)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ is a failure, never a skip.
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -101,3 +102,48 @@ class RunningServer:
             raise RuntimeError(f"{self.name} is external ({self.url}); cannot restart it")
         self.stop()
         self.start()
+
+
+ALL_BACKENDS = ("memory", "nats", "redis", "kafka", "sqs")
+DURABLE_BACKENDS = ("nats", "redis", "kafka", "sqs")
+
+
+def selected_backends(among: tuple[str, ...] = ALL_BACKENDS) -> list[str]:
+    """Backends named by ``AGENT_OS_TEST_BACKENDS`` (default: all), in ``among``."""
+    raw = os.environ.get("AGENT_OS_TEST_BACKENDS", "")
+    names = [n.strip() for n in raw.split(",") if n.strip()] or list(ALL_BACKENDS)
+    unknown = sorted(set(names) - set(ALL_BACKENDS))
+    if unknown:
+        raise ValueError(
+            f"AGENT_OS_TEST_BACKENDS names unknown backends {unknown}; valid: {ALL_BACKENDS}"
+        )
+    return [n for n in names if n in among]
+
+
+class Servers:
+    """Starts each backend's server once per session, on a free port."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._running: dict[str, RunningServer] = {}
+
+    def get(self, backend: str) -> RunningServer:
+        if backend not in self._running:
+            try:
+                module = importlib.import_module(f"tests.servers.{backend}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"tests.servers.{backend}":
+                    raise
+                raise ServerStartError(
+                    f"no test server for {backend!r}: tests/servers/{backend}.py is missing"
+                ) from exc
+            workdir = self._root / backend
+            workdir.mkdir(parents=True, exist_ok=True)
+            # A server that cannot start raises: a failure, never a skip.
+            self._running[backend] = module.start(workdir)
+        return self._running[backend]
+
+    def stop_all(self) -> None:
+        for running in self._running.values():
+            running.stop()
+        self._running.clear()

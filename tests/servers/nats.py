@@ -9,11 +9,11 @@ consumers. ``AGENT_OS_TEST_NATS_URL`` names an external server instead.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import sys
 import sysconfig
-import urllib.request
 from pathlib import Path
 
 from tests.servers import RunningServer, ServerStartError, env_url, free_port
@@ -55,11 +55,15 @@ def start(workdir: Path) -> RunningServer:
         "-m",
         str(monitor),
     ]
-    health = f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"
 
     def ready() -> bool:
-        with urllib.request.urlopen(health, timeout=1.0) as response:  # noqa: S310 - loopback
-            return bool(response.status == 200)
+        # http.client rather than urllib: urllib leaks the socket of a refused probe.
+        conn = http.client.HTTPConnection("127.0.0.1", monitor, timeout=1.0)
+        try:
+            conn.request("GET", "/healthz?js-enabled-only=true")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
 
     server = RunningServer("nats", f"nats://127.0.0.1:{port}", argv, workdir, ready)
     return server.start()

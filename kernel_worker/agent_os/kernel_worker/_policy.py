@@ -23,66 +23,17 @@ from typing import Any
 import re2
 
 from ._errors import PolicyLoadError
-from ._normalise import KEY_GROUPS, SEP, flatten, fold, space_insensitive, strip_sql_comments
+from ._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
 from ._policy_net import domain_matches, host_of, normalise_domain
+from ._policy_re import OPTIONS, compile_pattern, redact, search
 from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
-from ._presets import STRICT_PATTERNS
 
 # Re-exported so callers can take the whole model from one module.
 __all__ = ["Decision", "Pattern", "Policy", "Signal", "Verdict", "load_policy"]
 
-_MATCHED_MAX = 120
 _DETECTOR = -1  # set index that flags SQL comment markers, not a rule
 _RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
 _NO_HIT = 3
-
-
-def _options() -> Any:
-    options = re2.Options()
-    options.case_sensitive = False
-    # A set scan that runs out of DFA memory reports "no match": give it room
-    # (fail-open is not acceptable; tests scan 100 KB adversarial input).
-    options.max_mem = 64 << 20
-    return options
-
-
-_OPTIONS = _options()
-_UNANCHORED = re2._Anchor.UNANCHORED
-_SCRUB = re2.compile(
-    "|".join(
-        f"(?:{space_insensitive(regex)})"
-        for rule_id, regex, _ in STRICT_PATTERNS
-        if rule_id.startswith("secret:") and rule_id != "secret:credential-file"
-    ),
-    _OPTIONS,
-)
-
-
-def _search(regex: Any, data: bytes) -> str | None:
-    """The first match of a compiled RE2 regex in UTF-8 ``data``."""
-    raw = getattr(regex, "_regexp", None)
-    if raw is None:  # pragma: no cover - a re2 wrapper without the binding attribute
-        found = regex.search(data.decode("utf-8"))
-        return None if found is None else str(found.group(0))
-    start, end = raw.Match(_UNANCHORED, data, 0, len(data))[0]
-    return None if start < 0 else data[start:end].decode("utf-8", "replace")
-
-
-def _mask(secret: str) -> str:
-    return secret[:4] + "*" * min(len(secret) - 4, 40)
-
-
-def redact(text: str, *, secret: bool) -> str:
-    """``text`` fit for a verdict: secret-like spans masked, whitespace collapsed, truncated.
-
-    With ``secret`` (the rule is a ``secret:`` rule) the whole match is masked.
-    """
-    text = " ".join(text.replace("\x00", " ").split())
-    if secret:
-        return _mask(text)
-    if _search(_SCRUB, text.encode()) is not None:
-        text = _SCRUB.sub(lambda m: _mask(m.group(0)), text)
-    return text if len(text) <= _MATCHED_MAX else text[: _MATCHED_MAX - 1] + "…"
 
 
 class _Hit:
@@ -203,30 +154,19 @@ class Policy:
         by_group: dict[str, list[tuple[int, str]]] = {}
         for index, pattern in enumerate(self._patterns):
             rule = f"blocked_patterns[{index}] ({pattern.rule_id!r})"
-            source = space_insensitive(pattern.regex)
             try:
-                compiled = re2.compile(source, _OPTIONS)
-            except re2.error as exc:
+                source, compiled = compile_pattern(pattern.regex)
+            except ValueError as exc:
                 raise PolicyLoadError(
-                    f"RE2 cannot compile {pattern.regex!r}: {exc}",
-                    policy=self._name,
-                    rule=rule,
-                    field="pattern",
+                    str(exc), policy=self._name, rule=rule, field="pattern"
                 ) from None
-            if compiled.search("") is not None:
-                raise PolicyLoadError(
-                    f"{pattern.regex!r} matches the empty string, so it would match everything",
-                    policy=self._name,
-                    rule=rule,
-                    field="pattern",
-                )
             regexes.append(compiled)
             for group in pattern.fields or ("all",):
                 by_group.setdefault(group, []).append((index, source))
         self._regexes = tuple(regexes)
         sets = []
         for group, members in by_group.items():
-            rule_set = re2.Set.SearchSet(_OPTIONS)
+            rule_set = re2.Set.SearchSet(OPTIONS)
             index_map = [_DETECTOR]
             rule_set.Add(r"/\*|--")
             for index, source in members:
@@ -396,6 +336,8 @@ class Policy:
             hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
         if capabilities is not None:
             required = self._required.get(kind)
+            if not isinstance(capabilities, frozenset | set):
+                capabilities = frozenset(capabilities)
             if required and not required <= capabilities:
                 missing = ", ".join(sorted(required - capabilities))
                 return self._verdict(
@@ -458,7 +400,7 @@ class Policy:
         pattern = self._patterns[best]
         regex = self._regexes[best]
         for data in texts:
-            matched = _search(regex, data)
+            matched = search(regex, data)
             if matched is not None:
                 hit.matched = redact(matched, secret=pattern.rule_id.startswith("secret:"))
                 return

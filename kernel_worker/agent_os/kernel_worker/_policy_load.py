@@ -32,12 +32,11 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-import re2
 import yaml
 
 from ._errors import PolicyLoadError, UnknownPolicy
-from ._normalise import space_insensitive
-from ._policy import _OPTIONS, Policy
+from ._policy import Policy
+from ._policy_re import compile_pattern
 from ._policy_types import ActionRule, Pattern, slug
 from ._presets import PRESETS, preset_mapping
 
@@ -370,23 +369,13 @@ def _patterns(entries: object, fail: Any) -> list[tuple[Pattern, bool]]:
                 if isinstance(fields, list)
                 else fields,
             )
-            check_regex(pattern.regex)
+            compile_pattern(pattern.regex)
         except PolicyLoadError as exc:
             raise _relabel(exc, fail, rule) from None
         except ValueError as exc:
             raise fail(str(exc), "pattern", rule) from None
         out.append((pattern, explicit))
     return out
-
-
-def check_regex(regex: str) -> None:
-    """Raise ``ValueError`` if RE2 refuses ``regex`` or it matches the empty string."""
-    try:
-        compiled = re2.compile(space_insensitive(regex), _OPTIONS)
-    except re2.error as exc:
-        raise ValueError(f"RE2 cannot compile {regex!r}: {exc}") from None
-    if compiled.search("") is not None:
-        raise ValueError(f"{regex!r} matches the empty string, so it would match everything")
 
 
 def _relabel(exc: PolicyLoadError, fail: Any, rule: str) -> PolicyLoadError:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+
 from agent_os.bus import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from agent_os.kernel_worker._policy import Policy
 from agent_os.kernel_worker._policy_load import load_policy
 

@@ -7,10 +7,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from agent_os.kernel_worker._policy import Pattern, Policy, load_policy, redact
-from agent_os.kernel_worker._policy_types import ActionRule, Decision, Signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from agent_os.kernel_worker._policy import Pattern, Policy, load_policy
+from agent_os.kernel_worker._policy_re import redact
+from agent_os.kernel_worker._policy_types import ActionRule, Decision, Signal
 
 STRICT = load_policy("strict")
 

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from agent_os.kernel_worker._errors import PolicyError, PolicyLoadError, UnknownPolicy
 from agent_os.kernel_worker._policy import Pattern, Policy, load_policy
 from agent_os.kernel_worker._policy_load import load_policies, presets

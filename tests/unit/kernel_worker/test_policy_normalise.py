@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import re2
+
 from agent_os.kernel_worker._normalise import (
     SEP,
     collapse_whitespace,

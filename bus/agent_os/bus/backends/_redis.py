@@ -184,7 +184,7 @@ class RedisBus:
         self._subs.append(sub)
         return sub
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish with ``reply_to`` = this bus's reply stream; wait for the matching reply."""
         self._check_open()
         if self._reply_task is None:

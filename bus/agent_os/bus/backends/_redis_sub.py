@@ -59,7 +59,7 @@ class BlockingReader:
         self._conn = pool.make_connection()  # type: ignore[no-untyped-call]
         self.client_id: int | None = None
 
-    async def call(self, *args: Any, timeout: float) -> Any:  # noqa: ASYNC109
+    async def call(self, *args: Any, timeout: float) -> Any:
         conn = self._conn
         try:
             if self.client_id is None or not conn.is_connected:
