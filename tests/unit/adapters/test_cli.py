@@ -26,7 +26,7 @@ def test_demo_blocks_the_dangerous_actions() -> None:
     assert done.returncode == 0, done.stderr
     assert "DROP" not in done.stderr
     lines = done.stdout.splitlines()
-    rows = [ln for ln in lines if re.match(r"\d+ +\S+ ", ln)]
+    rows = [ln for ln in lines if re.match(r"\d+ {2,}\S", ln)]
     assert len(rows) == 13
     assert "DENY" in next(r for r in lines if "drop the users table" in r)
     assert "ALLOW" in next(r for r in lines if "read the README" in r)

@@ -125,12 +125,16 @@ class NatsSettings:
                 value = raw.pop(f.name)
                 kind = type(getattr(cls(), f.name))
                 try:
-                    ours[f.name] = ",".join(value) if isinstance(value, list | tuple) else kind(value)
+                    ours[f.name] = (
+                        ",".join(value) if isinstance(value, list | tuple) else kind(value)
+                    )
                 except (TypeError, ValueError) as exc:
                     raise ConfigError(f"invalid nats option {f.name}={value!r}: {exc}") from exc
         settings = cls(**ours)
         if settings.stream_storage not in ("file", "memory"):
-            raise ConfigError(f"stream_storage must be file or memory, not {settings.stream_storage!r}")
+            raise ConfigError(
+                f"stream_storage must be file or memory, not {settings.stream_storage!r}"
+            )
         if settings.pull_heartbeat * 2 > settings.pull_expires:
             raise ConfigError("pull_heartbeat must be at most half of pull_expires")
         return settings, raw
@@ -268,7 +272,7 @@ class NatsBus:
         self._subs.append(sub)
         return sub
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish with a private inbox as ``reply_to``; wait for the reply."""
         self._check_open()
         self._check_size(envelope)
@@ -382,17 +386,21 @@ async def connect(url: str, **options: Any) -> NatsBus:
     async def error(exc: Exception) -> None:
         log.warning("nats: %s: %s", type(exc).__name__, exc)
 
+    # nats-py annotates these as int but takes fractions of seconds.
+    timing: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout,
+        "reconnect_time_wait": settings.reconnect_time_wait,
+        "drain_timeout": settings.drain_timeout,
+    }
     nc = Client()
     try:
         await nc.connect(
             _servers(url),
-            connect_timeout=settings.connect_timeout,
-            reconnect_time_wait=settings.reconnect_time_wait,
             # Bounded at first so that a wrong URL fails; unbounded once connected.
             max_reconnect_attempts=settings.connect_attempts,
-            drain_timeout=settings.drain_timeout,
             reconnected_cb=reconnected,
             error_cb=error,
+            **timing,
             **client_options,
         )
     except (nats.errors.Error, OSError, TimeoutError) as exc:

@@ -410,7 +410,9 @@ class WorkSubscription:
             raise translate(exc, f"settle a message on {self._subject!r}") from exc
 
     async def send_nak(self, msg: Msg, delay: float, *, quiet: bool = False) -> None:
-        payload = b"-NAK" if delay <= 0 else b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
+        payload = b"-NAK"
+        if delay > 0:
+            payload += b" " + json.dumps({"delay": int(delay * 1e9)}).encode()
         try:
             await self.send_ack(msg, payload)
         except BusError:
