@@ -16,6 +16,7 @@ calls after a warm-up.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -145,6 +146,49 @@ def measure_policy(iterations: int = 20000) -> dict[str, Any]:
     return results
 
 
+async def _embedded_round_trips(iterations: int) -> list[int]:
+    from agent_os.adapters import KernelClient
+    from agent_os.bus import connect
+    from agent_os.kernel_worker import Worker
+    from agent_os.trust import AgentIdentity, TrustRegistry
+
+    kernel = AgentIdentity.create("bench-kernel")
+    agent = AgentIdentity.create("bench-agent")
+    registry = TrustRegistry()
+    registry.register(agent.public())
+    url = "memory://policy-bench"
+    wbus, abus = await connect(url), await connect(url)
+    worker = Worker(wbus, identity=kernel, registry=registry, policies=load_policy("strict"))
+    await worker.start()
+    client = KernelClient(abus, agent, [kernel.public()])
+    args = benign_action(1024)["args"]
+    samples = []
+    for i in range(iterations + 200):
+        start = time.perf_counter_ns()
+        verdict = await client.check("tool_call", args, tool="web_search")
+        if i >= 200:  # warm-up
+            samples.append(time.perf_counter_ns() - start)
+        if not verdict.allowed:
+            raise SystemExit(f"embedded round trip: unexpected verdict {verdict}")
+    await worker.shutdown()
+    await abus.close()
+    await wbus.close()
+    return samples
+
+
+def measure_embedded(iterations: int = 3000) -> dict[str, Any]:
+    """p50 / p99 (us) of the governed round trip on the memory bus, signatures on.
+
+    Client signs, memory bus, worker verifies and decides under strict (1 KB
+    args), signs the verdict, client verifies it: everything but a broker.
+    """
+    p50, p99 = _percentiles(asyncio.run(_embedded_round_trips(iterations)))
+    return {
+        "embedded_roundtrip_1kb_p50_us": round(p50, 1),
+        "embedded_roundtrip_1kb_p99_us": round(p99, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -153,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     report: dict[str, Any] = {"environment": environment()}
     report.update(measure_policy(options.iterations))
+    report.update(measure_embedded(max(500, options.iterations // 7)))
     if options.json:
         print(json.dumps(report, sort_keys=True))
         return 0

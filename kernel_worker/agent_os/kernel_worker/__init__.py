@@ -20,7 +20,7 @@ from ._kernel_space import KernelSpace
 from ._metrics import DURATION_BUCKETS, Metrics, instrumented, start_metrics_server
 from ._policy import Policy
 from ._policy_load import load_policies, load_policy, presets
-from ._policy_types import Decision, Pattern, Signal, Verdict
+from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
 from ._review import (
     Approver,
     AutoApprove,
@@ -47,6 +47,7 @@ __all__ = [
     "DURATION_BUCKETS",
     "KERNEL_RECIPIENT",
     "WORKER_GROUP",
+    "ActionRule",
     "Approver",
     "AuditError",
     "AuditEvent",

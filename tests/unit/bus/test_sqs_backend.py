@@ -13,6 +13,7 @@ from typing import Any
 
 import aioboto3
 import pytest
+
 from agent_os.bus import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
@@ -239,7 +240,7 @@ async def test_unreachable_endpoint_is_a_retryable_connect_error() -> None:
 async def test_a_server_that_dies_gives_connect_errors(tmp_path: Path) -> None:
     own = sqs_server.start(tmp_path)
     try:
-        bus = await connect(own.url, connect_timeout=1)
+        bus = await connect(own.url, connect_timeout=1, max_attempts=1)
         await bus.publish(Envelope("s", b"ok"))
         own.stop()
         with pytest.raises(ConnectError):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agent_os.bus.backends._sqs_names import (
     escape_subject,
     fanout_queue_name,
@@ -14,8 +17,6 @@ from agent_os.bus.backends._sqs_names import (
     valid_prefix,
     work_queue_name,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 _SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 subjects = st.text(min_size=1, max_size=300)

@@ -260,17 +260,21 @@ class KafkaBus:
             if self._reply_task is not None:
                 return
             topic = self._reply_topic
-            with kafka_errors("open the reply topic"):
-                await self._create_topic(topic, 1)
-                await self._producer.partitions_for(topic)
-                consumer = self.new_consumer(None)
-                await consumer.start()
-                tp = TopicPartition(topic, 0)
-                consumer.assign([tp])
-                # An explicit position: a reply produced after this point is read
-                # even if the first fetch has not happened yet.
-                ends = await consumer.end_offsets([tp])
-                consumer.seek(tp, ends[tp])
+            consumer = self.new_consumer(None)
+            try:
+                with kafka_errors("open the reply topic"):
+                    await self._create_topic(topic, 1)
+                    await self._producer.partitions_for(topic)
+                    await consumer.start()
+                    tp = TopicPartition(topic, 0)
+                    consumer.assign([tp])
+                    # An explicit position: a reply produced after this point is read
+                    # even if the first fetch has not happened yet.
+                    ends = await consumer.end_offsets([tp])
+                    consumer.seek(tp, ends[tp])
+            except BaseException:
+                await _stop_consumer(consumer)
+                raise
             self._reply_consumer = consumer
             self._reply_task = asyncio.get_running_loop().create_task(self._read_replies(consumer))
 
@@ -303,7 +307,7 @@ class KafkaBus:
                         continue
                     future.set_result(reply)
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish with this bus's reply subject and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)

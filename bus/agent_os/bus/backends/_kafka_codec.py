@@ -160,9 +160,8 @@ def translate(exc: BaseException, what: str) -> BusError:
     ):
         return ConnectError(f"{what}: Kafka broker unavailable: {exc}")
     if isinstance(exc, KafkaError) and exc.retriable:
-        return ConnectError(f"{what}: {exc}", code="kafka_retriable")
-    error = BusError(f"{what}: {exc}", code="kafka_error")
-    return error
+        return ConnectError(f"{what}: {exc}")
+    return BusError(f"{what}: {exc}", code="kafka_error")
 
 
 @contextmanager

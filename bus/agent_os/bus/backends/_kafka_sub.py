@@ -44,11 +44,14 @@ from .._envelope import (
     ORIGINAL_SUBJECT_HEADER,
     Envelope,
 )
-from .._errors import BusClosed, BusError, MalformedEnvelope
+from .._errors import BusError, MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
 from ._kafka_codec import from_record, kafka_errors
+from ._kafka_delivery import FanoutDelivery, Partition, WorkDelivery
 
 log = logging.getLogger("agent_os.bus.kafka")
+
+_COMMIT_TIMEOUT = 3.0
 
 
 class Owner(Protocol):
@@ -62,124 +65,6 @@ class Owner(Protocol):
         """Produce ``envelope`` to its subject's topic with the given attempt / extra headers."""
 
 
-class _Partition:
-    """Fetched offsets of one assigned partition and how far they are settled."""
-
-    __slots__ = ("active", "committed", "done", "drained", "pending", "position", "revoked", "tp")
-
-    def __init__(self, tp: TopicPartition) -> None:
-        self.tp = tp
-        self.pending: deque[int] = deque()
-        self.done: set[int] = set()
-        self.position = -1  # next offset to commit; -1 until something settled
-        self.committed = -1
-        self.revoked = False
-        self.active = 0  # handlers running
-        self.drained: asyncio.Event | None = None
-
-    def settle(self, offset: int) -> bool:
-        """Mark ``offset`` settled; True when the commit position moved."""
-        pending = self.pending
-        if not pending or pending[0] != offset:
-            self.done.add(offset)
-            return False
-        pending.popleft()
-        last = offset
-        while pending and pending[0] in self.done:
-            last = pending.popleft()
-            self.done.discard(last)
-        self.position = last + 1
-        return True
-
-
-class _FanoutDelivery:
-    """Fan-out deliveries need no settling: ack / nack / reject do nothing."""
-
-    __slots__ = ("envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
-
-
-class _WorkDelivery:
-    """One delivery of a work-queue record; settled at most once."""
-
-    __slots__ = ("_offset", "_part", "_sub", "_timer", "attempt", "envelope", "settled")
-
-    def __init__(
-        self, sub: KafkaSubscription, part: _Partition, offset: int, env: Envelope, attempt: int
-    ) -> None:
-        self._sub, self._part, self._offset = sub, part, offset
-        self.envelope, self.attempt = env, attempt
-        self.settled = False
-        self._timer: asyncio.TimerHandle | None = None
-
-    def _settle(self) -> bool:
-        if self.settled:
-            if self._sub.closed:
-                raise BusClosed("cannot settle a delivery after its subscription was closed")
-            return False  # already settled, or taken back after ack_wait / a rebalance
-        self.settled = True
-        if self._timer is not None:
-            self._timer.cancel()
-        self._sub.unsettled.discard(self)
-        return True
-
-    async def ack(self) -> None:
-        if self._settle():
-            self._sub.finish(self._part, self._offset)
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if not self._settle():
-            return
-        if delay > 0 and self.attempt < self._sub.options.max_deliver:
-            self._sub.spawn(self._retry(error_code, delay))
-        else:
-            await self._retry(error_code, 0.0)
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
-            self._sub.finish(self._part, self._offset)
-
-    def expire(self) -> None:
-        """ack_wait passed while the consumer is alive: redeliver by re-producing."""
-        if not self.settled:
-            self.settled = True
-            self._sub.unsettled.discard(self)
-            self._sub.spawn(self._retry("ack_timeout", 0.0))
-
-    def abandon(self) -> None:
-        """The partition moved or the bus closed: the broker redelivers from the last commit."""
-        self.settled = True
-        if self._timer is not None:
-            self._timer.cancel()
-        self._sub.unsettled.discard(self)
-
-    async def _retry(self, code: str, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if self.attempt >= self._sub.options.max_deliver:
-            detail = f"not acknowledged after {self.attempt} deliveries"
-            await self._sub.dead_letter(self.envelope, code, detail, self.attempt)
-        else:
-            await self._sub.owner.resend(self.envelope, self.attempt + 1, None)
-        self._sub.finish(self._part, self._offset)
-
-
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, sub: KafkaSubscription) -> None:
         self._sub = sub
@@ -191,7 +76,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._sub.assigned(assigned)
 
 
-Item = tuple["_Partition | None", Any]
+Item = tuple["Partition | None", Any]
 
 
 class KafkaSubscription:
@@ -212,7 +97,7 @@ class KafkaSubscription:
         self._handler, self._group, self.options = handler, group, options
         self._drain_timeout = drain_timeout
         self._consumer = owner.new_consumer(group)
-        self._parts: dict[TopicPartition, _Partition] = {}
+        self._parts: dict[TopicPartition, Partition] = {}
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._keyed: dict[tuple[int, bytes], deque[Item]] = {}
         self._held = 0  # records fetched and not yet finished by a worker
@@ -223,7 +108,7 @@ class KafkaSubscription:
         self._commit_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
-        self.unsettled: set[_WorkDelivery] = set()
+        self.unsettled: set[WorkDelivery] = set()
         self._accepting = True
         self.closed = False
         self._stopped: asyncio.Future[None] | None = None
@@ -269,7 +154,7 @@ class KafkaSubscription:
 
     def assigned(self, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
-            self._parts[tp] = _Partition(tp)
+            self._parts[tp] = Partition(tp)
         self._joined.set()
 
     async def revoked(self, revoked: set[TopicPartition]) -> None:
@@ -282,7 +167,7 @@ class KafkaSubscription:
         if waits:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*waits), self._drain_timeout)
-        for delivery in [d for d in self.unsettled if d._part.revoked]:
+        for delivery in [d for d in self.unsettled if d.part.revoked]:
             delivery.abandon()
         await self._commit(parts)
 
@@ -341,7 +226,7 @@ class KafkaSubscription:
                     break
                 part, record = waiting.popleft()
 
-    async def _handle(self, part: _Partition | None, record: Any) -> None:
+    async def _handle(self, part: Partition | None, record: Any) -> None:
         try:
             env, attempt = from_record(
                 record.topic,
@@ -361,7 +246,7 @@ class KafkaSubscription:
         try:
             if part is None:
                 try:
-                    await self._handler(_FanoutDelivery(env))
+                    await self._handler(FanoutDelivery(env))
                 except Exception:
                     log.exception("handler for %s failed on message %s", self._subject, env.id)
                 return
@@ -371,10 +256,10 @@ class KafkaSubscription:
             if not self._running:
                 self._idle.set()
 
-    async def _handle_work(self, part: _Partition, offset: int, env: Envelope, n: int) -> None:
-        delivery = _WorkDelivery(self, part, offset, env, n)
+    async def _handle_work(self, part: Partition, offset: int, env: Envelope, n: int) -> None:
+        delivery = WorkDelivery(self, part, offset, env, n)
         loop = asyncio.get_running_loop()
-        delivery._timer = loop.call_later(self.options.ack_wait, delivery.expire)
+        delivery.timer = loop.call_later(self.options.ack_wait, delivery.expire)
         self.unsettled.add(delivery)
         part.active += 1
         try:
@@ -396,7 +281,7 @@ class KafkaSubscription:
 
     # -- settling ----------------------------------------------------------
 
-    def finish(self, part: _Partition, offset: int) -> None:
+    def finish(self, part: Partition, offset: int) -> None:
         if part.settle(offset) and not part.revoked:
             self._commit_wanted.set()
 
@@ -427,15 +312,17 @@ class KafkaSubscription:
             self._commit_wanted.clear()
             await self._commit(list(self._parts.values()))
 
-    async def _commit(self, parts: list[_Partition]) -> None:
+    async def _commit(self, parts: list[Partition]) -> None:
         offsets = {p.tp: p.position for p in parts if p.position > p.committed}
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
-        except (KafkaError, AssertionError) as exc:
+            # aiokafka retries retriable commit errors forever (a restarted broker
+            # answers UnknownTopicOrPartition until the topic is back): bound it.
+            await asyncio.wait_for(self._consumer.commit(offsets), _COMMIT_TIMEOUT)
+        except (KafkaError, AssertionError, TimeoutError) as exc:
             # A rebalance or a broker restart: uncommitted offsets are redelivered.
-            log.warning("offset commit on %s failed: %s", self._topic, exc)
+            log.warning("offset commit on %s failed: %r %s", self._topic, exc, offsets)
             return
         for part in parts:
             part.committed = max(part.committed, offsets.get(part.tp, -1))

@@ -12,9 +12,9 @@ Subject mapping
       first ``publish`` to the subject or the first group subscription; a stream
       that an operator made for the subject under another name is found and used.
     * A group is a durable pull consumer on that stream, named
-      ``<group, unsafe characters as _>_<8 hex digest>``, explicit acks,
-      ``ack_wait`` from :class:`SubscribeOptions`. One group per work subject
-      (work-queue retention); a second group raises ``NotSupported``.
+      ``<group, unsafe characters as _>_<8 hex digest of subject and group>``,
+      explicit acks, ``ack_wait`` from :class:`SubscribeOptions`. One group per
+      work subject (work-queue retention); a second raises ``NotSupported``.
     * ``group=None`` subscriptions are core NATS subscriptions: they see every
       message published after they subscribed (JetStream-captured or not).
     * Replies use native inboxes: one wildcard subscription ``_INBOX.<nuid>.*``
@@ -32,6 +32,12 @@ Delivery decisions
       streams, so a request to a subject nobody ever served fails fast; a
       request to a work subject whose stream exists but whose workers are all
       gone waits (kept in the stream) until a worker answers or it times out.
+      Once a subject is known to be stream-kept, the native reply subject is
+      left off (the server would only send a publish ack to it).
+    * Every subject outside ``_INBOX.`` and ``core_prefixes`` is a work subject:
+      ``publish`` keeps it in a stream so that a group joining later finds it.
+    * ``tls://`` refuses a server that does not offer TLS (nats-py alone would
+      fall back to plaintext).
     * ``max_deliver`` is enforced by the bus, not by JetStream (whose consumer
       redelivers without limit): a nack on the last attempt dead-letters at
       once, and a delivery whose count passes ``max_deliver`` (the last attempt
@@ -50,7 +56,10 @@ Tuning (``connect`` keyword arguments or URL query parameters)
     ``stream_replicas`` (1), ``pull_expires`` (30 s), ``pull_heartbeat`` (5 s),
     ``max_pending`` (65,536 fan-out messages buffered per subscription),
     ``core_prefixes`` (comma-separated subject prefixes never kept by
-    JetStream, e.g. control events; ``_INBOX.`` always is). Other keyword
+    JetStream, e.g. control events; ``_INBOX.`` always is), ``publish_ack``
+    (true: ``publish`` to a work subject waits for JetStream's ack; false: a core
+    publish the stream captures all the same, unconfirmed, about half the cost
+    per message; dead letters always wait for the ack). Other keyword
     arguments (``tls``, ``user_credentials``, ``token``, ...) go to
     ``nats.connect``.
 """
@@ -61,9 +70,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import nats
 import nats.errors
@@ -74,7 +83,15 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusError, BusTimeout, ConfigError, NoResponders, PayloadTooLarge
+from .._errors import (
+    BusClosed,
+    BusError,
+    BusTimeout,
+    ConfigError,
+    ConnectError,
+    NoResponders,
+    PayloadTooLarge,
+)
 from .._protocol import Handler, SubscribeOptions, Subscription
 from ._nats_codec import (
     CORRELATION_ID,
@@ -85,7 +102,9 @@ from ._nats_codec import (
     translate,
     wire_size,
 )
-from ._nats_work import FanoutSubscription, WorkSubscription
+from ._nats_fanout import FanoutSubscription
+from ._nats_settings import NatsSettings, servers
+from ._nats_work import WorkSubscription
 
 __all__ = ["NatsBus", "NatsSettings", "connect"]
 
@@ -96,48 +115,6 @@ _ERR_STREAM_NAME_IN_USE = 10058  # same name, other config: keep the operator's 
 _ERR_SUBJECTS_OVERLAP = 10065  # another stream already captures the subject
 #: Room kept below the server's max_payload for the headers the envelope maps to.
 _HEADER_RESERVE = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class NatsSettings:
-    """Options of the nats backend (see the module docstring)."""
-
-    connect_timeout: float = 2.0
-    connect_attempts: int = 3
-    reconnect_time_wait: float = 0.25
-    drain_timeout: float = 5.0
-    api_timeout: float = 5.0
-    stream_max_age: float = 86_400.0
-    stream_max_msgs: int = 1_000_000
-    stream_storage: str = "file"
-    stream_replicas: int = 1
-    pull_expires: float = 30.0
-    pull_heartbeat: float = 5.0
-    max_pending: int = 65_536
-    core_prefixes: str = ""
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> tuple[NatsSettings, dict[str, Any]]:
-        """Split ``raw`` into our settings and the rest (for ``nats.connect``)."""
-        ours: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in raw:
-                value = raw.pop(f.name)
-                kind = type(getattr(cls(), f.name))
-                try:
-                    ours[f.name] = (
-                        ",".join(value) if isinstance(value, list | tuple) else kind(value)
-                    )
-                except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"invalid nats option {f.name}={value!r}: {exc}") from exc
-        settings = cls(**ours)
-        if settings.stream_storage not in ("file", "memory"):
-            raise ConfigError(
-                f"stream_storage must be file or memory, not {settings.stream_storage!r}"
-            )
-        if settings.pull_heartbeat * 2 > settings.pull_expires:
-            raise ConfigError("pull_heartbeat must be at most half of pull_expires")
-        return settings, raw
 
 
 class NatsBus:
@@ -152,14 +129,16 @@ class NatsBus:
         self.max_pending = settings.max_pending
         prefixes = [p.strip() for p in settings.core_prefixes.split(",") if p.strip()]
         self._core_prefixes = (_INBOX, *prefixes)
+        self._publish_ack = settings.publish_ack
         self._max_payload = max(0, nc.max_payload - _HEADER_RESERVE)
         self._streams: dict[str, str] = {}
-        self._stream_lock = asyncio.Lock()
+        self._stream_lock = asyncio.Lock()  # also guards making the reply inbox
         self._subs: list[FanoutSubscription | WorkSubscription] = []
         self._inbox = ""
         self._inbox_sub: Any = None
         self._next_token = 0
-        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
+        self._waiters: dict[str, tuple[asyncio.Future[Envelope], str]] = {}
+        self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
         self._closing = False
         self._closed = asyncio.Event()
 
@@ -170,6 +149,10 @@ class NatsBus:
     @property
     def max_payload(self) -> int:
         return self._max_payload
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def _check_open(self, *, draining_ok: bool = False) -> None:
         # Handlers draining during close() may still publish (a worker's last replies).
@@ -229,7 +212,15 @@ class NatsBus:
         return name
 
     async def publish(self, envelope: Envelope) -> None:
-        """Core publish for inbox / core subjects, durable JetStream publish otherwise."""
+        """Core publish for inbox / core subjects, JetStream publish otherwise."""
+        await self.publish_kept(envelope, durable=self._publish_ack)
+
+    async def publish_kept(self, envelope: Envelope, *, durable: bool = True) -> None:
+        """Publish; a work subject's message is kept by its stream.
+
+        ``durable`` waits for the server's publish ack; otherwise a core publish
+        that the stream captures all the same, unconfirmed.
+        """
         self._check_open(draining_ok=True)
         self._check_size(envelope)
         subject = envelope.subject
@@ -239,6 +230,9 @@ class NatsBus:
                 await self.nc.publish(subject, envelope.body, headers=headers)
                 return
             await self.ensure_stream(subject)
+            if not durable:
+                await self.nc.publish(subject, envelope.body, headers=headers)
+                return
             try:
                 await self.js.publish(subject, envelope.body, headers=headers)
             except nats.js.errors.NoStreamResponseError:
@@ -269,6 +263,7 @@ class NatsBus:
                 raise ConfigError(f"{subject!r} is a core-only subject; it cannot have a group")
             sub = WorkSubscription(self, subject, group, handler, opts)
         await sub.start()
+        self._subs = [s for s in self._subs if s.active]
         self._subs.append(sub)
         return sub
 
@@ -277,31 +272,35 @@ class NatsBus:
         self._check_open()
         self._check_size(envelope)
         if self._inbox_sub is None:
-            await self._subscribe_inbox()
+            async with self._stream_lock:  # the first requests race to make the inbox
+                if self._inbox_sub is None:
+                    await self._subscribe_inbox()
         self._next_token += 1
         token = str(self._next_token)
         reply_to = self._inbox + token
+        subject = envelope.subject
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         sent = replace(envelope, reply_to=reply_to, deadline=deadline)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Envelope] = loop.create_future()
-        self._waiters[token] = future
+        self._waiters[token] = (future, subject)
         timer = loop.call_later(timeout, _expire, future)
+        # A core publish even to a JetStream subject: the stream still keeps it, and the
+        # reply is the ack. The native reply subject brings a 503 at once when nothing
+        # listens; once a subject is known to be kept by a stream it is left out, since
+        # the server would only answer it with a publish ack (a wasted message).
+        native = "" if subject in self._streams or subject in self._captured else reply_to
         try:
-            # Core publish even to a JetStream subject: the stream still keeps it and
-            # the native reply subject brings a 503 at once when nobody listens.
-            await self.nc.publish(
-                envelope.subject, envelope.body, reply=reply_to, headers=to_headers(sent)
-            )
+            await self.nc.publish(subject, envelope.body, reply=native, headers=to_headers(sent))
             return await future
         except nats.errors.Error as exc:
-            raise translate(exc, f"request on {envelope.subject!r}") from exc
+            raise translate(exc, f"request on {subject!r}") from exc
         except TimeoutError:
             raise BusTimeout(
-                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
+                f"no reply on {subject!r} within {timeout}s (request {envelope.id})"
             ) from None
         except NoResponders:
-            raise NoResponders(f"no subscriber on {envelope.subject!r}") from None
+            raise NoResponders(f"no subscriber on {subject!r}") from None
         finally:
             timer.cancel()
             del self._waiters[token]
@@ -314,24 +313,28 @@ class NatsBus:
             raise translate(exc, "subscribe to the reply inbox") from exc
 
     async def _on_reply(self, msg: Msg) -> None:
-        future = self._waiters.get(msg.subject[len(self._inbox) :])
-        if future is None or future.done():
+        waiter = self._waiters.get(msg.subject[len(self._inbox) :])
+        if waiter is None or waiter[0].done():
             log.debug("dropped reply on %s: no request waiting for it", msg.subject)
             return
+        future, subject = waiter
         headers = msg.headers
         if headers is None or CORRELATION_ID not in headers:
             if headers is not None and headers.get(STATUS) == "503":
                 future.set_exception(NoResponders("no responders"))
-            return  # JetStream's publish ack of a request kept by a stream
+            else:  # JetStream's publish ack: a stream keeps this subject
+                self._captured.add(subject)
+            return
         try:
             future.set_result(from_message(msg.subject, msg.data, headers, None))
         except BusError as exc:
             future.set_exception(exc)
 
     def on_reconnect(self) -> None:
+        self._captured.clear()  # the server may have come back without its streams
         for sub in self._subs:
             if isinstance(sub, WorkSubscription):
-                sub.recover()
+                sub.recover(restart=True)
 
     async def close(self) -> None:
         """Stop subscriptions, drain in-flight handlers, flush and close. Idempotent."""
@@ -344,7 +347,7 @@ class NatsBus:
             await asyncio.gather(*(s.unsubscribe() for s in subs))
             for sub in subs:
                 await sub.abandon()
-            for future in self._waiters.values():
+            for future, _ in self._waiters.values():
                 if not future.done():
                     future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
             with contextlib.suppress(nats.errors.Error, TimeoutError):
@@ -361,16 +364,6 @@ def _expire(future: asyncio.Future[Envelope]) -> None:
         future.set_exception(TimeoutError())
 
 
-def _servers(url: str) -> list[str]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    auth = f"{userinfo}@" if userinfo else ""
-    if not hosts:
-        raise ConfigError(f"nats URL {url!r} names no host")
-    return [urlunsplit((scheme, auth + host, "", "", "")) for host in hosts.split(",")]
-
-
 async def connect(url: str, **options: Any) -> NatsBus:
     """Connect to NATS (``nats://host:port``, ``tls://...``, ``nats://h1:4222,h2:4222``)."""
     raw: dict[str, Any] = dict(parse_qsl(urlsplit(url).query))
@@ -379,12 +372,18 @@ async def connect(url: str, **options: Any) -> NatsBus:
     holder: list[NatsBus] = []
 
     async def reconnected() -> None:
-        log.info("nats: reconnected to %s", nc.connected_url)
+        log.info("nats: reconnected to %s", url)
         if holder:
             holder[0].on_reconnect()
 
+    async def disconnected() -> None:
+        if not (holder and holder[0].closing):
+            log.warning("nats: disconnected from %s; reconnecting", url)
+
     async def error(exc: Exception) -> None:
-        log.warning("nats: %s: %s", type(exc).__name__, exc)
+        # Failed reconnect attempts repeat every reconnect_time_wait: keep them quiet.
+        level = logging.DEBUG if isinstance(exc, OSError) else logging.WARNING
+        log.log(level, "nats: %s: %s", type(exc).__name__, exc)
 
     # nats-py annotates these as int but takes fractions of seconds.
     timing: dict[str, Any] = {
@@ -395,10 +394,11 @@ async def connect(url: str, **options: Any) -> NatsBus:
     nc = Client()
     try:
         await nc.connect(
-            _servers(url),
+            servers(url),
             # Bounded at first so that a wrong URL fails; unbounded once connected.
             max_reconnect_attempts=settings.connect_attempts,
             reconnected_cb=reconnected,
+            disconnected_cb=disconnected,
             error_cb=error,
             **timing,
             **client_options,
@@ -409,6 +409,12 @@ async def connect(url: str, **options: Any) -> NatsBus:
         raise translate(exc, f"connect to {url}") from exc
     except TypeError as exc:
         raise ConfigError(f"unknown nats option: {exc}") from exc
+    # nats-py upgrades to TLS only when the server demands it; a tls:// URL must not
+    # silently end up in plaintext. (_server_info is the INFO the server sent.)
+    if urlsplit(url).scheme.lower() == "tls" and not nc._server_info.get("tls_required"):
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise ConnectError(f"{url}: the server does not offer TLS; refusing plaintext")
     nc.options["max_reconnect_attempts"] = -1
     bus = NatsBus(url, nc, settings)
     holder.append(bus)

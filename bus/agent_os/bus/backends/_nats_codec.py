@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import nats.errors
 import nats.js.errors
+from nats.aio.msg import Msg
 
 from .._envelope import Envelope, new_id
 from .._errors import (
@@ -86,26 +87,37 @@ def from_message(
     )
 
 
+def raw_envelope(msg: Msg) -> Envelope:
+    """What can be kept of a message that is no envelope (for its dead letter)."""
+    headers = msg.headers or {}
+    rest = {k: v for k, v in headers.items() if k not in _RESERVED}
+    return Envelope(msg.subject, msg.data, headers=rest, id=headers.get(MSG_ID) or new_id())
+
+
 def wire_size(envelope: Envelope) -> int:
     """``envelope.size`` plus the fields that travel as extra headers."""
     extra = sum(len(v) for v in (envelope.key, envelope.reply_to, envelope.correlation_id) if v)
     return envelope.size + extra + 4 * len(envelope.headers)
 
 
-def _name(prefix: str, value: str) -> str:
+def _name(prefix: str, readable: str, unique: str) -> str:
     # Readable part for operators, digest so that "a.b" and "a_b" never collide.
-    digest = hashlib.blake2s(value.encode(), digest_size=4).hexdigest()
-    return f"{prefix}{_UNSAFE.sub('_', value)[:80]}_{digest}"
+    digest = hashlib.blake2s(unique.encode(), digest_size=4).hexdigest()
+    return f"{prefix}{_UNSAFE.sub('_', readable)[:80]}_{digest}"
 
 
 def stream_name(subject: str) -> str:
-    """``AGENTOS_<subject with unsafe characters as _>_<8 hex digest>``."""
-    return _name("AGENTOS_", subject)
+    """``AGENTOS_<subject with unsafe characters as _>_<8 hex digest of subject>``."""
+    return _name("AGENTOS_", subject, subject)
 
 
-def consumer_name(group: str) -> str:
-    """``<group with unsafe characters as _>_<8 hex digest>``: the durable pull consumer."""
-    return _name("", group)
+def consumer_name(subject: str, group: str) -> str:
+    """``<group with unsafe characters as _>_<8 hex digest of subject and group>``.
+
+    The subject is in the digest because one operator-made stream may keep
+    several work subjects, each with its own consumer for the same group name.
+    """
+    return _name("", group, f"{subject}\0{group}")
 
 
 def delivery_count(ack_subject: str) -> int:

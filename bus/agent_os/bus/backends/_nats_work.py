@@ -1,7 +1,4 @@
-"""Subscriptions of the ``nats://`` backend: core fan-out and JetStream work queues.
-
-Both hand messages to a :class:`_Pool` of long-lived worker tasks (at most
-``concurrency``), so the hot path creates no task per message.
+"""Work-queue subscriptions of the ``nats://`` backend: JetStream pull consumers.
 
 A work-queue subscription drives its durable pull consumer itself rather than
 through nats-py's ``fetch``: it keeps pull requests outstanding for exactly
@@ -20,9 +17,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import nats.errors
 import nats.js.errors
@@ -38,162 +34,24 @@ from .._envelope import (
 )
 from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
 from .._protocol import Handler, SubscribeOptions
-from ._nats_codec import STATUS, consumer_name, delivery_count, from_message, translate
+from ._nats_codec import (
+    STATUS,
+    consumer_name,
+    delivery_count,
+    from_message,
+    raw_envelope,
+    translate,
+)
+from ._nats_fanout import Pool
 
 if TYPE_CHECKING:
     from ._nats import NatsBus
 
 log = logging.getLogger("agent_os.bus.nats")
 
-T = TypeVar("T")
-
 _PENDING_MESSAGES = "Nats-Pending-Messages"
 _HEARTBEAT = "100"
 _ERR_CONSUMER_NOT_UNIQUE = 10100  # a work-queue stream takes one consumer per subject
-
-
-class _Pool(Generic[T]):
-    """Runs ``run(item)`` on at most ``limit`` long-lived worker tasks."""
-
-    def __init__(
-        self,
-        limit: int,
-        run: Callable[[T], Awaitable[None]],
-        *,
-        after: Callable[[], Awaitable[None]] | None = None,
-        max_pending: int = 0,
-        name: str = "",
-    ) -> None:
-        self._limit, self._run, self._after = limit, run, after
-        self._max_pending, self._name = max_pending, name
-        self._queue: asyncio.Queue[T] = asyncio.Queue()
-        self._workers: list[asyncio.Task[None]] = []
-        self._idle = 0
-        self._quiet: asyncio.Event | None = None
-        self.busy = 0
-
-    @property
-    def load(self) -> int:
-        """Items running or waiting for a worker."""
-        return self.busy + self._queue.qsize()
-
-    def put(self, item: T) -> None:
-        if self._max_pending and self._queue.qsize() >= self._max_pending:
-            self._queue.get_nowait()
-            log.warning("slow consumer on %s: dropped the oldest pending message", self._name)
-        self._queue.put_nowait(item)
-        if self._queue.qsize() > self._idle and len(self._workers) < self._limit:
-            self._workers.append(asyncio.get_running_loop().create_task(self._work()))
-
-    async def _work(self) -> None:
-        while True:
-            self._idle += 1
-            try:
-                item = await self._queue.get()
-            finally:
-                self._idle -= 1
-            self.busy += 1
-            try:
-                await self._run(item)
-            except Exception:  # _run handles handler errors; this is a bug in the bus
-                log.exception("delivery on %s failed", self._name)
-            finally:
-                self.busy -= 1
-                if self._quiet is not None and self.busy == 0:
-                    self._quiet.set()
-            if self._after is not None:
-                await self._after()
-
-    def take_pending(self) -> list[T]:
-        """Remove and return the items no worker has started."""
-        items: list[T] = []
-        while not self._queue.empty():
-            items.append(self._queue.get_nowait())
-        return items
-
-    async def stop(self, grace: float) -> None:
-        """Give running items ``grace`` seconds, then cancel the workers."""
-        if self.busy:
-            self._quiet = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), grace)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers.clear()
-
-
-class _FanoutDelivery:
-    """At-most-once: settling a fan-out delivery does nothing."""
-
-    __slots__ = ("envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
-
-
-class FanoutSubscription:
-    """``group=None``: a core NATS subscription; every subscriber gets every message."""
-
-    def __init__(
-        self, bus: NatsBus, subject: str, handler: Handler, options: SubscribeOptions
-    ) -> None:
-        self._bus, self._subject, self._handler = bus, subject, handler
-        self._pool: _Pool[Msg] = _Pool(
-            options.concurrency, self._run, max_pending=bus.max_pending, name=subject
-        )
-        self._sub: Any = None
-        self.active = True
-
-    @property
-    def subject(self) -> str:
-        return self._subject
-
-    async def start(self) -> None:
-        try:
-            self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
-        except nats.errors.Error as exc:
-            raise translate(exc, f"subscribe to {self._subject!r}") from exc
-
-    async def _on_msg(self, msg: Msg) -> None:
-        self._pool.put(msg)
-
-    async def _run(self, msg: Msg) -> None:
-        try:
-            envelope = from_message(msg.subject, msg.data, msg.headers, msg.reply)
-        except MalformedEnvelope:
-            log.warning("dropped a malformed message on %s", msg.subject, exc_info=True)
-            return
-        try:
-            await self._handler(_FanoutDelivery(envelope))
-        except Exception:
-            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
-
-    async def unsubscribe(self) -> None:
-        """Stop receiving; wait (up to the bus's drain timeout) for running handlers."""
-        if self.active:
-            self.active = False
-            if self._sub is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await self._sub.unsubscribe()
-            self._pool.take_pending()
-        await self._pool.stop(self._bus.drain_timeout)
-
-    async def abandon(self) -> None:
-        return None
 
 
 class _WorkDelivery:
@@ -246,14 +104,14 @@ class WorkSubscription:
     ) -> None:
         self._bus, self._subject, self._group, self._handler = bus, subject, group, handler
         self.options = options
-        self._consumer = consumer_name(group)
+        self._consumer = consumer_name(subject, group)
         self._stream = ""
         self._next = ""
         self._inbox = bus.nc.new_inbox()
         self._limit = options.concurrency
         self._floor = max(1, options.concurrency // 4)
         self._credit = 0
-        self._pool: _Pool[Msg] = _Pool(self._limit, self._run, after=self._pull, name=subject)
+        self._pool: Pool[Msg] = Pool(self._limit, self._run, after=self._pull, name=subject)
         self._sub: Any = None
         self._last_seen = time.monotonic()
         self._watchdog: asyncio.TimerHandle | None = None
@@ -341,15 +199,31 @@ class WorkSubscription:
         if status == "408":  # the pull request expired: ask again
             await self._pull()
             return
-        log.info("pull on %s got status %s %s", self._subject, status, headers.get("Description"))
-        self.recover()
+        description = headers.get("Description", "")
+        log.info("pull on %s got status %s %s", self._subject, status, description)
+        if "Server Shutdown" in description:
+            return  # the reconnect recovers
+        # 409 consumer deleted, 503 no consumer, ...: re-create; the pause keeps a status
+        # that repeats at once (exceeded max waiting) from spinning.
+        self.recover(pause=0.1)
 
-    def recover(self) -> None:
-        """Re-create stream and consumer if needed, then pull afresh (after a reconnect)."""
-        if self.active and (self._recovery is None or self._recovery.done()):
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+    def recover(self, *, restart: bool = False, pause: float = 0.0) -> None:
+        """Re-create stream and consumer if needed, then pull afresh.
 
-    async def _recover(self) -> None:
+        ``restart`` (after a reconnect) abandons a recovery still waiting on the old
+        connection.
+        """
+        if not self.active:
+            return
+        if self._recovery is not None and not self._recovery.done():
+            if not restart:
+                return
+            self._recovery.cancel()
+        self._recovery = asyncio.get_running_loop().create_task(self._recover(pause))
+
+    async def _recover(self, pause: float) -> None:
+        if pause:
+            await asyncio.sleep(pause)
         delay = 0.05
         while self.active:
             try:
@@ -384,8 +258,7 @@ class WorkSubscription:
         try:
             envelope = from_message(msg.subject, msg.data, msg.headers, None)
         except MalformedEnvelope as exc:
-            raw = Envelope(msg.subject, msg.data, headers=dict(msg.headers or {}))
-            await self.dead_letter(msg, raw, exc.code, str(exc), attempt)
+            await self.dead_letter(msg, raw_envelope(msg), exc.code, str(exc), attempt)
             return
         max_deliver = self.options.max_deliver
         if attempt > max_deliver:
@@ -430,7 +303,7 @@ class WorkSubscription:
         headers[ORIGINAL_SUBJECT_HEADER] = envelope.subject
         dlq = self.options.dead_letter_subject(envelope.subject)
         try:
-            await self._bus.publish(replace(envelope, subject=dlq, headers=headers))
+            await self._bus.publish_kept(replace(envelope, subject=dlq, headers=headers))
         except BusError:
             log.exception("dead-lettering %s to %s failed; it will be retried", envelope.id, dlq)
             await self.send_nak(msg, 1.0, quiet=True)

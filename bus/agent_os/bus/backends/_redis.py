@@ -59,6 +59,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
@@ -303,12 +304,17 @@ async def connect(url: str, **options: Any) -> RedisBus:
     """Connect to Redis (>= 6.2) at ``url`` and check that it answers."""
     redis_url, settings = _split_options(url, options)
     try:
-        client = aioredis.from_url(
+        # A blocking pool: past max_connections a command waits for a free
+        # connection instead of failing (many agents in flight share one bus).
+        pool = BlockingConnectionPool.from_url(
             redis_url,
+            max_connections=256,
+            timeout=10.0,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
             socket_connect_timeout=5.0,
             socket_timeout=10.0,
         )
+        client = aioredis.Redis(connection_pool=pool)
     except ValueError as exc:
         raise ConfigError(f"invalid redis URL {url!r}: {exc}") from exc
     try:

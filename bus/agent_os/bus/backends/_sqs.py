@@ -97,7 +97,7 @@ _PRIVATE_RETENTION = {"MessageRetentionPeriod": "60"}
 class _Route:
     expires: float
     work: str | None
-    targets: tuple[str, ...]
+    fanout: tuple[str, ...]
 
 
 class SqsBus:
@@ -167,10 +167,10 @@ class SqsBus:
             if route is None or route.expires < time.monotonic():
                 route = await self._refresh(subject)
             try:
-                if len(route.targets) == 1:
-                    await self.sqs.send(route.targets[0], body)
-                else:
-                    await asyncio.gather(*(self._send_fanout(u, body) for u in route.targets))
+                if route.work is not None:
+                    await self.sqs.send(route.work, body)
+                if route.fanout:
+                    await asyncio.gather(*(self._send_fanout(u, body) for u in route.fanout))
                 return
             except QueueGone:
                 # The server lost the queue (deleted, or restarted without state).
@@ -183,8 +183,6 @@ class SqsBus:
         try:
             await self.sqs.send(url, body)
         except QueueGone:
-            if url in self._work_urls.values():
-                raise
             log.debug("fan-out queue %s is gone (subscriber left)", url)
 
     async def _reply(self, subject: str, body: str) -> None:
@@ -236,8 +234,7 @@ class SqsBus:
             work = await (self.sqs.queue_url(name) if fanout else self.sqs.create_queue(name))
             if work is not None:
                 self._work_urls[subject] = work
-        targets = ((work,) if work else ()) + fanout
-        return _Route(time.monotonic() + self._route_ttl, work, targets)
+        return _Route(time.monotonic() + self._route_ttl, work, fanout)
 
     async def subscribe(
         self,
@@ -297,7 +294,7 @@ class SqsBus:
         except BusError as exc:
             log.warning("could not delete private queue %s: %s", sub.url, exc)
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish with this bus's ``reply_to`` inbox and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)

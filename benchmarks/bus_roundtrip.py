@@ -1,0 +1,242 @@
+"""Benchmark: the governed round trip over each bus against the raw client's.
+
+For every backend, in one run against the same server:
+
+* raw: the broker's own client doing request/reply over the same delivery
+  path our worker uses (see ``_raw.py``), with the same payload size;
+* governed: ``KernelClient.check`` → bus → ``Worker`` (verify signature,
+  decide, sign verdict) → bus → verify verdict, one request at a time;
+* throughput: one ``agent-os worker`` process, signatures on, fed pre-signed
+  requests by many agents in flight from this process; verdicts per second.
+
+Servers are started on free loopback ports from the pip-installed binaries
+(the same code the tests use), or taken from ``--url BACKEND=URL``.
+
+Usage::
+
+    python benchmarks/bus_roundtrip.py                    # all backends
+    python benchmarks/bus_roundtrip.py --backends nats,redis --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import _raw  # noqa: E402
+
+from agent_os.adapters import KernelClient  # noqa: E402
+from agent_os.bus import Envelope, connect  # noqa: E402
+from agent_os.kernel_worker import ACTION_SUBJECT, Worker, action_content, load_policy  # noqa: E402
+from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry  # noqa: E402
+from tests.servers import Servers  # noqa: E402
+
+RAW: dict[str, list[tuple[str, Callable[[str, bytes, int], Awaitable[list[float]]]]]] = {
+    "nats": [("jetstream", _raw.nats_jetstream), ("core", _raw.nats_core)],
+    "redis": [("streams", _raw.redis_streams)],
+    "kafka": [("group", _raw.kafka)],
+    "sqs": [("queue", _raw.sqs)],
+}
+#: Round trips per backend: slow brokers get fewer so the run stays short.
+ROUNDS = {"memory": 3000, "nats": 2000, "redis": 2000, "kafka": 300, "sqs": 60}
+URL_OPTIONS = {"kafka": "?session_timeout_ms=6000&heartbeat_interval_ms=1000"}
+ACTION = ("file_read", {"path": "/srv/app/data/report-2024-q3.csv", "encoding": "utf-8"})
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    return {"p50_us": round(_pct(samples, 0.50), 1), "p99_us": round(_pct(samples, 0.99), 1)}
+
+
+async def governed(url: str, n: int) -> tuple[list[float], int]:
+    kernel = AgentIdentity.create("bench-kernel")
+    agent = AgentIdentity.create("bench-agent")
+    registry = TrustRegistry()
+    registry.register(agent.public())
+    wbus, abus = await connect(url), await connect(url)
+    worker = Worker(wbus, identity=kernel, registry=registry, policies=load_policy("strict"))
+    await worker.start()
+    client = KernelClient(abus, agent, [kernel.public()], timeout=30)
+    size = len(SignedMessage.create(agent, "agentos.kernel", action_content(*ACTION)).to_bytes())
+    for _ in range(min(50, n)):  # warm-up: connections, group joins, caches
+        await client.check(*ACTION)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        verdict = await client.check(*ACTION)
+        out.append(time.perf_counter() - t)
+        if not verdict.allowed:
+            raise RuntimeError(f"benign action denied: {verdict}")
+    await worker.shutdown()
+    await abus.close()
+    await wbus.close()
+    return out, size
+
+
+async def throughput(url: str, seconds: float, in_flight: int) -> float:
+    """Verdicts per second from one worker process, signatures on."""
+    tmp = Path(tempfile.mkdtemp(prefix="agentos-bench-"))
+    kernel = AgentIdentity.create("bench-kernel")
+    kernel.save(tmp / "kernel.key")
+    agents = [AgentIdentity.create(f"bench-agent-{i}") for i in range(16)]
+    registry = TrustRegistry(FileTrustStore(tmp / "registry.json"))
+    for a in agents:
+        registry.register(a.public())
+    worker = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "agent-os"), "worker", "--bus", url,
+        "--policy", "strict", "--key", str(tmp / "kernel.key"),
+        "--registry", str(tmp / "registry.json"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    bus = await connect(url)
+    try:
+        probe = KernelClient(bus, agents[0], [kernel.public()], timeout=60)
+        if not (await probe.check(*ACTION)).allowed:  # the worker is up and answering
+            raise RuntimeError("worker did not allow the benchmark action")
+        # Sign up front: the figure is the worker's capacity, not this process's.
+        budget = int(seconds * 20000)
+        bodies = [
+            SignedMessage.create(
+                agents[i % 16], "agentos.kernel", action_content(*ACTION)
+            ).to_bytes()
+            for i in range(budget)
+        ]
+        done = 0
+        stop = time.perf_counter() + seconds
+        it = iter(bodies)
+
+        async def agent_loop() -> None:
+            nonlocal done
+            for body in it:
+                if time.perf_counter() >= stop:
+                    return
+                await bus.request(Envelope(ACTION_SUBJECT, body), 30)
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(agent_loop() for _ in range(in_flight)))
+        return done / (time.perf_counter() - start)
+    finally:
+        await bus.close()
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 30)
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+
+
+async def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    n = max(10, int(ROUNDS[name] * args.scale))
+    gov, size = await governed(url, n)
+    result: dict[str, Any] = {"url": url, "rounds": n, "payload_bytes": size}
+    result["governed_p50_us"] = _summary(gov)["p50_us"]
+    result["governed_p99_us"] = _summary(gov)["p99_us"]
+    payload = os.urandom(size)
+    for i, (path, fn) in enumerate(RAW.get(name, [])):
+        raw = await fn(url, payload, n)
+        stats = _summary(raw)
+        prefix = "raw" if i == 0 else f"raw_{path}"
+        result[f"{prefix}_path"] = path
+        result[f"{prefix}_p50_us"] = stats["p50_us"]
+        result[f"{prefix}_p99_us"] = stats["p99_us"]
+        result[f"ratio_p50{'' if i == 0 else '_vs_' + path}"] = round(
+            result["governed_p50_us"] / stats["p50_us"], 2
+        )
+    if not args.no_throughput and name != "memory":
+        secs = args.seconds if name in ("nats", "redis", "memory") else args.seconds / 2
+        result["verdicts_per_s"] = round(await throughput(url, secs, args.in_flight))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="memory,nats,redis,kafka,sqs")
+    parser.add_argument("--url", action="append", default=[], help="BACKEND=URL (no server)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply round counts")
+    parser.add_argument("--seconds", type=float, default=5.0, help="throughput window")
+    parser.add_argument("--in-flight", type=int, default=128, help="agents in flight")
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    urls = dict(u.split("=", 1) for u in args.url)
+    servers = Servers(Path(tempfile.mkdtemp(prefix="agentos-servers-")))
+    report: dict[str, Any] = {"environment": environment()}
+    try:
+        for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            if name == "memory":
+                url = "memory://bench"
+            else:
+                url = urls.get(name) or servers.get(name).url + URL_OPTIONS.get(name, "")
+            report[name] = asyncio.run(run_backend(name, url, args))
+            if not args.json:
+                print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)
+    finally:
+        servers.stop_all()
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        _print_table(report)
+    return 0
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    env = report["environment"]
+    print(f"Python {env['python']} on {env['platform']}, {env['cpus']} CPUs\n")
+    cols = (
+        "backend",
+        "raw path",
+        "raw p50",
+        "raw p99",
+        "gov p50",
+        "gov p99",
+        "ratio",
+        "verdicts/s",
+    )
+    rows = [cols]
+    for name, r in report.items():
+        if name == "environment":
+            continue
+        rows.append((
+            name, r.get("raw_path", "-"), _f(r.get("raw_p50_us")), _f(r.get("raw_p99_us")),
+            _f(r["governed_p50_us"]), _f(r["governed_p99_us"]),
+            f"{r['ratio_p50']:.2f}x" if "ratio_p50" in r else "-",
+            str(r.get("verdicts_per_s", "-")),
+        ))  # fmt: skip
+        if "raw_core_p50_us" in r:
+            rows.append(("", "core", _f(r["raw_core_p50_us"]), _f(r["raw_core_p99_us"]),
+                         "", "", f"{r['ratio_p50_vs_core']:.2f}x", ""))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    print("\nTimes in µs; ratio = governed p50 / raw p50 on the same server in this run.")
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

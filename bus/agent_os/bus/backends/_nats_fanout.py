@@ -1,0 +1,172 @@
+"""Fan-out subscriptions of the ``nats://`` backend, and the worker pool.
+
+Every subscription hands its messages to a :class:`Pool` of long-lived worker
+tasks (at most ``concurrency``), so the hot path creates no task per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import nats.errors
+from nats.aio.msg import Msg
+
+from .._envelope import Envelope
+from .._errors import MalformedEnvelope
+from .._protocol import Handler, SubscribeOptions
+from ._nats_codec import from_message, translate
+
+if TYPE_CHECKING:
+    from ._nats import NatsBus
+
+log = logging.getLogger("agent_os.bus.nats")
+
+T = TypeVar("T")
+
+
+class Pool(Generic[T]):
+    """Runs ``run(item)`` on at most ``limit`` long-lived worker tasks."""
+
+    def __init__(
+        self,
+        limit: int,
+        run: Callable[[T], Awaitable[None]],
+        *,
+        after: Callable[[], Awaitable[None]] | None = None,
+        max_pending: int = 0,
+        name: str = "",
+    ) -> None:
+        self._limit, self._run, self._after = limit, run, after
+        self._max_pending, self._name = max_pending, name
+        self._queue: asyncio.Queue[T] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._idle = 0
+        self._quiet: asyncio.Event | None = None
+        self.busy = 0
+
+    @property
+    def load(self) -> int:
+        """Items running or waiting for a worker."""
+        return self.busy + self._queue.qsize()
+
+    def put(self, item: T) -> None:
+        if self._max_pending and self._queue.qsize() >= self._max_pending:
+            self._queue.get_nowait()
+            log.warning("slow consumer on %s: dropped the oldest pending message", self._name)
+        self._queue.put_nowait(item)
+        if self._queue.qsize() > self._idle and len(self._workers) < self._limit:
+            self._workers.append(asyncio.get_running_loop().create_task(self._work()))
+
+    async def _work(self) -> None:
+        while True:
+            self._idle += 1
+            try:
+                item = await self._queue.get()
+            finally:
+                self._idle -= 1
+            self.busy += 1
+            try:
+                await self._run(item)
+            except Exception:  # _run handles handler errors; this is a bug in the bus
+                log.exception("delivery on %s failed", self._name)
+            finally:
+                self.busy -= 1
+                if self._quiet is not None and self.busy == 0:
+                    self._quiet.set()
+            if self._after is not None:
+                await self._after()
+
+    def take_pending(self) -> list[T]:
+        """Remove and return the items no worker has started."""
+        items: list[T] = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
+    async def stop(self, grace: float) -> None:
+        """Give running items ``grace`` seconds, then cancel the workers."""
+        if self.busy:
+            self._quiet = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), grace)
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+
+
+class _FanoutDelivery:
+    """At-most-once: settling a fan-out delivery does nothing."""
+
+    __slots__ = ("envelope",)
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+
+    @property
+    def attempt(self) -> int:
+        return 1
+
+    async def ack(self) -> None:
+        return None
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        return None
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        return None
+
+
+class FanoutSubscription:
+    """``group=None``: a core NATS subscription; every subscriber gets every message."""
+
+    def __init__(
+        self, bus: NatsBus, subject: str, handler: Handler, options: SubscribeOptions
+    ) -> None:
+        self._bus, self._subject, self._handler = bus, subject, handler
+        self._pool: Pool[Msg] = Pool(
+            options.concurrency, self._run, max_pending=bus.max_pending, name=subject
+        )
+        self._sub: Any = None
+        self.active = True
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    async def start(self) -> None:
+        try:
+            self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"subscribe to {self._subject!r}") from exc
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._pool.put(msg)
+
+    async def _run(self, msg: Msg) -> None:
+        try:
+            envelope = from_message(msg.subject, msg.data, msg.headers, msg.reply)
+        except MalformedEnvelope:
+            log.warning("dropped a malformed message on %s", msg.subject, exc_info=True)
+            return
+        try:
+            await self._handler(_FanoutDelivery(envelope))
+        except Exception:
+            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving; wait (up to the bus's drain timeout) for running handlers."""
+        if self.active:
+            self.active = False
+            if self._sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await self._sub.unsubscribe()
+            self._pool.take_pending()
+        await self._pool.stop(self._bus.drain_timeout)
+
+    async def abandon(self) -> None:
+        return None

@@ -1,0 +1,337 @@
+"""NATS-specific behaviour of the ``nats://`` backend, against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import RetentionPolicy, StreamConfig
+
+from agent_os.bus import (
+    ERROR_CODE_HEADER,
+    BusClosed,
+    BusError,
+    ConfigError,
+    ConnectError,
+    Delivery,
+    Envelope,
+    NotSupported,
+    PayloadTooLarge,
+    SubscribeOptions,
+    connect,
+)
+from agent_os.bus.backends._nats import NatsBus
+from agent_os.bus.backends._nats_codec import consumer_name, delivery_count, stream_name
+from tests.servers import RunningServer, Servers, free_port
+from tests.servers import nats as nats_server
+
+Connect = Callable[..., Awaitable[NatsBus]]
+
+
+@pytest.fixture
+def server(servers: Servers) -> RunningServer:
+    return servers.get("nats")
+
+
+@pytest.fixture
+async def bus_factory(server: RunningServer) -> AsyncIterator[Connect]:
+    opened: list[NatsBus] = []
+
+    async def factory(**options: object) -> NatsBus:
+        bus = await connect(server.url, **options)
+        assert isinstance(bus, NatsBus)
+        opened.append(bus)
+        return bus
+
+    yield factory
+    for bus in reversed(opened):
+        await bus.close()
+
+
+@pytest.fixture
+async def raw(server: RunningServer) -> AsyncIterator[Client]:
+    nc = await nats.connect(server.url)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def subject() -> str:
+    return f"unit.{uuid.uuid4().hex[:12]}"
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+def test_names_are_valid_distinct_and_stable() -> None:
+    assert stream_name("agentos.v1.action") == stream_name("agentos.v1.action")
+    assert stream_name("agentos.v1.action").startswith("AGENTOS_agentos_v1_action_")
+    assert stream_name("a.b") != stream_name("a_b")
+    assert consumer_name("s", "workers") != consumer_name("s", "workers.x")
+    assert consumer_name("s.a", "workers") != consumer_name("s.b", "workers")
+    for name in (stream_name("a.*.>  x"), consumer_name("s", "g.*>/\\ x")):
+        assert not set(name) & set(".*> /\\")
+
+
+def test_delivery_count_reads_both_ack_subject_layouts() -> None:
+    assert delivery_count("$JS.ACK.S.C.3.10.9.1700000000000000000.0") == 3
+    assert delivery_count("$JS.ACK.dom.acchash.S.C.4.10.9.1700000000000000000.0.tok") == 4
+
+
+async def test_publish_makes_one_work_queue_stream_per_subject(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+    await bus.publish(Envelope(subject, b"kept"))
+    info = await raw.jetstream().stream_info(stream_name(subject))
+    assert info.config.subjects == [subject]
+    assert info.config.retention == RetentionPolicy.WORK_QUEUE
+    assert info.state.messages == 1
+
+
+async def test_group_is_a_durable_pull_consumer_with_the_options(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+
+    async def ignore(delivery: Delivery) -> None:
+        await delivery.ack()
+
+    await bus.subscribe(subject, ignore, group="workers", options=SubscribeOptions(ack_wait=7))
+    info = await raw.jetstream().consumer_info(
+        stream_name(subject), consumer_name(subject, "workers")
+    )
+    assert info.config.durable_name == consumer_name(subject, "workers")
+    assert info.config.ack_wait == 7
+    assert info.config.filter_subject == subject
+
+
+async def test_a_second_group_on_one_work_subject_is_not_supported(
+    bus_factory: Connect, subject: str
+) -> None:
+    bus = await bus_factory()
+
+    async def ignore(delivery: Delivery) -> None:
+        await delivery.ack()
+
+    await bus.subscribe(subject, ignore, group="first")
+    with pytest.raises(NotSupported):
+        await bus.subscribe(subject, ignore, group="second")
+
+
+async def test_envelope_is_plain_nats_message_with_headers(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    got: list[Msg] = []
+
+    async def record(msg: Msg) -> None:
+        got.append(msg)
+
+    await raw.subscribe(subject, cb=record)
+    await raw.flush()
+    bus = await bus_factory()
+    sent = Envelope(subject, b"\x00raw body", headers={"trace": "t"}, key="k", deadline=1e9)
+    await bus.publish(sent)
+    await wait_for(lambda: len(got) == 1)
+    msg = got[0]
+    assert msg.data == b"\x00raw body"  # no framing
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == sent.id
+    assert (msg.headers["trace"], msg.headers["Agentos-Key"]) == ("t", "k")
+    assert float(msg.headers["Agentos-Deadline"]) == 1e9
+
+
+async def test_a_raw_nats_requester_gets_a_reply_from_a_bus_responder(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+
+    async def answer(delivery: Delivery) -> None:
+        await bus.publish(delivery.envelope.reply(b"re:" + delivery.envelope.body))
+
+    await bus.subscribe(subject, answer)
+    reply = await raw.request(subject, b"hi", timeout=5)
+    assert reply.data == b"re:hi"
+
+
+async def test_raw_message_with_a_bad_deadline_is_dead_lettered(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+    handled: list[Delivery] = []
+    dead: list[Delivery] = []
+
+    async def handler(delivery: Delivery) -> None:
+        handled.append(delivery)
+        await delivery.ack()
+
+    async def record_dead(delivery: Delivery) -> None:
+        dead.append(delivery)
+        await delivery.ack()
+
+    await bus.subscribe(subject, handler, group="g")
+    await bus.subscribe(f"{subject}.dlq", record_dead, group="dlq")
+    await raw.jetstream().publish(subject, b"x", headers={"Agentos-Deadline": "soon"})
+    await wait_for(lambda: len(dead) == 1)
+    assert dead[0].envelope.headers[ERROR_CODE_HEADER] == "malformed_envelope"
+    assert handled == []
+
+
+async def test_a_deleted_stream_is_recreated_and_the_subscription_resumes(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    worker, publisher = await bus_factory(), await bus_factory()
+    seen: list[bytes] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append(delivery.envelope.body)
+        await delivery.ack()
+
+    await worker.subscribe(subject, handler, group="g")
+    await publisher.publish(Envelope(subject, b"one"))
+    await wait_for(lambda: seen == [b"one"])
+    # What a server restarted with an empty store looks like to the clients.
+    await raw.jetstream().delete_stream(stream_name(subject))
+    await publisher.publish(Envelope(subject, b"two"))  # recreates the stream
+    await wait_for(lambda: b"two" in seen)
+
+
+async def test_a_stream_made_by_an_operator_is_used(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    js = raw.jetstream()
+    await js.add_stream(
+        StreamConfig(
+            name=f"OPS_{uuid.uuid4().hex[:8]}",
+            subjects=[f"{subject}.>"],
+            retention=RetentionPolicy.WORK_QUEUE,
+        )
+    )
+    bus = await bus_factory()
+    seen: list[tuple[str, bytes]] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append((delivery.envelope.subject, delivery.envelope.body))
+        await delivery.ack()
+
+    jobs, other = f"{subject}.jobs", f"{subject}.other"
+    await bus.publish(Envelope(jobs, b"early"))
+    await bus.subscribe(jobs, handler, group="g")
+    await bus.subscribe(other, handler, group="g")  # same group name, same stream
+    await bus.publish(Envelope(other, b"late"))
+    await wait_for(lambda: len(seen) == 2)
+    assert sorted(seen) == [(jobs, b"early"), (other, b"late")]
+
+
+async def test_payload_limit_leaves_room_for_the_headers(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+    assert 0 < bus.max_payload < raw.max_payload
+    with pytest.raises(PayloadTooLarge):
+        await bus.publish(Envelope(subject, b"x" * (raw.max_payload - 10)))
+    fits = Envelope(subject, b"x" * (bus.max_payload - 200))
+    await bus.publish(fits)  # still connected and accepted
+
+
+async def test_unreachable_server_is_a_connect_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(ConnectError) as caught:
+        await connect(f"nats://127.0.0.1:{free_port()}", connect_attempts=1)
+    assert caught.value.retryable
+    assert time.monotonic() - started < 5
+
+
+async def test_bad_options_are_config_errors(server: RunningServer) -> None:
+    with pytest.raises(ConfigError):
+        await connect(server.url + "?stream_storage=tape")
+    with pytest.raises(ConfigError):
+        await connect(server.url, pull_expires="soon")
+    with pytest.raises(ConfigError):
+        await connect(server.url, no_such_option=1)
+
+
+async def test_tls_scheme_reaches_the_nats_client(server: RunningServer) -> None:
+    # The test server speaks plain TCP, so a tls:// connect must fail as a ConnectError.
+    with pytest.raises(ConnectError):
+        await connect(server.url.replace("nats://", "tls://"), connect_attempts=1)
+
+
+async def test_settling_after_close_raises_bus_closed(bus_factory: Connect, subject: str) -> None:
+    bus = await bus_factory()
+    held: list[Delivery] = []
+
+    async def hold(delivery: Delivery) -> None:
+        held.append(delivery)
+
+    await bus.subscribe(subject, hold, group="g")
+    await bus.publish(Envelope(subject, b"x"))
+    await wait_for(lambda: len(held) == 1)
+    await bus.close()
+    with pytest.raises(BusClosed):
+        await held[0].ack()
+
+
+async def test_subscriptions_resume_after_a_restart_with_an_empty_store(
+    tmp_path: Path, subject: str
+) -> None:
+    private = nats_server.start(tmp_path)
+    if private.external:
+        pytest.skip("AGENT_OS_TEST_NATS_URL names an external server; it cannot be restarted")
+    bus = await connect(private.url, reconnect_time_wait=0.05)
+    try:
+        seen: list[bytes] = []
+
+        async def handler(delivery: Delivery) -> None:
+            seen.append(delivery.envelope.body)
+            await delivery.ack()
+
+        await bus.subscribe(subject, handler, group="g")
+        await bus.publish(Envelope(subject, b"before"))
+        await wait_for(lambda: seen == [b"before"])
+        private.stop()
+        shutil.rmtree(tmp_path / "jetstream")  # the server comes back without streams
+        (tmp_path / "jetstream").mkdir()
+        await asyncio.to_thread(private.start)
+        deadline = time.monotonic() + 10
+        while b"after" not in seen:
+            assert time.monotonic() < deadline, "the subscription did not resume"
+            with contextlib.suppress(BusError):
+                await bus.publish(Envelope(subject, b"after"))
+            await asyncio.sleep(0.05)
+    finally:
+        await bus.close()
+        private.stop()
+
+
+async def test_publish_without_ack_is_still_kept_for_a_later_group(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    publisher = await bus_factory(publish_ack="false")
+    await publisher.publish(Envelope(subject, b"early"))
+    await publisher.close()  # flushes what is buffered
+    seen: list[bytes] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append(delivery.envelope.body)
+        await delivery.ack()
+
+    await (await bus_factory()).subscribe(subject, handler, group="g")
+    await wait_for(lambda: seen == [b"early"])
+    with pytest.raises(ConfigError):
+        await bus_factory(publish_ack="maybe")
