@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -335,3 +336,23 @@ async def test_publish_without_ack_is_still_kept_for_a_later_group(
     await wait_for(lambda: seen == [b"early"])
     with pytest.raises(ConfigError):
         await bus_factory(publish_ack="maybe")
+
+
+async def test_a_reply_to_a_foreign_inbox_makes_no_stream(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory()
+    got: list[Msg] = []
+
+    async def record(msg: Msg) -> None:
+        got.append(msg)
+
+    inbox = f"_MYINBOX.{subject}.1"  # a client with its own inbox prefix
+    await raw.subscribe(inbox, cb=record)
+    await raw.flush()
+    request = Envelope(subject, b"q", reply_to=inbox)
+    await bus.publish(request.reply(b"answer"))
+    await wait_for(lambda: len(got) == 1)
+    assert got[0].data == b"answer"
+    with pytest.raises(nats.js.errors.NotFoundError):
+        await raw.jetstream().stream_info(stream_name(inbox))

@@ -36,6 +36,8 @@ Delivery decisions
       left off (the server would only send a publish ack to it).
     * Every subject outside ``_INBOX.`` and ``core_prefixes`` is a work subject:
       ``publish`` keeps it in a stream so that a group joining later finds it.
+      A reply (an envelope with a ``correlation_id``) is always a core publish:
+      inboxes of other clients may have other prefixes.
     * ``tls://`` refuses a server that does not offer TLS (nats-py alone would
       fall back to plaintext).
     * ``max_deliver`` is enforced by the bus, not by JetStream (whose consumer
@@ -226,7 +228,9 @@ class NatsBus:
         subject = envelope.subject
         headers = to_headers(envelope)
         try:
-            if self._is_core(subject):
+            # A reply goes to an inbox whatever its prefix (other clients may use their
+            # own): never make a stream for it. An existing stream still captures it.
+            if envelope.correlation_id is not None or self._is_core(subject):
                 await self.nc.publish(subject, envelope.body, headers=headers)
                 return
             await self.ensure_stream(subject)

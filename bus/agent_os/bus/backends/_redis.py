@@ -314,7 +314,7 @@ async def connect(url: str, **options: Any) -> RedisBus:
             socket_connect_timeout=5.0,
             socket_timeout=10.0,
         )
-        client = aioredis.Redis(connection_pool=pool)
+        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     except ValueError as exc:
         raise ConfigError(f"invalid redis URL {url!r}: {exc}") from exc
     try:
