@@ -20,6 +20,7 @@ from agent_os.bus import Bus, BusError, Envelope
 from agent_os.kernel_worker import (
     ACTION_SUBJECT,
     Decision,
+    PolicyError,
     PolicyViolation,
     Verdict,
     action_content,
@@ -28,6 +29,7 @@ from agent_os.trust import (
     AgentIdentity,
     PublicIdentity,
     SignedMessage,
+    TrustError,
     TrustLevel,
     TrustRegistry,
 )
@@ -100,12 +102,16 @@ class KernelClient:
         return self._accept(reply, message.id)
 
     def _accept(self, reply: Envelope, request_id: str) -> Verdict:
-        result = self._kernels.verify(reply.body, expected_recipient=self.agent_id)
+        try:
+            message = SignedMessage.from_bytes(reply.body)
+        except TrustError as exc:
+            return Verdict.deny("bad_verdict", f"verdict unreadable: {exc}")
+        result = self._kernels.verify(message, expected_recipient=self.agent_id)
         if not result.valid or result.trust_level is not TrustLevel.KERNEL:
             return Verdict.deny("bad_verdict", f"verdict rejected: {result.reason}")
         try:
-            verdict = Verdict.from_dict(SignedMessage.from_bytes(reply.body).json())
-        except Exception as exc:  # anything unreadable is a deny, whatever broke
+            verdict = Verdict.from_dict(message.json())
+        except (TrustError, PolicyError) as exc:
             return Verdict.deny("bad_verdict", f"verdict unreadable: {exc}")
         if verdict.request_id != request_id:
             return Verdict.deny("bad_verdict", "verdict is bound to another request")

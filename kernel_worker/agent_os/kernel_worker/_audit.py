@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -117,7 +117,8 @@ class AuditEvent:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a scalar: no need for asdict's recursive deep copy.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     def to_json(self) -> bytes:
         """Compact JSON bytes (one line; no raw arguments)."""
@@ -186,6 +187,9 @@ _FIELD_CHECKS: dict[str, Callable[[object], bool]] = {
     "args_digest": _is_digest,
     "review": lambda v: v is None or v in _REVIEW_VALUES,
 }
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(AuditEvent))
 
 
 @runtime_checkable

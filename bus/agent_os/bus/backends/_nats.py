@@ -60,8 +60,8 @@ Tuning (``connect`` keyword arguments or URL query parameters)
     ``core_prefixes`` (comma-separated subject prefixes never kept by
     JetStream, e.g. control events; ``_INBOX.`` always is), ``publish_ack``
     (true: ``publish`` to a work subject waits for JetStream's ack; false: a core
-    publish the stream captures all the same, unconfirmed, about half the cost
-    per message; dead letters always wait for the ack). Other keyword
+    publish the stream captures all the same, unconfirmed, one round trip
+    less per message; dead letters always wait for the ack). Other keyword
     arguments (``tls``, ``user_credentials``, ``token``, ...) go to
     ``nats.connect``.
 """
