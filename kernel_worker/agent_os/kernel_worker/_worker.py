@@ -31,12 +31,12 @@ from agent_os.trust import (
 )
 
 from ._audit import AuditEvent, AuditSink
+from ._audit_publisher import AuditPublisher
 from ._policy import Policy
 from ._policy_types import Decision, Verdict
 from ._review import Approver, ReviewOutcome, ReviewRequest
 from ._wire import (
     ACTION_SUBJECT,
-    AUDIT_SUBJECT,
     KERNEL_RECIPIENT,
     WORKER_GROUP,
     RequestError,
@@ -93,7 +93,7 @@ class Worker:
         self._options = options or SubscribeOptions()
         self._nonces = nonces if nonces is not None else MemoryNonceStore()
         self._audit = audit
-        self._publish_audit = publish_audit
+        self._audit_out = AuditPublisher(bus) if publish_audit else None
         self._approver = approver
         self._max_request_bytes = max_request_bytes
         self._answered: OrderedDict[str, bytes] = OrderedDict()
@@ -132,6 +132,8 @@ class Worker:
         try:
             if self._subscription is not None:
                 await self._subscription.unsubscribe()
+            if self._audit_out is not None:
+                await self._audit_out.close()
         finally:
             self._stopped.set()
 
@@ -258,13 +260,10 @@ class Worker:
             self._answered.popitem(last=False)
 
     async def _record(self, action: Mapping[str, object], verdict: Verdict) -> None:
-        if self._audit is None and not self._publish_audit:
+        if self._audit is None and self._audit_out is None:
             return
         event = AuditEvent.from_verdict(action, verdict)
         if self._audit is not None:
             self._audit.record(event)
-        if self._publish_audit:
-            try:
-                await self._bus.publish(Envelope(AUDIT_SUBJECT, event.to_json()))
-            except BusError as exc:
-                log.warning("audit event %s not published: %s", event.event_id, exc)
+        if self._audit_out is not None:
+            await self._audit_out.put(event)
