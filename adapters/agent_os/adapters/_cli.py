@@ -28,6 +28,7 @@ from agent_os.trust import (
     TrustRegistry,
 )
 
+from ._cli_audit import audit
 from ._demo import render, run_demo
 
 
@@ -173,3 +174,6 @@ def worker(
         asyncio.run(serve())
     except BusError as exc:
         raise click.ClickException(f"bus {url}: {exc}") from exc
+
+
+main.add_command(audit)

@@ -8,6 +8,19 @@ from ._audit import (
     MemoryAuditLog,
     args_digest,
 )
+from ._audit_chain import (
+    GENESIS_HASH,
+    AuditRecord,
+    ChainProblem,
+    ChainReport,
+    chain_hash,
+    next_record,
+    verify_chain,
+)
+from ._audit_postgres import PostgresAuditStore
+from ._audit_sink import AUDIT_SINK_GROUP, AuditSinkWorker
+from ._audit_sqlite import SqliteAuditStore
+from ._audit_store import AuditStoreError, ChainedAuditStore
 from ._errors import (
     AuditError,
     MetricsError,
@@ -42,19 +55,27 @@ from ._worker import Worker
 
 __all__ = [
     "ACTION_SUBJECT",
+    "AUDIT_SINK_GROUP",
     "AUDIT_SUBJECT",
     "CONTROL_SUBJECT",
     "DURATION_BUCKETS",
+    "GENESIS_HASH",
     "KERNEL_RECIPIENT",
     "WORKER_GROUP",
     "ActionRule",
     "Approver",
     "AuditError",
     "AuditEvent",
+    "AuditRecord",
     "AuditSink",
+    "AuditSinkWorker",
+    "AuditStoreError",
     "AutoApprove",
     "AutoDeny",
     "CallbackApprover",
+    "ChainProblem",
+    "ChainReport",
+    "ChainedAuditStore",
     "Decision",
     "DenyAfterTimeout",
     "FanoutAudit",
@@ -68,17 +89,22 @@ __all__ = [
     "PolicyError",
     "PolicyLoadError",
     "PolicyViolation",
+    "PostgresAuditStore",
     "ReviewOutcome",
     "ReviewRequest",
     "Signal",
+    "SqliteAuditStore",
     "UnknownPolicy",
     "Verdict",
     "Worker",
     "action_content",
     "args_digest",
+    "chain_hash",
     "instrumented",
     "load_policies",
     "load_policy",
+    "next_record",
     "presets",
     "start_metrics_server",
+    "verify_chain",
 ]

@@ -2,6 +2,8 @@ import agent_os.trust
 
 EXPECTED = {
     "AgentIdentity",
+    "AsyncNonceStore",
+    "AsyncRedisNonceStore",
     "FileTrustStore",
     "KeyFileError",
     "MalformedMessage",
@@ -9,6 +11,7 @@ EXPECTED = {
     "MemoryTrustStore",
     "NonceStore",
     "PublicIdentity",
+    "RedisNonceStore",
     "SignedMessage",
     "TrustEntry",
     "TrustError",
@@ -16,6 +19,7 @@ EXPECTED = {
     "TrustRegistry",
     "TrustStore",
     "VerificationResult",
+    "as_async_nonce_store",
 }
 
 
@@ -38,5 +42,5 @@ def test_error_codes() -> None:
 
 def test_levels() -> None:
     levels = agent_os.trust.TrustLevel
-    assert [int(x) for x in levels] == [0, 1, 2, 3, 4]
-    assert [x.name for x in levels] == ["NONE", "LOW", "STANDARD", "HIGH", "KERNEL"]
+    assert [int(x) for x in levels] == [0, 1, 2, 3, 4, 5]
+    assert [x.name for x in levels] == ["NONE", "LOW", "STANDARD", "HIGH", "KERNEL", "ADMIN"]

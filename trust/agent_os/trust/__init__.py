@@ -4,13 +4,16 @@
 message signed over its exact wire bytes; ``TrustRegistry`` binds agent ids
 to public keys at a ``TrustLevel`` and verifies messages (sender known and
 not revoked, signature, freshness, recipient, replay). Everything here is
-synchronous and takes the clock as a ``now`` parameter.
+synchronous and takes the clock as a ``now`` parameter, except the network
+nonce stores (``RedisNonceStore``, ``AsyncRedisNonceStore``), which import
+``redis`` only when built.
 """
 
 from ._errors import KeyFileError, MalformedMessage, TrustError
 from ._identity import AgentIdentity, PublicIdentity
 from ._message import SignedMessage
-from ._nonces import MemoryNonceStore, NonceStore
+from ._nonces import AsyncNonceStore, MemoryNonceStore, NonceStore, as_async_nonce_store
+from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
 from ._registry import TrustRegistry, VerificationResult
 from ._store import (
     FileTrustStore,
@@ -22,6 +25,8 @@ from ._store import (
 
 __all__ = [
     "AgentIdentity",
+    "AsyncNonceStore",
+    "AsyncRedisNonceStore",
     "FileTrustStore",
     "KeyFileError",
     "MalformedMessage",
@@ -29,6 +34,7 @@ __all__ = [
     "MemoryTrustStore",
     "NonceStore",
     "PublicIdentity",
+    "RedisNonceStore",
     "SignedMessage",
     "TrustEntry",
     "TrustError",
@@ -36,4 +42,5 @@ __all__ = [
     "TrustRegistry",
     "TrustStore",
     "VerificationResult",
+    "as_async_nonce_store",
 ]

@@ -8,7 +8,9 @@ Other codes carried by a plain ``TrustError``: ``"key_conflict"`` (an id is
 already bound to another key), ``"unknown_agent"``, ``"revoked"``,
 ``"invalid_identity"`` (bad id, key or identity record), ``"reserved_domain"``
 (raw ``sign`` refused data that would look like a message signature) and
-``"store_error"`` (a trust store file cannot be read or written; retryable).
+``"store_error"`` (a trust store file cannot be read or written; retryable) and
+``"nonce_store_unavailable"`` (a shared nonce store such as Redis did not
+answer; retryable — the caller denies rather than skip the replay check).
 
 Verification never raises for bad input: ``TrustRegistry.verify`` answers
 with a ``VerificationResult`` whose ``reason`` is a stable code instead.

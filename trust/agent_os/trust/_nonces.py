@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import inspect
 import threading
 from typing import Protocol, runtime_checkable
 
@@ -64,3 +65,45 @@ class MemoryNonceStore:
         while expiry and expiry[0][0] < now:
             _, sender_id, nonce = heapq.heappop(expiry)
             seen.pop((sender_id, nonce), None)
+
+
+@runtime_checkable
+class AsyncNonceStore(Protocol):
+    """A ``NonceStore`` whose check is a coroutine (a network store such as Redis).
+
+    The same contract as :class:`NonceStore`: atomic, True only for the first
+    sight of ``(sender_id, nonce)``. A store that cannot answer raises
+    ``TrustError`` (code "nonce_store_unavailable", retryable) rather than
+    guess: the caller denies.
+    """
+
+    async def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float
+    ) -> bool:
+        """True if the nonce is fresh (and is now recorded), False if already seen."""
+        ...
+
+
+class _SyncNonceStoreAdapter:
+    """Presents a synchronous ``NonceStore`` as an ``AsyncNonceStore``.
+
+    The call runs inline on the event loop: right for an in-memory store
+    (about a microsecond), wrong for one that does network I/O.
+    """
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: NonceStore) -> None:
+        self.store = store
+
+    async def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float
+    ) -> bool:
+        return self.store.check_and_add(sender_id, nonce, expires_at, now)
+
+
+def as_async_nonce_store(store: NonceStore | AsyncNonceStore) -> AsyncNonceStore:
+    """``store`` itself if its ``check_and_add`` is a coroutine function, else a wrapper."""
+    if inspect.iscoroutinefunction(type(store).check_and_add):
+        return store  # type: ignore[return-value]
+    return _SyncNonceStoreAdapter(store)  # type: ignore[arg-type]

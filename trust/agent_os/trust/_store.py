@@ -20,13 +20,19 @@ from ._identity import PublicIdentity
 
 
 class TrustLevel(IntEnum):
-    """How far a registered agent is trusted. Unknown and revoked agents are ``NONE``."""
+    """How far a registered agent is trusted. Unknown and revoked agents are ``NONE``.
+
+    ``KERNEL`` and ``ADMIN`` are roles, not rungs: a kernel key signs verdicts,
+    an admin key signs control events (revocation, rotation). Check them with
+    ``is``, never with ``>=``, so that neither key can act as the other.
+    """
 
     NONE = 0
     LOW = 1
     STANDARD = 2
     HIGH = 3
     KERNEL = 4
+    ADMIN = 5
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,9 @@ class KafkaSubscription:
             for tp, records in batch.items():
                 part = self._parts.get(tp) if group else None
                 if group and part is None:
-                    continue  # revoked between fetch and now; the next owner reads it
+                    if tp not in consumer.assignment():
+                        continue  # revoked between fetch and now; the next owner reads it
+                    part = self._parts[tp] = Partition(tp)  # fetched before the callback ran
                 for record in records:
                     if part is not None:
                         part.pending.append(record.offset)

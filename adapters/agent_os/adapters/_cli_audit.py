@@ -1,0 +1,126 @@
+"""``agent-os audit``: verify a hash-chained audit store; run the audit sink."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from agent_os.bus import BusError, connect
+from agent_os.kernel_worker import (
+    AuditError,
+    AuditSinkWorker,
+    ChainedAuditStore,
+    PostgresAuditStore,
+    SqliteAuditStore,
+    verify_chain,
+)
+
+#: Exit codes of ``audit verify``.
+EXIT_OK, EXIT_TAMPERED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _open_store(sqlite: Path | None, postgres: str | None, *, create: bool) -> ChainedAuditStore:
+    if (sqlite is None) == (postgres is None):
+        raise click.UsageError("give exactly one of --sqlite PATH or --postgres DSN")
+    if sqlite is not None:
+        return SqliteAuditStore(sqlite, create=create)
+    assert postgres is not None
+    return PostgresAuditStore(postgres, create=create)
+
+
+def _parse_head(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("expected SEQ:HASH (as printed by a previous verify)")
+    return int(seq), digest.lower()
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+_sqlite_option = click.option(
+    "--sqlite", type=click.Path(path_type=Path, dir_okay=False), help="SQLite audit file."
+)
+_postgres_option = click.option(
+    "--postgres", metavar="DSN", help="PostgreSQL DSN (postgresql://user@host/db)."
+)
+
+
+@audit.command()
+@_sqlite_option
+@_postgres_option
+@click.option("--expect-head", metavar="SEQ:HASH", help="A head recorded earlier, to catch cuts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(
+    sqlite: Path | None, postgres: str | None, expect_head: str | None, as_json: bool
+) -> None:
+    """Check the hash chain. Exit 0 intact, 1 tampered, 2 bad input."""
+    try:
+        head = _parse_head(expect_head)
+        store = _open_store(sqlite, postgres, create=False)
+    except (click.UsageError, click.BadParameter) as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except AuditError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    try:
+        report = verify_chain(store.records(), expect_head=head)
+    except AuditError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    elif report.ok:
+        click.echo(
+            f"OK: {report.checked} records, chain intact; head {report.last_seq}:{report.last_hash}"
+        )
+    else:
+        for problem in report.problems:
+            click.echo(f"TAMPERED {problem}")
+        more = " (stopped early)" if report.truncated else ""
+        click.echo(f"{len(report.problems)} problem(s) in {report.checked} records{more}")
+    sys.exit(EXIT_OK if report.ok else EXIT_TAMPERED)
+
+
+@audit.command()
+@click.option("--bus", "bus_url", envvar="AGENT_OS_BUS_URL", required=True, help="Bus URL.")
+@_sqlite_option
+@_postgres_option
+def sink(bus_url: str, sqlite: Path | None, postgres: str | None) -> None:
+    """Store audit events from the bus on the hash chain until SIGTERM."""
+    logging.basicConfig(
+        level=os.environ.get("AGENT_OS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        store = _open_store(sqlite, postgres, create=True)
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def serve() -> None:
+        bus = await connect(bus_url)
+        try:
+            worker = AuditSinkWorker(bus, store)
+            await worker.run(install_signal_handlers=True)
+        finally:
+            await bus.close()
+
+    try:
+        asyncio.run(serve())
+    except BusError as exc:
+        raise click.ClickException(f"bus {bus_url}: {exc}") from exc
+    finally:
+        store.close()

@@ -1,0 +1,162 @@
+"""The audit sink worker: audit events from the bus onto a hash-chained store.
+
+Kernel workers publish batches of audit events (JSON lines) on
+:data:`AUDIT_SUBJECT`. The sink consumes them as a work-queue group, at least
+once: a delivery is acked only after the store committed its events, a store
+error nacks it (redelivered later, then dead-lettered after ``max_deliver``),
+and a body that is not audit events is dead-lettered at once with
+``malformed_audit``. A redelivered event is not chained twice: stores
+deduplicate by ``event_id``.
+
+Store calls are blocking; they run in a thread so the event loop keeps
+serving the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from types import TracebackType
+
+from agent_os.bus import Bus, Delivery, SubscribeOptions, Subscription
+
+from ._audit import AuditEvent
+from ._audit_store import ChainedAuditStore
+from ._errors import AuditError
+from ._wire import AUDIT_SUBJECT
+
+__all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
+
+log = logging.getLogger("agent_os.kernel.audit_sink")
+
+AUDIT_SINK_GROUP = "agentos-audit"
+# The store serialises appends anyway; a few in flight keep a thread busy
+# while the next batch is parsed.
+_DEFAULT_OPTIONS = SubscribeOptions(concurrency=4, max_deliver=20)
+
+
+def _parse(body: bytes) -> tuple[list[AuditEvent], list[str]]:
+    """The events of a batch body, and an error for each line that is not one."""
+    events: list[AuditEvent] = []
+    errors: list[str] = []
+    for n, line in enumerate(body.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(AuditEvent.from_json(line))
+        except AuditError as exc:
+            errors.append(f"line {n}: {exc}")
+    if not events and not errors:
+        errors.append("empty audit message")
+    return events, errors
+
+
+class AuditSinkWorker:
+    """Consumes audit events from ``bus`` into ``store``.
+
+    ``appended`` counts events handed to the store (a redelivered event
+    counts again though the store keeps it once); ``rejected`` counts
+    dead-lettered messages; ``failed`` counts store errors.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: ChainedAuditStore,
+        *,
+        subject: str = AUDIT_SUBJECT,
+        group: str = AUDIT_SINK_GROUP,
+        options: SubscribeOptions | None = None,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self._bus = bus
+        self._store = store
+        self._subject = subject
+        self._group = group
+        self._options = options or _DEFAULT_OPTIONS
+        self._retry_delay = retry_delay
+        self._subscription: Subscription | None = None
+        self._stopped = asyncio.Event()
+        self._closing = False
+        self.appended = 0
+        self.rejected = 0
+        self.failed = 0
+
+    @property
+    def store(self) -> ChainedAuditStore:
+        return self._store
+
+    async def start(self) -> None:
+        """Subscribe; returns once the sink is consuming."""
+        if self._closing:
+            raise RuntimeError("the audit sink was shut down")
+        if self._subscription is None:
+            self._subscription = await self._bus.subscribe(
+                self._subject, self._handle, group=self._group, options=self._options
+            )
+            log.info("audit sink consuming %s as %s", self._subject, self._group)
+
+    async def run(self, *, install_signal_handlers: bool = False) -> None:
+        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them)."""
+        await self.start()
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
+        await self._stopped.wait()
+
+    async def shutdown(self) -> None:
+        """Stop consuming; in-flight appends finish and are acked. Idempotent."""
+        if self._closing:
+            await self._stopped.wait()
+            return
+        self._closing = True
+        try:
+            if self._subscription is not None:
+                await self._subscription.unsubscribe()
+        finally:
+            self._stopped.set()
+
+    async def __aenter__(self) -> AuditSinkWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def _handle(self, delivery: Delivery) -> None:
+        events, errors = _parse(delivery.envelope.body)
+        if events:
+            try:
+                await asyncio.to_thread(self._store.append_many, events)
+            except AuditError as exc:
+                if not exc.retryable:
+                    # e.g. a non-finite timestamp: the same bytes fail the same way.
+                    await self._reject(delivery, exc.code, str(exc))
+                    return
+                self.failed += 1
+                log.warning("audit message %s not stored: %s", delivery.envelope.id, exc)
+                await delivery.nack(exc.code, delay=self._retry_delay)
+                return
+            except Exception:
+                self.failed += 1
+                log.exception("audit message %s: store failed", delivery.envelope.id)
+                await delivery.nack("audit_store", delay=self._retry_delay)
+                return
+            self.appended += len(events)
+        if errors:
+            # The good events are stored; the message is kept whole as evidence.
+            await self._reject(delivery, "malformed_audit", "; ".join(errors)[:2000])
+            return
+        await delivery.ack()
+
+    async def _reject(self, delivery: Delivery, code: str, detail: str) -> None:
+        self.rejected += 1
+        log.warning("audit message %s dead-lettered (%s): %s", delivery.envelope.id, code, detail)
+        await delivery.reject(code, detail)

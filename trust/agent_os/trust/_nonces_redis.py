@@ -1,0 +1,137 @@
+"""Replay protection shared by every worker: nonces kept in Redis with ``SET NX PX``.
+
+One ``SET key 1 NX PX ttl`` per message is atomic on the server, so of two
+workers that see the same signed bytes at once exactly one gets ``OK``. The key
+lives until the message would be stale anyway (``expires_at``), so Redis
+memory is bounded by the message rate times ``max_age``.
+
+Two flavours with one key layout, so they can share a server:
+
+* :class:`RedisNonceStore` — synchronous (``redis.Redis``), a ``NonceStore``
+  for synchronous code such as ``TrustRegistry(nonces=...)``. Each check blocks
+  the calling thread for one round trip (0.1-0.3 ms on loopback).
+* :class:`AsyncRedisNonceStore` — ``redis.asyncio``, an ``AsyncNonceStore``
+  for the kernel ``Worker``: the round trip does not block the event loop, so
+  other requests are verified meanwhile.
+
+``redis`` is imported when a store is built, never when ``agent_os.trust`` is
+imported. A Redis failure raises ``TrustError`` (code
+"nonce_store_unavailable", retryable): the caller denies, it never lets a
+message through unchecked.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ._errors import TrustError
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+DEFAULT_PREFIX = "agentos:nonce:"
+#: Seconds a check may wait on Redis before the store reports itself unavailable.
+DEFAULT_SOCKET_TIMEOUT = 2.0
+
+
+def _key(prefix: str, sender_id: str, nonce: str) -> str:
+    # Nonces are 32 hex digits (no ':'), so "<sender>:<nonce>" cannot be read two ways.
+    return f"{prefix}{sender_id}:{nonce}"
+
+
+def _ttl_ms(expires_at: float, now: float) -> int:
+    # At least 1 ms: PX 0 is an error, and a nonce at its expiry is stale anyway.
+    return max(1, math.ceil((expires_at - now) * 1000))
+
+
+def _unavailable(exc: Exception) -> TrustError:
+    return TrustError(
+        f"nonce store unavailable: {exc}", code="nonce_store_unavailable", retryable=True
+    )
+
+
+class RedisNonceStore:
+    """A synchronous ``NonceStore`` in Redis, shared by every process that uses it.
+
+    ``url_or_client`` is a ``redis://`` URL or a ``redis.Redis`` client (then
+    the caller owns it). ``prefix`` namespaces the keys.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+    ) -> None:
+        import redis as redis_lib
+
+        self.prefix = prefix
+        self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
+        if isinstance(url_or_client, str):
+            self._client: Any = redis_lib.Redis.from_url(
+                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+            self._owned = True
+        else:
+            self._client = url_or_client
+            self._owned = False
+
+    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
+        """True if fresh (recorded until ``expires_at``), False if another check saw it first."""
+        key = _key(self.prefix, sender_id, nonce)
+        try:
+            return bool(self._client.set(key, b"1", nx=True, px=_ttl_ms(expires_at, now)))
+        except self._errors as exc:
+            raise _unavailable(exc) from exc
+
+    def close(self) -> None:
+        """Close the connection pool if this store created it."""
+        if self._owned:
+            self._client.close()
+
+
+class AsyncRedisNonceStore:
+    """An ``AsyncNonceStore`` in Redis (``redis.asyncio``); the Worker awaits it.
+
+    ``url_or_client`` is a ``redis://`` URL or a ``redis.asyncio.Redis``
+    client (then the caller owns it). Same keys as :class:`RedisNonceStore`.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | redis.asyncio.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+    ) -> None:
+        import redis as redis_lib
+        import redis.asyncio as aredis
+
+        self.prefix = prefix
+        self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
+        if isinstance(url_or_client, str):
+            self._client: Any = aredis.Redis.from_url(
+                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+            self._owned = True
+        else:
+            self._client = url_or_client
+            self._owned = False
+
+    async def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float
+    ) -> bool:
+        """True if fresh (recorded until ``expires_at``), False if another check saw it first."""
+        key = _key(self.prefix, sender_id, nonce)
+        try:
+            return bool(await self._client.set(key, b"1", nx=True, px=_ttl_ms(expires_at, now)))
+        except self._errors as exc:
+            raise _unavailable(exc) from exc
+
+    async def close(self) -> None:
+        """Close the connection pool if this store created it."""
+        if self._owned:
+            await self._client.aclose()
