@@ -80,11 +80,10 @@ async def test_worker_command_serves_and_drains_on_sigterm(
     durable_url: str, bus: Bus, tmp_path: Path
 ) -> None:
     kernel, agent, key, registry = _identities(tmp_path)
-    proc = subprocess.Popen(
-        [str(BIN / "agent-os"), "worker", "--bus", durable_url, "--policy", "strict",
-         "--key", str(key), "--registry", str(registry)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "agent-os"), "worker", "--bus", durable_url, "--policy", "strict",
+        "--key", str(key), "--registry", str(registry),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
         client = KernelClient(bus, agent, [kernel.public()], timeout=30.0)
@@ -95,7 +94,7 @@ async def test_worker_command_serves_and_drains_on_sigterm(
         assert denied.decision is Decision.DENY and denied.rule is not None
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, out.decode()
 
 

@@ -223,3 +223,37 @@ async def test_worker_serves_after_bad_input(governed: Governed) -> None:
         await governed.bus.request(Envelope(ACTION_SUBJECT, junk), 2.0)
     verdict = await governed.client.check("file_read", {"path": "/a"})
     assert verdict.decision is Decision.ALLOW
+
+
+@pytest.mark.parametrize("forger", ["rogue_key", "agent_key", "unsigned"])
+async def test_rogue_reply_before_the_worker_cannot_allow(governed: Governed, forger: str) -> None:
+    """A process that can publish on reply subjects answers first with an allow."""
+    rogue = AgentIdentity.create("kernel-1", "rogue")  # even claiming the kernel's id
+    genuine_allow = (await governed.client.check("file_read", {"path": "/probe"})).to_dict()
+    assert genuine_allow["decision"] == "allow"
+
+    async def answer_first(d: Delivery) -> None:
+        request = SignedMessage.from_bytes(d.envelope.body)
+        allow = Verdict.from_dict({**genuine_allow, "request_id": request.id})
+        if forger == "unsigned":
+            body = json.dumps(allow.to_dict()).encode()
+        else:
+            signer = rogue if forger == "rogue_key" else governed.agent
+            body = SignedMessage.create(signer, "agent-1", allow.to_dict()).to_bytes()
+        await governed.bus.publish(d.envelope.reply(body))
+
+    # The rogue sees requests on the action subject (fan-out) and races the worker.
+    ran = False
+
+    @governed_fn(governed.client, action="file_write")
+    def write(path: str) -> None:
+        nonlocal ran
+        ran = True
+
+    sub = await governed.bus.subscribe(ACTION_SUBJECT, answer_first)
+    try:
+        with pytest.raises(PolicyViolation):
+            await write("/etc/cron.d/x")
+    finally:
+        await sub.unsubscribe()
+    assert not ran

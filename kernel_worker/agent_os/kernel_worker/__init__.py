@@ -21,6 +21,7 @@ from ._audit_postgres import PostgresAuditStore
 from ._audit_sink import AUDIT_SINK_GROUP, AuditSinkWorker
 from ._audit_sqlite import SqliteAuditStore
 from ._audit_store import AuditStoreError, ChainedAuditStore
+from ._control import CONTROL_RECIPIENT, ControlEvent, ControlListener, publish_control
 from ._errors import (
     AuditError,
     MetricsError,
@@ -30,6 +31,14 @@ from ._errors import (
     UnknownPolicy,
 )
 from ._kernel_space import KernelSpace
+from ._limits import (
+    LimiterUnavailable,
+    Limits,
+    RateLimiter,
+    RedisTokenBucket,
+    TokenBucket,
+    check_args,
+)
 from ._metrics import DURATION_BUCKETS, Metrics, instrumented, start_metrics_server
 from ._policy import Policy
 from ._policy_load import load_policies, load_policy, presets
@@ -57,6 +66,7 @@ __all__ = [
     "ACTION_SUBJECT",
     "AUDIT_SINK_GROUP",
     "AUDIT_SUBJECT",
+    "CONTROL_RECIPIENT",
     "CONTROL_SUBJECT",
     "DURATION_BUCKETS",
     "GENESIS_HASH",
@@ -76,11 +86,15 @@ __all__ = [
     "ChainProblem",
     "ChainReport",
     "ChainedAuditStore",
+    "ControlEvent",
+    "ControlListener",
     "Decision",
     "DenyAfterTimeout",
     "FanoutAudit",
     "JsonlAuditLog",
     "KernelSpace",
+    "LimiterUnavailable",
+    "Limits",
     "MemoryAuditLog",
     "Metrics",
     "MetricsError",
@@ -90,21 +104,26 @@ __all__ = [
     "PolicyLoadError",
     "PolicyViolation",
     "PostgresAuditStore",
+    "RateLimiter",
+    "RedisTokenBucket",
     "ReviewOutcome",
     "ReviewRequest",
     "Signal",
     "SqliteAuditStore",
+    "TokenBucket",
     "UnknownPolicy",
     "Verdict",
     "Worker",
     "action_content",
     "args_digest",
     "chain_hash",
+    "check_args",
     "instrumented",
     "load_policies",
     "load_policy",
     "next_record",
     "presets",
+    "publish_control",
     "start_metrics_server",
     "verify_chain",
 ]

@@ -216,7 +216,7 @@ class RedisTokenBucket:
         self._script: Any = self._client.register_script(_BUCKET_LUA)
 
     async def allow(self, agent_id: str, now: float) -> bool:
-        """Take one token from ``agent_id``'s shared bucket (``now`` is unused: Redis keeps time)."""
+        """Take one token from ``agent_id``'s bucket (``now`` is unused: Redis keeps time)."""
         try:
             allowed = await self._script(
                 keys=[self.prefix + agent_id], args=[repr(self.rate), repr(self.burst)]

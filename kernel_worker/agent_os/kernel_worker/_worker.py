@@ -23,20 +23,27 @@ from types import TracebackType
 from agent_os.bus import Bus, BusError, Delivery, Envelope, SubscribeOptions, Subscription
 from agent_os.trust import (
     AgentIdentity,
+    AsyncNonceStore,
     MalformedMessage,
     MemoryNonceStore,
     NonceStore,
     SignedMessage,
+    TrustError,
+    TrustLevel,
     TrustRegistry,
+    as_async_nonce_store,
 )
 
 from ._audit import AuditEvent, AuditSink
 from ._audit_publisher import AuditPublisher
+from ._control import ControlListener
+from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_policy_limits
 from ._policy import Policy
 from ._policy_types import Decision, Verdict
 from ._review import Approver, ReviewOutcome, ReviewRequest
 from ._wire import (
     ACTION_SUBJECT,
+    CONTROL_SUBJECT,
     KERNEL_RECIPIENT,
     WORKER_GROUP,
     RequestError,
@@ -58,6 +65,14 @@ class Worker:
     ``policies`` maps policy names to policies; a request may name one, and a
     request that names an unknown policy is denied. ``default_policy`` serves
     requests that name none.
+
+    ``nonces`` is the replay memory: a process-local ``MemoryNonceStore`` by
+    default; give replicas that share traffic one shared store
+    (``AsyncRedisNonceStore``; a synchronous store is called inline on the
+    loop). ``limits`` and ``rate_limiter`` bound what one request and one
+    agent may cost (see ``_limits``). Unless ``control_subject`` is None the
+    worker also listens (fan-out) for signed revocation/rotation events from
+    keys at ``control_levels`` and applies them at once.
     """
 
     def __init__(
@@ -71,11 +86,15 @@ class Worker:
         subject: str = ACTION_SUBJECT,
         group: str = WORKER_GROUP,
         options: SubscribeOptions | None = None,
-        nonces: NonceStore | None = None,
+        nonces: NonceStore | AsyncNonceStore | None = None,
         audit: AuditSink | None = None,
         publish_audit: bool = True,
         approver: Approver | None = None,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        limits: Limits | None = None,
+        rate_limiter: RateLimiter | None = None,
+        control_subject: str | None = CONTROL_SUBJECT,
+        control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
     ) -> None:
         if isinstance(policies, Policy):
             policies = {policies.name: policies}
@@ -88,10 +107,17 @@ class Worker:
         self._default = default_policy or next(iter(self._policies))
         if self._default not in self._policies:
             raise ValueError(f"default policy {self._default!r} is not among the policies")
+        self._limits = limits or Limits()
+        for policy in self._policies.values():
+            check_policy_limits(policy, self._limits)
+        self._rate = rate_limiter
         self._subject = subject
         self._group = group
         self._options = options or SubscribeOptions()
-        self._nonces = nonces if nonces is not None else MemoryNonceStore()
+        self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
+        self._control_subject = control_subject
+        self._control = ControlListener(registry, levels=control_levels)
+        self._control_subscription: Subscription | None = None
         self._audit = audit
         self._audit_out = AuditPublisher(bus) if publish_audit else None
         self._approver = approver
@@ -108,6 +134,11 @@ class Worker:
 
     async def start(self) -> None:
         """Subscribe to the action subject; returns once the worker is consuming."""
+        if self._control_subscription is None and self._control_subject is not None:
+            # Listen for revocations before taking requests, so none slips past.
+            self._control_subscription = await self._bus.subscribe(
+                self._control_subject, self._control
+            )
         if self._subscription is None:
             self._subscription = await self._bus.subscribe(
                 self._subject, self._handle, group=self._group, options=self._options
@@ -132,6 +163,8 @@ class Worker:
         try:
             if self._subscription is not None:
                 await self._subscription.unsubscribe()
+            if self._control_subscription is not None:
+                await self._control_subscription.unsubscribe()
             if self._audit_out is not None:
                 await self._audit_out.close()
         finally:
@@ -209,19 +242,36 @@ class Worker:
     async def _decide(
         self, message: SignedMessage, attempt: int, now: float
     ) -> tuple[Verdict, Mapping[str, object]]:
-        unparsed: Mapping[str, object] = {"agent_id": message.sender_id, "action": "?"}
+        sender = message.sender_id
+        unparsed: Mapping[str, object] = {"agent_id": sender, "action": "?"}
+        if self._control.revoked(sender) is not None:
+            return Verdict.deny("revoked", "request rejected: revoked"), unparsed
         result = self._registry.verify(message, now=now, expected_recipient=KERNEL_RECIPIENT)
         if not result.valid:
             return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed
-        # A redelivery carries the nonce a crashed worker already recorded.
-        if attempt == 1 and not self._nonces.check_and_add(
-            message.sender_id, message.nonce, message.timestamp + self._registry.max_age, now
-        ):
-            return Verdict.deny("replay", "nonce already used"), unparsed
+        # Order matters: limits are spent only on authenticated, fresh, first-seen
+        # requests, so neither a forged flood nor replayed bytes burn an agent's budget.
+        try:
+            # A redelivery carries the nonce a crashed worker already recorded.
+            if attempt == 1 and not await self._nonces.check_and_add(
+                sender, message.nonce, message.timestamp + self._registry.max_age, now
+            ):
+                return Verdict.deny("replay", "nonce already used"), unparsed
+            if self._rate is not None and not await self._rate.allow(sender, now):
+                return Verdict.deny("rate_limited", "agent over its request rate"), unparsed
+        except (TrustError, LimiterUnavailable) as exc:
+            log.warning("request %s from %s: %s", message.id, sender, exc)
+            return Verdict.deny(exc.code, str(exc)), unparsed
         try:
             request = parse_action(message)
         except RequestError as exc:
             return Verdict.deny(exc.code, str(exc)), unparsed
+        except RecursionError:
+            # The JSON parser gives up on nesting far past any sane limit.
+            return Verdict.deny("args_too_deep", "action content nests too deeply"), unparsed
+        exceeded = check_args(request.action["args"], self._limits)
+        if exceeded is not None:
+            return Verdict.deny(*exceeded), request.action
         name = request.policy or self._default
         policy = self._policies.get(name)
         if policy is None:

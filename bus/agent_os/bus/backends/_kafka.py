@@ -338,6 +338,13 @@ class KafkaBus:
             await self._closed.wait()
             return
         self._closing = True
+        async def _dbg() -> None:  # DEBUG-HANG
+            await asyncio.sleep(15)  # DEBUG-HANG
+            import sys  # DEBUG-HANG
+            print("CLOSE HANG", self._url, file=sys.stderr)  # DEBUG-HANG
+            for tk in asyncio.all_tasks():  # DEBUG-HANG
+                tk.print_stack(limit=8, file=sys.stderr)  # DEBUG-HANG
+        _w = asyncio.get_running_loop().create_task(_dbg())  # DEBUG-HANG
         try:
             await asyncio.gather(*(sub.unsubscribe() for sub in self._subs))
             for future in self._waiters.values():
@@ -360,6 +367,7 @@ class KafkaBus:
             except KafkaError as exc:
                 log.debug("producer stop: %s", exc)
         finally:
+            _w.cancel()  # DEBUG-HANG
             self._closed.set()
 
 
