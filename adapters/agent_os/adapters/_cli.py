@@ -29,6 +29,7 @@ from agent_os.trust import (
 )
 
 from ._cli_audit import audit
+from ._cli_trust import trust
 from ._demo import render, run_demo
 
 
@@ -177,3 +178,4 @@ def worker(
 
 
 main.add_command(audit)
+main.add_command(trust)

@@ -104,7 +104,7 @@ class Bus(Protocol):
         """Call ``handler`` for each delivery on ``subject``."""
         ...
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish and wait for the reply; ``BusTimeout`` after ``timeout`` s."""
         ...
 

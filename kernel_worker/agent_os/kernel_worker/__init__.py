@@ -42,6 +42,7 @@ from ._limits import (
 from ._metrics import DURATION_BUCKETS, Metrics, instrumented, start_metrics_server
 from ._policy import Policy
 from ._policy_load import load_policies, load_policy, presets
+from ._policy_rules import Check, CommandRule, NetworkRule, PathRule
 from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
 from ._review import (
     Approver,
@@ -86,6 +87,8 @@ __all__ = [
     "ChainProblem",
     "ChainReport",
     "ChainedAuditStore",
+    "Check",
+    "CommandRule",
     "ControlEvent",
     "ControlListener",
     "Decision",
@@ -98,6 +101,8 @@ __all__ = [
     "MemoryAuditLog",
     "Metrics",
     "MetricsError",
+    "NetworkRule",
+    "PathRule",
     "Pattern",
     "Policy",
     "PolicyError",

@@ -48,9 +48,28 @@ __all__ = [
 #: Keys (lower case) whose string values also form a field group.
 KEY_GROUPS: Mapping[str, str] = {
     **dict.fromkeys(("query", "sql", "statement", "statements"), "sql"),
-    **dict.fromkeys(("command", "cmd", "code", "script", "shell", "source_code"), "command"),
+    **dict.fromkeys(("command", "cmd", "script", "shell"), "command"),
+    # Program source (any language): ``command`` patterns see it, the shell lexer does not.
+    **dict.fromkeys(("code", "source_code"), "code"),
     **dict.fromkeys(
-        ("path", "file", "filename", "file_path", "filepath", "dir", "directory", "dest", "src"),
+        (
+            "path",
+            "file",
+            "filename",
+            "file_path",
+            "filepath",
+            "dir",
+            "directory",
+            "dest",
+            "src",
+            "paths",
+            "files",
+            "source_path",
+            "target_path",
+            "destination",
+            "cwd",
+            "working_dir",
+        ),
         "path",
     ),
     **dict.fromkeys(("url", "uri", "endpoint", "host", "href", "base_url"), "url"),
@@ -240,7 +259,13 @@ def flatten(
         if kind is dict or (kind is not str and kind not in scalars and isinstance(node, Mapping)):
             for key, value in node.items():
                 skey = key if type(key) is str else _text(key)
-                g = key_groups.get(skey.lower(), group) if key_groups else group
+                if key_groups:
+                    # Most keys are already lower case: try them as they are first.
+                    g = key_groups.get(skey)
+                    if g is None:
+                        g = group if skey.islower() else key_groups.get(skey.lower(), group)
+                else:
+                    g = group
                 vkind = type(value)
                 if vkind is not str:
                     if vkind in scalars:

@@ -3,7 +3,9 @@
 Evaluation finds every rule an action hits and returns the strongest
 (SIGKILL > SIGSTOP > SIGWARN > allow); among equally strong hits the first in
 rule order wins. Rule order: blocked actions, required capabilities, network
-rules, then blocked patterns as declared.
+rules (domains and address ranges), blocked patterns as declared, then the
+structural rules (``checks``, ``blocked_commands``, ``blocked_paths``; see
+``_policy_struct``), which run only when no pattern already gave SIGKILL.
 
 Speed comes from doing the work at construction: every pattern is compiled
 once by RE2 (linear time, no catastrophic backtracking) into one ``re2.Set``
@@ -24,8 +26,10 @@ import re2
 
 from ._errors import PolicyLoadError
 from ._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
-from ._policy_net import domain_matches, host_of, normalise_domain
+from ._policy_net import normalise_domain
 from ._policy_re import OPTIONS, compile_pattern, redact, search
+from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._policy_struct import Structural
 from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
 
 # Re-exported so callers can take the whole model from one module.
@@ -66,8 +70,13 @@ class Policy:
     ``allowed_domains`` (``None``: any) and ``blocked_domains`` confine
     network access by host label; ``required_capabilities`` maps an action
     type to capabilities the caller must hold; ``default`` is the decision
-    when no rule hits. Raises :class:`PolicyLoadError` naming the rule on any
-    invalid part, including a regex RE2 refuses (e.g. a backreference).
+    when no rule hits. Structural rules: ``checks`` (check ids such as
+    ``"sql:delete"`` or groups ``"sql"`` / ``"shell"``, or :class:`Check`),
+    ``blocked_commands`` (executable names or globs, or :class:`CommandRule`),
+    ``blocked_paths`` (path globs, or :class:`PathRule`) and
+    ``blocked_networks`` (CIDRs or named ranges, or :class:`NetworkRule`).
+    Raises :class:`PolicyLoadError` naming the rule on any invalid part,
+    including a regex RE2 refuses (e.g. a backreference).
     """
 
     __slots__ = (
@@ -75,6 +84,8 @@ class Policy:
         "_allow_verdict",
         "_allowed_domains",
         "_blocked_domains",
+        "_checks",
+        "_command_rules",
         "_content_hash",
         "_default",
         "_description",
@@ -82,10 +93,14 @@ class Policy:
         "_name",
         "_net",
         "_net_order",
+        "_network_rules",
+        "_path_rules",
         "_patterns",
         "_regexes",
         "_required",
         "_sets",
+        "_struct",
+        "_struct_base",
         "_version",
     )
 
@@ -101,6 +116,10 @@ class Policy:
         default: Decision | str = Decision.ALLOW,
         version: str = "1",
         description: str = "",
+        checks: Iterable[str | Check] = (),
+        blocked_commands: Iterable[str | CommandRule] = (),
+        blocked_paths: Iterable[str | PathRule] = (),
+        blocked_networks: Iterable[str | NetworkRule] = (),
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise PolicyLoadError("name must be a non-empty string", field="name")
@@ -129,8 +148,26 @@ class Policy:
             _action_key(action): frozenset(caps)
             for action, caps in (required_capabilities or {}).items()
         }
-        self._net = self._allowed_domains is not None or bool(self._blocked_domains)
+        self._checks = _checks(checks, name)
+        self._command_rules = _unique(blocked_commands, CommandRule, name, "blocked_commands")
+        self._path_rules = _unique(blocked_paths, PathRule, name, "blocked_paths")
+        self._network_rules = _unique(blocked_networks, NetworkRule, name, "blocked_networks")
+        self._net = (
+            self._allowed_domains is not None
+            or bool(self._blocked_domains)
+            or bool(self._network_rules)
+        )
         self._net_order = len(self._action_rules) + 1
+        self._struct_base = self._net_order + 1 + len(self._patterns)
+        self._struct = Structural(
+            self._checks,
+            self._command_rules,
+            self._path_rules,
+            self._network_rules,
+            self._allowed_domains,
+            self._blocked_domains,
+            self._net_order,
+        )
         self._compile()
         self._content_hash = hashlib.sha256(
             json.dumps(self._content(), sort_keys=True, separators=(",", ":")).encode()
@@ -186,7 +223,9 @@ class Policy:
         # "all" last: group-specific texts are usually short and hit first.
         sets.sort(key=lambda item: item[0] == "all")
         self._sets = tuple(sets)
-        wanted = set(by_group) | ({"url"} if self._net else set())
+        wanted = set(by_group) | ({"url"} if self._net else set()) | self._struct.groups
+        if "command" in by_group:
+            wanted.add("code")
         self._key_groups = {key: g for key, g in KEY_GROUPS.items() if g in wanted}
 
     # -- read-only view -------------------------------------------------------------
@@ -242,12 +281,32 @@ class Policy:
         return dict(self._required)
 
     @property
+    def checks(self) -> tuple[Check, ...]:
+        """Enabled structural checks, in rule order."""
+        return self._checks
+
+    @property
+    def blocked_commands(self) -> tuple[CommandRule, ...]:
+        """Blocked-executable rules, in rule order."""
+        return self._command_rules
+
+    @property
+    def blocked_paths(self) -> tuple[PathRule, ...]:
+        """Protected-path rules, in rule order."""
+        return self._path_rules
+
+    @property
+    def blocked_networks(self) -> tuple[NetworkRule, ...]:
+        """Blocked address-range rules, in rule order."""
+        return self._network_rules
+
+    @property
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the rules; stable across processes."""
         return self._content_hash
 
     def _content(self) -> dict[str, Any]:
-        return {
+        content = {
             "name": self._name,
             "version": self._version,
             "default": self._default.value,
@@ -271,6 +330,27 @@ class Policy:
             "blocked_domains": list(self._blocked_domains),
             "required_capabilities": {k: sorted(v) for k, v in sorted(self._required.items())},
         }
+        # Structural keys only when used, so older policies keep their hashes.
+        if self._checks:
+            content["checks"] = [
+                {"check": c.id, "signal": c.signal.value, "reason": c.reason} for c in self._checks
+            ]
+        for key, rules, field in (
+            ("blocked_commands", self._command_rules, "commands"),
+            ("blocked_paths", self._path_rules, "paths"),
+            ("blocked_networks", self._network_rules, "networks"),
+        ):
+            if rules:
+                content[key] = [
+                    {
+                        field: list(getattr(r, field)),
+                        "id": r.rule_id,
+                        "reason": r.reason,
+                        "signal": r.signal.value,
+                    }
+                    for r in rules
+                ]
+        return content
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a mapping :func:`load_policy` accepts (round-trips)."""
@@ -350,9 +430,10 @@ class Policy:
             parts.append(f"tool:\n{tool}")
         if not flatten(action.get("args"), self._key_groups, parts, groups):
             return self._malformed("action arguments are nested too deeply")
-        if self._net:
+        urls = groups.get("url")
+        if self._net and (urls or kind == "http_request"):
             hit = hit or _Hit()
-            self._check_network(kind, groups.get("url"), hit)
+            self._struct.check_urls(kind, urls, hit.offer, self._net_order)
             if hit.rank == 0:
                 return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
         for group, match, index_map in self._sets:
@@ -360,6 +441,8 @@ class Policy:
                 text = SEP.join(parts)
             else:
                 members = groups.get(group)
+                if group == "command" and "code" in groups:
+                    members = [*(members or ()), *groups["code"]]
                 if not members:
                     continue
                 text = SEP.join(members)
@@ -375,6 +458,13 @@ class Policy:
                 self._offer_patterns(found, index_map, hit, (data, stripped))
             else:
                 self._offer_patterns(found, index_map, hit, (data,))
+        if (
+            self._struct.active
+            and (hit is None or hit.rank != 0)
+            and self._struct.needed(kind, groups)
+        ):
+            hit = hit or _Hit()
+            self._struct.evaluate(kind, action.get("args"), groups, hit.offer, self._struct_base)
         if hit is None or hit.rank == _NO_HIT:
             return self._allow_verdict
         return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
@@ -405,36 +495,6 @@ class Policy:
                 hit.matched = redact(matched, secret=pattern.rule_id.startswith("secret:"))
                 return
         hit.matched = None
-
-    def _check_network(self, kind: str, urls: list[str] | None, hit: _Hit) -> None:
-        order = self._net_order
-        allowed = self._allowed_domains
-        if not urls:
-            if kind == "http_request" and allowed is not None:
-                hit.offer(
-                    order, Signal.SIGKILL, "net:domain-not-allowed", "http_request has no URL", None
-                )
-            return
-        for url in urls:
-            if not url.strip():
-                continue
-            try:
-                host = host_of(url)
-            except ValueError:
-                hit.offer(order, Signal.SIGKILL, "net:invalid-url", "URL has no valid host", None)
-                return
-            if self._blocked_domains and domain_matches(host, self._blocked_domains):
-                hit.offer(order, Signal.SIGKILL, "net:domain-blocked", "domain is blocked", host)
-                return
-            if allowed is not None and domain_matches(host, allowed) is None:
-                hit.offer(
-                    order,
-                    Signal.SIGKILL,
-                    "net:domain-not-allowed",
-                    "domain is not in allowed_domains",
-                    host,
-                )
-                return
 
     def _verdict(self, signal: Signal, rule: str, reason: str, matched: str | None) -> Verdict:
         return Verdict(
@@ -469,6 +529,50 @@ def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise PolicyLoadError(str(exc), policy=policy, field=f"{field}[{index}]") from None
     return tuple(dict.fromkeys(out))
+
+
+def _checks(values: Iterable[str | Check], policy: str) -> tuple[Check, ...]:
+    """Expand group names (``"sql"``, ``"shell"``); a later entry for an id replaces it."""
+    if isinstance(values, str):
+        raise PolicyLoadError("expected a list of checks", policy=policy, field="checks")
+    out: dict[str, Check] = {}
+    for index, value in enumerate(values):
+        try:
+            if isinstance(value, Check):
+                out[value.id] = value
+            elif isinstance(value, str) and value in CHECK_GROUPS:
+                out.update((c, Check(c)) for c in CHECK_GROUPS[value])
+            else:
+                out[str(value)] = Check(value) if isinstance(value, str) else Check(repr(value))
+        except PolicyLoadError as exc:
+            raise _relocate(exc, policy, f"checks[{index}]") from None
+    return tuple(out.values())
+
+
+def _relocate(exc: PolicyLoadError, policy: str, rule: str) -> PolicyLoadError:
+    where = rule if exc.rule is None or exc.rule in rule else f"{rule} ({exc.rule})"
+    return PolicyLoadError(exc.detail, file=exc.file, policy=policy, rule=where, field=exc.field)
+
+
+def _unique(values: Iterable[Any], kind: Any, policy: str, field: str) -> tuple[Any, ...]:
+    """Rules of one structural kind (a bare string is the first field); ids must be unique."""
+    if isinstance(values, str):
+        raise PolicyLoadError("expected a list", policy=policy, field=field)
+    out: dict[str, Any] = {}
+    for index, value in enumerate(values):
+        try:
+            rule = value if isinstance(value, kind) else kind(value)
+        except PolicyLoadError as exc:
+            raise _relocate(exc, policy, f"{field}[{index}]") from None
+        if rule.rule_id in out:
+            raise PolicyLoadError(
+                f"duplicate rule id {rule.rule_id!r}",
+                policy=policy,
+                rule=f"{field}[{index}]",
+                field="id",
+            )
+        out[rule.rule_id] = rule
+    return tuple(out.values())
 
 
 def _dedupe_ids(patterns: tuple[Pattern, ...], policy: str) -> tuple[Pattern, ...]:

@@ -18,6 +18,19 @@ drop), ``allowed_domains``, ``blocked_domains``, ``required_capabilities``
 ``fields``; a blocked action may be a mapping ``{action, signal, reason, id}``.
 A file may also hold one policy mapping at top level.
 
+Structural rule kinds (see ``_policy_rules``), each entry a string or a
+mapping with ``signal``, ``reason`` and ``id``::
+
+    checks: [sql, shell, {check: "sql:update-all-rows", signal: SIGSTOP}]
+    blocked_commands: [rm, "mkfs*", {command: dd, signal: SIGSTOP}]
+    blocked_paths: ["/etc/**", {path: ["~/.ssh/**", "~/.aws/**"], id: "path:keys"}]
+    blocked_networks: [metadata, {network: [private, loopback], signal: SIGSTOP}]
+
+Inherited structural rules are replaced by an own rule with the same id and
+dropped by ``disabled_rules`` like any other rule. A regex pattern and a
+structural check may share an id (strict's ``sql:drop`` is both); an own rule
+with that id replaces, and ``disabled_rules`` drops, both.
+
 Unknown keys, duplicate keys and bad values raise :class:`PolicyLoadError`
 naming the file, the policy, the rule and the field, so a typo never silently
 drops a rule.
@@ -37,6 +50,7 @@ import yaml
 from ._errors import PolicyLoadError, UnknownPolicy
 from ._policy import Policy
 from ._policy_re import compile_pattern
+from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
 from ._policy_types import ActionRule, Pattern, slug
 from ._presets import PRESETS, preset_mapping
 
@@ -54,7 +68,18 @@ _POLICY_KEYS = (
     "allowed_domains",
     "blocked_domains",
     "required_capabilities",
+    "checks",
+    "blocked_commands",
+    "blocked_paths",
+    "blocked_networks",
 )
+# Structural kind -> (rule class, accepted spellings of its entries' key).
+_STRUCTURAL: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "blocked_commands": (CommandRule, ("command", "commands")),
+    "blocked_paths": (PathRule, ("path", "paths")),
+    "blocked_networks": (NetworkRule, ("network", "networks")),
+}
+_CHECK_KEYS = ("check", "signal", "reason")
 _PATTERN_KEYS = ("pattern", "regex", "reason", "signal", "id", "fields")
 _ACTION_KEYS = ("action", "reason", "signal", "id")
 
@@ -235,16 +260,46 @@ def _build(
             key = f"\x00auto{auto}"  # only explicit ids replace inherited rules
         patterns[key] = pattern
 
+    checks: dict[str, Check] = {}
+    structural: dict[str, dict[str, Any]] = {key: {} for key in _STRUCTURAL}
+    if parent is not None:
+        checks = {c.id: c for c in parent.checks}
+        structural["blocked_commands"] = {r.rule_id: r for r in parent.blocked_commands}
+        structural["blocked_paths"] = {r.rule_id: r for r in parent.blocked_paths}
+        structural["blocked_networks"] = {r.rule_id: r for r in parent.blocked_networks}
+    own_checks = _checks(data.get("checks", []), fail)
+    for check in own_checks:
+        checks[check.id] = check
+    # One id is one rule: a regex and a structural check may share it
+    # (``sql:drop``), so an own rule with that id replaces both inherited ones.
+    for rule_id in own - {c.id for c in own_checks}:
+        if parent is not None and any(c.id == rule_id for c in parent.checks):
+            del checks[rule_id]
+    for check in own_checks:
+        if check.id not in own and parent is not None:
+            patterns.pop(check.id, None)
+    for key, (kind, spellings) in _STRUCTURAL.items():
+        seen: set[str] = set()
+        for index, rule in enumerate(_structural(data.get(key, []), key, kind, spellings, fail)):
+            if rule.rule_id in seen:
+                raise fail(f"duplicate rule id {rule.rule_id!r}", "id", f"{key}[{index}]")
+            seen.add(rule.rule_id)
+            structural[key][rule.rule_id] = rule
+
     disabled = data.get("disabled_rules", [])
     if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise fail("must be a list of rule ids", "disabled_rules")
     for rule_id in disabled:
         action_keys = [k for k, r in actions.items() if r.rule_id == rule_id]
-        if rule_id in patterns:
-            del patterns[rule_id]
-        elif action_keys:
+        found = False
+        tables: list[dict[str, Any]] = [patterns, checks, *structural.values()]
+        for table in tables:
+            if rule_id in table:
+                del table[rule_id]
+                found = True
+        if action_keys:
             del actions[action_keys[0]]
-        else:
+        elif not found:
             raise fail(f"no inherited rule with id {rule_id!r}", "disabled_rules")
 
     allowed: Any = parent.allowed_domains if parent is not None else None
@@ -294,6 +349,10 @@ def _build(
             default=default.strip().lower(),
             version=str(version),
             description=description,
+            checks=list(checks.values()),
+            blocked_commands=list(structural["blocked_commands"].values()),
+            blocked_paths=list(structural["blocked_paths"].values()),
+            blocked_networks=list(structural["blocked_networks"].values()),
         )
     except PolicyLoadError as exc:
         raise exc.located(file=file, policy=label) from None
@@ -375,6 +434,80 @@ def _patterns(entries: object, fail: Any) -> list[tuple[Pattern, bool]]:
         except ValueError as exc:
             raise fail(str(exc), "pattern", rule) from None
         out.append((pattern, explicit))
+    return out
+
+
+def _checks(entries: object, fail: Any) -> list[Check]:
+    if not isinstance(entries, list):
+        raise fail("must be a list of check ids or groups", "checks")
+    out: list[Check] = []
+    for index, entry in enumerate(entries):
+        rule = f"checks[{index}]"
+        try:
+            if isinstance(entry, str) and entry in CHECK_GROUPS:
+                out.extend(Check(c) for c in CHECK_GROUPS[entry])
+                continue
+            if isinstance(entry, str):
+                out.append(Check(entry))
+                continue
+            if not isinstance(entry, Mapping):
+                raise fail("must be a check id, a group or a mapping", None, rule)
+            for key in entry:
+                if key not in _CHECK_KEYS:
+                    raise _unknown_key(key, _CHECK_KEYS, file=None, policy=None, rule=rule)
+            if "check" not in entry:
+                raise fail("missing 'check'", "check", rule)
+            ids = CHECK_GROUPS.get(entry["check"], (entry["check"],))
+            for check_id in ids:
+                out.append(
+                    Check(
+                        check_id,
+                        signal=entry.get("signal", "SIGKILL"),
+                        reason=entry.get("reason", ""),
+                    )
+                )
+        except PolicyLoadError as exc:
+            raise _relabel(exc, fail, rule) from None
+    return out
+
+
+def _structural(
+    entries: object,
+    key: str,
+    kind: Any,
+    spellings: tuple[str, ...],
+    fail: Any,
+) -> list[Any]:
+    if not isinstance(entries, list):
+        raise fail("must be a list", key)
+    valid = (*spellings, "reason", "signal", "id")
+    out = []
+    for index, entry in enumerate(entries):
+        rule = f"{key}[{index}]"
+        try:
+            if isinstance(entry, str):
+                out.append(kind(entry))
+                continue
+            if not isinstance(entry, Mapping):
+                raise fail(f"must be a string or a mapping with {spellings[0]!r}", None, rule)
+            if isinstance(entry.get("id"), str):
+                rule = f"{rule} ({entry['id']!r})"
+            for name in entry:
+                if name not in valid:
+                    raise _unknown_key(name, valid, file=None, policy=None, rule=rule)
+            given = [s for s in spellings if s in entry]
+            if len(given) != 1:
+                raise fail(f"give exactly one of {', '.join(spellings)}", spellings[0], rule)
+            out.append(
+                kind(
+                    entry[given[0]],
+                    reason=entry.get("reason", ""),
+                    signal=entry.get("signal", "SIGKILL"),
+                    id=entry.get("id"),
+                )
+            )
+        except PolicyLoadError as exc:
+            raise _relabel(exc, fail, rule) from None
     return out
 
 

@@ -21,6 +21,7 @@ Operators come out as ``Op`` strings; the analyser builds commands from them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -175,11 +176,7 @@ class Lexer:
             else:
                 start = self.pos
                 word = self._word()
-                if (
-                    self.pos < n
-                    and text[self.pos] in "<>"
-                    and text[start : self.pos].isdigit()
-                ):
+                if self.pos < n and text[self.pos] in "<>" and text[start : self.pos].isdigit():
                     continue  # a file-descriptor number glued to a redirection
                 yield from self._expand(word)
 
@@ -215,7 +212,7 @@ class Lexer:
         self._buf, self._unq, self._dynamic, self._glob, self._subs = [], [], False, False, []
         text = self.text
         n = len(text)
-        if text[self.pos] in "<>":  # process substitution
+        if self.pos < n and text[self.pos] in "<>":  # process substitution
             end = find_close(text, self.pos + 1)
             self._command_sub(text[self.pos + 2 : end])
             self.pos = end + 1
@@ -343,13 +340,11 @@ class Lexer:
 
     def _expand(self, word: Word) -> Iterator[Word]:
         chars, unq = self._buf, self._unq
-        if "{" in chars or _SPLIT in chars:
-            texts = _braces("".join(chars), unq, 0)
-        else:
-            texts = [word.text]
+        plain = "{" not in chars and _SPLIT not in chars
+        texts = [word.text] if plain else _braces("".join(chars), unq, 0)
         for text in texts:
             for piece in text.split(_SPLIT) if _SPLIT in text else (text,):
-                if piece or len(texts) == 1 and _SPLIT not in text:
+                if piece or (len(texts) == 1 and _SPLIT not in text):
                     yield Word(piece, word.dynamic, word.glob, word.subs, word.heredoc)
 
 
@@ -375,7 +370,7 @@ def _braces(text: str, unq: list[bool], depth: int) -> list[str]:
                 head, tail = text[:start], text[i + 1 :]
                 cuts = [start, *commas, i]
                 out: list[str] = []
-                for a, b in zip(cuts, cuts[1:], strict=False):
+                for a, b in itertools.pairwise(cuts):
                     middle = text[a + 1 : b]
                     mask = unq[a + 1 : b] + unq[i + 1 :]
                     for rest in _braces(middle + tail, mask, depth + 1):

@@ -72,6 +72,7 @@ GATE = re2.compile(
     rf"(?:^|[^a-z_])(?:{_KEYWORDS})(?:[^a-z0-9_]|$)|(?:^|;)[^a-z0-9_]*do(?:[^a-z0-9_]|$)",
     OPTIONS,
 )
+_GATE_WORDS = tuple(w for w in _KEYWORDS.split("|") if w != "execute")  # exec covers it
 _GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _policy_re.search
 _UNANCHORED = re2._Anchor.UNANCHORED
 _DIALECTS = (None, "tsql", "mysql", "postgres")
@@ -80,6 +81,7 @@ _MAX_DEPTH = 3
 _OPAQUE = frozenset(
     {"drop", "delete", "truncate", "alter", "update", "merge", "exec", "execute", "prepare", "do"}
 )
+_KEYWORD_ALIAS = {"delete": "sql:delete", "drop": "sql:drop", "truncate": "sql:truncate"}
 _DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec", "immediate"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
                                "\u2060\u2061\u2062\u2063\u2064\ufeff"))  # fmt: skip
@@ -102,15 +104,44 @@ def _prepare(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
 
 
+def _may_match(lower: str) -> bool:
+    """Boundary-free keyword test on lower-cased text: a superset of :data:`GATE`, ~3x cheaper.
+
+    After NFKC, the only characters RE2's case-insensitive matching equates
+    with ASCII letters are the letters themselves, so ``str.lower`` loses none.
+    """
+    for word in _GATE_WORDS:
+        if word in lower:
+            return True
+    if "do" not in lower:
+        return False
+    if ";" in lower:
+        return True
+    start = 0
+    while start < len(lower) and not (lower[start].isascii() and _is_word(lower[start])):
+        start += 1
+    return lower.startswith("do", start)
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 def sql_gate(text: str) -> bool:
     """True when ``text`` may hold a statement :func:`analyse_sql` would flag."""
-    text = _prepare(text)
+    if not text.isascii():
+        text = _prepare(text)
+    lower = text.lower()
+    commented = "/*" in text or "--" in text
+    stripped = strip_sql_comments(text) if commented else ""
+    if not _may_match(lower) and not (commented and _may_match(stripped.lower())):
+        return False
     data = text.encode()
     if _GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0:
         return True
-    if "/*" in text or "--" in text:
-        stripped = strip_sql_comments(text).encode()
-        return _GATE_MATCH(_UNANCHORED, stripped, 0, len(stripped))[0][0] >= 0
+    if commented:
+        data = stripped.encode()
+        return bool(_GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
     return False
 
 
@@ -123,6 +154,11 @@ def analyse_sql(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[st
     """
     if not sql_gate(text):
         return []
+    return _analyse(text, sql_action, depth)
+
+
+def _analyse(text: str, sql_action: bool, depth: int) -> list[tuple[str, str]]:
+    """:func:`analyse_sql` without the gate (tests check the gate is a superset of this)."""
     text = _prepare(text)
     if len(text) > _MAX_CHARS or depth > _MAX_DEPTH:
         if sql_action or depth:
@@ -133,7 +169,7 @@ def analyse_sql(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[st
     for dialect in _DIALECTS:
         try:
             statements = sqlglot.parse(text, dialect=dialect)
-        except Exception:  # noqa: BLE001 - any parser failure is "this dialect cannot read it"
+        except Exception:  # any parser failure means: this dialect cannot read it
             continue
         clear = True
         for statement in statements:
@@ -147,15 +183,15 @@ def analyse_sql(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[st
     return list(findings.items())
 
 
-def _excerpt(node: exp.Expression, dialect: str | None) -> str:
+def _excerpt(node: exp.Expr, dialect: str | None) -> str:
     try:
         return node.sql(dialect=dialect)[:120]
-    except Exception:  # noqa: BLE001 - sqlglot cannot always print what it parsed
+    except Exception:  # sqlglot cannot always print what it parsed
         return type(node).__name__
 
 
 def _inspect(
-    statement: exp.Expression,
+    statement: exp.Expr,
     dialect: str | None,
     sql_action: bool,
     depth: int,
@@ -163,7 +199,7 @@ def _inspect(
 ) -> bool:
     """Add ``statement``'s findings; False when it was opaque (a risky, unparsed ``Command``)."""
 
-    def add(check: str, node: exp.Expression) -> None:
+    def add(check: str, node: exp.Expr) -> None:
         findings.setdefault(check, _excerpt(node, dialect))
 
     for node in statement.walk():
@@ -204,17 +240,21 @@ def _inspect(
             _execute(node, dialect, depth, findings)
         elif isinstance(node, exp.Anonymous) and str(node.this).lower() in ("exec", "execute"):
             _run_string(node.expressions, node, dialect, depth, findings)
+        elif isinstance(node, exp.Identifier) and not node.quoted:
+            # A reserved word read as a bare alias (``SELECT 'a'DELETE FROM t``) is, to
+            # a server that needs no ";" (T-SQL), the start of the next statement.
+            check = _KEYWORD_ALIAS.get(str(node.this).lower())
+            if check is not None:
+                add(check, statement)
     return True
 
 
-def _prepare_from(node: exp.Expression) -> bool:
+def _prepare_from(node: exp.Expr) -> bool:
     rest = str(node.expression.this if isinstance(node.expression, exp.Literal) else "")
     return str(node.this).lower() == "prepare" and " from " in f" {rest.lower()} "
 
 
-def _execute(
-    node: exp.Expression, dialect: str | None, depth: int, findings: dict[str, str]
-) -> None:
+def _execute(node: exp.Expr, dialect: str | None, depth: int, findings: dict[str, str]) -> None:
     target = node.this
     if isinstance(target, exp.Table) and not isinstance(target.this, exp.Parameter):
         name = target.name.lower()
@@ -227,14 +267,14 @@ def _execute(
 
 
 def _dynamic_command(
-    node: exp.Expression, keyword: str, dialect: str | None, depth: int, findings: dict[str, str]
+    node: exp.Expr, keyword: str, dialect: str | None, depth: int, findings: dict[str, str]
 ) -> None:
     rest = str(node.expression.this if isinstance(node.expression, exp.Literal) else "").strip()
     if keyword == "do":
         findings.setdefault("sql:dynamic", _excerpt(node, dialect))
         return
     if keyword == "prepare":
-        head, sep, rest = rest.partition(" ")
+        rest = rest.partition(" ")[2]
         rest = rest.strip()
         if rest.lower().startswith("from"):
             rest = rest[4:]
@@ -252,14 +292,14 @@ def _dynamic_command(
             rest = rest.strip()[len(name) :]
     try:
         value = sqlglot.parse_one(rest.strip().split(",", 1)[0] or "NULL", dialect=dialect)
-    except Exception:  # noqa: BLE001
+    except Exception:  # not an expression: nothing to fold
         value = None
     _run_string([value] if value is not None else [], node, dialect, depth, findings)
 
 
 def _run_string(
-    parts: list[exp.Expression],
-    node: exp.Expression,
+    parts: list[exp.Expr],
+    node: exp.Expr,
     dialect: str | None,
     depth: int,
     findings: dict[str, str],
@@ -274,8 +314,10 @@ def _run_string(
         findings.setdefault(check, excerpt)
 
 
-def _fold(node: exp.Expression | None) -> str | None:
+def _fold(node: exp.Expr | None) -> str | None:
     """The string a literal-only expression evaluates to ('a' + 'b', 'a' || 'b', CONCAT)."""
+    if isinstance(node, exp.National):
+        return str(node.this)
     if isinstance(node, exp.Literal):
         return str(node.this) if node.is_string else None
     if isinstance(node, exp.Identifier):

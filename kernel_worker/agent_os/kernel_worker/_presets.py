@@ -6,6 +6,24 @@
   ``eval(``), not the bare word, so prose such as "drop-down menu", "the
   Delete key" or "executive summary" passes. Extend it with
   ``allowed_domains`` to also confine HTTP to known hosts.
+
+  Beyond regexes, strict runs every structural check (parsed SQL, lexed
+  shell; see ``_policy_sql`` / ``_policy_shell``), all SIGKILL except
+  ``shell:dynamic-command`` (a command only known at run time: SIGSTOP, a
+  human can often tell), and these decisions:
+
+  - ``UPDATE`` without a column-naming ``WHERE`` is SIGKILL (it rewrites
+    every row: as destructive as the ``DELETE`` strict already blocks);
+  - string-built SQL (``EXEC(@sql)``, ``PREPARE s FROM @q``) is SIGKILL: a
+    reviewer cannot see the string either;
+  - credential paths are protected for *every* action, reads included
+    (``/etc/shadow``, ``~/.ssh/**``, ``~/.aws/**``, ``.env``, ``id_rsa``,
+    ``/proc/*/environ``, ``/var/run/docker.sock``...): reading them is how
+    secrets leave; ``.env.example`` and friends stay readable;
+  - cloud metadata endpoints and link-local addresses are SIGKILL however
+    the address is spelled; loopback, private and unspecified addresses
+    are SIGSTOP (an agent reaching into the internal network is the SSRF
+    shape, but local model servers are common enough to ask a human).
 * ``audit``: every strict rule downgraded to SIGWARN: nothing is blocked,
   everything strict would block is logged.
 * ``permissive``: nothing is blocked; secret exposure is still logged
@@ -128,6 +146,58 @@ STRICT_PATTERNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "path:system-credentials",
+        ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+         "/etc/sudoers.d/**", "/etc/master.passwd", "/etc/security/opasswd"),
+        "system credential file",
+    ),
+    ("path:ssh", ("~/.ssh/**", "/etc/ssh/ssh_host_*_key"), "SSH keys and configuration"),
+    (
+        "path:private-keys",
+        ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.ppk"),
+        "private key file",
+    ),
+    (
+        "path:cloud-credentials",
+        ("~/.aws/**", "~/.config/gcloud/**", "~/.azure/**", "~/.kube/config",
+         "~/.docker/config.json", "/var/run/secrets/**", "/run/secrets/**"),
+        "cloud or cluster credentials",
+    ),
+    (
+        "path:credential-files",
+        ("~/.netrc", "~/.pgpass", "~/.git-credentials", "~/.npmrc", "~/.pypirc", "~/.gnupg/**",
+         "~/.password-store/**", "~/.bash_history", "~/.zsh_history", "~/.psql_history",
+         "~/.mysql_history"),
+        "credential store or shell history",
+    ),
+    (
+        "path:dotenv",
+        (".env", ".env.local", ".env.*.local", ".env.production", ".env.prod", ".env.staging",
+         ".env.development", ".env.dev"),
+        "environment file with secrets (.env)",
+    ),
+    (
+        "path:process-secrets",
+        ("/proc/*/environ", "/proc/*/mem", "/proc/kcore", "/dev/mem", "/dev/kmem"),
+        "process memory or environment",
+    ),
+    ("path:docker-socket", ("/var/run/docker.sock", "/run/docker.sock"), "Docker socket"),
+)  # fmt: skip
+
+STRICT_NETWORKS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("net:metadata", ("metadata",), "cloud metadata endpoint", "SIGKILL"),
+    ("net:link-local", ("link-local",), "link-local address", "SIGKILL"),
+    (
+        "net:internal",
+        ("loopback", "private", "unspecified"),
+        "loopback or private network address",
+        "SIGSTOP",
+    ),
+)
+
+
 def _strict(signal: str | None = None, only_secrets: bool = False) -> dict[str, Any]:
     def sig(entry: dict[str, Any]) -> dict[str, Any]:
         return entry if signal is None else {**entry, "signal": signal}
@@ -138,7 +208,23 @@ def _strict(signal: str | None = None, only_secrets: bool = False) -> dict[str, 
         for rule_id, regex, reason in STRICT_PATTERNS
         if not only_secrets or rule_id.startswith("secret:")
     ]
-    return {"blocked_actions": actions, "blocked_patterns": patterns}
+    body: dict[str, Any] = {"blocked_actions": actions, "blocked_patterns": patterns}
+    if only_secrets:
+        return body
+    body["checks"] = [
+        sig({"check": "sql"}),
+        sig({"check": "shell"}),
+        sig({"check": "shell:dynamic-command", "signal": "SIGSTOP"}),
+    ]
+    body["blocked_paths"] = [
+        sig({"id": rule_id, "paths": list(globs), "reason": reason})
+        for rule_id, globs, reason in STRICT_PATHS
+    ]
+    body["blocked_networks"] = [
+        sig({"id": rule_id, "networks": list(nets), "reason": reason, "signal": level})
+        for rule_id, nets, reason, level in STRICT_NETWORKS
+    ]
+    return body
 
 
 def preset_mapping(name: str) -> dict[str, Any]:

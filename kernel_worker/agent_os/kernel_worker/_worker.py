@@ -6,6 +6,12 @@ with the policy, answers on the request's reply subject with a verdict signed
 by the kernel key, and publishes an audit event. Whatever is wrong with a
 request, the answer is a deny with a stable code; bytes that are not a request
 at all are also dead-lettered. The worker itself never stops on bad input.
+
+Checks run cheapest-first and spend shared resources only on requests that
+earned it: size, deadline, parse, revocation (control events), signature and
+freshness, then the nonce (replay) and the agent's rate budget, then the
+shape of ``args``, then policy. Signed revocation / rotation events on
+``agentos.v1.control`` are applied the moment they arrive (see ``_control``).
 """
 
 from __future__ import annotations
@@ -131,6 +137,11 @@ class Worker:
     @property
     def kernel_id(self) -> str:
         return self._identity.agent_id
+
+    @property
+    def control(self) -> ControlListener:
+        """The listener that verifies and applies revocation / rotation events."""
+        return self._control
 
     async def start(self) -> None:
         """Subscribe to the action subject; returns once the worker is consuming."""
@@ -292,7 +303,16 @@ class Worker:
         return replace(verdict, decision=Decision.DENY, code=code)
 
     async def _answer(self, envelope: Envelope, agent_id: str | None, verdict: Verdict) -> None:
-        """Answer a request that could not be judged normally (always a deny)."""
+        """Answer a request that could not be judged normally (always a deny).
+
+        Without a known sender, the deny goes to the sender and request id the
+        bytes claim (unverified), so the agent sees the stable code rather than
+        "bad_verdict". A deny bound to a claimed id hands a forger nothing a
+        forged signature would not already get.
+        """
+        if agent_id is None:
+            agent_id, request_id = _claimed(envelope.body)
+            verdict = replace(verdict, request_id=request_id)
         verdict = replace(verdict, kernel_id=self.kernel_id)
         wire = sign_verdict(self._identity, agent_id or UNKNOWN_AGENT, verdict)
         with contextlib.suppress(BusError):
@@ -317,3 +337,12 @@ class Worker:
             self._audit.record(event)
         if self._audit_out is not None:
             await self._audit_out.put(event)
+
+
+def _claimed(body: bytes) -> tuple[str | None, str | None]:
+    """The sender and message id ``body`` claims, unverified (the header is size-bounded)."""
+    try:
+        message = SignedMessage.from_bytes(body)
+    except MalformedMessage:
+        return None, None
+    return message.sender_id, message.id

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -66,8 +66,8 @@ def test_check_with_a_yaml_policy(tmp_path: Path) -> None:
     policy = tmp_path / "p.yaml"
     policy.write_text(
         "policies:\n  - name: my-policy\n    blocked_actions: [file_write]\n"
-        "    blocked_patterns:\n      - pattern: \"\\\\bpassword\\\\b\"\n"
-        "        reason: \"PII detected\"\n"
+        '    blocked_patterns:\n      - pattern: "\\\\bpassword\\\\b"\n'
+        '        reason: "PII detected"\n'
     )
     done = run("check", '{"action": "tool_call", "args": {"q": "my password"}}',
                "--policy", str(policy), "--json")  # fmt: skip

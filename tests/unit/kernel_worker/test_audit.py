@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from agent_os.kernel_worker._audit import (
     AuditEvent,
     AuditSink,

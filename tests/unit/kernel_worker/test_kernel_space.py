@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+
 from agent_os.kernel_worker._audit import AuditEvent, MemoryAuditLog, args_digest
 from agent_os.kernel_worker._errors import PolicyError, PolicyViolation
 from agent_os.kernel_worker._kernel_space import KernelSpace
@@ -23,7 +25,6 @@ from agent_os.kernel_worker._review import (
     ReviewOutcome,
     ReviewRequest,
 )
-from prometheus_client import CollectorRegistry
 
 SECRET = "AKIAABCDEFGHIJKLMNOP"
 

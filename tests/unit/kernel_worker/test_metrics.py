@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+
 from agent_os.kernel_worker._errors import MetricsError
 from agent_os.kernel_worker._metrics import (
     DURATION_BUCKETS,
@@ -18,7 +20,6 @@ from agent_os.kernel_worker._metrics import (
 from agent_os.kernel_worker._policy import Policy
 from agent_os.kernel_worker._policy_types import Pattern, Signal, Verdict
 from agent_os.kernel_worker._review import ReviewOutcome
-from prometheus_client import CollectorRegistry
 
 POLICY = Policy(
     "metrics-test",

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+
 from agent_os.kernel_worker._policy_types import Decision, Signal, Verdict
 from agent_os.kernel_worker._review import (
     Approver,

@@ -338,13 +338,6 @@ class KafkaBus:
             await self._closed.wait()
             return
         self._closing = True
-        async def _dbg() -> None:  # DEBUG-HANG
-            await asyncio.sleep(15)  # DEBUG-HANG
-            import sys  # DEBUG-HANG
-            print("CLOSE HANG", self._url, file=sys.stderr)  # DEBUG-HANG
-            for tk in asyncio.all_tasks():  # DEBUG-HANG
-                tk.print_stack(limit=8, file=sys.stderr)  # DEBUG-HANG
-        _w = asyncio.get_running_loop().create_task(_dbg())  # DEBUG-HANG
         try:
             await asyncio.gather(*(sub.unsubscribe() for sub in self._subs))
             for future in self._waiters.values():
@@ -358,7 +351,8 @@ class KafkaBus:
             if self._admin is not None:
                 if self._reply_task is not None:
                     try:
-                        await asyncio.wait_for(self._admin.delete_topics([self._reply_topic]), 2)
+                        async with asyncio.timeout(2):
+                            await self._admin.delete_topics([self._reply_topic])
                     except (KafkaError, TimeoutError) as exc:
                         log.debug("could not delete reply topic %s: %s", self._reply_topic, exc)
                 await self._admin.close()
@@ -367,7 +361,6 @@ class KafkaBus:
             except KafkaError as exc:
                 log.debug("producer stop: %s", exc)
         finally:
-            _w.cancel()  # DEBUG-HANG
             self._closed.set()
 
 

@@ -52,6 +52,7 @@ from ._kafka_delivery import FanoutDelivery, Partition, WorkDelivery
 log = logging.getLogger("agent_os.bus.kafka")
 
 _COMMIT_TIMEOUT = 3.0
+_CANCEL_GRACE = 5.0
 
 
 class Owner(Protocol):
@@ -141,7 +142,8 @@ class KafkaSubscription:
         if self._group is not None:
             self._tasks.append(loop.create_task(self._commit_loop()))
             try:
-                await asyncio.wait_for(self._joined.wait(), join_timeout)
+                async with asyncio.timeout(join_timeout):
+                    await self._joined.wait()
             except TimeoutError:
                 log.warning(
                     "group %s on %s not joined after %ss; messages wait for the join",
@@ -166,7 +168,8 @@ class KafkaSubscription:
         waits = [part.drained.wait() for part in parts if part.drained is not None]
         if waits:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*waits), self._drain_timeout)
+                async with asyncio.timeout(self._drain_timeout):
+                    await asyncio.gather(*waits)
         for delivery in [d for d in self.unsettled if d.part.revoked]:
             delivery.abandon()
         await self._commit(parts)
@@ -321,10 +324,12 @@ class KafkaSubscription:
         try:
             # aiokafka retries retriable commit errors forever (a restarted broker
             # answers UnknownTopicOrPartition until the topic is back): bound it.
-            await asyncio.wait_for(self._consumer.commit(offsets), _COMMIT_TIMEOUT)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
+            async with asyncio.timeout(_COMMIT_TIMEOUT):
+                await self._consumer.commit(offsets)
         except (KafkaError, AssertionError, TimeoutError) as exc:
             # A rebalance or a broker restart: uncommitted offsets are redelivered.
-            log.warning("offset commit on %s failed: %r %s", self._topic, exc, offsets)
+            log.warning("offset commit on %s failed: %r", self._topic, exc)
             return
         for part in parts:
             part.committed = max(part.committed, offsets.get(part.tp, -1))
@@ -349,7 +354,8 @@ class KafkaSubscription:
         await _cancel(fetcher)
         if self._running:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self._drain_timeout)
+                async with asyncio.timeout(self._drain_timeout):
+                    await self._idle.wait()
         await _cancel(rest + list(self._background))
         for delivery in list(self.unsettled):
             delivery.abandon()
@@ -359,9 +365,14 @@ class KafkaSubscription:
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them, but not forever: a handler that swallows
+    its cancellation must not hang ``close``."""
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        _, stuck = await asyncio.wait(tasks, timeout=_CANCEL_GRACE)
+        if stuck:
+            log.warning("%d task(s) ignored their cancellation", len(stuck))
 
 
 async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:

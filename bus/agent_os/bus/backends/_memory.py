@@ -132,7 +132,7 @@ class MemoryBus:
         self._broker.attach(consumer)
         return consumer
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:  # noqa: ASYNC109
+    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
         """Publish with a private ``reply_to`` and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)

@@ -141,6 +141,9 @@ class FanoutSubscription:
     async def start(self) -> None:
         try:
             self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
+            # The server has the subscription once it answers a PING sent after
+            # the SUB: only then is a publish from another connection seen.
+            await self._bus.nc.flush()
         except nats.errors.Error as exc:
             raise translate(exc, f"subscribe to {self._subject!r}") from exc
 

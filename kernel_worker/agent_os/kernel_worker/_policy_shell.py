@@ -1,0 +1,497 @@
+"""Structural shell analysis: find the command that really runs, then judge it.
+
+:func:`analyse_shell` lexes a script (:mod:`._policy_shell_lex`), builds
+simple commands and pipelines, and unwraps what hides the real executable:
+``sh -c '...'`` / ``bash -lc``, ``$(...)`` and backticks, ``eval``,
+``env VAR=x``, ``sudo``, ``nohup``, ``nice``, ``timeout``, ``xargs``,
+``find -exec``, ``command``, ``exec``, ``busybox``, ``/bin/rm``, ``\\rm``,
+aliases, functions, here-documents fed to a shell. Every executable found is
+reported (for ``blocked_commands``), with the paths and URLs its arguments
+name (for ``blocked_paths`` and network rules), and these checks run:
+
+* ``shell:rm-rf`` recursive ``rm`` (or ``find -delete``); ``shell:rm-root``
+  ``rm`` of ``/``, ``~``, ``*``, ``.`` or a system directory;
+* ``shell:mkfs`` / ``shell:disk-wipe`` (``wipefs``, ``shred``, ``blkdiscard``);
+* ``shell:dd-device`` ``dd of=/dev/sdX``; ``shell:device-write`` ``> /dev/sda``
+  or ``tee``/``cp`` onto a device;
+* ``shell:chmod-root`` recursive or world-writable ``chmod``/``chown`` of
+  ``/``, ``~`` or a system directory;
+* ``shell:pipe-to-shell`` a shell (or interpreter after a download) reading
+  its program from a pipe, ``bash <(curl ...)``, ``sh -c "$(curl ...)"``;
+* ``shell:fork-bomb`` a function that calls itself in a pipe or background;
+* ``shell:power`` shutdown / reboot / halt / ``kill -9 -1``;
+* ``shell:dynamic-command`` the executable itself is only known at run time
+  (``$cmd``, ``/bin/r?``, ``eval "$x"``) or the script is too large or too
+  deeply nested to analyse - a human should look (SIGSTOP in ``strict``).
+
+Pure and bounded: input over 64 KB, nesting deeper than 6 or more than 4,000
+commands yields ``shell:dynamic-command`` instead of more work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._policy_shell_lex import Lexer, Word
+from ._policy_shell_words import (
+    _DOWNLOADERS,
+    _INTERPRETERS,
+    _RESERVED,
+    _SHELLS,
+    _WORLD,
+    _WRAPPERS,
+    _WRITE_OPS,
+    _downloads,
+    _echo,
+    _has,
+    _is_assignment,
+    _is_device,
+    _option_value,
+    _powers_off,
+    _short,
+    _split_options,
+    _strip_options,
+    _system,
+    _wipes,
+)
+
+__all__ = ["SHELL_CHECKS", "ShellReport", "analyse_shell"]
+
+#: Check id -> reason.
+SHELL_CHECKS: dict[str, str] = {
+    "shell:rm-rf": "recursive file deletion (rm -r)",
+    "shell:rm-root": "deletion of /, ~, * or a system directory",
+    "shell:mkfs": "filesystem format (mkfs)",
+    "shell:disk-wipe": "disk or file wipe (wipefs, shred, blkdiscard)",
+    "shell:dd-device": "raw write to a device (dd of=/dev/...)",
+    "shell:device-write": "write to a raw device",
+    "shell:chmod-root": "recursive or world-writable permission change on a system path",
+    "shell:pipe-to-shell": "program piped into a shell or interpreter",
+    "shell:fork-bomb": "fork bomb",
+    "shell:power": "shutdown, reboot or kill of every process",
+    "shell:dynamic-command": "command only known at run time (review)",
+}
+
+_MAX_CHARS = 65_536
+_MAX_DEPTH = 6
+_MAX_COMMANDS = 4_000
+
+
+@dataclass(slots=True)
+class ShellReport:
+    """What a script does: findings, executables run, paths and URLs its commands name."""
+
+    findings: dict[str, str] = field(default_factory=dict)
+    commands: list[tuple[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Cmd:
+    words: list[Word] = field(default_factory=list)
+    redirects: list[tuple[str, Word]] = field(default_factory=list)
+    piped_in: bool = False
+    piped_out: bool = False
+    background: bool = False
+    upstream: frozenset[str] = frozenset()
+
+
+def analyse_shell(text: str) -> ShellReport:
+    """Analyse one shell script; never raises."""
+    report = ShellReport()
+    if len(text) > _MAX_CHARS:
+        report.findings["shell:dynamic-command"] = "script too large to analyse"
+        return report
+    try:
+        _Script(report, {}, {}, 0).run(text)
+    except (RecursionError, ValueError, IndexError) as exc:  # a lexer bug must not allow
+        report.findings["shell:dynamic-command"] = f"could not analyse ({type(exc).__name__})"
+    return report
+
+
+def _join(words: list[Word]) -> str:
+    return " ".join(w.text for w in words)
+
+
+def _excerpt(words: list[Word]) -> str:
+    return _join(words)[:120]
+
+
+class _Script:
+    def __init__(
+        self, report: ShellReport, env: dict[str, str], aliases: dict[str, str], depth: int
+    ) -> None:
+        self.report = report
+        self.env = env
+        self.aliases = aliases
+        self.depth = depth
+        self.executed: list[str] = []
+        self.functions: dict[str, int] = {}  # active function bodies: name -> brace depth
+        self.defined: set[str] = set()
+        self.braces = 0
+        self.echo: str | None = None  # output of a lone static echo / printf
+        self.cases = 0  # open case statements: "pattern)" is not a command
+
+    def flag(self, check: str, excerpt: str) -> None:
+        self.report.findings.setdefault(check, excerpt)
+
+    # -- structure ----------------------------------------------------------------------
+
+    def run(self, text: str) -> list[str]:
+        if self.depth > _MAX_DEPTH:
+            self.flag("shell:dynamic-command", "nesting too deep to analyse")
+            return []
+        cmd = _Cmd()
+        pipeline: list[_Cmd] = []
+        redirect: str | None = None
+        pending_func: str | None = None
+        for token in Lexer(text, self.lookup, self.substitute):
+            if isinstance(token, Word):
+                if redirect is not None:
+                    cmd.redirects.append((redirect, token))
+                    redirect = None
+                elif not cmd.words and token.text in ("{", "}") and not token.dynamic:
+                    self._brace(token.text)
+                else:
+                    cmd.words.append(token)
+                continue
+            if token in ("<", ">", ">>", ">|", "&>", "&>>", "<>", "<<", "<<-", "<<<", ">&", "<&"):
+                redirect = token
+                continue
+            if token == "(" and len(cmd.words) == 1 and not pipeline:
+                pending_func = cmd.words[0].text
+                cmd = _Cmd()
+                continue
+            if token == ")" and pending_func is not None and not cmd.words:
+                self.functions[pending_func] = self.braces
+                self.defined.add(pending_func)
+                pending_func = None
+                continue
+            pending_func = None
+            if token in ("|", "|&"):
+                cmd.piped_out = True
+                pipeline.append(cmd)
+                cmd = _Cmd(piped_in=True)
+                continue
+            pipeline.append(cmd)
+            if not (token == ")" and self.cases and len(pipeline) == 1):
+                self.pipeline(pipeline, background=token == "&")
+            if len(self.executed) > _MAX_COMMANDS:
+                self.flag("shell:dynamic-command", "script too complex to analyse")
+                return self.executed
+            pipeline, cmd = [], _Cmd()
+        pipeline.append(cmd)
+        self.pipeline(pipeline, background=False)
+        return self.executed
+
+    def _brace(self, brace: str) -> None:
+        if brace == "{":
+            self.braces += 1
+            return
+        self.braces = max(0, self.braces - 1)
+        for name, level in list(self.functions.items()):
+            if level >= self.braces:
+                del self.functions[name]
+
+    def pipeline(self, cmds: list[_Cmd], background: bool) -> None:
+        upstream: set[str] = set()
+        for cmd in cmds:
+            if not cmd.words and not cmd.redirects:
+                continue
+            cmd.background = background
+            cmd.upstream = frozenset(upstream)
+            before = len(self.executed)
+            self.command(list(cmd.words), cmd)
+            upstream.update(self.executed[before:])
+            for word in cmd.words:
+                upstream.update(word.subs)
+            self.redirects(cmd)
+
+    def lookup(self, name: str) -> str | None:
+        if name == "IFS":
+            return " "
+        if name == "HOME":
+            return "~"
+        return self.env.get(name)
+
+    def substitute(self, script: str) -> tuple[str | None, tuple[str, ...]]:
+        inner = _Script(self.report, dict(self.env), self.aliases, self.depth + 1)
+        executed = inner.run(script)
+        # The output is known only when the whole script is one static echo / printf.
+        return (inner.echo if len(executed) == 1 else None), tuple(executed)
+
+    # -- one simple command -------------------------------------------------------------
+
+    def command(self, words: list[Word], cmd: _Cmd) -> None:
+        words = self.assignments(words, cmd)
+        for _ in range(16):  # wrappers nest, but not forever
+            while words and words[0].text in _RESERVED and not words[0].dynamic:
+                if words[0].text == "esac":
+                    self.cases = max(0, self.cases - 1)
+                words = words[1:]
+            if not words:
+                return
+            head = words[0]
+            if head.text in ("for", "select", "case", "function") and not head.dynamic:
+                self.header(words)
+                return
+            if head.dynamic or head.glob:
+                if _downloads(head.subs):
+                    self.flag("shell:pipe-to-shell", _excerpt(words))
+                self.flag("shell:dynamic-command", _excerpt(words))
+                return
+            name = head.text.rsplit("/", 1)[-1].casefold().removesuffix(".exe")
+            if name in self.aliases and len(self.executed) < _MAX_COMMANDS:
+                alias = self.aliases.pop(name)  # an alias does not expand inside itself
+                self.executed.extend(self.substitute(f"{alias} {_join(words[1:])}")[1])
+                self.aliases[name] = alias
+                return
+            self.executed.append(name)
+            self.report.commands.append((name, _excerpt(words)))
+            if name in self.functions and (cmd.piped_in or cmd.piped_out or cmd.background):
+                self.flag("shell:fork-bomb", _excerpt(words))
+            if name in self.defined:
+                return
+            unwrapped = self.unwrap(name, words, cmd)
+            if unwrapped is None:
+                return
+            words = unwrapped
+        self.flag("shell:dynamic-command", "wrappers nested too deeply")
+
+    def assignments(self, words: list[Word], cmd: _Cmd) -> list[Word]:
+        index = 0
+        while index < len(words) and _is_assignment(words[index].text):
+            index += 1
+        if index and index == len(words):
+            for word in words:
+                self.assign(word)
+        return words[index:]
+
+    def assign(self, word: Word) -> None:
+        name, _, value = word.text.partition("=")
+        if word.dynamic or word.glob:
+            self.env.pop(name, None)
+        else:
+            self.env[name] = value
+
+    def header(self, words: list[Word]) -> None:
+        head = words[0].text
+        if head == "case":
+            self.cases += 1
+        elif head == "function" and len(words) > 1:
+            self.functions[words[1].text] = self.braces
+            self.defined.add(words[1].text)
+        elif head in ("for", "select") and len(words) > 1:
+            name = words[1].text
+            items = [w for w in words[3:] if w.text not in (";", "do")]
+            if len(words) > 2 and words[2].text == "in" and len(items) == 1:
+                self.assign(Word(f"{name}={items[0].text}", items[0].dynamic, items[0].glob))
+            else:
+                self.env.pop(name, None)
+
+    def unwrap(self, name: str, words: list[Word], cmd: _Cmd) -> list[Word] | None:
+        """The wrapped command's words, or ``None`` once this command is fully judged."""
+        args = words[1:]
+        if name in _SHELLS:
+            self.shell(words, cmd)
+            return None
+        if name in ("eval", "source", "."):
+            self.evaluate(name, words, cmd)
+            return None
+        if name in ("su", "script") or (name == "runuser" and _has(args, "-c")):
+            script = _option_value(args, ("-c", "--command"))
+            if script is not None:
+                self.run_script(script, words)
+                return None
+        if name == "find":
+            self.find(words, cmd)
+            return None
+        if name == "ssh":
+            self.remote(words)
+            return None
+        if name in ("export", "declare", "typeset", "local", "readonly"):
+            for word in args:
+                if _is_assignment(word.text):
+                    self.assign(word)
+            return None
+        if name == "alias":
+            for word in args:
+                key, eq, value = word.text.partition("=")
+                if eq and not word.dynamic:
+                    self.aliases[key] = value
+            return None
+        if name in ("unset", "read"):
+            for word in args:
+                self.env.pop(word.text, None)
+            return None
+        if name in ("echo", "printf") and not cmd.piped_out and not any(w.dynamic for w in args):
+            self.echo = _echo(name, [w.text for w in args])
+        if name == "command" and args and args[0].text in ("-v", "-V"):
+            return None  # a lookup, not a run
+        if name == "flock" and _has(args, "-c"):
+            self.run_script(_option_value(args, ("-c",)) or "", words)
+            return None
+        if name == "watch":
+            self.run_script(_join(_strip_options(args, *_WRAPPERS["watch"])), words)
+            return None
+        spec = _WRAPPERS.get(name)
+        if spec is not None:
+            inner = _strip_options(args, *spec, env=name in ("env", "sudo", "doas"))
+            if name == "env":
+                split = _option_value(args, ("-S", "--split-string"))
+                if split is not None:
+                    self.run_script(split, words)
+                    return None
+            if name == "sudo" and not inner and (_has(args, "-s") or _has(args, "-i")):
+                self.shell([Word("sh")], cmd)
+                return None
+            if name == "xargs" and not inner:
+                return None  # xargs runs echo
+            return inner or None
+        self.judge(name, words, cmd)
+        return None
+
+    def run_script(self, script: str, words: list[Word]) -> None:
+        if any(w.dynamic for w in words):
+            self.dynamic(words)
+        else:
+            self.executed.extend(self.substitute(script)[1])
+
+    def dynamic(self, words: list[Word]) -> None:
+        subs = [s for w in words for s in w.subs]
+        check = "shell:pipe-to-shell" if _downloads(subs) else "shell:dynamic-command"
+        self.flag(check, _excerpt(words))
+
+    def shell(self, words: list[Word], cmd: _Cmd) -> None:
+        index = 1
+        command = stdin = False
+        while index < len(words):
+            text = words[index].text
+            if text == "--" or not text or text[0] not in "-+":
+                index += text == "--"
+                break
+            if not text.startswith("--") and "c" in text[1:]:
+                command = True
+            if not text.startswith("--") and "s" in text[1:]:
+                stdin = True
+            if text in ("--rcfile", "--init-file", "-o", "+o", "-O", "+O"):
+                index += 1
+            index += 1
+        rest = words[index:]
+        if command:
+            if rest:
+                self.run_script(rest[0].text, rest[:1])
+            return
+        if rest and not stdin:
+            script = rest[0]
+            if _downloads(script.subs) or (script.text in ("-", "/dev/stdin") and cmd.piped_in):
+                self.flag("shell:pipe-to-shell", _excerpt(words))
+            return
+        feed = self.stdin_text(cmd)
+        if feed is not None:
+            self.run_script(feed, words)
+        if cmd.piped_in:
+            self.flag("shell:pipe-to-shell", _excerpt(words))
+
+    def stdin_text(self, cmd: _Cmd) -> str | None:
+        for op, target in cmd.redirects:
+            if op == "<<<":
+                return target.text
+            if op in ("<<", "<<-") and target.heredoc is not None:
+                return target.heredoc
+        return None
+
+    def evaluate(self, name: str, words: list[Word], cmd: _Cmd) -> None:
+        args = words[1:]
+        if name == "eval":
+            if any(w.dynamic for w in args):
+                self.dynamic(words)
+            else:
+                self.run_script(_join(args), words)
+        elif any(_downloads(w.subs) for w in args) or (
+            cmd.piped_in and args and args[0].text in ("/dev/stdin", "-")
+        ):
+            self.flag("shell:pipe-to-shell", _excerpt(words))
+        else:
+            self.note_args(args)
+
+    def find(self, words: list[Word], cmd: _Cmd) -> None:
+        index = 1
+        while index < len(words):
+            text = words[index].text
+            if text == "-delete":
+                self.flag("shell:rm-rf", _excerpt(words))
+            if text in ("-exec", "-execdir", "-ok", "-okdir"):
+                end = index + 1
+                while end < len(words) and words[end].text not in (";", "+"):
+                    end += 1
+                self.command(words[index + 1 : end], _Cmd(redirects=[]))
+                index = end
+            index += 1
+        self.note_args(words[1:])
+
+    def remote(self, words: list[Word]) -> None:
+        index = 1
+        while index < len(words) and words[index].text.startswith("-"):
+            index += 2 if words[index].text in ("-i", "-p", "-l", "-o", "-F", "-J") else 1
+        if index + 1 < len(words):
+            self.run_script(_join(words[index + 1 :]), words[index + 1 :])
+
+    def redirects(self, cmd: _Cmd) -> None:
+        for op, target in cmd.redirects:
+            if op in _WRITE_OPS and _is_device(target.text):
+                self.flag("shell:device-write", f"{op} {target.text}")
+            if op not in ("<<", "<<-", "<<<", ">&", "<&"):
+                self.report.paths.append(target.text)
+
+    # -- judging a resolved command -----------------------------------------------------
+
+    def judge(self, name: str, words: list[Word], cmd: _Cmd) -> None:
+        args = words[1:]
+        options, operands = _split_options(args)
+        excerpt = _excerpt(words)
+        if name == "rm":
+            if any(_short(o, "rR") for o in options) or {"--recursive", "--no-preserve-root"} & {
+                o.split("=")[0] for o in options
+            }:
+                self.flag("shell:rm-rf", excerpt)
+            elif any(_wipes(w) for w in operands):
+                self.flag("shell:rm-root", excerpt)
+        elif name.startswith("mkfs") or name in ("mke2fs", "mkswap", "mkdosfs", "mkntfs"):
+            self.flag("shell:mkfs", excerpt)
+        elif name in ("wipefs", "shred", "blkdiscard"):
+            self.flag("shell:disk-wipe", excerpt)
+        elif name == "dd":
+            if any(w.text.startswith("of=") and _is_device(w.text[3:]) for w in args):
+                self.flag("shell:dd-device", excerpt)
+        elif name in ("tee", "cp", "mv", "install", "ln"):
+            if operands and _is_device(operands[-1].text):
+                self.flag("shell:device-write", excerpt)
+        elif name in ("chmod", "chown", "chgrp"):
+            recursive = any(_short(o, "R") or o == "--recursive" for o in options)
+            world = name == "chmod" and any(_WORLD.match(w.text) for w in operands[:1])
+            if (recursive or world) and any(_system(w) for w in operands[1:]):
+                self.flag("shell:chmod-root", excerpt)
+        elif _powers_off(name, args):
+            self.flag("shell:power", excerpt)
+        elif name in _INTERPRETERS:
+            script = operands[0] if operands else None
+            fed = cmd.upstream if script is None and cmd.piped_in else ()
+            if _downloads(script.subs if script is not None else fed):
+                self.flag("shell:pipe-to-shell", excerpt)
+        if name in _DOWNLOADERS:
+            self.report.urls.extend(w.text for w in operands if not w.dynamic)
+        self.note_args(args)
+
+    def note_args(self, args: list[Word]) -> None:
+        for word in args:
+            text = word.text
+            if "://" in text:
+                self.report.urls.append(text)
+            if text.startswith("-") and "=" in text:
+                text = text.partition("=")[2]
+            elif "=" in text and not text.startswith(("/", "~", ".")):
+                text = text.partition("=")[2] or text
+            if text and not text.startswith("-"):
+                self.report.paths.append(text)

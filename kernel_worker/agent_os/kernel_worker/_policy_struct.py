@@ -1,0 +1,271 @@
+"""The structural half of evaluation: parsed SQL, lexed shell, canonical paths, parsed URLs.
+
+Regex rules look at text; these rules look at what the text *does*. Each
+analysis runs only on the field group it applies to, so benign actions that
+carry no SQL, command, path or URL field pay nothing:
+
+* SQL analysis: every string of a ``sql`` action, and ``sql`` fields
+  (``query``, ``sql``, ``statement``) of other actions; gated by an RE2
+  keyword prefilter (``_policy_sql.GATE``) before any parsing;
+* shell analysis: every string of a ``shell_exec`` action, of a
+  ``code_exec`` action unless its ``language`` names a non-shell language,
+  and ``command`` fields (``command``, ``cmd``, ``script``, ``shell``); not
+  ``code`` / ``source_code`` fields, which hold program source (regex
+  ``command`` patterns still see them). The executables, paths and URLs it
+  finds feed ``blocked_commands``, ``blocked_paths`` and the network rules;
+* path rules: ``path`` fields (``path``, ``file``, ``dest``...) and paths in
+  shell commands, in every canonical spelling;
+* network rules: ``url`` fields and URLs in shell commands, in every reading.
+
+Hits are offered to the engine's accumulator through ``offer(order, signal,
+rule, reason, matched)``; the engine keeps the strongest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import re2
+
+from ._policy_net import addresses_of, domain_matches, hosts_of
+from ._policy_path import canonical_paths, glob_regex
+from ._policy_re import OPTIONS, redact
+from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._policy_shell import analyse_shell
+from ._policy_sql import analyse_sql, sql_gate
+from ._policy_types import Signal
+
+__all__ = ["Offer", "Structural", "all_strings"]
+
+Offer = Callable[[int, Signal, str, str, str | None], None]
+_SQL_ACTIONS = frozenset({"sql"})
+_SHELL_ACTIONS = frozenset({"shell_exec", "code_exec"})
+_SQL_IDS = frozenset(CHECK_GROUPS["sql"])
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+def all_strings(node: object, out: list[str], depth: int = 0) -> None:
+    """Every string inside ``node`` (keys of mappings excluded), depth-first, bounded."""
+    if depth > 64:
+        return
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, Mapping):
+        for value in node.values():
+            all_strings(value, out, depth + 1)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            all_strings(item, out, depth + 1)
+
+
+_SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
+
+
+def _is_shell_source(args: object) -> bool:
+    """A ``code_exec`` in another language (``language: python``) is not shell text."""
+    if not isinstance(args, Mapping):
+        return True
+    language = args.get("language", args.get("lang", ""))
+    return not isinstance(language, str) or language.strip().lower() in _SHELL_LANGUAGES
+
+
+def _compile_set(regexes: list[str]) -> Any:
+    if not regexes:
+        return None
+    rule_set = re2.Set.SearchSet(OPTIONS)
+    for regex in regexes:
+        rule_set.Add(regex)
+    rule_set.Compile()
+    return rule_set
+
+
+class Structural:
+    """Compiled structural rules of one policy (immutable after construction)."""
+
+    __slots__ = (
+        "_allowed",
+        "_blocked_domains",
+        "_checks",
+        "_command_map",
+        "_command_rules",
+        "_command_set",
+        "_groups",
+        "_net_order",
+        "_net_rules",
+        "_path_map",
+        "_path_rules",
+        "_path_set",
+        "_shell",
+        "_sql",
+        "active",
+    )
+
+    def __init__(
+        self,
+        checks: tuple[Check, ...],
+        commands: tuple[CommandRule, ...],
+        paths: tuple[PathRule, ...],
+        networks: tuple[NetworkRule, ...],
+        allowed_domains: tuple[str, ...] | None,
+        blocked_domains: tuple[str, ...],
+        net_order: int,
+    ) -> None:
+        self._checks = {check.id: (index, check) for index, check in enumerate(checks)}
+        self._sql = any(c in _SQL_IDS for c in self._checks)
+        self._command_rules = commands
+        self._path_rules = paths
+        self._shell = bool(self._checks.keys() - _SQL_IDS) or bool(commands) or bool(paths)
+        self._net_rules = tuple((rule, rule.ranges(), rule.hosts()) for rule in networks)
+        self._allowed = allowed_domains
+        self._blocked_domains = blocked_domains
+        self._net_order = net_order
+        command_regexes = [(i, r) for i, rule in enumerate(commands) for r in rule.regexes()]
+        self._command_set = _compile_set([r for _, r in command_regexes])
+        self._command_map = tuple(i for i, _ in command_regexes)
+        path_regexes = [(i, glob_regex(g)) for i, rule in enumerate(paths) for g in rule.paths]
+        self._path_set = _compile_set([r for _, r in path_regexes])
+        self._path_map = tuple(i for i, _ in path_regexes)
+        groups = set()
+        if self._sql:
+            groups.add("sql")
+        if self._shell:
+            groups.add("command")
+        if paths:
+            groups.add("path")
+        self._groups = frozenset(groups)
+        #: True when any structural rule other than a domain rule exists.
+        self.active = bool(groups)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """Field groups the structural rules read (``url`` is the network rules' own)."""
+        return self._groups
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def needed(self, kind: str, groups: Mapping[str, list[str]]) -> bool:
+        """Cheap pre-check: could :meth:`evaluate` find anything in this action?"""
+        if self._sql:
+            if kind in _SQL_ACTIONS:
+                return True
+            texts = groups.get("sql")
+            if texts is not None:
+                for text in texts:
+                    if sql_gate(text):
+                        return True
+        if self._shell and (kind in _SHELL_ACTIONS or "command" in groups):
+            return True
+        return self._path_set is not None and "path" in groups
+
+    def evaluate(
+        self, kind: str, args: object, groups: Mapping[str, list[str]], offer: Offer, base: int
+    ) -> None:
+        """Offer every structural hit of one action; rule orders start at ``base``."""
+        if self._sql:
+            texts = groups.get("sql")
+            if kind in _SQL_ACTIONS:
+                texts = []
+                all_strings(args, texts)
+            for text in texts or ():
+                for check_id, excerpt in analyse_sql(text, sql_action=kind in _SQL_ACTIONS):
+                    self._offer_check(check_id, excerpt, offer, base)
+        if self._shell:
+            texts = groups.get("command")
+            if kind in _SHELL_ACTIONS and _is_shell_source(args):
+                texts = []
+                all_strings(args, texts)
+            for text in texts or ():
+                self._shell_text(text, offer, base)
+        if self._path_set is not None:
+            for path in groups.get("path") or ():
+                self._offer_path(path, offer, base)
+
+    def _offer_check(self, check_id: str, excerpt: str, offer: Offer, base: int) -> None:
+        entry = self._checks.get(check_id)
+        if entry is not None:
+            index, check = entry
+            offer(base + index, check.signal, check.id, check.reason, redact(excerpt, secret=False))
+
+    def _shell_text(self, text: str, offer: Offer, base: int) -> None:
+        report = analyse_shell(text)
+        for check_id, excerpt in report.findings.items():
+            self._offer_check(check_id, excerpt, offer, base)
+        if self._command_set is not None:
+            base_commands = base + len(self._checks)
+            for name, excerpt in report.commands:
+                for set_index in self._command_set.Match(name) or ():
+                    index = self._command_map[set_index]
+                    rule = self._command_rules[index]
+                    matched = redact(excerpt, secret=False)
+                    offer(base_commands + index, rule.signal, rule.rule_id, rule.reason, matched)
+        if self._path_set is not None:
+            for path in report.paths:
+                self._offer_path(path, offer, base)
+        if report.urls:
+            urls = list(dict.fromkeys(report.urls))
+            self.check_urls("", urls, offer, self._net_order, lenient=True)
+
+    def _offer_path(self, path: str, offer: Offer, base: int) -> None:
+        base_paths = base + len(self._checks) + len(self._command_rules)
+        for candidate in canonical_paths(path):
+            for set_index in self._path_set.Match(candidate) or ():
+                index = self._path_map[set_index]
+                rule = self._path_rules[index]
+                matched = redact(path, secret=False)
+                offer(base_paths + index, rule.signal, rule.rule_id, rule.reason, matched)
+
+    def check_urls(
+        self,
+        kind: str,
+        urls: list[str] | None,
+        offer: Offer,
+        order: int,
+        *,
+        lenient: bool = False,
+    ) -> None:
+        """Domain and address-range rules over ``urls``.
+
+        ``lenient`` (URLs found in shell text) skips strings that are not URLs
+        instead of denying them, and never requires a URL.
+        """
+        allowed = self._allowed
+        if not urls:
+            if kind == "http_request" and allowed is not None:
+                reason = "http_request has no URL"
+                offer(order, Signal.SIGKILL, "net:domain-not-allowed", reason, None)
+            return
+        for url in urls:
+            if not url.strip():
+                continue
+            try:
+                hosts = hosts_of(url)
+            except ValueError:
+                if not lenient:
+                    offer(order, Signal.SIGKILL, "net:invalid-url", "URL has no valid host", None)
+                continue
+            for host in hosts:
+                self._check_host(host, offer, order)
+
+    def _check_host(self, host: str, offer: Offer, order: int) -> None:
+        # Address ranges first: "cloud metadata" says more than "not allowed".
+        if self._net_rules:
+            addresses = addresses_of(host)
+            for rule, ranges, hosts in self._net_rules:
+                if (hosts and domain_matches(host, hosts)) or any(
+                    address in network
+                    for address in addresses
+                    for network in ranges
+                    if address.version == network.version
+                ):
+                    offer(order, rule.signal, rule.rule_id, rule.reason, host)
+        if self._blocked_domains and domain_matches(host, self._blocked_domains):
+            offer(order, Signal.SIGKILL, "net:domain-blocked", "domain is blocked", host)
+        if self._allowed is not None and domain_matches(host, self._allowed) is None:
+            offer(
+                order,
+                Signal.SIGKILL,
+                "net:domain-not-allowed",
+                "domain is not in allowed_domains",
+                host,
+            )

@@ -1,0 +1,61 @@
+"""Path canonicalisation and globs (_policy_path)."""
+
+from __future__ import annotations
+
+import pytest
+import re2
+
+from agent_os.kernel_worker._policy_path import canonical_paths, glob_regex
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/etc//./shadow/", "/etc/shadow"),
+        ("/var/../etc/shadow", "/etc/shadow"),
+        ("../../../etc/shadow", "/etc/shadow"),
+        ("%2e%2e/%2e%2e/etc/shadow", "/etc/shadow"),
+        ("%252e%252e%252fetc%252fshadow", "/etc/shadow"),
+        ("/etc/shadow\x00.png", "/etc/shadow"),
+        ("/etc/shadow%00.png", "/etc/shadow"),
+        ("/ETC/SHADOW", "/etc/shadow"),
+        ("file:///etc/shadow", "/etc/shadow"),
+        ("/proc/self/root/etc/shadow", "/etc/shadow"),
+        ("$HOME/.ssh/id_rsa", "~/.ssh/id_rsa"),
+        ("/home/bob/.ssh/id_rsa", "~/.ssh/id_rsa"),
+        ("C:\\Users\\bob\\.ssh\\id_rsa", "~/.ssh/id_rsa"),
+        ("~bob/.aws/credentials", "~/.aws/credentials"),
+        ("app/.env.", "app/.env"),
+        ("./config/../.env", ".env"),
+    ],
+)
+def test_canonical_spellings(raw: str, expected: str) -> None:
+    assert expected in canonical_paths(raw)
+
+
+def test_relative_paths_are_also_read_from_root_and_home() -> None:
+    assert canonical_paths("etc/shadow") == ("etc/shadow", "/etc/shadow", "~/etc/shadow")
+
+
+@pytest.mark.parametrize(
+    ("glob", "hits", "misses"),
+    [
+        ("/etc/shadow", ["/etc/shadow"], ["/etc/shadow.bak", "/x/etc/shadow"]),
+        ("~/.ssh/**", ["~/.ssh", "~/.ssh/id_rsa", "~/.ssh/a/b"], ["~/.sshx", "/.ssh/x"]),
+        (".env", [".env", "app/.env", "/srv/.env"], [".env.example", "x.env"]),
+        ("/proc/*/environ", ["/proc/1/environ"], ["/proc/1/2/environ"]),
+        ("id_[rd]sa", ["keys/id_rsa", "id_dsa"], ["id_ecdsa"]),
+        ("**/secrets/*.key", ["a/secrets/x.key", "secrets/y.key"], ["secrets/a/x.key"]),
+    ],
+)
+def test_globs(glob: str, hits: list[str], misses: list[str]) -> None:
+    regex = re2.compile(glob_regex(glob))
+    for path in hits:
+        assert regex.search(path), (glob, path)
+    for path in misses:
+        assert not regex.search(path), (glob, path)
+
+
+def test_empty_glob_is_refused() -> None:
+    with pytest.raises(ValueError):
+        glob_regex("  ")
