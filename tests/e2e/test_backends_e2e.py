@@ -88,6 +88,11 @@ async def test_worker_command_serves_and_drains_on_sigterm(
     try:
         client = KernelClient(bus, agent, [kernel.public()], timeout=30.0)
         allowed = await client.check("file_read", {"path": "/srv/a"})
+        for _ in range(100):  # until the worker process has subscribed
+            if allowed.code != "no_responders":
+                break
+            await asyncio.sleep(0.1)
+            allowed = await client.check("file_read", {"path": "/srv/a"})
         denied = await client.check("sql", {"query": "TRUNCATE payments"})
         assert allowed.decision is Decision.ALLOW
         assert allowed.kernel_id == "kernel-cli"

@@ -12,16 +12,20 @@ from typing import Any
 import click
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent_os.bus import BusError, connect
+from agent_os.bus import BusError, SubscribeOptions, connect
 from agent_os.kernel_worker import (
     Decision,
     JsonlAuditLog,
     PolicyError,
+    RateLimiter,
+    RedisTokenBucket,
+    TokenBucket,
     Worker,
     load_policy,
 )
 from agent_os.trust import (
     AgentIdentity,
+    AsyncRedisNonceStore,
     FileTrustStore,
     TrustError,
     TrustLevel,
@@ -44,6 +48,17 @@ class Settings(BaseSettings):
     registry_file: Path | None = None
     audit_file: Path | None = None
     log_level: str = "INFO"
+    #: Redis URL of the nonce store shared by every worker (replay protection
+    #: across replicas); unset: each worker remembers nonces itself.
+    nonce_url: str | None = None
+    #: Per-agent rate limit (requests/s) and burst; unset: no limit.
+    rate: float | None = None
+    burst: int = 20
+    #: Redis URL for a rate budget shared by every worker; unset: per worker.
+    rate_url: str | None = None
+    ack_wait: float = 30.0
+    max_deliver: int = 5
+    concurrency: int = 64
 
 
 @click.group()
@@ -165,11 +180,37 @@ def worker(
 
     async def serve() -> None:
         bus = await connect(url)
+        nonces = AsyncRedisNonceStore(settings.nonce_url) if settings.nonce_url else None
+        limiter: RateLimiter | None = None
+        if settings.rate is not None:
+            limiter = (
+                RedisTokenBucket(settings.rate_url, settings.rate, settings.burst)
+                if settings.rate_url
+                else TokenBucket(settings.rate, settings.burst)
+            )
+        options = SubscribeOptions(
+            ack_wait=settings.ack_wait,
+            max_deliver=settings.max_deliver,
+            concurrency=settings.concurrency,
+        )
         try:
-            w = Worker(bus, identity=identity, registry=registry, policies=chosen, audit=audit)
+            w = Worker(
+                bus,
+                identity=identity,
+                registry=registry,
+                policies=chosen,
+                audit=audit,
+                options=options,
+                nonces=nonces,
+                rate_limiter=limiter,
+            )
             await w.run(install_signal_handlers=True)
         finally:
             await bus.close()
+            if nonces is not None:
+                await nonces.close()
+            if isinstance(limiter, RedisTokenBucket):
+                await limiter.close()
 
     try:
         asyncio.run(serve())

@@ -354,10 +354,12 @@ class NatsBus:
             for future, _ in self._waiters.values():
                 if not future.done():
                     future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
-            with contextlib.suppress(nats.errors.Error, TimeoutError):
+            # A dead server surfaces as OSError (connection reset) here: close
+            # must still finish, and nothing of the client library escapes.
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                 await self.nc.drain()
             if not self.nc.is_closed:
-                with contextlib.suppress(nats.errors.Error):
+                with contextlib.suppress(nats.errors.Error, OSError):
                     await self.nc.close()
         finally:
             self._closed.set()
