@@ -3,7 +3,8 @@
 A worker answers first and audits after; one bus message per verdict would
 double its bus traffic. Events queue here (bounded: a full queue makes the
 worker wait rather than lose a record) and a background task publishes them
-as JSON lines, up to ``max_batch`` events per message, on ``AUDIT_SUBJECT``.
+as JSON lines, up to ``max_batch`` events per message, on ``AUDIT_SUBJECT``,
+waiting up to ``linger`` seconds for a batch to fill.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ class AuditPublisher:
         max_batch: int = 256,
         max_queue: int = 10_000,
         retry_delay: float = 0.5,
+        linger: float = 0.02,
     ) -> None:
         self._bus = bus
         self._subject = subject
         self._max_batch = max_batch
         self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
         self._retry_delay = retry_delay
+        self._linger = linger
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
@@ -58,6 +61,10 @@ class AuditPublisher:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            # Linger briefly so a steady trickle of verdicts costs one publish
+            # per batch, not one per verdict (audit may lag by ``linger``).
+            if self._linger > 0 and self._queue.qsize() < self._max_batch:
+                await asyncio.sleep(self._linger)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
