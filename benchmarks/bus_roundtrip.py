@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=128, help="agents in flight")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--backend-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     urls = dict(u.split("=", 1) for u in args.url)
     servers = Servers(Path(tempfile.mkdtemp(prefix="agentos-servers-")))
@@ -190,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
                 url = "memory://bench"
             else:
                 url = urls.get(name) or servers.get(name).url + URL_OPTIONS.get(name, "")
-            report[name] = asyncio.run(run_backend(name, url, args))
+            try:
+                report[name] = asyncio.run(
+                    asyncio.wait_for(run_backend(name, url, args), args.backend_timeout)
+                )
+            except TimeoutError:
+                report[name] = {"error": f"no result within {args.backend_timeout} s"}
             if not args.json:
                 print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)
     finally:
@@ -218,6 +224,9 @@ def _print_table(report: dict[str, Any]) -> None:
     rows = [cols]
     for name, r in report.items():
         if name == "environment":
+            continue
+        if "error" in r:
+            rows.append((name, r["error"], "", "", "", "", "", ""))
             continue
         rows.append((
             name, r.get("raw_path", "-"), _f(r.get("raw_p50_us")), _f(r.get("raw_p99_us")),

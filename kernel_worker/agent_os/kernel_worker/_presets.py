@@ -101,6 +101,11 @@ STRICT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("code:popen", r"\bpopen\d? ?\(|\bos\.popen\b", "process execution via popen"),
     ("code:dunder-import", r"__import__ ?\(", "dynamic import via __import__"),
     (
+        "code:recursive-delete",
+        r"\bshutil\.rmtree ?\(|\.(?:rm|rmdir)(?:sync)? ?\([^)]*\brecursive\b",
+        "recursive delete from code (shutil.rmtree, fs.rm recursive)",
+    ),
+    (
         "code:child-process",
         r"\brequire ?\( ?child_process ?\)|\bchild_process\.\w|getruntime ?\( ?\) ?\. ?exec\b",
         "process execution via child_process / Runtime.exec",
