@@ -53,28 +53,6 @@ class Partition:
         return True
 
 
-class FanoutDelivery:
-    """Fan-out deliveries need no settling: ack / nack / reject do nothing."""
-
-    __slots__ = ("envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
-
-
 class WorkDelivery:
     """One delivery of a work-queue record; settled at most once."""
 

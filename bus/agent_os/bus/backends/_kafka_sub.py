@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from .._delivery import FanoutDelivery
 from .._envelope import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
@@ -47,7 +48,7 @@ from .._envelope import (
 from .._errors import BusError, MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
 from ._kafka_codec import from_record, kafka_errors
-from ._kafka_delivery import FanoutDelivery, Partition, WorkDelivery
+from ._kafka_delivery import Partition, WorkDelivery
 
 log = logging.getLogger("agent_os.bus.kafka")
 

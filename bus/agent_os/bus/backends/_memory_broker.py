@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .._delivery import FanoutDelivery
 from .._envelope import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
@@ -53,30 +54,6 @@ class _Message:
     seq: int
     deliveries: int = 0
     not_before: float = 0.0  # loop.time() before which it is not redelivered
-
-
-class _FanoutDelivery:
-    """At-most-once: settling a fan-out delivery does nothing."""
-
-    def __init__(self, envelope: Envelope) -> None:
-        self._envelope = envelope
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
 
 
 class _WorkDelivery:
@@ -173,9 +150,9 @@ class Consumer:
 
     def _pump_fanout(self) -> None:
         while self._pending and self.has_slot:
-            self.start(_FanoutDelivery(self._pending.popleft()))
+            self.start(FanoutDelivery(self._pending.popleft()))
 
-    def start(self, delivery: _FanoutDelivery | _WorkDelivery) -> None:
+    def start(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
         task = asyncio.get_running_loop().create_task(self._run(delivery))
         self.inflight.add(task)
         task.add_done_callback(self._finished)
@@ -187,7 +164,7 @@ class Consumer:
         else:
             self._pump_fanout()
 
-    async def _run(self, delivery: _FanoutDelivery | _WorkDelivery) -> None:
+    async def _run(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
         try:
             await self.handler(delivery)
         except Exception:

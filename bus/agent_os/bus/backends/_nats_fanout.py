@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import nats.errors
 from nats.aio.msg import Msg
 
-from .._envelope import Envelope
+from .._delivery import FanoutDelivery
 from .._errors import MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
 from ._nats_codec import from_message, translate
@@ -99,28 +99,6 @@ class Pool(Generic[T]):
         self._workers.clear()
 
 
-class _FanoutDelivery:
-    """At-most-once: settling a fan-out delivery does nothing."""
-
-    __slots__ = ("envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
-
-
 class FanoutSubscription:
     """``group=None``: a core NATS subscription; every subscriber gets every message."""
 
@@ -157,7 +135,7 @@ class FanoutSubscription:
             log.warning("dropped a malformed message on %s", msg.subject, exc_info=True)
             return
         try:
-            await self._handler(_FanoutDelivery(envelope))
+            await self._handler(FanoutDelivery(envelope))
         except Exception:
             log.exception("handler for %s failed on message %s", self._subject, envelope.id)
 

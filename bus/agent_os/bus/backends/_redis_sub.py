@@ -22,7 +22,7 @@ from redis.asyncio.connection import ConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
-from .._envelope import Envelope
+from .._delivery import FanoutDelivery
 from .._errors import BusError
 from .._protocol import Delivery, Handler, SubscribeOptions
 from ._redis_codec import decode_entry, pairs, stream_entries, translate
@@ -76,32 +76,6 @@ class BlockingReader:
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self._conn.disconnect()
-
-
-class FanoutDelivery:
-    """A fan-out delivery: nothing to settle."""
-
-    __slots__ = ("_envelope",)
-
-    def __init__(self, envelope: Envelope) -> None:
-        self._envelope = envelope
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._envelope
-
-    @property
-    def attempt(self) -> int:
-        return 1
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
 
 
 class SubscriptionBase:
