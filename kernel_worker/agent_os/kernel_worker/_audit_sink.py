@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from types import TracebackType
 
 from agent_os.bus import Bus, Delivery, SubscribeOptions, Subscription
@@ -24,6 +23,7 @@ from agent_os.bus import Bus, Delivery, SubscribeOptions, Subscription
 from ._audit import AuditEvent
 from ._audit_store import ChainedAuditStore
 from ._errors import AuditError
+from ._service import Service
 from ._wire import AUDIT_SUBJECT
 
 __all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
@@ -52,7 +52,7 @@ def _parse(body: bytes) -> tuple[list[AuditEvent], list[str]]:
     return events, errors
 
 
-class AuditSinkWorker:
+class AuditSinkWorker(Service):
     """Consumes audit events from ``bus`` into ``store``.
 
     ``appended`` counts events handed to the store (a redelivered event
@@ -70,6 +70,7 @@ class AuditSinkWorker:
         options: SubscribeOptions | None = None,
         retry_delay: float = 0.5,
     ) -> None:
+        super().__init__()
         self._bus = bus
         self._store = store
         self._subject = subject
@@ -77,8 +78,6 @@ class AuditSinkWorker:
         self._options = options or _DEFAULT_OPTIONS
         self._retry_delay = retry_delay
         self._subscription: Subscription | None = None
-        self._stopped = asyncio.Event()
-        self._closing = False
         self.appended = 0
         self.rejected = 0
         self.failed = 0
@@ -97,26 +96,9 @@ class AuditSinkWorker:
             )
             log.info("audit sink consuming %s as %s", self._subject, self._group)
 
-    async def run(self, *, install_signal_handlers: bool = False) -> None:
-        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them)."""
-        await self.start()
-        if install_signal_handlers:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
-        await self._stopped.wait()
-
-    async def shutdown(self) -> None:
-        """Stop consuming; in-flight appends finish and are acked. Idempotent."""
-        if self._closing:
-            await self._stopped.wait()
-            return
-        self._closing = True
-        try:
-            if self._subscription is not None:
-                await self._subscription.unsubscribe()
-        finally:
-            self._stopped.set()
+    async def _stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
 
     async def __aenter__(self) -> AuditSinkWorker:
         await self.start()

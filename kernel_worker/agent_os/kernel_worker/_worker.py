@@ -16,15 +16,12 @@ shape of ``args``, then policy. Signed revocation / rotation events on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from types import TracebackType
 
 from agent_os.bus import Bus, BusError, Delivery, Envelope, SubscribeOptions, Subscription
 from agent_os.trust import (
@@ -47,6 +44,7 @@ from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_
 from ._policy import Policy
 from ._policy_types import Decision, Verdict
 from ._review import Approver, ReviewOutcome, ReviewRequest
+from ._service import Service
 from ._wire import (
     ACTION_SUBJECT,
     CONTROL_SUBJECT,
@@ -65,7 +63,7 @@ UNKNOWN_AGENT = "unknown"
 _IDEMPOTENCY_ENTRIES = 10_000
 
 
-class Worker:
+class Worker(Service):
     """A kernel worker bound to one bus.
 
     ``policies`` maps policy names to policies; a request may name one, and a
@@ -102,6 +100,7 @@ class Worker:
         control_subject: str | None = CONTROL_SUBJECT,
         control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
     ) -> None:
+        super().__init__()
         if isinstance(policies, Policy):
             policies = {policies.name: policies}
         if not policies:
@@ -130,8 +129,6 @@ class Worker:
         self._max_request_bytes = max_request_bytes
         self._answered: OrderedDict[str, bytes] = OrderedDict()
         self._subscription: Subscription | None = None
-        self._stopped = asyncio.Event()
-        self._closing = False
         self.verdicts = 0
 
     @property
@@ -156,42 +153,13 @@ class Worker:
             )
             log.info("kernel worker %s consuming %s", self.kernel_id, self._subject)
 
-    async def run(self, *, install_signal_handlers: bool = False) -> None:
-        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them)."""
-        await self.start()
-        if install_signal_handlers:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
-        await self._stopped.wait()
-
-    async def shutdown(self) -> None:
-        """Stop taking requests and let in-flight ones finish. Idempotent."""
-        if self._closing:
-            await self._stopped.wait()
-            return
-        self._closing = True
-        try:
-            if self._subscription is not None:
-                await self._subscription.unsubscribe()
-            if self._control_subscription is not None:
-                await self._control_subscription.unsubscribe()
-            if self._audit_out is not None:
-                await self._audit_out.close()
-        finally:
-            self._stopped.set()
-
-    async def __aenter__(self) -> Worker:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.shutdown()
+    async def _stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+        if self._control_subscription is not None:
+            await self._control_subscription.unsubscribe()
+        if self._audit_out is not None:
+            await self._audit_out.close()
 
     # -- the hot path -------------------------------------------------------
 
