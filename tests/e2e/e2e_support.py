@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -44,3 +45,16 @@ async def governed_setup() -> AsyncIterator[Governed]:
         await worker.shutdown()
         await agent_bus.close()
         await worker_bus.close()
+
+
+async def read_lines(proc: asyncio.subprocess.Process, prefix: str, count: int) -> list[str]:
+    """Read ``proc``'s stdout until ``count`` lines starting with ``prefix`` were seen."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    while len(seen) < count:
+        line = (await proc.stdout.readline()).decode().strip()
+        if not line:
+            raise AssertionError(f"worker exited early; saw {seen}")
+        if line.startswith(prefix):
+            seen.append(line)
+    return seen

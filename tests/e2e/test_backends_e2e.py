@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from e2e_support import read_lines
 
 from agent_os.adapters import KernelClient
 from agent_os.adapters._demo import STEPS, run_demo
@@ -103,18 +104,6 @@ async def test_worker_command_serves_and_drains_on_sigterm(
     assert proc.returncode == 0, out.decode()
 
 
-async def _read_lines(proc: asyncio.subprocess.Process, want: str, count: int) -> list[str]:
-    assert proc.stdout is not None
-    seen: list[str] = []
-    while len(seen) < count:
-        line = (await proc.stdout.readline()).decode().strip()
-        if not line:
-            raise AssertionError(f"worker exited early; saw {seen}")
-        if line.startswith(want):
-            seen.append(line)
-    return seen
-
-
 async def test_killed_worker_requests_go_to_the_survivor(
     durable_url: str, bus: Bus, tmp_path: Path
 ) -> None:
@@ -132,7 +121,7 @@ async def test_killed_worker_requests_go_to_the_survivor(
     )  # fmt: skip
     survivor_bus: Bus | None = None
     try:
-        await asyncio.wait_for(_read_lines(proc, "ready", 1), 60)
+        await asyncio.wait_for(read_lines(proc, "ready", 1), 60)
         client = KernelClient(bus, agent, [doomed.public(), survivor.public()], timeout=60.0)
         n = 6
         pending = [
@@ -140,7 +129,7 @@ async def test_killed_worker_requests_go_to_the_survivor(
             for i in range(n)
         ]
         # Every request is taken by the only worker, which holds it unacked.
-        held = await asyncio.wait_for(_read_lines(proc, "held", n), 60)
+        held = await asyncio.wait_for(read_lines(proc, "held", n), 60)
         assert len(held) == n
         assert not any(p.done() for p in pending)
 

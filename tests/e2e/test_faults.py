@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from e2e_support import read_lines
 
 from agent_os.adapters import KernelClient, governed
 from agent_os.bus import Bus, BusError, Envelope, SubscribeOptions, connect, new_id
@@ -58,18 +59,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 # -- SIGTERM with requests in flight ---------------------------------------------------------
 
 
-async def _lines(proc: asyncio.subprocess.Process, prefix: str, count: int) -> list[str]:
-    assert proc.stdout is not None
-    seen: list[str] = []
-    while len(seen) < count:
-        line = (await proc.stdout.readline()).decode().strip()
-        if not line:
-            raise AssertionError(f"worker exited early; saw {seen}")
-        if line.startswith(prefix):
-            seen.append(line)
-    return seen
-
-
 async def test_sigterm_answers_in_flight_requests_before_exit(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
@@ -84,18 +73,18 @@ async def test_sigterm_answers_in_flight_requests_before_exit(
     )  # fmt: skip
     bus = await connect(url)
     try:
-        await asyncio.wait_for(_lines(proc, "ready", 1), 60)
+        await asyncio.wait_for(read_lines(proc, "ready", 1), 60)
         client = KernelClient(bus, agent, [kernel.public()], timeout=30)
         n = 5
         pending = [
             asyncio.ensure_future(client.check("file_read", {"path": f"/d/{i}"})) for i in range(n)
         ]
-        await asyncio.wait_for(_lines(proc, "held", n), 30)
+        await asyncio.wait_for(read_lines(proc, "held", n), 30)
         proc.send_signal(signal.SIGTERM)  # every request is mid-review now
         verdicts = await asyncio.wait_for(asyncio.gather(*pending), 30)
         assert {(v.decision, v.code) for v in verdicts} == {(Decision.ALLOW, "review_approved")}
         assert {v.kernel_id for v in verdicts} == {"kernel-slow"}
-        await asyncio.wait_for(_lines(proc, "stopped", 1), 30)
+        await asyncio.wait_for(read_lines(proc, "stopped", 1), 30)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
         if proc.returncode is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
 
 from agent_os.bus import Bus, Delivery, SubscribeOptions, Subscription
 
@@ -99,18 +98,6 @@ class AuditSinkWorker(Service):
     async def _stop(self) -> None:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
-
-    async def __aenter__(self) -> AuditSinkWorker:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.shutdown()
 
     async def _handle(self, delivery: Delivery) -> None:
         events, errors = _parse(delivery.envelope.body)
