@@ -10,10 +10,11 @@ from e2e_support import Governed
 
 from agent_os.adapters import KernelClient
 from agent_os.adapters import governed as governed_fn
-from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect
+from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
     ACTION_SUBJECT,
     Decision,
+    Metrics,
     PolicyViolation,
     Verdict,
     Worker,
@@ -257,3 +258,25 @@ async def test_rogue_reply_before_the_worker_cannot_allow(governed: Governed, fo
     finally:
         await sub.unsubscribe()
     assert not ran
+
+
+async def test_worker_metrics_count_policy_decisions() -> None:
+    url = f"memory://{new_id()}"
+    wbus, abus = await connect(url), await connect(url)
+    kernel, agent = AgentIdentity.create("kernel-m"), AgentIdentity.create("agent-m")
+    registry = TrustRegistry()
+    registry.register(agent)
+    metrics = Metrics.private()
+    worker = Worker(
+        wbus, identity=kernel, registry=registry, policies=load_policy("strict"), metrics=metrics
+    )
+    async with worker:
+        client = KernelClient(abus, agent, [kernel.public()], timeout=2.0)
+        assert (await client.check("sql", {"query": "DROP TABLE t"})).decision is Decision.DENY
+        assert (await client.check("file_read", {"path": "/a"})).decision is Decision.ALLOW
+    text = metrics.exposition().decode()
+    assert 'agent_os_sigkill_total{policy="strict"} 1.0' in text
+    assert 'agent_os_violations_total{policy="strict",rule="sql:drop",signal="SIGKILL"} 1.0' in text
+    assert "agent_os_policy_check_duration_seconds_count 2.0" in text
+    await abus.close()
+    await wbus.close()

@@ -16,12 +16,14 @@ from agent_os.bus import BusError, SubscribeOptions, connect
 from agent_os.kernel_worker import (
     Decision,
     JsonlAuditLog,
+    Metrics,
     PolicyError,
     RateLimiter,
     RedisTokenBucket,
     TokenBucket,
     Worker,
     load_policy,
+    start_metrics_server,
 )
 from agent_os.trust import (
     AgentIdentity,
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     burst: int = 20
     #: Redis URL for a rate budget shared by every worker; unset: per worker.
     rate_url: str | None = None
+    #: Serve Prometheus metrics on this port (needs the observability extra).
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
     ack_wait: float = 30.0
     max_deliver: int = 5
     concurrency: int = 64
@@ -188,6 +193,10 @@ def worker(
                 if settings.rate_url
                 else TokenBucket(settings.rate, settings.burst)
             )
+        metrics: Metrics | None = None
+        if settings.metrics_port is not None:
+            metrics = Metrics()
+            start_metrics_server(settings.metrics_port, settings.metrics_addr)
         options = SubscribeOptions(
             ack_wait=settings.ack_wait,
             max_deliver=settings.max_deliver,
@@ -203,6 +212,7 @@ def worker(
                 options=options,
                 nonces=nonces,
                 rate_limiter=limiter,
+                metrics=metrics,
             )
             await w.run(install_signal_handlers=True)
         finally:

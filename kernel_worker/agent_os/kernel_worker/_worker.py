@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from agent_os.bus import Bus, BusError, Delivery, Envelope, SubscribeOptions, Subscription
 from agent_os.trust import (
@@ -41,6 +42,7 @@ from ._audit import AuditEvent, AuditSink
 from ._audit_publisher import AuditPublisher
 from ._control import ControlListener
 from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_policy_limits
+from ._metrics import Decide, Metrics, instrumented
 from ._policy import Policy
 from ._policy_types import Decision, Verdict
 from ._review import Approver, ReviewOutcome, ReviewRequest
@@ -68,7 +70,11 @@ class Worker(Service):
 
     ``policies`` maps policy names to policies; a request may name one, and a
     request that names an unknown policy is denied. ``default_policy`` serves
-    requests that name none.
+    requests that name none. With ``metrics``, every policy decision is timed
+    and counted (``agent_os_policy_check_duration_seconds``,
+    ``agent_os_violations_total``, ``agent_os_sigkill_total``); denies made
+    before the policy runs (bad signature, replay, limits) are audited, not
+    counted there.
 
     ``nonces`` is the replay memory: a process-local ``MemoryNonceStore`` by
     default; give replicas that share traffic one shared store
@@ -99,6 +105,7 @@ class Worker(Service):
         rate_limiter: RateLimiter | None = None,
         control_subject: str | None = CONTROL_SUBJECT,
         control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__()
         if isinstance(policies, Policy):
@@ -109,6 +116,11 @@ class Worker(Service):
         self._identity = identity
         self._registry = registry
         self._policies = dict(policies)
+        # One decide function per policy; metrics wrap it as middleware.
+        self._deciders: dict[str, Decide] = {
+            n: _decider(p) if metrics is None else instrumented(_decider(p), metrics)
+            for n, p in self._policies.items()
+        }
         self._default = default_policy or next(iter(self._policies))
         if self._default not in self._policies:
             raise ValueError(f"default policy {self._default!r} is not among the policies")
@@ -252,10 +264,10 @@ class Worker(Service):
         if exceeded is not None:
             return Verdict.deny(*exceeded), request.action
         name = request.policy or self._default
-        policy = self._policies.get(name)
-        if policy is None:
+        decide = self._deciders.get(name)
+        if decide is None:
             return Verdict.deny("unknown_policy", f"no policy named {name!r}"), request.action
-        verdict = policy.evaluate(request.action, capabilities=result.capabilities)
+        verdict = decide(request.action, result.capabilities)
         if verdict.decision is Decision.REVIEW and self._approver is not None:
             verdict = await self._review(request.request_id, request.action, verdict)
         return verdict, request.action
@@ -314,3 +326,10 @@ def _claimed(body: bytes) -> tuple[str | None, str | None]:
     except MalformedMessage:
         return None, None
     return message.sender_id, message.id
+
+
+def _decider(policy: Policy) -> Decide:
+    def decide(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
+        return policy.evaluate(action, capabilities=capabilities)
+
+    return decide
