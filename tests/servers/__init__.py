@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class ServerStartError(RuntimeError):
@@ -68,7 +69,7 @@ class RunningServer:
         # (an unclosed handle is a ResourceWarning, and warnings are errors).
         with open(self.workdir / f"{self.name}.log", "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+                self.argv, stdout=log, stderr=subprocess.STDOUT, **self.popen_options()
             )
         if self.ready is not None:
             try:
@@ -77,6 +78,10 @@ class RunningServer:
                 self.stop()
                 raise
         return self
+
+    def popen_options(self) -> dict[str, Any]:
+        """Extra ``subprocess.Popen`` arguments (a subclass may run as another user)."""
+        return {"cwd": self.workdir}
 
     def _probe(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

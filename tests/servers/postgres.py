@@ -28,8 +28,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.servers import RunningServer, ServerStartError, env_url, free_port, wait_until
+from tests.servers import RunningServer, ServerStartError, env_url, free_port
 
 _UNPRIVILEGED = "nobody"
 
@@ -65,27 +66,15 @@ class PostgresServer(RunningServer):
     gid: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def start(self) -> PostgresServer:
-        if self.external:
-            return self
-        assert self.workdir is not None and self.datadir is not None
-        with open(self.workdir / "postgres.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.datadir.parent,
-                user=self.uid,
-                group=self.gid,
-                extra_groups=[] if self.uid is not None else None,
-                env={"PATH": os.defpath, "LC_ALL": "C"},
-            )
-        try:
-            wait_until(self._probe, self.ready_timeout, self.name)
-        except ServerStartError:
-            self.stop()
-            raise
-        return self
+    def popen_options(self) -> dict[str, Any]:
+        assert self.datadir is not None
+        return {
+            "cwd": self.datadir.parent,
+            "user": self.uid,
+            "group": self.gid,
+            "extra_groups": [] if self.uid is not None else None,
+            "env": {"PATH": os.defpath, "LC_ALL": "C"},
+        }
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT: no waiting for clients), then SIGKILL."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from ._errors import AuditError
 
@@ -192,6 +192,24 @@ _FIELD_CHECKS: dict[str, Callable[[object], bool]] = {
 _FIELD_NAMES = tuple(f.name for f in fields(AuditEvent))
 
 
+class ClosingContext:
+    """``with`` support for anything with a ``close()``: closes on exit."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @runtime_checkable
 class AuditSink(Protocol):
     """Where audit events go. ``record`` may raise; it must not block for long."""
@@ -225,7 +243,7 @@ class MemoryAuditLog:
         return iter(self.events)
 
 
-class JsonlAuditLog:
+class JsonlAuditLog(ClosingContext):
     """Append one JSON line per event to ``path``; each line is flushed as written.
 
     The file is opened once, in append mode, so several processes may share it
@@ -261,17 +279,6 @@ class JsonlAuditLog:
     def close(self) -> None:
         with self._lock:
             self._file.close()
-
-    def __enter__(self) -> JsonlAuditLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @staticmethod
     def read(path: str | os.PathLike[str]) -> Iterator[AuditEvent]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ._audit import AuditEvent
+from ._audit import AuditEvent, ClosingContext
 from ._audit_chain import AuditRecord, next_record
 from ._audit_store import (
     COLUMNS,
@@ -50,7 +50,7 @@ def _psycopg() -> ModuleType:
     return psycopg
 
 
-class PostgresAuditStore:
+class PostgresAuditStore(ClosingContext):
     """A :class:`~agent_os.kernel_worker.ChainedAuditStore` in the database at ``dsn``.
 
     A lost connection is reopened on the next call (the failed call raises a
@@ -197,14 +197,3 @@ class PostgresAuditStore:
         """Close the connection. Idempotent."""
         with self._lock:
             self._drop()
-
-    def __enter__(self) -> PostgresAuditStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,9 +15,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 
-from ._audit import AuditEvent
+from ._audit import AuditEvent, ClosingContext
 from ._audit_chain import AuditRecord, next_record
 from ._audit_store import (
     COLUMNS,
@@ -35,7 +34,7 @@ _INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 
 _PAGE = 1000
 
 
-class SqliteAuditStore:
+class SqliteAuditStore(ClosingContext):
     """A :class:`~agent_os.kernel_worker.ChainedAuditStore` in the SQLite file ``path``.
 
     ``create=False`` refuses a file that does not exist or holds no audit
@@ -176,14 +175,3 @@ class SqliteAuditStore:
         """Close the connection. Idempotent."""
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> SqliteAuditStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
