@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +23,7 @@ from agent_os.kernel_worker import (
     PolicyViolation,
     Verdict,
     action_content,
+    call_args,
 )
 from agent_os.trust import (
     AgentIdentity,
@@ -136,26 +136,6 @@ class KernelClient:
         if inspect.isawaitable(result):
             result = await result
         return result
-
-
-def call_args(
-    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """The call's arguments by parameter name, as JSON-safe values."""
-    try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
-        named = dict(bound.arguments)
-    except (TypeError, ValueError):
-        named = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
-    return {k: _json_safe(v) for k, v in named.items()}
-
-
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
 
 
 def governed(

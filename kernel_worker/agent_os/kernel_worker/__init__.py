@@ -21,6 +21,7 @@ from ._audit_postgres import PostgresAuditStore
 from ._audit_sink import AUDIT_SINK_GROUP, AuditSinkWorker
 from ._audit_sqlite import SqliteAuditStore
 from ._audit_store import AuditStoreError, ChainedAuditStore
+from ._call_args import call_args
 from ._control import CONTROL_RECIPIENT, ControlEvent, ControlListener, publish_control
 from ._errors import (
     AuditError,
@@ -121,6 +122,7 @@ __all__ = [
     "Worker",
     "action_content",
     "args_digest",
+    "call_args",
     "chain_hash",
     "check_args",
     "instrumented",

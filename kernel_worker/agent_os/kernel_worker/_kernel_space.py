@@ -27,16 +27,15 @@ import asyncio
 import functools
 import inspect
 import logging
-import math
 import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._audit import AuditEvent, AuditSink, MemoryAuditLog
+from ._call_args import bind_call, json_safe, signature_of
 from ._errors import PolicyViolation
 from ._metrics import Decide, Metrics, instrumented
 from ._policy import Policy, load_policy
@@ -52,7 +51,6 @@ R = TypeVar("R")
 
 ArgMap = Mapping[str, str] | Callable[[dict[str, Any]], Mapping[str, Any]]
 _GOVERNED = "__agent_os_governed__"
-_MAX_DEPTH = 16
 
 
 class Governor(Protocol):
@@ -72,34 +70,6 @@ class _Registration:
     tool: str | None
     arg_map: ArgMap | None
     signature: inspect.Signature | None
-
-
-def _json_safe(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe copy of ``value`` for the policy to read (``repr`` for the rest)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if depth >= _MAX_DEPTH:
-        return repr(value)
-    if isinstance(value, Enum):
-        return _json_safe(value.value, depth + 1)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_json_safe(v, depth + 1) for v in value]
-    return repr(value)
-
-
-def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
-    try:
-        return inspect.signature(fn)
-    except (TypeError, ValueError):  # some builtins have none
-        return None
 
 
 class KernelSpace:
@@ -225,7 +195,7 @@ class KernelSpace:
     ) -> _Registration:
         if tool is None and action == "tool_call":
             tool = getattr(fn, "__name__", None) or type(fn).__name__
-        return _Registration(fn, action, tool, arg_map, _signature(fn))
+        return _Registration(fn, action, tool, arg_map, signature_of(fn))
 
     @overload
     async def execute(
@@ -259,23 +229,7 @@ class KernelSpace:
     def _action(
         self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any], request_id: str
     ) -> dict[str, Any]:
-        bound: dict[str, Any] = {}
-        if reg.signature is None:
-            bound = {"args": list(args), **kwargs}
-        else:
-            # A TypeError here is the one the call itself would raise.
-            call = reg.signature.bind(*args, **kwargs)
-            call.apply_defaults()
-            params = reg.signature.parameters
-            for index, (name, value) in enumerate(call.arguments.items()):
-                kind = params[name].kind
-                if index == 0 and name in ("self", "cls"):
-                    continue
-                if kind is inspect.Parameter.VAR_KEYWORD:
-                    for key, item in value.items():
-                        bound.setdefault(key, item)
-                else:
-                    bound[name] = value
+        bound = bind_call(reg.signature, args, kwargs)
         if callable(reg.arg_map):
             mapped = dict(reg.arg_map(bound))
         elif reg.arg_map is not None:
@@ -285,7 +239,7 @@ class KernelSpace:
         action: dict[str, Any] = {
             "agent_id": self._agent_id,
             "action": reg.action,
-            "args": _json_safe(mapped),
+            "args": json_safe(mapped),
             "request_id": request_id,
         }
         if reg.tool is not None:
