@@ -38,6 +38,9 @@ from ._cli_audit import audit
 from ._cli_trust import trust
 from ._demo import render, run_demo
 
+#: Seconds between a worker's looks at its registry file.
+REGISTRY_RECHECK = 0.25
+
 
 class Settings(BaseSettings):
     """Settings read from ``AGENT_OS_*`` variables; command-line flags win."""
@@ -176,7 +179,9 @@ def worker(
         raise click.UsageError("a worker needs --key and --registry (or their AGENT_OS_ variables)")
     try:
         identity = AgentIdentity.load(key_file)
-        registry = TrustRegistry(FileTrustStore(registry_file))
+        # Revocations arrive at once as control events; the file is the fallback
+        # (and the source of new agents), looked at no more than every 0.25 s.
+        registry = TrustRegistry(FileTrustStore(registry_file, recheck=REGISTRY_RECHECK))
         chosen = load_policy(policy or settings.policy)
     except (TrustError, PolicyError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

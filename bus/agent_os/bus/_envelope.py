@@ -10,9 +10,9 @@ frame made by :func:`encode` and read back by :func:`decode`.
 from __future__ import annotations
 
 import json
+import secrets
 import struct
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,7 +34,7 @@ _HEAD = struct.Struct(">4sI")
 
 def new_id() -> str:
     """A fresh message id (128 random bits, hex)."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -97,7 +97,7 @@ class AuditEvent:
         tool = action.get("tool")
         request_id = verdict.request_id or action.get("request_id")
         return cls(
-            event_id=uuid.uuid4().hex,
+            event_id=secrets.token_hex(16),
             ts=time.time() if now is None else now,
             agent_id=str(action.get("agent_id", "")),
             action=str(action.get("action", "")),

@@ -5,6 +5,11 @@ double its bus traffic. Events queue here (bounded: a full queue makes the
 worker wait rather than lose a record) and a background task publishes them
 as JSON lines, up to ``max_batch`` events per message, on ``AUDIT_SUBJECT``,
 waiting up to ``linger`` seconds for a batch to fill.
+
+The worker hands over the decision itself (action, verdict, time) and the
+event is built here, in the publisher's task: digesting the arguments and
+encoding JSON happen while the worker waits on the network, not between a
+verdict and the next request.
 """
 
 from __future__ import annotations
@@ -12,11 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 from agent_os.bus import Bus, BusError, Envelope
 
 from ._audit import AuditEvent
 from ._wire import AUDIT_SUBJECT
+
+if TYPE_CHECKING:
+    from ._policy_types import Verdict
+
+#: What waits to be published: an event, or the decision it will be built from.
+Pending: TypeAlias = "AuditEvent | tuple[Mapping[str, object], Verdict, float]"
 
 log = logging.getLogger("agent_os.kernel.audit")
 
@@ -47,16 +61,29 @@ class AuditPublisher:
         self._bus = bus
         self._subject = subject
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue(max_queue)
         self._retry_delay = retry_delay
         self._linger = linger
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
     async def put(self, event: AuditEvent) -> None:
+        """Queue ``event``; waits while the queue is full."""
+        await self._enqueue(event)
+
+    async def put_decision(
+        self, action: Mapping[str, object], verdict: Verdict, now: float | None = None
+    ) -> None:
+        """Queue the event for ``verdict`` on ``action``, to be built off the hot path."""
+        await self._enqueue((action, verdict, time.time() if now is None else now))
+
+    async def _enqueue(self, item: Pending) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="agentos-audit-publisher")
-        await self._queue.put(event)
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            await self._queue.put(item)  # back-pressure: never drop a record
 
     async def _run(self) -> None:
         while True:
@@ -73,8 +100,8 @@ class AuditPublisher:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _publish(self, batch: list[AuditEvent]) -> None:
-        body = encode_batch(batch)
+    async def _publish(self, batch: list[Pending]) -> None:
+        body = encode_batch([_event(item) for item in batch])
         while True:
             try:
                 await self._bus.publish(Envelope(self._subject, body))
@@ -100,3 +127,10 @@ class AuditPublisher:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+def _event(item: Pending) -> AuditEvent:
+    if isinstance(item, AuditEvent):
+        return item
+    action, verdict, ts = item
+    return AuditEvent.from_verdict(action, verdict, now=ts)

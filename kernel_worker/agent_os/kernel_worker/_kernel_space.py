@@ -28,8 +28,8 @@ import functools
 import inspect
 import logging
 import os
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
@@ -247,7 +247,7 @@ class KernelSpace:
         return action
 
     async def _run(self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request_id = uuid.uuid4().hex
+        request_id = secrets.token_hex(16)
         action = self._action(reg, args, kwargs, request_id)
         started = time.perf_counter()
         try:

@@ -312,9 +312,12 @@ class Worker(Service):
     async def _record(self, action: Mapping[str, object], verdict: Verdict) -> None:
         if self._audit is None and self._audit_out is None:
             return
+        if self._audit is None:
+            assert self._audit_out is not None
+            await self._audit_out.put_decision(action, verdict)
+            return
         event = AuditEvent.from_verdict(action, verdict)
-        if self._audit is not None:
-            self._audit.record(event)
+        self._audit.record(event)
         if self._audit_out is not None:
             await self._audit_out.put(event)
 

@@ -166,3 +166,39 @@ def test_corrupt_file_store_fails_loudly(tmp_path: Path) -> None:
     with pytest.raises(TrustError) as err:
         FileTrustStore(path).all()
     assert err.value.code == "store_error"
+
+
+def test_recheck_bounds_how_often_the_file_is_looked_at(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    writer = TrustRegistry(FileTrustStore(path))
+    reader = TrustRegistry(FileTrustStore(path, recheck=0.2))
+    writer.register(AGENT)
+    msg = SignedMessage.create(AGENT, "kernel", {"x": 1}, now=NOW)
+    assert reader.verify(msg, now=NOW).valid
+    writer.revoke("agent-1", "compromised", now=NOW)
+    # Within the interval the reader keeps what it read; after it, the revocation holds.
+    assert reader.verify(msg, now=NOW).valid
+    time.sleep(0.25)
+    assert reader.verify(msg, now=NOW).reason == "revoked"
+
+
+def test_recheck_never_lets_a_write_drop_an_unseen_update(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    one = FileTrustStore(path, recheck=3600)
+    two = FileTrustStore(path, recheck=3600)
+    assert one.get("agent-1") is None  # one has looked; it will not look again for an hour
+    two.put(TrustEntry(identity=AGENT.public()))
+    other = AgentIdentity.create("agent-2")
+    one.put(TrustEntry(identity=other.public()))
+    assert {e.agent_id for e in FileTrustStore(path).all()} == {"agent-1", "agent-2"}
+
+
+def test_recheck_keeps_failing_while_the_file_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    path.write_text("{broken")
+    store = FileTrustStore(path, recheck=3600)
+    for _ in range(2):
+        with pytest.raises(TrustError):
+            store.get("agent-1")
+    with pytest.raises(ValueError):
+        FileTrustStore(path, recheck=-1)

@@ -18,7 +18,6 @@ import math
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -40,7 +39,7 @@ _NONCE_RE = re.compile(r"[0-9a-f]{32}")
 _CT_RE = re.compile(r"[!-~][ -~]{0,126}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignedMessage:
     """A message signed by its sender. Build with ``create``, read with ``from_bytes``.
 
@@ -80,7 +79,7 @@ class SignedMessage:
         """
         body, ctype = _encode_content(content)
         ctype = content_type if content_type is not None else ctype
-        mid = uuid.uuid4().hex if message_id is None else message_id
+        mid = secrets.token_hex(16) if message_id is None else message_id
         ts = float(time.time() if now is None else now)
         if not valid_id(mid):
             raise MalformedMessage(f"invalid message id {mid!r}")

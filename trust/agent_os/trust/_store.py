@@ -139,13 +139,20 @@ class FileTrustStore:
     exclusive ``flock`` on ``<path>.lock`` so concurrent writers do not lose
     each other's updates. Reads re-load the file whenever its inode, mtime
     or size changed, so a revocation written by one process is seen by the
-    others on their next lookup. The file holds public keys only (mode 0644).
+    others on their next lookup. With ``recheck`` (seconds), lookups look at
+    the file at most that often: a busy reader saves a ``stat`` per lookup and
+    sees another process's change within ``recheck``. Writes through this
+    store are seen at once. The file holds public keys only (mode 0644).
     A file that exists but cannot be read or parsed raises ``TrustError``
     (code "store_error"): failing loudly beats trusting an empty registry.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, recheck: float = 0.0) -> None:
+        if not recheck >= 0:
+            raise ValueError("recheck must be a number of seconds >= 0")
         self.path = Path(path)
+        self._recheck = recheck
+        self._next_check = 0.0
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._entries: dict[str, TrustEntry] = {}
         self._stamp: tuple[int, int, int] | None = None
@@ -164,13 +171,21 @@ class FileTrustStore:
 
     def put(self, entry: TrustEntry) -> None:
         with self._lock, self._file_lock():
-            self._refresh()
+            self._refresh(force=True)  # never write over an update not yet seen
             entries = dict(self._entries)
             entries[entry.agent_id] = entry
             self._write(entries)
             self._entries = entries
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_check:
+            return
+        self._load_if_changed()
+        # Only a successful look postpones the next one: an unreadable file keeps failing.
+        self._next_check = now + self._recheck if self._recheck else 0.0
+
+    def _load_if_changed(self) -> None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:

@@ -72,7 +72,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -97,6 +96,8 @@ from .._errors import (
 from .._protocol import Handler, SubscribeOptions, Subscription
 from ._nats_codec import (
     CORRELATION_ID,
+    DEADLINE,
+    REPLY_TO,
     STATUS,
     from_message,
     stream_name,
@@ -284,7 +285,9 @@ class NatsBus:
         reply_to = self._inbox + token
         subject = envelope.subject
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
-        sent = replace(envelope, reply_to=reply_to, deadline=deadline)
+        headers = to_headers(envelope)
+        headers[REPLY_TO] = reply_to
+        headers[DEADLINE] = repr(deadline)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Envelope] = loop.create_future()
         self._waiters[token] = (future, subject)
@@ -295,7 +298,7 @@ class NatsBus:
         # the server would only answer it with a publish ack (a wasted message).
         native = "" if subject in self._streams or subject in self._captured else reply_to
         try:
-            await self.nc.publish(subject, envelope.body, reply=native, headers=to_headers(sent))
+            await self.nc.publish(subject, envelope.body, reply=native, headers=headers)
             return await future
         except nats.errors.Error as exc:
             raise translate(exc, f"request on {subject!r}") from exc
