@@ -7,7 +7,10 @@ For every backend, in one run against the same server:
 * governed: ``KernelClient.check`` → bus → ``Worker`` (verify signature,
   decide, sign verdict) → bus → verify verdict, one request at a time;
 * throughput: one ``agent-os worker`` process, signatures on, fed pre-signed
-  requests by many agents in flight from this process; verdicts per second.
+  requests by many agents in flight from this process; verdicts per second,
+  and the worker's own CPU time per verdict (user + system, from /proc) with
+  the share of a core it used: a worker near 1.0 core is CPU-bound, and
+  1e6 / cpu_us is what it would do with a core to itself.
 
 Servers are started on free loopback ports from the pip-installed binaries
 (the same code the tests use), or taken from ``--url BACKEND=URL``.
@@ -90,8 +93,17 @@ async def governed(url: str, n: int) -> tuple[list[float], int]:
     return out, size
 
 
-async def throughput(url: str, seconds: float, in_flight: int) -> float:
-    """Verdicts per second from one worker process, signatures on."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(url: str, seconds: float, in_flight: int) -> dict[str, float]:
+    """Verdicts per second from one worker process, signatures on, and its CPU cost."""
     tmp = Path(tempfile.mkdtemp(prefix="agentos-bench-"))
     kernel = AgentIdentity.create("bench-kernel")
     kernel.save(tmp / "kernel.key")
@@ -130,9 +142,16 @@ async def throughput(url: str, seconds: float, in_flight: int) -> float:
                 await bus.request(Envelope(ACTION_SUBJECT, body), 30)
                 done += 1
 
+        cpu_before = _cpu_seconds(worker.pid)
         start = time.perf_counter()
         await asyncio.gather(*(agent_loop() for _ in range(in_flight)))
-        return done / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        cpu_after = _cpu_seconds(worker.pid)
+        out = {"verdicts_per_s": round(done / elapsed)}
+        if cpu_before is not None and cpu_after is not None and done:
+            out["worker_cpu_us_per_verdict"] = round((cpu_after - cpu_before) / done * 1e6, 1)
+            out["worker_cores"] = round((cpu_after - cpu_before) / elapsed, 2)
+        return out
     finally:
         await bus.close()
         worker.terminate()
@@ -167,7 +186,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str
         )
     if not args.no_throughput and name != "memory":
         secs = args.seconds if name in ("nats", "redis", "memory") else args.seconds / 2
-        result["verdicts_per_s"] = round(await throughput(url, secs, args.in_flight))
+        result.update(await throughput(url, secs, args.in_flight))
     return result
 
 
@@ -220,27 +239,32 @@ def _print_table(report: dict[str, Any]) -> None:
         "gov p99",
         "ratio",
         "verdicts/s",
+        "worker cpu/verdict",
+        "worker cores",
     )
     rows = [cols]
     for name, r in report.items():
         if name == "environment":
             continue
         if "error" in r:
-            rows.append((name, r["error"], "", "", "", "", "", ""))
+            rows.append((name, r["error"], *[""] * (len(cols) - 2)))
             continue
         rows.append((
             name, r.get("raw_path", "-"), _f(r.get("raw_p50_us")), _f(r.get("raw_p99_us")),
             _f(r["governed_p50_us"]), _f(r["governed_p99_us"]),
             f"{r['ratio_p50']:.2f}x" if "ratio_p50" in r else "-",
-            str(r.get("verdicts_per_s", "-")),
+            str(r.get("verdicts_per_s", "-")), _f(r.get("worker_cpu_us_per_verdict")),
+            str(r.get("worker_cores", "-")),
         ))  # fmt: skip
         if "raw_core_p50_us" in r:
             rows.append(("", "core", _f(r["raw_core_p50_us"]), _f(r["raw_core_p99_us"]),
-                         "", "", f"{r['ratio_p50_vs_core']:.2f}x", ""))  # fmt: skip
+                         "", "", f"{r['ratio_p50_vs_core']:.2f}x", "", "", ""))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     print("\nTimes in µs; ratio = governed p50 / raw p50 on the same server in this run.")
+    print("worker cores near 1.0: the worker was CPU-bound; 1e6 / cpu per verdict is its rate")
+    print("on a core of its own (here it shares 2 CPUs with this load generator and the broker).")
 
 
 def _f(v: float | None) -> str:

@@ -53,20 +53,20 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from .._envelope import Envelope
 from .._errors import BusClosed, BusError, BusTimeout, ConfigError, NotSupported, PayloadTooLarge
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from ._redis_batch import CommandBatcher
 from ._redis_codec import (
     FANOUT_TRIM_SCRIPT,
     REPLY_SCRIPT,
@@ -110,10 +110,12 @@ class RedisBus:
         self._reply_maxlen: int = settings.get("reply_maxlen", 1000)
         self._reply_ttl: int = settings.get("reply_ttl", 300)
         client_id = uuid.uuid4().hex
+        # Non-blocking commands of the hot path (publish, reply, XACK) are pipelined.
+        self._batch = CommandBatcher(client)
         self._shared = Shared(
             client=client,
             pool=client.connection_pool,
-            execute=cast(Callable[..., Awaitable[Any]], client.execute_command),
+            execute=self._batch.execute,
             prefix=self._prefix,
             consumer_prefix=client_id,
             block_ms=settings.get("block_ms", 30_000),
@@ -157,7 +159,10 @@ class RedisBus:
         try:
             if envelope.subject.startswith(REPLY_PREFIX):
                 args = [self._reply_maxlen, self._reply_ttl, *entry_fields(envelope)]
-                await self._reply_script(keys=[key], args=args)
+                try:
+                    await self._shared.execute("EVALSHA", self._reply_script.sha, 1, key, *args)
+                except NoScriptError:  # a restarted server forgot it: load it and run
+                    await self._reply_script(keys=[key], args=args)
             else:
                 await self._shared.execute("XADD", key, "*", *entry_fields(envelope))
         except (RedisError, OSError) as exc:
@@ -262,6 +267,7 @@ class RedisBus:
                 if not future.done():
                     future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
             await self._stop_replies()
+            await self._batch.close()
         finally:
             self._shared.closed = True
             self._closed.set()
