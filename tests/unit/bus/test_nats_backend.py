@@ -32,6 +32,7 @@ from agent_os.bus import (
 )
 from agent_os.bus.backends._nats import NatsBus
 from agent_os.bus.backends._nats_codec import consumer_name, delivery_count, stream_name
+from agent_os.bus.backends._nats_fanout import server_has_seen
 from tests.servers import RunningServer, Servers, free_port
 from tests.servers import nats as nats_server
 
@@ -144,7 +145,7 @@ async def test_envelope_is_plain_nats_message_with_headers(
         got.append(msg)
 
     await raw.subscribe(subject, cb=record)
-    await raw.flush()
+    await server_has_seen(raw)
     bus = await bus_factory()
     sent = Envelope(subject, b"\x00raw body", headers={"trace": "t"}, key="k", deadline=1e9)
     await bus.publish(sent)
@@ -349,10 +350,29 @@ async def test_a_reply_to_a_foreign_inbox_makes_no_stream(
 
     inbox = f"_MYINBOX.{subject}.1"  # a client with its own inbox prefix
     await raw.subscribe(inbox, cb=record)
-    await raw.flush()
+    await server_has_seen(raw)
     request = Envelope(subject, b"q", reply_to=inbox)
     await bus.publish(request.reply(b"answer"))
     await wait_for(lambda: len(got) == 1)
     assert got[0].data == b"answer"
     with pytest.raises(nats.js.errors.NotFoundError):
         await raw.jetstream().stream_info(stream_name(inbox))
+
+
+async def test_server_has_seen_means_a_subscription_is_live(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    # nats-py's flush() alone can return before a buffered SUB reaches the server;
+    # publishing from another connection right after it then loses the message.
+    bus = await bus_factory()
+    for i in range(40):
+        got: list[bytes] = []
+
+        async def record(msg: Msg, into: list[bytes] = got) -> None:
+            into.append(msg.data)
+
+        sub = await raw.subscribe(f"_MYINBOX.{subject}.{i}", cb=record)
+        await server_has_seen(raw)
+        await bus.publish(Envelope(subject, b"q", reply_to=f"_MYINBOX.{subject}.{i}").reply(b"a"))
+        await wait_for(lambda into=got: into == [b"a"], within=2.0)  # type: ignore[misc]
+        await sub.unsubscribe()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from .._delivery import FanoutDelivery
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent_os.bus.nats")
 
 T = TypeVar("T")
+
+
+async def server_has_seen(nc: Client) -> None:
+    """Return once the server has processed everything ``nc`` sent before the call.
+
+    ``Client.flush`` alone does not promise that: nats-py (2.16) writes its
+    PING straight to the socket, ahead of commands still in its write buffer
+    (a SUB, say), so the PONG can come back before the SUB is even sent. So
+    first wait until the client's flusher has written the buffer, then PING.
+    """
+    write_buffer = getattr(nc, "_flush_pending", None)
+    if write_buffer is not None:
+        await write_buffer(force_flush=True)
+    await nc.flush()
 
 
 class Pool(Generic[T]):
@@ -119,9 +134,9 @@ class FanoutSubscription:
     async def start(self) -> None:
         try:
             self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
-            # The server has the subscription once it answers a PING sent after
-            # the SUB: only then is a publish from another connection seen.
-            await self._bus.nc.flush()
+            # Only once the server has the SUB is a publish from another
+            # connection delivered to it.
+            await server_has_seen(self._bus.nc)
         except nats.errors.Error as exc:
             raise translate(exc, f"subscribe to {self._subject!r}") from exc
 
