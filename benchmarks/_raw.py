@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -90,6 +93,81 @@ async def nats_jetstream(url: str, payload: bytes, n: int) -> list[float]:
     await psub.unsubscribe()
     await js.delete_stream(f"RAWBENCH_{tag}")
     await nc.close()
+    return out
+
+
+async def _jetstream_echo(url: str, subject: str, durable: str) -> None:
+    """The raw responder as a process of its own: durable pull, reply, ack; forever."""
+    import nats
+
+    nc = await nats.connect(url)
+    psub = await nc.jetstream().pull_subscribe(subject, durable=durable)
+    print("ready", flush=True)
+    while True:
+        try:
+            msgs = await psub.fetch(64, timeout=1)
+        except nats.errors.TimeoutError:
+            continue
+        for m in msgs:
+            await nc.publish(m.headers["r"], m.data, headers={"c": m.headers["c"]})
+            await m.ack()
+
+
+async def nats_jetstream_load(
+    url: str, payload: bytes, seconds: float, in_flight: int, cpu: Callable[[int], float | None]
+) -> dict[str, float]:
+    """One raw responder process under ``in_flight`` requesters: messages/s and its CPU."""
+    import nats
+    from nats.js.api import RetentionPolicy
+
+    nc = await nats.connect(url)
+    tag = _ms()
+    subject, stream = f"rawbench.load.{tag}", f"RAWLOAD_{tag}"
+    await nc.jetstream().add_stream(name=stream, subjects=[subject],
+                                    retention=RetentionPolicy.WORK_QUEUE)  # fmt: skip
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "nats-echo", url, subject, f"raw{tag}",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert echo.stdout is not None
+    await echo.stdout.readline()
+    inbox = nc.new_inbox()
+    waiting: dict[str, asyncio.Future[bytes]] = {}
+
+    async def on_reply(msg: Any) -> None:
+        fut = waiting.pop(msg.headers["c"], None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg.data)
+
+    await nc.subscribe(inbox + ".*", cb=on_reply)
+    loop = asyncio.get_running_loop()
+    ids = itertools.count()
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def requester() -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            cid = str(next(ids))
+            fut: asyncio.Future[bytes] = loop.create_future()
+            waiting[cid] = fut
+            await nc.publish(subject, payload, headers={"r": f"{inbox}.x", "c": cid})
+            await asyncio.wait_for(fut, 30)
+            done += 1
+
+    try:
+        before, start = cpu(echo.pid), time.perf_counter()
+        await asyncio.gather(*(requester() for _ in range(in_flight)))
+        elapsed, after = time.perf_counter() - start, cpu(echo.pid)
+    finally:
+        echo.terminate()
+        await echo.wait()
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+    out = {"raw_msgs_per_s": round(done / elapsed)}
+    if before is not None and after is not None and done:
+        out["raw_cpu_us_per_msg"] = round((after - before) / done * 1e6, 1)
+        out["raw_cores"] = round((after - before) / elapsed, 2)
     return out
 
 
@@ -237,3 +315,8 @@ async def sqs(url: str, payload: bytes, n: int) -> list[float]:
         for q in (work, reply):
             await client.delete_queue(QueueUrl=q)
     return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["nats-echo"]:
+        asyncio.run(_jetstream_echo(*sys.argv[2:5]))

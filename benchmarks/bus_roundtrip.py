@@ -10,7 +10,9 @@ For every backend, in one run against the same server:
   requests by many agents in flight from this process; verdicts per second,
   and the worker's own CPU time per verdict (user + system, from /proc) with
   the share of a core it used: a worker near 1.0 core is CPU-bound, and
-  1e6 / cpu_us is what it would do with a core to itself.
+  1e6 / cpu_us is what it would do with a core to itself. For NATS, the same
+  load on a raw nats-py responder process (pull, reply, ack; no work) gives
+  the floor: what the client library alone costs per message.
 
 Servers are started on free loopback ports from the pip-installed binaries
 (the same code the tests use), or taken from ``--url BACKEND=URL``.
@@ -164,6 +166,26 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
+        **crypto_cost(),
+    }
+
+
+def crypto_cost(n: int = 2000) -> dict[str, float]:
+    """What one verdict's Ed25519 work costs here: verify the request, sign the verdict."""
+    agent = AgentIdentity.create("bench-agent")
+    body = SignedMessage.create(agent, "agentos.kernel", action_content(*ACTION)).signed_bytes
+    signature = agent.sign(body)
+    public = agent.public()
+    start = time.perf_counter()
+    for _ in range(n):
+        agent.sign(body)
+    signed = time.perf_counter()
+    for _ in range(n):
+        public.verify(body, signature)
+    verified = time.perf_counter()
+    return {
+        "ed25519_sign_us": round((signed - start) / n * 1e6, 1),
+        "ed25519_verify_us": round((verified - signed) / n * 1e6, 1),
     }
 
 
@@ -187,6 +209,9 @@ async def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str
     if not args.no_throughput and name != "memory":
         secs = args.seconds if name in ("nats", "redis", "memory") else args.seconds / 2
         result.update(await throughput(url, secs, args.in_flight))
+        if name == "nats":  # the floor: a do-nothing responder on the same path, same load
+            floor = await _raw.nats_jetstream_load(url, payload, secs, args.in_flight, _cpu_seconds)
+            result.update(floor)
     return result
 
 
@@ -229,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_table(report: dict[str, Any]) -> None:
     env = report["environment"]
-    print(f"Python {env['python']} on {env['platform']}, {env['cpus']} CPUs\n")
+    print(f"Python {env['python']} on {env['platform']}, {env['cpus']} CPUs")
+    print(f"Ed25519 here (PyNaCl): sign {env['ed25519_sign_us']} µs, "
+          f"verify {env['ed25519_verify_us']} µs\n")  # fmt: skip
     cols = (
         "backend",
         "raw path",
@@ -259,12 +286,16 @@ def _print_table(report: dict[str, Any]) -> None:
         if "raw_core_p50_us" in r:
             rows.append(("", "core", _f(r["raw_core_p50_us"]), _f(r["raw_core_p99_us"]),
                          "", "", f"{r['ratio_p50_vs_core']:.2f}x", "", "", ""))  # fmt: skip
+        if "raw_msgs_per_s" in r:
+            floor = (str(r["raw_msgs_per_s"]), _f(r.get("raw_cpu_us_per_msg")))
+            rows.append(("", "raw echo", "", "", "", "", "", *floor, str(r.get("raw_cores", "-"))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     print("\nTimes in µs; ratio = governed p50 / raw p50 on the same server in this run.")
     print("worker cores near 1.0: the worker was CPU-bound; 1e6 / cpu per verdict is its rate")
     print("on a core of its own (here it shares 2 CPUs with this load generator and the broker).")
+    print("raw echo: the same load on a raw client responder doing no work (the library's floor).")
 
 
 def _f(v: float | None) -> str:
