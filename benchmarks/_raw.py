@@ -171,6 +171,20 @@ async def nats_jetstream_load(
     return out
 
 
+async def nats_drop_stream_of(url: str, subject: str) -> None:
+    """Delete the JetStream stream that keeps ``subject``, if any."""
+    import nats
+    import nats.js.errors
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(await js.find_stream_name_by_subject(subject))
+    finally:
+        await nc.close()
+
+
 async def redis_streams(url: str, payload: bytes, n: int) -> list[float]:
     """XADD → XREADGROUP → XADD reply + XACK → XREAD on the reply stream."""
     import redis.asyncio as aioredis

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.js.api import RetentionPolicy, StreamConfig
 
 from agent_os.bus import (
+    ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
     BusClosed,
     BusError,
@@ -25,6 +26,7 @@ from agent_os.bus import (
     ConnectError,
     Delivery,
     Envelope,
+    NoResponders,
     NotSupported,
     PayloadTooLarge,
     SubscribeOptions,
@@ -376,3 +378,93 @@ async def test_server_has_seen_means_a_subscription_is_live(
         await bus.publish(Envelope(subject, b"q", reply_to=f"_MYINBOX.{subject}.{i}").reply(b"a"))
         await wait_for(lambda into=got: into == [b"a"], within=2.0)  # type: ignore[misc]
         await sub.unsubscribe()
+
+
+async def test_a_group_on_a_core_subject_is_a_queue_group(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    members = [await bus_factory(core_prefixes="fast.") for _ in range(2)]
+    fast = f"fast.{subject}"
+    got: list[list[bytes]] = [[], []]
+    for bus, into in zip(members, got, strict=True):
+
+        async def handler(delivery: Delivery, into: list[bytes] = into) -> None:
+            into.append(delivery.envelope.body)
+            await delivery.ack()
+
+        await bus.subscribe(fast, handler, group="workers")
+    for i in range(40):
+        await members[0].publish(Envelope(fast, str(i).encode()))
+    await wait_for(lambda: len(got[0]) + len(got[1]) == 40)
+    assert sorted(got[0] + got[1], key=int) == [str(i).encode() for i in range(40)]
+    assert got[0] and got[1]  # the server spread the work over the group
+    with pytest.raises(nats.js.errors.NotFoundError):  # nothing was stored
+        await raw.jetstream().stream_info(stream_name(fast))
+
+
+async def test_core_queue_group_request_reply_and_no_responders(
+    bus_factory: Connect, subject: str
+) -> None:
+    bus = await bus_factory(core_prefixes="fast.")
+    fast = f"fast.{subject}"
+    with pytest.raises(NoResponders):
+        await bus.request(Envelope(fast, b"anyone?"), 2.0)
+
+    async def answer(delivery: Delivery) -> None:
+        await bus.publish(delivery.envelope.reply(b"re:" + delivery.envelope.body))
+        await delivery.ack()
+
+    await bus.subscribe(fast, answer, group="workers")
+    reply = await (await bus_factory(core_prefixes="fast.")).request(Envelope(fast, b"hi"), 5.0)
+    assert reply.body == b"re:hi"
+
+
+async def test_core_queue_group_nack_redelivers_then_dead_letters(
+    bus_factory: Connect, subject: str
+) -> None:
+    bus = await bus_factory(core_prefixes="fast.")
+    fast = f"fast.{subject}"
+    attempts: list[int] = []
+    dead: list[Delivery] = []
+
+    async def refuse(delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        await delivery.nack("busy")
+
+    async def record_dead(delivery: Delivery) -> None:
+        dead.append(delivery)
+        await delivery.ack()
+
+    await bus.subscribe(fast, refuse, group="g", options=SubscribeOptions(max_deliver=3))
+    await bus.subscribe(f"{fast}.dlq", record_dead, group="dlq")  # kept by JetStream
+    await bus.publish(Envelope(fast, b"job", headers={"trace": "t1"}))
+    await wait_for(lambda: len(dead) == 1)
+    assert attempts == [1, 2, 3]
+    letter = dead[0].envelope
+    assert letter.body == b"job" and letter.headers["trace"] == "t1"
+    assert letter.headers[ERROR_CODE_HEADER] == "busy"
+    assert letter.headers[ATTEMPTS_HEADER] == "3"
+    assert "Agentos-Attempt" not in letter.headers
+
+
+async def test_core_queue_group_reject_and_garbage_are_dead_lettered(
+    bus_factory: Connect, raw: Client, subject: str
+) -> None:
+    bus = await bus_factory(core_prefixes="fast.")
+    fast = f"fast.{subject}"
+    dead: list[Delivery] = []
+
+    async def reject(delivery: Delivery) -> None:
+        await delivery.reject("bad_input", "no thanks")
+
+    async def record_dead(delivery: Delivery) -> None:
+        dead.append(delivery)
+        await delivery.ack()
+
+    await bus.subscribe(fast, reject, group="g")
+    await bus.subscribe(f"{fast}.dlq", record_dead, group="dlq")
+    await raw.publish(fast, b"x", headers={"Agentos-Deadline": "soon"})  # no envelope
+    await bus.publish(Envelope(fast, b"y"))
+    await wait_for(lambda: len(dead) == 2)
+    codes = sorted(d.envelope.headers[ERROR_CODE_HEADER] for d in dead)
+    assert codes == ["bad_input", "malformed_envelope"]

@@ -105,7 +105,7 @@ from ._nats_codec import (
     translate,
     wire_size,
 )
-from ._nats_fanout import FanoutSubscription
+from ._nats_fanout import FanoutSubscription, QueueSubscription
 from ._nats_settings import NatsSettings, servers
 from ._nats_work import WorkSubscription
 
@@ -136,7 +136,7 @@ class NatsBus:
         self._max_payload = max(0, nc.max_payload - _HEADER_RESERVE)
         self._streams: dict[str, str] = {}
         self._stream_lock = asyncio.Lock()  # also guards making the reply inbox
-        self._subs: list[FanoutSubscription | WorkSubscription] = []
+        self._subs: list[FanoutSubscription | QueueSubscription | WorkSubscription] = []
         self._inbox = ""
         self._inbox_sub: Any = None
         self._next_token = 0
@@ -234,18 +234,32 @@ class NatsBus:
             if envelope.correlation_id is not None or self._is_core(subject):
                 await self.nc.publish(subject, envelope.body, headers=headers)
                 return
-            await self.ensure_stream(subject)
-            if not durable:
-                await self.nc.publish(subject, envelope.body, headers=headers)
-                return
-            try:
-                await self.js.publish(subject, envelope.body, headers=headers)
-            except nats.js.errors.NoStreamResponseError:
-                # The server lost the stream (restarted with an empty store): recreate it.
-                await self.ensure_stream(subject, refresh=True)
-                await self.js.publish(subject, envelope.body, headers=headers)
+            await self._keep(subject, envelope.body, headers, durable=durable)
         except nats.errors.Error as exc:
             raise translate(exc, f"publish to {subject!r}") from exc
+
+    async def _keep(
+        self, subject: str, body: bytes, headers: dict[str, str], *, durable: bool
+    ) -> None:
+        await self.ensure_stream(subject)
+        if not durable:
+            await self.nc.publish(subject, body, headers=headers)
+            return
+        try:
+            await self.js.publish(subject, body, headers=headers)
+        except nats.js.errors.NoStreamResponseError:
+            # The server lost the stream (restarted with an empty store): recreate it.
+            await self.ensure_stream(subject, refresh=True)
+            await self.js.publish(subject, body, headers=headers)
+
+    async def publish_dead_letter(self, envelope: Envelope) -> None:
+        """Keep a dead letter in its subject's stream, core prefix or not; wait for the ack."""
+        self._check_open(draining_ok=True)
+        self._check_size(envelope)
+        try:
+            await self._keep(envelope.subject, envelope.body, to_headers(envelope), durable=True)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"dead-letter to {envelope.subject!r}") from exc
 
     async def subscribe(
         self,
@@ -260,12 +274,12 @@ class NatsBus:
         opts = options or SubscribeOptions()
         if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
             raise ConfigError(f"invalid subscribe options: {opts}")
-        sub: FanoutSubscription | WorkSubscription
+        sub: FanoutSubscription | QueueSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self, subject, handler, opts)
+        elif self._is_core(subject):
+            sub = QueueSubscription(self, subject, group, handler, opts)
         else:
-            if self._is_core(subject):
-                raise ConfigError(f"{subject!r} is a core-only subject; it cannot have a group")
             sub = WorkSubscription(self, subject, group, handler, opts)
         await sub.start()
         self._subs = [s for s in self._subs if s.active]
@@ -330,6 +344,12 @@ class NatsBus:
             if headers is not None and headers.get(STATUS) == "503":
                 future.set_exception(NoResponders("no responders"))
             else:  # JetStream's publish ack: a stream keeps this subject
+                if self._is_core(subject) and subject not in self._captured:
+                    log.warning(
+                        "%r is a core subject but a JetStream stream keeps it: a request sent "
+                        "while no queue-group member listens waits for its deadline",
+                        subject,
+                    )
                 self._captured.add(subject)
             return
         try:

@@ -11,12 +11,20 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 
-from .._envelope import Envelope, new_id
+from .._envelope import (
+    ATTEMPTS_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_DETAIL_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    Envelope,
+    new_id,
+)
 from .._errors import (
     BusClosed,
     BusError,
@@ -36,10 +44,12 @@ REPLY_TO = "Agentos-Reply-To"
 CORRELATION_ID = "Agentos-Correlation-Id"
 KEY = "Agentos-Key"
 DEADLINE = "Agentos-Deadline"
+#: Delivery attempt of a message re-published after a nack on a core queue group.
+ATTEMPT = "Agentos-Attempt"
 #: Set by the server on status messages (no responders, pull request expired, ...).
 STATUS = "Status"
 
-_RESERVED = frozenset({MSG_ID, REPLY_TO, CORRELATION_ID, KEY, DEADLINE})
+_RESERVED = frozenset({MSG_ID, REPLY_TO, CORRELATION_ID, KEY, DEADLINE, ATTEMPT})
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -85,6 +95,18 @@ def from_message(
         key=headers.get(KEY),
         deadline=deadline,
     )
+
+
+def dead_letter_of(
+    envelope: Envelope, subject: str, code: str, detail: str, attempts: int
+) -> Envelope:
+    """``envelope`` bound for the dead-letter ``subject``, with the error headers."""
+    headers = dict(envelope.headers)
+    headers[ERROR_CODE_HEADER] = code
+    headers[ERROR_DETAIL_HEADER] = detail
+    headers[ATTEMPTS_HEADER] = str(attempts)
+    headers[ORIGINAL_SUBJECT_HEADER] = envelope.subject
+    return replace(envelope, subject=subject, headers=headers)
 
 
 def raw_envelope(msg: Msg) -> Envelope:

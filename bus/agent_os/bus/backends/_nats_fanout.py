@@ -1,4 +1,4 @@
-"""Fan-out subscriptions of the ``nats://`` backend, and the worker pool.
+"""Core NATS subscriptions of the ``nats://`` backend (fan-out, queue groups), and the pool.
 
 Every subscription hands its messages to a :class:`Pool` of long-lived worker
 tasks (at most ``concurrency``), so the hot path creates no task per message.
@@ -17,9 +17,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from .._delivery import FanoutDelivery
-from .._errors import MalformedEnvelope
+from .._envelope import Envelope
+from .._errors import BusError, MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
-from ._nats_codec import from_message, translate
+from ._nats_codec import ATTEMPT, dead_letter_of, from_message, raw_envelope, translate
 
 if TYPE_CHECKING:
     from ._nats import NatsBus
@@ -166,3 +167,124 @@ class FanoutSubscription:
 
     async def abandon(self) -> None:
         return None
+
+
+class _QueueDelivery:
+    """A core queue-group delivery. The server never redelivers it, so the bus does:
+    a nack re-publishes the message (attempt + 1) for any member of the group."""
+
+    __slots__ = ("_msg", "_sub", "attempt", "envelope", "settled")
+
+    def __init__(self, sub: QueueSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
+        self._sub, self._msg = sub, msg
+        self.envelope, self.attempt = envelope, attempt
+        self.settled = False
+
+    async def ack(self) -> None:
+        self.settled = True
+
+    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        if self.attempt >= self._sub.options.max_deliver:
+            detail = f"not acknowledged after {self.attempt} deliveries"
+            await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
+        else:
+            await self._sub.redeliver(self._msg, self.attempt + 1, delay)
+
+    async def reject(self, error_code: str, detail: str = "") -> None:
+        if not self.settled:
+            self.settled = True
+            await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
+
+
+class QueueSubscription:
+    """A group on a core subject: a NATS queue group, the fast path without JetStream.
+
+    Each message goes to one member. Nothing is stored: a message that a member
+    takes and never settles (a crash) is gone, and a requester sees its deadline
+    pass. Nacks are re-published by the bus; dead letters are kept by JetStream.
+    """
+
+    def __init__(
+        self,
+        bus: NatsBus,
+        subject: str,
+        group: str,
+        handler: Handler,
+        options: SubscribeOptions,
+    ) -> None:
+        self._bus, self._subject, self._group, self._handler = bus, subject, group, handler
+        self.options = options
+        self._pool: Pool[Msg] = Pool(options.concurrency, self._run, name=subject)
+        self._sub: Any = None
+        self.active = True
+
+    @property
+    def subject(self) -> str:
+        return self._subject
+
+    async def start(self) -> None:
+        try:
+            self._sub = await self._bus.nc.subscribe(
+                self._subject, queue=self._group, cb=self._on_msg
+            )
+            await server_has_seen(self._bus.nc)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"join queue group {self._group!r} on {self._subject!r}") from exc
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._pool.put(msg)
+
+    async def _run(self, msg: Msg) -> None:
+        attempt = _attempt(msg)
+        try:
+            envelope = from_message(msg.subject, msg.data, msg.headers, msg.reply)
+        except MalformedEnvelope as exc:
+            await self.dead_letter(raw_envelope(msg), exc.code, str(exc), attempt)
+            return
+        delivery = _QueueDelivery(self, msg, envelope, attempt)
+        try:
+            await self._handler(delivery)
+        except Exception:
+            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
+            if not delivery.settled:
+                with contextlib.suppress(BusError):
+                    await delivery.nack("handler_error")
+
+    async def redeliver(self, msg: Msg, attempt: int, delay: float) -> None:
+        """Publish ``msg`` again to the group's subject, as delivery ``attempt``."""
+        if delay > 0:
+            await asyncio.sleep(delay)
+        headers = dict(msg.headers or {})
+        headers[ATTEMPT] = str(attempt)
+        try:
+            await self._bus.nc.publish(self._subject, msg.data, reply=msg.reply, headers=headers)
+        except nats.errors.Error as exc:
+            raise translate(exc, f"re-publish on {self._subject!r}") from exc
+
+    async def dead_letter(self, envelope: Envelope, code: str, detail: str, attempts: int) -> None:
+        dlq = self.options.dead_letter_subject(self._subject)
+        await self._bus.publish_dead_letter(dead_letter_of(envelope, dlq, code, detail, attempts))
+        log.info("dead-lettered %s from %s to %s (%s)", envelope.id, self._subject, dlq, code)
+
+    async def unsubscribe(self) -> None:
+        """Leave the group; wait (up to the bus's drain timeout) for running handlers."""
+        if self.active:
+            self.active = False
+            if self._sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await self._sub.unsubscribe()
+            for msg in self._pool.take_pending():  # taken, not started: pass them on
+                with contextlib.suppress(BusError):
+                    await self.redeliver(msg, _attempt(msg), 0.0)
+        await self._pool.stop(self._bus.drain_timeout)
+
+    async def abandon(self) -> None:
+        return None
+
+
+def _attempt(msg: Msg) -> int:
+    raw = (msg.headers or {}).get(ATTEMPT, "1")
+    return int(raw) if raw.isdigit() and raw != "0" else 1

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import nats.errors
@@ -25,18 +24,13 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from .._envelope import (
-    ATTEMPTS_HEADER,
-    ERROR_CODE_HEADER,
-    ERROR_DETAIL_HEADER,
-    ORIGINAL_SUBJECT_HEADER,
-    Envelope,
-)
+from .._envelope import Envelope
 from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
 from .._protocol import Handler, SubscribeOptions
 from ._nats_codec import (
     STATUS,
     consumer_name,
+    dead_letter_of,
     delivery_count,
     from_message,
     raw_envelope,
@@ -296,14 +290,10 @@ class WorkSubscription:
         self, msg: Msg, envelope: Envelope, code: str, detail: str, attempts: int
     ) -> None:
         """Publish to the dead-letter subject, then ack; on failure retry on redelivery."""
-        headers = dict(envelope.headers)
-        headers[ERROR_CODE_HEADER] = code
-        headers[ERROR_DETAIL_HEADER] = detail
-        headers[ATTEMPTS_HEADER] = str(attempts)
-        headers[ORIGINAL_SUBJECT_HEADER] = envelope.subject
         dlq = self.options.dead_letter_subject(envelope.subject)
         try:
-            await self._bus.publish_kept(replace(envelope, subject=dlq, headers=headers))
+            dead = dead_letter_of(envelope, dlq, code, detail, attempts)
+            await self._bus.publish_dead_letter(dead)
         except BusError:
             log.exception("dead-lettering %s to %s failed; it will be retried", envelope.id, dlq)
             await self.send_nak(msg, 1.0, quiet=True)

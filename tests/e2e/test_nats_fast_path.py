@@ -1,0 +1,60 @@
+"""The NATS fast path: kernel workers as a core queue group (no JetStream)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agent_os.adapters import KernelClient
+from agent_os.adapters._demo import STEPS, run_demo
+from agent_os.bus import Delivery, Envelope, connect
+from agent_os.kernel_worker import ACTION_SUBJECT, Worker, load_policy
+from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.servers import Servers, selected_backends
+
+pytestmark = pytest.mark.skipif(
+    "nats" not in selected_backends(("nats",)), reason="nats is not among the selected backends"
+)
+
+
+@pytest.fixture
+def fast_url(servers: Servers) -> str:
+    return servers.get("nats").url + f"?core_prefixes={ACTION_SUBJECT}"
+
+
+async def test_demo_against_two_workers_on_the_fast_path(fast_url: str) -> None:
+    outcomes = await run_demo(fast_url, workers=2)
+    assert [o.verdict.decision.value for o in outcomes] == [s.expect for s in STEPS]
+
+
+async def test_fast_path_verdicts_and_dead_letters(fast_url: str) -> None:
+    kernel, agent = AgentIdentity.create("kernel-1"), AgentIdentity.create("agent-1")
+    registry = TrustRegistry()
+    registry.register(agent)
+    worker_bus, agent_bus = await connect(fast_url), await connect(fast_url)
+    worker = Worker(worker_bus, identity=kernel, registry=registry, policies=load_policy("strict"))
+    await worker.start()
+    dead: list[Delivery] = []
+
+    async def record(delivery: Delivery) -> None:
+        dead.append(delivery)
+        await delivery.ack()
+
+    await agent_bus.subscribe(f"{ACTION_SUBJECT}.dlq", record, group="dlq")
+    try:
+        client = KernelClient(agent_bus, agent, [kernel.public()], timeout=3.0)
+        assert (await client.check("file_read", {"path": "/srv/data/a.csv"})).allowed
+        denied = await client.check("database_query", {"query": "DROP TABLE users"})
+        assert not denied.allowed and denied.code == "policy_violation"
+        garbage = await agent_bus.request(Envelope(ACTION_SUBJECT, b"not a request"), 3.0)
+        assert b'"malformed"' in garbage.body  # a signed deny with the stable code
+        for _ in range(50):
+            if dead:
+                break
+            await asyncio.sleep(0.05)
+        assert [d.envelope.headers["x-agentos-error-code"] for d in dead] == ["malformed"]
+    finally:
+        await worker.shutdown()
+        await agent_bus.close()
+        await worker_bus.close()
