@@ -17,6 +17,10 @@ Subject mapping
       work subject (work-queue retention); a second raises ``NotSupported``.
     * ``group=None`` subscriptions are core NATS subscriptions: they see every
       message published after they subscribed (JetStream-captured or not).
+    * A group on a subject under ``core_prefixes`` is a core NATS queue group (the
+      fast path: nothing stored, no crash survival). The bus re-publishes a
+      nacked message (``Agentos-Attempt`` + 1) and keeps dead letters in
+      JetStream all the same.
     * Replies use native inboxes: one wildcard subscription ``_INBOX.<nuid>.*``
       per bus, ``reply_to = _INBOX.<nuid>.<n>`` and one future per request. A
       reply is a core publish to ``reply_to``.
