@@ -44,6 +44,20 @@ async def nats_core(url: str, payload: bytes, n: int) -> list[float]:
     return out
 
 
+async def _reply_inbox(nc: Any) -> tuple[str, dict[str, asyncio.Future[bytes]]]:
+    """A wildcard inbox whose replies resolve the future waiting under header ``c``."""
+    inbox = nc.new_inbox()
+    waiting: dict[str, asyncio.Future[bytes]] = {}
+
+    async def on_reply(msg: Any) -> None:
+        fut = waiting.pop(msg.headers["c"], None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg.data)
+
+    await nc.subscribe(inbox + ".*", cb=on_reply)
+    return inbox, waiting
+
+
 async def nats_jetstream(url: str, payload: bytes, n: int) -> list[float]:
     """JetStream: publish into a work-queue stream, durable pull, ack, core reply."""
     import nats
@@ -56,27 +70,9 @@ async def nats_jetstream(url: str, payload: bytes, n: int) -> list[float]:
     await js.add_stream(name=f"RAWBENCH_{tag}", subjects=[subject],
                         retention=RetentionPolicy.WORK_QUEUE)  # fmt: skip
     psub = await js.pull_subscribe(subject, durable=f"raw{tag}")
-    inbox = nc.new_inbox()
-    waiting: dict[str, asyncio.Future[bytes]] = {}
+    inbox, waiting = await _reply_inbox(nc)
 
-    async def on_reply(msg: Any) -> None:
-        fut = waiting.pop(msg.headers["c"], None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg.data)
-
-    await nc.subscribe(inbox + ".*", cb=on_reply)
-
-    async def responder() -> None:
-        while True:
-            try:
-                msgs = await psub.fetch(64, timeout=1)
-            except nats.errors.TimeoutError:
-                continue
-            for m in msgs:
-                await nc.publish(m.headers["r"], m.data, headers={"c": m.headers["c"]})
-                await m.ack()
-
-    task = asyncio.create_task(responder())
+    task = asyncio.create_task(_echo(nc, psub))
     loop = asyncio.get_running_loop()
     out = []
     for i in range(n):
@@ -103,6 +99,13 @@ async def _jetstream_echo(url: str, subject: str, durable: str) -> None:
     nc = await nats.connect(url)
     psub = await nc.jetstream().pull_subscribe(subject, durable=durable)
     print("ready", flush=True)
+    await _echo(nc, psub)
+
+
+async def _echo(nc: Any, psub: Any) -> None:
+    """The trivial responder: pull up to 64, reply with the payload, ack; forever."""
+    import nats
+
     while True:
         try:
             msgs = await psub.fetch(64, timeout=1)
@@ -131,15 +134,7 @@ async def nats_jetstream_load(
     )  # fmt: skip
     assert echo.stdout is not None
     await echo.stdout.readline()
-    inbox = nc.new_inbox()
-    waiting: dict[str, asyncio.Future[bytes]] = {}
-
-    async def on_reply(msg: Any) -> None:
-        fut = waiting.pop(msg.headers["c"], None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg.data)
-
-    await nc.subscribe(inbox + ".*", cb=on_reply)
+    inbox, waiting = await _reply_inbox(nc)
     loop = asyncio.get_running_loop()
     ids = itertools.count()
     done = 0

@@ -118,10 +118,14 @@ class Pool(Generic[T]):
 class FanoutSubscription:
     """``group=None``: a core NATS subscription; every subscriber gets every message."""
 
+    #: The NATS queue group ("" for none).
+    queue = ""
+
     def __init__(
         self, bus: NatsBus, subject: str, handler: Handler, options: SubscribeOptions
     ) -> None:
         self._bus, self._subject, self._handler = bus, subject, handler
+        self.options = options
         self._pool: Pool[Msg] = Pool(
             options.concurrency, self._run, max_pending=bus.max_pending, name=subject
         )
@@ -134,7 +138,9 @@ class FanoutSubscription:
 
     async def start(self) -> None:
         try:
-            self._sub = await self._bus.nc.subscribe(self._subject, cb=self._on_msg)
+            self._sub = await self._bus.nc.subscribe(
+                self._subject, queue=self.queue, cb=self._on_msg
+            )
             # Only once the server has the SUB is a publish from another
             # connection delivered to it.
             await server_has_seen(self._bus.nc)
@@ -162,8 +168,11 @@ class FanoutSubscription:
             if self._sub is not None:
                 with contextlib.suppress(nats.errors.Error):
                     await self._sub.unsubscribe()
-            self._pool.take_pending()
+            await self._hand_back(self._pool.take_pending())
         await self._pool.stop(self._bus.drain_timeout)
+
+    async def _hand_back(self, msgs: list[Msg]) -> None:
+        """Messages taken but not started when unsubscribing: a fan-out copy is dropped."""
 
     async def abandon(self) -> None:
         return None
@@ -199,7 +208,7 @@ class _QueueDelivery:
             await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
 
 
-class QueueSubscription:
+class QueueSubscription(FanoutSubscription):
     """A group on a core subject: a NATS queue group, the fast path without JetStream.
 
     Each message goes to one member. Nothing is stored: a message that a member
@@ -215,27 +224,8 @@ class QueueSubscription:
         handler: Handler,
         options: SubscribeOptions,
     ) -> None:
-        self._bus, self._subject, self._group, self._handler = bus, subject, group, handler
-        self.options = options
-        self._pool: Pool[Msg] = Pool(options.concurrency, self._run, name=subject)
-        self._sub: Any = None
-        self.active = True
-
-    @property
-    def subject(self) -> str:
-        return self._subject
-
-    async def start(self) -> None:
-        try:
-            self._sub = await self._bus.nc.subscribe(
-                self._subject, queue=self._group, cb=self._on_msg
-            )
-            await server_has_seen(self._bus.nc)
-        except nats.errors.Error as exc:
-            raise translate(exc, f"join queue group {self._group!r} on {self._subject!r}") from exc
-
-    async def _on_msg(self, msg: Msg) -> None:
-        self._pool.put(msg)
+        super().__init__(bus, subject, handler, options)
+        self.queue = group
 
     async def _run(self, msg: Msg) -> None:
         attempt = _attempt(msg)
@@ -269,20 +259,11 @@ class QueueSubscription:
         await self._bus.publish_dead_letter(dead_letter_of(envelope, dlq, code, detail, attempts))
         log.info("dead-lettered %s from %s to %s (%s)", envelope.id, self._subject, dlq, code)
 
-    async def unsubscribe(self) -> None:
-        """Leave the group; wait (up to the bus's drain timeout) for running handlers."""
-        if self.active:
-            self.active = False
-            if self._sub is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await self._sub.unsubscribe()
-            for msg in self._pool.take_pending():  # taken, not started: pass them on
-                with contextlib.suppress(BusError):
-                    await self.redeliver(msg, _attempt(msg), 0.0)
-        await self._pool.stop(self._bus.drain_timeout)
-
-    async def abandon(self) -> None:
-        return None
+    async def _hand_back(self, msgs: list[Msg]) -> None:
+        """Taken but not started: pass them on to the rest of the group."""
+        for msg in msgs:
+            with contextlib.suppress(BusError):
+                await self.redeliver(msg, _attempt(msg), 0.0)
 
 
 def _attempt(msg: Msg) -> int:
