@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import threading
 import time
 from collections import deque
@@ -25,6 +24,8 @@ from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+
+from agent_os.bus import new_id
 
 from ._errors import AuditError
 
@@ -97,7 +98,7 @@ class AuditEvent:
         tool = action.get("tool")
         request_id = verdict.request_id or action.get("request_id")
         return cls(
-            event_id=secrets.token_hex(16),
+            event_id=new_id(),
             ts=time.time() if now is None else now,
             agent_id=str(action.get("agent_id", "")),
             action=str(action.get("action", "")),

@@ -28,11 +28,12 @@ import functools
 import inspect
 import logging
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
+
+from agent_os.bus import new_id
 
 from ._audit import AuditEvent, AuditSink, MemoryAuditLog
 from ._call_args import bind_call, json_safe, signature_of
@@ -247,7 +248,7 @@ class KernelSpace:
         return action
 
     async def _run(self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request_id = secrets.token_hex(16)
+        request_id = new_id()
         action = self._action(reg, args, kwargs, request_id)
         started = time.perf_counter()
         try:

@@ -310,16 +310,13 @@ class Worker(Service):
             self._answered.popitem(last=False)
 
     async def _record(self, action: Mapping[str, object], verdict: Verdict) -> None:
-        if self._audit is None and self._audit_out is None:
-            return
-        if self._audit is None:
-            assert self._audit_out is not None
+        if self._audit is not None:
+            event = AuditEvent.from_verdict(action, verdict)
+            self._audit.record(event)
+            if self._audit_out is not None:
+                await self._audit_out.put(event)
+        elif self._audit_out is not None:  # built by the publisher, off the hot path
             await self._audit_out.put_decision(action, verdict)
-            return
-        event = AuditEvent.from_verdict(action, verdict)
-        self._audit.record(event)
-        if self._audit_out is not None:
-            await self._audit_out.put(event)
 
 
 def _claimed(body: bytes) -> tuple[str | None, str | None]:
