@@ -48,15 +48,20 @@ def _value(x: object) -> Any:
     return x.value if isinstance(x, Enum) else x
 
 
+# Built once: json.dumps with options builds a new encoder per call.
+_DIGEST_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr
+)
+_EVENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def args_digest(args: object) -> str:
     """SHA-256 (hex) of the canonical JSON of ``args`` (sorted keys, no spaces).
 
     Values JSON cannot hold are digested through ``repr`` so that the digest
     never fails: an audit record must not be lost to an odd argument.
     """
-    canonical = json.dumps(
-        args, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr
-    )
+    canonical = _DIGEST_ENCODER.encode(args)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -123,7 +128,7 @@ class AuditEvent:
 
     def to_json(self) -> bytes:
         """Compact JSON bytes (one line; no raw arguments)."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return _EVENT_ENCODER.encode(self.to_dict()).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> AuditEvent:

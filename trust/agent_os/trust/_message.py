@@ -87,14 +87,17 @@ class SignedMessage:
             raise MalformedMessage(f"invalid recipient id {recipient_id!r}")
         if not math.isfinite(ts):
             raise MalformedMessage("timestamp must be finite")
-        if _CT_RE.fullmatch(ctype) is None:
-            raise MalformedMessage(f"invalid content type {ctype!r}")
+        ct_json = _KNOWN_CT_JSON.get(ctype)
+        if ct_json is None:
+            if _CT_RE.fullmatch(ctype) is None:
+                raise MalformedMessage(f"invalid content type {ctype!r}")
+            ct_json = json.dumps(ctype)
         nonce = secrets.token_hex(16)
         # Ids and nonce are validated to a quote-free alphabet and repr() of a finite
         # float is a JSON number, so only the content type needs JSON escaping.
         header = (
             f'{{"v":1,"id":"{mid}","from":"{sender.agent_id}","to":"{recipient_id}",'
-            f'"ts":{ts!r},"nonce":"{nonce}","ct":{json.dumps(ctype)}}}'
+            f'"ts":{ts!r},"nonce":"{nonce}","ct":{ct_json}}}'
         ).encode("ascii")
         if len(header) > MAX_HEADER_SIZE:
             raise MalformedMessage(f"header is {len(header)} bytes; at most {MAX_HEADER_SIZE}")
@@ -133,7 +136,7 @@ class SignedMessage:
     def json(self) -> Any:
         """The content decoded as JSON; ``MalformedMessage`` if it is not JSON."""
         try:
-            return json.loads(self.content.decode("utf-8"), parse_constant=_reject_constant)
+            return _CONTENT_DECODER.decode(self.content.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise MalformedMessage(f"content of message {self.id} is not JSON: {exc}") from exc
 
@@ -152,9 +155,7 @@ def _encode_content(content: bytes | str | Mapping[str, Any]) -> tuple[bytes, st
         return content.encode("utf-8"), CONTENT_TYPE_TEXT
     if isinstance(content, Mapping):
         try:
-            text = json.dumps(
-                content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
+            text = _CONTENT_ENCODER.encode(content)
         except (TypeError, ValueError) as exc:
             raise MalformedMessage(f"content is not JSON-serialisable: {exc}") from exc
         return text.encode("utf-8"), CONTENT_TYPE_JSON
@@ -172,6 +173,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# Built once: json.dumps / json.loads with options build a new encoder or decoder per call.
+_CONTENT_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_CONTENT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_HEADER_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+)
+_KNOWN_CT_JSON = {
+    ct: json.dumps(ct) for ct in (CONTENT_TYPE_JSON, CONTENT_TYPE_TEXT, CONTENT_TYPE_BYTES)
+}
+
+
 def _parse_signed(signature: bytes, signed: bytes) -> SignedMessage:
     """Read every field from ``signed``, the exact bytes the signature covers."""
     if len(signature) != SIGNATURE_SIZE:
@@ -180,11 +194,7 @@ def _parse_signed(signature: bytes, signed: bytes) -> SignedMessage:
     if newline < 0:
         raise MalformedMessage(f"no header line within {MAX_HEADER_SIZE} bytes")
     try:
-        header = json.loads(
-            signed[:newline].decode("ascii"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_reject_constant,
-        )
+        header = _HEADER_DECODER.decode(signed[:newline].decode("ascii"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedMessage(f"header is not ASCII JSON: {exc}") from exc
     if not isinstance(header, dict):
