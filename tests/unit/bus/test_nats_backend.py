@@ -468,3 +468,30 @@ async def test_core_queue_group_reject_and_garbage_are_dead_lettered(
     await wait_for(lambda: len(dead) == 2)
     codes = sorted(d.envelope.headers[ERROR_CODE_HEADER] for d in dead)
     assert codes == ["bad_input", "malformed_envelope"]
+
+
+async def test_core_queue_group_delayed_nack_frees_the_handler_meanwhile(
+    bus_factory: Connect, subject: str
+) -> None:
+    bus = await bus_factory(core_prefixes="fast.")
+    fast = f"fast.{subject}"
+    seen: list[tuple[bytes, int, float]] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append((delivery.envelope.body, delivery.attempt, time.monotonic()))
+        if delivery.envelope.body == b"later" and delivery.attempt == 1:
+            await delivery.nack("busy", delay=0.5)
+        else:
+            await delivery.ack()
+
+    await bus.subscribe(fast, handler, group="g", options=SubscribeOptions(concurrency=1))
+    await bus.publish(Envelope(fast, b"later"))
+    await wait_for(lambda: len(seen) == 1)
+    await bus.publish(Envelope(fast, b"now"))
+    await wait_for(lambda: len(seen) == 3)
+    assert [(body, attempt) for body, attempt, _ in seen] == [
+        (b"later", 1),
+        (b"now", 1),  # the one handler slot was free during the delay
+        (b"later", 2),
+    ]
+    assert seen[2][2] - seen[0][2] >= 0.45

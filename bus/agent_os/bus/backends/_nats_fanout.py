@@ -226,6 +226,7 @@ class QueueSubscription(FanoutSubscription):
     ) -> None:
         super().__init__(bus, subject, handler, options)
         self.queue = group
+        self._delayed: set[asyncio.Task[None]] = set()
 
     async def _run(self, msg: Msg) -> None:
         attempt = _attempt(msg)
@@ -244,15 +245,29 @@ class QueueSubscription(FanoutSubscription):
                     await delivery.nack("handler_error")
 
     async def redeliver(self, msg: Msg, attempt: int, delay: float) -> None:
-        """Publish ``msg`` again to the group's subject, as delivery ``attempt``."""
+        """Publish ``msg`` again to the group's subject, as delivery ``attempt``.
+
+        With a ``delay`` the publish is scheduled and this returns at once: the
+        handler's slot is free meanwhile.
+        """
         if delay > 0:
-            await asyncio.sleep(delay)
+            task = asyncio.get_running_loop().create_task(self._later(msg, attempt, delay))
+            self._delayed.add(task)
+            task.add_done_callback(self._delayed.discard)
+            return
         headers = dict(msg.headers or {})
         headers[ATTEMPT] = str(attempt)
         try:
             await self._bus.nc.publish(self._subject, msg.data, reply=msg.reply, headers=headers)
         except nats.errors.Error as exc:
             raise translate(exc, f"re-publish on {self._subject!r}") from exc
+
+    async def _later(self, msg: Msg, attempt: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.redeliver(msg, attempt, 0.0)
+        except BusError as exc:  # no storage to fall back on: the requester times out
+            log.warning("delayed re-publish on %s lost: %s", self._subject, exc)
 
     async def dead_letter(self, envelope: Envelope, code: str, detail: str, attempts: int) -> None:
         dlq = self.options.dead_letter_subject(self._subject)
