@@ -58,3 +58,27 @@ async def test_fast_path_verdicts_and_dead_letters(fast_url: str) -> None:
         await worker.shutdown()
         await agent_bus.close()
         await worker_bus.close()
+
+
+async def test_a_request_taken_and_never_answered_is_a_timeout_deny(fast_url: str) -> None:
+    # What a worker crash costs on the fast path: nothing is stored, so the
+    # request is gone; the agent's deadline turns that into a deny.
+    kernel, agent = AgentIdentity.create("kernel-1"), AgentIdentity.create("agent-1")
+    taker_bus, agent_bus = await connect(fast_url), await connect(fast_url)
+    taken: list[Delivery] = []
+
+    async def take_and_die(delivery: Delivery) -> None:
+        taken.append(delivery)  # never answers, never settles
+
+    await taker_bus.subscribe(ACTION_SUBJECT, take_and_die, group="kernel-workers")
+    ran: list[str] = []
+    try:
+        client = KernelClient(agent_bus, agent, [kernel.public()], timeout=0.5)
+        verdict = await client.check("file_read", {"path": "/srv/data/a.csv"})
+        if verdict.allowed:
+            ran.append("file_read")
+        assert taken and not ran
+        assert verdict.code == "timeout"
+    finally:
+        await agent_bus.close()
+        await taker_bus.close()
