@@ -34,6 +34,9 @@ Pending: TypeAlias = "AuditEvent | tuple[Mapping[str, object], Verdict, float]"
 
 log = logging.getLogger("agent_os.kernel.audit")
 
+#: Events built per turn of the event loop: a full batch must not stall the worker.
+_BUILD_SLICE = 32
+
 
 def encode_batch(events: list[AuditEvent]) -> bytes:
     """One bus message body: one compact JSON event per line."""
@@ -101,7 +104,12 @@ class AuditPublisher:
                     self._queue.task_done()
 
     async def _publish(self, batch: list[Pending]) -> None:
-        body = encode_batch([_event(item) for item in batch])
+        events: list[AuditEvent] = []
+        for start in range(0, len(batch), _BUILD_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let verdicts through between slices
+            events.extend(_event(item) for item in batch[start : start + _BUILD_SLICE])
+        body = encode_batch(events)
         while True:
             try:
                 await self._bus.publish(Envelope(self._subject, body))
