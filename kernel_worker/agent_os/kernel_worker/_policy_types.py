@@ -227,6 +227,13 @@ class Verdict:
             code=code,
         )
 
+    def bound(self, request_id: str | None, kernel_id: str, elapsed_us: float) -> Verdict:
+        """This verdict as the kernel ``kernel_id`` answers request ``request_id``."""
+        return Verdict(
+            self.decision, self.signal, self.rule, self.reason, self.matched, self.policy,
+            self.policy_hash, self.code, request_id, kernel_id, elapsed_us,
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (enums as their string values)."""
         return {

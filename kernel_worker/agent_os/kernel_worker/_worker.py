@@ -217,12 +217,8 @@ class Worker(Service):
             return
 
         verdict, audit_action = await self._decide(message, delivery.attempt, now)
-        verdict = replace(
-            verdict,
-            request_id=message.id,
-            kernel_id=self.kernel_id,
-            elapsed_us=round((time.perf_counter() - started) * 1e6, 1),
-        )
+        elapsed_us = round((time.perf_counter() - started) * 1e6, 1)
+        verdict = verdict.bound(message.id, self.kernel_id, elapsed_us)
         wire = sign_verdict(self._identity, message.sender_id, verdict)
         self._remember(message.id, wire)
         await self._reply(envelope, wire)
