@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bus_roundtrip import ACTION, crypto_cost
 
 from agent_os.bus import Delivery, Envelope, SubscribeOptions
+from agent_os.bus._delivery import FanoutDelivery  # attempt 1, settling is a no-op
 from agent_os.kernel_worker import ACTION_SUBJECT, Worker, action_content, load_policy
 from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
 
@@ -77,23 +78,6 @@ class _StandInBus:
         return None
 
 
-class _Delivery:
-    __slots__ = ("envelope",)
-    attempt = 1
-
-    def __init__(self, envelope: Envelope) -> None:
-        self.envelope = envelope
-
-    async def ack(self) -> None:
-        return None
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        return None
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        return None
-
-
 async def measure(batches: int, per_batch: int) -> dict[str, Any]:
     kernel = AgentIdentity.create("bench-kernel")
     agent = AgentIdentity.create("bench-agent")
@@ -112,9 +96,9 @@ async def measure(batches: int, per_batch: int) -> dict[str, Any]:
     handle = bus.handler
     content = action_content(*ACTION)
 
-    def requests(n: int) -> list[_Delivery]:
+    def requests(n: int) -> list[FanoutDelivery]:
         return [
-            _Delivery(
+            FanoutDelivery(
                 Envelope(
                     ACTION_SUBJECT,
                     SignedMessage.create(agent, "agentos.kernel", content).to_bytes(),

@@ -140,7 +140,7 @@ class NatsBus:
         self._max_payload = max(0, nc.max_payload - _HEADER_RESERVE)
         self._streams: dict[str, str] = {}
         self._stream_lock = asyncio.Lock()  # also guards making the reply inbox
-        self._subs: list[FanoutSubscription | QueueSubscription | WorkSubscription] = []
+        self._subs: list[FanoutSubscription | WorkSubscription] = []
         self._inbox = ""
         self._inbox_sub: Any = None
         self._next_token = 0
@@ -278,7 +278,7 @@ class NatsBus:
         opts = options or SubscribeOptions()
         if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
             raise ConfigError(f"invalid subscribe options: {opts}")
-        sub: FanoutSubscription | QueueSubscription | WorkSubscription
+        sub: FanoutSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self, subject, handler, opts)
         elif self._is_core(subject):
