@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,20 @@ import _raw  # noqa: E402
 
 from agent_os.adapters import KernelClient  # noqa: E402
 from agent_os.bus import Envelope, connect  # noqa: E402
-from agent_os.kernel_worker import ACTION_SUBJECT, Worker, action_content, load_policy  # noqa: E402
-from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry  # noqa: E402
+from agent_os.kernel_worker import (  # noqa: E402
+    ACTION_SUBJECT,
+    Policy,
+    Worker,
+    action_content,
+    load_policy,
+)
+from agent_os.trust import (  # noqa: E402
+    AgentIdentity,
+    FileTrustStore,
+    PublicIdentity,
+    SignedMessage,
+    TrustRegistry,
+)
 from tests.servers import Servers  # noqa: E402
 
 RAW: dict[str, list[tuple[str, Callable[[str, bytes, int], Awaitable[list[float]]]]]] = {
@@ -70,7 +84,14 @@ def _summary(samples: list[float]) -> dict[str, float]:
     return {"p50_us": round(_pct(samples, 0.50), 1), "p99_us": round(_pct(samples, 0.99), 1)}
 
 
-async def governed(url: str, n: int) -> tuple[list[float], int]:
+async def governed(
+    url: str, n: int, spent: dict[str, list[float]] | None = None
+) -> tuple[list[float], int]:
+    """``n`` governed round trips, one at a time: their times and the request's size.
+
+    With ``spent``, each round trip's time inside Ed25519 and inside the policy
+    is appended to ``spent["ed25519"]`` / ``spent["policy"]`` (see ``_stopwatch``).
+    """
     kernel = AgentIdentity.create("bench-kernel")
     agent = AgentIdentity.create("bench-agent")
     registry = TrustRegistry()
@@ -83,16 +104,57 @@ async def governed(url: str, n: int) -> tuple[list[float], int]:
     for _ in range(min(50, n)):  # warm-up: connections, group joins, caches
         await client.check(*ACTION)
     out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        verdict = await client.check(*ACTION)
-        out.append(time.perf_counter() - t)
-        if not verdict.allowed:
-            raise RuntimeError(f"benign action denied: {verdict}")
+    clock = {"ed25519": 0.0, "policy": 0.0}
+    with _stopwatch(clock) if spent is not None else contextlib.nullcontext():
+        for _ in range(n):
+            before = dict(clock)
+            t = time.perf_counter()
+            verdict = await client.check(*ACTION)
+            out.append(time.perf_counter() - t)
+            if not verdict.allowed:
+                raise RuntimeError(f"benign action denied: {verdict}")
+            if spent is not None:
+                for key, total in clock.items():
+                    spent.setdefault(key, []).append(total - before[key])
     await worker.shutdown()
     await abus.close()
     await wbus.close()
     return out, size
+
+
+@contextlib.contextmanager
+def _stopwatch(clock: dict[str, float]) -> Iterator[None]:
+    """Add the seconds this process spends in Ed25519 and in ``Policy.evaluate`` to ``clock``.
+
+    Wraps the signing, verifying and evaluating methods while active: it is for
+    a pass of its own, apart from the timed one (the wrappers cost about a
+    microsecond per round trip). Its figures are what those steps cost inside a
+    real round trip, cold caches and all, rather than in a tight loop.
+    """
+    patched = [
+        (AgentIdentity, "_sign_raw", "ed25519"),
+        (PublicIdentity, "_verify_raw", "ed25519"),
+        (Policy, "evaluate", "policy"),
+    ]
+    originals = [getattr(cls, name) for cls, name, _ in patched]
+
+    def timed(fn: Callable[..., Any], key: str) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                clock[key] += time.perf_counter() - start
+
+        return run
+
+    for (cls, name, key), fn in zip(patched, originals, strict=True):
+        setattr(cls, name, timed(fn, key))
+    try:
+        yield
+    finally:
+        for (cls, name, _), fn in zip(patched, originals, strict=True):
+            setattr(cls, name, fn)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -152,7 +214,7 @@ async def throughput(url: str, seconds: float, in_flight: int) -> dict[str, floa
         await asyncio.gather(*(agent_loop() for _ in range(in_flight)))
         elapsed = time.perf_counter() - start
         cpu_after = _cpu_seconds(worker.pid)
-        out = {"verdicts_per_s": round(done / elapsed)}
+        out: dict[str, float] = {"verdicts_per_s": round(done / elapsed)}
         if cpu_before is not None and cpu_after is not None and done:
             out["worker_cpu_us_per_verdict"] = round((cpu_after - cpu_before) / done * 1e6, 1)
             out["worker_cores"] = round((cpu_after - cpu_before) / elapsed, 2)
@@ -202,6 +264,11 @@ async def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str
     result: dict[str, Any] = {"url": url, "rounds": n, "payload_bytes": size}
     result["governed_p50_us"] = _summary(gov)["p50_us"]
     result["governed_p99_us"] = _summary(gov)["p99_us"]
+    # Where the governed time goes: a second pass with stopwatches on Ed25519 and the policy.
+    spent: dict[str, list[float]] = {}
+    await governed(url, max(10, n // 2), spent)
+    for key, per_round in spent.items():
+        result[f"{key}_in_round_trip_us"] = round(statistics.median(per_round) * 1e6, 1)
     payload = os.urandom(size)
     for i, (path, fn) in enumerate(RAW.get(name, [])):
         raw = await fn(url, payload, n)
@@ -213,6 +280,10 @@ async def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str
         result[f"ratio_p50{'' if i == 0 else '_vs_' + path}"] = round(
             result["governed_p50_us"] / stats["p50_us"], 2
         )
+        if i == 0:
+            # The ratio if nothing but the raw trip and Ed25519 took any time.
+            crypto = result["ed25519_in_round_trip_us"]
+            result["ratio_p50_crypto_floor"] = round(1 + crypto / stats["p50_us"], 2)
     if not args.no_throughput and name != "memory":
         secs = args.seconds if name in ("nats", "redis", "memory") else args.seconds / 2
         result.update(await throughput(url, secs, args.in_flight))
@@ -326,6 +397,15 @@ def _print_table(report: dict[str, Any]) -> None:
     print("on a core of its own (here it shares 2 CPUs with this load generator and the broker).")
     print("raw echo: the same load on a raw client responder doing no work (the library's floor).")
     print("nats core row: workers as a core queue group (core_prefixes), vs core request/reply.")
+    print("\nInside one governed round trip (median of a second pass with stopwatches on):")
+    for name, r in report.items():
+        if name == "environment" or "ed25519_in_round_trip_us" not in r:
+            continue
+        line = (f"  {name}: Ed25519 (2 signs, 2 verifies) {_f(r['ed25519_in_round_trip_us'])} µs, "
+                f"policy {_f(r['policy_in_round_trip_us'])} µs")  # fmt: skip
+        if "ratio_p50_crypto_floor" in r:
+            line += f"; raw + Ed25519 alone would be {r['ratio_p50_crypto_floor']:.2f}x"
+        print(line)
 
 
 def _f(v: float | None) -> str:
