@@ -63,8 +63,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope, PayloadTooLarge
+from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from ._base import BusBase, checked_options
 from ._kafka_codec import correlation_of, from_record, kafka_errors, to_headers, topic_for
 from ._kafka_sub import KafkaSubscription, _stop_consumer
 
@@ -93,13 +94,13 @@ _OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
 }
 
 
-class KafkaBus:
+class KafkaBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over Kafka (see the module docstring)."""
 
     def __init__(self, url: str, bootstrap: list[str], settings: dict[str, Any]) -> None:
-        self._url, self._bootstrap = url, bootstrap
+        super().__init__(url, int(settings.get("max_payload", DEFAULT_MAX_PAYLOAD)))
+        self._bootstrap = bootstrap
         self._client_id = str(settings.get("client_id") or f"agentos-{uuid.uuid4().hex[:12]}")
-        self._max_payload = int(settings.get("max_payload", DEFAULT_MAX_PAYLOAD))
         self._fetch_wait = int(settings.get("fetch_max_wait_ms", 10))
         self._session = int(settings.get("session_timeout_ms", 10_000))
         self._heartbeat = int(settings.get("heartbeat_interval_ms", 3_000))
@@ -132,32 +133,12 @@ class KafkaBus:
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_lock = asyncio.Lock()
         self._waiters: dict[str, asyncio.Future[Envelope]] = {}
-        self._closing = False
-        self._closed = asyncio.Event()
 
     async def start(self) -> None:
         with kafka_errors(f"connect to {self._url}"):
             await self._producer.start()
 
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
-
     # -- publishing --------------------------------------------------------
-
-    def _check_open(self, *, draining_ok: bool = False) -> None:
-        if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
-
-    def _check_size(self, envelope: Envelope) -> None:
-        if envelope.size > self._max_payload:
-            raise PayloadTooLarge(
-                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
-            )
 
     async def _produce(self, envelope: Envelope, headers: list[tuple[str, bytes]]) -> None:
         subject = envelope.subject
@@ -237,9 +218,7 @@ class KafkaBus:
     ) -> Subscription:
         """Fan-out (``group=None``) or work-queue subscription; a group waits for its join."""
         self._check_open()
-        opts = options or SubscribeOptions()
-        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
-            raise ConfigError(f"invalid subscribe options: {opts}")
+        opts = checked_options(options)
         sub = KafkaSubscription(
             self,
             subject,
@@ -334,15 +313,11 @@ class KafkaBus:
 
     async def close(self) -> None:
         """Drain subscriptions (``drain_timeout``), delete the reply topic, stop clients."""
-        if self._closing:
-            await self._closed.wait()
+        if not await self._start_closing():
             return
-        self._closing = True
         try:
             await asyncio.gather(*(sub.unsubscribe() for sub in self._subs))
-            for future in self._waiters.values():
-                if not future.done():
-                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            self._fail_waiting(self._waiters.values())
             if self._reply_task is not None:
                 self._reply_task.cancel()
                 await asyncio.gather(self._reply_task, return_exceptions=True)

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusTimeout, ConfigError, NoResponders, PayloadTooLarge
+from .._errors import BusTimeout, ConfigError, NoResponders
 from .._protocol import (
     DEFAULT_MAX_PAYLOAD,
     Delivery,
@@ -34,6 +34,7 @@ from .._protocol import (
     SubscribeOptions,
     Subscription,
 )
+from ._base import BusBase, checked_options
 from ._memory_broker import INBOX_PREFIX, Broker, Consumer
 
 __all__ = ["MemoryBus", "connect", "reset_memory_brokers"]
@@ -56,7 +57,7 @@ def reset_memory_brokers() -> None:
     _BROKERS.clear()
 
 
-class MemoryBus:
+class MemoryBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over an in-process :class:`Broker`."""
 
     def __init__(
@@ -68,35 +69,14 @@ class MemoryBus:
         drain_timeout: float = 5.0,
         max_pending: int = 65_536,
     ) -> None:
-        self._url, self._broker = url, broker
-        self._max_payload = max_payload
+        super().__init__(url, max_payload)
+        self._broker = broker
         self._drain_timeout = drain_timeout
         self._max_pending = max_pending
         self._consumers: set[Consumer] = set()
         self._inbox = f"{INBOX_PREFIX}{uuid.uuid4().hex}"
         self._inbox_sub: Consumer | None = None
         self._waiters: dict[str, asyncio.Future[Envelope]] = {}
-        self._closing = False
-        self._closed = asyncio.Event()
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
-
-    def _check_open(self, *, draining_ok: bool = False) -> None:
-        # Handlers draining during close() may still publish (a worker's last replies).
-        if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
-
-    def _check_size(self, envelope: Envelope) -> None:
-        if envelope.size > self._max_payload:
-            raise PayloadTooLarge(
-                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
-            )
 
     async def publish(self, envelope: Envelope) -> None:
         """Route ``envelope`` to every subscriber and group of its subject."""
@@ -114,9 +94,7 @@ class MemoryBus:
     ) -> Subscription:
         """Attach a fan-out subscriber (``group=None``) or a competing group consumer."""
         self._check_open()
-        opts = options or SubscribeOptions()
-        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
-            raise ConfigError(f"invalid subscribe options: {opts}")
+        opts = checked_options(options)
         consumer = Consumer(
             self._broker,
             subject,
@@ -174,19 +152,15 @@ class MemoryBus:
 
     async def close(self) -> None:
         """Drain in-flight handlers (up to ``drain_timeout``), then refuse further use."""
-        if self._closing:
-            await self._closed.wait()
+        if not await self._start_closing():
             return
-        self._closing = True
         consumers = list(self._consumers)
         if self._inbox_sub is not None:
             consumers.append(self._inbox_sub)
         await asyncio.gather(*(c.drain() for c in consumers))
         for consumer in consumers:
             consumer.abandon()
-        for future in self._waiters.values():
-            if not future.done():
-                future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+        self._fail_waiting(self._waiters.values())
         self._closed.set()
 
 

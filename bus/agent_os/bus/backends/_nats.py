@@ -88,16 +88,9 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from .._envelope import Envelope
-from .._errors import (
-    BusClosed,
-    BusError,
-    BusTimeout,
-    ConfigError,
-    ConnectError,
-    NoResponders,
-    PayloadTooLarge,
-)
+from .._errors import BusError, BusTimeout, ConfigError, ConnectError, NoResponders
 from .._protocol import Handler, SubscribeOptions, Subscription
+from ._base import BusBase, checked_options
 from ._nats_codec import (
     CORRELATION_ID,
     DEADLINE,
@@ -124,11 +117,12 @@ _ERR_SUBJECTS_OVERLAP = 10065  # another stream already captures the subject
 _HEADER_RESERVE = 1024
 
 
-class NatsBus:
+class NatsBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over one nats-py connection."""
 
     def __init__(self, url: str, nc: Client, settings: NatsSettings) -> None:
-        self._url, self.nc, self._settings = url, nc, settings
+        super().__init__(url, max(0, nc.max_payload - _HEADER_RESERVE))
+        self.nc, self._settings = nc, settings
         self.js: JetStreamContext = nc.jetstream(timeout=settings.api_timeout)
         self.drain_timeout = settings.drain_timeout
         self.pull_expires = settings.pull_expires
@@ -137,7 +131,6 @@ class NatsBus:
         prefixes = [p.strip() for p in settings.core_prefixes.split(",") if p.strip()]
         self._core_prefixes = (_INBOX, *prefixes)
         self._publish_ack = settings.publish_ack
-        self._max_payload = max(0, nc.max_payload - _HEADER_RESERVE)
         self._streams: dict[str, str] = {}
         self._stream_lock = asyncio.Lock()  # also guards making the reply inbox
         self._subs: list[FanoutSubscription | WorkSubscription] = []
@@ -146,32 +139,9 @@ class NatsBus:
         self._next_token = 0
         self._waiters: dict[str, tuple[asyncio.Future[Envelope], str]] = {}
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
-        self._closing = False
-        self._closed = asyncio.Event()
 
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def _check_open(self, *, draining_ok: bool = False) -> None:
-        # Handlers draining during close() may still publish (a worker's last replies).
-        if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
-
-    def _check_size(self, envelope: Envelope) -> None:
-        size = wire_size(envelope)
-        if size > self._max_payload:
-            raise PayloadTooLarge(
-                f"envelope of {size} bytes exceeds max_payload {self._max_payload}"
-            )
+    def _size_on_the_wire(self, envelope: Envelope) -> int:
+        return wire_size(envelope)  # the headers count against NATS's max_payload
 
     def _is_core(self, subject: str) -> bool:
         return subject.startswith(self._core_prefixes)
@@ -275,9 +245,7 @@ class NatsBus:
     ) -> Subscription:
         """A core subscription (``group=None``) or a member of the group's pull consumer."""
         self._check_open()
-        opts = options or SubscribeOptions()
-        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
-            raise ConfigError(f"invalid subscribe options: {opts}")
+        opts = checked_options(options)
         sub: FanoutSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self, subject, handler, opts)
@@ -369,18 +337,14 @@ class NatsBus:
 
     async def close(self) -> None:
         """Stop subscriptions, drain in-flight handlers, flush and close. Idempotent."""
-        if self._closing:
-            await self._closed.wait()
+        if not await self._start_closing():
             return
-        self._closing = True
         try:
             subs = list(self._subs)
             await asyncio.gather(*(s.unsubscribe() for s in subs))
             for sub in subs:
                 await sub.abandon()
-            for future, _ in self._waiters.values():
-                if not future.done():
-                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            self._fail_waiting(future for future, _ in self._waiters.values())
             # A dead server surfaces as OSError (connection reset) here: close
             # must still finish, and nothing of the client library escapes.
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):

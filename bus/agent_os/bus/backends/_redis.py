@@ -64,8 +64,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusError, BusTimeout, ConfigError, NotSupported, PayloadTooLarge
+from .._errors import BusError, BusTimeout, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from ._base import BusBase, checked_options
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
     FANOUT_TRIM_SCRIPT,
@@ -99,13 +100,13 @@ _OPTION_TYPES: dict[str, type[int] | type[float] | type[str]] = {
 }
 
 
-class RedisBus:
+class RedisBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over Redis Streams. Make one with :func:`connect`."""
 
     def __init__(self, url: str, client: aioredis.Redis, **settings: Any) -> None:
-        self._url, self._client = url, client
+        super().__init__(url, settings.get("max_payload", DEFAULT_MAX_PAYLOAD))
+        self._client = client
         self._prefix: str = settings.get("prefix", "agentos:")
-        self._max_payload: int = settings.get("max_payload", DEFAULT_MAX_PAYLOAD)
         self._drain_timeout: float = settings.get("drain_timeout", 5.0)
         self._reply_maxlen: int = settings.get("reply_maxlen", 1000)
         self._reply_ttl: int = settings.get("reply_ttl", 300)
@@ -132,29 +133,11 @@ class RedisBus:
         self._reply_reader: BlockingReader | None = None
         self._waiters: dict[str, asyncio.Future[Envelope]] = {}
         self._subs: list[FanoutSubscription | WorkSubscription] = []
-        self._closing = False
-        self._closed = asyncio.Event()
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
-
-    def _check_open(self, *, draining_ok: bool = False) -> None:
-        # Handlers draining during close() may still publish (a worker's last replies).
-        if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
 
     async def publish(self, envelope: Envelope) -> None:
         """``XADD`` the envelope to its subject's stream."""
         self._check_open(draining_ok=True)
-        if envelope.size > self._max_payload:
-            raise PayloadTooLarge(
-                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
-            )
+        self._check_size(envelope)
         key = self._prefix + envelope.subject
         try:
             if envelope.subject.startswith(REPLY_PREFIX):
@@ -178,9 +161,7 @@ class RedisBus:
     ) -> Subscription:
         """A fan-out reader (``group=None``) or a consumer of consumer group ``group``."""
         self._check_open()
-        opts = options or SubscribeOptions()
-        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
-            raise ConfigError(f"invalid subscribe options: {opts}")
+        opts = checked_options(options)
         sub: FanoutSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self._shared, subject, handler, opts)
@@ -255,17 +236,13 @@ class RedisBus:
 
     async def close(self) -> None:
         """Stop reading, drain handlers (``drain_timeout``), return unacked work, disconnect."""
-        if self._closing:
-            await self._closed.wait()
+        if not await self._start_closing():
             return
-        self._closing = True
         try:
             await asyncio.gather(*(sub.stop() for sub in self._subs))
             await asyncio.gather(*(sub.drain(self._drain_timeout) for sub in self._subs))
             await asyncio.gather(*(sub.release() for sub in self._subs))
-            for future in self._waiters.values():
-                if not future.done():
-                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            self._fail_waiting(self._waiters.values())
             await self._stop_replies()
             await self._batch.close()
         finally:

@@ -69,8 +69,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusError, BusTimeout, ConfigError, PayloadTooLarge
+from .._errors import BusError, BusTimeout, ConfigError
 from .._protocol import Handler, SubscribeOptions, Subscription
+from ._base import BusBase, checked_options
 from ._sqs_client import SESSION_OPTIONS, QueueGone, SqsClient, parse_url, to_body
 from ._sqs_consumer import SqsSubscription
 from ._sqs_names import (
@@ -100,7 +101,7 @@ class _Route:
     fanout: tuple[str, ...]
 
 
-class SqsBus:
+class SqsBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over SQS queues; see the module docstring."""
 
     def __init__(
@@ -114,9 +115,10 @@ class SqsBus:
         drain_timeout: float = 5.0,
         max_payload: int = DEFAULT_SQS_MAX_PAYLOAD,
     ) -> None:
-        self._url, self.sqs, self._prefix = url, sqs, prefix
+        super().__init__(url, max_payload)
+        self.sqs, self._prefix = sqs, prefix
         self.wait_time, self.drain_timeout = wait_time, drain_timeout
-        self._route_ttl, self._max_payload = route_ttl, max_payload
+        self._route_ttl = route_ttl
         self._client_id = uuid.uuid4().hex[:16]
         self._inbox_subject = f"{INBOX_PREFIX}{self._client_id}"
         self._inbox: SqsSubscription | None = None
@@ -127,31 +129,10 @@ class SqsBus:
         self._inbox_urls: dict[str, str] = {}
         self._routes: dict[str, _Route] = {}
         self._refreshing: dict[str, asyncio.Future[_Route]] = {}
-        self._closing = False
-        self._closed = asyncio.Event()
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def max_payload(self) -> int:
-        return self._max_payload
 
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
-
-    def _check_open(self, *, draining_ok: bool = False) -> None:
-        # Handlers draining during close() may still publish (a worker's last replies).
-        if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
-
-    def _check_size(self, envelope: Envelope) -> None:
-        if envelope.size > self._max_payload:
-            raise PayloadTooLarge(
-                f"envelope of {envelope.size} bytes exceeds max_payload {self._max_payload}"
-            )
 
     async def publish(self, envelope: Envelope) -> None:
         """Send to the subject's work queue and to each of its fan-out queues."""
@@ -246,9 +227,7 @@ class SqsBus:
     ) -> Subscription:
         """Consume the subject's work queue (``group``) or a private fan-out queue."""
         self._check_open()
-        opts = options or SubscribeOptions()
-        if opts.concurrency < 1 or opts.max_deliver < 1 or opts.ack_wait <= 0:
-            raise ConfigError(f"invalid subscribe options: {opts}")
+        opts = checked_options(options)
         sub = SqsSubscription(self, subject, handler, opts, "fanout" if group is None else "work")
         await sub.start()
         self._subs.add(sub)
@@ -341,18 +320,14 @@ class SqsBus:
 
     async def close(self) -> None:
         """Stop polling, drain handlers (up to ``drain_timeout``), delete private queues."""
-        if self._closing:
-            await self._closed.wait()
+        if not await self._start_closing():
             return
-        self._closing = True
         try:
             subs: list[SqsSubscription] = list(self._subs)
             if self._inbox is not None:
                 subs.append(self._inbox)
             await asyncio.gather(*(s.unsubscribe() for s in subs), return_exceptions=True)
-            for future in self._waiters.values():
-                if not future.done():
-                    future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+            self._fail_waiting(self._waiters.values())
         finally:
             await self.sqs.close()
             self._closed.set()
