@@ -20,12 +20,13 @@ worker denies with its code rather than let the request through unmetered.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from agent_os.trust import RedisChecks
 
 from ._errors import PolicyError, PolicyLoadError
 from ._policy import Policy
@@ -59,6 +60,10 @@ class LimiterUnavailable(PolicyError):
 
     code = "rate_limiter_unavailable"
     retryable = True
+
+
+def _limiter_unavailable(exc: Exception) -> LimiterUnavailable:
+    return LimiterUnavailable(f"rate limiter unavailable: {exc!r}")
 
 
 def check_args(args: Any, limits: Limits) -> tuple[str, str] | None:
@@ -209,71 +214,29 @@ class RedisTokenBucket:
         socket_timeout: float = 2.0,
         max_batch: int = 256,
     ) -> None:
-        import redis as redis_lib
-        import redis.asyncio as aredis
-
         _check_rate(rate, burst)
         self.rate, self.burst, self.prefix = float(rate), float(burst), prefix
-        self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
-        if isinstance(url_or_client, str):
-            self._client: Any = aredis.Redis.from_url(
-                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owned = True
-        else:
-            self._client = url_or_client
-            self._owned = False
-        self._script: Any = self._client.register_script(_BUCKET_LUA)
+        self._checks = RedisChecks(
+            url_or_client,
+            self._take,
+            _limiter_unavailable,
+            socket_timeout=socket_timeout,
+            max_batch=max_batch,
+        )
+        self._script: Any = self._checks.client.register_script(_BUCKET_LUA)
         self._args = [repr(self.rate), repr(self.burst)]
-        self.max_batch = max_batch
-        self._batch: list[tuple[str, asyncio.Future[bool]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+
+    @property
+    def max_batch(self) -> int:
+        return self._checks.max_batch
 
     async def allow(self, agent_id: str, now: float) -> bool:
         """Take one token from ``agent_id``'s bucket (``now`` is unused: Redis keeps time)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._batch.append((self.prefix + agent_id, future))
-        if len(self._batch) >= self.max_batch:
-            self._flush()
-        elif len(self._batch) == 1:
-            loop.call_soon(self._flush)
-        return await future
+        return await self._checks.check(self.prefix + agent_id)
 
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        if batch:
-            task = asyncio.ensure_future(self._send(batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[tuple[str, asyncio.Future[bool]]]) -> None:
-        try:
-            pipe = self._client.pipeline(transaction=False)
-            for key, _ in batch:
-                await self._script(keys=[key], args=self._args, client=pipe)
-            results = await pipe.execute()
-        except BaseException as exc:  # no caller may wait forever, whatever happened
-            for _, future in batch:
-                if future.done():
-                    continue
-                if isinstance(exc, Exception):
-                    error = LimiterUnavailable(f"rate limiter unavailable: {exc!r}")
-                    error.__cause__ = exc
-                    future.set_exception(error)
-                else:
-                    future.cancel()
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for (_, future), allowed in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(bool(allowed))
+    async def _take(self, pipe: Any, key: str, _: object) -> None:
+        await self._script(keys=[key], args=self._args, client=pipe)
 
     async def close(self) -> None:
         """Finish checks in flight; close the connection pool if this limiter created it."""
-        self._flush()
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._owned:
-            await self._client.aclose()
+        await self._checks.close()

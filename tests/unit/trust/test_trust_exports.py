@@ -11,6 +11,7 @@ EXPECTED = {
     "MemoryTrustStore",
     "NonceStore",
     "PublicIdentity",
+    "RedisChecks",
     "RedisNonceStore",
     "SignedMessage",
     "TrustEntry",

@@ -5,8 +5,9 @@ message signed over its exact wire bytes; ``TrustRegistry`` binds agent ids
 to public keys at a ``TrustLevel`` and verifies messages (sender known and
 not revoked, signature, freshness, recipient, replay). Everything here is
 synchronous and takes the clock as a ``now`` parameter, except the network
-nonce stores (``RedisNonceStore``, ``AsyncRedisNonceStore``), which import
-``redis`` only when built.
+nonce stores (``RedisNonceStore``, ``AsyncRedisNonceStore``) and
+``RedisChecks``, the pipelined yes / no checks they and the kernel's shared
+rate limiter are built on, which import ``redis`` only when built.
 """
 
 from ._errors import KeyFileError, MalformedMessage, TrustError
@@ -14,6 +15,7 @@ from ._identity import AgentIdentity, PublicIdentity
 from ._message import SignedMessage
 from ._nonces import AsyncNonceStore, MemoryNonceStore, NonceStore, as_async_nonce_store
 from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
+from ._redis_checks import RedisChecks
 from ._registry import TrustRegistry, VerificationResult
 from ._store import (
     FileTrustStore,
@@ -34,6 +36,7 @@ __all__ = [
     "MemoryTrustStore",
     "NonceStore",
     "PublicIdentity",
+    "RedisChecks",
     "RedisNonceStore",
     "SignedMessage",
     "TrustEntry",

@@ -24,11 +24,11 @@ message through unchecked.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
 from ._errors import TrustError
+from ._redis_checks import RedisChecks
 
 if TYPE_CHECKING:
     import redis
@@ -114,71 +114,30 @@ class AsyncRedisNonceStore:
         socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
         max_batch: int = 256,
     ) -> None:
-        import redis as redis_lib
-        import redis.asyncio as aredis
-
         self.prefix = prefix
-        self.max_batch = max_batch
-        self._batch: list[tuple[str, int, asyncio.Future[bool]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
-        self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
-        if isinstance(url_or_client, str):
-            self._client: Any = aredis.Redis.from_url(
-                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owned = True
-        else:
-            self._client = url_or_client
-            self._owned = False
+        self._checks = RedisChecks(
+            url_or_client,
+            _set_if_new,
+            _unavailable,
+            socket_timeout=socket_timeout,
+            max_batch=max_batch,
+        )
+
+    @property
+    def max_batch(self) -> int:
+        return self._checks.max_batch
 
     async def check_and_add(
         self, sender_id: str, nonce: str, expires_at: float, now: float
     ) -> bool:
         """True if fresh (recorded until ``expires_at``), False if another check saw it first."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._batch.append((_key(self.prefix, sender_id, nonce), _ttl_ms(expires_at, now), future))
-        if len(self._batch) >= self.max_batch:
-            self._flush()
-        elif len(self._batch) == 1:
-            # Callers already scheduled in this loop iteration join the batch first.
-            loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        if batch:
-            task = asyncio.ensure_future(self._send(batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[tuple[str, int, asyncio.Future[bool]]]) -> None:
-        try:
-            pipe = self._client.pipeline(transaction=False)
-            for key, ttl, _ in batch:
-                pipe.set(key, b"1", nx=True, px=ttl)
-            results = await pipe.execute()
-        except self._errors as exc:
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(_unavailable(exc))
-            return
-        except BaseException as exc:  # cancelled or a bug: no caller may wait forever
-            for _, _, future in batch:
-                if not future.done():
-                    if isinstance(exc, Exception):
-                        future.set_exception(_unavailable(exc))
-                    else:
-                        future.cancel()
-            raise
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(bool(result))
+        key = _key(self.prefix, sender_id, nonce)
+        return await self._checks.check(key, _ttl_ms(expires_at, now))
 
     async def close(self) -> None:
         """Finish checks in flight; close the connection pool if this store created it."""
-        self._flush()
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._owned:
-            await self._client.aclose()
+        await self._checks.close()
+
+
+def _set_if_new(pipe: Any, key: str, ttl_ms: int) -> None:
+    pipe.set(key, b"1", nx=True, px=ttl_ms)
