@@ -28,7 +28,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ._errors import TrustError
-from ._redis_checks import RedisChecks
+from ._redis_checks import RedisChecks, client_for
 
 if TYPE_CHECKING:
     import redis
@@ -73,14 +73,7 @@ class RedisNonceStore:
 
         self.prefix = prefix
         self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
-        if isinstance(url_or_client, str):
-            self._client: Any = redis_lib.Redis.from_url(
-                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owned = True
-        else:
-            self._client = url_or_client
-            self._owned = False
+        self._client, self._owned = client_for(url_or_client, redis_lib.Redis, socket_timeout)
 
     def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
         """True if fresh (recorded until ``expires_at``), False if another check saw it first."""

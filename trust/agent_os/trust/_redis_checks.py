@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 Queue = Callable[[Any, str, Any], Awaitable[Any] | None]
 
 
+def client_for(url_or_client: Any, client_class: Any, socket_timeout: float) -> tuple[Any, bool]:
+    """A client and whether the caller made it: one from ``url_or_client`` if it is a URL."""
+    if isinstance(url_or_client, str):
+        made = client_class.from_url(
+            url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+        return made, True
+    return url_or_client, False
+
+
 class RedisChecks:
     """Batches checks on one ``redis.asyncio`` client; each answer is its reply's truth.
 
@@ -40,14 +50,7 @@ class RedisChecks:
     ) -> None:
         import redis.asyncio as aredis
 
-        if isinstance(url_or_client, str):
-            self.client: Any = aredis.Redis.from_url(
-                url_or_client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owned = True
-        else:
-            self.client = url_or_client
-            self._owned = False
+        self.client, self._owned = client_for(url_or_client, aredis.Redis, socket_timeout)
         self._queue, self._unavailable = queue, unavailable
         self.max_batch = max_batch
         self._batch: list[tuple[str, Any, asyncio.Future[bool]]] = []
