@@ -141,14 +141,7 @@ async def test_commits_stop_at_the_first_unsettled_offset(
     await _until(lambda: seen == [b"first", b"second"], "both records")
     await worker.close()
 
-    topic = topic_for(subject)
-    raw = AIOKafkaConsumer(bootstrap_servers=server.url.removeprefix("kafka://"), group_id=group)
-    await raw.start()
-    try:
-        partitions = raw.partitions_for_topic(topic) or set()
-        committed = [await raw.committed(TopicPartition(topic, p)) for p in partitions]
-    finally:
-        await raw.stop()
+    committed = await _committed(server, subject, group)
     assert all(offset is None for offset in committed), committed
 
     again: list[bytes] = []
@@ -175,14 +168,7 @@ async def test_acked_offsets_are_committed(bus_factory: Factory, server: Running
         await worker.publish(Envelope(subject, f"m{i}".encode(), key="one"))
     await _until(lambda: len(done) == 5, "five acks")
     await worker.close()
-    topic = topic_for(subject)
-    raw = AIOKafkaConsumer(bootstrap_servers=server.url.removeprefix("kafka://"), group_id=group)
-    await raw.start()
-    try:
-        partitions = raw.partitions_for_topic(topic) or set()
-        committed = [await raw.committed(TopicPartition(topic, p)) for p in partitions]
-    finally:
-        await raw.stop()
+    committed = await _committed(server, subject, group)
     assert sorted(c for c in committed if c is not None) == [5]
 
 
@@ -201,3 +187,15 @@ async def test_nack_reproduces_with_the_attempt_in_a_header(bus_factory: Factory
     await bus.subscribe(subject, flaky, group=group, options=SubscribeOptions(max_deliver=5))
     await bus.publish(Envelope(subject, b"x"))
     await _until(lambda: attempts == [1, 2, 3], "three attempts")
+
+
+async def _committed(server: RunningServer, subject: str, group: str) -> list[int | None]:
+    """The offsets ``group`` has committed on each partition of ``subject``'s topic."""
+    topic = topic_for(subject)
+    raw = AIOKafkaConsumer(bootstrap_servers=server.url.removeprefix("kafka://"), group_id=group)
+    await raw.start()
+    try:
+        partitions = raw.partitions_for_topic(topic) or set()
+        return [await raw.committed(TopicPartition(topic, p)) for p in partitions]
+    finally:
+        await raw.stop()
