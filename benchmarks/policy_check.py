@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from agent_os.kernel_worker._policy import load_policy
+from agent_os.policies._policy import load_policy
 
 _PROSE = (
     "Please draft an executive summary of the Q3 report for the leadership team. "

@@ -32,6 +32,7 @@ from ._protocol import (
     Subscription,
 )
 from ._registry import connect, schemes
+from ._service import Service
 
 __all__ = [
     "ATTEMPTS_HEADER",
@@ -53,6 +54,7 @@ __all__ = [
     "NoResponders",
     "NotSupported",
     "PayloadTooLarge",
+    "Service",
     "SubscribeOptions",
     "Subscription",
     "UnknownScheme",

@@ -1,36 +1,62 @@
-"""The kernel: policy engine, in-process KernelSpace and the bus Worker."""
+"""The kernel: in-process KernelSpace and the bus Worker, with the policy names re-exported.
 
-from ._audit import (
+Policies live in :mod:`agent_os.policies`, the audit trail in
+:mod:`agent_os.audit` and metrics in :mod:`agent_os.observability`; the
+names below stay importable from here so existing code keeps working.
+"""
+
+from agent_os.audit import (
+    AUDIT_SINK_GROUP,
+    AUDIT_SUBJECT,
+    GENESIS_HASH,
+    AuditError,
     AuditEvent,
+    AuditRecord,
     AuditSink,
+    AuditSinkWorker,
+    AuditStoreError,
+    ChainedAuditStore,
+    ChainProblem,
+    ChainReport,
     FanoutAudit,
     JsonlAuditLog,
     MemoryAuditLog,
+    PostgresAuditStore,
+    SqliteAuditStore,
     args_digest,
-)
-from ._audit_chain import (
-    GENESIS_HASH,
-    AuditRecord,
-    ChainProblem,
-    ChainReport,
     chain_hash,
     next_record,
     verify_chain,
 )
-from ._audit_postgres import PostgresAuditStore
-from ._audit_sink import AUDIT_SINK_GROUP, AuditSinkWorker
-from ._audit_sqlite import SqliteAuditStore
-from ._audit_store import AuditStoreError, ChainedAuditStore
-from ._call_args import call_args
-from ._control import CONTROL_RECIPIENT, ControlEvent, ControlListener, publish_control
-from ._errors import (
-    AuditError,
+from agent_os.observability import (
+    DURATION_BUCKETS,
+    Metrics,
     MetricsError,
+    instrumented,
+    start_metrics_server,
+)
+from agent_os.policies import (
+    ActionRule,
+    Check,
+    CommandRule,
+    Decision,
+    NetworkRule,
+    PathRule,
+    Pattern,
+    Policy,
     PolicyError,
     PolicyLoadError,
     PolicyViolation,
+    Signal,
     UnknownPolicy,
+    Verdict,
+    load_policies,
+    load_policy,
+    presets,
 )
+
+from ._call_args import call_args
+from ._control import CONTROL_RECIPIENT, ControlEvent, ControlListener, publish_control
 from ._kernel_space import KernelSpace
 from ._limits import (
     LimiterUnavailable,
@@ -40,11 +66,6 @@ from ._limits import (
     TokenBucket,
     check_args,
 )
-from ._metrics import DURATION_BUCKETS, Metrics, instrumented, start_metrics_server
-from ._policy import Policy
-from ._policy_load import load_policies, load_policy, presets
-from ._policy_rules import Check, CommandRule, NetworkRule, PathRule
-from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
 from ._review import (
     Approver,
     AutoApprove,
@@ -56,7 +77,6 @@ from ._review import (
 )
 from ._wire import (
     ACTION_SUBJECT,
-    AUDIT_SUBJECT,
     CONTROL_SUBJECT,
     KERNEL_RECIPIENT,
     WORKER_GROUP,

@@ -33,14 +33,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
+from agent_os.audit._events import AuditEvent, AuditSink, MemoryAuditLog
 from agent_os.bus import new_id
+from agent_os.observability._metrics import Decide, Metrics, instrumented
+from agent_os.policies._errors import PolicyViolation
+from agent_os.policies._policy import Policy, load_policy
+from agent_os.policies._types import Decision, Signal, Verdict
 
-from ._audit import AuditEvent, AuditSink, MemoryAuditLog
 from ._call_args import bind_call, json_safe, signature_of
-from ._errors import PolicyViolation
-from ._metrics import Decide, Metrics, instrumented
-from ._policy import Policy, load_policy
-from ._policy_types import Decision, Signal, Verdict
 from ._review import Approver, DenyAfterTimeout, ReviewOutcome, ReviewRequest
 
 __all__ = ["KernelSpace"]

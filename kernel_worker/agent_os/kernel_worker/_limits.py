@@ -26,10 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from agent_os.policies._errors import PolicyError, PolicyLoadError
+from agent_os.policies._policy import Policy
 from agent_os.trust import RedisChecks
-
-from ._errors import PolicyError, PolicyLoadError
-from ._policy import Policy
 
 if TYPE_CHECKING:
     import redis.asyncio

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ._policy_types import Verdict
+    from agent_os.policies._types import Verdict
 
 __all__ = [
     "Approver",

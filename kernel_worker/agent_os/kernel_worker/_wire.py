@@ -21,12 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_os.policies._types import Verdict
 from agent_os.trust import AgentIdentity, SignedMessage
 
-from ._policy_types import Verdict
-
 ACTION_SUBJECT = "agentos.v1.action"
-AUDIT_SUBJECT = "agentos.v1.audit"
 CONTROL_SUBJECT = "agentos.v1.control"
 KERNEL_RECIPIENT = "agentos.kernel"
 WORKER_GROUP = "agentos-kernel"

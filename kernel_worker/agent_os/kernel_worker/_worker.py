@@ -24,7 +24,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from agent_os.bus import Bus, BusError, Delivery, Envelope, SubscribeOptions, Subscription
+from agent_os.audit._events import AuditEvent, AuditSink
+from agent_os.audit._publisher import AuditPublisher
+from agent_os.bus import Bus, BusError, Delivery, Envelope, Service, SubscribeOptions, Subscription
+from agent_os.observability._metrics import Decide, Metrics, instrumented
+from agent_os.policies._policy import Policy
+from agent_os.policies._types import Decision, Verdict
 from agent_os.trust import (
     AgentIdentity,
     AsyncNonceStore,
@@ -38,15 +43,9 @@ from agent_os.trust import (
     as_async_nonce_store,
 )
 
-from ._audit import AuditEvent, AuditSink
-from ._audit_publisher import AuditPublisher
 from ._control import ControlListener
 from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_policy_limits
-from ._metrics import Decide, Metrics, instrumented
-from ._policy import Policy
-from ._policy_types import Decision, Verdict
 from ._review import Approver, ReviewOutcome, ReviewRequest
-from ._service import Service
 from ._wire import (
     ACTION_SUBJECT,
     CONTROL_SUBJECT,

@@ -80,6 +80,7 @@ def test_exported_names_are_pinned() -> None:
             "NoResponders",
             "NotSupported",
             "PayloadTooLarge",
+            "Service",
             "SubscribeOptions",
             "Subscription",
             "UnknownScheme",

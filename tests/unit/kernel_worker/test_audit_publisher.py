@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from agent_os.audit._publisher import AuditPublisher, decode_batch
 from agent_os.bus import Delivery, connect, new_id
 from agent_os.kernel_worker import AUDIT_SUBJECT, AuditEvent, Verdict, args_digest
-from agent_os.kernel_worker._audit_publisher import AuditPublisher, decode_batch
 
 
 async def test_decisions_and_events_arrive_in_order_in_bounded_batches() -> None:

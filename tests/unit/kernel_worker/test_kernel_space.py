@@ -12,12 +12,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent_os.kernel_worker._audit import AuditEvent, MemoryAuditLog, args_digest
-from agent_os.kernel_worker._errors import PolicyError, PolicyViolation
+from agent_os.audit._events import AuditEvent, MemoryAuditLog, args_digest
 from agent_os.kernel_worker._kernel_space import KernelSpace
-from agent_os.kernel_worker._metrics import Metrics
-from agent_os.kernel_worker._policy import Policy
-from agent_os.kernel_worker._policy_types import Decision, Pattern, Signal, Verdict
 from agent_os.kernel_worker._review import (
     AutoApprove,
     CallbackApprover,
@@ -25,6 +21,10 @@ from agent_os.kernel_worker._review import (
     ReviewOutcome,
     ReviewRequest,
 )
+from agent_os.observability._metrics import Metrics
+from agent_os.policies._errors import PolicyError, PolicyViolation
+from agent_os.policies._policy import Policy
+from agent_os.policies._types import Decision, Pattern, Signal, Verdict
 
 SECRET = "AKIAABCDEFGHIJKLMNOP"
 

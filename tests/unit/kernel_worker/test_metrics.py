@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent_os.kernel_worker._errors import MetricsError
-from agent_os.kernel_worker._metrics import (
+from agent_os.kernel_worker._review import ReviewOutcome
+from agent_os.observability._metrics import (
     DURATION_BUCKETS,
     Metrics,
     instrumented,
     start_metrics_server,
 )
-from agent_os.kernel_worker._policy import Policy
-from agent_os.kernel_worker._policy_types import Pattern, Signal, Verdict
-from agent_os.kernel_worker._review import ReviewOutcome
+from agent_os.observability import MetricsError
+from agent_os.policies._policy import Policy
+from agent_os.policies._types import Pattern, Signal, Verdict
 
 POLICY = Policy(
     "metrics-test",

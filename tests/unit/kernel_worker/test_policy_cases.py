@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent_os.kernel_worker._policy import Policy
-from agent_os.kernel_worker._policy_load import load_policy
+from agent_os.policies._load import load_policy
+from agent_os.policies._policy import Policy
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "policy_cases"
 CASE_KEYS = {"note", "policy", "capabilities", "input", "want"}

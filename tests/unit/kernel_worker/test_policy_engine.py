@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_os.kernel_worker._policy import Pattern, Policy, load_policy
-from agent_os.kernel_worker._policy_re import redact
-from agent_os.kernel_worker._policy_types import ActionRule, Decision, Signal
+from agent_os.policies._policy import Pattern, Policy, load_policy
+from agent_os.policies._types import ActionRule, Decision, Signal
+from agent_os.policies.analysis._re import redact
 
 STRICT = load_policy("strict")
 
@@ -141,8 +141,8 @@ BAD_VERDICTS: list[Any] = [
 
 @pytest.mark.parametrize("data", BAD_VERDICTS)
 def test_verdict_from_dict_is_strict(data: Any) -> None:
-    from agent_os.kernel_worker._errors import PolicyError
-    from agent_os.kernel_worker._policy_types import Verdict
+    from agent_os.policies._errors import PolicyError
+    from agent_os.policies._types import Verdict
 
     with pytest.raises(PolicyError) as info:
         Verdict.from_dict(data)
@@ -150,7 +150,7 @@ def test_verdict_from_dict_is_strict(data: Any) -> None:
 
 
 def test_fail_closed_deny_constructor() -> None:
-    from agent_os.kernel_worker._policy_types import Verdict
+    from agent_os.policies._types import Verdict
 
     verdict = Verdict.deny("bad_signature", "signature does not verify", policy="strict")
     assert (verdict.decision, verdict.signal, verdict.rule) == (Decision.DENY, Signal.SIGKILL, None)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_os.kernel_worker._errors import PolicyError, PolicyLoadError, UnknownPolicy
-from agent_os.kernel_worker._policy import Pattern, Policy, load_policy
-from agent_os.kernel_worker._policy_load import load_policies, presets
-from agent_os.kernel_worker._policy_types import Decision, Signal
+from agent_os.policies._errors import PolicyError, PolicyLoadError, UnknownPolicy
+from agent_os.policies._load import load_policies, presets
+from agent_os.policies._policy import Pattern, Policy, load_policy
+from agent_os.policies._types import Decision, Signal
 
 SEED = """\
 policies:
@@ -334,7 +334,7 @@ def test_content_hash_is_stable_and_tracks_content() -> None:
     strict = load_policy("strict")
     assert len(strict.content_hash) == 64
     code = (
-        "from agent_os.kernel_worker._policy import load_policy;"
+        "from agent_os.policies._policy import load_policy;"
         "print(load_policy('strict').content_hash)"
     )
     other = subprocess.run(

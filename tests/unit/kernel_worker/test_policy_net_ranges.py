@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from agent_os.kernel_worker._policy_net import addresses_of, host_of, hosts_of
+from agent_os.policies.analysis._net import addresses_of, host_of, hosts_of
 
 META = ipaddress.IPv4Address("169.254.169.254")
 

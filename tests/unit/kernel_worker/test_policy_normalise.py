@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import re2
 
-from agent_os.kernel_worker._normalise import (
+from agent_os.policies.analysis._net import domain_matches, host_of, normalise_domain
+from agent_os.policies.analysis._normalise import (
     SEP,
     collapse_whitespace,
     flatten,
@@ -16,7 +17,6 @@ from agent_os.kernel_worker._normalise import (
     space_insensitive,
     strip_sql_comments,
 )
-from agent_os.kernel_worker._policy_net import domain_matches, host_of, normalise_domain
 
 
 @pytest.mark.parametrize(

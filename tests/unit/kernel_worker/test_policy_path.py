@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import re2
 
-from agent_os.kernel_worker._policy_path import canonical_paths, glob_regex
+from agent_os.policies.analysis._path import canonical_paths, glob_regex
 
 
 @pytest.mark.parametrize(

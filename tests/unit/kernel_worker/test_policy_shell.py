@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_os.kernel_worker._policy_shell import analyse_shell
-from agent_os.kernel_worker._policy_shell_lex import decode_ansi_c
+from agent_os.policies.analysis._shell import analyse_shell
+from agent_os.policies.analysis._shell_lex import decode_ansi_c
 
 
 def findings(text: str) -> set[str]:

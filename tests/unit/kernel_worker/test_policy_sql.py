@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_os.kernel_worker._policy_sql import _analyse, analyse_sql, sql_gate
+from agent_os.policies.analysis._sql import _analyse, analyse_sql, sql_gate
 
 
 def checks(text: str, *, sql_action: bool = True) -> set[str]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_os.kernel_worker._errors import PolicyLoadError
-from agent_os.kernel_worker._policy import Policy, load_policy
-from agent_os.kernel_worker._policy_rules import Check, CommandRule, NetworkRule, PathRule
-from agent_os.kernel_worker._policy_types import Decision, Signal
+from agent_os.policies._errors import PolicyLoadError
+from agent_os.policies._policy import Policy, load_policy
+from agent_os.policies._rules import Check, CommandRule, NetworkRule, PathRule
+from agent_os.policies._types import Decision, Signal
 
 GUARD = """\
 policies:

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from agent_os.kernel_worker._policy_types import Decision, Signal, Verdict
 from agent_os.kernel_worker._review import (
     Approver,
     AutoApprove,
@@ -17,6 +16,7 @@ from agent_os.kernel_worker._review import (
     ReviewOutcome,
     ReviewRequest,
 )
+from agent_os.policies._types import Decision, Signal, Verdict
 
 VERDICT = Verdict(
     decision=Decision.REVIEW,

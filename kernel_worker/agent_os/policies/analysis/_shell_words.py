@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._policy_path import canonical_paths
-from ._policy_shell_lex import Word, decode_ansi_c
+from ._path import canonical_paths
+from ._shell_lex import Word, decode_ansi_c
 
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh"})
 _INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"})

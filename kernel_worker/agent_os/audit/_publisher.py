@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from agent_os.bus import Bus, BusError, Envelope
 
-from ._audit import AuditEvent
-from ._wire import AUDIT_SUBJECT
+from ._events import AUDIT_SUBJECT, AuditEvent
 
 if TYPE_CHECKING:
-    from ._policy_types import Verdict
+    from agent_os.policies._types import Verdict
 
 #: What waits to be published: an event, or the decision it will be built from.
 Pending: TypeAlias = "AuditEvent | tuple[Mapping[str, object], Verdict, float]"

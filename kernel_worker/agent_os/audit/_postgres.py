@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ._audit import AuditEvent, ClosingContext
-from ._audit_chain import AuditRecord, next_record
-from ._audit_store import (
+from ._chain import AuditRecord, next_record
+from ._events import AuditEvent, ClosingContext
+from ._store import (
     COLUMNS,
     TABLE,
     AuditStoreError,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from ._audit import _FIELD_NAMES, AuditEvent
-from ._audit_chain import AuditRecord
+from ._chain import AuditRecord
 from ._errors import AuditError
+from ._events import _FIELD_NAMES, AuditEvent
 
 __all__ = ["COLUMNS", "TABLE", "AuditStoreError", "ChainedAuditStore"]
 

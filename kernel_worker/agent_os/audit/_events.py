@@ -30,7 +30,7 @@ from agent_os.bus import new_id
 from ._errors import AuditError
 
 if TYPE_CHECKING:
-    from ._policy_types import Verdict
+    from agent_os.policies._types import Verdict
 
 __all__ = [
     "AuditEvent",
@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 _REVIEW_VALUES = frozenset({"approved", "denied", "timeout"})
+
+
+AUDIT_SUBJECT = "agentos.v1.audit"
+"""Where workers publish audit events and the audit sink consumes them."""
 
 
 def _value(x: object) -> Any:

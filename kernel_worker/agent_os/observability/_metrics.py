@@ -26,7 +26,7 @@ from ._errors import MetricsError
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ._policy_types import Verdict
+    from agent_os.policies._types import Verdict
 
 __all__ = ["DURATION_BUCKETS", "Decide", "Metrics", "instrumented", "start_metrics_server"]
 

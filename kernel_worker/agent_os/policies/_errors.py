@@ -93,7 +93,7 @@ class UnknownPolicy(PolicyError):
 from typing import TYPE_CHECKING  # noqa: E402  (appended section; see the tree above)
 
 if TYPE_CHECKING:
-    from ._policy_types import Verdict
+    from ._types import Verdict
 
 
 class PolicyViolation(PolicyError):
@@ -112,15 +112,3 @@ class PolicyViolation(PolicyError):
         what = verdict.rule or verdict.code
         suffix = "" if code is None else f" ({code})"
         super().__init__(f"{signal} {what}: {verdict.reason}{suffix}", code=code)
-
-
-class AuditError(PolicyError):
-    """An audit record is malformed ("malformed_audit") or cannot be written."""
-
-    code = "audit_error"
-
-
-class MetricsError(PolicyError):
-    """Metrics cannot be set up (e.g. prometheus-client missing: "missing_dependency")."""
-
-    code = "metrics_error"

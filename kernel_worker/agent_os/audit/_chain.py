@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._audit import _FIELD_NAMES, AuditEvent
 from ._errors import AuditError
+from ._events import _FIELD_NAMES, AuditEvent
 
 __all__ = [
     "GENESIS_HASH",

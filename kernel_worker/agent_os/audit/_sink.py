@@ -17,13 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agent_os.bus import Bus, Delivery, SubscribeOptions, Subscription
+from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription
 
-from ._audit import AuditEvent
-from ._audit_store import ChainedAuditStore
 from ._errors import AuditError
-from ._service import Service
-from ._wire import AUDIT_SUBJECT
+from ._events import AUDIT_SUBJECT, AuditEvent
+from ._store import ChainedAuditStore
 
 __all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
 

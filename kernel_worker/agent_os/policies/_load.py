@@ -47,12 +47,13 @@ from typing import Any
 
 import yaml
 
+from agent_os.policies.analysis._re import compile_pattern
+
 from ._errors import PolicyLoadError, UnknownPolicy
 from ._policy import Policy
-from ._policy_re import compile_pattern
-from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
-from ._policy_types import ActionRule, Pattern, slug
 from ._presets import PRESETS, preset_mapping
+from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._types import ActionRule, Pattern, slug
 
 __all__ = ["load_policies", "load_policy", "presets"]
 

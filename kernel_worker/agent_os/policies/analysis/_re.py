@@ -7,7 +7,7 @@ from typing import Any
 import re2
 
 from ._normalise import space_insensitive
-from ._presets import STRICT_PATTERNS
+from ._patterns import STRICT_PATTERNS
 
 __all__ = ["OPTIONS", "compile_pattern", "redact", "search"]
 

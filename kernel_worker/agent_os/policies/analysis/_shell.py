@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._policy_shell_lex import Lexer, Word
-from ._policy_shell_words import (
+from ._shell_lex import Lexer, Word
+from ._shell_words import (
     _DOWNLOADERS,
     _INTERPRETERS,
     _RESERVED,

@@ -28,13 +28,14 @@ from typing import Any
 
 import re2
 
-from ._policy_net import addresses_of, domain_matches, hosts_of
-from ._policy_path import canonical_paths, glob_regex
-from ._policy_re import OPTIONS, redact
-from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
-from ._policy_shell import analyse_shell
-from ._policy_sql import analyse_sql, sql_gate
-from ._policy_types import Signal
+from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_of
+from agent_os.policies.analysis._path import canonical_paths, glob_regex
+from agent_os.policies.analysis._re import OPTIONS, redact
+from agent_os.policies.analysis._shell import analyse_shell
+from agent_os.policies.analysis._sql import analyse_sql, sql_gate
+
+from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._types import Signal
 
 __all__ = ["Offer", "Structural", "all_strings"]
 

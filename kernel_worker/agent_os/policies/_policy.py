@@ -24,13 +24,14 @@ from typing import Any
 
 import re2
 
+from agent_os.policies.analysis._net import normalise_domain
+from agent_os.policies.analysis._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
+from agent_os.policies.analysis._re import OPTIONS, compile_pattern, redact, search
+
 from ._errors import PolicyLoadError
-from ._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
-from ._policy_net import normalise_domain
-from ._policy_re import OPTIONS, compile_pattern, redact, search
-from ._policy_rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
-from ._policy_struct import Structural
-from ._policy_types import ActionRule, Decision, Pattern, Signal, Verdict
+from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._struct import Structural
+from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 
 # Re-exported so callers can take the whole model from one module.
 __all__ = ["Decision", "Pattern", "Policy", "Signal", "Verdict", "load_policy"]
@@ -577,7 +578,7 @@ def _unique(values: Iterable[Any], kind: Any, policy: str, field: str) -> tuple[
 
 def _dedupe_ids(patterns: tuple[Pattern, ...], policy: str) -> tuple[Pattern, ...]:
     """Make ids unique: a reason-derived id gets ``-2``, ``-3``...; an explicit clash errors."""
-    from ._policy_types import slug
+    from ._types import slug
 
     seen: set[str] = set()
     out = []
@@ -617,6 +618,6 @@ def load_policy(
     Same as ``_policy_load.load_policy`` (imported lazily: the loader builds on
     this module).
     """
-    from ._policy_load import load_policy as _load
+    from ._load import load_policy as _load
 
     return _load(source, name=name)

@@ -46,7 +46,7 @@ import sqlglot
 from sqlglot import exp
 
 from ._normalise import strip_sql_comments
-from ._policy_re import OPTIONS
+from ._re import OPTIONS
 
 __all__ = ["GATE", "SQL_CHECKS", "analyse_sql", "sql_gate"]
 

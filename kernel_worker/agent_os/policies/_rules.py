@@ -21,12 +21,13 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from agent_os.policies.analysis._net import NAMED_HOSTS, NAMED_NETWORKS
+from agent_os.policies.analysis._path import glob_regex
+from agent_os.policies.analysis._shell import SHELL_CHECKS
+from agent_os.policies.analysis._sql import SQL_CHECKS
+
 from ._errors import PolicyLoadError
-from ._policy_net import NAMED_HOSTS, NAMED_NETWORKS
-from ._policy_path import glob_regex
-from ._policy_shell import SHELL_CHECKS
-from ._policy_sql import SQL_CHECKS
-from ._policy_types import Signal, _coerce_signal
+from ._types import Signal, _coerce_signal
 
 __all__ = [
     "CHECKS",

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ._audit import AuditEvent, ClosingContext
-from ._audit_chain import AuditRecord, next_record
-from ._audit_store import (
+from ._chain import AuditRecord, next_record
+from ._events import AuditEvent, ClosingContext
+from ._store import (
     COLUMNS,
     TABLE,
     AuditStoreError,

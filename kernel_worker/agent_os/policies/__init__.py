@@ -1,0 +1,31 @@
+"""Policies: the model, the builder, the YAML loader, presets and the engine that judges.
+
+``from agent_os.policies import Policy, Pattern`` is the seed's spelling.
+Pure, synchronous code: nothing here does I/O except reading policy files.
+"""
+
+from ._errors import PolicyError, PolicyLoadError, PolicyViolation, UnknownPolicy
+from ._load import load_policies, load_policy, presets
+from ._policy import Policy
+from ._rules import Check, CommandRule, NetworkRule, PathRule
+from ._types import ActionRule, Decision, Pattern, Signal, Verdict
+
+__all__ = [
+    "ActionRule",
+    "Check",
+    "CommandRule",
+    "Decision",
+    "NetworkRule",
+    "PathRule",
+    "Pattern",
+    "Policy",
+    "PolicyError",
+    "PolicyLoadError",
+    "PolicyViolation",
+    "Signal",
+    "UnknownPolicy",
+    "Verdict",
+    "load_policies",
+    "load_policy",
+    "presets",
+]
