@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from agent_os.bus import new_id
+from agent_os.trust import StrictJSONError, strict_loads
 
 from ._errors import AuditError
 
@@ -138,8 +139,8 @@ class AuditEvent:
     def from_json(cls, data: bytes | str) -> AuditEvent:
         """Parse :meth:`to_json` output strictly; anything else is ``malformed_audit``."""
         try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            raw = strict_loads(data)
+        except StrictJSONError as exc:
             raise AuditError(f"audit event is not JSON: {exc}", code="malformed_audit") from exc
         if not isinstance(raw, dict):
             raise AuditError("audit event is not a JSON object", code="malformed_audit")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -161,8 +160,8 @@ class ControlListener:
                 "send control events"
             )
         try:
-            event = ControlEvent.from_dict(json.loads(message.content))
-        except ValueError as exc:
+            event = ControlEvent.from_dict(message.json())
+        except (ValueError, MalformedMessage) as exc:
             return self._ignore(f"from {message.sender_id!r}: {exc}")
         self._apply(event, message.sender_id)
         self.applied += 1

@@ -16,13 +16,12 @@ on :data:`AUDIT_SUBJECT` (the audit sink chains and seals them).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agent_os.policies._types import Verdict
-from agent_os.trust import AgentIdentity, SignedMessage
+from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError
 
 ACTION_SUBJECT = "agentos.v1.action"
 CONTROL_SUBJECT = "agentos.v1.control"
@@ -30,6 +29,12 @@ KERNEL_RECIPIENT = "agentos.kernel"
 WORKER_GROUP = "agentos-kernel"
 
 _ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id"})
+#: ``StrictJSONError`` codes as verdict codes.
+_JSON_CODES = {
+    "duplicate_key": "duplicate_key",
+    "non_finite_number": "non_finite_number",
+    "too_deep": "args_too_deep",
+}
 
 
 class RequestError(ValueError):
@@ -68,9 +73,12 @@ def action_content(
 def parse_action(message: SignedMessage) -> ActionRequest:
     """Read the action out of a verified message; raise :class:`RequestError`."""
     try:
-        content = json.loads(message.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("malformed_action", f"action content is not JSON: {exc}") from exc
+        content = message.json()
+    except StrictJSONError as exc:
+        # Duplicate keys and non-numbers would let the policy judge one reading
+        # of the action while a tool runs another: refused, each with its code.
+        code = _JSON_CODES.get(exc.code, "malformed_action")
+        raise RequestError(code, f"action content is not strict JSON: {exc}") from None
     if not isinstance(content, dict):
         raise RequestError("malformed_action", "action content must be a JSON object")
     unknown = set(content) - _ACTION_KEYS

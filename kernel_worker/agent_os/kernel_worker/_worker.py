@@ -252,9 +252,6 @@ class Worker(Service):
             request = parse_action(message)
         except RequestError as exc:
             return Verdict.deny(exc.code, str(exc)), unparsed
-        except RecursionError:
-            # The JSON parser gives up on nesting far past any sane limit.
-            return Verdict.deny("args_too_deep", "action content nests too deeply"), unparsed
         exceeded = check_args(request.action["args"], self._limits)
         if exceeded is not None:
             return Verdict.deny(*exceeded), request.action

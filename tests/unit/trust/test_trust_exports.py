@@ -14,6 +14,7 @@ EXPECTED = {
     "RedisChecks",
     "RedisNonceStore",
     "SignedMessage",
+    "StrictJSONError",
     "TrustEntry",
     "TrustError",
     "TrustLevel",
@@ -21,6 +22,7 @@ EXPECTED = {
     "TrustStore",
     "VerificationResult",
     "as_async_nonce_store",
+    "strict_loads",
 }
 
 

@@ -12,6 +12,7 @@ rate limiter are built on, which import ``redis`` only when built.
 
 from ._errors import KeyFileError, MalformedMessage, TrustError
 from ._identity import AgentIdentity, PublicIdentity
+from ._json import StrictJSONError, strict_loads
 from ._message import SignedMessage
 from ._nonces import AsyncNonceStore, MemoryNonceStore, NonceStore, as_async_nonce_store
 from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
@@ -39,6 +40,7 @@ __all__ = [
     "RedisChecks",
     "RedisNonceStore",
     "SignedMessage",
+    "StrictJSONError",
     "TrustEntry",
     "TrustError",
     "TrustLevel",
@@ -46,4 +48,5 @@ __all__ = [
     "TrustStore",
     "VerificationResult",
     "as_async_nonce_store",
+    "strict_loads",
 ]

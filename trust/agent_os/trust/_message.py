@@ -20,10 +20,11 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from ._errors import MalformedMessage
 from ._identity import MESSAGE_DOMAIN, AgentIdentity, valid_id
+from ._json import StrictJSONError, strict_loads
 
 MAGIC = b"AOSM1"
 SIGNATURE_SIZE = 64
@@ -134,11 +135,16 @@ class SignedMessage:
         return _parse_signed(data[len(MAGIC) : _PREFIX], data[_PREFIX:])
 
     def json(self) -> Any:
-        """The content decoded as JSON; ``MalformedMessage`` if it is not JSON."""
+        """The content decoded as strict JSON (see ``strict_loads``).
+
+        Raises ``StrictJSONError`` (a ``MalformedMessage``) whose ``code`` says
+        why: ``duplicate_key``, ``non_finite_number``, ``too_deep`` or
+        ``malformed``.
+        """
         try:
-            return _CONTENT_DECODER.decode(self.content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise MalformedMessage(f"content of message {self.id} is not JSON: {exc}") from exc
+            return strict_loads(self.content)
+        except StrictJSONError as exc:
+            raise StrictJSONError(f"content of message {self.id}: {exc}", exc.code) from None
 
     def text(self) -> str:
         """The content decoded as UTF-8; ``MalformedMessage`` if it is not."""
@@ -162,24 +168,9 @@ def _encode_content(content: bytes | str | Mapping[str, Any]) -> tuple[bytes, st
     raise TypeError(f"content must be bytes, str or a mapping, not {type(content).__name__}")
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise ValueError("duplicate key in header")
-    return out
-
-
 # Built once: json.dumps / json.loads with options build a new encoder or decoder per call.
 _CONTENT_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-_CONTENT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_HEADER_DECODER = json.JSONDecoder(
-    object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
 )
 _KNOWN_CT_JSON = {
     ct: json.dumps(ct) for ct in (CONTENT_TYPE_JSON, CONTENT_TYPE_TEXT, CONTENT_TYPE_BYTES)
@@ -193,10 +184,13 @@ def _parse_signed(signature: bytes, signed: bytes) -> SignedMessage:
     newline = signed.find(b"\n", 0, MAX_HEADER_SIZE + 1)
     if newline < 0:
         raise MalformedMessage(f"no header line within {MAX_HEADER_SIZE} bytes")
+    head = signed[:newline]
     try:
-        header = _HEADER_DECODER.decode(signed[:newline].decode("ascii"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedMessage(f"header is not ASCII JSON: {exc}") from exc
+        if not head.isascii():
+            raise StrictJSONError("non-ASCII bytes", "malformed")
+        header = strict_loads(head)
+    except StrictJSONError as exc:
+        raise MalformedMessage(f"header is not ASCII JSON: {exc}") from None
     if not isinstance(header, dict):
         raise MalformedMessage("header is not a JSON object")
     if header.keys() != _HEADER_KEYS:

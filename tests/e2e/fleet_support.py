@@ -1,0 +1,116 @@
+"""Kernel workers and agents on a real broker, as a deployment runs them.
+
+Each :class:`Fleet` has its own action subject, worker group and control
+subject, so tests sharing one server never see each other's traffic.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent_os.adapters import KernelClient
+from agent_os.bus import Bus, Envelope, SubscribeOptions, connect
+from agent_os.kernel_worker import (
+    KERNEL_RECIPIENT,
+    Verdict,
+    Worker,
+    load_policy,
+)
+from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry
+from tests.servers import Servers
+
+#: Query options that keep group joins short for tests (Kafka only).
+URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
+
+
+def backend_url(backend: str, servers: Servers) -> str:
+    return servers.get(backend).url + URL_OPTIONS.get(backend, "")
+
+
+@dataclass
+class Fleet:
+    """Workers sharing one action subject and group on ``url``; one agent's bus."""
+
+    url: str
+    stack: AsyncExitStack
+    registry_file: Path
+    agent: AgentIdentity
+    kernel: AgentIdentity
+    subject: str = field(default_factory=lambda: f"agentos.v1.action.t{uuid.uuid4().hex[:10]}")
+    group: str = field(default_factory=lambda: f"kernel-{uuid.uuid4().hex[:8]}")
+    control: str = field(default_factory=lambda: f"agentos.v1.control.t{uuid.uuid4().hex[:8]}")
+    workers: list[Worker] = field(default_factory=list)
+    bus: Bus | None = None
+
+    async def agent_bus(self) -> Bus:
+        if self.bus is None:
+            self.bus = await connect(self.url)
+            self.stack.push_async_callback(self.bus.close)
+        return self.bus
+
+    async def start_worker(self, **kwargs: Any) -> Worker:
+        """One more worker in the group, on its own connection (a replica)."""
+        bus = await connect(self.url)
+        self.stack.push_async_callback(bus.close)
+        kwargs.setdefault("options", SubscribeOptions(ack_wait=2.0, max_deliver=5))
+        kwargs.setdefault("policies", load_policy("strict"))
+        kwargs.setdefault("registry", TrustRegistry(FileTrustStore(self.registry_file)))
+        worker = Worker(
+            bus,
+            identity=kwargs.pop("identity", self.kernel),
+            subject=self.subject,
+            group=self.group,
+            control_subject=self.control,
+            publish_audit=False,
+            **kwargs,
+        )
+        await worker.start()
+        self.stack.push_async_callback(worker.shutdown)
+        self.workers.append(worker)
+        return worker
+
+    async def client(self, timeout: float = 10.0, **kwargs: Any) -> KernelClient:
+        return KernelClient(
+            await self.agent_bus(),
+            self.agent,
+            [self.kernel.public()],
+            subject=self.subject,
+            timeout=timeout,
+            **kwargs,
+        )
+
+    def signed(self, content: bytes | dict[str, Any], **kwargs: Any) -> bytes:
+        """The wire bytes of a request from the fleet's agent with ``content``."""
+        ct = "application/json" if isinstance(content, bytes) else None
+        return SignedMessage.create(
+            self.agent, KERNEL_RECIPIENT, content, content_type=ct, **kwargs
+        ).to_bytes()
+
+    async def send_raw(self, body: bytes, timeout: float = 10.0) -> Verdict:
+        """Send ``body`` as a request and read the verdict, checking its signature."""
+        bus = await self.agent_bus()
+        reply = await bus.request(
+            Envelope(self.subject, body, deadline=time.time() + timeout), timeout
+        )
+        message = SignedMessage.from_bytes(reply.body)
+        kernels = TrustRegistry()
+        kernels.pin(self.kernel.public())
+        assert kernels.verify(message, expected_recipient=self.agent.agent_id).valid
+        return Verdict.from_dict(message.json())
+
+
+@asynccontextmanager
+async def fleet(url: str, tmp_path: Path, *, agent_id: str = "agent-fleet") -> AsyncIterator[Fleet]:
+    """A fleet with a registry file holding one registered agent; no workers yet."""
+    agent = AgentIdentity.create(agent_id, "agent", ["web"])
+    kernel = AgentIdentity.create("kernel-fleet", "kernel")
+    registry_file = tmp_path / f"registry-{uuid.uuid4().hex[:6]}.json"
+    TrustRegistry(FileTrustStore(registry_file)).register(agent)
+    async with AsyncExitStack() as stack:
+        yield Fleet(url, stack, registry_file, agent, kernel)
