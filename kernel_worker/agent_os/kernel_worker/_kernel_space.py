@@ -222,8 +222,6 @@ class KernelSpace:
             reg = reg or self._registration(fn, "tool_call", None, None)
         return await self._run(reg, args, kwargs)
 
-    # -- the governed call ----------------------------------------------------------
-
     def _evaluate(self, action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
         return self._policy.evaluate(action, capabilities=capabilities)
 
@@ -247,26 +245,56 @@ class KernelSpace:
             action["tool"] = reg.tool
         return action
 
-    async def _run(self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request_id = new_id()
-        action = self._action(reg, args, kwargs, request_id)
+    # -- judging without running (for callers that run the action themselves) ------
+
+    def check(self, action: Mapping[str, Any]) -> Verdict:
+        """Judge and audit ``action`` without running anything.
+
+        For integrations that run the action themselves (a framework's tool
+        call). ``agent_id`` defaults to this kernel's and a fresh
+        ``request_id`` is assigned (the verdict carries it). A SIGSTOP comes
+        back as a ``review`` verdict, not held: hold it with :meth:`review`.
+        Raises only when the audit sink fails, and then nothing may run.
+        """
+        full = {"agent_id": self._agent_id, **action, "request_id": new_id()}
+        return self._judge(full)
+
+    async def review(self, action: Mapping[str, Any], verdict: Verdict) -> ReviewOutcome:
+        """Hold ``action`` (judged ``verdict`` by :meth:`check`) for this kernel's approver.
+
+        The outcome is audited (and counted when metrics are on); an approver
+        that raises is a deny. Only ``APPROVED`` means the action may run.
+        """
+        full = {"agent_id": self._agent_id, **action, "request_id": verdict.request_id}
+        return await self._review(full, verdict)
+
+    # -- the governed call ----------------------------------------------------------
+
+    def _judge(self, action: Mapping[str, Any]) -> Verdict:
         started = time.perf_counter()
         try:
             verdict = self._decide(action, self._capabilities)
         except Exception as exc:  # the engine must not raise; if it does, fail closed
-            log.exception("policy evaluation failed for %s", reg.action)
+            log.exception("policy evaluation failed for %s", action.get("action"))
             verdict = Verdict.deny("internal_error", f"policy evaluation failed: {exc!r}")
         verdict = replace(
             verdict,
-            request_id=request_id,
+            request_id=str(action["request_id"]),
             elapsed_us=round((time.perf_counter() - started) * 1e6, 1),
         )
         self._audit.record(AuditEvent.from_verdict(action, verdict))
+        return verdict
 
+    async def _run(self, reg: _Registration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        action = self._action(reg, args, kwargs, new_id())
+        verdict = self._judge(action)
         if verdict.decision is Decision.DENY or verdict.signal is Signal.SIGKILL:
             raise PolicyViolation(verdict)
         if verdict.decision is Decision.REVIEW or verdict.signal is Signal.SIGSTOP:
-            await self._hold(action, verdict)
+            outcome = await self._review(action, verdict)
+            if outcome is not ReviewOutcome.APPROVED:
+                code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
+                raise PolicyViolation(verdict, code=code)
         elif verdict.decision is Decision.WARN or verdict.signal is Signal.SIGWARN:
             log.warning(
                 "SIGWARN %s (tool=%s) rule %s: %s [request %s]",
@@ -274,11 +302,11 @@ class KernelSpace:
                 reg.tool,
                 verdict.rule,
                 verdict.reason,
-                request_id,
+                verdict.request_id,
             )
         return await self._call(reg.fn, args, kwargs)
 
-    async def _hold(self, action: Mapping[str, Any], verdict: Verdict) -> None:
+    async def _review(self, action: Mapping[str, Any], verdict: Verdict) -> ReviewOutcome:
         request = ReviewRequest(str(action["request_id"]), action, verdict)
         try:
             outcome = ReviewOutcome(await self._approver.review(request))
@@ -288,9 +316,7 @@ class KernelSpace:
         self._audit.record(AuditEvent.from_verdict(action, verdict, review=outcome))
         if self._metrics is not None:
             self._metrics.observe_review(outcome)
-        if outcome is not ReviewOutcome.APPROVED:
-            code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
-            raise PolicyViolation(verdict, code=code)
+        return outcome
 
     async def _call(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

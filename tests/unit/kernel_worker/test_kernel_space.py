@@ -461,3 +461,39 @@ async def test_violation_verdict_carries_request_id_and_timing() -> None:
     verdict = info.value.verdict
     assert verdict.request_id == _events(kernel)[-1].request_id
     assert verdict.elapsed_us is not None and verdict.elapsed_us >= 0
+
+
+async def test_check_judges_and_audits_without_running_and_review_holds() -> None:
+    approved: list[ReviewRequest] = []
+
+    def approve(request: ReviewRequest) -> bool:
+        approved.append(request)
+        return True
+
+    kernel = _kernel(approver=CallbackApprover(approve), agent_id="agent-7")
+    action = {"action": "tool_call", "tool": "deployer", "args": {"target": "deploy prod"}}
+    verdict = kernel.check(action)
+    # SIGSTOP is returned, not held: the caller decides how to wait.
+    assert verdict.decision is Decision.REVIEW and approved == []
+    assert verdict.request_id is not None
+    outcome = await kernel.review(action, verdict)
+    assert outcome is ReviewOutcome.APPROVED
+    assert approved[0].request_id == verdict.request_id
+    assert approved[0].action["agent_id"] == "agent-7"
+    events = _events(kernel)
+    assert [e.request_id for e in events] == [verdict.request_id] * 2
+    assert events[-1].review == "approved"
+
+    denied = kernel.check({**action, "args": {"cmd": "rm -rf /"}, "agent_id": "other"})
+    assert denied.decision is Decision.DENY and denied.request_id != verdict.request_id
+    assert _events(kernel)[-1].agent_id == "other"
+
+
+async def test_review_with_a_failing_approver_is_a_deny() -> None:
+    def boom(request: ReviewRequest) -> bool:
+        raise RuntimeError("approver down")
+
+    kernel = _kernel(approver=CallbackApprover(boom))
+    action = {"action": "tool_call", "tool": "deployer", "args": {"target": "deploy"}}
+    verdict = kernel.check(action)
+    assert await kernel.review(action, verdict) is ReviewOutcome.DENIED
