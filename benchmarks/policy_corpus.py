@@ -1,17 +1,26 @@
-"""Catch rate of the evasion corpus and false positives of the benign corpus.
+"""Catch rate and false positives of a policy on realistic agent traffic, per category and channel.
 
 Usage::
 
-    python benchmarks/policy_corpus.py            # summary, plus every miss
-    python benchmarks/policy_corpus.py --json     # one JSON object
+    python benchmarks/policy_corpus.py                 # tests/policy_corpus under strict
+    python benchmarks/policy_corpus.py --misses        # ... plus every miss and false positive
+    python benchmarks/policy_corpus.py --json          # one JSON object
+    python benchmarks/policy_corpus.py --cases         # the older tests/policy_cases corpora
 
-Reads ``tests/policy_cases/evasion_*.yaml`` (every case should be stopped:
-deny or review) and ``tests/policy_cases/benign*.yaml`` (every case should
-be allowed), evaluates each case's input under its policy (``strict`` unless
-the case names one), and reports caught / total, false positives / total and
-the p50 evaluation time per corpus. The expectation of a single case (which
-rule) is the unit tests' business (tests/unit/kernel_worker/test_policy_cases.py);
-this script only counts outcomes.
+``tests/policy_corpus/*.yaml`` holds cases in the ``tests/policy_cases`` form
+plus a ``category``: ``want: {decision: deny}`` means the action must be
+stopped (deny or review both count), ``allow`` that it must pass. Every case
+comes as a typed action and as a framework tool call (``action: tool_call``),
+the two *channels*, and the report splits by both.
+
+Two policies are scored. ``strict`` as shipped, and ``strict`` without its
+blanket action-type blocks (``shell_exec``, ``code_exec``, ``file_write``...):
+what the content analysers catch on their own, the figure that says whether
+detection generalises rather than whether a kind is banned. The
+``consistency`` category (harmless commands, code and writes) must be stopped
+by ``strict`` (it blocks shell, code and writes in every channel) and must pass
+the analysers. Channel agreement counts the typed / tool-call pairs of a case
+that got the same decision under ``strict``.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -26,95 +36,198 @@ import yaml
 
 from agent_os.kernel_worker import Decision, Policy, load_policy
 
-CASES = Path(__file__).resolve().parents[1] / "tests" / "policy_cases"
-
-
-def _cases(pattern: str) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for path in sorted(CASES.glob(pattern)):
-        for case in yaml.safe_load(path.read_text(encoding="utf-8")):
-            out.append((f"{path.stem}: {case['note']}", case))
-    return out
-
-
+ROOT = Path(__file__).resolve().parents[1] / "tests"
+CORPUS = ROOT / "policy_corpus"
+CASES = ROOT / "policy_cases"
+_STOPPED = (Decision.DENY, Decision.REVIEW)
 _STRUCTURAL = ("checks", "blocked_commands", "blocked_paths", "blocked_networks")
 
 
-def _regex_only(policy: Policy) -> Policy:
-    """The same policy without its structural rules: what regexes and domain rules alone do."""
+def _load(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(folder.glob(pattern)):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8")):
+            case.setdefault("category", path.stem)
+            out.append(case)
+    return out
+
+
+def _without(policy: Policy, *keys: str) -> Policy:
     mapping = policy.to_dict()
-    for key in _STRUCTURAL:
+    for key in keys:
         mapping.pop(key, None)
+    mapping["name"] = f"{policy.name}-analysers"
     return load_policy(mapping)
 
 
-def _run(
-    cases: list[tuple[str, dict[str, Any]]], regex_only: bool = False
-) -> tuple[list[tuple[str, Any]], list[float]]:
-    policies: dict[str, Policy] = {}
-    results = []
-    timings = []
-    for label, case in cases:
-        spec = case.get("policy", "strict")
+class _Scorer:
+    def __init__(self, variant: str) -> None:
+        self._variant = variant
+        self._policies: dict[str, Policy] = {}
+
+    def policy(self, spec: Any) -> Policy:
         key = json.dumps(spec, sort_keys=True)
-        if key not in policies:
-            policies[key] = load_policy(spec)
-            if regex_only:
-                policies[key] = _regex_only(policies[key])
-        policy = policies[key]
-        start = time.perf_counter_ns()
-        verdict = policy.evaluate(case["input"])
-        timings.append((time.perf_counter_ns() - start) / 1000.0)
-        results.append((label, verdict))
-    return results, timings
+        if key not in self._policies:
+            policy = load_policy(spec)
+            if self._variant == "analysers":
+                policy = _without(policy, "blocked_actions")
+            elif self._variant == "regex":
+                policy = _without(policy, *_STRUCTURAL)
+            self._policies[key] = policy
+        return self._policies[key]
+
+    def run(self, cases: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any, float]]:
+        out = []
+        for case in cases:
+            policy = self.policy(case.get("policy", "strict"))
+            start = time.perf_counter_ns()
+            verdict = policy.evaluate(case["input"])
+            out.append((case, verdict, (time.perf_counter_ns() - start) / 1000.0))
+        return out
 
 
-def _p50(values: list[float]) -> float:
-    ordered = sorted(values)
-    return round(ordered[len(ordered) // 2], 1) if ordered else 0.0
+def _should_stop(case: dict[str, Any], variant: str) -> bool:
+    if case["category"] == "consistency":
+        return variant == "strict"
+    return bool(case["want"]["decision"] in ("deny", "review"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Evaluate both corpora and print the summary."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    options = parser.parse_args(argv)
-    evasion, evasion_us = _run(_cases("evasion_*.yaml"))
-    benign, benign_us = _run(_cases("benign*.yaml"))
-    baseline, _ = _run(_cases("evasion_*.yaml"), regex_only=True)
-    missed = [(label, v) for label, v in evasion if v.decision is Decision.ALLOW]
-    reviewed = [label for label, v in evasion if v.decision is Decision.REVIEW]
-    false_positives = [(label, v) for label, v in benign if v.decision is not Decision.ALLOW]
-    report = {
-        "evasion_total": len(evasion),
-        "evasion_caught": len(evasion) - len(missed),
-        "evasion_caught_by_review": len(reviewed),
-        "evasion_missed": [label for label, _ in missed],
-        "evasion_caught_regex_only": sum(v.decision is not Decision.ALLOW for _, v in baseline),
-        "benign_total": len(benign),
-        "benign_false_positives": len(false_positives),
-        "benign_false_positive_cases": [f"{label} -> {v.rule}" for label, v in false_positives],
-        "evasion_eval_p50_us": _p50(evasion_us),
-        "benign_eval_p50_us": _p50(benign_us),
+def _channel(case: dict[str, Any]) -> str:
+    return "tool" if case["input"].get("action") == "tool_call" else "typed"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:5.1f}%" if whole else "    -"
+
+
+def _score(results: list[tuple[dict[str, Any], Any, float]], variant: str) -> dict[str, Any]:
+    by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # [right, total]
+    by_channel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    wrong = []
+    pairs: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for case, verdict, _ in results:
+        stopped = verdict.decision in _STOPPED
+        want = _should_stop(case, variant)
+        right = stopped == want
+        kind = "dangerous" if want else "benign"
+        if case["category"] == "consistency":
+            kind = "consistency"
+        for key, table in ((case["category"], by_cat), (f"{kind}/{_channel(case)}", by_channel)):
+            table[key][0] += right
+            table[key][1] += 1
+        if not right:
+            wrong.append(
+                f"{case['category']}: {case['note']} -> {verdict.decision.value} "
+                f"{verdict.rule or ''}".rstrip()
+            )
+        pairs[(case["category"], case["note"].rsplit(" [", 1)[0])].add(verdict.decision.value)
+    return {
+        "categories": {k: v for k, v in sorted(by_cat.items())},
+        "channels": {k: v for k, v in sorted(by_channel.items())},
+        "wrong": wrong,
+        "pairs_agree": sum(len(v) == 1 for v in pairs.values()),
+        "pairs": len(pairs),
     }
+
+
+def _summary(score: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for kind in ("dangerous", "benign", "consistency"):
+        right = sum(v[0] for k, v in score["channels"].items() if k.startswith(kind))
+        total = sum(v[1] for k, v in score["channels"].items() if k.startswith(kind))
+        out[kind] = [right, total]
+    return out
+
+
+def _timing(results: list[tuple[dict[str, Any], Any, float]]) -> dict[str, float]:
+    ordered = sorted(us for _, _, us in results)
+    n = len(ordered)
+    return {
+        "p50_us": round(ordered[n // 2], 1),
+        "p99_us": round(ordered[min(n - 1, (n * 99) // 100)], 1),
+        "max_us": round(ordered[-1], 1),
+    }
+
+
+def _print(name: str, score: dict[str, Any], timing: dict[str, float], misses: bool) -> None:
+    summary = _summary(score)
+    caught, dangerous = summary["dangerous"]
+    passed, benign = summary["benign"]
+    print(f"== {name}")
+    print(
+        f"   caught {caught}/{dangerous} ({_pct(caught, dangerous).strip()}), "
+        f"false positives {benign - passed}/{benign} ({_pct(benign - passed, benign).strip()}), "
+        f"consistency {summary['consistency'][0]}/{summary['consistency'][1]}, "
+        f"channel agreement {score['pairs_agree']}/{score['pairs']}; "
+        f"eval p50 {timing['p50_us']} us, p99 {timing['p99_us']} us, max {timing['max_us']} us"
+    )
+    print("   per channel (right / total):")
+    for key, (right, total) in score["channels"].items():
+        label = "caught" if key.startswith("dangerous") else "passed"
+        if key.startswith("consistency"):
+            label = "as specified"
+        print(f"     {key:<20} {right:4}/{total:<4} {_pct(right, total)} {label}")
+    print("   per category (right / total):")
+    for key, (right, total) in score["categories"].items():
+        print(f"     {key:<26} {right:4}/{total:<4} {_pct(right, total)}")
+    if misses:
+        for line in score["wrong"]:
+            print(f"     WRONG {line}")
+
+
+def _corpus(options: argparse.Namespace) -> int:
+    cases = _load(CORPUS)
+    report: dict[str, Any] = {"cases": len(cases)}
+    for variant, title in (
+        ("strict", "strict"),
+        ("analysers", "strict without blanket action-type blocks (the analysers alone)"),
+    ):
+        results = _Scorer(variant).run(cases)
+        score = _score(results, variant)
+        timing = _timing(results)
+        report[variant] = {**_summary(score), **score, **timing}
+        if not options.json:
+            _print(title, score, timing, options.misses)
+    if options.json:
+        print(json.dumps(report, sort_keys=True))
+    return 0
+
+
+def _cases(options: argparse.Namespace) -> int:
+    """The older corpora: tests/policy_cases/evasion_*.yaml must stop, benign*.yaml must pass."""
+    evasion = _load(CASES, "evasion_*.yaml")
+    benign = _load(CASES, "benign*.yaml")
+    report = {}
+    for variant in ("strict", "regex"):
+        caught = sum(v.decision is not Decision.ALLOW for _, v, _ in _Scorer(variant).run(evasion))
+        report[f"evasion_caught_{variant}"] = caught
+    fps = [(c, v) for c, v, _ in _Scorer("strict").run(benign) if v.decision is not Decision.ALLOW]
+    report.update(
+        evasion_total=len(evasion),
+        benign_total=len(benign),
+        benign_false_positives=len(fps),
+    )
     if options.json:
         print(json.dumps(report, sort_keys=True))
         return 0
     print(
-        f"evasion corpus: {report['evasion_caught']}/{report['evasion_total']} stopped "
-        f"({report['evasion_caught_by_review']} of them by SIGSTOP review), "
-        f"p50 {report['evasion_eval_p50_us']} us; "
-        f"the same policies without structural rules: {report['evasion_caught_regex_only']}"
+        f"evasion corpus: {report['evasion_caught_strict']}/{len(evasion)} stopped "
+        f"(without structural rules: {report['evasion_caught_regex']}); "
+        f"benign corpus: {len(fps)}/{len(benign)} false positives"
     )
-    for label in report["evasion_missed"]:
-        print(f"  MISSED {label}")
-    print(
-        f"benign corpus: {report['benign_false_positives']}/{report['benign_total']} "
-        f"false positives, p50 {report['benign_eval_p50_us']} us"
-    )
-    for line in report["benign_false_positive_cases"]:
-        print(f"  FALSE POSITIVE {line}")
+    for case, verdict in fps:
+        print(f"  FALSE POSITIVE {case['category']}: {case['note']} -> {verdict.rule}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score the corpus and print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--misses", action="store_true", help="list every wrong verdict")
+    parser.add_argument("--cases", action="store_true", help="score tests/policy_cases instead")
+    options = parser.parse_args(argv)
+    return _cases(options) if options.cases else _corpus(options)
 
 
 if __name__ == "__main__":
