@@ -28,7 +28,7 @@ ALLOWED = {
     "trust": set(),
     "policies": set(),
     "audit": {"bus", "trust", "policies"},
-    "observability": {"policies"},
+    "observability": {"bus", "policies"},
     "verifier": {"bus", "trust"},
     "kernel_worker": {"bus", "trust", "policies", "audit", "observability", "verifier"},
     "adapters": {"bus", "trust", "policies", "audit", "observability", "verifier", "kernel_worker"},

@@ -35,7 +35,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from agent_os.audit._events import AuditEvent, AuditSink, MemoryAuditLog
 from agent_os.bus import new_id
-from agent_os.observability._metrics import Decide, Metrics, instrumented
+from agent_os.observability import Metrics, observed
 from agent_os.policies._errors import PolicyViolation
 from agent_os.policies._policy import Policy, load_policy
 from agent_os.policies._types import Decision, Signal, Verdict
@@ -77,8 +77,9 @@ class KernelSpace:
     """An in-process kernel: governs registered functions under one policy.
 
     ``policy`` is a preset name, a policy file path, or a :class:`Policy`.
-    ``metrics=True`` records Prometheus metrics in a private registry (see
-    :attr:`metrics`); pass a :class:`Metrics` to share one. ``audit`` defaults
+    ``metrics=True`` records Prometheus metrics on prometheus_client's
+    default registry, whose collectors every kernel in the process shares (see
+    :attr:`metrics`); pass a :class:`Metrics` to use another registry. ``audit`` defaults
     to a :class:`MemoryAuditLog`, ``approver`` to :class:`DenyAfterTimeout`.
     ``capabilities`` are the agent's granted capabilities, checked by rules
     that require them (``None``: the policy's own default).
@@ -106,10 +107,9 @@ class KernelSpace:
         if isinstance(metrics, Metrics):
             self._metrics = metrics
         else:
-            # Private: the global registry would refuse a second kernel's collectors.
-            self._metrics = Metrics.private() if metrics else None
-        decide: Decide = self._evaluate
-        self._decide = decide if self._metrics is None else instrumented(decide, self._metrics)
+            self._metrics = Metrics() if metrics else None
+        # Metrics and the policy span wrap the decision as middleware.
+        self._decide = observed(self._evaluate, self._metrics)
 
     # -- properties ------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from typing import Any
 from agent_os.audit._events import AuditEvent, AuditSink
 from agent_os.audit._publisher import AuditPublisher
 from agent_os.bus import Bus, BusError, Delivery, Envelope, Service, SubscribeOptions, Subscription
-from agent_os.observability._metrics import Decide, Metrics, instrumented
+from agent_os.observability import Check, Decide, Metrics, WorkerObserver
 from agent_os.policies._policy import Policy
 from agent_os.policies._types import Decision, Verdict
 from agent_os.trust import (
@@ -115,11 +115,13 @@ class Worker(Service):
         self._identity = identity
         self._registry = registry
         self._policies = dict(policies)
-        # One decide function per policy; metrics wrap it as middleware.
+        # Metrics and spans wrap the steps as middleware: decide, verify, receive, reply.
+        self._observer = WorkerObserver(metrics)
+        self._observer.serving(self._policies)
         self._deciders: dict[str, Decide] = {
-            n: _decider(p) if metrics is None else instrumented(_decider(p), metrics)
-            for n, p in self._policies.items()
+            n: self._observer.decide(_decider(p)) for n, p in self._policies.items()
         }
+        self._verify = self._observer.verify(registry.verify)
         self._default = default_policy or next(iter(self._policies))
         if self._default not in self._policies:
             raise ValueError(f"default policy {self._default!r} is not among the policies")
@@ -159,14 +161,40 @@ class Worker(Service):
                 self._control_subject, self._control
             )
         if self._subscription is None:
+            handler = self._observer.handler(self._handle, self._bus, self._options.concurrency)
             self._subscription = await self._bus.subscribe(
-                self._subject, self._handle, group=self._group, options=self._options
+                self._subject, handler, group=self._group, options=self._options
             )
             log.info("kernel worker %s consuming %s", self.kernel_id, self._subject)
+
+    def health_checks(self) -> dict[str, Check]:
+        """Readiness checks of this worker: consuming from the bus, registry and policy loaded."""
+        return {
+            "bus": self._bus_ready,
+            "registry": self._registry_ready,
+            "policy": self._policy_ready,
+        }
+
+    def _bus_ready(self) -> bool | str:
+        if self._subscription is None or self._closing:
+            return "not consuming"
+        if getattr(self._bus, "closing", False):
+            return "bus closing"
+        # A backend that knows its connection state says so; the others are taken at their word.
+        return bool(getattr(self._bus, "connected", True)) or "bus disconnected"
+
+    def _registry_ready(self) -> bool | str:
+        live = sum(not entry.revoked for entry in self._registry.store.all())
+        return live > 0 or "trust registry holds no agent"
+
+    def _policy_ready(self) -> bool | str:
+        policy = self._policies.get(self._default)
+        return (policy is not None and bool(policy.content_hash)) or "no default policy"
 
     async def _stop(self) -> None:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
+            self._observer.stopped(self._options.concurrency)
         if self._control_subscription is not None:
             await self._control_subscription.unsubscribe()
         if self._audit_out is not None:
@@ -180,6 +208,7 @@ class Worker(Service):
         try:
             await self._judge(delivery, envelope, started)
         except BusError as exc:
+            self._observer.bus_error(exc)
             # The verdict could not be sent: let the bus redeliver it (the
             # client fails closed on its own deadline meanwhile).
             log.warning("request %s: bus error while answering: %s", envelope.id, exc)
@@ -232,7 +261,7 @@ class Worker(Service):
         unparsed: Mapping[str, object] = {"agent_id": sender, "action": "?"}
         if self._control.revoked(sender) is not None:
             return Verdict.deny("revoked", "request rejected: revoked"), unparsed
-        result = self._registry.verify(message, now=now, expected_recipient=KERNEL_RECIPIENT)
+        result = self._verify(message, now=now, expected_recipient=KERNEL_RECIPIENT)
         if not result.valid:
             return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed
         # Order matters: limits are spent only on authenticated, fresh, first-seen
@@ -294,7 +323,7 @@ class Worker(Service):
 
     async def _reply(self, envelope: Envelope, wire: bytes) -> None:
         if envelope.reply_to is not None:
-            await self._bus.publish(envelope.reply(wire))
+            await self._observer.reply(self._bus, envelope, wire)
 
     def _remember(self, request_id: str, wire: bytes) -> None:
         self._answered[request_id] = wire

@@ -1,9 +1,15 @@
-"""Prometheus metrics for policy decisions, applied as middleware.
+"""Prometheus metrics for the kernel, its workers and its clients.
 
-Decision code never touches a metric: :func:`instrumented` wraps a
-:data:`Decide` function, times each call and hands the verdict to
-:meth:`Metrics.observe`. ``prometheus_client`` is an optional dependency
+Decision code never touches a metric: the middleware in ``_middleware``
+wraps decide functions, bus handlers and client checks and reports to a
+:class:`Metrics`. ``prometheus_client`` is an optional dependency
 (``agent-os[observability]``) imported only when metrics are asked for.
+
+The collectors of one registry and namespace are made once and shared: every
+``Metrics()`` on prometheus_client's default registry (what
+``KernelSpace(metrics=True)`` and ``agent-os worker`` use) reports into the
+same series, so ``generate_latest()`` shows them and several kernels in one
+process never clash.
 
 Exported series (``namespace`` defaults to ``agent_os``)::
 
@@ -12,23 +18,33 @@ Exported series (``namespace`` defaults to ``agent_os``)::
     agent_os_sigkill_total{policy}
     agent_os_policy_check_duration_seconds               histogram, 1 µs .. 1 s
     agent_os_reviews_total{outcome}                      SIGSTOP review outcomes
+    agent_os_policy_info{policy, hash}                   1 for each policy being served
+    agent_os_worker_requests_in_flight                   requests a worker is judging now
+    agent_os_worker_concurrency_limit                    how many it may judge at once
+    agent_os_worker_request_duration_seconds             receive to verdict sent, in the worker
+    agent_os_bus_errors_total{role, code}                bus failures (worker, client)
+    agent_os_client_verdict_duration_seconds{decision}   check to verdict, as the agent sees it
+    agent_os_review_queue_depth                          pending review items
+    agent_os_review_oldest_age_seconds                   age of the oldest pending item
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+import contextlib
+import threading
+import weakref
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ._errors import MetricsError
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     from agent_os.policies._types import Verdict
 
-__all__ = ["DURATION_BUCKETS", "Decide", "Metrics", "instrumented", "start_metrics_server"]
+__all__ = ["DURATION_BUCKETS", "ROUND_TRIP_BUCKETS", "Metrics", "prometheus"]
 
 # In-process checks take microseconds; the tail buckets catch a slow regex or a stall.
 DURATION_BUCKETS = (
@@ -46,20 +62,38 @@ DURATION_BUCKETS = (
     100e-3,
     1.0,
 )
-
-Decide = Callable[[Mapping[str, Any], frozenset[str] | None], "Verdict"]
-"""A decision function: ``(action, capabilities) -> Verdict``; must not raise."""
+# A verdict over a bus takes from a fraction of a millisecond (NATS) to tens (SQS);
+# a held action (review) can take minutes.
+ROUND_TRIP_BUCKETS = (
+    50e-6,
+    100e-6,
+    250e-6,
+    500e-6,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    10e-3,
+    25e-3,
+    50e-3,
+    100e-3,
+    250e-3,
+    1.0,
+    5.0,
+    30.0,
+)
 
 _INSTALL_HINT = "pip install 'agent-os[observability]'"
 
 
-def _label(x: object) -> str:
+def label(x: object) -> str:
+    """A label value: an enum's value, ``""`` for None, else ``str(x)``."""
     if x is None:
         return ""
     return str(x.value) if isinstance(x, Enum) else str(x)
 
 
-def _prometheus() -> Any:
+def prometheus() -> Any:
+    """The ``prometheus_client`` module, or ``MetricsError("missing_dependency")``."""
     try:
         import prometheus_client
     except ImportError as exc:
@@ -69,61 +103,150 @@ def _prometheus() -> Any:
     return prometheus_client
 
 
-class Metrics:
-    """The kernel's Prometheus collectors, registered in ``registry``.
+@dataclass(frozen=True, slots=True)
+class _Collectors:
+    verdicts: Counter
+    violations: Counter
+    sigkill: Counter
+    duration: Histogram
+    reviews: Counter
+    policy_info: Gauge
+    in_flight: Gauge
+    concurrency: Gauge
+    request_duration: Histogram
+    bus_errors: Counter
+    client_duration: Histogram
+    review_depth: Gauge
+    review_oldest: Gauge
 
-    ``registry=None`` means prometheus_client's global default registry, which
-    can hold one ``Metrics`` per namespace; a second raises ``metrics_registered``.
-    ``KernelSpace(metrics=True)`` uses a private registry instead.
+
+def _make(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors:
+    common: dict[str, Any] = {"namespace": namespace, "registry": registry}
+    return _Collectors(
+        verdicts=prom.Counter(
+            "verdicts_total", "Policy verdicts by decision.", ["decision"], **common
+        ),
+        violations=prom.Counter(
+            "violations_total",
+            "Verdicts that are not an allow, by policy, rule and signal.",
+            ["policy", "rule", "signal"],
+            **common,
+        ),
+        sigkill=prom.Counter(
+            "sigkill_total", "Actions blocked by SIGKILL, by policy.", ["policy"], **common
+        ),
+        duration=prom.Histogram(
+            "policy_check_duration_seconds",
+            "Time to evaluate one action against policy.",
+            buckets=DURATION_BUCKETS,
+            **common,
+        ),
+        reviews=prom.Counter("reviews_total", "SIGSTOP review outcomes.", ["outcome"], **common),
+        policy_info=prom.Gauge(
+            "policy_info",
+            "1 for each policy being served, labelled with its name and content hash.",
+            ["policy", "hash"],
+            **common,
+        ),
+        in_flight=prom.Gauge(
+            "worker_requests_in_flight", "Requests the kernel workers are judging now.", **common
+        ),
+        concurrency=prom.Gauge(
+            "worker_concurrency_limit",
+            "Requests the kernel workers may judge at once (the saturation denominator).",
+            **common,
+        ),
+        request_duration=prom.Histogram(
+            "worker_request_duration_seconds",
+            "Time from a request's delivery to its verdict being sent, in the worker.",
+            buckets=ROUND_TRIP_BUCKETS,
+            **common,
+        ),
+        bus_errors=prom.Counter(
+            "bus_errors_total",
+            "Bus failures by role (worker, client) and stable error code.",
+            ["role", "code"],
+            **common,
+        ),
+        client_duration=prom.Histogram(
+            "client_verdict_duration_seconds",
+            "Time from an agent's check to its verdict, as the agent sees it.",
+            ["decision"],
+            buckets=ROUND_TRIP_BUCKETS,
+            **common,
+        ),
+        review_depth=prom.Gauge("review_queue_depth", "Review items pending a decision.", **common),
+        review_oldest=prom.Gauge(
+            "review_oldest_age_seconds",
+            "Age of the oldest review item pending a decision (0 when none).",
+            **common,
+        ),
+    )
+
+
+# One set of collectors per (registry, namespace), made on first use.
+_shared: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, _Collectors]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_lock = threading.Lock()
+
+
+def _collectors(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors:
+    with _shared_lock:
+        by_namespace = _shared.setdefault(registry, {})
+        found = by_namespace.get(namespace)
+        if found is None:
+            try:
+                found = _make(prom, registry, namespace)
+            except ValueError as exc:  # prometheus_client's "Duplicated timeseries"
+                raise MetricsError(
+                    f"{namespace} metric names already taken in this registry "
+                    f"by collectors Agent OS did not make: {exc}",
+                    code="metrics_registered",
+                ) from exc
+            by_namespace[namespace] = found
+        return found
+
+
+class Metrics:
+    """The kernel's Prometheus collectors in ``registry`` (default: the global one).
+
+    Every ``Metrics`` on the same registry and namespace shares one set of
+    collectors, so any number of kernels, workers and clients in a process
+    report into the same series. :meth:`private` makes a fresh registry.
     """
 
     def __init__(
         self, registry: CollectorRegistry | None = None, *, namespace: str = "agent_os"
     ) -> None:
-        prom = _prometheus()
+        prom = prometheus()
         self.registry: CollectorRegistry = prom.REGISTRY if registry is None else registry
         self.namespace = namespace
-        common: dict[str, Any] = {"namespace": namespace, "registry": self.registry}
-        try:
-            self.verdicts = prom.Counter(
-                "verdicts_total", "Policy verdicts by decision.", ["decision"], **common
-            )
-            self.violations = prom.Counter(
-                "violations_total",
-                "Verdicts that are not an allow, by policy, rule and signal.",
-                ["policy", "rule", "signal"],
-                **common,
-            )
-            self.sigkill = prom.Counter(
-                "sigkill_total", "Actions blocked by SIGKILL, by policy.", ["policy"], **common
-            )
-            self.duration = prom.Histogram(
-                "policy_check_duration_seconds",
-                "Time to evaluate one action against policy.",
-                buckets=DURATION_BUCKETS,
-                **common,
-            )
-            self.reviews = prom.Counter(
-                "reviews_total", "SIGSTOP review outcomes.", ["outcome"], **common
-            )
-        except ValueError as exc:  # prometheus_client's "Duplicated timeseries"
-            raise MetricsError(
-                f"agent_os metrics already registered under namespace {namespace!r}: {exc}",
-                code="metrics_registered",
-            ) from exc
+        c = _collectors(prom, self.registry, namespace)
+        self._c = c
+        self.verdicts = c.verdicts
+        self.violations = c.violations
+        self.sigkill = c.sigkill
+        self.duration = c.duration
+        self.reviews = c.reviews
+        self.in_flight = c.in_flight
+        self.request_duration = c.request_duration
+        self.client_duration = c.client_duration
 
     @classmethod
     def private(cls, *, namespace: str = "agent_os") -> Metrics:
-        """Metrics in a fresh registry of their own (never clashes with another ``Metrics``)."""
-        return cls(_prometheus().CollectorRegistry(), namespace=namespace)
+        """Metrics in a fresh registry of their own (never shares series with another)."""
+        return cls(prometheus().CollectorRegistry(), namespace=namespace)
+
+    # -- decisions ------------------------------------------------------------
 
     def observe(self, verdict: Verdict, seconds: float) -> None:
         """Count ``verdict`` and record that deciding it took ``seconds``."""
-        decision = _label(verdict.decision)
+        decision = label(verdict.decision)
         self.duration.observe(seconds)
         self.verdicts.labels(decision=decision).inc()
         if decision != "allow":
-            signal = _label(verdict.signal) or "none"
+            signal = label(verdict.signal) or "none"
             # A deny without a rule (bad signature, unknown agent) is labelled by its code.
             rule = verdict.rule or verdict.code or ""
             self.violations.labels(policy=verdict.policy, rule=rule, signal=signal).inc()
@@ -132,37 +255,38 @@ class Metrics:
 
     def observe_review(self, outcome: object) -> None:
         """Count one SIGSTOP review outcome (approved, denied, timeout)."""
-        self.reviews.labels(outcome=_label(outcome)).inc()
+        self.reviews.labels(outcome=label(outcome)).inc()
+
+    def serving(self, policy: str, policy_hash: str) -> None:
+        """Announce that ``policy`` with content hash ``policy_hash`` is being served."""
+        self._c.policy_info.labels(policy=policy, hash=policy_hash).set(1)
+
+    def retired(self, policy: str, policy_hash: str) -> None:
+        """Withdraw :meth:`serving` (a policy rotated out)."""
+        with contextlib.suppress(KeyError):
+            self._c.policy_info.remove(policy, policy_hash)
+
+    # -- workers and clients ----------------------------------------------------
+
+    def capacity(self, added: int) -> None:
+        """A worker able to judge ``added`` requests at once started (negative: stopped)."""
+        self._c.concurrency.inc(added)
+
+    def bus_error(self, role: str, code: str) -> None:
+        """Count one bus failure with its stable ``code`` on the ``role`` side."""
+        self._c.bus_errors.labels(role=role, code=code).inc()
+
+    def client_verdict(self, decision: object, seconds: float) -> None:
+        """Record a verdict as the agent saw it, ``seconds`` after asking."""
+        self._c.client_duration.labels(decision=label(decision)).observe(seconds)
+
+    # -- review queue (set by the review store's owner) -----------------------------
+
+    def review_queue(self, depth: int, oldest_age_seconds: float) -> None:
+        """Set the pending review items and the age of the oldest (0 when none)."""
+        self._c.review_depth.set(depth)
+        self._c.review_oldest.set(oldest_age_seconds if depth else 0.0)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (what ``/metrics`` serves)."""
-        return bytes(_prometheus().generate_latest(self.registry))
-
-
-def instrumented(decide: Decide, metrics: Metrics) -> Decide:
-    """Wrap ``decide`` so every call is timed and its verdict observed by ``metrics``."""
-    perf_counter = time.perf_counter
-    observe = metrics.observe
-
-    def timed(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
-        start = perf_counter()
-        verdict = decide(action, capabilities)
-        observe(verdict, perf_counter() - start)
-        return verdict
-
-    return timed
-
-
-def start_metrics_server(
-    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None
-) -> Any:
-    """Serve ``registry`` (default: the global one) at ``http://addr:port/metrics``.
-
-    Listens on loopback unless told otherwise. Returns whatever
-    ``prometheus_client.start_http_server`` returns (server and thread in
-    current versions); the server runs in a daemon thread.
-    """
-    prom = _prometheus()
-    return prom.start_http_server(
-        port, addr=addr, registry=prom.REGISTRY if registry is None else registry
-    )
+        return bytes(prometheus().generate_latest(self.registry))

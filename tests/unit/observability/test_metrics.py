@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from agent_os.kernel_worker import KernelSpace
 from agent_os.kernel_worker._review import ReviewOutcome
-from agent_os.observability._metrics import (
+from agent_os.observability import (
     DURATION_BUCKETS,
     Metrics,
+    MetricsError,
     instrumented,
     start_metrics_server,
 )
-from agent_os.observability import MetricsError
+from agent_os.policies._errors import PolicyViolation
 from agent_os.policies._policy import Policy
 from agent_os.policies._types import Pattern, Signal, Verdict
 
@@ -92,13 +94,78 @@ def test_fail_closed_deny_is_labelled_by_code() -> None:
     assert metrics.registry.get_sample_value("agent_os_violations_total", labels) == 1
 
 
-def test_second_metrics_on_one_registry_is_a_clear_error() -> None:
+def test_metrics_on_one_registry_share_their_collectors() -> None:
     registry = CollectorRegistry()
-    Metrics(registry)
+    a, b = Metrics(registry), Metrics(registry)
+    assert a.verdicts is b.verdicts
+    a.observe(Verdict.deny("bad_signature", "no"), 1e-5)
+    b.observe(Verdict.deny("bad_signature", "no"), 1e-5)
+    assert registry.get_sample_value("agent_os_verdicts_total", {"decision": "deny"}) == 2
+    other = Metrics(registry, namespace="other")  # another namespace: its own series
+    assert other.verdicts is not a.verdicts
+
+
+def test_names_taken_by_foreign_collectors_are_a_clear_error() -> None:
+    from prometheus_client import Counter
+
+    registry = CollectorRegistry()
+    Counter("agent_os_verdicts_total", "someone else's", registry=registry)
     with pytest.raises(MetricsError) as info:
         Metrics(registry)
     assert info.value.code == "metrics_registered"
-    Metrics(registry, namespace="other")  # another namespace does not clash
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+async def test_seed_kernel_space_metrics_show_in_generate_latest() -> None:
+    # The seed's spelling, as a new user tries it: no registry passed anywhere.
+    from prometheus_client import generate_latest
+
+    kernel = KernelSpace(policy="strict", metrics=True)
+    again = KernelSpace(policy="strict", metrics=True)  # a second kernel does not clash
+    before = _sample("agent_os_sigkill_total", {"policy": "strict"})
+
+    @kernel.register(action="sql")
+    def query(sql: str) -> str:
+        return sql
+
+    with pytest.raises(PolicyViolation):
+        await query("DROP TABLE users")
+    with pytest.raises(PolicyViolation):
+        await again.execute(query, "DELETE FROM users")
+    text = generate_latest().decode()
+    for name in (
+        "agent_os_violations_total",
+        "agent_os_policy_check_duration_seconds",
+        "agent_os_sigkill_total",
+    ):
+        assert f"# TYPE {name} " in text, name
+    assert 'agent_os_violations_total{policy="strict"' in text
+    assert _sample("agent_os_sigkill_total", {"policy": "strict"}) == before + 2
+
+
+def test_worker_series_have_their_labels() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.serving("strict", "abc123")
+    metrics.bus_error("worker", "timeout")
+    metrics.client_verdict(Verdict.deny("timeout", "no").decision, 0.002)
+    metrics.review_queue(3, 12.5)
+    metrics.capacity(64)
+    value = metrics.registry.get_sample_value
+    assert value("agent_os_policy_info", {"policy": "strict", "hash": "abc123"}) == 1
+    assert value("agent_os_bus_errors_total", {"role": "worker", "code": "timeout"}) == 1
+    assert value("agent_os_client_verdict_duration_seconds_count", {"decision": "deny"}) == 1
+    assert value("agent_os_review_queue_depth") == 3
+    assert value("agent_os_review_oldest_age_seconds") == 12.5
+    assert value("agent_os_worker_concurrency_limit") == 64
+    metrics.review_queue(0, 99.0)  # no item pending: no age
+    assert value("agent_os_review_oldest_age_seconds") == 0
+    metrics.retired("strict", "abc123")
+    assert value("agent_os_policy_info", {"policy": "strict", "hash": "abc123"}) is None
 
 
 def test_private_metrics_never_clash() -> None:

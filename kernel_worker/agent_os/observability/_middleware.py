@@ -1,0 +1,344 @@
+"""Instrumentation as middleware: metrics and spans wrapped around the kernel's steps.
+
+The worker, the client and ``KernelSpace`` never touch a metric or a span.
+Each builds one observer and lets it wrap its steps once:
+
+* :func:`observed` wraps a decide function (the policy evaluation);
+* :class:`WorkerObserver` wraps the bus handler (receive), the signature
+  check (verify) and the verdict's publication;
+* :class:`ClientObserver` wraps the agent's check, its request on the bus and
+  the reading of the verdict (receive).
+
+Metrics are chosen when the observer is built (``metrics=None``: the wrapper
+is the function itself, or a bare pass-through). Tracing is read per call
+from ``STATE.tracer``, so :func:`enable_tracing` may come at any time; while
+it is off each wrapper costs one attribute read and one call (the figure is in
+``benchmarks/tracing_overhead.py``). Trace context crosses the bus in the
+envelope's headers (W3C ``traceparent``), on every backend.
+
+Spans of one governed action, all in one trace::
+
+    agentos.check                      client    action, tool, decision, code
+    ├── publish agentos.v1.action      client    producer; headers carry the context
+    │   └── process agentos.v1.action  worker    consumer; parent read from the headers
+    │       ├── agentos.verify         worker    sender, valid, reason
+    │       ├── agentos.policy         worker    decision, rule, policy, tool, classification
+    │       └── agentos.verdict        worker    producer; the signed verdict sent back
+    └── agentos.receive                client    the verdict verified and read
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from agent_os.bus import Bus, BusError, Delivery, Envelope, Handler
+
+from ._metrics import Metrics, label
+from ._tracing import STATE
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from agent_os.policies._types import Verdict
+
+__all__ = [
+    "ClientObserver",
+    "Decide",
+    "WorkerObserver",
+    "instrumented",
+    "observed",
+    "verdict_attributes",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Decide = Callable[[Mapping[str, Any], frozenset[str] | None], "Verdict"]
+"""A decision function: ``(action, capabilities) -> Verdict``; must not raise."""
+
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+# -- spans -----------------------------------------------------------------------
+
+
+def _kind(name: str) -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return getattr(SpanKind, name)
+
+
+def _carrier(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` plus the current trace context (W3C by default)."""
+    from opentelemetry import propagate
+
+    out = dict(headers)
+    propagate.inject(out)
+    return out
+
+
+def _messaging(span: Span, bus: Bus | None, envelope: Envelope, operation: str) -> None:
+    if bus is not None:
+        span.set_attribute("messaging.system", bus.url.split(":", 1)[0])
+    span.set_attribute("messaging.destination.name", envelope.subject)
+    span.set_attribute("messaging.message.id", envelope.id)
+    span.set_attribute("messaging.operation.type", operation)
+
+
+def verdict_attributes(span: Span, verdict: Verdict) -> None:
+    """Put a verdict's decision, signal, rule, policy and code on ``span``."""
+    span.set_attribute("agentos.decision", label(verdict.decision))
+    span.set_attribute("agentos.code", verdict.code)
+    if verdict.signal is not None:
+        span.set_attribute("agentos.signal", label(verdict.signal))
+    if verdict.rule:
+        span.set_attribute("agentos.rule", verdict.rule)
+    if verdict.policy:
+        span.set_attribute("agentos.policy", verdict.policy)
+        span.set_attribute("agentos.policy_hash", verdict.policy_hash)
+    classification = getattr(verdict, "classification", None)
+    if classification:
+        span.set_attribute("agentos.classification", _text(classification))
+
+
+def _text(value: object) -> str | list[str]:
+    if isinstance(value, list | tuple | frozenset | set):
+        return sorted(label(v) for v in value)
+    return label(value)
+
+
+def _action_attributes(span: Span, action: Mapping[str, Any]) -> None:
+    kind = action.get("action")
+    if isinstance(kind, str):
+        span.set_attribute("agentos.action", kind)
+        # What the action was read as: its declared kind until the tool
+        # classifier names one (a verdict's ``classification`` wins then).
+        span.set_attribute("agentos.classification", kind)
+    tool = action.get("tool")
+    if isinstance(tool, str):
+        span.set_attribute("agentos.tool", tool)
+    agent = action.get("agent_id")
+    if isinstance(agent, str):
+        span.set_attribute("agentos.agent_id", agent)
+
+
+# -- the policy step ----------------------------------------------------------------
+
+
+def instrumented(decide: Decide, metrics: Metrics) -> Decide:
+    """Wrap ``decide`` so every call is timed and its verdict counted by ``metrics``."""
+    perf_counter = time.perf_counter
+    observe = metrics.observe
+
+    def timed(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
+        start = perf_counter()
+        verdict = decide(action, capabilities)
+        observe(verdict, perf_counter() - start)
+        return verdict
+
+    return timed
+
+
+def observed(decide: Decide, metrics: Metrics | None = None) -> Decide:
+    """``decide`` with metrics (when given) and an ``agentos.policy`` span (when tracing)."""
+    inner = decide if metrics is None else instrumented(decide, metrics)
+    state = STATE
+
+    def policy_step(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
+        tracer = state.tracer
+        if tracer is None:
+            return inner(action, capabilities)
+        with tracer.start_as_current_span("agentos.policy") as span:
+            _action_attributes(span, action)
+            verdict = inner(action, capabilities)
+            verdict_attributes(span, verdict)
+            return verdict
+
+    return policy_step
+
+
+# -- the worker ---------------------------------------------------------------------
+
+
+class WorkerObserver:
+    """The worker's middleware: receive, verify and verdict; ``metrics`` optional."""
+
+    ROLE = "worker"
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
+
+    def decide(self, decide: Decide) -> Decide:
+        """The policy step of this worker (see :func:`observed`)."""
+        return observed(decide, self.metrics)
+
+    def handler(self, handler: Handler, bus: Bus, concurrency: int) -> Handler:
+        """Wrap the bus handler: in-flight and duration metrics, the ``process`` span."""
+        state = STATE
+        inner = handler if self.metrics is None else self._measured(handler, concurrency)
+
+        async def traced(delivery: Delivery, tracer: Any) -> None:
+            from opentelemetry import propagate
+
+            envelope = delivery.envelope
+            parent = propagate.extract(envelope.headers)
+            with tracer.start_as_current_span(
+                f"process {envelope.subject}", context=parent, kind=_kind("CONSUMER")
+            ) as span:
+                _messaging(span, bus, envelope, "process")
+                span.set_attribute("messaging.delivery.attempt", delivery.attempt)
+                await inner(delivery)
+
+        def receive(delivery: Delivery) -> Awaitable[None]:
+            tracer = state.tracer
+            if tracer is None:
+                return inner(delivery)
+            return traced(delivery, tracer)
+
+        return receive
+
+    def _measured(self, handler: Handler, concurrency: int) -> Handler:
+        assert self.metrics is not None
+        self.metrics.capacity(concurrency)
+        in_flight, duration = self.metrics.in_flight, self.metrics.request_duration
+        perf_counter = time.perf_counter
+
+        async def measured(delivery: Delivery) -> None:
+            in_flight.inc()
+            start = perf_counter()
+            try:
+                await handler(delivery)
+            finally:
+                duration.observe(perf_counter() - start)
+                in_flight.dec()
+
+        return measured
+
+    def stopped(self, concurrency: int) -> None:
+        """The wrapped handler's subscription ended: its capacity is gone."""
+        if self.metrics is not None:
+            self.metrics.capacity(-concurrency)
+
+    def verify(self, verify: Callable[P, R]) -> Callable[P, R]:
+        """Wrap the signature check in an ``agentos.verify`` span."""
+        state = STATE
+
+        def verify_step(*args: P.args, **kwargs: P.kwargs) -> R:
+            tracer = state.tracer
+            if tracer is None:
+                return verify(*args, **kwargs)
+            with tracer.start_as_current_span("agentos.verify") as span:
+                result = verify(*args, **kwargs)
+                for name in ("sender_id", "reason"):
+                    value = getattr(result, name, None)
+                    if isinstance(value, str) and value:
+                        span.set_attribute(f"agentos.verify.{name}", value)
+                span.set_attribute("agentos.verify.valid", bool(getattr(result, "valid", False)))
+                return result
+
+        return verify_step
+
+    def reply(self, bus: Bus, request: Envelope, body: bytes) -> Awaitable[None]:
+        """Publish ``body`` as the reply to ``request``, in an ``agentos.verdict`` span."""
+        tracer = STATE.tracer
+        if tracer is None:
+            return bus.publish(request.reply(body))
+        return self._traced_reply(tracer, bus, request, body)
+
+    async def _traced_reply(self, tracer: Any, bus: Bus, request: Envelope, body: bytes) -> None:
+        with tracer.start_as_current_span("agentos.verdict", kind=_kind("PRODUCER")) as span:
+            reply = request.reply(body, _carrier(_NO_HEADERS))
+            _messaging(span, bus, reply, "publish")
+            await bus.publish(reply)
+
+    def bus_error(self, error: BusError) -> None:
+        """Count a bus failure of the worker by its stable code."""
+        if self.metrics is not None:
+            self.metrics.bus_error(self.ROLE, error.code)
+
+    def serving(self, policies: Mapping[str, Any]) -> None:
+        """Announce the policies served (name and content hash) on the info metric."""
+        if self.metrics is not None:
+            for policy in policies.values():
+                self.metrics.serving(policy.name, policy.content_hash)
+
+
+# -- the client ----------------------------------------------------------------------
+
+
+class ClientObserver:
+    """The agent side's middleware: check, request and receive; ``metrics`` optional."""
+
+    ROLE = "client"
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
+
+    def check(
+        self, ask: Callable[P, Awaitable[Verdict]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[Verdict]:
+        """``ask(*args, **kwargs)`` (the whole check), timed and in an ``agentos.check`` span.
+
+        The first positional argument is read as the action type, ``tool=`` as the tool.
+        """
+        tracer = STATE.tracer
+        if tracer is None and self.metrics is None:
+            return ask(*args, **kwargs)
+        return self._check(tracer, ask(*args, **kwargs), args[0] if args else None, kwargs)
+
+    async def _check(
+        self, tracer: Any, asked: Awaitable[Verdict], action: object, kwargs: Mapping[str, Any]
+    ) -> Verdict:
+        start = time.perf_counter()
+        if tracer is None:
+            verdict = await asked
+        else:
+            with tracer.start_as_current_span("agentos.check", kind=_kind("CLIENT")) as span:
+                if isinstance(action, str):
+                    span.set_attribute("agentos.action", action)
+                tool = kwargs.get("tool")
+                if isinstance(tool, str):
+                    span.set_attribute("agentos.tool", tool)
+                verdict = await asked
+                verdict_attributes(span, verdict)
+        if self.metrics is not None:
+            self.metrics.client_verdict(verdict.decision, time.perf_counter() - start)
+        return verdict
+
+    def request(self, bus: Bus, envelope: Envelope, timeout: float) -> Awaitable[Envelope]:
+        """``bus.request`` with the trace context in the headers and bus errors counted."""
+        tracer = STATE.tracer
+        if tracer is None and self.metrics is None:
+            return bus.request(envelope, timeout)
+        return self._request(tracer, bus, envelope, timeout)
+
+    async def _request(self, tracer: Any, bus: Bus, envelope: Envelope, timeout: float) -> Envelope:
+        try:
+            if tracer is None:
+                return await bus.request(envelope, timeout)
+            name = f"publish {envelope.subject}"
+            with tracer.start_as_current_span(name, kind=_kind("PRODUCER")) as span:
+                envelope = envelope.with_headers(**_carrier(envelope.headers))
+                _messaging(span, bus, envelope, "publish")
+                return await bus.request(envelope, timeout)
+        except BusError as exc:
+            if self.metrics is not None:
+                self.metrics.bus_error(self.ROLE, exc.code)
+            raise
+
+    def receive(self, accept: Callable[P, Verdict]) -> Callable[P, Verdict]:
+        """Wrap the reading of a verdict in an ``agentos.receive`` span."""
+        state = STATE
+
+        def receive_step(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+            tracer = state.tracer
+            if tracer is None:
+                return accept(*args, **kwargs)
+            with tracer.start_as_current_span("agentos.receive") as span:
+                verdict = accept(*args, **kwargs)
+                verdict_attributes(span, verdict)
+                return verdict
+
+        return receive_step
