@@ -86,3 +86,34 @@ async def test_concurrent_requests_get_their_own_replies(
     for request, reply in zip(requests, replies, strict=True):
         assert reply.correlation_id == request.id
         assert reply.body == b"re:" + request.body
+
+
+async def test_a_reply_the_requester_refuses_does_not_end_the_wait(
+    bus_factory: BusFactory, subject: str, group: str, backend_caps: BackendCaps
+) -> None:
+    """Whoever answers first with garbage cannot end a request that checks its replies."""
+    responder = await bus_factory()
+
+    async def handler(delivery: Delivery) -> None:
+        for body in (b"rogue-1", b"rogue-2", b"re:" + delivery.envelope.body):
+            await responder.publish(delivery.envelope.reply(body))
+        await delivery.ack()
+
+    await responder.subscribe(subject, handler, group=group)
+    client = await bus_factory()
+    seen: list[bytes] = []
+
+    def accept(reply: Envelope) -> bool:
+        seen.append(reply.body)
+        return reply.body.startswith(b"re:")
+
+    request = Envelope(subject, b"ping")
+    reply = await client.request(request, timeout=backend_caps.timeout, accept=accept)
+    assert (reply.correlation_id, reply.body) == (request.id, b"re:ping")
+    assert seen == [b"rogue-1", b"rogue-2", b"re:ping"]
+    assert client.refused_replies == 2  # type: ignore[attr-defined]
+
+    # Only refused replies: the wait ends at the timeout, not at the first reply.
+    never = Envelope(subject, b"pong")
+    with pytest.raises(BusTimeout):
+        await client.request(never, timeout=backend_caps.request_timeout, accept=lambda r: False)

@@ -54,14 +54,14 @@ class Fleet:
             self.stack.push_async_callback(self.bus.close)
         return self.bus
 
-    async def start_worker(self, **kwargs: Any) -> Worker:
+    async def start_worker(self, *, factory: type[Worker] = Worker, **kwargs: Any) -> Worker:
         """One more worker in the group, on its own connection (a replica)."""
         bus = await connect(self.url)
         self.stack.push_async_callback(bus.close)
         kwargs.setdefault("options", SubscribeOptions(ack_wait=2.0, max_deliver=5))
         kwargs.setdefault("policies", load_policy("strict"))
         kwargs.setdefault("registry", TrustRegistry(FileTrustStore(self.registry_file)))
-        worker = Worker(
+        worker = factory(
             bus,
             identity=kwargs.pop("identity", self.kernel),
             subject=self.subject,

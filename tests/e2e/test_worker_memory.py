@@ -206,7 +206,10 @@ async def test_verdict_from_an_unpinned_kernel_is_refused(governed: Governed) ->
 
     with pytest.raises(PolicyViolation) as caught:
         await write()
-    assert caught.value.verdict.code == "bad_verdict"
+    # Its verdict is dropped (and counted); no valid one comes, so the deadline denies.
+    assert caught.value.verdict.code == "timeout"
+    assert "1 invalid repl" in caught.value.verdict.reason
+    assert governed.client.dropped["bad_signature"] == 1
     assert not ran
     await rogue_worker.shutdown()
 

@@ -3,15 +3,21 @@
 :class:`KernelClient` signs an action request with the agent's key, sends it
 over the bus, and waits for a verdict. It accepts only a verdict signed by a
 pinned kernel key, addressed to this agent and bound to this request's id.
-Anything else — no answer in time, no kernel listening, a verdict that does
-not verify — is a deny: the action does not run.
+A reply that is not such a verdict — unsigned, signed by another key, in
+ambiguous JSON, or a genuine verdict for another request — is dropped, logged
+and counted in ``dropped``, and the client keeps waiting: whoever can publish
+on the reply subject can answer first, and must not be able to turn a real
+verdict into a deny. No valid verdict by the deadline, or no kernel
+listening, is a deny: the action does not run.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
@@ -33,6 +39,8 @@ from agent_os.trust import (
     TrustLevel,
     TrustRegistry,
 )
+
+log = logging.getLogger("agent_os.client")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,6 +76,8 @@ class KernelClient:
         self._subject = subject
         self._timeout = timeout
         self._policy = policy
+        #: Replies dropped because they were not a valid verdict for the request, by reason.
+        self.dropped: Counter[str] = Counter()
 
     @property
     def agent_id(self) -> str:
@@ -95,26 +105,44 @@ class KernelClient:
             id=message.id,
             deadline=time.time() + timeout,
         )
-        try:
-            reply = await self._bus.request(request, timeout)
-        except BusError as exc:
-            return Verdict.deny(exc.code, f"no verdict: {exc}")
-        return self._accept(reply, message.id)
+        accepted: list[Verdict] = []
+        refused: list[str] = []
 
-    def _accept(self, reply: Envelope, request_id: str) -> Verdict:
+        def accept(reply: Envelope) -> bool:
+            verdict = self._verdict(reply, message.id)
+            if isinstance(verdict, str):
+                refused.append(verdict)
+                self.dropped[verdict] += 1
+                log.warning("request %s: dropped a reply that is no valid verdict (%s)",
+                            message.id, verdict)  # fmt: skip
+                return False
+            accepted.append(verdict)
+            return True
+
+        try:
+            await self._bus.request(request, timeout, accept=accept)
+        except BusError as exc:
+            dropped = f"; {len(refused)} invalid repl(ies) dropped" if refused else ""
+            return Verdict.deny(exc.code, f"no verdict: {exc}{dropped}")
+        return accepted[-1]
+
+    def _verdict(self, reply: Envelope, request_id: str) -> Verdict | str:
+        """The verdict in ``reply`` if it is valid for ``request_id``, else why not."""
         try:
             message = SignedMessage.from_bytes(reply.body)
-        except TrustError as exc:
-            return Verdict.deny("bad_verdict", f"verdict unreadable: {exc}")
+        except TrustError:
+            return "unreadable"
         result = self._kernels.verify(message, expected_recipient=self.agent_id)
-        if not result.valid or result.trust_level is not TrustLevel.KERNEL:
-            return Verdict.deny("bad_verdict", f"verdict rejected: {result.reason}")
+        if not result.valid:
+            return result.reason
+        if result.trust_level is not TrustLevel.KERNEL:
+            return "not_a_kernel"
         try:
             verdict = Verdict.from_dict(message.json())
-        except (TrustError, PolicyError) as exc:
-            return Verdict.deny("bad_verdict", f"verdict unreadable: {exc}")
+        except (TrustError, PolicyError):
+            return "unreadable"
         if verdict.request_id != request_id:
-            return Verdict.deny("bad_verdict", "verdict is bound to another request")
+            return "other_request"
         return verdict
 
     async def execute(

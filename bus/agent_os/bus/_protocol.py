@@ -15,7 +15,8 @@ Two delivery shapes share one ``subscribe``:
 
 Request/reply: ``request`` publishes with a ``reply_to`` private to this bus
 client and waits for the envelope whose ``correlation_id`` is the request's
-id. A responder answers by publishing ``delivery.envelope.reply(body)``.
+id (and that the caller's ``accept`` test takes, when one is given). A
+responder answers by publishing ``delivery.envelope.reply(body)``.
 """
 
 from __future__ import annotations
@@ -104,8 +105,18 @@ class Bus(Protocol):
         """Call ``handler`` for each delivery on ``subject``."""
         ...
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
-        """Publish and wait for the reply; ``BusTimeout`` after ``timeout`` s."""
+    async def request(
+        self,
+        envelope: Envelope,
+        timeout: float,
+        *,
+        accept: Callable[[Envelope], bool] | None = None,
+    ) -> Envelope:
+        """Publish and wait for the reply; ``BusTimeout`` after ``timeout`` s.
+
+        With ``accept``, a reply it answers False for is dropped and the wait
+        goes on: anyone who can publish on the reply subject can answer first.
+        """
         ...
 
     async def close(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 
 from .._envelope import Envelope
-from .._errors import BusClosed, ConfigError, PayloadTooLarge
+from .._errors import BusClosed, BusTimeout, ConfigError, PayloadTooLarge
 from .._protocol import SubscribeOptions
+from .._waiters import Accept, Waiters
 
 
 class BusBase:
@@ -23,6 +24,7 @@ class BusBase:
         self._max_payload = max_payload
         self._closing = False
         self._closed = asyncio.Event()
+        self._waiters = Waiters()
 
     @property
     def url(self) -> str:
@@ -58,11 +60,39 @@ class BusBase:
         self._closing = True
         return True
 
-    def _fail_waiting(self, futures: Iterable[asyncio.Future[Envelope]]) -> None:
+    @property
+    def refused_replies(self) -> int:
+        """Replies a request's ``accept`` test turned down (rogue or foreign answers)."""
+        return self._waiters.refused
+
+    async def _wait_reply(
+        self,
+        envelope: Envelope,
+        key: str,
+        timeout: float,
+        accept: Accept | None,
+        send: Callable[[], Awaitable[None]],
+    ) -> Envelope:
+        """Register a waiter under ``key``, ``send`` the request, await an accepted reply.
+
+        Replies reach the waiter through ``self._waiters.offer``; one that
+        ``accept`` refuses is dropped and the wait goes on until ``timeout``.
+        """
+        waiter = self._waiters.add(key, envelope.subject, accept)
+        try:
+            async with asyncio.timeout(timeout):
+                await send()
+                return await waiter.future
+        except TimeoutError:
+            raise BusTimeout(
+                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
+            ) from None
+        finally:
+            self._waiters.remove(key)
+
+    def _fail_waiting(self) -> None:
         """End the requests still waiting for a reply: the bus is closing under them."""
-        for future in futures:
-            if not future.done():
-                future.set_exception(BusClosed(f"bus {self._url} closed during the request"))
+        self._waiters.fail_all(self._url)
 
 
 def checked_options(options: SubscribeOptions | None) -> SubscribeOptions:

@@ -63,8 +63,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope
+from .._errors import BusClosed, ConfigError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from .._waiters import Accept
 from ._base import BusBase, checked_options
 from ._kafka_codec import correlation_of, from_record, kafka_errors, to_headers, topic_for
 from ._kafka_sub import KafkaSubscription, _stop_consumer
@@ -132,7 +133,6 @@ class KafkaBus(BusBase):
         self._reply_consumer: AIOKafkaConsumer | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_lock = asyncio.Lock()
-        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
 
     async def start(self) -> None:
         with kafka_errors(f"connect to {self._url}"):
@@ -269,8 +269,8 @@ class KafkaBus(BusBase):
             for records in batch.values():
                 for record in records:
                     corr = correlation_of(record.headers)
-                    future = waiters.get(corr.decode(errors="replace")) if corr else None
-                    if future is None or future.done():
+                    key = corr.decode(errors="replace") if corr else None
+                    if key is None or waiters.get(key) is None:
                         continue  # late (timed out) or not ours
                     try:
                         reply, _ = from_record(
@@ -284,30 +284,21 @@ class KafkaBus(BusBase):
                     except MalformedEnvelope as exc:
                         log.warning("dropped a malformed reply: %s", exc)
                         continue
-                    future.set_result(reply)
+                    waiters.offer(key, reply)
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
+    ) -> Envelope:
         """Publish with this bus's reply subject and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)
         if self._reply_task is None:
             await self._start_replies()
-        if envelope.id in self._waiters:
-            raise ConfigError(f"a request with id {envelope.id} is already waiting")
-        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        self._waiters[envelope.id] = future
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         headers = to_headers(envelope, reply_to=self._reply_subject, deadline=deadline)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._produce(envelope, headers)
-                return await future
-        except TimeoutError:
-            raise BusTimeout(
-                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
-            ) from None
-        finally:
-            self._waiters.pop(envelope.id, None)
+        return await self._wait_reply(
+            envelope, envelope.id, timeout, accept, lambda: self._produce(envelope, headers)
+        )
 
     # -- closing -----------------------------------------------------------
 
@@ -317,7 +308,7 @@ class KafkaBus(BusBase):
             return
         try:
             await asyncio.gather(*(sub.unsubscribe() for sub in self._subs))
-            self._fail_waiting(self._waiters.values())
+            self._fail_waiting()
             if self._reply_task is not None:
                 self._reply_task.cancel()
                 await asyncio.gather(self._reply_task, return_exceptions=True)

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .._envelope import Envelope
-from .._errors import BusTimeout, ConfigError, NoResponders
+from .._errors import ConfigError, NoResponders
 from .._protocol import (
     DEFAULT_MAX_PAYLOAD,
     Delivery,
@@ -34,6 +34,7 @@ from .._protocol import (
     SubscribeOptions,
     Subscription,
 )
+from .._waiters import Accept
 from ._base import BusBase, checked_options
 from ._memory_broker import INBOX_PREFIX, Broker, Consumer
 
@@ -76,7 +77,6 @@ class MemoryBus(BusBase):
         self._consumers: set[Consumer] = set()
         self._inbox = f"{INBOX_PREFIX}{uuid.uuid4().hex}"
         self._inbox_sub: Consumer | None = None
-        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
 
     async def publish(self, envelope: Envelope) -> None:
         """Route ``envelope`` to every subscriber and group of its subject."""
@@ -110,7 +110,9 @@ class MemoryBus(BusBase):
         self._broker.attach(consumer)
         return consumer
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
+    ) -> Envelope:
         """Publish with a private ``reply_to`` and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)
@@ -127,28 +129,17 @@ class MemoryBus(BusBase):
                 grace=0.0,
             )
             self._broker.attach(self._inbox_sub)
-        if envelope.id in self._waiters:
-            raise ConfigError(f"a request with id {envelope.id} is already waiting")
-        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        self._waiters[envelope.id] = future
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
-        try:
-            self._broker.route(replace(envelope, reply_to=self._inbox, deadline=deadline))
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise BusTimeout(
-                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
-            ) from None
-        finally:
-            self._waiters.pop(envelope.id, None)
+        routed = replace(envelope, reply_to=self._inbox, deadline=deadline)
+
+        async def send() -> None:
+            self._broker.route(routed)
+
+        return await self._wait_reply(envelope, envelope.id, timeout, accept, send)
 
     async def _on_reply(self, delivery: Delivery) -> None:
         reply = delivery.envelope
-        future = self._waiters.get(reply.correlation_id or "")
-        if future is None or future.done():
-            log.debug("dropped reply %s: no request waiting for it", reply.correlation_id)
-            return
-        future.set_result(reply)
+        self._waiters.offer(reply.correlation_id, reply)
 
     async def close(self) -> None:
         """Drain in-flight handlers (up to ``drain_timeout``), then refuse further use."""
@@ -160,7 +151,7 @@ class MemoryBus(BusBase):
         await asyncio.gather(*(c.drain() for c in consumers))
         for consumer in consumers:
             consumer.abandon()
-        self._fail_waiting(self._waiters.values())
+        self._fail_waiting()
         self._closed.set()
 
 

@@ -88,8 +88,9 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from .._envelope import Envelope
-from .._errors import BusError, BusTimeout, ConfigError, ConnectError, NoResponders
+from .._errors import BusError, ConfigError, ConnectError, NoResponders
 from .._protocol import Handler, SubscribeOptions, Subscription
+from .._waiters import Accept
 from ._base import BusBase, checked_options
 from ._nats_codec import (
     CORRELATION_ID,
@@ -137,7 +138,6 @@ class NatsBus(BusBase):
         self._inbox = ""
         self._inbox_sub: Any = None
         self._next_token = 0
-        self._waiters: dict[str, tuple[asyncio.Future[Envelope], str]] = {}
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
 
     def _size_on_the_wire(self, envelope: Envelope) -> int:
@@ -258,7 +258,9 @@ class NatsBus(BusBase):
         self._subs.append(sub)
         return sub
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
+    ) -> Envelope:
         """Publish with a private inbox as ``reply_to``; wait for the reply."""
         self._check_open()
         self._check_size(envelope)
@@ -274,29 +276,19 @@ class NatsBus(BusBase):
         headers = to_headers(envelope)
         headers[REPLY_TO] = reply_to
         headers[DEADLINE] = repr(deadline)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Envelope] = loop.create_future()
-        self._waiters[token] = (future, subject)
-        timer = loop.call_later(timeout, _expire, future)
         # A core publish even to a JetStream subject: the stream still keeps it, and the
         # reply is the ack. The native reply subject brings a 503 at once when nothing
         # listens; once a subject is known to be kept by a stream it is left out, since
         # the server would only answer it with a publish ack (a wasted message).
         native = "" if subject in self._streams or subject in self._captured else reply_to
-        try:
-            await self.nc.publish(subject, envelope.body, reply=native, headers=headers)
-            return await future
-        except nats.errors.Error as exc:
-            raise translate(exc, f"request on {subject!r}") from exc
-        except TimeoutError:
-            raise BusTimeout(
-                f"no reply on {subject!r} within {timeout}s (request {envelope.id})"
-            ) from None
-        except NoResponders:
-            raise NoResponders(f"no subscriber on {subject!r}") from None
-        finally:
-            timer.cancel()
-            del self._waiters[token]
+
+        async def send() -> None:
+            try:
+                await self.nc.publish(subject, envelope.body, reply=native, headers=headers)
+            except nats.errors.Error as exc:
+                raise translate(exc, f"request on {subject!r}") from exc
+
+        return await self._wait_reply(envelope, token, timeout, accept, send)
 
     async def _subscribe_inbox(self) -> None:
         self._inbox = self.nc.new_inbox() + "."
@@ -306,15 +298,16 @@ class NatsBus(BusBase):
             raise translate(exc, "subscribe to the reply inbox") from exc
 
     async def _on_reply(self, msg: Msg) -> None:
-        waiter = self._waiters.get(msg.subject[len(self._inbox) :])
-        if waiter is None or waiter[0].done():
+        token = msg.subject[len(self._inbox) :]
+        waiter = self._waiters.get(token)
+        if waiter is None:
             log.debug("dropped reply on %s: no request waiting for it", msg.subject)
             return
-        future, subject = waiter
+        subject = waiter.subject
         headers = msg.headers
         if headers is None or CORRELATION_ID not in headers:
             if headers is not None and headers.get(STATUS) == "503":
-                future.set_exception(NoResponders("no responders"))
+                self._waiters.fail(token, NoResponders(f"no subscriber on {subject!r}"))
             else:  # JetStream's publish ack: a stream keeps this subject
                 if self._is_core(subject) and subject not in self._captured:
                     log.warning(
@@ -325,9 +318,11 @@ class NatsBus(BusBase):
                 self._captured.add(subject)
             return
         try:
-            future.set_result(from_message(msg.subject, msg.data, headers, None))
+            reply = from_message(msg.subject, msg.data, headers, None)
         except BusError as exc:
-            future.set_exception(exc)
+            log.warning("dropped a malformed reply on %s: %s", msg.subject, exc)
+            return
+        self._waiters.offer(token, reply)
 
     def on_reconnect(self) -> None:
         self._captured.clear()  # the server may have come back without its streams
@@ -344,7 +339,7 @@ class NatsBus(BusBase):
             await asyncio.gather(*(s.unsubscribe() for s in subs))
             for sub in subs:
                 await sub.abandon()
-            self._fail_waiting(future for future, _ in self._waiters.values())
+            self._fail_waiting()
             # A dead server surfaces as OSError (connection reset) here: close
             # must still finish, and nothing of the client library escapes.
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
@@ -354,11 +349,6 @@ class NatsBus(BusBase):
                     await self.nc.close()
         finally:
             self._closed.set()
-
-
-def _expire(future: asyncio.Future[Envelope]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
 
 
 async def connect(url: str, **options: Any) -> NatsBus:

@@ -64,8 +64,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from .._envelope import Envelope
-from .._errors import BusError, BusTimeout, ConfigError, NotSupported
+from .._errors import BusError, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
+from .._waiters import Accept
 from ._base import BusBase, checked_options
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
@@ -131,7 +132,6 @@ class RedisBus(BusBase):
         self._reply_key = self._prefix + self._reply_subject
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_reader: BlockingReader | None = None
-        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
         self._subs: list[FanoutSubscription | WorkSubscription] = []
 
     async def publish(self, envelope: Envelope) -> None:
@@ -171,29 +171,19 @@ class RedisBus(BusBase):
         self._subs.append(sub)
         return sub
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
+    ) -> Envelope:
         """Publish with ``reply_to`` = this bus's reply stream; wait for the matching reply."""
         self._check_open()
         if self._reply_task is None:
             self._reply_reader = BlockingReader(self._shared.pool)
             self._reply_task = asyncio.get_running_loop().create_task(self._read_replies())
-        if envelope.id in self._waiters:
-            raise ConfigError(f"a request with id {envelope.id} is already waiting")
-        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        self._waiters[envelope.id] = future
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
-        try:
-            async with asyncio.timeout(timeout):
-                await self.publish(
-                    replace(envelope, reply_to=self._reply_subject, deadline=deadline)
-                )
-                return await future
-        except TimeoutError:
-            raise BusTimeout(
-                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
-            ) from None
-        finally:
-            self._waiters.pop(envelope.id, None)
+        routed = replace(envelope, reply_to=self._reply_subject, deadline=deadline)
+        return await self._wait_reply(
+            envelope, envelope.id, timeout, accept, lambda: self.publish(routed)
+        )
 
     async def _read_replies(self) -> None:
         reader = self._reply_reader
@@ -228,11 +218,7 @@ class RedisBus(BusBase):
         except BusError as exc:
             log.warning("dropped a malformed reply: %s", exc)
             return
-        future = self._waiters.get(reply.correlation_id or "")
-        if future is None or future.done():
-            log.debug("dropped reply %s: no request waiting for it", reply.correlation_id)
-            return
-        future.set_result(reply)
+        self._waiters.offer(reply.correlation_id, reply)
 
     async def close(self) -> None:
         """Stop reading, drain handlers (``drain_timeout``), return unacked work, disconnect."""
@@ -242,7 +228,7 @@ class RedisBus(BusBase):
             await asyncio.gather(*(sub.stop() for sub in self._subs))
             await asyncio.gather(*(sub.drain(self._drain_timeout) for sub in self._subs))
             await asyncio.gather(*(sub.release() for sub in self._subs))
-            self._fail_waiting(self._waiters.values())
+            self._fail_waiting()
             await self._stop_replies()
             await self._batch.close()
         finally:

@@ -69,8 +69,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._envelope import Envelope
-from .._errors import BusError, BusTimeout, ConfigError
+from .._errors import BusError, ConfigError
 from .._protocol import Handler, SubscribeOptions, Subscription
+from .._waiters import Accept
 from ._base import BusBase, checked_options
 from ._sqs_client import SESSION_OPTIONS, QueueGone, SqsClient, parse_url, to_body
 from ._sqs_consumer import SqsSubscription
@@ -123,7 +124,6 @@ class SqsBus(BusBase):
         self._inbox_subject = f"{INBOX_PREFIX}{self._client_id}"
         self._inbox: SqsSubscription | None = None
         self._inbox_lock = asyncio.Lock()
-        self._waiters: dict[str, asyncio.Future[Envelope]] = {}
         self._subs: set[SqsSubscription] = set()
         self._work_urls: dict[str, str] = {}
         self._inbox_urls: dict[str, str] = {}
@@ -273,29 +273,20 @@ class SqsBus(BusBase):
         except BusError as exc:
             log.warning("could not delete private queue %s: %s", sub.url, exc)
 
-    async def request(self, envelope: Envelope, timeout: float) -> Envelope:
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
+    ) -> Envelope:
         """Publish with this bus's ``reply_to`` inbox and wait for the matching reply."""
         self._check_open()
         self._check_size(envelope)
-        if envelope.id in self._waiters:
-            raise ConfigError(f"a request with id {envelope.id} is already waiting")
-        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        self._waiters[envelope.id] = future
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
-        try:
-            async with asyncio.timeout(timeout):
-                if self._inbox is None:
-                    await self._open_inbox()
-                await self.publish(
-                    replace(envelope, reply_to=self._inbox_subject, deadline=deadline)
-                )
-                return await future
-        except TimeoutError:
-            raise BusTimeout(
-                f"no reply on {envelope.subject!r} within {timeout}s (request {envelope.id})"
-            ) from None
-        finally:
-            self._waiters.pop(envelope.id, None)
+
+        async def send() -> None:
+            if self._inbox is None:
+                await self._open_inbox()
+            await self.publish(replace(envelope, reply_to=self._inbox_subject, deadline=deadline))
+
+        return await self._wait_reply(envelope, envelope.id, timeout, accept, send)
 
     async def _open_inbox(self) -> None:
         async with self._inbox_lock:
@@ -312,11 +303,7 @@ class SqsBus(BusBase):
                 self._inbox = inbox
 
     def _on_reply(self, reply: Envelope) -> None:
-        future = self._waiters.get(reply.correlation_id or "")
-        if future is None or future.done():
-            log.debug("dropped reply %s: no request waiting for it", reply.correlation_id)
-            return
-        future.set_result(reply)
+        self._waiters.offer(reply.correlation_id, reply)
 
     async def close(self) -> None:
         """Stop polling, drain handlers (up to ``drain_timeout``), delete private queues."""
@@ -327,7 +314,7 @@ class SqsBus(BusBase):
             if self._inbox is not None:
                 subs.append(self._inbox)
             await asyncio.gather(*(s.unsubscribe() for s in subs), return_exceptions=True)
-            self._fail_waiting(self._waiters.values())
+            self._fail_waiting()
         finally:
             await self.sqs.close()
             self._closed.set()
