@@ -259,14 +259,17 @@ class KernelSpace:
         full = {"agent_id": self._agent_id, **action, "request_id": new_id()}
         return self._judge(full)
 
-    async def review(self, action: Mapping[str, Any], verdict: Verdict) -> ReviewOutcome:
+    async def review(
+        self, action: Mapping[str, Any], verdict: Verdict, *, approver: Approver | None = None
+    ) -> ReviewOutcome:
         """Hold ``action`` (judged ``verdict`` by :meth:`check`) for this kernel's approver.
 
-        The outcome is audited (and counted when metrics are on); an approver
-        that raises is a deny. Only ``APPROVED`` means the action may run.
+        ``approver`` asks another one instead (a framework's own human-in-the-loop
+        step). The outcome is audited (and counted when metrics are on); an
+        approver that raises is a deny. Only ``APPROVED`` means the action may run.
         """
         full = {"agent_id": self._agent_id, **action, "request_id": verdict.request_id}
-        return await self._review(full, verdict)
+        return await self._review(full, verdict, approver or self._approver)
 
     # -- the governed call ----------------------------------------------------------
 
@@ -291,7 +294,7 @@ class KernelSpace:
         if verdict.decision is Decision.DENY or verdict.signal is Signal.SIGKILL:
             raise PolicyViolation(verdict)
         if verdict.decision is Decision.REVIEW or verdict.signal is Signal.SIGSTOP:
-            outcome = await self._review(action, verdict)
+            outcome = await self._review(action, verdict, self._approver)
             if outcome is not ReviewOutcome.APPROVED:
                 code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
                 raise PolicyViolation(verdict, code=code)
@@ -306,10 +309,12 @@ class KernelSpace:
             )
         return await self._call(reg.fn, args, kwargs)
 
-    async def _review(self, action: Mapping[str, Any], verdict: Verdict) -> ReviewOutcome:
+    async def _review(
+        self, action: Mapping[str, Any], verdict: Verdict, approver: Approver
+    ) -> ReviewOutcome:
         request = ReviewRequest(str(action["request_id"]), action, verdict)
         try:
-            outcome = ReviewOutcome(await self._approver.review(request))
+            outcome = ReviewOutcome(await approver.review(request))
         except Exception:
             log.exception("approver failed on %s; denying", request.request_id)
             outcome = ReviewOutcome.DENIED
