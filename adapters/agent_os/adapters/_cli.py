@@ -23,8 +23,8 @@ from agent_os.kernel_worker import (
     TokenBucket,
     Worker,
     load_policy,
-    start_metrics_server,
 )
+from agent_os.observability import HealthServer, Readiness, enable_tracing
 from agent_os.trust import (
     AgentIdentity,
     AsyncRedisNonceStore,
@@ -61,9 +61,11 @@ class Settings(BaseSettings):
     burst: int = 20
     #: Redis URL for a rate budget shared by every worker; unset: per worker.
     rate_url: str | None = None
-    #: Serve Prometheus metrics on this port (needs the observability extra).
+    #: Serve /metrics, /healthz and /readyz on this port (needs the observability extra).
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
+    #: Export OpenTelemetry spans, configured by the standard OTEL_* variables.
+    tracing: bool = False
     ack_wait: float = 30.0
     max_deliver: int = 5
     concurrency: int = 64
@@ -199,9 +201,13 @@ def worker(
                 else TokenBucket(settings.rate, settings.burst)
             )
         metrics: Metrics | None = None
+        health: HealthServer | None = None
         if settings.metrics_port is not None:
             metrics = Metrics()
-            start_metrics_server(settings.metrics_port, settings.metrics_addr)
+            health = HealthServer(
+                Readiness(), port=settings.metrics_port, addr=settings.metrics_addr
+            )
+        tracer_provider = enable_tracing("agent-os-worker") if settings.tracing else None
         options = SubscribeOptions(
             ack_wait=settings.ack_wait,
             max_deliver=settings.max_deliver,
@@ -219,9 +225,16 @@ def worker(
                 rate_limiter=limiter,
                 metrics=metrics,
             )
+            if health is not None:
+                health.readiness.add_all(w.health_checks())
+                await health.start()
             await w.run(install_signal_handlers=True)
         finally:
+            if health is not None:
+                await health.close()
             await bus.close()
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # flushes the spans still batched
             if nonces is not None:
                 await nonces.close()
             if isinstance(limiter, RedisTokenBucket):

@@ -31,6 +31,7 @@ from agent_os.kernel_worker import (
     action_content,
     call_args,
 )
+from agent_os.observability import ClientObserver, Metrics
 from agent_os.trust import (
     AgentIdentity,
     PublicIdentity,
@@ -53,6 +54,8 @@ class KernelClient:
 
     ``kernel_keys`` are the public identities of the kernel workers whose
     verdicts this agent accepts (pinned; nothing else can allow an action).
+    With ``metrics``, verdict latency as the agent sees it, bus errors and
+    dropped replies are recorded; spans follow when tracing is enabled.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class KernelClient:
         subject: str = ACTION_SUBJECT,
         timeout: float = DEFAULT_TIMEOUT,
         policy: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bus = bus
         self._identity = identity
@@ -78,6 +82,9 @@ class KernelClient:
         self._policy = policy
         #: Replies dropped because they were not a valid verdict for the request, by reason.
         self.dropped: Counter[str] = Counter()
+        # Metrics and spans wrap the check, the request and the reading of replies.
+        self._observer = ClientObserver(metrics)
+        self._read = self._observer.receive(self._verdict)
 
     @property
     def agent_id(self) -> str:
@@ -93,6 +100,19 @@ class KernelClient:
         policy: str | None = None,
     ) -> Verdict:
         """Ask for a verdict. Never raises for a deny; every failure is a deny."""
+        return await self._observer.check(
+            self._check, action, args, tool=tool, timeout=timeout, policy=policy
+        )
+
+    async def _check(
+        self,
+        action: str,
+        args: Mapping[str, Any] | None,
+        *,
+        tool: str | None,
+        timeout: float | None,
+        policy: str | None,
+    ) -> Verdict:
         timeout = self._timeout if timeout is None else timeout
         try:
             content = action_content(action, args, tool=tool, policy=policy or self._policy)
@@ -109,10 +129,11 @@ class KernelClient:
         refused: list[str] = []
 
         def accept(reply: Envelope) -> bool:
-            verdict = self._verdict(reply, message.id)
+            verdict = self._read(reply, message.id)
             if isinstance(verdict, str):
                 refused.append(verdict)
                 self.dropped[verdict] += 1
+                self._observer.dropped(verdict)
                 log.warning("request %s: dropped a reply that is no valid verdict (%s)",
                             message.id, verdict)  # fmt: skip
                 return False
@@ -120,7 +141,7 @@ class KernelClient:
             return True
 
         try:
-            await self._bus.request(request, timeout, accept=accept)
+            await self._observer.request(self._bus, request, timeout, accept=accept)
         except BusError as exc:
             dropped = f"; {len(refused)} invalid repl(ies) dropped" if refused else ""
             return Verdict.deny(exc.code, f"no verdict: {exc}{dropped}")

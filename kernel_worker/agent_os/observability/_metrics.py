@@ -24,6 +24,7 @@ Exported series (``namespace`` defaults to ``agent_os``)::
     agent_os_worker_request_duration_seconds             receive to verdict sent, in the worker
     agent_os_bus_errors_total{role, code}                bus failures (worker, client)
     agent_os_client_verdict_duration_seconds{decision}   check to verdict, as the agent sees it
+    agent_os_client_dropped_replies_total{reason}        replies that were no valid verdict
     agent_os_review_queue_depth                          pending review items
     agent_os_review_oldest_age_seconds                   age of the oldest pending item
 """
@@ -116,6 +117,7 @@ class _Collectors:
     request_duration: Histogram
     bus_errors: Counter
     client_duration: Histogram
+    client_dropped: Counter
     review_depth: Gauge
     review_oldest: Gauge
 
@@ -173,6 +175,12 @@ def _make(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors
             "Time from an agent's check to its verdict, as the agent sees it.",
             ["decision"],
             buckets=ROUND_TRIP_BUCKETS,
+            **common,
+        ),
+        client_dropped=prom.Counter(
+            "client_dropped_replies_total",
+            "Replies a client dropped because they were no valid verdict for its request.",
+            ["reason"],
             **common,
         ),
         review_depth=prom.Gauge("review_queue_depth", "Review items pending a decision.", **common),
@@ -279,6 +287,10 @@ class Metrics:
     def client_verdict(self, decision: object, seconds: float) -> None:
         """Record a verdict as the agent saw it, ``seconds`` after asking."""
         self._c.client_duration.labels(decision=label(decision)).observe(seconds)
+
+    def client_dropped(self, reason: str) -> None:
+        """Count a reply dropped by a client (forged, unpinned, another request's)."""
+        self._c.client_dropped.labels(reason=reason).inc()
 
     # -- review queue (set by the review store's owner) -----------------------------
 

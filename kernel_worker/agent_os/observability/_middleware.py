@@ -87,6 +87,27 @@ def _messaging(span: Span, bus: Bus | None, envelope: Envelope, operation: str) 
     span.set_attribute("messaging.operation.type", operation)
 
 
+def _in_current_context(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` run in the context current now, whichever task later calls it.
+
+    A bus calls a request's ``accept`` from its own reader task (or, in
+    memory, from the responder's): without this, spans made there would not
+    belong to the request's trace.
+    """
+    from opentelemetry import context
+
+    captured = context.get_current()
+
+    def in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = context.attach(captured)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            context.detach(token)
+
+    return in_context
+
+
 def verdict_attributes(span: Span, verdict: Verdict) -> None:
     """Put a verdict's decision, signal, rule, policy and code on ``span``."""
     span.set_attribute("agentos.decision", label(verdict.decision))
@@ -307,38 +328,66 @@ class ClientObserver:
             self.metrics.client_verdict(verdict.decision, time.perf_counter() - start)
         return verdict
 
-    def request(self, bus: Bus, envelope: Envelope, timeout: float) -> Awaitable[Envelope]:
-        """``bus.request`` with the trace context in the headers and bus errors counted."""
+    def request(
+        self, bus: Bus, envelope: Envelope, timeout: float, **options: Any
+    ) -> Awaitable[Envelope]:
+        """``bus.request`` with the trace context in the headers and bus errors counted.
+
+        ``options`` go to ``bus.request`` as they are (e.g. ``accept=``).
+        """
         tracer = STATE.tracer
         if tracer is None and self.metrics is None:
-            return bus.request(envelope, timeout)
-        return self._request(tracer, bus, envelope, timeout)
+            return bus.request(envelope, timeout, **options)
+        return self._request(tracer, bus, envelope, timeout, options)
 
-    async def _request(self, tracer: Any, bus: Bus, envelope: Envelope, timeout: float) -> Envelope:
+    async def _request(
+        self, tracer: Any, bus: Bus, envelope: Envelope, timeout: float, options: dict[str, Any]
+    ) -> Envelope:
         try:
             if tracer is None:
-                return await bus.request(envelope, timeout)
+                return await bus.request(envelope, timeout, **options)
             name = f"publish {envelope.subject}"
             with tracer.start_as_current_span(name, kind=_kind("PRODUCER")) as span:
                 envelope = envelope.with_headers(**_carrier(envelope.headers))
                 _messaging(span, bus, envelope, "publish")
-                return await bus.request(envelope, timeout)
+                accept = options.get("accept")
+                if accept is not None:
+                    options = {**options, "accept": _in_current_context(accept)}
+                return await bus.request(envelope, timeout, **options)
         except BusError as exc:
             if self.metrics is not None:
                 self.metrics.bus_error(self.ROLE, exc.code)
             raise
 
-    def receive(self, accept: Callable[P, Verdict]) -> Callable[P, Verdict]:
-        """Wrap the reading of a verdict in an ``agentos.receive`` span."""
+    def dropped(self, reason: str) -> None:
+        """Count a reply dropped because it was no valid verdict for the request."""
+        if self.metrics is not None:
+            self.metrics.client_dropped(reason)
+
+    def receive(self, read: Callable[P, R]) -> Callable[P, R]:
+        """Wrap the reading of a reply (the first argument) in an ``agentos.receive`` span.
+
+        The span's parent is the verdict's span when the reply carries its
+        context, else the request's. A verdict's decision goes on the span;
+        anything else ``read`` returns (why a reply was refused) goes on as
+        ``agentos.refused``.
+        """
         state = STATE
 
-        def receive_step(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+        def receive_step(*args: P.args, **kwargs: P.kwargs) -> R:
             tracer = state.tracer
             if tracer is None:
-                return accept(*args, **kwargs)
-            with tracer.start_as_current_span("agentos.receive") as span:
-                verdict = accept(*args, **kwargs)
-                verdict_attributes(span, verdict)
-                return verdict
+                return read(*args, **kwargs)
+            from opentelemetry import propagate
+
+            headers = getattr(args[0], "headers", None) if args else None
+            parent = propagate.extract(headers) if headers and "traceparent" in headers else None
+            with tracer.start_as_current_span("agentos.receive", context=parent) as span:
+                result = read(*args, **kwargs)
+                if isinstance(result, str):
+                    span.set_attribute("agentos.refused", result)
+                elif hasattr(result, "decision"):
+                    verdict_attributes(span, result)  # type: ignore[arg-type]
+                return result
 
         return receive_step

@@ -69,7 +69,8 @@ def enable_tracing(
     variables (OTLP over HTTP by default). ``console=True`` prints spans to
     stdout instead (for the demo). ``provider`` uses a tracer provider the
     application already configured (its processors and exporters as they
-    are). ``service_name`` defaults to ``OTEL_SERVICE_NAME`` or ``agent-os``.
+    are). The service name is ``OTEL_SERVICE_NAME`` if set, else
+    ``service_name``, else ``agent-os``.
     The first provider made here also becomes OpenTelemetry's global one.
     Returns the provider in use; call its ``shutdown()`` at exit to flush.
     """
@@ -84,7 +85,8 @@ def enable_tracing(
         ) from exc
 
     if provider is None:
-        name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "agent-os"
+        # The deployment's OTEL_SERVICE_NAME wins over the program's default name.
+        name = os.environ.get("OTEL_SERVICE_NAME") or service_name or "agent-os"
         # Resource.create also merges OTEL_RESOURCE_ATTRIBUTES.
         provider = TracerProvider(resource=Resource.create({"service.name": name}))
         if console:

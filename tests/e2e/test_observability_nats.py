@@ -1,0 +1,151 @@
+"""Tracing and health across processes: the CLI worker and an agent over real NATS.
+
+The worker is ``agent-os worker`` as a deployment runs it: tracing turned on
+by ``AGENT_OS_TRACING`` and exported as the standard ``OTEL_*`` variables say
+(the console exporter here, so its spans can be read from stdout), health and
+metrics on ``AGENT_OS_METRICS_PORT``. The agent is another process that writes
+its spans to a file. Their spans must form one trace per action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from tests.servers import Servers, free_port
+
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+ACTIONS = [
+    {"action": "sql", "args": {"query": "DROP TABLE users"}},
+    {"action": "file_read", "args": {"path": "/srv/report.txt"}},
+]
+
+
+async def _http_get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    raw = (await reader.read()).decode()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = raw.partition("\r\n\r\n")
+    return int(head.split(" ", 2)[1]), body
+
+
+async def _until_ready(port: int, proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    last: object = None
+    for _ in range(600):  # a condition, polled: the worker answers /readyz with 200
+        if proc.returncode is not None:
+            raise AssertionError(f"worker exited with {proc.returncode}")
+        try:
+            status, body = await _http_get(port, "/readyz")
+            last = body
+            if status == 200:
+                return dict(json.loads(body))
+        except OSError as exc:
+            last = exc
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"worker never ready: {last}")
+
+
+def _spans(text: str) -> list[dict[str, Any]]:
+    """Every JSON object in ``text`` (the console exporter prints indented objects)."""
+    decoder, spans, i = json.JSONDecoder(), [], 0
+    while True:
+        i = text.find("{", i)
+        if i < 0:
+            return spans
+        obj, i = decoder.raw_decode(text, i)
+        spans.append(obj)
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path, Path]:
+    kernel, agent = AgentIdentity.create("kernel-1", "k"), AgentIdentity.create("agent-1", "a")
+    kernel.save(tmp_path / "kernel.key")
+    agent.save(tmp_path / "agent.key")
+    TrustRegistry(FileTrustStore(tmp_path / "registry.json")).register(agent)
+    return tmp_path / "kernel.key", tmp_path / "agent.key", tmp_path / "registry.json"
+
+
+async def test_one_trace_per_action_across_processes(
+    servers: Servers, tmp_path: Path, keys: tuple[Path, Path, Path]
+) -> None:
+    url = servers.get("nats").url
+    kernel_key, agent_key, registry = keys
+    port = free_port()
+    env = {
+        **os.environ,
+        "AGENT_OS_METRICS_PORT": str(port),
+        "AGENT_OS_TRACING": "true",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_SERVICE_NAME": "kernel-worker",
+    }
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker = await asyncio.create_subprocess_exec(
+        str(BIN / "agent-os"), "worker", "--bus", url, "--policy", "strict",
+        "--key", str(kernel_key), "--registry", str(registry),
+        stdout=asyncio.subprocess.PIPE, stderr=worker_log, env=env,
+    )  # fmt: skip
+    try:
+        ready = await _until_ready(port, worker)
+        assert ready["checks"] == {"bus": "ok", "policy": "ok", "registry": "ok"}
+        assert (await _http_get(port, "/healthz"))[0] == 200
+        agent_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable, str(HERE / "traced_agent.py"), url, str(agent_key),
+            str(kernel_key), str(tmp_path / "agent-spans.jsonl"),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=agent_env,
+        )  # fmt: skip
+        lines = "".join(json.dumps(a) + "\n" for a in ACTIONS).encode()
+        out, _ = await asyncio.wait_for(agent.communicate(lines), 120)
+        assert agent.returncode == 0
+        verdicts = [json.loads(line) for line in out.decode().splitlines()]
+        assert [v["decision"] for v in verdicts] == ["deny", "allow"], verdicts
+        status, metrics = await _http_get(port, "/metrics")
+        assert status == 200
+        assert 'agent_os_verdicts_total{decision="deny"} 1.0' in metrics
+        assert "agent_os_worker_request_duration_seconds_count 2.0" in metrics
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        stdout, _ = await asyncio.wait_for(worker.communicate(), 60)
+        worker_log.close()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+
+    worker_spans = _spans(stdout.decode())
+    agent_spans = [json.loads(x) for x in (tmp_path / "agent-spans.jsonl").read_text().splitlines()]
+    checks = [s for s in agent_spans if s["name"] == "agentos.check"]
+    policies = [s for s in worker_spans if s["name"] == "agentos.policy"]
+    assert len(checks) == 2 and len(policies) == 2
+    assert {s["resource"]["attributes"]["service.name"] for s in worker_spans} == {"kernel-worker"}
+    for check, verdict in zip(checks, verdicts, strict=True):
+        trace = check["context"]["trace_id"]
+        mine = [s for s in agent_spans + worker_spans if s["context"]["trace_id"] == trace]
+        names = {s["name"] for s in mine}
+        assert {
+            "agentos.check",
+            "publish agentos.v1.action",
+            "process agentos.v1.action",
+            "agentos.verify",
+            "agentos.policy",
+            "agentos.verdict",
+            "agentos.receive",
+        } <= names, names
+        (policy,) = [s for s in mine if s["name"] == "agentos.policy"]
+        assert policy["attributes"]["agentos.decision"] == verdict["decision"]
+        assert policy["attributes"]["agentos.policy"] == "strict"
+        assert policy["attributes"].get("agentos.rule") == verdict["rule"]
+        (publish,) = [s for s in mine if s["name"] == "publish agentos.v1.action"]
+        (process,) = [s for s in mine if s["name"] == "process agentos.v1.action"]
+        assert process["parent_id"] == publish["context"]["span_id"]  # across the bus
+        assert publish["attributes"]["messaging.system"] == "nats"
+    assert checks[0]["context"]["trace_id"] != checks[1]["context"]["trace_id"]

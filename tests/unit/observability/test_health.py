@@ -1,0 +1,111 @@
+"""Health endpoints and the readiness registry, with a real worker on a memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agent_os.bus import connect, new_id
+from agent_os.kernel_worker import Worker, load_policy
+from agent_os.observability import HealthServer, Metrics, Readiness
+from agent_os.trust import AgentIdentity, TrustRegistry
+
+
+async def _get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = raw.decode().partition("\r\n\r\n")
+    return int(head.split(" ", 2)[1]), body
+
+
+async def test_readiness_fails_closed() -> None:
+    readiness = Readiness(timeout=0.05)
+    assert not await readiness.ready()  # nothing registered: not ready
+
+    async def hangs() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    def raises() -> bool:
+        raise RuntimeError("store down")
+
+    async def async_fine() -> None:  # None: ready
+        await asyncio.sleep(0)
+
+    readiness.add("fine", lambda: True)
+    readiness.add("async_fine", async_fine)
+    assert await readiness.ready()
+    readiness.add("hangs", hangs)
+    readiness.add("raises", raises)
+    readiness.add("says_why", lambda: "nonce store unreachable")
+    readiness.add("false", lambda: False)
+    report = await readiness.report()
+    assert report["fine"] == "ok" and report["async_fine"] == "ok"
+    assert report["hangs"].startswith("timed out")
+    assert "store down" in report["raises"]
+    assert report["says_why"] == "nonce store unreachable"
+    assert report["false"] == "not ready"
+    assert not await readiness.ready()
+    for name in ("hangs", "raises", "says_why", "false"):
+        readiness.remove(name)
+    assert await readiness.ready()
+
+
+async def test_worker_is_ready_only_while_consuming() -> None:
+    bus = await connect(f"memory://{new_id()}")
+    kernel, agent = AgentIdentity.create("k", "k"), AgentIdentity.create("a", "a")
+    registry = TrustRegistry()
+    registry.register(agent)
+    metrics = Metrics(CollectorRegistry())
+    worker = Worker(
+        bus, identity=kernel, registry=registry, policies=load_policy("strict"), metrics=metrics
+    )
+    server = HealthServer(Readiness(), port=0, metrics_registry=metrics.registry)
+    server.readiness.add_all(worker.health_checks())
+    async with server:
+        status, body = await _get(server.port, "/readyz")
+        assert status == 503
+        assert json.loads(body)["checks"]["bus"] == "not consuming"
+        await worker.start()
+        status, body = await _get(server.port, "/readyz")
+        assert status == 200, body
+        assert json.loads(body) == {
+            "ready": True,
+            "checks": {"bus": "ok", "policy": "ok", "registry": "ok"},
+        }
+        assert (await _get(server.port, "/healthz"))[0] == 200
+        status, text = await _get(server.port, "/metrics")
+        assert status == 200
+        strict = load_policy("strict")
+        assert f'agent_os_policy_info{{hash="{strict.content_hash}",policy="strict"}} 1.0' in text
+        assert "agent_os_worker_concurrency_limit 64.0" in text
+        assert (await _get(server.port, "/nope"))[0] == 404
+        assert (await _get(server.port, "/healthz", "POST"))[0] == 405
+        registry.revoke("a", "gone")  # nobody left to serve
+        status, body = await _get(server.port, "/readyz")
+        assert status == 503 and "no agent" in json.loads(body)["checks"]["registry"]
+        await worker.shutdown()
+        status, body = await _get(server.port, "/readyz")
+        assert status == 503
+    assert metrics.registry.get_sample_value("agent_os_worker_concurrency_limit") == 0
+    await bus.close()
+
+
+@pytest.mark.parametrize("junk", [b"\r\n\r\n", b"GET\r\n\r\n", b"x" * 9000 + b"\r\n\r\n"])
+async def test_junk_requests_get_an_error_not_a_crash(junk: bytes) -> None:
+    async with HealthServer(port=0, metrics=False) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(junk)
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        assert raw.startswith(b"HTTP/1.1 4")
+        assert (await _get(server.port, "/healthz"))[0] == 200

@@ -1,0 +1,176 @@
+"""Tracing: spans across the bus on a memory bus, exporters from OTEL_* variables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from agent_os.adapters import KernelClient
+from agent_os.bus import connect, new_id
+from agent_os.kernel_worker import KernelSpace, PolicyViolation, Worker, load_policy
+from agent_os.observability import (
+    TracingError,
+    disable_tracing,
+    enable_tracing,
+    tracing_enabled,
+)
+from agent_os.observability._tracing import exporters_from_env
+from agent_os.trust import AgentIdentity, TrustRegistry
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    enable_tracing(provider=provider)
+    try:
+        yield exporter
+    finally:
+        disable_tracing()
+        provider.shutdown()
+
+
+def _by_name(finished: tuple[ReadableSpan, ...]) -> dict[str, ReadableSpan]:
+    return {s.name: s for s in finished}
+
+
+async def _governed(url: str) -> tuple[Worker, KernelClient, list[object]]:
+    worker_bus, agent_bus = await connect(url), await connect(url)
+    kernel, agent = AgentIdentity.create("kernel-1", "k"), AgentIdentity.create("agent-1", "a")
+    registry = TrustRegistry()
+    registry.register(agent)
+    worker = Worker(worker_bus, identity=kernel, registry=registry, policies=load_policy("strict"))
+    await worker.start()
+    client = KernelClient(agent_bus, agent, [kernel.public()], timeout=5.0)
+    return worker, client, [worker_bus, agent_bus]
+
+
+async def test_one_trace_from_check_to_verdict(spans: InMemorySpanExporter) -> None:
+    worker, client, buses = await _governed(f"memory://{new_id()}")
+    try:
+        verdict = await client.check("sql", {"query": "DROP TABLE users"})
+    finally:
+        await worker.shutdown()
+        for bus in buses:
+            await bus.close()  # type: ignore[attr-defined]
+    assert verdict.decision.value == "deny"
+    got = _by_name(spans.get_finished_spans())
+    names = {
+        "agentos.check",
+        "publish agentos.v1.action",
+        "process agentos.v1.action",
+        "agentos.verify",
+        "agentos.policy",
+        "agentos.verdict",
+        "agentos.receive",
+    }
+    assert names <= set(got), sorted(got)
+    trace_ids = {got[n].context.trace_id for n in names}
+    assert len(trace_ids) == 1
+
+    def parent(name: str) -> int | None:
+        p = got[name].parent
+        return None if p is None else p.span_id
+
+    check, publish, process = (
+        got["agentos.check"],
+        got["publish agentos.v1.action"],
+        got["process agentos.v1.action"],
+    )
+    assert check.parent is None and check.kind is SpanKind.CLIENT
+    assert parent("publish agentos.v1.action") == check.context.span_id
+    # The worker's span continues the context that travelled in the envelope's headers.
+    assert parent("process agentos.v1.action") == publish.context.span_id
+    assert process.kind is SpanKind.CONSUMER
+    for step in ("agentos.verify", "agentos.policy", "agentos.verdict"):
+        assert parent(step) == process.context.span_id, step
+    # The client reads the verdict as the child of the span that sent it.
+    assert parent("agentos.receive") == got["agentos.verdict"].context.span_id
+
+    policy = got["agentos.policy"].attributes or {}
+    assert policy["agentos.decision"] == "deny"
+    assert policy["agentos.policy"] == "strict"
+    assert policy["agentos.rule"] == verdict.rule
+    assert policy["agentos.action"] == "sql"
+    assert policy["agentos.classification"] == "sql"
+    assert (got["agentos.verify"].attributes or {})["agentos.verify.valid"] is True
+    assert (check.attributes or {})["agentos.decision"] == "deny"
+    assert (got["agentos.receive"].attributes or {})["agentos.decision"] == "deny"
+    assert (publish.attributes or {})["messaging.system"] == "memory"
+
+
+async def test_tool_calls_carry_the_tool(spans: InMemorySpanExporter) -> None:
+    worker, client, buses = await _governed(f"memory://{new_id()}")
+    try:
+        await client.check("tool_call", {"query": "hello"}, tool="search")
+    finally:
+        await worker.shutdown()
+        for bus in buses:
+            await bus.close()  # type: ignore[attr-defined]
+    got = _by_name(spans.get_finished_spans())
+    assert (got["agentos.policy"].attributes or {})["agentos.tool"] == "search"
+    assert (got["agentos.check"].attributes or {})["agentos.tool"] == "search"
+
+
+async def test_kernel_space_policy_span(spans: InMemorySpanExporter) -> None:
+    kernel = KernelSpace(policy="strict")
+
+    @kernel.register(action="shell_exec")
+    def shell(cmd: str) -> None: ...
+
+    with pytest.raises(PolicyViolation):
+        await shell("rm -rf /")
+    (span,) = spans.get_finished_spans()
+    assert span.name == "agentos.policy"
+    assert (span.attributes or {})["agentos.decision"] == "deny"
+
+
+async def test_no_spans_and_no_headers_when_off() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    enable_tracing(provider=provider)
+    disable_tracing()
+    assert not tracing_enabled()
+    url = f"memory://{new_id()}"
+    seen: list[dict[str, str]] = []
+    spy = await connect(url)
+
+    async def record(delivery: object) -> None:
+        seen.append(dict(delivery.envelope.headers))  # type: ignore[attr-defined]
+
+    await spy.subscribe("agentos.v1.action", record)  # fan-out copy of each request
+    worker, client, buses = await _governed(url)
+    try:
+        await client.check("sql", {"query": "SELECT 1"})
+    finally:
+        await worker.shutdown()
+        for bus in [*buses, spy]:
+            await bus.close()  # type: ignore[attr-defined]
+    assert exporter.get_finished_spans() == ()
+    assert seen and all("traceparent" not in h for h in seen)
+    provider.shutdown()
+
+
+def test_exporters_follow_otel_variables() -> None:
+    (otlp,) = exporters_from_env({})
+    assert isinstance(otlp, OTLPSpanExporter)  # OTLP over HTTP unless told otherwise
+    console = exporters_from_env({"OTEL_TRACES_EXPORTER": "console"})
+    assert [type(e) for e in console] == [ConsoleSpanExporter]
+    assert exporters_from_env({"OTEL_TRACES_EXPORTER": "none"}) == []
+    with pytest.raises(TracingError) as bad:
+        exporters_from_env({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "x"})
+    assert bad.value.code == "bad_config"
+    with pytest.raises(TracingError) as missing:
+        exporters_from_env({"OTEL_TRACES_EXPORTER": "zipkin_json"})
+    assert missing.value.code == "missing_dependency"
+    assert "pip install" in str(missing.value)
+    for exporter in [otlp, *console]:
+        exporter.shutdown()
