@@ -1,0 +1,412 @@
+"""LangChain / LangGraph: every tool call judged before the tool body runs.
+
+``LangChainKernel().wrap(x)`` governs, in place, and returns ``x``:
+
+- a ``create_agent`` agent or any LangGraph graph: each ``ToolNode`` (also in
+  subgraphs) gets ``wrap_tool_call`` / ``awrap_tool_call`` hooks, composed
+  inside any hooks it already has, and its tools are wrapped;
+- a ``langchain-classic`` ``AgentExecutor``: its tools are wrapped;
+- a ``ToolNode``, a ``BaseTool``, a list of tools or a toolkit (``get_tools()``).
+
+Wrapping a tool replaces its ``run`` / ``arun`` on the instance, so the tool
+is governed wherever it is called from, including a user's own graph node
+that calls it directly (such calls bypass ToolNode hooks and middleware).
+A call already judged by a hook is not judged again by its tool.
+
+For agents built here, :meth:`LangChainKernel.middleware` is an
+``AgentMiddleware`` with both ``wrap_tool_call`` and ``awrap_tool_call``
+(``create_agent(model, tools, middleware=[kernel.middleware()])``).
+
+SIGSTOP: inside a graph run that has a checkpointer, the call raises a
+LangGraph ``interrupt`` carrying the tool, its arguments and the reason; the
+caller resumes with ``Command(resume=True)`` (or ``"approve"``,
+``{"approved": True}``) to run it, anything else denies it. Elsewhere the
+kernel's approver decides. Callbacks are not used: they cannot stop a tool.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.pregel import Pregel
+from langgraph.types import Command, interrupt
+
+from agent_os.kernel_worker import Decision, ReviewOutcome, Verdict
+
+from ._core import KernelArg, OnDeny, ToolCall, ToolGovernor, annotations_of
+from ._errors import UnsupportedObject
+
+__all__ = ["REVIEW_INTERRUPT", "LangChainKernel"]
+
+#: The ``type`` of the value a SIGSTOP interrupt carries.
+REVIEW_INTERRUPT = "agent_os.review"
+
+ToolResult = ToolMessage | Command[Any]
+_APPROVALS = frozenset({"approve", "approved", "allow", "yes"})
+_CHECKPOINTER_KEY = "__pregel_checkpointer"
+_PATCH = "__agent_os_governed__"
+_HOOKS = "__agent_os_hooks__"
+
+#: The tool call a hook already judged and is now running: its tool skips a second check.
+_judged: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
+    "agent_os_judged", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Patch:
+    kernel: LangChainKernel
+    run: Callable[..., Any]
+    arun: Callable[..., Awaitable[Any]]
+
+
+class LangChainKernel(ToolGovernor):
+    """Governs LangChain agents, LangGraph graphs and tools; see the module docstring.
+
+    Takes :class:`ToolGovernor`'s arguments; ``interrupt=False`` makes SIGSTOP
+    always wait for the kernel's approver instead of a LangGraph interrupt.
+    """
+
+    def __init__(
+        self,
+        kernel: KernelArg = "strict",
+        *,
+        interrupt: bool = True,
+        on_deny: OnDeny = "message",
+        **options: Any,
+    ) -> None:
+        super().__init__(kernel, on_deny=on_deny, **options)
+        self._interrupt = interrupt
+
+    # -- wrapping ------------------------------------------------------------------
+
+    def wrap(self, target: Any) -> Any:
+        """Govern ``target`` in place and return it (see the module docstring)."""
+        if isinstance(target, BaseTool):
+            return self._wrap_tool(target)
+        if isinstance(target, ToolNode):
+            return self._wrap_tool_node(target)
+        if isinstance(target, Pregel):
+            return self._wrap_graph(target)
+        if _is_agent_executor(target):
+            self.wrap_tools(target.tools)
+            return target
+        if isinstance(target, list | tuple) or hasattr(target, "get_tools"):
+            return self.wrap_tools(target)
+        raise UnsupportedObject(
+            f"cannot govern a {type(target).__name__}: expected a create_agent agent, a LangGraph"
+            " graph, a ToolNode, an AgentExecutor, a BaseTool, a list of tools or a toolkit"
+        )
+
+    def wrap_tools(self, tools: Iterable[BaseTool] | Any) -> list[BaseTool]:
+        """Govern bare tools (or a toolkit's ``get_tools()``) in place; returns them as a list."""
+        if hasattr(tools, "get_tools"):
+            tools = tools.get_tools()
+        wrapped = []
+        for tool in tools:
+            if not isinstance(tool, BaseTool):
+                raise UnsupportedObject(f"not a LangChain tool: {type(tool).__name__}")
+            wrapped.append(self._wrap_tool(tool))
+        return wrapped
+
+    def middleware(self) -> AgentMiddleware[Any, Any]:
+        """Agent middleware governing every tool call of a ``create_agent`` agent."""
+        return _GovernMiddleware(self)
+
+    def _wrap_tool(self, tool: BaseTool) -> BaseTool:
+        previous = tool.__dict__.get(_PATCH)
+        if isinstance(previous, _Patch):
+            run, arun = previous.run, previous.arun  # re-wrapping replaces the kernel
+        else:
+            run, arun = tool.run, tool.arun
+        patch = _Patch(self, run, arun)
+
+        def governed_run(tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+            return patch.kernel._run_tool(tool, patch, tool_input, args, kwargs)
+
+        async def governed_arun(tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+            return await patch.kernel._arun_tool(tool, patch, tool_input, args, kwargs)
+
+        # Instance attributes shadow the class's methods (pydantic models allow it this way).
+        object.__setattr__(tool, _PATCH, patch)
+        object.__setattr__(tool, "run", governed_run)
+        object.__setattr__(tool, "arun", governed_arun)
+        return tool
+
+    def _wrap_tool_node(self, node: ToolNode) -> ToolNode:
+        self.wrap_tools(node.tools_by_name.values())
+        inner = node.__dict__.get(_HOOKS)
+        if inner is None:
+            inner = (node._wrap_tool_call, node._awrap_tool_call)
+            node.__dict__[_HOOKS] = inner
+        inner_wrap, inner_awrap = inner
+
+        def wrap(request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolResult]) -> Any:
+            if inner_wrap is None:
+                return self.wrap_tool_call(request, execute)
+            return inner_wrap(request, lambda r: self.wrap_tool_call(r, execute))
+
+        async def awrap(
+            request: ToolCallRequest, execute: Callable[[ToolCallRequest], Awaitable[ToolResult]]
+        ) -> Any:
+            if inner_awrap is None:
+                return await self.awrap_tool_call(request, execute)
+            return await inner_awrap(request, lambda r: self.awrap_tool_call(r, execute))
+
+        node._wrap_tool_call = wrap
+        node._awrap_tool_call = awrap
+        return node
+
+    def _wrap_graph(self, graph: Pregel[Any, Any, Any, Any]) -> Pregel[Any, Any, Any, Any]:
+        found = 0
+        for node in graph.nodes.values():
+            bound = node.bound
+            if isinstance(bound, ToolNode):
+                self._wrap_tool_node(bound)
+                found += 1
+            elif isinstance(bound, Pregel):
+                self._wrap_graph(bound)
+                found += 1
+        if not found:
+            raise UnsupportedObject(
+                "this graph has no ToolNode: govern the tools its nodes call with wrap_tools()"
+            )
+        return graph
+
+    # -- hooks (ToolNode and middleware) ------------------------------------------
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
+        """A ToolNode ``wrap_tool_call`` hook: judge, then run the call only if allowed."""
+        call = self._request_call(request)
+        verdict = self.judge(call) if call is not None else _unreadable()
+        if verdict.decision is Decision.REVIEW:
+            verdict = self._hold(call, verdict)  # type: ignore[arg-type]
+        if not verdict.allowed:
+            return self._refusal(request, call, verdict)
+        token = _judged.set((request.tool_call["name"], request.tool_call.get("id")))
+        try:
+            return handler(request)
+        finally:
+            _judged.reset(token)
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
+    ) -> ToolResult:
+        """A ToolNode ``awrap_tool_call`` hook: the async :meth:`wrap_tool_call`."""
+        call = self._request_call(request)
+        verdict = await self.ajudge(call) if call is not None else _unreadable()
+        if verdict.decision is Decision.REVIEW:
+            verdict = await self._ahold(call, verdict)  # type: ignore[arg-type]
+        if not verdict.allowed:
+            return self._refusal(request, call, verdict)
+        token = _judged.set((request.tool_call["name"], request.tool_call.get("id")))
+        try:
+            return await handler(request)
+        finally:
+            _judged.reset(token)
+
+    def _request_call(self, request: ToolCallRequest) -> ToolCall | None:
+        try:
+            tool_call = request.tool_call
+            tool = request.tool
+            args = tool_call["args"]
+            return ToolCall(
+                tool=str(tool_call["name"]),
+                args=args if isinstance(args, Mapping) else {"input": args},
+                tool_class=None if tool is None else type(tool).__name__,
+                annotations=None if tool is None else annotations_of(tool.metadata),
+                call_id=tool_call.get("id"),
+            )
+        except Exception:
+            return None
+
+    def _refusal(
+        self, request: ToolCallRequest, call: ToolCall | None, verdict: Verdict
+    ) -> ToolMessage:
+        name = str(request.tool_call.get("name", "?"))
+        text = self.refuse(call or ToolCall(name, {}), verdict)
+        return ToolMessage(
+            content=text, name=name, tool_call_id=request.tool_call.get("id") or "", status="error"
+        )
+
+    # -- governed tools --------------------------------------------------------------
+
+    def _tool_call(self, tool: BaseTool, tool_input: Any, call_id: str | None) -> ToolCall:
+        if isinstance(tool_input, Mapping):
+            args: Mapping[str, Any] = _model_args(tool, tool_input)
+        else:
+            # A string input goes to the tool's one parameter, as LangChain passes it.
+            names = list(tool.args)
+            args = {names[0] if len(names) == 1 else "input": tool_input}
+        return ToolCall(
+            tool=tool.name,
+            args=args,
+            tool_class=type(tool).__name__,
+            annotations=annotations_of(tool.metadata),
+            call_id=call_id,
+        )
+
+    def _run_tool(
+        self,
+        tool: BaseTool,
+        patch: _Patch,
+        tool_input: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call_id = kwargs.get("tool_call_id")
+        if _judged.get() == (tool.name, call_id):
+            return patch.run(tool_input, *args, **kwargs)
+        try:
+            call: ToolCall | None = self._tool_call(tool, tool_input, call_id)
+        except Exception:
+            call = None
+        verdict = self.judge(call) if call is not None else _unreadable()
+        if verdict.decision is Decision.REVIEW:
+            verdict = self._hold(call, verdict)  # type: ignore[arg-type]
+        if not verdict.allowed:
+            return self._tool_refusal(tool, call, verdict, call_id)
+        return patch.run(tool_input, *args, **kwargs)
+
+    async def _arun_tool(
+        self,
+        tool: BaseTool,
+        patch: _Patch,
+        tool_input: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call_id = kwargs.get("tool_call_id")
+        if _judged.get() == (tool.name, call_id):
+            return await patch.arun(tool_input, *args, **kwargs)
+        try:
+            call: ToolCall | None = self._tool_call(tool, tool_input, call_id)
+        except Exception:
+            call = None
+        verdict = await self.ajudge(call) if call is not None else _unreadable()
+        if verdict.decision is Decision.REVIEW:
+            verdict = await self._ahold(call, verdict)  # type: ignore[arg-type]
+        if not verdict.allowed:
+            return self._tool_refusal(tool, call, verdict, call_id)
+        return await patch.arun(tool_input, *args, **kwargs)
+
+    def _tool_refusal(
+        self, tool: BaseTool, call: ToolCall | None, verdict: Verdict, call_id: str | None
+    ) -> Any:
+        text = self.refuse(call or ToolCall(tool.name, {}), verdict)
+        if call_id is None:
+            return text
+        # Called with a tool call (a ToolNode, invoke(tool_call)): answer as the tool would.
+        return ToolMessage(content=text, name=tool.name, tool_call_id=call_id, status="error")
+
+    # -- SIGSTOP ---------------------------------------------------------------------
+
+    def _hold(self, call: ToolCall, verdict: Verdict) -> Verdict:
+        if self._interrupt and _can_interrupt():
+            # Raises GraphInterrupt on the first pass; returns the resume value on the next.
+            answer = interrupt(_review_payload(call, verdict))
+            return self.resolve(call, verdict, _approved(answer))
+        return self.hold(call, verdict)
+
+    async def _ahold(self, call: ToolCall, verdict: Verdict) -> Verdict:
+        if self._interrupt and _can_interrupt():
+            answer = interrupt(_review_payload(call, verdict))
+            return await self.aresolve(call, verdict, _approved(answer))
+        return await self.ahold(call, verdict)
+
+
+class _GovernMiddleware(AgentMiddleware[Any, Any]):
+    """``create_agent`` middleware: both the sync and the async tool-call hook."""
+
+    def __init__(self, kernel: LangChainKernel) -> None:
+        super().__init__()
+        self._kernel = kernel
+
+    @property
+    def name(self) -> str:
+        return "AgentOSGovernance"
+
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
+        return self._kernel.wrap_tool_call(request, handler)
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
+    ) -> ToolResult:
+        return await self._kernel.awrap_tool_call(request, handler)
+
+
+def _is_agent_executor(target: Any) -> bool:
+    try:
+        from langchain_classic.agents import AgentExecutor
+    except ImportError:
+        return False
+    return isinstance(target, AgentExecutor)
+
+
+def _model_args(tool: BaseTool, tool_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments the model can set: injected ones (state, runtime) are dropped."""
+    injected: set[str] = set()
+    try:
+        visible = set(tool.tool_call_schema.model_json_schema().get("properties", {}))  # type: ignore[union-attr]
+        injected = set(tool.args) - visible
+    except Exception:
+        injected = set()
+    return {k: v for k, v in tool_input.items() if k not in injected}
+
+
+def _can_interrupt() -> bool:
+    """True inside a graph run with a checkpointer (an interrupt there can be resumed)."""
+    try:
+        from langgraph.config import get_config
+
+        configurable = get_config().get("configurable") or {}
+    except Exception:
+        return False
+    return configurable.get(_CHECKPOINTER_KEY) is not None
+
+
+def _review_payload(call: ToolCall, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "type": REVIEW_INTERRUPT,
+        "tool": call.tool,
+        "args": dict(call.args),
+        "tool_call_id": call.call_id,
+        "rule": verdict.rule,
+        "reason": verdict.reason,
+        "policy": verdict.policy,
+        "request_id": verdict.request_id,
+    }
+
+
+def _approved(answer: Any) -> bool:
+    """Only an explicit approval approves; anything else denies."""
+    if answer is True or answer is ReviewOutcome.APPROVED:
+        return True
+    if isinstance(answer, str):
+        return answer.strip().lower() in _APPROVALS
+    if isinstance(answer, Mapping):
+        if answer.get("approved") is True:
+            return True
+        decision = answer.get("decision")
+        return isinstance(decision, str) and decision.strip().lower() in _APPROVALS
+    return False
+
+
+def _unreadable() -> Verdict:
+    return Verdict.deny("integration_error", "the tool call could not be read")

@@ -1,0 +1,167 @@
+"""create_agent agents, LangGraph graphs and bare tools, governed by a local kernel.
+
+Driven by a scripted chat model through the real LangChain / LangGraph
+machinery, sync and async, invoke and stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+from lc_fakes import Recorder, script
+from lc_support import MODES, run, tool_messages
+
+from agent_os.integrations import LangChainKernel, UnsupportedObject
+from agent_os.kernel_worker import KernelSpace, MemoryAuditLog, PolicyViolation
+from tests.integrations.support import DANGEROUS, HARMLESS, integration_policy
+
+GO = {"messages": [HumanMessage("clean up and check the weather")]}
+
+
+def _kernel(**kwargs: Any) -> LangChainKernel:
+    return LangChainKernel(integration_policy(), **kwargs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_create_agent_dangerous_call_never_runs_and_allowed_call_returns(mode: str) -> None:
+    rec = Recorder()
+    agent = _kernel().wrap(create_agent(script(DANGEROUS, HARMLESS), rec.tools()))
+    state = run(agent, GO, mode)
+    assert rec.names() == ["search"]  # terminal's body never ran
+    messages = tool_messages(state)
+    assert messages["terminal"].status == "error"
+    assert "blocked" in str(messages["terminal"].content)
+    assert messages["search"].content == "sunny (weather in Paris)"
+    assert state["messages"][-1].content == "done"  # the agent carried on
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_middleware_governs_an_agent_built_with_it(mode: str) -> None:
+    rec = Recorder()
+    kernel = _kernel()
+    agent = create_agent(script(DANGEROUS, HARMLESS), rec.tools(), middleware=[kernel.middleware()])
+    state = run(agent, GO, mode)
+    assert rec.names() == ["search"]
+    assert tool_messages(state)["terminal"].status == "error"
+
+
+def _tool_graph(model: Any, tools: list[BaseTool], node: ToolNode | None = None) -> Any:
+    def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", node or ToolNode(tools))
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", tools_condition)
+    graph.add_edge("tools", "model")
+    return graph.compile()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_custom_graph_with_a_tool_node(mode: str) -> None:
+    rec = Recorder()
+    graph = _kernel().wrap(_tool_graph(script(DANGEROUS, HARMLESS), rec.tools()))
+    state = run(graph, GO, mode)
+    assert rec.names() == ["search"]
+    assert "blocked" in str(tool_messages(state)["terminal"].content)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tool_node_hooks_given_at_construction(mode: str) -> None:
+    rec = Recorder()
+    kernel = _kernel()
+    tools = rec.tools()
+    node = ToolNode(
+        tools, wrap_tool_call=kernel.wrap_tool_call, awrap_tool_call=kernel.awrap_tool_call
+    )
+    state = run(_tool_graph(script(DANGEROUS, HARMLESS), tools, node), GO, mode)
+    assert rec.names() == ["search"]
+    assert tool_messages(state)["terminal"].status == "error"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tools_called_directly_in_a_users_own_node(mode: str) -> None:
+    # No ToolNode and no middleware: only the wrapped tools themselves can stop this.
+    rec = Recorder()
+    tools = {t.name: t for t in _kernel().wrap_tools(rec.tools())}
+
+    def sync_node(state: MessagesState) -> dict[str, Any]:
+        out = [tools["terminal"].invoke({"commands": "rm -rf /"})]
+        out.append(tools["search"].invoke({"query": "weather"}))
+        return {"messages": [AIMessage(content=" | ".join(map(str, out)))]}
+
+    async def async_node(state: MessagesState) -> dict[str, Any]:
+        out = [await tools["terminal"].ainvoke({"commands": "rm -rf /"})]
+        out.append(await tools["search"].ainvoke({"query": "weather"}))
+        return {"messages": [AIMessage(content=" | ".join(map(str, out)))]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("work", sync_node if mode in ("invoke", "stream") else async_node)
+    graph.add_edge(START, "work")
+    graph.add_edge("work", END)
+    state = run(graph.compile(), GO, mode)
+    assert rec.names() == ["search"]
+    blocked, allowed = str(state["messages"][-1].content).split(" | ")
+    assert "blocked" in blocked and allowed == "sunny (weather)"
+
+
+def test_bare_tools_sync_and_async_with_tool_calls_and_strings() -> None:
+    rec = Recorder()
+    terminal, search, *_ = _kernel().wrap_tools(rec.tools())
+    assert "blocked" in terminal.run("rm -rf /")  # a string goes to the one parameter
+    message = terminal.invoke(
+        {"name": "terminal", "args": {"commands": "rm -rf /"}, "id": "c9", "type": "tool_call"}
+    )
+    assert message.status == "error" and message.tool_call_id == "c9"
+    assert "blocked" in asyncio.run(terminal.ainvoke({"commands": "rm -rf ~"}))
+    assert asyncio.run(search.ainvoke({"query": "x"})) == "sunny (x)"
+    assert rec.names() == ["search"]
+
+
+def test_on_deny_raise_stops_the_run() -> None:
+    rec = Recorder()
+    agent = _kernel(on_deny="raise").wrap(create_agent(script(DANGEROUS), rec.tools()))
+    with pytest.raises(PolicyViolation) as info:
+        agent.invoke(GO)
+    assert info.value.verdict.rule == "shell:rm-rf" and rec.ran == []
+    agent = _kernel(on_deny="raise").wrap(create_agent(script(DANGEROUS), rec.tools()))
+    with pytest.raises(PolicyViolation):
+        asyncio.run(agent.ainvoke(GO))
+    assert rec.ran == []
+
+
+def test_a_call_judged_by_a_hook_is_judged_once() -> None:
+    audit = MemoryAuditLog()
+    rec = Recorder()
+    kernel = LangChainKernel(KernelSpace(integration_policy(), audit=audit), agent_id="analyst")
+    agent = kernel.wrap(create_agent(script(HARMLESS), rec.tools()))
+    agent.invoke(GO)
+    asyncio.run(agent.ainvoke(GO))
+    assert [(e.agent_id, e.tool) for e in audit.events] == [("analyst", "search")] * 2
+    assert rec.names() == ["search", "search"]
+
+
+def test_wrapping_again_replaces_the_kernel() -> None:
+    rec = Recorder()
+    tools = rec.tools()
+    LangChainKernel("permissive").wrap_tools(tools)
+    _kernel().wrap_tools(tools)
+    assert "blocked" in tools[0].invoke({"commands": "rm -rf /"}) and rec.ran == []
+
+
+def test_unsupported_objects_are_refused() -> None:
+    with pytest.raises(UnsupportedObject):
+        _kernel().wrap(object())
+    no_tools = StateGraph(MessagesState)
+    no_tools.add_node("n", lambda state: {"messages": []})
+    no_tools.add_edge(START, "n")
+    with pytest.raises(UnsupportedObject):
+        _kernel().wrap(no_tools.compile())

@@ -1,0 +1,92 @@
+"""SIGSTOP in a graph: a LangGraph interrupt, approved or rejected with Command(resume=...)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from lc_fakes import Recorder, script
+from lc_support import MODES, run, tool_messages
+
+from agent_os.integrations import LangChainKernel
+from agent_os.integrations._langchain import REVIEW_INTERRUPT
+from agent_os.kernel_worker import KernelSpace, MemoryAuditLog
+from tests.integrations.support import HARMLESS, HELD, integration_policy
+
+GO = {"messages": [HumanMessage("ship the release")]}
+_threads = itertools.count()
+
+
+def _interrupts(agent: Any, config: dict[str, Any], mode: str) -> list[Any]:
+    if mode in ("ainvoke", "astream"):
+        state = asyncio.run(agent.aget_state(config))
+    else:
+        state = agent.get_state(config)
+    return list(state.interrupts)
+
+
+@pytest.mark.parametrize("answer", [True, "approve", {"approved": True}])
+@pytest.mark.parametrize("mode", MODES)
+def test_held_call_runs_only_after_approval(mode: str, answer: Any) -> None:
+    audit = MemoryAuditLog()
+    kernel = LangChainKernel(KernelSpace(integration_policy(), audit=audit))
+    rec = Recorder()
+    agent = kernel.wrap(
+        create_agent(script(HELD, HARMLESS), rec.tools(), checkpointer=InMemorySaver())
+    )
+    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
+    run(agent, GO, mode, config)
+    # Paused: the held call has not run; the harmless one beside it has.
+    assert rec.names() == ["search"]
+    (pending,) = _interrupts(agent, config, mode)
+    assert pending.value["type"] == REVIEW_INTERRUPT
+    assert pending.value["tool"] == "release" and pending.value["reason"] == "deploys need review"
+    state = run(agent, Command(resume=answer), mode, config)
+    assert rec.names() == ["search", "release"]
+    assert tool_messages(state)["release"].content == "released deploy to production"
+    assert [e.review for e in audit.events if e.review] == ["approved"]
+
+
+@pytest.mark.parametrize("answer", [False, "deny", {"approved": "yes"}, {"decision": "later"}])
+@pytest.mark.parametrize("mode", MODES)
+def test_held_call_rejected_never_runs(mode: str, answer: Any) -> None:
+    rec = Recorder()
+    agent = LangChainKernel(integration_policy()).wrap(
+        create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver())
+    )
+    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
+    run(agent, GO, mode, config)
+    assert rec.ran == [] and len(_interrupts(agent, config, mode)) == 1
+    state = run(agent, Command(resume=answer), mode, config)
+    assert rec.ran == []
+    message = tool_messages(state)["release"]
+    assert message.status == "error" and "review_denied" in str(message.content)
+
+
+def test_interrupt_false_uses_the_approver_even_in_a_graph() -> None:
+    from agent_os.kernel_worker import CallbackApprover
+
+    kernel = LangChainKernel(
+        integration_policy(), interrupt=False, approver=CallbackApprover(lambda r: True)
+    )
+    rec = Recorder()
+    agent = kernel.wrap(create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver()))
+    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
+    agent.invoke(GO, config)
+    assert rec.names() == ["release"] and agent.get_state(config).interrupts == ()
+
+
+def test_without_a_checkpointer_the_default_approver_denies_on_timeout() -> None:
+    from agent_os.kernel_worker import DenyAfterTimeout
+
+    kernel = LangChainKernel(KernelSpace(integration_policy(), approver=DenyAfterTimeout(0.05)))
+    rec = Recorder()
+    state = kernel.wrap(create_agent(script(HELD), rec.tools())).invoke(GO)
+    assert rec.ran == []
+    assert "review_timeout" in str(tool_messages(state)["release"].content)
