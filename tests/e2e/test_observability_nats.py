@@ -116,7 +116,8 @@ async def test_one_trace_per_action_across_processes(
         assert 'agent_os_verdicts_total{decision="deny"} 1.0' in metrics
         assert "agent_os_worker_request_duration_seconds_count 2.0" in metrics
     finally:
-        worker.send_signal(signal.SIGTERM)
+        if worker.returncode is None:
+            worker.send_signal(signal.SIGTERM)
         stdout, _ = await asyncio.wait_for(worker.communicate(), 60)
         worker_log.close()
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()

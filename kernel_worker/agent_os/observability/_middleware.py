@@ -65,7 +65,7 @@ _NO_HEADERS: Mapping[str, str] = {}
 
 
 def _kind(name: str) -> Any:
-    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace import SpanKind  # imported only once tracing is on
 
     return getattr(SpanKind, name)
 
@@ -79,12 +79,14 @@ def _carrier(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _messaging(span: Span, bus: Bus | None, envelope: Envelope, operation: str) -> None:
-    if bus is not None:
-        span.set_attribute("messaging.system", bus.url.split(":", 1)[0])
-    span.set_attribute("messaging.destination.name", envelope.subject)
-    span.set_attribute("messaging.message.id", envelope.id)
-    span.set_attribute("messaging.operation.type", operation)
+def _messaging(bus: Bus, envelope: Envelope, operation: str) -> dict[str, Any]:
+    # Attributes given at the start of a span: one locked update instead of one per key.
+    return {
+        "messaging.system": bus.url.split(":", 1)[0],
+        "messaging.destination.name": envelope.subject,
+        "messaging.message.id": envelope.id,
+        "messaging.operation.type": operation,
+    }
 
 
 def _in_current_context(fn: Callable[P, R]) -> Callable[P, R]:
@@ -110,18 +112,21 @@ def _in_current_context(fn: Callable[P, R]) -> Callable[P, R]:
 
 def verdict_attributes(span: Span, verdict: Verdict) -> None:
     """Put a verdict's decision, signal, rule, policy and code on ``span``."""
-    span.set_attribute("agentos.decision", label(verdict.decision))
-    span.set_attribute("agentos.code", verdict.code)
+    attributes: dict[str, Any] = {
+        "agentos.decision": label(verdict.decision),
+        "agentos.code": verdict.code,
+    }
     if verdict.signal is not None:
-        span.set_attribute("agentos.signal", label(verdict.signal))
+        attributes["agentos.signal"] = label(verdict.signal)
     if verdict.rule:
-        span.set_attribute("agentos.rule", verdict.rule)
+        attributes["agentos.rule"] = verdict.rule
     if verdict.policy:
-        span.set_attribute("agentos.policy", verdict.policy)
-        span.set_attribute("agentos.policy_hash", verdict.policy_hash)
+        attributes["agentos.policy"] = verdict.policy
+        attributes["agentos.policy_hash"] = verdict.policy_hash
     classification = getattr(verdict, "classification", None)
     if classification:
-        span.set_attribute("agentos.classification", _text(classification))
+        attributes["agentos.classification"] = _text(classification)
+    span.set_attributes(attributes)
 
 
 def _text(value: object) -> str | list[str]:
@@ -130,19 +135,21 @@ def _text(value: object) -> str | list[str]:
     return label(value)
 
 
-def _action_attributes(span: Span, action: Mapping[str, Any]) -> None:
+def _action_attributes(action: Mapping[str, Any]) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
     kind = action.get("action")
     if isinstance(kind, str):
-        span.set_attribute("agentos.action", kind)
+        attributes["agentos.action"] = kind
         # What the action was read as: its declared kind until the tool
         # classifier names one (a verdict's ``classification`` wins then).
-        span.set_attribute("agentos.classification", kind)
+        attributes["agentos.classification"] = kind
     tool = action.get("tool")
     if isinstance(tool, str):
-        span.set_attribute("agentos.tool", tool)
+        attributes["agentos.tool"] = tool
     agent = action.get("agent_id")
     if isinstance(agent, str):
-        span.set_attribute("agentos.agent_id", agent)
+        attributes["agentos.agent_id"] = agent
+    return attributes
 
 
 # -- the policy step ----------------------------------------------------------------
@@ -171,8 +178,9 @@ def observed(decide: Decide, metrics: Metrics | None = None) -> Decide:
         tracer = state.tracer
         if tracer is None:
             return inner(action, capabilities)
-        with tracer.start_as_current_span("agentos.policy") as span:
-            _action_attributes(span, action)
+        with tracer.start_as_current_span(
+            "agentos.policy", attributes=_action_attributes(action)
+        ) as span:
             verdict = inner(action, capabilities)
             verdict_attributes(span, verdict)
             return verdict
@@ -205,11 +213,14 @@ class WorkerObserver:
 
             envelope = delivery.envelope
             parent = propagate.extract(envelope.headers)
+            attributes = _messaging(bus, envelope, "process")
+            attributes["messaging.delivery.attempt"] = delivery.attempt
             with tracer.start_as_current_span(
-                f"process {envelope.subject}", context=parent, kind=_kind("CONSUMER")
-            ) as span:
-                _messaging(span, bus, envelope, "process")
-                span.set_attribute("messaging.delivery.attempt", delivery.attempt)
+                f"process {envelope.subject}",
+                context=parent,
+                kind=_kind("CONSUMER"),
+                attributes=attributes,
+            ):
                 await inner(delivery)
 
         def receive(delivery: Delivery) -> Awaitable[None]:
@@ -252,11 +263,14 @@ class WorkerObserver:
                 return verify(*args, **kwargs)
             with tracer.start_as_current_span("agentos.verify") as span:
                 result = verify(*args, **kwargs)
+                attributes: dict[str, Any] = {
+                    "agentos.verify.valid": bool(getattr(result, "valid", False))
+                }
                 for name in ("sender_id", "reason"):
                     value = getattr(result, name, None)
                     if isinstance(value, str) and value:
-                        span.set_attribute(f"agentos.verify.{name}", value)
-                span.set_attribute("agentos.verify.valid", bool(getattr(result, "valid", False)))
+                        attributes[f"agentos.verify.{name}"] = value
+                span.set_attributes(attributes)
                 return result
 
         return verify_step
@@ -271,7 +285,7 @@ class WorkerObserver:
     async def _traced_reply(self, tracer: Any, bus: Bus, request: Envelope, body: bytes) -> None:
         with tracer.start_as_current_span("agentos.verdict", kind=_kind("PRODUCER")) as span:
             reply = request.reply(body, _carrier(_NO_HEADERS))
-            _messaging(span, bus, reply, "publish")
+            span.set_attributes(_messaging(bus, reply, "publish"))
             await bus.publish(reply)
 
     def bus_error(self, error: BusError) -> None:
@@ -316,12 +330,11 @@ class ClientObserver:
         if tracer is None:
             verdict = await asked
         else:
-            with tracer.start_as_current_span("agentos.check", kind=_kind("CLIENT")) as span:
-                if isinstance(action, str):
-                    span.set_attribute("agentos.action", action)
-                tool = kwargs.get("tool")
-                if isinstance(tool, str):
-                    span.set_attribute("agentos.tool", tool)
+            start_attributes = _action_attributes({"action": action, "tool": kwargs.get("tool")})
+            start_attributes.pop("agentos.classification", None)  # the worker classifies
+            with tracer.start_as_current_span(
+                "agentos.check", kind=_kind("CLIENT"), attributes=start_attributes
+            ) as span:
                 verdict = await asked
                 verdict_attributes(span, verdict)
         if self.metrics is not None:
@@ -349,7 +362,7 @@ class ClientObserver:
             name = f"publish {envelope.subject}"
             with tracer.start_as_current_span(name, kind=_kind("PRODUCER")) as span:
                 envelope = envelope.with_headers(**_carrier(envelope.headers))
-                _messaging(span, bus, envelope, "publish")
+                span.set_attributes(_messaging(bus, envelope, "publish"))
                 accept = options.get("accept")
                 if accept is not None:
                     options = {**options, "accept": _in_current_context(accept)}
@@ -385,7 +398,7 @@ class ClientObserver:
             with tracer.start_as_current_span("agentos.receive", context=parent) as span:
                 result = read(*args, **kwargs)
                 if isinstance(result, str):
-                    span.set_attribute("agentos.refused", result)
+                    span.set_attributes({"agentos.refused": result})
                 elif hasattr(result, "decision"):
                     verdict_attributes(span, result)  # type: ignore[arg-type]
                 return result

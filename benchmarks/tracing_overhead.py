@@ -1,0 +1,213 @@
+"""Benchmark: what tracing costs per verdict, off and on, against a baseline without hooks.
+
+One process runs a kernel worker and an agent's ``KernelClient`` on the
+in-process ``memory://`` bus and asks for verdicts one after another (the
+strict policy, a signed request, a signed verdict: the whole governed round
+trip with every observability hook on its path). Four set-ups, their
+batches interleaved so a drifting machine speed hits all of them alike:
+
+* ``baseline``: the observers replaced by pass-throughs that return the raw
+  functions, and the client's inner check called directly: the cost of the
+  governed round trip with no instrumentation code at all;
+* ``off``: the code as shipped, tracing never enabled, no metrics;
+* ``metrics``: as shipped with Prometheus metrics on (worker and client);
+* ``on``: tracing enabled, spans through the SDK's batch processor into an
+  exporter that drops them (the export itself is the collector's cost).
+
+It prints the time per verdict (median of batch means) and the differences
+``off - baseline`` (what the hooks cost while tracing is off) and
+``on - off``.
+
+Usage::
+
+    python benchmarks/tracing_overhead.py            # human-readable
+    python benchmarks/tracing_overhead.py --json     # one JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from prometheus_client import CollectorRegistry
+
+import agent_os.adapters._client as client_module
+import agent_os.kernel_worker._worker as worker_module
+from agent_os.adapters import KernelClient
+from agent_os.bus import Bus, Envelope, connect, new_id
+from agent_os.kernel_worker import Verdict, Worker, load_policy
+from agent_os.observability import (
+    ClientObserver,
+    Metrics,
+    WorkerObserver,
+    disable_tracing,
+    enable_tracing,
+)
+from agent_os.trust import AgentIdentity, TrustRegistry
+
+ACTION = ("sql", {"query": "SELECT name FROM users WHERE id = 42"})
+
+
+class _Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class _BareWorker(WorkerObserver):
+    """No instrumentation: every hook hands back the raw function."""
+
+    def decide(self, decide: Any) -> Any:
+        return decide
+
+    def handler(self, handler: Any, bus: Bus, concurrency: int) -> Any:
+        return handler
+
+    def verify(self, verify: Any) -> Any:
+        return verify
+
+    def reply(self, bus: Bus, request: Envelope, body: bytes) -> Awaitable[None]:
+        return bus.publish(request.reply(body))
+
+
+class _BareClient(ClientObserver):
+    def request(self, bus: Bus, envelope: Envelope, timeout: float, **options: Any) -> Any:
+        return bus.request(envelope, timeout, **options)
+
+    def receive(self, read: Any) -> Any:
+        return read
+
+
+async def _setup(
+    bare: bool, metrics: Metrics | None
+) -> tuple[Callable[[], Awaitable[Verdict]], Callable[[], Awaitable[None]]]:
+    url = f"memory://{new_id()}"
+    worker_bus, agent_bus = await connect(url), await connect(url)
+    kernel, agent = AgentIdentity.create("bench-kernel"), AgentIdentity.create("bench-agent")
+    registry = TrustRegistry()
+    registry.register(agent.public())
+    real_worker, real_client = worker_module.WorkerObserver, client_module.ClientObserver
+    if bare:  # the observers the worker and client build become pass-throughs
+        worker_module.WorkerObserver = _BareWorker  # type: ignore[misc]
+        client_module.ClientObserver = _BareClient  # type: ignore[misc]
+    try:
+        worker = Worker(
+            worker_bus,
+            identity=kernel,
+            registry=registry,
+            policies=load_policy("strict"),
+            control_subject=None,
+            publish_audit=False,
+            metrics=metrics,
+        )
+        client = KernelClient(agent_bus, agent, [kernel.public()], timeout=5.0, metrics=metrics)
+    finally:
+        worker_module.WorkerObserver = real_worker  # type: ignore[misc]
+        client_module.ClientObserver = real_client  # type: ignore[misc]
+    await worker.start()
+    action, args = ACTION
+
+    def ask() -> Awaitable[Verdict]:
+        if bare:  # skip the check's own wrapper too
+            return client._check(action, args, tool=None, timeout=None, policy=None)
+        return client.check(action, args)
+
+    async def close() -> None:
+        await worker.shutdown()
+        await agent_bus.close()
+        await worker_bus.close()
+
+    return ask, close
+
+
+async def _batch(ask: Callable[[], Awaitable[Verdict]], n: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(n):
+        verdict = await ask()
+        assert verdict.decision.value == "allow", verdict
+    return (time.perf_counter() - start) / n * 1e6
+
+
+async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(_Drop(), max_queue_size=1 << 16))
+    metrics = Metrics(CollectorRegistry())
+    setups = {
+        "baseline": await _setup(True, None),
+        "off": await _setup(False, None),
+        "metrics": await _setup(False, metrics),
+        "on": await _setup(False, None),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in setups}
+    try:
+        for name, (ask, _) in setups.items():  # warm-up
+            if name == "on":
+                enable_tracing(provider=provider)
+            await _batch(ask, 100)
+            disable_tracing()
+        for _ in range(batches):
+            for name, (ask, _) in setups.items():
+                if name == "on":
+                    enable_tracing(provider=provider)
+                samples[name].append(await _batch(ask, per_batch))
+                disable_tracing()
+    finally:
+        disable_tracing()
+        for _, close in setups.values():
+            await close()
+        provider.shutdown()
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=12)
+    parser.add_argument("--per-batch", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    samples = asyncio.run(measure(args.batches, args.per_batch))
+    p50 = {name: statistics.median(values) for name, values in samples.items()}
+    spread = {
+        name: round(statistics.pstdev(values) / statistics.mean(values) * 100, 1)
+        for name, values in samples.items()
+    }
+    report = {
+        "python": platform.python_version(),
+        "batches": args.batches,
+        "per_batch": args.per_batch,
+        **{f"{name}_us": round(v, 2) for name, v in p50.items()},
+        "off_minus_baseline_us": round(p50["off"] - p50["baseline"], 2),
+        "metrics_minus_off_us": round(p50["metrics"] - p50["off"], 2),
+        "on_minus_off_us": round(p50["on"] - p50["off"], 2),
+        "off_over_baseline": round(p50["off"] / p50["baseline"], 3),
+        "on_over_off": round(p50["on"] / p50["off"], 3),
+        "spread_pct": spread,
+    }
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    print(f"Python {report['python']}; {args.batches} interleaved batches of {args.per_batch}")
+    print("governed round trip on memory://, per verdict (median of batch means):")
+    for name in ("baseline", "off", "metrics", "on"):
+        print(f"  {name:9s} {p50[name]:8.2f} µs   (spread ±{spread[name]}%)")
+    print(
+        f"tracing off vs baseline: {report['off_minus_baseline_us']:+.2f} µs "
+        f"(x{report['off_over_baseline']})"
+    )
+    print(f"metrics on vs off:       {report['metrics_minus_off_us']:+.2f} µs")
+    print(f"tracing on vs off:       {report['on_minus_off_us']:+.2f} µs (x{report['on_over_off']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
