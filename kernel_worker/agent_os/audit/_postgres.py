@@ -10,12 +10,11 @@ lock is released by the commit or rollback, never left behind by a crash.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ._chain import AuditRecord, next_record
+from ._db import PostgresDatabase
 from ._events import AuditEvent, ClosingContext
 from ._store import (
     COLUMNS,
@@ -32,22 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresAuditStore"]
 
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-#: First half of the advisory lock key of a chain's head ("agOS"); the table name is the second.
-_LOCK_CLASS = 0x61674F53
-_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
 _PAGE = 1000
-
-
-def _psycopg() -> ModuleType:
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise AuditStoreError(
-            "PostgresAuditStore needs psycopg 3: pip install 'agent-os[postgres]'",
-            code="missing_dependency",
-            retryable=False,
-        ) from exc
-    return psycopg
 
 
 class PostgresAuditStore(ClosingContext):
@@ -69,55 +53,23 @@ class PostgresAuditStore(ClosingContext):
     ) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a lower-case SQL identifier, not {table!r}")
-        self._pg = _psycopg()
         self._table = table
         self._select = f"SELECT {', '.join(COLUMNS)} FROM {table}"
         placeholders = ", ".join(["%s"] * len(COLUMNS))
         self._insert = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-        self._dsn = dsn
-        self._connect_timeout = connect_timeout
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.transaction():
-                    if create:
-                        # Concurrent CREATE TABLE IF NOT EXISTS can still collide: serialise.
-                        conn.execute(_LOCK, (_LOCK_CLASS, self._table))
-                        conn.execute(
-                            f"CREATE TABLE IF NOT EXISTS {table} "
-                            f"({column_defs('DOUBLE PRECISION', 'BIGINT')})"
-                        )
-                    row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
-            except self._pg.Error as exc:
-                self._drop()
-                raise AuditStoreError(f"cannot set up the audit table: {exc}") from exc
-            if row is None or row[0] is None:
-                self._drop()
-                raise AuditStoreError(
-                    f"the database holds no audit chain (table {table})",
-                    code="audit_store_missing",
-                    retryable=False,
-                )
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            self._drop()
-            try:
-                conn = self._pg.connect(
-                    self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
-                )
-            except self._pg.Error as exc:
-                raise AuditStoreError(f"cannot connect to PostgreSQL: {exc}") from exc
-            self._conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db = PostgresDatabase(
+            dsn,
+            schema=[
+                f"CREATE TABLE IF NOT EXISTS {table} ({column_defs('DOUBLE PRECISION', 'BIGINT')})"
+            ],
+            table=table,
+            fail=AuditStoreError,
+            who="PostgresAuditStore",
+            create=create,
+            connect_timeout=connect_timeout,
+            missing_code="audit_store_missing",
+            what="audit chain",
+        )
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Seal ``event`` onto the chain (or return its record if already stored)."""
@@ -125,14 +77,9 @@ class PostgresAuditStore(ClosingContext):
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.transaction():
-                    conn.execute(_LOCK, (_LOCK_CLASS, self._table))
-                    return self._append_locked(conn, events)
-            except self._pg.Error as exc:
-                raise AuditStoreError(f"audit append failed: {exc}") from exc
+        # The advisory lock serialises appends: the head read and the insert are one step.
+        with self._db.write("audit append failed", lock=self._table) as conn:
+            return self._append_locked(conn, events)
 
     def _append_locked(
         self, conn: psycopg.Connection[Any], events: Sequence[AuditEvent]
@@ -160,27 +107,20 @@ class PostgresAuditStore(ClosingContext):
         """:class:`~agent_os.kernel_worker.AuditSink`: append ``event``."""
         self.append(event)
 
-    def _fetch(self, query: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection().execute(query, params).fetchall()
-            except self._pg.Error as exc:
-                raise AuditStoreError(f"cannot read the audit chain: {exc}") from exc
-
     def last(self) -> AuditRecord | None:
         """The newest record (highest seq), or ``None`` for an empty chain."""
-        rows = self._fetch(f"{self._select} ORDER BY seq DESC LIMIT 1", ())
+        rows = self._db.query(f"{self._select} ORDER BY seq DESC LIMIT 1")
         return record_from_tuple(rows[0]) if rows else None
 
     def get(self, event_id: str) -> AuditRecord | None:
-        rows = self._fetch(f"{self._select} WHERE event_id = %s", (event_id,))
+        rows = self._db.query(f"{self._select} WHERE event_id = %s", (event_id,))
         return record_from_tuple(rows[0]) if rows else None
 
     def records(self) -> Iterator[AuditRecord]:
         """Every record by seq, read in pages (appends may interleave between pages)."""
         after = -(2**63)
         while True:
-            rows = self._fetch(
+            rows = self._db.query(
                 f"{self._select} WHERE seq > %s ORDER BY seq LIMIT %s", (after, _PAGE)
             )
             for row in rows:
@@ -190,10 +130,9 @@ class PostgresAuditStore(ClosingContext):
             after = int(rows[-1][0])
 
     def __len__(self) -> int:
-        (count,) = self._fetch(f"SELECT count(*) FROM {self._table}", ())[0]
+        (count,) = self._db.query(f"SELECT count(*) FROM {self._table}")[0]
         return int(count)
 
     def close(self) -> None:
         """Close the connection. Idempotent."""
-        with self._lock:
-            self._drop()
+        self._db.close()

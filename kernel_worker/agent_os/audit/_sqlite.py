@@ -11,12 +11,11 @@ ack the bus message after it.
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._chain import AuditRecord, next_record
+from ._db import SqliteDatabase
 from ._events import AuditEvent, ClosingContext
 from ._store import (
     COLUMNS,
@@ -45,49 +44,20 @@ class SqliteAuditStore(ClosingContext):
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 30.0
     ) -> None:
-        self._path = Path(path)
-        self._lock = threading.Lock()
-        if not create and not self._path.is_file():
-            raise AuditStoreError(
-                f"no audit database at {self._path}", code="audit_store_missing", retryable=False
-            )
-        try:
-            self._conn = sqlite3.connect(
-                self._path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise AuditStoreError(f"cannot open {self._path}: {exc}", retryable=False) from exc
-        try:
-            self._setup(create)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def _setup(self, create: bool) -> None:
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            if create:
-                self._conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})"
-                )
-            found = self._conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise AuditStoreError(
-                f"{self._path} is not a usable audit database: {exc}", retryable=False
-            ) from exc
-        if found is None:
-            raise AuditStoreError(
-                f"{self._path} holds no audit chain (table {TABLE})",
-                code="audit_store_missing",
-                retryable=False,
-            )
+        self._db = SqliteDatabase(
+            path,
+            schema=[f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})"],
+            table=TABLE,
+            fail=AuditStoreError,
+            create=create,
+            timeout=timeout,
+            missing_code="audit_store_missing",
+            what="audit chain",
+        )
 
     @property
     def path(self) -> Path:
-        return self._path
+        return self._db.path
 
     def append(self, event: AuditEvent) -> AuditRecord:
         """Seal ``event`` onto the chain (or return its record if already stored)."""
@@ -95,71 +65,42 @@ class SqliteAuditStore(ClosingContext):
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = self._append_locked(events)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise AuditStoreError(f"audit append to {self._path} failed: {exc}") from exc
+        with self._db.write("audit append failed") as conn:
+            out: list[AuditRecord] = []
+            row = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+            last = None if row is None else record_from_tuple(row)
+            for event in events:
+                existing = conn.execute(
+                    f"{_SELECT} WHERE event_id = ?", (event.event_id,)
+                ).fetchone()
+                if existing is not None:
+                    out.append(record_from_tuple(existing))
+                    continue
+                record = next_record(last, event)
+                conn.execute(_INSERT, record_to_tuple(record))
+                out.append(record)
+                last = record
             return out
-
-    def _append_locked(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-        out: list[AuditRecord] = []
-        last = self._last_locked()
-        for event in events:
-            existing = self._conn.execute(
-                f"{_SELECT} WHERE event_id = ?", (event.event_id,)
-            ).fetchone()
-            if existing is not None:
-                out.append(record_from_tuple(existing))
-                continue
-            record = next_record(last, event)
-            self._conn.execute(_INSERT, record_to_tuple(record))
-            out.append(record)
-            last = record
-        return out
 
     def record(self, event: AuditEvent) -> None:
         """:class:`~agent_os.kernel_worker.AuditSink`: append ``event``."""
         self.append(event)
 
-    def _last_locked(self) -> AuditRecord | None:
-        row = self._conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else record_from_tuple(row)
-
     def last(self) -> AuditRecord | None:
         """The newest record (highest seq), or ``None`` for an empty chain."""
-        with self._lock:
-            try:
-                return self._last_locked()
-            except sqlite3.Error as exc:
-                raise AuditStoreError(f"cannot read {self._path}: {exc}") from exc
+        rows = self._db.query(f"{_SELECT} ORDER BY seq DESC LIMIT 1")
+        return record_from_tuple(rows[0]) if rows else None
 
     def get(self, event_id: str) -> AuditRecord | None:
-        with self._lock:
-            try:
-                row = self._conn.execute(f"{_SELECT} WHERE event_id = ?", (event_id,)).fetchone()
-            except sqlite3.Error as exc:
-                raise AuditStoreError(f"cannot read {self._path}: {exc}") from exc
-        return None if row is None else record_from_tuple(row)
+        rows = self._db.query(f"{_SELECT} WHERE event_id = ?", (event_id,))
+        return record_from_tuple(rows[0]) if rows else None
 
     def records(self) -> Iterator[AuditRecord]:
         """Every record by seq, read in pages (appends may interleave between pages)."""
         after = -(2**63)
         while True:
-            with self._lock:
-                try:
-                    # seq is the rowid: a negative or zero seq left by tampering still shows.
-                    rows = self._conn.execute(
-                        f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, _PAGE)
-                    ).fetchall()
-                except sqlite3.Error as exc:
-                    raise AuditStoreError(f"cannot read {self._path}: {exc}") from exc
+            # seq is the rowid: a negative or zero seq left by tampering still shows.
+            rows = self._db.query(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, _PAGE))
             for row in rows:
                 yield record_from_tuple(row)
             if len(rows) < _PAGE:
@@ -167,11 +108,9 @@ class SqliteAuditStore(ClosingContext):
             after = int(rows[-1][0])
 
     def __len__(self) -> int:
-        with self._lock:
-            (count,) = self._conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        (count,) = self._db.query(f"SELECT count(*) FROM {TABLE}")[0]
         return int(count)
 
     def close(self) -> None:
         """Close the connection. Idempotent."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()

@@ -175,9 +175,13 @@ class ActionRule:
 
 
 _VERDICT_STR = ("reason", "policy", "policy_hash", "code")
-_VERDICT_OPT_STR = ("rule", "matched", "request_id", "kernel_id")
-_VERDICT_KEYS = frozenset(("decision", "signal", "elapsed_us", *_VERDICT_STR, *_VERDICT_OPT_STR))
-_VERDICT_OPTIONAL = frozenset(("request_id", "kernel_id", "elapsed_us", "matched", "rule"))
+_VERDICT_OPT_STR = ("rule", "matched", "request_id", "kernel_id", "ticket")
+_VERDICT_KEYS = frozenset(
+    ("decision", "signal", "elapsed_us", "deadline", *_VERDICT_STR, *_VERDICT_OPT_STR)
+)
+_VERDICT_OPTIONAL = frozenset(
+    ("request_id", "kernel_id", "elapsed_us", "matched", "rule", "ticket", "deadline")
+)
 
 
 def _malformed(detail: str) -> PolicyError:
@@ -207,6 +211,10 @@ class Verdict:
     request_id: str | None = None
     kernel_id: str | None = None
     elapsed_us: float | None = field(default=None)
+    #: A ``review`` verdict's review ticket and its deadline (Unix seconds): the
+    #: held action's final verdict comes later (see ``agent_os.review``).
+    ticket: str | None = None
+    deadline: float | None = None
 
     @property
     def allowed(self) -> bool:
@@ -231,7 +239,8 @@ class Verdict:
         """This verdict as the kernel ``kernel_id`` answers request ``request_id``."""
         return Verdict(
             self.decision, self.signal, self.rule, self.reason, self.matched, self.policy,
-            self.policy_hash, self.code, request_id, kernel_id, elapsed_us,
+            self.policy_hash, self.code, request_id, kernel_id, elapsed_us, self.ticket,
+            self.deadline,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,6 +257,8 @@ class Verdict:
             "request_id": self.request_id,
             "kernel_id": self.kernel_id,
             "elapsed_us": self.elapsed_us,
+            # Only review verdicts carry these: every other verdict's bytes stay as they were.
+            **({} if self.ticket is None else {"ticket": self.ticket, "deadline": self.deadline}),
         }
 
     @classmethod
@@ -289,6 +300,13 @@ class Verdict:
             or not math.isfinite(elapsed)
         ):
             raise _malformed("elapsed_us must be a finite number or null")
+        deadline = data.get("deadline")
+        if deadline is not None and (
+            isinstance(deadline, bool)
+            or not isinstance(deadline, int | float)
+            or not math.isfinite(deadline)
+        ):
+            raise _malformed("deadline must be a finite number or null")
         return cls(
             decision=decision,
             signal=signal,
@@ -301,4 +319,6 @@ class Verdict:
             request_id=data.get("request_id"),
             kernel_id=data.get("kernel_id"),
             elapsed_us=None if elapsed is None else float(elapsed),
+            ticket=data.get("ticket"),
+            deadline=None if deadline is None else float(deadline),
         )

@@ -45,5 +45,7 @@ def test_error_codes() -> None:
 
 def test_levels() -> None:
     levels = agent_os.trust.TrustLevel
-    assert [int(x) for x in levels] == [0, 1, 2, 3, 4, 5]
-    assert [x.name for x in levels] == ["NONE", "LOW", "STANDARD", "HIGH", "KERNEL", "ADMIN"]
+    assert [int(x) for x in levels] == [0, 1, 2, 3, 4, 5, 6]
+    assert [x.name for x in levels] == [
+        "NONE", "LOW", "STANDARD", "HIGH", "KERNEL", "ADMIN", "REVIEWER",
+    ]  # fmt: skip

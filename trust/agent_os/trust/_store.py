@@ -22,9 +22,10 @@ from ._identity import PublicIdentity
 class TrustLevel(IntEnum):
     """How far a registered agent is trusted. Unknown and revoked agents are ``NONE``.
 
-    ``KERNEL`` and ``ADMIN`` are roles, not rungs: a kernel key signs verdicts,
-    an admin key signs control events (revocation, rotation). Check them with
-    ``is``, never with ``>=``, so that neither key can act as the other.
+    ``KERNEL``, ``ADMIN`` and ``REVIEWER`` are roles, not rungs: a kernel key
+    signs verdicts, an admin key signs control events (revocation, rotation),
+    a reviewer key signs decisions on actions held for human review. Check
+    them with ``is``, never with ``>=``, so that no key can act as another.
     """
 
     NONE = 0
@@ -33,6 +34,7 @@ class TrustLevel(IntEnum):
     HIGH = 3
     KERNEL = 4
     ADMIN = 5
+    REVIEWER = 6
 
 
 @dataclass(frozen=True)

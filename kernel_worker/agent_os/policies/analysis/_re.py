@@ -68,15 +68,16 @@ def _mask(secret: str) -> str:
     return secret[:4] + "*" * min(len(secret) - 4, 40)
 
 
-def redact(text: str, *, secret: bool) -> str:
+def redact(text: str, *, secret: bool, limit: int = _MATCHED_MAX) -> str:
     """``text`` fit for a verdict: secret-like spans masked, whitespace collapsed, truncated.
 
     With ``secret`` (the rule is a ``secret:`` rule) the whole match is masked
-    but its first four characters (``AKIA****************``).
+    but its first four characters (``AKIA****************``). ``limit`` is the
+    longest result (a verdict's ``matched`` by default; a reviewer sees more).
     """
     text = " ".join(text.replace("\x00", " ").split())
     if secret:
         return _mask(text)
     if search(_SCRUB, text.encode()) is not None:
         text = _SCRUB.sub(lambda m: _mask(m.group(0)), text)
-    return text if len(text) <= _MATCHED_MAX else text[: _MATCHED_MAX - 1] + "\u2026"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
