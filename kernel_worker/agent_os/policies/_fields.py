@@ -1,0 +1,423 @@
+"""What each argument of an action is: command, SQL, code, path, URL, prose or data.
+
+A field's meaning comes from, in order: the catalogue entry of the tool
+(``_catalogue``), the field's name read against the tool's kinds
+(``command`` of a shell tool is a command; ``query`` of a search tool is
+prose, of a SQL tool SQL), and, for names that say nothing, the shape of the
+value (a URL, a SQL statement, a shell command line, program source, a
+path). Every string of an action lands in exactly one meaning, so each check
+can run only where it fits: execution checks on commands and code, SQL
+analysis on SQL, path rules on paths, network rules on URLs, secret checks
+everywhere.
+
+Commands are read whole: argv split over fields (``{"command": "rm",
+"args": ["-rf", "/"]}``), an argv list (``{"command": ["bash", "-c",
+"..."]}``) and a list of commands (``{"commands": ["cd /", "rm -rf *"]}``)
+each come out as one shell text (:func:`command_text`).
+
+Shape tests are RE2 (linear time) and only run on fields whose name says
+nothing, so a catalogue hit never looks at a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import re2
+
+from agent_os.policies.analysis._re import OPTIONS
+
+from ._catalogue import C, D, K, P, S, T, U
+
+__all__ = ["EXEC_DEFAULT", "field_meaning", "join_argv", "shape", "walk"]
+
+# Key name -> role. A role is resolved against the tool's kinds and, for the
+# ambiguous ones, the value's shape (see field_meaning).
+_ROLES: dict[str, str] = {
+    **dict.fromkeys(
+        ("command", "cmd", "commands", "cmds", "cmdline", "command_line", "shell_command",
+         "bash_command", "cmd_line", "script", "scripts", "program", "executable"),
+        "command",
+    ),
+    **dict.fromkeys(("args", "arguments", "argv", "parameters", "params", "stdin"), "argv"),
+    **dict.fromkeys(
+        ("code", "source_code", "python_code", "js_code", "javascript_code", "snippet",
+         "code_snippet", "python", "javascript", "expression", "function"),
+        "code",
+    ),
+    **dict.fromkeys(
+        ("sql", "sql_query", "raw_sql", "sql_statement", "sql_statements", "sql_text"), "sql"
+    ),
+    **dict.fromkeys(("query", "queries", "statement", "statements", "stmt"), "sqlish"),
+    **dict.fromkeys(
+        ("url", "urls", "uri", "uris", "href", "website_url", "page_url", "base_url",
+         "target_url", "request_url", "feed_url", "image_url", "webhook_url", "download_url",
+         "repo_url", "endpoint_url", "api_url", "site_url", "link_url", "callback_url",
+         "redirect_url", "source_url", "search_url"),
+        "url",
+    ),
+    **dict.fromkeys(
+        ("link", "links", "website", "site", "page", "endpoint", "target", "host", "hostname",
+         "domain", "address", "server", "resource", "src", "source", "destination", "dest",
+         "location", "image_path_url", "pdf", "txt", "csv", "docx", "input", "tool_input",
+         "__arg1", "arg"),
+        "shape",
+    ),
+    **dict.fromkeys(
+        ("path", "paths", "file", "files", "file_path", "filepath", "file_paths", "filename",
+         "file_name", "filenames", "dir", "dirs", "dir_path", "dirpath", "directory",
+         "directory_path", "folder", "folder_path", "source_path", "src_path",
+         "destination_path", "dest_path", "target_path", "target_file", "input_path",
+         "output_path", "input_file", "output_file", "repo_path", "repository_path",
+         "working_dir", "working_directory", "workdir", "cwd", "root_dir", "base_dir",
+         "image_path", "notebook_path", "old_path", "new_path", "from_path", "to_path",
+         "json_path", "save_path", "log_path"),
+        "path",
+    ),
+    **dict.fromkeys(
+        ("q", "search_query", "search_queries", "question", "questions", "prompt", "message",
+         "messages", "subject", "title", "description", "instructions", "instruction", "task",
+         "objective", "topic", "summary", "comment", "note", "notes", "caption", "input_text",
+         "user_prompt", "search_term", "search_terms", "keywords", "keyword", "explanation",
+         "reason", "image_description", "insight"),
+        "prose",
+    ),
+    **dict.fromkeys(
+        ("content", "contents", "text", "body", "data", "file_text", "new_str", "old_str",
+         "new_string", "old_string", "new_text", "old_text", "oldtext", "newtext", "patch",
+         "diff", "edits", "payload", "json", "new_source", "insert_text", "replacement"),
+        "content",
+    ),
+    **dict.fromkeys(
+        ("action", "operation", "op", "mode", "method", "type", "format", "encoding",
+         "language", "lang", "timeout", "timeout_ms", "headers", "env", "envs", "environment",
+         "id", "ids", "limit", "offset", "count", "max_results", "branch", "branch_name", "ref",
+         "revision", "sha", "owner", "repo", "shell", "user", "username", "to", "cc", "bcc",
+         "channel", "table_name", "table_names", "database", "schema", "catalog", "pattern"),
+        "data",
+    ),
+}  # fmt: skip
+
+#: Meaning of an unnamed string under each executing kind (typed actions read every string).
+EXEC_DEFAULT: Mapping[str, str] = {"shell_exec": C, "code_exec": K, "sql": S}
+_FILE_KINDS = frozenset({"file_read", "file_write", "file_modify", "file_delete"})
+_CONTENT_KINDS = _FILE_KINDS | {"http_request", "message_send"}
+_ARGV_KEYS = frozenset(("args", "arguments", "argv", "parameters", "params"))
+_COMMAND_KEYS = frozenset(("command", "cmd", "program", "executable"))
+_LIST_KEYS = frozenset(("commands", "cmds", "scripts", "cmdline", "stdin"))
+_SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
+
+_SQL_SHAPE = re2.compile(
+    r"(?:^|;)[\s(]*(?:(?:--[^\n]*\n|/\*(?s:.*?)\*/)[\s(]*)*(?:"
+    r"select\s+(?:distinct\s+|top\s+\d+\s+)?(?:\*|[\w.\"`\[\]]+\s*(?:,|from\b|as\b|$|;)"
+    r"|count\s*\(|\d|'|@@)"
+    r"|with\s+(?:recursive\s+)?[\w\"]+\s*(?:\([^)]*\)\s*)?as\s*(?:not\s+)?(?:materialized\s*)?\("
+    r"|insert\s+(?:into|overwrite|ignore)\s+[\w.\"`\[]"
+    r"|(?:replace|upsert)\s+into\s+[\w.\"`\[]"
+    r"|update\s+[\w.\"`\[\]]+\s+(?:as\s+\w+\s+|\w+\s+)?set\s"
+    r"|delete\s+(?:from\s+)?[\w.\"`\[\]]+\s*(?:;|$|where\b|returning\b|using\b)"
+    r"|delete\s+from\s+[\w.\"`\[]"
+    r"|drop\s+(?:table|view|database|schema|index|user|role|function|procedure|trigger"
+    r"|sequence|extension|materialized|warehouse|tablespace|owned|type|policy)\b"
+    r"|create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+|unique\s+|global\s+)?(?:table"
+    r"|view|database|schema|index|user|role|function|procedure|trigger|sequence|extension"
+    r"|materialized|policy|type|warehouse)\b"
+    r"|alter\s+(?:table|view|database|schema|user|role|index|sequence|system|session"
+    r"|warehouse|function|default)\b"
+    r"|truncate\s+(?:table\s+)?[\w.\"`\[\]]+\s*(?:;|$|cascade|restart)"
+    r"|merge\s+into\s"
+    r"|grant\s+[\w\s,]+\s+(?:on|to)\s|revoke\s+[\w\s,]+\s+(?:on|from)\s"
+    r"|copy\s+[\w.\"(]+.*?\s(?:from|to)\s"
+    r"|exec(?:ute)?\s+(?:immediate\b|sp_|xp_|@|\(|master\.)"
+    r"|call\s+[\w.]+\s*\("
+    r"|show\s+(?:tables|databases|schemas|columns|create|grants|variables|full)\b"
+    r"|(?:describe|desc)\s+[\w.\"`]+\s*;?\s*$"
+    r"|explain\s+(?:analyze\s+)?(?:select|insert|update|delete|with)\b"
+    r"|pragma\s+\w|vacuum\b|set\s+role\s|declare\s+@|do\s+\$\$|use\s+[\w\"`\[\]]+\s*;?\s*$"
+    r"|begin\s*(?:transaction\s*)?;|commit\s*;|rollback\s*;|load\s+data\s"
+    r")",
+    OPTIONS,
+)
+_URL_SHAPE = re2.compile(r"^\s*(?:[a-z][a-z0-9+.-]{0,31}:/{2,}\S|www\.\S|/{2}[\w\[])", OPTIONS)
+_HOST_SHAPE = re2.compile(
+    r"^\s*(?:[\w-]+(?:\.[\w-]+)+|\[[0-9a-f:.]+\]|\d+)(?::\d+)?(?:[/?#]\S*)?\s*$", OPTIONS
+)
+_PATH_SHAPE = re2.compile(
+    r"^\s*(?:~[\w.-]*(?:[/\\]|$)|\.{1,2}[/\\]|/[^\s/]|/$|[a-z]:[/\\]|\\\\|%\w+%[/\\]"
+    r"|\$\{?home\}?[/\\]|file:/)[^\n]*$",
+    OPTIONS,
+)
+_CODE_SHAPE = re2.compile(
+    r"(?:^|[\s;(])(?:import\s+[\w.]+|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|lambda\s*[\w,\s]*:"
+    r"|(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+"
+    r"|(?:eval|exec|compile|__import__|open|require|print|system|popen)\s*\("
+    r"|child_process|process\.(?:env|exit|binding|mainmodule)|function\s*\w*\s*\(|=>\s*[{(]"
+    r"|console\.\w+\s*\(|document\.\w|window\.\w|new\s+function\b)",
+    OPTIONS,
+)
+# A command line: a known program first (after sudo / env assignments), or shell syntax.
+_COMMAND_SHAPE = re2.compile(
+    r"^\s*(?:(?:sudo|doas|nohup|env|exec|time|nice|timeout\s+\d+\w?)\s+|\w+=\S*\s+)*"
+    r"(?:(?:[./~]|[a-z]:\\)\S*|(?:rm|ls|cp|mv|mkdir|rmdir|touch|chmod|chown|chgrp|ln|grep|egrep"
+    r"|sed|awk|xargs|tee|echo|printf|whoami|uname|hostname|ps|pkill|killall|htop|df|du|tar"
+    r"|zip|unzip|gzip|gunzip|bzip2|xz|curl|wget|ssh|scp|sftp|rsync|nc|ncat|netcat|telnet|ping"
+    r"|dig|nslookup|ifconfig|netstat|iptables|ufw|systemctl|service|journalctl|crontab"
+    r"|screen|tmux|su|git|svn|docker|podman|kubectl|helm|terraform|ansible|ansible-playbook"
+    r"|aws|gcloud|gsutil|az|npm|npx|yarn|pnpm|pip|pip3|pipx|poetry|uv|conda|python|python2"
+    r"|python3|node|deno|bun|ruby|perl|php|lua|java|javac|cargo|rustc|cmake|gcc|g\+\+|clang"
+    r"|bash|sh|zsh|dash|ksh|fish|pwsh|powershell|cmd|dd|mkfs(?:\.\w+)?|fdisk|parted|shred"
+    r"|base64|openssl|gpg|xxd|chattr|lsof|nmap|sqlmap|mysql|psql|sqlite3|mongo|mongosh"
+    r"|redis-cli|useradd|userdel|usermod|passwd|groupadd|visudo|reboot|shutdown|halt"
+    r"|poweroff|apt|apt-get|yum|dnf|apk|brew|snap|choco|winget|remove-item|invoke-webrequest"
+    r"|invoke-expression|iex|certutil|bitsadmin|schtasks|wmic|rundll32|regsvr32|mshta"
+    r"|osascript|launchctl|xdg-open|cd|pwd|cat|head|tail|find|sort|kill|export|source"
+    r"|chroot|mount|umount|modprobe|insmod|sysctl|setfacl|eval|alias|make|go)(?:\s|$|;|&|\|)"
+    r"|[^\n]*(?:\|\s*(?:ba|z|da|k)?sh\b|&&|\|\||\$\(|`|;\s*\w|>\s*/|\s-{1,2}[a-z]))",
+    OPTIONS,
+)
+
+
+def _matches(regex: Any, text: str) -> bool:
+    return regex.search(text) is not None
+
+
+def shape(text: str, role: str = "") -> str:
+    """The meaning a string's shape suggests (for fields whose name says nothing)."""
+    if _matches(_URL_SHAPE, text):
+        return P if text.lstrip()[:5].lower() == "file:" else U
+    if _matches(_SQL_SHAPE, text):
+        return S
+    if _matches(_COMMAND_SHAPE, text):
+        return C
+    if _matches(_CODE_SHAPE, text):
+        return K
+    if _matches(_PATH_SHAPE, text):
+        return P
+    if role == "shape" and " " not in text.strip() and _matches(_HOST_SHAPE, text):
+        return U
+    return T if " " in text.strip() else D
+
+
+def command_shaped(value: object) -> bool:
+    """Whether a command field's value reads as a command line (not, say, "turn on the lights")."""
+    if isinstance(value, str):
+        return _matches(_COMMAND_SHAPE, value)
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, str) and _matches(_COMMAND_SHAPE, v) for v in value[:64])
+    return False
+
+
+def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | None) -> str:
+    """The meaning of field ``key`` holding ``value`` in a tool of ``kinds``.
+
+    ``default`` is the meaning of an unnamed string under the tool's executing
+    kind (``EXEC_DEFAULT``), ``None`` when the tool executes nothing.
+    """
+    role = _role(key)
+    kinds = frozenset(kinds)
+    if role is None:
+        return default or _shape_of(value, "")
+    if role in ("prose", "data", "sql", "url"):
+        return {"prose": T, "data": D, "sql": S, "url": U}[role]
+    if role == "path":
+        if isinstance(value, str) and _matches(_URL_SHAPE, value) and "://" in value[:40]:
+            return P if value.lstrip()[:5].lower() == "file:" else U
+        return P
+    if role == "command":
+        if default is not None or not kinds or command_shaped(value):
+            return C if default != K or key not in ("script", "program") else K
+        return D
+    if role == "argv":
+        return default if default == C else _shape_of(value, "")
+    if role == "code":
+        return C if default == C else K
+    if role == "sqlish":
+        if default is not None:
+            return default
+        if kinds:
+            return T
+        return S if isinstance(value, str) and _matches(_SQL_SHAPE, value) else T
+    if role == "content":
+        if default is not None:
+            return default
+        if kinds & _CONTENT_KINDS:
+            return D
+        return _shape_of(value, "")
+    # "shape": a name that could hold a URL, a path or anything else.
+    if default is not None and key in ("input", "tool_input", "__arg1", "arg"):
+        return default
+    if kinds & _FILE_KINDS and isinstance(value, str) and not _matches(_URL_SHAPE, value):
+        return P
+    return _shape_of(value, role)
+
+
+def _shape_of(value: object, role: str) -> str:
+    if isinstance(value, str):
+        return shape(value, role)
+    if isinstance(value, list | tuple):
+        for item in value[:64]:
+            if isinstance(item, str):
+                return shape(item, role)
+    return D
+
+
+def exec_default(kinds: Iterable[str], args: object) -> str | None:
+    """The meaning of unnamed strings for a tool of ``kinds`` (``None``: not executing)."""
+    for kind in kinds:
+        meaning = EXEC_DEFAULT.get(kind)
+        if meaning is None:
+            continue
+        if meaning == K and isinstance(args, Mapping):
+            language = args.get("language", args.get("lang"))
+            if isinstance(language, str) and language.strip().lower() in _SHELL_LANGUAGES:
+                return C
+        return meaning
+    return None
+
+
+def join_argv(words: Iterable[object]) -> str:
+    """One shell text from an argv list.
+
+    A word with whitespace is double-quoted so it stays one word; expansions
+    inside it stay visible to the shell analyser (fail closed: a server that
+    joins argv into a shell line would expand them).
+    """
+    out = []
+    for word in words:
+        text = word if isinstance(word, str) else str(word)
+        if not text or any(c.isspace() for c in text):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(text)
+    return " ".join(out)
+
+
+def _command_of(key: str, value: object) -> str | None:
+    """The shell text of a command-meaning value: argv lists joined, command lists one per line."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
+        if key in _LIST_KEYS:
+            return "\n".join(v if isinstance(v, str) else str(v) for v in value)
+        return join_argv(value)
+    return None
+
+
+_MAX_DEPTH = 64
+
+
+def walk(
+    node: object,
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    emit: Any,
+    prefix: str = "",
+    inherited: str | None = None,
+    depth: int = 0,
+) -> None:
+    """Call ``emit(meaning, text, path)`` for every string in ``node``.
+
+    ``fields`` gives fixed meanings by path; below a fixed meaning, lists
+    inherit it and mappings resolve their own keys first. Raises
+    ``ValueError`` past 64 levels of nesting.
+    """
+    if depth > _MAX_DEPTH:
+        raise ValueError("arguments are nested too deeply")
+    if isinstance(node, Mapping):
+        _walk_mapping(node, fields, kinds, emit, prefix, inherited, depth)
+    elif isinstance(node, str):
+        fixed = fields.get(prefix) or inherited or exec_default(kinds, None)
+        emit(fixed or shape(node), node, prefix)
+    elif isinstance(node, list | tuple):
+        meaning = fields.get(prefix) or inherited
+        if meaning == C:
+            text = _command_of(prefix.rpartition(".")[2], node)
+            if text is not None:
+                emit(C, text, prefix)
+                return
+        for item in node:
+            walk(item, fields, kinds, emit, prefix, meaning, depth + 1)
+    elif isinstance(node, bytes | bytearray):
+        walk(bytes(node).decode("utf-8", "replace"), fields, kinds, emit, prefix, inherited, depth)
+
+
+def _role(key: str) -> str | None:
+    role = _ROLES.get(key)
+    if role is None:
+        lower = key.lower()
+        role = _ROLES.get(lower) or _ROLES.get(lower.replace("-", "_"))
+    return role
+
+
+def _walk_mapping(
+    node: Mapping[Any, Any],
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    emit: Any,
+    prefix: str,
+    inherited: str | None,
+    depth: int,
+) -> None:
+    default = exec_default(kinds, node)
+    meanings: dict[str, str] = {}
+    shaped: set[str] = set()
+    for key, value in node.items():
+        skey = key if isinstance(key, str) else str(key)
+        path = f"{prefix}.{skey}" if prefix else skey
+        meaning = fields.get(path)
+        if meaning is None:
+            role = _role(skey)
+            if role is None and inherited is not None:
+                meaning = inherited
+            else:
+                meaning = field_meaning(skey, value, kinds, default)
+                if default is None and role in (None, "shape", "content", "argv"):
+                    shaped.add(skey)
+        meanings[skey] = meaning
+    # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
+    joined: set[str] = set()
+    head = next(
+        (
+            k
+            for k, m in meanings.items()
+            if m == C and k in _COMMAND_KEYS and isinstance(node[k], str)
+        ),
+        None,
+    )
+    if head is not None:
+        words: list[object] = [node[head]]
+        for key in meanings:
+            value = node[key]
+            if key in _ARGV_KEYS and isinstance(value, list | tuple | str):
+                words.extend(value if isinstance(value, list | tuple) else value.split())
+                joined.add(key)
+        if joined:
+            joined.add(head)
+            emit(C, join_argv(words), f"{prefix}.{head}" if prefix else head)
+    for key, value in node.items():
+        skey = key if isinstance(key, str) else str(key)
+        if skey in joined:
+            continue
+        meaning = meanings[skey]
+        path = f"{prefix}.{skey}" if prefix else skey
+        if isinstance(value, str):
+            emit(meaning, value, path)
+        elif meaning == C and isinstance(value, list | tuple):
+            text = _command_of(skey.lower(), value)
+            if text is not None:
+                emit(C, text, path)
+            else:
+                walk(value, fields, kinds, emit, path, C, depth + 1)
+        elif isinstance(value, Mapping):
+            fixed = fields.get(path)
+            walk(
+                value,
+                fields,
+                kinds,
+                emit,
+                path,
+                fixed if fixed in (C, S, K, D) else None,
+                depth + 1,
+            )
+        elif isinstance(value, list | tuple | bytes | bytearray):
+            walk(value, fields, kinds, emit, path, None if skey in shaped else meaning, depth + 1)
