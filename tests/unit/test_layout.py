@@ -18,6 +18,7 @@ NAMESPACES = {
     "audit": "kernel_worker",
     "observability": "kernel_worker",
     "kernel_worker": "kernel_worker",
+    "review": "kernel_worker",
     "verifier": "verifier",
     "adapters": "adapters",
 }
@@ -30,8 +31,26 @@ ALLOWED = {
     "audit": {"bus", "trust", "policies"},
     "observability": {"bus", "policies"},
     "verifier": {"bus", "trust"},
-    "kernel_worker": {"bus", "trust", "policies", "audit", "observability", "verifier"},
-    "adapters": {"bus", "trust", "policies", "audit", "observability", "verifier", "kernel_worker"},
+    "review": {"bus", "trust", "policies", "audit"},
+    "kernel_worker": {
+        "bus",
+        "trust",
+        "policies",
+        "audit",
+        "observability",
+        "verifier",
+        "review",
+    },
+    "adapters": {
+        "bus",
+        "trust",
+        "policies",
+        "audit",
+        "observability",
+        "verifier",
+        "kernel_worker",
+        "review",
+    },
 }
 
 
