@@ -35,6 +35,7 @@ from agent_os.trust import (
 )
 
 from ._cli_audit import audit
+from ._cli_review import console, review
 from ._cli_trust import trust
 from ._demo import render, run_demo
 
@@ -248,3 +249,5 @@ def worker(
 
 main.add_command(audit)
 main.add_command(trust)
+main.add_command(review)
+main.add_command(console)

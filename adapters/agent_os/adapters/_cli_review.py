@@ -1,0 +1,295 @@
+"""``agent-os review`` (list, show, approve, deny held actions) and ``agent-os console``.
+
+``list`` and ``show`` read the review store. ``approve`` and ``deny`` sign the
+decision with the reviewer's own key (a ``REVIEWER`` in the trust registry),
+verify it against the registry, apply it to the store (the first decision
+wins; one past the deadline is refused) and, with ``--bus``, audit it on the
+bus and tell the review desks so the waiting agent hears at once. Without a
+bus the desks find the decision on their next look at the store.
+
+Settings: ``--store`` / ``AGENT_OS_REVIEW_STORE`` (a SQLite path or a
+``postgresql://`` DSN), ``--bus`` / ``AGENT_OS_BUS_URL``, ``--key`` /
+``AGENT_OS_REVIEWER_KEY_FILE``, ``--registry`` / ``AGENT_OS_REGISTRY_FILE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent_os.audit import AuditPublisher
+from agent_os.bus import BusError, connect
+from agent_os.review import (
+    DecisionRefused,
+    ReviewError,
+    ReviewItem,
+    ReviewStore,
+    open_review_store,
+    sign_decision,
+    take_decision,
+)
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
+
+__all__ = ["console", "review"]
+
+_store_option = click.option(
+    "--store",
+    "store_url",
+    envvar="AGENT_OS_REVIEW_STORE",
+    required=True,
+    help="Review store: SQLite path or postgresql:// DSN (env AGENT_OS_REVIEW_STORE).",
+)
+_bus_option = click.option(
+    "--bus",
+    "bus_url",
+    envvar="AGENT_OS_BUS_URL",
+    default=None,
+    help="Bus URL (env AGENT_OS_BUS_URL).",
+)
+_registry_option = click.option(
+    "--registry",
+    "registry_file",
+    envvar="AGENT_OS_REGISTRY_FILE",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Trust registry file (env AGENT_OS_REGISTRY_FILE).",
+)
+
+
+def _open(store_url: str) -> ReviewStore:
+    try:
+        return open_review_store(store_url, create=False)
+    except ReviewError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+@click.group()
+def review() -> None:
+    """Actions held for human review (SIGSTOP): list, show, approve, deny."""
+
+
+@review.command(name="list")
+@_store_option
+@click.option("--all", "show_all", is_flag=True, help="Also settled items (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+def list_(store_url: str, show_all: bool, as_json: bool) -> None:
+    """Pending items, oldest first: ticket, agent, action, rule, age, time left."""
+    now = time.time()
+    with _open(store_url) as store:
+        items = store.pending(now) + (store.history() if show_all else [])
+    for item in items:
+        if as_json:
+            click.echo(json.dumps(item.to_dict(now)))
+            continue
+        what = item.action + (f"/{item.tool}" if item.tool else "")
+        left = _age(item.deadline - now) if item.status_at(now).value == "pending" else "-"
+        click.echo(
+            f"{item.ticket}\t{item.status_at(now).value}\t{item.agent_id}\t{what}\t"
+            f"{item.rule or '-'}\tage {_age(now - item.created_at)}\tleft {left}\t{item.reason}"
+        )
+
+
+def _find(store: ReviewStore, ticket: str) -> ReviewItem:
+    item = store.find(ticket)
+    if item is None:
+        raise click.ClickException(f"no review item {ticket!r}")
+    return item
+
+
+@review.command()
+@click.argument("ticket")
+@_store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
+def show(ticket: str, store_url: str, as_json: bool) -> None:
+    """One item in full (arguments redacted) with its decisions."""
+    now = time.time()
+    with _open(store_url) as store:
+        item = _find(store, ticket)
+    data = item.to_dict(now)
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for key in ("ticket", "status", "agent_id", "action", "tool", "rule", "reason", "policy"):
+        click.echo(f"{key:>10}: {data[key]}")
+    click.echo(f"{'age':>10}: {_age(now - item.created_at)}")
+    click.echo(
+        f"{'deadline':>10}: {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(item.deadline))} UTC"
+    )
+    click.echo(f"{'approvals':>10}: {len(item.approvers())} of {item.approvals}")
+    click.echo(f"{'args':>10}: {json.dumps(data['args'], indent=2, ensure_ascii=False)}")
+    for d in item.decisions:
+        verb = "approved" if d.approve else "denied"
+        click.echo(f"  {verb} by {d.reviewer} (signed by {d.signer}): {d.comment}")
+
+
+def _decide(
+    ticket: str,
+    approve: bool,
+    comment: str,
+    store_url: str,
+    bus_url: str | None,
+    key_file: Path,
+    registry_file: Path,
+) -> None:
+    try:
+        reviewer = AgentIdentity.load(key_file)
+        registry = TrustRegistry(FileTrustStore(registry_file))
+    except (TrustError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _open(store_url) as store:
+        item = _find(store, ticket)
+        signed = sign_decision(reviewer, item.ticket, approve=approve, comment=comment)
+        try:
+            settled = asyncio.run(_apply(store, registry, signed, bus_url))
+        except DecisionRefused as exc:
+            raise click.ClickException(f"refused: {exc}") from exc
+        except (ReviewError, BusError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    out: dict[str, Any] = {
+        "ticket": settled.ticket,
+        "status": settled.status.value,
+        "decided_by": settled.decided_by,
+        "approvals": f"{len(settled.approvers())}/{settled.approvals}",
+    }
+    click.echo(json.dumps(out))
+
+
+async def _apply(
+    store: ReviewStore, registry: TrustRegistry, signed: bytes, bus_url: str | None
+) -> ReviewItem:
+    if bus_url is None:
+        return await take_decision(store, registry, signed)
+    bus = await connect(bus_url)
+    audit = AuditPublisher(bus)
+    try:
+        return await take_decision(store, registry, signed, bus=bus, record=audit.put)
+    finally:
+        await audit.close()
+        await bus.close()
+
+
+_key_option = click.option(
+    "--key",
+    "key_file",
+    envvar="AGENT_OS_REVIEWER_KEY_FILE",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Your reviewer key file (env AGENT_OS_REVIEWER_KEY_FILE).",
+)
+
+
+@review.command()
+@click.argument("ticket")
+@click.option("--comment", default="", help="Why (kept with the decision and audited).")
+@_store_option
+@_bus_option
+@_key_option
+@_registry_option
+def approve(
+    ticket: str,
+    comment: str,
+    store_url: str,
+    bus_url: str | None,
+    key_file: Path,
+    registry_file: Path,
+) -> None:
+    """Approve TICKET (or a unique prefix of it): the held action runs."""
+    _decide(ticket, True, comment, store_url, bus_url, key_file, registry_file)
+
+
+@review.command()
+@click.argument("ticket")
+@click.option("--comment", required=True, help="Why (required for a deny).")
+@_store_option
+@_bus_option
+@_key_option
+@_registry_option
+def deny(
+    ticket: str,
+    comment: str,
+    store_url: str,
+    bus_url: str | None,
+    key_file: Path,
+    registry_file: Path,
+) -> None:
+    """Deny TICKET (or a unique prefix of it): the held action does not run."""
+    _decide(ticket, False, comment, store_url, bus_url, key_file, registry_file)
+
+
+@click.command()
+@_store_option
+@_bus_option
+@_registry_option
+@click.option(
+    "--key",
+    "key_file",
+    envvar="AGENT_OS_CONSOLE_KEY_FILE",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The console's key: a REVIEWER with the review:on-behalf capability, "
+    "pinned by agents (env AGENT_OS_CONSOLE_KEY_FILE).",
+)
+@click.option(
+    "--tokens",
+    "token_file",
+    envvar="AGENT_OS_CONSOLE_TOKENS",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Login tokens, one 'REVIEWER_ID TOKEN' per line (env AGENT_OS_CONSOLE_TOKENS).",
+)
+@click.option(
+    "--auth-header",
+    envvar="AGENT_OS_CONSOLE_AUTH_HEADER",
+    default=None,
+    help="Trust this header (set by your reverse proxy) to name the reviewer.",
+)
+@click.option("--addr", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option("--port", default=8080, show_default=True, help="Listen port.")
+def console(
+    store_url: str,
+    bus_url: str | None,
+    registry_file: Path,
+    key_file: Path,
+    token_file: Path | None,
+    auth_header: str | None,
+    addr: str,
+    port: int,
+) -> None:
+    """Serve the reviewer console (login required) until SIGTERM."""
+    try:
+        from agent_os.review._console_app import ConsoleConfig, serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the console needs the review extra: pip install 'agent-os[review]' ({exc})"
+        ) from exc
+    if (token_file is None) == (auth_header is None):
+        raise click.UsageError("give exactly one of --tokens FILE or --auth-header NAME")
+    try:
+        config = ConsoleConfig.build(
+            store=store_url,
+            bus_url=bus_url,
+            registry_file=registry_file,
+            key_file=key_file,
+            token_file=token_file,
+            auth_header=auth_header,
+        )
+    except (ReviewError, TrustError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        asyncio.run(serve(config, addr, port))
+    except BusError as exc:
+        raise click.ClickException(f"bus {bus_url}: {exc}") from exc
