@@ -8,9 +8,13 @@
   ``allowed_domains`` to also confine HTTP to known hosts.
 
   Beyond regexes, strict runs every structural check (parsed SQL, lexed
-  shell; see ``_policy_sql`` / ``_policy_shell``), all SIGKILL except
-  ``shell:dynamic-command`` (a command only known at run time: SIGSTOP, a
-  human can often tell), and these decisions:
+  shell, lexed code, the secret catalogue; see ``analysis``), all SIGKILL
+  except ``shell:dynamic-command`` (a command only known at run time) and
+  the ``*:too-complex`` checks (input past an analyser's budget): SIGSTOP, a
+  human can often tell. Each regex reads only the fields whose meaning it
+  fits (SQL shapes: SQL fields; shell shapes: command and code fields), so
+  prose that talks about ``rm -rf`` passes; secrets are looked for in every
+  field. These decisions:
 
   - ``UPDATE`` without a column-naming ``WHERE`` is SIGKILL (it rewrites
     every row: as destructive as the ``DELETE`` strict already blocks);
@@ -39,7 +43,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_os.policies.analysis._patterns import STRICT_PATTERNS
+from agent_os.policies.analysis._patterns import CONTENT_PATTERNS, PATTERN_FIELDS
+
+from ._types import FIELD_GROUPS
 
 __all__ = ["PRESETS", "preset_mapping"]
 
@@ -105,23 +111,35 @@ STRICT_NETWORKS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 )
 
 
+_REVIEW_CHECKS = ("shell:dynamic-command", "secret:too-complex")
+
+
 def _strict(signal: str | None = None, only_secrets: bool = False) -> dict[str, Any]:
     def sig(entry: dict[str, Any]) -> dict[str, Any]:
         return entry if signal is None else {**entry, "signal": signal}
 
     actions = [] if only_secrets else [sig({"action": a, "reason": r}) for a, r in STRICT_ACTIONS]
-    patterns = [
-        sig({"id": rule_id, "pattern": regex, "reason": reason})
-        for rule_id, regex, reason in STRICT_PATTERNS
-        if not only_secrets or rule_id.startswith("secret:")
-    ]
+    patterns = []
+    for rule_id, regex, reason in CONTENT_PATTERNS:
+        if only_secrets and not rule_id.startswith("secret:"):
+            continue
+        entry: dict[str, Any] = {"id": rule_id, "pattern": regex, "reason": reason}
+        if rule_id in PATTERN_FIELDS:
+            # Only groups this engine knows ("data" arrives with field meanings).
+            entry["fields"] = [f for f in PATTERN_FIELDS[rule_id] if f in FIELD_GROUPS]
+        patterns.append(sig(entry))
     body: dict[str, Any] = {"blocked_actions": actions, "blocked_patterns": patterns}
+    # Too much to analyse within budget: a human looks (never skipped).
+    review = [sig({"check": c, "signal": "SIGSTOP"}) for c in _REVIEW_CHECKS]
     if only_secrets:
+        body["checks"] = [sig({"check": "secrets"}), *review[-1:]]
         return body
     body["checks"] = [
         sig({"check": "sql"}),
         sig({"check": "shell"}),
-        sig({"check": "shell:dynamic-command", "signal": "SIGSTOP"}),
+        sig({"check": "code"}),
+        sig({"check": "secrets"}),
+        *review,
     ]
     body["blocked_paths"] = [
         sig({"id": rule_id, "paths": list(globs), "reason": reason})

@@ -1,8 +1,9 @@
 """Structural rule kinds: analysis checks, blocked commands, blocked paths, blocked networks.
 
 * :class:`Check` enables one structural analysis (``sql:delete``,
-  ``shell:rm-rf``, ...; see ``_policy_sql`` and ``_policy_shell``). In YAML
-  ``checks: [sql, shell]`` enables every check of an analyser.
+  ``shell:rm-rf``, ``code:process-exec``, ``secret:stripe-key``...; see
+  ``analysis``). In YAML ``checks: [sql, shell, code, secrets]`` enables every
+  check of an analyser.
 * :class:`CommandRule` blocks executables by name (or ``fnmatch`` glob) however
   they are wrapped: ``blocked_commands: [rm, mkfs*, dd]``.
 * :class:`PathRule` blocks paths by glob over canonical paths, for every
@@ -21,8 +22,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from agent_os.policies.analysis._code import CODE_CHECKS
 from agent_os.policies.analysis._net import NAMED_HOSTS, NAMED_NETWORKS
 from agent_os.policies.analysis._path import glob_regex
+from agent_os.policies.analysis._secrets import SECRET_CHECKS
 from agent_os.policies.analysis._shell import SHELL_CHECKS
 from agent_os.policies.analysis._sql import SQL_CHECKS
 
@@ -39,9 +42,14 @@ __all__ = [
 ]
 
 #: Every structural check id -> its default reason.
-CHECKS: dict[str, str] = {**SQL_CHECKS, **SHELL_CHECKS}
+CHECKS: dict[str, str] = {**SQL_CHECKS, **SHELL_CHECKS, **CODE_CHECKS, **SECRET_CHECKS}
 #: Group names usable in ``checks`` -> the check ids they stand for.
-CHECK_GROUPS: dict[str, tuple[str, ...]] = {"sql": tuple(SQL_CHECKS), "shell": tuple(SHELL_CHECKS)}
+CHECK_GROUPS: dict[str, tuple[str, ...]] = {
+    "sql": tuple(SQL_CHECKS),
+    "shell": tuple(SHELL_CHECKS),
+    "code": tuple(CODE_CHECKS),
+    "secrets": tuple(SECRET_CHECKS),
+}
 
 
 def _entries(value: Any, rule: str | None, field: str) -> tuple[str, ...]:

@@ -13,6 +13,11 @@ carry no SQL, command, path or URL field pay nothing:
   ``code`` / ``source_code`` fields, which hold program source (regex
   ``command`` patterns still see them). The executables, paths and URLs it
   finds feed ``blocked_commands``, ``blocked_paths`` and the network rules;
+* code analysis (``_code``): ``code`` fields, and every string of a
+  ``code_exec`` action whose ``language`` is not a shell;
+* secret detection (``_secrets``): every string of every action, whatever
+  its field means (a key pasted into a search query leaks as surely as one in
+  a request body), with adjacent strings joined for split secrets;
 * path rules: ``path`` fields (``path``, ``file``, ``dest``...) and paths in
   shell commands, in every canonical spelling;
 * network rules: ``url`` fields and URLs in shell commands, in every reading.
@@ -28,9 +33,11 @@ from typing import Any
 
 import re2
 
+from agent_os.policies.analysis._code import analyse_code
 from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_of
 from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
+from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell import analyse_shell
 from agent_os.policies.analysis._sql import analyse_sql, sql_gate
 
@@ -43,6 +50,8 @@ Offer = Callable[[int, Signal, str, str, str | None], None]
 _SQL_ACTIONS = frozenset({"sql"})
 _SHELL_ACTIONS = frozenset({"shell_exec", "code_exec"})
 _SQL_IDS = frozenset(CHECK_GROUPS["sql"])
+_CODE_IDS = frozenset(CHECK_GROUPS["code"])
+_SECRET_IDS = frozenset(CHECK_GROUPS["secrets"])
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
@@ -63,12 +72,16 @@ def all_strings(node: object, out: list[str], depth: int = 0) -> None:
 _SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
 
 
+def _language(args: object) -> str:
+    if not isinstance(args, Mapping):
+        return ""
+    language = args.get("language", args.get("lang", ""))
+    return language.strip().lower() if isinstance(language, str) else ""
+
+
 def _is_shell_source(args: object) -> bool:
     """A ``code_exec`` in another language (``language: python``) is not shell text."""
-    if not isinstance(args, Mapping):
-        return True
-    language = args.get("language", args.get("lang", ""))
-    return not isinstance(language, str) or language.strip().lower() in _SHELL_LANGUAGES
+    return _language(args) in _SHELL_LANGUAGES
 
 
 def _compile_set(regexes: list[str]) -> Any:
@@ -88,6 +101,7 @@ class Structural:
         "_allowed",
         "_blocked_domains",
         "_checks",
+        "_code",
         "_command_map",
         "_command_rules",
         "_command_set",
@@ -97,6 +111,7 @@ class Structural:
         "_path_map",
         "_path_rules",
         "_path_set",
+        "_secrets",
         "_shell",
         "_sql",
         "active",
@@ -116,7 +131,10 @@ class Structural:
         self._sql = any(c in _SQL_IDS for c in self._checks)
         self._command_rules = commands
         self._path_rules = paths
-        self._shell = bool(self._checks.keys() - _SQL_IDS) or bool(commands) or bool(paths)
+        self._code = any(c in _CODE_IDS for c in self._checks)
+        self._secrets = any(c in _SECRET_IDS for c in self._checks)
+        shell = self._checks.keys() - _SQL_IDS - _CODE_IDS - _SECRET_IDS
+        self._shell = bool(shell) or bool(commands) or bool(paths)
         self._net_rules = tuple((rule, rule.ranges(), rule.hosts()) for rule in networks)
         self._allowed = allowed_domains
         self._blocked_domains = blocked_domains
@@ -132,11 +150,13 @@ class Structural:
             groups.add("sql")
         if self._shell:
             groups.add("command")
+        if self._code:
+            groups.add("code")
         if paths:
             groups.add("path")
         self._groups = frozenset(groups)
         #: True when any structural rule other than a domain rule exists.
-        self.active = bool(groups)
+        self.active = bool(groups) or self._secrets
 
     @property
     def groups(self) -> frozenset[str]:
@@ -147,15 +167,17 @@ class Structural:
 
     def needed(self, kind: str, groups: Mapping[str, list[str]]) -> bool:
         """Cheap pre-check: could :meth:`evaluate` find anything in this action?"""
+        if self._secrets:
+            return True
         if self._sql:
             if kind in _SQL_ACTIONS:
                 return True
-            texts = groups.get("sql")
-            if texts is not None:
-                for text in texts:
-                    if sql_gate(text):
-                        return True
+            for text in [*groups.get("sql", ()), *groups.get("data", ())]:
+                if sql_gate(text):
+                    return True
         if self._shell and (kind in _SHELL_ACTIONS or "command" in groups):
+            return True
+        if self._code and (kind == "code_exec" or "code" in groups or "data" in groups):
             return True
         return self._path_set is not None and "path" in groups
 
@@ -168,7 +190,7 @@ class Structural:
             if kind in _SQL_ACTIONS:
                 texts = []
                 all_strings(args, texts)
-            for text in texts or ():
+            for text in [*(texts or ()), *groups.get("data", ())]:
                 for check_id, excerpt in analyse_sql(text, sql_action=kind in _SQL_ACTIONS):
                     self._offer_check(check_id, excerpt, offer, base)
         if self._shell:
@@ -178,9 +200,30 @@ class Structural:
                 all_strings(args, texts)
             for text in texts or ():
                 self._shell_text(text, offer, base)
+        if self._code:
+            texts = groups.get("code")
+            language = _language(args)
+            if kind == "code_exec" and language not in _SHELL_LANGUAGES:
+                texts = []
+                all_strings(args, texts)
+            for text in [*(texts or ()), *groups.get("data", ())]:
+                for check_id, excerpt in analyse_code(text, language):
+                    self._offer_check(check_id, excerpt, offer, base)
         if self._path_set is not None:
             for path in groups.get("path") or ():
                 self._offer_path(path, offer, base)
+        if self._secrets:
+            for check_id, excerpt in scan_secrets(args):
+                entry = self._checks.get(check_id)
+                if entry is not None:
+                    index, check = entry
+                    offer(
+                        base + index,
+                        check.signal,
+                        check.id,
+                        check.reason,
+                        redact(excerpt, secret=True),
+                    )
 
     def _offer_check(self, check_id: str, excerpt: str, offer: Offer, base: int) -> None:
         entry = self._checks.get(check_id)

@@ -75,7 +75,7 @@ def test_signal_and_decision_mapping() -> None:
 
 def test_secrets_are_never_echoed() -> None:
     secrets = {
-        "AKIAIOSFODNN7EXAMPLE": "secret:aws-access-key",
+        "AKIAZ7QK2MVT4LP9XWRB": "secret:aws-access-key",
         "ghp_16C7e42F292c6912E7710c838347Ae178B4a": "secret:github-token",
         "xoxb-123456789012-abcdefghijkl": "secret:slack-token",
         "sk-abcdefghijklmnopqrstuvwxyz0123456789": "secret:openai-key",
@@ -87,7 +87,7 @@ def test_secrets_are_never_echoed() -> None:
         assert verdict.matched is not None
         assert secret not in repr(verdict) and secret[5:] not in verdict.matched
         assert secret not in str(verdict.to_dict())
-    assert STRICT.evaluate(act(text="AKIAIOSFODNN7EXAMPLE")).matched == "AKIA" + "*" * 16
+    assert STRICT.evaluate(act(text="AKIAZ7QK2MVT4LP9XWRB")).matched == "AKIA" + "*" * 16
 
 
 def test_non_secret_rule_match_is_scrubbed_and_truncated() -> None:
@@ -197,8 +197,8 @@ def test_hostile_inputs_fail_closed() -> None:
 
 
 def test_bytes_and_odd_values_are_scanned() -> None:
-    assert STRICT.evaluate(act(blob=b"rm -rf /")).rule == "shell:rm-rf"
-    assert STRICT.evaluate(act(items=("ok", "eval(x)"))).rule == "code:eval"
+    assert STRICT.evaluate(act(command=b"rm -rf /")).rule == "shell:rm-rf"
+    assert STRICT.evaluate(act(code=("ok", "eval(x)"))).rule == "code:dynamic-eval"
     assert STRICT.evaluate(act(n=1, f=2.0, b=True, none=None)).allowed
 
 
@@ -239,29 +239,40 @@ NET = load_policy(
 )
 
 N = 100_000
+# (id, field the text arrives in, text, expected rule): each in a field whose meaning fits.
 REDOS = [
-    ("many rm flags", "rm " + "-x " * (N // 3), None),
-    ("many rm flags then -r", "rm " + "-x " * (N // 3) + "-r", "shell:rm-rf"),
-    ("unterminated comments", "/*" * (N // 2), None),
-    ("comment markers everywhere", "--/*-- */" * (N // 9) + "\nDR/**/OP TABLE t", "sql:drop"),
-    ("eyJ soup", "eyJaaa." * (N // 7 + 1), None),
-    ("alter table without drop", "alter table " + "x " * (N // 2), None),
-    ("curl no pipe", "curl " + "a" * N, None),
-    ("password no value", "password" * (N // 8), None),
-    ("quote storm", "'\"\\" * (N // 3) + "e'v'a'l(", "code:eval"),
-    ("whitespace storm", "drop" + " \t\n" * (N // 3) + "table", "sql:drop"),
-    ("secret at the end", "a" * N + " AKIAIOSFODNN7EXAMPLE", "secret:aws-access-key"),
+    ("many rm flags", "command", "rm " + "-x " * (N // 3), "shell:dynamic-command"),
+    ("many rm flags then -r", "command", "rm " + "-x " * (N // 3) + "-r", "shell:rm-rf"),
+    ("unterminated comments", "sql", "/*" * (N // 2), None),
+    (
+        "comment markers everywhere",
+        "sql",
+        "--/*-- */" * (N // 9) + "\nDR/**/OP TABLE t",
+        "sql:drop",
+    ),
+    ("eyJ soup", "text", "eyJaaa." * (N // 7 + 1), "secret:too-complex"),
+    ("alter table without drop", "sql", "alter table " + "x " * (N // 2), None),
+    ("curl no pipe", "command", "curl " + "a" * N, "shell:dynamic-command"),
+    ("password no value", "text", "password" * (N // 8), None),
+    ("quote storm", "code", "'\"\\" * (N // 3) + "e'v'a'l(", None),
+    ("whitespace storm", "sql", "drop" + " \t\n" * (N // 3) + "table", "sql:drop"),
+    ("secret at the end", "text", "a" * N + " AKIAZ7QK2MVT4LP9XWRB", "secret:aws-access-key"),
     (
         "non-ascii soup",
+        "sql",
         "\uff41\u200bé" * (N // 3) + " \uff24\uff32\uff2f\uff30 table x",
         "sql:drop",
     ),
 ]
 
 
-@pytest.mark.parametrize(("text", "rule"), [r[1:] for r in REDOS], ids=[r[0] for r in REDOS])
-def test_adversarial_100kb_inputs_evaluate_correctly(text: str, rule: str | None) -> None:
+@pytest.mark.parametrize(
+    ("field", "text", "rule"), [r[1:] for r in REDOS], ids=[r[0] for r in REDOS]
+)
+def test_adversarial_100kb_inputs_evaluate_correctly(
+    field: str, text: str, rule: str | None
+) -> None:
     assert len(text) >= N
-    verdict = STRICT.evaluate(act(text=text))
+    verdict = STRICT.evaluate(act(**{field: text}))
     assert verdict.rule == rule
     assert verdict.allowed is (rule is None)

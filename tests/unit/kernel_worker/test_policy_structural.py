@@ -145,12 +145,13 @@ def test_rule_objects_can_be_passed_directly() -> None:
     assert Check("sql:drop").reason.startswith("destructive")
 
 
-def test_code_fields_are_regex_checked_but_not_shell_lexed() -> None:
+def test_code_fields_are_code_analysed_but_not_shell_lexed() -> None:
     strict = load_policy("strict")
     js = "const f = (id) => api.delete(`/users/${id}`);"
     assert strict.evaluate(act("tool_call", code=js)).decision is Decision.ALLOW
     assert strict.evaluate(act("tool_call", command=js)).rule == "shell:dynamic-command"
-    assert strict.evaluate(act("tool_call", code="os.system('ls')")).rule == "code:os-system"
+    assert strict.evaluate(act("tool_call", code="os.system('ls')")).rule == "code:process-exec"
+    assert strict.evaluate(act("tool_call", code="print('os.system is data')")).allowed
 
 
 def test_code_exec_language_decides_shell_analysis() -> None:

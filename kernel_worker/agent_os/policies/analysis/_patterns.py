@@ -1,18 +1,35 @@
-"""The strict preset's content patterns: (rule id, RE2 regex, reason).
+"""The strict preset's content patterns: (rule id, RE2 regex, reason), and the fields each reads.
 
-They live beside the analysers because redaction reuses the secret ones.
+They live beside the analysers because redaction (``_re``) reuses the secret
+ones. :data:`CONTENT_PATTERNS` are the regex rules strict runs; each reads
+only the argument fields whose meaning it fits (:data:`PATTERN_FIELDS`): SQL
+shapes read ``sql`` fields, shell shapes read ``command`` fields (the engine
+adds ``code`` fields to them), and both read ``data`` fields (meaning unknown:
+fail closed), so a search query or a prompt that talks about ``rm -rf`` or
+``DROP TABLE`` (``prose``) meets none of them. :data:`SECRET_PATTERNS` are
+the secret catalogue's regexes (``_secrets_rules``): strict detects secrets
+with the ``secrets`` checks (catalogue plus entropy, context and decoding),
+and redaction masks any span these regexes match. Code execution is the
+``code`` checks' business (``_code``: string literals are data there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ._secrets_rules import RULES
+
+__all__ = ["CONTENT_PATTERNS", "PATTERN_FIELDS", "SECRET_PATTERNS", "STRICT_PATTERNS"]
+
 _IDENT = r"[\w.$`\[\]]+"
 
-STRICT_PATTERNS: tuple[tuple[str, str, str], ...] = (
+CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     # Destructive SQL.
     (
         "sql:drop",
         r"\bdrop ?(?:table|database|schema|view|materialized ?view|index|user|role|function"
-        r"|procedure|trigger|sequence|tablespace|extension|owned)\b",
+        r"|procedure|trigger|sequence|tablespace|extension|owned|warehouse|stage|stream|pipe"
+        r"|task|share|integration|catalog)\b",
         "destructive SQL: DROP",
     ),
     (
@@ -41,67 +58,25 @@ STRICT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("shell:mkfs", r"\bmkfs(?:\.\w+)?\b", "filesystem format (mkfs)"),
     ("shell:dd-device", r"\bdd\b[^\n]*\bof=/dev/", "raw write to a device (dd of=/dev/...)"),
     ("shell:fork-bomb", r": ?\( ?\) ?\{ ?: ?\| ?: ?& ?\} ?; ?:", "fork bomb"),
-    # Code execution from inside arguments (e.g. a tool call carrying code).
-    (
-        "code:os-system",
-        r"\bos\.(?:system|exec[lv]p?e?|spawn[lv]p?e?|posix_spawnp?) ?\(|\bsystem\(",
-        "process execution via os.system / exec*",
-    ),
-    ("code:exec", r"\bexec ?\(", "dynamic code execution: exec()"),
-    ("code:eval", r"\beval ?\(", "dynamic code evaluation: eval()"),
-    (
-        "code:subprocess",
-        r"\bsubprocess\.\w|\b(?:import|from) subprocess\b",
-        "process execution via subprocess",
-    ),
-    ("code:popen", r"\bpopen\d? ?\(|\bos\.popen\b", "process execution via popen"),
-    ("code:dunder-import", r"__import__ ?\(", "dynamic import via __import__"),
-    (
-        "code:recursive-delete",
-        r"\bshutil\.rmtree ?\(|\.(?:rm|rmdir)(?:sync)? ?\([^)]*\brecursive\b",
-        "recursive delete from code (shutil.rmtree, fs.rm recursive)",
-    ),
-    (
-        "code:child-process",
-        r"\brequire ?\( ?child_process ?\)|\bchild_process\.\w|getruntime ?\( ?\) ?\. ?exec\b",
-        "process execution via child_process / Runtime.exec",
-    ),
-    # Secret exposure.
-    (
-        "secret:aws-access-key",
-        r"\b(?:akia|asia|agpa|aida|aroa|aipa|anpa|anva|apka)[0-9a-z]{16}\b",
-        "AWS access key id",
-    ),
-    (
-        "secret:aws-secret-key",
-        r"\baws_?secret_?(?:access_?)?key ?[:=] ?[a-z0-9/+]{40}\b",
-        "AWS secret access key",
-    ),
-    (
-        "secret:github-token",
-        r"\b(?:ghp|gho|ghu|ghs|ghr)_[a-z0-9]{36}\b|\bgithub_pat_[a-z0-9_]{22,}",
-        "GitHub token",
-    ),
-    ("secret:slack-token", r"\bxox[abpr]-[a-z0-9-]{10,}", "Slack token"),
-    (
-        "secret:openai-key",
-        r"\bsk-(?:proj-|svcacct-|admin-)?[a-z0-9]{20,}",
-        "OpenAI-style API key",
-    ),
-    (
-        "secret:jwt",
-        r"\beyj[a-z0-9_-]{5,}\.eyj[a-z0-9_-]{5,}\.[a-z0-9_-]{5,}",
-        "JSON Web Token",
-    ),
-    ("secret:private-key", r"-----begin (?:[a-z0-9]+ )*private key-----", "PEM private key"),
-    (
-        "secret:password",
-        r"\b(?:\w*_)?(?:password|passwd|pwd|passphrase)\b ?[:=] ?[^\s,;]{3,}",
-        "hard-coded password",
-    ),
+    # Paths to credential files, in any field (a path may hide in prose or a URL).
     (
         "secret:credential-file",
         r"/etc/shadow\b|\.ssh/id_(?:rsa|dsa|ecdsa|ed25519)\b|\.aws/credentials\b",
         "credential file access",
     ),
 )
+
+#: Rule id -> the field groups it reads (absent: every field).
+PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
+    rule_id: ("sql", "data") if rule_id.startswith("sql:") else ("command", "data")
+    for rule_id, _, _ in CONTENT_PATTERNS
+    if rule_id.startswith(("sql:", "shell:"))
+}
+
+#: The secret catalogue's regexes (one per rule), for redaction.
+SECRET_PATTERNS: tuple[tuple[str, str, str], ...] = tuple(
+    (rule.id, rule.regex, rule.reason) for rule in RULES
+)
+
+#: Every pattern: what strict runs plus the secret regexes redaction masks.
+STRICT_PATTERNS: tuple[tuple[str, str, str], ...] = CONTENT_PATTERNS + SECRET_PATTERNS

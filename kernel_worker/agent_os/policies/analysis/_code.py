@@ -1,0 +1,204 @@
+"""Structural code analysis: execution primitives in Python and JavaScript source.
+
+:func:`analyse_code` first separates program text from data: a linear lexer
+blanks the inside of string literals and comments (Python ``'...'``,
+``\"\"\"...\"\"\"``, ``#``; JavaScript quotes, template strings, ``//`` and
+``/* */``), so ``print("never call os.system")`` is data, not a call. Rules
+then match the program text (RE2, one set scan), each with an id and reason:
+
+* ``code:process-exec`` - ``os.system`` / ``popen`` / ``exec*`` / ``spawn*``,
+  ``subprocess``, ``pty.spawn``, ``child_process`` (``require``, ``import``,
+  ``process.binding``), ``Deno.run`` / ``Deno.Command``, ``Bun.spawn``,
+  ``Runtime.exec``;
+* ``code:dynamic-eval`` - ``exec`` / ``eval`` / ``compile`` / ``__import__``,
+  ``importlib.import_module``, ``getattr`` on builtins, ``new Function``,
+  ``vm.run*`` / ``vm.Script``, ``globalThis[...]`` calls;
+* ``code:deserialise`` - ``pickle`` / ``dill`` / ``marshal`` / ``shelve``
+  loads, ``yaml.load`` with an unsafe loader, ``jsonpickle.decode``;
+* ``code:native`` - ``ctypes`` / ``cffi`` foreign calls;
+* ``code:reverse-shell`` - a socket's descriptor duplicated onto stdio
+  (``os.dup2(s.fileno(), ...)``);
+* ``code:bulk-delete`` - ``shutil.rmtree``, recursive ``fs.rm`` /
+  ``rmSync``, deletes inside a directory walk, ``objects.all().delete()``;
+* ``code:credential-write`` - a write primitive (``open(..., 'w'/'a')``,
+  ``write_text``, ``writeFileSync``, ``appendFileSync``...) in code whose string
+  literals, joined as a path, name a credential or start-up file
+  (``~/.ssh/authorized_keys``, ``.bashrc``, ``/etc/cron.d``, ``.git/hooks``...).
+
+Linear in the input; over :data:`_MAX_CHARS` the text is judged without the
+lexer (literals count as code: conservative, never skipped).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import re2
+
+__all__ = ["CODE_CHECKS", "analyse_code", "program_text"]
+
+#: Check id -> reason.
+CODE_CHECKS: dict[str, str] = {
+    "code:process-exec": "process execution from code (os.system, subprocess, child_process, pty)",
+    "code:dynamic-eval": "dynamic code evaluation (exec, eval, compile, new Function, vm)",
+    "code:deserialise": "deserialisation that runs code (pickle, marshal, dill, unsafe yaml)",
+    "code:native": "native foreign-function call (ctypes, cffi)",
+    "code:reverse-shell": "socket duplicated onto a process's standard streams (reverse shell)",
+    "code:bulk-delete": "recursive or bulk deletion from code",
+    "code:credential-write": "code writing a credential or start-up file",
+}
+
+_MAX_CHARS = 65_536
+
+_RULES: tuple[tuple[str, str], ...] = (
+    (
+        "code:process-exec",
+        r"(?:^|[^.\w])system\s*\(|\bos\s*\.\s*(?:system|popen\d?|exec[lv]p?e?|spawn[lv]p?e?|posix_spawnp?|fork)\s*\("
+        r"|\bsubprocess\b|\bpty\s*\.\s*spawn\b|\bcommands\s*\.\s*getoutput"
+        r"|\bchild_process\b|\bprocess\s*\.\s*binding\s*\(|\bexecSync\s*\(|\bspawnSync\s*\("
+        r"|\bexecFile(?:Sync)?\s*\(|\bDeno\s*\.\s*(?:run|Command)\b|\bBun\s*\.\s*spawn"
+        r"|getRuntime\s*\(\s*\)\s*\.\s*exec\b|\bProcessBuilder\b|\bshell_exec\s*\(|\bproc_open\s*\(",
+    ),
+    (
+        "code:dynamic-eval",
+        r"(?:^|[^.\w])(?:exec|eval|compile|execfile)\s*\(|__import__\s*\(|\bimport_module\s*\("
+        r"|\bgetattr\s*\(\s*(?:__builtins__|builtins)\b|\b__builtins__\s*\["
+        r"|\bnew\s+Function\s*\(|(?:^|[^.\w])Function\s*\(|\bvm\s*\.\s*(?:run\w*|Script|compileFunction)\b"
+        r"|\bglobalThis\s*\[|\bwindow\s*\[\s*[\"'`]?\s*\]?\s*\(|\bsetTimeout\s*\(\s*[\"'`]"
+        r"|\btypes\s*\.\s*(?:FunctionType|CodeType)\s*\(",
+    ),
+    (
+        "code:deserialise",
+        r"\b(?:c?pickle|dill|marshal|cloudpickle|jsonpickle|shelve)\s*\.\s*(?:loads?|decode|open|Unpickler)\b"
+        r"|\byaml\s*\.\s*(?:unsafe_load|load_all|full_load)\b|\b(?:Unsafe|Full)Loader\b"
+        r"|\byaml\s*\.\s*load\s*\((?:[^()]|\([^()]*\))*Loader\s*=\s*(?:yaml\s*\.\s*)?Loader\b",
+    ),
+    (
+        "code:native",
+        r"\bctypes\b|\bcffi\b|\bCDLL\s*\(|\bcdll\s*\.|\bwindll\s*\.|\bffi\s*\.\s*dlopen",
+    ),
+    ("code:reverse-shell", r"\bdup2\s*\([^)]*fileno\s*\(|\bdup2\s*\(\s*\w+\s*,\s*[012]\s*\)"),
+    (
+        "code:bulk-delete",
+        r"\bshutil\s*\.\s*rmtree\s*\(|\.\s*(?:rm|rmdir|rmSync|rmdirSync)\s*\([\s\S]{0,200}?"
+        r"\brecursive\s*:\s*true"
+        r"|\bobjects\s*\.\s*all\s*\(\s*\)\s*\.\s*delete\s*\(|\bremoveSync\s*\("
+        r"|\b(?:os\s*\.\s*walk|rglob|glob\s*\.\s*glob|\.glob)\b[\s\S]{0,400}?"
+        r"\b(?:os\s*\.\s*(?:remove|unlink|rmdir)|\.unlink|\.rmdir)\s*\(",
+    ),
+)
+_WRITE = re2.compile(
+    r"\bopen\s*\([\s\S]{0,300}?,\s*(?:mode\s*=\s*)?[\"'][rwxabt+]*[wax+]|\.\s*write_(?:text|bytes)\s*\("
+    r"|\b(?:write|append)File(?:Sync)?\s*\(|\bcreateWriteStream\s*\(|\bfs\s*\.\s*(?:promises\s*\.\s*)?"
+    r"(?:write|append)|\bFile\s*\.\s*(?:write|append)|\bcopyfile\s*\(|\bshutil\s*\.\s*copy"
+)
+#: Credential and start-up files, matched against the code's string literals joined as a path.
+_SENSITIVE = re2.compile(
+    r"(?i)authorized_keys|\.ssh/|\.(?:bashrc|bash_profile|bash_login|zshrc|zprofile|profile|"
+    r"kshrc|cshrc|tcshrc|login)\b|/etc/(?:cron|sudoers|profile\.d|ld\.so\.preload|passwd|shadow|"
+    r"rc\.local|systemd|init\.d|environment|hosts)|crontab|systemd/(?:system|user)|"
+    r"\.config/(?:systemd|autostart)|\.git/hooks|\.aws/credentials|\.aws/|credentials\b|"
+    r"\.npmrc|\.pypirc|\.netrc|\.docker/config|\.kube/config|launchagents|launchdaemons|"
+    r"powershell_profile|\.gitconfig|\.pgpass"
+)
+
+
+def _compile() -> tuple[Any, tuple[str, ...]]:
+    options = re2.Options()
+    options.max_mem = 32 << 20
+    rule_set = re2.Set.SearchSet(options)
+    for _, regex in _RULES:
+        rule_set.Add(regex)
+    rule_set.Compile()
+    return rule_set, tuple(check for check, _ in _RULES)
+
+
+_SET, _IDS = _compile()
+#: Modules whose import is itself the primitive (names are string literals in JS).
+_MODULES = {
+    "child_process": "code:process-exec",
+    "node:child_process": "code:process-exec",
+    "vm": "code:dynamic-eval",
+    "node:vm": "code:dynamic-eval",
+}
+_COMPILED = {check: re2.compile(regex) for check, regex in _RULES}
+
+
+def program_text(source: str, language: str = "") -> tuple[str, list[str]]:
+    """``source`` with string literals and comments blanked, and the literals' contents.
+
+    Linear: each character is visited once. ``language`` ``"python"`` treats
+    ``#`` as a comment; JavaScript-like languages treat ``//`` and ``/* */``;
+    unknown languages both (a ``#`` or ``//`` rarely opens anything else).
+    """
+    js = language.lower() in ("javascript", "js", "node", "typescript", "ts", "deno", "bun")
+    py = language.lower() in ("python", "python3", "py")
+    out: list[str] = []
+    literals: list[str] = []
+    i = 0
+    n = len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "#" and not js:
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if ch == "/" and not py and i + 1 < n and source[i + 1] in "/*":
+            if source[i + 1] == "/":
+                end = source.find("\n", i)
+                i = n if end < 0 else end
+            else:
+                end = source.find("*/", i + 2)
+                i = n if end < 0 else end + 2
+            out.append(" ")
+            continue
+        if ch in "'\"`":
+            quote = source[i : i + 3] if source[i : i + 3] in ("'''", '"""') else ch
+            start = i + len(quote)
+            j = start
+            while j < n:
+                if source[j] == "\\":
+                    j += 2
+                    continue
+                if source.startswith(quote, j) or (
+                    len(quote) == 1 and source[j] == "\n" and ch != "`"
+                ):
+                    break
+                j += 1
+            literals.append(source[start:j])
+            out.append(quote + quote)
+            i = j + len(quote) if j < n and source.startswith(quote, j) else j
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out), literals
+
+
+def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
+    """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises."""
+    if not source.isascii():
+        source = unicodedata.normalize("NFKC", source)
+    if len(source) > _MAX_CHARS:
+        program, literals = source, list[str]()
+    else:
+        program, literals = program_text(source, language)
+        # Empty literals glue names together in a shell (e''val): read both ways.
+        if "''" in program or '""' in program:
+            program += "\n" + program.replace("''", "").replace('""', "")
+    findings: dict[str, str] = {}
+    data = program.encode("utf-8", "replace")
+    for index in _SET.Match(data) or ():
+        check = _IDS[index]
+        found = _COMPILED[check].search(program)
+        findings.setdefault(check, found.group(0)[:120] if found else check)
+    for literal in literals:
+        check = _MODULES.get(literal)
+        if check is not None:
+            findings.setdefault(check, f"module {literal}")
+    if _WRITE.search(source) is not None:
+        joined = "/".join(literals) if literals else source
+        found = _SENSITIVE.search(joined)
+        if found is not None:
+            findings.setdefault("code:credential-write", found.group(0))
+    return list(findings.items())

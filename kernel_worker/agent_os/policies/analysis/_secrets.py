@@ -1,0 +1,220 @@
+"""Secret detection over every string of an action: catalogue, entropy, context, decoding, joining.
+
+:func:`scan_secrets` walks an action's arguments and reports ``(check id,
+excerpt)`` for each secret found. Steps, cheapest first:
+
+1. One RE2 set scan (:mod:`._secrets_rules`: detect-secrets' plugins plus our
+   vendor catalogue) over all strings joined by a separator, and, when there
+   are several, over their plain concatenation: a key split across two
+   adjacent fields (``key_part_1`` / ``key_part_2``, list chunks) is whole
+   again there.
+2. Each candidate a rule finds is judged: a documented example or a
+   placeholder (``AKIAIOSFODNN7EXAMPLE``, ``sk-...``, ``<your-key>``,
+   ``${DB_PASSWORD}``, ``xxxx``) passes, and so does text whose Shannon entropy
+   is below the rule's floor (``ghp_XXXX...``). Fixed markers (PEM headers)
+   need no entropy.
+3. Context: a value under a credential-named key (``password``,
+   ``client_secret``, ``aws_secret_access_key``...) is a secret when it is not a
+   placeholder and has the entropy of one.
+4. Decoding: runs of base64 / base64url (24+ characters), hex (32+), URL
+   escapes and spaced-out characters are decoded and scanned again (one level
+   deep), when the result is mostly printable text.
+
+Bounded: at most :data:`_MAX_DECODE` bytes are decoded per action and at most
+:data:`_MAX_CANDIDATES` candidates judged; past that the action is reported as
+``secret:too-complex`` (a human looks), never skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping
+
+import re2
+
+from ._secrets_rules import RULES, SECRET_CHECKS, match_set
+
+__all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
+
+_SEP = "\n\x00\n"
+_MAX_DEPTH = 32
+_MAX_DECODE = 256 * 1024
+_MAX_CANDIDATES = 256
+_PLACEHOLDER = re.compile(
+    r"example|sample|dummy|placeholder|your[_-]?|changeme|change[_-]me|redacted|fake|"
+    r"xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|\$\(|^\$[A-Za-z_]|^(?:password|secret|token|"
+    r"pass|passwd|test|none|null|true|false|admin|root|user)$",
+    re.IGNORECASE,
+)
+_KEY = re.compile(
+    r"(?:^|[_-])(?:password|passwd|pwd|passphrase|secret|api_?key|apikey|access_?key|"
+    r"secret_?key|private_?key|auth_?token|access_?token|refresh_?token|token|credentials?|"
+    r"client_?secret|bearer)$",
+    re.IGNORECASE,
+)
+_B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
+_HEX = r"(?:[0-9a-fA-F]{2}){16,}"
+_SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
+_B64_RUN = re2.compile(_B64)
+_HEX_RUN = re2.compile(_HEX)
+_SPACED = re2.compile(_SPACE)
+_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+#: Anything worth decoding: one linear scan decides whether :func:`_decodings` runs.
+_TRIGGER = re2.compile(f"{_B64}|{_HEX}|{_SPACE}|%[0-9A-Fa-f]{{2}}")
+_PRINTABLE = frozenset(range(32, 127)) | {9, 10, 13}
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy of ``text`` in bits per character."""
+    if not text:
+        return 0.0
+    counts: dict[str, int] = {}
+    for char in text:
+        counts[char] = counts.get(char, 0) + 1
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def is_placeholder(text: str) -> bool:
+    """A documented example, template variable or filler, not a live secret."""
+    return _PLACEHOLDER.search(text) is not None
+
+
+class _Scan:
+    __slots__ = ("budget", "candidates", "findings")
+
+    def __init__(self) -> None:
+        self.findings: dict[str, str] = {}
+        self.budget = _MAX_DECODE
+        self.candidates = 0
+
+    def add(self, check: str, excerpt: str) -> None:
+        self.findings.setdefault(check, excerpt)
+
+    def text(self, text: str, depth: int) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        for index in match_set(data):
+            rule = RULES[index]
+            for found in rule.compiled.finditer(text):
+                self.candidates += 1
+                if self.candidates > _MAX_CANDIDATES:
+                    self.add("secret:too-complex", "too many secret candidates to judge")
+                    return
+                value = found.group(rule.group) or ""
+                whole = found.group(0)
+                if is_placeholder(value) or is_placeholder(whole.strip()):
+                    continue
+                if rule.min_entropy and entropy(value) < rule.min_entropy:
+                    continue
+                if rule.id == "secret:jwt" and not _jwt(whole):
+                    continue
+                self.add(rule.id, whole.strip())
+                break
+        if depth == 0 and _TRIGGER.search(text) is not None:
+            self.decoded(text)
+
+    def decoded(self, text: str) -> None:
+        for decoded in _decodings(text):
+            self.budget -= len(decoded)
+            if self.budget < 0:
+                self.add("secret:too-complex", "too much encoded text to decode")
+                return
+            before = len(self.findings)
+            self.text(decoded, 1)
+            if len(self.findings) > before:
+                return
+
+    def field(self, key: str, value: str) -> None:
+        if _KEY.search(key) is None or len(value) < 6 or len(value) > 512:
+            return
+        value = value.strip()
+        if " " in value or is_placeholder(value):
+            return
+        floor = 2.3 if "pass" in key.lower() or "pwd" in key.lower() else 3.0
+        if entropy(value) >= floor:
+            self.add("secret:credential-field", f"{key}={value}")
+
+
+def _jwt(token: str) -> bool:
+    head = token.split(".", 1)[0]
+    try:
+        raw = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return raw.startswith(b"{") and b"alg" in raw
+
+
+def _printable(raw: bytes) -> str | None:
+    if len(raw) < 12:
+        return None
+    good = sum(b in _PRINTABLE for b in raw)
+    if good < 0.9 * len(raw):
+        return None
+    return raw.decode("ascii", "ignore")
+
+
+def _decodings(text: str) -> Iterable[str]:
+    """Readable text hidden in ``text``: base64, hex, URL escapes, spaced-out characters."""
+    if "%" in text and len(_PCT.findall(text)) >= 3:
+        yield urllib.parse.unquote(text)
+    for found in _SPACED.finditer(text):
+        yield found.group(0).replace(" ", "")
+    for found in _HEX_RUN.finditer(text):
+        decoded = _printable(bytes.fromhex(found.group(0)))
+        if decoded is not None:
+            yield decoded
+    for found in _B64_RUN.finditer(text):
+        run = found.group(0)
+        if run.isalpha() or run.isdigit() or ("_" in run.strip("_") and run.islower()):
+            continue  # identifiers and numbers, not encodings
+        padded = run + "=" * (-len(run) % 4)
+        try:
+            raw = (
+                base64.urlsafe_b64decode(padded)
+                if "-" in run or "_" in run
+                else base64.b64decode(padded)
+            )
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _printable(raw)
+        if decoded is not None:
+            yield decoded
+
+
+def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(node, str):
+        out.append(node)
+        if key:
+            scan.field(key, node)
+    elif isinstance(node, Mapping):
+        for child_key, value in node.items():
+            _walk(value, str(child_key), out, scan, depth + 1)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            _walk(item, key, out, scan, depth + 1)
+    elif isinstance(node, bytes | bytearray):
+        _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
+
+
+def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Findings ``(check id, excerpt)`` for every secret in ``args`` (and ``extra`` texts).
+
+    Never raises; the excerpt is the raw secret (callers redact it).
+    """
+    scan = _Scan()
+    texts = list(extra)
+    _walk(args, "", texts, scan, 0)
+    if texts:
+        scan.text(_SEP.join(texts), 0)
+        if len(texts) > 1 and not scan.findings:
+            scan.text("".join(texts), 1)
+    return list(scan.findings.items())
+
+
+assert "secret:credential-field" in SECRET_CHECKS

@@ -1,0 +1,187 @@
+"""The secret rule set: detect-secrets' plugin regexes read from the installed package, plus ours.
+
+At import, every regex-based plugin of the installed ``detect-secrets``
+(``RegexBasedDetector.denylist``) is translated to RE2 where that is possible
+without changing what it finds, and compiled into one ``re2.Set`` together
+with :data:`._secrets_catalogue.CATALOGUE` (formats detect-secrets lacks).
+Translation removes the lookarounds RE2 does not have: ``(?<=\\W)|(?<=^)``
+becomes a consumed ``(?:^|\\W)`` and a trailing ``(?!\\w)`` is dropped (the
+match then ends one character earlier at worst). A plugin regex RE2 still
+refuses is skipped and counted in :data:`CATALOGUE_INFO`. Plugins that are not
+secrets (public IP addresses) are left out on purpose.
+
+Without detect-secrets installed the set holds our catalogue alone and
+:data:`CATALOGUE_INFO` says so; nothing is silently weaker than reported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import re2
+
+from ._secrets_catalogue import CATALOGUE
+
+__all__ = ["CATALOGUE_INFO", "RULES", "SECRET_CHECKS", "SecretRule", "match_set"]
+
+#: detect-secrets plugin modules that do not find secrets.
+_NOT_SECRETS = frozenset({"ip_public"})
+#: detect-secrets secret types -> our check ids (kept stable for verdicts).
+_IDS = {
+    "AWS Access Key": "secret:aws-access-key",
+    "JSON Web Token": "secret:jwt",
+    "OpenAI Token": "secret:openai-key",
+    "Basic Auth Credentials": "secret:url-credentials",
+    "Private Key": "secret:private-key",
+    "GitHub Token": "secret:github-token",
+    "Slack Token": "secret:slack-token",
+    "Stripe Access Key": "secret:stripe-key",
+    "Twilio API Key": "secret:twilio-key",
+    "Discord Bot Token": "secret:discord-token",
+    "GitLab Token": "secret:gitlab-token",
+    "SendGrid API Key": "secret:sendgrid-key",
+    "NPM tokens": "secret:npm-token",
+    "PyPI Token": "secret:pypi-token",
+    "Telegram Bot Token": "secret:telegram-token",
+    "Square OAuth Secret": "secret:square-token",
+    "Azure Storage Account access key": "secret:azure-storage-key",
+}
+_RE2_MAX_REPEAT = 1000
+#: Minimum entropy of a match, by check id; formats with a fixed marker need none.
+_ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRule:
+    """One compiled secret regex: its check id, the group to judge and where it came from."""
+
+    id: str
+    reason: str
+    source: str
+    regex: str
+    compiled: Any
+    group: int
+    min_entropy: float
+
+
+def _quiet() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a refused plugin regex is counted, not logged
+    return options
+
+
+_QUIET = _quiet()
+
+
+def _slug(text: str) -> str:
+    return "secret:" + re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _translate(pattern: str, flags: int) -> str:
+    source = pattern
+    if flags & re.VERBOSE:
+        source = re.sub(r"\s+#[^\n]*|\s+", "", source)
+    source = source.replace("(?:(?<=\\W)|(?<=^))", "(?:^|\\W)")
+    if source.endswith("(?!\\w)"):
+        source = source[: -len("(?!\\w)")]
+    # RE2 caps counted repetition at 1000; a longer token still matches its first 1000.
+    source = re.sub(
+        r"\{(\d+),(\d+)\}",
+        lambda m: f"{{{m[1]},{min(int(m[2]), _RE2_MAX_REPEAT)}}}",
+        source,
+    )
+    if flags & re.IGNORECASE:
+        source = "(?i)" + source
+    return source
+
+
+def _plugin_patterns() -> tuple[list[tuple[str, str, str, int]], dict[str, Any]]:
+    """(check id, reason, RE2 source, group) from detect-secrets, and what was read."""
+    info: dict[str, Any] = {"detect_secrets": None, "plugin_regexes": 0, "skipped": []}
+    try:
+        import detect_secrets
+        import detect_secrets.plugins as plugins
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError:
+        return [], info
+    try:
+        info["detect_secrets"] = metadata.version("detect-secrets")
+    except metadata.PackageNotFoundError:  # pragma: no cover - importable but not installed
+        info["detect_secrets"] = getattr(detect_secrets, "__version__", "unknown")
+    out = []
+    for module_info in pkgutil.iter_modules(plugins.__path__):
+        if module_info.name in _NOT_SECRETS or module_info.name == "base":
+            continue
+        module = importlib.import_module(f"detect_secrets.plugins.{module_info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(cls, RegexBasedDetector) or cls.__module__ != module.__name__:
+                continue
+            try:
+                denylist = list(cls().denylist)
+            except Exception:  # a plugin that cannot be built is reported, not fatal
+                info["skipped"].append(cls.__name__)
+                continue
+            secret_type = str(cls.secret_type)
+            check = _IDS.get(secret_type, _slug(secret_type))
+            for compiled in denylist:
+                info["plugin_regexes"] += 1
+                source = _translate(compiled.pattern, compiled.flags)
+                try:
+                    re2.compile(source, _QUIET)
+                except re2.error:
+                    info["skipped"].append(f"{cls.__name__}: {compiled.pattern[:60]}")
+                    continue
+                out.append((check, secret_type, source, 1 if compiled.groups else 0))
+    return out, info
+
+
+def _build() -> tuple[tuple[SecretRule, ...], Any, dict[str, Any]]:
+    plugin, info = _plugin_patterns()
+    rules = []
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    for check, reason, source, group in plugin:
+        compiled = re2.compile(source, options)
+        origin = f"detect-secrets {info['detect_secrets']}"
+        rules.append(
+            SecretRule(check, reason, origin, source, compiled, group, _ENTROPY.get(check, 3.0))
+        )
+    for fmt in CATALOGUE:
+        compiled = re2.compile(fmt.regex, options)
+        rules.append(
+            SecretRule(
+                fmt.id, fmt.reason, fmt.source, fmt.regex, compiled, fmt.group, fmt.min_entropy
+            )
+        )
+    rule_set = re2.Set.SearchSet(options)
+    for rule in rules:
+        rule_set.Add(rule.regex)
+    rule_set.Compile()
+    info["plugin_rules"] = len(plugin)
+    info["catalogue_rules"] = len(CATALOGUE)
+    info["rules"] = len(rules)
+    return tuple(rules), rule_set, info
+
+
+RULES, _SET, CATALOGUE_INFO = _build()
+_MATCH = getattr(_SET, "_set", _SET).Match
+
+#: Check id -> reason (the first rule's), for ``checks: [secrets]``.
+SECRET_CHECKS: dict[str, str] = {}
+for _rule in RULES:
+    SECRET_CHECKS.setdefault(_rule.id, f"secret exposure: {_rule.reason}")
+SECRET_CHECKS.setdefault("secret:credential-field", "secret exposure: credential in a named field")
+SECRET_CHECKS.setdefault(
+    "secret:too-complex", "too much encoded text to check for secrets (review)"
+)
+
+
+def match_set(data: bytes) -> list[int]:
+    """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere."""
+    return list(_MATCH(data) or ())
