@@ -24,6 +24,8 @@ from ._errors import IntegrationError, LoopBlocked, MissingExtra, UnsupportedObj
 # is type-checked in its framework's own environment.
 
 __all__ = [
+    "CrewAIKernel",
+    "GovernedCrew",
     "IntegrationError",
     "KernelArg",
     "LangChainKernel",
@@ -39,6 +41,8 @@ __all__ = [
 #: Lazily imported names: (module, extra that installs its framework, framework package).
 _LAZY = {
     "LangChainKernel": ("._langchain", "langchain", "langchain"),
+    "CrewAIKernel": ("._crewai", "crewai", "crewai"),
+    "GovernedCrew": ("._crewai", "crewai", "crewai"),
 }
 
 
