@@ -35,6 +35,7 @@ from agent_os.trust import (
 )
 
 from ._cli_audit import audit
+from ._cli_policy import explain_lines, policy
 from ._cli_review import console, review
 from ._cli_trust import trust
 from ._demo import render, run_demo
@@ -105,7 +106,10 @@ def demo(bus_url: str | None, workers: int) -> None:
 @click.argument("action_json", required=False)
 @click.option("--policy", default=None, help="Preset name or YAML file (default strict).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-def check(action_json: str | None, policy: str | None, as_json: bool) -> None:
+@click.option(
+    "--explain", is_flag=True, help="Also print the classification and every rule considered."
+)
+def check(action_json: str | None, policy: str | None, as_json: bool, explain: bool) -> None:
     """Judge one action (JSON argument or stdin). Exit 0 allow/warn, 1 deny/review, 2 bad input."""
     raw = action_json if action_json is not None else sys.stdin.read()
     try:
@@ -124,10 +128,14 @@ def check(action_json: str | None, policy: str | None, as_json: bool) -> None:
             "rule": verdict.rule,
             "reason": verdict.reason,
         }
+        if explain:
+            out["explain"] = explain_lines(chosen, action)
         click.echo(json.dumps(out))
     else:
         signal = verdict.signal.value if verdict.signal else "-"
         click.echo(f"{verdict.decision.value} {signal} {verdict.rule or '-'}: {verdict.reason}")
+        if explain:
+            click.echo("\n".join(f"  {line}" for line in explain_lines(chosen, action)))
     sys.exit(0 if verdict.decision in (Decision.ALLOW, Decision.WARN) else 1)
 
 
@@ -248,6 +256,7 @@ def worker(
 
 
 main.add_command(audit)
+main.add_command(policy)
 main.add_command(trust)
 main.add_command(review)
 main.add_command(console)

@@ -98,10 +98,15 @@ class KernelClient:
         tool: str | None = None,
         timeout: float | None = None,
         policy: str | None = None,
+        hints: Mapping[str, Any] | None = None,
     ) -> Verdict:
-        """Ask for a verdict. Never raises for a deny; every failure is a deny."""
+        """Ask for a verdict. Never raises for a deny; every failure is a deny.
+
+        ``hints`` help the kernel classify a tool call (``{"action": declared
+        kind, "class": tool class, "annotations": {...}}``).
+        """
         return await self._observer.check(
-            self._check, action, args, tool=tool, timeout=timeout, policy=policy
+            self._check, action, args, tool=tool, timeout=timeout, policy=policy, hints=hints
         )
 
     async def _check(
@@ -112,10 +117,13 @@ class KernelClient:
         tool: str | None,
         timeout: float | None,
         policy: str | None,
+        hints: Mapping[str, Any] | None = None,
     ) -> Verdict:
         timeout = self._timeout if timeout is None else timeout
         try:
-            content = action_content(action, args, tool=tool, policy=policy or self._policy)
+            content = action_content(
+                action, args, tool=tool, policy=policy or self._policy, hints=hints
+            )
             message = SignedMessage.create(self._identity, "agentos.kernel", content)
         except (TypeError, ValueError) as exc:
             return Verdict.deny("malformed_action", f"action cannot be sent: {exc}")
@@ -176,6 +184,9 @@ class KernelClient:
     ) -> Any:
         """Run ``fn(*args, **kwargs)`` only if the kernel allows it.
 
+        The call is sent as ``action`` (``tool_call`` unless given: another
+        type such as ``file_write`` is an explicit declaration of what the
+        function does) of the tool ``tool`` (default: the function's name).
         Raises :class:`PolicyViolation` (carrying the verdict) otherwise.
         """
         verdict = await self.check(action, call_args(fn, args, kwargs), tool=tool or fn.__name__)

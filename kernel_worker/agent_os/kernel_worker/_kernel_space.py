@@ -171,10 +171,11 @@ class KernelSpace:
 
         Bare (``@kernel.register``) the action is ``tool_call`` with
         ``tool=fn.__name__``. With arguments, ``action`` sets the action type,
-        ``tool`` the tool name (default: the function's name for ``tool_call``,
-        none otherwise), and ``arg_map`` renames parameters for the policy
-        (``{"q": "query"}``) or, as a callable, maps the bound arguments to the
-        action's ``args``.
+        ``tool`` the tool name (default: the function's name; tool rules and
+        classification read it, and ``action`` other than ``tool_call`` is an
+        explicit declaration of what the function does), and ``arg_map``
+        renames parameters for the policy (``{"q": "query"}``) or, as a
+        callable, maps the bound arguments to the action's ``args``.
         """
 
         def decorate(target: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -194,7 +195,7 @@ class KernelSpace:
     def _registration(
         fn: Callable[..., Any], action: str, tool: str | None, arg_map: ArgMap | None
     ) -> _Registration:
-        if tool is None and action == "tool_call":
+        if tool is None:
             tool = getattr(fn, "__name__", None) or type(fn).__name__
         return _Registration(fn, action, tool, arg_map, signature_of(fn))
 

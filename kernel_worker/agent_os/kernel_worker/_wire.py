@@ -28,7 +28,7 @@ CONTROL_SUBJECT = "agentos.v1.control"
 KERNEL_RECIPIENT = "agentos.kernel"
 WORKER_GROUP = "agentos-kernel"
 
-_ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id"})
+_ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id", "hints"})
 #: ``StrictJSONError`` codes as verdict codes.
 _JSON_CODES = {
     "duplicate_key": "duplicate_key",
@@ -61,12 +61,21 @@ def action_content(
     *,
     tool: str | None = None,
     policy: str | None = None,
+    hints: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The JSON content of an action request.
+
+    ``hints`` help classify a tool call: ``{"action": declared kind, "class":
+    framework tool class, "annotations": {...}}``. They can only pick a
+    classification or make a verdict stricter, never relax one.
+    """
     content: dict[str, Any] = {"action": action, "args": dict(args or {})}
     if tool is not None:
         content["tool"] = tool
     if policy is not None:
         content["policy"] = policy
+    if hints:
+        content["hints"] = dict(hints)
     return content
 
 
@@ -100,6 +109,11 @@ def parse_action(message: SignedMessage) -> ActionRequest:
     tool = content.get("tool")
     if tool is not None:
         parsed["tool"] = tool
+    hints = content.get("hints")
+    if hints is not None:
+        if not isinstance(hints, dict):
+            raise RequestError("malformed_action", "'hints' must be a JSON object")
+        parsed["hints"] = hints
     return ActionRequest(message.id, message.sender_id, parsed, policy)
 
 

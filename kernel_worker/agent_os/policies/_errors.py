@@ -82,6 +82,28 @@ class PolicyLoadError(PolicyError):
         )
 
 
+def unknown_key(
+    key: object,
+    valid: tuple[str, ...],
+    *,
+    file: str | None = None,
+    policy: str | None = None,
+    rule: str | None = None,
+) -> PolicyLoadError:
+    """The load error for a key that is not one of ``valid``, suggesting the likely one."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return PolicyLoadError(
+        f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}",
+        file=file,
+        policy=policy,
+        rule=rule,
+        field=str(key),
+    )
+
+
 class UnknownPolicy(PolicyError):
     """No preset, policy file or policy in a file has the requested name."""
 

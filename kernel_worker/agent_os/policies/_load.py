@@ -31,6 +31,16 @@ dropped by ``disabled_rules`` like any other rule. A regex pattern and a
 structural check may share an id (strict's ``sql:drop`` is both); an own rule
 with that id replaces, and ``disabled_rules`` drops, both.
 
+Tool calls are governed by ``tools`` (``default``, ``allow``, ``rules`` with
+``tool``, ``when``, ``signal``, ``reason``, ``id``; see ``_tools``), whose CEL
+conditions read ``data``: a mapping, or a YAML / JSON file named relative to
+the policy file (re-read when it changes; see ``_data``). An extending
+policy inherits both; its own tool rules replace inherited ones with the
+same id, ``disabled_rules`` drops them, ``allow`` lists add up and its own
+``data`` replaces the inherited one. Validation of the rules themselves is
+the builder's (``Policy`` and the rule types), the same for Python, YAML and
+presets; this module parses and resolves ``extends``.
+
 Unknown keys, duplicate keys and bad values raise :class:`PolicyLoadError`
 naming the file, the policy, the rule and the field, so a typo never silently
 drops a rule.
@@ -73,6 +83,8 @@ _POLICY_KEYS = (
     "blocked_commands",
     "blocked_paths",
     "blocked_networks",
+    "tools",
+    "data",
 )
 # Structural kind -> (rule class, accepted spellings of its entries' key).
 _STRUCTURAL: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -290,9 +302,10 @@ def _build(
     disabled = data.get("disabled_rules", [])
     if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise fail("must be a list of rule ids", "disabled_rules")
+    tool_ids = set() if parent is None else {r.rule_id for r in parent.tools.rules}
     for rule_id in disabled:
         action_keys = [k for k, r in actions.items() if r.rule_id == rule_id]
-        found = False
+        found = rule_id in tool_ids
         tables: list[dict[str, Any]] = [patterns, checks, *structural.values()]
         for table in tables:
             if rule_id in table:
@@ -339,6 +352,18 @@ def _build(
     default = data.get("default", parent.default.value if parent is not None else "allow")
     if not isinstance(default, str):
         raise fail("must be one of allow, deny, review, warn", "default")
+    tools: Any = data.get("tools")
+    if parent is not None:
+        try:
+            tools = parent.tools.extended(tools or {}, disabled)
+        except PolicyLoadError as exc:
+            raise exc.located(file=file, policy=label) from None
+    policy_data: Any = data.get("data")
+    if "data" not in data and parent is not None:
+        policy_data = parent.data.path or parent.data.inline()
+    elif isinstance(policy_data, str) and file is not None:
+        # A data file is named relative to the policy file that names it.
+        policy_data = os.path.join(os.path.dirname(os.path.abspath(file)), policy_data)
     try:
         return Policy(
             name,
@@ -354,6 +379,8 @@ def _build(
             blocked_commands=list(structural["blocked_commands"].values()),
             blocked_paths=list(structural["blocked_paths"].values()),
             blocked_networks=list(structural["blocked_networks"].values()),
+            tools=tools,
+            data=policy_data,
         )
     except PolicyLoadError as exc:
         raise exc.located(file=file, policy=label) from None

@@ -2,10 +2,21 @@
 
 Evaluation finds every rule an action hits and returns the strongest
 (SIGKILL > SIGSTOP > SIGWARN > allow); among equally strong hits the first in
-rule order wins. Rule order: blocked actions, required capabilities, network
-rules (domains and address ranges), blocked patterns as declared, then the
-structural rules (``checks``, ``blocked_commands``, ``blocked_paths``; see
-``_policy_struct``), which run only when no pattern already gave SIGKILL.
+rule order wins. Rule order: blocked actions (matching the action type or
+the tool name), required capabilities, tool rules and ``tools.default``
+(see ``_tools``), network rules (domains and address ranges), blocked
+patterns as declared, the structural rules (``checks``,
+``blocked_commands``, ``blocked_paths``; see ``_struct``), which run only
+when no pattern already gave SIGKILL, and last the blocked actions of the
+kinds a tool call was classified into, so ``terminal {"commands": ["rm -rf
+/"]}`` reports ``shell:rm-rf`` and ``terminal {"commands": ["ls"]}``
+reports ``action:shell_exec``.
+
+Tool calls (any action carrying a ``tool`` name) are classified once per
+action (``_classify``: declaration, catalogue, name, argument shapes); the
+classified kinds get the blocked actions, required capabilities and
+structural checks of those kinds, the classification's field meanings pick
+which arguments each analysis reads, and the verdict records both.
 
 Speed comes from doing the work at construction: every pattern is compiled
 once by RE2 (linear time, no catastrophic backtracking) into one ``re2.Set``
@@ -28,9 +39,12 @@ from agent_os.policies.analysis._net import normalise_domain
 from agent_os.policies.analysis._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
 from agent_os.policies.analysis._re import OPTIONS, compile_pattern, redact, search
 
+from ._classify import Classification, classify, read_fields
+from ._data import PolicyData
 from ._errors import PolicyLoadError
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
+from ._tools import Tools, ToolSection, is_glob
 from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 
 # Re-exported so callers can take the whole model from one module.
@@ -39,24 +53,36 @@ __all__ = ["Decision", "Pattern", "Policy", "Signal", "Verdict", "load_policy"]
 _DETECTOR = -1  # set index that flags SQL comment markers, not a rule
 _RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
 _NO_HIT = 3
+# Orders of classified kinds' blocked actions: after every other rule.
+_CLASSIFIED_ORDER = 1 << 30
+# Field meanings of a classification that the engine's analyses read.
+_ANALYSED = ("sql", "command", "code", "path", "url")
+_ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
+_NO_GROUPS: Mapping[str, str] = {}
 
 
 class _Hit:
-    """The strongest hit so far (mutable scratch for one evaluation)."""
+    """The strongest hit so far (mutable scratch for one evaluation).
 
-    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal")
+    With a ``trace`` list, every offered hit is also written down (``explain``).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal", "trace")
+
+    def __init__(self, trace: list[str] | None = None) -> None:
         self.rank = _NO_HIT
         self.order = 0
         self.rule = ""
         self.reason = ""
         self.signal = Signal.SIGKILL
         self.matched: str | None = None
+        self.trace = trace
 
     def offer(
         self, order: int, signal: Signal, rule: str, reason: str, matched: str | None
     ) -> None:
+        if self.trace is not None:
+            self.trace.append(f"hit {rule} {signal.value}: {reason}")
         rank = _RANK[signal]
         if rank < self.rank or (rank == self.rank and order < self.order):
             self.rank, self.order, self.signal = rank, order, signal
@@ -76,18 +102,26 @@ class Policy:
     ``blocked_commands`` (executable names or globs, or :class:`CommandRule`),
     ``blocked_paths`` (path globs, or :class:`PathRule`) and
     ``blocked_networks`` (CIDRs or named ranges, or :class:`NetworkRule`).
+    ``tools`` (a :class:`Tools` or its mapping form) governs tool calls by
+    name with CEL conditions over ``data`` (a mapping, or a YAML / JSON
+    file path re-read when it changes; see ``_data``). A ``blocked_actions``
+    entry also matches the tool name of a tool call.
     Raises :class:`PolicyLoadError` naming the rule on any invalid part,
-    including a regex RE2 refuses (e.g. a backreference).
+    including a regex RE2 refuses (e.g. a backreference), a condition CEL
+    cannot compile, and a blocked action that is a glob or is also allowed
+    by ``tools.allow`` (ambiguous rules are errors, never no-ops).
     """
 
     __slots__ = (
         "_action_rules",
         "_allow_verdict",
+        "_allow_verdicts",
         "_allowed_domains",
         "_blocked_domains",
         "_checks",
         "_command_rules",
         "_content_hash",
+        "_data",
         "_default",
         "_description",
         "_key_groups",
@@ -102,7 +136,11 @@ class Policy:
         "_sets",
         "_struct",
         "_struct_base",
+        "_tool_order",
+        "_tool_section",
+        "_tools",
         "_version",
+        "_wanted",
     )
 
     def __init__(
@@ -121,6 +159,8 @@ class Policy:
         blocked_commands: Iterable[str | CommandRule] = (),
         blocked_paths: Iterable[str | PathRule] = (),
         blocked_networks: Iterable[str | NetworkRule] = (),
+        tools: Tools | Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise PolicyLoadError("name must be a non-empty string", field="name")
@@ -153,12 +193,21 @@ class Policy:
         self._command_rules = _unique(blocked_commands, CommandRule, name, "blocked_commands")
         self._path_rules = _unique(blocked_paths, PathRule, name, "blocked_paths")
         self._network_rules = _unique(blocked_networks, NetworkRule, name, "blocked_networks")
+        try:
+            self._data = PolicyData(data)
+            self._tools = Tools() if tools is None else Tools.from_value(tools)
+            self._tool_section = ToolSection(self._tools, self._data)
+        except PolicyLoadError as exc:
+            raise exc.located(policy=name) from None
+        _check_tool_ambiguity(self._action_rules, self._tools, name)
+        self._allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict] = {}
         self._net = (
             self._allowed_domains is not None
             or bool(self._blocked_domains)
             or bool(self._network_rules)
         )
-        self._net_order = len(self._action_rules) + 1
+        self._tool_order = len(self._action_rules) + 1
+        self._net_order = self._tool_order + self._tool_section.rule_count + 1
         self._struct_base = self._net_order + 1 + len(self._patterns)
         self._struct = Structural(
             self._checks,
@@ -228,6 +277,7 @@ class Policy:
         if "command" in by_group:
             wanted.add("code")
         self._key_groups = {key: g for key, g in KEY_GROUPS.items() if g in wanted}
+        self._wanted = frozenset(wanted)
 
     # -- read-only view -------------------------------------------------------------
 
@@ -302,6 +352,20 @@ class Policy:
         return self._network_rules
 
     @property
+    def tools(self) -> Tools:
+        """The ``tools`` section (empty: default allow, no rules)."""
+        return self._tools
+
+    @property
+    def data(self) -> PolicyData:
+        """The named values conditions read as ``data.*``."""
+        return self._data
+
+    def reload_data(self) -> bool:
+        """Re-read a ``data`` file now (it is also re-read on its own when it changes)."""
+        return self._data.reload()
+
+    @property
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the rules; stable across processes."""
         return self._content_hash
@@ -331,6 +395,13 @@ class Policy:
             "blocked_domains": list(self._blocked_domains),
             "required_capabilities": {k: sorted(v) for k, v in sorted(self._required.items())},
         }
+        # Tool keys only when used, so older policies keep their hashes.
+        if not self._tools.empty:
+            content["tools"] = self._tools.to_dict()
+        if self._data.path is not None:
+            content["data"] = self._data.path
+        elif self._data.inline():
+            content["data"] = dict(self._data.inline() or {})
         # Structural keys only when used, so older policies keep their hashes.
         if self._checks:
             content["checks"] = [
@@ -384,59 +455,141 @@ class Policy:
     def evaluate(
         self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
     ) -> Verdict:
-        """Judge one action: ``{"agent_id", "action", "args", "tool"?}``.
+        """Judge one action: ``{"agent_id", "action", "args", "tool"?, "hints"?}``.
 
         Pure and synchronous; never raises. Input that is not an action (not
         a mapping, no string ``"action"``, nesting deeper than 64) yields a
         deny with code ``"malformed_action"``. ``capabilities`` (when given)
-        are checked against ``required_capabilities``.
+        are checked against ``required_capabilities``. ``hints`` (optional)
+        carry the caller's declaration for classification: ``{"action":
+        kind, "class": framework class, "annotations": {...}}``.
         """
         try:
-            return self._evaluate(action, capabilities)
+            return self._evaluate(action, capabilities, None)
         except Exception as exc:  # fail closed on inputs nobody anticipated
             return self._malformed(f"action could not be evaluated ({type(exc).__name__})")
+
+    def explain(
+        self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
+    ) -> tuple[Verdict, list[str]]:
+        """:meth:`evaluate` plus the story: classification, each rule considered, each hit."""
+        trace: list[str] = []
+        try:
+            verdict = self._evaluate(action, capabilities, trace)
+        except Exception as exc:
+            verdict = self._malformed(f"action could not be evaluated ({type(exc).__name__})")
+        trace.append(
+            f"decided by {verdict.rule or verdict.code}: {verdict.decision.value}"
+            f" ({verdict.reason})"
+        )
+        return verdict, trace
 
     def _malformed(self, reason: str) -> Verdict:
         return Verdict.deny(
             "malformed_action", reason, policy=self._name, policy_hash=self._content_hash
         )
 
-    def _evaluate(self, action: Any, capabilities: frozenset[str] | None) -> Verdict:
+    def _classify(self, kind: str, tool: str, action: Mapping[str, Any]) -> Classification:
+        hints = action.get("hints")
+        if hints is not None and not isinstance(hints, Mapping):
+            hints = None
+        if kind != "tool_call":
+            # The action type is the caller's declaration; a declared hint adds to it.
+            declared: Any = kind
+            if hints is not None and hints.get("action") not in (None, kind):
+                extra = hints["action"]
+                declared = [kind, *(extra if isinstance(extra, list) else [extra])]
+            hints = {**(hints or {}), "action": declared}
+        return classify(tool, action.get("args"), hints)
+
+    def _evaluate(
+        self, action: Any, capabilities: frozenset[str] | None, trace: list[str] | None
+    ) -> Verdict:
         if type(action) is not dict and not isinstance(action, Mapping):
             return self._malformed(f"action must be a mapping, not {type(action).__name__}")
         kind = action.get("action")
         if type(kind) is not str:
             return self._malformed("action has no string 'action' type")
         kind = kind.strip().lower() if kind.isascii() else _action_key(kind)
-        hit: _Hit | None = None
-        rule = self._action_rules.get(kind)
-        if rule is not None:
-            if rule.signal is Signal.SIGKILL:
-                return self._verdict(rule.signal, rule.rule_id, rule.reason, None)
-            hit = _Hit()
-            hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
+        tool = action.get("tool")
+        if type(tool) is not str:
+            tool = None
+        hit: _Hit | None = None if trace is None else _Hit(trace)
+        found: Classification | None = None
+        kinds: tuple[str, ...] = ()
+        if tool is not None:
+            found = self._classify(kind, tool, action)
+            kinds = found.kinds
+            if trace is not None:
+                trace.append(
+                    f"classified {tool!r} as {', '.join(kinds) or 'nothing'} (by {found.source})"
+                )
+        for key in (kind,) if tool is None else (kind, _action_key(tool)):
+            rule = self._action_rules.get(key)
+            if rule is not None:
+                if rule.signal is Signal.SIGKILL:
+                    return self._verdict(rule.signal, rule.rule_id, rule.reason, None, found)
+                hit = hit or _Hit()
+                hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
+        for index, classified in enumerate(kinds):
+            rule = self._action_rules.get(classified)
+            if rule is not None and classified != kind:
+                hit = hit or _Hit()
+                hit.offer(_CLASSIFIED_ORDER + index, rule.signal, rule.rule_id, rule.reason, tool)
         if capabilities is not None:
-            required = self._required.get(kind)
             if not isinstance(capabilities, frozenset | set):
                 capabilities = frozenset(capabilities)
-            if required and not required <= capabilities:
-                missing = ", ".join(sorted(required - capabilities))
-                return self._verdict(
-                    Signal.SIGKILL, f"capability:{kind}", f"missing capabilities: {missing}", None
-                )
+            for needed_by in (kind, *kinds):
+                required = self._required.get(needed_by)
+                if required and not required <= capabilities:
+                    missing = ", ".join(sorted(required - capabilities))
+                    return self._verdict(
+                        Signal.SIGKILL,
+                        f"capability:{needed_by}",
+                        f"missing capabilities: {missing}",
+                        None,
+                        found,
+                    )
+        if self._tool_section.active and (tool is not None or kind == "tool_call"):
+            hit = hit or _Hit()
+            failed = self._tool_section.evaluate(
+                tool or "", action, kind, capabilities, hit.offer, self._tool_order, trace
+            )
+            if failed is not None:
+                return self._condition_error(*failed, found)
+            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
+                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
         parts: list[str] = []
         groups: dict[str, list[str]] = {}
-        tool = action.get("tool")
-        if type(tool) is str:
+        if tool is not None:
             parts.append(f"tool:\n{tool}")
-        if not flatten(action.get("args"), self._key_groups, parts, groups):
+        args = action.get("args")
+        # A tool nothing classifies keeps the key-name reading of its arguments.
+        if found is not None and found.fields and found.source != "none":
+            if not flatten(args, _NO_GROUPS, parts, groups):
+                return self._malformed("action arguments are nested too deeply")
+            read = read_fields(args, found)
+            for meaning in _ANALYSED:
+                texts = read.get(meaning)
+                if texts and meaning in self._wanted:
+                    groups[meaning] = texts
+        elif not flatten(args, self._key_groups, parts, groups):
             return self._malformed("action arguments are nested too deeply")
+        struct_kind = kind
+        for classified in kinds:
+            if classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS:
+                struct_kind = classified
         urls = groups.get("url")
-        if self._net and (urls or kind == "http_request"):
+        if self._net and (urls or struct_kind == "http_request" or "http_request" in kinds):
             hit = hit or _Hit()
-            self._struct.check_urls(kind, urls, hit.offer, self._net_order)
-            if hit.rank == 0:
-                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
+            self._struct.check_urls(
+                "http_request" if "http_request" in kinds else kind,
+                urls,
+                hit.offer,
+                self._net_order,
+            )
+            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
+                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
         for group, match, index_map in self._sets:
             if group == "all":
                 text = SEP.join(parts)
@@ -449,26 +602,26 @@ class Policy:
                 text = SEP.join(members)
             text = fold(text)
             data = text.encode()
-            found = match(data)
-            if not found:
+            matches = match(data)
+            if not matches:
                 continue
             hit = hit or _Hit()
-            if 0 in found:  # the SQL comment detector: also scan the stripped text
+            if 0 in matches:  # the SQL comment detector: also scan the stripped text
                 stripped = strip_sql_comments(text).encode()
-                found = [*found, *(match(stripped) or ())]
-                self._offer_patterns(found, index_map, hit, (data, stripped))
+                matches = [*matches, *(match(stripped) or ())]
+                self._offer_patterns(matches, index_map, hit, (data, stripped))
             else:
-                self._offer_patterns(found, index_map, hit, (data,))
+                self._offer_patterns(matches, index_map, hit, (data,))
         if (
             self._struct.active
-            and (hit is None or hit.rank != 0)
-            and self._struct.needed(kind, groups)
+            and (hit is None or hit.rank != 0 or hit.order >= _CLASSIFIED_ORDER)
+            and self._struct.needed(struct_kind, groups)
         ):
             hit = hit or _Hit()
-            self._struct.evaluate(kind, action.get("args"), groups, hit.offer, self._struct_base)
+            self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base)
         if hit is None or hit.rank == _NO_HIT:
-            return self._allow_verdict
-        return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched)
+            return self._allow(found)
+        return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
 
     def _offer_patterns(
         self, found: list[int], index_map: tuple[int, ...], hit: _Hit, texts: tuple[bytes, ...]
@@ -497,7 +650,15 @@ class Policy:
                 return
         hit.matched = None
 
-    def _verdict(self, signal: Signal, rule: str, reason: str, matched: str | None) -> Verdict:
+    def _verdict(
+        self,
+        signal: Signal,
+        rule: str,
+        reason: str,
+        matched: str | None,
+        found: Classification | None = None,
+        code: str = "policy_violation",
+    ) -> Verdict:
         return Verdict(
             decision=signal.decision,
             signal=signal,
@@ -506,8 +667,51 @@ class Policy:
             matched=matched,
             policy=self._name,
             policy_hash=self._content_hash,
-            code="policy_violation",
+            code=code,
+            kinds=() if found is None else found.kinds,
+            classified_by=None if found is None else found.source,
         )
+
+    def _condition_error(self, rule: str, reason: str, found: Classification | None) -> Verdict:
+        # Fail closed: a condition that cannot be evaluated never skips its rule.
+        return self._verdict(Signal.SIGKILL, rule, reason, None, found, "condition_error")
+
+    def _allow(self, found: Classification | None) -> Verdict:
+        if found is None:
+            return self._allow_verdict
+        key = (found.kinds, found.source)
+        verdict = self._allow_verdicts.get(key)
+        if verdict is None:
+            base = self._allow_verdict
+            verdict = Verdict(
+                base.decision, base.signal, base.rule, base.reason, None, base.policy,
+                base.policy_hash, base.code, kinds=found.kinds, classified_by=found.source,
+            )  # fmt: skip
+            if len(self._allow_verdicts) < 1024:
+                self._allow_verdicts[key] = verdict
+        return verdict
+
+
+def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy: str) -> None:
+    """A blocked action that could be read two ways is a load error, never a no-op."""
+    allowed = {name.casefold() for name in tools.allow if not is_glob(name)}
+    for rule in rules.values():
+        where = f"blocked_actions ({rule.rule_id!r})"
+        if is_glob(rule.action):
+            raise PolicyLoadError(
+                f"{rule.action!r} is a glob; blocked_actions match action types and tool names "
+                "exactly: use a tools rule for a glob",
+                policy=policy,
+                rule=where,
+                field="action",
+            )
+        if rule.action in allowed:
+            raise PolicyLoadError(
+                f"{rule.action!r} is both blocked (blocked_actions) and allowed (tools.allow)",
+                policy=policy,
+                rule=where,
+                field="action",
+            )
 
 
 def _action_key(kind: str) -> str:

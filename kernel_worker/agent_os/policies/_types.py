@@ -175,13 +175,14 @@ class ActionRule:
 
 
 _VERDICT_STR = ("reason", "policy", "policy_hash", "code")
-_VERDICT_OPT_STR = ("rule", "matched", "request_id", "kernel_id", "ticket")
+_VERDICT_OPT_STR = ("rule", "matched", "request_id", "kernel_id", "ticket", "classified_by")
 _VERDICT_KEYS = frozenset(
-    ("decision", "signal", "elapsed_us", "deadline", *_VERDICT_STR, *_VERDICT_OPT_STR)
+    ("decision", "signal", "elapsed_us", "deadline", "kinds", *_VERDICT_STR, *_VERDICT_OPT_STR)
 )
 _VERDICT_OPTIONAL = frozenset(
-    ("request_id", "kernel_id", "elapsed_us", "matched", "rule", "ticket", "deadline")
-)
+    ("request_id", "kernel_id", "elapsed_us", "matched", "rule", "ticket", "deadline", "kinds",
+     "classified_by")
+)  # fmt: skip
 
 
 def _malformed(detail: str) -> PolicyError:
@@ -198,6 +199,12 @@ class Verdict:
     ...) for fail-closed denies. ``matched`` never holds a secret: secret-like
     text is redacted (``"AKIA****************"``). The worker fills
     ``request_id``, ``kernel_id`` and ``elapsed_us`` with ``dataclasses.replace``.
+
+    ``kinds`` are the action kinds a tool call was classified into
+    (``("shell_exec",)`` for a ``terminal`` tool) and ``classified_by`` the
+    source of that classification (``"declared"``, ``"catalogue"``,
+    ``"name"``, ``"args"`` or ``"none"``); both are empty for an action that
+    carries no tool.
     """
 
     decision: Decision
@@ -215,6 +222,8 @@ class Verdict:
     #: held action's final verdict comes later (see ``agent_os.review``).
     ticket: str | None = None
     deadline: float | None = None
+    kinds: tuple[str, ...] = ()
+    classified_by: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -240,7 +249,7 @@ class Verdict:
         return Verdict(
             self.decision, self.signal, self.rule, self.reason, self.matched, self.policy,
             self.policy_hash, self.code, request_id, kernel_id, elapsed_us, self.ticket,
-            self.deadline,
+            self.deadline, self.kinds, self.classified_by,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +268,12 @@ class Verdict:
             "elapsed_us": self.elapsed_us,
             # Only review verdicts carry these: every other verdict's bytes stay as they were.
             **({} if self.ticket is None else {"ticket": self.ticket, "deadline": self.deadline}),
+            # Only verdicts on tool calls carry these (older readers never see them otherwise).
+            **(
+                {}
+                if self.classified_by is None
+                else {"kinds": list(self.kinds), "classified_by": self.classified_by}
+            ),
         }
 
     @classmethod
@@ -307,6 +322,9 @@ class Verdict:
             or not math.isfinite(deadline)
         ):
             raise _malformed("deadline must be a finite number or null")
+        kinds = data.get("kinds", [])
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise _malformed("kinds must be a list of strings")
         return cls(
             decision=decision,
             signal=signal,
@@ -321,4 +339,6 @@ class Verdict:
             elapsed_us=None if elapsed is None else float(elapsed),
             ticket=data.get("ticket"),
             deadline=None if deadline is None else float(deadline),
+            kinds=tuple(kinds),
+            classified_by=data.get("classified_by"),
         )

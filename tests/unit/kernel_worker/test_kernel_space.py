@@ -85,7 +85,8 @@ async def test_blocked_action_type_and_async_function() -> None:
         await delete("/tmp/x")
     assert deleted == []
     event = _events(kernel)[-1]
-    assert (event.action, event.tool, event.rule) == ("file_delete", None, "action:file_delete")
+    # The declared type is the action; the function's name is still the tool rules' name.
+    assert (event.action, event.tool, event.rule) == ("file_delete", "delete", "action:file_delete")
 
 
 async def test_bare_register_is_a_tool_call_named_after_the_function() -> None:
@@ -273,19 +274,20 @@ async def test_failing_audit_sink_stops_the_call() -> None:
 
 async def test_execute_plain_and_registered_functions() -> None:
     kernel = _kernel()
-    deleted: list[str] = []
+    seen: list[str] = []
 
-    def delete(path: str) -> str:
-        deleted.append(path)
+    # A neutral name: a plain function called ``delete`` would be classified a file deletion.
+    def archive(path: str) -> str:
+        seen.append(path)
         return path
 
-    assert await kernel.execute(delete, "/tmp/a") == "/tmp/a"
-    assert _events(kernel)[-1].tool == "delete"
+    assert await kernel.execute(archive, "/tmp/a") == "/tmp/a"
+    assert _events(kernel)[-1].tool == "archive"
 
-    kernel.register(action="file_delete")(delete)
+    kernel.register(action="file_delete")(archive)
     with pytest.raises(PolicyViolation):
-        await kernel.execute(delete, "/tmp/b")  # the raw function keeps its registration
-    assert deleted == ["/tmp/a"]
+        await kernel.execute(archive, "/tmp/b")  # the raw function keeps its registration
+    assert seen == ["/tmp/a"]
 
 
 async def test_execute_governed_wrapper_is_judged_once() -> None:

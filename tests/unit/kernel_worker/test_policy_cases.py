@@ -1,43 +1,16 @@
-"""Runs every policy case in tests/policy_cases/*.yaml (note, policy, input, want)."""
+"""Every case in tests/policy_cases/*.yaml, through the runner ``agent-os policy test`` uses."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from agent_os.policies._load import load_policy
-from agent_os.policies._policy import Policy
+from agent_os.policies._cases import Case, load_cases, run_cases
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "policy_cases"
-CASE_KEYS = {"note", "policy", "capabilities", "input", "want"}
-WANT_KEYS = {"decision", "rule", "signal", "code", "matched"}
-
-
-def _load_cases() -> list[Any]:
-    cases = []
-    for path in sorted(CASES_DIR.glob("*.yaml")):
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert isinstance(entries, list), f"{path.name}: a case file is a list of cases"
-        for case in entries:
-            assert set(case) <= CASE_KEYS, f"{path.name}: unknown keys {set(case) - CASE_KEYS}"
-            assert set(case["want"]) <= WANT_KEYS, f"{path.name}: {case['note']}: bad want keys"
-            cases.append(pytest.param(case, id=f"{path.stem}: {case['note']}"))
-    return cases
-
-
-CASES = _load_cases()
-_policies: dict[str, Policy] = {}
-
-
-def _policy(spec: Any) -> Policy:
-    key = json.dumps(spec, sort_keys=True)
-    if key not in _policies:
-        _policies[key] = load_policy(spec)
-    return _policies[key]
+CASES = load_cases([CASES_DIR])
+RESULTS = {result.case.id: result for result in run_cases(CASES)}
 
 
 def test_there_are_enough_cases_and_notes_are_unique() -> None:
@@ -46,19 +19,9 @@ def test_there_are_enough_cases_and_notes_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_policy_case(case: dict[str, Any]) -> None:
-    policy = _policy(case.get("policy", "strict"))
-    caps = case.get("capabilities")
-    verdict = policy.evaluate(case["input"], capabilities=None if caps is None else frozenset(caps))
-    want = case["want"]
-    got = {
-        "decision": verdict.decision.value,
-        "rule": verdict.rule,
-        "signal": None if verdict.signal is None else verdict.signal.value,
-        "code": verdict.code,
-        "matched": verdict.matched,
-    }
-    assert {k: got[k] for k in want} == want, verdict
-    assert verdict.policy == policy.name
-    assert verdict.policy_hash == policy.content_hash
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_policy_case(case: Case) -> None:
+    result = RESULTS[case.id]
+    assert result.passed, result.report()
+    assert result.verdict is not None
+    assert result.verdict.policy_hash, "every verdict names the policy that judged it"
