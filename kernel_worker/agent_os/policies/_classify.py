@@ -54,8 +54,10 @@ class Classification:
     ``"declared"``, ``"catalogue"``, ``"name"``, ``"args"`` or ``"none"``;
     ``fields``: argument path (``""`` for arguments that are a bare string,
     ``"a.b"`` nested, list levels not counted) -> meaning, one of
-    :data:`MEANINGS`. A container under a name that says nothing has no entry:
-    its own keys and values are read one by one (:func:`read_fields`).
+    :data:`MEANINGS`, for every field whose name (or the tool's kind) decides
+    its meaning; a catalogue entry lists all its tool's fields. A field whose
+    name says nothing has no entry: :func:`read_fields` reads its value's
+    shape, and :func:`field_texts` tells what it was read as.
     """
 
     kinds: tuple[str, ...]
@@ -331,11 +333,12 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
             if spec is not None and role in (None, "shape") and skey in _UNNAMED:
                 fields[skey] = spec.primary
                 continue
+            if role is None and default is None:
+                continue  # a name that says nothing: read_fields reads the value's shape
             if isinstance(value, str) or default is not None or role not in _SHAPED_ROLES:
                 fields[skey] = field_meaning(skey, value, kinds, default)
-                looked = looked or role in _SHAPED_ROLES or (role == "command" and not default)
-            else:
-                looked = True
+                if default is None and (role in _SHAPED_ROLES or (role == "command" and kinds)):
+                    looked = True
     elif args is not None:
         looked = True
         fields[""] = spec.primary if spec is not None else ""
@@ -425,6 +428,25 @@ def read_fields(args: object, classification: Classification) -> dict[str, list[
     Raises ``ValueError`` when ``args`` nest deeper than 64 levels.
     """
     out: dict[str, list[str]] = {}
+    fields = classification.fields
+    if type(args) is dict and fields:
+        # Hot path: flat arguments whose every field has a fixed meaning.
+        for key, value in args.items():
+            kind = type(value)
+            if kind is str:
+                meaning = fields.get(key)
+                if meaning is None or key in _ARGV:
+                    break
+                bucket = out.get(meaning)
+                if bucket is None:
+                    out[meaning] = [value]
+                else:
+                    bucket.append(value)
+            elif kind not in _SCALARS:
+                break
+        else:
+            return out
+        out = {}
 
     def emit(meaning: str, text: str, path: str) -> None:
         bucket = out.get(meaning)
@@ -433,8 +455,12 @@ def read_fields(args: object, classification: Classification) -> dict[str, list[
         else:
             bucket.append(text)
 
-    walk(args, classification.fields, classification.kinds, emit)
+    walk(args, fields, classification.kinds, emit)
     return out
+
+
+_SCALARS = frozenset((int, float, bool, type(None)))
+_ARGV = frozenset(("args", "arguments", "argv", "parameters", "params"))
 
 
 def field_texts(args: object, classification: Classification) -> list[tuple[str, str, str]]:

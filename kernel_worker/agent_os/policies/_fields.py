@@ -24,13 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import re2
-
-from agent_os.policies.analysis._re import OPTIONS
-
 from ._catalogue import C, D, K, P, S, T, U
+from ._shapes import command_shaped, shape, sql_shaped, url_shaped
 
-__all__ = ["EXEC_DEFAULT", "field_meaning", "join_argv", "shape", "walk"]
+__all__ = ["EXEC_DEFAULT", "command_shaped", "exec_default", "field_meaning", "join_argv", "walk"]
 
 # Key name -> role. A role is resolved against the tool's kinds and, for the
 # ambiguous ones, the value's shape (see field_meaning).
@@ -54,12 +51,12 @@ _ROLES: dict[str, str] = {
         ("url", "urls", "uri", "uris", "href", "website_url", "page_url", "base_url",
          "target_url", "request_url", "feed_url", "image_url", "webhook_url", "download_url",
          "repo_url", "endpoint_url", "api_url", "site_url", "link_url", "callback_url",
-         "redirect_url", "source_url", "search_url"),
+         "redirect_url", "source_url", "search_url", "host", "hostname", "domain"),
         "url",
     ),
     **dict.fromkeys(
-        ("link", "links", "website", "site", "page", "endpoint", "target", "host", "hostname",
-         "domain", "address", "server", "resource", "src", "source", "destination", "dest",
+        ("link", "links", "website", "site", "page", "endpoint", "target", "address", "server",
+         "resource", "src", "source", "destination", "dest",
          "location", "image_path_url", "pdf", "txt", "csv", "docx", "input", "tool_input",
          "__arg1", "arg"),
         "shape",
@@ -105,107 +102,9 @@ _FILE_KINDS = frozenset({"file_read", "file_write", "file_modify", "file_delete"
 _CONTENT_KINDS = _FILE_KINDS | {"http_request", "message_send"}
 _ARGV_KEYS = frozenset(("args", "arguments", "argv", "parameters", "params"))
 _COMMAND_KEYS = frozenset(("command", "cmd", "program", "executable"))
+_FIXED = {"prose": T, "data": D, "sql": S, "url": U}
 _LIST_KEYS = frozenset(("commands", "cmds", "scripts", "cmdline", "stdin"))
 _SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
-
-_SQL_SHAPE = re2.compile(
-    r"(?:^|;)[\s(]*(?:(?:--[^\n]*\n|/\*(?s:.*?)\*/)[\s(]*)*(?:"
-    r"select\s+(?:distinct\s+|top\s+\d+\s+)?(?:\*|[\w.\"`\[\]]+\s*(?:,|from\b|as\b|$|;)"
-    r"|count\s*\(|\d|'|@@)"
-    r"|with\s+(?:recursive\s+)?[\w\"]+\s*(?:\([^)]*\)\s*)?as\s*(?:not\s+)?(?:materialized\s*)?\("
-    r"|insert\s+(?:into|overwrite|ignore)\s+[\w.\"`\[]"
-    r"|(?:replace|upsert)\s+into\s+[\w.\"`\[]"
-    r"|update\s+[\w.\"`\[\]]+\s+(?:as\s+\w+\s+|\w+\s+)?set\s"
-    r"|delete\s+(?:from\s+)?[\w.\"`\[\]]+\s*(?:;|$|where\b|returning\b|using\b)"
-    r"|delete\s+from\s+[\w.\"`\[]"
-    r"|drop\s+(?:table|view|database|schema|index|user|role|function|procedure|trigger"
-    r"|sequence|extension|materialized|warehouse|tablespace|owned|type|policy)\b"
-    r"|create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+|unique\s+|global\s+)?(?:table"
-    r"|view|database|schema|index|user|role|function|procedure|trigger|sequence|extension"
-    r"|materialized|policy|type|warehouse)\b"
-    r"|alter\s+(?:table|view|database|schema|user|role|index|sequence|system|session"
-    r"|warehouse|function|default)\b"
-    r"|truncate\s+(?:table\s+)?[\w.\"`\[\]]+\s*(?:;|$|cascade|restart)"
-    r"|merge\s+into\s"
-    r"|grant\s+[\w\s,]+\s+(?:on|to)\s|revoke\s+[\w\s,]+\s+(?:on|from)\s"
-    r"|copy\s+[\w.\"(]+.*?\s(?:from|to)\s"
-    r"|exec(?:ute)?\s+(?:immediate\b|sp_|xp_|@|\(|master\.)"
-    r"|call\s+[\w.]+\s*\("
-    r"|show\s+(?:tables|databases|schemas|columns|create|grants|variables|full)\b"
-    r"|(?:describe|desc)\s+[\w.\"`]+\s*;?\s*$"
-    r"|explain\s+(?:analyze\s+)?(?:select|insert|update|delete|with)\b"
-    r"|pragma\s+\w|vacuum\b|set\s+role\s|declare\s+@|do\s+\$\$|use\s+[\w\"`\[\]]+\s*;?\s*$"
-    r"|begin\s*(?:transaction\s*)?;|commit\s*;|rollback\s*;|load\s+data\s"
-    r")",
-    OPTIONS,
-)
-_URL_SHAPE = re2.compile(r"^\s*(?:[a-z][a-z0-9+.-]{0,31}:/{2,}\S|www\.\S|/{2}[\w\[])", OPTIONS)
-_HOST_SHAPE = re2.compile(
-    r"^\s*(?:[\w-]+(?:\.[\w-]+)+|\[[0-9a-f:.]+\]|\d+)(?::\d+)?(?:[/?#]\S*)?\s*$", OPTIONS
-)
-_PATH_SHAPE = re2.compile(
-    r"^\s*(?:~[\w.-]*(?:[/\\]|$)|\.{1,2}[/\\]|/[^\s/]|/$|[a-z]:[/\\]|\\\\|%\w+%[/\\]"
-    r"|\$\{?home\}?[/\\]|file:/)[^\n]*$",
-    OPTIONS,
-)
-_CODE_SHAPE = re2.compile(
-    r"(?:^|[\s;(])(?:import\s+[\w.]+|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|lambda\s*[\w,\s]*:"
-    r"|(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+"
-    r"|(?:eval|exec|compile|__import__|open|require|print|system|popen)\s*\("
-    r"|child_process|process\.(?:env|exit|binding|mainmodule)|function\s*\w*\s*\(|=>\s*[{(]"
-    r"|console\.\w+\s*\(|document\.\w|window\.\w|new\s+function\b)",
-    OPTIONS,
-)
-# A command line: a known program first (after sudo / env assignments), or shell syntax.
-_COMMAND_SHAPE = re2.compile(
-    r"^\s*(?:(?:sudo|doas|nohup|env|exec|time|nice|timeout\s+\d+\w?)\s+|\w+=\S*\s+)*"
-    r"(?:(?:[./~]|[a-z]:\\)\S*|(?:rm|ls|cp|mv|mkdir|rmdir|touch|chmod|chown|chgrp|ln|grep|egrep"
-    r"|sed|awk|xargs|tee|echo|printf|whoami|uname|hostname|ps|pkill|killall|htop|df|du|tar"
-    r"|zip|unzip|gzip|gunzip|bzip2|xz|curl|wget|ssh|scp|sftp|rsync|nc|ncat|netcat|telnet|ping"
-    r"|dig|nslookup|ifconfig|netstat|iptables|ufw|systemctl|service|journalctl|crontab"
-    r"|screen|tmux|su|git|svn|docker|podman|kubectl|helm|terraform|ansible|ansible-playbook"
-    r"|aws|gcloud|gsutil|az|npm|npx|yarn|pnpm|pip|pip3|pipx|poetry|uv|conda|python|python2"
-    r"|python3|node|deno|bun|ruby|perl|php|lua|java|javac|cargo|rustc|cmake|gcc|g\+\+|clang"
-    r"|bash|sh|zsh|dash|ksh|fish|pwsh|powershell|cmd|dd|mkfs(?:\.\w+)?|fdisk|parted|shred"
-    r"|base64|openssl|gpg|xxd|chattr|lsof|nmap|sqlmap|mysql|psql|sqlite3|mongo|mongosh"
-    r"|redis-cli|useradd|userdel|usermod|passwd|groupadd|visudo|reboot|shutdown|halt"
-    r"|poweroff|apt|apt-get|yum|dnf|apk|brew|snap|choco|winget|remove-item|invoke-webrequest"
-    r"|invoke-expression|iex|certutil|bitsadmin|schtasks|wmic|rundll32|regsvr32|mshta"
-    r"|osascript|launchctl|xdg-open|cd|pwd|cat|head|tail|find|sort|kill|export|source"
-    r"|chroot|mount|umount|modprobe|insmod|sysctl|setfacl|eval|alias|make|go)(?:\s|$|;|&|\|)"
-    r"|[^\n]*(?:\|\s*(?:ba|z|da|k)?sh\b|&&|\|\||\$\(|`|;\s*\w|>\s*/|\s-{1,2}[a-z]))",
-    OPTIONS,
-)
-
-
-def _matches(regex: Any, text: str) -> bool:
-    return regex.search(text) is not None
-
-
-def shape(text: str, role: str = "") -> str:
-    """The meaning a string's shape suggests (for fields whose name says nothing)."""
-    if _matches(_URL_SHAPE, text):
-        return P if text.lstrip()[:5].lower() == "file:" else U
-    if _matches(_SQL_SHAPE, text):
-        return S
-    if _matches(_COMMAND_SHAPE, text):
-        return C
-    if _matches(_CODE_SHAPE, text):
-        return K
-    if _matches(_PATH_SHAPE, text):
-        return P
-    if role == "shape" and " " not in text.strip() and _matches(_HOST_SHAPE, text):
-        return U
-    return T if " " in text.strip() else D
-
-
-def command_shaped(value: object) -> bool:
-    """Whether a command field's value reads as a command line (not, say, "turn on the lights")."""
-    if isinstance(value, str):
-        return _matches(_COMMAND_SHAPE, value)
-    if isinstance(value, list | tuple):
-        return any(isinstance(v, str) and _matches(_COMMAND_SHAPE, v) for v in value[:64])
-    return False
 
 
 def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | None) -> str:
@@ -215,13 +114,14 @@ def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | 
     kind (``EXEC_DEFAULT``), ``None`` when the tool executes nothing.
     """
     role = _role(key)
-    kinds = frozenset(kinds)
     if role is None:
         return default or _shape_of(value, "")
-    if role in ("prose", "data", "sql", "url"):
-        return {"prose": T, "data": D, "sql": S, "url": U}[role]
+    fixed = _FIXED.get(role)
+    if fixed is not None:
+        return fixed
+    kinds = frozenset(kinds)
     if role == "path":
-        if isinstance(value, str) and _matches(_URL_SHAPE, value) and "://" in value[:40]:
+        if isinstance(value, str) and "://" in value[:40] and url_shaped(value):
             return P if value.lstrip()[:5].lower() == "file:" else U
         return P
     if role == "command":
@@ -237,7 +137,7 @@ def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | 
             return default
         if kinds:
             return T
-        return S if isinstance(value, str) and _matches(_SQL_SHAPE, value) else T
+        return S if isinstance(value, str) and sql_shaped(value) else T
     if role == "content":
         if default is not None:
             return default
@@ -247,7 +147,7 @@ def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | 
     # "shape": a name that could hold a URL, a path or anything else.
     if default is not None and key in ("input", "tool_input", "__arg1", "arg"):
         return default
-    if kinds & _FILE_KINDS and isinstance(value, str) and not _matches(_URL_SHAPE, value):
+    if kinds & _FILE_KINDS and isinstance(value, str) and not url_shaped(value):
         return P
     return _shape_of(value, role)
 
@@ -341,11 +241,20 @@ def walk(
         walk(bytes(node).decode("utf-8", "replace"), fields, kinds, emit, prefix, inherited, depth)
 
 
+_ROLE_CACHE: dict[str, str | None] = {}
+
+
 def _role(key: str) -> str | None:
-    role = _ROLES.get(key)
-    if role is None:
-        lower = key.lower()
-        role = _ROLES.get(lower) or _ROLES.get(lower.replace("-", "_"))
+    """The role of a field name (any case, ``-`` or ``_``); cached, misses included."""
+    try:
+        return _ROLE_CACHE[key]
+    except KeyError:
+        pass
+    lower = key.lower()
+    role = _ROLES.get(lower) or _ROLES.get(lower.replace("-", "_"))
+    if len(_ROLE_CACHE) >= 4096:
+        _ROLE_CACHE.clear()  # field names come from agents: bound the memory they can take
+    _ROLE_CACHE[key] = role
     return role
 
 
@@ -358,50 +267,47 @@ def _walk_mapping(
     inherited: str | None,
     depth: int,
 ) -> None:
-    default = exec_default(kinds, node)
-    meanings: dict[str, str] = {}
-    shaped: set[str] = set()
+    default = exec_default(kinds, node) if kinds else None
+    later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
+    head: str | None = None
     for key, value in node.items():
-        skey = key if isinstance(key, str) else str(key)
+        skey = key if type(key) is str else str(key)
         path = f"{prefix}.{skey}" if prefix else skey
         meaning = fields.get(path)
+        shaped = False
         if meaning is None:
             role = _role(skey)
             if role is None and inherited is not None:
                 meaning = inherited
+            elif role is None and default is None:
+                if type(value) is str:
+                    emit(shape(value), value, path)
+                    continue
+                shaped = True
             else:
                 meaning = field_meaning(skey, value, kinds, default)
-                if default is None and role in (None, "shape", "content", "argv"):
-                    shaped.add(skey)
-        meanings[skey] = meaning
+                shaped = default is None and role in _SHAPED
+        if type(value) is str:
+            if meaning == C and skey in _COMMAND_KEYS and head is None:
+                head = skey
+            elif skey not in _ARGV_KEYS:
+                emit(meaning, value, path)
+                continue
+        later.append((skey, value, None if shaped else meaning, path))
     # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
-    joined: set[str] = set()
-    head = next(
-        (
-            k
-            for k, m in meanings.items()
-            if m == C and k in _COMMAND_KEYS and isinstance(node[k], str)
-        ),
-        None,
-    )
     if head is not None:
         words: list[object] = [node[head]]
-        for key in meanings:
-            value = node[key]
-            if key in _ARGV_KEYS and isinstance(value, list | tuple | str):
+        for skey, value, _, _ in later:
+            if skey in _ARGV_KEYS and isinstance(value, list | tuple | str):
                 words.extend(value if isinstance(value, list | tuple) else value.split())
-                joined.add(key)
-        if joined:
-            joined.add(head)
-            emit(C, join_argv(words), f"{prefix}.{head}" if prefix else head)
-    for key, value in node.items():
-        skey = key if isinstance(key, str) else str(key)
-        if skey in joined:
+        emit(C, join_argv(words), f"{prefix}.{head}" if prefix else head)
+    for skey, value, meaning, path in later:
+        if head is not None and (
+            skey == head or (skey in _ARGV_KEYS and isinstance(value, list | tuple | str))
+        ):
             continue
-        meaning = meanings[skey]
-        path = f"{prefix}.{skey}" if prefix else skey
         if isinstance(value, str):
-            emit(meaning, value, path)
+            emit(meaning or shape(value), value, path)
         elif meaning == C and isinstance(value, list | tuple):
             text = _command_of(skey.lower(), value)
             if text is not None:
@@ -411,13 +317,11 @@ def _walk_mapping(
         elif isinstance(value, Mapping):
             fixed = fields.get(path)
             walk(
-                value,
-                fields,
-                kinds,
-                emit,
-                path,
-                fixed if fixed in (C, S, K, D) else None,
-                depth + 1,
+                value, fields, kinds, emit, path, fixed if fixed in _INHERITED else None, depth + 1
             )
         elif isinstance(value, list | tuple | bytes | bytearray):
-            walk(value, fields, kinds, emit, path, None if skey in shaped else meaning, depth + 1)
+            walk(value, fields, kinds, emit, path, meaning, depth + 1)
+
+
+_SHAPED = frozenset(("shape", "content", "argv"))
+_INHERITED = frozenset((C, S, K, D))

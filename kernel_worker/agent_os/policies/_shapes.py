@@ -1,0 +1,168 @@
+"""What a string looks like: a URL, a SQL statement, a command line, program source, a path.
+
+Used only for argument fields whose name says nothing (``_fields``). The
+tests are written against the shape of the thing, not a bare keyword: SQL is
+a statement (``DELETE FROM t WHERE``, ``UPDATE t SET``, ``DROP TABLE``), so
+"delete git branch" and ``cache.delete('k')`` are not SQL; a command line
+starts with a known program or carries shell syntax; code has an import, a
+call of an execution primitive or a definition at the start of a line.
+
+Cost: one RE2 set scan (linear time) per string, skipped altogether for a
+string of plain words whose first word starts nothing (most prose and data).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import re2
+
+from agent_os.policies.analysis._re import OPTIONS
+
+from ._catalogue import C, D, K, P, S, T, U
+
+__all__ = ["command_shaped", "shape", "sql_shaped", "url_shaped"]
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+_SQL_STARTS = _words(
+    "select with insert replace upsert update delete drop create alter truncate merge grant "
+    "revoke copy exec execute call show describe desc explain pragma vacuum set declare do "
+    "use begin commit rollback load"
+)
+_SQL = (
+    r"(?:^|;)[\s(]*(?:(?:--[^\n]*\n|/\*(?s:.*?)\*/)[\s(]*)*(?:"
+    r"select\s+(?:distinct\s+|top\s+\d+\s+)?(?:\*|[\w.\"`\[\]]+\s*(?:,|from\b|as\b|$|;)"
+    r"|count\s*\(|\d|'|@@)"
+    r"|with\s+(?:recursive\s+)?[\w\"]+\s*(?:\([^)]*\)\s*)?as\s*(?:not\s+)?(?:materialized\s*)?\("
+    r"|insert\s+(?:into|overwrite|ignore)\s+[\w.\"`\[]"
+    r"|(?:replace|upsert)\s+into\s+[\w.\"`\[]"
+    r"|update\s+[\w.\"`\[\]]+\s+(?:as\s+\w+\s+|\w+\s+)?set\s"
+    r"|delete\s+(?:from\s+)?[\w.\"`\[\]]+\s*(?:;|$|where\b|returning\b|using\b)"
+    r"|delete\s+from\s+[\w.\"`\[]"
+    r"|drop\s+(?:table|view|database|schema|index|user|role|function|procedure|trigger"
+    r"|sequence|extension|materialized|warehouse|tablespace|owned|type|policy)\b"
+    r"|create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+|unique\s+|global\s+)?(?:table"
+    r"|view|database|schema|index|user|role|function|procedure|trigger|sequence|extension"
+    r"|materialized|policy|type|warehouse)\b"
+    r"|alter\s+(?:table|view|database|schema|user|role|index|sequence|system|session"
+    r"|warehouse|function|default)\b"
+    r"|truncate\s+(?:table\s+)?[\w.\"`\[\]]+\s*(?:;|$|cascade|restart)"
+    r"|merge\s+into\s"
+    r"|grant\s+[\w\s,]+\s+(?:on|to)\s|revoke\s+[\w\s,]+\s+(?:on|from)\s"
+    r"|copy\s+[\w.\"(]+[^;]*?\s(?:from|to)\s"
+    r"|exec(?:ute)?\s+(?:immediate\b|sp_|xp_|@|\(|master\.)"
+    r"|call\s+[\w.]+\s*\("
+    r"|show\s+(?:tables|databases|schemas|columns|create|grants|variables|full)\b"
+    r"|(?:describe|desc)\s+[\w.\"`]+\s*;?\s*$"
+    r"|explain\s+(?:analyze\s+)?(?:select|insert|update|delete|with)\b"
+    r"|pragma\s+\w|vacuum\b|set\s+role\s|declare\s+@|do\s+\$\$|use\s+[\w\"`\[\]]+\s*;?\s*$"
+    r"|begin\s*(?:transaction\s*)?;|commit\s*;|rollback\s*;|load\s+data\s"
+    r")"
+)
+_URL = r"^\s*(?:[a-z][a-z0-9+.-]{0,31}:/{2,}\S|www\.\S|/{2}[\w\[])"
+_PATH = (
+    r"^\s*(?:~[\w.-]*(?:[/\\]|$)|\.{1,2}[/\\]|/[^\s/]|/$|[a-z]:[/\\]|\\\\|%\w+%[/\\]"
+    r"|\$\{?home\}?[/\\]|file:/)[^\n]*$"
+)
+_CODE_STARTS = _words("import from def class lambda function async await const let var")
+_CODE = (
+    r"(?:^|[\n;])\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|class\s+\w+\s*[:(]"
+    r"|(?:const|let|var)\s+\w+\s*=)"
+    r"|lambda\s*[\w,\s]*:"
+    r"|\b(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+"
+    r"|\b(?:eval|exec|compile|__import__|open|require|print|system|popen|spawn)\s*\("
+    r"|child_process|process\.(?:env|exit|binding|mainmodule)|\bfunction\s*\w*\s*\(|=>\s*[{(]"
+    r"|console\.\w+\s*\(|document\.\w|window\.\w|\bnew\s+function\b"
+)
+_HOST = r"^\s*(?:[\w-]+(?:\.[\w-]+)+|\[[0-9a-f:.]+\])(?::\d+)?(?:[/?#]\S*)?\s*$"
+_PREFIXES = _words("sudo doas nohup env exec time nice timeout")
+_PROGRAMS = _words(
+    "rm ls cp mv mkdir rmdir touch chmod chown chgrp ln grep egrep sed awk xargs tee echo "
+    "printf whoami uname hostname ps pkill killall htop df du tar zip unzip gzip gunzip "
+    "bzip2 xz curl wget ssh scp sftp rsync nc ncat netcat telnet ping dig nslookup ifconfig "
+    "netstat iptables ufw systemctl service journalctl crontab screen tmux su git svn "
+    "docker podman kubectl helm terraform ansible ansible-playbook aws gcloud gsutil az npm "
+    "npx yarn pnpm pip pip3 pipx poetry uv conda python python2 python3 node deno bun ruby "
+    "perl php lua java javac cargo rustc cmake gcc g++ clang bash sh zsh dash ksh fish pwsh "
+    "powershell cmd dd mkfs fdisk parted shred base64 openssl gpg xxd chattr lsof nmap "
+    "sqlmap mysql psql sqlite3 mongo mongosh redis-cli useradd userdel usermod passwd "
+    "groupadd visudo reboot shutdown halt poweroff apt apt-get yum dnf apk brew snap choco "
+    "winget remove-item invoke-webrequest invoke-expression iex certutil bitsadmin schtasks "
+    "wmic rundll32 regsvr32 mshta osascript launchctl xdg-open cd pwd cat head tail find "
+    "sort kill export source chroot mount umount modprobe insmod sysctl setfacl eval alias "
+    "make go"
+)
+# A command line: a known program first (after sudo / env assignments), or shell syntax.
+_COMMAND = (
+    r"^\s*(?:(?:" + "|".join(_PREFIXES[:-1]) + r"|timeout\s+\d+\w?)\s+|\w+=\S*\s+)*"
+    r"(?:(?:[./~]|[a-z]:\\)\S*|(?:" + "|".join(re.escape(p) for p in _PROGRAMS) + r")"
+    r"(?:\.\w+)?(?:\s|$|;|&|\|)"
+    r"|[^\n]*(?:\|\s*(?:ba|z|da|k)?sh\b|&&|\|\||\$\(|`|;\s*\w|>\s*/|\s-{1,2}[a-z]))"
+)
+_URL_I, _SQL_I, _COMMAND_I, _CODE_I, _PATH_I, _HOST_I = range(6)
+
+
+def _compile() -> Any:
+    rule_set = re2.Set.SearchSet(OPTIONS)
+    for source in (_URL, _SQL, _COMMAND, _CODE, _PATH, _HOST):
+        rule_set.Add(source)
+    rule_set.Compile()
+    return getattr(rule_set, "_set", rule_set).Match  # the binding's bytes matcher
+
+
+_MATCH = _compile()
+# Characters every shape but "starts with a keyword" needs at least one of.
+_SYNTAX = re.compile(r"[^\w\s?!,]")
+_STARTS = frozenset((*_SQL_STARTS, *_CODE_STARTS, *_PREFIXES, *_PROGRAMS))
+
+
+_NOTHING: frozenset[int] = frozenset()
+
+
+def _found(text: str) -> frozenset[int]:
+    if text.isalnum():  # one word: only a program or keyword can start a shape
+        if text.lower() not in _STARTS:
+            return _NOTHING
+    elif _SYNTAX.search(text) is None:
+        first = text.split(None, 1)
+        if not first or first[0].lower() not in _STARTS:
+            return _NOTHING
+    return frozenset(_MATCH(text.encode("utf-8", "surrogatepass")) or ())
+
+
+def shape(text: str, role: str = "") -> str:
+    """The meaning a string's shape suggests (``role == "shape"``: a bare host is a URL too)."""
+    found = _found(text)
+    if found:
+        if _URL_I in found:
+            return P if text.lstrip()[:5].lower() == "file:" else U
+        for index, meaning in ((_SQL_I, S), (_COMMAND_I, C), (_CODE_I, K), (_PATH_I, P)):
+            if index in found:
+                return meaning
+        if role == "shape" and _HOST_I in found:
+            return U
+    return T if " " in text.strip() else D
+
+
+def command_shaped(value: object) -> bool:
+    """Whether a command field's value reads as a command line (not, say, "turn on the lights")."""
+    if isinstance(value, str):
+        return _COMMAND_I in _found(value)
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, str) and _COMMAND_I in _found(v) for v in value[:64])
+    return False
+
+
+def sql_shaped(text: str) -> bool:
+    """Whether ``text`` holds a SQL statement (at its start or after a ``;``)."""
+    return _SQL_I in _found(text)
+
+
+def url_shaped(text: str) -> bool:
+    """Whether ``text`` starts with a URL (a scheme and ``//``, ``www.`` or ``//host``)."""
+    return _URL_I in _found(text)
