@@ -186,10 +186,11 @@ class _Name:
             kinds.append("shell_exec")
         if code and (self.exec_verb or words & _REPL or len(words) == 1):
             kinds.append("code_exec")
-        if words & _SQL or (
-            ("query" in words or words & _DB)
-            and (self.exec_verb or "query" in words)
-            and (words & _DB or self.exec_verb)
+        db = words & _DB
+        if (
+            words & _SQL
+            or ("query" in words and (self.exec_verb or db))
+            or (db and (self.exec_verb or not words - _DB - _FILLER - _READ))
         ):
             kinds.append("sql")
         if has_file:

@@ -275,6 +275,9 @@ def _walk_mapping(
         path = f"{prefix}.{skey}" if prefix else skey
         meaning = fields.get(path)
         shaped = False
+        if meaning is None and not skey.isidentifier() and skey:
+            # A field name that is no name ({"os.system('id')": true}) is read like a value.
+            emit(shape(skey), skey, path)
         if meaning is None:
             role = _role(skey)
             if role is None and inherited is not None:

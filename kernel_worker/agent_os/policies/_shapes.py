@@ -75,7 +75,7 @@ _CODE = (
     r"|(?:const|let|var)\s+\w+\s*=)"
     r"|lambda\s*[\w,\s]*:"
     r"|\b(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+"
-    r"|\b(?:eval|exec|compile|__import__|open|require|print|system|popen|spawn)\s*\("
+    r"|\b(?:eval|exec|compile|__import__|open|require|print|system|popen|spawn)\("
     r"|child_process|process\.(?:env|exit|binding|mainmodule)|\bfunction\s*\w*\s*\(|=>\s*[{(]"
     r"|console\.\w+\s*\(|document\.\w|window\.\w|\bnew\s+function\b"
 )
@@ -100,11 +100,21 @@ _PROGRAMS = _words(
 # A command line: a known program first (after sudo / env assignments), or shell syntax.
 _COMMAND = (
     r"^\s*(?:(?:" + "|".join(_PREFIXES[:-1]) + r"|timeout\s+\d+\w?)\s+|\w+=\S*\s+)*"
-    r"(?:(?:[./~]|[a-z]:\\)\S*|(?:" + "|".join(re.escape(p) for p in _PROGRAMS) + r")"
+    r"(?:(?:[./~]|[a-z]:\\)\S*\s+\S|(?:" + "|".join(re.escape(p) for p in _PROGRAMS) + r")"
     r"(?:\.\w+)?(?:\s|$|;|&|\|)"
     r"|[^\n]*(?:\|\s*(?:ba|z|da|k)?sh\b|&&|\|\||\$\(|`|;\s*\w|>\s*/|\s-{1,2}[a-z]))"
 )
 _URL_I, _SQL_I, _COMMAND_I, _CODE_I, _PATH_I, _HOST_I = range(6)
+# Programs named by English words: followed by plain words they start prose as often
+# as a command ("Shutdown procedures are posted by the door", "make sure it works").
+_WEAK = frozenset(
+    _words(
+        "find sort kill make go source export time cat head tail cd echo touch service screen "
+        "snap mount halt shutdown reboot ping dig alias eval nice env tee yarn brew node apt "
+        "fish dash shred su"
+    )
+)
+_SHELL_SYNTAX = re.compile(r"[|;&$<>`\\/=*~]|(?:^|\s)-")
 
 
 def _compile() -> Any:
@@ -132,7 +142,16 @@ def _found(text: str) -> frozenset[int]:
         first = text.split(None, 1)
         if not first or first[0].lower() not in _STARTS:
             return _NOTHING
-    return frozenset(_MATCH(text.encode("utf-8", "surrogatepass")) or ())
+    found = frozenset(_MATCH(text.encode("utf-8", "surrogatepass")) or ())
+    if _COMMAND_I in found and _prose_led(text):
+        found = found - {_COMMAND_I}
+    return found
+
+
+def _prose_led(text: str) -> bool:
+    """Four or more plain words led by a program that is also an English word."""
+    words = text.split(None, 4)
+    return len(words) >= 4 and words[0].lower() in _WEAK and _SHELL_SYNTAX.search(text) is None
 
 
 def shape(text: str, role: str = "") -> str:
