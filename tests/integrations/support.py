@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 #: Dangerous, held and harmless tool calls, as models produce them.
 DANGEROUS = ("terminal", {"commands": "rm -rf /"})
+DELETE = ("delete_file", {"file_path": "/etc/passwd"})
 HELD = ("release", {"target": "deploy to production"})
 HARMLESS = ("search", {"query": "weather in Paris"})
 

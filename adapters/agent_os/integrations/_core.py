@@ -358,7 +358,10 @@ class ToolGovernor:
     async def _remote_check(self, action: Mapping[str, Any]) -> Verdict:
         assert self._client is not None
         return await self._client.check(
-            str(action["action"]), action["args"], tool=action.get("tool")
+            str(action["action"]),
+            action["args"],
+            tool=action.get("tool"),
+            hints=action.get("hints"),
         )
 
 

@@ -20,7 +20,7 @@ from lc_support import MODES, run, tool_messages
 
 from agent_os.integrations import LangChainKernel, UnsupportedObject
 from agent_os.kernel_worker import KernelSpace, MemoryAuditLog, PolicyViolation
-from tests.integrations.support import DANGEROUS, HARMLESS, integration_policy
+from tests.integrations.support import DANGEROUS, DELETE, HARMLESS, integration_policy
 
 GO = {"messages": [HumanMessage("clean up and check the weather")]}
 
@@ -29,15 +29,18 @@ def _kernel(**kwargs: Any) -> LangChainKernel:
     return LangChainKernel(integration_policy(), **kwargs)
 
 
+@pytest.mark.parametrize("dangerous", [DANGEROUS, DELETE], ids=["terminal", "delete_file"])
 @pytest.mark.parametrize("mode", MODES)
-def test_create_agent_dangerous_call_never_runs_and_allowed_call_returns(mode: str) -> None:
+def test_create_agent_dangerous_call_never_runs_and_allowed_call_returns(
+    mode: str, dangerous: tuple[str, dict[str, Any]]
+) -> None:
     rec = Recorder()
-    agent = _kernel().wrap(create_agent(script(DANGEROUS, HARMLESS), rec.tools()))
+    agent = _kernel().wrap(create_agent(script(dangerous, HARMLESS), rec.tools()))
     state = run(agent, GO, mode)
-    assert rec.names() == ["search"]  # terminal's body never ran
+    assert rec.names() == ["search"]  # the dangerous tool's body never ran
     messages = tool_messages(state)
-    assert messages["terminal"].status == "error"
-    assert "blocked" in str(messages["terminal"].content)
+    assert messages[dangerous[0]].status == "error"
+    assert "blocked" in str(messages[dangerous[0]].content)
     assert messages["search"].content == "sunny (weather in Paris)"
     assert state["messages"][-1].content == "done"  # the agent carried on
 

@@ -32,6 +32,7 @@ from agent_os.kernel_worker import (
 )
 from tests.integrations.support import (
     DANGEROUS,
+    DELETE,
     HARMLESS,
     HELD,
     LoopThread,
@@ -300,3 +301,25 @@ def test_every_lazy_name_has_its_module() -> None:
     for name, (module, _extra, _package) in integrations._LAZY.items():
         assert name in integrations.__all__
         assert (Path(package) / f"{module.lstrip('.')}.py").is_file(), name
+
+
+@pytest.mark.parametrize("where", ["local", "remote"])
+async def test_hints_reach_the_kernel_and_classify_the_call(where: str) -> None:
+    plain = ToolCall("frobnicate", {"target": "/srv/data"})
+    destructive = ToolCall(
+        "frobnicate", {"target": "/srv/data"}, annotations={"destructiveHint": True}
+    )
+    declared = ToolCall("frobnicate", {"target": "/srv/data"})
+    async with remote_kernel() as remote:
+        kernel: Any = integration_policy() if where == "local" else remote.client
+        gov = ToolGovernor(kernel, actions={"frobnicate": "file_delete"})
+        assert (await ToolGovernor(kernel).adecide(plain)).allowed
+        assert not (await ToolGovernor(kernel).adecide(destructive)).allowed
+        verdict = await gov.adecide(declared)
+        assert not verdict.allowed and "deleting files" in verdict.reason
+
+
+def test_delete_file_is_dangerous_by_classification() -> None:
+    body = Body()
+    assert "deleting files" in str(ToolGovernor().run(_call(DELETE), body))
+    assert body.calls == 0
