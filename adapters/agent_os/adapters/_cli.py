@@ -35,6 +35,7 @@ from agent_os.trust import (
 )
 
 from ._cli_audit import audit
+from ._cli_mcp import mcp_proxy
 from ._cli_policy import explain_lines, policy
 from ._cli_review import console, review
 from ._cli_trust import trust
@@ -256,6 +257,7 @@ def worker(
 
 
 main.add_command(audit)
+main.add_command(mcp_proxy)
 main.add_command(policy)
 main.add_command(trust)
 main.add_command(review)

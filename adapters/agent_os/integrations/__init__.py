@@ -26,6 +26,7 @@ from ._errors import IntegrationError, LoopBlocked, MissingExtra, UnsupportedObj
 __all__ = [
     "CrewAIKernel",
     "GovernedCrew",
+    "GovernedMCPProxy",
     "IntegrationError",
     "KernelArg",
     "LangChainKernel",
@@ -41,6 +42,7 @@ __all__ = [
 #: Lazily imported names: (module, extra that installs its framework, framework package).
 _LAZY = {
     "LangChainKernel": ("._langchain", "langchain", "langchain"),
+    "GovernedMCPProxy": ("._mcp_proxy", "mcp", "mcp"),
     "CrewAIKernel": ("._crewai", "crewai", "crewai"),
     "GovernedCrew": ("._crewai", "crewai", "crewai"),
 }
