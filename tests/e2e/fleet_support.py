@@ -6,6 +6,10 @@ subject, so tests sharing one server never see each other's traffic.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -114,3 +118,56 @@ async def fleet(url: str, tmp_path: Path, *, agent_id: str = "agent-fleet") -> A
     TrustRegistry(FileTrustStore(registry_file)).register(agent)
     async with AsyncExitStack() as stack:
         yield Fleet(url, stack, registry_file, agent, kernel)
+
+
+BIN = Path(sys.executable).parent
+
+
+async def cli_worker(
+    url: str, key: Path, registry: Path, *, env: dict[str, str] | None = None, **flags: str
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start ``agent-os worker`` as a deployment does; return it once it consumes, with its log.
+
+    ``flags`` become ``--name value`` options (e.g. ``policy="strict"``).
+    """
+    args = [str(BIN / "agent-os"), "worker", "--bus", url, "--key", str(key)]
+    args += ["--registry", str(registry)]
+    for name, value in flags.items():
+        args += [f"--{name}", value]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_OS_")}
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**clean, **(env or {})},
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while True:
+        raw = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not raw:
+            await proc.wait()
+            raise AssertionError(f"worker exited with {proc.returncode}: {lines}")
+        lines.append(raw.decode().rstrip())
+        if " consuming " in lines[-1]:
+            # Keep reading, so a chatty worker never blocks on a full pipe.
+            _DRAINS.add(asyncio.ensure_future(_drain(proc.stdout, lines)))
+            return proc, lines
+
+
+_DRAINS: set[asyncio.Future[None]] = set()
+
+
+async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while raw := await stream.readline():
+        lines.append(raw.decode().rstrip())
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()

@@ -98,7 +98,12 @@ async def test_one_trace_per_action_across_processes(
     )  # fmt: skip
     try:
         ready = await _until_ready(port, worker)
-        assert ready["checks"] == {"bus": "ok", "policy": "ok", "registry": "ok"}
+        assert ready["checks"] == {
+            "bus": "ok",
+            "policy": "ok",
+            "registry": "ok",
+            "nonce_store": "ok",
+        }
         assert (await _http_get(port, "/healthz"))[0] == 200
         agent_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         agent = await asyncio.create_subprocess_exec(

@@ -24,10 +24,17 @@ from agent_os.kernel_worker import (
     Worker,
     load_policy,
 )
+from agent_os.kernel_worker._startup import (
+    StartupRefused,
+    check_kernel_key,
+    open_registry,
+    ping_nonce_store,
+    plan_nonce_store,
+    redact,
+)
 from agent_os.observability import HealthServer, Readiness, enable_tracing
 from agent_os.trust import (
     AgentIdentity,
-    AsyncRedisNonceStore,
     FileTrustStore,
     TrustError,
     TrustLevel,
@@ -41,6 +48,8 @@ from ._cli_review import console, review
 from ._cli_trust import trust
 from ._demo import render, run_demo
 
+log = logging.getLogger("agent_os.kernel")
+
 #: Seconds between a worker's looks at its registry file.
 REGISTRY_RECHECK = 0.25
 
@@ -50,15 +59,19 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGENT_OS_")
 
-    bus_url: str = "memory://"
+    #: No default: a worker on an in-process bus would serve nobody.
+    bus_url: str | None = None
     policy: str = "strict"
     kernel_key_file: Path | None = None
     registry_file: Path | None = None
     audit_file: Path | None = None
     log_level: str = "INFO"
-    #: Redis URL of the nonce store shared by every worker (replay protection
-    #: across replicas); unset: each worker remembers nonces itself.
+    #: Nonce store shared by every worker (replay protection across replicas):
+    #: redis://, rediss://, nats://, tls:// or "local". Unset: the bus's own store
+    #: (JetStream KV on NATS, the Redis server on Redis); see _startup.
     nonce_url: str | None = None
+    #: Declares this worker the only replica, where the bus has no shared store (SQS).
+    single_replica: bool = False
     #: Per-agent rate limit (requests/s) and burst; unset: no limit.
     rate: float | None = None
     burst: int = 20
@@ -82,13 +95,18 @@ def main() -> None:
 @main.command()
 @click.option("--bus", "bus_url", default=None, help="Bus URL (default memory://demo).")
 @click.option("--workers", default=1, show_default=True, help="Kernel workers to start.")
-def demo(bus_url: str | None, workers: int) -> None:
+@click.option("--trace", is_flag=True, help="Print each action's OpenTelemetry spans.")
+def demo(bus_url: str | None, workers: int, trace: bool) -> None:
     """Run kernel workers and a scripted agent; print the verdicts."""
     url = bus_url or "memory://demo"
+    tracer_provider = enable_tracing("agent-os-demo", console=True) if trace else None
     try:
         outcomes = asyncio.run(run_demo(url, workers=workers))
     except BusError as exc:
         raise click.ClickException(f"bus {url}: {exc}") from exc
+    finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()
     click.echo(f"Agent OS demo on {url} with {workers} kernel worker(s)\n")
     click.echo(render(outcomes))
     wrong = [
@@ -182,27 +200,49 @@ def keygen(
 def worker(
     bus_url: str | None, policy: str | None, key_file: Path | None, registry_file: Path | None
 ) -> None:
-    """Run a kernel worker until SIGTERM."""
+    """Run a kernel worker until SIGTERM.
+
+    Refuses to start, with what to set, when the configuration would serve
+    nobody or deny everything (see ``agent_os.kernel_worker._startup``).
+    """
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     key_file = key_file or settings.kernel_key_file
     registry_file = registry_file or settings.registry_file
+    url = bus_url or settings.bus_url
+    if not url:
+        raise click.UsageError(
+            "a worker needs --bus URL (or AGENT_OS_BUS_URL): nats://, redis://, kafka:// or "
+            "sqs://. There is no default: an in-process memory:// bus would serve nobody"
+        )
+    if url.lower().startswith("memory:"):
+        raise click.UsageError(
+            f"--bus {url}: a memory:// bus lives inside one process, so no agent could reach "
+            "this worker (the demo runs its own: `agent-os demo`)"
+        )
     if key_file is None or registry_file is None:
         raise click.UsageError("a worker needs --key and --registry (or their AGENT_OS_ variables)")
     try:
         identity = AgentIdentity.load(key_file)
         # Revocations arrive at once as control events; the file is the fallback
         # (and the source of new agents), looked at no more than every 0.25 s.
-        registry = TrustRegistry(FileTrustStore(registry_file, recheck=REGISTRY_RECHECK))
+        registry = open_registry(registry_file, recheck=REGISTRY_RECHECK)
+        check_kernel_key(registry, identity.public())
         chosen = load_policy(policy or settings.policy)
+        plan = plan_nonce_store(url, settings.nonce_url, single_replica=settings.single_replica)
+    except StartupRefused as exc:
+        raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
     except (TrustError, PolicyError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    url = bus_url or settings.bus_url
     audit = JsonlAuditLog(settings.audit_file) if settings.audit_file else None
 
     async def serve() -> None:
+        try:
+            await ping_nonce_store(plan)
+        except StartupRefused:
+            await _close(plan.store)
+            raise
         bus = await connect(url)
-        nonces = AsyncRedisNonceStore(settings.nonce_url) if settings.nonce_url else None
         limiter: RateLimiter | None = None
         if settings.rate is not None:
             limiter = (
@@ -231,13 +271,22 @@ def worker(
                 policies=chosen,
                 audit=audit,
                 options=options,
-                nonces=nonces,
+                nonces=plan.store,
                 rate_limiter=limiter,
                 metrics=metrics,
             )
             if health is not None:
                 health.readiness.add_all(w.health_checks())
                 await health.start()
+            live = sum(not e.revoked for e in registry.store.all())
+            log.info(
+                "kernel worker %s: bus %s; nonce store %s; registry %s (%d agents); "
+                "policy %s %s",
+                identity.agent_id, redact(url), plan.description, registry_file, live,
+                chosen.name, chosen.content_hash,
+            )  # fmt: skip
+            if not plan.shared:
+                log.warning("replay protection covers this worker only: %s", plan.description)
             await w.run(install_signal_handlers=True)
         finally:
             if health is not None:
@@ -245,15 +294,22 @@ def worker(
             await bus.close()
             if tracer_provider is not None:
                 tracer_provider.shutdown()  # flushes the spans still batched
-            if nonces is not None:
-                await nonces.close()
+            await _close(plan.store)
             if isinstance(limiter, RedisTokenBucket):
                 await limiter.close()
 
     try:
         asyncio.run(serve())
+    except StartupRefused as exc:
+        raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
     except BusError as exc:
-        raise click.ClickException(f"bus {url}: {exc}") from exc
+        raise click.ClickException(f"bus {redact(url)}: {exc}") from exc
+
+
+async def _close(store: object) -> None:
+    close = getattr(store, "close", None)
+    if close is not None:
+        await close()
 
 
 main.add_command(audit)

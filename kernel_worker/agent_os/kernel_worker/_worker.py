@@ -75,10 +75,14 @@ class Worker(Service):
     before the policy runs (bad signature, replay, limits) are audited, not
     counted there.
 
-    ``nonces`` is the replay memory: a process-local ``MemoryNonceStore`` by
-    default; give replicas that share traffic one shared store
-    (``AsyncRedisNonceStore``; a synchronous store is called inline on the
-    loop). ``limits`` and ``rate_limiter`` bound what one request and one
+    ``nonces`` is the replay memory, and the worker is the one place that
+    records a request's nonce: the registry's own ``nonces`` (when it has
+    one and ``nonces`` is not given) is used here, never checked twice.
+    Without either, a process-local ``MemoryNonceStore``; replicas that share
+    traffic need one shared store (``agent-os worker`` picks the bus's own:
+    ``JetStreamNonceStore``, ``AsyncRedisNonceStore``; a synchronous store is
+    called inline on the loop). A store with a ``ping`` is a readiness check.
+    ``limits`` and ``rate_limiter`` bound what one request and one
     agent may cost (see ``_limits``). Unless ``control_subject`` is None the
     worker also listens (fan-out) for signed revocation/rotation events from
     keys at ``control_levels`` and applies them at once.
@@ -132,7 +136,13 @@ class Worker(Service):
         self._subject = subject
         self._group = group
         self._options = options or SubscribeOptions()
-        self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
+        if nonces is not None and registry.nonces is not None and nonces is not registry.nonces:
+            raise ValueError(
+                "two nonce stores: give it to the Worker or to its TrustRegistry, not both"
+            )
+        store = nonces if nonces is not None else registry.nonces
+        self._nonce_store = store if store is not None else MemoryNonceStore()
+        self._nonces = as_async_nonce_store(self._nonce_store)
         self._control_subject = control_subject
         self._control = ControlListener(registry, levels=control_levels)
         self._control_subscription: Subscription | None = None
@@ -173,7 +183,23 @@ class Worker(Service):
             "bus": self._bus_ready,
             "registry": self._registry_ready,
             "policy": self._policy_ready,
+            "nonce_store": self._nonces_ready,
         }
+
+    @property
+    def nonce_store(self) -> NonceStore | AsyncNonceStore:
+        """Where this worker records nonces (replay protection)."""
+        return self._nonce_store
+
+    async def _nonces_ready(self) -> bool | str:
+        ping = getattr(self._nonce_store, "ping", None)
+        if ping is None:
+            return True
+        try:
+            await ping()
+        except TrustError as exc:
+            return str(exc)
+        return True
 
     def _bus_ready(self) -> bool | str:
         if self._subscription is None or self._closing:
@@ -261,7 +287,9 @@ class Worker(Service):
         unparsed: Mapping[str, object] = {"agent_id": sender, "action": "?"}
         if self._control.revoked(sender) is not None:
             return Verdict.deny("revoked", "request rejected: revoked"), unparsed
-        result = self._verify(message, now=now, expected_recipient=KERNEL_RECIPIENT)
+        result = self._verify(
+            message, now=now, expected_recipient=KERNEL_RECIPIENT, record_nonce=False
+        )
         if not result.valid:
             return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed
         # Order matters: limits are spent only on authenticated, fresh, first-seen

@@ -5,6 +5,7 @@ EXPECTED = {
     "AsyncNonceStore",
     "AsyncRedisNonceStore",
     "FileTrustStore",
+    "JetStreamNonceStore",
     "KeyFileError",
     "MalformedMessage",
     "MemoryNonceStore",

@@ -5,7 +5,8 @@ message signed over its exact wire bytes; ``TrustRegistry`` binds agent ids
 to public keys at a ``TrustLevel`` and verifies messages (sender known and
 not revoked, signature, freshness, recipient, replay). Everything here is
 synchronous and takes the clock as a ``now`` parameter, except the network
-nonce stores (``RedisNonceStore``, ``AsyncRedisNonceStore``) and
+nonce stores (``RedisNonceStore``, ``AsyncRedisNonceStore``,
+``JetStreamNonceStore``) and
 ``RedisChecks``, the pipelined yes / no checks they and the kernel's shared
 rate limiter are built on, which import ``redis`` only when built.
 """
@@ -15,6 +16,7 @@ from ._identity import AgentIdentity, PublicIdentity
 from ._json import StrictJSONError, strict_loads
 from ._message import SignedMessage
 from ._nonces import AsyncNonceStore, MemoryNonceStore, NonceStore, as_async_nonce_store
+from ._nonces_nats import JetStreamNonceStore
 from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
 from ._redis_checks import RedisChecks
 from ._registry import TrustRegistry, VerificationResult
@@ -31,6 +33,7 @@ __all__ = [
     "AsyncNonceStore",
     "AsyncRedisNonceStore",
     "FileTrustStore",
+    "JetStreamNonceStore",
     "KeyFileError",
     "MalformedMessage",
     "MemoryNonceStore",

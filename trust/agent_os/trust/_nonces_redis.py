@@ -127,6 +127,13 @@ class AsyncRedisNonceStore:
         key = _key(self.prefix, sender_id, nonce)
         return await self._checks.check(key, _ttl_ms(expires_at, now))
 
+    def __repr__(self) -> str:
+        return f"AsyncRedisNonceStore(prefix={self.prefix!r})"
+
+    async def ping(self) -> None:
+        """One round trip; ``TrustError`` ("nonce_store_unavailable") if Redis does not answer."""
+        await self._checks.ping()
+
     async def close(self) -> None:
         """Finish checks in flight; close the connection pool if this store created it."""
         await self._checks.close()

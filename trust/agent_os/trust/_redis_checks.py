@@ -100,6 +100,13 @@ class RedisChecks:
             if not future.done():
                 future.set_result(bool(result))
 
+    async def ping(self) -> None:
+        """One round trip to the server; ``unavailable(error)`` if it does not answer."""
+        try:
+            await self.client.ping()
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
     async def close(self) -> None:
         """Finish the checks in flight; close the connection pool if this object made it."""
         self._flush()

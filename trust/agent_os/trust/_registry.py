@@ -172,8 +172,14 @@ class TrustRegistry:
         *,
         now: float | None = None,
         expected_recipient: str | None = None,
+        record_nonce: bool = True,
     ) -> VerificationResult:
         """Judge a message (or its wire bytes). Never raises for bad input.
+
+        With ``record_nonce=False`` the registry's ``NonceStore`` is left
+        alone: the caller records the nonce itself (the kernel ``Worker``
+        does, once per request, after the cheaper checks), so one nonce is
+        never recorded twice and taken for its own replay.
 
         A ``SignedMessage`` is judged by its ``signature`` and ``signed_bytes``
         alone: its other fields must match what those bytes say, or the
@@ -214,8 +220,12 @@ class TrustRegistry:
             return _fail("from_future", sender)
         if expected_recipient is not None and parsed.recipient_id != expected_recipient:
             return _fail("wrong_recipient", sender)
-        if self.nonces is not None and not self.nonces.check_and_add(
-            sender, parsed.nonce, parsed.timestamp + self.max_age, ts
+        if (
+            record_nonce
+            and self.nonces is not None
+            and not self.nonces.check_and_add(
+                sender, parsed.nonce, parsed.timestamp + self.max_age, ts
+            )
         ):
             return _fail("replay", sender)
         return VerificationResult(

@@ -1,0 +1,188 @@
+"""What a kernel worker settles before it takes a single request.
+
+Each check here refuses, with a message that says what to set, a
+configuration that would otherwise start quietly and then serve nobody or
+deny everything: a registry file that is missing or does not parse, a kernel
+key that is an agent's key, a nonce store that does not answer, or a fleet
+whose replicas would each keep their own replay memory.
+
+Replay protection is fleet-wide by default (:func:`plan_nonce_store`): the
+workers record nonces in the store their bus already shares — a JetStream
+key-value bucket on NATS, the Redis server on Redis. Kafka routes each
+agent's requests to one partition (the client keys them by agent id), so one
+worker sees all of an agent's requests while the group is stable. SQS has
+neither: a worker there needs ``AGENT_OS_NONCE_URL`` or an explicit
+single-replica opt-out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from agent_os.trust import (
+    AsyncNonceStore,
+    AsyncRedisNonceStore,
+    FileTrustStore,
+    JetStreamNonceStore,
+    MemoryNonceStore,
+    NonceStore,
+    PublicIdentity,
+    TrustError,
+    TrustLevel,
+    TrustRegistry,
+)
+
+log = logging.getLogger("agent_os.kernel")
+
+#: ``AGENT_OS_NONCE_URL`` value that keeps nonces in each worker's memory (one replica).
+NONCE_LOCAL = "local"
+
+
+class StartupRefused(Exception):
+    """The worker's configuration would not serve; ``code`` is stable, the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, fit for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
+def _server_url(url: str) -> str:
+    """The bus URL without its query (bus options, which a second client would not take)."""
+    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+
+
+@dataclass(frozen=True)
+class NoncePlan:
+    """Where a worker records nonces, and whether every replica shares it."""
+
+    store: NonceStore | AsyncNonceStore
+    description: str
+    shared: bool
+
+
+def plan_nonce_store(
+    bus_url: str, nonce_url: str | None = None, *, single_replica: bool = False
+) -> NoncePlan:
+    """The nonce store for a worker on ``bus_url``.
+
+    ``nonce_url`` (``AGENT_OS_NONCE_URL``) wins: ``redis://``/``rediss://``,
+    ``nats://``/``tls://``, or ``local`` (each worker its own memory). Unset,
+    the bus's own shared store is used where it has one. Raises
+    :class:`StartupRefused` where no store is shared and ``single_replica``
+    was not declared (SQS).
+    """
+    url = nonce_url or bus_url
+    scheme = _scheme(url) if url != NONCE_LOCAL else NONCE_LOCAL
+    origin = "AGENT_OS_NONCE_URL" if nonce_url else "the bus"
+    if scheme in ("redis", "rediss"):
+        target = _server_url(url)
+        return NoncePlan(
+            AsyncRedisNonceStore(target), f"Redis {redact(target)} (from {origin})", True
+        )
+    if scheme in ("nats", "tls"):
+        target = _server_url(url)
+        store = JetStreamNonceStore(target)
+        return NoncePlan(
+            store, f"JetStream KV {store.bucket!r} on {redact(target)} (from {origin})", True
+        )
+    if scheme == NONCE_LOCAL:
+        return NoncePlan(
+            MemoryNonceStore(), "this worker's memory (AGENT_OS_NONCE_URL=local)", False
+        )
+    if nonce_url:
+        raise StartupRefused(
+            "nonce_store_url",
+            f"AGENT_OS_NONCE_URL={redact(nonce_url)!r}: expected redis://, rediss://, nats://, "
+            "tls:// or 'local'",
+        )
+    if scheme == "kafka":
+        return NoncePlan(
+            MemoryNonceStore(),
+            "this worker's memory; Kafka routes each agent's requests to one partition",
+            False,
+        )
+    if scheme == "memory":
+        return NoncePlan(MemoryNonceStore(), "this process's memory (memory:// bus)", False)
+    if single_replica:
+        log.warning(
+            "single replica declared (AGENT_OS_SINGLE_REPLICA): nonces stay in this worker's "
+            "memory; a second replica on %s could accept a request this one already judged",
+            redact(bus_url),
+        )
+        return NoncePlan(
+            MemoryNonceStore(), "this worker's memory (AGENT_OS_SINGLE_REPLICA)", False
+        )
+    raise StartupRefused(
+        "no_shared_nonce_store",
+        f"a {scheme}:// bus has no store its workers share for replay protection: set "
+        "AGENT_OS_NONCE_URL=redis://HOST:6379/0 (or nats://HOST:4222) for every replica, or "
+        "AGENT_OS_SINGLE_REPLICA=true if this is the only worker",
+    )
+
+
+async def ping_nonce_store(plan: NoncePlan) -> None:
+    """Refuse to start when the nonce store does not answer (it would deny everything)."""
+    ping = getattr(plan.store, "ping", None)
+    if ping is None:
+        return
+    try:
+        await ping()
+    except TrustError as exc:
+        raise StartupRefused(
+            "nonce_store_unavailable", f"nonce store {plan.description} does not answer: {exc}"
+        ) from exc
+
+
+def open_registry(path: Path, *, recheck: float) -> TrustRegistry:
+    """The trust registry in ``path``, read once now; refused if missing or unreadable."""
+    if not path.exists():
+        raise StartupRefused(
+            "registry_missing",
+            f"registry file {path} does not exist: create it with "
+            f"`agent-os keygen --registry {path}` or `agent-os trust add`",
+        )
+    store = FileTrustStore(path, recheck=recheck)
+    try:
+        store.all()
+    except TrustError as exc:
+        raise StartupRefused(
+            "registry_corrupt", f"registry file {path} is unusable: {exc}"
+        ) from exc
+    return TrustRegistry(store)
+
+
+def check_kernel_key(registry: TrustRegistry, kernel: PublicIdentity) -> None:
+    """Refuse a kernel key that the registry knows as an agent's (or an admin's) key.
+
+    A worker signing verdicts with an agent's key would let that agent allow
+    its own actions, and agents pin kernel keys: nobody would accept them.
+    """
+    for entry in registry.store.all():
+        same_key = entry.identity.public_key == kernel.public_key
+        if (same_key or entry.agent_id == kernel.agent_id) and entry.level is not TrustLevel.KERNEL:
+            what = "key" if same_key else "id"
+            raise StartupRefused(
+                "kernel_key_is_agent_key",
+                f"the kernel key's {what} belongs to {entry.agent_id!r}, registered at level "
+                f"{entry.level.name}: a kernel needs its own key "
+                "(`agent-os keygen --kernel --id KERNEL_ID --out KEYFILE`)",
+            )
