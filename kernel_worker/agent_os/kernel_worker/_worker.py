@@ -210,7 +210,11 @@ class Worker(Service):
         return bool(getattr(self._bus, "connected", True)) or "bus disconnected"
 
     def _registry_ready(self) -> bool | str:
-        live = sum(not entry.revoked for entry in self._registry.store.all())
+        entries = self._registry.store.all()  # a file store looks at its file first
+        problem = getattr(self._registry.store, "problem", None)
+        if problem:
+            return f"serving the last good registry: {problem}"
+        live = sum(not entry.revoked for entry in entries)
         return live > 0 or "trust registry holds no agent"
 
     def _policy_ready(self) -> bool | str:

@@ -202,3 +202,109 @@ def test_recheck_keeps_failing_while_the_file_is_unreadable(tmp_path: Path) -> N
             store.get("agent-1")
     with pytest.raises(ValueError):
         FileTrustStore(path, recheck=-1)
+
+
+# -- registry integrity: serials, sticky revocation, last good copy, signatures -------------
+
+
+def _registered(path: Path, *agents: AgentIdentity) -> TrustRegistry:
+    registry = TrustRegistry(FileTrustStore(path))
+    for agent in agents:
+        registry.register(agent)
+    return registry
+
+
+def test_every_write_raises_the_serial(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    registry = _registered(path, AGENT)
+    assert json.loads(path.read_text())["serial"] == 1
+    registry.revoke("agent-1", "leaked")
+    assert json.loads(path.read_text())["serial"] == 2
+    assert FileTrustStore(path).serial == -1  # nothing read yet
+    reader = FileTrustStore(path)
+    reader.all()
+    assert reader.serial == 2
+
+
+def test_an_older_file_coming_back_does_not_undo_a_revocation(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    writer = _registered(path, AGENT)
+    old = path.read_bytes()
+    reader = TrustRegistry(FileTrustStore(path))
+    msg = SignedMessage.create(AGENT, "kernel", {"x": 1}, now=NOW)
+    assert reader.verify(msg, now=NOW).valid
+    writer.revoke("agent-1", "leaked", now=NOW)
+    assert reader.verify(msg, now=NOW).reason == "revoked"
+    path.write_bytes(old)  # a restored backup: serial 1 after serial 2
+    assert reader.verify(msg, now=NOW).reason == "revoked"
+    store = reader.store
+    assert isinstance(store, FileTrustStore)
+    assert store.problem is not None and "went back from serial 2 to 1" in store.problem
+
+
+def test_revocation_is_sticky_even_in_a_newer_file(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    writer = _registered(path, AGENT)
+    reader = TrustRegistry(FileTrustStore(path))
+    writer.revoke("agent-1", "leaked", now=NOW)
+    assert reader.get("agent-1") is not None and reader.level("agent-1") is TrustLevel.NONE
+    # Someone edits the file by hand: same key, not revoked, a higher serial.
+    data = json.loads(path.read_text())
+    data["serial"] = 99
+    data["agents"][0]["revoked"] = False
+    path.write_text(json.dumps(data))
+    entry = reader.get("agent-1")
+    assert entry is not None and entry.revoked and entry.revoked_reason == "leaked"
+    # A new key for the same id is a new registration, not the revoked key.
+    fresh = AgentIdentity.create("agent-1")
+    data["agents"][0].update(fresh.public().to_dict())
+    data["serial"] = 100
+    path.write_text(json.dumps(data))
+    entry = reader.get("agent-1")
+    assert entry is not None and not entry.revoked
+
+
+@pytest.mark.parametrize(
+    "damage", [b"{broken", b'{"agents": [{"agent_id": "a"}]}', b'{"agents":[],"agents":[]}', None]
+)
+def test_a_broken_or_missing_file_keeps_the_last_good_copy(
+    tmp_path: Path, damage: bytes | None
+) -> None:
+    path = tmp_path / "trust.json"
+    _registered(path, AGENT)
+    good = path.read_bytes()
+    store = FileTrustStore(path)
+    assert store.get("agent-1") is not None and store.problem is None
+    if damage is None:
+        path.unlink()
+    else:
+        path.write_bytes(damage)
+    entry = store.get("agent-1")  # no exception, no empty registry
+    assert entry is not None and not entry.revoked
+    assert store.problem is not None
+    path.write_bytes(good)
+    assert store.get("agent-1") is not None and store.problem is None
+
+
+def test_signed_registry_documents(tmp_path: Path) -> None:
+    path = tmp_path / "trust.json"
+    admin = AgentIdentity.create("admin-1")
+    rogue = AgentIdentity.create("admin-1")  # same id, another key
+    TrustRegistry(FileTrustStore(path, signer=admin)).register(AGENT)
+    reader = FileTrustStore(path, trusted_signers=[admin.public()])
+    assert reader.get("agent-1") is not None
+    assert json.loads(path.read_text())["signature"]["by"] == "admin-1"
+    # An unsigned file, a file signed by another key and an edited signed file are refused.
+    for signer in (None, rogue):
+        other = tmp_path / f"other-{signer is None}.json"
+        TrustRegistry(FileTrustStore(other, signer=signer)).register(AGENT)
+        with pytest.raises(TrustError, match=r"not signed|bad signature"):
+            FileTrustStore(other, trusted_signers=[admin.public()]).all()
+    data = json.loads(path.read_text())
+    data["agents"][0]["level"] = "ADMIN"
+    path.write_text(json.dumps(data))
+    with pytest.raises(TrustError, match="bad signature"):
+        FileTrustStore(path, trusted_signers=[admin.public()]).all()
+    entry = reader.get("agent-1")  # the running reader keeps its last good copy
+    assert entry is not None and entry.level is TrustLevel.STANDARD
+    assert reader.problem is not None and "bad signature" in reader.problem

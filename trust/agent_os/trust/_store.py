@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import json
+import logging
 import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import TrustError
-from ._identity import PublicIdentity
+from ._identity import AgentIdentity, PublicIdentity
+from ._registry_file import decode_document, encode_document
+
+log = logging.getLogger("agent_os.trust")
 
 
 class TrustLevel(IntEnum):
@@ -130,7 +134,6 @@ class MemoryTrustStore:
             return list(self._entries.values())
 
 
-_FILE_VERSION = 1
 _RACY_NS = 100_000_000
 
 
@@ -145,14 +148,37 @@ class FileTrustStore:
     the file at most that often: a busy reader saves a ``stat`` per lookup and
     sees another process's change within ``recheck``. Writes through this
     store are seen at once. The file holds public keys only (mode 0644).
-    A file that exists but cannot be read or parsed raises ``TrustError``
-    (code "store_error"): failing loudly beats trusting an empty registry.
+
+    Until the file was read once, a file that exists but cannot be read or
+    parsed raises ``TrustError`` (code "store_error"): failing loudly beats
+    trusting an empty registry. After that the store keeps its **last good
+    copy** when the file breaks, disappears, or goes back to an older
+    ``serial`` (see ``_registry_file``), logs it loudly and names it in
+    ``problem`` (a readiness check) until a good file returns. Revocation is
+    sticky: a key this store has seen revoked stays revoked, whatever a later
+    file says. With ``signer`` writes are signed; with ``trusted_signers``
+    only a document signed by one of them is accepted.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, recheck: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        recheck: float = 0.0,
+        signer: AgentIdentity | None = None,
+        trusted_signers: Iterable[PublicIdentity] | None = None,
+    ) -> None:
         if not recheck >= 0:
             raise ValueError("recheck must be a number of seconds >= 0")
         self.path = Path(path)
+        self._signer = signer
+        self._trusted = (
+            None if trusted_signers is None else {p.agent_id: p for p in trusted_signers}
+        )
+        #: Why the store serves its last good copy instead of the file; None when all is well.
+        self.problem: str | None = None
+        self._serial = -1  # the highest serial accepted; -1 before the first good read
+        self._revoked_keys: dict[str, TrustEntry] = {}  # fingerprint -> the revoked entry
         self._recheck = recheck
         self._next_check = 0.0
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -187,55 +213,108 @@ class FileTrustStore:
         # Only a successful look postpones the next one: an unreadable file keeps failing.
         self._next_check = now + self._recheck if self._recheck else 0.0
 
+    @property
+    def serial(self) -> int:
+        """The serial of the copy in use (-1 before the file was first read)."""
+        return self._serial
+
     def _load_if_changed(self) -> None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            if self._serial >= 0:
+                self._stamp = None
+                return self._keep_last_good(f"registry file {self.path} is missing")
             self._entries, self._stamp = {}, None
-            return
+            return None
         except OSError as exc:
-            raise TrustError(
+            error = TrustError(
                 f"cannot stat trust store {self.path}: {exc}", code="store_error", retryable=True
-            ) from exc
+            )
+            if self._serial >= 0:
+                return self._keep_last_good(str(error))
+            raise error from exc
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._stamp or self._racy:
-            self._entries = self._read()
-            self._stamp = stamp
             # File times come from a coarse clock and inode numbers are reused, so a
             # second write within one tick could keep the same stamp. While the file
             # is that young, re-read on every lookup (git's "racy clean" rule).
             self._racy = time.time_ns() - st.st_mtime_ns < _RACY_NS
+            try:
+                entries, serial = self._read()
+            except TrustError as exc:
+                if self._serial < 0:
+                    raise
+                self._stamp = stamp  # the same broken bytes are not re-read until they change
+                return self._keep_last_good(str(exc))
+            self._stamp = stamp
+            if serial < self._serial:
+                return self._keep_last_good(
+                    f"registry file {self.path} went back from serial {self._serial} to "
+                    f"{serial}: an older copy is refused (it could undo a revocation)"
+                )
+            self._accept(entries, serial)
+        return None
 
-    def _read(self) -> dict[str, TrustEntry]:
+    def _accept(self, entries: dict[str, TrustEntry], serial: int) -> None:
+        for agent_id, entry in entries.items():
+            seen = self._revoked_keys.get(entry.identity.fingerprint)
+            if seen is not None and not entry.revoked:
+                log.error(
+                    "registry file %s lists %s as not revoked, but its key %s was revoked "
+                    "(%s): it stays revoked",
+                    self.path, agent_id, entry.identity.fingerprint, seen.revoked_reason,
+                )  # fmt: skip
+                entries[agent_id] = dataclasses.replace(
+                    entry,
+                    revoked=True,
+                    revoked_reason=seen.revoked_reason,
+                    revoked_at=seen.revoked_at,
+                )
+        self._remember_revoked(entries.values())
+        self._entries, self._serial = entries, serial
+        if self.problem is not None:
+            log.warning("registry file %s is usable again (serial %d)", self.path, serial)
+            self.problem = None
+
+    def _remember_revoked(self, entries: Iterable[TrustEntry]) -> None:
+        for entry in entries:
+            if entry.revoked:
+                self._revoked_keys.setdefault(entry.identity.fingerprint, entry)
+
+    def _keep_last_good(self, why: str) -> None:
+        if why != self.problem:
+            log.error("%s; serving the last good copy (serial %d)", why, self._serial)
+        self.problem = why
+
+    def _read(self) -> tuple[dict[str, TrustEntry], int]:
         try:
-            data = json.loads(self.path.read_bytes().decode("utf-8"))
+            raw = self.path.read_bytes()
         except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return {}, 0
+        except OSError as exc:
             raise TrustError(
                 f"cannot read trust store {self.path}: {exc}", code="store_error", retryable=True
             ) from exc
-        if not isinstance(data, dict) or not isinstance(data.get("agents"), list):
-            raise TrustError(f"trust store {self.path} has no 'agents' list", code="store_error")
+        document = decode_document(raw, self.path, self._trusted)
         entries: dict[str, TrustEntry] = {}
-        for item in data["agents"]:
-            if not isinstance(item, dict):
-                raise TrustError(f"trust store {self.path}: bad entry", code="store_error")
+        for item in document.agents:
             try:
                 entry = TrustEntry.from_dict(item)
             except TrustError as exc:
                 raise TrustError(f"trust store {self.path}: {exc}", code="store_error") from exc
+            if entry.agent_id in entries:
+                raise TrustError(
+                    f"trust store {self.path}: agent {entry.agent_id!r} appears twice",
+                    code="store_error",
+                )
             entries[entry.agent_id] = entry
-        return entries
+        return entries, document.serial
 
     def _write(self, entries: dict[str, TrustEntry]) -> None:
-        body = json.dumps(
-            {
-                "version": _FILE_VERSION,
-                "agents": [entries[k].to_dict() for k in sorted(entries)],
-            },
-            indent=1,
-        ).encode("utf-8")
+        serial = max(self._serial, 0) + 1
+        agents = [entries[k].to_dict() for k in sorted(entries)]
+        body = encode_document(agents, serial, self._signer)
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -254,6 +333,9 @@ class FileTrustStore:
         # rename keeps inode and mtime, so this is the stamp _refresh will see.
         self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         self._racy = True
+        self._serial = serial
+        self._remember_revoked(entries.values())
+        self.problem = None
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
