@@ -18,6 +18,7 @@ choose others).
 from __future__ import annotations
 
 import os
+import sys
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +93,8 @@ def enable_tracing(
         if console:
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+            # sys.stdout as it is now (the exporter's default is bound at import).
+            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
         else:
             for exporter in exporters_from_env():
                 provider.add_span_processor(BatchSpanProcessor(exporter))

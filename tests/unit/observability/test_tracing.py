@@ -174,3 +174,17 @@ def test_exporters_follow_otel_variables() -> None:
     assert "pip install" in str(missing.value)
     for exporter in [otlp, *console]:
         exporter.shutdown()
+
+
+def test_demo_prints_its_spans() -> None:
+    from click.testing import CliRunner
+
+    from agent_os.adapters._cli import main
+
+    try:
+        result = CliRunner().invoke(main, ["demo", "--trace"])
+    finally:
+        disable_tracing()
+    assert '"name": "agentos.policy"' in result.output
+    assert '"agentos.decision": "deny"' in result.output
+    assert "actions blocked before they ran" in result.output
