@@ -336,6 +336,8 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
                 continue
             if role is None and default is None:
                 continue  # a name that says nothing: read_fields reads the value's shape
+            if role in _SHAPED_ROLES and default is None and _json_text(value):
+                continue  # JSON text: read_fields decodes it and reads its fields
             if isinstance(value, str) or default is not None or role not in _SHAPED_ROLES:
                 fields[skey] = field_meaning(skey, value, kinds, default)
                 if default is None and (role in _SHAPED_ROLES or (role == "command" and kinds)):
@@ -358,6 +360,12 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
 
 
 _UNNAMED = frozenset(("__arg1", "tool_input", "input", "arg"))
+
+
+def _json_text(value: object) -> bool:
+    return isinstance(value, str) and value[:1] == "{"
+
+
 _SHAPED_ROLES = frozenset((None, "shape", "content", "argv", "sqlish"))
 
 
@@ -436,7 +444,7 @@ def read_fields(args: object, classification: Classification) -> dict[str, list[
             kind = type(value)
             if kind is str:
                 meaning = fields.get(key)
-                if meaning is None or key in _ARGV:
+                if meaning is None or key in _ARGV or value[:1] == "{":
                     break
                 bucket = out.get(meaning)
                 if bucket is None:

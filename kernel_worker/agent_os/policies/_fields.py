@@ -21,6 +21,7 @@ nothing, so a catalogue hit never looks at a value.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -284,7 +285,7 @@ def _walk_mapping(
                 meaning = inherited
             elif role is None and default is None:
                 if type(value) is str:
-                    emit(shape(value), value, path)
+                    _text(None, value, path, fields, kinds, emit, depth)
                     continue
                 shaped = True
             else:
@@ -294,23 +295,29 @@ def _walk_mapping(
             if meaning == C and skey in _COMMAND_KEYS and head is None:
                 head = skey
             elif skey not in _ARGV_KEYS:
-                emit(meaning, value, path)
+                pending = shaped and value[:1] == "{"  # JSON text: decode before judging shape
+                _text(None if pending else meaning, value, path, fields, kinds, emit, depth)
                 continue
         later.append((skey, value, None if shaped else meaning, path))
     # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
     if head is not None:
-        words: list[object] = [node[head]]
+        words: list[object] = []
         for skey, value, _, _ in later:
             if skey in _ARGV_KEYS and isinstance(value, list | tuple | str):
                 words.extend(value if isinstance(value, list | tuple) else value.split())
-        emit(C, join_argv(words), f"{prefix}.{head}" if prefix else head)
+        text = node[head]
+        emit(
+            C,
+            f"{text} {join_argv(words)}" if words else text,
+            f"{prefix}.{head}" if prefix else head,
+        )
     for skey, value, meaning, path in later:
         if head is not None and (
             skey == head or (skey in _ARGV_KEYS and isinstance(value, list | tuple | str))
         ):
             continue
         if isinstance(value, str):
-            emit(meaning or shape(value), value, path)
+            _text(meaning, value, path, fields, kinds, emit, depth)
         elif meaning == C and isinstance(value, list | tuple):
             text = _command_of(skey.lower(), value)
             if text is not None:
@@ -326,5 +333,34 @@ def _walk_mapping(
             walk(value, fields, kinds, emit, path, meaning, depth + 1)
 
 
+def _text(
+    meaning: str | None,
+    text: str,
+    path: str,
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    emit: Any,
+    depth: int,
+) -> None:
+    """Emit one string (``meaning`` ``None``: read by shape).
+
+    A JSON object in a data or prose field, or in one read by shape, is data
+    and is also read field by field: LangChain's ``requests_post`` takes
+    ``{"url": ..., "data": ...}`` as JSON text, and a command or URL hidden in
+    JSON text is still a command or URL.
+    """
+    if (meaning is None or meaning in (D, T)) and text[:1] == "{" and len(text) <= _MAX_JSON:
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            emit(D, text, path)
+            walk(decoded, fields, kinds, emit, path, None, depth + 1)
+            return
+    emit(meaning or shape(text), text, path)
+
+
+_MAX_JSON = 65_536
 _SHAPED = frozenset(("shape", "content", "argv"))
 _INHERITED = frozenset((C, S, K, D))
