@@ -24,7 +24,10 @@ from ._errors import IntegrationError, LoopBlocked, MissingExtra, UnsupportedObj
 # is type-checked in its framework's own environment.
 
 __all__ = [
+    "AssistantsUnavailable",
+    "AsyncGovernedAssistant",
     "CrewAIKernel",
+    "GovernedAssistant",
     "GovernedCrew",
     "GovernedMCPProxy",
     "IntegrationError",
@@ -33,6 +36,8 @@ __all__ = [
     "LoopBlocked",
     "MissingExtra",
     "OnDeny",
+    "OpenAIKernel",
+    "TooManyTurns",
     "ToolCall",
     "ToolGovernor",
     "UnsupportedObject",
@@ -45,6 +50,11 @@ _LAZY = {
     "GovernedMCPProxy": ("._mcp_proxy", "mcp", "mcp"),
     "CrewAIKernel": ("._crewai", "crewai", "crewai"),
     "GovernedCrew": ("._crewai", "crewai", "crewai"),
+    "OpenAIKernel": ("._openai", "openai", "openai"),
+    "GovernedAssistant": ("._openai", "openai", "openai"),
+    "AsyncGovernedAssistant": ("._openai", "openai", "openai"),
+    "AssistantsUnavailable": ("._openai", "openai", "openai"),
+    "TooManyTurns": ("._openai", "openai", "openai"),
 }
 
 
