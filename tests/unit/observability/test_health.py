@@ -76,10 +76,10 @@ async def test_worker_is_ready_only_while_consuming() -> None:
         await worker.start()
         status, body = await _get(server.port, "/readyz")
         assert status == 200, body
-        assert json.loads(body) == {
-            "ready": True,
-            "checks": {"bus": "ok", "policy": "ok", "registry": "ok"},
-        }
+        report = json.loads(body)
+        assert report["ready"] is True
+        assert {"bus", "policy", "registry"} <= set(report["checks"])
+        assert set(report["checks"].values()) == {"ok"}
         assert (await _get(server.port, "/healthz"))[0] == 200
         status, text = await _get(server.port, "/metrics")
         assert status == 200
