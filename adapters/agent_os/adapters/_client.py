@@ -32,6 +32,7 @@ from agent_os.kernel_worker import (
     call_args,
 )
 from agent_os.observability import ClientObserver, Metrics
+from agent_os.review import DEFAULT_REVIEW_TIMEOUT, ReviewRules, wait_for_decision
 from agent_os.trust import (
     AgentIdentity,
     PublicIdentity,
@@ -68,6 +69,8 @@ class KernelClient:
         timeout: float = DEFAULT_TIMEOUT,
         policy: str | None = None,
         metrics: Metrics | None = None,
+        review_timeout: float | ReviewRules = DEFAULT_REVIEW_TIMEOUT,
+        wait_review: bool = True,
     ) -> None:
         self._bus = bus
         self._identity = identity
@@ -80,6 +83,8 @@ class KernelClient:
         self._subject = subject
         self._timeout = timeout
         self._policy = policy
+        self._review_timeout = review_timeout
+        self._wait_review = wait_review
         #: Replies dropped because they were not a valid verdict for the request, by reason.
         self.dropped: Counter[str] = Counter()
         # Metrics and spans wrap the check, the request and the reading of replies.
@@ -99,14 +104,37 @@ class KernelClient:
         timeout: float | None = None,
         policy: str | None = None,
         hints: Mapping[str, Any] | None = None,
+        wait_review: bool | None = None,
     ) -> Verdict:
         """Ask for a verdict. Never raises for a deny; every failure is a deny.
 
         ``hints`` help the kernel classify a tool call (``{"action": declared
-        kind, "class": tool class, "annotations": {...}}``).
+        kind, "class": tool class, "annotations": {...}}``). An action held
+        for human review is waited on (:meth:`wait`) unless ``wait_review`` is
+        false: then the ``review`` verdict comes back with its ticket.
         """
-        return await self._observer.check(
+        verdict = await self._observer.check(
             self._check, action, args, tool=tool, timeout=timeout, policy=policy, hints=hints
+        )
+        if verdict.decision is Decision.REVIEW and (
+            self._wait_review if wait_review is None else wait_review
+        ):
+            return await self.wait(verdict)
+        return verdict
+
+    async def wait(self, ticket: Verdict, *, timeout: float | None = None) -> Verdict:
+        """The final verdict on an action held for review (``ticket``: its ``review`` verdict).
+
+        Waits until a reviewer decides, the review deadline passes (a deny) or
+        this agent's own review timeout does (``timeout``, else the client's
+        ``review_timeout``: seconds, or :class:`ReviewRules` giving them per
+        rule; a deny too). Only a verdict signed by a pinned kernel key counts.
+        """
+        if timeout is None:
+            limit = self._review_timeout
+            timeout = limit.terms(ticket.rule)[0] if isinstance(limit, ReviewRules) else limit
+        return await wait_for_decision(
+            self._bus, self._identity, self._kernels, ticket, timeout=timeout
         )
 
     async def _check(

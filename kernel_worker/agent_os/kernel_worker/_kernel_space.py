@@ -39,9 +39,11 @@ from agent_os.observability import Metrics, observed
 from agent_os.policies._errors import PolicyViolation
 from agent_os.policies._policy import Policy, load_policy
 from agent_os.policies._types import Decision, Signal, Verdict
+from agent_os.review import ReviewQueue
 
 from ._call_args import bind_call, json_safe, signature_of
-from ._review import Approver, DenyAfterTimeout, ReviewOutcome, ReviewRequest
+from ._governance import Governance
+from ._review import Approver, DenyAfterTimeout, ReviewOutcome
 
 __all__ = ["KernelSpace"]
 
@@ -81,6 +83,10 @@ class KernelSpace:
     default registry, whose collectors every kernel in the process shares (see
     :attr:`metrics`); pass a :class:`Metrics` to use another registry. ``audit`` defaults
     to a :class:`MemoryAuditLog`, ``approver`` to :class:`DenyAfterTimeout`.
+    ``review`` (a :class:`~agent_os.review.ReviewQueue`) makes SIGSTOP
+    durable: held calls are recorded in the review store and wait for a
+    reviewer's decision (``agent-os review``, the console) instead of the
+    approver; no decision by the deadline is a deny.
     ``capabilities`` are the agent's granted capabilities, checked by rules
     that require them (``None``: the policy's own default).
     """
@@ -92,6 +98,7 @@ class KernelSpace:
         metrics: bool | Metrics = False,
         audit: AuditSink | None = None,
         approver: Approver | None = None,
+        review: ReviewQueue | None = None,
         agent_id: str = "local",
         capabilities: Iterable[str] | None = None,
         run_sync_in_thread: bool = False,
@@ -110,6 +117,9 @@ class KernelSpace:
             self._metrics = Metrics() if metrics else None
         # Metrics and the policy span wrap the decision as middleware.
         self._decide = observed(self._evaluate, self._metrics)
+        self._governance = Governance(
+            record=self._audit.record, approver=self._approver, review=review, metrics=self._metrics
+        )
 
     # -- properties ------------------------------------------------------------
 
@@ -270,17 +280,13 @@ class KernelSpace:
         approver that raises is a deny. Only ``APPROVED`` means the action may run.
         """
         full = {"agent_id": self._agent_id, **action, "request_id": verdict.request_id}
-        return await self._review(full, verdict, approver or self._approver)
+        return await self._review(full, verdict, approver)
 
     # -- the governed call ----------------------------------------------------------
 
     def _judge(self, action: Mapping[str, Any]) -> Verdict:
         started = time.perf_counter()
-        try:
-            verdict = self._decide(action, self._capabilities)
-        except Exception as exc:  # the engine must not raise; if it does, fail closed
-            log.exception("policy evaluation failed for %s", action.get("action"))
-            verdict = Verdict.deny("internal_error", f"policy evaluation failed: {exc!r}")
+        verdict = Governance.evaluate(self._decide, action, self._capabilities)
         verdict = replace(
             verdict,
             request_id=str(action["request_id"]),
@@ -295,7 +301,7 @@ class KernelSpace:
         if verdict.decision is Decision.DENY or verdict.signal is Signal.SIGKILL:
             raise PolicyViolation(verdict)
         if verdict.decision is Decision.REVIEW or verdict.signal is Signal.SIGSTOP:
-            outcome = await self._review(action, verdict, self._approver)
+            outcome = await self._review(action, verdict, None)
             if outcome is not ReviewOutcome.APPROVED:
                 code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
                 raise PolicyViolation(verdict, code=code)
@@ -311,18 +317,11 @@ class KernelSpace:
         return await self._call(reg.fn, args, kwargs)
 
     async def _review(
-        self, action: Mapping[str, Any], verdict: Verdict, approver: Approver
+        self, action: Mapping[str, Any], verdict: Verdict, approver: Approver | None
     ) -> ReviewOutcome:
-        request = ReviewRequest(str(action["request_id"]), action, verdict)
-        try:
-            outcome = ReviewOutcome(await approver.review(request))
-        except Exception:
-            log.exception("approver failed on %s; denying", request.request_id)
-            outcome = ReviewOutcome.DENIED
-        self._audit.record(AuditEvent.from_verdict(action, verdict, review=outcome))
-        if self._metrics is not None:
-            self._metrics.observe_review(outcome)
-        return outcome
+        # The same flow as the Worker's; here it waits for the decision.
+        held = await self._governance.hold(action, verdict, wait=True, approver=approver)
+        return held.outcome or ReviewOutcome.DENIED
 
     async def _call(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -30,6 +30,7 @@ from agent_os.bus import Bus, BusError, Delivery, Envelope, Service, SubscribeOp
 from agent_os.observability import Check, Decide, Metrics, WorkerObserver
 from agent_os.policies._policy import Policy
 from agent_os.policies._types import Decision, Verdict
+from agent_os.review import ReviewDesk, ReviewQueue
 from agent_os.trust import (
     AgentIdentity,
     AsyncNonceStore,
@@ -44,8 +45,9 @@ from agent_os.trust import (
 )
 
 from ._control import ControlListener
+from ._governance import Governance
 from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_policy_limits
-from ._review import Approver, ReviewOutcome, ReviewRequest
+from ._review import Approver
 from ._wire import (
     ACTION_SUBJECT,
     CONTROL_SUBJECT,
@@ -86,6 +88,14 @@ class Worker(Service):
     agent may cost (see ``_limits``). Unless ``control_subject`` is None the
     worker also listens (fan-out) for signed revocation/rotation events from
     keys at ``control_levels`` and applies them at once.
+
+    SIGSTOP: with ``review`` (a :class:`~agent_os.review.ReviewQueue`) a held
+    action is recorded in the shared review store and answered at once with
+    a ``review`` verdict carrying the ticket and deadline; the worker's
+    :class:`~agent_os.review.ReviewDesk` (any worker's, or the console's)
+    later hands the agent the final verdict. With an ``approver`` instead the
+    worker waits for it in process (tests, demos). With neither, the
+    ``review`` verdict has no ticket and the agent treats it as a deny.
     """
 
     def __init__(
@@ -103,6 +113,7 @@ class Worker(Service):
         audit: AuditSink | None = None,
         publish_audit: bool = True,
         approver: Approver | None = None,
+        review: ReviewQueue | None = None,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -149,6 +160,17 @@ class Worker(Service):
         self._audit = audit
         self._audit_out = AuditPublisher(bus) if publish_audit else None
         self._approver = approver
+        self._governance = Governance(
+            record=self._record_event, approver=approver, review=review, metrics=metrics
+        )
+        # Any worker's desk answers an agent waiting on a held action, from the shared store.
+        self._desk = (
+            None
+            if review is None
+            else ReviewDesk(
+                bus, review.store, identity=identity, registry=registry, record=self._record_event
+            )
+        )
         self._max_request_bytes = max_request_bytes
         self._answered: OrderedDict[str, bytes] = OrderedDict()
         self._subscription: Subscription | None = None
@@ -176,6 +198,8 @@ class Worker(Service):
                 self._subject, handler, group=self._group, options=self._options
             )
             log.info("kernel worker %s consuming %s", self.kernel_id, self._subject)
+        if self._desk is not None:
+            await self._desk.start()
 
     def health_checks(self) -> dict[str, Check]:
         """Readiness checks of this worker: consuming from the bus, registry and policy loaded."""
@@ -227,6 +251,8 @@ class Worker(Service):
             self._observer.stopped(self._options.concurrency)
         if self._control_subscription is not None:
             await self._control_subscription.unsubscribe()
+        if self._desk is not None:
+            await self._desk.shutdown()
         if self._audit_out is not None:
             await self._audit_out.close()
 
@@ -320,20 +346,12 @@ class Worker(Service):
         decide = self._deciders.get(name)
         if decide is None:
             return Verdict.deny("unknown_policy", f"no policy named {name!r}"), request.action
-        verdict = decide(request.action, result.capabilities)
-        if verdict.decision is Decision.REVIEW and self._approver is not None:
-            verdict = await self._review(request.request_id, request.action, verdict)
+        verdict = Governance.evaluate(decide, request.action, result.capabilities)
+        if verdict.decision is Decision.REVIEW:
+            # Durable review: recorded and answered at once with the ticket (no waiting here).
+            held = {**request.action, "request_id": request.request_id}
+            verdict = (await self._governance.hold(held, verdict, wait=False)).verdict
         return verdict, request.action
-
-    async def _review(
-        self, request_id: str, action: Mapping[str, object], verdict: Verdict
-    ) -> Verdict:
-        assert self._approver is not None
-        outcome = await self._approver.review(ReviewRequest(request_id, action, verdict))
-        if outcome is ReviewOutcome.APPROVED:
-            return replace(verdict, decision=Decision.ALLOW, code="review_approved")
-        code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
-        return replace(verdict, decision=Decision.DENY, code=code)
 
     async def _answer(self, envelope: Envelope, agent_id: str | None, verdict: Verdict) -> None:
         """Answer a request that could not be judged normally (always a deny).
@@ -362,12 +380,15 @@ class Worker(Service):
         if len(self._answered) > _IDEMPOTENCY_ENTRIES:
             self._answered.popitem(last=False)
 
+    async def _record_event(self, event: AuditEvent) -> None:
+        if self._audit is not None:
+            self._audit.record(event)
+        if self._audit_out is not None:
+            await self._audit_out.put(event)
+
     async def _record(self, action: Mapping[str, object], verdict: Verdict) -> None:
         if self._audit is not None:
-            event = AuditEvent.from_verdict(action, verdict)
-            self._audit.record(event)
-            if self._audit_out is not None:
-                await self._audit_out.put(event)
+            await self._record_event(AuditEvent.from_verdict(action, verdict))
         elif self._audit_out is not None:  # built by the publisher, off the hot path
             await self._audit_out.put_decision(action, verdict)
 

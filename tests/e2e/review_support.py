@@ -1,0 +1,149 @@
+"""A governed setup with durable review: registry and keys on disk, a review store, workers.
+
+Everything a separate process needs (the ``agent-os review`` CLI, the console,
+a worker subprocess) is in files under one directory: the trust registry,
+the kernel's, reviewers' and console's keys, the console's login tokens and
+the SQLite review store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent_os.adapters import KernelClient
+from agent_os.bus import Bus, connect
+from agent_os.kernel_worker import MemoryAuditLog, Worker, load_policy
+from agent_os.review import ON_BEHALF, ReviewItem, ReviewQueue, ReviewRules, SqliteReviewStore
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+
+BIN = Path(sys.executable).parent
+AGENT_OS = str(BIN / "agent-os")
+#: deploy is held for review; everything else is allowed.
+POLICY = {
+    "name": "ops",
+    "blocked_actions": [
+        {"action": "deploy", "signal": "SIGSTOP", "reason": "deploys need a human"},
+    ],
+}
+TOKEN = "alice-console-token-0123456789"
+
+
+@dataclass
+class ReviewSetup:
+    """Files and identities of one governed, reviewed deployment."""
+
+    root: Path
+    kernel: AgentIdentity = field(default_factory=lambda: AgentIdentity.create("kernel-1"))
+    console: AgentIdentity = field(
+        default_factory=lambda: AgentIdentity.create("console-1", "console", [ON_BEHALF])
+    )
+    agent: AgentIdentity = field(default_factory=lambda: AgentIdentity.create("agent-1"))
+    alice: AgentIdentity = field(default_factory=lambda: AgentIdentity.create("alice", "Alice"))
+    bob: AgentIdentity = field(default_factory=lambda: AgentIdentity.create("bob", "Bob"))
+
+    def __post_init__(self) -> None:
+        registry = TrustRegistry(FileTrustStore(self.registry_file))
+        registry.register(self.agent)
+        for reviewer in (self.alice, self.bob, self.console):
+            registry.register(reviewer, TrustLevel.REVIEWER)
+        for who in (self.kernel, self.console, self.alice, self.bob):
+            who.save(self.key(who.agent_id))
+        self.token_file.write_text(f"alice {TOKEN}\n")
+        self.token_file.chmod(0o600)
+        SqliteReviewStore(self.store_file).close()
+
+    @property
+    def registry_file(self) -> Path:
+        return self.root / "registry.json"
+
+    @property
+    def store_file(self) -> Path:
+        return self.root / "review.db"
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "tokens"
+
+    def key(self, who: str) -> Path:
+        return self.root / f"{who}.key"
+
+    def registry(self) -> TrustRegistry:
+        return TrustRegistry(FileTrustStore(self.registry_file, recheck=0.1))
+
+    def queue(self, timeout: float = 600.0, rules: ReviewRules | None = None) -> ReviewQueue:
+        return ReviewQueue(
+            SqliteReviewStore(self.store_file),
+            registry=self.registry(),
+            rules=rules or ReviewRules(timeout=timeout),
+            poll=0.1,
+        )
+
+    async def worker(
+        self, url: str, *, timeout: float = 600.0, rules: ReviewRules | None = None
+    ) -> tuple[Worker, Bus]:
+        bus = await connect(url)
+        worker = Worker(
+            bus,
+            identity=self.kernel,
+            registry=self.registry(),
+            policies=load_policy(POLICY),
+            audit=MemoryAuditLog(),
+            review=self.queue(timeout, rules),
+        )
+        await worker.start()
+        return worker, bus
+
+    async def client(self, url: str, **kw: Any) -> tuple[KernelClient, Bus]:
+        bus = await connect(url)
+        keys = [self.kernel.public(), self.console.public()]
+        return KernelClient(bus, self.agent, keys, timeout=10.0, **kw), bus
+
+    async def cli(self, *args: str, bus: str | None = None, key: str = "alice") -> dict[str, Any]:
+        """Run ``agent-os review ARGS`` as a reviewer would; its parsed JSON output."""
+        argv = [AGENT_OS, "review", *args, "--store", str(self.store_file)]
+        if args[0] in ("approve", "deny"):
+            argv += ["--registry", str(self.registry_file), "--key", str(self.key(key))]
+        if bus is not None:
+            argv += ["--bus", bus]
+        # In a thread: the workers and desks of the test share this event loop.
+        done = await asyncio.to_thread(
+            subprocess.run,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"agent-os review {args[0]} failed: {done.stderr or done.stdout}")
+        return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
+async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``check`` (sync, may touch the store) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not reached in {timeout}s")
+
+
+async def held_item(setup: ReviewSetup, *, count: int = 1) -> list[ReviewItem]:
+    """Wait until ``count`` items are pending in the store; they, oldest first."""
+    with SqliteReviewStore(setup.store_file) as store:
+        items: list[ReviewItem] = await wait_for(
+            lambda: (p := store.pending()) and len(p) >= count and p, what="a held action"
+        )
+    return items
