@@ -1,5 +1,8 @@
 """What every framework's integration tests share: the policy, remote kernels, a loop thread.
 
+``LoopThread`` is the library's :class:`EventLoopThread` (a remote kernel's
+home for sync callers); the name stays for the tests that use it.
+
 The policy is ``strict`` plus one SIGSTOP rule (anything mentioning "deploy"
 is held for review). A remote kernel is a real :class:`Worker` and a real
 :class:`KernelClient` on a real bus (``memory://`` or a NATS server from
@@ -8,19 +11,27 @@ is held for review). A remote kernel is a real :class:`Worker` and a real
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import Bus, connect, new_id
+from agent_os.integrations import EventLoopThread as LoopThread
 from agent_os.kernel_worker import MemoryAuditLog, Policy, Worker, load_policy
 from agent_os.trust import AgentIdentity, TrustRegistry
 
-T = TypeVar("T")
+__all__ = [
+    "DANGEROUS",
+    "DELETE",
+    "HARMLESS",
+    "HELD",
+    "LoopThread",
+    "Remote",
+    "integration_policy",
+    "remote_kernel",
+    "unreachable_kernel",
+]
 
 #: Dangerous, held and harmless tool calls, as models produce them.
 DANGEROUS = ("terminal", {"commands": "rm -rf /"})
@@ -89,26 +100,3 @@ async def unreachable_kernel(url: str | None = None) -> AsyncIterator[KernelClie
         yield KernelClient(bus, AgentIdentity.create("agent-alone"), [kernel.public()], timeout=1.0)
     finally:
         await bus.close()
-
-
-class LoopThread:
-    """An event loop in a daemon thread: where a remote client lives for sync callers."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
-        async def go() -> T:
-            return await fn()
-
-        return self.run(go(), timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._bridge import EventLoopThread
 from ._core import KernelArg, OnDeny, ToolCall, ToolGovernor, annotations_of
 from ._errors import IntegrationError, LoopBlocked, MissingExtra, UnsupportedObject
 
@@ -27,6 +28,7 @@ __all__ = [
     "AssistantsUnavailable",
     "AsyncGovernedAssistant",
     "CrewAIKernel",
+    "EventLoopThread",
     "GovernedAssistant",
     "GovernedCrew",
     "GovernedMCPProxy",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from ._errors import LoopBlocked
 
-__all__ = ["await_on", "run_blocking"]
+__all__ = ["EventLoopThread", "await_on", "run_blocking"]
 
 T = TypeVar("T")
 
@@ -70,3 +71,39 @@ async def await_on(
         return await factory()
 
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), loop))
+
+
+class EventLoopThread:
+    """An event loop running in a daemon thread: a home for a remote kernel's bus.
+
+    Sync agents (``invoke``, ``kickoff``) reach a remote kernel through a bus
+    connected on a loop that keeps running while they block; connect the bus
+    with :meth:`run` and pass :attr:`loop` to the kernel::
+
+        thread = EventLoopThread()
+        bus = thread.run(connect("nats://127.0.0.1:4222"))
+        kernel = LangChainKernel(KernelClient(bus, identity, keys), loop=thread.loop)
+    """
+
+    def __init__(self, name: str = "agent-os-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the thread's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the loop and join the thread (idempotent)."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        self.loop.close()
+
+    def __enter__(self) -> EventLoopThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
