@@ -36,7 +36,7 @@ from typing import Any
 import re2
 
 from agent_os.policies.analysis._net import normalise_domain
-from agent_os.policies.analysis._normalise import KEY_GROUPS, SEP, flatten, fold, strip_sql_comments
+from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
 from agent_os.policies.analysis._re import OPTIONS, compile_pattern, redact, search
 
 from ._classify import Classification, classify, read_fields
@@ -55,8 +55,6 @@ _RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
 _NO_HIT = 3
 # Orders of classified kinds' blocked actions: after every other rule.
 _CLASSIFIED_ORDER = 1 << 30
-# Field meanings of a classification that the engine's analyses read.
-_ANALYSED = ("sql", "command", "code", "path", "url")
 _ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
 _NO_GROUPS: Mapping[str, str] = {}
 
@@ -124,7 +122,6 @@ class Policy:
         "_data",
         "_default",
         "_description",
-        "_key_groups",
         "_name",
         "_net",
         "_net_order",
@@ -140,7 +137,6 @@ class Policy:
         "_tool_section",
         "_tools",
         "_version",
-        "_wanted",
     )
 
     def __init__(
@@ -273,11 +269,6 @@ class Policy:
         # "all" last: group-specific texts are usually short and hit first.
         sets.sort(key=lambda item: item[0] == "all")
         self._sets = tuple(sets)
-        wanted = set(by_group) | ({"url"} if self._net else set()) | self._struct.groups
-        if "command" in by_group:
-            wanted.add("code")
-        self._key_groups = {key: g for key, g in KEY_GROUPS.items() if g in wanted}
-        self._wanted = frozenset(wanted)
 
     # -- read-only view -------------------------------------------------------------
 
@@ -515,15 +506,17 @@ class Policy:
         if type(tool) is not str:
             tool = None
         hit: _Hit | None = None if trace is None else _Hit(trace)
-        found: Classification | None = None
-        kinds: tuple[str, ...] = ()
-        if tool is not None:
-            found = self._classify(kind, tool, action)
-            kinds = found.kinds
-            if trace is not None:
-                trace.append(
-                    f"classified {tool!r} as {', '.join(kinds) or 'nothing'} (by {found.source})"
-                )
+        # Every action is classified: a tool call by its tool, declaration and
+        # arguments; a typed action as the declared kind, so its arguments are
+        # read by meaning the same way (typed shell_exec and the terminal tool
+        # meet the same checks).
+        found = self._classify(kind, tool or "", action)
+        kinds = found.kinds
+        if trace is not None:
+            trace.append(
+                f"classified {tool or kind!r} as {', '.join(kinds) or 'nothing'}"
+                f" (by {found.source})"
+            )
         for key in (kind,) if tool is None else (kind, _action_key(tool)):
             rule = self._action_rules.get(key)
             if rule is not None:
@@ -564,17 +557,17 @@ class Policy:
         if tool is not None:
             parts.append(f"tool:\n{tool}")
         args = action.get("args")
-        # A tool nothing classifies keeps the key-name reading of its arguments.
-        if found is not None and found.fields and found.source != "none":
-            if not flatten(args, _NO_GROUPS, parts, groups):
-                return self._malformed("action arguments are nested too deeply")
-            read = read_fields(args, found)
-            for meaning in _ANALYSED:
-                texts = read.get(meaning)
-                if texts and meaning in self._wanted:
-                    groups[meaning] = texts
-        elif not flatten(args, self._key_groups, parts, groups):
+        # ``parts`` feed patterns over all text; each analysis reads the
+        # arguments whose meaning fits it (classification's reading).
+        if not flatten(args, _NO_GROUPS, parts, groups):
             return self._malformed("action arguments are nested too deeply")
+        if args is not None:
+            for meaning, texts in read_fields(args, found).items():
+                if texts:
+                    groups[meaning] = texts
+        if tool:
+            # A tool's own name is data the analysers read too (``eval(payload)``).
+            groups.setdefault("data", []).append(tool)
         struct_kind = kind
         for classified in kinds:
             if classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS:
