@@ -33,7 +33,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ._catalogue import CATALOGUE, KINDS, MEANINGS, ToolSpec, tool_key
-from ._fields import _role, command_shaped, exec_default, field_meaning, walk
+from ._fields import EXEC_DEFAULT, _role, command_shaped, exec_default, field_meaning, walk
+from ._shapes import shape
 
 __all__ = [
     "KINDS",
@@ -438,14 +439,26 @@ def read_fields(args: object, classification: Classification) -> dict[str, list[
     """
     out: dict[str, list[str]] = {}
     fields = classification.fields
-    if type(args) is dict and fields:
-        # Hot path: flat arguments whose every field has a fixed meaning.
+    if type(args) is dict:
+        # Hot path: flat arguments, each string's meaning fixed by its field or
+        # (for a field whose name says nothing, in a tool that executes nothing) by its shape.
+        executes: bool | None = None
         for key, value in args.items():
+            if type(key) is not str or not key.isidentifier():
+                break  # a field name that is no name is read like a value (walk)
             kind = type(value)
             if kind is str:
                 meaning = fields.get(key)
-                if meaning is None or key in _ARGV or value[:1] == "{":
+                if key in _ARGV or value[:1] == "{":
                     break
+                if meaning is None:
+                    if _role(key) is not None:
+                        break
+                    if executes is None:
+                        executes = any(k in EXEC_DEFAULT for k in classification.kinds)
+                    if executes:
+                        break
+                    meaning = shape(value)
                 bucket = out.get(meaning)
                 if bucket is None:
                     out[meaning] = [value]

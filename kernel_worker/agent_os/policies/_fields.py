@@ -224,11 +224,12 @@ def walk(
     """
     if depth > _MAX_DEPTH:
         raise ValueError("arguments are nested too deeply")
-    if isinstance(node, Mapping):
-        _walk_mapping(node, fields, kinds, emit, prefix, inherited, depth)
-    elif isinstance(node, str):
+    kind = type(node)
+    if kind is str or (kind is not dict and isinstance(node, str)):
         fixed = fields.get(prefix) or inherited or exec_default(kinds, None)
-        emit(fixed or shape(node), node, prefix)
+        _text(fixed, str(node), prefix, fields, kinds, emit, depth)
+    elif kind is dict or (kind is not list and isinstance(node, Mapping)):
+        _walk_mapping(node, fields, kinds, emit, prefix, inherited, depth)  # type: ignore[arg-type]
     elif isinstance(node, list | tuple):
         meaning = fields.get(prefix) or inherited
         if meaning == C:

@@ -74,7 +74,7 @@ _CODE = (
     r"(?:^|[\n;])\s*(?:import\s+[\w.]+|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|class\s+\w+\s*[:(]"
     r"|(?:const|let|var)\s+\w+\s*=)"
     r"|lambda\s*[\w,\s]*:"
-    r"|\b(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+"
+    r"|\b(?:os|subprocess|shutil|sys|socket|pty|pickle|marshal|ctypes|builtins)\.\w+\s*\("
     r"|\b(?:eval|exec|compile|__import__|open|require|print|system|popen|spawn)\("
     r"|child_process|process\.(?:env|exit|binding|mainmodule)|\bfunction\s*\w*\s*\(|=>\s*[{(]"
     r"|console\.\w+\s*\(|document\.\w|window\.\w|\bnew\s+function\b"
@@ -97,12 +97,14 @@ _PROGRAMS = _words(
     "sort kill export source chroot mount umount modprobe insmod sysctl setfacl eval alias "
     "make go"
 )
-# A command line: a known program first (after sudo / env assignments), or shell syntax.
+# A command line: a known program first (after sudo / env assignments), a script path
+# with arguments, a subshell or substitution first, or a program right after a
+# command separator. Shell syntax elsewhere in prose ("what does rm -rf / do?") is not enough.
+_PROGRAM = r"(?:" + "|".join(re.escape(p) for p in _PROGRAMS) + r")(?:\.\w+)?"
 _COMMAND = (
     r"^\s*(?:(?:" + "|".join(_PREFIXES[:-1]) + r"|timeout\s+\d+\w?)\s+|\w+=\S*\s+)*"
-    r"(?:(?:[./~]|[a-z]:\\)\S*\s+\S|(?:" + "|".join(re.escape(p) for p in _PROGRAMS) + r")"
-    r"(?:\.\w+)?(?:\s|$|;|&|\|)"
-    r"|[^\n]*(?:\|\s*(?:ba|z|da|k)?sh\b|&&|\|\||\$\(|`|;\s*\w|>\s*/|\s-{1,2}[a-z]))"
+    r"(?:(?:[./~]|[a-z]:\\)\S*\s+\S|" + _PROGRAM + r"(?:\s|$|;|&|\|)|[({]\s*\S|\$\(|`)"
+    r"|(?:;|&&|\|\||\||\n)\s*(?:sudo\s+)?" + _PROGRAM + r"(?:\s|$)"
 )
 _URL_I, _SQL_I, _COMMAND_I, _CODE_I, _PATH_I, _HOST_I = range(6)
 # Programs named by English words: followed by plain words they start prose as often
@@ -126,22 +128,27 @@ def _compile() -> Any:
 
 
 _MATCH = _compile()
-# Characters every shape but "starts with a keyword" needs at least one of.
-_SYNTAX = re.compile(r"[^\w\s?!,]")
+# A shape needs its first word to be a keyword or program, its first character to
+# lead a path, subshell or quote, or one of these somewhere (URL, call, separator).
+_TRIGGER = re.compile(r"[:;|&$(`\n]|=>|www\.")
+_LEADS = frozenset("/~.\\%$({`'\"")
 _STARTS = frozenset((*_SQL_STARTS, *_CODE_STARTS, *_PREFIXES, *_PROGRAMS))
 
 
 _NOTHING: frozenset[int] = frozenset()
 
 
-def _found(text: str) -> frozenset[int]:
-    if text.isalnum():  # one word: only a program or keyword can start a shape
-        if text.lower() not in _STARTS:
-            return _NOTHING
-    elif _SYNTAX.search(text) is None:
-        first = text.split(None, 1)
-        if not first or first[0].lower() not in _STARTS:
-            return _NOTHING
+def _found(text: str, role: str = "") -> frozenset[int]:
+    stripped = text.lstrip()
+    if not stripped:
+        return _NOTHING
+    if (
+        _TRIGGER.search(text) is None
+        and stripped[0] not in _LEADS
+        and stripped.split(None, 1)[0].lower() not in _STARTS
+        and (role != "shape" or "." not in text)
+    ):
+        return _NOTHING  # no shape can match: skip the set scan
     found = frozenset(_MATCH(text.encode("utf-8", "surrogatepass")) or ())
     if _COMMAND_I in found and _prose_led(text):
         found = found - {_COMMAND_I}
@@ -156,7 +163,7 @@ def _prose_led(text: str) -> bool:
 
 def shape(text: str, role: str = "") -> str:
     """The meaning a string's shape suggests (``role == "shape"``: a bare host is a URL too)."""
-    found = _found(text)
+    found = _found(text, role)
     if found:
         if _URL_I in found:
             return P if text.lstrip()[:5].lower() == "file:" else U
