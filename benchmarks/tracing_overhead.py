@@ -12,11 +12,15 @@ batches interleaved so a drifting machine speed hits all of them alike:
 * ``off``: the code as shipped, tracing never enabled, no metrics;
 * ``metrics``: as shipped with Prometheus metrics on (worker and client);
 * ``on``: tracing enabled, spans through the SDK's batch processor into an
-  exporter that drops them (the export itself is the collector's cost).
+  exporter that drops them (the export itself is the collector's cost);
+* ``sampled``: the same with the deployment's default sampler, a parent-based
+  10% trace-id ratio (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, 0.1).
 
-It prints the time per verdict (median of batch means) and the differences
+It prints the CPU time per verdict (median of batch means), the differences
 ``off - baseline`` (what the hooks cost while tracing is off) and
-``on - off``.
+``on - off``, and what the OpenTelemetry SDK alone takes to start and end
+one empty span with the same provider in the same run (a governed action
+makes seven spans), so the share of the SDK in ``on - off`` can be read off.
 
 Usage::
 
@@ -39,6 +43,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 from prometheus_client import CollectorRegistry
 
 import agent_os.adapters._client as client_module
@@ -131,41 +136,63 @@ async def _setup(
 
 async def _batch(ask: Callable[[], Awaitable[Verdict]], n: int) -> float:
     gc.collect()
-    start = time.perf_counter()
+    # The process's CPU time (the span processor's thread included): other
+    # work on a shared machine does not count, waiting costs nothing.
+    start = time.process_time()
     for _ in range(n):
         verdict = await ask()
         assert verdict.decision.value == "allow", verdict
-    return (time.perf_counter() - start) / n * 1e6
+    return (time.process_time() - start) / n * 1e6
+
+
+SPANS_PER_VERDICT = 7
+
+
+def _sdk_span_us(provider: TracerProvider, n: int = 3000) -> float:
+    """Start and end one span with two attributes, as the SDK alone does it."""
+    tracer = provider.get_tracer("bench")
+    start = time.process_time()
+    for _ in range(n):
+        with tracer.start_as_current_span("bench", attributes={"a": "b", "c": 1}):
+            pass
+    return (time.process_time() - start) / n * 1e6
 
 
 async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(_Drop(), max_queue_size=1 << 16))
+    sampled = TracerProvider(sampler=ParentBasedTraceIdRatio(0.1))
+    sampled.add_span_processor(BatchSpanProcessor(_Drop(), max_queue_size=1 << 16))
+    tracing = {"on": provider, "sampled": sampled}
     metrics = Metrics(CollectorRegistry())
     setups = {
         "baseline": await _setup(True, None),
         "off": await _setup(False, None),
         "metrics": await _setup(False, metrics),
         "on": await _setup(False, None),
+        "sampled": await _setup(False, None),
     }
     samples: dict[str, list[float]] = {name: [] for name in setups}
+    samples["sdk_span"] = []
     try:
         for name, (ask, _) in setups.items():  # warm-up
-            if name == "on":
-                enable_tracing(provider=provider)
+            if name in tracing:
+                enable_tracing(provider=tracing[name])
             await _batch(ask, 100)
             disable_tracing()
         for _ in range(batches):
             for name, (ask, _) in setups.items():
-                if name == "on":
-                    enable_tracing(provider=provider)
+                if name in tracing:
+                    enable_tracing(provider=tracing[name])
                 samples[name].append(await _batch(ask, per_batch))
                 disable_tracing()
+            samples["sdk_span"].append(_sdk_span_us(provider))
     finally:
         disable_tracing()
         for _, close in setups.values():
             await close()
         provider.shutdown()
+        sampled.shutdown()
     return samples
 
 
@@ -189,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         "off_minus_baseline_us": round(p50["off"] - p50["baseline"], 2),
         "metrics_minus_off_us": round(p50["metrics"] - p50["off"], 2),
         "on_minus_off_us": round(p50["on"] - p50["off"], 2),
+        "sampled_minus_off_us": round(p50["sampled"] - p50["off"], 2),
+        "sdk_span_us": round(p50["sdk_span"], 2),
+        "sdk_spans_per_verdict_us": round(p50["sdk_span"] * SPANS_PER_VERDICT, 2),
         "off_over_baseline": round(p50["off"] / p50["baseline"], 3),
         "on_over_off": round(p50["on"] / p50["off"], 3),
         "spread_pct": spread,
@@ -197,15 +227,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, sort_keys=True))
         return 0
     print(f"Python {report['python']}; {args.batches} interleaved batches of {args.per_batch}")
-    print("governed round trip on memory://, per verdict (median of batch means):")
-    for name in ("baseline", "off", "metrics", "on"):
+    print("governed round trip on memory://, CPU per verdict (median of batch means):")
+    for name in ("baseline", "off", "metrics", "on", "sampled"):
         print(f"  {name:9s} {p50[name]:8.2f} µs   (spread ±{spread[name]}%)")
     print(
         f"tracing off vs baseline: {report['off_minus_baseline_us']:+.2f} µs "
         f"(x{report['off_over_baseline']})"
     )
     print(f"metrics on vs off:       {report['metrics_minus_off_us']:+.2f} µs")
-    print(f"tracing on vs off:       {report['on_minus_off_us']:+.2f} µs (x{report['on_over_off']})")
+    print(
+        f"tracing on vs off:       {report['on_minus_off_us']:+.2f} µs (x{report['on_over_off']})"
+    )
+    print(f"tracing 10% sampled:     {report['sampled_minus_off_us']:+.2f} µs")
+    print(
+        f"  the SDK alone, same run: {report['sdk_span_us']:.2f} µs per empty span, "
+        f"x{SPANS_PER_VERDICT} spans = {report['sdk_spans_per_verdict_us']:.2f} µs"
+    )
     return 0
 
 

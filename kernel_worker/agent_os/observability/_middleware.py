@@ -70,6 +70,18 @@ def _kind(name: str) -> Any:
     return getattr(SpanKind, name)
 
 
+def _sampled_out(parent: Any = None) -> bool:
+    """True inside a trace the sampler dropped: its child spans would record nothing.
+
+    Skipping them, rather than making spans that are thrown away, is what
+    makes a sampled-down deployment cheap (``OTEL_TRACES_SAMPLER``).
+    """
+    from opentelemetry import trace
+
+    span_context = trace.get_current_span(parent).get_span_context()
+    return span_context.is_valid and not span_context.trace_flags.sampled
+
+
 def _carrier(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` plus the current trace context (W3C by default)."""
     from opentelemetry import propagate
@@ -108,6 +120,12 @@ def _in_current_context(fn: Callable[P, R]) -> Callable[P, R]:
             context.detach(token)
 
     return in_context
+
+
+def _read_here(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``accept`` (if any) run in this context, whichever task calls it."""
+    accept = options.get("accept")
+    return options if accept is None else {**options, "accept": _in_current_context(accept)}
 
 
 def verdict_attributes(span: Span, verdict: Verdict) -> None:
@@ -176,7 +194,7 @@ def observed(decide: Decide, metrics: Metrics | None = None) -> Decide:
 
     def policy_step(action: Mapping[str, Any], capabilities: frozenset[str] | None) -> Verdict:
         tracer = state.tracer
-        if tracer is None:
+        if tracer is None or _sampled_out():
             return inner(action, capabilities)
         with tracer.start_as_current_span(
             "agentos.policy", attributes=_action_attributes(action)
@@ -209,10 +227,16 @@ class WorkerObserver:
         inner = handler if self.metrics is None else self._measured(handler, concurrency)
 
         async def traced(delivery: Delivery, tracer: Any) -> None:
-            from opentelemetry import propagate
+            from opentelemetry import context, propagate
 
             envelope = delivery.envelope
             parent = propagate.extract(envelope.headers)
+            if _sampled_out(parent):  # the agent's trace is not sampled: no spans here either
+                token = context.attach(parent)
+                try:
+                    return await inner(delivery)
+                finally:
+                    context.detach(token)
             attributes = _messaging(bus, envelope, "process")
             attributes["messaging.delivery.attempt"] = delivery.attempt
             with tracer.start_as_current_span(
@@ -259,7 +283,7 @@ class WorkerObserver:
 
         def verify_step(*args: P.args, **kwargs: P.kwargs) -> R:
             tracer = state.tracer
-            if tracer is None:
+            if tracer is None or _sampled_out():
                 return verify(*args, **kwargs)
             with tracer.start_as_current_span("agentos.verify") as span:
                 result = verify(*args, **kwargs)
@@ -278,7 +302,7 @@ class WorkerObserver:
     def reply(self, bus: Bus, request: Envelope, body: bytes) -> Awaitable[None]:
         """Publish ``body`` as the reply to ``request``, in an ``agentos.verdict`` span."""
         tracer = STATE.tracer
-        if tracer is None:
+        if tracer is None or _sampled_out():
             return bus.publish(request.reply(body))
         return self._traced_reply(tracer, bus, request, body)
 
@@ -359,14 +383,14 @@ class ClientObserver:
         try:
             if tracer is None:
                 return await bus.request(envelope, timeout, **options)
+            if _sampled_out():  # only the decision travels, so the worker makes no spans either
+                envelope = envelope.with_headers(**_carrier(envelope.headers))
+                return await bus.request(envelope, timeout, **_read_here(options))
             name = f"publish {envelope.subject}"
             with tracer.start_as_current_span(name, kind=_kind("PRODUCER")) as span:
                 envelope = envelope.with_headers(**_carrier(envelope.headers))
                 span.set_attributes(_messaging(bus, envelope, "publish"))
-                accept = options.get("accept")
-                if accept is not None:
-                    options = {**options, "accept": _in_current_context(accept)}
-                return await bus.request(envelope, timeout, **options)
+                return await bus.request(envelope, timeout, **_read_here(options))
         except BusError as exc:
             if self.metrics is not None:
                 self.metrics.bus_error(self.ROLE, exc.code)
@@ -395,6 +419,8 @@ class ClientObserver:
 
             headers = getattr(args[0], "headers", None) if args else None
             parent = propagate.extract(headers) if headers and "traceparent" in headers else None
+            if _sampled_out(parent):
+                return read(*args, **kwargs)
             with tracer.start_as_current_span("agentos.receive", context=parent) as span:
                 result = read(*args, **kwargs)
                 if isinstance(result, str):

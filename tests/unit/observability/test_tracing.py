@@ -188,3 +188,35 @@ def test_demo_prints_its_spans() -> None:
     assert '"name": "agentos.policy"' in result.output
     assert '"agentos.decision": "deny"' in result.output
     assert "actions blocked before they ran" in result.output
+
+
+async def test_an_unsampled_trace_makes_no_spans_anywhere() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    enable_tracing(provider=provider)
+    url = f"memory://{new_id()}"
+    seen: list[dict[str, str]] = []
+    spy = await connect(url)
+
+    async def record(delivery: object) -> None:
+        seen.append(dict(delivery.envelope.headers))  # type: ignore[attr-defined]
+
+    await spy.subscribe("agentos.v1.action", record)
+    worker, client, buses = await _governed(url)
+    try:
+        verdict = await client.check("sql", {"query": "DROP TABLE users"})
+    finally:
+        disable_tracing()
+        await worker.shutdown()
+        for bus in [*buses, spy]:
+            await bus.close()  # type: ignore[attr-defined]
+        provider.shutdown()
+    assert verdict.decision.value == "deny"
+    assert exporter.get_finished_spans() == ()
+    # The decision not to sample travels with the request, so the worker follows it.
+    assert seen
+    flags = int(seen[0]["traceparent"].rsplit("-", 1)[1], 16)
+    assert flags & 0x01 == 0  # W3C "sampled" bit off
