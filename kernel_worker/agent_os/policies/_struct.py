@@ -187,15 +187,16 @@ class Structural:
         """Offer every structural hit of one action; rule orders start at ``base``."""
         if self._sql:
             texts = groups.get("sql")
-            if kind in _SQL_ACTIONS:
+            if kind in _SQL_ACTIONS and not texts:
                 texts = []
                 all_strings(args, texts)
             for text in [*(texts or ()), *groups.get("data", ())]:
                 for check_id, excerpt in analyse_sql(text, sql_action=kind in _SQL_ACTIONS):
                     self._offer_check(check_id, excerpt, offer, base)
         if self._shell:
+            # The classification's reading (argv joined, ``commands`` lists) when it has one.
             texts = groups.get("command")
-            if kind in _SHELL_ACTIONS and _is_shell_source(args):
+            if kind in _SHELL_ACTIONS and _is_shell_source(args) and not texts:
                 texts = []
                 all_strings(args, texts)
             for text in texts or ():
@@ -203,7 +204,7 @@ class Structural:
         if self._code:
             texts = groups.get("code")
             language = _language(args)
-            if kind == "code_exec" and language not in _SHELL_LANGUAGES:
+            if kind == "code_exec" and language not in _SHELL_LANGUAGES and not texts:
                 texts = []
                 all_strings(args, texts)
             for text in [*(texts or ()), *groups.get("data", ())]:

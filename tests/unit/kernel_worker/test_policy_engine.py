@@ -251,7 +251,7 @@ REDOS = [
         "sql:drop",
     ),
     ("eyJ soup", "text", "eyJaaa." * (N // 7 + 1), "secret:too-complex"),
-    ("alter table without drop", "sql", "alter table " + "x " * (N // 2), None),
+    ("alter table without drop", "sql", "alter table " + "x " * (N // 2), "sql:too-complex"),
     ("curl no pipe", "command", "curl " + "a" * N, "shell:dynamic-command"),
     ("password no value", "text", "password" * (N // 8), None),
     ("quote storm", "code", "'\"\\" * (N // 3) + "e'v'a'l(", None),

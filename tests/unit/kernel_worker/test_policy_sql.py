@@ -1,4 +1,4 @@
-"""Structural SQL analysis (_policy_sql): findings, prose, fallbacks, and the gate."""
+"""Structural SQL analysis (_sql): findings, literals as data, prose, budget, and the gate."""
 
 from __future__ import annotations
 
@@ -39,7 +39,24 @@ def checks(text: str, *, sql_action: bool = True) -> set[str]:
         ("SELECT 'a'DELETE FROM t", "sql:delete"),
         ("\uff24\uff25\uff2c\uff25\uff34\uff25 users WHERE id = 1", "sql:delete"),
         ("DEL\u200bETE users WHERE id = 1", "sql:delete"),
-        ("DROP TABLEE users (((", "sql:unparseable"),
+        ("DROP TABLEE users (((", "sql:drop"),
+        ("DROP WAREHOUSE IF EXISTS analytics_wh", "sql:drop"),
+        ("GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO PUBLIC", "sql:privilege"),
+        ("GRANT SELECT ON t TO analyst WITH GRANT OPTION", "sql:privilege"),
+        ("REVOKE CONNECT ON DATABASE prod FROM app_user", "sql:privilege"),
+        ("CREATE USER backdoor WITH SUPERUSER PASSWORD 'x'", "sql:privilege"),
+        ("ALTER ROLE reporting WITH SUPERUSER", "sql:privilege"),
+        ("SET ROLE postgres", "sql:privilege"),
+        ("SET SESSION AUTHORIZATION postgres", "sql:privilege"),
+        ("USE ROLE ACCOUNTADMIN", "sql:privilege"),
+        ("EXEC sp_addsrvrolemember 'me', 'sysadmin'", "sql:privilege"),
+        ("COPY users TO '/tmp/users.csv'", "sql:file-access"),
+        ("COPY cmd_out FROM PROGRAM 'id'", "sql:command-exec"),
+        ("SELECT * FROM t INTO OUTFILE '/tmp/t.csv'", "sql:file-access"),
+        ("SELECT pg_read_file('/etc/passwd')", "sql:file-access"),
+        ("LOAD DATA INFILE '/etc/shadow' INTO TABLE t", "sql:file-access"),
+        ("COPY INTO 's3://bucket/dump/' FROM customers", "sql:file-access"),
+        ("SELECT 'a\\'; DROP TABLE t; --'", "sql:drop"),
     ],
 )
 def test_destructive_sql_is_found(text: str, check: str) -> None:
@@ -58,6 +75,15 @@ def test_destructive_sql_is_found(text: str, check: str) -> None:
         "SELECT * FROM t WHERE a = 'DROP TABLE x'",
         "SELECT REPLACE(name, 'a', 'b') FROM users",
         "ALTER TABLE users ADD COLUMN nickname text",
+        "SELECT count(*) FROM audit_log WHERE action = 'DROP TABLE'",
+        "SELECT 'GRANT ALL ON t TO PUBLIC' AS example",
+        "SHOW GRANTS FOR CURRENT_USER",
+        "SELECT rolname, rolsuper FROM pg_roles",
+        "COPY t TO STDOUT",
+        "COPY INTO orders FROM @raw_stage",
+        "INSERT INTO notes (body) VALUES ('DROP TABLE tmp after the migration')",
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v",
+        "SELECT * FROM t FOR UPDATE",
     ],
 )
 def test_harmless_sql_is_not_flagged(text: str) -> None:
@@ -65,21 +91,32 @@ def test_harmless_sql_is_not_flagged(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["delete git branch", "update python version", "drop shipping suppliers", "do you know"]
+    "text",
+    [
+        "delete git branch",
+        "update python version",
+        "drop shipping suppliers",
+        "do you know",
+        "can someone grant me read access to the dashboard",
+        "cache.delete('k')",
+    ],
 )
 def test_prose_in_a_query_field_is_not_sql(text: str) -> None:
     assert checks(text, sql_action=False) == set()
-    assert checks(text) != set()  # the same text as a sql action fails closed
+    if "grant me" not in text and "cache." not in text:
+        assert checks(text) != set()  # the same text as a sql action fails closed
 
 
-def test_unparseable_text_fails_closed_only_in_sql_actions() -> None:
-    assert checks("how do I delete a file?") == {"sql:unparseable"}
+def test_unreadable_text_fails_closed_only_in_sql_actions() -> None:
+    assert checks("how do I delete a file?") != set()
+    assert checks("update the report") == {"sql:unparseable"}
     assert checks("how do I delete a file?", sql_action=False) == set()
 
 
-def test_oversized_sql_is_refused_in_a_sql_action() -> None:
-    text = "SELECT 1; " * 2000 + "DELETE FROM t"
-    assert checks(text) == {"sql:unparseable"}
+def test_oversized_sql_is_sent_for_review() -> None:
+    text = "SELECT 1; " * 4000 + "DELETE FROM t"
+    assert checks(text) == {"sql:too-complex"}
+    assert checks(text, sql_action=False) == {"sql:too-complex"}
 
 
 def test_gate_lets_plain_text_through_without_parsing() -> None:

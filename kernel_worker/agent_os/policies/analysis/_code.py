@@ -54,7 +54,7 @@ _MAX_CHARS = 65_536
 _RULES: tuple[tuple[str, str], ...] = (
     (
         "code:process-exec",
-        r"(?:^|[^.\w])system\s*\(|\bos\s*\.\s*(?:system|popen\d?|exec[lv]p?e?|spawn[lv]p?e?|posix_spawnp?|fork)\s*\("
+        r"\bsystem\(\s*[\"']|\bos\s*\.\s*(?:system|popen\d?|exec[lv]p?e?|spawn[lv]p?e?|posix_spawnp?|fork)\s*\("
         r"|\bsubprocess\b|\bpty\s*\.\s*spawn\b|\bcommands\s*\.\s*getoutput"
         r"|\bchild_process\b|\bprocess\s*\.\s*binding\s*\(|\bexecSync\s*\(|\bspawnSync\s*\("
         r"|\bexecFile(?:Sync)?\s*\(|\bDeno\s*\.\s*(?:run|Command)\b|\bBun\s*\.\s*spawn"

@@ -33,6 +33,7 @@ import math
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import re2
 
@@ -59,12 +60,15 @@ _KEY = re.compile(
 _B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
 _HEX = r"(?:[0-9a-fA-F]{2}){16,}"
 _SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
-_B64_RUN = re2.compile(_B64)
-_HEX_RUN = re2.compile(_HEX)
-_SPACED = re2.compile(_SPACE)
+# Python's re on purpose: no nested quantifiers here, and it is faster than the
+# RE2 wrapper for iterating matches; the linear RE2 trigger decides whether they run.
+_B64_RUN = re.compile(_B64)
+_HEX_RUN = re.compile(_HEX)
+_SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 #: Anything worth decoding: one linear scan decides whether :func:`_decodings` runs.
-_TRIGGER = re2.compile(f"{_B64}|{_HEX}|{_SPACE}|%[0-9A-Fa-f]{{2}}")
+_TRIGGER = re2.compile(f"{_B64}|{_HEX}|{_SPACE}|%[0-9A-Fa-f]{{2}}")._regexp.Match
+_UNANCHORED = re2._Anchor.UNANCHORED
 _PRINTABLE = frozenset(range(32, 127)) | {9, 10, 13}
 
 
@@ -114,7 +118,7 @@ class _Scan:
                     continue
                 self.add(rule.id, whole.strip())
                 break
-        if depth == 0 and _TRIGGER.search(text) is not None:
+        if depth == 0 and _TRIGGER(_UNANCHORED, data, 0, len(data))[0][0] >= 0:
             self.decoded(text)
 
     def decoded(self, text: str) -> None:
@@ -129,7 +133,7 @@ class _Scan:
                 return
 
     def field(self, key: str, value: str) -> None:
-        if _KEY.search(key) is None or len(value) < 6 or len(value) > 512:
+        if len(value) < 6 or len(value) > 512:
             return
         value = value.strip()
         if " " in value or is_placeholder(value):
@@ -185,12 +189,26 @@ def _decodings(text: str) -> Iterable[str]:
             yield decoded
 
 
+@lru_cache(maxsize=1024)
+def _credential_key(key: str) -> bool:
+    return _KEY.search(key) is not None
+
+
 def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> None:
     if depth > _MAX_DEPTH:
         return
-    if isinstance(node, str):
+    if type(node) is dict:
+        for child_key, value in node.items():  # the common shape: a flat dict of strings
+            child = child_key if type(child_key) is str else str(child_key)
+            if type(value) is str:
+                out.append(value)
+                if _credential_key(child):
+                    scan.field(child, value)
+            else:
+                _walk(value, child, out, scan, depth + 1)
+    elif isinstance(node, str):
         out.append(node)
-        if key:
+        if key and _credential_key(key):
             scan.field(key, node)
     elif isinstance(node, Mapping):
         for child_key, value in node.items():
@@ -200,6 +218,17 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
             _walk(item, key, out, scan, depth + 1)
     elif isinstance(node, bytes | bytearray):
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
+
+
+def _fragments(texts: list[str]) -> bool:
+    """Two or more token-like strings (no spaces): a secret could be split across them."""
+    count = 0
+    for text in texts:
+        if len(text) >= 4 and " " not in text:
+            count += 1
+            if count > 1:
+                return True
+    return False
 
 
 def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -212,7 +241,7 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
     _walk(args, "", texts, scan, 0)
     if texts:
         scan.text(_SEP.join(texts), 0)
-        if len(texts) > 1 and not scan.findings:
+        if len(texts) > 1 and not scan.findings and _fragments(texts):
             scan.text("".join(texts), 1)
     return list(scan.findings.items())
 

@@ -32,7 +32,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._code import analyse_code
 from ._shell_lex import Lexer, Word
+from ._shell_ops import (
+    OPERATOR_CHECKS,
+    interpreter_code,
+    joins_remote_shell,
+    judge_operator,
+    judge_powershell,
+    persistence_target,
+    powershell_script,
+    windows_delete,
+)
 from ._shell_words import (
     _DOWNLOADERS,
     _INTERPRETERS,
@@ -70,6 +81,7 @@ SHELL_CHECKS: dict[str, str] = {
     "shell:fork-bomb": "fork bomb",
     "shell:power": "shutdown, reboot or kill of every process",
     "shell:dynamic-command": "command only known at run time (review)",
+    **OPERATOR_CHECKS,
 }
 
 _MAX_CHARS = 65_536
@@ -132,6 +144,7 @@ class _Script:
         self.braces = 0
         self.echo: str | None = None  # output of a lone static echo / printf
         self.cases = 0  # open case statements: "pattern)" is not a command
+        self.downloaded: set[str] = set()  # files a downloader wrote: running one is curl | sh
 
     def flag(self, check: str, excerpt: str) -> None:
         self.report.findings.setdefault(check, excerpt)
@@ -207,6 +220,8 @@ class _Script:
             for word in cmd.words:
                 upstream.update(word.subs)
             self.redirects(cmd)
+        if len(cmds) > 1 and joins_remote_shell(sorted(upstream)):
+            self.flag("shell:reverse-shell", _excerpt([w for c in cmds for w in c.words]))
 
     def lookup(self, name: str) -> str | None:
         if name == "IFS":
@@ -440,8 +455,12 @@ class _Script:
 
     def redirects(self, cmd: _Cmd) -> None:
         for op, target in cmd.redirects:
+            if target.text.startswith(("/dev/tcp/", "/dev/udp/")):
+                self.flag("shell:reverse-shell", f"{op} {target.text}")
             if op in _WRITE_OPS and _is_device(target.text):
                 self.flag("shell:device-write", f"{op} {target.text}")
+            if op in _WRITE_OPS and persistence_target(target.text):
+                self.flag("shell:persistence", f"{op} {target.text}")
             if op not in ("<<", "<<-", "<<<", ">&", "<&"):
                 self.report.paths.append(target.text)
 
@@ -451,6 +470,7 @@ class _Script:
         args = words[1:]
         options, operands = _split_options(args)
         excerpt = _excerpt(words)
+        self.judge_more(name, words, cmd)
         if name == "rm":
             if any(_short(o, "rR") for o in options) or {"--recursive", "--no-preserve-root"} & {
                 o.split("=")[0] for o in options
@@ -483,6 +503,37 @@ class _Script:
         if name in _DOWNLOADERS:
             self.report.urls.extend(w.text for w in operands if not w.dynamic)
         self.note_args(args)
+
+    def judge_more(self, name: str, words: list[Word], cmd: _Cmd) -> None:
+        """Operator tools, Windows shells, interpreters' inline code, persistence writes."""
+        texts = [w.text for w in words[1:]]
+        excerpt = _excerpt(words)
+        check = judge_operator(name, texts)
+        if check is not None:
+            self.flag(check, excerpt)
+        if windows_delete(name, texts):
+            self.flag("shell:rm-rf", excerpt)
+        if any(t.startswith(("/dev/tcp/", "/dev/udp/")) for t in texts):
+            self.flag("shell:reverse-shell", excerpt)
+        if name in ("powershell", "pwsh", "powershell.exe", "pwsh.exe"):
+            script = powershell_script(texts)
+            for found in judge_powershell(script or ""):
+                self.flag(found, excerpt)
+        elif name in ("tee", "cp", "mv", "install", "ln", "dd") and texts:
+            target = texts[-1].removeprefix("of=")
+            if persistence_target(target) and not target.startswith("-"):
+                self.flag("shell:persistence", excerpt)
+        elif name in _INTERPRETERS or name.startswith("python"):
+            inline = interpreter_code(name, texts)
+            if inline is not None:
+                for found, _ in analyse_code(inline[1], inline[0]):
+                    self.flag(found, excerpt)
+        if name in _DOWNLOADERS:
+            for option in ("-O", "-o", "--output", "--output-document"):
+                if option in texts[:-1]:
+                    self.downloaded.add(texts[texts.index(option) + 1])
+        elif self.downloaded and any(t in self.downloaded for t in [name, *texts[:1]]):
+            self.flag("shell:pipe-to-shell", excerpt)
 
     def note_args(self, args: list[Word]) -> None:
         for word in args:

@@ -1,52 +1,57 @@
-"""Structural SQL analysis: destructive statements found by parsing, not by regex.
+"""Structural SQL analysis over tokens: destructive, privileged and file-touching statements.
 
-:func:`analyse_sql` parses text with sqlglot under several dialects (generic,
-T-SQL, MySQL, Postgres) and reports every finding any of them yields, so a
-statement one dialect reads as harmless and another as destructive counts.
-It walks the whole tree: a ``DELETE`` inside a CTE, a second statement after
-``;``, quoted identifiers and letter case make no difference.
+:func:`analyse_sql` tokenizes text (:mod:`._sql_tokens`: every reading the
+dialects allow - standard quoting, MySQL backslash escapes, Postgres dollar
+quotes, T-SQL brackets, MySQL backticks and executable comments) and judges
+the statements the tokens form. String literals and quoted identifiers are
+single tokens, so ``WHERE action = 'DROP TABLE'`` is data. Checks (ids as
+they appear in verdicts):
 
-Checks (ids as they appear in verdicts):
-
-* ``sql:drop``, ``sql:delete`` (also ``MERGE ... THEN DELETE`` and T-SQL
-  ``DELETE users WHERE ...``), ``sql:truncate``, ``sql:alter-drop``;
-* ``sql:update-all-rows``: ``UPDATE`` without ``WHERE``, or with a
-  ``WHERE`` that names no column (``WHERE 1=1``) - it rewrites every row,
-  which is as destructive as a ``DELETE``;
+* ``sql:drop``, ``sql:delete`` (also ``MERGE ... THEN DELETE``, T-SQL
+  ``DELETE users WHERE ...``, a statement glued to a literal:
+  ``SELECT 'a'DELETE FROM t``), ``sql:truncate``, ``sql:alter-drop``;
+  dialect objects count: ``DROP WAREHOUSE`` / ``STAGE`` / ``STREAM``...;
+* ``sql:update-all-rows``: ``UPDATE ... SET`` without ``WHERE``, or with a
+  ``WHERE`` that names no column (``WHERE 1=1``);
 * ``sql:overwrite``: ``CREATE OR REPLACE TABLE``, ``INSERT OVERWRITE``;
-* ``sql:dynamic``: string-built SQL that cannot be read before it runs -
-  ``EXEC(@sql)``, ``EXECUTE IMMEDIATE v``, ``PREPARE s FROM @q``,
-  ``sp_executesql``, a Postgres ``DO`` block. When the string is built from
-  literals only (``EXEC('DR' + 'OP TABLE t')``) it is folded and analysed
-  like any other SQL instead;
+* ``sql:privilege``: ``GRANT``, ``REVOKE``, ``CREATE`` / ``ALTER USER``,
+  ``ROLE``, ``LOGIN``, ``ALTER DEFAULT PRIVILEGES``, ``ALTER SERVER ROLE``,
+  ``SET ROLE``, ``SET SESSION AUTHORIZATION``, ``USE ROLE``, ``EXECUTE AS``,
+  ``sp_addsrvrolemember`` and friends, ``sp_configure``;
+* ``sql:file-access``: server-side files - ``COPY ... TO / FROM 'file'``,
+  ``COPY INTO 's3://...'`` / ``@stage`` (unload), ``INTO OUTFILE`` /
+  ``DUMPFILE``, ``LOAD DATA INFILE``, ``BULK INSERT``, ``LOAD_FILE``,
+  ``pg_read_file`` / ``pg_read_binary_file`` / ``pg_ls_dir``, ``lo_import`` /
+  ``lo_export``, ``OPENROWSET``, ``UTL_FILE``, ``xp_dirtree``;
+* ``sql:dynamic``: string-built SQL - ``EXEC(@sql)``, ``EXECUTE IMMEDIATE v``,
+  ``PREPARE s FROM @q``, ``sp_executesql @s``, a ``DO`` block. A string built
+  from literals only (``EXEC('DR' + 'OP TABLE t')``) is folded and judged;
 * ``sql:command-exec``: ``xp_cmdshell``, ``COPY ... PROGRAM``;
-* ``sql:unparseable``: in a ``sql`` action, text the gate flagged that no
-  dialect could parse (fail closed: never allow because the parser failed).
+* ``sql:unparseable``: in certain SQL, a risky keyword in no shape we know
+  (fail closed); ``sql:too-complex``: past the token budget (review).
 
-Parsing costs ~100 us per dialect, so it is gated: :data:`GATE` (RE2) runs
-first over the same text the parser gets, and over its comment-stripped
-copy. It matches any of the keywords every flagged statement must contain,
-bounded only by characters no SQL tokenizer joins to a keyword, so it is a
-superset of what the parser can flag (``deleted_at`` and ``drop_rate`` do not
-open the gate; ``'x'DELETE`` and ``1DELETE`` do).
+Outside certain SQL (a ``query`` field of a search tool, text of unknown
+meaning) prose must not read as SQL: there a ``DELETE`` needs ``FROM`` and a
+table, ``DROP`` an object kind, ``UPDATE`` a ``SET``, ``GRANT`` a ``TO``.
 
-In other actions (a ``query`` field of a search tool), a parse of prose such
-as "delete git branch" is not evidence of SQL: there a ``DELETE`` needs
-``FROM`` / ``WHERE`` / ``RETURNING`` and an ``UPDATE`` needs ``SET``, opaque
-statements are ignored, and unparseable text is left to the regex rules.
+Cost: :data:`GATE` (RE2, linear) decides whether any of these keywords is
+present; only then are tokens built. Tokenizing and judging are linear and
+capped at :data:`_MAX_CHARS`; past it the text is reported ``sql:too-complex``
+(the regex rules still run over all of it). Results of repeated texts come
+from a bounded cache.
 """
 
 from __future__ import annotations
 
-import logging
 import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
 
 import re2
-import sqlglot
-from sqlglot import exp
 
 from ._normalise import strip_sql_comments
 from ._re import OPTIONS
+from ._sql_tokens import Token, readings
 
 __all__ = ["GATE", "SQL_CHECKS", "analyse_sql", "sql_gate"]
 
@@ -58,14 +63,20 @@ SQL_CHECKS: dict[str, str] = {
     "sql:alter-drop": "destructive SQL: ALTER ... DROP",
     "sql:update-all-rows": "UPDATE without a WHERE clause that names a column",
     "sql:overwrite": "destructive SQL: table replaced (CREATE OR REPLACE / INSERT OVERWRITE)",
+    "sql:privilege": "privilege change in SQL (GRANT, REVOKE, users and roles, SET ROLE)",
+    "sql:file-access": "SQL reading or writing server files (COPY TO file, OUTFILE, pg_read_file)",
     "sql:dynamic": "string-built (dynamic) SQL that cannot be checked before it runs",
     "sql:command-exec": "SQL that runs an operating-system command",
-    "sql:unparseable": "SQL with a destructive keyword that could not be parsed",
+    "sql:unparseable": "SQL with a destructive keyword that could not be read",
+    "sql:too-complex": "SQL too large to analyse within budget (review)",
 }
 
 _KEYWORDS = (
     "drop|delete|truncate|alter|update|merge|exec|execute|prepare|copy|replace|overwrite"
-    "|xp_cmdshell|sp_executesql|sp_sqlexec"
+    "|xp_cmdshell|sp_executesql|sp_sqlexec|grant|revoke|role|user|login|authorization"
+    "|outfile|dumpfile|infile|load_file|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file"
+    "|lo_import|lo_export|bulk|openrowset|opendatasource|utl_file|xp_dirtree|xp_fileexist"
+    "|sp_configure|sp_addsrvrolemember|sp_addrolemember|sp_addlogin|sp_grantlogin|setuser"
 )
 #: The prefilter: a superset of the statements :func:`analyse_sql` can flag.
 GATE = re2.compile(
@@ -73,43 +84,69 @@ GATE = re2.compile(
     OPTIONS,
 )
 _GATE_WORDS = tuple(w for w in _KEYWORDS.split("|") if w != "execute")  # exec covers it
-_GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _policy_re.search
+_GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _re.search
 _UNANCHORED = re2._Anchor.UNANCHORED
-_DIALECTS = (None, "tsql", "mysql", "postgres")
-_MAX_CHARS = 16_384
-_MAX_DEPTH = 3
-_OPAQUE = frozenset(
-    {"drop", "delete", "truncate", "alter", "update", "merge", "exec", "execute", "prepare", "do"}
-)
-_KEYWORD_ALIAS = {"delete": "sql:delete", "drop": "sql:drop", "truncate": "sql:truncate"}
-_DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec", "immediate"})
+_MAX_CHARS = 32_768
+_MAX_FOLD_DEPTH = 3
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
                                "\u2060\u2061\u2062\u2063\u2064\ufeff"))  # fmt: skip
 
 
-class _QuietSqlglot(logging.Filter):
-    """Drops sqlglot's "falling back to parsing as a Command" warnings (expected here)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "unsupported syntax" not in record.getMessage()
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
 
 
-logging.getLogger("sqlglot").addFilter(_QuietSqlglot())
+_DROP_KINDS = _words(
+    "table database schema view materialized index user role login group function procedure "
+    "trigger sequence tablespace extension owned warehouse stage stream pipe task share "
+    "integration catalog type domain server policy event collection column constraint "
+    "publication subscription aggregate rule cluster keyspace dataset external temporary "
+    "temp if transient secure dynamic iceberg hybrid"
+)
+_DROP_SKIP = _words(
+    "temporary temp external materialized if exists unique global local transient secure "
+    "dynamic iceberg hybrid"
+)
+_PRINCIPALS = frozenset({"user", "role", "login", "group", "application"})
+_ALTER_PRIV = _PRINCIPALS | {"default", "server", "authorization", "system"}
+_NOT_COLUMN = _words(
+    "true false null and or not is in like ilike between exists unknown any all some"
+)
+_STATEMENTS = _words(
+    "update delete insert drop truncate merge alter create grant revoke exec execute select "
+    "with copy set"
+)
+_FILE_FUNCS = _words(
+    "load_file pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write lo_import "
+    "lo_export openrowset opendatasource xp_dirtree xp_fileexist xp_subdirs sys_exec sys_eval "
+    "pg_ls_logdir pg_ls_waldir"
+)
+_PRIV_PROCS = _words(
+    "sp_addsrvrolemember sp_addrolemember sp_addlogin sp_grantlogin sp_changedbowner sp_configure "
+    "sp_adduser sp_grantdbaccess sp_password sp_droprolemember"
+)
+_PRIVILEGES = _words(
+    "select insert update delete all usage execute role connect create references trigger "
+    "temporary temp ownership monitor operate modify apply imported alter drop truncate "
+    "superuser file process super reload shutdown grant"
+)
+_DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
+#: Names that stay dangerous behind a schema (``master..xp_cmdshell``, ``pg_catalog.pg_read_file``).
+_QUALIFIED = _FILE_FUNCS | _PRIV_PROCS | _DYNAMIC_PROCS | {"xp_cmdshell", "utl_file"}
+_BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
+
+Finding = Callable[[str, int], None]
 
 
 def _prepare(text: str) -> str:
-    """NFKC without invisible characters: what the parser and the gate both see."""
+    """NFKC without invisible characters: what the tokenizer and the gate both see."""
     if text.isascii():
         return text
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
 
 
 def _may_match(lower: str) -> bool:
-    """Boundary-free keyword test on lower-cased text: a superset of :data:`GATE`, ~3x cheaper.
-
-    After NFKC, the only characters RE2's case-insensitive matching equates
-    with ASCII letters are the letters themselves, so ``str.lower`` loses none.
-    """
+    """Boundary-free keyword test on lower-cased text: a superset of :data:`GATE`, cheaper."""
     for word in _GATE_WORDS:
         if word in lower:
             return True
@@ -148,188 +185,377 @@ def sql_gate(text: str) -> bool:
 def analyse_sql(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[str, str]]:
     """Findings ``(check id, statement excerpt)`` for ``text``; ``[]`` when it is harmless.
 
-    ``sql_action`` says the text is certainly SQL (a ``sql`` action, or a string
-    passed to ``EXEC``): prose-shaped statements count and unparseable text
-    the gate flagged is reported as ``sql:unparseable``. Never raises.
+    ``sql_action`` says the text is certainly SQL (a ``sql`` action, a string
+    passed to ``EXEC``): bare shapes count, and a risky keyword in no known
+    shape is ``sql:unparseable``. Never raises.
     """
     if not sql_gate(text):
         return []
+    if len(text) <= 4096:
+        return list(_cached(text, sql_action, depth))
     return _analyse(text, sql_action, depth)
+
+
+@lru_cache(maxsize=2048)
+def _cached(text: str, sql_action: bool, depth: int) -> tuple[tuple[str, str], ...]:
+    return tuple(_analyse(text, sql_action, depth))
 
 
 def _analyse(text: str, sql_action: bool, depth: int) -> list[tuple[str, str]]:
     """:func:`analyse_sql` without the gate (tests check the gate is a superset of this)."""
     text = _prepare(text)
-    if len(text) > _MAX_CHARS or depth > _MAX_DEPTH:
-        if sql_action or depth:
-            return [("sql:unparseable", text[:120])]
-        return []
+    if len(text) > _MAX_CHARS:
+        return [("sql:too-complex", text[:120])]
+    if depth > _MAX_FOLD_DEPTH:
+        return [("sql:dynamic", text[:120])]
     findings: dict[str, str] = {}
-    understood = False
-    for dialect in _DIALECTS:
-        try:
-            statements = sqlglot.parse(text, dialect=dialect)
-        except Exception:  # any parser failure means: this dialect cannot read it
-            continue
-        clear = True
-        for statement in statements:
-            if statement is not None and not _inspect(
-                statement, dialect, sql_action, depth, findings
-            ):
-                clear = False
-        understood = understood or clear
-    if sql_action and not understood and not findings:
-        findings["sql:unparseable"] = text[:120]
+    for tokens in readings(text):
+        _Judge(tokens, sql_action, depth, findings).run()
     return list(findings.items())
 
 
-def _excerpt(node: exp.Expr, dialect: str | None) -> str:
-    try:
-        return node.sql(dialect=dialect)[:120]
-    except Exception:  # sqlglot cannot always print what it parsed
-        return type(node).__name__
+def _show(tokens: list[Token], start: int, end: int) -> str:
+    parts = []
+    for kind, value in tokens[start:end]:
+        parts.append(f"'{value}'" if kind == "s" else value)
+        if sum(len(p) + 1 for p in parts) > 120:
+            break
+    return " ".join(parts)[:120]
 
 
-def _inspect(
-    statement: exp.Expr,
-    dialect: str | None,
-    sql_action: bool,
-    depth: int,
-    findings: dict[str, str],
-) -> bool:
-    """Add ``statement``'s findings; False when it was opaque (a risky, unparsed ``Command``)."""
+class _Judge:
+    """One pass over one reading's tokens."""
 
-    def add(check: str, node: exp.Expr) -> None:
-        findings.setdefault(check, _excerpt(node, dialect))
+    __slots__ = ("depth", "findings", "sql", "start", "tokens")
 
-    for node in statement.walk():
-        if isinstance(node, exp.Command):
-            keyword = str(node.this).strip().lower()
-            if keyword in ("exec", "execute", "prepare", "do"):
-                # Prose reads as DO / PREPARE ("do you know", "prepare a report"):
-                # outside certain SQL only EXEC and PREPARE ... FROM count.
-                if sql_action or depth or keyword.startswith("exec") or _prepare_from(node):
-                    _dynamic_command(node, keyword, dialect, depth, findings)
-            elif keyword in _OPAQUE:
-                return False
-        elif isinstance(node, exp.Drop):
-            add("sql:alter-drop" if node.find_ancestor(exp.Alter) else "sql:drop", node)
-        elif isinstance(node, exp.Delete):
-            if sql_action or depth or any(node.args.get(k) for k in ("where", "this", "returning")):
-                add("sql:delete", node)
-        elif isinstance(node, exp.TruncateTable):
-            add("sql:truncate", node)
-        elif isinstance(node, exp.Update):
-            where = node.args.get("where")
-            if (where is None or where.find(exp.Column) is None) and (
-                sql_action or depth or node.expressions
-            ):
-                add("sql:update-all-rows", node)
-        elif isinstance(node, exp.Merge):
-            if "DELETE" in _excerpt(node, dialect).upper().split():
-                add("sql:delete", node)
-        elif isinstance(node, exp.Insert) and node.args.get("overwrite"):
-            add("sql:overwrite", node)
-        elif isinstance(node, exp.Create) and node.args.get("replace"):
-            if str(node.args.get("kind") or "").upper() == "TABLE":
-                add("sql:overwrite", node)
-        elif isinstance(node, exp.Copy):
-            if "PROGRAM" in _excerpt(node, dialect).upper():
-                add("sql:command-exec", node)
-        elif isinstance(node, exp.Execute | exp.ExecuteSql):
-            _execute(node, dialect, depth, findings)
-        elif isinstance(node, exp.Anonymous) and str(node.this).lower() in ("exec", "execute"):
-            _run_string(node.expressions, node, dialect, depth, findings)
-        elif isinstance(node, exp.Identifier) and not node.quoted:
-            # A reserved word read as a bare alias (``SELECT 'a'DELETE FROM t``) is, to
-            # a server that needs no ";" (T-SQL), the start of the next statement.
-            check = _KEYWORD_ALIAS.get(str(node.this).lower())
-            if check is not None:
-                add(check, statement)
-    return True
+    def __init__(
+        self, tokens: list[Token], sql_action: bool, depth: int, findings: dict[str, str]
+    ) -> None:
+        self.tokens = tokens
+        self.sql = sql_action
+        self.depth = depth
+        self.findings = findings
+        self.start = 0  # index of the current statement's first token
 
+    def flag(self, check: str, at: int) -> None:
+        self.findings.setdefault(check, _show(self.tokens, self.start, max(at + 6, self.start + 6)))
 
-def _prepare_from(node: exp.Expr) -> bool:
-    rest = str(node.expression.this if isinstance(node.expression, exp.Literal) else "")
-    return str(node.this).lower() == "prepare" and " from " in f" {rest.lower()} "
+    def word(self, i: int) -> str | None:
+        if 0 <= i < len(self.tokens) and self.tokens[i][0] == "w":
+            return self.tokens[i][1]
+        return None
 
+    def kind(self, i: int) -> str | None:
+        return self.tokens[i][0] if 0 <= i < len(self.tokens) else None
 
-def _execute(node: exp.Expr, dialect: str | None, depth: int, findings: dict[str, str]) -> None:
-    target = node.this
-    if isinstance(target, exp.Table) and not isinstance(target.this, exp.Parameter):
-        name = target.name.lower()
-        if name == "xp_cmdshell":
-            findings.setdefault("sql:command-exec", _excerpt(node, dialect))
-        elif name in _DYNAMIC_PROCS or isinstance(node, exp.ExecuteSql):
-            _run_string(node.expressions[:1], node, dialect, depth, findings)
-        return  # EXEC some_procedure: the DBA's vetted code
-    _run_string([target], node, dialect, depth, findings)
+    def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
+        """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``."""
+        depth = 0
+        tokens = self.tokens
+        j = i + 1
+        while j < len(tokens):
+            kind, value = tokens[j]
+            if kind == "p":
+                if value == ";" and depth == 0:
+                    return j
+                if value == "(":
+                    depth += 1
+                elif value == ")":
+                    depth = max(0, depth - 1)
+            elif kind == "w" and depth == 0 and value in stop_words:
+                return j
+            j += 1
+        return j
 
+    def has_word(self, start: int, end: int, *words: str) -> int:
+        for j in range(start, min(end, len(self.tokens))):
+            if self.tokens[j][0] == "w" and self.tokens[j][1] in words:
+                return j
+        return -1
 
-def _dynamic_command(
-    node: exp.Expr, keyword: str, dialect: str | None, depth: int, findings: dict[str, str]
-) -> None:
-    rest = str(node.expression.this if isinstance(node.expression, exp.Literal) else "").strip()
-    if keyword == "do":
-        findings.setdefault("sql:dynamic", _excerpt(node, dialect))
-        return
-    if keyword == "prepare":
-        rest = rest.partition(" ")[2]
-        rest = rest.strip()
-        if rest.lower().startswith("from"):
-            rest = rest[4:]
-    elif rest.lower().startswith("immediate"):
-        rest = rest[9:]
-    else:
-        words = rest.split("(", 1)[0].split(None, 1)
-        name = words[0].lower().rsplit(".", 1)[-1] if words else ""
-        if name == "xp_cmdshell":
-            findings.setdefault("sql:command-exec", _excerpt(node, dialect))
+    def run(self) -> None:
+        tokens = self.tokens
+        at_start = True
+        for i, (kind, value) in enumerate(tokens):
+            if kind == "p" and value == ";":
+                at_start = True
+                self.start = i + 1
+                continue
+            if kind == "w":
+                prev = tokens[i - 1] if i else ("", "")
+                if prev != ("p", ".") or value in _QUALIFIED:
+                    self.keyword(i, value, prev[1] if prev[0] == "w" else "", at_start)
+            elif kind == "q" and value.lower().rsplit(".", 1)[-1] == "xp_cmdshell":
+                self.flag("sql:command-exec", i)
+            at_start = False
+
+    # -- one keyword --------------------------------------------------------------------
+
+    def keyword(self, i: int, value: str, prev: str, at_start: bool) -> None:
+        handler = _HANDLERS.get(value)
+        if handler is not None:
+            handler(self, i, prev, at_start)
+        elif value in _FILE_FUNCS and self.tokens[i + 1 : i + 2] == [("p", "(")]:
+            self.flag("sql:file-access", i)
+        elif value in _PRIV_PROCS and (at_start or prev in ("exec", "execute")):
+            self.flag("sql:privilege", i)
+        elif value == "utl_file" or value == "xp_cmdshell":
+            self.flag("sql:file-access" if value == "utl_file" else "sql:command-exec", i)
+
+    def drop(self, i: int, prev: str, at_start: bool) -> None:
+        j = i + 1
+        while self.word(j) in _DROP_SKIP:
+            j += 1
+        target = self.word(j)
+        if target is None and not self.sql:
             return
-        if name and name.replace("_", "").isalnum() and name not in _DYNAMIC_PROCS:
-            return  # EXEC procedure_name ...
-        if name in _DYNAMIC_PROCS:
-            rest = rest.strip()[len(name) :]
-    try:
-        value = sqlglot.parse_one(rest.strip().split(",", 1)[0] or "NULL", dialect=dialect)
-    except Exception:  # not an expression: nothing to fold
-        value = None
-    _run_string([value] if value is not None else [], node, dialect, depth, findings)
+        if target is None and self.kind(j) is None:
+            self.flag("sql:unparseable", i)
+            return
+        if self.sql or target in _DROP_KINDS:
+            altering = self.has_word(self.start, i, "alter") >= 0
+            self.flag("sql:alter-drop" if altering else "sql:drop", i)
+
+    def delete(self, i: int, prev: str, at_start: bool) -> None:
+        if prev == "on":
+            return  # ON DELETE CASCADE
+        if prev == "then":
+            self.flag("sql:delete", i)  # MERGE ... WHEN MATCHED THEN DELETE
+            return
+        nxt = self.word(i + 1)
+        if self.sql:
+            if self.kind(i + 1) == "p" and self.tokens[i + 1][1] == "(":
+                return  # a function called delete(...)
+            self.flag("sql:delete" if self.kind(i + 1) else "sql:unparseable", i)
+            return
+        j = i + 2 if nxt == "from" else i + 1
+        if self.kind(j) not in ("w", "q"):
+            return
+        j += 1
+        while self.kind(j) == "p" and self.tokens[j][1] == "." and self.kind(j + 1) in ("w", "q"):
+            j += 2
+        after = self.word(j)
+        if (
+            self.kind(j) is None
+            or (self.kind(j) == "p" and self.tokens[j][1] == ";")
+            or after in ("where", "returning", "using", "limit", "output")
+            or (nxt == "from" and after is not None and self.word(j + 1) == "where")
+        ):
+            self.flag("sql:delete", i)
+
+    def truncate(self, i: int, prev: str, at_start: bool) -> None:
+        nxt = self.word(i + 1)
+        if nxt == "table" or (self.sql and self.kind(i + 1) in ("w", "q")):
+            self.flag("sql:truncate", i)
+        elif self.sql and self.kind(i + 1) is None:
+            self.flag("sql:unparseable", i)
+
+    def update(self, i: int, prev: str, at_start: bool) -> None:
+        if prev in _BEFORE_UPDATE:
+            return
+        end = self.end_of_statement(i, _STATEMENTS - {"set", "select"})
+        set_at = self.has_word(i + 1, end, "set")
+        if set_at < 0:
+            if self.sql and self.kind(i + 1) is not None and self.tokens[i + 1] != ("p", "("):
+                self.flag("sql:unparseable", i)
+            return
+        where = self.has_word(set_at, end, "where")
+        if where < 0 or not self.names_column(where + 1, end):
+            self.flag("sql:update-all-rows", i)
+
+    def names_column(self, start: int, end: int) -> bool:
+        for kind, value in self.tokens[start:end]:
+            if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
+                return True
+        return False
+
+    def alter(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in _ALTER_PRIV:
+            self.flag("sql:privilege", i)
+
+    def create(self, i: int, prev: str, at_start: bool) -> None:
+        j = i + 1
+        replace = False
+        while self.word(j) in ("or", "replace", "temporary", "temp", "global", "local",
+                               "transient", "secure", "if", "not", "exists"):  # fmt: skip
+            replace = replace or self.word(j) == "replace"
+            j += 1
+        target = self.word(j)
+        if target in _PRINCIPALS:
+            self.flag("sql:privilege", i)
+        elif replace and target == "table":
+            self.flag("sql:overwrite", i)
+
+    def insert(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) == "overwrite":
+            self.flag("sql:overwrite", i)
+
+    def grant(self, i: int, prev: str, at_start: bool) -> None:
+        end = self.end_of_statement(
+            i,
+            _STATEMENTS
+            - {"select", "delete", "update", "insert", "execute", "exec", "create", "alter"},
+        )
+        closing = "from" if self.tokens[i][1] == "revoke" else "to"
+        # Outside certain SQL: "GRANT <privilege> ... TO", not "grant me access to".
+        privilege = self.word(i + 1) or ""
+        if self.sql or (
+            (privilege in _PRIVILEGES or privilege.startswith("pg_"))
+            and self.has_word(i + 1, end, closing) >= 0
+        ):
+            self.flag("sql:privilege", i)
+
+    def set_(self, i: int, prev: str, at_start: bool) -> None:
+        if not at_start:
+            return
+        nxt = self.word(i + 1)
+        if nxt in ("session", "local"):
+            nxt = self.word(i + 2)
+        if nxt in ("role", "authorization"):
+            self.flag("sql:privilege", i)
+
+    def use(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start and self.word(i + 1) in ("role", "secondary"):
+            self.flag("sql:privilege", i)
+
+    def execute(self, i: int, prev: str, at_start: bool) -> None:
+        if prev in ("grant", "revoke") or self.word(i + 1) in ("function", "procedure", "on"):
+            return
+        kind = self.kind(i + 1)
+        nxt = self.word(i + 1)
+        if kind is None:
+            if self.sql:
+                self.flag("sql:unparseable", i)
+            return
+        if nxt == "as":
+            self.flag("sql:privilege", i)
+        elif kind == "p" and self.tokens[i + 1][1] == "(":
+            self.run_string(i, i + 1)
+        elif nxt == "immediate":
+            self.run_string(i, i + 2)
+        elif kind == "v":
+            self.flag("sql:dynamic", i)
+        elif kind in ("w", "q"):
+            name = self.dotted(i + 1)
+            if name == "xp_cmdshell":
+                self.flag("sql:command-exec", i)
+            elif name in _DYNAMIC_PROCS:
+                self.run_string(i, self.after_dotted(i + 1))
+            elif name in _PRIV_PROCS:
+                self.flag("sql:privilege", i)
+        elif kind == "s":
+            self.run_string(i, i + 1)
+
+    def dotted(self, j: int) -> str:
+        """The last part of a dotted name starting at ``j`` (``master..xp_cmdshell``)."""
+        end = self.after_dotted(j) - 1
+        return self.tokens[end][1].lower().rsplit(".", 1)[-1]
+
+    def after_dotted(self, j: int) -> int:
+        """Index just past the dotted name starting at ``j``."""
+        while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+            j += 1
+            while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+                j += 1
+            if self.kind(j + 1) not in ("w", "q"):
+                return j + 1
+            j += 1
+        return j + 1
+
+    def prepare(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 2) == "from":
+            self.run_string(i, i + 3)
+
+    def do(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start and (self.sql or self.kind(i + 1) == "s"):
+            self.flag("sql:dynamic", i)
+
+    def copy(self, i: int, prev: str, at_start: bool) -> None:
+        if not at_start:
+            return
+        end = self.end_of_statement(i, frozenset())
+        if self.has_word(i + 1, end, "program") >= 0:
+            self.flag("sql:command-exec", i)
+            return
+        for j in range(i + 1, min(end, len(self.tokens) - 1)):
+            word = self.word(j)
+            following = self.kind(j + 1)
+            if (word in ("to", "from") and following == "s") or (
+                word == "into" and following in ("s", "v")
+            ):
+                self.flag("sql:file-access", i)
+                return
+
+    def into(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in ("outfile", "dumpfile"):
+            self.flag("sql:file-access", i)
+
+    def load(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in ("data", "xml") and self.has_word(i + 2, i + 6, "infile") >= 0:
+            self.flag("sql:file-access", i)
+
+    def bulk(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) == "insert":
+            self.flag("sql:file-access", i)
+
+    def setuser(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start:
+            self.flag("sql:privilege", i)
+
+    # -- string-built SQL ---------------------------------------------------------------
+
+    def run_string(self, at: int, start: int) -> None:
+        """Fold the literal-only expression at ``start`` and judge it; anything else is dynamic."""
+        tokens = self.tokens
+        parts: list[str] = []
+        depth = 0
+        j = start
+        while j < len(tokens):
+            kind, value = tokens[j]
+            if kind == "s":
+                parts.append(value)
+            elif kind == "p" and value == "(":
+                depth += 1
+            elif kind == "p" and value == ")":
+                depth -= 1
+                if depth <= 0:
+                    break
+            elif value in _GLUE and kind in ("p", "w"):
+                pass  # 'DR' + 'OP', 'DR' || 'OP', CONCAT('DR', 'OP'), N'...'
+            elif depth <= 0 and kind in ("w", "p"):
+                break  # the expression ended (a keyword, ';' or ',' after it)
+            else:
+                self.flag("sql:dynamic", at)
+                return
+            j += 1
+        if not parts:
+            self.flag("sql:dynamic", at)
+            return
+        for check, excerpt in _analyse("".join(parts), True, self.depth + 1):
+            self.findings.setdefault(check, excerpt)
 
 
-def _run_string(
-    parts: list[exp.Expr],
-    node: exp.Expr,
-    dialect: str | None,
-    depth: int,
-    findings: dict[str, str],
-) -> None:
-    """SQL executed from a string: analyse it when it folds to a literal, else it is dynamic."""
-    texts = [_fold(part) for part in parts]
-    if not texts or any(t is None for t in texts):
-        findings.setdefault("sql:dynamic", _excerpt(node, dialect))
-        return
-    inner = "".join(t for t in texts if t is not None)
-    for check, excerpt in analyse_sql(inner, sql_action=True, depth=depth + 1):
-        findings.setdefault(check, excerpt)
+_GLUE = frozenset({"+", "|", "concat", "n", ","})
 
-
-def _fold(node: exp.Expr | None) -> str | None:
-    """The string a literal-only expression evaluates to ('a' + 'b', 'a' || 'b', CONCAT)."""
-    if isinstance(node, exp.National):
-        return str(node.this)
-    if isinstance(node, exp.Literal):
-        return str(node.this) if node.is_string else None
-    if isinstance(node, exp.Identifier):
-        return str(node.this) if node.quoted else None
-    if isinstance(node, exp.Paren | exp.Subquery):
-        return _fold(node.this)
-    if isinstance(node, exp.Table):
-        return _fold(node.this) if not node.args.get("db") else None
-    if isinstance(node, exp.Add | exp.DPipe):
-        left, right = _fold(node.this), _fold(node.expression)
-        return None if left is None or right is None else left + right
-    if isinstance(node, exp.Concat):
-        parts = [_fold(e) for e in node.expressions]
-        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
-    return None
+_HANDLERS: dict[str, Callable[[_Judge, int, str, bool], None]] = {
+    "drop": _Judge.drop,
+    "delete": _Judge.delete,
+    "truncate": _Judge.truncate,
+    "update": _Judge.update,
+    "alter": _Judge.alter,
+    "create": _Judge.create,
+    "insert": _Judge.insert,
+    "grant": _Judge.grant,
+    "revoke": _Judge.grant,
+    "set": _Judge.set_,
+    "use": _Judge.use,
+    "exec": _Judge.execute,
+    "execute": _Judge.execute,
+    "prepare": _Judge.prepare,
+    "do": _Judge.do,
+    "copy": _Judge.copy,
+    "into": _Judge.into,
+    "load": _Judge.load,
+    "bulk": _Judge.bulk,
+    "setuser": _Judge.setuser,
+}

@@ -1,0 +1,461 @@
+"""Structural rules for operator tools, persistence and reverse shells, on resolved commands.
+
+:func:`judge_operator` receives the real executable (after ``_shell`` has
+unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, and names
+the check the command breaks, if any. Each rule reads the command's own
+grammar - subcommands, options, operands - not a regex over the line:
+
+* ``shell:git-history`` - ``git push`` with ``--force`` / ``-f`` /
+  ``--force-with-lease`` / ``--mirror`` / ``--delete`` / ``-d``, a ``+ref`` or
+  ``:ref`` refspec; ``git filter-branch`` / ``filter-repo``; ``git reset
+  --hard``; ``git clean`` with ``-f``;
+* ``shell:cluster-delete`` - ``kubectl`` / ``oc`` ``delete``, ``drain``,
+  ``scale --replicas=0``; ``helm uninstall`` / ``delete``;
+* ``shell:infra-destroy`` - ``terraform`` / ``tofu`` ``destroy``, ``apply
+  -destroy``, ``state rm``; ``pulumi destroy``; ``cdk destroy``;
+* ``shell:cloud-delete`` - ``aws`` / ``gcloud`` / ``az`` / ``doctl`` commands
+  that delete, terminate, remove or purge (``aws s3 rm --recursive``, ``s3
+  rb``, ``ec2 terminate-instances``, ``gcloud projects delete``, ``az group
+  delete``); ``shell:cloud-iam`` - access keys and policies created or attached;
+* ``shell:container-escape`` - ``docker`` / ``podman`` ``run`` / ``create`` /
+  ``exec`` with ``--privileged``, the host's root or Docker socket mounted,
+  host PID / network / IPC namespaces, ``--cap-add`` of ``ALL`` /
+  ``SYS_ADMIN``; ``shell:container-delete`` - ``system prune -a``,
+  ``volume rm`` / ``prune``, ``rm -f``;
+* ``shell:publish`` - ``npm`` / ``yarn`` / ``pnpm`` ``publish`` /
+  ``unpublish``, ``twine upload``, ``cargo publish``, ``gem push``, ``poetry
+  publish``; ``gh repo delete``, ``gh release delete``;
+* ``shell:data-store`` - ``redis-cli`` ``FLUSHALL`` / ``FLUSHDB``, database
+  clients whose inline statement is destructive (checked by the SQL analyser);
+* ``shell:persistence`` - ``crontab`` installing a table, ``systemctl enable``,
+  ``launchctl load`` / ``bootstrap``, ``schtasks /create``, ``reg add`` of a
+  ``Run`` key, ``at``, ``useradd`` / ``usermod`` to uid 0 or an admin group,
+  ``chpasswd``, setuid ``chmod``; writes (redirects, ``tee``, ``cp``) to
+  start-up and credential files;
+* ``shell:reverse-shell`` - ``/dev/tcp`` / ``/dev/udp`` endpoints, ``nc`` /
+  ``ncat`` / ``netcat`` with ``-e`` / ``-c`` / ``--exec`` / ``--sh-exec``,
+  ``socat`` with ``exec:`` / ``system:``, ``telnet`` / ``openssl s_client``
+  joined to a shell by pipes;
+* ``shell:defence-off`` - ``iptables -F`` / ``-P ... ACCEPT``, ``ufw
+  disable``, stopping or disabling a firewall, ``setenforce 0``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = ["OPERATOR_CHECKS", "joins_remote_shell", "judge_operator", "persistence_target"]
+
+#: Check id -> reason.
+OPERATOR_CHECKS: dict[str, str] = {
+    "shell:git-history": "git history rewritten or deleted (force push, reset --hard)",
+    "shell:cluster-delete": "cluster resources deleted or scaled to zero (kubectl, helm)",
+    "shell:infra-destroy": "infrastructure destroyed (terraform / pulumi / cdk destroy)",
+    "shell:cloud-delete": "cloud resources deleted (aws, gcloud, az)",
+    "shell:cloud-iam": "cloud credentials or privileges created (access keys, admin policies)",
+    "shell:container-escape": "container given the host (privileged, host root, host namespaces)",
+    "shell:container-delete": "containers, images or volumes deleted in bulk",
+    "shell:publish": "package published or repository deleted",
+    "shell:data-store": "data store flushed or dropped from a client",
+    "shell:persistence": "persistence installed (cron, services, start-up files, users)",
+    "shell:reverse-shell": "shell connected to a remote host (reverse or bind shell)",
+    "shell:defence-off": "firewall or security control disabled",
+}
+
+_DELETE_VERB = re.compile(
+    r"^(?:delete|terminate|remove|purge|destroy|deregister|rb|rm|disable-key|schedule-key-deletion)"
+    r"(?:-|$)"
+)
+_IAM_VERB = re.compile(
+    r"^(?:create-access-key|create-login-profile|attach-(?:user|role|group)-policy"
+    r"|put-(?:user|role|group)-policy|add-iam-policy-binding|set-iam-policy|create-user)$"
+)
+_HOST_MOUNT = re.compile(
+    r"^(?:/|/etc|/root|/var/run/docker\.sock|/run/docker\.sock|/proc|/sys)(?::|$)"
+)
+_HOST_CAPS = ("ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH")
+_FIREWALLS = frozenset({"firewalld", "ufw", "iptables", "nftables", "apparmor", "auditd", "falco"})
+_ADMIN_GROUPS = frozenset({"sudo", "wheel", "admin", "root", "docker"})
+#: Start-up, scheduler and credential files: writing one installs persistence.
+_PERSIST = re.compile(
+    r"(?:^|/)(?:\.bashrc|\.bash_profile|\.bash_login|\.profile|\.zshrc|\.zprofile|\.zshenv"
+    r"|\.kshrc|\.cshrc|\.tcshrc|\.login|authorized_keys2?|\.xinitrc|\.xprofile)$"
+    r"|^/etc/(?:crontab|cron\.(?:d|hourly|daily|weekly|monthly)|sudoers|profile|bash\.bashrc"
+    r"|profile\.d|rc\.local|ld\.so\.preload|systemd/|init\.d/|passwd|shadow|group|environment|hosts$)"
+    r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
+    r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/"
+)
+_SHELL_NAMES = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "cmd", "powershell"})
+
+
+def persistence_target(path: str) -> bool:
+    """True for start-up, scheduler and credential files (``~/.bashrc``, ``/etc/cron.d/x``)."""
+    return _PERSIST.search(path.replace("\\", "/")) is not None
+
+
+def _opts(args: Sequence[str]) -> set[str]:
+    out = set()
+    for arg in args:
+        if arg.startswith("--"):
+            out.add(arg.split("=", 1)[0])
+        elif arg.startswith("-") and len(arg) > 1:
+            out.add(arg)
+            out.update(f"-{ch}" for ch in arg[1:] if ch.isalpha())
+    return out
+
+
+def _positionals(args: Sequence[str], with_value: frozenset[str] = frozenset()) -> list[str]:
+    out = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg.startswith("-"):
+            skip = arg in with_value
+            continue
+        out.append(arg)
+    return out
+
+
+_GLOBAL_VALUES = frozenset(
+    {"-n", "--namespace", "--context", "--kubeconfig", "-C", "--git-dir", "--work-tree", "-c",
+     "--profile", "--region", "--project", "--subscription", "-s", "--cluster", "--chdir",
+     "--output", "-o", "--zone", "--resource-group", "-g"}
+)  # fmt: skip
+
+
+def _git(args: Sequence[str]) -> bool:
+    words = _positionals(args, _GLOBAL_VALUES)
+    if not words:
+        return False
+    sub = words[0]
+    opts = _opts(args)
+    if sub == "push":
+        if opts & {"--force", "-f", "--force-with-lease", "--mirror", "--delete", "-d", "--prune"}:
+            return True
+        return any(w.startswith(("+", ":")) and len(w) > 1 for w in words[2:])
+    if sub in ("filter-branch", "filter-repo", "replace"):
+        return True
+    if sub == "reset":
+        return "--hard" in opts
+    if sub == "clean":
+        return "-f" in opts or "--force" in opts
+    if sub == "branch":
+        return "-D" in args or ("--delete" in opts and "--force" in opts)
+    return sub == "update-ref" and "-d" in opts
+
+
+def _kubectl(name: str, args: Sequence[str]) -> bool:
+    words = _positionals(args, _GLOBAL_VALUES)
+    if not words:
+        return False
+    if name == "helm":
+        return words[0] in ("uninstall", "delete", "del", "un")
+    if words[0] in ("delete", "drain", "replace") or (words[0] == "apply" and "--prune" in args):
+        return True
+    if words[0] == "scale":
+        return any(a in ("--replicas=0", "--replicas") for a in args) and (
+            "--replicas=0" in args or "0" in args
+        )
+    return False
+
+
+def _iac(name: str, args: Sequence[str]) -> bool:
+    words = _positionals(args, _GLOBAL_VALUES)
+    if not words:
+        return False
+    if words[0] == "destroy":
+        return True
+    if name in ("terraform", "tofu", "terragrunt"):
+        if words[0] == "apply" and "-destroy" in args:
+            return True
+        return words[0] == "state" and len(words) > 1 and words[1] in ("rm", "replace-provider")
+    return False
+
+
+def _cloud(args: Sequence[str]) -> str | None:
+    words = _positionals(args, _GLOBAL_VALUES)
+    for word in words[:4]:
+        if _IAM_VERB.match(word):
+            return "shell:cloud-iam"
+        if _DELETE_VERB.match(word):
+            return "shell:cloud-delete"
+    if (
+        len(words) >= 2
+        and words[0] == "s3"
+        and (words[1] in ("rm", "rb") or (words[1] == "sync" and "--delete" in args))
+    ):
+        return "shell:cloud-delete"
+    return None
+
+
+def _docker(args: Sequence[str]) -> str | None:
+    words = _positionals(
+        args,
+        frozenset(
+            {
+                "-v",
+                "--volume",
+                "-e",
+                "--env",
+                "--name",
+                "-p",
+                "-w",
+                "--mount",
+                "--network",
+                "--net",
+                "-u",
+                "--user",
+            }
+        ),
+    )
+    if not words:
+        return None
+    sub = words[0]
+    if sub in ("run", "create", "exec", "container"):
+        for index, arg in enumerate(args):
+            value = arg.split("=", 1)[1] if "=" in arg else ""
+            nxt = args[index + 1] if index + 1 < len(args) else ""
+            if arg == "--privileged" or arg.startswith("--privileged="):
+                return "shell:container-escape"
+            if (
+                arg in ("--pid", "--net", "--network", "--ipc", "--userns", "--uts")
+                and nxt == "host"
+            ):
+                return "shell:container-escape"
+            if value == "host" and arg.split("=")[0] in ("--pid", "--net", "--network", "--ipc"):
+                return "shell:container-escape"
+            mount = nxt if arg in ("-v", "--volume") else ""
+            if arg.startswith("-v") and len(arg) > 2:
+                mount = arg[2:]
+            elif arg.startswith("--volume="):
+                mount = value
+            if mount and _HOST_MOUNT.match(mount):
+                return "shell:container-escape"
+            caps = (value or nxt).upper()
+            if arg.startswith("--cap-add") and any(c in caps for c in _HOST_CAPS):
+                return "shell:container-escape"
+            if "docker.sock" in arg:
+                return "shell:container-escape"
+    if sub == "system" and len(words) > 1 and words[1] == "prune":
+        return "shell:container-delete"
+    if (
+        sub in ("volume", "image", "network", "container")
+        and len(words) > 1
+        and words[1] in ("rm", "prune")
+    ):
+        return "shell:container-delete"
+    if sub in ("rm", "rmi") and _opts(args) & {"-f", "--force"}:
+        return "shell:container-delete"
+    return None
+
+
+_PUBLISH = {
+    "npm": ("publish", "unpublish", "deprecate"),
+    "yarn": ("publish", "npm"),
+    "pnpm": ("publish",),
+    "twine": ("upload",),
+    "cargo": ("publish", "yank"),
+    "gem": ("push", "yank"),
+    "poetry": ("publish",),
+    "flit": ("publish",),
+    "hatch": ("publish",),
+    "uv": ("publish",),
+}
+
+
+def _gh(args: Sequence[str]) -> bool:
+    words = _positionals(args, frozenset({"-R", "--repo"}))
+    return (
+        len(words) >= 2
+        and words[0] in ("repo", "release", "secret", "variable", "ruleset")
+        and (words[1] in ("delete", "archive", "rename", "set"))
+    )
+
+
+def _netcat(args: Sequence[str]) -> bool:
+    opts = _opts(args)
+    if opts & {"-e", "-c", "--exec", "--sh-exec", "--lua-exec"}:
+        return True
+    return any(a.startswith(("--exec=", "--sh-exec=")) for a in args)
+
+
+def _persists(name: str, args: Sequence[str]) -> bool:
+    words = _positionals(args)
+    opts = _opts(args)
+    if name == "crontab":
+        return "-l" not in opts  # installing (a file or stdin) or removing the table
+    if name == "systemctl":
+        return any(w in ("enable", "link", "preset", "set-default") for w in words)
+    if name == "launchctl":
+        return any(w in ("load", "bootstrap", "submit", "enable") for w in words)
+    if name == "schtasks":
+        return any(a.lower() == "/create" for a in args)
+    if name == "reg":
+        joined = " ".join(args).lower()
+        return (
+            bool(words)
+            and words[0].lower() == "add"
+            and ("\\run" in joined or "winlogon" in joined)
+        )
+    if name in ("at", "batch"):
+        return "-l" not in opts
+    if name in ("useradd", "adduser", "usermod"):
+        if "-o" in opts or any(a in ("0",) for a in args):
+            return True
+        groups = [
+            args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-G", "-g", "--groups", "-aG")
+        ]
+        return any(g in _ADMIN_GROUPS for grp in groups for g in grp.split(","))
+    if name in ("chpasswd", "passwd", "visudo"):
+        return True
+    if name == "chmod":
+        return any(re.fullmatch(r"[ugoa]*\+[rwx]*s[rwx]*|[4-7][0-7]{3}", a) for a in words[:1])
+    return False
+
+
+def _defence(name: str, args: Sequence[str]) -> bool:
+    if name in ("iptables", "ip6tables", "nft"):
+        return (
+            bool(_opts(args) & {"-F", "--flush", "-X"})
+            or ("-P" in args and "ACCEPT" in args)
+            or (name == "nft" and "flush" in args)
+        )
+    if name == "ufw":
+        return "disable" in args or "reset" in args
+    if name == "setenforce":
+        return "0" in args or "permissive" in [a.lower() for a in args]
+    if name in ("systemctl", "service"):
+        return any(w in ("stop", "disable", "mask") for w in args) and any(
+            a.removesuffix(".service") in _FIREWALLS for a in args
+        )
+    return False
+
+
+def judge_operator(name: str, args: Sequence[str]) -> str | None:
+    """The check id ``name args...`` breaks, or ``None``. ``name`` is the basename, lower case."""
+    if name == "git":
+        return "shell:git-history" if _git(args) else None
+    if name in ("kubectl", "oc", "helm", "k"):
+        return "shell:cluster-delete" if _kubectl(name, args) else None
+    if name in ("terraform", "tofu", "terragrunt", "pulumi", "cdk", "cdktf"):
+        return "shell:infra-destroy" if _iac(name, args) else None
+    if name in ("aws", "gcloud", "az", "doctl", "gsutil", "linode-cli", "hcloud"):
+        if name == "gsutil" and args and args[0] in ("rm", "rb"):
+            return "shell:cloud-delete"
+        return _cloud(args)
+    if name in ("docker", "podman", "nerdctl"):
+        return _docker(args)
+    if name in _PUBLISH:
+        words = _positionals(args)
+        return "shell:publish" if words and words[0] in _PUBLISH[name] else None
+    if name == "gh":
+        return "shell:publish" if _gh(args) else None
+    if name in ("redis-cli", "valkey-cli", "keydb-cli"):
+        upper = {a.upper() for a in args}
+        return "shell:data-store" if upper & {"FLUSHALL", "FLUSHDB", "SHUTDOWN", "CONFIG"} else None
+    if name in ("nc", "ncat", "netcat", "nc.traditional", "nc.openbsd"):
+        return "shell:reverse-shell" if _netcat(args) else None
+    if name == "socat":
+        joined = " ".join(args).lower()
+        return "shell:reverse-shell" if ("exec:" in joined or "system:" in joined) else None
+    if _defence(name, args):
+        return "shell:defence-off"
+    if _persists(name, args):
+        return "shell:persistence"
+    return None
+
+
+def joins_remote_shell(names: Sequence[str]) -> bool:
+    """A pipeline that joins a network client and a shell (``telnet h p | sh | telnet h q``)."""
+    clients = {"telnet", "nc", "ncat", "netcat", "openssl", "socat", "curl", "wget"}
+    return bool(clients & set(names)) and bool(_SHELL_NAMES & set(names))
+
+
+_PS_DELETE = frozenset({"remove-item", "ri", "rd", "rmdir", "del", "erase", "rm", "rm.exe"})
+_PS_RECURSE = re.compile(r"^(?:-r|-rec|-recurse|-recurse:\$true|/s)$", re.IGNORECASE)
+_PS_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("shell:reverse-shell", re.compile(r"net\.sockets\.tcpclient|net\.sockets\.socket", re.I)),
+    (
+        "shell:pipe-to-shell",
+        re.compile(
+            r"\b(?:iex|invoke-expression)\b.{0,200}?(?:downloadstring|iwr|invoke-webrequest|irm"
+            r"|invoke-restmethod|net\.webclient)|(?:downloadstring|iwr|irm|invoke-webrequest"
+            r"|invoke-restmethod)\b.{0,200}?\|\s*(?:iex|invoke-expression)\b",
+            re.I | re.S,
+        ),
+    ),
+    (
+        "shell:rm-rf",
+        re.compile(
+            r"\b(?:remove-item|ri|rm|rd|rmdir|del)\b[^|;\n]{0,300}?\s-r(?:ec(?:urse)?)?\b", re.I
+        ),
+    ),
+    ("shell:disk-wipe", re.compile(r"\b(?:format-volume|clear-disk|initialize-disk)\b", re.I)),
+    ("shell:power", re.compile(r"\b(?:stop-computer|restart-computer)\b", re.I)),
+    (
+        "shell:defence-off",
+        re.compile(
+            r"set-mppreference\b.{0,100}-disable|netsh\s+advfirewall\s+set\s+\w+\s+state\s+off",
+            re.I,
+        ),
+    ),
+    (
+        "shell:persistence",
+        re.compile(
+            r"new-scheduledtask|register-scheduledtask|currentversion\\+run|new-service\b", re.I
+        ),
+    ),
+)
+
+
+def windows_delete(name: str, args: Sequence[str]) -> bool:
+    """``Remove-Item -Recurse``, ``rmdir /s``, ``del /s``: a recursive delete in Windows syntax."""
+    return name in _PS_DELETE and any(_PS_RECURSE.match(a) for a in args)
+
+
+def powershell_script(args: Sequence[str]) -> str | None:
+    """The script a ``powershell`` / ``pwsh`` command line runs (``-Command``, ``-Enc``)."""
+    import base64
+    import binascii
+
+    for index, arg in enumerate(args):
+        lower = arg.lower()
+        rest = " ".join(args[index + 1 :])
+        if lower in ("-c", "-command", "/c", "-com", "-comm"):
+            return rest
+        if lower in ("-e", "-ec", "-enc", "-encodedcommand", "-en", "-encoded") and index + 1 < len(
+            args
+        ):
+            try:
+                return base64.b64decode(args[index + 1]).decode("utf-16-le", "replace")
+            except (binascii.Error, ValueError):
+                return args[index + 1]
+        if not lower.startswith(("-", "/")):
+            return " ".join(args[index:])
+    return None
+
+
+def judge_powershell(script: str) -> list[str]:
+    """Checks a PowerShell script breaks (a token-level reading of its cmdlets)."""
+    return [check for check, regex in _PS_RULES if regex.search(script[:65_536])]
+
+
+def interpreter_code(name: str, args: Sequence[str]) -> tuple[str, str] | None:
+    """(language, code) of ``python -c CODE``, ``node -e CODE``, ``perl -e``, ``php -r``..."""
+    flags = {"-c"} if name.startswith("python") else {"-e", "--eval", "-p", "--print", "-r", "-E"}
+    language = (
+        "python"
+        if name.startswith("python")
+        else "javascript"
+        if name in ("node", "deno", "bun")
+        else name
+    )
+    for index, arg in enumerate(args[:-1]):
+        if arg in flags or (name.startswith("ruby") and arg.startswith("-r") and arg != "-r"):
+            if arg.startswith("-r") and arg != "-r" and name.startswith("ruby"):
+                continue
+            return language, args[index + 1]
+    return None
