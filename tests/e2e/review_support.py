@@ -147,3 +147,61 @@ async def held_item(setup: ReviewSetup, *, count: int = 1) -> list[ReviewItem]:
             lambda: (p := store.pending()) and len(p) >= count and p, what="a held action"
         )
     return items
+
+
+class Console:
+    """``agent-os console`` in a subprocess, on a free loopback port."""
+
+    def __init__(self, setup: ReviewSetup, bus_url: str | None, log: Path) -> None:
+        from tests.servers import free_port
+
+        self.setup = setup
+        self.bus_url = bus_url
+        self.port = free_port()
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Console:
+        argv = [
+            AGENT_OS, "console",
+            "--store", str(self.setup.store_file),
+            "--registry", str(self.setup.registry_file),
+            "--key", str(self.setup.key("console-1")),
+            "--tokens", str(self.setup.token_file),
+            "--port", str(self.port),
+        ]  # fmt: skip
+        if self.bus_url is not None:
+            argv += ["--bus", self.bus_url]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        from tests.servers import wait_until
+
+        wait_until(self._answers, 30, "agent-os console")
+        return self
+
+    def _answers(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"console exited: {self.log.read_text()}")
+        try:
+            urllib.request.urlopen(self.url + "/login", timeout=1)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401
+        return True
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None

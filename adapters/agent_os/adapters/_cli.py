@@ -44,7 +44,7 @@ from agent_os.trust import (
 from ._cli_audit import audit
 from ._cli_mcp import mcp_proxy
 from ._cli_policy import explain_lines, policy
-from ._cli_review import console, review
+from ._cli_review import console, review, review_queue
 from ._cli_trust import trust
 from ._demo import render, run_demo
 
@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     ack_wait: float = 30.0
     max_deliver: int = 5
     concurrency: int = 64
+    #: Durable SIGSTOP review: the review store (SQLite path or postgresql:// DSN)
+    #: shared with the console and ``agent-os review``. Unset: nobody can review,
+    #: so a held action is denied.
+    review_store: str | None = None
+    #: Review terms per rule (YAML: timeout, approvals); default 15 minutes, one approval.
+    review_rules: Path | None = None
+    #: POST a Slack-compatible notice of each newly held action to this URL.
+    review_webhook: str | None = None
 
 
 @click.group()
@@ -235,6 +243,9 @@ def worker(
     except (TrustError, PolicyError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     audit = JsonlAuditLog(settings.audit_file) if settings.audit_file else None
+    review = review_queue(
+        settings.review_store, settings.review_rules, settings.review_webhook, registry
+    )
 
     async def serve() -> None:
         try:
@@ -274,6 +285,7 @@ def worker(
                 nonces=plan.store,
                 rate_limiter=limiter,
                 metrics=metrics,
+                review=review,
             )
             if health is not None:
                 health.readiness.add_all(w.health_checks())

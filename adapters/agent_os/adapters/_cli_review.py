@@ -28,14 +28,17 @@ from agent_os.review import (
     DecisionRefused,
     ReviewError,
     ReviewItem,
+    ReviewQueue,
+    ReviewRules,
     ReviewStore,
+    Webhook,
     open_review_store,
     sign_decision,
     take_decision,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
 
-__all__ = ["console", "review"]
+__all__ = ["console", "review", "review_queue"]
 
 _store_option = click.option(
     "--store",
@@ -59,6 +62,25 @@ _registry_option = click.option(
     required=True,
     help="Trust registry file (env AGENT_OS_REGISTRY_FILE).",
 )
+
+
+def review_queue(
+    store: str | None, rules: Path | None, webhook: str | None, registry: TrustRegistry
+) -> ReviewQueue | None:
+    """The worker's review queue from its settings (``None`` without a store)."""
+    if store is None:
+        if rules is not None or webhook is not None:
+            raise click.UsageError("review rules and webhook need AGENT_OS_REVIEW_STORE")
+        return None
+    try:
+        return ReviewQueue(
+            open_review_store(store),
+            registry=registry,
+            rules=None if rules is None else ReviewRules.load(rules),
+            webhook=None if webhook is None else Webhook(webhook),
+        )
+    except (ReviewError, OSError, ValueError) as exc:
+        raise click.ClickException(f"review store {store}: {exc}") from exc
 
 
 def _open(store_url: str) -> ReviewStore:

@@ -122,19 +122,27 @@ class KernelClient:
             return await self.wait(verdict)
         return verdict
 
-    async def wait(self, ticket: Verdict, *, timeout: float | None = None) -> Verdict:
+    async def wait(
+        self, ticket: Verdict, *, timeout: float | None = None, poll: float | None = None
+    ) -> Verdict:
         """The final verdict on an action held for review (``ticket``: its ``review`` verdict).
 
         Waits until a reviewer decides, the review deadline passes (a deny) or
         this agent's own review timeout does (``timeout``, else the client's
         ``review_timeout``: seconds, or :class:`ReviewRules` giving them per
         rule; a deny too). Only a verdict signed by a pinned kernel key counts.
+        ``poll`` bounds one long poll (a desk that dies costs at most that).
         """
         if timeout is None:
             limit = self._review_timeout
             timeout = limit.terms(ticket.rule)[0] if isinstance(limit, ReviewRules) else limit
         return await wait_for_decision(
-            self._bus, self._identity, self._kernels, ticket, timeout=timeout
+            self._bus,
+            self._identity,
+            self._kernels,
+            ticket,
+            timeout=timeout,
+            **({} if poll is None else {"poll": poll}),
         )
 
     async def _check(

@@ -1,0 +1,413 @@
+"""The reviewer console: a Starlette app rendered on the server (the ``review`` extra).
+
+Pages: the pending queue (``/``), one item (``/item/{ticket}``) with approve
+and deny forms, and the history of decisions (``/history``). New items appear
+without a reload: ``/events`` is a server-sent event stream that says when the
+queue changed, and the page fetches ``/fragment/queue``. Every page needs a
+logged-in reviewer (see ``_console_auth``): without one the answer is 401 and
+the login form. Every form carries a CSRF token.
+
+A decision is signed by the console's key on behalf of the logged-in reviewer
+(their name is in the signed message and the store), applied with
+:func:`take_decision`, audited on the bus and announced to the desks. The
+console runs a :class:`ReviewDesk` of its own, so agents that pin its key hear
+its decisions even with no worker running. All state is in the store: a
+restarted console shows exactly what it showed before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from agent_os.audit import AuditPublisher
+from agent_os.bus import Bus, connect
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+
+from ._console_auth import CSRF_COOKIE, SESSION_COOKIE, Sessions, load_tokens
+from ._decision import sign_decision
+from ._desk import ReviewDesk
+from ._errors import DecisionRefused, ReviewError
+from ._item import ReviewItem, Status
+from ._queue import take_decision
+from ._store import ReviewStore, open_review_store
+from ._verdicts import final_verdict, outcome_event
+
+__all__ = ["ConsoleConfig", "create_app", "serve"]
+
+log = logging.getLogger("agent_os.review.console")
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+#: Seconds between the console's looks at the store (live updates, expiry).
+REFRESH = 1.0
+
+
+@dataclass
+class ConsoleConfig:
+    """What the console serves: the store, who may decide, and how people log in."""
+
+    store: ReviewStore
+    registry: TrustRegistry
+    identity: AgentIdentity
+    bus_url: str | None = None
+    tokens: dict[str, str] | None = None
+    auth_header: str | None = None
+    secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.tokens is None) == (self.auth_header is None):
+            raise ValueError("configure exactly one login: a token file or a proxy header")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        store: str,
+        bus_url: str | None,
+        registry_file: str | os.PathLike[str],
+        key_file: str | os.PathLike[str],
+        token_file: str | os.PathLike[str] | None,
+        auth_header: str | None,
+    ) -> ConsoleConfig:
+        return cls(
+            store=open_review_store(store),
+            registry=TrustRegistry(FileTrustStore(registry_file, recheck=1.0)),
+            identity=AgentIdentity.load(key_file),
+            bus_url=bus_url,
+            tokens=None if token_file is None else load_tokens(token_file),
+            auth_header=auth_header,
+        )
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def _clock(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _args_preview(item: ReviewItem) -> str:
+    text = json.dumps(dict(item.args), ensure_ascii=False)
+    return text if len(text) <= 160 else text[:159] + "\u2026"
+
+
+class _Console:
+    def __init__(self, config: ConsoleConfig) -> None:
+        self.config = config
+        self.sessions = Sessions(config.identity)
+        self.bus: Bus | None = None
+        self.audit: AuditPublisher | None = None
+        self.desk: ReviewDesk | None = None
+        self._expiry: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.config.bus_url is not None:
+            self.bus = await connect(self.config.bus_url)
+            self.audit = AuditPublisher(self.bus)
+            self.desk = ReviewDesk(
+                self.bus,
+                self.config.store,
+                identity=self.config.identity,
+                registry=self.config.registry,
+                record=self.audit.put,
+            )
+            await self.desk.start()
+        self._expiry = asyncio.create_task(self._expire_loop())
+        try:
+            yield
+        finally:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+            if self.desk is not None:
+                await self.desk.shutdown()
+            if self.audit is not None:
+                await self.audit.close()
+            if self.bus is not None:
+                await self.bus.close()
+
+    async def _expire_loop(self) -> None:
+        # Settles overdue items in the store so the history shows them (and audits each once).
+        while True:
+            await asyncio.sleep(REFRESH)
+            try:
+                expired = await asyncio.to_thread(self.config.store.expire)
+            except ReviewError as exc:
+                log.warning("review store: %s", exc)
+                continue
+            now = time.time()
+            for item in expired:
+                if self.audit is not None:
+                    verdict = final_verdict(item, self.config.registry, now)
+                    await self.audit.put(outcome_event(item, verdict, now))
+
+    # -- who is asking ------------------------------------------------------------------
+
+    def reviewer(self, request: Request) -> str | None:
+        """The authenticated reviewer of ``request``, or ``None``."""
+        config = self.config
+        if config.auth_header is not None:
+            name = request.headers.get(config.auth_header)
+        else:
+            assert config.tokens is not None
+            name = None
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("bearer "):
+                name = config.tokens.get(auth[7:].strip())
+            if name is None:
+                name = self.sessions.reviewer(request.cookies.get(SESSION_COOKIE))
+        if not name or config.registry.level(name) is not TrustLevel.REVIEWER:
+            return None
+        return name
+
+    def render(
+        self, request: Request, template: str, http_status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        nonce = request.cookies.get(CSRF_COOKIE) or self.sessions.new_nonce()
+        body = _TEMPLATES.get_template(template).render(
+            csrf=self.sessions.csrf_token(nonce),
+            reviewer=context.pop("reviewer", None),
+            proxy_login=self.config.auth_header is not None,
+            **context,
+        )
+        response = HTMLResponse(body, status_code=http_status)
+        if request.cookies.get(CSRF_COOKIE) != nonce:
+            response.set_cookie(
+                CSRF_COOKIE,
+                nonce,
+                httponly=True,
+                samesite="strict",
+                secure=self.config.secure_cookies,
+            )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        )
+        return response
+
+    def unauthorized(self, request: Request, message: str = "") -> HTMLResponse:
+        return self.render(request, "login.html", 401, message=message)
+
+    async def csrf_checked(self, request: Request) -> dict[str, str] | None:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not self.sessions.csrf_ok(request.cookies.get(CSRF_COOKIE), fields.get("csrf")):
+            return None
+        return fields
+
+    def rows(self, now: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "item": item,
+                "what": item.action + (f" / {item.tool}" if item.tool else ""),
+                "args": _args_preview(item),
+                "age": _age(now - item.created_at),
+                "left": _age(item.deadline - now),
+                "urgent": item.deadline - now < 120,
+                "approvals": f"{len(item.approvers())}/{item.approvals}",
+            }
+            for item in self.config.store.pending(now)
+        ]
+
+
+def _page(
+    console: _Console, handler: Callable[[Request, str], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        who = console.reviewer(request)
+        if who is None:
+            return console.unauthorized(request)
+        return await handler(request, who)
+
+    return endpoint
+
+
+def create_app(config: ConsoleConfig) -> Starlette:
+    """The console as an ASGI app (its lifespan connects the bus and starts a desk)."""
+    console = _Console(config)
+
+    async def queue(request: Request, who: str) -> Response:
+        rows = await asyncio.to_thread(console.rows, time.time())
+        return console.render(request, "queue.html", reviewer=who, rows=rows)
+
+    async def fragment(request: Request, who: str) -> Response:
+        rows = await asyncio.to_thread(console.rows, time.time())
+        return console.render(request, "_rows.html", reviewer=who, rows=rows)
+
+    async def item(request: Request, who: str) -> Response:
+        found = await asyncio.to_thread(config.store.find, request.path_params["ticket"])
+        if found is None:
+            return console.render(request, "error.html", 404, reviewer=who, message="No such item.")
+        now = time.time()
+        return console.render(
+            request,
+            "item.html",
+            reviewer=who,
+            item=found,
+            status=found.status_at(now).value,
+            pending=found.status_at(now) is Status.PENDING,
+            already=who in found.approvers(),
+            args=json.dumps(dict(found.args), indent=2, ensure_ascii=False),
+            age=_age(now - found.created_at),
+            left=_age(found.deadline - now),
+            created=_clock(found.created_at),
+            deadline=_clock(found.deadline),
+            decided=_clock(found.decided_at),
+            clock=_clock,
+            message=request.query_params.get("msg", ""),
+        )
+
+    async def decide(request: Request, who: str) -> Response:
+        fields = await console.csrf_checked(request)
+        if fields is None:
+            return console.render(
+                request, "error.html", 403, reviewer=who, message="CSRF token missing or wrong."
+            )
+        ticket = request.path_params["ticket"]
+        choice = fields.get("decision")
+        if choice not in ("approve", "deny"):
+            return console.render(request, "error.html", 400, reviewer=who, message="Bad decision.")
+        signed = sign_decision(
+            config.identity,
+            ticket,
+            approve=choice == "approve",
+            comment=fields.get("comment", "").strip(),
+            reviewer=who,
+        )
+        record = console.audit.put if console.audit is not None else None
+        try:
+            settled = await take_decision(
+                config.store, config.registry, signed, bus=console.bus, record=record
+            )
+        except DecisionRefused as exc:
+            return console.render(
+                request, "error.html", 409, reviewer=who, message=f"Refused: {exc}"
+            )
+        verb = {"approved": "Approved", "denied": "Denied"}.get(settled.status.value, "Recorded")
+        return RedirectResponse(f"/item/{ticket}?msg={verb}", status_code=303)
+
+    async def history(request: Request, who: str) -> Response:
+        items = await asyncio.to_thread(config.store.history, 200)
+        return console.render(request, "history.html", reviewer=who, items=items, clock=_clock)
+
+    async def events(request: Request, who: str) -> Response:
+        return StreamingResponse(
+            _changes(request, config.store),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def login_page(request: Request) -> Response:
+        if console.reviewer(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        return console.unauthorized(request)
+
+    async def login(request: Request) -> Response:
+        fields = await console.csrf_checked(request)
+        if fields is None:
+            return console.render(
+                request, "login.html", 403, message="CSRF token missing or wrong."
+            )
+        tokens = config.tokens or {}
+        name = tokens.get(fields.get("token", "").strip())
+        if name is None or config.registry.level(name) is not TrustLevel.REVIEWER:
+            return console.unauthorized(request, "Unknown token, or not a reviewer.")
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            console.sessions.issue(name),
+            httponly=True,
+            samesite="strict",
+            secure=config.secure_cookies,
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        if await console.csrf_checked(request) is None:
+            return console.render(
+                request, "error.html", 403, message="CSRF token missing or wrong."
+            )
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    return Starlette(
+        routes=[
+            Route("/", _page(console, queue)),
+            Route("/fragment/queue", _page(console, fragment)),
+            Route("/item/{ticket}", _page(console, item)),
+            Route("/item/{ticket}/decide", _page(console, decide), methods=["POST"]),
+            Route("/history", _page(console, history)),
+            Route("/events", _page(console, events)),
+            Route("/login", login_page),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+        ],
+        lifespan=console.lifespan,
+    )
+
+
+async def _changes(request: Request, store: ReviewStore) -> AsyncIterator[str]:
+    """Server-sent events: ``change`` whenever the pending queue differs, ``tick`` otherwise."""
+    last = ""
+    ticks = 0
+    yield "retry: 2000\n\n"
+    while not await request.is_disconnected():
+        try:
+            pending = await asyncio.to_thread(store.pending)
+        except ReviewError:
+            pending = []
+        mark = hashlib.sha256(
+            "|".join(f"{i.ticket}:{len(i.decisions)}" for i in pending).encode()
+        ).hexdigest()
+        if mark != last:
+            last = mark
+            yield f"event: change\ndata: {len(pending)}\n\n"
+        elif ticks % 5 == 0:
+            yield "event: tick\ndata: \n\n"
+        ticks += 1
+        await asyncio.sleep(REFRESH)
+
+
+async def serve(config: ConsoleConfig, addr: str, port: int) -> None:
+    """Run the console until SIGTERM / SIGINT."""
+    if addr not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("console listening on %s: make sure only reviewers can reach it", addr)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host=addr, port=port, log_level="warning")
+    )
+    try:
+        await server.serve()
+    finally:
+        config.store.close()
