@@ -24,6 +24,7 @@ from agent_os.bus import Delivery, connect, new_id
 from agent_os.kernel_worker import AutoApprove, KernelSpace, Worker, load_policy
 from agent_os.observability import HealthServer, Metrics, Readiness
 from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.http_get import http_get
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana").glob("*.json"))
@@ -79,19 +80,13 @@ async def _scrape() -> str:
         )
         held = space.register(action="deploy")(lambda: None)
         await held()
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        await writer.drain()
-        raw = (await reader.read()).decode()
-        writer.close()
-        await writer.wait_closed()
+        status, body = await http_get(server.port, "/metrics")
     finally:
         await server.close()
         await worker.shutdown()
         await agent_bus.close()
         await worker_bus.close()
-    head, _, body = raw.partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.1 200")
+    assert status == 200
     return body
 
 

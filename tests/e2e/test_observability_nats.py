@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from tests.http_get import http_get
 from tests.servers import Servers, free_port
 
 HERE = Path(__file__).parent
@@ -30,24 +31,13 @@ ACTIONS = [
 ]
 
 
-async def _http_get(port: int, path: str) -> tuple[int, str]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await writer.drain()
-    raw = (await reader.read()).decode()
-    writer.close()
-    await writer.wait_closed()
-    head, _, body = raw.partition("\r\n\r\n")
-    return int(head.split(" ", 2)[1]), body
-
-
 async def _until_ready(port: int, proc: asyncio.subprocess.Process) -> dict[str, Any]:
     last: object = None
     for _ in range(600):  # a condition, polled: the worker answers /readyz with 200
         if proc.returncode is not None:
             raise AssertionError(f"worker exited with {proc.returncode}")
         try:
-            status, body = await _http_get(port, "/readyz")
+            status, body = await http_get(port, "/readyz")
             last = body
             if status == 200:
                 return dict(json.loads(body))
@@ -104,7 +94,7 @@ async def test_one_trace_per_action_across_processes(
             "registry": "ok",
             "nonce_store": "ok",
         }
-        assert (await _http_get(port, "/healthz"))[0] == 200
+        assert (await http_get(port, "/healthz"))[0] == 200
         agent_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         agent = await asyncio.create_subprocess_exec(
             sys.executable, str(HERE / "traced_agent.py"), url, str(agent_key),
@@ -116,7 +106,7 @@ async def test_one_trace_per_action_across_processes(
         assert agent.returncode == 0
         verdicts = [json.loads(line) for line in out.decode().splitlines()]
         assert [v["decision"] for v in verdicts] == ["deny", "allow"], verdicts
-        status, metrics = await _http_get(port, "/metrics")
+        status, metrics = await http_get(port, "/metrics")
         assert status == 200
         assert 'agent_os_verdicts_total{decision="deny"} 1.0' in metrics
         assert "agent_os_worker_request_duration_seconds_count 2.0" in metrics

@@ -12,17 +12,7 @@ from agent_os.bus import connect, new_id
 from agent_os.kernel_worker import Worker, load_policy
 from agent_os.observability import HealthServer, Metrics, Readiness
 from agent_os.trust import AgentIdentity, TrustRegistry
-
-
-async def _get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    await writer.wait_closed()
-    head, _, body = raw.decode().partition("\r\n\r\n")
-    return int(head.split(" ", 2)[1]), body
+from tests.http_get import http_get
 
 
 async def test_readiness_fails_closed() -> None:
@@ -70,29 +60,29 @@ async def test_worker_is_ready_only_while_consuming() -> None:
     server = HealthServer(Readiness(), port=0, metrics_registry=metrics.registry)
     server.readiness.add_all(worker.health_checks())
     async with server:
-        status, body = await _get(server.port, "/readyz")
+        status, body = await http_get(server.port, "/readyz")
         assert status == 503
         assert json.loads(body)["checks"]["bus"] == "not consuming"
         await worker.start()
-        status, body = await _get(server.port, "/readyz")
+        status, body = await http_get(server.port, "/readyz")
         assert status == 200, body
         report = json.loads(body)
         assert report["ready"] is True
         assert {"bus", "policy", "registry"} <= set(report["checks"])
         assert set(report["checks"].values()) == {"ok"}
-        assert (await _get(server.port, "/healthz"))[0] == 200
-        status, text = await _get(server.port, "/metrics")
+        assert (await http_get(server.port, "/healthz"))[0] == 200
+        status, text = await http_get(server.port, "/metrics")
         assert status == 200
         strict = load_policy("strict")
         assert f'agent_os_policy_info{{hash="{strict.content_hash}",policy="strict"}} 1.0' in text
         assert "agent_os_worker_concurrency_limit 64.0" in text
-        assert (await _get(server.port, "/nope"))[0] == 404
-        assert (await _get(server.port, "/healthz", "POST"))[0] == 405
+        assert (await http_get(server.port, "/nope"))[0] == 404
+        assert (await http_get(server.port, "/healthz", "POST"))[0] == 405
         registry.revoke("a", "gone")  # nobody left to serve
-        status, body = await _get(server.port, "/readyz")
+        status, body = await http_get(server.port, "/readyz")
         assert status == 503 and "no agent" in json.loads(body)["checks"]["registry"]
         await worker.shutdown()
-        status, body = await _get(server.port, "/readyz")
+        status, body = await http_get(server.port, "/readyz")
         assert status == 503
     assert metrics.registry.get_sample_value("agent_os_worker_concurrency_limit") == 0
     await bus.close()
@@ -108,4 +98,4 @@ async def test_junk_requests_get_an_error_not_a_crash(junk: bytes) -> None:
         writer.close()
         await writer.wait_closed()
         assert raw.startswith(b"HTTP/1.1 4")
-        assert (await _get(server.port, "/healthz"))[0] == 200
+        assert (await http_get(server.port, "/healthz"))[0] == 200
