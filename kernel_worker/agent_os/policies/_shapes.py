@@ -145,7 +145,7 @@ def _found(text: str, role: str = "") -> frozenset[int]:
     if (
         _TRIGGER.search(text) is None
         and stripped[0] not in _LEADS
-        and stripped.split(None, 1)[0].lower() not in _STARTS
+        and _first_word_starts_nothing(stripped)
         and (role != "shape" or "." not in text)
     ):
         return _NOTHING  # no shape can match: skip the set scan
@@ -153,6 +153,11 @@ def _found(text: str, role: str = "") -> frozenset[int]:
     if _COMMAND_I in found and _prose_led(text):
         found = found - {_COMMAND_I}
     return found
+
+
+def _first_word_starts_nothing(stripped: str) -> bool:
+    first = stripped.split(None, 1)[0]
+    return "=" not in first and first.lower() not in _STARTS  # FOO=1 cmd: an assignment
 
 
 def _prose_led(text: str) -> bool:
