@@ -26,6 +26,7 @@ from agent_os.bus.backends._kafka_codec import topic_for
 from agent_os.bus.backends._nats_codec import consumer_name, stream_name
 from agent_os.bus.backends._sqs_names import work_queue_name
 from agent_os.kernel_worker import ACTION_SUBJECT, WORKER_GROUP, load_policy
+from agent_os.kernel_worker._startup import plan_nonce_store
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -208,6 +209,20 @@ def test_pods_are_locked_down(overlay: str, rendered: dict[str, list[dict[str, A
     assert env["AGENT_OS_KERNEL_KEY_FILE"].startswith("/etc/agent-os/keys/")
     pdb = _one(rendered[overlay], "PodDisruptionBudget")
     assert pdb["spec"]["selector"] == worker["spec"]["selector"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workers_would_start_with_the_rendered_settings(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    # The worker refuses replicas that cannot share replay protection (SQS without a store).
+    config = _config(rendered[overlay])
+    plan = plan_nonce_store(
+        config["AGENT_OS_BUS_URL"],
+        config.get("AGENT_OS_NONCE_URL"),
+        single_replica=config.get("AGENT_OS_SINGLE_REPLICA") == "true",
+    )
+    assert plan.description
 
 
 def test_the_shipped_policy_loads() -> None:
