@@ -96,7 +96,7 @@ _SHELL = _set(
 _EXEC = _set("run exec execute eval evaluate interpret invoke spawn launch")
 _CODE = _set(
     "python py code repl interpreter js javascript node nodejs typescript ruby julia "
-    "notebook jupyter snippet"
+    "notebook jupyter snippet cell"
 )
 _REPL = _set("repl interpreter jupyter notebook")
 _SQL = _set(

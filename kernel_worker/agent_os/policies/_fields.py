@@ -41,7 +41,8 @@ _ROLES: dict[str, str] = {
     **dict.fromkeys(("args", "arguments", "argv", "parameters", "params", "stdin"), "argv"),
     **dict.fromkeys(
         ("code", "source_code", "python_code", "js_code", "javascript_code", "snippet",
-         "code_snippet", "python", "javascript", "expression", "function"),
+         "code_snippet", "python", "javascript", "expression", "function", "cell_source",
+         "source_cell", "expr", "formula"),
         "code",
     ),
     **dict.fromkeys(
