@@ -13,8 +13,11 @@ os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_STORAGE_DIR", tempfile.mkdtemp(prefix="crewai-tests-"))
 
 with warnings.catch_warnings():
-    # crewai 1.15's own import trips an ImportWarning in its lazily loaded
-    # ``crewai.rag`` package; it is upstream's and harmless, and would
-    # otherwise fail collection (warnings are errors). Import it once here.
+    # Upstream's import-time warnings, not ours: crewai 1.15 trips an
+    # ImportWarning in its lazily loaded ``crewai.rag`` package, and
+    # crewai_tools imports a module crewai deprecated. Warnings are errors, so
+    # they would fail collection; both are imported once here instead.
     warnings.simplefilter("ignore", ImportWarning)
+    warnings.filterwarnings("ignore", "crewai\\..* is deprecated", DeprecationWarning)
     import crewai  # noqa: F401
+    import crewai_tools  # noqa: F401

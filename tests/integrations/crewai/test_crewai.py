@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from crewai import Agent, Crew, Task
 from crewai.hooks import get_after_tool_call_hooks, get_before_tool_call_hooks
 from crewai.tools import BaseTool, tool
+from crewai_tools import FileWriterTool
 
 from agent_os.integrations import CrewAIKernel, GovernedCrew
 from agent_os.kernel_worker import (
@@ -42,6 +44,7 @@ from tests.integrations.support import (
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:crewai\.")
 
 MODES = ("kickoff", "kickoff_async", "akickoff")
+DELETE = ("delete_file", {"file_path": "/etc/passwd"})
 LLMS = (ReActLLM, FunctionCallingLLM)
 
 
@@ -70,7 +73,13 @@ class Tools:
             ran.append(("release", {"target": target}))
             return f"released {target}"
 
-        self.all: list[BaseTool] = [terminal, search, release]
+        @tool("delete_file")
+        def delete_file(file_path: str) -> str:
+            """Delete a file."""
+            ran.append(("delete_file", {"file_path": file_path}))
+            return f"deleted {file_path}"
+
+        self.all: list[BaseTool] = [terminal, search, release, delete_file]
 
 
 def make_crew(llm_type: type[Any], *steps: tuple[str, dict[str, Any]]) -> tuple[Crew, Any, Tools]:
@@ -143,6 +152,34 @@ def test_allowed_call_returns_its_value(llm_type: type[Any], mode: str) -> None:
     assert tools.ran == [HARMLESS]
     assert llm.seen("sunny, 21 degrees")
     assert result.raw == "finished"
+
+
+def test_a_crewai_tool_is_classified_by_its_class_and_never_writes(
+    mode: str, tmp_path: Path
+) -> None:
+    # The real crewai_tools.FileWriterTool under a name no catalogue knows: only
+    # its class (sent as hints.class) says it writes files.
+    writer = FileWriterTool(name="save_report", base_dir=str(tmp_path))
+    args = {"filename": "report.md", "content": "# Report", "directory": str(tmp_path)}
+    llm = FunctionCallingLLM(model="fake", steps=[("save_report", args)])
+    agent = Agent(role="writer", goal="write", backstory="a writer", llm=llm, tools=[writer])
+    crew = Crew(agents=[agent], tasks=[Task(description="write", expected_output="x", agent=agent)])
+
+    with pytest.raises(PolicyViolation) as caught:
+        run(CrewAIKernel(on_deny="raise").wrap(crew), mode)
+
+    verdict = caught.value.verdict
+    assert (verdict.classified_by, "file_write" in verdict.kinds) == ("catalogue", True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_delete_file_by_its_name_never_runs(mode: str) -> None:
+    crew, llm, tools = make_crew(ReActLLM, DELETE)
+
+    run(CrewAIKernel().wrap(crew), mode)
+
+    assert tools.ran == []
+    assert llm.seen("Tool call 'delete_file' was blocked by policy 'strict'")
 
 
 def test_action_carries_the_models_args_and_the_tool_class() -> None:

@@ -39,6 +39,7 @@ from tests.integrations.support import (
 )
 
 MODES = ("run", "run_sync")
+DELETE = ("delete_file", {"file_path": "/etc/passwd"})
 
 
 class Tools:
@@ -66,7 +67,13 @@ class Tools:
             ran.append(("release", {"target": target}))
             return f"released {target}"
 
-        self.all: list[FunctionTool] = [terminal, search, release]
+        @function_tool
+        def delete_file(file_path: str) -> str:
+            """Delete a file."""
+            ran.append(("delete_file", {"file_path": file_path}))
+            return f"deleted {file_path}"
+
+        self.all: list[FunctionTool] = [terminal, search, release, delete_file]
 
 
 def make_agent(*steps: tuple[str, Any], name: str = "operator") -> tuple[Agent[Any], Any, Tools]:
@@ -104,17 +111,18 @@ def loop_thread() -> Iterator[LoopThread]:
     thread.close()
 
 
-def test_dangerous_call_never_reaches_the_tool(mode: str) -> None:
+@pytest.mark.parametrize("call", [DANGEROUS, DELETE], ids=["rm-rf", "delete_file"])
+def test_dangerous_call_never_reaches_the_tool(mode: str, call: tuple[str, Any]) -> None:
     audit = MemoryAuditLog()
-    agent, model, tools = make_agent(DANGEROUS)
+    agent, model, tools = make_agent(call)
 
     result = run(OpenAIKernel(KernelSpace("strict", audit=audit)).wrap_agent(agent), mode)
 
     assert tools.ran == []
-    assert model.seen("Tool call 'terminal' was blocked by policy 'strict'")
+    assert model.seen(f"Tool call '{call[0]}' was blocked by policy 'strict'")
     assert result.final_output.startswith("done: ")
     (event,) = audit.events
-    assert (event.tool, event.decision, event.rule) == ("terminal", "deny", "shell:rm-rf")
+    assert (event.tool, event.decision) == (call[0], "deny")
 
 
 def test_policies_see_the_models_real_arguments(mode: str) -> None:

@@ -30,9 +30,10 @@ from tests.integrations.support import (
 from tests.servers.openai_api import FakeOpenAI, serve
 
 APIS = ("sync", "async")
+DELETE = ("delete_file", {"file_path": "/etc/passwd"})
 TOOLS = [
     {"type": "function", "name": name, "parameters": {"type": "object"}}
-    for name in ("terminal", "search", "release")
+    for name in ("terminal", "search", "release", "delete_file")
 ]
 
 
@@ -54,6 +55,10 @@ class Functions:
         self.ran.append(("release", {"target": target}))
         return {"released": target}
 
+    def delete_file(self, file_path: str) -> str:
+        self.ran.append(("delete_file", {"file_path": file_path}))
+        return f"deleted {file_path}"
+
     def table(self, api: str) -> dict[str, Callable[..., Any]]:
         search: Callable[..., Any] = self.search
         if api == "sync":
@@ -62,7 +67,12 @@ class Functions:
                 self.ran.append(("search", {"query": query}))
                 return "sunny, 21 degrees"
 
-        return {"terminal": self.terminal, "search": search, "release": self.release}
+        return {
+            "terminal": self.terminal,
+            "search": search,
+            "release": self.release,
+            "delete_file": self.delete_file,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -184,16 +194,17 @@ def test_seed_spelling_verbatim(server: FakeOpenAI) -> None:
     assert "sunny, 21 degrees" in text
 
 
+@pytest.mark.parametrize("call", [DANGEROUS, DELETE], ids=["rm-rf", "delete_file"])
 def test_dangerous_call_never_reaches_the_function(
-    server: FakeOpenAI, api: str, loop: Callable[..., str]
+    server: FakeOpenAI, api: str, loop: Callable[..., str], call: tuple[str, Any]
 ) -> None:
-    server.script = [[DANGEROUS], [HARMLESS]]
+    server.script = [[call], [HARMLESS]]
     fns = Functions()
 
     text = loop(server, api, OpenAIKernel(), fns)
 
     assert fns.ran == [HARMLESS]
-    assert text.startswith("done: Tool call 'terminal' was blocked by policy 'strict'")
+    assert text.startswith(f"done: Tool call '{call[0]}' was blocked by policy 'strict'")
     assert text.endswith("| sunny, 21 degrees")
 
 
