@@ -72,6 +72,12 @@ def all_strings(node: object, out: list[str], depth: int = 0) -> None:
 _SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
 
 
+def _gate_data(groups: Mapping[str, list[str]]) -> bool:
+    """Could any field of unknown meaning hold SQL worth reading? (one gate pass for all)"""
+    data = groups.get("data")
+    return data is not None and bool(data) and sql_gate("\n;\n".join(data))
+
+
 def _language(args: object) -> str:
     if not isinstance(args, Mapping):
         return ""
@@ -172,9 +178,11 @@ class Structural:
         if self._sql:
             if kind in _SQL_ACTIONS:
                 return True
-            for text in [*groups.get("sql", ()), *groups.get("data", ())]:
+            for text in groups.get("sql", ()):
                 if sql_gate(text):
                     return True
+            if _gate_data(groups):
+                return True
         if self._shell and (kind in _SHELL_ACTIONS or "command" in groups):
             return True
         if self._code and (kind == "code_exec" or "code" in groups or "data" in groups):
@@ -190,13 +198,19 @@ class Structural:
             if kind in _SQL_ACTIONS and not texts:
                 texts = []
                 all_strings(args, texts)
-            for text in [*(texts or ()), *groups.get("data", ())]:
+            data = groups.get("data", ()) if _gate_data(groups) else ()
+            for text in [*(texts or ()), *data]:
                 for check_id, excerpt in analyse_sql(text, sql_action=kind in _SQL_ACTIONS):
                     self._offer_check(check_id, excerpt, offer, base)
         if self._shell:
             # The classification's reading (argv joined, ``commands`` lists) when it has one.
             texts = groups.get("command")
-            if kind in _SHELL_ACTIONS and _is_shell_source(args) and not texts:
+            if (
+                kind in _SHELL_ACTIONS
+                and _is_shell_source(args)
+                and not texts
+                and "code" not in groups
+            ):
                 texts = []
                 all_strings(args, texts)
             for text in texts or ():
@@ -207,7 +221,10 @@ class Structural:
             if kind == "code_exec" and language not in _SHELL_LANGUAGES and not texts:
                 texts = []
                 all_strings(args, texts)
-            for text in [*(texts or ()), *groups.get("data", ())]:
+            unknown = groups.get("data")
+            # Data of unknown meaning is read as code in one piece (thousands of tiny
+            # fields cost one pass, not thousands).
+            for text in [*(texts or ()), *(["\n".join(unknown)] if unknown else ())]:
                 for check_id, excerpt in analyse_code(text, language):
                     self._offer_check(check_id, excerpt, offer, base)
         if self._path_set is not None:

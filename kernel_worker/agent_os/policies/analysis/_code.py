@@ -25,12 +25,14 @@ then match the program text (RE2, one set scan), each with an id and reason:
   literals, joined as a path, name a credential or start-up file
   (``~/.ssh/authorized_keys``, ``.bashrc``, ``/etc/cron.d``, ``.git/hooks``...).
 
-Linear in the input; over :data:`_MAX_CHARS` the text is judged without the
-lexer (literals count as code: conservative, never skipped).
+Linear in the input (RE2 for the rules, one ``re`` pass for the lexer); over
+:data:`_MAX_CHARS` the text is judged without the lexer (literals count as
+code: conservative, never skipped).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -125,54 +127,45 @@ _MODULES = {
 _COMPILED = {check: re2.compile(regex) for check, regex in _RULES}
 
 
+_STRINGS = (
+    r"'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*(?:'|$)"
+    r"|\"(?:[^\"\\\n]|\\.)*(?:\"|$)|`(?:[^`\\]|\\.)*(?:`|\Z)"
+)
+_HASH = r"|#[^\n]*"
+_SLASH = r"|//[^\n]*|/\*.*?(?:\*/|\Z)"
+# Python's re: one C-speed pass, and no nested quantifier can backtrack.
+_LEXERS = {
+    "python": re.compile(_STRINGS + _HASH, re.S | re.M),
+    "js": re.compile(_STRINGS + _SLASH, re.S | re.M),
+    "": re.compile(_STRINGS + _HASH + _SLASH, re.S | re.M),
+}
+_JS = frozenset({"javascript", "js", "node", "typescript", "ts", "deno", "bun"})
+_PY = frozenset({"python", "python3", "py"})
+
+
 def program_text(source: str, language: str = "") -> tuple[str, list[str]]:
     """``source`` with string literals and comments blanked, and the literals' contents.
 
-    Linear: each character is visited once. ``language`` ``"python"`` treats
-    ``#`` as a comment; JavaScript-like languages treat ``//`` and ``/* */``;
-    unknown languages both (a ``#`` or ``//`` rarely opens anything else).
+    Linear (one regex pass). ``language`` ``"python"`` treats ``#`` as a
+    comment; JavaScript-like languages treat ``//`` and ``/* */``; unknown
+    languages both (a ``#`` or ``//`` rarely opens anything else).
     """
-    js = language.lower() in ("javascript", "js", "node", "typescript", "ts", "deno", "bun")
-    py = language.lower() in ("python", "python3", "py")
-    out: list[str] = []
+    lower = language.lower()
+    lexer = _LEXERS["python" if lower in _PY else "js" if lower in _JS else ""]
     literals: list[str] = []
-    i = 0
-    n = len(source)
-    while i < n:
-        ch = source[i]
-        if ch == "#" and not js:
-            end = source.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch == "/" and not py and i + 1 < n and source[i + 1] in "/*":
-            if source[i + 1] == "/":
-                end = source.find("\n", i)
-                i = n if end < 0 else end
-            else:
-                end = source.find("*/", i + 2)
-                i = n if end < 0 else end + 2
-            out.append(" ")
-            continue
-        if ch in "'\"`":
-            quote = source[i : i + 3] if source[i : i + 3] in ("'''", '"""') else ch
-            start = i + len(quote)
-            j = start
-            while j < n:
-                if source[j] == "\\":
-                    j += 2
-                    continue
-                if source.startswith(quote, j) or (
-                    len(quote) == 1 and source[j] == "\n" and ch != "`"
-                ):
-                    break
-                j += 1
-            literals.append(source[start:j])
-            out.append(quote + quote)
-            i = j + len(quote) if j < n and source.startswith(quote, j) else j
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out), literals
+
+    def blank(match: re.Match[str]) -> str:
+        token = match.group()
+        if token[0] in "#/":
+            return " "
+        quote = token[:3] if token[:3] in ("'''", '"""') else token[0]
+        body = token[len(quote) :]
+        if body.endswith(quote) and len(body) >= len(quote):
+            body = body[: -len(quote)]
+        literals.append(body)
+        return quote + quote
+
+    return lexer.sub(blank, source), literals
 
 
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:

@@ -43,8 +43,8 @@ __all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
 
 _SEP = "\n\x00\n"
 _MAX_DEPTH = 32
-_MAX_DECODE = 256 * 1024
-_MAX_CANDIDATES = 256
+_MAX_DECODE = 64 * 1024
+_MAX_CANDIDATES = 64
 _PLACEHOLDER = re.compile(
     r"example|sample|dummy|placeholder|your[_-]?|changeme|change[_-]me|redacted|fake|"
     r"xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|\$\(|^\$[A-Za-z_]|^(?:password|secret|token|"
@@ -214,8 +214,14 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
         for child_key, value in node.items():
             _walk(value, str(child_key), out, scan, depth + 1)
     elif isinstance(node, list | tuple):
+        named = bool(key) and _credential_key(key)
         for item in node:
-            _walk(item, key, out, scan, depth + 1)
+            if type(item) is str:  # the common shape: a list of strings
+                out.append(item)
+                if named:
+                    scan.field(key, item)
+            else:
+                _walk(item, key, out, scan, depth + 1)
     elif isinstance(node, bytes | bytearray):
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
 

@@ -24,8 +24,12 @@ name (for ``blocked_paths`` and network rules), and these checks run:
   (``$cmd``, ``/bin/r?``, ``eval "$x"``) or the script is too large or too
   deeply nested to analyse - a human should look (SIGSTOP in ``strict``).
 
-Pure and bounded: input over 64 KB, nesting deeper than 6 or more than 4,000
-commands yields ``shell:dynamic-command`` instead of more work.
+Pure and bounded (lexing costs about a microsecond per character in Python,
+and a verdict has 5 ms): input over 2 KB, nesting deeper than 6, more than 32
+commands or more than 4 KB lexed in all (substitutions included) yields
+``shell:dynamic-command``
+("too complex": SIGSTOP in strict) instead of more work; the regex rules
+still read the whole text.
 """
 
 from __future__ import annotations
@@ -84,9 +88,14 @@ SHELL_CHECKS: dict[str, str] = {
     **OPERATOR_CHECKS,
 }
 
-_MAX_CHARS = 65_536
+_MAX_CHARS = 2_048
 _MAX_DEPTH = 6
-_MAX_COMMANDS = 4_000
+_MAX_COMMANDS = 32
+_MAX_WORK = 4_096  # characters lexed in all, nested substitutions included
+
+
+class _Budget(Exception):
+    """The script needs more work than one verdict may spend."""
 
 
 @dataclass(slots=True)
@@ -97,6 +106,7 @@ class ShellReport:
     commands: list[tuple[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
+    work: int = 0  # characters lexed so far (the budget)
 
 
 @dataclass(slots=True)
@@ -113,10 +123,12 @@ def analyse_shell(text: str) -> ShellReport:
     """Analyse one shell script; never raises."""
     report = ShellReport()
     if len(text) > _MAX_CHARS:
-        report.findings["shell:dynamic-command"] = "script too large to analyse"
+        report.findings["shell:dynamic-command"] = "script too complex to analyse"
         return report
     try:
         _Script(report, {}, {}, 0).run(text)
+    except _Budget:
+        report.findings["shell:dynamic-command"] = "script too complex to analyse"
     except (RecursionError, ValueError, IndexError) as exc:  # a lexer bug must not allow
         report.findings["shell:dynamic-command"] = f"could not analyse ({type(exc).__name__})"
     return report
@@ -155,6 +167,9 @@ class _Script:
         if self.depth > _MAX_DEPTH:
             self.flag("shell:dynamic-command", "nesting too deep to analyse")
             return []
+        self.report.work += len(text)
+        if self.report.work > _MAX_WORK:
+            raise _Budget
         cmd = _Cmd()
         pipeline: list[_Cmd] = []
         redirect: str | None = None
@@ -264,6 +279,8 @@ class _Script:
                 return
             self.executed.append(name)
             self.report.commands.append((name, _excerpt(words)))
+            if len(self.report.commands) > _MAX_COMMANDS:
+                raise _Budget
             if name in self.functions and (cmd.piped_in or cmd.piped_out or cmd.background):
                 self.flag("shell:fork-bomb", _excerpt(words))
             if name in self.defined:
@@ -400,7 +417,11 @@ class _Script:
             return
         if rest and not stdin:
             script = rest[0]
-            if _downloads(script.subs) or (script.text in ("-", "/dev/stdin") and cmd.piped_in):
+            if (
+                _downloads(script.subs)
+                or script.text in self.downloaded
+                or (script.text in ("-", "/dev/stdin") and cmd.piped_in)
+            ):
                 self.flag("shell:pipe-to-shell", _excerpt(words))
             return
         feed = self.stdin_text(cmd)

@@ -86,7 +86,7 @@ GATE = re2.compile(
 _GATE_WORDS = tuple(w for w in _KEYWORDS.split("|") if w != "execute")  # exec covers it
 _GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _re.search
 _UNANCHORED = re2._Anchor.UNANCHORED
-_MAX_CHARS = 32_768
+_MAX_CHARS = 8_192  # ~2,000 tokens: a few ms of Python at worst
 _MAX_FOLD_DEPTH = 3
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
                                "\u2060\u2061\u2062\u2063\u2064\ufeff"))  # fmt: skip

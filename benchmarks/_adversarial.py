@@ -1,0 +1,224 @@
+"""Generated pathological actions up to the 64 KB request limit, and the worst cost among them.
+
+Each family grows an input that once made an analyser superlinear or made it
+do much work per byte: deep ``CASE`` arms, long ``MERGE`` statements, batches
+of ``UPDATE``, nested ``$()``, long prose full of keywords, thousands of tiny
+fields, secret-like and encoded soup, literal-heavy code. Every input is
+evaluated as a typed action and as the framework tool call an agent would
+send, at several sizes; the figure per input is the median of a few timed
+evaluations (one worker's CPU per verdict). Budget: no action up to 64 KB
+costs more than 5 ms.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+LIMIT = 64 * 1024
+BUDGET_US = 5_000.0
+Action = dict[str, Any]
+
+
+def _fit(make: Callable[[int], str], size: int) -> str:
+    """The longest ``make(n)`` whose text stays within ``size`` bytes."""
+    n = 1
+    while len(make(n * 2).encode()) <= size:
+        n *= 2
+    lo, hi = n, n * 2
+    while lo + 1 < hi:
+        mid = (lo + hi) // 2
+        if len(make(mid).encode()) <= size:
+            lo = mid
+        else:
+            hi = mid
+    return make(lo)
+
+
+def _sql(text: str) -> Iterator[tuple[str, Action]]:
+    yield "typed sql", {"agent_id": "a", "action": "sql", "args": {"query": text}}
+    yield (
+        "sql_db_query",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "sql_db_query",
+            "args": {"query": text},
+        },
+    )
+
+
+def _shell(text: str) -> Iterator[tuple[str, Action]]:
+    yield "typed shell_exec", {"agent_id": "a", "action": "shell_exec", "args": {"command": text}}
+    yield (
+        "terminal",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "terminal",
+            "args": {"commands": [text]},
+        },
+    )
+
+
+def _prose(text: str) -> Iterator[tuple[str, Action]]:
+    yield "typed llm_call", {"agent_id": "a", "action": "llm_call", "args": {"prompt": text}}
+    yield (
+        "tavily_search",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "tavily_search_results_json",
+            "args": {"query": text},
+        },
+    )
+    yield "unknown tool", {"agent_id": "a", "action": "tool_call", "tool": "x", "args": {"v": text}}
+
+
+def _code(text: str) -> Iterator[tuple[str, Action]]:
+    yield (
+        "typed code_exec",
+        {
+            "agent_id": "a",
+            "action": "code_exec",
+            "args": {"language": "python", "code": text},
+        },
+    )
+    yield (
+        "Python_REPL",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "Python_REPL",
+            "args": {"query": text},
+        },
+    )
+
+
+def _case(n: int) -> str:
+    arms = " ".join(f"WHEN id = {i} THEN 'v{i}'" for i in range(n))
+    return f"UPDATE accounts SET tier = CASE {arms} ELSE tier END WHERE id < {n};"
+
+
+def _merge(n: int) -> str:
+    arms = " ".join(f"WHEN MATCHED AND s.k = {i} THEN UPDATE SET t.v{i} = s.v{i}" for i in range(n))
+    tail = "WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id);"
+    return f"MERGE INTO t USING s ON t.id = s.id {arms} {tail}"
+
+
+def _nested(n: int) -> str:
+    return "echo " + "$(echo " * n + "x" + ")" * n
+
+
+_KEYWORDS = "please update the doc, delete stale notes, drop the old plan and grant access; "
+_SECRETISH = (
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx.c2lnbmF0dXJl AKIA0000000000000000 sk-" + "a" * 20 + " "
+)
+
+FAMILIES: dict[str, tuple[Callable[[int], str], Callable[[str], Iterator[tuple[str, Action]]]]] = {
+    "deep CASE (UPDATE)": (_case, _sql),
+    "long MERGE": (_merge, _sql),
+    "batch of UPDATE ... WHERE id =": (
+        lambda n: " ".join(f"UPDATE t SET v = {i} WHERE id = {i};" for i in range(n)),
+        _sql,
+    ),
+    "SELECT with many string literals": (
+        lambda n: (
+            "SELECT * FROM t WHERE a IN (" + ",".join(f"'DROP TABLE {i}'" for i in range(n)) + ")"
+        ),
+        _sql,
+    ),
+    "nested $()": (_nested, _shell),
+    "long pipeline": (lambda n: " | ".join(["grep -v x"] * n), _shell),
+    "many commands": (lambda n: "; ".join(f"echo {i}" for i in range(n)), _shell),
+    "long prose with keywords": (lambda n: _KEYWORDS * n, _prose),
+    "secret-like soup": (lambda n: _SECRETISH * n, _prose),
+    "base64 soup": (
+        lambda n: " ".join(
+            base64.b64encode(f"line {i} of text".encode()).decode() for i in range(n)
+        ),
+        _prose,
+    ),
+    "python with many literals": (
+        lambda n: "\n".join(f"x{i} = 'os.system({i})' + \"eval\"" for i in range(n)),
+        _code,
+    ),
+}
+
+
+def _tiny_fields(size: int) -> Iterator[tuple[str, str, Action]]:
+    fields = {f"k{i}": "v" for i in range(size // 12)}
+    yield (
+        "many tiny fields",
+        "typed http_request",
+        {
+            "agent_id": "a",
+            "action": "http_request",
+            "args": {"method": "POST", "url": "https://api.example.com/x", "json": fields},
+        },
+    )
+    yield (
+        "many tiny fields",
+        "requests_post",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "requests_post",
+            "args": {"url": "https://api.example.com/x", "data": fields},
+        },
+    )
+    items = ["a"] * (size // 6)
+    yield (
+        "many tiny list items",
+        "unknown tool",
+        {
+            "agent_id": "a",
+            "action": "tool_call",
+            "tool": "x",
+            "args": {"items": items},
+        },
+    )
+
+
+def inputs(
+    sizes: tuple[int, ...] = (1024, 16 * 1024, LIMIT - 512),
+) -> Iterator[tuple[str, str, int, Action]]:
+    """(family, channel, JSON size, action) for every generated input."""
+    for size in sizes:
+        for family, (make, channels) in FAMILIES.items():
+            text = _fit(make, size)
+            for channel, action in channels(text):
+                yield family, channel, len(json.dumps(action)), action
+        for family, channel, action in _tiny_fields(size):
+            yield family, channel, len(json.dumps(action)), action
+
+
+def worst_case(evaluate: Callable[[Action], Any], repeats: int = 3) -> list[dict[str, Any]]:
+    """Every input's median cost in microseconds, worst first."""
+    rows = []
+    for family, channel, size, action in inputs():
+        if size > LIMIT:
+            continue
+        evaluate(action)  # first call fills caches the way a worker's first request would
+        times = []
+        verdict = None
+        for _ in range(repeats):
+            start = time.perf_counter_ns()
+            verdict = evaluate(action)
+            times.append((time.perf_counter_ns() - start) / 1000.0)
+        rows.append(
+            {
+                "family": family,
+                "channel": channel,
+                "bytes": size,
+                "us": round(statistics.median(times), 1),
+                "decision": getattr(getattr(verdict, "decision", None), "value", None),
+                "rule": getattr(verdict, "rule", None),
+            }
+        )
+    rows.sort(key=lambda row: -row["us"])
+    return rows
