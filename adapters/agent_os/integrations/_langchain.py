@@ -66,6 +66,8 @@ class _Patch:
     kernel: LangChainKernel
     run: Callable[..., Any]
     arun: Callable[..., Awaitable[Any]]
+    #: Arguments the framework injects (state, runtime): not the model's, not judged.
+    injected: frozenset[str]
 
 
 class LangChainKernel(ToolGovernor):
@@ -127,7 +129,7 @@ class LangChainKernel(ToolGovernor):
             run, arun = previous.run, previous.arun  # re-wrapping replaces the kernel
         else:
             run, arun = tool.run, tool.arun
-        patch = _Patch(self, run, arun)
+        patch = _Patch(self, run, arun, _injected_args(tool))
 
         def governed_run(tool_input: Any, *args: Any, **kwargs: Any) -> Any:
             return patch.kernel._run_tool(tool, patch, tool_input, args, kwargs)
@@ -243,9 +245,13 @@ class LangChainKernel(ToolGovernor):
 
     # -- governed tools --------------------------------------------------------------
 
-    def _tool_call(self, tool: BaseTool, tool_input: Any, call_id: str | None) -> ToolCall:
+    def _tool_call(
+        self, tool: BaseTool, patch: _Patch, tool_input: Any, call_id: str | None
+    ) -> ToolCall:
         if isinstance(tool_input, Mapping):
-            args: Mapping[str, Any] = _model_args(tool, tool_input)
+            args: Mapping[str, Any] = {
+                k: v for k, v in tool_input.items() if k not in patch.injected
+            }
         else:
             # A string input goes to the tool's one parameter, as LangChain passes it.
             names = list(tool.args)
@@ -270,7 +276,7 @@ class LangChainKernel(ToolGovernor):
         if _judged.get() == (tool.name, call_id):
             return patch.run(tool_input, *args, **kwargs)
         try:
-            call: ToolCall | None = self._tool_call(tool, tool_input, call_id)
+            call: ToolCall | None = self._tool_call(tool, patch, tool_input, call_id)
         except Exception:
             call = None
         verdict = self.judge(call) if call is not None else _unreadable()
@@ -292,7 +298,7 @@ class LangChainKernel(ToolGovernor):
         if _judged.get() == (tool.name, call_id):
             return await patch.arun(tool_input, *args, **kwargs)
         try:
-            call: ToolCall | None = self._tool_call(tool, tool_input, call_id)
+            call: ToolCall | None = self._tool_call(tool, patch, tool_input, call_id)
         except Exception:
             call = None
         verdict = await self.ajudge(call) if call is not None else _unreadable()
@@ -359,15 +365,15 @@ def _is_agent_executor(target: Any) -> bool:
     return isinstance(target, AgentExecutor)
 
 
-def _model_args(tool: BaseTool, tool_input: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments the model can set: injected ones (state, runtime) are dropped."""
-    injected: set[str] = set()
+def _injected_args(tool: BaseTool) -> frozenset[str]:
+    """The arguments a tool gets from the framework (state, runtime), not from the model."""
     try:
-        visible = set(tool.tool_call_schema.model_json_schema().get("properties", {}))  # type: ignore[union-attr]
-        injected = set(tool.args) - visible
+        schema: Any = tool.get_input_schema()  # pydantic v2 (or v1) model
+        every = schema.model_json_schema().get("properties", {})
+        return frozenset(set(every) - set(tool.args))  # tool.args: what the model sees
     except Exception:
-        injected = set()
-    return {k: v for k, v in tool_input.items() if k not in injected}
+        # Unknown: judge every argument given (more text for the policy, never less).
+        return frozenset()
 
 
 def _can_interrupt() -> bool:

@@ -7,19 +7,25 @@ machinery, sync and async, invoke and stream.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, InjectedToolArg, tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from lc_fakes import Recorder, script
 from lc_support import MODES, run, tool_messages
 
 from agent_os.integrations import LangChainKernel, UnsupportedObject
-from agent_os.kernel_worker import KernelSpace, MemoryAuditLog, PolicyViolation
+from agent_os.kernel_worker import (
+    CallbackApprover,
+    KernelSpace,
+    MemoryAuditLog,
+    PolicyViolation,
+    ReviewRequest,
+)
 from tests.integrations.support import DANGEROUS, DELETE, HARMLESS, integration_policy
 
 GO = {"messages": [HumanMessage("clean up and check the weather")]}
@@ -168,3 +174,24 @@ def test_unsupported_objects_are_refused() -> None:
     no_tools.add_edge(START, "n")
     with pytest.raises(UnsupportedObject):
         _kernel().wrap(no_tools.compile())
+
+
+def test_injected_arguments_are_not_judged_as_the_models() -> None:
+    seen: list[ReviewRequest] = []
+
+    @tool
+    def release(target: str, user_id: Annotated[str, InjectedToolArg]) -> str:
+        """Release a build."""
+        return f"released {target} for {user_id}"
+
+    def approve(request: ReviewRequest) -> bool:
+        seen.append(request)
+        return True
+
+    kernel = LangChainKernel(integration_policy(), approver=CallbackApprover(approve))
+    kernel.wrap_tools([release])
+    assert (
+        release.invoke({"target": "deploy prod", "user_id": "u-1"})
+        == "released deploy prod for u-1"
+    )
+    assert seen[0].action["args"] == {"target": "deploy prod"}
