@@ -33,7 +33,15 @@ from types import MappingProxyType
 from typing import Any
 
 from ._catalogue import CATALOGUE, KINDS, MEANINGS, ToolSpec, tool_key
-from ._fields import EXEC_DEFAULT, _role, command_shaped, exec_default, field_meaning, walk
+from ._fields import (
+    EXEC_DEFAULT,
+    _role,
+    command_of,
+    command_shaped,
+    exec_default,
+    field_meaning,
+    walk,
+)
 from ._shapes import shape
 
 __all__ = [
@@ -464,6 +472,19 @@ def read_fields(args: object, classification: Classification) -> dict[str, list[
                     out[meaning] = [value]
                 else:
                     bucket.append(value)
+            elif kind is list and key not in _ARGV and fields.get(key) is not None:
+                # A list of strings under a fixed meaning: commands join into one text.
+                meaning = fields[key]
+                if not all(type(item) is str for item in value):
+                    break
+                texts: list[str] = value
+                if meaning == "command":
+                    texts = [command_of(key.lower(), value) or ""]
+                bucket = out.get(meaning)
+                if bucket is None:
+                    out[meaning] = list(texts)
+                else:
+                    bucket.extend(texts)
             elif kind not in _SCALARS:
                 break
         else:

@@ -28,7 +28,15 @@ from typing import Any
 from ._catalogue import C, D, K, P, S, T, U
 from ._shapes import command_shaped, shape, sql_shaped, url_shaped
 
-__all__ = ["EXEC_DEFAULT", "command_shaped", "exec_default", "field_meaning", "join_argv", "walk"]
+__all__ = [
+    "EXEC_DEFAULT",
+    "command_of",
+    "command_shaped",
+    "exec_default",
+    "field_meaning",
+    "join_argv",
+    "walk",
+]
 
 # Key name -> role. A role is resolved against the tool's kinds and, for the
 # ambiguous ones, the value's shape (see field_meaning).
@@ -194,7 +202,7 @@ def join_argv(words: Iterable[object]) -> str:
     return " ".join(out)
 
 
-def _command_of(key: str, value: object) -> str | None:
+def command_of(key: str, value: object) -> str | None:
     """The shell text of a command-meaning value: argv lists joined, command lists one per line."""
     if isinstance(value, str):
         return value
@@ -227,14 +235,16 @@ def walk(
         raise ValueError("arguments are nested too deeply")
     kind = type(node)
     if kind is str or (kind is not dict and isinstance(node, str)):
-        fixed = fields.get(prefix) or inherited or exec_default(kinds, None)
+        fixed = fields.get(prefix) or inherited
+        if fixed is None and kinds and _executes(kinds):
+            fixed = exec_default(kinds, None)
         _text(fixed, str(node), prefix, fields, kinds, emit, depth)
     elif kind is dict or (kind is not list and isinstance(node, Mapping)):
         _walk_mapping(node, fields, kinds, emit, prefix, inherited, depth)  # type: ignore[arg-type]
     elif isinstance(node, list | tuple):
         meaning = fields.get(prefix) or inherited
         if meaning == C:
-            text = _command_of(prefix.rpartition(".")[2], node)
+            text = command_of(prefix.rpartition(".")[2], node)
             if text is not None:
                 emit(C, text, prefix)
                 return
@@ -245,6 +255,17 @@ def walk(
 
 
 _ROLE_CACHE: dict[str, str | None] = {}
+_EXECUTES: dict[tuple[str, ...], bool] = {}
+
+
+def _executes(kinds: tuple[str, ...]) -> bool:
+    """Whether any of ``kinds`` reads unnamed strings as its own (cached per kinds tuple)."""
+    found = _EXECUTES.get(kinds)
+    if found is None:
+        if len(_EXECUTES) >= 1024:
+            _EXECUTES.clear()  # declared kinds come from callers: bound the memory
+        found = _EXECUTES[kinds] = any(k in EXEC_DEFAULT for k in kinds)
+    return found
 
 
 def _role(key: str) -> str | None:
@@ -270,7 +291,7 @@ def _walk_mapping(
     inherited: str | None,
     depth: int,
 ) -> None:
-    default = exec_default(kinds, node) if kinds else None
+    default = exec_default(kinds, node) if kinds and _executes(kinds) else None
     later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
     head: str | None = None
     for key, value in node.items():
@@ -321,7 +342,7 @@ def _walk_mapping(
         if isinstance(value, str):
             _text(meaning, value, path, fields, kinds, emit, depth)
         elif meaning == C and isinstance(value, list | tuple):
-            text = _command_of(skey.lower(), value)
+            text = command_of(skey.lower(), value)
             if text is not None:
                 emit(C, text, path)
             else:

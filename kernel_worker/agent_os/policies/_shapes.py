@@ -168,6 +168,26 @@ def _prose_led(text: str) -> bool:
 
 def shape(text: str, role: str = "") -> str:
     """The meaning a string's shape suggests (``role == "shape"``: a bare host is a URL too)."""
+    if len(text) <= _CACHED_LENGTH:
+        key = (text, role)
+        found = _CACHE.get(key)
+        if found is None:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()  # values come from agents: bound the memory they can take
+            found = _CACHE[key] = _shape(text, role)
+        return found
+    return _shape(text, role)
+
+
+# Short values repeat (options, languages, hosts, ids): their shape is remembered.
+_CACHED_LENGTH = 64
+_CACHE_SIZE = 8192
+_CACHE: dict[tuple[str, str], str] = {}
+
+
+def _shape(text: str, role: str) -> str:
+    if text.isalpha() and text.lower() not in _STARTS:
+        return D  # one plain word (the common case for ids, names, options)
     found = _found(text, role)
     if found:
         if _URL_I in found:
