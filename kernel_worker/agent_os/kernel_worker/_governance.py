@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_os.audit import AuditEvent
-from agent_os.observability import Metrics
+from agent_os.observability import Metrics, spanned
 from agent_os.policies import Decision, Verdict
 from agent_os.review import ReviewError, ReviewQueue
 
@@ -50,6 +50,11 @@ class Held:
 
     verdict: Verdict
     outcome: ReviewOutcome | None
+
+
+def _held_attributes(held: Held) -> dict[str, str]:
+    outcome = "pending" if held.outcome is None else held.outcome.value
+    return {"agentos.decision": held.verdict.decision.value, "agentos.review.outcome": outcome}
 
 
 def settled(verdict: Verdict, outcome: ReviewOutcome) -> Verdict:
@@ -95,6 +100,7 @@ class Governance:
             log.exception("policy evaluation failed for %s", action.get("action"))
             return Verdict.deny("internal_error", f"policy evaluation failed: {exc!r}")
 
+    @spanned("agentos.review", _held_attributes)
     async def hold(
         self,
         action: Mapping[str, Any],

@@ -10,7 +10,7 @@ kernel's own code never touches a metric or a span.
 from ._errors import MetricsError, ObservabilityError, TracingError
 from ._health import Check, HealthServer, Readiness
 from ._metrics import DURATION_BUCKETS, ROUND_TRIP_BUCKETS, Metrics
-from ._middleware import ClientObserver, Decide, WorkerObserver, instrumented, observed
+from ._middleware import ClientObserver, Decide, WorkerObserver, instrumented, observed, spanned
 from ._server import start_metrics_server
 from ._tracing import disable_tracing, enable_tracing, tracing_enabled
 
@@ -31,6 +31,7 @@ __all__ = [
     "enable_tracing",
     "instrumented",
     "observed",
+    "spanned",
     "start_metrics_server",
     "tracing_enabled",
 ]

@@ -23,12 +23,14 @@ Spans of one governed action, all in one trace::
     │   └── process agentos.v1.action  worker    consumer; parent read from the headers
     │       ├── agentos.verify         worker    sender, valid, reason
     │       ├── agentos.policy         worker    decision, rule, policy, tool, classification
+    │       ├── agentos.review         worker    a held action: decision, outcome (``spanned``)
     │       └── agentos.verdict        worker    producer; the signed verdict sent back
     └── agentos.receive                client    the verdict verified and read
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -49,6 +51,7 @@ __all__ = [
     "WorkerObserver",
     "instrumented",
     "observed",
+    "spanned",
     "verdict_attributes",
 ]
 
@@ -204,6 +207,35 @@ def observed(decide: Decide, metrics: Metrics | None = None) -> Decide:
             return verdict
 
     return policy_step
+
+
+def spanned(
+    name: str, describe: Callable[[Any], Mapping[str, Any]] | None = None
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Decorate an async step (a review, a CMVK call) to run in a span called ``name``.
+
+    ``describe(result)`` gives the attributes the span ends with. Off (or in
+    an unsampled trace) the step is called as it is.
+    """
+
+    def decorate(step: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        async def traced(tracer: Any, args: Any, kwargs: Any) -> R:
+            with tracer.start_as_current_span(name) as span:
+                result = await step(*args, **kwargs)
+                if describe is not None:
+                    span.set_attributes(dict(describe(result)))
+                return result
+
+        @functools.wraps(step)
+        def in_span(*args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:
+            tracer = STATE.tracer
+            if tracer is None or _sampled_out():
+                return step(*args, **kwargs)
+            return traced(tracer, args, kwargs)
+
+        return in_span
+
+    return decorate
 
 
 # -- the worker ---------------------------------------------------------------------

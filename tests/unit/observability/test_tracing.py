@@ -220,3 +220,25 @@ async def test_an_unsampled_trace_makes_no_spans_anywhere() -> None:
     assert seen
     flags = int(seen[0]["traceparent"].rsplit("-", 1)[1], 16)
     assert flags & 0x01 == 0  # W3C "sampled" bit off
+
+
+async def test_a_held_action_has_a_review_span(spans: InMemorySpanExporter) -> None:
+    from agent_os.kernel_worker import AutoApprove
+
+    kernel = KernelSpace(
+        {"name": "hold", "blocked_actions": [{"action": "deploy", "signal": "SIGSTOP"}]},
+        approver=AutoApprove(),
+    )
+    ran: list[str] = []
+
+    @kernel.register(action="deploy")
+    def deploy(target: str) -> None:
+        ran.append(target)
+
+    await deploy("prod")
+    assert ran == ["prod"]
+    got = _by_name(spans.get_finished_spans())
+    review = got["agentos.review"].attributes or {}
+    assert review["agentos.review.outcome"] == "approved"
+    assert review["agentos.decision"] == "allow"
+    assert (got["agentos.policy"].attributes or {})["agentos.decision"] == "review"
