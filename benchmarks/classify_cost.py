@@ -2,8 +2,9 @@
 
 Prints p50 / p99 of ``classify`` and of ``read_fields`` for typical inputs (a
 catalogue hit, an uncatalogued tool, a typed action, a 1 KB tool call), next
-to a same-run baseline: the old key-name flattening of the same arguments
-(``analysis._normalise.flatten``), so the ratio survives a noisy machine.
+to a same-run baseline: the engine's all-text flattening of the same
+arguments (``analysis._normalise.flatten``), so the ratio survives a noisy
+machine.
 
 Usage::
 
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_os.policies._classify import classify, read_fields
-from agent_os.policies.analysis._normalise import KEY_GROUPS, flatten
+from agent_os.policies.analysis._normalise import flatten
 
 _PROSE = (
     "Please draft an executive summary of the Q3 report for the leadership team; mention "
@@ -70,7 +71,7 @@ def main() -> None:
         found = classify(tool, args, hints)
         c50, c99 = _percentiles(_bind(classify, tool, args, hints))
         r50, r99 = _percentiles(_bind(read_fields, args, found))
-        f50, _ = _percentiles(_bind(flatten, args, KEY_GROUPS, [], {}))
+        f50, _ = _percentiles(_bind(flatten, args, {}, [], {}))
         how = f"{', '.join(found.kinds) or '-'} by {found.source}"
         print(
             f"{label:30} {c50:8.2f} / {c99:6.2f} us {r50:9.2f} / {r99:6.2f} us {f50:9.2f} us"

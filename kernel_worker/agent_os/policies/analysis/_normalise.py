@@ -22,10 +22,11 @@ microseconds per action:
   *in addition to* the original. Stripping alone would hide text: in
   ``echo -- ; rm -rf /`` everything after ``--`` is a "comment".
 
-Arguments are flattened per field group: each string value goes to the group
-named by its key (or its nearest ancestor's key), and every value, as a
-``key:`` line followed by the value, plus every key goes to the ``all`` group. Values are
-joined with :data:`SEP`, which no pattern can match across.
+Arguments are flattened into the ``all`` text: every value as a ``key:`` line
+followed by the value, plus every key, joined with :data:`SEP`, which no
+pattern can match across. What each argument *is* (command, SQL, path, URL,
+prose...) is decided by classification (``policies._classify``), not here;
+``flatten`` can still group values by key for callers that pass a mapping.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
-    "KEY_GROUPS",
     "SEP",
     "collapse_whitespace",
     "flatten",
@@ -44,36 +44,6 @@ __all__ = [
     "space_insensitive",
     "strip_sql_comments",
 ]
-
-#: Keys (lower case) whose string values also form a field group.
-KEY_GROUPS: Mapping[str, str] = {
-    **dict.fromkeys(("query", "sql", "statement", "statements"), "sql"),
-    **dict.fromkeys(("command", "cmd", "script", "shell"), "command"),
-    # Program source (any language): ``command`` patterns see it, the shell lexer does not.
-    **dict.fromkeys(("code", "source_code"), "code"),
-    **dict.fromkeys(
-        (
-            "path",
-            "file",
-            "filename",
-            "file_path",
-            "filepath",
-            "dir",
-            "directory",
-            "dest",
-            "src",
-            "paths",
-            "files",
-            "source_path",
-            "target_path",
-            "destination",
-            "cwd",
-            "working_dir",
-        ),
-        "path",
-    ),
-    **dict.fromkeys(("url", "uri", "endpoint", "host", "href", "base_url"), "url"),
-}
 
 #: Joins values: ``\\s`` stops at the NUL and ``.`` / ``[^\\n]`` stop at the newlines.
 SEP = "\n\x00\n"
