@@ -38,7 +38,7 @@ class Step:
     impostor: bool = False
 
 
-AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"  # AWS's documented example key id
+AWS_KEY = "AKIA" + "Z7QK2MVT4LP9XWRB"  # made up in AWS's format; the docs' example passes
 
 STEPS: tuple[Step, ...] = (
     Step("read the README", "file_read", {"path": "/srv/app/README.md"}, "allow"),
