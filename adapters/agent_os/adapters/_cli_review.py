@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from agent_os.review import (
     ReviewRules,
     ReviewStore,
     Webhook,
+    format_age,
     open_review_store,
     sign_decision,
     take_decision,
@@ -90,15 +92,6 @@ def _open(store_url: str) -> ReviewStore:
         raise click.ClickException(str(exc)) from exc
 
 
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 @click.group()
 def review() -> None:
     """Actions held for human review (SIGSTOP): list, show, approve, deny."""
@@ -118,10 +111,11 @@ def list_(store_url: str, show_all: bool, as_json: bool) -> None:
             click.echo(json.dumps(item.to_dict(now)))
             continue
         what = item.action + (f"/{item.tool}" if item.tool else "")
-        left = _age(item.deadline - now) if item.status_at(now).value == "pending" else "-"
+        left = format_age(item.deadline - now) if item.status_at(now).value == "pending" else "-"
+        age = format_age(now - item.created_at)
         click.echo(
             f"{item.ticket}\t{item.status_at(now).value}\t{item.agent_id}\t{what}\t"
-            f"{item.rule or '-'}\tage {_age(now - item.created_at)}\tleft {left}\t{item.reason}"
+            f"{item.rule or '-'}\tage {age}\tleft {left}\t{item.reason}"
         )
 
 
@@ -147,7 +141,7 @@ def show(ticket: str, store_url: str, as_json: bool) -> None:
         return
     for key in ("ticket", "status", "agent_id", "action", "tool", "rule", "reason", "policy"):
         click.echo(f"{key:>10}: {data[key]}")
-    click.echo(f"{'age':>10}: {_age(now - item.created_at)}")
+    click.echo(f"{'age':>10}: {format_age(now - item.created_at)}")
     click.echo(
         f"{'deadline':>10}: {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(item.deadline))} UTC"
     )
@@ -214,13 +208,16 @@ _key_option = click.option(
 )
 
 
+def _decision_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in (_registry_option, _key_option, _bus_option, _store_option):
+        fn = option(fn)
+    return fn
+
+
 @review.command()
 @click.argument("ticket")
 @click.option("--comment", default="", help="Why (kept with the decision and audited).")
-@_store_option
-@_bus_option
-@_key_option
-@_registry_option
+@_decision_options
 def approve(
     ticket: str,
     comment: str,
@@ -236,10 +233,7 @@ def approve(
 @review.command()
 @click.argument("ticket")
 @click.option("--comment", required=True, help="Why (required for a deny).")
-@_store_option
-@_bus_option
-@_key_option
-@_registry_option
+@_decision_options
 def deny(
     ticket: str,
     comment: str,

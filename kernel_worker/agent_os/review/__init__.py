@@ -21,7 +21,7 @@ from ._desk import (
     publish_decided,
 )
 from ._errors import DecisionRefused, ReviewError, ReviewStoreError
-from ._item import DecisionRecord, ReviewItem, Status, redact_args
+from ._item import DecisionRecord, ReviewItem, Status, format_age, redact_args
 from ._notify import Webhook, slack_payload
 from ._queue import ReviewQueue, take_decision
 from ._rules import DEFAULT_REVIEW_TIMEOUT, ReviewRule, ReviewRules, parse_duration
@@ -54,6 +54,7 @@ __all__ = [
     "accept_verdict",
     "decision_event",
     "final_verdict",
+    "format_age",
     "open_review_store",
     "outcome_event",
     "parse_duration",

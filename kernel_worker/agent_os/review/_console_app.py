@@ -44,7 +44,7 @@ from ._console_auth import CSRF_COOKIE, SESSION_COOKIE, Sessions, load_tokens
 from ._decision import sign_decision
 from ._desk import ReviewDesk
 from ._errors import DecisionRefused, ReviewError
-from ._item import ReviewItem, Status
+from ._item import ReviewItem, Status, format_age
 from ._queue import take_decision
 from ._store import ReviewStore, open_review_store
 from ._verdicts import final_verdict, outcome_event
@@ -97,15 +97,6 @@ class ConsoleConfig:
             tokens=None if token_file is None else load_tokens(token_file),
             auth_header=auth_header,
         )
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def _clock(ts: float | None) -> str:
@@ -232,8 +223,8 @@ class _Console:
                 "item": item,
                 "what": item.action + (f" / {item.tool}" if item.tool else ""),
                 "args": _args_preview(item),
-                "age": _age(now - item.created_at),
-                "left": _age(item.deadline - now),
+                "age": format_age(now - item.created_at),
+                "left": format_age(item.deadline - now),
                 "urgent": item.deadline - now < 120,
                 "approvals": f"{len(item.approvers())}/{item.approvals}",
             }
@@ -279,8 +270,8 @@ def create_app(config: ConsoleConfig) -> Starlette:
             pending=found.status_at(now) is Status.PENDING,
             already=who in found.approvers(),
             args=json.dumps(dict(found.args), indent=2, ensure_ascii=False),
-            age=_age(now - found.created_at),
-            left=_age(found.deadline - now),
+            age=format_age(now - found.created_at),
+            left=format_age(found.deadline - now),
             created=_clock(found.created_at),
             deadline=_clock(found.deadline),
             decided=_clock(found.decided_at),

@@ -20,7 +20,7 @@ from agent_os.audit import args_digest
 from agent_os.policies import Verdict
 from agent_os.policies.analysis._re import redact
 
-__all__ = ["DecisionRecord", "ReviewItem", "Status", "redact_args"]
+__all__ = ["DecisionRecord", "ReviewItem", "Status", "format_age", "redact_args"]
 
 #: Longest string a reviewer sees in one argument (the rest is elided).
 _ARG_MAX = 2000
@@ -194,6 +194,16 @@ class ReviewItem:
             "comment": self.comment,
             "decisions": [d.to_dict() for d in self.decisions],
         }
+
+
+def format_age(seconds: float) -> str:
+    """A duration for people: ``42s``, ``3m 07s``, ``2h 05m``."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
 def dumps(value: object) -> str:
