@@ -1,5 +1,10 @@
 """Benchmark: in-process policy check latency (budget: strict, 1 KB args, p50 <= 10 us).
 
+Budgets (DESIGN.md): strict at 1 KB on a *mixed* set of typed actions and
+framework tool calls, benign and dangerous: p50 <= 10 us, p99 <= 100 us; a
+tool rule with a CEL condition adds <= 10 us p50; a tool call that no rule
+names pays nothing for conditions.
+
 Usage::
 
     python benchmarks/policy_check.py            # human-readable
@@ -146,6 +151,171 @@ def measure_policy(iterations: int = 20000) -> dict[str, Any]:
     return results
 
 
+# -- a mixed set: typed actions and framework tool calls, benign and dangerous ------------
+
+_BODY = (
+    "Hi team, attached is the summary of the September invoices. Two vendors changed "
+    "their bank details this quarter; finance has confirmed both by phone. Please "
+    "review the totals before Friday and reply with any questions. "
+)
+
+
+def _padded(args: dict[str, Any], field: str, size: int) -> dict[str, Any]:
+    """``args`` with ``field`` grown (prose) until the JSON arguments are ``size`` bytes.
+
+    A list field (a terminal's ``commands``) grows by one ``echo '<prose>'`` command.
+    """
+    args = dict(args)
+    if isinstance(args.get(field), list):
+        args[field] = [*args[field], "echo ''"]
+        extra = max(0, size - len(json.dumps(args)))
+        text = (_BODY * (extra // len(_BODY) + 1))[:extra].replace("'", "")
+        args[field][-1] = f"echo '{text}'"
+        return args
+    args.setdefault(field, "")
+    extra = max(0, size - len(json.dumps(args)) - 1)
+    args[field] = (args[field] + " " + _BODY * (extra // len(_BODY) + 1))[
+        : len(args[field]) + 1 + extra
+    ]
+    return args
+
+
+def mixed_inputs(size: int) -> dict[str, list[dict[str, Any]]]:
+    """Actions as agents send them, by group, each with about ``size`` bytes of arguments.
+
+    Tool calls use the real tool and argument names of LangChain community tools,
+    CrewAI tools, the OpenAI function-calling shape and the reference MCP servers.
+    """
+
+    def typed(kind: str, field: str, **args: Any) -> dict[str, Any]:
+        return {"agent_id": "agent-7", "action": kind, "args": _padded(args, field, size)}
+
+    def tool(name: str, field: str, **args: Any) -> dict[str, Any]:
+        return {
+            "agent_id": "agent-7",
+            "action": "tool_call",
+            "tool": name,
+            "args": _padded(args, field, size),
+        }
+
+    return {
+        "typed_benign": [
+            typed("file_read", "purpose", path="/srv/app/README.md", purpose="summarise"),
+            typed("sql", "comment", query="SELECT id, total FROM orders WHERE total > 100"),
+            typed("http_request", "body", url="https://api.github.com/repos/org/app", method="GET"),
+        ],
+        "typed_dangerous": [
+            typed("sql", "comment", query="DROP TABLE users"),
+            typed("shell_exec", "comment", command="rm -rf / --no-preserve-root", comment=""),
+            typed("file_write", "content", path="/etc/app/config.yaml", content="debug: true"),
+        ],
+        "tool_benign": [
+            tool("tavily_search_results_json", "query", query="quarterly revenue by region"),
+            tool("read_file", "file_path", file_path="/srv/data/report.csv"),
+            tool("list_directory", "dir_path", dir_path="/srv/data"),
+            tool(
+                "sql_db_query", "query", query="SELECT id, name FROM customers WHERE region = 'EU'"
+            ),
+            tool("send_email", "body", to=["ana@example.com"], subject="Invoices", body=""),
+        ],
+        "tool_dangerous": [
+            tool("terminal", "description", commands=["rm -rf /var/www"], description=""),
+            tool("write_file", "text", file_path="/etc/cron.d/job", text="* * * * * root sh"),
+            tool(
+                "shell",
+                "description",
+                cmd="chmod -R 777 /var/www && sudo systemctl restart nginx",
+                description="",
+            ),
+            tool("sql_db_query", "query", query="DELETE FROM customers"),
+            tool("delete_file", "file_path", file_path="/srv/app/config.yaml"),
+        ],
+    }
+
+
+def _group_percentiles(
+    policy: Any, actions: list[dict[str, Any]], iterations: int
+) -> tuple[float, float]:
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    per = max(1000, iterations // len(actions))
+    for action in actions:
+        for _ in range(min(1000, per)):
+            policy.evaluate(action)
+        gc.disable()
+        try:
+            for _ in range(per):
+                start = clock()
+                policy.evaluate(action)
+                samples.append(clock() - start)
+        finally:
+            gc.enable()
+    return _percentiles(samples)
+
+
+def measure_mixed(iterations: int = 20000) -> dict[str, Any]:
+    """p50 / p99 (us) per group of :func:`mixed_inputs` under strict, at 256 B, 1 KB and 4 KB."""
+    policy = load_policy("strict")
+    results: dict[str, Any] = {}
+    for size, label in ((256, "256b"), (1024, "1kb"), (4096, "4kb")):
+        groups = mixed_inputs(size)
+        everything = []
+        for group, actions in groups.items():
+            for action in actions:
+                verdict = policy.evaluate(action)
+                if verdict.allowed != group.endswith("benign"):
+                    raise SystemExit(f"{group} {action.get('tool') or action['action']}: {verdict}")
+            p50, p99 = _group_percentiles(policy, actions, iterations)
+            results[f"mixed_{group}_{label}_p50_us"] = round(p50, 2)
+            results[f"mixed_{group}_{label}_p99_us"] = round(p99, 2)
+            everything.extend(actions)
+        p50, p99 = _group_percentiles(policy, everything, iterations)
+        results[f"mixed_all_{label}_p50_us"] = round(p50, 2)
+        results[f"mixed_all_{label}_p99_us"] = round(p99, 2)
+    results["mixed_budget_ok"] = (
+        results["mixed_all_1kb_p50_us"] <= 10.0 and results["mixed_all_1kb_p99_us"] <= 100.0
+    )
+    return results
+
+
+def measure_condition(iterations: int = 20000) -> dict[str, Any]:
+    """What a CEL condition adds to a tool call at 1 KB, and what an unnamed tool pays (nothing).
+
+    The same ``send_money`` call is judged by two policies that differ only in
+    the tool rule: with the condition, and with the tool merely allowed.
+    """
+    from agent_os.policies import Policy
+
+    data = {"payees": ["UK12345678901234567890", "GB29NWBK60161331926819"], "limit": 500.0}
+    condition = "double(args.amount) > data.limit || !(args.recipient in data.payees)"
+    with_rule = Policy(
+        "bench-cel",
+        data=data,
+        tools={"rules": [{"tool": "send_money", "when": condition, "signal": "SIGSTOP"}]},
+    )
+    without = Policy("bench-cel", data=data, tools={"allow": ["send_money"]})
+    args = _padded({"amount": 120.5, "recipient": "GB29NWBK60161331926819"}, "memo", 1024)
+    action = {"agent_id": "agent-7", "action": "tool_call", "tool": "send_money", "args": args}
+    unnamed = {**action, "tool": "get_statement"}
+    for policy in (with_rule, without):
+        if not policy.evaluate(action).allowed:
+            raise SystemExit(f"condition benchmark: unexpected verdict {policy.evaluate(action)}")
+    cel_p50, cel_p99 = _time(with_rule.evaluate, action, iterations)
+    base_p50, base_p99 = _time(without.evaluate, action, iterations)
+    unnamed_p50, _ = _time(with_rule.evaluate, unnamed, iterations)
+    unnamed_base, _ = _time(without.evaluate, unnamed, iterations)
+    added = round(cel_p50 - base_p50, 2)
+    return {
+        "condition_1kb_p50_us": round(cel_p50, 2),
+        "condition_1kb_p99_us": round(cel_p99, 2),
+        "condition_baseline_1kb_p50_us": round(base_p50, 2),
+        "condition_baseline_1kb_p99_us": round(base_p99, 2),
+        "condition_added_us": added,
+        "condition_unnamed_tool_added_us": round(unnamed_p50 - unnamed_base, 2),
+        "condition_budget_ok": added <= 10.0,
+    }
+
+
 async def _embedded_round_trips(iterations: int) -> list[int]:
     from agent_os.adapters import KernelClient
     from agent_os.bus import connect
@@ -197,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     report: dict[str, Any] = {"environment": environment()}
     report.update(measure_policy(options.iterations))
+    report.update(measure_mixed(options.iterations))
+    report.update(measure_condition(options.iterations))
     report.update(measure_embedded(max(500, options.iterations // 7)))
     if options.json:
         print(json.dumps(report, sort_keys=True))
@@ -213,6 +385,15 @@ def main(argv: list[str] | None = None) -> int:
             f"p50 {report[key]:7.2f} us   p99 {report[stem + '_p99_us']:7.2f} us"
         )
     print(f"budget: strict 1 KB p50 <= 10 us: {'ok' if report['policy_budget_ok'] else 'MISSED'}")
+    print(
+        "budget: mixed set (typed + tool calls) 1 KB p50 <= 10 us, p99 <= 100 us: "
+        f"{'ok' if report['mixed_budget_ok'] else 'MISSED'}"
+    )
+    print(
+        f"CEL condition adds {report['condition_added_us']:.2f} us p50 at 1 KB "
+        f"(budget <= 10 us: {'ok' if report['condition_budget_ok'] else 'MISSED'}); "
+        f"a tool no rule names: {report['condition_unnamed_tool_added_us']:+.2f} us"
+    )
     return 0
 
 
