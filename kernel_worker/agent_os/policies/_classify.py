@@ -284,16 +284,17 @@ def _lookup(tool: str, server: str) -> ToolSpec | None:
 
 
 def _hint_key(hints: Mapping[str, object]) -> tuple[object, ...]:
-    action = hints.get("action")
-    annotations = hints.get("annotations")
-    source = annotations if isinstance(annotations, Mapping) else hints
+    """The parts of ``hints`` that classification reads, hashable whatever the caller sent."""
     return (
-        tuple(action) if isinstance(action, list) else action,
-        hints.get("class"),
-        hints.get("server"),
-        source.get("readOnlyHint"),
-        source.get("destructiveHint"),
+        _declared(hints.get("action")),
+        _text_or_none(hints.get("class")),
+        _text_or_none(hints.get("server")),
+        _annotated(hints),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 _BASES: dict[tuple[object, ...], _Base] = {}

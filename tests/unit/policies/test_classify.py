@@ -457,3 +457,37 @@ def test_caches_are_bounded() -> None:
     for index in range(5000):
         classify(f"tool_{index}", {f"key_{index}": "v"})
     assert len(classify_module._BASES) <= 4096
+
+
+hint_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.lists(
+        st.text(max_size=8) | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        max_size=3,
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tool=st.text(max_size=30),
+    args=json_values,
+    hints=st.none()
+    | st.dictionaries(
+        st.sampled_from(["action", "class", "server", "annotations", "readOnlyHint"]),
+        hint_values
+        | st.dictionaries(st.sampled_from(["readOnlyHint", "destructiveHint"]), hint_values),
+        max_size=4,
+    ),
+)
+def test_anything_classifies_without_raising(
+    tool: str, args: object, hints: dict[str, Any] | None
+) -> None:
+    found = classify(tool, args, hints)
+    assert set(found.fields.values()) <= set(MEANINGS)
+    assert found.source in ("declared", "catalogue", "name", "args", "none")
+    assert all(isinstance(kind, str) and kind for kind in found.kinds)
+    read_fields(args, found)
