@@ -29,7 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONTEXT_NAMES", "Condition", "compile_condition", "evaluate", "projection"]
+__all__ = [
+    "CONTEXT_NAMES",
+    "Condition",
+    "Plan",
+    "build_context",
+    "compile_condition",
+    "evaluate",
+    "projection",
+]
 
 #: The names a condition can read.
 CONTEXT_NAMES = ("args", "tool", "action", "agent", "data")
@@ -59,13 +67,15 @@ class Condition:
     """One compiled CEL condition.
 
     ``args`` / ``data`` are the top-level keys the condition reads, or
-    ``None`` when it needs the whole object (see :func:`projection`).
+    ``None`` when it needs the whole object (see :func:`projection`);
+    ``names`` are the context names it mentions at all (only those are built).
     """
 
     source: str
     program: Any
     args: frozenset[str] | None
     data: frozenset[str] | None
+    names: frozenset[str] = frozenset(CONTEXT_NAMES)
 
 
 def compile_condition(source: str) -> Condition:
@@ -83,7 +93,13 @@ def compile_condition(source: str) -> Condition:
     kind = program.return_type().name()
     if kind not in ("bool", "dyn", "BOOL", "DYN"):
         raise ValueError(f"a condition must be boolean, this one is {kind.lower()}")
-    return Condition(source, program, projection(source, "args"), projection(source, "data"))
+    return Condition(
+        source,
+        program,
+        projection(source, "args"),
+        projection(source, "data"),
+        frozenset(name for name in CONTEXT_NAMES if name in _roots(source)),
+    )
 
 
 def _cel_message(text: str) -> str:
@@ -105,6 +121,24 @@ _TOKEN = re.compile(
 )
 
 
+def _tokens(source: str) -> list[tuple[str | None, str]]:
+    return [
+        (match.lastgroup, match.group())
+        for match in _TOKEN.finditer(source)
+        if match.lastgroup != "space"
+    ]
+
+
+def _roots(source: str) -> set[str]:
+    """Identifiers of ``source`` that are not field names (not preceded by a dot)."""
+    tokens = _tokens(source)
+    return {
+        text
+        for index, (kind, text) in enumerate(tokens)
+        if kind == "ident" and (index == 0 or tokens[index - 1][0] != "dot")
+    }
+
+
 def projection(source: str, name: str) -> frozenset[str] | None:
     """The top-level keys of ``name`` that ``source`` reads, or ``None`` for "all of it".
 
@@ -113,11 +147,7 @@ def projection(source: str, name: str) -> frozenset[str] | None:
     a comprehension variable called ``args``) needs the whole object.
     Conservative: when in doubt the answer is ``None``.
     """
-    tokens = [
-        (match.lastgroup, match.group())
-        for match in _TOKEN.finditer(source)
-        if match.lastgroup != "space"
-    ]
+    tokens = _tokens(source)
     keys: set[str] = set()
     for index, (kind, text) in enumerate(tokens):
         if kind != "ident" or text != name:
@@ -136,31 +166,61 @@ def projection(source: str, name: str) -> frozenset[str] | None:
     return frozenset(keys)
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to convert for a set of conditions: names, and the projections of args and data."""
+
+    names: frozenset[str]
+    args: frozenset[str] | None
+    data: frozenset[str] | None
+
+    @classmethod
+    def of(cls, conditions: list[Condition]) -> Plan:
+        """The union of what ``conditions`` read."""
+        names: set[str] = set()
+        args: set[str] | None = set()
+        data: set[str] | None = set()
+        for condition in conditions:
+            names |= condition.names
+            args = None if args is None or condition.args is None else args | condition.args
+            data = None if data is None or condition.data is None else data | condition.data
+        return cls(
+            frozenset(names),
+            None if args is None else frozenset(args),
+            None if data is None else frozenset(data),
+        )
+
+
 def build_context(
+    plan: Plan,
     args: object,
     tool: str,
     action: str,
     agent_id: object,
     capabilities: frozenset[str] | None,
     data: Mapping[str, Any],
-    args_keys: frozenset[str] | None,
-    data_keys: frozenset[str] | None,
 ) -> Any:
     """The activation every condition of one action is evaluated against (built once).
 
-    Raises ``ValueError`` when a value cannot be converted even as JSON.
+    Only the names ``plan`` mentions are converted. Raises ``ValueError`` when
+    a value cannot be converted even as JSON.
     """
     env = _env()
-    context = {
-        "args": _project(args, args_keys),
-        "tool": tool,
-        "action": action,
-        "agent": {
+    names = plan.names
+    context: dict[str, Any] = {}
+    if "args" in names:
+        context["args"] = _project(args, plan.args)
+    if "data" in names:
+        context["data"] = _project(data, plan.data)
+    if "tool" in names:
+        context["tool"] = tool
+    if "action" in names:
+        context["action"] = action
+    if "agent" in names:
+        context["agent"] = {
             "id": agent_id if isinstance(agent_id, str) else "",
             "capabilities": sorted(capabilities or ()),
-        },
-        "data": _project(data, data_keys),
-    }
+        }
     try:
         return env.Activation(context)
     except Exception:

@@ -32,7 +32,7 @@ import re2
 
 from agent_os.policies.analysis._re import OPTIONS
 
-from ._cel import Condition, build_context, compile_condition, evaluate
+from ._cel import Condition, Plan, build_context, compile_condition, evaluate
 from ._data import PolicyData
 from ._errors import PolicyLoadError, unknown_key
 from ._types import Decision, Signal, _coerce_signal
@@ -262,6 +262,7 @@ class ToolSection:
         "_conditions",
         "_data",
         "_default",
+        "_plans",
         "_rules",
         "_rules_match",
         "active",
@@ -289,6 +290,7 @@ class ToolSection:
         )
         self._allow = _Matcher([(name, 0) for name in tools.allow])
         self._default = tools.default.signal
+        self._plans: dict[tuple[int, ...], Plan] = {}
         #: False for a section that can never offer anything (no rules, default allow).
         self.active = not tools.empty
 
@@ -357,30 +359,12 @@ class ToolSection:
         capabilities: frozenset[str] | None,
         matched: tuple[int, ...],
     ) -> Any:
-        args_keys: set[str] | None = set()
-        data_keys: set[str] | None = set()
-        reads_data = False
-        for index in matched:
-            condition = self._conditions[index]
-            if condition is None:
-                continue
-            args_keys = (
-                None if args_keys is None or condition.args is None else args_keys | condition.args
-            )
-            if condition.data is None or condition.data:
-                reads_data = True
-            data_keys = (
-                None if data_keys is None or condition.data is None else data_keys | condition.data
-            )
-        data = self._data.current() if reads_data else {}
-        caps = capabilities
+        plan = self._plans.get(matched)
+        if plan is None:
+            plan = Plan.of([c for c in (self._conditions[i] for i in matched) if c is not None])
+            if len(self._plans) < _CACHE_MAX:
+                self._plans[matched] = plan
+        data = self._data.current() if "data" in plan.names else {}
         return build_context(
-            action.get("args"),
-            tool,
-            kind,
-            action.get("agent_id"),
-            caps,
-            data,
-            None if args_keys is None else frozenset(args_keys),
-            None if data_keys is None else frozenset(data_keys),
+            plan, action.get("args"), tool, kind, action.get("agent_id"), capabilities, data
         )
