@@ -37,7 +37,7 @@ def test_deny_verdict_shape() -> None:
         "sql:drop",
     )
     assert verdict.code == "policy_violation"
-    assert verdict.matched == "DROP TABLE"
+    assert verdict.matched == "drop table users"  # the statement, as the SQL analyser read it
     assert verdict.reason == "destructive SQL: DROP"
 
 

@@ -113,10 +113,16 @@ def test_unreadable_text_fails_closed_only_in_sql_actions() -> None:
     assert checks("how do I delete a file?", sql_action=False) == set()
 
 
-def test_oversized_sql_is_sent_for_review() -> None:
+def test_oversized_sql_is_judged_by_regex_and_sent_for_review() -> None:
     text = "SELECT 1; " * 4000 + "DELETE FROM t"
-    assert checks(text) == {"sql:too-complex"}
-    assert checks(text, sql_action=False) == {"sql:too-complex"}
+    assert checks(text) == {"sql:delete", "sql:too-complex"}
+    assert checks(text, sql_action=False) == {"sql:delete", "sql:too-complex"}
+    assert checks("SELECT 1; " * 4000 + "UPDATE t SET a = 1 WHERE id = 2") == {"sql:too-complex"}
+
+
+def test_a_comment_glued_inside_a_keyword_is_read_both_ways() -> None:
+    assert checks("DR/**/OP TABLE t") == {"sql:drop"}
+    assert checks("SELECT 1 /* DROP TABLE t */") == set()
 
 
 def test_gate_lets_plain_text_through_without_parsing() -> None:

@@ -2,11 +2,12 @@
 
 They live beside the analysers because redaction (``_re``) reuses the secret
 ones. :data:`CONTENT_PATTERNS` are the regex rules strict runs; each reads
-only the argument fields whose meaning it fits (:data:`PATTERN_FIELDS`): SQL
-shapes read ``sql`` fields, shell shapes read ``command`` fields (the engine
-adds ``code`` fields to them), and both read ``data`` fields (meaning unknown:
-fail closed), so a search query or a prompt that talks about ``rm -rf`` or
-``DROP TABLE`` (``prose``) meets none of them. :data:`SECRET_PATTERNS` are
+only the argument fields whose meaning it fits (:data:`PATTERN_FIELDS`): shell
+shapes read ``command`` fields (the engine adds ``code`` fields to them) and
+``data`` fields (meaning unknown: fail closed), so a search query or a prompt
+that talks about ``rm -rf`` (``prose``) meets none of them. SQL is the token
+analyser's (``_sql``), which reads ``WHERE a = 'DROP TABLE'`` as data; the SQL
+regexes (:data:`SQL_PATTERNS`) are its cheap path past budget. :data:`SECRET_PATTERNS` are
 the secret catalogue's regexes (``_secrets_rules``): strict detects secrets
 with the ``secrets`` checks (catalogue plus entropy, context and decoding),
 and redaction masks any span these regexes match. Code execution is the
@@ -19,12 +20,20 @@ from collections.abc import Mapping
 
 from ._secrets_rules import RULES
 
-__all__ = ["CONTENT_PATTERNS", "PATTERN_FIELDS", "SECRET_PATTERNS", "STRICT_PATTERNS"]
+__all__ = [
+    "CONTENT_PATTERNS",
+    "PATTERN_FIELDS",
+    "SECRET_PATTERNS",
+    "SQL_PATTERNS",
+    "STRICT_PATTERNS",
+]
 
 _IDENT = r"[\w.$`\[\]]+"
 
-CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
-    # Destructive SQL.
+#: Destructive SQL shapes as regexes: the SQL analyser's cheap path past its token
+#: budget (``_sql``). Strict does not run them itself: over text under budget the
+#: token analysis is exact and reads string literals as data.
+SQL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     (
         "sql:drop",
         r"\bdrop ?(?:table|database|schema|view|materialized ?view|index|user|role|function"
@@ -44,6 +53,9 @@ CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
         "destructive SQL: TRUNCATE",
     ),
     ("sql:alter-drop", r"\balter ?table\b[^;\x00]*\bdrop\b", "destructive SQL: ALTER ... DROP"),
+)
+
+CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     # Shell.
     (
         "shell:rm-rf",
@@ -68,9 +80,9 @@ CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
 
 #: Rule id -> the field groups it reads (absent: every field).
 PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
-    rule_id: ("sql", "data") if rule_id.startswith("sql:") else ("command", "data")
+    rule_id: ("command", "data")
     for rule_id, _, _ in CONTENT_PATTERNS
-    if rule_id.startswith(("sql:", "shell:"))
+    if rule_id.startswith("shell:")
 }
 
 #: The secret catalogue's regexes (one per rule), for redaction.

@@ -36,8 +36,9 @@ table, ``DROP`` an object kind, ``UPDATE`` a ``SET``, ``GRANT`` a ``TO``.
 
 Cost: :data:`GATE` (RE2, linear) decides whether any of these keywords is
 present; only then are tokens built. Tokenizing and judging are linear and
-capped at :data:`_MAX_CHARS`; past it the text is reported ``sql:too-complex``
-(the regex rules still run over all of it). Results of repeated texts come
+capped at :data:`_MAX_CHARS`; past it the destructive shapes are found by
+regex (``_patterns.SQL_PATTERNS``, linear) and the text is also reported
+``sql:too-complex`` (review). Results of repeated texts come
 from a bounded cache.
 """
 
@@ -49,7 +50,8 @@ from functools import lru_cache
 
 import re2
 
-from ._normalise import strip_sql_comments
+from ._normalise import space_insensitive, strip_sql_comments
+from ._patterns import SQL_PATTERNS
 from ._re import OPTIONS
 from ._sql_tokens import Token, readings
 
@@ -205,12 +207,37 @@ def _analyse(text: str, sql_action: bool, depth: int) -> list[tuple[str, str]]:
     """:func:`analyse_sql` without the gate (tests check the gate is a superset of this)."""
     text = _prepare(text)
     if len(text) > _MAX_CHARS:
-        return [("sql:too-complex", text[:120])]
+        return _over_budget(text)
     if depth > _MAX_FOLD_DEPTH:
         return [("sql:dynamic", text[:120])]
     findings: dict[str, str] = {}
     for tokens in readings(text):
         _Judge(tokens, sql_action, depth, findings).run()
+    if "/*" in text:
+        # A comment glued inside a word (DR/**/OP): also read the text without comments.
+        for tokens in readings(strip_sql_comments(text)):
+            _Judge(tokens, sql_action, depth, findings).run()
+    return list(findings.items())
+
+
+def _regex_set() -> tuple[object, tuple[str, ...]]:
+    rule_set = re2.Set.SearchSet(OPTIONS)
+    for _, regex, _ in SQL_PATTERNS:
+        rule_set.Add(space_insensitive(regex))
+    rule_set.Compile()
+    return getattr(rule_set, "_set", rule_set), tuple(rule_id for rule_id, _, _ in SQL_PATTERNS)
+
+
+_REGEX_SET, _REGEX_IDS = _regex_set()
+
+
+def _over_budget(text: str) -> list[tuple[str, str]]:
+    """Past the token budget: the destructive shapes by regex (linear), else a review."""
+    findings: dict[str, str] = {}
+    for candidate in (text, strip_sql_comments(text)) if "/*" in text or "--" in text else (text,):
+        for index in _REGEX_SET.Match(candidate.encode()) or ():  # type: ignore[attr-defined]
+            findings.setdefault(_REGEX_IDS[index], candidate[:120])
+    findings.setdefault("sql:too-complex", text[:120])
     return list(findings.items())
 
 
