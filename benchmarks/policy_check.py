@@ -9,6 +9,7 @@ Usage::
 
     python benchmarks/policy_check.py            # human-readable
     python benchmarks/policy_check.py --json     # one JSON object
+    python benchmarks/policy_check.py --adversarial   # worst case over generated 64 KB inputs
 
 A benign action is the worst case for the engine (no early exit: every rule
 is checked), so the budget is measured on benign actions of realistic shape
@@ -359,12 +360,41 @@ def measure_embedded(iterations: int = 3000) -> dict[str, Any]:
     }
 
 
+def adversarial(as_json: bool) -> int:
+    """Worst cost over benchmarks/_adversarial.py's families (budget: 5 ms per action)."""
+    from _adversarial import BUDGET_US, worst_case
+
+    rows = worst_case(load_policy("strict").evaluate)
+    over = [row for row in rows if row["us"] > BUDGET_US]
+    if as_json:
+        print(json.dumps({"worst": rows[0], "over_budget": len(over), "inputs": len(rows)}))
+        return 0
+    print(f"{len(rows)} generated inputs up to 64 KB; worst first (median of 3 evaluations):")
+    for row in rows[:10]:
+        print(
+            f"  {row['us']:9.1f} us  {row['bytes']:>6} B  {row['family']} [{row['channel']}]"
+            f" -> {row['decision']} {row['rule'] or ''}"
+        )
+    print(
+        f"budget: no action up to 64 KB over {BUDGET_US / 1000:.0f} ms: "
+        f"{'ok' if not over else f'MISSED by {len(over)} inputs'}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="print the worst case over generated pathological inputs up to 64 KB",
+    )
     options = parser.parse_args(argv)
+    if options.adversarial:
+        return adversarial(options.json)
     report: dict[str, Any] = {"environment": environment()}
     report.update(measure_policy(options.iterations))
     report.update(measure_mixed(options.iterations))
