@@ -11,15 +11,26 @@ is held for review). A remote kernel is a real :class:`Worker` and a real
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import Bus, connect, new_id
 from agent_os.integrations import EventLoopThread as LoopThread
 from agent_os.kernel_worker import MemoryAuditLog, Policy, Worker, load_policy
-from agent_os.trust import AgentIdentity, TrustRegistry
+from agent_os.review import (
+    ReviewItem,
+    ReviewQueue,
+    ReviewRules,
+    SqliteReviewStore,
+    sign_decision,
+    take_decision,
+)
+from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 
 __all__ = [
     "DANGEROUS",
@@ -54,24 +65,58 @@ def integration_policy() -> Policy:
 
 @dataclass
 class Remote:
-    """A kernel worker and an agent's client on one bus."""
+    """A kernel worker and an agent's client on one bus; with a review store, a reviewer too."""
 
     client: KernelClient
     worker: Worker
     audit: MemoryAuditLog
     agent: AgentIdentity
+    bus: Bus
+    registry: TrustRegistry
+    reviewer: AgentIdentity
+    store: SqliteReviewStore | None = None
+
+    async def held(self, count: int = 1, timeout: float = 20.0) -> list[ReviewItem]:
+        """Wait until ``count`` calls are held in the review store; they, oldest first."""
+        assert self.store is not None, "remote_kernel(review=...) keeps held calls"
+        deadline = time.monotonic() + timeout
+        while len(items := self.store.pending()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} held call(s) expected, found {len(items)}")
+            await asyncio.sleep(0.01)
+        return items
+
+    async def decide(self, approve: bool) -> ReviewItem:
+        """A reviewer's signed decision on the oldest held call (as ``agent-os review`` does)."""
+        assert self.store is not None
+        (item, *_) = await self.held()
+        signed = sign_decision(self.reviewer, item.ticket, approve=approve, comment="test")
+        return await take_decision(self.store, self.registry, signed, bus=self.bus)
 
 
 @asynccontextmanager
-async def remote_kernel(url: str | None = None, *, timeout: float = 5.0) -> AsyncIterator[Remote]:
-    """A real worker judging with :func:`integration_policy`, and a client pinned to its key."""
+async def remote_kernel(
+    url: str | None = None, *, timeout: float = 5.0, review: Path | None = None
+) -> AsyncIterator[Remote]:
+    """A real worker judging with :func:`integration_policy`, and a client pinned to its key.
+
+    With ``review`` (a directory), SIGSTOP is the durable review: the worker
+    records held calls in a SQLite store there, and :meth:`Remote.decide`
+    answers them as a registered reviewer.
+    """
     url = url or f"memory://{new_id()}"
     worker_bus = await connect(url)
     agent_bus = await connect(url)
     kernel = AgentIdentity.create(f"kernel-{new_id()[:8]}", "kernel")
     agent = AgentIdentity.create(f"agent-{new_id()[:8]}", "agent")
+    reviewer = AgentIdentity.create(f"reviewer-{new_id()[:8]}", "reviewer")
     registry = TrustRegistry()
     registry.register(agent)
+    registry.register(reviewer, TrustLevel.REVIEWER)
+    store = None if review is None else SqliteReviewStore(review / "review.db")
+    queue = None
+    if store is not None:
+        queue = ReviewQueue(store, registry=registry, rules=ReviewRules(timeout=60), poll=0.05)
     audit = MemoryAuditLog()
     worker = Worker(
         worker_bus,
@@ -80,15 +125,18 @@ async def remote_kernel(url: str | None = None, *, timeout: float = 5.0) -> Asyn
         policies=integration_policy(),
         audit=audit,
         publish_audit=False,
+        review=queue,
     )
     await worker.start()
     client = KernelClient(agent_bus, agent, [kernel.public()], timeout=timeout)
     try:
-        yield Remote(client, worker, audit, agent)
+        yield Remote(client, worker, audit, agent, worker_bus, registry, reviewer, store)
     finally:
         await worker.shutdown()
         await agent_bus.close()
         await worker_bus.close()
+        if store is not None:
+            store.close()
 
 
 @asynccontextmanager

@@ -28,14 +28,14 @@ def _running() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-async def _bounded(factory: Callable[[], Awaitable[T]], timeout: float) -> T:
+async def _bounded(factory: Callable[[], Awaitable[T]], timeout: float | None) -> T:
     return await asyncio.wait_for(factory(), timeout)
 
 
 def run_blocking(
     loop: asyncio.AbstractEventLoop | None,
     factory: Callable[[], Awaitable[T]],
-    timeout: float,
+    timeout: float | None,
 ) -> T:
     """Run ``factory()`` to completion from sync code, on ``loop`` when it is running.
 

@@ -24,9 +24,14 @@ verify, an exception of our own) is a deny. What the agent sees on a deny is
 recover from; ``"raise"`` raises :class:`~agent_os.policies.PolicyViolation`.
 
 A SIGSTOP verdict holds the call: :meth:`ToolGovernor.ahold` asks the local
-kernel's approver (or, for a remote kernel, ``approver``; with none, the held
-call is denied). Framework layers may hold differently (LangGraph interrupts)
-and report the human's answer through :meth:`ToolGovernor.aresolve`.
+kernel's approver, or, for a remote kernel, waits for the durable review
+(``KernelClient.wait``: a reviewer decides with ``agent-os review`` or the
+console; no decision by the deadline is a deny). Framework layers may ask
+their own human-in-the-loop step (LangGraph interrupts, the Agents SDK's
+approvals) and report the answer through :meth:`ToolGovernor.aresolve`: for a
+local kernel that answer decides; for a remote one a rejection denies and an
+approval still waits for the kernel's reviewers (the agent cannot approve its
+own held call).
 
 The errors are in ``_errors``.
 """
@@ -50,7 +55,6 @@ from agent_os.kernel_worker import (
     Policy,
     PolicyViolation,
     ReviewOutcome,
-    ReviewRequest,
     Verdict,
 )
 from agent_os.kernel_worker._call_args import json_safe
@@ -67,7 +71,6 @@ KernelArg = str | os.PathLike[str] | Policy | KernelSpace | KernelClient
 
 #: Annotation keys of the MCP spec that are passed on as hints.
 _ANNOTATION_KEYS = ("title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
-DEFAULT_BRIDGE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +125,11 @@ class ToolGovernor:
     ``agent_id`` names the agent in a local kernel's actions (a remote agent
     is the client's signed identity). ``actions`` declares the action kind of
     tools by name (``{"publish": "http_request"}``). ``approver`` decides held
-    calls: for a policy it is given to the KernelSpace built here; for a
-    remote kernel it is the only way a held call can run. ``loop`` is the
-    event loop a remote client's bus lives on, for sync callers (default:
-    the loop running when the governor was made, if any).
+    calls of the KernelSpace built here for a policy (a remote kernel's held
+    calls wait for its review desk). ``loop`` is the event loop a remote
+    client's bus lives on, for sync callers (default: the loop running when
+    the governor was made, if any). ``timeout`` bounds a sync caller's wait on
+    another loop (``None``: the client's own deadlines bound it).
     """
 
     def __init__(
@@ -137,7 +141,7 @@ class ToolGovernor:
         actions: Mapping[str, str] | None = None,
         approver: Approver | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
-        timeout: float = DEFAULT_BRIDGE_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
         if on_deny not in ("message", "raise"):
             raise ValueError(f"on_deny must be 'message' or 'raise', not {on_deny!r}")
@@ -146,6 +150,12 @@ class ToolGovernor:
         if isinstance(kernel, KernelClient):
             if agent_id is not None and agent_id != kernel.agent_id:
                 raise ValueError("a remote agent's id is its signing identity's; omit agent_id")
+            if approver is not None:
+                # An approver in the agent's process would let the agent approve itself.
+                raise ValueError(
+                    "a remote kernel's held calls wait for its reviewers (agent-os review,"
+                    " the console); an approver belongs to a local KernelSpace"
+                )
             self._client = kernel
             self._agent_id = kernel.agent_id
         elif isinstance(kernel, KernelSpace):
@@ -161,7 +171,6 @@ class ToolGovernor:
                 "kernel must be a policy (name, path or Policy), a KernelSpace or a KernelClient,"
                 f" not {type(kernel).__name__}"
             )
-        self._approver = approver
         self._on_deny: OnDeny = on_deny
         self._actions = dict(actions or {})
         if loop is None:
@@ -228,19 +237,12 @@ class ToolGovernor:
             return _failure(call, exc)
 
     async def ahold(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        """Hold a ``review`` verdict for an approver; the final verdict. Never raises."""
+        """Hold a ``review`` verdict until it is decided; the final verdict. Never raises."""
         try:
             if self._space is not None:
-                space = self._space
-                action = self.action(call)
-                outcome = await space.review(action, verdict)
-            elif self._approver is not None:
-                approver = self._approver
-                request = ReviewRequest(verdict.request_id or "", self.action(call), verdict)
-                outcome = await await_on(self._loop, lambda: approver.review(request))
-            else:
-                return _refused(verdict, "review_unavailable", "held for review; no approver")
-            return self.resolved(verdict, outcome)
+                outcome = await self._space.review(self.action(call), verdict)
+                return self.resolved(verdict, outcome)
+            return await self._remote_wait(verdict)
         except Exception as exc:
             return _failure(call, exc)
 
@@ -310,17 +312,19 @@ class ToolGovernor:
     async def aresolve(self, call: ToolCall, verdict: Verdict, approved: bool) -> Verdict:
         """The final verdict of a held call a reviewer answered outside the kernel.
 
-        For a framework's own human-in-the-loop step (a LangGraph resume). A
-        local kernel audits the answer as the review outcome. Only ``True``
-        approves. Never raises.
+        For a framework's own human-in-the-loop step (a LangGraph resume). Only
+        ``True`` approves. A local kernel audits the answer as the review
+        outcome. For a remote kernel a rejection denies at once and an
+        approval waits for the kernel's reviewers too. Never raises.
         """
         try:
             if self._space is not None:
                 answer = CallbackApprover(lambda _request: approved is True)
                 outcome = await self._space.review(self.action(call), verdict, approver=answer)
-            else:
-                outcome = ReviewOutcome.APPROVED if approved is True else ReviewOutcome.DENIED
-            return self.resolved(verdict, outcome)
+                return self.resolved(verdict, outcome)
+            if approved is not True:
+                return self.resolved(verdict, ReviewOutcome.DENIED)
+            return await self._remote_wait(verdict)
         except Exception as exc:
             return _failure(call, exc)
 
@@ -354,6 +358,12 @@ class ToolGovernor:
         return self.refusal_message(call, verdict)
 
     # -- remote ------------------------------------------------------------------------
+
+    async def _remote_wait(self, ticket: Verdict) -> Verdict:
+        # The review desk's signed final verdict; KernelClient.wait fails closed itself.
+        client = self._client
+        assert client is not None
+        return await await_on(self._loop, lambda: client.wait(ticket))
 
     async def _remote_check(self, action: Mapping[str, Any]) -> Verdict:
         assert self._client is not None

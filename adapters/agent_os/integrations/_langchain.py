@@ -17,11 +17,13 @@ For agents built here, :meth:`LangChainKernel.middleware` is an
 ``AgentMiddleware`` with both ``wrap_tool_call`` and ``awrap_tool_call``
 (``create_agent(model, tools, middleware=[kernel.middleware()])``).
 
-SIGSTOP: inside a graph run that has a checkpointer, the call raises a
-LangGraph ``interrupt`` carrying the tool, its arguments and the reason; the
-caller resumes with ``Command(resume=True)`` (or ``"approve"``,
+SIGSTOP with a local kernel: inside a graph run that has a checkpointer, the
+call raises a LangGraph ``interrupt`` carrying the tool, its arguments and the
+reason; the caller resumes with ``Command(resume=True)`` (or ``"approve"``,
 ``{"approved": True}``) to run it, anything else denies it. Elsewhere the
-kernel's approver decides. Callbacks are not used: they cannot stop a tool.
+kernel's approver decides. With a remote kernel the call waits for the
+kernel's reviewers (the durable review queue). Callbacks are not used: they
+cannot stop a tool.
 """
 
 from __future__ import annotations
@@ -320,14 +322,15 @@ class LangChainKernel(ToolGovernor):
     # -- SIGSTOP ---------------------------------------------------------------------
 
     def _hold(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        if self._interrupt and _can_interrupt():
+        # A remote kernel's held call waits for its own reviewers, never an interrupt.
+        if self._interrupt and self.local and _can_interrupt():
             # Raises GraphInterrupt on the first pass; returns the resume value on the next.
             answer = interrupt(_review_payload(call, verdict))
             return self.resolve(call, verdict, _approved(answer))
         return self.hold(call, verdict)
 
     async def _ahold(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        if self._interrupt and _can_interrupt():
+        if self._interrupt and self.local and _can_interrupt():
             answer = interrupt(_review_payload(call, verdict))
             return await self.aresolve(call, verdict, _approved(answer))
         return await self.ahold(call, verdict)

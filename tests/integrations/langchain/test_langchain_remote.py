@@ -3,6 +3,8 @@ and the fail-closed cases: an unreachable kernel, an exception inside the integr
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from agent_os.kernel_worker import KernelSpace
 from tests.integrations.support import (
     DANGEROUS,
     HARMLESS,
+    HELD,
     LoopThread,
     integration_policy,
     remote_kernel,
@@ -103,3 +106,28 @@ def test_an_exception_inside_the_integration_denies(mode: str) -> None:
     agent: Any = LangChainKernel().wrap(create_agent(script(HARMLESS), tools))
     state = run(agent, GO, mode)
     assert rec.ran == [] and tool_messages(state)["search"].status == "error"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+def test_remote_sigstop_runs_only_after_a_reviewer_approves(
+    mode: str, approve: bool, servers: Servers, loop_thread: LoopThread, tmp_path: Path
+) -> None:
+    context = remote_kernel(servers.get("nats").url, review=tmp_path)
+    remote = loop_thread.run(context.__aenter__())
+    try:
+        rec = Recorder()
+        agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
+            create_agent(script(HELD), rec.tools())
+        )
+        # The agent blocks on the held call while a reviewer, elsewhere, decides.
+        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), loop_thread.loop)
+        state = run(agent, GO, mode)
+        assert reviewed.result(30).status.value == ("approved" if approve else "denied")
+        if approve:
+            assert rec.names() == ["release"]
+            assert tool_messages(state)["release"].content == "released deploy to production"
+        else:
+            assert rec.ran == [] and tool_messages(state)["release"].status == "error"
+    finally:
+        loop_thread.run(context.__aexit__(None, None, None))

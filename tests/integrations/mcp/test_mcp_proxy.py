@@ -7,6 +7,7 @@ streamable HTTP against both the proxy and the upstream.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import sys
 from collections.abc import AsyncIterator
@@ -194,3 +195,21 @@ def test_cli_refuses_a_bad_command_line(tmp_path: Path) -> None:
     assert both.exit_code != 0 and "exactly one" in both.output
     remote = runner.invoke(main, ["mcp-proxy", "--upstream", "x", "--bus", "memory://"])
     assert remote.exit_code != 0 and "--identity" in remote.output
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_remote_held_call_waits_for_the_kernels_reviewer(
+    tmp_path: Path, approve: bool, servers: Servers
+) -> None:
+    up = make_upstream(tmp_path)
+    async with (
+        remote_kernel(servers.get("nats").url, review=tmp_path) as remote,
+        _proxied(up.stdio(), remote.client) as client,
+    ):
+        call = asyncio.create_task(client.call_tool(*HELD))
+        (item,) = await remote.held()
+        assert item.tool == "release" and up.ran() == []
+        await remote.decide(approve)
+        result = await call
+    assert result.is_error is not approve
+    assert [r["tool"] for r in up.ran()] == (["release"] if approve else [])

@@ -232,13 +232,47 @@ async def test_remote_kernel_allows_and_denies() -> None:
         assert [e.tool for e in remote.audit.events] == ["search", "terminal"]
 
 
-async def test_remote_sigstop_without_an_approver_is_a_deny_and_with_one_runs() -> None:
+async def test_remote_sigstop_without_a_review_store_is_a_deny() -> None:
     async with remote_kernel() as remote:
         body = Body()
         held = await ToolGovernor(remote.client).arun(_call(HELD), body)
         assert body.calls == 0 and "review_unavailable" in str(held)
-        approving = ToolGovernor(remote.client, approver=CallbackApprover(lambda r: True))
-        assert await approving.arun(_call(HELD), body) == "ran"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_remote_sigstop_waits_for_the_durable_review(tmp_path: Path, approve: bool) -> None:
+    async with remote_kernel(review=tmp_path) as remote:
+        body = Body()
+        task = asyncio.create_task(ToolGovernor(remote.client).arun(_call(HELD), body))
+        (item,) = await remote.held()
+        assert item.tool == "release" and body.calls == 0 and not task.done()
+        await remote.decide(approve)
+        result = await task
+    assert (result == "ran", body.calls) == ((True, 1) if approve else (False, 0))
+
+
+async def test_remote_held_call_needs_the_kernels_reviewer_not_only_the_agent(
+    tmp_path: Path,
+) -> None:
+    async with remote_kernel(review=tmp_path) as remote:
+        client = remote.client
+        gov = ToolGovernor(client)
+        ticket = await client.check("tool_call", HELD[1], tool=HELD[0], wait_review=False)
+        assert ticket.decision is Decision.REVIEW
+        # The agent's own "no" is final; its "yes" still waits for a reviewer.
+        assert (await gov.aresolve(_call(HELD), ticket, False)).code == "review_denied"
+        waiting = asyncio.create_task(gov.aresolve(_call(HELD), ticket, True))
+        await remote.decide(False)
+        assert not (await waiting).allowed
+
+
+def test_an_approver_for_a_remote_kernel_is_refused() -> None:
+    async def refused() -> None:
+        async with remote_kernel() as remote:
+            with pytest.raises(ValueError, match="reviewers"):
+                ToolGovernor(remote.client, approver=DenyAfterTimeout())
+
+    asyncio.run(refused())
 
 
 async def test_unreachable_kernel_denies() -> None:
