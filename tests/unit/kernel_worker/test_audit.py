@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_os.audit import AuditError
 from agent_os.audit._events import (
     AuditEvent,
     AuditSink,
@@ -17,7 +18,6 @@ from agent_os.audit._events import (
     args_digest,
 )
 from agent_os.kernel_worker._review import ReviewOutcome
-from agent_os.audit import AuditError
 from agent_os.policies._policy import Policy
 from agent_os.policies._types import Pattern, Signal, Verdict
 
