@@ -35,6 +35,7 @@ import asyncio
 import gc
 import json
 import platform
+import random
 import statistics
 import sys
 import time
@@ -146,6 +147,29 @@ async def _batch(ask: Callable[[], Awaitable[Verdict]], n: int) -> float:
 
 
 SPANS_PER_VERDICT = 7
+#: Hooks one governed verdict passes while tracing is off: check, request,
+#: receive (client); handler, verify, policy, reply (worker).
+HOOKS_PER_VERDICT = 7
+
+
+def _hook_ns(n: int = 200_000) -> float:
+    """What one pass-through hook adds to a call while tracing is off (ns)."""
+
+    def decide(action: Any, capabilities: Any) -> Any:
+        return action
+
+    hooked = WorkerObserver().decide(decide)
+    action: dict[str, Any] = {}
+    best = []
+    for fn in (decide, hooked):
+        runs = []
+        for _ in range(5):
+            start = time.process_time()
+            for _ in range(n):
+                fn(action, None)
+            runs.append((time.process_time() - start) / n * 1e9)
+        best.append(min(runs))
+    return best[1] - best[0]
 
 
 def _sdk_span_us(provider: TracerProvider, n: int = 3000) -> float:
@@ -180,8 +204,10 @@ async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
                 enable_tracing(provider=tracing[name])
             await _batch(ask, 100)
             disable_tracing()
+        order = list(setups.items())
         for _ in range(batches):
-            for name, (ask, _) in setups.items():
+            random.shuffle(order)  # no set-up always runs first (or right after another)
+            for name, (ask, _) in order:
                 if name in tracing:
                     enable_tracing(provider=tracing[name])
                 samples[name].append(await _batch(ask, per_batch))
@@ -203,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     samples = asyncio.run(measure(args.batches, args.per_batch))
+    hook_ns = _hook_ns()
     p50 = {name: statistics.median(values) for name, values in samples.items()}
     spread = {
         name: round(statistics.pstdev(values) / statistics.mean(values) * 100, 1)
@@ -217,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         "metrics_minus_off_us": round(p50["metrics"] - p50["off"], 2),
         "on_minus_off_us": round(p50["on"] - p50["off"], 2),
         "sampled_minus_off_us": round(p50["sampled"] - p50["off"], 2),
+        "hook_off_ns": round(hook_ns, 1),
+        "hooks_off_per_verdict_us": round(hook_ns * HOOKS_PER_VERDICT / 1000, 3),
         "sdk_span_us": round(p50["sdk_span"], 2),
         "sdk_spans_per_verdict_us": round(p50["sdk_span"] * SPANS_PER_VERDICT, 2),
         "off_over_baseline": round(p50["off"] / p50["baseline"], 3),
@@ -233,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"tracing off vs baseline: {report['off_minus_baseline_us']:+.2f} µs "
         f"(x{report['off_over_baseline']})"
+    )
+    print(
+        f"  one hook while off: {hook_ns:.0f} ns; x{HOOKS_PER_VERDICT} hooks per verdict = "
+        f"{report['hooks_off_per_verdict_us']:.3f} µs"
     )
     print(f"metrics on vs off:       {report['metrics_minus_off_us']:+.2f} µs")
     print(
