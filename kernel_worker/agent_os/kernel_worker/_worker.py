@@ -168,7 +168,12 @@ class Worker(Service):
             None
             if review is None
             else ReviewDesk(
-                bus, review.store, identity=identity, registry=registry, record=self._record_event
+                bus,
+                review.store,
+                identity=identity,
+                registry=registry,
+                record=self._record_event,
+                observe=None if metrics is None else metrics.observe_review,
             )
         )
         self._max_request_bytes = max_request_bytes

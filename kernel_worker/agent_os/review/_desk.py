@@ -77,7 +77,8 @@ class ReviewDesk(Service):
     (their waits are signed) and the reviewers (approvals are re-verified
     before they become an allow). ``record`` receives the audit event of each
     outcome delivered (a fixed event id per ticket, so a chained store keeps
-    one however many desks deliver it).
+    one however many desks deliver it); ``observe`` the outcome (``approved``,
+    ``denied``, ``timeout``) for metrics, once per ticket per desk.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class ReviewDesk(Service):
         identity: AgentIdentity,
         registry: TrustRegistry,
         record: Record | None = None,
+        observe: Callable[[str], None] | None = None,
         poll: float = 1.0,
     ) -> None:
         super().__init__()
@@ -96,6 +98,7 @@ class ReviewDesk(Service):
         self._identity = identity
         self._registry = registry
         self._record = record
+        self._observe = observe
         self._poll = poll
         self._waiters: dict[str, list[_Waiter]] = {}
         self._subscriptions: list[Subscription] = []
@@ -215,9 +218,13 @@ class ReviewDesk(Service):
             wire = SignedMessage.create(self._identity, waiter.agent_id, verdict.to_dict())
             with contextlib.suppress(BusError):
                 await self._bus.publish(waiter.envelope.reply(wire.to_bytes()))
-        settled = item.status_at(now).final
-        if settled and self._record is not None and item.ticket not in self._audited:
-            if len(self._audited) > 10_000:  # a cache only: the chain dedupes by id
-                self._audited.clear()
-            self._audited.add(item.ticket)
-            await self._record(outcome_event(item, verdict, now))
+        if not item.status_at(now).final or item.ticket in self._audited:
+            return
+        if len(self._audited) > 10_000:  # a cache only: the chain dedupes by id
+            self._audited.clear()
+        self._audited.add(item.ticket)
+        event = outcome_event(item, verdict, now)
+        if self._observe is not None:
+            self._observe(event.review or "denied")
+        if self._record is not None:
+            await self._record(event)

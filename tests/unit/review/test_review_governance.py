@@ -151,3 +151,41 @@ async def test_worker_survives_a_raising_approver_and_audits_the_outcome() -> No
     finally:
         await worker.shutdown()
         await bus.close()
+
+
+async def test_worker_desk_audits_and_counts_the_outcome_it_delivers(
+    store: SqliteReviewStore, people: tuple[TrustRegistry, AgentIdentity]
+) -> None:
+    from agent_os.observability import Metrics
+
+    registry, alice = people
+    url = f"memory://{new_id()}"
+    bus = await connect(url)
+    kernel, agent = AgentIdentity.create("kernel-1"), AgentIdentity.create("agent-1")
+    registry.register(agent)
+    audit, metrics = MemoryAuditLog(), Metrics()
+    before = metrics.registry.get_sample_value("agent_os_reviews_total", {"outcome": "approved"})
+    worker = Worker(
+        bus,
+        identity=kernel,
+        registry=registry,
+        policies=POLICY,
+        audit=audit,
+        metrics=metrics,
+        review=ReviewQueue(store, registry=registry),
+    )
+    await worker.start()
+    client = KernelClient(bus, agent, [kernel.public()])
+    try:
+        waiting = asyncio.create_task(client.check("deploy", {"target": "prod"}))
+        ticket = await _pending(store)
+        await take_decision(store, registry, sign_decision(alice, ticket, approve=True), bus=bus)
+        verdict = await waiting
+        assert verdict.allowed and verdict.code == "review_approved"
+        outcome = [e for e in audit.events if e.event_id == f"review-{ticket}-final"]
+        assert [e.review for e in outcome] == ["approved"]
+        after = metrics.registry.get_sample_value("agent_os_reviews_total", {"outcome": "approved"})
+        assert (after or 0) - (before or 0) == 1
+    finally:
+        await worker.shutdown()
+        await bus.close()
