@@ -11,6 +11,7 @@ bus backends really derive, so a renamed stream cannot silently stop scaling.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +231,11 @@ def test_the_shipped_policy_loads() -> None:
     assert policy.name == "production"
     verdict = policy.evaluate({"agent_id": "a", "action": "sql", "args": {"query": "DROP TABLE x"}})
     assert verdict.decision.value == "deny"
+
+
+def test_pods_run_as_the_images_user(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    uid, gid = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.MULTILINE)[-1]
+    for deployment in [d for d in rendered["nats"] if d["kind"] == "Deployment"]:
+        pod = deployment["spec"]["template"]["spec"]["securityContext"]
+        assert (str(pod["runAsUser"]), str(pod["runAsGroup"])) == (uid, gid)
