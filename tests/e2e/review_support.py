@@ -160,6 +160,7 @@ class Console:
         self.port = free_port()
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = free_port()
 
     @property
     def url(self) -> str:
@@ -173,6 +174,7 @@ class Console:
             "--key", str(self.setup.key("console-1")),
             "--tokens", str(self.setup.token_file),
             "--port", str(self.port),
+            "--metrics-port", str(self.metrics_port),
         ]  # fmt: skip
         if self.bus_url is not None:
             argv += ["--bus", self.bus_url]
@@ -182,6 +184,14 @@ class Console:
 
         wait_until(self._answers, 30, "agent-os console")
         return self
+
+    def metrics(self) -> str:
+        """The console's ``/metrics`` page."""
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
 
     def _answers(self) -> bool:
         import urllib.error

@@ -25,6 +25,7 @@ import click
 
 from agent_os.audit import AuditPublisher
 from agent_os.bus import BusError, connect
+from agent_os.observability import HealthServer, Metrics, Readiness
 from agent_os.review import (
     DecisionRefused,
     ReviewError,
@@ -275,6 +276,13 @@ def deny(
 )
 @click.option("--addr", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", default=8080, show_default=True, help="Listen port.")
+@click.option(
+    "--metrics-port",
+    envvar="AGENT_OS_METRICS_PORT",
+    type=int,
+    default=None,
+    help="Serve /metrics (queue depth, oldest age), /healthz and /readyz on this port.",
+)
 def console(
     store_url: str,
     bus_url: str | None,
@@ -284,10 +292,11 @@ def console(
     auth_header: str | None,
     addr: str,
     port: int,
+    metrics_port: int | None,
 ) -> None:
     """Serve the reviewer console (login required) until SIGTERM."""
     try:
-        from agent_os.review._console_app import ConsoleConfig, serve
+        from agent_os.review._console_app import ConsoleConfig, serve, store_ready
     except ImportError as exc:
         raise click.ClickException(
             f"the console needs the review extra: pip install 'agent-os[review]' ({exc})"
@@ -305,7 +314,21 @@ def console(
         )
     except (ReviewError, TrustError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    health: HealthServer | None = None
+    if metrics_port is not None:
+        config.on_queue = Metrics().review_queue
+        health = HealthServer(Readiness(), port=metrics_port, addr=addr)
+        store = config.store
+        health.readiness.add("review_store", lambda: store_ready(store))
+
+    async def run() -> None:
+        if health is None:
+            await serve(config, addr, port)
+            return
+        async with health:
+            await serve(config, addr, port)
+
     try:
-        asyncio.run(serve(config, addr, port))
+        asyncio.run(run())
     except BusError as exc:
         raise click.ClickException(f"bus {bus_url}: {exc}") from exc

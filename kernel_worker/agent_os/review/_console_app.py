@@ -49,7 +49,7 @@ from ._queue import take_decision
 from ._store import ReviewStore, open_review_store
 from ._verdicts import final_verdict, outcome_event
 
-__all__ = ["ConsoleConfig", "create_app", "serve"]
+__all__ = ["ConsoleConfig", "create_app", "serve", "store_ready"]
 
 log = logging.getLogger("agent_os.review.console")
 
@@ -73,6 +73,8 @@ class ConsoleConfig:
     tokens: dict[str, str] | None = None
     auth_header: str | None = None
     secure_cookies: bool = False
+    #: Called every second with the pending count and the oldest item's age (metrics).
+    on_queue: Callable[[int, float], None] | None = None
 
     def __post_init__(self) -> None:
         if (self.tokens is None) == (self.auth_header is None):
@@ -101,6 +103,15 @@ class ConsoleConfig:
 
 def _clock(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+async def store_ready(store: ReviewStore) -> bool | str:
+    """Readiness of the console: its review store answers."""
+    try:
+        await asyncio.to_thread(store.history, 1)
+    except ReviewError as exc:
+        return str(exc)
+    return True
 
 
 def _args_preview(item: ReviewItem) -> str:
@@ -160,6 +171,17 @@ class _Console:
                 if self.audit is not None:
                     verdict = final_verdict(item, self.config.registry, now)
                     await self.audit.put(outcome_event(item, verdict, now))
+            if self.config.on_queue is not None:
+                await self._report_queue(now)
+
+    async def _report_queue(self, now: float) -> None:
+        assert self.config.on_queue is not None
+        try:
+            pending = await asyncio.to_thread(self.config.store.pending, now)
+        except ReviewError:
+            return
+        oldest = min((i.created_at for i in pending), default=now)
+        self.config.on_queue(len(pending), now - oldest)
 
     # -- who is asking ------------------------------------------------------------------
 
