@@ -105,9 +105,15 @@ class ToolCall:
 
 
 def annotations_of(value: Any) -> dict[str, Any] | None:
-    """MCP-style annotations from a mapping or an object with those attributes."""
+    """MCP annotations (spec names) from a mapping, a pydantic model or an object with them.
+
+    A pydantic model (the MCP SDK's ``ToolAnnotations``) is read by its aliases,
+    the spec's camelCase names.
+    """
     if value is None:
         return None
+    if callable(getattr(value, "model_dump", None)):
+        value = value.model_dump(by_alias=True, exclude_none=True)
     if isinstance(value, Mapping):
         found = {k: value[k] for k in _ANNOTATION_KEYS if value.get(k) is not None}
     else:

@@ -138,7 +138,7 @@ class GovernedMCPProxy:
 
     async def _refresh(self) -> types.ListToolsResult:
         listed = await self._client().list_tools()
-        self._annotations = {tool.name: _annotations(tool.annotations) for tool in listed.tools}
+        self._annotations = {tool.name: annotations_of(tool.annotations) for tool in listed.tools}
         return listed
 
     async def _list_tools(
@@ -171,12 +171,6 @@ class GovernedMCPProxy:
         except Exception as exc:
             # After an allow the upstream failed: say so, as the upstream would.
             return _error(f"upstream failed on {name!r}: {exc}")
-
-
-def _annotations(value: types.ToolAnnotations | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return annotations_of(value.model_dump(by_alias=True, exclude_none=True))
 
 
 def _error(text: str) -> types.CallToolResult:

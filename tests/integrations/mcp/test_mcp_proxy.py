@@ -8,6 +8,7 @@ streamable HTTP against both the proxy and the upstream.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import sys
 from collections.abc import AsyncIterator
@@ -149,6 +150,7 @@ async def test_cli_over_stdio(tmp_path: Path) -> None:
             "--policy",
             str(_policy_file(tmp_path)),
         ],
+        env=dict(os.environ),  # the SDK passes only a few variables on by default
     )
     async with Client(proxy, cache=None) as client:
         assert (await client.call_tool(*DANGEROUS)).is_error

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, Field
 
 from agent_os.integrations import (
     LoopBlocked,
@@ -85,7 +86,12 @@ def test_annotations_from_objects_and_mappings() -> None:
         readOnlyHint = True
         destructiveHint = None
 
+    class Model(BaseModel):
+        read_only_hint: bool | None = Field(None, alias="readOnlyHint")
+        destructive_hint: bool | None = Field(None, alias="destructiveHint")
+
     assert annotations_of(Ann()) == {"readOnlyHint": True}
+    assert annotations_of(Model(destructiveHint=True)) == {"destructiveHint": True}
     assert annotations_of({"destructiveHint": True, "x": 1}) == {"destructiveHint": True}
     assert annotations_of(None) is None and annotations_of({}) is None
 
