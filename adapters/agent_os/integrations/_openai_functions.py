@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from agent_os.kernel_worker import Verdict
+
 from ._core import ToolCall, ToolGovernor
 
 __all__ = ["Functions", "acall_function", "call_function", "function_map", "parse_arguments"]
@@ -49,8 +51,16 @@ def _prepare(name: str, arguments: str | None, call_id: str | None) -> ToolCall:
     return ToolCall(name, parse_arguments(arguments), call_id=call_id)
 
 
-def _problem(call: ToolCall, fn: Callable[..., Any] | None, arguments: str | None) -> str | None:
-    """Why an allowed call still cannot run (the model's mistake), or None."""
+def _stopped(
+    kernel: ToolGovernor,
+    call: ToolCall,
+    verdict: Verdict,
+    fn: Callable[..., Any] | None,
+    arguments: str | None,
+) -> str | None:
+    """The text for the model when the call does not run (refused, or the model's mistake)."""
+    if not verdict.allowed:
+        return kernel.refuse(call, verdict)
     if fn is None:
         return f"There is no function named {call.tool!r}."
     if arguments:
@@ -81,13 +91,10 @@ def call_function(
 ) -> str:
     """Judge the call; run ``functions[name]`` only if allowed; the text for the model."""
     call = _prepare(name, arguments, call_id)
-    verdict = kernel.decide(call)
-    if not verdict.allowed:
-        return kernel.refuse(call, verdict)
     fn = functions.get(name)
-    problem = _problem(call, fn, arguments)
-    if problem is not None or fn is None:
-        return problem or ""
+    stopped = _stopped(kernel, call, kernel.decide(call), fn, arguments)
+    if stopped is not None or fn is None:
+        return stopped or ""
     result = fn(**call.args)
     if inspect.isawaitable(result):
         close = getattr(result, "close", None)
@@ -106,13 +113,10 @@ async def acall_function(
 ) -> str:
     """Async :func:`call_function`; the function may be sync or async."""
     call = _prepare(name, arguments, call_id)
-    verdict = await kernel.adecide(call)
-    if not verdict.allowed:
-        return kernel.refuse(call, verdict)
     fn = functions.get(name)
-    problem = _problem(call, fn, arguments)
-    if problem is not None or fn is None:
-        return problem or ""
+    stopped = _stopped(kernel, call, await kernel.adecide(call), fn, arguments)
+    if stopped is not None or fn is None:
+        return stopped or ""
     result = fn(**call.args)
     if inspect.isawaitable(result):
         result = await result

@@ -9,7 +9,7 @@ not assumed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,11 @@ from tests.integrations.support import (
     DANGEROUS,
     HARMLESS,
     HELD,
-    LoopThread,
     integration_policy,
     remote_kernel,
     unreachable_kernel,
 )
+from tests.integrations.threaded import FailingAudit, on_thread
 
 # CrewAI 1.15 reads its own deprecated fields (function_calling_llm,
 # allow_code_execution, ...) while building every agent; only warnings raised
@@ -106,13 +106,6 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=LLMS, ids=lambda t: t.__name__)
 def llm_type(request: pytest.FixtureRequest) -> type[Any]:
     return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
 
 
 def test_seed_spelling_verbatim() -> None:
@@ -214,40 +207,25 @@ def test_sigstop_runs_only_after_approval(mode: str, approve: bool) -> None:
     assert llm.seen("review_denied") is not approve
 
 
-def test_unreachable_kernel_denies(mode: str, loop_thread: LoopThread) -> None:
+def test_unreachable_kernel_denies(mode: str) -> None:
     crew, llm, tools = make_crew(ReActLLM, HARMLESS)
-    context = unreachable_kernel()
-    client = loop_thread.run(context.__aenter__())
-    try:
-        run(CrewAIKernel(client, loop=loop_thread.loop).wrap(crew), mode)
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
+    with on_thread(unreachable_kernel()) as (client, loop):
+        run(CrewAIKernel(client, loop=loop).wrap(crew), mode)
 
     assert tools.ran == []
     assert llm.seen("Tool call 'search' was blocked (no_responders")
 
 
-def test_remote_kernel_judges_every_call(mode: str, loop_thread: LoopThread) -> None:
+def test_remote_kernel_judges_every_call(mode: str) -> None:
     crew, _, tools = make_crew(FunctionCallingLLM, DANGEROUS, HARMLESS)
-    context = remote_kernel()
-    remote = loop_thread.run(context.__aenter__())
-    try:
-        run(CrewAIKernel(remote.client, loop=loop_thread.loop).wrap(crew), mode)
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
+    with on_thread(remote_kernel()) as (remote, loop):
+        run(CrewAIKernel(remote.client, loop=loop).wrap(crew), mode)
 
     assert tools.ran == [HARMLESS]
     assert [(e.tool, e.decision) for e in remote.audit.events] == [
         ("terminal", "deny"),
         ("search", "allow"),
     ]
-
-
-class FailingAudit:
-    """An audit sink that cannot record (a full disk): nothing may run unrecorded."""
-
-    def record(self, event: Any) -> None:
-        raise OSError("no space left on device")
 
 
 def test_exception_inside_the_integration_denies(mode: str) -> None:

@@ -7,7 +7,6 @@ their calls, so "never ran" is observed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,11 @@ from tests.integrations.support import (
     DANGEROUS,
     HARMLESS,
     HELD,
-    LoopThread,
     integration_policy,
     remote_kernel,
     unreachable_kernel,
 )
+from tests.integrations.threaded import FailingAudit, on_thread
 
 MODES = ("run", "run_sync")
 DELETE = ("delete_file", {"file_path": "/etc/passwd"})
@@ -102,13 +101,6 @@ def run(agent: Any, mode: str, start: Any = "do the job") -> Any:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
 
 
 @pytest.mark.parametrize("call", [DANGEROUS, DELETE], ids=["rm-rf", "delete_file"])
@@ -193,40 +185,25 @@ def test_a_held_mcp_style_call_without_sdk_approval_asks_the_kernels_approver(mo
     assert model.seen("review_denied")
 
 
-def test_unreachable_kernel_denies(mode: str, loop_thread: LoopThread) -> None:
+def test_unreachable_kernel_denies(mode: str) -> None:
     agent, model, tools = make_agent(HARMLESS)
-    context = unreachable_kernel()
-    client = loop_thread.run(context.__aenter__())
-    try:
-        run(OpenAIKernel(client, loop=loop_thread.loop).wrap_agent(agent), mode)
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
+    with on_thread(unreachable_kernel()) as (client, loop):
+        run(OpenAIKernel(client, loop=loop).wrap_agent(agent), mode)
 
     assert tools.ran == []
     assert model.seen("Tool call 'search' was blocked (no_responders")
 
 
-def test_remote_kernel_judges_every_call(mode: str, loop_thread: LoopThread) -> None:
+def test_remote_kernel_judges_every_call(mode: str) -> None:
     agent, _, tools = make_agent(DANGEROUS, HARMLESS)
-    context = remote_kernel()
-    remote = loop_thread.run(context.__aenter__())
-    try:
-        run(OpenAIKernel(remote.client, loop=loop_thread.loop).wrap_agent(agent), mode)
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
+    with on_thread(remote_kernel()) as (remote, loop):
+        run(OpenAIKernel(remote.client, loop=loop).wrap_agent(agent), mode)
 
     assert tools.ran == [HARMLESS]
     assert [(e.tool, e.decision) for e in remote.audit.events] == [
         ("terminal", "deny"),
         ("search", "allow"),
     ]
-
-
-class FailingAudit:
-    """An audit sink that cannot record: nothing may run unrecorded."""
-
-    def record(self, event: Any) -> None:
-        raise OSError("no space left on device")
 
 
 def test_exception_inside_the_integration_denies(mode: str) -> None:

@@ -23,10 +23,10 @@ from tests.integrations.support import (
     DANGEROUS,
     HARMLESS,
     HELD,
-    LoopThread,
     integration_policy,
     unreachable_kernel,
 )
+from tests.integrations.threaded import FailingAudit, on_thread
 from tests.servers.openai_api import FakeOpenAI, serve
 
 APIS = ("sync", "async")
@@ -84,13 +84,6 @@ def server() -> Iterator[FakeOpenAI]:
 @pytest.fixture(params=APIS)
 def api(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
 
 
 def with_client(
@@ -241,27 +234,14 @@ def test_sigstop_runs_only_after_approval(
     assert ("review_denied" in text) is not approve
 
 
-def test_unreachable_kernel_denies(
-    server: FakeOpenAI, api: str, loop: Callable[..., str], loop_thread: LoopThread
-) -> None:
+def test_unreachable_kernel_denies(server: FakeOpenAI, api: str, loop: Callable[..., str]) -> None:
     server.script = [[HARMLESS]]
     fns = Functions()
-    context = unreachable_kernel()
-    client = loop_thread.run(context.__aenter__())
-    try:
-        text = loop(server, api, OpenAIKernel(client, loop=loop_thread.loop), fns)
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
+    with on_thread(unreachable_kernel()) as (client, bus_loop):
+        text = loop(server, api, OpenAIKernel(client, loop=bus_loop), fns)
 
     assert fns.ran == []
     assert "Tool call 'search' was blocked (no_responders" in text
-
-
-class FailingAudit:
-    """An audit sink that cannot record: nothing may run unrecorded."""
-
-    def record(self, event: Any) -> None:
-        raise OSError("no space left on device")
 
 
 def test_exception_inside_the_integration_denies(
