@@ -152,7 +152,9 @@ async def held_item(setup: ReviewSetup, *, count: int = 1) -> list[ReviewItem]:
 class Console:
     """``agent-os console`` in a subprocess, on a free loopback port."""
 
-    def __init__(self, setup: ReviewSetup, bus_url: str | None, log: Path) -> None:
+    def __init__(
+        self, setup: ReviewSetup, bus_url: str | None, log: Path, auth_header: str | None = None
+    ) -> None:
         from tests.servers import free_port
 
         self.setup = setup
@@ -161,6 +163,7 @@ class Console:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
+        self.auth_header = auth_header
 
     @property
     def url(self) -> str:
@@ -172,10 +175,13 @@ class Console:
             "--store", str(self.setup.store_file),
             "--registry", str(self.setup.registry_file),
             "--key", str(self.setup.key("console-1")),
-            "--tokens", str(self.setup.token_file),
             "--port", str(self.port),
             "--metrics-port", str(self.metrics_port),
         ]  # fmt: skip
+        if self.auth_header is None:
+            argv += ["--tokens", str(self.setup.token_file)]
+        else:
+            argv += ["--auth-header", self.auth_header]
         if self.bus_url is not None:
             argv += ["--bus", self.bus_url]
         with open(self.log, "ab") as out:

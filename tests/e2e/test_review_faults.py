@@ -120,17 +120,22 @@ def _add_token(path: Path, line: str) -> None:
 class Browserless:
     """A cookie-keeping HTTP client for the console (forms, CSRF, bearer or session)."""
 
-    def __init__(self, base: str, bearer: str | None = None) -> None:
+    def __init__(
+        self, base: str, bearer: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.bearer = bearer
+        self.headers = headers or {}
 
     def call(self, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
         data = None if form is None else urllib.parse.urlencode(form).encode()
         request = urllib.request.Request(self.base + path, data=data)
         if self.bearer is not None:
             request.add_header("Authorization", f"Bearer {self.bearer}")
+        for name, value in self.headers.items():
+            request.add_header(name, value)
         try:
             with self.opener.open(request, timeout=10) as response:
                 return response.status, response.read().decode()
@@ -275,3 +280,29 @@ async def test_final_verdict_from_a_key_the_agent_does_not_pin_is_refused(
         await rogue_bus.close()
         await client_bus.close()
         await worker_bus.close()
+
+
+async def test_console_behind_a_proxy_trusts_only_its_header_naming_a_reviewer(
+    held: tuple[ReviewSetup, str, KernelClient, Verdict], tmp_path: Path
+) -> None:
+    setup, url, client, pending = held
+    assert pending.ticket is not None
+    console = Console(setup, url, tmp_path / "console.log", auth_header="X-Forwarded-User")
+    await asyncio.to_thread(console.start)
+    try:
+        nobody = Browserless(console.url)
+        assert (await asyncio.to_thread(nobody.call, "/"))[0] == 401
+        agent = Browserless(console.url, headers={"X-Forwarded-User": "agent-1"})
+        assert (await asyncio.to_thread(agent.call, "/"))[0] == 401
+        token = Browserless(console.url, bearer=TOKEN)  # tokens are not accepted in this mode
+        assert (await asyncio.to_thread(token.call, "/"))[0] == 401
+        bob = Browserless(console.url, headers={"X-Forwarded-User": "bob"})
+        status, page = await asyncio.to_thread(bob.call, "/")
+        assert status == 200 and "Signed in as <strong>bob</strong>" in page
+        decide = f"/item/{pending.ticket}/decide"
+        form = {"csrf": bob.csrf(f"/item/{pending.ticket}"), "decision": "approve"}
+        assert (await asyncio.to_thread(bob.call, decide, form))[0] == 200
+        final = await client.wait(pending, timeout=30)
+        assert final.decision is Decision.ALLOW and "approved by bob" in final.reason
+    finally:
+        console.stop()
