@@ -242,3 +242,67 @@ async def test_a_held_action_has_a_review_span(spans: InMemorySpanExporter) -> N
     assert review["agentos.review.outcome"] == "approved"
     assert review["agentos.decision"] == "allow"
     assert (got["agentos.policy"].attributes or {})["agentos.decision"] == "review"
+
+
+async def test_spans_reach_an_otlp_endpoint_named_by_otel_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    received: list[ExportTraceServiceRequest] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/v1/traces":
+                received.append(ExportTraceServiceRequest.FromString(body))
+            reply = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "otlp-test")
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    provider = enable_tracing()
+    try:
+        kernel = KernelSpace(policy="strict")
+
+        @kernel.register(action="sql")
+        def query(sql: str) -> None: ...
+
+        with pytest.raises(PolicyViolation):
+            await query("DROP TABLE users")
+        assert provider.force_flush(10_000)
+    finally:
+        disable_tracing()
+        provider.shutdown()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    spans = [
+        (resource.resource, span)
+        for request in received
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    (resource, span) = next((r, s) for r, s in spans if s.name == "agentos.policy")
+    attributes = {a.key: a.value.string_value for a in span.attributes}
+    assert attributes["agentos.decision"] == "deny"
+    service = {a.key: a.value.string_value for a in resource.attributes}["service.name"]
+    assert service == "otlp-test"
