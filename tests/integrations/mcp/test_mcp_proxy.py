@@ -23,8 +23,16 @@ from mcp import Client, StdioServerParameters
 from mcp_support import free_port, make_upstream, start_http, stop
 
 from agent_os.audit import AuditEvent
+from agent_os.bus import connect
 from agent_os.integrations import GovernedMCPProxy, ToolGovernor
-from agent_os.kernel_worker import CallbackApprover, KernelSpace, ReviewRequest
+from agent_os.kernel_worker import (
+    CallbackApprover,
+    KernelSpace,
+    MemoryAuditLog,
+    ReviewRequest,
+    Worker,
+)
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.integrations.support import integration_policy, remote_kernel, unreachable_kernel
 from tests.servers import Servers
 
@@ -215,3 +223,37 @@ async def test_remote_held_call_waits_for_the_kernels_reviewer(
         result = await call
     assert result.is_error is not approve
     assert [r["tool"] for r in up.ran()] == (["release"] if approve else [])
+
+
+async def test_cli_with_remote_kernel_workers_over_nats(tmp_path: Path, servers: Servers) -> None:
+    url = servers.get("nats").url
+    up = make_upstream(tmp_path)
+    kernel = AgentIdentity.create("kernel-cli", "kernel")
+    proxy_id = AgentIdentity.create("mcp-proxy-cli", "proxy")
+    proxy_id.save(tmp_path / "proxy.key")
+    registry_file = tmp_path / "registry.json"
+    registry = TrustRegistry(FileTrustStore(registry_file))
+    registry.register(proxy_id)
+    registry.register(kernel, TrustLevel.KERNEL)
+    bus = await connect(url)
+    worker = Worker(
+        bus,
+        identity=kernel,
+        registry=registry,
+        policies=integration_policy(),
+        audit=MemoryAuditLog(),
+    )
+    await worker.start()
+    try:
+        argv = ["mcp-proxy", "--upstream", shlex.join(up.argv()), "--bus", url]
+        argv += ["--identity", str(tmp_path / "proxy.key"), "--registry", str(registry_file)]
+        proxy = StdioServerParameters(command=_agent_os(), args=argv, env=dict(os.environ))
+        async with Client(proxy, cache=None) as client:
+            denied = await client.call_tool(*DANGEROUS)
+            allowed = await client.call_tool(*HARMLESS)
+    finally:
+        await worker.shutdown()
+        await bus.close()
+    assert denied.is_error and "recursive file deletion" in _text(denied)
+    assert _text(allowed) == "quarterly numbers"
+    assert [r["tool"] for r in up.ran()] == ["read_file"]
