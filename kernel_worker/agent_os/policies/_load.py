@@ -48,7 +48,6 @@ drops a rule.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 from collections.abc import Hashable, Mapping
@@ -57,13 +56,14 @@ from typing import Any
 
 import yaml
 
-from agent_os.policies.analysis._re import compile_pattern
-
-from ._errors import PolicyLoadError, UnknownPolicy
+from ._build import STRUCTURAL, action_rules, structural_rules
+from ._build import checks as checks_of
+from ._build import patterns as patterns_of
+from ._errors import PolicyLoadError, UnknownPolicy, unknown_key
 from ._policy import Policy
 from ._presets import PRESETS, preset_mapping
-from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
-from ._types import ActionRule, Pattern, slug
+from ._rules import Check
+from ._types import ActionRule, Pattern
 
 __all__ = ["load_policies", "load_policy", "presets"]
 
@@ -86,15 +86,6 @@ _POLICY_KEYS = (
     "tools",
     "data",
 )
-# Structural kind -> (rule class, accepted spellings of its entries' key).
-_STRUCTURAL: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "blocked_commands": (CommandRule, ("command", "commands")),
-    "blocked_paths": (PathRule, ("path", "paths")),
-    "blocked_networks": (NetworkRule, ("network", "networks")),
-}
-_CHECK_KEYS = ("check", "signal", "reason")
-_PATTERN_KEYS = ("pattern", "regex", "reason", "signal", "id", "fields")
-_ACTION_KEYS = ("action", "reason", "signal", "id")
 
 
 def presets() -> list[str]:
@@ -182,7 +173,7 @@ def _build_document(document: Mapping[str, Any], *, file: str | None) -> list[Po
         return [_build(document, file=file, label=_label(document, 0), earlier={})]
     for key in document:
         if key != "policies":
-            raise _unknown_key(key, ("policies",), file=file, policy=None)
+            raise unknown_key(key, ("policies",), file=file, policy=None)
     entries = document["policies"]
     if not isinstance(entries, list) or not entries:
         raise PolicyLoadError("must be a non-empty list", file=file, field="policies")
@@ -206,25 +197,6 @@ def _label(entry: object, index: int) -> str:
     return f"policies[{index}]"
 
 
-def _unknown_key(
-    key: object,
-    valid: tuple[str, ...],
-    *,
-    file: str | None,
-    policy: str | None,
-    rule: str | None = None,
-) -> PolicyLoadError:
-    close = difflib.get_close_matches(str(key), valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return PolicyLoadError(
-        f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}",
-        file=file,
-        policy=policy,
-        rule=rule,
-        field=str(key),
-    )
-
-
 def _build(
     data: Mapping[str, Any], *, file: str | None, label: str, earlier: Mapping[str, Policy]
 ) -> Policy:
@@ -233,7 +205,7 @@ def _build(
 
     for key in data:
         if key not in _POLICY_KEYS:
-            raise _unknown_key(key, _POLICY_KEYS, file=file, policy=label)
+            raise unknown_key(key, _POLICY_KEYS, file=file, policy=label)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise fail("a policy needs a non-empty string 'name'", "name")
@@ -259,11 +231,13 @@ def _build(
     if parent is not None:
         actions = {rule.action: rule for rule in parent.action_rules}
         patterns = {pattern.rule_id: pattern for pattern in parent.blocked_patterns}
-    for rule in _action_rules(data.get("blocked_actions", []), fail):
+    for rule in action_rules(data.get("blocked_actions", []), fail):
         actions[rule.action] = rule
     auto = 0
     own: set[str] = set()
-    for index, (pattern, explicit) in enumerate(_patterns(data.get("blocked_patterns", []), fail)):
+    for index, (pattern, explicit) in enumerate(
+        patterns_of(data.get("blocked_patterns", []), fail)
+    ):
         key = pattern.rule_id
         if explicit and key in own:
             raise fail(f"duplicate rule id {key!r}", "id", f"blocked_patterns[{index}]")
@@ -274,13 +248,13 @@ def _build(
         patterns[key] = pattern
 
     checks: dict[str, Check] = {}
-    structural: dict[str, dict[str, Any]] = {key: {} for key in _STRUCTURAL}
+    structural: dict[str, dict[str, Any]] = {key: {} for key in STRUCTURAL}
     if parent is not None:
         checks = {c.id: c for c in parent.checks}
         structural["blocked_commands"] = {r.rule_id: r for r in parent.blocked_commands}
         structural["blocked_paths"] = {r.rule_id: r for r in parent.blocked_paths}
         structural["blocked_networks"] = {r.rule_id: r for r in parent.blocked_networks}
-    own_checks = _checks(data.get("checks", []), fail)
+    own_checks = checks_of(data.get("checks", []), fail)
     for check in own_checks:
         checks[check.id] = check
     # One id is one rule: a regex and a structural check may share it
@@ -291,9 +265,11 @@ def _build(
     for check in own_checks:
         if check.id not in own and parent is not None:
             patterns.pop(check.id, None)
-    for key, (kind, spellings) in _STRUCTURAL.items():
+    for key, (kind, spellings) in STRUCTURAL.items():
         seen: set[str] = set()
-        for index, rule in enumerate(_structural(data.get(key, []), key, kind, spellings, fail)):
+        for index, rule in enumerate(
+            structural_rules(data.get(key, []), key, kind, spellings, fail)
+        ):
             if rule.rule_id in seen:
                 raise fail(f"duplicate rule id {rule.rule_id!r}", "id", f"{key}[{index}]")
             seen.add(rule.rule_id)
@@ -384,164 +360,6 @@ def _build(
         )
     except PolicyLoadError as exc:
         raise exc.located(file=file, policy=label) from None
-
-
-def _action_rules(entries: object, fail: Any) -> list[ActionRule]:
-    if not isinstance(entries, list):
-        raise fail("must be a list", "blocked_actions")
-    rules = []
-    for index, entry in enumerate(entries):
-        rule = f"blocked_actions[{index}]"
-        try:
-            if isinstance(entry, str):
-                rules.append(ActionRule(entry))
-                continue
-            if not isinstance(entry, Mapping):
-                raise fail("must be an action type or a mapping", None, rule)
-            for key in entry:
-                if key not in _ACTION_KEYS:
-                    raise _unknown_key(key, _ACTION_KEYS, file=None, policy=None, rule=rule)
-            if "action" not in entry:
-                raise fail("missing 'action'", "action", rule)
-            rules.append(
-                ActionRule(
-                    entry["action"],
-                    reason=entry.get("reason", ""),
-                    signal=entry.get("signal", "SIGKILL"),
-                    id=entry.get("id"),
-                )
-            )
-        except PolicyLoadError as exc:
-            raise _relabel(exc, fail, rule) from None
-    return rules
-
-
-def _patterns(entries: object, fail: Any) -> list[tuple[Pattern, bool]]:
-    if not isinstance(entries, list):
-        raise fail("must be a list", "blocked_patterns")
-    out = []
-    for index, entry in enumerate(entries):
-        rule = f"blocked_patterns[{index}]"
-        try:
-            if not isinstance(entry, Mapping):
-                raise fail("must be a mapping with 'pattern' and 'reason'", None, rule)
-            if isinstance(entry.get("id"), str):
-                rule = f"{rule} ({entry['id']!r})"
-            for key in entry:
-                if key not in _PATTERN_KEYS:
-                    raise _unknown_key(key, _PATTERN_KEYS, file=None, policy=None, rule=rule)
-            if "pattern" in entry and "regex" in entry:
-                raise fail("give 'pattern' or 'regex', not both", "regex", rule)
-            regex = entry.get("pattern", entry.get("regex"))
-            if regex is None:
-                raise fail("missing 'pattern'", "pattern", rule)
-            if "reason" not in entry:
-                raise fail("missing 'reason'", "reason", rule)
-            fields = entry.get("fields")
-            if isinstance(fields, str):
-                fields = [fields]
-            explicit = entry.get("id") is not None
-            reason = entry["reason"]
-            rule_id = (
-                entry["id"] if explicit else (slug(reason) if isinstance(reason, str) else None)
-            )
-            pattern = Pattern(
-                regex,
-                reason,
-                signal=entry.get("signal", "SIGKILL"),
-                id=rule_id,
-                fields=None
-                if fields is None
-                else tuple(fields)
-                if isinstance(fields, list)
-                else fields,
-            )
-            compile_pattern(pattern.regex)
-        except PolicyLoadError as exc:
-            raise _relabel(exc, fail, rule) from None
-        except ValueError as exc:
-            raise fail(str(exc), "pattern", rule) from None
-        out.append((pattern, explicit))
-    return out
-
-
-def _checks(entries: object, fail: Any) -> list[Check]:
-    if not isinstance(entries, list):
-        raise fail("must be a list of check ids or groups", "checks")
-    out: list[Check] = []
-    for index, entry in enumerate(entries):
-        rule = f"checks[{index}]"
-        try:
-            if isinstance(entry, str) and entry in CHECK_GROUPS:
-                out.extend(Check(c) for c in CHECK_GROUPS[entry])
-                continue
-            if isinstance(entry, str):
-                out.append(Check(entry))
-                continue
-            if not isinstance(entry, Mapping):
-                raise fail("must be a check id, a group or a mapping", None, rule)
-            for key in entry:
-                if key not in _CHECK_KEYS:
-                    raise _unknown_key(key, _CHECK_KEYS, file=None, policy=None, rule=rule)
-            if "check" not in entry:
-                raise fail("missing 'check'", "check", rule)
-            ids = CHECK_GROUPS.get(entry["check"], (entry["check"],))
-            for check_id in ids:
-                out.append(
-                    Check(
-                        check_id,
-                        signal=entry.get("signal", "SIGKILL"),
-                        reason=entry.get("reason", ""),
-                    )
-                )
-        except PolicyLoadError as exc:
-            raise _relabel(exc, fail, rule) from None
-    return out
-
-
-def _structural(
-    entries: object,
-    key: str,
-    kind: Any,
-    spellings: tuple[str, ...],
-    fail: Any,
-) -> list[Any]:
-    if not isinstance(entries, list):
-        raise fail("must be a list", key)
-    valid = (*spellings, "reason", "signal", "id")
-    out = []
-    for index, entry in enumerate(entries):
-        rule = f"{key}[{index}]"
-        try:
-            if isinstance(entry, str):
-                out.append(kind(entry))
-                continue
-            if not isinstance(entry, Mapping):
-                raise fail(f"must be a string or a mapping with {spellings[0]!r}", None, rule)
-            if isinstance(entry.get("id"), str):
-                rule = f"{rule} ({entry['id']!r})"
-            for name in entry:
-                if name not in valid:
-                    raise _unknown_key(name, valid, file=None, policy=None, rule=rule)
-            given = [s for s in spellings if s in entry]
-            if len(given) != 1:
-                raise fail(f"give exactly one of {', '.join(spellings)}", spellings[0], rule)
-            out.append(
-                kind(
-                    entry[given[0]],
-                    reason=entry.get("reason", ""),
-                    signal=entry.get("signal", "SIGKILL"),
-                    id=entry.get("id"),
-                )
-            )
-        except PolicyLoadError as exc:
-            raise _relabel(exc, fail, rule) from None
-    return out
-
-
-def _relabel(exc: PolicyLoadError, fail: Any, rule: str) -> PolicyLoadError:
-    err: PolicyLoadError = fail(exc.detail, exc.field, rule)
-    return err
 
 
 def _is_hashable(value: object) -> bool:

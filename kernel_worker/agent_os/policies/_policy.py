@@ -39,10 +39,13 @@ from agent_os.policies.analysis._net import normalise_domain
 from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
 from agent_os.policies.analysis._re import OPTIONS, compile_pattern, redact, search
 
+from ._build import STRUCTURAL, Fail, action_rules, fail_in, structural_rules
+from ._build import checks as checks_of
+from ._build import patterns as patterns_of
 from ._classify import Classification, classify, read_fields
 from ._data import PolicyData
 from ._errors import PolicyLoadError
-from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
 from ._tools import Tools, ToolSection, is_glob
 from ._types import ActionRule, Decision, Pattern, Signal, Verdict
@@ -171,12 +174,13 @@ class Policy:
                 policy=name,
                 field="default",
             ) from None
+        # One builder reads every rule entry (objects, strings, mappings): see ``_build``.
+        fail = fail_in(policy=name)
         rules: dict[str, ActionRule] = {}
-        for item in blocked_actions:
-            rule = item if isinstance(item, ActionRule) else ActionRule(item)
+        for rule in action_rules(blocked_actions, fail):
             rules.setdefault(rule.action, rule)
         self._action_rules = rules
-        self._patterns = _dedupe_ids(tuple(blocked_patterns), name)
+        self._patterns = _dedupe_ids(tuple(p for p, _ in patterns_of(blocked_patterns, fail)), name)
         self._allowed_domains = (
             None if allowed_domains is None else _domains(allowed_domains, name, "allowed_domains")
         )
@@ -185,10 +189,11 @@ class Policy:
             _action_key(action): frozenset(caps)
             for action, caps in (required_capabilities or {}).items()
         }
-        self._checks = _checks(checks, name)
-        self._command_rules = _unique(blocked_commands, CommandRule, name, "blocked_commands")
-        self._path_rules = _unique(blocked_paths, PathRule, name, "blocked_paths")
-        self._network_rules = _unique(blocked_networks, NetworkRule, name, "blocked_networks")
+        # A later check entry for an id replaces an earlier one (groups expand to ids).
+        self._checks = tuple({c.id: c for c in checks_of(checks, fail)}.values())
+        self._command_rules = _unique(blocked_commands, "blocked_commands", fail)
+        self._path_rules = _unique(blocked_paths, "blocked_paths", fail)
+        self._network_rules = _unique(blocked_networks, "blocked_networks", fail)
         try:
             self._data = PolicyData(data)
             self._tools = Tools() if tools is None else Tools.from_value(tools)
@@ -729,46 +734,13 @@ def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _checks(values: Iterable[str | Check], policy: str) -> tuple[Check, ...]:
-    """Expand group names (``"sql"``, ``"shell"``); a later entry for an id replaces it."""
-    if isinstance(values, str):
-        raise PolicyLoadError("expected a list of checks", policy=policy, field="checks")
-    out: dict[str, Check] = {}
-    for index, value in enumerate(values):
-        try:
-            if isinstance(value, Check):
-                out[value.id] = value
-            elif isinstance(value, str) and value in CHECK_GROUPS:
-                out.update((c, Check(c)) for c in CHECK_GROUPS[value])
-            else:
-                out[str(value)] = Check(value) if isinstance(value, str) else Check(repr(value))
-        except PolicyLoadError as exc:
-            raise _relocate(exc, policy, f"checks[{index}]") from None
-    return tuple(out.values())
-
-
-def _relocate(exc: PolicyLoadError, policy: str, rule: str) -> PolicyLoadError:
-    where = rule if exc.rule is None or exc.rule in rule else f"{rule} ({exc.rule})"
-    return PolicyLoadError(exc.detail, file=exc.file, policy=policy, rule=where, field=exc.field)
-
-
-def _unique(values: Iterable[Any], kind: Any, policy: str, field: str) -> tuple[Any, ...]:
-    """Rules of one structural kind (a bare string is the first field); ids must be unique."""
-    if isinstance(values, str):
-        raise PolicyLoadError("expected a list", policy=policy, field=field)
+def _unique(values: object, field: str, fail: Fail) -> tuple[Any, ...]:
+    """Rules of one structural kind, read by the builder; ids must be unique."""
+    kind, spellings = STRUCTURAL[field]
     out: dict[str, Any] = {}
-    for index, value in enumerate(values):
-        try:
-            rule = value if isinstance(value, kind) else kind(value)
-        except PolicyLoadError as exc:
-            raise _relocate(exc, policy, f"{field}[{index}]") from None
+    for index, rule in enumerate(structural_rules(values, field, kind, spellings, fail)):
         if rule.rule_id in out:
-            raise PolicyLoadError(
-                f"duplicate rule id {rule.rule_id!r}",
-                policy=policy,
-                rule=f"{field}[{index}]",
-                field="id",
-            )
+            raise fail(f"duplicate rule id {rule.rule_id!r}", "id", f"{field}[{index}]")
         out[rule.rule_id] = rule
     return tuple(out.values())
 
