@@ -112,6 +112,7 @@ def _compile() -> tuple[Any, tuple[str, ...]]:
     rule_set = re2.Set.SearchSet(options)
     for _, regex in _RULES:
         rule_set.Add(regex)
+    rule_set.Add(_WRITE.pattern)  # last: a write primitive (the prefilter's, not a finding)
     rule_set.Compile()
     return rule_set, tuple(check for check, _ in _RULES)
 
@@ -168,10 +169,29 @@ def program_text(source: str, language: str = "") -> tuple[str, list[str]]:
     return lexer.sub(blank, source), literals
 
 
+def _may_hold(source: str) -> bool:
+    """A cheap superset test: could :func:`analyse_code` find anything in ``source``?
+
+    Blanking literals only removes matches, and removing quotes makes the
+    ``e''val`` reading; so the rules over the quote-free raw text, the write
+    primitives and the module names (which are literals) cover every finding.
+    """
+    if "vm" in source or "child_process" in source:
+        return True
+    raw = source.encode("utf-8", "replace")
+    if _SET.Match(raw):  # the rules and the write primitives, one scan
+        return True
+    return ("''" in source or '""' in source) and bool(
+        _SET.Match(raw.replace(b"'", b"").replace(b'"', b""))
+    )
+
+
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
     """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises."""
     if not source.isascii():
         source = unicodedata.normalize("NFKC", source)
+    if not _may_hold(source):
+        return []
     if len(source) > _MAX_CHARS:
         program, literals = source, list[str]()
     else:
@@ -182,6 +202,8 @@ def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
     findings: dict[str, str] = {}
     data = program.encode("utf-8", "replace")
     for index in _SET.Match(data) or ():
+        if index >= len(_IDS):
+            continue  # the write-primitive member
         check = _IDS[index]
         found = _COMPILED[check].search(program)
         findings.setdefault(check, found.group(0)[:120] if found else check)

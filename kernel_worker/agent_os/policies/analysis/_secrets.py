@@ -35,8 +35,6 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-import re2
-
 from ._secrets_rules import RULES, SECRET_CHECKS, match_set
 
 __all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
@@ -61,14 +59,12 @@ _B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
 _HEX = r"(?:[0-9a-fA-F]{2}){16,}"
 _SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 # Python's re on purpose: no nested quantifiers here, and it is faster than the
-# RE2 wrapper for iterating matches; the linear RE2 trigger decides whether they run.
+# RE2 wrapper for iterating matches; the rule set's DECODABLE member decides whether they run.
 _B64_RUN = re.compile(_B64)
 _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
-#: Anything worth decoding: one linear scan decides whether :func:`_decodings` runs.
-_TRIGGER = re2.compile(f"{_B64}|{_HEX}|{_SPACE}|%[0-9A-Fa-f]{{2}}")._regexp.Match
-_UNANCHORED = re2._Anchor.UNANCHORED
+_DECODABLE = len(RULES)  # the set member that says a run is worth decoding
 _PRINTABLE = frozenset(range(32, 127)) | {9, 10, 13}
 
 
@@ -101,7 +97,11 @@ class _Scan:
 
     def text(self, text: str, depth: int) -> None:
         data = text.encode("utf-8", "surrogatepass")
+        decodable = False
         for index in match_set(data):
+            if index == _DECODABLE:
+                decodable = True
+                continue
             rule = RULES[index]
             for found in rule.compiled.finditer(text):
                 self.candidates += 1
@@ -118,7 +118,7 @@ class _Scan:
                     continue
                 self.add(rule.id, whole.strip())
                 break
-        if depth == 0 and _TRIGGER(_UNANCHORED, data, 0, len(data))[0][0] >= 0:
+        if depth == 0 and decodable:
             self.decoded(text)
 
     def decoded(self, text: str) -> None:
@@ -226,15 +226,9 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
 
 
-def _fragments(texts: list[str]) -> bool:
-    """Two or more token-like strings (no spaces): a secret could be split across them."""
-    count = 0
-    for text in texts:
-        if len(text) >= 4 and " " not in text:
-            count += 1
-            if count > 1:
-                return True
-    return False
+def _fragments(texts: list[str]) -> list[str]:
+    """The token-like strings (no spaces): a split secret lives in adjacent ones."""
+    return [text for text in texts if len(text) >= 4 and " " not in text]
 
 
 def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -247,8 +241,9 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
     _walk(args, "", texts, scan, 0)
     if texts:
         scan.text(_SEP.join(texts), 0)
-        if len(texts) > 1 and not scan.findings and _fragments(texts):
-            scan.text("".join(texts), 1)
+        fragments = _fragments(texts) if len(texts) > 1 and not scan.findings else []
+        if len(fragments) > 1:
+            scan.text("".join(fragments), 1)
     return list(scan.findings.items())
 
 

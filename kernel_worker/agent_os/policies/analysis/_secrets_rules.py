@@ -28,7 +28,7 @@ import re2
 
 from ._secrets_catalogue import CATALOGUE
 
-__all__ = ["CATALOGUE_INFO", "RULES", "SECRET_CHECKS", "SecretRule", "match_set"]
+__all__ = ["CATALOGUE_INFO", "DECODABLE", "RULES", "SECRET_CHECKS", "SecretRule", "match_set"]
 
 #: detect-secrets plugin modules that do not find secrets.
 _NOT_SECRETS = frozenset({"ip_public"})
@@ -141,6 +141,14 @@ def _plugin_patterns() -> tuple[list[tuple[str, str, str, int]], dict[str, Any]]
     return out, info
 
 
+#: Runs worth decoding (base64, hex, spaced out, URL escapes); a member of the same set, so
+#: one scan both finds secrets and says whether decoding is worth trying.
+DECODABLE = (
+    r"[A-Za-z0-9+/_-]{24,}={0,2}|(?:[0-9a-fA-F]{2}){16,}"
+    r"|(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]|%[0-9A-Fa-f]{2}"
+)
+
+
 def _build() -> tuple[tuple[SecretRule, ...], Any, dict[str, Any]]:
     plugin, info = _plugin_patterns()
     rules = []
@@ -162,6 +170,7 @@ def _build() -> tuple[tuple[SecretRule, ...], Any, dict[str, Any]]:
     rule_set = re2.Set.SearchSet(options)
     for rule in rules:
         rule_set.Add(rule.regex)
+    rule_set.Add(DECODABLE)  # index len(rules)
     rule_set.Compile()
     info["plugin_rules"] = len(plugin)
     info["catalogue_rules"] = len(CATALOGUE)
@@ -183,5 +192,8 @@ SECRET_CHECKS.setdefault(
 
 
 def match_set(data: bytes) -> list[int]:
-    """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere."""
+    """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere.
+
+    The index ``len(RULES)`` means: ``data`` holds a run worth decoding.
+    """
     return list(_MATCH(data) or ())

@@ -85,7 +85,6 @@ GATE = re2.compile(
     rf"(?:^|[^a-z_])(?:{_KEYWORDS})(?:[^a-z0-9_]|$)|(?:^|;)[^a-z0-9_]*do(?:[^a-z0-9_]|$)",
     OPTIONS,
 )
-_GATE_WORDS = tuple(w for w in _KEYWORDS.split("|") if w != "execute")  # exec covers it
 _GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _re.search
 _UNANCHORED = re2._Anchor.UNANCHORED
 _MAX_CHARS = 8_192  # ~2,000 tokens: a few ms of Python at worst
@@ -147,39 +146,15 @@ def _prepare(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
 
 
-def _may_match(lower: str) -> bool:
-    """Boundary-free keyword test on lower-cased text: a superset of :data:`GATE`, cheaper."""
-    for word in _GATE_WORDS:
-        if word in lower:
-            return True
-    if "do" not in lower:
-        return False
-    if ";" in lower:
-        return True
-    start = 0
-    while start < len(lower) and not (lower[start].isascii() and _is_word(lower[start])):
-        start += 1
-    return lower.startswith("do", start)
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
 def sql_gate(text: str) -> bool:
-    """True when ``text`` may hold a statement :func:`analyse_sql` would flag."""
+    """True when ``text`` may hold a statement :func:`analyse_sql` would flag (one RE2 scan)."""
     if not text.isascii():
         text = _prepare(text)
-    lower = text.lower()
-    commented = "/*" in text or "--" in text
-    stripped = strip_sql_comments(text) if commented else ""
-    if not _may_match(lower) and not (commented and _may_match(stripped.lower())):
-        return False
     data = text.encode()
     if _GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0:
         return True
-    if commented:
-        data = stripped.encode()
+    if "/*" in text or "--" in text:
+        data = strip_sql_comments(text).encode()
         return bool(_GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
     return False
 
