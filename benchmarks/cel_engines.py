@@ -23,12 +23,12 @@ A package that is not installed is reported as missing, not skipped silently.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any
+
+import policy_check  # the same stopwatch as the policy benchmark
 
 CONDITIONS = (
     "args.amount > 500.0 || !(args.recipient in data.payees)",
@@ -61,20 +61,7 @@ AGENT = {"id": "agent-7", "capabilities": ["payments", "email"]}
 
 
 def _time(fn: Callable[[], Any], iterations: int) -> tuple[float, float]:
-    for _ in range(min(500, iterations)):
-        fn()
-    samples = [0] * iterations
-    clock = time.perf_counter_ns
-    gc.disable()
-    try:
-        for i in range(iterations):
-            start = clock()
-            fn()
-            samples[i] = clock() - start
-    finally:
-        gc.enable()
-    samples.sort()
-    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+    return policy_check._time(lambda _: fn(), None, iterations)
 
 
 def _context(args: dict[str, Any]) -> dict[str, Any]:

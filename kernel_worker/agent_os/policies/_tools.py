@@ -35,6 +35,7 @@ from agent_os.policies.analysis._re import OPTIONS
 from ._cel import Condition, Plan, build_context, compile_condition, evaluate
 from ._data import PolicyData
 from ._errors import PolicyLoadError, unknown_key
+from ._rules import _entries
 from ._types import Decision, Signal, _coerce_signal
 
 __all__ = ["TOOL_DEFAULTS", "ToolRule", "ToolSection", "Tools"]
@@ -47,20 +48,6 @@ _CACHE_MAX = 4096
 _GLOB_CHARS = re.compile(r"[*?]")
 
 Offer = Callable[[int, Signal, str, str, str | None], None]
-
-
-def _names(value: object, rule: str | None, field: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if (
-        not isinstance(value, list | tuple)
-        or not value
-        or not all(isinstance(v, str) and v.strip() for v in value)
-    ):
-        raise PolicyLoadError(
-            "must be a tool name or glob, or a non-empty list of them", rule=rule, field=field
-        )
-    return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 def is_glob(name: str) -> bool:
@@ -88,7 +75,7 @@ class ToolRule:
 
     def __post_init__(self) -> None:
         label = repr(self.id) if isinstance(self.id, str) else None
-        object.__setattr__(self, "tools", _names(self.tools, label, "tool"))
+        object.__setattr__(self, "tools", _entries(self.tools, label, "tool"))
         object.__setattr__(self, "signal", _coerce_signal(self.signal, label))
         if self.id is None:
             object.__setattr__(self, "id", f"tool:{self.tools[0]}")
@@ -165,7 +152,7 @@ class Tools:
             raise PolicyLoadError(
                 f"expected one of {', '.join(TOOL_DEFAULTS)}, got {default!r}", field="default"
             )
-        allow = () if self.allow in ((), []) else _names(self.allow, "tools.allow", "allow")
+        allow = () if self.allow in ((), []) else _entries(self.allow, "tools.allow", "allow")
         object.__setattr__(self, "allow", allow)
         rules = []
         seen: set[str] = set()
