@@ -122,41 +122,23 @@ class _AgentGovernor:
 
     # -- installing --------------------------------------------------------------
 
-    def govern(self, agent: Agent[Any], seen: set[int]) -> None:
-        if id(agent) in seen:
-            return
-        seen.add(id(agent))
-        for tool in agent.tools:
-            if isinstance(tool, FunctionTool):
-                self._govern_tool(tool, seen)
-            elif isinstance(tool, UNGOVERNABLE_TOOLS):
-                raise UnsupportedObject(
-                    f"{type(tool).__name__} {getattr(tool, 'name', '')!r} runs locally but takes"
-                    " no input guardrail, so it cannot be governed; use a function tool instead"
-                )
-            elif isinstance(tool, HOSTED_TOOLS):
-                log.warning(
-                    "hosted tool %s runs on OpenAI's servers and is not governed",
-                    type(tool).__name__,
-                )
-            else:
-                raise UnsupportedObject(f"unknown tool type {type(tool).__name__}; not governed")
-        for server in agent.mcp_servers:
-            guardrails = list(server.tool_input_guardrails or [])
-            if not any(getattr(g, _MARK, False) for g in guardrails):
-                server.tool_input_guardrails = [self._mcp_guardrail(server), *guardrails]
-        for target in agent.handoffs:
-            sub = target if isinstance(target, Agent) else _handoff_agent(target)
-            if sub is None:
-                raise UnsupportedObject(
-                    f"handoff {getattr(target, 'tool_name', target)!r} names no agent to govern"
-                )
-            self.govern(sub, seen)
+    def govern(self, agent: Agent[Any]) -> None:
+        # Everything is checked before anything is installed: an agent that
+        # cannot be governed whole is left as it was.
+        agents = _reachable(agent)
+        for member in agents:
+            for tool in member.tools:
+                _check_tool(tool)
+        for member in agents:
+            for tool in member.tools:
+                if isinstance(tool, FunctionTool):
+                    self._govern_tool(tool)
+            for server in member.mcp_servers:
+                guardrails = list(server.tool_input_guardrails or [])
+                if not any(getattr(g, _MARK, False) for g in guardrails):
+                    server.tool_input_guardrails = [self._mcp_guardrail(server), *guardrails]
 
-    def _govern_tool(self, tool: FunctionTool, seen: set[int]) -> None:
-        nested = getattr(tool, "_agent_instance", None)
-        if isinstance(nested, Agent):  # an agent used as a tool: its own tools too
-            self.govern(nested, seen)
+    def _govern_tool(self, tool: FunctionTool) -> None:
         guardrails = list(tool.tool_input_guardrails or [])
         if any(getattr(g, _MARK, False) for g in guardrails):
             return
@@ -243,8 +225,47 @@ def govern_agent(kernel: ToolGovernor, agent: Any) -> Any:
     if governor is None:
         governor = _AgentGovernor(kernel)
         kernel._agents_governor = governor  # type: ignore[attr-defined]
-    governor.govern(agent, set())
+    governor.govern(agent)
     return agent
+
+
+def _reachable(root: Agent[Any]) -> list[Agent[Any]]:
+    """``root`` and every agent it hands off to or uses as a tool, each once."""
+    found: dict[int, Agent[Any]] = {}
+    pending = [root]
+    while pending:
+        agent = pending.pop()
+        if id(agent) in found:
+            continue
+        found[id(agent)] = agent
+        for tool in agent.tools:
+            nested = getattr(tool, "_agent_instance", None)
+            if isinstance(tool, FunctionTool) and isinstance(nested, Agent):
+                pending.append(nested)  # an agent used as a tool: its own tools too
+        for target in agent.handoffs:
+            sub = target if isinstance(target, Agent) else _handoff_agent(target)
+            if sub is None:
+                raise UnsupportedObject(
+                    f"handoff {getattr(target, 'tool_name', target)!r} names no agent to govern"
+                )
+            pending.append(sub)
+    return list(found.values())
+
+
+def _check_tool(tool: Any) -> None:
+    if isinstance(tool, FunctionTool):
+        return
+    if isinstance(tool, UNGOVERNABLE_TOOLS):
+        raise UnsupportedObject(
+            f"{type(tool).__name__} {getattr(tool, 'name', '')!r} runs locally but takes"
+            " no input guardrail, so it cannot be governed; use a function tool instead"
+        )
+    if isinstance(tool, HOSTED_TOOLS):
+        log.warning(
+            "hosted tool %s runs on OpenAI's servers and is not governed", type(tool).__name__
+        )
+        return
+    raise UnsupportedObject(f"unknown tool type {type(tool).__name__}; not governed")
 
 
 async def _own_approval(

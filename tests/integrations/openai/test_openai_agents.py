@@ -304,8 +304,11 @@ def test_the_users_own_needs_approval_still_applies() -> None:
 
 def test_local_tools_without_guardrails_are_refused_and_hosted_ones_pass() -> None:
     shell = LocalShellTool(executor=lambda request: "")
+    tools = Tools()
     with pytest.raises(UnsupportedObject, match="LocalShellTool"):
-        OpenAIKernel().wrap_agent(Agent(name="a", tools=[shell]))
+        OpenAIKernel().wrap_agent(Agent(name="a", tools=[*tools.all, shell]))
+    # Nothing was half-installed: the function tools are as they were.
+    assert all(not t.tool_input_guardrails and t.needs_approval is False for t in tools.all)
     OpenAIKernel().wrap_agent(Agent(name="b", tools=[WebSearchTool()]))
     with pytest.raises(UnsupportedObject):
         OpenAIKernel().wrap_agent("not an agent")
