@@ -7,11 +7,13 @@ verdict and back. Instrumentation is middleware (``_middleware``): the
 kernel's own code never touches a metric or a span.
 """
 
+from ._client_observer import ClientObserver
 from ._errors import MetricsError, ObservabilityError, TracingError
 from ._health import Check, HealthServer, Readiness
 from ._metrics import DURATION_BUCKETS, ROUND_TRIP_BUCKETS, Metrics
-from ._middleware import ClientObserver, Decide, WorkerObserver, instrumented, observed, spanned
+from ._middleware import Decide, WorkerObserver, instrumented, observed
 from ._server import start_metrics_server
+from ._spans import spanned
 from ._tracing import disable_tracing, enable_tracing, tracing_enabled
 
 __all__ = [
