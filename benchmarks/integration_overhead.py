@@ -18,7 +18,7 @@ MCP (needs the ``mcp`` extra: the main ``.venv``):
 
 * ``call_tool`` over the official client to the demo server (stdio
   subprocess): direct, then through ``GovernedMCPProxy`` (in-process MCP hop
-  plus the in-process kernel).
+  plus the in-process kernel), and the proxy's governance step alone.
 
 Usage::
 
@@ -169,7 +169,7 @@ def langchain_section(remote: RemoteKernel, calls: int, warmup: int) -> dict[str
 async def mcp_section(calls: int, warmup: int) -> dict[str, Any]:
     from mcp import Client, StdioServerParameters
 
-    from agent_os.integrations import GovernedMCPProxy
+    from agent_os.integrations import GovernedMCPProxy, ToolCall
 
     sandbox = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
     (sandbox / "notes.txt").write_text("numbers")
@@ -186,6 +186,11 @@ async def mcp_section(calls: int, warmup: int) -> dict[str, Any]:
     async with GovernedMCPProxy(upstream, "strict") as proxy, Client(proxy.server) as via:
         out["mcp proxy local"] = await time_async(
             lambda: via.call_tool("read_file", args), calls, warmup
+        )
+        # The governance step alone; the rest of the proxy's cost is the extra MCP hop.
+        call = ToolCall("read_file", args, "MCPTool", {"readOnlyHint": True})
+        out["mcp judge step"] = await time_async(
+            lambda: proxy.governor.adecide(call), calls, warmup
         )
     return out
 
