@@ -27,10 +27,10 @@ runs only if the approver approves.
 
 Limits: a before-tool-call hook registered by someone else *after* the
 governed run started runs after this one and could still rewrite the tool
-input; and with a remote kernel, ``akickoff`` (CrewAI's native async path
-calls hooks on the event loop itself) cannot wait on the bus from inside
-the hook, so its calls are denied: use ``kickoff_async``, which runs the crew
-in a worker thread.
+input. Were CrewAI to call a hook on the very event loop that drives a remote
+kernel's bus, the verdict could not arrive while the hook waits, and the call
+would be denied (fail closed); CrewAI 1.15 runs tool calls, hooks included, off
+the loop in ``akickoff`` too, so a client on the caller's loop works.
 """
 
 from __future__ import annotations

@@ -228,6 +228,20 @@ def test_remote_kernel_judges_every_call(mode: str) -> None:
     ]
 
 
+async def test_akickoff_reaches_a_remote_kernel_on_the_callers_own_loop() -> None:
+    # The hooks are synchronous; CrewAI runs them off the loop that drives the
+    # bus, so the verdict arrives (were they on it, the call would be denied).
+    crew, _, tools = make_crew(FunctionCallingLLM, DANGEROUS, HARMLESS)
+    async with remote_kernel() as remote:
+        await CrewAIKernel(remote.client).wrap(crew).akickoff()
+
+    assert tools.ran == [HARMLESS]
+    assert [(e.tool, e.decision) for e in remote.audit.events] == [
+        ("terminal", "deny"),
+        ("search", "allow"),
+    ]
+
+
 def test_exception_inside_the_integration_denies(mode: str) -> None:
     crew, llm, tools = make_crew(ReActLLM, HARMLESS)
 
