@@ -1,27 +1,11 @@
-"""The policy model and engine: :class:`Policy` compiles once, :meth:`Policy.evaluate` judges.
-
-Evaluation finds every rule an action hits and returns the strongest
-(SIGKILL > SIGSTOP > SIGWARN > allow); among equally strong hits the first in
-rule order wins. Rule order: blocked actions (matching the action type or
-the tool name), required capabilities, tool rules and ``tools.default``
-(see ``_tools``), network rules (domains and address ranges), blocked
-patterns as declared, the structural rules (``checks``,
-``blocked_commands``, ``blocked_paths``; see ``_struct``), which run only
-when no pattern already gave SIGKILL, and last the blocked actions of the
-kinds a tool call was classified into, so ``terminal {"commands": ["rm -rf
-/"]}`` reports ``shell:rm-rf`` and ``terminal {"commands": ["ls"]}``
-reports ``action:shell_exec``.
-
-Tool calls (any action carrying a ``tool`` name) are classified once per
-action (``_classify``: declaration, catalogue, name, argument shapes); the
-classified kinds get the blocked actions, required capabilities and
-structural checks of those kinds, the classification's field meanings pick
-which arguments each analysis reads, and the verdict records both.
+"""The policy model: :class:`Policy` compiles once; evaluation lives in ``_judge``.
 
 Speed comes from doing the work at construction: every pattern is compiled
 once by RE2 (linear time, no catastrophic backtracking) into one ``re2.Set``
 per argument field group, so an action costs one set scan per group in use;
 the individual regex runs only for the winning rule, to report what matched.
+Every rule entry is read by the one builder (``_build``), whether it comes
+from Python, YAML or a preset.
 """
 
 from __future__ import annotations
@@ -29,22 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import re2
 
 from agent_os.policies.analysis._net import normalise_domain
-from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
-from agent_os.policies.analysis._re import OPTIONS, compile_pattern, redact, search
+from agent_os.policies.analysis._re import OPTIONS, compile_pattern
 
 from ._build import STRUCTURAL, Fail, action_rules, fail_in, structural_rules
 from ._build import checks as checks_of
 from ._build import patterns as patterns_of
-from ._classify import Classification, classify, read_fields
 from ._data import PolicyData
 from ._errors import PolicyLoadError
+from ._judge import _DETECTOR, Judge, action_key
 from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
 from ._tools import Tools, ToolSection, is_glob
@@ -53,44 +35,8 @@ from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 # Re-exported so callers can take the whole model from one module.
 __all__ = ["Decision", "Pattern", "Policy", "Signal", "Verdict", "load_policy"]
 
-_DETECTOR = -1  # set index that flags SQL comment markers, not a rule
-_RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
-_NO_HIT = 3
-# Orders of classified kinds' blocked actions: after every other rule.
-_CLASSIFIED_ORDER = 1 << 30
-_ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
-_NO_GROUPS: Mapping[str, str] = {}
 
-
-class _Hit:
-    """The strongest hit so far (mutable scratch for one evaluation).
-
-    With a ``trace`` list, every offered hit is also written down (``explain``).
-    """
-
-    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal", "trace")
-
-    def __init__(self, trace: list[str] | None = None) -> None:
-        self.rank = _NO_HIT
-        self.order = 0
-        self.rule = ""
-        self.reason = ""
-        self.signal = Signal.SIGKILL
-        self.matched: str | None = None
-        self.trace = trace
-
-    def offer(
-        self, order: int, signal: Signal, rule: str, reason: str, matched: str | None
-    ) -> None:
-        if self.trace is not None:
-            self.trace.append(f"hit {rule} {signal.value}: {reason}")
-        rank = _RANK[signal]
-        if rank < self.rank or (rank == self.rank and order < self.order):
-            self.rank, self.order, self.signal = rank, order, signal
-            self.rule, self.reason, self.matched = rule, reason, matched
-
-
-class Policy:
+class Policy(Judge):
     """An immutable, compiled policy.
 
     ``blocked_actions`` are action types (or :class:`ActionRule` for a custom
@@ -186,7 +132,7 @@ class Policy:
         )
         self._blocked_domains = _domains(blocked_domains, name, "blocked_domains")
         self._required = {
-            _action_key(action): frozenset(caps)
+            action_key(action): frozenset(caps)
             for action, caps in (required_capabilities or {}).items()
         }
         # A later check entry for an id replaces an earlier one (groups expand to ids).
@@ -446,249 +392,6 @@ class Policy:
             f"hash={self._content_hash[:12]})"
         )
 
-    # -- evaluation -------------------------------------------------------------------
-
-    def evaluate(
-        self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
-    ) -> Verdict:
-        """Judge one action: ``{"agent_id", "action", "args", "tool"?, "hints"?}``.
-
-        Pure and synchronous; never raises. Input that is not an action (not
-        a mapping, no string ``"action"``, nesting deeper than 64) yields a
-        deny with code ``"malformed_action"``. ``capabilities`` (when given)
-        are checked against ``required_capabilities``. ``hints`` (optional)
-        carry the caller's declaration for classification: ``{"action":
-        kind, "class": framework class, "annotations": {...}}``.
-        """
-        try:
-            return self._evaluate(action, capabilities, None)
-        except Exception as exc:  # fail closed on inputs nobody anticipated
-            return self._malformed(f"action could not be evaluated ({type(exc).__name__})")
-
-    def explain(
-        self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
-    ) -> tuple[Verdict, list[str]]:
-        """:meth:`evaluate` plus the story: classification, each rule considered, each hit."""
-        trace: list[str] = []
-        try:
-            verdict = self._evaluate(action, capabilities, trace)
-        except Exception as exc:
-            verdict = self._malformed(f"action could not be evaluated ({type(exc).__name__})")
-        trace.append(
-            f"decided by {verdict.rule or verdict.code}: {verdict.decision.value}"
-            f" ({verdict.reason})"
-        )
-        return verdict, trace
-
-    def _malformed(self, reason: str) -> Verdict:
-        return Verdict.deny(
-            "malformed_action", reason, policy=self._name, policy_hash=self._content_hash
-        )
-
-    def _classify(self, kind: str, tool: str, action: Mapping[str, Any]) -> Classification:
-        hints = action.get("hints")
-        if hints is not None and not isinstance(hints, Mapping):
-            hints = None
-        if kind != "tool_call":
-            # The action type is the caller's declaration; a declared hint adds to it.
-            declared: Any = kind
-            if hints is not None and hints.get("action") not in (None, kind):
-                extra = hints["action"]
-                declared = [kind, *(extra if isinstance(extra, list) else [extra])]
-            hints = {**(hints or {}), "action": declared}
-        return classify(tool, action.get("args"), hints)
-
-    def _evaluate(
-        self, action: Any, capabilities: frozenset[str] | None, trace: list[str] | None
-    ) -> Verdict:
-        if type(action) is not dict and not isinstance(action, Mapping):
-            return self._malformed(f"action must be a mapping, not {type(action).__name__}")
-        kind = action.get("action")
-        if type(kind) is not str:
-            return self._malformed("action has no string 'action' type")
-        kind = kind.strip().lower() if kind.isascii() else _action_key(kind)
-        tool = action.get("tool")
-        if type(tool) is not str:
-            tool = None
-        hit: _Hit | None = None if trace is None else _Hit(trace)
-        # Every action is classified: a tool call by its tool, declaration and
-        # arguments; a typed action as the declared kind, so its arguments are
-        # read by meaning the same way (typed shell_exec and the terminal tool
-        # meet the same checks).
-        found = self._classify(kind, tool or "", action)
-        kinds = found.kinds
-        if trace is not None:
-            trace.append(
-                f"classified {tool or kind!r} as {', '.join(kinds) or 'nothing'}"
-                f" (by {found.source})"
-            )
-        for key in (kind,) if tool is None else (kind, _action_key(tool)):
-            rule = self._action_rules.get(key)
-            if rule is not None:
-                if rule.signal is Signal.SIGKILL:
-                    return self._verdict(rule.signal, rule.rule_id, rule.reason, None, found)
-                hit = hit or _Hit()
-                hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
-        for index, classified in enumerate(kinds):
-            rule = self._action_rules.get(classified)
-            if rule is not None and classified != kind:
-                hit = hit or _Hit()
-                hit.offer(_CLASSIFIED_ORDER + index, rule.signal, rule.rule_id, rule.reason, tool)
-        if capabilities is not None:
-            if not isinstance(capabilities, frozenset | set):
-                capabilities = frozenset(capabilities)
-            for needed_by in (kind, *kinds):
-                required = self._required.get(needed_by)
-                if required and not required <= capabilities:
-                    missing = ", ".join(sorted(required - capabilities))
-                    return self._verdict(
-                        Signal.SIGKILL,
-                        f"capability:{needed_by}",
-                        f"missing capabilities: {missing}",
-                        None,
-                        found,
-                    )
-        if self._tool_section.active and (tool is not None or kind == "tool_call"):
-            hit = hit or _Hit()
-            failed = self._tool_section.evaluate(
-                tool or "", action, kind, capabilities, hit.offer, self._tool_order, trace
-            )
-            if failed is not None:
-                return self._condition_error(*failed, found)
-            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
-                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
-        parts: list[str] = []
-        groups: dict[str, list[str]] = {}
-        if tool is not None:
-            parts.append(f"tool:\n{tool}")
-        args = action.get("args")
-        # ``parts`` feed patterns over all text; each analysis reads the
-        # arguments whose meaning fits it (classification's reading).
-        if not flatten(args, _NO_GROUPS, parts, groups):
-            return self._malformed("action arguments are nested too deeply")
-        if args is not None:
-            for meaning, texts in read_fields(args, found).items():
-                if texts:
-                    groups[meaning] = texts
-        if tool:
-            # A tool's own name is data the analysers read too (``eval(payload)``).
-            groups.setdefault("data", []).append(tool)
-        struct_kind = kind
-        for classified in kinds:
-            if classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS:
-                struct_kind = classified
-        urls = groups.get("url")
-        if self._net and (urls or struct_kind == "http_request" or "http_request" in kinds):
-            hit = hit or _Hit()
-            self._struct.check_urls(
-                "http_request" if "http_request" in kinds else kind,
-                urls,
-                hit.offer,
-                self._net_order,
-            )
-            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
-                return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
-        for group, match, index_map in self._sets:
-            if group == "all":
-                text = SEP.join(parts)
-            else:
-                members = groups.get(group)
-                if group == "command" and "code" in groups:
-                    members = [*(members or ()), *groups["code"]]
-                if not members:
-                    continue
-                text = SEP.join(members)
-            text = fold(text)
-            data = text.encode()
-            matches = match(data)
-            if not matches:
-                continue
-            hit = hit or _Hit()
-            if 0 in matches:  # the SQL comment detector: also scan the stripped text
-                stripped = strip_sql_comments(text).encode()
-                matches = [*matches, *(match(stripped) or ())]
-                self._offer_patterns(matches, index_map, hit, (data, stripped))
-            else:
-                self._offer_patterns(matches, index_map, hit, (data,))
-        if (
-            self._struct.active
-            and (hit is None or hit.rank != 0 or hit.order >= _CLASSIFIED_ORDER)
-            and self._struct.needed(struct_kind, groups)
-        ):
-            hit = hit or _Hit()
-            self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base)
-        if hit is None or hit.rank == _NO_HIT:
-            return self._allow(found)
-        return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
-
-    def _offer_patterns(
-        self, found: list[int], index_map: tuple[int, ...], hit: _Hit, texts: tuple[bytes, ...]
-    ) -> None:
-        base = self._net_order + 1
-        best = -1
-        for set_index in found:
-            index = index_map[set_index]
-            if index == _DETECTOR:
-                continue
-            pattern = self._patterns[index]
-            rank = _RANK[pattern.signal]
-            order = base + index
-            if rank < hit.rank or (rank == hit.rank and order < hit.order):
-                hit.rank, hit.order, hit.signal = rank, order, pattern.signal
-                hit.rule, hit.reason = pattern.rule_id, pattern.reason
-                best = index
-        if best < 0:
-            return
-        pattern = self._patterns[best]
-        regex = self._regexes[best]
-        for data in texts:
-            matched = search(regex, data)
-            if matched is not None:
-                hit.matched = redact(matched, secret=pattern.rule_id.startswith("secret:"))
-                return
-        hit.matched = None
-
-    def _verdict(
-        self,
-        signal: Signal,
-        rule: str,
-        reason: str,
-        matched: str | None,
-        found: Classification | None = None,
-        code: str = "policy_violation",
-    ) -> Verdict:
-        return Verdict(
-            decision=signal.decision,
-            signal=signal,
-            rule=rule,
-            reason=reason,
-            matched=matched,
-            policy=self._name,
-            policy_hash=self._content_hash,
-            code=code,
-            kinds=() if found is None else found.kinds,
-            classified_by=None if found is None else found.source,
-        )
-
-    def _condition_error(self, rule: str, reason: str, found: Classification | None) -> Verdict:
-        # Fail closed: a condition that cannot be evaluated never skips its rule.
-        return self._verdict(Signal.SIGKILL, rule, reason, None, found, "condition_error")
-
-    def _allow(self, found: Classification | None) -> Verdict:
-        if found is None:
-            return self._allow_verdict
-        key = (found.kinds, found.source)
-        verdict = self._allow_verdicts.get(key)
-        if verdict is None:
-            base = self._allow_verdict
-            verdict = Verdict(
-                base.decision, base.signal, base.rule, base.reason, None, base.policy,
-                base.policy_hash, base.code, kinds=found.kinds, classified_by=found.source,
-            )  # fmt: skip
-            if len(self._allow_verdicts) < 1024:
-                self._allow_verdicts[key] = verdict
-        return verdict
-
 
 def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy: str) -> None:
     """A blocked action that could be read two ways is a load error, never a no-op."""
@@ -710,12 +413,6 @@ def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy:
                 rule=where,
                 field="action",
             )
-
-
-def _action_key(kind: str) -> str:
-    if kind.isascii():
-        return kind.strip().lower()
-    return unicodedata.normalize("NFKC", kind).strip().casefold()
 
 
 def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:
