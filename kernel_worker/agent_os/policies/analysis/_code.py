@@ -80,7 +80,13 @@ _RULES: tuple[tuple[str, str], ...] = (
         "code:native",
         r"\bctypes\b|\bcffi\b|\bCDLL\s*\(|\bcdll\s*\.|\bwindll\s*\.|\bffi\s*\.\s*dlopen",
     ),
-    ("code:reverse-shell", r"\bdup2\s*\([^)]*fileno\s*\(|\bdup2\s*\(\s*\w+\s*,\s*[012]\s*\)"),
+    (
+        "code:reverse-shell",
+        r"\bdup2\s*\([^)]*fileno\s*\(|\bdup2\s*\(\s*\w+\s*,\s*[012]\s*\)"
+        # A socket opened and a shell started in the same snippet (perl, ruby, php, node).
+        r"|(?:TCPSocket|fsockopen|\bsocket\s*\(\s*S\b|Net\.Sockets|new\s+net\.Socket|net\.connect)"
+        r"[\s\S]{0,400}?(?:/bin/(?:ba)?sh|\bsh\s+-i|cmd\.exe|\bexec\b|\bspawn\b|\bsystem\b)",
+    ),
     (
         "code:bulk-delete",
         r"\bshutil\s*\.\s*rmtree\s*\(|\.\s*(?:rm|rmdir|rmSync|rmdirSync)\s*\([\s\S]{0,200}?"

@@ -40,12 +40,14 @@ from ._code import analyse_code
 from ._shell_lex import Lexer, Word
 from ._shell_ops import (
     OPERATOR_CHECKS,
+    database_statement,
     interpreter_code,
     joins_remote_shell,
     judge_operator,
     judge_powershell,
     persistence_target,
     powershell_script,
+    sends_environment,
     windows_delete,
 )
 from ._shell_words import (
@@ -69,6 +71,7 @@ from ._shell_words import (
     _system,
     _wipes,
 )
+from ._sql import analyse_sql
 
 __all__ = ["SHELL_CHECKS", "ShellReport", "analyse_shell"]
 
@@ -237,6 +240,8 @@ class _Script:
             self.redirects(cmd)
         if len(cmds) > 1 and joins_remote_shell(sorted(upstream)):
             self.flag("shell:reverse-shell", _excerpt([w for c in cmds for w in c.words]))
+        if len(cmds) > 1 and sends_environment(sorted(upstream)):
+            self.flag("shell:exfiltration", _excerpt([w for c in cmds for w in c.words]))
 
     def lookup(self, name: str) -> str | None:
         if name == "IFS":
@@ -462,6 +467,10 @@ class _Script:
                 end = index + 1
                 while end < len(words) and words[end].text not in (";", "+"):
                     end += 1
+                deletes = words[index + 1].text.rsplit("/", 1)[-1] in ("rm", "unlink")
+                root = words[1] if len(words) > 1 else None
+                if end > index + 1 and deletes and root and root.text != "." and _system(root):
+                    self.flag("shell:rm-rf", _excerpt(words))  # find / -exec rm: a tree deleted
                 self.command(words[index + 1 : end], _Cmd(redirects=[]))
                 index = end
             index += 1
@@ -518,7 +527,9 @@ class _Script:
             self.flag("shell:power", excerpt)
         elif name in _INTERPRETERS:
             script = operands[0] if operands else None
-            fed = cmd.upstream if script is None and cmd.piped_in else ()
+            from_pipe = script is None or script.text in ("-", "/dev/stdin")
+            fed = cmd.upstream if from_pipe and cmd.piped_in else ()
+            script = None if from_pipe else script
             if _downloads(script.subs if script is not None else fed):
                 self.flag("shell:pipe-to-shell", excerpt)
         if name in _DOWNLOADERS:
@@ -532,6 +543,12 @@ class _Script:
         check = judge_operator(name, texts)
         if check is not None:
             self.flag(check, excerpt)
+        statement = database_statement(name, texts)
+        if statement is not None:
+            for found, _ in analyse_sql(statement, sql_action=True):
+                self.flag(found, excerpt)
+        if name in ("dig", "nslookup", "host", "drill") and any(w.dynamic for w in words[1:]):
+            self.flag("shell:exfiltration", excerpt)  # data spelled into DNS names
         if windows_delete(name, texts):
             self.flag("shell:rm-rf", excerpt)
         if any(t.startswith(("/dev/tcp/", "/dev/udp/")) for t in texts):

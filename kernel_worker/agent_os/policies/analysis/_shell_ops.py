@@ -42,10 +42,18 @@ grammar - subcommands, options, operands - not a regex over the line:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
-__all__ = ["OPERATOR_CHECKS", "joins_remote_shell", "judge_operator", "persistence_target"]
+__all__ = [
+    "OPERATOR_CHECKS",
+    "database_statement",
+    "joins_remote_shell",
+    "judge_operator",
+    "persistence_target",
+    "sends_environment",
+]
 
 #: Check id -> reason.
 OPERATOR_CHECKS: dict[str, str] = {
@@ -61,6 +69,7 @@ OPERATOR_CHECKS: dict[str, str] = {
     "shell:persistence": "persistence installed (cron, services, start-up files, users)",
     "shell:reverse-shell": "shell connected to a remote host (reverse or bind shell)",
     "shell:defence-off": "firewall or security control disabled",
+    "shell:exfiltration": "environment or data sent out (env piped to a network client, DNS names)",
 }
 
 _DELETE_VERB = re.compile(
@@ -86,6 +95,24 @@ _PERSIST = re.compile(
     r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
     r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/"
 )
+# Backslashes may be gone after shell quote removal (HKCU\\...\\Run -> HKCU...Run).
+_RUN_KEYS = ("\\run", "currentversionrun", "winlogon", "image file execution")
+_MONGO_DROP = re.compile(r"drop(?:Database)?\s*\(|deleteMany\s*\(\s*\{\s*\}")
+_SYSTEM_DIRS = frozenset(
+    {"/bin", "/boot", "/etc", "/lib", "/lib64", "/sbin", "/usr", "/usr/lib", "/usr/bin", "/var",
+     "/var/lib", "/opt", "/root", "/home", "/srv", "~"}
+)  # fmt: skip
+_DB_CLIENTS: dict[str, tuple[str, ...]] = {
+    "psql": ("-c", "--command"),
+    "mysql": ("-e", "--execute"),
+    "mariadb": ("-e", "--execute"),
+    "sqlcmd": ("-Q", "-q", "--query"),
+    "clickhouse-client": ("-q", "--query"),
+    "snowsql": ("-q", "--query"),
+    "cockroach": ("-e", "--execute"),
+    "duckdb": ("-c",),
+    "sqlite3": (),
+}
 _SHELL_NAMES = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "cmd", "powershell"})
 
 
@@ -295,11 +322,7 @@ def _persists(name: str, args: Sequence[str]) -> bool:
         return any(a.lower() == "/create" for a in args)
     if name == "reg":
         joined = " ".join(args).lower()
-        return (
-            bool(words)
-            and words[0].lower() == "add"
-            and ("\\run" in joined or "winlogon" in joined)
-        )
+        return bool(words) and words[0].lower() == "add" and any(k in joined for k in _RUN_KEYS)
     if name in ("at", "batch"):
         return "-l" not in opts
     if name in ("useradd", "adduser", "usermod"):
@@ -334,6 +357,16 @@ def _defence(name: str, args: Sequence[str]) -> bool:
     return False
 
 
+def _truncates(args: Sequence[str]) -> bool:
+    """``truncate -s 0`` of something that is not a log or a temporary file."""
+    zero = any(a in ("-s0", "--size=0") for a in args) or any(
+        a == "-s" and b == "0" for a, b in itertools.pairwise(args)
+    )
+    targets = _positionals(args, frozenset({"-s", "--size", "-r", "--reference"}))
+    keep = ("/tmp/", "/var/log/")
+    return zero and any(not t.startswith(keep) and not t.endswith(".log") for t in targets)
+
+
 def judge_operator(name: str, args: Sequence[str]) -> str | None:
     """The check id ``name args...`` breaks, or ``None``. ``name`` is the basename, lower case."""
     if name == "git":
@@ -348,6 +381,13 @@ def judge_operator(name: str, args: Sequence[str]) -> str | None:
         return _cloud(args)
     if name in ("docker", "podman", "nerdctl"):
         return _docker(args)
+    if name == "truncate":
+        return "shell:disk-wipe" if _truncates(args) else None
+    if name == "mv":
+        moved = _positionals(args, frozenset({"-t", "--target-directory", "-S", "--suffix"}))[:-1]
+        return "shell:rm-root" if any(m.rstrip("/") in _SYSTEM_DIRS for m in moved) else None
+    if name in ("mongo", "mongosh"):
+        return "shell:data-store" if _MONGO_DROP.search(" ".join(args)) else None
     if name in _PUBLISH:
         words = _positionals(args)
         return "shell:publish" if words and words[0] in _PUBLISH[name] else None
@@ -453,9 +493,34 @@ def interpreter_code(name: str, args: Sequence[str]) -> tuple[str, str] | None:
         if name in ("node", "deno", "bun")
         else name
     )
-    for index, arg in enumerate(args[:-1]):
-        if arg in flags or (name.startswith("ruby") and arg.startswith("-r") and arg != "-r"):
-            if arg.startswith("-r") and arg != "-r" and name.startswith("ruby"):
-                continue
+    for index, arg in enumerate(args):
+        if arg in flags and index + 1 < len(args):
             return language, args[index + 1]
+        glued = "-c" if name.startswith("python") else "-r" if name == "php" else "-e"
+        if len(arg) > 2 and arg.startswith(glued) and not arg.startswith("--"):
+            return language, arg[2:]  # the code glued to its option: ruby -e'...'
     return None
+
+
+def database_statement(name: str, args: Sequence[str]) -> str | None:
+    """The SQL a database client runs from its command line (``psql -c``, ``mysql -e``...)."""
+    options = _DB_CLIENTS.get(name)
+    if options is None:
+        return None
+    for index, arg in enumerate(args):
+        if arg in options and index + 1 < len(args):
+            return args[index + 1]
+        for option in options:
+            if option.startswith("--") and arg.startswith(option + "="):
+                return arg.split("=", 1)[1]
+    if name == "sqlite3":
+        words = _positionals(args)
+        return words[1] if len(words) > 1 else None
+    return None
+
+
+def sends_environment(names: Sequence[str]) -> bool:
+    """A pipeline that feeds the process environment to a network client (``env | curl -d @-``)."""
+    sources = {"env", "printenv", "set", "export"}
+    clients = {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "telnet", "openssl"}
+    return bool(sources & set(names)) and bool(clients & set(names))
