@@ -268,6 +268,9 @@ def worker(
             health = HealthServer(
                 Readiness(), port=settings.metrics_port, addr=settings.metrics_addr
             )
+            if review is not None:  # the queue as every scrape finds it (dashboards take max)
+                store = review.store
+                metrics.watch_review_queue(lambda: [i.created_at for i in store.pending()])
         tracer_provider = enable_tracing("agent-os-worker") if settings.tracing else None
         options = SubscribeOptions(
             ack_wait=settings.ack_wait,

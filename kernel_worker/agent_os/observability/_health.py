@@ -169,7 +169,8 @@ class HealthServer:
             body = json.dumps({"ready": ok, "checks": report}, sort_keys=True).encode() + b"\n"
             return (200 if ok else 503), "application/json", body
         if path == "/metrics" and self._metrics:
-            return 200, *_exposition(self._registry)
+            # Off the loop: collectors may sample a store at scrape time.
+            return 200, *await asyncio.to_thread(_exposition, self._registry)
         return 404, "text/plain", b"not found\n"
 
 

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -298,6 +300,35 @@ class Metrics:
         """Set the pending review items and the age of the oldest (0 when none)."""
         self._c.review_depth.set(depth)
         self._c.review_oldest.set(oldest_age_seconds if depth else 0.0)
+
+    def watch_review_queue(
+        self, pending: Callable[[], Iterable[float]], *, max_age: float = 1.0
+    ) -> None:
+        """Read the review queue at each scrape: ``pending()`` gives pending items' creation times.
+
+        One call serves both gauges (and any scrape within ``max_age`` seconds).
+        A ``pending`` that raises leaves the last values. Scrapes run off the
+        event loop (see ``HealthServer``), so ``pending`` may block briefly.
+        """
+        lock = threading.Lock()
+        cache: dict[str, float] = {"at": -max_age - 1.0, "depth": 0.0, "oldest": 0.0}
+
+        def sample(key: str) -> float:
+            with lock:
+                now = time.monotonic()
+                if now - cache["at"] > max_age:
+                    try:
+                        created = list(pending())
+                    except Exception:  # a store that is down keeps the last figures
+                        return cache[key]
+                    wall = time.time()
+                    cache["depth"] = float(len(created))
+                    cache["oldest"] = max(0.0, wall - min(created)) if created else 0.0
+                    cache["at"] = now
+                return cache[key]
+
+        self._c.review_depth.set_function(lambda: sample("depth"))
+        self._c.review_oldest.set_function(lambda: sample("oldest"))
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (what ``/metrics`` serves)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -99,3 +100,30 @@ async def test_junk_requests_get_an_error_not_a_crash(junk: bytes) -> None:
         await writer.wait_closed()
         assert raw.startswith(b"HTTP/1.1 4")
         assert (await http_get(server.port, "/healthz"))[0] == 200
+
+
+async def test_the_review_queue_is_read_at_each_scrape(tmp_path: Path) -> None:
+    from agent_os.policies import load_policy as policy_from
+    from agent_os.review import ReviewQueue, SqliteReviewStore
+
+    store = SqliteReviewStore(tmp_path / "review.db")
+    queue = ReviewQueue(store, registry=TrustRegistry())
+    metrics = Metrics(CollectorRegistry())
+    metrics.watch_review_queue(lambda: [i.created_at for i in store.pending()], max_age=0.0)
+    held = policy_from(
+        {"name": "hold", "blocked_actions": [{"action": "deploy", "signal": "SIGSTOP"}]}
+    )
+    action = {"agent_id": "a", "action": "deploy", "args": {}, "request_id": "r1"}
+    verdict = held.evaluate(action)
+    assert verdict.decision.value == "review"
+    async with HealthServer(port=0, metrics_registry=metrics.registry) as server:
+        assert "agent_os_review_queue_depth 0.0" in (await http_get(server.port, "/metrics"))[1]
+        await queue.hold(action, verdict)
+        await queue.hold({**action, "request_id": "r2"}, verdict)
+        text = (await http_get(server.port, "/metrics"))[1]
+        assert "agent_os_review_queue_depth 2.0" in text
+        oldest = metrics.registry.get_sample_value("agent_os_review_oldest_age_seconds")
+        assert oldest is not None and oldest >= 0.0
+        store.close()  # a store that fails keeps the last figures rather than breaking /metrics
+        status, text = await http_get(server.port, "/metrics")
+        assert status == 200 and "agent_os_review_queue_depth 2.0" in text
