@@ -191,13 +191,11 @@ class LangChainKernel(ToolGovernor):
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
         """A ToolNode ``wrap_tool_call`` hook: judge, then run the call only if allowed."""
-        call = self._request_call(request)
-        verdict = self.judge(call) if call is not None else _unreadable()
-        if verdict.decision is Decision.REVIEW:
-            verdict = self._hold(call, verdict)  # type: ignore[arg-type]
+        call, unread = self._request_call(request)
+        verdict = self._governed(call, unread)
         if not verdict.allowed:
-            return self._refusal(request, call, verdict)
-        token = _judged.set((request.tool_call["name"], request.tool_call.get("id")))
+            return self._refusal(call, verdict)
+        token = _judged.set((call.tool, call.call_id))
         try:
             return handler(request)
         finally:
@@ -209,24 +207,23 @@ class LangChainKernel(ToolGovernor):
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
         """A ToolNode ``awrap_tool_call`` hook: the async :meth:`wrap_tool_call`."""
-        call = self._request_call(request)
-        verdict = await self.ajudge(call) if call is not None else _unreadable()
-        if verdict.decision is Decision.REVIEW:
-            verdict = await self._ahold(call, verdict)  # type: ignore[arg-type]
+        call, unread = self._request_call(request)
+        verdict = await self._agoverned(call, unread)
         if not verdict.allowed:
-            return self._refusal(request, call, verdict)
-        token = _judged.set((request.tool_call["name"], request.tool_call.get("id")))
+            return self._refusal(call, verdict)
+        token = _judged.set((call.tool, call.call_id))
         try:
             return await handler(request)
         finally:
             _judged.reset(token)
 
-    def _request_call(self, request: ToolCallRequest) -> ToolCall | None:
+    def _request_call(self, request: ToolCallRequest) -> tuple[ToolCall, Verdict | None]:
+        """The model's call a hook got; with a deny when it cannot be read."""
+        tool_call = request.tool_call
         try:
-            tool_call = request.tool_call
             tool = request.tool
             args = tool_call["args"]
-            return ToolCall(
+            call = ToolCall(
                 tool=str(tool_call["name"]),
                 args=args if isinstance(args, Mapping) else {"input": args},
                 tool_class=None if tool is None else type(tool).__name__,
@@ -234,37 +231,55 @@ class LangChainKernel(ToolGovernor):
                 call_id=tool_call.get("id"),
             )
         except Exception:
-            return None
+            placeholder = ToolCall(str(tool_call.get("name", "?")), {}, call_id=tool_call.get("id"))
+            return placeholder, _unreadable()
+        return call, None
 
-    def _refusal(
-        self, request: ToolCallRequest, call: ToolCall | None, verdict: Verdict
-    ) -> ToolMessage:
-        name = str(request.tool_call.get("name", "?"))
-        text = self.refuse(call or ToolCall(name, {}), verdict)
+    def _refusal(self, call: ToolCall, verdict: Verdict) -> ToolMessage:
+        text = self.refuse(call, verdict)
         return ToolMessage(
-            content=text, name=name, tool_call_id=request.tool_call.get("id") or "", status="error"
+            content=text, name=call.tool, tool_call_id=call.call_id or "", status="error"
         )
+
+    # -- one verdict per call, held when SIGSTOP -----------------------------------------
+
+    def _governed(self, call: ToolCall, unread: Verdict | None) -> Verdict:
+        verdict = unread or self.judge(call)
+        if verdict.decision is Decision.REVIEW:
+            verdict = self._hold(call, verdict)
+        return verdict
+
+    async def _agoverned(self, call: ToolCall, unread: Verdict | None) -> Verdict:
+        verdict = unread or await self.ajudge(call)
+        if verdict.decision is Decision.REVIEW:
+            verdict = await self._ahold(call, verdict)
+        return verdict
 
     # -- governed tools --------------------------------------------------------------
 
     def _tool_call(
         self, tool: BaseTool, patch: _Patch, tool_input: Any, call_id: str | None
-    ) -> ToolCall:
-        if isinstance(tool_input, Mapping):
-            args: Mapping[str, Any] = {
-                k: v for k, v in tool_input.items() if k not in patch.injected
-            }
-        else:
-            # A string input goes to the tool's one parameter, as LangChain passes it.
-            names = list(tool.args)
-            args = {names[0] if len(names) == 1 else "input": tool_input}
-        return ToolCall(
-            tool=tool.name,
-            args=args,
-            tool_class=type(tool).__name__,
-            annotations=annotations_of(tool.metadata),
-            call_id=call_id,
-        )
+    ) -> tuple[ToolCall, Verdict | None]:
+        """The call a wrapped tool was given; with a deny when it cannot be read."""
+        try:
+            if isinstance(tool_input, Mapping):
+                args: Mapping[str, Any] = {
+                    k: v for k, v in tool_input.items() if k not in patch.injected
+                }
+            else:
+                # A string input goes to the tool's one parameter, as LangChain passes it.
+                names = list(tool.args)
+                args = {names[0] if len(names) == 1 else "input": tool_input}
+            call = ToolCall(
+                tool=tool.name,
+                args=args,
+                tool_class=type(tool).__name__,
+                annotations=annotations_of(tool.metadata),
+                call_id=call_id,
+            )
+        except Exception:
+            return ToolCall(tool.name, {}, call_id=call_id), _unreadable()
+        return call, None
 
     def _run_tool(
         self,
@@ -275,17 +290,11 @@ class LangChainKernel(ToolGovernor):
         kwargs: dict[str, Any],
     ) -> Any:
         call_id = kwargs.get("tool_call_id")
-        if _judged.get() == (tool.name, call_id):
-            return patch.run(tool_input, *args, **kwargs)
-        try:
-            call: ToolCall | None = self._tool_call(tool, patch, tool_input, call_id)
-        except Exception:
-            call = None
-        verdict = self.judge(call) if call is not None else _unreadable()
-        if verdict.decision is Decision.REVIEW:
-            verdict = self._hold(call, verdict)  # type: ignore[arg-type]
-        if not verdict.allowed:
-            return self._tool_refusal(tool, call, verdict, call_id)
+        if _judged.get() != (tool.name, call_id):  # not already judged by a hook
+            call, unread = self._tool_call(tool, patch, tool_input, call_id)
+            verdict = self._governed(call, unread)
+            if not verdict.allowed:
+                return self._tool_refusal(call, verdict)
         return patch.run(tool_input, *args, **kwargs)
 
     async def _arun_tool(
@@ -297,27 +306,18 @@ class LangChainKernel(ToolGovernor):
         kwargs: dict[str, Any],
     ) -> Any:
         call_id = kwargs.get("tool_call_id")
-        if _judged.get() == (tool.name, call_id):
-            return await patch.arun(tool_input, *args, **kwargs)
-        try:
-            call: ToolCall | None = self._tool_call(tool, patch, tool_input, call_id)
-        except Exception:
-            call = None
-        verdict = await self.ajudge(call) if call is not None else _unreadable()
-        if verdict.decision is Decision.REVIEW:
-            verdict = await self._ahold(call, verdict)  # type: ignore[arg-type]
-        if not verdict.allowed:
-            return self._tool_refusal(tool, call, verdict, call_id)
+        if _judged.get() != (tool.name, call_id):
+            call, unread = self._tool_call(tool, patch, tool_input, call_id)
+            verdict = await self._agoverned(call, unread)
+            if not verdict.allowed:
+                return self._tool_refusal(call, verdict)
         return await patch.arun(tool_input, *args, **kwargs)
 
-    def _tool_refusal(
-        self, tool: BaseTool, call: ToolCall | None, verdict: Verdict, call_id: str | None
-    ) -> Any:
-        text = self.refuse(call or ToolCall(tool.name, {}), verdict)
-        if call_id is None:
-            return text
+    def _tool_refusal(self, call: ToolCall, verdict: Verdict) -> Any:
+        if call.call_id is None:
+            return self.refuse(call, verdict)
         # Called with a tool call (a ToolNode, invoke(tool_call)): answer as the tool would.
-        return ToolMessage(content=text, name=tool.name, tool_call_id=call_id, status="error")
+        return self._refusal(call, verdict)
 
     # -- SIGSTOP ---------------------------------------------------------------------
 
