@@ -302,6 +302,8 @@ class Judge:
         found: Classification | None = None,
         code: str = "policy_violation",
     ) -> Verdict:
+        if rule.endswith(":too-complex") and code == "policy_violation":
+            code = "too_complex"  # an analysis that ran out of budget, not a finding
         return Verdict(
             decision=signal.decision,
             signal=signal,

@@ -21,8 +21,9 @@ __all__ = [
     "slug",
 ]
 
-#: Argument field groups a pattern may target (see ``_normalise``).
-FIELD_GROUPS = frozenset({"all", "sql", "command", "path", "url"})
+#: Argument field groups a pattern may target: ``all`` text, or the arguments
+#: classification reads as SQL, a command, a path, a URL, or opaque ``data``.
+FIELD_GROUPS = frozenset({"all", "sql", "command", "path", "url", "data"})
 
 
 class Signal(StrEnum):
@@ -101,7 +102,7 @@ class Pattern:
     """A blocked pattern: an RE2 regex over normalised argument text.
 
     ``fields`` limits the pattern to argument field groups (``"sql"``,
-    ``"command"``, ``"path"``, ``"url"``, ``"all"``); ``None`` means all.
+    ``"command"``, ``"path"``, ``"url"``, ``"data"``, ``"all"``); ``None`` means all.
     Matching is case-insensitive and whitespace-run-insensitive (a literal
     space in the regex matches any run of whitespace).
     """
