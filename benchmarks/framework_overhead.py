@@ -11,10 +11,11 @@ Two kinds of figure, each beside a same-run baseline:
   over NATS; the raw ``KernelClient.check`` round trip is printed beside it);
 * **end to end**: a whole run whose scripted model makes ``--steps`` harmless
   tool calls (a CrewAI crew with ``kickoff``; an Agents SDK ``Runner.run``),
-  ungoverned then governed, repeated ``--runs`` times; the added time per
-  tool call is the difference of the medians divided by the steps. The
-  frameworks' own per-step work is large and noisy next to the governance
-  step, so read this one as an upper bound.
+  ungoverned and governed taking turns ``--runs`` times; the added time per
+  tool call is the difference of the medians divided by the steps. For CrewAI
+  a third variant registers hooks that do nothing: CrewAI's own cost of having
+  hooks at all. The frameworks' own per-step work is large and noisy next to
+  the governance step; on a busy machine this figure can come out negative.
 
 Usage (each framework in its own environment)::
 
@@ -62,15 +63,17 @@ from tests.servers import nats as nats_server  # noqa: E402
 HARMLESS = ("search", ARGS)
 
 
-def _end_to_end(run: Callable[[], Any], runs: int) -> float:
-    """Median seconds of ``runs`` runs (after one warm-up run)."""
-    run()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def _end_to_end(variants: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
+    """Median seconds per variant; the variants take turns, so drift hits them alike."""
+    for run in variants.values():  # warm-up
         run()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(runs):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def _per_call_added(plain: float, governed: float, steps: int) -> dict[str, float]:
@@ -134,25 +137,27 @@ def crewai_section(remote: RemoteKernel, calls: int, warmup: int, steps: int, ru
     out["crewai hooks nats"] = time_sync(step(over_nats), calls, warmup)
 
     plain_crew, governed_crew = crew(), CrewAIKernel().wrap(crew())
-    plain = _end_to_end(plain_crew.kickoff, runs)
-    out["crewai kickoff local"] = _per_call_added(
-        plain, _end_to_end(governed_crew.kickoff, runs), steps
-    )
 
     # CrewAI's own cost of having any hook at all (its dispatcher emits an
-    # event per dispatch once a hook is registered): a hook that does nothing.
+    # event per dispatch once a hook is registered): hooks that do nothing.
     def nothing(context: Any) -> None:
         return None
 
-    register_before_tool_call_hook(nothing)
-    register_after_tool_call_hook(nothing)
-    try:
-        out["crewai kickoff no-op hooks"] = _per_call_added(
-            plain, _end_to_end(plain_crew.kickoff, runs), steps
-        )
-    finally:
-        unregister_before_tool_call_hook(nothing)
-        unregister_after_tool_call_hook(nothing)
+    def with_noop_hooks() -> None:
+        register_before_tool_call_hook(nothing)
+        register_after_tool_call_hook(nothing)
+        try:
+            plain_crew.kickoff()
+        finally:
+            unregister_before_tool_call_hook(nothing)
+            unregister_after_tool_call_hook(nothing)
+
+    times = _end_to_end(
+        {"plain": plain_crew.kickoff, "governed": governed_crew.kickoff, "noop": with_noop_hooks},
+        runs,
+    )
+    out["crewai kickoff local"] = _per_call_added(times["plain"], times["governed"], steps)
+    out["crewai kickoff no-op hooks"] = _per_call_added(times["plain"], times["noop"], steps)
     return out
 
 
@@ -224,11 +229,14 @@ def agents_section(remote: RemoteKernel, calls: int, warmup: int, steps: int, ru
     out["agents guardrail nats"] = remote.thread.run(time_async(step(nats_kernel), calls, warmup))
 
     plain, governed = make_agent(), OpenAIKernel().wrap_agent(make_agent())
-    out["agents run local"] = _per_call_added(
-        _end_to_end(lambda: asyncio.run(Runner.run(plain, "go", max_turns=steps + 2)), runs),
-        _end_to_end(lambda: asyncio.run(Runner.run(governed, "go", max_turns=steps + 2)), runs),
-        steps,
+    times = _end_to_end(
+        {
+            "plain": lambda: asyncio.run(Runner.run(plain, "go", max_turns=steps + 2)),
+            "governed": lambda: asyncio.run(Runner.run(governed, "go", max_turns=steps + 2)),
+        },
+        runs,
     )
+    out["agents run local"] = _per_call_added(times["plain"], times["governed"], steps)
     return out
 
 
