@@ -13,7 +13,8 @@ everywhere.
 Commands are read whole: argv split over fields (``{"command": "rm",
 "args": ["-rf", "/"]}``), an argv list (``{"command": ["bash", "-c",
 "..."]}``) and a list of commands (``{"commands": ["cd /", "rm -rf *"]}``)
-each come out as one shell text (:func:`command_text`).
+each come out as one shell text (:func:`command_of`, :func:`join_argv`;
+the walk over whole arguments is ``_read``).
 
 Shape tests are RE2 (linear time) and only run on fields whose name says
 nothing, so a catalogue hit never looks at a value.
@@ -21,26 +22,29 @@ nothing, so a catalogue hit never looks at a value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from ._catalogue import C, D, K, P, S, T, U
 from ._shapes import command_shaped, shape, sql_shaped, url_shaped
 
 __all__ = [
+    "ARGV_KEYS",
+    "COMMAND_KEYS",
     "EXEC_DEFAULT",
+    "ROLES",
     "command_of",
     "command_shaped",
     "exec_default",
     "field_meaning",
     "join_argv",
-    "walk",
+    "path_or_url",
+    "resolve",
+    "role_of",
 ]
 
-# Key name -> role. A role is resolved against the tool's kinds and, for the
+#: Field name (lower case) -> role. A role is resolved against the tool's kinds and, for the
 # ambiguous ones, the value's shape (see field_meaning).
-_ROLES: dict[str, str] = {
+ROLES: dict[str, str] = {
     **dict.fromkeys(
         ("command", "cmd", "commands", "cmds", "cmdline", "command_line", "shell_command",
          "bash_command", "cmd_line", "script", "scripts", "program", "executable"),
@@ -110,8 +114,8 @@ _ROLES: dict[str, str] = {
 EXEC_DEFAULT: Mapping[str, str] = {"shell_exec": C, "code_exec": K, "sql": S}
 _FILE_KINDS = frozenset({"file_read", "file_write", "file_modify", "file_delete"})
 _CONTENT_KINDS = _FILE_KINDS | {"http_request", "message_send"}
-_ARGV_KEYS = frozenset(("args", "arguments", "argv", "parameters", "params"))
-_COMMAND_KEYS = frozenset(("command", "cmd", "program", "executable"))
+ARGV_KEYS = frozenset(("args", "arguments", "argv", "parameters", "params"))
+COMMAND_KEYS = frozenset(("command", "cmd", "program", "executable"))
 _FIXED = {"prose": T, "data": D, "sql": S, "url": U}
 _LIST_KEYS = frozenset(("commands", "cmds", "scripts", "cmdline", "stdin"))
 _SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
@@ -123,43 +127,48 @@ def field_meaning(key: str, value: object, kinds: Iterable[str], default: str | 
     ``default`` is the meaning of an unnamed string under the tool's executing
     kind (``EXEC_DEFAULT``), ``None`` when the tool executes nothing.
     """
-    role = _role(key)
+    return resolve(key, value, frozenset(kinds), default)[0]
+
+
+def resolve(
+    key: str, value: object, kinds: frozenset[str], default: str | None
+) -> tuple[str, bool]:
+    """:func:`field_meaning`, and whether the value (not only the name) decided it."""
+    role = role_of(key)
     if role is None:
-        return default or _shape_of(value, "")
+        return (default, False) if default else (_shape_of(value, ""), True)
     fixed = _FIXED.get(role)
     if fixed is not None:
-        return fixed
-    kinds = frozenset(kinds)
+        return fixed, False
     if role == "path":
-        if isinstance(value, str) and "://" in value[:40] and url_shaped(value):
-            return P if value.lstrip()[:5].lower() == "file:" else U
-        return P
-    if role == "command":
-        if default is not None or not kinds or command_shaped(value):
-            return C if default != K or key not in ("script", "program") else K
-        return D
-    if role == "argv":
-        return default if default == C else _shape_of(value, "")
+        return P, False  # a URL in a path field is read as a URL by the walk, per value
     if role == "code":
-        return C if default == C else K
+        return (C if default == C else K), False
+    if default is not None:
+        if role == "command":
+            return (K if default == K and key in ("script", "program") else C), False
+        if role == "argv":
+            return (C, False) if default == C else (_shape_of(value, ""), True)
+        return default, False  # sqlish, content, shape: an executing tool's unnamed text
+    if role == "command":
+        if not kinds:
+            return C, False
+        return (C if command_shaped(value) else D), True
+    if role == "argv":
+        return _shape_of(value, ""), True
     if role == "sqlish":
-        if default is not None:
-            return default
         if kinds:
-            return T
-        return S if isinstance(value, str) and sql_shaped(value) else T
+            return T, False
+        return (S if isinstance(value, str) and sql_shaped(value) else T), True
     if role == "content":
-        if default is not None:
-            return default
         if kinds & _CONTENT_KINDS:
-            return D
-        return _shape_of(value, "")
+            return D, False
+        found = _shape_of(value, "")
+        return (D if found == P else found), True  # text that names a path accesses nothing
     # "shape": a name that could hold a URL, a path or anything else.
-    if default is not None and key in ("input", "tool_input", "__arg1", "arg"):
-        return default
     if kinds & _FILE_KINDS and isinstance(value, str) and not url_shaped(value):
-        return P
-    return _shape_of(value, role)
+        return P, True
+    return _shape_of(value, role), True
 
 
 def _shape_of(value: object, role: str) -> str:
@@ -213,177 +222,25 @@ def command_of(key: str, value: object) -> str | None:
     return None
 
 
-_MAX_DEPTH = 64
-
-
-def walk(
-    node: object,
-    fields: Mapping[str, str],
-    kinds: tuple[str, ...],
-    emit: Any,
-    prefix: str = "",
-    inherited: str | None = None,
-    depth: int = 0,
-) -> None:
-    """Call ``emit(meaning, text, path)`` for every string in ``node``.
-
-    ``fields`` gives fixed meanings by path; below a fixed meaning, lists
-    inherit it and mappings resolve their own keys first. Raises
-    ``ValueError`` past 64 levels of nesting.
-    """
-    if depth > _MAX_DEPTH:
-        raise ValueError("arguments are nested too deeply")
-    kind = type(node)
-    if kind is str or (kind is not dict and isinstance(node, str)):
-        fixed = fields.get(prefix) or inherited
-        if fixed is None and kinds and _executes(kinds):
-            fixed = exec_default(kinds, None)
-        _text(fixed, str(node), prefix, fields, kinds, emit, depth)
-    elif kind is dict or (kind is not list and isinstance(node, Mapping)):
-        _walk_mapping(node, fields, kinds, emit, prefix, inherited, depth)  # type: ignore[arg-type]
-    elif isinstance(node, list | tuple):
-        meaning = fields.get(prefix) or inherited
-        if meaning == C:
-            text = command_of(prefix.rpartition(".")[2], node)
-            if text is not None:
-                emit(C, text, prefix)
-                return
-        for item in node:
-            walk(item, fields, kinds, emit, prefix, meaning, depth + 1)
-    elif isinstance(node, bytes | bytearray):
-        walk(bytes(node).decode("utf-8", "replace"), fields, kinds, emit, prefix, inherited, depth)
-
-
 _ROLE_CACHE: dict[str, str | None] = {}
-_EXECUTES: dict[tuple[str, ...], bool] = {}
 
 
-def _executes(kinds: tuple[str, ...]) -> bool:
-    """Whether any of ``kinds`` reads unnamed strings as its own (cached per kinds tuple)."""
-    found = _EXECUTES.get(kinds)
-    if found is None:
-        if len(_EXECUTES) >= 1024:
-            _EXECUTES.clear()  # declared kinds come from callers: bound the memory
-        found = _EXECUTES[kinds] = any(k in EXEC_DEFAULT for k in kinds)
-    return found
-
-
-def _role(key: str) -> str | None:
+def role_of(key: str) -> str | None:
     """The role of a field name (any case, ``-`` or ``_``); cached, misses included."""
     try:
         return _ROLE_CACHE[key]
     except KeyError:
         pass
     lower = key.lower()
-    role = _ROLES.get(lower) or _ROLES.get(lower.replace("-", "_"))
+    role = ROLES.get(lower) or ROLES.get(lower.replace("-", "_"))
     if len(_ROLE_CACHE) >= 4096:
         _ROLE_CACHE.clear()  # field names come from agents: bound the memory they can take
     _ROLE_CACHE[key] = role
     return role
 
 
-def _walk_mapping(
-    node: Mapping[Any, Any],
-    fields: Mapping[str, str],
-    kinds: tuple[str, ...],
-    emit: Any,
-    prefix: str,
-    inherited: str | None,
-    depth: int,
-) -> None:
-    default = exec_default(kinds, node) if kinds and _executes(kinds) else None
-    later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
-    head: str | None = None
-    for key, value in node.items():
-        skey = key if type(key) is str else str(key)
-        path = f"{prefix}.{skey}" if prefix else skey
-        meaning = fields.get(path)
-        shaped = False
-        if meaning is None and not skey.isidentifier() and skey:
-            # A field name that is no name ({"os.system('id')": true}) is read like a value.
-            emit(shape(skey), skey, path)
-        if meaning is None:
-            role = _role(skey)
-            if role is None and inherited is not None:
-                meaning = inherited
-            elif role is None and default is None:
-                if type(value) is str:
-                    _text(None, value, path, fields, kinds, emit, depth)
-                    continue
-                shaped = True
-            else:
-                meaning = field_meaning(skey, value, kinds, default)
-                shaped = default is None and role in _SHAPED
-        if type(value) is str:
-            if meaning == C and skey in _COMMAND_KEYS and head is None:
-                head = skey
-            elif skey not in _ARGV_KEYS:
-                pending = shaped and value[:1] == "{"  # JSON text: decode before judging shape
-                _text(None if pending else meaning, value, path, fields, kinds, emit, depth)
-                continue
-        later.append((skey, value, None if shaped else meaning, path))
-    # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
-    if head is not None:
-        words: list[object] = []
-        for skey, value, _, _ in later:
-            if skey in _ARGV_KEYS and isinstance(value, list | tuple | str):
-                words.extend(value if isinstance(value, list | tuple) else value.split())
-        text = node[head]
-        emit(
-            C,
-            f"{text} {join_argv(words)}" if words else text,
-            f"{prefix}.{head}" if prefix else head,
-        )
-    for skey, value, meaning, path in later:
-        if head is not None and (
-            skey == head or (skey in _ARGV_KEYS and isinstance(value, list | tuple | str))
-        ):
-            continue
-        if isinstance(value, str):
-            _text(meaning, value, path, fields, kinds, emit, depth)
-        elif meaning == C and isinstance(value, list | tuple):
-            text = command_of(skey.lower(), value)
-            if text is not None:
-                emit(C, text, path)
-            else:
-                walk(value, fields, kinds, emit, path, C, depth + 1)
-        elif isinstance(value, Mapping):
-            fixed = fields.get(path)
-            walk(
-                value, fields, kinds, emit, path, fixed if fixed in _INHERITED else None, depth + 1
-            )
-        elif isinstance(value, list | tuple | bytes | bytearray):
-            walk(value, fields, kinds, emit, path, meaning, depth + 1)
-
-
-def _text(
-    meaning: str | None,
-    text: str,
-    path: str,
-    fields: Mapping[str, str],
-    kinds: tuple[str, ...],
-    emit: Any,
-    depth: int,
-) -> None:
-    """Emit one string (``meaning`` ``None``: read by shape).
-
-    A JSON object in a data or prose field, or in one read by shape, is data
-    and is also read field by field: LangChain's ``requests_post`` takes
-    ``{"url": ..., "data": ...}`` as JSON text, and a command or URL hidden in
-    JSON text is still a command or URL.
-    """
-    if (meaning is None or meaning in (D, T)) and text[:1] == "{" and len(text) <= _MAX_JSON:
-        try:
-            decoded = json.loads(text)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict):
-            emit(D, text, path)
-            walk(decoded, fields, kinds, emit, path, None, depth + 1)
-            return
-    emit(meaning or shape(text), text, path)
-
-
-_MAX_JSON = 65_536
-_SHAPED = frozenset(("shape", "content", "argv"))
-_INHERITED = frozenset((C, S, K, D))
+def path_or_url(text: str) -> str:
+    """A path field holding a URL (``http://...``) is read as a URL; ``file:`` stays a path."""
+    if "://" in text[:40] and url_shaped(text) and text.lstrip()[:5].lower() != "file:":
+        return U
+    return P

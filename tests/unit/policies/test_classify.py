@@ -17,6 +17,7 @@ from agent_os.policies._classify import (
     field_texts,
     read_fields,
 )
+from agent_os.policies._read import WORK
 from agent_os.policies._shapes import shape
 
 
@@ -491,3 +492,22 @@ def test_anything_classifies_without_raising(
     assert found.source in ("declared", "catalogue", "name", "args", "none")
     assert all(isinstance(kind, str) and kind for kind in found.kinds)
     read_fields(args, found)
+
+
+def test_reading_is_bounded_but_loses_nothing() -> None:
+    # Past the work budget no names are resolved and no shapes read: every string
+    # still comes out, as data (which the analysers read conservatively), never prose.
+    many = {"items": ["how do I drop shipping suppliers"] * (WORK * 4) + ["rm -rf /"]}
+    read = read_fields(many, classify("custom", many))
+    assert sum(len(texts) for texts in read.values()) == WORK * 4 + 1
+    assert read["data"][-1] == "rm -rf /"
+    assert len(read.get("prose", ())) < WORK
+    # A field whose meaning the tool fixes keeps it wherever it stands.
+    padded: dict[str, Any] = {f"note_{i}": "x;" for i in range(WORK * 2)}
+    padded["commands"] = ["rm -rf /"]
+    assert command_text(padded, classify("terminal", padded))[-1] == "rm -rf /"
+    padded["commands"] = "rm -rf /"
+    assert read_fields(padded, classify("custom", padded))["command"] == ["rm -rf /"]
+    nested = {"a": [{"k": "v"} for _ in range(WORK * 2)], "b": {"c": "SELECT 1"}}
+    read = read_fields(nested, classify("custom", nested))
+    assert sum(len(texts) for texts in read.values()) == WORK * 2 + 1

@@ -1,0 +1,154 @@
+"""What a tool's name says it does: the words of the name against small vocabularies.
+
+Names are split the way the catalogue spells them (``tool_key``: camelCase,
+kebab-case and spaces become ``_``), and a glued word is split into known
+words (``writefile`` -> write, file). A verb with a file object is a file
+operation (``delete_file``, ``removeFolder``); a bare verb (``delete``) is
+one only when the arguments carry a path; a file object without a verb
+(``file_manager``) reads its operation argument (``{"action": "delete"}``).
+Shell, code, SQL, HTTP, web-search and messaging words name their kinds.
+"""
+
+from __future__ import annotations
+
+from ._catalogue import tool_key
+
+__all__ = ["EDIT_KEYS", "OP_KEYS", "WRITE_KEYS", "Name", "name_words", "verb_kinds"]
+
+
+def _set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_DELETE = _set("delete remove rm rmdir unlink erase destroy purge wipe trash del shred")
+_WRITE = _set("write save create make append put store touch mkdir makedirs overwrite dump new add")
+_MODIFY = _set("edit modify patch update replace change chmod chown insert apply")
+_MOVE = _set("move mv rename")
+_COPY = _set("copy cp duplicate")
+_READ = _set(
+    "read cat get open load view show head tail list ls stat info describe tree find "
+    "search grep glob exists check inspect preview lookup scan walk size du"
+)
+_FILE = _set(
+    "file files dir dirs directory directories folder folders fs filesystem path paths disk editor"
+)
+_FILLER = _set("tool tools fn func function to a an the from in on my local safe")
+_SHELL = _set(
+    "shell bash sh zsh terminal cmd command commands powershell pwsh console subprocess cli"
+)
+_EXEC = _set("run exec execute eval evaluate interpret invoke spawn launch")
+_CODE = _set(
+    "python py code repl interpreter js javascript node nodejs typescript ruby julia "
+    "notebook jupyter snippet cell"
+)
+_REPL = _set("repl interpreter jupyter notebook")
+_SQL = _set(
+    "sql tsql mysql postgres postgresql psql sqlite sqlite3 duckdb snowflake bigquery "
+    "redshift clickhouse mssql"
+)
+_DB = _set("database db")
+_HTTP = _set(
+    "http https request requests curl wget fetch url urls webpage website webhook scrape "
+    "scraper crawl crawler browse browser navigate download visit"
+)
+_WEB = _set(
+    "web internet google bing duckduckgo ddg brave serper serp serpapi tavily searx "
+    "searxng exa perplexity wikipedia wiki arxiv pubmed news scholar kagi"
+)
+_SEND = _set("send post reply notify forward")
+_MESSAGE = _set(
+    "email emails mail message messages msg sms slack chat tweet notification gmail dm "
+    "teams discord telegram whatsapp"
+)
+_VOCAB = (
+    _DELETE | _WRITE | _MODIFY | _MOVE | _COPY | _READ | _FILE | _SHELL | _EXEC | _CODE
+    | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | {"query", "script"}
+)  # fmt: skip
+OP_KEYS = ("action", "operation", "op", "command", "mode")
+EDIT_KEYS = _set("old_str new_str old_string new_string oldtext newtext edits patch diff")
+WRITE_KEYS = _set("content contents file_text text data new_content")
+
+
+def _segment(token: str) -> list[str]:
+    """Split a glued token into vocabulary words (``writefile`` -> write, file), or keep it."""
+    if token in _VOCAB or len(token) > 40:
+        return [token]
+    best: list[list[str] | None] = [[]] + [None] * len(token)
+    for end in range(1, len(token) + 1):
+        for start in range(max(0, end - 12), end - 1):
+            prefix = best[start]
+            if prefix is not None and token[start:end] in _VOCAB:
+                best[end] = [*prefix, token[start:end]]
+                break
+    found = best[len(token)]
+    return found if found else [token]
+
+
+def name_words(tool: str) -> frozenset[str]:
+    out: list[str] = []
+    for token in tool_key(tool).split("_"):
+        if token:
+            out.extend(_segment(token))
+    return frozenset(out)
+
+
+def verb_kinds(words: frozenset[str]) -> list[str]:
+    kinds: list[str] = []
+    if words & _DELETE:
+        kinds.append("file_delete")
+    if words & _MOVE:
+        kinds += ["file_write", "file_delete"]
+    if words & _COPY:
+        kinds += ["file_read", "file_write"]
+    if words & _WRITE:
+        kinds.append("file_write")
+    if words & _MODIFY:
+        kinds.append("file_modify")
+    if words & _READ and not kinds:
+        kinds.append("file_read")
+    return kinds
+
+
+class Name:
+    """What a tool's name says: kinds, and kinds that wait for a path or an op argument."""
+
+    __slots__ = ("exec_verb", "if_path", "kinds", "op")
+
+    def __init__(self, tool: str) -> None:
+        words = name_words(tool)
+        self.exec_verb = bool(words & _EXEC)
+        self.if_path: tuple[str, ...] = ()
+        self.op = False
+        kinds: list[str] = []
+        has_file = bool(words & _FILE)
+        code = words & _CODE
+        if (
+            words & _SHELL
+            or words in ({"exec"}, {"execute"})
+            or ("script" in words and self.exec_verb and not code)
+        ):
+            kinds.append("shell_exec")
+        if code and (self.exec_verb or words & _REPL or len(words) == 1):
+            kinds.append("code_exec")
+        db = words & _DB
+        if (
+            words & _SQL
+            or ("query" in words and (self.exec_verb or db))
+            or (db and (self.exec_verb or not words - _DB - _FILLER - _READ))
+        ):
+            kinds.append("sql")
+        if has_file:
+            verbs = verb_kinds(words)
+            kinds += verbs
+            self.op = not verbs
+        elif not words - _DELETE - _WRITE - _MODIFY - _MOVE - _COPY - _READ - _FILLER:
+            self.if_path = tuple(verb_kinds(words))
+        if words & _HTTP:
+            kinds.append("http_request")
+            if "download" in words:
+                kinds.append("file_write")
+        if not has_file and (words & _WEB or ("search" in words and not words & (_DB | _SQL))):
+            kinds.append("web_search")
+        if words & _SEND and words & _MESSAGE:
+            kinds.append("message_send")
+        self.kinds = tuple(dict.fromkeys(kinds))

@@ -1,0 +1,367 @@
+"""Reading an action's arguments by meaning: every string into one group.
+
+The walk applies a classification's fixed meanings (by field path), the
+field-name roles and, for names that say nothing, the value's shape
+(``_fields``, ``_shapes``). Below a fixed meaning, lists inherit it and
+mappings resolve their own keys first. Argv split over fields and lists of
+commands come out as one shell text; JSON text in a data field is also read
+field by field.
+
+Cost is bounded: every field visited and every string whose shape is read
+spends from a budget of :data:`WORK` units (a long string spends one unit per
+KB). Past it the walk stops resolving names and reading shapes, and each
+remaining string takes its fixed meaning, its inherited one, the tool's
+executing kind, or ``data``: a conservative reading, since the analysers read
+data for commands, SQL and code too (only prose is spared). So 9,000 tiny list
+items or 5,000 keys cost about what one field per string costs, never a shape
+scan each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._catalogue import C, D, K, P, S, T, U
+from ._fields import (
+    ARGV_KEYS,
+    COMMAND_KEYS,
+    EXEC_DEFAULT,
+    ROLES,
+    command_of,
+    exec_default,
+    join_argv,
+    path_or_url,
+    resolve,
+    role_of,
+)
+from ._shapes import shape
+
+__all__ = ["WORK", "located", "read"]
+
+#: Fields visited and strings shaped (one unit per KB) before the walk turns conservative.
+WORK = 512
+_MAX_DEPTH = 64
+_MAX_JSON = 65_536
+_INHERITED = frozenset((C, S, K, D))
+_READ_AGAIN = frozenset((P, D, T))
+# Roles whose name alone fixes a meaning: kept past the budget (argv joins are not).
+_NAMED = {
+    "command": C,
+    "code": K,
+    "sql": S,
+    "url": U,
+    "path": P,
+}  # a path may be a URL, data or prose may be JSON text
+_SCALARS = frozenset((int, float, bool, type(None)))
+
+
+class _Sink:
+    """Where the walk puts what it reads, and the work it may still spend."""
+
+    __slots__ = ("out", "texts", "work")
+
+    def __init__(self, located: bool) -> None:
+        self.out: dict[str, list[str]] = {}
+        self.texts: list[tuple[str, str, str]] | None = [] if located else None
+        self.work = WORK
+
+    def add(self, meaning: str, text: str, path: str) -> None:
+        bucket = self.out.get(meaning)
+        if bucket is None:
+            self.out[meaning] = [text]
+        else:
+            bucket.append(text)
+        if self.texts is not None:
+            self.texts.append((path, meaning, text))
+
+    def extend(self, meaning: str, texts: list[str], path: str) -> None:
+        bucket = self.out.get(meaning)
+        if bucket is None:
+            self.out[meaning] = list(texts)
+        else:
+            bucket.extend(texts)
+        if self.texts is not None:
+            self.texts.extend((path, meaning, text) for text in texts)
+
+    def shape(self, text: str, role: str = "") -> str:
+        if self.work <= 0:
+            return D
+        self.work -= 1 + len(text) // 1024
+        return shape(text, role)
+
+
+def read(args: object, fields: Mapping[str, str], kinds: tuple[str, ...]) -> dict[str, list[str]]:
+    """Meaning -> strings of ``args`` (see ``_classify.read_fields``)."""
+    if type(args) is dict:
+        found = _flat(args, fields, kinds)
+        if found is not None:
+            return found
+    sink = _Sink(located=False)
+    _walk(args, fields, kinds, sink, "", None, 0)
+    return sink.out
+
+
+def located(
+    args: object, fields: Mapping[str, str], kinds: tuple[str, ...]
+) -> list[tuple[str, str, str]]:
+    """``(path, meaning, text)`` for every string of ``args``."""
+    sink = _Sink(located=True)
+    _walk(args, fields, kinds, sink, "", None, 0)
+    assert sink.texts is not None
+    return sink.texts
+
+
+def _flat(
+    args: dict[Any, Any], fields: Mapping[str, str], kinds: tuple[str, ...]
+) -> dict[str, list[str]] | None:
+    """The hot path: flat arguments, each string's meaning fixed by its field or its shape.
+
+    ``None`` when anything needs the walk (nesting, argv, JSON text, a name
+    with a role, an executing tool's unnamed field, more fields than the budget).
+    """
+    if len(args) > WORK:
+        return None
+    out: dict[str, list[str]] = {}
+    executes: bool | None = None
+    for key, value in args.items():
+        if type(key) is not str or not key.isidentifier():
+            return None  # a field name that is no name is read like a value (walk)
+        kind = type(value)
+        if kind is str:
+            meaning = fields.get(key)
+            if key in ARGV_KEYS or value[:1] == "{":
+                return None
+            if meaning is None:
+                if role_of(key) is not None:
+                    return None
+                if executes is None:
+                    executes = any(k in EXEC_DEFAULT for k in kinds)
+                if executes:
+                    return None
+                meaning = shape(value)
+            elif meaning == P:
+                meaning = path_or_url(value)
+            bucket = out.get(meaning)
+            if bucket is None:
+                out[meaning] = [value]
+            else:
+                bucket.append(value)
+        elif kind is list and key not in ARGV_KEYS and fields.get(key) not in (None, P):
+            # A list of strings under a fixed meaning: commands join into one text.
+            meaning = fields[key]
+            if not all(type(item) is str for item in value):
+                return None
+            texts: list[str] = value
+            if meaning == C:
+                texts = [command_of(key.lower(), value) or ""]
+            bucket = out.get(meaning)
+            if bucket is None:
+                out[meaning] = list(texts)
+            else:
+                bucket.extend(texts)
+        elif kind not in _SCALARS:
+            return None
+    return out
+
+
+def _walk(
+    node: object,
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    sink: _Sink,
+    prefix: str,
+    inherited: str | None,
+    depth: int,
+) -> None:
+    if depth > _MAX_DEPTH:
+        raise ValueError("arguments are nested too deeply")
+    kind = type(node)
+    if kind is str or (kind is not dict and isinstance(node, str)):
+        fixed = fields.get(prefix) or inherited
+        if fixed is None and kinds:
+            fixed = exec_default(kinds, None)
+        _text(fixed, str(node), prefix, fields, kinds, sink, depth)
+    elif kind is dict or (kind is not list and isinstance(node, Mapping)):
+        _mapping(node, fields, kinds, sink, prefix, inherited, depth)  # type: ignore[arg-type]
+    elif isinstance(node, list | tuple):
+        meaning = fields.get(prefix) or inherited
+        if meaning == C:
+            text = command_of(prefix.rpartition(".")[2], node)
+            if text is not None:
+                sink.add(C, text, prefix)
+                return
+        for index, item in enumerate(node):
+            if sink.work <= 0:
+                # Past the budget: the remaining strings in one go, under the fixed or a
+                # conservative meaning; containers still walked (they meet the same budget).
+                rest = node[index:]
+                fallback = meaning or (exec_default(kinds, None) if kinds else None) or D
+                texts: list[str] = []
+                _strings(rest, texts, depth)
+                sink.extend(fallback, texts, prefix)
+                return
+            if type(item) is str and meaning is not None and meaning not in _READ_AGAIN:
+                sink.add(meaning, item, prefix)
+            else:
+                sink.work -= 1
+                _walk(item, fields, kinds, sink, prefix, meaning, depth + 1)
+    elif isinstance(node, bytes | bytearray):
+        text = bytes(node).decode("utf-8", "replace")
+        _walk(text, fields, kinds, sink, prefix, inherited, depth)
+
+
+def _mapping(
+    node: Mapping[Any, Any],
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    sink: _Sink,
+    prefix: str,
+    inherited: str | None,
+    depth: int,
+) -> None:
+    default = exec_default(kinds, node) if kinds else None
+    kinds_set = frozenset(kinds)
+    rest: list[str] | None = None
+    later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
+    head: str | None = None
+    for key, value in node.items():
+        skey = key if type(key) is str else str(key)
+        path = f"{prefix}.{skey}" if prefix else skey
+        meaning = fields.get(path)
+        shaped = False
+        if meaning is None and sink.work <= 0:
+            # Past the budget: no shapes, only names that say what they hold; one
+            # conservative meaning for the rest.
+            named = _NAMED.get(ROLES.get(skey) or ROLES.get(skey.lower()) or "")
+            if named is not None:
+                if type(value) is str:
+                    sink.add(named, value, path)
+                else:
+                    texts: list[str] = []
+                    _strings(value, texts, depth + 1)
+                    sink.extend(named, texts, path)
+                continue
+            if rest is None:
+                rest = []
+            if type(value) is str:
+                rest.append(value)
+            else:
+                _strings(value, rest, depth + 1)
+            continue
+        elif meaning is None:
+            sink.work -= 1
+            if not skey.isidentifier() and skey:
+                # A field name that is no name ({"os.system('id')": true}) is read like a value.
+                sink.add(sink.shape(skey), skey, path)
+            role = role_of(skey)
+            if role is None and inherited is not None:
+                meaning = inherited
+            elif role is None and default is None:
+                if type(value) is str:
+                    _text(None, value, path, fields, kinds, sink, depth)
+                    continue
+                shaped = True
+            else:
+                meaning, shaped = resolve(skey, value, kinds_set, default)
+        if type(value) is str:
+            if meaning == C and skey in COMMAND_KEYS and head is None:
+                head = skey
+            elif skey not in ARGV_KEYS:
+                pending = shaped and value[:1] == "{"  # JSON text: decode before judging shape
+                _text(None if pending else meaning, value, path, fields, kinds, sink, depth)
+                continue
+        later.append((skey, value, None if shaped else meaning, path))
+    if rest is not None:
+        sink.extend(inherited or default or D, rest, prefix)
+    # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
+    if head is not None:
+        words: list[object] = []
+        for skey, value, _, _ in later:
+            if skey in ARGV_KEYS and isinstance(value, list | tuple | str):
+                words.extend(value if isinstance(value, list | tuple) else value.split())
+        text = node[head]
+        joined = f"{text} {join_argv(words)}" if words else text
+        sink.add(C, joined, f"{prefix}.{head}" if prefix else head)
+    for skey, value, meaning, path in later:
+        if head is not None and (
+            skey == head or (skey in ARGV_KEYS and isinstance(value, list | tuple | str))
+        ):
+            continue
+        if isinstance(value, str):
+            _text(meaning, value, path, fields, kinds, sink, depth)
+        elif meaning == C and isinstance(value, list | tuple):
+            text = command_of(skey.lower(), value)
+            if text is not None:
+                sink.add(C, text, path)
+            else:
+                _walk(value, fields, kinds, sink, path, C, depth + 1)
+        elif isinstance(value, Mapping):
+            fixed = fields.get(path)
+            below = fixed if fixed in _INHERITED else None
+            _walk(value, fields, kinds, sink, path, below, depth + 1)
+        elif isinstance(value, list | tuple | bytes | bytearray):
+            _walk(value, fields, kinds, sink, path, meaning, depth + 1)
+
+
+def _strings(node: object, out: list[str], depth: int) -> None:
+    """Every string below ``node`` (keys excluded), resolving nothing; bounded depth."""
+    if depth > _MAX_DEPTH:
+        raise ValueError("arguments are nested too deeply")
+    kind = type(node)
+    if kind is str:
+        out.append(node)  # type: ignore[arg-type]
+        return
+    if kind is dict:
+        items: Any = node.values()  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
+        items = node
+    elif isinstance(node, Mapping):
+        items = node.values()
+    elif isinstance(node, list | tuple):
+        items = node
+    elif isinstance(node, str):
+        out.append(str(node))
+        return
+    elif isinstance(node, bytes | bytearray):
+        out.append(bytes(node).decode("utf-8", "replace"))
+        return
+    else:
+        return
+    for item in items:
+        if type(item) is str:
+            out.append(item)
+        elif type(item) not in _SCALARS:
+            _strings(item, out, depth + 1)
+
+
+def _text(
+    meaning: str | None,
+    text: str,
+    path: str,
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    sink: _Sink,
+    depth: int,
+) -> None:
+    """Add one string (``meaning`` ``None``: read by shape).
+
+    A JSON object in a data or prose field, or in one read by shape, is data
+    and is also read field by field: LangChain's ``requests_post`` takes
+    ``{"url": ..., "data": ...}`` as JSON text, and a command or URL hidden in
+    JSON text is still a command or URL.
+    """
+    if (meaning is None or meaning in (D, T)) and text[:1] == "{" and len(text) <= _MAX_JSON:
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            sink.add(D, text, path)
+            sink.work -= len(text) // 1024
+            _walk(decoded, fields, kinds, sink, path, None, depth + 1)
+            return
+    if meaning == P:
+        meaning = path_or_url(text)
+    sink.add(meaning or sink.shape(text), text, path)
