@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,50 +72,37 @@ def mcp_proxy(
         spec = StdioServerParameters(command=argv[0], args=argv[1:])
     host, port = _address(http_addr) if http_addr else (None, 0)
     try:
-        asyncio.run(
-            _serve(
-                proxy_type,
-                spec,
-                policy,
-                agent_id,
-                host,
-                port,
-                bus_url,
-                identity,
-                registry,
-                kernel_ids,
-                timeout,
+        if bus_url is None:
+            serve = _serve(lambda _client: proxy_type(spec, policy, agent_id=agent_id), host, port)
+        else:
+            if identity is None or registry is None:
+                raise click.UsageError("--bus needs --identity and --registry")
+            agent = AgentIdentity.load(identity)
+            keys = _kernel_keys(registry, kernel_ids)
+            serve = _serve(
+                lambda client: proxy_type(spec, client), host, port, bus_url, agent, keys, timeout
             )
-        )
+        asyncio.run(serve)
     except (BusError, TrustError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 async def _serve(
-    proxy_type: Any,
-    spec: Any,
-    policy: str,
-    agent_id: str,
+    make_proxy: Callable[[KernelClient | None], Any],
     host: str | None,
     port: int,
-    bus_url: str | None,
-    identity: Path | None,
-    registry: Path | None,
-    kernel_ids: tuple[str, ...],
-    timeout: float,
+    bus_url: str | None = None,
+    agent: AgentIdentity | None = None,
+    keys: list[PublicIdentity] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> None:
-    if bus_url is None:
-        proxy = proxy_type(spec, policy, agent_id=agent_id)
-        await _run(proxy, host, port)
+    """Serve the proxy; with ``bus_url``, judged by remote workers through a client."""
+    if bus_url is None or agent is None or keys is None:
+        await _run(make_proxy(None), host, port)
         return
-    if identity is None or registry is None:
-        raise click.UsageError("--bus needs --identity and --registry")
-    agent = AgentIdentity.load(identity)
-    keys = _kernel_keys(registry, kernel_ids)
     bus = await connect(bus_url)
     try:
-        client = KernelClient(bus, agent, keys, timeout=timeout)
-        await _run(proxy_type(spec, client), host, port)
+        await _run(make_proxy(KernelClient(bus, agent, keys, timeout=timeout)), host, port)
     finally:
         await bus.close()
 
