@@ -166,7 +166,10 @@ class LangChainKernel(ToolGovernor):
             return await inner_awrap(request, lambda r: self.awrap_tool_call(r, execute))
 
         node._wrap_tool_call = wrap
-        node._awrap_tool_call = awrap
+        # A node whose own hook is sync-only runs it for async calls too (ToolNode's
+        # fallback): keep that, with our sync hook inside it.
+        sync_only = inner_wrap is not None and inner_awrap is None
+        node._awrap_tool_call = None if sync_only else awrap
         return node
 
     def _wrap_graph(self, graph: Pregel[Any, Any, Any, Any]) -> Pregel[Any, Any, Any, Any]:

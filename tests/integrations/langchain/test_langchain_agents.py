@@ -195,3 +195,20 @@ def test_injected_arguments_are_not_judged_as_the_models() -> None:
         == "released deploy prod for u-1"
     )
     assert seen[0].action["args"] == {"target": "deploy prod"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tool_nodes_own_hooks_still_run_around_ours(mode: str) -> None:
+    seen: list[str] = []
+
+    def audit_hook(request: Any, execute: Any) -> Any:  # a user's sync-only hook
+        seen.append(request.tool_call["name"])
+        return execute(request)
+
+    rec = Recorder()
+    tools = rec.tools()
+    node = ToolNode(tools, wrap_tool_call=audit_hook)
+    graph = _kernel().wrap(_tool_graph(script(DANGEROUS, HARMLESS), tools, node))
+    state = run(graph, GO, mode)
+    assert sorted(seen) == ["search", "terminal"] and rec.names() == ["search"]
+    assert tool_messages(state)["terminal"].status == "error"
