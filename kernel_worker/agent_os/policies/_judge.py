@@ -141,7 +141,18 @@ class Judge:
                 extra = hints["action"]
                 declared = [kind, *(extra if isinstance(extra, list) else [extra])]
             hints = {**(hints or {}), "action": declared}
-        return classify(tool, action.get("args"), hints)
+        found = classify(tool, action.get("args"), hints)
+        if kind == "tool_call" and hints and tool:
+            # Hints come from the caller: they add kinds, never take away what the
+            # tool's name, the catalogue or the arguments say (a terminal declared
+            # file_read is still shell execution).
+            plain = classify(tool, action.get("args"), None)
+            extra = tuple(k for k in plain.kinds if k not in found.kinds)
+            if extra or any(f not in found.fields for f in plain.fields):
+                found = Classification(
+                    (*found.kinds, *extra), found.source, {**found.fields, **plain.fields}
+                )
+        return found
 
     def _evaluate(
         self, action: Any, capabilities: frozenset[str] | None, trace: list[str] | None

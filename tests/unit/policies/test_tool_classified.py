@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
 from agent_os.kernel_worker import KernelSpace, Worker
-from agent_os.policies import PolicyViolation, load_policy
+from agent_os.policies import Policy, PolicyViolation, load_policy
 from agent_os.trust import AgentIdentity, TrustRegistry
 
 STRICT = load_policy("strict")
@@ -114,7 +117,51 @@ async def test_kernel_client_execute_passes_the_declaration() -> None:
         verdict = await client.check(
             "tool_call", {"path": "/tmp/x"}, tool="save", hints={"action": "file_delete"}
         )
-        assert (verdict.rule, verdict.kinds) == ("action:file_delete", ("file_delete",))
+        assert verdict.rule == "action:file_delete"
+        assert verdict.kinds[0] == "file_delete"
+    finally:
+        await worker.shutdown()
+        await abus.close()
+        await wbus.close()
+
+
+def test_hints_add_kinds_but_never_take_any_away() -> None:
+    declared = STRICT.evaluate(
+        {**call("terminal", commands=["ls"]), "hints": {"action": "file_read"}}
+    )
+    assert (declared.decision.value, declared.rule) == ("deny", "action:shell_exec")
+    assert set(declared.kinds) == {"file_read", "shell_exec"}
+    read_only = {"annotations": {"readOnlyHint": True}}
+    assert not STRICT.evaluate({**call("terminal", commands=["ls"]), "hints": read_only}).allowed
+    stricter = STRICT.evaluate({**call("lookup", key="x"), "hints": {"action": "file_write"}})
+    assert stricter.rule == "action:file_write"
+
+
+async def test_a_worker_picks_up_a_changed_data_file(tmp_path: Path) -> None:
+    data = tmp_path / "payees.yaml"
+    data.write_text("payees: [GB1]\n", encoding="utf-8")
+    policy = Policy(
+        "payees",
+        data=data,
+        tools={"rules": [{"tool": "pay", "when": "!(args.to in data.payees)", "id": "new"}]},
+    )
+    kernel_id = AgentIdentity.create("kernel-data")
+    agent = AgentIdentity.create("agent-data")
+    registry = TrustRegistry()
+    registry.register(agent.public())
+    url = "memory://tools-data"
+    wbus, abus = await connect(url), await connect(url)
+    worker = Worker(wbus, identity=kernel_id, registry=registry, policies=policy)
+    await worker.start()
+    try:
+        client = KernelClient(abus, agent, [kernel_id.public()])
+        assert (await client.check("tool_call", {"to": "GB2"}, tool="pay")).rule == "new"
+        data.write_text("payees: [GB1, GB2]\n", encoding="utf-8")
+        # The worker's policy looks at the file again within RECHECK_SECONDS; wait on the verdict.
+        deadline = time.monotonic() + 10
+        while not (await client.check("tool_call", {"to": "GB2"}, tool="pay")).allowed:
+            assert time.monotonic() < deadline, "the worker never saw the new data file"
+            await asyncio.sleep(0.05)
     finally:
         await worker.shutdown()
         await abus.close()
