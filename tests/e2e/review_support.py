@@ -97,6 +97,8 @@ class ReviewSetup:
             registry=self.registry(),
             policies=load_policy(POLICY),
             audit=MemoryAuditLog(),
+            # Kept in memory: no backlog left on the shared test brokers' audit subject.
+            publish_audit=False,
             review=self.queue(timeout, rules),
         )
         await worker.start()
