@@ -316,9 +316,10 @@ def console(
         raise click.ClickException(str(exc)) from exc
     health: HealthServer | None = None
     if metrics_port is not None:
-        config.on_queue = Metrics().review_queue
-        health = HealthServer(Readiness(), port=metrics_port, addr=addr)
         store = config.store
+        # The worker's gauges, read from the store at each scrape.
+        Metrics().watch_review_queue(lambda: [i.created_at for i in store.pending()])
+        health = HealthServer(Readiness(), port=metrics_port, addr=addr)
         health.readiness.add("review_store", lambda: store_ready(store))
 
     async def run() -> None:

@@ -73,8 +73,6 @@ class ConsoleConfig:
     tokens: dict[str, str] | None = None
     auth_header: str | None = None
     secure_cookies: bool = False
-    #: Called every second with the pending count and the oldest item's age (metrics).
-    on_queue: Callable[[int, float], None] | None = None
 
     def __post_init__(self) -> None:
         if (self.tokens is None) == (self.auth_header is None):
@@ -171,17 +169,6 @@ class _Console:
                 if self.audit is not None:
                     verdict = final_verdict(item, self.config.registry, now)
                     await self.audit.put(outcome_event(item, verdict, now))
-            if self.config.on_queue is not None:
-                await self._report_queue(now)
-
-    async def _report_queue(self, now: float) -> None:
-        assert self.config.on_queue is not None
-        try:
-            pending = await asyncio.to_thread(self.config.store.pending, now)
-        except ReviewError:
-            return
-        oldest = min((i.created_at for i in pending), default=now)
-        self.config.on_queue(len(pending), now - oldest)
 
     # -- who is asking ------------------------------------------------------------------
 
