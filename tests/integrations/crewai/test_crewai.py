@@ -37,6 +37,7 @@ from tests.integrations.support import (
     unreachable_kernel,
 )
 from tests.integrations.threaded import FailingAudit, on_thread
+from tests.servers import Servers
 
 # CrewAI 1.15 reads its own deprecated fields (function_calling_llm,
 # allow_code_execution, ...) while building every agent; only warnings raised
@@ -205,6 +206,21 @@ def test_sigstop_runs_only_after_approval(mode: str, approve: bool) -> None:
     assert tools.ran == ([HELD] if approve else [])
     assert llm.seen("released deploy to production") is approve
     assert llm.seen("review_denied") is not approve
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+def test_remote_sigstop_runs_only_after_a_reviewer_decides(
+    mode: str, approve: bool, servers: Servers, tmp_path: Path
+) -> None:
+    crew, llm, tools = make_crew(ReActLLM, HELD)
+    with on_thread(remote_kernel(servers.get("nats").url, review=tmp_path)) as (remote, loop):
+        # The crew blocks on the held call while a reviewer, elsewhere, decides.
+        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), loop)
+        run(CrewAIKernel(remote.client, loop=loop).wrap(crew), mode)
+        assert reviewed.result(30).status.value == ("approved" if approve else "denied")
+
+    assert tools.ran == ([HELD] if approve else [])
+    assert llm.seen("released deploy to production") is approve
 
 
 def test_unreachable_kernel_denies(mode: str) -> None:
