@@ -36,6 +36,12 @@ _FILLER = _set("tool tools fn func function to a an the from in on my local safe
 _SHELL = _set(
     "shell bash sh zsh terminal cmd command commands powershell pwsh console subprocess cli"
 )
+# Operator CLIs: a tool named after one runs it (kubectl_delete, docker_run, terraform_apply).
+# Whole words only: they are not used to split glued words ("dockerfile" is not docker + file).
+_CLI = _set(
+    "kubectl docker podman helm terraform ansible aws gcloud gsutil az npm npx pip psql mysql "
+    "ssh scp rsync systemctl crontab sudo"
+)
 _EXEC = _set("run exec execute eval evaluate interpret invoke spawn launch")
 _CODE = _set(
     "python py code repl interpreter js javascript node nodejs typescript ruby julia "
@@ -124,6 +130,7 @@ class Name:
         code = words & _CODE
         if (
             words & _SHELL
+            or words & _CLI
             or words in ({"exec"}, {"execute"})
             or ("script" in words and self.exec_verb and not code)
         ):

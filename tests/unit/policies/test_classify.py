@@ -141,6 +141,9 @@ def test_a_declaration_comes_first() -> None:
         ("download_file", ("http_request", "file_write")),
         ("search_news", ("web_search",)),
         ("send_slack_message", ("message_send",)),
+        ("kubectl_delete", ("shell_exec",)),
+        ("docker-run", ("shell_exec",)),
+        ("terraformApply", ("shell_exec",)),
     ],
 )
 def test_the_name(tool: str, want: tuple[str, ...]) -> None:
