@@ -169,8 +169,8 @@ def test_sigstop_interrupts_and_runs_only_after_approval(mode: str, approve: boo
 
 
 def test_a_held_mcp_style_call_without_sdk_approval_asks_the_kernels_approver(mode: str) -> None:
-    # With pre-approval guardrails the guardrail sees the call before any human did:
-    # the kernel's own approver decides, and here it denies.
+    # A tool with no per-call approval policy (as MCP tools are) reaches the
+    # guardrail unapproved: the kernel's own approver decides, and here it denies.
     agent, model, tools = make_agent(HELD)
     kernel = OpenAIKernel(integration_policy(), approver=AutoDeny())
     governed = kernel.wrap_agent(agent)
