@@ -65,6 +65,15 @@ def settled(verdict: Verdict, outcome: ReviewOutcome) -> Verdict:
     return dataclasses.replace(verdict, decision=Decision.DENY, code=code)
 
 
+def _unavailable(verdict: Verdict, exc: Exception) -> Verdict:
+    return dataclasses.replace(
+        verdict,
+        decision=Decision.DENY,
+        code="review_unavailable",
+        reason=f"the action needs review and the review store failed: {exc}",
+    )
+
+
 class Governance:
     """The one flow; see the module docstring.
 
@@ -122,18 +131,14 @@ class Governance:
                 item = await self._review.hold(action, verdict)
             except ReviewError as exc:
                 log.warning("review store unavailable; denying: %s", exc)
-                return Held(
-                    dataclasses.replace(
-                        verdict,
-                        decision=Decision.DENY,
-                        code="review_unavailable",
-                        reason=f"the action needs review and the review store failed: {exc}",
-                    ),
-                    None,
-                )
+                return Held(_unavailable(verdict, exc), None)
             if not wait:
                 return Held(self._review.pending(item), None)
-            _, final = await self._review.settled(item.ticket)
+            try:
+                _, final = await self._review.settled(item.ticket)
+            except (ReviewError, LookupError) as exc:
+                log.warning("review of %s cannot be read; denying: %s", item.ticket, exc)
+                final = _unavailable(verdict, exc)
             outcome = _OUTCOMES.get(final.code, ReviewOutcome.DENIED)
         else:
             # Nobody can review: the verdict stays "review", which no caller runs.

@@ -120,7 +120,8 @@ class ReviewStore:
     def find(self, prefix: str) -> ReviewItem | None:
         """The item whose ticket is ``prefix`` or the only one starting with it."""
         item = self.get(prefix)
-        if item is not None or len(prefix) < 4:
+        # Tickets are hex: anything else (a LIKE wildcard, say) is no prefix of one.
+        if item is not None or len(prefix) < 4 or prefix.strip("0123456789abcdef"):
             return item
         found = self._items("WHERE ticket LIKE ? ORDER BY created_at LIMIT 2", (prefix + "%",))
         return found[0] if len(found) == 1 else None

@@ -189,3 +189,24 @@ async def test_worker_desk_audits_and_counts_the_outcome_it_delivers(
     finally:
         await worker.shutdown()
         await bus.close()
+
+
+async def test_kernel_space_denies_when_the_held_item_disappears(
+    store: SqliteReviewStore, people: tuple[TrustRegistry, AgentIdentity], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    registry, _ = people
+    kernel = KernelSpace(POLICY, review=ReviewQueue(store, registry=registry, poll=0.02))
+
+    @kernel.register(action="deploy")
+    def deploy(target: str) -> None:
+        raise AssertionError("must not run")
+
+    call = asyncio.create_task(deploy("prod"))
+    await _pending(store)
+    with sqlite3.connect(tmp_path / "review.db") as db:  # someone empties the queue
+        db.execute("DELETE FROM agentos_review_items")
+    with pytest.raises(PolicyViolation) as info:
+        await call
+    assert info.value.code == "review_denied"
