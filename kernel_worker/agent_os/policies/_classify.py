@@ -6,7 +6,9 @@ structural rules know) and the meaning of each argument (``_fields``).
 Sources, first that classifies wins:
 
 1. ``declared``: ``hints["action"]``, what the caller or the adapter's
-   configuration says the tool is (``@kernel.register(action="file_write")``);
+   configuration says the tool is (``@kernel.register(action="file_write")``).
+   Its kinds come first; what the catalogue or the name say is added to them,
+   never dropped (a declaration comes from the agent's side);
 2. ``catalogue``: a well-known tool, by ``hints["class"]`` or by its name
    (``_catalogue``: LangChain, CrewAI, MCP reference servers, OpenAI and
    Anthropic tools);
@@ -76,7 +78,7 @@ _MAX_KEYS = 64  # argument fields classify names; read_fields reads any more (on
 class _Base:
     """Everything about a (tool, hints) pair that does not depend on the argument values."""
 
-    __slots__ = ("by_keys", "fallback", "kinds", "name", "source", "spec")
+    __slots__ = ("by_keys", "declared", "fallback", "kinds", "name", "source", "spec")
 
     def __init__(self, tool: str, hints: Mapping[str, object] | None) -> None:
         self.by_keys: dict[tuple[object, ...], Classification] = {}
@@ -84,21 +86,30 @@ class _Base:
         self.name: Name | None = None
         self.fallback: tuple[str, ...] = ()
         hints = hints or {}
-        declared = _declared(hints.get("action"))
+        # A declaration comes from the caller's side: it names kinds first and may add
+        # kinds, but never drops what the catalogue or the name say (a `terminal`
+        # declared file_read still executes shell).
+        self.declared = _declared(hints.get("action"))
         klass = hints.get("class")
         server = hints.get("server")
         if isinstance(klass, str):
             self.spec = CATALOGUE.get(tool_key(klass))
         if self.spec is None and tool:
             self.spec = _lookup(tool, server if isinstance(server, str) else "")
-        if declared:
-            self.kinds, self.source = declared, "declared"
-        elif self.spec is not None:
+        if self.spec is not None:
             self.kinds, self.source = self.spec.kinds, "catalogue"
         else:
-            self.name = Name(tool)
-            self.kinds, self.source = self.name.kinds, "name" if self.name.kinds else "none"
-            self.fallback = _annotated(hints)
+            name = Name(tool)
+            self.kinds, self.source = name.kinds, "name" if name.kinds else "none"
+            if not self.declared:
+                self.name = name  # arguments may still classify it (see _refine)
+                self.fallback = _annotated(hints)
+        if self.declared:
+            self.kinds, self.source = _merge(self.declared, self.kinds), "declared"
+
+
+def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
+    return first + tuple(kind for kind in then if kind not in first)
 
 
 def _declared(value: object) -> tuple[str, ...]:
@@ -187,8 +198,8 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
     kinds = base.kinds
     fields: dict[str, str] = dict(spec.fields) if spec is not None else {}
     looked = False  # whether any value was looked at (then the result is not cached)
-    if spec is not None and spec.op and base.source == "catalogue":
-        kinds = _op_kinds(spec, args)
+    if spec is not None and spec.op:
+        kinds = _merge(base.declared, _op_kinds(spec, args))
         looked = True
     if isinstance(args, Mapping):
         default = exec_default(kinds, args)

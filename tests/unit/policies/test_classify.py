@@ -107,8 +107,16 @@ def test_an_op_argument_picks_the_kinds() -> None:
 
 
 def test_a_declaration_comes_first() -> None:
-    found = classify("terminal", {"commands": ["ls"]}, {"action": "file_read"})
+    found = classify("helper", {"target": "a.txt"}, {"action": "file_read"})
     assert (found.kinds, found.source) == (("file_read",), "declared")
+    # A declaration adds kinds first but never drops what the catalogue or name say.
+    found = classify("terminal", {"commands": ["ls"]}, {"action": "file_read"})
+    assert (found.kinds, found.source) == (("file_read", "shell_exec"), "declared")
+    assert found.fields["commands"] == "command"
+    assert kinds("delete_file", {"file_path": "a"}, {"action": "file_read"}) == (
+        "file_read",
+        "file_delete",
+    )
     assert classify("", {"a": 1}, {"action": ["file_write", "http_request"]}).kinds == (
         "file_write",
         "http_request",
