@@ -298,9 +298,7 @@ def _mcp_annotations(server: Any, tool_name: str) -> dict[str, Any] | None:
         return None
     for tool in getattr(server, "cached_tools", None) or ():
         if getattr(tool, "name", None) == tool_name:
-            value = getattr(tool, "annotations", None)
-            dump = getattr(value, "model_dump", None)
-            return annotations_of(dump(by_alias=True, exclude_none=True) if dump else value)
+            return annotations_of(getattr(tool, "annotations", None))
     return None
 
 
