@@ -88,7 +88,12 @@ class ReviewSetup:
         )
 
     async def worker(
-        self, url: str, *, timeout: float = 600.0, rules: ReviewRules | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 600.0,
+        rules: ReviewRules | None = None,
+        publish_audit: bool = False,
     ) -> tuple[Worker, Bus]:
         bus = await connect(url)
         worker = Worker(
@@ -97,8 +102,8 @@ class ReviewSetup:
             registry=self.registry(),
             policies=load_policy(POLICY),
             audit=MemoryAuditLog(),
-            # Kept in memory: no backlog left on the shared test brokers' audit subject.
-            publish_audit=False,
+            # Kept in memory unless asked: no backlog left on the shared brokers' audit subject.
+            publish_audit=publish_audit,
             review=self.queue(timeout, rules),
         )
         await worker.start()

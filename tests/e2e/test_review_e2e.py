@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from review_support import ReviewSetup, held_item
+from review_support import ReviewSetup, held_item, wait_for
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import new_id
+from agent_os.audit import AuditSinkWorker, SqliteAuditStore, verify_chain
+from agent_os.bus import connect, new_id
 from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
 from tests.servers import Servers, selected_backends
@@ -140,3 +141,44 @@ async def test_two_approvals_needed(tmp_path: Path, url: str) -> None:
         await worker.shutdown()
         await client_bus.close()
         await worker_bus.close()
+
+
+async def test_decision_and_outcome_land_in_the_audit_chain(
+    tmp_path: Path, servers: Servers
+) -> None:
+    url = servers.get("nats").url
+    setup = ReviewSetup(tmp_path)
+    worker, worker_bus = await setup.worker(url, publish_audit=True)
+    client, client_bus = await setup.client(url)
+    sink_bus = await connect(url)
+    chain = SqliteAuditStore(tmp_path / "audit.db")
+    sink = AuditSinkWorker(sink_bus, chain)
+    await sink.start()
+    try:
+        pending = await client.check("deploy", {"target": "prod"}, wait_review=False)
+        assert pending.ticket is not None
+        await setup.cli("deny", pending.ticket, "--comment", "freeze", bus=url)
+        final = await client.wait(pending)
+        assert final.code == "review_denied"
+        ids = {f"review-{pending.ticket}-alice", f"review-{pending.ticket}-final"}
+        found = await wait_for(
+            lambda: (
+                (got := {r.event.event_id: r.event for r in chain.records()})
+                and ids <= got.keys()
+                and got
+            ),
+            what="review events in the chain",
+        )
+        decision, outcome = (found[i] for i in sorted(ids))
+        assert (
+            decision.review == "denied" and "denied by alice (signed by alice)" in decision.reason
+        )
+        assert decision.kernel_id == "alice" and "freeze" in decision.reason
+        assert outcome.review == "denied" and outcome.kernel_id == "kernel-1"
+        assert verify_chain(chain.records()).ok
+    finally:
+        await sink.shutdown()
+        await worker.shutdown()
+        chain.close()
+        for bus in (sink_bus, client_bus, worker_bus):
+            await bus.close()
