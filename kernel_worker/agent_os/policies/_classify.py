@@ -2,8 +2,8 @@
 
 :func:`classify` names the action kinds a call belongs to (``file_write``,
 ``shell_exec``, ``sql``, ``http_request``...; the ones ``strict`` and the
-structural rules know) and the meaning of each argument (``_fields``).
-Sources, first that classifies wins:
+structural rules know) and the meaning of each argument (``_fields``,
+``_read``). Sources, in order; the first that classifies names the source:
 
 1. ``declared``: ``hints["action"]``, what the caller or the adapter's
    configuration says the tool is (``@kernel.register(action="file_write")``).
@@ -11,9 +11,9 @@ Sources, first that classifies wins:
    never dropped (a declaration comes from the agent's side);
 2. ``catalogue``: a well-known tool, by ``hints["class"]`` or by its name
    (``_catalogue``: LangChain, CrewAI, MCP reference servers, OpenAI and
-   Anthropic tools);
-3. ``name``: the words of the tool's name (``delete_file``, ``runCommand``,
-   ``sql-query``, ``web_search``; glued words such as ``writefile`` too);
+   Anthropic tools), server prefixes (``mcp__fs__write_file``) stripped;
+3. ``name``: the words of the tool's name (``_names``: ``delete_file``,
+   ``runCommand``, ``sql-query``, ``kubectl_delete``, glued ``writefile``);
 4. ``args``: argument shapes (a command line under ``command``, SQL under
    ``query``, a URL under ``url``, a path beside file content);
 5. ``declared`` again, weakest: MCP tool annotations (``readOnlyHint`` reads,
