@@ -57,9 +57,10 @@ _CHECKPOINTER_KEY = "__pregel_checkpointer"
 _PATCH = "__agent_os_governed__"
 _HOOKS = "__agent_os_hooks__"
 
-#: The tool call a hook already judged and is now running: its tool skips a second check.
-_judged: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
-    "agent_os_judged", default=None
+#: The tool call a hook already judged and is now running (name, id, arguments): its tool
+#: skips a second check, unless something between the two changed the arguments.
+_judged: contextvars.ContextVar[tuple[str, str | None, dict[str, Any]] | None] = (
+    contextvars.ContextVar("agent_os_judged", default=None)
 )
 
 
@@ -198,7 +199,7 @@ class LangChainKernel(ToolGovernor):
         verdict = self._governed(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)
-        token = _judged.set((call.tool, call.call_id))
+        token = _judged.set(_judged_key(call))
         try:
             return handler(request)
         finally:
@@ -214,7 +215,7 @@ class LangChainKernel(ToolGovernor):
         verdict = await self._agoverned(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)
-        token = _judged.set((call.tool, call.call_id))
+        token = _judged.set(_judged_key(call))
         try:
             return await handler(request)
         finally:
@@ -292,9 +293,8 @@ class LangChainKernel(ToolGovernor):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        call_id = kwargs.get("tool_call_id")
-        if _judged.get() != (tool.name, call_id):  # not already judged by a hook
-            call, unread = self._tool_call(tool, patch, tool_input, call_id)
+        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
+        if unread is not None or _judged.get() != _judged_key(call):  # not judged by a hook
             verdict = self._governed(call, unread)
             if not verdict.allowed:
                 return self._tool_refusal(call, verdict)
@@ -308,9 +308,8 @@ class LangChainKernel(ToolGovernor):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        call_id = kwargs.get("tool_call_id")
-        if _judged.get() != (tool.name, call_id):
-            call, unread = self._tool_call(tool, patch, tool_input, call_id)
+        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
+        if unread is not None or _judged.get() != _judged_key(call):
             verdict = await self._agoverned(call, unread)
             if not verdict.allowed:
                 return self._tool_refusal(call, verdict)
@@ -418,6 +417,10 @@ def _approved(answer: Any) -> bool:
         decision = answer.get("decision")
         return isinstance(decision, str) and decision.strip().lower() in _APPROVALS
     return False
+
+
+def _judged_key(call: ToolCall) -> tuple[str, str | None, dict[str, Any]]:
+    return (call.tool, call.call_id, dict(call.args))
 
 
 def _unreadable() -> Verdict:
