@@ -167,7 +167,9 @@ class _Console:
             now = time.time()
             for item in expired:
                 if self.audit is not None:
-                    verdict = final_verdict(item, self.config.registry, now)
+                    verdict = final_verdict(item, self.config.registry, now).bound(
+                        item.request_id, self.config.identity.agent_id, 0.0
+                    )
                     await self.audit.put(outcome_event(item, verdict, now))
 
     # -- who is asking ------------------------------------------------------------------
