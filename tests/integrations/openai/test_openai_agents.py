@@ -36,6 +36,7 @@ from tests.integrations.support import (
     unreachable_kernel,
 )
 from tests.integrations.threaded import FailingAudit, on_thread
+from tests.servers import Servers
 
 MODES = ("run", "run_sync")
 DELETE = ("delete_file", {"file_path": "/etc/passwd"})
@@ -166,6 +167,25 @@ def test_sigstop_interrupts_and_runs_only_after_approval(mode: str, approve: boo
     assert model.seen("released deploy to production") is approve
     reviews = [e.review for e in audit.events]
     assert reviews == ([None, "approved"] if approve else [None])
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+def test_remote_sigstop_waits_for_the_kernels_reviewer(
+    mode: str, approve: bool, servers: Servers, tmp_path: Path
+) -> None:
+    # With a remote kernel a held call is the kernel's durable review: the run
+    # waits (no SDK interruption the agent's own process could approve) and the
+    # tool runs only if the kernel's reviewer approves.
+    agent, model, tools = make_agent(HELD)
+    with on_thread(remote_kernel(servers.get("nats").url, review=tmp_path)) as (remote, loop):
+        governed = OpenAIKernel(remote.client, loop=loop).wrap_agent(agent)
+        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), loop)
+        result = run(governed, mode)
+        assert reviewed.result(30).status.value == ("approved" if approve else "denied")
+
+    assert result.interruptions == []
+    assert tools.ran == ([HELD] if approve else [])
+    assert model.seen("released deploy to production") is approve
 
 
 def test_a_held_mcp_style_call_without_sdk_approval_asks_the_kernels_approver(mode: str) -> None:
