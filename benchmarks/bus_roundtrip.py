@@ -180,7 +180,7 @@ async def throughput(url: str, seconds: float, in_flight: int) -> dict[str, floa
         "--policy", "strict", "--key", str(tmp / "kernel.key"),
         "--registry", str(tmp / "registry.json"),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        # One worker: where the bus has no shared nonce store (SQS) it says so.
+        # One worker: where the bus has no shared nonce store (Kafka, SQS) it says so.
         env={**os.environ, "AGENT_OS_SINGLE_REPLICA": "true"},
     )  # fmt: skip
     bus = await connect(url)

@@ -81,7 +81,7 @@ async def test_worker_command_serves_and_drains_on_sigterm(
     durable_url: str, bus: Bus, tmp_path: Path
 ) -> None:
     kernel, agent, key, registry = _identities(tmp_path)
-    # SQS has no store its workers share: one worker declares itself the only replica.
+    # Kafka and SQS have no store their workers share: one worker declares itself alone.
     env = {**os.environ, "AGENT_OS_SINGLE_REPLICA": "true"}
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "agent-os"), "worker", "--bus", durable_url, "--policy", "strict",

@@ -119,12 +119,14 @@ def test_an_unreachable_nonce_store_is_refused(
     assert "(nonce_store_unavailable)" in out
 
 
-def test_sqs_without_a_shared_nonce_store_is_refused(
-    servers: Servers, files: tuple[Path, Path, AgentIdentity]
+@pytest.mark.parametrize(
+    "bus", ["sqs://us-east-1/x?endpoint_url=http://127.0.0.1:9", "kafka://127.0.0.1:9"]
+)
+def test_kafka_or_sqs_without_a_shared_nonce_store_is_refused(
+    bus: str, files: tuple[Path, Path, AgentIdentity]
 ) -> None:
     key, registry, _ = files
-    code, out = _run(["--bus", "sqs://us-east-1/x?endpoint_url=http://127.0.0.1:9",
-                      "--key", str(key), "--registry", str(registry)])  # fmt: skip
+    code, out = _run(["--bus", bus, "--key", str(key), "--registry", str(registry)])
     assert code == 1
     assert "(no_shared_nonce_store)" in out
     assert "AGENT_OS_NONCE_URL" in out and "AGENT_OS_SINGLE_REPLICA" in out

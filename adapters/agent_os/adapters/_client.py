@@ -167,9 +167,6 @@ class KernelClient:
             subject=self._subject,
             body=message.to_bytes(),
             id=message.id,
-            # Keyed by agent: a partitioned bus (Kafka) sends one agent's requests to one
-            # worker, whose replay memory then sees them all.
-            key=self.agent_id,
             deadline=time.time() + timeout,
         )
         accepted: list[Verdict] = []

@@ -26,12 +26,26 @@ class Service:
         raise NotImplementedError
 
     async def run(self, *, install_signal_handlers: bool = False) -> None:
-        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them)."""
-        await self.start()
+        """Consume until :meth:`shutdown` (or SIGTERM/SIGINT when asked to handle them).
+
+        The handlers are in place before consuming starts (a SIGTERM right after
+        the "consuming" log line still drains); one that arrives during
+        ``start`` shuts down once ``start`` has returned.
+        """
+        started = asyncio.Event()
         if install_signal_handlers:
             loop = asyncio.get_running_loop()
+
+            async def stop_after_start() -> None:
+                await started.wait()
+                await self.shutdown()
+
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(stop_after_start()))
+        try:
+            await self.start()
+        finally:
+            started.set()
         await self._stopped.wait()
 
     async def shutdown(self) -> None:

@@ -8,11 +8,11 @@ whose replicas would each keep their own replay memory.
 
 Replay protection is fleet-wide by default (:func:`plan_nonce_store`): the
 workers record nonces in the store their bus already shares — a JetStream
-key-value bucket on NATS, the Redis server on Redis. Kafka routes each
-agent's requests to one partition (the client keys them by agent id), so one
-worker sees all of an agent's requests while the group is stable. SQS has
-neither: a worker there needs ``AGENT_OS_NONCE_URL`` or an explicit
-single-replica opt-out.
+key-value bucket on NATS, the Redis server on Redis. Kafka and SQS have no
+such store: a worker there needs ``AGENT_OS_NONCE_URL`` or an explicit
+single-replica opt-out. (Keying requests by agent would send one agent's
+requests to one Kafka consumer, but Kafka hands out a key's messages one at
+a time: a request held for review would stall that agent's others.)
 """
 
 from __future__ import annotations
@@ -113,12 +113,6 @@ def plan_nonce_store(
             "nonce_store_url",
             f"AGENT_OS_NONCE_URL={redact(nonce_url)!r}: expected redis://, rediss://, nats://, "
             "tls:// or 'local'",
-        )
-    if scheme == "kafka":
-        return NoncePlan(
-            MemoryNonceStore(),
-            "this worker's memory; Kafka routes each agent's requests to one partition",
-            False,
         )
     if scheme == "memory":
         return NoncePlan(MemoryNonceStore(), "this process's memory (memory:// bus)", False)
