@@ -141,6 +141,7 @@ def _strict(signal: str | None = None, only_secrets: bool = False) -> dict[str, 
         sig({"check": "shell"}),
         sig({"check": "code"}),
         sig({"check": "secrets"}),
+        sig({"check": "writes"}),
         *review,
     ]
     body["blocked_paths"] = [

@@ -27,6 +27,7 @@ from agent_os.policies.analysis._net import NAMED_HOSTS, NAMED_NETWORKS
 from agent_os.policies.analysis._path import glob_regex
 from agent_os.policies.analysis._secrets import SECRET_CHECKS
 from agent_os.policies.analysis._shell import SHELL_CHECKS
+from agent_os.policies.analysis._shell_ops import WRITE_CHECKS
 from agent_os.policies.analysis._sql import SQL_CHECKS
 
 from ._errors import PolicyLoadError
@@ -42,13 +43,20 @@ __all__ = [
 ]
 
 #: Every structural check id -> its default reason.
-CHECKS: dict[str, str] = {**SQL_CHECKS, **SHELL_CHECKS, **CODE_CHECKS, **SECRET_CHECKS}
+CHECKS: dict[str, str] = {
+    **SQL_CHECKS,
+    **SHELL_CHECKS,
+    **CODE_CHECKS,
+    **SECRET_CHECKS,
+    **WRITE_CHECKS,
+}
 #: Group names usable in ``checks`` -> the check ids they stand for.
 CHECK_GROUPS: dict[str, tuple[str, ...]] = {
     "sql": tuple(SQL_CHECKS),
     "shell": tuple(SHELL_CHECKS),
     "code": tuple(CODE_CHECKS),
     "secrets": tuple(SECRET_CHECKS),
+    "writes": tuple(WRITE_CHECKS),
 }
 
 

@@ -18,6 +18,9 @@ carry no SQL, command, path or URL field pay nothing:
 * secret detection (``_secrets``): every string of every action, whatever
   its field means (a key pasted into a search query leaks as surely as one in
   a request body), with adjacent strings joined for split secrets;
+* persistence writes: ``path`` fields of a file write that name a start-up,
+  scheduler or credential file (``~/.bashrc``, ``/etc/cron.d/x``, systemd
+  units, ``authorized_keys``, ``.git/hooks``);
 * path rules: ``path`` fields (``path``, ``file``, ``dest``...) and paths in
   shell commands, in every canonical spelling;
 * network rules: ``url`` fields and URLs in shell commands, in every reading.
@@ -39,6 +42,7 @@ from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell import analyse_shell
+from agent_os.policies.analysis._shell_ops import persistence_target
 from agent_os.policies.analysis._sql import analyse_sql, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
@@ -52,6 +56,9 @@ _SHELL_ACTIONS = frozenset({"shell_exec", "code_exec"})
 _SQL_IDS = frozenset(CHECK_GROUPS["sql"])
 _CODE_IDS = frozenset(CHECK_GROUPS["code"])
 _SECRET_IDS = frozenset(CHECK_GROUPS["secrets"])
+_WRITE_IDS = frozenset(CHECK_GROUPS["writes"])
+_WRITE_ACTIONS = frozenset({"file_write", "file_modify", "file_append", "file_create", "file_copy",
+                            "file_move"})  # fmt: skip
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
@@ -120,6 +127,7 @@ class Structural:
         "_secrets",
         "_shell",
         "_sql",
+        "_writes",
         "active",
     )
 
@@ -139,7 +147,8 @@ class Structural:
         self._path_rules = paths
         self._code = any(c in _CODE_IDS for c in self._checks)
         self._secrets = any(c in _SECRET_IDS for c in self._checks)
-        shell = self._checks.keys() - _SQL_IDS - _CODE_IDS - _SECRET_IDS
+        self._writes = any(c in _WRITE_IDS for c in self._checks)
+        shell = self._checks.keys() - _SQL_IDS - _CODE_IDS - _SECRET_IDS - _WRITE_IDS
         self._shell = bool(shell) or bool(commands) or bool(paths)
         self._net_rules = tuple((rule, rule.ranges(), rule.hosts()) for rule in networks)
         self._allowed = allowed_domains
@@ -162,7 +171,7 @@ class Structural:
             groups.add("path")
         self._groups = frozenset(groups)
         #: True when any structural rule other than a domain rule exists.
-        self.active = bool(groups) or self._secrets
+        self.active = bool(groups) or self._secrets or self._writes
 
     @property
     def groups(self) -> frozenset[str]:
@@ -173,7 +182,7 @@ class Structural:
 
     def needed(self, kind: str, groups: Mapping[str, list[str]]) -> bool:
         """Cheap pre-check: could :meth:`evaluate` find anything in this action?"""
-        if self._secrets:
+        if self._secrets or (self._writes and kind in _WRITE_ACTIONS and "path" in groups):
             return True
         if self._sql:
             if kind in _SQL_ACTIONS:
@@ -230,6 +239,10 @@ class Structural:
         if self._path_set is not None:
             for path in groups.get("path") or ():
                 self._offer_path(path, offer, base)
+        if self._writes and kind in _WRITE_ACTIONS:
+            for path in groups.get("path") or ():
+                if any(persistence_target(p) for p in canonical_paths(path)):
+                    self._offer_check("path:persistence-write", path, offer, base)
         if self._secrets:
             for check_id, excerpt in scan_secrets(args):
                 entry = self._checks.get(check_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell import SHELL_CHECKS, analyse_shell
 
 
@@ -121,3 +122,26 @@ def test_budget_past_the_command_limit_asks_for_review() -> None:
     assert findings("; ".join(f"echo {i}" for i in range(100))) == {"shell:dynamic-command"}
     assert findings("echo " + "$(echo " * 40 + "x" + ")" * 40) == {"shell:dynamic-command"}
     assert findings("echo " + "x" * 5000) == {"shell:dynamic-command"}
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("~/.bashrc", "path:persistence-write"),
+        ("/root/.ssh/authorized_keys", "path:persistence-write"),
+        ("/etc/cron.d/backup-sync", "path:persistence-write"),
+        ("/etc/systemd/system/telemetry.service", "path:persistence-write"),
+        ("repo/.git/hooks/pre-push", "path:persistence-write"),
+        ("~/Library/LaunchAgents/com.x.plist", "path:persistence-write"),
+        ("notes/todo.md", None),
+        ("src/app/version.py", None),
+    ],
+)
+def test_file_writes_to_start_up_files_are_persistence(path: str, rule: str | None) -> None:
+    writes_allowed = load_policy(
+        {"name": "w", "extends": "strict", "disabled_rules": ["action:file_write"]}
+    )
+    verdict = writes_allowed.evaluate(
+        {"agent_id": "a", "action": "file_write", "args": {"path": path, "content": "x"}}
+    )
+    assert verdict.rule == rule

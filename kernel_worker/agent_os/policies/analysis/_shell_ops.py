@@ -48,6 +48,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "OPERATOR_CHECKS",
+    "WRITE_CHECKS",
     "database_statement",
     "joins_remote_shell",
     "judge_operator",
@@ -72,6 +73,11 @@ OPERATOR_CHECKS: dict[str, str] = {
     "shell:exfiltration": "environment or data sent out (env piped to a network client, DNS names)",
 }
 
+#: Check id -> reason, for file writes (any channel: a file tool, a typed write).
+WRITE_CHECKS: dict[str, str] = {
+    "path:persistence-write": "write to a start-up, scheduler or credential file (persistence)",
+}
+
 _DELETE_VERB = re.compile(
     r"^(?:delete|terminate|remove|purge|destroy|deregister|rb|rm|disable-key|schedule-key-deletion)"
     r"(?:-|$)"
@@ -93,7 +99,9 @@ _PERSIST = re.compile(
     r"|^/etc/(?:crontab|cron\.(?:d|hourly|daily|weekly|monthly)|sudoers|profile|bash\.bashrc"
     r"|profile\.d|rc\.local|ld\.so\.preload|systemd/|init\.d/|passwd|shadow|group|environment|hosts$)"
     r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
-    r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/"
+    r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/|powershell_profile\.ps1$"
+    r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$",
+    re.IGNORECASE,
 )
 # Backslashes may be gone after shell quote removal (HKCU\\...\\Run -> HKCU...Run).
 _RUN_KEYS = ("\\run", "currentversionrun", "winlogon", "image file execution")
