@@ -180,6 +180,8 @@ class Judge:
             )
         for key in (kind,) if tool is None else (kind, action_key(tool)):
             rule = self._action_rules.get(key)
+            if trace is not None:
+                trace.append(f"blocked_actions[{key!r}]: {rule.rule_id if rule else 'none'}")
             if rule is not None:
                 if rule.signal is Signal.SIGKILL:
                     return self._verdict(rule.signal, rule.rule_id, rule.reason, None, found)
@@ -229,6 +231,11 @@ class Judge:
         if tool:
             # A tool's own name is data the analysers read too (``eval(payload)``).
             groups.setdefault("data", []).append(tool)
+        if trace is not None:
+            read = ", ".join(
+                f"{meaning}: {len(texts)}" for meaning, texts in sorted(groups.items())
+            )
+            trace.append(f"arguments read as {read or 'nothing'}")
         struct_kind = kind
         for classified in kinds:
             if classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS:
@@ -287,6 +294,8 @@ class Judge:
             if index == _DETECTOR:
                 continue
             pattern = self._patterns[index]
+            if hit.trace is not None:
+                hit.trace.append(f"hit {pattern.rule_id} {pattern.signal.value}: {pattern.reason}")
             rank = _RANK[pattern.signal]
             order = base + index
             if rank < hit.rank or (rank == hit.rank and order < hit.order):
