@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ._catalogue import C, D, K, P, S, T, U
+from ._catalogue import C, D, K, P, S, T, U, tool_key
 from ._shapes import command_shaped, shape, sql_shaped, url_shaped
 
 __all__ = [
@@ -223,16 +223,33 @@ def command_of(key: str, value: object) -> str | None:
 
 
 _ROLE_CACHE: dict[str, str | None] = {}
+# Last words that say what a compound field name holds (``code`` is not one: zip_code).
+_SUFFIX_ROLES = {
+    **dict.fromkeys(("path", "paths", "file", "files", "dir", "directory", "filename"), "path"),
+    **dict.fromkeys(("url", "urls", "uri", "endpoint"), "url"),
+    **dict.fromkeys(("command", "cmd", "commands"), "command"),
+    "sql": "sql",
+}
 
 
 def role_of(key: str) -> str | None:
-    """The role of a field name (any case, ``-`` or ``_``); cached, misses included."""
+    """The role of a field name (any case, camelCase, ``-`` or ``_``); cached, misses included.
+
+    A name not in :data:`ROLES` takes the role its last word says when that word
+    is unambiguous: ``config_path`` / ``configFile`` / ``log_dir`` are paths,
+    ``callback_url`` is a URL, ``restart_command`` a command.
+    """
     try:
         return _ROLE_CACHE[key]
     except KeyError:
         pass
     lower = key.lower()
     role = ROLES.get(lower) or ROLES.get(lower.replace("-", "_"))
+    if role is None and len(key) <= 64:
+        snake = tool_key(key)
+        role = ROLES.get(snake) or _SUFFIX_ROLES.get(
+            snake.rpartition("_")[2] if "_" in snake else ""
+        )
     if len(_ROLE_CACHE) >= 4096:
         _ROLE_CACHE.clear()  # field names come from agents: bound the memory they can take
     _ROLE_CACHE[key] = role

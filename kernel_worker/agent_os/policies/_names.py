@@ -39,8 +39,8 @@ _SHELL = _set(
 # Operator CLIs: a tool named after one runs it (kubectl_delete, docker_run, terraform_apply).
 # Whole words only: they are not used to split glued words ("dockerfile" is not docker + file).
 _CLI = _set(
-    "kubectl docker podman helm terraform ansible aws gcloud gsutil az npm npx pip psql mysql "
-    "ssh scp rsync systemctl crontab sudo"
+    "git kubectl docker podman helm terraform ansible aws gcloud gsutil az npm npx pip psql "
+    "mysql ssh scp rsync systemctl crontab sudo"
 )
 _EXEC = _set("run exec execute eval evaluate interpret invoke spawn launch")
 _CODE = _set(

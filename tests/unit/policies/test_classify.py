@@ -152,6 +152,7 @@ def test_a_declaration_comes_first() -> None:
         ("kubectl_delete", ("shell_exec",)),
         ("docker-run", ("shell_exec",)),
         ("terraformApply", ("shell_exec",)),
+        ("git", ("shell_exec",)),
     ],
 )
 def test_the_name(tool: str, want: tuple[str, ...]) -> None:
@@ -301,6 +302,11 @@ def test_read_fields_loses_no_string(args: object, tool: str) -> None:
         ("custom", {"File-Path": "x"}, "path"),
         ("custom", {"websiteUrl": "https://x.org"}, "url"),
         ("custom", {"expression": "eval (user_input)"}, "code"),
+        # Compound names take the role their last word says.
+        ("custom", {"config_path": "x"}, "path"),
+        ("custom", {"outputDir": "x"}, "path"),
+        ("custom", {"callback_url": "https://x.org"}, "url"),
+        ("custom", {"zip_code": "10115"}, "data"),
         ("custom", {"prompt": "DROP TABLE users"}, "prose"),
     ],
 )
