@@ -20,7 +20,9 @@ detection generalises rather than whether a kind is banned. The
 ``consistency`` category (harmless commands, code and writes) must be stopped
 by ``strict`` (it blocks shell, code and writes in every channel) and must pass
 the analysers. Channel agreement counts the typed / tool-call pairs of a case
-that got the same decision under ``strict``.
+that got the same decision under ``strict``. Categories named ``holdout-*``
+were written after the analysers and never tuned on; their line is the honest
+generalisation figure.
 """
 
 from __future__ import annotations
@@ -161,6 +163,17 @@ def _print(name: str, score: dict[str, Any], timing: dict[str, float], misses: b
         f"channel agreement {score['pairs_agree']}/{score['pairs']}; "
         f"eval p50 {timing['p50_us']} us, p99 {timing['p99_us']} us, max {timing['max_us']} us"
     )
+    held = [(k, v) for k, v in score["categories"].items() if k.startswith("holdout-")]
+    if held:
+        caught = [v for k, v in held if k != "holdout-benign"]
+        benign_held = [v for k, v in held if k == "holdout-benign"]
+        right, total = sum(v[0] for v in caught), sum(v[1] for v in caught)
+        passed_h, total_h = sum(v[0] for v in benign_held), sum(v[1] for v in benign_held)
+        print(
+            f"   held-out categories (written after the analysers, never tuned on): caught "
+            f"{right}/{total} ({_pct(right, total).strip()}), false positives "
+            f"{total_h - passed_h}/{total_h} ({_pct(total_h - passed_h, total_h).strip()})"
+        )
     print("   per channel (right / total):")
     for key, (right, total) in score["channels"].items():
         label = "caught" if key.startswith("dangerous") else "passed"
