@@ -92,3 +92,22 @@ def test_a_data_file_is_named_relative_to_the_policy_file(tmp_path: Path) -> Non
     call = {"action": "tool_call", "tool": "pay", "args": {"to": "GB1"}}
     assert policy.evaluate(call).allowed
     assert policy.evaluate({**call, "args": {"to": "GB2"}}).rule == "new"
+
+
+def test_to_dict_round_trips_tools_and_data(tmp_path: Path) -> None:
+    data = tmp_path / "d.json"
+    data.write_text('{"limit": 3}', encoding="utf-8")
+    for source in ({"limit": 3}, data):
+        policy = Policy("rt", tools=BODY["tools"], data=source)  # type: ignore[arg-type]
+        again = load_policy(policy.to_dict())
+        assert again.content_hash == policy.content_hash
+        assert again.tools == policy.tools
+
+
+def test_tools_and_tool_rules_are_exported() -> None:
+    from agent_os.policies import ToolRule, Tools
+
+    section = Tools("deny", ("get_*",), (ToolRule(("send_money",), when="args.amount > 1"),))
+    assert Policy("p", tools=section).evaluate({"action": "tool_call", "tool": "x"}).rule == (
+        "tools:default"
+    )
