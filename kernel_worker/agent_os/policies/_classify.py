@@ -36,7 +36,7 @@ from typing import Any
 
 from ._catalogue import CATALOGUE, KINDS, MEANINGS, ToolSpec, tool_key
 from ._fields import command_shaped, exec_default, resolve, role_of
-from ._names import EDIT_KEYS, OP_KEYS, WRITE_KEYS, Name, name_words, verb_kinds
+from ._names import EDIT_KEYS, OP_KEYS, WRITE_KEYS, Name, name_words, program_of, verb_kinds
 from ._read import located, read
 
 __all__ = [
@@ -312,26 +312,34 @@ def _refine(
 # -- reading arguments by meaning --------------------------------------------------------
 
 
-def read_fields(args: object, classification: Classification) -> dict[str, list[str]]:
+def read_fields(
+    args: object, classification: Classification, tool: str = ""
+) -> dict[str, list[str]]:
     """Every string of ``args`` grouped by meaning: ``{"command": [...], "url": [...]}``.
 
     Each string lands in exactly one group; argv split over fields and lists
-    of commands come out as one shell text each (:func:`command_text`). Cost
-    is bounded (``_read.WORK``): past the budget, strings whose name says
-    nothing are read as data. Raises ``ValueError`` when ``args`` nest deeper
-    than 64 levels.
+    of commands come out as one shell text each (:func:`command_text`). With
+    ``tool``, a tool named after a CLI (``git``, ``kubectl``) has its command
+    and argv fields read as that program's arguments (``{"command": "push
+    --force"}`` is ``git push --force``). Cost is bounded (``_read.WORK``): past
+    the budget, strings whose name says nothing are read as data. Raises
+    ``ValueError`` when ``args`` nest deeper than 64 levels.
     """
-    return read(args, classification.fields, classification.kinds)
+    program = program_of(tool) if tool else ""
+    return read(args, classification.fields, classification.kinds, program)
 
 
-def field_texts(args: object, classification: Classification) -> list[tuple[str, str, str]]:
+def field_texts(
+    args: object, classification: Classification, tool: str = ""
+) -> list[tuple[str, str, str]]:
     """``(path, meaning, text)`` for every string of ``args``: which field was read as what."""
-    return located(args, classification.fields, classification.kinds)
+    program = program_of(tool) if tool else ""
+    return located(args, classification.fields, classification.kinds, program)
 
 
-def command_text(args: object, classification: Classification) -> list[str]:
+def command_text(args: object, classification: Classification, tool: str = "") -> list[str]:
     """The shell texts in ``args``.
 
     ``{"command": "rm", "args": ["-rf", "/"]}`` gives ``["rm -rf /"]``.
     """
-    return read_fields(args, classification).get("command", [])
+    return read_fields(args, classification, tool).get("command", [])

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from ._catalogue import tool_key
 
-__all__ = ["EDIT_KEYS", "OP_KEYS", "WRITE_KEYS", "Name", "name_words", "verb_kinds"]
+__all__ = [
+    "EDIT_KEYS",
+    "OP_KEYS",
+    "WRITE_KEYS",
+    "Name",
+    "name_words",
+    "program_of",
+    "verb_kinds",
+]
 
 
 def _set(text: str) -> frozenset[str]:
@@ -159,3 +167,23 @@ class Name:
         if words & _SEND and words & _MESSAGE:
             kinds.append("message_send")
         self.kinds = tuple(dict.fromkeys(kinds))
+
+
+_PROGRAMS: dict[str, str] = {}
+
+
+def program_of(tool: str) -> str:
+    """The CLI a tool is named after (``git``, ``kubectl_tool`` -> kubectl), or ``""``.
+
+    Its command fields hold that program's arguments (``{"command": "push
+    --force"}`` is ``git push --force``). Cached; bounded.
+    """
+    found = _PROGRAMS.get(tool)
+    if found is None:
+        words = name_words(tool)
+        cli = words & _CLI
+        found = next(iter(cli)) if len(cli) == 1 and not words & _SHELL else ""
+        if len(_PROGRAMS) >= 4096:
+            _PROGRAMS.clear()  # tool names come from agents: bound the memory they can take
+        _PROGRAMS[tool] = found
+    return found

@@ -60,12 +60,13 @@ _SCALARS = frozenset((int, float, bool, type(None)))
 class _Sink:
     """Where the walk puts what it reads, and the work it may still spend."""
 
-    __slots__ = ("out", "texts", "work")
+    __slots__ = ("out", "program", "texts", "work")
 
-    def __init__(self, located: bool) -> None:
+    def __init__(self, located: bool, program: str) -> None:
         self.out: dict[str, list[str]] = {}
         self.texts: list[tuple[str, str, str]] | None = [] if located else None
         self.work = WORK
+        self.program = program
 
     def add(self, meaning: str, text: str, path: str) -> None:
         bucket = self.out.get(meaning)
@@ -92,22 +93,28 @@ class _Sink:
         return shape(text, role)
 
 
-def read(args: object, fields: Mapping[str, str], kinds: tuple[str, ...]) -> dict[str, list[str]]:
-    """Meaning -> strings of ``args`` (see ``_classify.read_fields``)."""
-    if type(args) is dict:
+def read(
+    args: object, fields: Mapping[str, str], kinds: tuple[str, ...], program: str = ""
+) -> dict[str, list[str]]:
+    """Meaning -> strings of ``args`` (see ``_classify.read_fields``).
+
+    ``program``: the CLI the tool is named after; its command and argv fields
+    are read as that program's arguments.
+    """
+    if type(args) is dict and not program:
         found = _flat(args, fields, kinds)
         if found is not None:
             return found
-    sink = _Sink(located=False)
+    sink = _Sink(located=False, program=program)
     _walk(args, fields, kinds, sink, "", None, 0)
     return sink.out
 
 
 def located(
-    args: object, fields: Mapping[str, str], kinds: tuple[str, ...]
+    args: object, fields: Mapping[str, str], kinds: tuple[str, ...], program: str = ""
 ) -> list[tuple[str, str, str]]:
     """``(path, meaning, text)`` for every string of ``args``."""
-    sink = _Sink(located=True)
+    sink = _Sink(located=True, program=program)
     _walk(args, fields, kinds, sink, "", None, 0)
     assert sink.texts is not None
     return sink.texts
@@ -276,14 +283,24 @@ def _mapping(
     if rest is not None:
         sink.extend(inherited or default or D, rest, prefix)
     # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
-    if head is not None:
+    argv = [
+        skey
+        for skey, value, _, _ in later
+        if skey in ARGV_KEYS and isinstance(value, list | tuple | str)
+    ]
+    if head is not None or (argv and sink.program):
         words: list[object] = []
-        for skey, value, _, _ in later:
-            if skey in ARGV_KEYS and isinstance(value, list | tuple | str):
-                words.extend(value if isinstance(value, list | tuple) else value.split())
-        text = node[head]
-        joined = f"{text} {join_argv(words)}" if words else text
-        sink.add(C, joined, f"{prefix}.{head}" if prefix else head)
+        for skey in argv:
+            value = node[skey]
+            words.extend(value if isinstance(value, list | tuple) else value.split())
+        text = node[head] if head is not None else ""
+        joined = f"{text} {join_argv(words)}".strip() if words else text
+        if sink.program:
+            joined = _run_by(sink.program, joined)
+        where = head or argv[0]
+        sink.add(C, joined, f"{prefix}.{where}" if prefix else where)
+        if head is None:
+            head = argv[0]  # the argv fields are read: skip them below
     for skey, value, meaning, path in later:
         if head is not None and (
             skey == head or (skey in ARGV_KEYS and isinstance(value, list | tuple | str))
@@ -303,6 +320,12 @@ def _mapping(
             _walk(value, fields, kinds, sink, path, below, depth + 1)
         elif isinstance(value, list | tuple | bytes | bytearray):
             _walk(value, fields, kinds, sink, path, meaning, depth + 1)
+
+
+def _run_by(program: str, text: str) -> str:
+    """``text`` as arguments of ``program`` unless it already starts with it."""
+    first = text.split(None, 1)[0].rsplit("/", 1)[-1].lower() if text.strip() else ""
+    return text if first == program else f"{program} {text}"
 
 
 def _strings(node: object, out: list[str], depth: int) -> None:

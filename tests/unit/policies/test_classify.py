@@ -528,3 +528,31 @@ def test_reading_is_bounded_but_loses_nothing() -> None:
     nested = {"a": [{"k": "v"} for _ in range(WORK * 2)], "b": {"c": "SELECT 1"}}
     read = read_fields(nested, classify("custom", nested))
     assert sum(len(texts) for texts in read.values()) == WORK * 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "want"),
+    [
+        ("git", {"command": "push --force origin main"}, ["git push --force origin main"]),
+        (
+            "kubectl_tool",
+            {"args": ["delete", "namespace", "prod"]},
+            ["kubectl delete namespace prod"],
+        ),
+        (
+            "docker",
+            {"command": "docker run --privileged alpine"},
+            ["docker run --privileged alpine"],
+        ),
+        ("git", {"command": "/usr/bin/git push"}, ["/usr/bin/git push"]),
+        # Not named after one program: read as written.
+        ("terminal", {"commands": ["push"]}, ["push"]),
+        ("git_docker_bridge", {"command": "push"}, ["push"]),
+    ],
+)
+def test_a_cli_named_tool_reads_its_commands_as_that_programs(
+    tool: str, args: dict[str, Any], want: list[str]
+) -> None:
+    found = classify(tool, args)
+    assert command_text(args, found, tool) == want
+    assert [t for _, m, t in field_texts(args, found, tool) if m == "command"] == want
