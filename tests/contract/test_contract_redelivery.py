@@ -125,3 +125,32 @@ async def test_reject_dead_letters_at_once_with_code_and_detail(
     assert (letter.id, letter.body) == (sent.id, sent.body)
     await asyncio.sleep(max(backend_caps.quiet, backend_caps.ack_wait * 1.5))
     assert rec.attempts == [1]
+
+
+async def test_long_work_keeps_its_lease_and_is_not_redelivered(
+    bus_factory: BusFactory, subject: str, group: str, backend_caps: BackendCaps
+) -> None:
+    """A handler busy for several ack_waits renews its lease: one delivery, no copies."""
+    if not backend_caps.renews_leases:
+        pytest.skip(f"{backend_caps.name} re-produces held work after ack_wait instead")
+    bus = await bus_factory()
+    rec = Recorder(ack=False)
+    release = asyncio.Event()
+    done = asyncio.Event()
+
+    async def handler(delivery: Delivery) -> None:
+        await rec(delivery)
+        await release.wait()
+        await delivery.ack()
+        done.set()
+
+    options = SubscribeOptions(ack_wait=backend_caps.ack_wait)
+    await bus.subscribe(subject, handler, group=group, options=options)
+    await bus.publish(Envelope(subject, b"long work"))
+    await eventually(lambda: len(rec.deliveries) == 1, backend_caps.timeout, "the delivery")
+    # Hold it for three ack_waits: without renewals it would have come back by now.
+    await asyncio.sleep(backend_caps.ack_wait * 3 + backend_caps.quiet)
+    release.set()
+    await asyncio.wait_for(done.wait(), backend_caps.timeout)
+    await asyncio.sleep(backend_caps.quiet)
+    assert rec.attempts == [1]

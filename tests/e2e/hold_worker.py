@@ -1,6 +1,7 @@
 """A kernel worker that takes requests and never answers them (until killed).
 
-Run as ``python hold_worker.py BUS_URL KEY_FILE REGISTRY_FILE ACK_WAIT``.
+Run as ``python hold_worker.py BUS_URL KEY_FILE REGISTRY_FILE ACK_WAIT``
+(``ACK_WAIT`` ``default`` keeps the bus's default subscribe options).
 Every request goes to human review with an approver that never decides, so
 the worker holds each delivery unacknowledged; it prints ``held <id>`` for
 each one. The crash tests kill it with SIGKILL and expect another worker to
@@ -32,14 +33,14 @@ class NeverDecides:
         return ReviewOutcome.TIMEOUT  # pragma: no cover - never reached
 
 
-async def main(url: str, key: Path, registry: Path, ack_wait: float) -> None:
+async def main(url: str, key: Path, registry: Path, ack_wait: str) -> None:
     bus = await connect(url)
     worker = Worker(
         bus,
         identity=AgentIdentity.load(key),
         registry=TrustRegistry(FileTrustStore(registry)),
         policies=load_policy(HOLD_POLICY),
-        options=SubscribeOptions(ack_wait=ack_wait, max_deliver=5),
+        options=None if ack_wait == "default" else SubscribeOptions(ack_wait=float(ack_wait)),
         approver=NeverDecides(),
     )
     await worker.start()
@@ -48,4 +49,4 @@ async def main(url: str, key: Path, registry: Path, ack_wait: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])))
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]))

@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     metrics_addr: str = "127.0.0.1"
     #: Export OpenTelemetry spans, configured by the standard OTEL_* variables.
     tracing: bool = False
-    ack_wait: float = 30.0
+    #: Redelivery timeout (s): well under the client's 5 s; long work renews its lease.
+    ack_wait: float = 2.0
     max_deliver: int = 5
     concurrency: int = 64
     #: Durable SIGSTOP review: the review store (SQLite path or postgresql:// DSN)

@@ -34,8 +34,11 @@ DEFAULT_MAX_PAYLOAD = 1024 * 1024
 class SubscribeOptions:
     """How a work-queue subscription treats failures."""
 
-    #: Seconds a delivery may stay unacknowledged before it is redelivered.
-    ack_wait: float = 30.0
+    #: Seconds a delivery may stay unacknowledged before it is redelivered. Short,
+    #: so a crashed consumer's work moves well inside a requester's deadline (the
+    #: KernelClient waits 5 s); a handler that works longer keeps its lease
+    #: renewed while it runs (see ``_lease``).
+    ack_wait: float = 2.0
     #: Deliveries before a message is dead-lettered.
     max_deliver: int = 5
     #: Where dead letters go; default ``<subject>.dlq``.

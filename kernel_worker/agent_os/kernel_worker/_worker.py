@@ -180,6 +180,8 @@ class Worker(Service):
         self._answered: OrderedDict[str, bytes] = OrderedDict()
         self._subscription: Subscription | None = None
         self.verdicts = 0
+        #: Redelivered requests dropped because their deadline had passed.
+        self.expired_redeliveries = 0
 
     @property
     def kernel_id(self) -> str:
@@ -287,7 +289,13 @@ class Worker(Service):
             await delivery.reject("payload_too_large", reason)
             return
         if envelope.expired(now):
-            await self._answer(envelope, None, Verdict.deny("expired", "request past deadline"))
+            if delivery.attempt > 1:
+                # A redelivery past the deadline: its agent has already denied it at its
+                # own deadline and waits for nothing. Judged by nobody, answered by nobody.
+                self.expired_redeliveries += 1
+                log.info("request %s redelivered after its deadline: dropped", envelope.id)
+            else:
+                await self._answer(envelope, None, Verdict.deny("expired", "request past deadline"))
             await delivery.ack()
             return
         try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from .._envelope import Envelope
 from .._errors import BusClosed, BusTimeout, ConfigError, PayloadTooLarge
@@ -93,6 +96,27 @@ class BusBase:
     def _fail_waiting(self) -> None:
         """End the requests still waiting for a reply: the bus is closing under them."""
         self._waiters.fail_all(self._url)
+
+
+log = logging.getLogger("agent_os.bus")
+
+
+def adopt_ack_wait(options: SubscribeOptions, existing: float, shared: str) -> SubscribeOptions:
+    """``options`` with the ``ack_wait`` the group already has on the broker.
+
+    Every member of a group must redeliver after the same time, and one
+    member started with another value must not change it for the fleet (nor
+    assume a value the broker does not apply): the first member's setting
+    stays, a differing newcomer adopts it and says so, naming both values.
+    """
+    if math.isclose(existing, options.ack_wait, rel_tol=1e-3, abs_tol=1e-3):
+        return options
+    log.warning(
+        "%s already has ack_wait %.3g s; this subscriber asked for %.3g s and adopts "
+        "%.3g s (to change it for the fleet, remove the group's settings on the broker)",
+        shared, existing, options.ack_wait, existing,
+    )  # fmt: skip
+    return replace(options, ack_wait=existing)
 
 
 def checked_options(options: SubscribeOptions | None) -> SubscribeOptions:

@@ -31,18 +31,14 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable
-from dataclasses import replace
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from .._dead_letter import dead_letter
 from .._delivery import FanoutDelivery
 from .._envelope import (
-    ATTEMPTS_HEADER,
-    ERROR_CODE_HEADER,
-    ERROR_DETAIL_HEADER,
-    ORIGINAL_SUBJECT_HEADER,
     Envelope,
 )
 from .._errors import BusError, MalformedEnvelope
@@ -269,6 +265,10 @@ class KafkaSubscription:
         self.unsettled.add(delivery)
         part.active += 1
         try:
+            # No lease renewal on Kafka: a record held past ack_wait is re-produced with
+            # attempt + 1 instead. Renewing would keep it unsettled across a rebalance, and
+            # a record read again from an uncommitted offset comes back as attempt 1, which
+            # a worker cannot tell from a replay.
             await self._handler(delivery)
         except Exception:
             log.exception("handler for %s failed on message %s", self._subject, env.id)
@@ -303,14 +303,8 @@ class KafkaSubscription:
 
     async def dead_letter(self, env: Envelope, code: str, detail: str, attempts: int) -> None:
         dlq = self.options.dead_letter_subject(env.subject)
-        extra = {
-            ERROR_CODE_HEADER: code,
-            ERROR_DETAIL_HEADER: detail,
-            ATTEMPTS_HEADER: str(attempts),
-            ORIGINAL_SUBJECT_HEADER: env.subject,
-        }
         log.info("dead-lettered %s from %s to %s (%s)", env.id, env.subject, dlq, code)
-        await self.owner.resend(replace(env, subject=dlq), 1, extra)
+        await self.owner.resend(dead_letter(env, dlq, code, detail, attempts), 1, None)
 
     async def _commit_loop(self) -> None:
         while True:

@@ -25,18 +25,16 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._dead_letter import dead_letter
 from .._delivery import FanoutDelivery
 from .._envelope import (
-    ATTEMPTS_HEADER,
-    ERROR_CODE_HEADER,
-    ERROR_DETAIL_HEADER,
-    ORIGINAL_SUBJECT_HEADER,
     Envelope,
 )
 from .._errors import BusClosed
+from .._lease import leased
 from .._protocol import Handler, SubscribeOptions
 
 if TYPE_CHECKING:
@@ -96,6 +94,15 @@ class _WorkDelivery:
     async def reject(self, error_code: str, detail: str = "") -> None:
         if self._settle():
             self._queue.dead_letter(self._msg, error_code, detail, self._consumer.options)
+
+    async def extend(self) -> None:
+        """Still working: the ack_wait clock starts again."""
+        if not self.settled:
+            self._timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(
+                self._consumer.options.ack_wait, self.expire, "ack_timeout"
+            )
 
     def expire(self, error_code: str) -> None:
         """The consumer is presumed dead: redeliver (or dead-letter)."""
@@ -166,7 +173,7 @@ class Consumer:
 
     async def _run(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
         try:
-            await self.handler(delivery)
+            await leased(self.handler(delivery), delivery, self.options.ack_wait)
         except Exception:
             msg_id = delivery.envelope.id
             log.exception("handler for %s failed on message %s", self._subject, msg_id)
@@ -278,18 +285,9 @@ class WorkQueue:
     def dead_letter(self, msg: _Message, code: str, detail: str, options: SubscribeOptions) -> None:
         self._release(msg)
         env = msg.envelope
-        headers = dict(env.headers)
-        headers.update(
-            {
-                ERROR_CODE_HEADER: code,
-                ERROR_DETAIL_HEADER: detail,
-                ATTEMPTS_HEADER: str(msg.deliveries),
-                ORIGINAL_SUBJECT_HEADER: env.subject,
-            }
-        )
         dlq = options.dead_letter_subject(env.subject)
         log.info("dead-lettered %s from %s to %s (%s)", env.id, env.subject, dlq, code)
-        self.broker.route(replace(env, subject=dlq, headers=headers))
+        self.broker.route(dead_letter(env, dlq, code, detail, msg.deliveries))
         self.pump()
 
     def close(self) -> None:

@@ -58,7 +58,9 @@ Tuning (``connect`` keyword arguments or URL query parameters)
     ``connect_timeout`` (2 s), ``connect_attempts`` (3), ``reconnect_time_wait``
     (0.25 s; reconnects never stop), ``drain_timeout`` (5 s), ``api_timeout``
     (5 s: JetStream API and durable publish acks), ``stream_max_age`` (1 day),
-    ``stream_max_msgs`` (1,000,000), ``stream_storage`` (``file``/``memory``),
+    ``stream_max_msgs`` (1,000,000), ``stream_max_bytes`` (1 GiB),
+    ``dead_letter_max_age`` (1 day), ``dead_letter_max_msgs`` (100,000),
+    ``dead_letter_max_bytes`` (64 MiB), ``stream_storage`` (``file``/``memory``),
     ``stream_replicas`` (1), ``pull_expires`` (30 s), ``pull_heartbeat`` (5 s),
     ``max_pending`` (65,536 fan-out messages buffered per subscription),
     ``core_prefixes`` (comma-separated subject prefixes never kept by
@@ -139,6 +141,7 @@ class NatsBus(BusBase):
         self._inbox_sub: Any = None
         self._next_token = 0
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
+        self._dead_letter_subjects: set[str] = set()
 
     def _size_on_the_wire(self, envelope: Envelope) -> int:
         return wire_size(envelope)  # the headers count against NATS's max_payload
@@ -161,14 +164,17 @@ class NatsBus(BusBase):
     async def _create_stream(self, subject: str) -> str:
         s = self._settings
         name = stream_name(subject)
+        # A dead-letter stream is bounded tighter: a garbage flood must not fill the server.
+        dead = subject in self._dead_letter_subjects
         config = StreamConfig(
             name=name,
-            description=f"agent_os work subject {subject!r}",
+            description=f"agent_os {'dead letters' if dead else 'work subject'} {subject!r}",
             subjects=[subject],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE if s.stream_storage == "file" else StorageType.MEMORY,
-            max_age=s.stream_max_age,
-            max_msgs=s.stream_max_msgs,
+            max_age=s.dead_letter_max_age if dead else s.stream_max_age,
+            max_msgs=s.dead_letter_max_msgs if dead else s.stream_max_msgs,
+            max_bytes=s.dead_letter_max_bytes if dead else s.stream_max_bytes,
             discard=DiscardPolicy.OLD,
             num_replicas=s.stream_replicas,
         )
@@ -230,6 +236,7 @@ class NatsBus(BusBase):
         """Keep a dead letter in its subject's stream, core prefix or not; wait for the ack."""
         self._check_open(draining_ok=True)
         self._check_size(envelope)
+        self._dead_letter_subjects.add(envelope.subject)
         try:
             await self._keep(envelope.subject, envelope.body, to_headers(envelope), durable=True)
         except nats.errors.Error as exc:

@@ -11,17 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 
 import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 
+from .._dead_letter import dead_letter
 from .._envelope import (
-    ATTEMPTS_HEADER,
-    ERROR_CODE_HEADER,
-    ERROR_DETAIL_HEADER,
-    ORIGINAL_SUBJECT_HEADER,
     Envelope,
     new_id,
 )
@@ -100,13 +96,8 @@ def from_message(
 def dead_letter_of(
     envelope: Envelope, subject: str, code: str, detail: str, attempts: int
 ) -> Envelope:
-    """``envelope`` bound for the dead-letter ``subject``, with the error headers."""
-    headers = dict(envelope.headers)
-    headers[ERROR_CODE_HEADER] = code
-    headers[ERROR_DETAIL_HEADER] = detail
-    headers[ATTEMPTS_HEADER] = str(attempts)
-    headers[ORIGINAL_SUBJECT_HEADER] = envelope.subject
-    return replace(envelope, subject=subject, headers=headers)
+    """``envelope`` as a bounded dead letter for ``subject`` (see ``_dead_letter``)."""
+    return dead_letter(envelope, subject, code, detail, attempts)
 
 
 def raw_envelope(msg: Msg) -> Envelope:

@@ -23,6 +23,10 @@ class NatsSettings:
     api_timeout: float = 5.0
     stream_max_age: float = 86_400.0
     stream_max_msgs: int = 1_000_000
+    stream_max_bytes: int = 1024**3
+    dead_letter_max_age: float = 86_400.0
+    dead_letter_max_msgs: int = 100_000
+    dead_letter_max_bytes: int = 64 * 1024**2
     stream_storage: str = "file"
     stream_replicas: int = 1
     pull_expires: float = 30.0

@@ -26,7 +26,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from .._envelope import Envelope
 from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
+from .._lease import leased
 from .._protocol import Handler, SubscribeOptions
+from ._base import adopt_ack_wait
 from ._nats_codec import (
     STATUS,
     consumer_name,
@@ -84,6 +86,11 @@ class _WorkDelivery:
         if self._settle():
             await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
 
+    async def extend(self) -> None:
+        """Still working: JetStream restarts the ack_wait clock on an in-progress ack."""
+        if not self.settled:
+            await self._sub.send_ack(self._msg, b"+WPI")
+
 
 class WorkSubscription:
     """A member of a work-queue group: the group's durable pull consumer on the subject."""
@@ -129,6 +136,16 @@ class WorkSubscription:
 
     async def _ensure_consumer(self, *, refresh: bool) -> None:
         self._stream = await self._bus.ensure_stream(self._subject, refresh=refresh)
+        try:
+            current = await self._bus.js.consumer_info(self._stream, self._consumer)
+        except nats.js.errors.NotFoundError:
+            current = None
+        except nats.errors.Error as exc:
+            raise translate(exc, f"read consumer {self._consumer} on {self._stream}") from exc
+        if current is not None and current.config.ack_wait:
+            # add_consumer would silently update the fleet's consumer to our value.
+            where = f"consumer {self._consumer} on stream {self._stream}"
+            self.options = adopt_ack_wait(self.options, current.config.ack_wait, where)
         config = ConsumerConfig(
             name=self._consumer,
             durable_name=self._consumer,
@@ -263,7 +280,7 @@ class WorkSubscription:
         delivery = _WorkDelivery(self, msg, envelope, attempt)
         self.unsettled.add(delivery)
         try:
-            await self._handler(delivery)
+            await leased(self._handler(delivery), delivery, self.options.ack_wait)
         except Exception:
             log.exception("handler for %s failed on message %s", self._subject, envelope.id)
             if not delivery.settled:

@@ -43,6 +43,7 @@ goes unnoticed: stopping uses ``CLIENT UNBLOCK``. A smaller ``ack_wait`` gives
 faster crash recovery and more ``XAUTOCLAIM`` traffic. Options (``connect``
 keywords or URL query parameters): ``prefix``, ``max_payload``,
 ``drain_timeout``, ``reply_maxlen``, ``reply_ttl``, ``fanout_maxlen``,
+``dead_letter_maxlen`` (10 000 entries of at most ~1.5 KB each, see ``_dead_letter``),
 ``trim_interval``, ``block_ms``; other query parameters go to redis-py.
 """
 
@@ -96,6 +97,7 @@ _OPTION_TYPES: dict[str, type[int] | type[float] | type[str]] = {
     "reply_maxlen": int,
     "reply_ttl": int,
     "fanout_maxlen": int,
+    "dead_letter_maxlen": int,
     "trim_interval": float,
     "block_ms": int,
 }
@@ -123,6 +125,7 @@ class RedisBus(BusBase):
             block_ms=settings.get("block_ms", 30_000),
             trim_interval=settings.get("trim_interval", 5.0),
             fanout_maxlen=settings.get("fanout_maxlen", 10_000),
+            dead_letter_maxlen=settings.get("dead_letter_maxlen", 10_000),
             trim_script=client.register_script(TRIM_SCRIPT),
             fanout_trim_script=client.register_script(FANOUT_TRIM_SCRIPT),
             drain_timeout=self._drain_timeout,

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from .._delivery import FanoutDelivery
 from .._errors import BusError
+from .._lease import leased
 from .._protocol import Delivery, Handler, SubscribeOptions
 from ._redis_codec import decode_entry, pairs, stream_entries, translate
 
@@ -41,6 +42,8 @@ class Shared:
     block_ms: int
     trim_interval: float
     fanout_maxlen: int
+    #: Entries a dead-letter stream keeps (``XADD MAXLEN ~``); each is bounded too.
+    dead_letter_maxlen: int
     trim_script: AsyncScript
     fanout_trim_script: AsyncScript
     #: ``client.execute_command``, typed (redis-py leaves it unannotated).
@@ -171,7 +174,7 @@ class SubscriptionBase:
 
     async def _run(self, delivery: Delivery) -> None:
         try:
-            await self._handler(delivery)
+            await leased(self._handler(delivery), delivery, self.options.ack_wait)
         except Exception:
             log.exception("handler for %s failed on message %s", self.key, delivery.envelope.id)
             await self._after_handler_error(delivery)

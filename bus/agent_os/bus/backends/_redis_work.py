@@ -8,22 +8,16 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from .._dead_letter import dead_letter
 from .._envelope import (
-    ATTEMPTS_HEADER,
-    ERROR_CODE_HEADER,
-    ERROR_DETAIL_HEADER,
-    ORIGINAL_SUBJECT_HEADER,
     Envelope,
 )
-from .._errors import BusClosed, BusError
+from .._errors import BusClosed, BusError, MalformedEnvelope
 from .._protocol import Delivery, Handler, SubscribeOptions
-from ._redis_codec import decode_entry, pairs, translate
+from ._base import adopt_ack_wait
+from ._redis_codec import decode_entry, entry_fields, pairs, translate
 from ._redis_sub import Shared, SubscriptionBase, log
 
-_DLQ_HEADERS = frozenset(
-    ("h:" + h).encode()
-    for h in (ERROR_CODE_HEADER, ERROR_DETAIL_HEADER, ATTEMPTS_HEADER, ORIGINAL_SUBJECT_HEADER)
-)
 #: IDLE given to a nacked entry so any group member's reclaim takes it at once.
 _NACK_IDLE_MS = 86_400_000
 
@@ -67,6 +61,11 @@ class WorkDelivery:
         if self._settle():
             await self._sub.ack(self.entry_id)
 
+    async def extend(self) -> None:
+        """Still working: re-claiming the entry for its holder resets its idle time."""
+        if not self.settled:
+            await self._sub.renew(self.entry_id)
+
     async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
         if self._settle():
             await self._sub.nack(self, error_code, delay)
@@ -93,7 +92,8 @@ class WorkSubscription(SubscriptionBase):
         self.group = group
         self.consumer = f"{shared.consumer_prefix}-{next(shared.seq)}"
         self.unsettled: set[WorkDelivery] = set()
-        self._dlq_key = shared.prefix + options.dead_letter_subject(subject)
+        self._dlq_subject = options.dead_letter_subject(subject)
+        self._dlq_key = shared.prefix + self._dlq_subject
         self._ack_wait_ms = max(1, int(options.ack_wait * 1000))
         self._reclaim_now = asyncio.Event()
 
@@ -106,12 +106,25 @@ class WorkSubscription(SubscriptionBase):
         self._loops.append(asyncio.get_running_loop().create_task(self._reclaim_loop()))
 
     async def _ensure_group(self) -> None:
+        client = self.shared.client
         try:
             # Id 0, not $: messages published before the group existed are kept for it.
-            await self.shared.client.xgroup_create(self.key, self.group, id="0", mkstream=True)
+            await client.xgroup_create(self.key, self.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        # Redis keeps no ack_wait for a group: the first member records its own, and
+        # every later member adopts it, so all reclaim after the same idle time.
+        settings = f"{self.shared.prefix}group-settings:{self._subject}:{self.group}"
+        await client.hsetnx(settings, "ack_wait", repr(self.options.ack_wait))
+        recorded = await client.hget(settings, "ack_wait")
+        try:
+            existing = float(recorded) if recorded is not None else self.options.ack_wait
+        except ValueError:
+            return
+        where = f"group {self.group!r} on {self.key}"
+        self.options = adopt_ack_wait(self.options, existing, where)
+        self._ack_wait_ms = max(1, int(self.options.ack_wait * 1000))
 
     async def _on_read_error(self, exc: ResponseError) -> bool:
         if "NOGROUP" not in str(exc):
@@ -184,6 +197,12 @@ class WorkSubscription(SubscriptionBase):
         else:
             asyncio.get_running_loop().call_later(delay, self._reclaim_now.set)
 
+    async def renew(self, entry_id: bytes) -> None:
+        try:
+            await self._age(entry_id, 0)
+        except (RedisError, OSError) as exc:
+            raise translate(exc, f"renewing a lease on {self._subject!r}") from exc
+
     async def _age(self, entry_id: bytes, idle_ms: int) -> None:
         """Keep ``entry_id`` pending but make it look idle for ``idle_ms``."""
         await self.shared.client.xclaim(
@@ -193,24 +212,21 @@ class WorkSubscription(SubscriptionBase):
     async def dead_letter(
         self, entry_id: bytes, fields: list[bytes], code: str, detail: str, attempts: int
     ) -> None:
-        kept = [kv for kv in pairs(fields) if kv[0] not in _DLQ_HEADERS]
-        flat: list[Any] = [x for kv in kept for x in kv]
-        names = {kv[0] for kv in kept}
-        # A malformed entry still becomes a readable envelope (its raw fields stay on it).
-        if b"b" not in names:
-            flat += (b"b", b"")
-        if b"i" not in names:
-            flat += (b"i", entry_id)
-        flat += (
-            "h:" + ERROR_CODE_HEADER, code,
-            "h:" + ERROR_DETAIL_HEADER, detail,
-            "h:" + ATTEMPTS_HEADER, str(attempts),
-            "h:" + ORIGINAL_SUBJECT_HEADER, self._subject,
-        )  # fmt: skip
+        try:
+            envelope = decode_entry(self._subject, pairs(fields))
+        except MalformedEnvelope:
+            # What can be kept of an entry that is no envelope: its body field, if any.
+            raw = dict(pairs(fields))
+            body = raw.get(b"b", b"")
+            envelope = Envelope(self._subject, body, id=entry_id.decode(errors="replace"))
+        dead = dead_letter(envelope, self._dlq_subject, code, detail, attempts)
+        flat = entry_fields(dead)
         log.info("dead-lettering %r from %s to %s (%s)", entry_id, self.key, self._dlq_key, code)
         try:
             async with self.shared.client.pipeline(transaction=True) as pipe:
-                pipe.execute_command("XADD", self._dlq_key, "*", *flat)
+                pipe.execute_command(
+                    "XADD", self._dlq_key, "MAXLEN", "~", self.shared.dead_letter_maxlen, "*", *flat
+                )
                 pipe.execute_command("XACK", self.key, self.group, entry_id)
                 await pipe.execute()
         except (RedisError, OSError) as exc:

@@ -51,6 +51,7 @@ soon as a message arrives) but unsubscribe/close and, on moto, redelivery
 after a visibility timeout may take up to ``wait_time``; higher means fewer
 empty receives (cost on AWS). Use 20 in production, 1 in tests. Other
 options: ``route_ttl``, ``drain_timeout``, ``max_payload``,
+``dead_letter_retention`` (seconds a dead-letter queue keeps a message, 1 day),
 ``max_pool_connections`` (each polling subscription holds one connection),
 ``connect_timeout``, ``max_attempts`` (botocore's total attempts per call, with
 its standard backoff). Standard (not FIFO) queues: ``key`` ordering is not kept,
@@ -115,9 +116,11 @@ class SqsBus(BusBase):
         route_ttl: float = 1.0,
         drain_timeout: float = 5.0,
         max_payload: int = DEFAULT_SQS_MAX_PAYLOAD,
+        dead_letter_retention: int = 86_400,
     ) -> None:
         super().__init__(url, max_payload)
         self.sqs, self._prefix = sqs, prefix
+        self._dead_letter_retention = dead_letter_retention
         self.wait_time, self.drain_timeout = wait_time, drain_timeout
         self._route_ttl = route_ttl
         self._client_id = uuid.uuid4().hex[:16]
@@ -251,6 +254,12 @@ class SqsBus(BusBase):
         dlq_subject = sub.dead_letter_subject
         dlq = await self.sqs.create_queue(work_queue_name(self._prefix, dlq_subject))
         self._work_urls[dlq_subject] = dlq
+        # Dead letters age out: a garbage flood must not be kept for SQS's default 4 days.
+        await self.sqs.call(
+            "set_queue_attributes",
+            QueueUrl=dlq,
+            Attributes={"MessageRetentionPeriod": str(self._dead_letter_retention)},
+        )
         redrive = {
             "deadLetterTargetArn": await self.sqs.queue_arn(dlq),
             "maxReceiveCount": min(1000, sub.options.max_deliver),
@@ -362,4 +371,5 @@ async def connect(url: str, **options: Any) -> SqsBus:
         route_ttl=float(settings.get("route_ttl", 1.0)),
         drain_timeout=float(settings.get("drain_timeout", 5.0)),
         max_payload=int(settings.get("max_payload", DEFAULT_SQS_MAX_PAYLOAD)),
+        dead_letter_retention=int(settings.get("dead_letter_retention", 86_400)),
     )

@@ -121,6 +121,7 @@ _OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
     "route_ttl": float,
     "drain_timeout": float,
     "max_payload": int,
+    "dead_letter_retention": int,
     "max_pool_connections": int,
     "connect_timeout": float,
     "max_attempts": int,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal, Protocol
 
+from .._dead_letter import dead_letter
 from .._envelope import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
@@ -19,6 +20,7 @@ from .._envelope import (
     Envelope,
 )
 from .._errors import BusClosed, BusError, MalformedEnvelope
+from .._lease import leased
 from .._protocol import Handler, SubscribeOptions
 from ._sqs_client import QueueGone, SqsClient, StaleReceipt, from_body
 
@@ -146,6 +148,12 @@ class SqsDelivery:
     async def reject(self, error_code: str, detail: str = "") -> None:
         if self._settle():
             await self._sub.dead_letter(self, error_code, detail)
+
+    async def extend(self) -> None:
+        """Still working: the message stays invisible for another visibility timeout."""
+        if not self.settled:
+            sub = self._sub
+            await sub.host.sqs.change_visibility(sub.url, self._receipt, sub.visibility)
 
     @property
     def receipt(self) -> str:
@@ -301,7 +309,7 @@ class SqsSubscription:
     async def _run(self, delivery: SqsDelivery) -> None:
         assert self._handler is not None
         try:
-            await self._handler(delivery)
+            await leased(self._handler(delivery), delivery, self.options.ack_wait)
         except Exception:
             log.exception(
                 "handler for %s failed on message %s", self._subject, delivery.envelope.id
@@ -331,18 +339,9 @@ class SqsSubscription:
     async def dead_letter(self, delivery: SqsDelivery, code: str, detail: str) -> None:
         """Publish to the dead-letter subject with the error headers, then delete."""
         envelope = delivery.envelope
-        headers = dict(envelope.headers)
-        headers.update(
-            {
-                ERROR_CODE_HEADER: code,
-                ERROR_DETAIL_HEADER: detail,
-                ATTEMPTS_HEADER: str(delivery.attempt),
-                ORIGINAL_SUBJECT_HEADER: envelope.subject,
-            }
-        )
         dlq = self.dead_letter_subject
         log.info("dead-lettered %s from %s to %s (%s)", envelope.id, envelope.subject, dlq, code)
-        await self.host.publish(replace(envelope, subject=dlq, headers=headers))
+        await self.host.publish(dead_letter(envelope, dlq, code, detail, delivery.attempt))
         await self.deleter.delete(delivery.receipt)
 
     async def unsubscribe(self) -> None:
