@@ -113,7 +113,12 @@ STRICT_NETWORKS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 )
 
 
-_REVIEW_CHECKS = ("shell:dynamic-command", "sql:too-complex", "secret:too-complex")
+_REVIEW_CHECKS = (
+    "shell:dynamic-command",
+    "shell:too-complex",
+    "sql:too-complex",
+    "secret:too-complex",
+)
 
 
 def _strict(signal: str | None = None, only_secrets: bool = False) -> dict[str, Any]:

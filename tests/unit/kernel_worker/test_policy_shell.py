@@ -123,9 +123,9 @@ def test_decode_ansi_c() -> None:
 
 
 def test_limits_fail_towards_review() -> None:
-    assert findings("x" * 70_000) == {"shell:dynamic-command"}
+    assert findings("x" * 70_000) == {"shell:too-complex"}
     nested = "echo $(" * 10 + "rm -rf /" + ")" * 10
-    assert "shell:dynamic-command" in findings(nested)
+    assert "shell:too-complex" in findings(nested)
 
 
 def test_never_raises_on_garbage() -> None:

@@ -21,13 +21,13 @@ name (for ``blocked_paths`` and network rules), and these checks run:
 * ``shell:fork-bomb`` a function that calls itself in a pipe or background;
 * ``shell:power`` shutdown / reboot / halt / ``kill -9 -1``;
 * ``shell:dynamic-command`` the executable itself is only known at run time
-  (``$cmd``, ``/bin/r?``, ``eval "$x"``) or the script is too large or too
-  deeply nested to analyse - a human should look (SIGSTOP in ``strict``).
+  (``$cmd``, ``/bin/r?``, ``eval "$x"``) - a human should look (SIGSTOP in
+  ``strict``); ``shell:too-complex`` the script is past the analysis budget.
 
 Pure and bounded (lexing costs about a microsecond per character in Python,
 and a verdict has 5 ms): input over 2 KB, nesting deeper than 6, more than 32
 commands or more than 4 KB lexed in all (substitutions included) yields
-``shell:dynamic-command``
+``shell:too-complex``
 ("too complex": SIGSTOP in strict) instead of more work; the regex rules
 still read the whole text.
 """
@@ -88,6 +88,7 @@ SHELL_CHECKS: dict[str, str] = {
     "shell:fork-bomb": "fork bomb",
     "shell:power": "shutdown, reboot or kill of every process",
     "shell:dynamic-command": "command only known at run time (review)",
+    "shell:too-complex": "shell script too large or too nested to analyse within budget (review)",
     **OPERATOR_CHECKS,
 }
 
@@ -126,12 +127,12 @@ def analyse_shell(text: str) -> ShellReport:
     """Analyse one shell script; never raises."""
     report = ShellReport()
     if len(text) > _MAX_CHARS:
-        report.findings["shell:dynamic-command"] = "script too complex to analyse"
+        report.findings["shell:too-complex"] = "script too complex to analyse"
         return report
     try:
         _Script(report, {}, {}, 0).run(text)
     except _Budget:
-        report.findings["shell:dynamic-command"] = "script too complex to analyse"
+        report.findings["shell:too-complex"] = "script too complex to analyse"
     except (RecursionError, ValueError, IndexError) as exc:  # a lexer bug must not allow
         report.findings["shell:dynamic-command"] = f"could not analyse ({type(exc).__name__})"
     return report
@@ -168,7 +169,7 @@ class _Script:
 
     def run(self, text: str) -> list[str]:
         if self.depth > _MAX_DEPTH:
-            self.flag("shell:dynamic-command", "nesting too deep to analyse")
+            self.flag("shell:too-complex", "nesting too deep to analyse")
             return []
         self.report.work += len(text)
         if self.report.work > _MAX_WORK:
@@ -209,7 +210,7 @@ class _Script:
             if not (token == ")" and self.cases and len(pipeline) == 1):
                 self.pipeline(pipeline, background=token == "&")
             if len(self.executed) > _MAX_COMMANDS:
-                self.flag("shell:dynamic-command", "script too complex to analyse")
+                self.flag("shell:too-complex", "script too complex to analyse")
                 return self.executed
             pipeline, cmd = [], _Cmd()
         pipeline.append(cmd)
@@ -294,7 +295,7 @@ class _Script:
             if unwrapped is None:
                 return
             words = unwrapped
-        self.flag("shell:dynamic-command", "wrappers nested too deeply")
+        self.flag("shell:too-complex", "wrappers nested too deeply")
 
     def assignments(self, words: list[Word], cmd: _Cmd) -> list[Word]:
         index = 0
