@@ -4,7 +4,8 @@
 calls ``(name, arguments)``; it reads the conversation it is given, so a run
 that was interrupted and resumed picks up where it was: with ``n`` of its own
 function calls already in the input it asks for call ``n``, and once the script is done
-it answers with text listing every tool output it was given.
+it answers with text listing every tool output it was given. Streamed runs
+get the same answer as one ``response.completed`` event.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from agents import ModelResponse, Usage
 from agents.models.interface import Model
 from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
     ResponseFunctionToolCall,
     ResponseOutputMessage,
     ResponseOutputText,
@@ -50,6 +53,38 @@ class ScriptedModel(Model):
     def seen(self, text: str) -> bool:
         return any(text in output for output in self.outputs())
 
+    def _answer(self, input: str | list[Any]) -> list[Any]:
+        items = _items(input)
+        self.inputs.append(items)
+        done = sum(
+            1
+            for i in items
+            if i.get("type") == "function_call" and str(i.get("call_id")).startswith(self._prefix)
+        )
+        if done < len(self.steps):
+            name, args = self.steps[done]
+            arguments = args if isinstance(args, str) else json.dumps(args)
+            return [
+                ResponseFunctionToolCall(
+                    type="function_call",
+                    id=f"fc_{done}",
+                    call_id=f"{self._prefix}{done}",
+                    name=name,
+                    arguments=arguments,
+                    status="completed",
+                )
+            ]
+        text = "done: " + " | ".join(self.outputs())
+        return [
+            ResponseOutputMessage(
+                type="message",
+                id="msg_final",
+                role="assistant",
+                status="completed",
+                content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+            )
+        ]
+
     async def get_response(
         self,
         system_instructions: str | None,
@@ -64,41 +99,9 @@ class ScriptedModel(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> ModelResponse:
-        items = _items(input)
-        self.inputs.append(items)
-        done = sum(
-            1
-            for i in items
-            if i.get("type") == "function_call" and str(i.get("call_id")).startswith(self._prefix)
-        )
-        output: list[Any]
-        if done < len(self.steps):
-            name, args = self.steps[done]
-            arguments = args if isinstance(args, str) else json.dumps(args)
-            output = [
-                ResponseFunctionToolCall(
-                    type="function_call",
-                    id=f"fc_{done}",
-                    call_id=f"{self._prefix}{done}",
-                    name=name,
-                    arguments=arguments,
-                    status="completed",
-                )
-            ]
-        else:
-            text = "done: " + " | ".join(self.outputs())
-            output = [
-                ResponseOutputMessage(
-                    type="message",
-                    id="msg_final",
-                    role="assistant",
-                    status="completed",
-                    content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
-                )
-            ]
-        return ModelResponse(output=output, usage=Usage(), response_id=None)
+        return ModelResponse(output=self._answer(input), usage=Usage(), response_id=None)
 
-    def stream_response(
+    async def stream_response(
         self,
         system_instructions: str | None,
         input: str | list[Any],
@@ -112,4 +115,18 @@ class ScriptedModel(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> AsyncIterator[Any]:
-        raise NotImplementedError("the scripted model does not stream")
+        """The same answer as one ``response.completed`` event."""
+        response = Response(
+            id="resp_scripted",
+            created_at=0,
+            model="scripted",
+            object="response",
+            output=self._answer(input),
+            tool_choice="auto",
+            tools=[],
+            parallel_tool_calls=False,
+            status="completed",
+        )
+        yield ResponseCompletedEvent(
+            type="response.completed", response=response, sequence_number=0
+        )

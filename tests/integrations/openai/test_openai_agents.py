@@ -1,7 +1,8 @@
 """OpenAI Agents SDK agents governed by a kernel: the real runner, real tools, a scripted model.
 
-Sync (``Runner.run_sync``) and async (``Runner.run``) runs. Tool bodies record
-their calls, so "never ran" is observed.
+Sync (``Runner.run_sync``), async (``Runner.run``) and streamed
+(``Runner.run_streamed``) runs. Tool bodies record their calls, so "never
+ran" is observed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tests.integrations.support import (
 from tests.integrations.threaded import FailingAudit, on_thread
 from tests.servers import Servers
 
-MODES = ("run", "run_sync")
+MODES = ("run", "run_sync", "run_streamed")
 DELETE = ("delete_file", {"file_path": "/etc/passwd"})
 
 
@@ -93,9 +94,18 @@ def run_sync(agent: Any, start: Any) -> Any:
         loop.close()
 
 
+async def run_streamed(agent: Any, start: Any) -> Any:
+    result = Runner.run_streamed(agent, start)
+    async for _ in result.stream_events():
+        pass
+    return result
+
+
 def run(agent: Any, mode: str, start: Any = "do the job") -> Any:
     if mode == "run_sync":
         return run_sync(agent, start)
+    if mode == "run_streamed":
+        return asyncio.run(run_streamed(agent, start))
     return asyncio.run(Runner.run(agent, start))
 
 
