@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from e2e_support import Governed
 
+from agent_os.audit._signed import AuditStream
 from agent_os.bus import ERROR_CODE_HEADER, Bus, Delivery, Envelope, SubscribeOptions, connect
 from agent_os.kernel_worker import (
     AUDIT_SUBJECT,
@@ -33,6 +34,7 @@ from agent_os.kernel_worker import (
     SqliteAuditStore,
     verify_chain,
 )
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.servers import Servers
 
 AGENT_OS = str(Path(sys.executable).parent / "agent-os")
@@ -104,18 +106,27 @@ def _chain_ids(store: ChainedAuditStore) -> list[str]:
     return [r.event_id for r in store.records()]
 
 
+def _kernels(g: Governed) -> TrustRegistry:
+    """The sink's view of who may sign audit batches: the governed worker's kernel."""
+    kernels = TrustRegistry()
+    kernels.pin(g.kernel.public())
+    return kernels
+
+
 async def test_every_decision_lands_once_even_when_redelivered(
     governed: Governed, sink_bus: Bus, tmp_path: Path
 ) -> None:
     store = LosesFirstAck(SqliteAuditStore(tmp_path / "audit.db"))
     try:
-        async with AuditSinkWorker(sink_bus, store, options=FAST_RETRY, retry_delay=0.0) as sink:
+        async with AuditSinkWorker(
+            sink_bus, store, options=FAST_RETRY, retry_delay=0.0, kernels=_kernels(governed)
+        ) as sink:
             await _decide_all(governed)
             expected = [e.event_id for e in governed.audit.events]
             assert len(expected) == len(ACTIONS)
             await until(lambda: sorted(_chain_ids(store)) == sorted(expected))
-            # The worker's audit message, once more, as a broker would redeliver it.
-            body = b"\n".join(e.to_json() for e in governed.audit.events)
+            # The worker's audit events, once more, as a broker would redeliver them.
+            body = AuditStream(governed.kernel).sign(list(governed.audit.events))
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, body))
             await until(lambda: sink.appended >= 2 * len(ACTIONS))
             assert store.failures == 1 and sink.failed == 1
@@ -140,16 +151,19 @@ async def test_malformed_audit_message_is_dead_lettered(
 
     await governed.bus.subscribe(f"{AUDIT_SUBJECT}.dlq", on_dead, group="dlq-reader")
     with SqliteAuditStore(tmp_path / "audit.db") as store:
-        async with AuditSinkWorker(sink_bus, store, options=FAST_RETRY) as sink:
+        async with AuditSinkWorker(
+            sink_bus, store, options=FAST_RETRY, kernels=_kernels(governed)
+        ) as sink:
             await governed.client.check("sql", {"query": "SELECT 1"})
             good = governed.audit.events[0].to_json()
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, b"{not json"))
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, good + b'\n{"event_id": "x"}'))
             await until(lambda: len(letters) == 2)
             assert sink.rejected == 2
-        assert [e.headers[ERROR_CODE_HEADER] for e in letters] == ["malformed_audit"] * 2
-        # The good line of the mixed message is kept, once.
-        assert _chain_ids(store) == [governed.audit.events[0].event_id]
+            # The worker's own signed batch is kept, once.
+            await until(lambda: _chain_ids(store) == [governed.audit.events[0].event_id])
+        # Unsigned bodies, even one holding a genuine event line, are not audit batches.
+        assert [e.headers[ERROR_CODE_HEADER] for e in letters] == ["unsigned_audit"] * 2
 
 
 # -- PostgreSQL ------------------------------------------------------------------------
@@ -164,7 +178,11 @@ async def test_postgres_chain_with_two_sinks(governed: Governed, pg_dsn: str) ->
     table = f"audit_{uuid.uuid4().hex[:12]}"
     stores = [PostgresAuditStore(pg_dsn, table=table) for _ in range(2)]
     buses = [await connect(governed.url) for _ in stores]
-    sinks = [AuditSinkWorker(b, s, options=FAST_RETRY) for b, s in zip(buses, stores, strict=True)]
+    sinks = [
+        # Two sinks split every worker's stream between them: neither can judge gaps.
+        AuditSinkWorker(b, s, options=FAST_RETRY, kernels=_kernels(governed), track_gaps=False)
+        for b, s in zip(buses, stores, strict=True)
+    ]
     try:
         for s in sinks:
             await s.start()
@@ -315,9 +333,12 @@ def test_cli_verify_refuses_a_foreign_sqlite_file(tmp_path: Path) -> None:
 def test_cli_sink_runs_until_sigterm(servers: Servers, tmp_path: Path) -> None:
     url = servers.get("nats").url
     db = tmp_path / "sink.db"
+    kernel = AgentIdentity.create("kernel-1")
+    registry = tmp_path / "registry.json"
+    TrustRegistry(FileTrustStore(registry)).register(kernel, TrustLevel.KERNEL)
     env = {**os.environ, "AGENT_OS_BUS_URL": url}
     proc = subprocess.Popen(
-        [AGENT_OS, "audit", "sink", "--sqlite", str(db)],
+        [AGENT_OS, "audit", "sink", "--sqlite", str(db), "--registry", str(registry)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -328,7 +349,7 @@ def test_cli_sink_runs_until_sigterm(servers: Servers, tmp_path: Path) -> None:
         async def publish() -> None:
             bus = await connect(url)
             try:
-                await bus.publish(Envelope(AUDIT_SUBJECT, b"\n".join(e.to_json() for e in events)))
+                await bus.publish(Envelope(AUDIT_SUBJECT, AuditStream(kernel).sign(events)))
             finally:
                 await bus.close()
 

@@ -10,6 +10,7 @@ from e2e_support import Governed
 
 from agent_os.adapters import KernelClient
 from agent_os.adapters import governed as governed_fn
+from agent_os.audit._signed import open_batch
 from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
     ACTION_SUBJECT,
@@ -69,7 +70,12 @@ async def test_audit_events_are_published_on_the_bus(governed: Governed) -> None
     await governed.bus.subscribe("agentos.v1.audit", on_audit)
     await governed.client.check("sql", {"query": "DROP TABLE users"})
     await asyncio.wait_for(got.wait(), 2)
-    record = json.loads(seen[0])
+    # Signed by the kernel that decided, numbered from 1 in its stream.
+    kernels = TrustRegistry()
+    kernels.pin(governed.kernel.public())
+    batch = open_batch(seen[0], kernels)
+    assert (batch.signer, batch.first) == ("kernel-1", 1)
+    record = batch.events[0].to_dict()
     assert record["decision"] == "deny"
     assert "users" not in json.dumps(record)  # args are digested, never stored
 

@@ -20,6 +20,7 @@ from agent_os.kernel_worker import (
     SqliteAuditStore,
     verify_chain,
 )
+from agent_os.trust import FileTrustStore, TrustError, TrustRegistry
 
 #: Exit codes of ``audit verify``.
 EXIT_OK, EXIT_TAMPERED, EXIT_BAD_INPUT = 0, 1, 2
@@ -97,23 +98,39 @@ def verify(
 
 @audit.command()
 @click.option("--bus", "bus_url", envvar="AGENT_OS_BUS_URL", required=True, help="Bus URL.")
+@click.option(
+    "--registry",
+    "registry_file",
+    envvar="AGENT_OS_REGISTRY_FILE",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Trust registry: only batches signed by its KERNEL keys are stored.",
+)
 @_sqlite_option
 @_postgres_option
-def sink(bus_url: str, sqlite: Path | None, postgres: str | None) -> None:
-    """Store audit events from the bus on the hash chain until SIGTERM."""
+def sink(bus_url: str, registry_file: Path, sqlite: Path | None, postgres: str | None) -> None:
+    """Store signed audit events from the bus on the hash chain until SIGTERM.
+
+    Anything not signed by a kernel key of the registry is dead-lettered;
+    events missing from a worker's numbering are recorded as gaps.
+    """
     logging.basicConfig(
         level=os.environ.get("AGENT_OS_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(name)s %(message)s",
     )
+    if not registry_file.exists():
+        raise click.ClickException(f"registry file {registry_file} does not exist")
+    kernels = TrustRegistry(FileTrustStore(registry_file, recheck=1.0))
     try:
+        kernels.store.all()
         store = _open_store(sqlite, postgres, create=True)
-    except AuditError as exc:
+    except (AuditError, TrustError) as exc:
         raise click.ClickException(str(exc)) from exc
 
     async def serve() -> None:
         bus = await connect(bus_url)
         try:
-            worker = AuditSinkWorker(bus, store)
+            worker = AuditSinkWorker(bus, store, kernels=kernels)
             await worker.run(install_signal_handlers=True)
         finally:
             await bus.close()

@@ -39,7 +39,7 @@ __all__ = [
 
 GENESIS_HASH = "0" * 64
 
-ProblemCode = Literal["modified", "deleted", "reordered", "inserted", "bad_genesis", "head"]
+ProblemCode = Literal["modified", "deleted", "reordered", "inserted", "bad_genesis", "head", "gap"]
 
 #: How far from its stored seq a record's sealing seq is searched for (moved records).
 _SHIFT_WINDOW = 16
@@ -199,6 +199,8 @@ class _Verifier:
                 self.add(r.seq, code, f"seq {r.seq} comes after seq {prev.seq}")
                 continue  # judge the next record against the last one in order
             prev_bad, shift = self._check(r, prev, before_prev, prev_bad, shift)
+            if r.event.code == "audit_gap":  # the sink saw numbered events go missing
+                self.add(r.seq, "gap", r.event.reason)
             before_prev, prev = prev, r
         return True
 

@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from agent_os.bus import Bus, BusError, Envelope
+from agent_os.trust import AgentIdentity
 
 from ._events import AUDIT_SUBJECT, AuditEvent
+from ._signed import AuditStream
 
 if TYPE_CHECKING:
     from agent_os.policies._types import Verdict
@@ -59,8 +61,11 @@ class AuditPublisher:
         max_queue: int = 10_000,
         retry_delay: float = 0.5,
         linger: float = 0.02,
+        signer: AgentIdentity | None = None,
     ) -> None:
         self._bus = bus
+        # With the deciding kernel's key, batches are signed and numbered (see _signed).
+        self._stream = AuditStream(signer) if signer is not None else None
         self._subject = subject
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(max_queue)
@@ -108,7 +113,7 @@ class AuditPublisher:
             if start:
                 await asyncio.sleep(0)  # let verdicts through between slices
             events.extend(_event(item) for item in batch[start : start + _BUILD_SLICE])
-        body = encode_batch(events)
+        body = encode_batch(events) if self._stream is None else self._stream.sign(events)
         while True:
             try:
                 await self._bus.publish(Envelope(self._subject, body))

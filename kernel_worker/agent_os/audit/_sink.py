@@ -1,11 +1,16 @@
 """The audit sink worker: audit events from the bus onto a hash-chained store.
 
 Kernel workers publish batches of audit events (JSON lines) on
-:data:`AUDIT_SUBJECT`. The sink consumes them as a work-queue group, at least
-once: a delivery is acked only after the store committed its events, a store
-error nacks it (redelivered later, then dead-lettered after ``max_deliver``),
-and a body that is not audit events is dead-lettered at once with
-``malformed_audit``. A redelivered event is not chained twice: stores
+:data:`AUDIT_SUBJECT`, signed by the deciding kernel's key and numbered per
+worker (see ``_signed``). Given ``kernels`` (a registry of kernel keys), the
+sink stores only batches that verify, dead-letters the rest, and records a
+gap in the chain where a worker's numbering jumps (one sink per group;
+sinks that share a group pass ``track_gaps=False``). Without ``kernels`` the
+sink takes unsigned events only (tests, local tools). The sink consumes them
+as a work-queue group, at least once: a delivery is acked only after the
+store committed its events, a store error nacks it (redelivered later, then
+dead-lettered after ``max_deliver``), and a body that is not audit events is
+dead-lettered at once with ``malformed_audit``. A redelivered event is not chained twice: stores
 deduplicate by ``event_id``.
 
 Store calls are blocking; they run in a thread so the event loop keeps
@@ -18,9 +23,11 @@ import asyncio
 import logging
 
 from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription
+from agent_os.trust import MalformedMessage, SignedMessage, TrustRegistry
 
 from ._errors import AuditError
 from ._events import AUDIT_SUBJECT, AuditEvent
+from ._signed import GapTracker, gap_event, open_batch
 from ._store import ChainedAuditStore
 
 __all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
@@ -49,6 +56,14 @@ def _parse(body: bytes) -> tuple[list[AuditEvent], list[str]]:
     return events, errors
 
 
+def _is_signed(body: bytes) -> bool:
+    try:
+        SignedMessage.from_bytes(body)
+    except MalformedMessage:
+        return False
+    return True
+
+
 class AuditSinkWorker(Service):
     """Consumes audit events from ``bus`` into ``store``.
 
@@ -66,9 +81,16 @@ class AuditSinkWorker(Service):
         group: str = AUDIT_SINK_GROUP,
         options: SubscribeOptions | None = None,
         retry_delay: float = 0.5,
+        kernels: TrustRegistry | None = None,
+        track_gaps: bool = True,
     ) -> None:
         super().__init__()
         self._bus = bus
+        #: With a registry, only batches signed by one of its KERNEL keys are stored.
+        self._kernels = kernels
+        # Gaps are judged from one sink's view: several sinks sharing a group each see
+        # only part of every stream, so they must not report what the others took.
+        self._gaps = GapTracker() if track_gaps else None
         self._store = store
         self._subject = subject
         self._group = group
@@ -78,6 +100,7 @@ class AuditSinkWorker(Service):
         self.appended = 0
         self.rejected = 0
         self.failed = 0
+        self.gaps = 0
 
     @property
     def store(self) -> ChainedAuditStore:
@@ -98,7 +121,25 @@ class AuditSinkWorker(Service):
             await self._subscription.unsubscribe()
 
     async def _handle(self, delivery: Delivery) -> None:
-        events, errors = _parse(delivery.envelope.body)
+        if self._kernels is not None:
+            try:
+                batch = open_batch(delivery.envelope.body, self._kernels)
+            except AuditError as exc:
+                await self._reject(delivery, exc.code, str(exc))
+                return
+            events = list(batch.events)
+            errors: list[str] = []
+            missing = self._gaps.see(batch) if self._gaps is not None else None
+            if missing is not None:
+                log.error("audit stream %s: events %d..%d missing", batch.stream, *missing)
+                self.gaps += 1
+                events.insert(0, gap_event(batch.stream, missing))
+        elif _is_signed(delivery.envelope.body):
+            detail = "a signed audit batch, and this sink has no kernel registry to verify it"
+            await self._reject(delivery, "unverified_audit", detail)
+            return
+        else:
+            events, errors = _parse(delivery.envelope.body)
         if events:
             try:
                 await asyncio.to_thread(self._store.append_many, events)

@@ -16,7 +16,6 @@ shape of ``args``, then policy. Signed revocation / rotation events on
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -158,7 +157,8 @@ class Worker(Service):
         self._control = ControlListener(registry, levels=control_levels)
         self._control_subscription: Subscription | None = None
         self._audit = audit
-        self._audit_out = AuditPublisher(bus) if publish_audit else None
+        # Signed by the deciding kernel's key and numbered: the sink stores nothing else.
+        self._audit_out = AuditPublisher(bus, signer=identity) if publish_audit else None
         self._approver = approver
         self._governance = Governance(
             record=self._record_event, approver=approver, review=review, metrics=metrics
@@ -379,8 +379,10 @@ class Worker(Service):
             verdict = replace(verdict, request_id=request_id)
         verdict = replace(verdict, kernel_id=self.kernel_id)
         wire = sign_verdict(self._identity, agent_id or UNKNOWN_AGENT, verdict)
-        with contextlib.suppress(BusError):
+        try:
             await self._reply(envelope, wire)
+        except BusError as exc:  # the deny could not be sent; the client fails closed anyway
+            self._observer.bus_error(exc)
         self.verdicts += 1
         await self._record({"agent_id": agent_id or UNKNOWN_AGENT, "action": "?"}, verdict)
 

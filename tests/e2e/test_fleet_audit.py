@@ -1,0 +1,129 @@
+"""Audit integrity on real brokers: forged events refused, stolen events reported.
+
+The independent test published one unauthenticated "allow by kernel-1" on the
+audit subject and it went into the sealed chain, which ``agent-os audit
+verify`` still called intact; a rogue consumer took 54 of 300 events without
+a trace. Now batches are signed by the deciding kernel and numbered per
+worker: the sink dead-letters what is not signed by a kernel key of its
+registry, and writes a gap record where numbers are missing, which
+``audit verify`` reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fleet_support import backend_url, fleet
+
+from agent_os.audit._signed import AuditStream
+from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, SubscribeOptions, connect, new_id
+from agent_os.kernel_worker import (
+    AuditEvent,
+    AuditSinkWorker,
+    SqliteAuditStore,
+    Verdict,
+    verify_chain,
+)
+from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.servers import Servers, selected_backends
+
+BACKENDS = selected_backends(("nats", "redis"))
+FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
+
+
+async def _until(check: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def _event(kernel_id: str, decision: str = "allow") -> AuditEvent:
+    verdict = Verdict.deny("x", "y").bound(new_id(), kernel_id, 1.0)
+    event = AuditEvent.from_verdict({"agent_id": "agent-1", "action": "sql"}, verdict)
+    return AuditEvent(**{**event.to_dict(), "decision": decision})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
+    backend: str, servers: Servers, tmp_path: Path
+) -> None:
+    url = backend_url(backend, servers)
+    subject = f"agentos.v1.audit.t{new_id()[:8]}"
+    store = SqliteAuditStore(tmp_path / "audit.db")
+    async with fleet(url, tmp_path) as f:
+        kernels = TrustRegistry()
+        kernels.pin(f.kernel.public())
+        sink_bus, rogue = await connect(url), await connect(url)
+        f.stack.push_async_callback(sink_bus.close)
+        f.stack.push_async_callback(rogue.close)
+        dead: list[Delivery] = []
+
+        async def on_dead(d: Delivery) -> None:
+            dead.append(d)
+
+        await rogue.subscribe(f"{subject}.dlq", on_dead, group=f"dlq-{new_id()[:6]}")
+        sink = AuditSinkWorker(sink_bus, store, subject=subject, options=FAST, kernels=kernels)
+        await sink.start()
+        f.stack.push_async_callback(sink.shutdown)
+
+        # The forgeries: unsigned, signed by a rogue key claiming the kernel's id, and
+        # signed by a registered agent's key.
+        forged = json.dumps(_event(f.kernel.agent_id).to_dict()).encode()
+        impostor = AgentIdentity.create(f.kernel.agent_id)
+        await rogue.publish(Envelope(subject, forged))
+        await rogue.publish(
+            Envelope(subject, AuditStream(impostor).sign([_event(impostor.agent_id)]))
+        )
+        await rogue.publish(
+            Envelope(subject, AuditStream(f.agent).sign([_event(f.agent.agent_id)]))
+        )
+        # The real thing: the kernel's own signed batch.
+        real = AuditStream(f.kernel)
+        await rogue.publish(Envelope(subject, real.sign([_event(f.kernel.agent_id)])))
+
+        await _until(lambda: sink.appended == 1 and sink.rejected == 3 and len(dead) == 3)
+        codes = sorted(d.envelope.headers[ERROR_CODE_HEADER] for d in dead)
+        assert codes == ["bad_audit_signature", "bad_audit_signature", "unsigned_audit"]
+        records = list(store.records())
+        assert [r.event.kernel_id for r in records] == [f.kernel.agent_id]
+        assert verify_chain(records).ok
+    store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
+    backend: str, servers: Servers, tmp_path: Path
+) -> None:
+    url = backend_url(backend, servers)
+    subject = f"agentos.v1.audit.t{new_id()[:8]}"
+    store = SqliteAuditStore(tmp_path / "audit.db")
+    async with fleet(url, tmp_path) as f:
+        kernels = TrustRegistry()
+        kernels.pin(f.kernel.public())
+        bus = await connect(url)
+        f.stack.push_async_callback(bus.close)
+        sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
+        await sink.start()
+        f.stack.push_async_callback(sink.shutdown)
+        stream = AuditStream(f.kernel)
+        first = [_event(f.kernel.agent_id) for _ in range(3)]
+        stolen = [_event(f.kernel.agent_id) for _ in range(2)]
+        last = [_event(f.kernel.agent_id)]
+        await bus.publish(Envelope(subject, stream.sign(first)))
+        await _until(lambda: sink.appended == 3)
+        stream.sign(stolen)  # numbered 4..5 and taken off the bus by someone else
+        await bus.publish(Envelope(subject, stream.sign(last)))
+        await _until(lambda: sink.appended == 5)  # 1 event + 1 gap record
+
+        report = verify_chain(store.records())
+        assert not report.ok
+        assert [(p.code, p.seq) for p in report.problems] == [("gap", 4)]
+        assert "audit events 4..5 of stream" in report.problems[0].detail
+        assert sink.gaps == 1
+    store.close()
