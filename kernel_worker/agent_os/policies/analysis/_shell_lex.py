@@ -22,6 +22,7 @@ Operators come out as ``Op`` strings; the analyser builds commands from them.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ OPS = (
     "<>", ";", "&", "|", "(", ")", "<", ">", "\n",
 )  # fmt: skip
 _BREAK = frozenset(" \t\r\n\f\v;&|()<>")
+# Characters with no meaning to the lexer: runs of them are copied in one step.
+_PLAIN = re.compile(r"[^ \t\r\n\f\v;&|()<>\\'\"$`*?\[{},]+")
 _SPLIT = "\x00"  # field-split marker inside a word under construction
 _MAX_BRACE = 64
 _SIMPLE_ESC = {
@@ -236,6 +239,11 @@ class Lexer:
             elif ch == "`":
                 self._backtick()
             else:
+                plain = _PLAIN.match(text, self.pos)
+                if plain is not None:  # a run of ordinary characters, added at once
+                    self._add(plain.group(), False)
+                    self.pos = plain.end()
+                    continue
                 if ch in "*?[":
                     self._glob = True
                 self._add(ch, ch in "{},")
