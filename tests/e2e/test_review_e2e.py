@@ -1,7 +1,7 @@
-"""SIGSTOP end to end on memory, NATS and Redis: the agent waits, a reviewer decides with
-``agent-os review``, and the action runs only when approved.
+"""SIGSTOP end to end on every bus (memory, NATS, Redis, Kafka, SQS): the agent waits, a
+reviewer decides with ``agent-os review``, and the action runs only when approved.
 
-On NATS and Redis the reviewer's CLI publishes the decision on the bus and the
+On the brokers the reviewer's CLI publishes the decision on the bus and the
 worker's review desk answers the waiting agent at once. ``memory://`` is one
 process: the CLI writes the shared store with no bus and the desk finds the
 decision on its next look at the store.
@@ -23,12 +23,15 @@ from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
 from tests.servers import Servers, selected_backends
 
+#: Query options that keep group joins short for tests (Kafka only).
+URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
 
-@pytest.fixture(params=selected_backends(("memory", "nats", "redis")))
+
+@pytest.fixture(params=selected_backends(("memory", "nats", "redis", "kafka", "sqs")))
 def url(request: pytest.FixtureRequest, servers: Servers) -> str:
     if request.param == "memory":
         return f"memory://{new_id()}"
-    return servers.get(request.param).url
+    return servers.get(request.param).url + URL_OPTIONS.get(request.param, "")
 
 
 class Deployment:

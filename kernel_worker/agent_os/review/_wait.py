@@ -19,7 +19,7 @@ from agent_os.bus import Bus, BusError, Envelope
 from agent_os.policies import Decision, PolicyError, Verdict
 from agent_os.trust import AgentIdentity, SignedMessage, TrustError, TrustLevel, TrustRegistry
 
-from ._desk import MAX_WAIT, WAIT_RECIPIENT, WAIT_SUBJECT
+from ._desk import WAIT_RECIPIENT, WAIT_SUBJECT
 
 __all__ = ["accept_verdict", "wait_for_decision"]
 
@@ -27,6 +27,8 @@ log = logging.getLogger("agent_os.review")
 
 #: Extra seconds a poll's bus request waits beyond the window the desk was given.
 _GRACE = 2.0
+#: Longest single poll: a desk that dies holding it costs the agent at most this (+ grace).
+DEFAULT_POLL = 10.0
 #: Pause after a failed poll (no desk listening, bus trouble) before the next.
 _RETRY = 0.5
 
@@ -65,7 +67,7 @@ async def wait_for_decision(
     held: Verdict,
     *,
     timeout: float,
-    poll: float = MAX_WAIT - 5.0,
+    poll: float = DEFAULT_POLL,
 ) -> Verdict:
     """The final verdict on ``held`` (a ``review`` verdict with a ticket); see the module doc."""
     if held.ticket is None or held.request_id is None or held.deadline is None:
