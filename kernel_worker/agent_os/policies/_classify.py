@@ -70,6 +70,7 @@ class Classification:
 
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_KNOWN = frozenset(KINDS)
 _IGNORED_DECLARATIONS = frozenset({"", "tool_call", "tool"})
 _MAX_CACHE = 4096
 _MAX_KEYS = 64  # argument fields classify names; read_fields reads any more (on a budget)
@@ -105,7 +106,16 @@ class _Base:
                 self.name = name  # arguments may still classify it (see _refine)
                 self.fallback = _annotated(hints)
         if self.declared:
-            self.kinds, self.source = _merge(self.declared, self.kinds), "declared"
+            kinds = self.kinds
+            for kind in self.declared:
+                if kind not in _KNOWN:
+                    # A custom action type is a name too: "git_status" reads, "database_query"
+                    # runs SQL; a catalogued one brings its fields when no tool did.
+                    spec = _lookup(kind, "")
+                    if spec is not None and self.spec is None:
+                        self.spec = spec
+                    kinds = _merge(kinds, spec.kinds if spec is not None else Name(kind).kinds)
+            self.kinds, self.source = _merge(self.declared, kinds), "declared"
 
 
 def _merge(first: tuple[str, ...], then: tuple[str, ...]) -> tuple[str, ...]:
@@ -203,7 +213,7 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
         looked = True
     if isinstance(args, Mapping):
         default = exec_default(kinds, args)
-        kinds_set = frozenset(kinds)
+        kinds_set = frozenset(kinds) & _KNOWN  # custom declared kinds say nothing about fields
         if default is not None and ("language" in args or "lang" in args):
             looked = True
         if len(args) > _MAX_KEYS:

@@ -161,6 +161,8 @@ def resolve(
             return T, False
         return (S if isinstance(value, str) and sql_shaped(value) else T), True
     if role == "content":
+        if "message_send" in kinds:
+            return T, False  # a message's body is prose: secret checks, not execution checks
         if kinds & _CONTENT_KINDS:
             return D, False
         found = _shape_of(value, "")

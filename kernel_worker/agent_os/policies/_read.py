@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._catalogue import C, D, K, P, S, T, U
+from ._catalogue import KINDS, C, D, K, P, S, T, U
 from ._fields import (
     ARGV_KEYS,
     COMMAND_KEYS,
@@ -45,6 +45,7 @@ WORK = 512
 _MAX_DEPTH = 64
 _MAX_JSON = 65_536
 _INHERITED = frozenset((C, S, K, D))
+_KNOWN = frozenset(KINDS)
 _READ_AGAIN = frozenset((P, D, T))
 # Roles whose name alone fixes a meaning: kept past the budget (argv joins are not).
 _NAMED = {
@@ -229,7 +230,7 @@ def _mapping(
     depth: int,
 ) -> None:
     default = exec_default(kinds, node) if kinds else None
-    kinds_set = frozenset(kinds)
+    kinds_set = frozenset(kinds) & _KNOWN  # custom declared kinds say nothing about fields
     rest: list[str] | None = None
     later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
     head: str | None = None

@@ -556,3 +556,22 @@ def test_a_cli_named_tool_reads_its_commands_as_that_programs(
     found = classify(tool, args)
     assert command_text(args, found, tool) == want
     assert [t for _, m, t in field_texts(args, found, tool) if m == "command"] == want
+
+
+def test_a_custom_action_type_is_read_like_a_tool_name() -> None:
+    # Typed actions arrive as declarations; a type strict does not know is a name too.
+    found = classify("", {"query": "DROP TABLE users"}, {"action": "database_query"})
+    assert found.kinds == ("database_query", "sql")
+    assert read_fields({"query": "DROP TABLE users"}, found) == {"sql": ["DROP TABLE users"]}
+    found = classify("", {"repo_path": "."}, {"action": "git_status"})
+    assert (found.kinds, found.fields["repo_path"]) == (("git_status", "file_read"), "path")
+    # Unknown kinds say nothing about fields: a llm_call's text is read by its shape.
+    found = classify("", {"text": "hello there"}, {"action": "llm_call"})
+    assert found.kinds == ("llm_call",)
+    assert read_fields({"text": "hello there"}, found) == {"prose": ["hello there"]}
+
+
+def test_a_message_body_is_prose() -> None:
+    args = {"to": ["bob@example.com"], "body": "it removes the `rm -rf build/` step"}
+    read = read_fields(args, classify("send_email", args))
+    assert read["prose"] == ["it removes the `rm -rf build/` step"]
