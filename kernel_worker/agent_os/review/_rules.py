@@ -107,11 +107,14 @@ class ReviewRules:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ReviewRules:
-        """Read review terms from a YAML file."""
+        """Read review terms from a YAML file: the whole file, or its ``review:`` section."""
         data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: expected a mapping of review settings")
-        return cls.from_mapping(data)
+        section = data.get("review", data) if "policies" in data or "review" in data else data
+        if not isinstance(section, Mapping):
+            raise ValueError(f"{path}: 'review' must be a mapping of review settings")
+        return cls.from_mapping(section)
 
 
 def _approvals(value: object, where: object) -> int:

@@ -290,3 +290,12 @@ def test_rules_give_timeout_and_approvals() -> None:
         ReviewRules.from_mapping({"rules": {"x": {"approvals": 0}}})
     with pytest.raises(ValueError):
         ReviewRules.from_mapping({"timout": 5})
+
+
+def test_rules_load_from_a_file_or_its_review_section(tmp_path: Path) -> None:
+    alone = tmp_path / "review.yaml"
+    alone.write_text("timeout: 90s\nrules:\n  'action:deploy': {approvals: 2}\n")
+    assert ReviewRules.load(alone).terms("action:deploy") == (90.0, 2)
+    beside = tmp_path / "policy.yaml"
+    beside.write_text("policies: []\nreview:\n  rules:\n    'sql:*': {timeout: 1h}\n")
+    assert ReviewRules.load(beside).terms("sql:drop") == (3600.0, 1)
