@@ -195,3 +195,44 @@ def test_metrics_server_serves_the_registry() -> None:
         server.server_close()
         thread.join(timeout=5)
     assert 'agent_os_sigkill_total{policy="metrics-test"} 1.0' in body
+
+
+async def test_bus_errors_are_counted_by_side_and_code() -> None:
+    from agent_os.adapters import KernelClient
+    from agent_os.bus import connect, new_id
+    from agent_os.kernel_worker import Worker, load_policy
+    from agent_os.trust import AgentIdentity, TrustRegistry
+
+    name = new_id()
+    # The worker's bus refuses anything as large as a signed verdict: every answer fails.
+    worker_bus = await connect(f"memory://{name}?max_payload=200")
+    agent_bus = await connect(f"memory://{name}")
+    metrics = Metrics(CollectorRegistry())
+    kernel, agent = AgentIdentity.create("k"), AgentIdentity.create("a")
+    registry = TrustRegistry()
+    registry.register(agent)
+    worker = Worker(
+        worker_bus,
+        identity=kernel,
+        registry=registry,
+        policies=load_policy("strict"),
+        metrics=metrics,
+        publish_audit=False,
+    )
+    await worker.start()
+    try:
+        client = KernelClient(agent_bus, agent, [kernel.public()], metrics=metrics)
+        verdict = await client.check("file_read", {"path": "/srv/a"}, timeout=0.5)
+    finally:
+        await worker.shutdown()
+        await agent_bus.close()
+        await worker_bus.close()
+    assert verdict.code == "timeout"  # fail closed
+    value = metrics.registry.get_sample_value
+    worker_errors = value(
+        "agent_os_bus_errors_total", {"role": "worker", "code": "payload_too_large"}
+    )
+    assert worker_errors is not None and worker_errors >= 1
+    assert value("agent_os_bus_errors_total", {"role": "client", "code": "timeout"}) == 1
+    count = value("agent_os_client_verdict_duration_seconds_count", {"decision": "deny"})
+    assert count == 1
