@@ -61,13 +61,17 @@ _SCALARS = frozenset((int, float, bool, type(None)))
 class _Sink:
     """Where the walk puts what it reads, and the work it may still spend."""
 
-    __slots__ = ("out", "program", "texts", "work")
+    __slots__ = ("executes", "known", "out", "program", "texts", "work")
 
-    def __init__(self, located: bool, program: str) -> None:
+    def __init__(self, located: bool, program: str, kinds: tuple[str, ...]) -> None:
         self.out: dict[str, list[str]] = {}
         self.texts: list[tuple[str, str, str]] | None = [] if located else None
         self.work = WORK
         self.program = program
+        # Custom declared kinds say nothing about fields; only executing kinds read
+        # unnamed strings as their own.
+        self.known = frozenset(kinds) & _KNOWN
+        self.executes = any(kind in EXEC_DEFAULT for kind in kinds)
 
     def add(self, meaning: str, text: str, path: str) -> None:
         bucket = self.out.get(meaning)
@@ -106,7 +110,7 @@ def read(
         found = _flat(args, fields, kinds)
         if found is not None:
             return found
-    sink = _Sink(located=False, program=program)
+    sink = _Sink(located=False, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
     return sink.out
 
@@ -115,7 +119,7 @@ def located(
     args: object, fields: Mapping[str, str], kinds: tuple[str, ...], program: str = ""
 ) -> list[tuple[str, str, str]]:
     """``(path, meaning, text)`` for every string of ``args``."""
-    sink = _Sink(located=True, program=program)
+    sink = _Sink(located=True, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
     assert sink.texts is not None
     return sink.texts
@@ -188,7 +192,7 @@ def _walk(
     kind = type(node)
     if kind is str or (kind is not dict and isinstance(node, str)):
         fixed = fields.get(prefix) or inherited
-        if fixed is None and kinds:
+        if fixed is None and sink.executes:
             fixed = exec_default(kinds, None)
         _text(fixed, str(node), prefix, fields, kinds, sink, depth)
     elif kind is dict or (kind is not list and isinstance(node, Mapping)):
@@ -229,8 +233,8 @@ def _mapping(
     inherited: str | None,
     depth: int,
 ) -> None:
-    default = exec_default(kinds, node) if kinds else None
-    kinds_set = frozenset(kinds) & _KNOWN  # custom declared kinds say nothing about fields
+    default = exec_default(kinds, node) if sink.executes else None
+    kinds_set = sink.known
     rest: list[str] | None = None
     later: list[tuple[str, object, str | None, str]] = []  # containers, commands and argv
     head: str | None = None
