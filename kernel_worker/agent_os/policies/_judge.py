@@ -89,6 +89,7 @@ class Judge:
     _struct: Structural
     _struct_base: int
     _sets: tuple[tuple[str, Any, tuple[int, ...]], ...]
+    _all_text: bool
     _patterns: tuple[Pattern, ...]
     _regexes: tuple[Any, ...]
     _allow_verdict: Verdict
@@ -213,22 +214,27 @@ class Judge:
         if tool is not None:
             parts.append(f"tool:\n{tool}")
         args = action.get("args")
-        # ``parts`` feed patterns over all text; each analysis reads the
-        # arguments whose meaning fits it (classification's reading).
-        if not flatten(args, _NO_GROUPS, parts, groups):
+        # ``parts`` feed patterns over all text (only built when such a pattern
+        # exists); each analysis reads the arguments whose meaning fits it
+        # (classification's reading).
+        if self._all_text and not flatten(args, _NO_GROUPS, parts, groups):
             return self._malformed("action arguments are nested too deeply")
         if args is not None:
-            for meaning, texts in read_fields(args, found).items():
+            try:
+                read = read_fields(args, found)
+            except ValueError:
+                return self._malformed("action arguments are nested too deeply")
+            for meaning, texts in read.items():
                 if texts:
                     groups[meaning] = texts
         if tool:
             # A tool's own name is data the analysers read too (``eval(payload)``).
             groups.setdefault("data", []).append(tool)
         if trace is not None:
-            read = ", ".join(
+            story = ", ".join(
                 f"{meaning}: {len(texts)}" for meaning, texts in sorted(groups.items())
             )
-            trace.append(f"arguments read as {read or 'nothing'}")
+            trace.append(f"arguments read as {story or 'nothing'}")
         # The kind the structural rules read: an executing kind first (all its
         # strings are analysed), else a writing kind (write-target checks).
         struct_kind = kind

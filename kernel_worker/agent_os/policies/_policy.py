@@ -61,6 +61,7 @@ class Policy(Judge):
 
     __slots__ = (
         "_action_rules",
+        "_all_text",
         "_allow_verdict",
         "_allow_verdicts",
         "_allowed_domains",
@@ -220,6 +221,7 @@ class Policy(Judge):
         # "all" last: group-specific texts are usually short and hit first.
         sets.sort(key=lambda item: item[0] == "all")
         self._sets = tuple(sets)
+        self._all_text = "all" in by_group
 
     # -- read-only view -------------------------------------------------------------
 
