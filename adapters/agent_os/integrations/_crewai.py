@@ -6,6 +6,9 @@
     governed_crew = CrewAIKernel().wrap(crew)
     result = governed_crew.kickoff()
 
+An agent run on its own (``agent.kickoff(messages)``) is governed the same
+way: ``CrewAIKernel().wrap(agent).kickoff(messages)``.
+
 The mechanism is CrewAI's before-tool-call hook (``crewai.hooks``), which
 both tool paths share: ReAct text and native function calling. CrewAI's hook
 registry is process-wide, so the hooks are registered when a governed run
@@ -37,10 +40,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
 
 from crewai import Crew
+from crewai.agents.agent_builder.base_agent import BaseAgent
 from crewai.hooks import (
     HookAborted,
     ToolCallHookContext,
@@ -55,7 +59,7 @@ from agent_os.kernel_worker import PolicyViolation, Verdict
 from ._core import ToolCall, ToolGovernor, annotations_of
 from ._errors import UnsupportedObject
 
-__all__ = ["CrewAIKernel", "GovernedCrew"]
+__all__ = ["CrewAIKernel", "GovernedAgent", "GovernedCrew"]
 
 log = logging.getLogger("agent_os.integrations")
 
@@ -68,20 +72,28 @@ _RUNNERS = ("kickoff", "akickoff", "train", "replay", "test")
 
 
 class CrewAIKernel(ToolGovernor):
-    """Governs CrewAI crews: ``CrewAIKernel().wrap(crew).kickoff()``.
+    """Governs CrewAI crews (and agents run on their own): ``CrewAIKernel().wrap(crew).kickoff()``.
 
     Takes the :class:`ToolGovernor` arguments: ``kernel`` (a policy for an
     in-process kernel, default ``"strict"``, or a ``KernelSpace`` or a
     ``KernelClient``), ``on_deny``, ``actions``, ``approver``, ...
     """
 
-    def wrap(self, crew: Any) -> GovernedCrew:
-        """Govern every tool call of every agent of ``crew``."""
-        if not isinstance(crew, Crew):
-            raise UnsupportedObject(
-                f"CrewAIKernel.wrap() takes a crewai.Crew, not {type(crew).__name__}"
-            )
-        return GovernedCrew(self, crew)
+    @overload
+    def wrap(self, target: Crew) -> GovernedCrew: ...
+
+    @overload
+    def wrap(self, target: BaseAgent) -> GovernedAgent: ...
+
+    def wrap(self, target: Any) -> GovernedCrew | GovernedAgent:
+        """Govern every tool call of every agent of a crew, or of one agent's own ``kickoff``."""
+        if isinstance(target, Crew):
+            return GovernedCrew(self, target)
+        if isinstance(target, BaseAgent):
+            return GovernedAgent(self, target)
+        raise UnsupportedObject(
+            f"CrewAIKernel.wrap() takes a crewai.Crew or Agent, not {type(target).__name__}"
+        )
 
 
 class _Refusal:
@@ -97,25 +109,17 @@ class _Refusal:
         return "agent_os"
 
 
-class GovernedCrew:
-    """A crew whose tool calls go through the kernel. Run it as you would the crew.
+class _Governed:
+    """The hooks and their scope, shared by a governed crew and a governed agent."""
 
-    ``kickoff``, ``kickoff_async`` and ``akickoff`` (and the ``*_for_each``
-    forms) are governed; other attributes are the crew's own.
-    """
-
-    def __init__(self, kernel: CrewAIKernel, crew: Crew) -> None:
+    def __init__(self, kernel: CrewAIKernel, target: Any) -> None:
         self._kernel = kernel
-        self._crew = crew
+        self._target = target
         self._lock = threading.Lock()
         self._active = 0
         # Denied calls, by the identity of their input dict (shared by the
         # before and after hook contexts of one call), until the after hook.
         self._refused: dict[int, tuple[Any, ToolCall | None, Verdict]] = {}
-
-    @property
-    def crew(self) -> Crew:
-        return self._crew
 
     @property
     def kernel(self) -> CrewAIKernel:
@@ -124,66 +128,40 @@ class GovernedCrew:
     def __getattr__(self, name: str) -> Any:
         if name.startswith(_RUNNERS):
             raise AttributeError(
-                f"GovernedCrew.{name} is not governed; use kickoff, kickoff_async or akickoff"
+                f"{type(self).__name__}.{name} is not governed;"
+                " use kickoff, kickoff_async or akickoff"
             )
-        return getattr(self._crew, name)
+        return getattr(self._target, name)
 
-    # -- runs ----------------------------------------------------------------------
+    def _members(self) -> list[Any]:
+        raise NotImplementedError
 
-    def kickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """``crew.kickoff()`` with every tool call governed."""
+    def _run(self, start: Callable[[], T]) -> T:
         self._enter()
         try:
-            return self._translated(lambda: self._crew.kickoff(inputs=inputs, **kwargs))
+            try:
+                return start()
+            except HookAborted as exc:
+                _raise_refusal(exc)
+                raise
         finally:
             self._exit()
 
-    async def kickoff_async(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """``await crew.kickoff_async()`` (the crew runs in a worker thread), governed."""
+    async def _arun(self, start: Callable[[], Awaitable[T]]) -> T:
         self._enter()
         try:
-            return await self._atranslated(self._crew.kickoff_async, inputs, kwargs)
+            try:
+                return await start()
+            except HookAborted as exc:
+                _raise_refusal(exc)
+                raise
         finally:
             self._exit()
-
-    async def akickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """``await crew.akickoff()`` (CrewAI's native async path), governed."""
-        self._enter()
-        try:
-            return await self._atranslated(self._crew.akickoff, inputs, kwargs)
-        finally:
-            self._exit()
-
-    def kickoff_for_each(self, inputs: Iterable[dict[str, Any]], **kwargs: Any) -> list[Any]:
-        """One governed ``kickoff`` per input, in order."""
-        return [self.kickoff(item, **kwargs) for item in inputs]
-
-    async def kickoff_for_each_async(
-        self, inputs: Iterable[dict[str, Any]], **kwargs: Any
-    ) -> list[Any]:
-        """One governed ``kickoff_async`` per input, in order."""
-        return [await self.kickoff_async(item, **kwargs) for item in inputs]
-
-    def _translated(self, run: Callable[[], T]) -> T:
-        try:
-            return run()
-        except HookAborted as exc:
-            _raise_refusal(exc)
-            raise
-
-    async def _atranslated(
-        self, start: Callable[..., Any], inputs: dict[str, Any] | None, kwargs: Mapping[str, Any]
-    ) -> Any:
-        try:
-            return await start(inputs=inputs, **kwargs)
-        except HookAborted as exc:
-            _raise_refusal(exc)
-            raise
 
     # -- hook scope ------------------------------------------------------------------
 
     def _enter(self) -> None:
-        # One pair of hooks per governed crew, however many runs overlap:
+        # One pair of hooks per governed crew or agent, however many runs overlap:
         # two pairs would judge (and audit) every call twice.
         with self._lock:
             if self._active == 0:
@@ -202,7 +180,7 @@ class GovernedCrew:
     def _owns(self, context: ToolCallHookContext) -> bool:
         crew = getattr(context, "crew", None)
         agent = getattr(context, "agent", None)
-        if crew is self._crew or any(agent is member for member in self._crew.agents):
+        if crew is self._target or any(agent is member for member in self._members()):
             return True
         # A call that names neither crew nor agent may be ours: govern it.
         return crew is None and agent is None
@@ -248,6 +226,68 @@ class GovernedCrew:
     def _blocked(context: ToolCallHookContext) -> bool:
         result = getattr(context, "tool_result", None)
         return isinstance(result, str) and result.startswith(_BLOCKED_PREFIX)
+
+
+class GovernedCrew(_Governed):
+    """A crew whose tool calls go through the kernel. Run it as you would the crew.
+
+    ``kickoff``, ``kickoff_async`` and ``akickoff`` (and the ``*_for_each``
+    forms) are governed; other attributes are the crew's own.
+    """
+
+    @property
+    def crew(self) -> Crew:
+        crew: Crew = self._target
+        return crew
+
+    def _members(self) -> list[Any]:
+        return list(self._target.agents)
+
+    def kickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``crew.kickoff()`` with every tool call governed."""
+        return self._run(lambda: self.crew.kickoff(inputs=inputs, **kwargs))
+
+    async def kickoff_async(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``await crew.kickoff_async()`` (the crew runs in a worker thread), governed."""
+        return await self._arun(lambda: self.crew.kickoff_async(inputs=inputs, **kwargs))
+
+    async def akickoff(self, inputs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``await crew.akickoff()`` (CrewAI's native async path), governed."""
+        return await self._arun(lambda: self.crew.akickoff(inputs=inputs, **kwargs))
+
+    def kickoff_for_each(self, inputs: Iterable[dict[str, Any]], **kwargs: Any) -> list[Any]:
+        """One governed ``kickoff`` per input, in order."""
+        return [self.kickoff(item, **kwargs) for item in inputs]
+
+    async def kickoff_for_each_async(
+        self, inputs: Iterable[dict[str, Any]], **kwargs: Any
+    ) -> list[Any]:
+        """One governed ``kickoff_async`` per input, in order."""
+        return [await self.kickoff_async(item, **kwargs) for item in inputs]
+
+
+class GovernedAgent(_Governed):
+    """An agent run on its own (``agent.kickoff(messages)``) with its tool calls governed."""
+
+    @property
+    def agent(self) -> BaseAgent:
+        agent: BaseAgent = self._target
+        return agent
+
+    def _members(self) -> list[Any]:
+        return [self._target]
+
+    def kickoff(self, messages: Any, **kwargs: Any) -> Any:
+        """``agent.kickoff(messages)`` with every tool call governed."""
+        return self._run(lambda: self._target.kickoff(messages, **kwargs))
+
+    async def kickoff_async(self, messages: Any, **kwargs: Any) -> Any:
+        """``await agent.kickoff_async(messages)``, governed."""
+        return await self._arun(lambda: self._target.kickoff_async(messages, **kwargs))
+
+    async def akickoff(self, messages: Any, **kwargs: Any) -> Any:
+        """``await agent.akickoff(messages)``, governed."""
+        return await self._arun(lambda: self._target.akickoff(messages, **kwargs))
 
 
 def tool_call(context: ToolCallHookContext) -> ToolCall:

@@ -321,7 +321,25 @@ def test_ungoverned_run_methods_are_not_passed_through() -> None:
             getattr(governed, name)
 
 
-def test_wrap_refuses_what_is_not_a_crew() -> None:
+AGENT_MODES = ("kickoff", "kickoff_async", "akickoff")
+
+
+@pytest.mark.parametrize("agent_mode", AGENT_MODES)
+def test_an_agent_run_on_its_own_is_governed(llm_type: type[Any], agent_mode: str) -> None:
+    crew, llm, tools = make_crew(llm_type, DANGEROUS, HARMLESS)
+    governed = CrewAIKernel().wrap(crew.agents[0])
+    if agent_mode == "kickoff":
+        governed.kickoff("do the job")
+    elif agent_mode == "kickoff_async":
+        asyncio.run(governed.kickoff_async("do the job"))
+    else:
+        asyncio.run(governed.akickoff("do the job"))
+
+    assert tools.ran == [HARMLESS]
+    assert llm.seen("Tool call 'terminal' was blocked by policy 'strict'")
+
+
+def test_wrap_refuses_what_is_not_a_crew_or_an_agent() -> None:
     from agent_os.integrations import UnsupportedObject
 
     wrong: Callable[[], None] = lambda: None  # noqa: E731
