@@ -206,10 +206,10 @@ def _walk(
                 return
         for index, item in enumerate(node):
             if sink.work <= 0:
-                # Past the budget: the remaining strings in one go, under the fixed or a
-                # conservative meaning; containers still walked (they meet the same budget).
+                # Past the budget: every remaining string in one go (containers
+                # flattened), under the fixed or a conservative meaning.
                 rest = node[index:]
-                fallback = meaning or (exec_default(kinds, None) if kinds else None) or D
+                fallback = meaning or (exec_default(kinds, None) if sink.executes else None) or D
                 texts: list[str] = []
                 _strings(rest, texts, depth)
                 sink.extend(fallback, texts, prefix)
