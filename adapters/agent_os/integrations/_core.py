@@ -378,6 +378,7 @@ class ToolGovernor:
             action["args"],
             tool=action.get("tool"),
             hints=action.get("hints"),
+            wait_review=False,  # a SIGSTOP comes back as its ticket; ahold waits for it
         )
 
 

@@ -363,3 +363,13 @@ def test_delete_file_is_dangerous_by_classification() -> None:
     body = Body()
     assert "deleting files" in str(ToolGovernor().run(_call(DELETE), body))
     assert body.calls == 0
+
+
+async def test_remote_judge_returns_the_ticket_and_hold_waits_for_it(tmp_path: Path) -> None:
+    async with remote_kernel(review=tmp_path) as remote:
+        gov = ToolGovernor(remote.client)
+        ticket = await gov.ajudge(_call(HELD))
+        assert ticket.decision is Decision.REVIEW  # not waited on: the framework may ask first
+        holding = asyncio.create_task(gov.ahold(_call(HELD), ticket))
+        await remote.decide(True)
+        assert (await holding).allowed
