@@ -38,6 +38,7 @@ from ._catalogue import CATALOGUE, KINDS, MEANINGS, ToolSpec, tool_key
 from ._fields import command_shaped, exec_default, resolve, role_of
 from ._names import EDIT_KEYS, OP_KEYS, WRITE_KEYS, Name, name_words, program_of, verb_kinds
 from ._read import located, read
+from ._shapes import shape
 
 __all__ = [
     "KINDS",
@@ -295,6 +296,16 @@ def _refine(
     if kinds:
         return kinds, source, looked
     found: list[str] = []
+    if name.exec_verb:
+        # A tool whose name says it runs something (run, exec, invoke...) runs a
+        # command line or code it is given, whatever the field is called.
+        looked = True
+        for key, value in list(args.items())[:_MAX_KEYS]:
+            if isinstance(value, str) and (fields.get(str(key)) or shape(value)) in (
+                "command",
+                "code",
+            ):
+                found.append("shell_exec" if command_shaped(value) else "code_exec")
     for key, meaning in fields.items():
         role = role_of(key)
         if meaning == "command" and role == "command" and command_shaped(args.get(key)):

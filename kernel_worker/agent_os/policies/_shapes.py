@@ -13,6 +13,7 @@ string of plain words whose first word starts nothing (most prose and data).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -188,6 +189,8 @@ _CACHE: dict[tuple[str, str], str] = {}
 def _shape(text: str, role: str) -> str:
     if text.isalpha() and text.lower() not in _STARTS:
         return D  # one plain word (the common case for ids, names, options)
+    if text[:1] in "{[" and len(text) <= _MAX_JSON and _is_json(text):
+        return D  # a JSON document, not a shell group (the walk reads its fields)
     found = _found(text, role)
     if found:
         if _URL_I in found:
@@ -198,6 +201,17 @@ def _shape(text: str, role: str) -> str:
         if role == "shape" and _HOST_I in found:
             return U
     return T if " " in text.strip() else D
+
+
+_MAX_JSON = 65_536
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def command_shaped(value: object) -> bool:

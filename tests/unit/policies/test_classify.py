@@ -426,6 +426,8 @@ def test_deep_nesting_is_refused() -> None:
         ("import os\nos.system('id')", "code"),
         ("__import__('os').popen('id')", "code"),
         ("The operating system (Linux) schedules the process.", "prose"),
+        ('{"width": 200, "tags": ["a"]}', "data"),
+        ("{ rm notes.txt; }", "command"),
         ("https://example.com/a", "url"),
         ("www.example.com", "url"),
         ("file:///etc/passwd", "path"),
@@ -575,3 +577,22 @@ def test_a_message_body_is_prose() -> None:
     args = {"to": ["bob@example.com"], "body": "it removes the `rm -rf build/` step"}
     read = read_fields(args, classify("send_email", args))
     assert read["prose"] == ["it removes the `rm -rf build/` step"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "want"),
+    [
+        ("run", {"input": "ls"}, ("shell_exec",)),
+        ("run", {"x": "ls -la"}, ("shell_exec",)),
+        ("launch", {"target": "rm -rf /"}, ("shell_exec",)),
+        ("invoke", {"payload": "import os\nos.system('id')"}, ("code_exec",)),
+        # Running something named, with plain or JSON arguments, is not running a command.
+        ("run_report", {"name": "q3"}, ()),
+        ("execute_task", {"task": "summarise the report"}, ()),
+        ("invoke_lambda", {"function_name": "resize", "payload": '{"width": 200}'}, ()),
+    ],
+)
+def test_a_tool_that_runs_things_runs_the_command_it_is_given(
+    tool: str, args: dict[str, Any], want: tuple[str, ...]
+) -> None:
+    assert kinds(tool, args) == want
