@@ -12,6 +12,7 @@ import asyncio
 import types
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -24,9 +25,11 @@ from tests.integrations.support import (
     HARMLESS,
     HELD,
     integration_policy,
+    remote_kernel,
     unreachable_kernel,
 )
 from tests.integrations.threaded import FailingAudit, on_thread
+from tests.servers import Servers
 from tests.servers.openai_api import FakeOpenAI, serve
 
 APIS = ("sync", "async")
@@ -230,6 +233,27 @@ def test_sigstop_runs_only_after_approval(
 
     ((request, ran_before),) = asked
     assert (request.action["tool"], request.action["args"], ran_before) == ("release", HELD[1], 0)
+    assert fns.ran == ([HELD] if approve else [])
+    assert ("review_denied" in text) is not approve
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+def test_remote_sigstop_runs_only_after_the_kernels_reviewer_approves(
+    server: FakeOpenAI,
+    api: str,
+    loop: Callable[..., str],
+    approve: bool,
+    servers: Servers,
+    tmp_path: Path,
+) -> None:
+    server.script = [[HELD]]
+    fns = Functions()
+    with on_thread(remote_kernel(servers.get("nats").url, review=tmp_path)) as (remote, bus_loop):
+        # The call waits on the kernel's durable review while a reviewer decides.
+        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), bus_loop)
+        text = loop(server, api, OpenAIKernel(remote.client, loop=bus_loop), fns)
+        assert reviewed.result(30).status.value == ("approved" if approve else "denied")
+
     assert fns.ran == ([HELD] if approve else [])
     assert ("review_denied" in text) is not approve
 
