@@ -1,7 +1,8 @@
 """Benchmark: what tracing costs per verdict, off and on, against a baseline without hooks.
 
 One process runs a kernel worker and an agent's ``KernelClient`` on the
-in-process ``memory://`` bus and asks for verdicts one after another (the
+in-process ``memory://`` bus (or the broker ``--url`` names; the broker's own
+CPU is not counted) and asks for verdicts one after another (the
 strict policy, a signed request, a signed verdict: the whole governed round
 trip with every observability hook on its path). Four set-ups, their
 batches interleaved so a drifting machine speed hits all of them alike:
@@ -26,6 +27,7 @@ Usage::
 
     python benchmarks/tracing_overhead.py            # human-readable
     python benchmarks/tracing_overhead.py --json     # one JSON object
+    python benchmarks/tracing_overhead.py --url nats://127.0.0.1:4222
 """
 
 from __future__ import annotations
@@ -94,9 +96,13 @@ class _BareClient(ClientObserver):
 
 
 async def _setup(
-    bare: bool, metrics: Metrics | None
+    url: str, bare: bool, metrics: Metrics | None
 ) -> tuple[Callable[[], Awaitable[Verdict]], Callable[[], Awaitable[None]]]:
-    url = f"memory://{new_id()}"
+    # Each set-up its own bus (memory) or its own subject (a broker): no worker
+    # takes another set-up's requests.
+    subject = f"agentos.v1.bench.{new_id()[:12]}"
+    if url == "memory://":
+        url = f"memory://{new_id()}"
     worker_bus, agent_bus = await connect(url), await connect(url)
     kernel, agent = AgentIdentity.create("bench-kernel"), AgentIdentity.create("bench-agent")
     registry = TrustRegistry()
@@ -111,11 +117,14 @@ async def _setup(
             identity=kernel,
             registry=registry,
             policies=load_policy("strict"),
+            subject=subject,
             control_subject=None,
             publish_audit=False,
             metrics=metrics,
         )
-        client = KernelClient(agent_bus, agent, [kernel.public()], timeout=5.0, metrics=metrics)
+        client = KernelClient(
+            agent_bus, agent, [kernel.public()], subject=subject, timeout=5.0, metrics=metrics
+        )
     finally:
         worker_module.WorkerObserver = real_worker  # type: ignore[misc]
         client_module.ClientObserver = real_client  # type: ignore[misc]
@@ -182,7 +191,7 @@ def _sdk_span_us(provider: TracerProvider, n: int = 3000) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
-async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
+async def measure(url: str, batches: int, per_batch: int) -> dict[str, list[float]]:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(_Drop(), max_queue_size=1 << 16))
     sampled = TracerProvider(sampler=ParentBasedTraceIdRatio(0.1))
@@ -190,11 +199,11 @@ async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
     tracing = {"on": provider, "sampled": sampled}
     metrics = Metrics(CollectorRegistry())
     setups = {
-        "baseline": await _setup(True, None),
-        "off": await _setup(False, None),
-        "metrics": await _setup(False, metrics),
-        "on": await _setup(False, None),
-        "sampled": await _setup(False, None),
+        "baseline": await _setup(url, True, None),
+        "off": await _setup(url, False, None),
+        "metrics": await _setup(url, False, metrics),
+        "on": await _setup(url, False, None),
+        "sampled": await _setup(url, False, None),
     }
     samples: dict[str, list[float]] = {name: [] for name in setups}
     samples["sdk_span"] = []
@@ -224,11 +233,12 @@ async def measure(batches: int, per_batch: int) -> dict[str, list[float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="memory://", help="bus URL (default memory://)")
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--per-batch", type=int, default=300)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    samples = asyncio.run(measure(args.batches, args.per_batch))
+    samples = asyncio.run(measure(args.url, args.batches, args.per_batch))
     hook_ns = _hook_ns()
     p50 = {name: statistics.median(values) for name, values in samples.items()}
     spread = {
@@ -237,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "python": platform.python_version(),
+        "bus": args.url.split("?", 1)[0],
         "batches": args.batches,
         "per_batch": args.per_batch,
         **{f"{name}_us": round(v, 2) for name, v in p50.items()},
@@ -256,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, sort_keys=True))
         return 0
     print(f"Python {report['python']}; {args.batches} interleaved batches of {args.per_batch}")
-    print("governed round trip on memory://, CPU per verdict (median of batch means):")
+    print(f"governed round trip on {report['bus']}, CPU per verdict (median of batch means):")
     for name in ("baseline", "off", "metrics", "on", "sampled"):
         print(f"  {name:9s} {p50[name]:8.2f} µs   (spread ±{spread[name]}%)")
     print(
