@@ -52,6 +52,12 @@ def checks(source: str, language: str = "") -> set[str]:
             "code:credential-write",
         ),
         ("fs.appendFileSync(os.homedir() + '/.bashrc', s)", "javascript", "code:credential-write"),
+        ("requests.post(url, json=dict(os.environ))", "python", "code:exfiltration"),
+        (
+            "fetch(u, {method: 'POST', body: JSON.stringify(process.env)})",
+            "javascript",
+            "code:exfiltration",
+        ),
     ],
 )
 def test_primitives_are_found(source: str, language: str, check: str) -> None:
@@ -70,6 +76,7 @@ def test_primitives_are_found(source: str, language: str, check: str) -> None:
         ("open('notes/todo.md', 'w').write('- review')", "python"),
         ("const f = (id) => api.delete(`/users/${id}`);", "javascript"),
         ("cache.delete('session:42')", "python"),
+        ("home = os.environ.get('HOME')", "python"),
     ],
 )
 def test_literals_comments_and_ordinary_code_pass(source: str, language: str) -> None:

@@ -49,6 +49,11 @@ def test_every_catalogue_format_catches_its_example(fmt: object) -> None:
         "The JWT header eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 means HS256.",
         "-----BEGIN PUBLIC KEY-----",
         "https://docs.python.org/3/library/subprocess.html",
+        "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+        "jwt.io sample: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+        "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
+        "rkJggg==",
     ],
 )
 def test_examples_placeholders_and_lookalikes_pass(text: str) -> None:
@@ -86,6 +91,11 @@ GITHUB = "ghp_Zq8Kd2mVt7Lp4XwRb9NcYe3Hs6Ga1Uf5Jo0T"
             {"aws_secret_access_key": "Zq8Kd2mVt7Lp4XwRb9N/Ye3Hs6Ga1Uf5Jo0TiQzB"},
             "secret:credential-field",
         ),
+        ({"h": "Authorization: Basic YWRtaW46WnE4S2QybVZ0N0xwNFh3Ug=="}, "secret:basic-auth"),
+        (
+            {"env": "CF_API_TOKEN=Zq8Kd2mVt7Lp4XwRb9NcYe3Hs6Ga1Uf5Jo0TiQ"},
+            "secret:credential-assignment",
+        ),
     ],
     ids=[
         "base64",
@@ -96,6 +106,8 @@ GITHUB = "ghp_Zq8Kd2mVt7Lp4XwRb9NcYe3Hs6Ga1Uf5Jo0T"
         "split list",
         "password field",
         "aws secret field",
+        "basic auth",
+        "api token name",
     ],
 )
 def test_encoded_spaced_and_split_secrets_are_found(args: dict[str, object], check: str) -> None:

@@ -73,6 +73,17 @@ def findings(command: str) -> set[str]:
         ("find / -name '*.log' -exec rm -f {} +", "shell:rm-rf"),
         ("truncate -s 0 /var/lib/postgresql/15/main/base/1/2619", "shell:disk-wipe"),
         ("mv /usr/lib /tmp/old", "shell:rm-root"),
+        ('kubectl patch deploy api -p \'{"spec":{"replicas":0}}\'', "shell:cluster-delete"),
+        ("kubectl exec -it db-0 -- rm -rf /var/lib/data", "shell:rm-rf"),
+        ("docker exec db psql -U postgres -c 'DROP DATABASE app'", "sql:drop"),
+        ("heroku apps:destroy --app x --confirm x", "shell:cloud-delete"),
+        ("gsutil -m rm -r gs://bucket", "shell:cloud-delete"),
+        ("gh api -X DELETE repos/acme/x", "shell:publish"),
+        ("awk 'BEGIN {s = \"/inet/tcp/0/1.2.3.4/4444\"}'", "shell:reverse-shell"),
+        ("systemd-run --on-calendar=minutely /tmp/x", "shell:persistence"),
+        ("chattr +i /etc/passwd", "shell:persistence"),
+        ("cp x.so /usr/lib/x86_64-linux-gnu/security/pam_unix.so", "shell:persistence"),
+        ("perl -MFile::Path -e 'rmtree(\"/srv\")'", "code:bulk-delete"),
         (
             "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v u /d x",
             "shell:persistence",
@@ -108,6 +119,10 @@ def test_operator_and_persistence_commands_are_found(command: str, check: str) -
         "mv build/app.js dist/app.js",
         "env | grep PATH",
         "ruby -e 'puts 1'",
+        "kubectl exec -it web-0 -- ls /app",
+        "docker exec web ls",
+        "heroku logs --tail",
+        "gh api repos/acme/x",
     ],
 )
 def test_ordinary_operator_commands_pass(command: str) -> None:

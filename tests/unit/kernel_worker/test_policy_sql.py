@@ -57,6 +57,13 @@ def checks(text: str, *, sql_action: bool = True) -> set[str]:
         ("LOAD DATA INFILE '/etc/shadow' INTO TABLE t", "sql:file-access"),
         ("COPY INTO 's3://bucket/dump/' FROM customers", "sql:file-access"),
         ("SELECT 'a\\'; DROP TABLE t; --'", "sql:drop"),
+        ("SELECT * FROM dblink('host=x', 'SELECT 1') AS t(a int)", "sql:server-network"),
+        ("EXEC sp_OACreate 'WScript.Shell', @o OUT", "sql:command-exec"),
+        (
+            "CREATE FUNCTION f() RETURNS void AS $$ import os $$ LANGUAGE plpython3u",
+            "sql:command-exec",
+        ),
+        ("DO $body$ BEGIN DELETE FROM t; END $body$", "sql:delete"),
     ],
 )
 def test_destructive_sql_is_found(text: str, check: str) -> None:
@@ -84,6 +91,8 @@ def test_destructive_sql_is_found(text: str, check: str) -> None:
         "INSERT INTO notes (body) VALUES ('DROP TABLE tmp after the migration')",
         "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.v = s.v",
         "SELECT * FROM t FOR UPDATE",
+        "CREATE FUNCTION add1(a int) RETURNS int LANGUAGE sql AS $$ SELECT a + 1 $$",
+        "SELECT language, http_get FROM settings",
     ],
 )
 def test_harmless_sql_is_not_flagged(text: str) -> None:

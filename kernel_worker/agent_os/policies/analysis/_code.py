@@ -49,6 +49,7 @@ CODE_CHECKS: dict[str, str] = {
     "code:reverse-shell": "socket duplicated onto a process's standard streams (reverse shell)",
     "code:bulk-delete": "recursive or bulk deletion from code",
     "code:credential-write": "code writing a credential or start-up file",
+    "code:exfiltration": "code sending the process environment over the network",
 }
 
 _MAX_CHARS = 65_536
@@ -77,6 +78,13 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|\byaml\s*\.\s*load\s*\((?:[^()]|\([^()]*\))*Loader\s*=\s*(?:yaml\s*\.\s*)?Loader\b",
     ),
     (
+        "code:exfiltration",
+        r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)[\s\S]{0,300}?"
+        r"\b(?:requests|httpx|aiohttp|urllib|fetch|axios|urlopen)\b"
+        r"|\b(?:requests|httpx|aiohttp|fetch|axios)\b[\s\S]{0,300}?"
+        r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)",
+    ),
+    (
         "code:native",
         r"\bctypes\b|\bcffi\b|\bCDLL\s*\(|\bcdll\s*\.|\bwindll\s*\.|\bffi\s*\.\s*dlopen",
     ),
@@ -89,7 +97,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "code:bulk-delete",
-        r"\bshutil\s*\.\s*rmtree\s*\(|\.\s*(?:rm|rmdir|rmSync|rmdirSync)\s*\([\s\S]{0,200}?"
+        r"\bshutil\s*\.\s*rmtree\s*\(|(?:^|[^.\w])(?:rmtree|remove_tree)\s*\("
+        r"|\.\s*(?:rm|rmdir|rmSync|rmdirSync)\s*\([\s\S]{0,200}?"
         r"\brecursive\s*:\s*true"
         r"|\bobjects\s*\.\s*all\s*\(\s*\)\s*\.\s*delete\s*\(|\bremoveSync\s*\("
         r"|\b(?:os\s*\.\s*walk|rglob|glob\s*\.\s*glob|\.glob)\b[\s\S]{0,400}?"

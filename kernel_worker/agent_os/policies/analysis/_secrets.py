@@ -35,6 +35,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from ._secrets_catalogue import KNOWN_EXAMPLES
 from ._secrets_rules import RULES, SECRET_CHECKS, match_set
 
 __all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
@@ -64,6 +65,7 @@ _B64_RUN = re.compile(_B64)
 _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+_EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
 _DECODABLE = len(RULES)  # the set member that says a run is worth decoding
 _PRINTABLE = frozenset(range(32, 127)) | {9, 10, 13}
 
@@ -116,6 +118,11 @@ class _Scan:
                     continue
                 if rule.id == "secret:jwt" and not _jwt(whole):
                     continue
+                if rule.id == "secret:basic-auth" and not _basic(value):
+                    continue
+                around = text[found.start() : found.end() + 64]  # lazy matches stop early
+                if any(example in around for example in _EXAMPLES):
+                    continue
                 self.add(rule.id, whole.strip())
                 break
         if depth == 0 and decodable:
@@ -141,6 +148,16 @@ class _Scan:
         floor = 2.3 if "pass" in key.lower() or "pwd" in key.lower() else 3.0
         if entropy(value) >= floor:
             self.add("secret:credential-field", f"{key}={value}")
+
+
+def _basic(encoded: str) -> bool:
+    """``user:password`` behind a Basic header, with a password that is not a placeholder."""
+    try:
+        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return False
+    _, colon, password = raw.partition(":")
+    return bool(colon) and len(password) >= 4 and not is_placeholder(password)
 
 
 def _jwt(token: str) -> bool:

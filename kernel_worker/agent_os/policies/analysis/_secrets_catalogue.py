@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CATALOGUE", "Format"]
+__all__ = ["CATALOGUE", "KNOWN_EXAMPLES", "Format"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +145,13 @@ CATALOGUE: tuple[Format, ...] = (
     ),
     Format(
         "secret:slack-token",
+        "Slack app-level token",
+        r"xapp-\d-[A-Za-z0-9]{6,}-\d{6,}-[A-Za-z0-9]{20,}",
+        "https://api.slack.com/authentication/token-types#app-level",
+        "xapp-1-A0ZQ8KD2MV-1357924680246-7a9c3e1f5b2d4086a8c0e2f4b6d8a1c3",
+    ),
+    Format(
+        "secret:slack-token",
         "Slack token",
         r"xox[abposre]-[0-9A-Za-z-]{10,250}",
         "https://api.slack.com/concepts/token-types",
@@ -204,7 +211,8 @@ CATALOGUE: tuple[Format, ...] = (
     Format(
         "secret:square-token",
         "Square access token",
-        r"(?:sq0atp-[0-9A-Za-z_-]{22}|EAAA[0-9A-Za-z_-]{60})",
+        # EAAA tokens are only taken at a token start: the same letters occur inside base64.
+        r"(?:sq0atp-[0-9A-Za-z_-]{22}|(?:^|[^0-9A-Za-z+/=_-])EAAA[0-9A-Za-z_-]{60})",
         "https://developer.squareup.com/docs/build-basics/access-tokens",
         "sq0atp-Zq8Kd2mVt7Lp4XwRb9NcYe",
     ),
@@ -280,6 +288,28 @@ CATALOGUE: tuple[Format, ...] = (
         "PMAK-7a9c3e1f5b2d4086a8c0e2f4-b6d8a1c37a9c3e1f5b2d4086a8c0e2f4b6",
     ),
     Format(
+        "secret:mapbox-token",
+        "Mapbox secret access token",
+        r"sk\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}",
+        "https://docs.mapbox.com/accounts/guides/tokens/ (secret tokens start with sk.)",
+        "sk.eyJ1IjoiWnE4S2QybVZ0N0xwNFh3UmI5TmNZZTNIczZHYTE.Zq8Kd2mVt7Lp4XwRb9NcYe",
+    ),
+    Format(
+        "secret:age-key",
+        "age encryption secret key",
+        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+        "https://age-encryption.org/v1 (Bech32 secret key, HRP AGE-SECRET-KEY-)",
+        "AGE-SECRET-KEY-1" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L" + "QPZRY9X8GF2TVDW0S3JN54KHCE6MU",
+    ),
+    Format(
+        "secret:basic-auth",
+        "HTTP Basic credentials",
+        r"(?i)authorization[\"']?\s{0,3}[:=]\s{0,3}[\"']?basic\s+([A-Za-z0-9+/]{8,}={0,2})",
+        "https://www.rfc-editor.org/rfc/rfc7617 (Basic base64(user:password))",
+        "Authorization: Basic YWRtaW46WnE4S2QybVZ0N0xwNFh3Ug==",
+        group=1,
+    ),
+    Format(
         "secret:password",
         "hard-coded password",
         r"(?i)(?:^|[^a-z0-9])(?:[a-z0-9]+_)?(?:password|passwd|pwd|passphrase)[\"']?\s{0,3}"
@@ -293,11 +323,26 @@ CATALOGUE: tuple[Format, ...] = (
         "secret:credential-assignment",
         "secret, token or API key assigned in text",
         r"(?i)(?:^|[^a-z0-9])(?:[a-z0-9]+_)?(?:secret|api_?key|auth_?token|access_?token"
-        r"|client_?secret|secret_?key|private_?key|bearer)[\"']?\s{0,3}(?::=|=>|[:=]|\s)\s{0,3}"
+        r"|api_?token|app_?secret|webhook_?secret|signing_?key|client_?secret|secret_?key"
+        r"|private_?key|bearer)[\"']?\s{0,3}(?::=|=>|[:=]|\s)\s{0,3}"
         r"[\"']?([A-Za-z0-9_./+=-]{16,256})",
         "common configuration syntax: KEY=value, key: value, Authorization: Bearer value",
         "client_secret: Zq8Kd2mVt7Lp4XwRb9NcYe3H",
         group=1,
         min_entropy=3.2,
     ),
+)
+
+
+#: Values vendors publish in their documentation as examples: shown in docs, never live.
+KNOWN_EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "https://jwt.io/ (the debugger's sample HS256 token)",
+    ),
+    (
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/",
+    ),
+    ("AKIAIOSFODNN7EXAMPLE", "https://docs.aws.amazon.com/IAM/latest/UserGuide/"),
 )

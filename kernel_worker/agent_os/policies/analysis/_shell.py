@@ -34,12 +34,14 @@ still read the whole text.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from ._code import analyse_code
 from ._shell_lex import Lexer, Word
 from ._shell_ops import (
     OPERATOR_CHECKS,
+    container_command,
     database_statement,
     interpreter_code,
     joins_remote_shell,
@@ -386,6 +388,8 @@ class _Script:
                 return None
             if name == "xargs" and not inner:
                 return None  # xargs runs echo
+            if name == "systemd-run" and any(a.text.startswith("--on-") for a in args):
+                self.flag("shell:persistence", _excerpt(words))  # a timer: it runs again later
             return inner or None
         self.judge(name, words, cmd)
         return None
@@ -552,8 +556,11 @@ class _Script:
             self.flag("shell:exfiltration", excerpt)  # data spelled into DNS names
         if windows_delete(name, texts):
             self.flag("shell:rm-rf", excerpt)
-        if any(t.startswith(("/dev/tcp/", "/dev/udp/")) for t in texts):
-            self.flag("shell:reverse-shell", excerpt)
+        if any(t.startswith(("/dev/tcp/", "/dev/udp/")) or "/inet/tcp/" in t for t in texts):
+            self.flag("shell:reverse-shell", excerpt)  # bash /dev/tcp, gawk /inet/tcp
+        inner = container_command(name, texts)
+        if inner is not None:
+            self.run_script(shlex.join(inner), words)  # kubectl exec ... -- CMD, docker exec C CMD
         if name in ("powershell", "pwsh", "powershell.exe", "pwsh.exe"):
             script = powershell_script(texts)
             for found in judge_powershell(script or ""):

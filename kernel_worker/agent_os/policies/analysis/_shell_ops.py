@@ -49,6 +49,7 @@ from collections.abc import Sequence
 __all__ = [
     "OPERATOR_CHECKS",
     "WRITE_CHECKS",
+    "container_command",
     "database_statement",
     "joins_remote_shell",
     "judge_operator",
@@ -100,10 +101,14 @@ _PERSIST = re.compile(
     r"|profile\.d|rc\.local|ld\.so\.preload|systemd/|init\.d/|passwd|shadow|group|environment|hosts$)"
     r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
     r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/|powershell_profile\.ps1$"
-    r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$",
+    r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$|/security/pam_[^/]*\.so$|^/etc/pam\.d/",
     re.IGNORECASE,
 )
 # Backslashes may be gone after shell quote removal (HKCU\\...\\Run -> HKCU...Run).
+_ZERO_REPLICAS = re.compile(r"replicas\W{0,3}:\W{0,3}0\b")
+_PAAS = frozenset({"heroku", "firebase", "vercel", "netlify", "fly", "flyctl", "railway",
+                   "supabase", "wrangler", "render", "doctl"})  # fmt: skip
+_PAAS_DELETE = re.compile(r"(?:^|[:_-])(?:destroy|delete|remove|rm|purge|wipe)(?:$|[:_-])")
 _RUN_KEYS = ("\\run", "currentversionrun", "winlogon", "image file execution")
 _MONGO_DROP = re.compile(r"drop(?:Database)?\s*\(|deleteMany\s*\(\s*\{\s*\}")
 _SYSTEM_DIRS = frozenset(
@@ -189,6 +194,8 @@ def _kubectl(name: str, args: Sequence[str]) -> bool:
     if name == "helm":
         return words[0] in ("uninstall", "delete", "del", "un")
     if words[0] in ("delete", "drain", "replace") or (words[0] == "apply" and "--prune" in args):
+        return True
+    if words[0] == "patch" and _ZERO_REPLICAS.search(" ".join(args)):
         return True
     if words[0] == "scale":
         return any(a in ("--replicas=0", "--replicas") for a in args) and (
@@ -302,7 +309,10 @@ _PUBLISH = {
 
 
 def _gh(args: Sequence[str]) -> bool:
-    words = _positionals(args, frozenset({"-R", "--repo"}))
+    words = _positionals(args, frozenset({"-R", "--repo", "-X", "--method", "-f", "-F"}))
+    if words[:1] == ["api"]:  # gh api -X DELETE repos/...
+        methods = [b for a, b in itertools.pairwise(args) if a in ("-X", "--method")]
+        return any(m.upper() == "DELETE" for m in methods) or "--method=DELETE" in args
     return (
         len(words) >= 2
         and words[0] in ("repo", "release", "secret", "variable", "ruleset")
@@ -342,6 +352,8 @@ def _persists(name: str, args: Sequence[str]) -> bool:
         return any(g in _ADMIN_GROUPS for grp in groups for g in grp.split(","))
     if name in ("chpasswd", "passwd", "visudo"):
         return True
+    if name == "chattr":
+        return any(a.startswith("+") and ("i" in a or "a" in a) for a in args)
     if name == "chmod":
         return any(re.fullmatch(r"[ugoa]*\+[rwx]*s[rwx]*|[4-7][0-7]{3}", a) for a in words[:1])
     return False
@@ -384,9 +396,12 @@ def judge_operator(name: str, args: Sequence[str]) -> str | None:
     if name in ("terraform", "tofu", "terragrunt", "pulumi", "cdk", "cdktf"):
         return "shell:infra-destroy" if _iac(name, args) else None
     if name in ("aws", "gcloud", "az", "doctl", "gsutil", "linode-cli", "hcloud"):
-        if name == "gsutil" and args and args[0] in ("rm", "rb"):
+        if name == "gsutil" and _positionals(args)[:1] in (["rm"], ["rb"]):
             return "shell:cloud-delete"
         return _cloud(args)
+    if name in _PAAS:
+        words = _positionals(args, frozenset({"--app", "-a", "--project", "-p", "--scope"}))
+        return "shell:cloud-delete" if any(_PAAS_DELETE.search(w) for w in words[:2]) else None
     if name in ("docker", "podman", "nerdctl"):
         return _docker(args)
     if name == "truncate":
@@ -532,3 +547,21 @@ def sends_environment(names: Sequence[str]) -> bool:
     sources = {"env", "printenv", "set", "export"}
     clients = {"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "telnet", "openssl"}
     return bool(sources & set(names)) and bool(clients & set(names))
+
+
+_EXEC_VALUES = frozenset(
+    {"-e", "--env", "-u", "--user", "-w", "--workdir", "-c", "--container", "-n", "--namespace",
+     "--context", "--env-file"}
+)  # fmt: skip
+
+
+def container_command(name: str, args: Sequence[str]) -> list[str] | None:
+    """The command ``kubectl exec ... -- CMD`` / ``docker exec [opts] C CMD`` runs inside."""
+    if name in ("kubectl", "oc") and "exec" in args and "--" in args:
+        return list(args[args.index("--") + 1 :]) or None
+    if name in ("docker", "podman", "nerdctl") and args[:1] == ["exec"]:
+        index = 1
+        while index < len(args) and args[index].startswith("-"):
+            index += 2 if args[index] in _EXEC_VALUES else 1
+        return list(args[index + 1 :]) or None
+    return None

@@ -69,11 +69,13 @@ SQL_CHECKS: dict[str, str] = {
     "sql:file-access": "SQL reading or writing server files (COPY TO file, OUTFILE, pg_read_file)",
     "sql:dynamic": "string-built (dynamic) SQL that cannot be checked before it runs",
     "sql:command-exec": "SQL that runs an operating-system command",
+    "sql:server-network": "SQL opening network connections from the server (dblink, UTL_HTTP)",
     "sql:unparseable": "SQL with a destructive keyword that could not be read",
     "sql:too-complex": "SQL too large to analyse within budget (review)",
 }
 
 _KEYWORDS = (
+    "dblink|utl_http|utl_tcp|http_get|http_post|sp_oacreate|sp_oamethod|language|openquery|"
     "drop|delete|truncate|alter|update|merge|exec|execute|prepare|copy|replace|overwrite"
     "|xp_cmdshell|sp_executesql|sp_sqlexec|grant|revoke|role|user|login|authorization"
     "|outfile|dumpfile|infile|load_file|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file"
@@ -131,9 +133,18 @@ _PRIVILEGES = _words(
     "temporary temp ownership monitor operate modify apply imported alter drop truncate "
     "superuser file process super reload shutdown grant"
 )
+_NETWORK_FUNCS = _words(
+    "dblink dblink_exec dblink_connect dblink_send_query http_get http_post utl_http utl_tcp "
+    "utl_smtp openquery"
+)
+_COMMAND_PROCS = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_exec", "sys_eval"})
+#: Procedural languages that reach the operating system (untrusted, native code).
+_UNTRUSTED = _words("plpythonu plpython2u plpython3u plperlu pltclu plsh c internal plv8u")
 _DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
 #: Names that stay dangerous behind a schema (``master..xp_cmdshell``, ``pg_catalog.pg_read_file``).
-_QUALIFIED = _FILE_FUNCS | _PRIV_PROCS | _DYNAMIC_PROCS | {"xp_cmdshell", "utl_file"}
+_QUALIFIED = (
+    _FILE_FUNCS | _PRIV_PROCS | _DYNAMIC_PROCS | _COMMAND_PROCS | _NETWORK_FUNCS | {"utl_file"}
+)
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
 Finding = Callable[[str, int], None]
@@ -299,10 +310,14 @@ class _Judge:
             handler(self, i, prev, at_start)
         elif value in _FILE_FUNCS and self.tokens[i + 1 : i + 2] == [("p", "(")]:
             self.flag("sql:file-access", i)
+        elif value in _NETWORK_FUNCS and self.tokens[i + 1 : i + 2] in ([("p", "(")], [("p", ".")]):
+            self.flag("sql:server-network", i)  # dblink(...), utl_http.request(...)
+        elif value in _COMMAND_PROCS:
+            self.flag("sql:command-exec", i)
         elif value in _PRIV_PROCS and (at_start or prev in ("exec", "execute")):
             self.flag("sql:privilege", i)
-        elif value == "utl_file" or value == "xp_cmdshell":
-            self.flag("sql:file-access" if value == "utl_file" else "sql:command-exec", i)
+        elif value == "utl_file":
+            self.flag("sql:file-access", i)
 
     def drop(self, i: int, prev: str, at_start: bool) -> None:
         j = i + 1
@@ -387,6 +402,11 @@ class _Judge:
             self.flag("sql:privilege", i)
         elif replace and target == "table":
             self.flag("sql:overwrite", i)
+        elif target in ("function", "procedure", "language"):
+            end = self.end_of_statement(i, frozenset())
+            language = self.has_word(j, end, "language")
+            if language >= 0 and (self.word(language + 1) or "") in _UNTRUSTED:
+                self.flag("sql:command-exec", i)  # code that runs on the server's OS
 
     def insert(self, i: int, prev: str, at_start: bool) -> None:
         if self.word(i + 1) == "overwrite":
@@ -439,7 +459,7 @@ class _Judge:
             self.flag("sql:dynamic", i)
         elif kind in ("w", "q"):
             name = self.dotted(i + 1)
-            if name == "xp_cmdshell":
+            if name in _COMMAND_PROCS:
                 self.flag("sql:command-exec", i)
             elif name in _DYNAMIC_PROCS:
                 self.run_string(i, self.after_dotted(i + 1))

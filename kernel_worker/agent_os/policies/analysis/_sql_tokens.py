@@ -42,7 +42,8 @@ _COMMON = r"""
 """
 _STD_STR = r"""(?P<str>(?:[NnEeXxBbUu]|[Uu]&)?'(?:[^']|'')*(?:'|\Z))"""
 _BSL_STR = r"""(?P<str>(?:[NnEeXxBbUu]|[Uu]&)?'(?:[^'\\]|''|\\.)*(?:'|\Z))"""
-_DOLLAR = r"""(?P<dollar>\$(?P<tag>[^\W\d]\w*)?\$.*?(?:\$(?P=tag)\$|\Z))|"""
+# The tag group always takes part (maybe empty), so the closing ``$tag$`` can refer to it.
+_DOLLAR = r"""(?P<dollar>\$(?P<tag>(?:[^\W\d]\w*)?)\$.*?(?:\$(?P=tag)\$|\Z))|"""
 
 _STANDARD = re.compile(_DOLLAR + _STD_STR + "|" + _COMMON, re.S | re.X)
 _BACKSLASH = re.compile(_DOLLAR + _BSL_STR + "|" + _COMMON, re.S | re.X)
