@@ -50,7 +50,7 @@ _CLI = _set(
     "git kubectl docker podman helm terraform ansible aws gcloud gsutil az npm npx pip psql "
     "mysql ssh scp rsync systemctl crontab sudo"
 )
-_EXEC = _set("run exec execute eval evaluate interpret invoke spawn launch")
+_EXEC = _set("run exec execute executor runner eval evaluate interpret invoke spawn launch")
 _CODE = _set(
     "python py code repl interpreter js javascript node nodejs typescript ruby julia "
     "notebook jupyter snippet cell"

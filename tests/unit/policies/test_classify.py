@@ -140,6 +140,7 @@ def test_a_declaration_comes_first() -> None:
         ("exec", ("shell_exec",)),
         ("run_script", ("shell_exec",)),
         ("execute_python", ("code_exec",)),
+        ("code_executor", ("code_exec",)),
         ("jupyter", ("code_exec",)),
         ("exec-sql", ("sql",)),
         ("run_query", ("sql",)),
