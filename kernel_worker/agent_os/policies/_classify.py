@@ -231,11 +231,13 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
                 continue
             if role is None and default is None:
                 continue  # a name that says nothing: read_fields reads the value's shape
-            if role in _SHAPED_ROLES and default is None and _json_text(value):
-                continue  # JSON text: read_fields decodes it and reads its fields
-            if isinstance(value, str) or default is not None or role not in _SHAPED_ROLES:
-                fields[skey], by_value = resolve(skey, value, kinds_set, default)
-                looked = looked or by_value
+            if role in _SHAPED_ROLES and default is None and not _plain_text(value):
+                # JSON text or a container under a name that needs the value's shape:
+                # read_fields reads it; the value decided, so the result is not cached.
+                looked = True
+                continue
+            fields[skey], by_value = resolve(skey, value, kinds_set, default)
+            looked = looked or by_value
     elif args is not None:
         looked = True
         fields[""] = spec.primary if spec is not None else ""
@@ -256,8 +258,8 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
 _UNNAMED = frozenset(("__arg1", "tool_input", "input", "arg"))
 
 
-def _json_text(value: object) -> bool:
-    return isinstance(value, str) and value[:1] == "{"
+def _plain_text(value: object) -> bool:
+    return isinstance(value, str) and value[:1] != "{"
 
 
 _SHAPED_ROLES = frozenset((None, "shape", "content", "argv", "sqlish"))

@@ -472,6 +472,11 @@ def test_results_are_reused_when_no_value_was_looked_at() -> None:
     )
     with pytest.raises(TypeError):
         first.fields["file_path"] = "url"  # type: ignore[index]
+    # A field that needed its value (JSON text, a container) never leaves a result behind.
+    assert kinds("cache_probe", {"query": '{"a": 1}'}) == ()
+    assert kinds("cache_probe", {"query": "DELETE FROM t WHERE id = 1"}) == ("sql",)
+    assert kinds("cache_probe", {"query": ["x"]}) == ()
+    assert kinds("cache_probe", {"query": "DROP TABLE t"}) == ("sql",)
 
 
 def test_caches_are_bounded() -> None:
