@@ -415,6 +415,20 @@ def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy:
                 rule=where,
                 field="action",
             )
+    for index, tool_rule in enumerate(tools.rules):
+        for name in tool_rule.tools:
+            blocked = rules.get(name.casefold())
+            if blocked is not None and blocked.signal.rank < tool_rule.signal.rank:
+                # The stronger blocked action always decides first: the tool rule
+                # would be dead, so say so rather than ignore it.
+                raise PolicyLoadError(
+                    f"tool {name!r} is blocked by {blocked.rule_id} ({blocked.signal.value}), "
+                    f"so this {tool_rule.signal.value} rule could never decide; drop one of "
+                    f"them (disabled_rules: [{blocked.rule_id}] for an inherited one)",
+                    policy=policy,
+                    rule=f"tools.rules[{index}] ({tool_rule.rule_id!r})",
+                    field="tool",
+                )
 
 
 def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:

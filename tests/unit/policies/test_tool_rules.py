@@ -40,6 +40,19 @@ def test_a_tool_both_blocked_and_allowed_is_a_load_error() -> None:
         Policy("p", blocked_actions=["send_money"], tools={"allow": ["send_money"]})
 
 
+def test_a_tool_rule_a_stronger_blocked_action_always_beats_is_a_load_error() -> None:
+    review = {"rules": [{"tool": "file_write", "signal": "SIGSTOP", "id": "review-writes"}]}
+    with pytest.raises(PolicyLoadError, match="could never decide") as info:
+        load_policy({"name": "p", "extends": "strict", "tools": review})
+    assert "action:file_write" in str(info.value) and "review-writes" in str(info.value)
+    # Disabling the inherited block lets the tool rule decide.
+    allowed = {"disabled_rules": ["action:file_write"], "tools": review}
+    policy = load_policy({"name": "p", "extends": "strict", **allowed})
+    assert policy.evaluate(call("file_write", path="notes.md", content="x")).decision.value == (
+        "review"
+    )
+
+
 def test_rules_by_name_glob_and_list_with_their_signals() -> None:
     policy = Policy(
         "p",
