@@ -75,6 +75,7 @@ class Remote:
     registry: TrustRegistry
     reviewer: AgentIdentity
     store: SqliteReviewStore | None = None
+    url: str = ""
 
     async def held(self, count: int = 1, timeout: float = 20.0) -> list[ReviewItem]:
         """Wait until ``count`` calls are held in the review store; they, oldest first."""
@@ -130,7 +131,7 @@ async def remote_kernel(
     await worker.start()
     client = KernelClient(agent_bus, agent, [kernel.public()], timeout=timeout)
     try:
-        yield Remote(client, worker, audit, agent, worker_bus, registry, reviewer, store)
+        yield Remote(client, worker, audit, agent, worker_bus, registry, reviewer, store, url)
     finally:
         await worker.shutdown()
         await agent_bus.close()

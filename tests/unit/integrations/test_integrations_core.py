@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
+from agent_os.adapters import KernelClient
+from agent_os.bus import connect
 from agent_os.integrations import (
     LoopBlocked,
     ToolCall,
@@ -31,6 +33,7 @@ from agent_os.kernel_worker import (
     ReviewOutcome,
     ReviewRequest,
 )
+from agent_os.trust import AgentIdentity
 from tests.integrations.support import (
     DANGEROUS,
     DELETE,
@@ -373,3 +376,19 @@ async def test_remote_judge_returns_the_ticket_and_hold_waits_for_it(tmp_path: P
         holding = asyncio.create_task(gov.ahold(_call(HELD), ticket))
         await remote.decide(True)
         assert (await holding).allowed
+
+
+async def test_a_verdict_that_does_not_verify_is_a_deny() -> None:
+    # The worker answers, but with a key this agent never pinned: no verdict is accepted.
+    async with remote_kernel() as remote:
+        bus = await connect(remote.url)
+        try:
+            stranger = AgentIdentity.create("kernel-nobody-pinned")
+            client = KernelClient(bus, remote.agent, [stranger.public()], timeout=0.5)
+            body = Body()
+            result = await ToolGovernor(client).arun(_call(HARMLESS), body)
+        finally:
+            await bus.close()
+    assert body.calls == 0 and "was blocked" in str(result)
+    assert [e.tool for e in remote.audit.events] == ["search"]  # judged, yet not believed
+    assert client.dropped  # the unverifiable verdict was seen and dropped
