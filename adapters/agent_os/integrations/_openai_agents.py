@@ -15,10 +15,10 @@ tools) and on every MCP server:
   run (``result.interruptions``); the caller approves or rejects through
   ``RunState`` and resumes. The guardrail then lets an approved call run and
   records the approval as the review outcome. A user's own ``needs_approval``
-  still applies (either one asks). With a remote kernel a held call is the
-  kernel's durable review: the client waits for the kernel's reviewers (by
-  default inside ``needs_approval``, so there is no interruption), and an
-  approval given in the agent's own process is never enough by itself.
+  still applies (either one asks). With a remote kernel a held call is also
+  the kernel's durable review: after the run is resumed with an approval, the
+  guardrail waits for the kernel's reviewers, so an approval given in the
+  agent's own process is never enough by itself (a rejection denies at once).
 
 MCP tools get no per-call ``needs_approval`` (the SDK's MCP approval policy
 does not see arguments), so a SIGSTOP on an MCP tool call waits on the

@@ -180,17 +180,20 @@ def test_sigstop_interrupts_and_runs_only_after_approval(mode: str, approve: boo
 
 
 @pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
-def test_remote_sigstop_waits_for_the_kernels_reviewer(
+def test_remote_sigstop_needs_the_kernels_reviewer_too(
     mode: str, approve: bool, servers: Servers, tmp_path: Path
 ) -> None:
-    # With a remote kernel a held call is the kernel's durable review: the run
-    # waits (no SDK interruption the agent's own process could approve) and the
-    # tool runs only if the kernel's reviewer approves.
+    # With a remote kernel, approving the interruption in the agent's own
+    # process is not enough: the call then waits for the kernel's reviewer.
     agent, model, tools = make_agent(HELD)
     with on_thread(remote_kernel(servers.get("nats").url, review=tmp_path)) as (remote, loop):
         governed = OpenAIKernel(remote.client, loop=loop).wrap_agent(agent)
-        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), loop)
         result = run(governed, mode)
+        (held,) = result.interruptions
+        state = result.to_state()
+        state.approve(held)
+        reviewed = asyncio.run_coroutine_threadsafe(remote.decide(approve), loop)
+        result = run(governed, mode, state)
         assert reviewed.result(30).status.value == ("approved" if approve else "denied")
 
     assert result.interruptions == []
