@@ -11,7 +11,9 @@
 Wrapping a tool replaces its ``run`` / ``arun`` on the instance, so the tool
 is governed wherever it is called from, including a user's own graph node
 that calls it directly (such calls bypass ToolNode hooks and middleware).
-A call already judged by a hook is not judged again by its tool.
+A call already judged by a hook is not judged again by its tool or by another
+of our hooks (an agent built with the middleware and then wrapped), unless its
+arguments changed in between.
 
 For agents built here, :meth:`LangChainKernel.middleware` is an
 ``AgentMiddleware`` with both ``wrap_tool_call`` and ``awrap_tool_call``
@@ -196,6 +198,8 @@ class LangChainKernel(ToolGovernor):
     ) -> ToolResult:
         """A ToolNode ``wrap_tool_call`` hook: judge, then run the call only if allowed."""
         call, unread = self._request_call(request)
+        if unread is None and _judged.get() == _judged_key(call):
+            return handler(request)  # an outer hook of ours judged this very call
         verdict = self._governed(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)
@@ -212,6 +216,8 @@ class LangChainKernel(ToolGovernor):
     ) -> ToolResult:
         """A ToolNode ``awrap_tool_call`` hook: the async :meth:`wrap_tool_call`."""
         call, unread = self._request_call(request)
+        if unread is None and _judged.get() == _judged_key(call):
+            return await handler(request)
         verdict = await self._agoverned(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)

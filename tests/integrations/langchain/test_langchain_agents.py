@@ -149,10 +149,13 @@ def test_on_deny_raise_stops_the_run() -> None:
 
 
 def test_a_call_judged_by_a_hook_is_judged_once() -> None:
+    # The middleware, the ToolNode hook wrap() adds, and the wrapped tool: one check.
     audit = MemoryAuditLog()
     rec = Recorder()
     kernel = LangChainKernel(KernelSpace(integration_policy(), audit=audit), agent_id="analyst")
-    agent = kernel.wrap(create_agent(script(HARMLESS), rec.tools()))
+    agent = kernel.wrap(
+        create_agent(script(HARMLESS), rec.tools(), middleware=[kernel.middleware()])
+    )
     agent.invoke(GO)
     asyncio.run(agent.ainvoke(GO))
     assert [(e.agent_id, e.tool) for e in audit.events] == [("analyst", "search")] * 2
