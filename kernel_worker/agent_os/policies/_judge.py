@@ -28,7 +28,7 @@ from typing import Any
 from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
 from agent_os.policies.analysis._re import redact, search
 
-from ._classify import Classification, classify, read_fields
+from ._classify import Classification, classify, field_texts, read_fields
 from ._struct import Structural
 from ._tools import ToolSection
 from ._types import ActionRule, Pattern, Signal, Verdict
@@ -221,7 +221,7 @@ class Judge:
             return self._malformed("action arguments are nested too deeply")
         if args is not None:
             try:
-                read = read_fields(args, found)
+                read = read_fields(args, found, tool or "")
             except ValueError:
                 return self._malformed("action arguments are nested too deeply")
             for meaning, texts in read.items():
@@ -231,10 +231,10 @@ class Judge:
             # A tool's own name is data the analysers read too (``eval(payload)``).
             groups.setdefault("data", []).append(tool)
         if trace is not None:
-            story = ", ".join(
-                f"{meaning}: {len(texts)}" for meaning, texts in sorted(groups.items())
-            )
-            trace.append(f"arguments read as {story or 'nothing'}")
+            # Which field was read as what: the analyses below follow this reading.
+            for path, meaning, text in field_texts(args, found, tool or ""):
+                shown = text if len(text) <= 60 else text[:59] + "\u2026"
+                trace.append(f"read {path or '(args)'} as {meaning}: {redact(shown, secret=False)}")
         # The kind the structural rules read: an executing kind first (all its
         # strings are analysed), else a writing kind (write-target checks).
         struct_kind = kind
