@@ -239,6 +239,13 @@ NET = load_policy(
 )
 
 N = 100_000
+ANALYSERS = load_policy(
+    {
+        "name": "analysers",
+        "extends": "strict",
+        "disabled_rules": [f"action:{kind}" for kind in STRICT.blocked_actions],
+    }
+)
 # (id, field the text arrives in, text, expected rule): each in a field whose meaning fits.
 REDOS = [
     ("many rm flags", "command", "rm " + "-x " * (N // 3), "shell:too-complex"),
@@ -273,6 +280,8 @@ def test_adversarial_100kb_inputs_evaluate_correctly(
     field: str, text: str, rule: str | None
 ) -> None:
     assert len(text) >= N
-    verdict = STRICT.evaluate(act(**{field: text}))
+    # The analysers' verdict: strict without its blanket action-type blocks (a command
+    # field is shell execution, which strict would stop before any analysis matters).
+    verdict = ANALYSERS.evaluate(act(**{field: text}))
     assert verdict.rule == rule
     assert verdict.allowed is (rule is None)

@@ -38,19 +38,21 @@ import shlex
 from dataclasses import dataclass, field
 
 from ._code import analyse_code
-from ._shell_lex import Lexer, Word
-from ._shell_ops import (
-    OPERATOR_CHECKS,
+from ._shell_inline import (
     container_command,
     database_statement,
     interpreter_code,
+    judge_powershell,
+    powershell_script,
+    windows_delete,
+)
+from ._shell_lex import Lexer, Word
+from ._shell_ops import (
+    OPERATOR_CHECKS,
     joins_remote_shell,
     judge_operator,
-    judge_powershell,
     persistence_target,
-    powershell_script,
     sends_environment,
-    windows_delete,
 )
 from ._shell_words import (
     _DOWNLOADERS,
