@@ -43,8 +43,6 @@ class BackendCaps:
     #: A redelivery after a consumer died counts as attempt >= 2 (the broker
     #: or backend tracks deliveries across consumers).
     counts_attempts_across_crash: bool = True
-    #: A handler that works past ``ack_wait`` renews its lease instead of being redelivered.
-    renews_leases: bool = True
     #: Extra keyword arguments for ``connect`` in tests.
     connect_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,9 +87,6 @@ CAPS: dict[str, BackendCaps] = {
         per_key_order=True,
         no_responders=False,
         counts_attempts_across_crash=False,
-        # Held work is re-produced as attempt + 1 after ack_wait: a renewed record would
-        # come back as attempt 1 after a rebalance, indistinguishable from a replay.
-        renews_leases=False,
         connect_options={"session_timeout_ms": 2000, "heartbeat_interval_ms": 300},
     ),
     # Visibility timeouts are whole seconds; moto hands out some duplicate receipts.

@@ -131,8 +131,6 @@ async def test_long_work_keeps_its_lease_and_is_not_redelivered(
     bus_factory: BusFactory, subject: str, group: str, backend_caps: BackendCaps
 ) -> None:
     """A handler busy for several ack_waits renews its lease: one delivery, no copies."""
-    if not backend_caps.renews_leases:
-        pytest.skip(f"{backend_caps.name} re-produces held work after ack_wait instead")
     bus = await bus_factory()
     rec = Recorder(ack=False)
     release = asyncio.Event()
@@ -154,3 +152,30 @@ async def test_long_work_keeps_its_lease_and_is_not_redelivered(
     await asyncio.wait_for(done.wait(), backend_caps.timeout)
     await asyncio.sleep(backend_caps.quiet)
     assert rec.attempts == [1]
+
+
+async def test_a_redelivery_keeps_its_origin_and_a_republish_gets_another(
+    bus_factory: BusFactory, subject: str, group: str, backend_caps: BackendCaps
+) -> None:
+    """``Delivery.origin`` names the broker's copy: replay protection tells the two apart."""
+    bus = await bus_factory()
+    rec = Recorder(ack=False)
+
+    async def handler(delivery: Delivery) -> None:
+        await rec(delivery)
+        if delivery.attempt > 1 or len(rec.deliveries) > 2:
+            await delivery.ack()
+        else:
+            await delivery.nack("again")
+
+    await bus.subscribe(subject, handler, group=group, options=SubscribeOptions(ack_wait=5))
+    sent = Envelope(subject, b"same bytes")
+    await bus.publish(sent)
+    await eventually(lambda: len(rec.deliveries) >= 2, backend_caps.timeout, "the redelivery")
+    # The same bytes published again (as a replayer would): a new copy on the broker.
+    await bus.publish(Envelope(subject, sent.body, headers=dict(sent.headers)))
+    await eventually(lambda: len(rec.deliveries) >= 3, backend_caps.timeout, "the second copy")
+    first, again, copy = rec.deliveries[:3]
+    assert first.origin is not None
+    assert again.origin == first.origin
+    assert copy.origin not in (None, first.origin)

@@ -27,6 +27,7 @@ from agent_os.adapters import KernelClient
 from agent_os.adapters._client import DEFAULT_TIMEOUT
 from agent_os.bus import Bus, SubscribeOptions, connect
 from agent_os.kernel_worker import AutoApprove, Decision, MemoryAuditLog, Worker, load_policy
+from agent_os.kernel_worker._startup import plan_nonce_store
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
 from tests.servers import Servers, selected_backends
 
@@ -50,9 +51,10 @@ async def test_kill_9_with_defaults_gives_exactly_one_verdict_per_request(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "hold_worker.py"), url, str(tmp_path / "doomed.key"),
-        str(registry), "default", stdout=asyncio.subprocess.PIPE, env=env,
+        str(registry), "default", "shared", stdout=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     buses: list[Bus] = []
+    shared = plan_nonce_store(url)
     try:
         await asyncio.wait_for(read_lines(proc, "ready", 1), 60)
         buses = [await connect(url), await connect(url)]
@@ -63,6 +65,9 @@ async def test_kill_9_with_defaults_gives_exactly_one_verdict_per_request(
             registry=TrustRegistry(FileTrustStore(registry)),
             policies=load_policy(HOLD_POLICY),
             approver=AutoApprove(),
+            # The fleet's shared nonce store, which the doomed worker recorded the held
+            # requests' nonces in: their redeliveries must pass it (same broker copy).
+            nonces=shared.store,
             audit=audit,
             publish_audit=False,
         )
@@ -84,6 +89,7 @@ async def test_kill_9_with_defaults_gives_exactly_one_verdict_per_request(
             await proc.wait()
         for bus in buses:
             await bus.close()
+        await shared.store.close()  # type: ignore[union-attr]
 
     assert held  # the doomed worker held requests when it died
     assert Counter(v.code for v in verdicts) == {"review_approved": N}  # no timeout, no expired

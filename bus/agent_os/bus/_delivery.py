@@ -21,6 +21,10 @@ class FanoutDelivery:
     def attempt(self) -> int:
         return 1
 
+    @property
+    def origin(self) -> str | None:
+        return None
+
     async def ack(self) -> None:
         return None
 

@@ -10,8 +10,10 @@ renews the delivery's lease every ``ack_wait / 3`` through the backend's
 visibility extension, the memory broker's timer). A process that dies stops
 renewing, and its deliveries come back after one ``ack_wait``.
 
-Deliveries without ``extend`` (fan-out; Kafka, see ``_kafka_sub``)
-run as they are.
+Deliveries without ``extend`` (fan-out) run as they are. A renewed delivery
+can outlive its consumer's hold on it (a Kafka rebalance hands the record to
+another member as attempt 1): ``Delivery.origin`` lets the worker tell that
+redelivery from a replay.
 """
 
 from __future__ import annotations

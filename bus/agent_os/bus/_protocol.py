@@ -62,6 +62,16 @@ class Delivery(Protocol):
         """1 on first delivery, 2 on the first redelivery, and so on."""
         ...
 
+    @property
+    def origin(self) -> str | None:
+        """Where the broker keeps this message: the same for every redelivery of it.
+
+        A stream sequence, a stream entry id, a partition and offset, a queue
+        message id — assigned by the broker, so the same bytes published
+        again get another. None for fan-out deliveries.
+        """
+        ...
+
     async def ack(self) -> None:
         """The message is done; it will not be delivered again."""
 

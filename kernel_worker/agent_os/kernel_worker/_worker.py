@@ -313,7 +313,8 @@ class Worker(Service):
             await delivery.ack()
             return
 
-        verdict, audit_action = await self._decide(message, delivery.attempt, now)
+        origin = getattr(delivery, "origin", None)
+        verdict, audit_action = await self._decide(message, delivery.attempt, origin, now)
         elapsed_us = round((time.perf_counter() - started) * 1e6, 1)
         verdict = verdict.bound(message.id, self.kernel_id, elapsed_us)
         wire = sign_verdict(self._identity, message.sender_id, verdict)
@@ -324,7 +325,7 @@ class Worker(Service):
         await self._record(audit_action, verdict)
 
     async def _decide(
-        self, message: SignedMessage, attempt: int, now: float
+        self, message: SignedMessage, attempt: int, origin: str | None, now: float
     ) -> tuple[Verdict, Mapping[str, object]]:
         sender = message.sender_id
         unparsed: Mapping[str, object] = {"agent_id": sender, "action": "?"}
@@ -338,9 +339,12 @@ class Worker(Service):
         # Order matters: limits are spent only on authenticated, fresh, first-seen
         # requests, so neither a forged flood nor replayed bytes burn an agent's budget.
         try:
-            # A redelivery carries the nonce a crashed worker already recorded.
-            if attempt == 1 and not await self._nonces.check_and_add(
-                sender, message.nonce, message.timestamp + self._registry.max_age, now
+            # The nonce is recorded with the broker's copy of the message (its origin): a
+            # redelivery of that copy passes wherever it lands, even where the broker counts
+            # it as a first delivery (Kafka after a crash); the same bytes published again
+            # are another copy, a replay. Without an origin, redeliveries skip the check.
+            if (attempt == 1 or origin is not None) and not await self._nonces.check_and_add(
+                sender, message.nonce, message.timestamp + self._registry.max_age, now, origin
             ):
                 return Verdict.deny("replay", "nonce already used"), unparsed
             if self._rate is not None and not await self._rate.allow(sender, now):

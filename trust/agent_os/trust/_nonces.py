@@ -15,9 +15,17 @@ class NonceStore(Protocol):
     ``check_and_add`` must be atomic: of two concurrent calls with the same
     ``(sender_id, nonce)``, at most one may answer True. A nonce needs to be
     kept only until ``expires_at``; after that the message is stale anyway.
+
+    ``owner`` (optional) names the broker's copy of the message that carried
+    the nonce (``Delivery.origin``). A second check by the same owner answers
+    True: that is a redelivery of the same copy, which a broker may hand to
+    another worker as a first delivery after a crash; the same bytes
+    published again have another owner and are a replay.
     """
 
-    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
+    def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
+    ) -> bool:
         """True if the nonce is fresh (and is now recorded), False if already seen."""
         ...
 
@@ -39,24 +47,26 @@ class MemoryNonceStore:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self.refused = 0
-        self._seen: dict[tuple[str, str], float] = {}
+        self._seen: dict[tuple[str, str], str | None] = {}
         self._expiry: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
-        """True if fresh (recorded until ``expires_at``), False if seen or the store is full."""
+    def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
+    ) -> bool:
+        """True if fresh (recorded until ``expires_at``) or seen with the same ``owner``."""
         key = (sender_id, nonce)
         with self._lock:
             self._prune(now)
             if key in self._seen:
-                return False
+                return owner is not None and self._seen[key] == owner
             if len(self._seen) >= self.max_entries:
                 self.refused += 1
                 return False
-            self._seen[key] = expires_at
+            self._seen[key] = owner
             heapq.heappush(self._expiry, (expires_at, sender_id, nonce))
             return True
 
@@ -78,7 +88,7 @@ class AsyncNonceStore(Protocol):
     """
 
     async def check_and_add(
-        self, sender_id: str, nonce: str, expires_at: float, now: float
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
     ) -> bool:
         """True if the nonce is fresh (and is now recorded), False if already seen."""
         ...
@@ -97,9 +107,9 @@ class _SyncNonceStoreAdapter:
         self.store = store
 
     async def check_and_add(
-        self, sender_id: str, nonce: str, expires_at: float, now: float
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
     ) -> bool:
-        return self.store.check_and_add(sender_id, nonce, expires_at, now)
+        return self.store.check_and_add(sender_id, nonce, expires_at, now, owner)
 
 
 def as_async_nonce_store(store: NonceStore | AsyncNonceStore) -> AsyncNonceStore:

@@ -128,18 +128,27 @@ class JetStreamNonceStore:
             raise _unavailable(exc) from exc
 
     async def check_and_add(
-        self, sender_id: str, nonce: str, expires_at: float, now: float
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
     ) -> bool:
-        """True if fresh (now recorded), False if another check recorded it first."""
+        """True if fresh (now recorded) or recorded by the same ``owner``; else False."""
         import nats.js.errors
 
         kv = await self._bucket()
         # Agent ids may hold ':' and '@', which keys may not: the hex of the id cannot collide.
         key = f"{sender_id.encode().hex()}.{nonce}"
+        value = b"1" if owner is None else owner.encode()
         try:
-            await kv.create(key, b"1")
+            await kv.create(key, value)
         except nats.js.errors.KeyWrongLastSequenceError:
-            return False
+            if owner is None:
+                return False
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return False  # expired in between: still not this copy's to claim
+            except Exception as exc:
+                raise _unavailable(exc) from exc
+            return bool(entry.value == value)
         except Exception as exc:
             raise _unavailable(exc) from exc
         return True

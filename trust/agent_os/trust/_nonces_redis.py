@@ -49,6 +49,18 @@ def _ttl_ms(expires_at: float, now: float) -> int:
     return max(1, math.ceil((expires_at - now) * 1000))
 
 
+#: SET if absent, or if the stored owner is the caller's: a redelivery of the same copy.
+_OWNED_SET = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if v == ARGV[1] then return 1 end
+return 0
+"""
+
+
 def _unavailable(exc: Exception) -> TrustError:
     return TrustError(
         f"nonce store unavailable: {exc}", code="nonce_store_unavailable", retryable=True
@@ -75,11 +87,16 @@ class RedisNonceStore:
         self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
         self._client, self._owned = client_for(url_or_client, redis_lib.Redis, socket_timeout)
 
-    def check_and_add(self, sender_id: str, nonce: str, expires_at: float, now: float) -> bool:
-        """True if fresh (recorded until ``expires_at``), False if another check saw it first."""
+    def check_and_add(
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
+    ) -> bool:
+        """True if fresh (recorded until ``expires_at``) or recorded by the same ``owner``."""
         key = _key(self.prefix, sender_id, nonce)
+        ttl = _ttl_ms(expires_at, now)
         try:
-            return bool(self._client.set(key, b"1", nx=True, px=_ttl_ms(expires_at, now)))
+            if owner is not None:
+                return bool(self._client.eval(_OWNED_SET, 1, key, owner, ttl))
+            return bool(self._client.set(key, b"1", nx=True, px=ttl))
         except self._errors as exc:
             raise _unavailable(exc) from exc
 
@@ -121,11 +138,11 @@ class AsyncRedisNonceStore:
         return self._checks.max_batch
 
     async def check_and_add(
-        self, sender_id: str, nonce: str, expires_at: float, now: float
+        self, sender_id: str, nonce: str, expires_at: float, now: float, owner: str | None = None
     ) -> bool:
-        """True if fresh (recorded until ``expires_at``), False if another check saw it first."""
+        """True if fresh (recorded until ``expires_at``) or recorded by the same ``owner``."""
         key = _key(self.prefix, sender_id, nonce)
-        return await self._checks.check(key, _ttl_ms(expires_at, now))
+        return await self._checks.check(key, (_ttl_ms(expires_at, now), owner))
 
     def __repr__(self) -> str:
         return f"AsyncRedisNonceStore(prefix={self.prefix!r})"
@@ -139,5 +156,9 @@ class AsyncRedisNonceStore:
         await self._checks.close()
 
 
-def _set_if_new(pipe: Any, key: str, ttl_ms: int) -> None:
-    pipe.set(key, b"1", nx=True, px=ttl_ms)
+def _set_if_new(pipe: Any, key: str, argument: tuple[int, str | None]) -> None:
+    ttl_ms, owner = argument
+    if owner is None:
+        pipe.set(key, b"1", nx=True, px=ttl_ms)
+    else:
+        pipe.eval(_OWNED_SET, 1, key, owner, ttl_ms)

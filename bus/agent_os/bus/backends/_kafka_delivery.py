@@ -19,6 +19,9 @@ from aiokafka import TopicPartition
 from .._envelope import Envelope
 from .._errors import BusClosed
 
+#: Header naming the record a re-produced redelivery stands for (its ``origin``).
+ORIGIN_HEADER = "x-agentos-origin"
+
 if TYPE_CHECKING:
     from ._kafka_sub import KafkaSubscription
 
@@ -58,6 +61,14 @@ class WorkDelivery:
 
     __slots__ = ("_offset", "_sub", "attempt", "envelope", "part", "settled", "timer")
 
+    @property
+    def origin(self) -> str | None:
+        # A redelivery is produced again as a new record: it names the first record it
+        # stands for. (A header, so one who may produce on the topic could forge it, as
+        # it could the attempt header.)
+        first = self.envelope.headers.get(ORIGIN_HEADER)
+        return first or f"{self.part.tp.topic}/{self.part.tp.partition}/{self._offset}"
+
     def __init__(
         self, sub: KafkaSubscription, part: Partition, offset: int, env: Envelope, attempt: int
     ) -> None:
@@ -94,6 +105,13 @@ class WorkDelivery:
             await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
             self._sub.finish(self.part, self._offset)
 
+    async def extend(self) -> None:
+        """Still working: the ack_wait timer starts again."""
+        if not self.settled and self.timer is not None:
+            self.timer.cancel()
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(self._sub.options.ack_wait, self.expire)
+
     def expire(self) -> None:
         """ack_wait passed while the consumer is alive: redeliver by re-producing."""
         if not self.settled:
@@ -115,5 +133,6 @@ class WorkDelivery:
             detail = f"not acknowledged after {self.attempt} deliveries"
             await self._sub.dead_letter(self.envelope, code, detail, self.attempt)
         else:
-            await self._sub.owner.resend(self.envelope, self.attempt + 1, None)
+            origin = {ORIGIN_HEADER: self.origin or ""}
+            await self._sub.owner.resend(self.envelope, self.attempt + 1, origin)
         self._sub.finish(self.part, self._offset)

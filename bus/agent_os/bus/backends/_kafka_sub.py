@@ -42,6 +42,7 @@ from .._envelope import (
     Envelope,
 )
 from .._errors import BusError, MalformedEnvelope
+from .._lease import leased
 from .._protocol import Handler, SubscribeOptions
 from ._kafka_codec import from_record, kafka_errors
 from ._kafka_delivery import Partition, WorkDelivery
@@ -265,11 +266,7 @@ class KafkaSubscription:
         self.unsettled.add(delivery)
         part.active += 1
         try:
-            # No lease renewal on Kafka: a record held past ack_wait is re-produced with
-            # attempt + 1 instead. Renewing would keep it unsettled across a rebalance, and
-            # a record read again from an uncommitted offset comes back as attempt 1, which
-            # a worker cannot tell from a replay.
-            await self._handler(delivery)
+            await leased(self._handler(delivery), delivery, self.options.ack_wait)
         except Exception:
             log.exception("handler for %s failed on message %s", self._subject, env.id)
             if not delivery.settled:

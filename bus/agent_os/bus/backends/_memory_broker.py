@@ -73,6 +73,10 @@ class _WorkDelivery:
     def attempt(self) -> int:
         return self._attempt
 
+    @property
+    def origin(self) -> str | None:
+        return f"{self._queue.subject}#{self._msg.seq}"
+
     def _settle(self) -> bool:
         if self._consumer.closed:
             raise BusClosed("cannot settle a delivery after its bus was closed")

@@ -133,6 +133,14 @@ def consumer_name(subject: str, group: str) -> str:
     return _name("", group, f"{subject}\0{group}")
 
 
+def stream_position(ack_subject: str) -> str:
+    """``<stream>:<stream sequence>`` from a JetStream ack subject: the message's place."""
+    tokens = ack_subject.split(".")
+    stream, seq = (tokens[2], tokens[5]) if len(tokens) == 9 else (tokens[4], tokens[7])
+    int(seq)  # a ValueError for a subject that is not an ack subject
+    return f"{stream}:{seq}"
+
+
 def delivery_count(ack_subject: str) -> int:
     """The delivery count in a JetStream ack subject (both v1 and v2 token layouts).
 

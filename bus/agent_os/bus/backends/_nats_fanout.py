@@ -189,6 +189,10 @@ class _QueueDelivery:
         self.envelope, self.attempt = envelope, attempt
         self.settled = False
 
+    @property
+    def origin(self) -> str | None:
+        return None  # nothing is stored: a redelivery is a new publish (attempt + 1)
+
     async def ack(self) -> None:
         self.settled = True
 

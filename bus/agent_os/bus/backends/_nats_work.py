@@ -36,6 +36,7 @@ from ._nats_codec import (
     delivery_count,
     from_message,
     raw_envelope,
+    stream_position,
     translate,
 )
 from ._nats_fanout import Pool
@@ -54,6 +55,13 @@ class _WorkDelivery:
     """One JetStream delivery of a work-queue message; settled once."""
 
     __slots__ = ("_msg", "_sub", "attempt", "envelope", "settled")
+
+    @property
+    def origin(self) -> str | None:
+        try:
+            return stream_position(self._msg.reply)
+        except (ValueError, IndexError):
+            return None
 
     def __init__(self, sub: WorkSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
         self._sub, self._msg = sub, msg

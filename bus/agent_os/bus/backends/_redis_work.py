@@ -48,6 +48,10 @@ class WorkDelivery:
     def attempt(self) -> int:
         return self._attempt
 
+    @property
+    def origin(self) -> str | None:
+        return f"{self._sub.key}#{self.entry_id.decode()}"
+
     def _settle(self) -> bool:
         if self._sub.shared.closed:
             raise BusClosed("cannot settle a delivery after its bus was closed")

@@ -119,6 +119,10 @@ class SqsDelivery:
     def attempt(self) -> int:
         return self._attempt
 
+    @property
+    def origin(self) -> str | None:
+        return self._message_id
+
     def _settle(self) -> bool:
         if self._sub.kind != "work":
             return False
