@@ -1,0 +1,432 @@
+"""The SQL analyser's judgement over one reading's tokens: statement shapes, keyword by keyword.
+
+:class:`Judge` walks tokens once. Each keyword with a handler looks at its
+neighbours and the rest of its statement (bounded by ``;`` or the next
+statement keyword) and records findings; string-built SQL is folded and handed
+back to the analyser through the ``analyse`` callback (``_sql._analyse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._sql_tokens import Token
+
+__all__ = ["Judge"]
+
+Analyse = Callable[[str, bool, int], list[tuple[str, str]]]
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_DROP_KINDS = _words(
+    "table database schema view materialized index user role login group function procedure "
+    "trigger sequence tablespace extension owned warehouse stage stream pipe task share "
+    "integration catalog type domain server policy event collection column constraint "
+    "publication subscription aggregate rule cluster keyspace dataset external temporary "
+    "temp if transient secure dynamic iceberg hybrid"
+)
+_DROP_SKIP = _words(
+    "temporary temp external materialized if exists unique global local transient secure "
+    "dynamic iceberg hybrid"
+)
+_PRINCIPALS = frozenset({"user", "role", "login", "group", "application"})
+_ALTER_PRIV = _PRINCIPALS | {"default", "server", "authorization", "system"}
+_NOT_COLUMN = _words(
+    "true false null and or not is in like ilike between exists unknown any all some"
+)
+_STATEMENTS = _words(
+    "update delete insert drop truncate merge alter create grant revoke exec execute select "
+    "with copy set"
+)
+_FILE_FUNCS = _words(
+    "load_file pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write lo_import "
+    "lo_export openrowset opendatasource xp_dirtree xp_fileexist xp_subdirs sys_exec sys_eval "
+    "pg_ls_logdir pg_ls_waldir"
+)
+_PRIV_PROCS = _words(
+    "sp_addsrvrolemember sp_addrolemember sp_addlogin sp_grantlogin sp_changedbowner sp_configure "
+    "sp_adduser sp_grantdbaccess sp_password sp_droprolemember"
+)
+_PRIVILEGES = _words(
+    "select insert update delete all usage execute role connect create references trigger "
+    "temporary temp ownership monitor operate modify apply imported alter drop truncate "
+    "superuser file process super reload shutdown grant"
+)
+_NETWORK_FUNCS = _words(
+    "dblink dblink_exec dblink_connect dblink_send_query http_get http_post utl_http utl_tcp "
+    "utl_smtp openquery"
+)
+_COMMAND_PROCS = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_exec", "sys_eval"})
+#: Procedural languages that reach the operating system (untrusted, native code).
+_UNTRUSTED = _words("plpythonu plpython2u plpython3u plperlu pltclu plsh c internal plv8u")
+_DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
+#: Names that stay dangerous behind a schema (``master..xp_cmdshell``, ``pg_catalog.pg_read_file``).
+_QUALIFIED = (
+    _FILE_FUNCS | _PRIV_PROCS | _DYNAMIC_PROCS | _COMMAND_PROCS | _NETWORK_FUNCS | {"utl_file"}
+)
+_BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
+
+
+def _show(tokens: list[Token], start: int, end: int) -> str:
+    parts = []
+    for kind, value in tokens[start:end]:
+        parts.append(f"'{value}'" if kind == "s" else value)
+        if sum(len(p) + 1 for p in parts) > 120:
+            break
+    return " ".join(parts)[:120]
+
+
+class Judge:
+    """One pass over one reading's tokens."""
+
+    __slots__ = ("analyse", "depth", "findings", "sql", "start", "tokens")
+
+    def __init__(
+        self,
+        tokens: list[Token],
+        sql_action: bool,
+        depth: int,
+        findings: dict[str, str],
+        analyse: Analyse,
+    ) -> None:
+        self.analyse = analyse
+        self.tokens = tokens
+        self.sql = sql_action
+        self.depth = depth
+        self.findings = findings
+        self.start = 0  # index of the current statement's first token
+
+    def flag(self, check: str, at: int) -> None:
+        self.findings.setdefault(check, _show(self.tokens, self.start, max(at + 6, self.start + 6)))
+
+    def word(self, i: int) -> str | None:
+        if 0 <= i < len(self.tokens) and self.tokens[i][0] == "w":
+            return self.tokens[i][1]
+        return None
+
+    def kind(self, i: int) -> str | None:
+        return self.tokens[i][0] if 0 <= i < len(self.tokens) else None
+
+    def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
+        """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``."""
+        depth = 0
+        tokens = self.tokens
+        j = i + 1
+        while j < len(tokens):
+            kind, value = tokens[j]
+            if kind == "p":
+                if value == ";" and depth == 0:
+                    return j
+                if value == "(":
+                    depth += 1
+                elif value == ")":
+                    depth = max(0, depth - 1)
+            elif kind == "w" and depth == 0 and value in stop_words:
+                return j
+            j += 1
+        return j
+
+    def has_word(self, start: int, end: int, *words: str) -> int:
+        for j in range(start, min(end, len(self.tokens))):
+            if self.tokens[j][0] == "w" and self.tokens[j][1] in words:
+                return j
+        return -1
+
+    def run(self) -> None:
+        tokens = self.tokens
+        at_start = True
+        for i, (kind, value) in enumerate(tokens):
+            if kind == "p" and value == ";":
+                at_start = True
+                self.start = i + 1
+                continue
+            if kind == "w":
+                prev = tokens[i - 1] if i else ("", "")
+                if prev != ("p", ".") or value in _QUALIFIED:
+                    self.keyword(i, value, prev[1] if prev[0] == "w" else "", at_start)
+            elif kind == "q" and value.lower().rsplit(".", 1)[-1] == "xp_cmdshell":
+                self.flag("sql:command-exec", i)
+            at_start = False
+
+    # -- one keyword --------------------------------------------------------------------
+
+    def keyword(self, i: int, value: str, prev: str, at_start: bool) -> None:
+        handler = _HANDLERS.get(value)
+        if handler is not None:
+            handler(self, i, prev, at_start)
+        elif value in _FILE_FUNCS and self.tokens[i + 1 : i + 2] == [("p", "(")]:
+            self.flag("sql:file-access", i)
+        elif value in _NETWORK_FUNCS and self.tokens[i + 1 : i + 2] in ([("p", "(")], [("p", ".")]):
+            self.flag("sql:server-network", i)  # dblink(...), utl_http.request(...)
+        elif value in _COMMAND_PROCS:
+            self.flag("sql:command-exec", i)
+        elif value in _PRIV_PROCS and (at_start or prev in ("exec", "execute")):
+            self.flag("sql:privilege", i)
+        elif value == "utl_file":
+            self.flag("sql:file-access", i)
+
+    def drop(self, i: int, prev: str, at_start: bool) -> None:
+        j = i + 1
+        while self.word(j) in _DROP_SKIP:
+            j += 1
+        target = self.word(j)
+        if target is None and not self.sql:
+            return
+        if target is None and self.kind(j) is None:
+            self.flag("sql:unparseable", i)
+            return
+        if self.sql or target in _DROP_KINDS:
+            altering = self.has_word(self.start, i, "alter") >= 0
+            self.flag("sql:alter-drop" if altering else "sql:drop", i)
+
+    def delete(self, i: int, prev: str, at_start: bool) -> None:
+        if prev == "on":
+            return  # ON DELETE CASCADE
+        if prev == "then":
+            self.flag("sql:delete", i)  # MERGE ... WHEN MATCHED THEN DELETE
+            return
+        nxt = self.word(i + 1)
+        if self.sql:
+            if self.kind(i + 1) == "p" and self.tokens[i + 1][1] == "(":
+                return  # a function called delete(...)
+            self.flag("sql:delete" if self.kind(i + 1) else "sql:unparseable", i)
+            return
+        j = i + 2 if nxt == "from" else i + 1
+        if self.kind(j) not in ("w", "q"):
+            return
+        j += 1
+        while self.kind(j) == "p" and self.tokens[j][1] == "." and self.kind(j + 1) in ("w", "q"):
+            j += 2
+        after = self.word(j)
+        if (
+            self.kind(j) is None
+            or (self.kind(j) == "p" and self.tokens[j][1] == ";")
+            or after in ("where", "returning", "using", "limit", "output")
+            or (nxt == "from" and after is not None and self.word(j + 1) == "where")
+        ):
+            self.flag("sql:delete", i)
+
+    def truncate(self, i: int, prev: str, at_start: bool) -> None:
+        nxt = self.word(i + 1)
+        if nxt == "table" or (self.sql and self.kind(i + 1) in ("w", "q")):
+            self.flag("sql:truncate", i)
+        elif self.sql and self.kind(i + 1) is None:
+            self.flag("sql:unparseable", i)
+
+    def update(self, i: int, prev: str, at_start: bool) -> None:
+        if prev in _BEFORE_UPDATE:
+            return
+        end = self.end_of_statement(i, _STATEMENTS - {"set", "select"})
+        set_at = self.has_word(i + 1, end, "set")
+        if set_at < 0:
+            if self.sql and self.kind(i + 1) is not None and self.tokens[i + 1] != ("p", "("):
+                self.flag("sql:unparseable", i)
+            return
+        where = self.has_word(set_at, end, "where")
+        if where < 0 or not self.names_column(where + 1, end):
+            self.flag("sql:update-all-rows", i)
+
+    def names_column(self, start: int, end: int) -> bool:
+        for kind, value in self.tokens[start:end]:
+            if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
+                return True
+        return False
+
+    def alter(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in _ALTER_PRIV:
+            self.flag("sql:privilege", i)
+
+    def create(self, i: int, prev: str, at_start: bool) -> None:
+        j = i + 1
+        replace = False
+        while self.word(j) in ("or", "replace", "temporary", "temp", "global", "local",
+                               "transient", "secure", "if", "not", "exists"):  # fmt: skip
+            replace = replace or self.word(j) == "replace"
+            j += 1
+        target = self.word(j)
+        if target in _PRINCIPALS:
+            self.flag("sql:privilege", i)
+        elif replace and target == "table":
+            self.flag("sql:overwrite", i)
+        elif target in ("function", "procedure", "language"):
+            end = self.end_of_statement(i, frozenset())
+            language = self.has_word(j, end, "language")
+            if language >= 0 and (self.word(language + 1) or "") in _UNTRUSTED:
+                self.flag("sql:command-exec", i)  # code that runs on the server's OS
+
+    def insert(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) == "overwrite":
+            self.flag("sql:overwrite", i)
+
+    def grant(self, i: int, prev: str, at_start: bool) -> None:
+        end = self.end_of_statement(
+            i,
+            _STATEMENTS
+            - {"select", "delete", "update", "insert", "execute", "exec", "create", "alter"},
+        )
+        closing = "from" if self.tokens[i][1] == "revoke" else "to"
+        # Outside certain SQL: "GRANT <privilege> ... TO", not "grant me access to".
+        privilege = self.word(i + 1) or ""
+        if self.sql or (
+            (privilege in _PRIVILEGES or privilege.startswith("pg_"))
+            and self.has_word(i + 1, end, closing) >= 0
+        ):
+            self.flag("sql:privilege", i)
+
+    def set_(self, i: int, prev: str, at_start: bool) -> None:
+        if not at_start:
+            return
+        nxt = self.word(i + 1)
+        if nxt in ("session", "local"):
+            nxt = self.word(i + 2)
+        if nxt in ("role", "authorization"):
+            self.flag("sql:privilege", i)
+
+    def use(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start and self.word(i + 1) in ("role", "secondary"):
+            self.flag("sql:privilege", i)
+
+    def execute(self, i: int, prev: str, at_start: bool) -> None:
+        if prev in ("grant", "revoke") or self.word(i + 1) in ("function", "procedure", "on"):
+            return
+        kind = self.kind(i + 1)
+        nxt = self.word(i + 1)
+        if kind is None:
+            if self.sql:
+                self.flag("sql:unparseable", i)
+            return
+        if nxt == "as":
+            self.flag("sql:privilege", i)
+        elif kind == "p" and self.tokens[i + 1][1] == "(":
+            self.run_string(i, i + 1)
+        elif nxt == "immediate":
+            self.run_string(i, i + 2)
+        elif kind == "v":
+            self.flag("sql:dynamic", i)
+        elif kind in ("w", "q"):
+            name = self.dotted(i + 1)
+            if name in _COMMAND_PROCS:
+                self.flag("sql:command-exec", i)
+            elif name in _DYNAMIC_PROCS:
+                self.run_string(i, self.after_dotted(i + 1))
+            elif name in _PRIV_PROCS:
+                self.flag("sql:privilege", i)
+        elif kind == "s":
+            self.run_string(i, i + 1)
+
+    def dotted(self, j: int) -> str:
+        """The last part of a dotted name starting at ``j`` (``master..xp_cmdshell``)."""
+        end = self.after_dotted(j) - 1
+        return self.tokens[end][1].lower().rsplit(".", 1)[-1]
+
+    def after_dotted(self, j: int) -> int:
+        """Index just past the dotted name starting at ``j``."""
+        while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+            j += 1
+            while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+                j += 1
+            if self.kind(j + 1) not in ("w", "q"):
+                return j + 1
+            j += 1
+        return j + 1
+
+    def prepare(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 2) == "from":
+            self.run_string(i, i + 3)
+
+    def do(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start and (self.sql or self.kind(i + 1) == "s"):
+            self.flag("sql:dynamic", i)
+
+    def copy(self, i: int, prev: str, at_start: bool) -> None:
+        if not at_start:
+            return
+        end = self.end_of_statement(i, frozenset())
+        if self.has_word(i + 1, end, "program") >= 0:
+            self.flag("sql:command-exec", i)
+            return
+        for j in range(i + 1, min(end, len(self.tokens) - 1)):
+            word = self.word(j)
+            following = self.kind(j + 1)
+            if (word in ("to", "from") and following == "s") or (
+                word == "into" and following in ("s", "v")
+            ):
+                self.flag("sql:file-access", i)
+                return
+
+    def into(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in ("outfile", "dumpfile"):
+            self.flag("sql:file-access", i)
+
+    def load(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) in ("data", "xml") and self.has_word(i + 2, i + 6, "infile") >= 0:
+            self.flag("sql:file-access", i)
+
+    def bulk(self, i: int, prev: str, at_start: bool) -> None:
+        if self.word(i + 1) == "insert":
+            self.flag("sql:file-access", i)
+
+    def setuser(self, i: int, prev: str, at_start: bool) -> None:
+        if at_start:
+            self.flag("sql:privilege", i)
+
+    # -- string-built SQL ---------------------------------------------------------------
+
+    def run_string(self, at: int, start: int) -> None:
+        """Fold the literal-only expression at ``start`` and judge it; anything else is dynamic."""
+        tokens = self.tokens
+        parts: list[str] = []
+        depth = 0
+        j = start
+        while j < len(tokens):
+            kind, value = tokens[j]
+            if kind == "s":
+                parts.append(value)
+            elif kind == "p" and value == "(":
+                depth += 1
+            elif kind == "p" and value == ")":
+                depth -= 1
+                if depth <= 0:
+                    break
+            elif value in _GLUE and kind in ("p", "w"):
+                pass  # 'DR' + 'OP', 'DR' || 'OP', CONCAT('DR', 'OP'), N'...'
+            elif depth <= 0 and kind in ("w", "p"):
+                break  # the expression ended (a keyword, ';' or ',' after it)
+            else:
+                self.flag("sql:dynamic", at)
+                return
+            j += 1
+        if not parts:
+            self.flag("sql:dynamic", at)
+            return
+        for check, excerpt in self.analyse("".join(parts), True, self.depth + 1):
+            self.findings.setdefault(check, excerpt)
+
+
+_GLUE = frozenset({"+", "|", "concat", "n", ","})
+
+_HANDLERS: dict[str, Callable[[Judge, int, str, bool], None]] = {
+    "drop": Judge.drop,
+    "delete": Judge.delete,
+    "truncate": Judge.truncate,
+    "update": Judge.update,
+    "alter": Judge.alter,
+    "create": Judge.create,
+    "insert": Judge.insert,
+    "grant": Judge.grant,
+    "revoke": Judge.grant,
+    "set": Judge.set_,
+    "use": Judge.use,
+    "exec": Judge.execute,
+    "execute": Judge.execute,
+    "prepare": Judge.prepare,
+    "do": Judge.do,
+    "copy": Judge.copy,
+    "into": Judge.into,
+    "load": Judge.load,
+    "bulk": Judge.bulk,
+    "setuser": Judge.setuser,
+}
