@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +96,27 @@ def test_benign_tools_stay_allowed_under_strict(action: dict[str, Any]) -> None:
     assert verdict.allowed, verdict
 
 
-async def test_kernel_client_execute_passes_the_declaration() -> None:
-    kernel_id = AgentIdentity.create("kernel-tools")
-    agent = AgentIdentity.create("agent-tools")
+@contextlib.asynccontextmanager
+async def agent_of(policy: Policy, name: str) -> AsyncIterator[KernelClient]:
+    """A real Worker on a memory bus judging under ``policy``, and an agent's client for it."""
+    kernel_id = AgentIdentity.create(f"kernel-{name}")
+    agent = AgentIdentity.create(f"agent-{name}")
     registry = TrustRegistry()
     registry.register(agent.public())
-    url = "memory://tools-declaration"
+    url = f"memory://tools-{name}"
     wbus, abus = await connect(url), await connect(url)
-    worker = Worker(wbus, identity=kernel_id, registry=registry, policies=STRICT)
+    worker = Worker(wbus, identity=kernel_id, registry=registry, policies=policy)
     await worker.start()
     try:
-        client = KernelClient(abus, agent, [kernel_id.public()])
+        yield KernelClient(abus, agent, [kernel_id.public()])
+    finally:
+        await worker.shutdown()
+        await abus.close()
+        await wbus.close()
+
+
+async def test_kernel_client_execute_passes_the_declaration() -> None:
+    async with agent_of(STRICT, "declaration") as client:
         ran: list[str] = []
 
         def save(path: str) -> None:
@@ -119,10 +131,6 @@ async def test_kernel_client_execute_passes_the_declaration() -> None:
         )
         assert verdict.rule == "action:file_delete"
         assert verdict.kinds[0] == "file_delete"
-    finally:
-        await worker.shutdown()
-        await abus.close()
-        await wbus.close()
 
 
 def test_hints_add_kinds_but_never_take_any_away() -> None:
@@ -145,16 +153,7 @@ async def test_a_worker_picks_up_a_changed_data_file(tmp_path: Path) -> None:
         data=data,
         tools={"rules": [{"tool": "pay", "when": "!(args.to in data.payees)", "id": "new"}]},
     )
-    kernel_id = AgentIdentity.create("kernel-data")
-    agent = AgentIdentity.create("agent-data")
-    registry = TrustRegistry()
-    registry.register(agent.public())
-    url = "memory://tools-data"
-    wbus, abus = await connect(url), await connect(url)
-    worker = Worker(wbus, identity=kernel_id, registry=registry, policies=policy)
-    await worker.start()
-    try:
-        client = KernelClient(abus, agent, [kernel_id.public()])
+    async with agent_of(policy, "data") as client:
         assert (await client.check("tool_call", {"to": "GB2"}, tool="pay")).rule == "new"
         data.write_text("payees: [GB1, GB2]\n", encoding="utf-8")
         # The worker's policy looks at the file again within RECHECK_SECONDS; wait on the verdict.
@@ -162,10 +161,6 @@ async def test_a_worker_picks_up_a_changed_data_file(tmp_path: Path) -> None:
         while not (await client.check("tool_call", {"to": "GB2"}, tool="pay")).allowed:
             assert time.monotonic() < deadline, "the worker never saw the new data file"
             await asyncio.sleep(0.05)
-    finally:
-        await worker.shutdown()
-        await abus.close()
-        await wbus.close()
 
 
 def test_a_writing_tool_meets_the_write_target_checks_when_writes_are_allowed() -> None:
