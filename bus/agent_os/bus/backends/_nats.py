@@ -58,7 +58,8 @@ Tuning (``connect`` keyword arguments or URL query parameters)
     ``connect_timeout`` (2 s), ``connect_attempts`` (3), ``reconnect_time_wait``
     (0.25 s; reconnects never stop), ``drain_timeout`` (5 s), ``api_timeout``
     (5 s: JetStream API and durable publish acks), ``stream_max_age`` (1 day),
-    ``stream_max_msgs`` (1,000,000), ``stream_max_bytes`` (1 GiB),
+    ``stream_max_msgs`` (1,000,000), ``stream_max_bytes`` (-1: none; a byte limit
+    reserves that much of the server's store),
     ``dead_letter_max_age`` (1 day), ``dead_letter_max_msgs`` (100,000),
     ``dead_letter_max_bytes`` (64 MiB), ``stream_storage`` (``file``/``memory``),
     ``stream_replicas`` (1), ``pull_expires`` (30 s), ``pull_heartbeat`` (5 s),

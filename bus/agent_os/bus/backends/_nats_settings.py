@@ -23,7 +23,9 @@ class NatsSettings:
     api_timeout: float = 5.0
     stream_max_age: float = 86_400.0
     stream_max_msgs: int = 1_000_000
-    stream_max_bytes: int = 1024**3
+    #: -1: unbounded (max_age / max_msgs bound it). A byte limit is a reservation:
+    #: JetStream refuses new streams once their limits add up past the server's store.
+    stream_max_bytes: int = -1
     dead_letter_max_age: float = 86_400.0
     dead_letter_max_msgs: int = 100_000
     dead_letter_max_bytes: int = 64 * 1024**2
