@@ -40,64 +40,33 @@ def _fit(make: Callable[[int], str], size: int) -> str:
     return make(lo)
 
 
+def _typed(kind: str, **args: Any) -> Action:
+    return {"agent_id": "a", "action": kind, "args": args}
+
+
+def _tool(name: str, **args: Any) -> Action:
+    return {"agent_id": "a", "action": "tool_call", "tool": name, "args": args}
+
+
 def _sql(text: str) -> Iterator[tuple[str, Action]]:
-    yield "typed sql", {"agent_id": "a", "action": "sql", "args": {"query": text}}
-    yield (
-        "sql_db_query",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "sql_db_query",
-            "args": {"query": text},
-        },
-    )
+    yield "typed sql", _typed("sql", query=text)
+    yield "sql_db_query", _tool("sql_db_query", query=text)
 
 
 def _shell(text: str) -> Iterator[tuple[str, Action]]:
-    yield "typed shell_exec", {"agent_id": "a", "action": "shell_exec", "args": {"command": text}}
-    yield (
-        "terminal",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "terminal",
-            "args": {"commands": [text]},
-        },
-    )
+    yield "typed shell_exec", _typed("shell_exec", command=text)
+    yield "terminal", _tool("terminal", commands=[text])
 
 
 def _prose(text: str) -> Iterator[tuple[str, Action]]:
-    yield "typed llm_call", {"agent_id": "a", "action": "llm_call", "args": {"prompt": text}}
-    yield (
-        "tavily_search",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "tavily_search_results_json",
-            "args": {"query": text},
-        },
-    )
-    yield "unknown tool", {"agent_id": "a", "action": "tool_call", "tool": "x", "args": {"v": text}}
+    yield "typed llm_call", _typed("llm_call", prompt=text)
+    yield "tavily_search", _tool("tavily_search_results_json", query=text)
+    yield "unknown tool", _tool("x", v=text)
 
 
 def _code(text: str) -> Iterator[tuple[str, Action]]:
-    yield (
-        "typed code_exec",
-        {
-            "agent_id": "a",
-            "action": "code_exec",
-            "args": {"language": "python", "code": text},
-        },
-    )
-    yield (
-        "Python_REPL",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "Python_REPL",
-            "args": {"query": text},
-        },
-    )
+    yield "typed code_exec", _typed("code_exec", language="python", code=text)
+    yield "Python_REPL", _tool("Python_REPL", query=text)
 
 
 def _case(n: int) -> str:
@@ -153,36 +122,14 @@ FAMILIES: dict[str, tuple[Callable[[int], str], Callable[[str], Iterator[tuple[s
 
 def _tiny_fields(size: int) -> Iterator[tuple[str, str, Action]]:
     fields = {f"k{i}": "v" for i in range(size // 12)}
+    url = "https://api.example.com/x"
     yield (
         "many tiny fields",
         "typed http_request",
-        {
-            "agent_id": "a",
-            "action": "http_request",
-            "args": {"method": "POST", "url": "https://api.example.com/x", "json": fields},
-        },
+        _typed("http_request", method="POST", url=url, json=fields),
     )
-    yield (
-        "many tiny fields",
-        "requests_post",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "requests_post",
-            "args": {"url": "https://api.example.com/x", "data": fields},
-        },
-    )
-    items = ["a"] * (size // 6)
-    yield (
-        "many tiny list items",
-        "unknown tool",
-        {
-            "agent_id": "a",
-            "action": "tool_call",
-            "tool": "x",
-            "args": {"items": items},
-        },
-    )
+    yield "many tiny fields", "requests_post", _tool("requests_post", url=url, data=fields)
+    yield "many tiny list items", "unknown tool", _tool("x", items=["a"] * (size // 6))
 
 
 def inputs(
