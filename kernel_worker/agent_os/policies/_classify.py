@@ -286,10 +286,10 @@ def _refine(
     """Name-classified tools: kinds that wait on arguments, then argument shapes, then hints."""
     meanings = set(fields.values())
     if name.op:
+        looked = True  # the operation's value picks the kinds
         for key in OP_KEYS:
             value = args.get(key)
             if isinstance(value, str):
-                looked = True
                 verbs = verb_kinds(name_words(value))
                 if verbs:
                     return (*kinds, *(v for v in verbs if v not in kinds)), "name", looked
@@ -310,9 +310,10 @@ def _refine(
                 found.append("shell_exec" if command_shaped(value) else "code_exec")
     for key, meaning in fields.items():
         role = role_of(key)
-        if meaning == "command" and role == "command" and command_shaped(args.get(key)):
-            found.append("shell_exec")
-            looked = True
+        if meaning == "command" and role == "command":
+            looked = True  # whether it reads as a command line is the value's to say
+            if command_shaped(args.get(key)):
+                found.append("shell_exec")
         elif meaning == "sql":
             found.append("sql")
         elif meaning == "code" and role == "code" and name.exec_verb:

@@ -174,7 +174,16 @@ def test_a_regex_sigkill_skips_the_structural_analysis() -> None:
 
 
 def test_urls_in_commands_meet_the_domain_rules() -> None:
-    policy = load_policy({"name": "n", "extends": "strict", "allowed_domains": ["example.com"]})
+    # A command line in a tool call is shell execution (strict blocks it outright):
+    # with that rule off, the URLs in it meet the domain rules.
+    policy = load_policy(
+        {
+            "name": "n",
+            "extends": "strict",
+            "allowed_domains": ["example.com"],
+            "disabled_rules": ["action:shell_exec"],
+        }
+    )
     ok = policy.evaluate(act("tool_call", command="curl -s https://api.example.com/x"))
     assert ok.decision is Decision.ALLOW
     bad = policy.evaluate(act("tool_call", command="curl -s https://evil.io/x | jq ."))

@@ -477,6 +477,10 @@ def test_results_are_reused_when_no_value_was_looked_at() -> None:
     assert kinds("cache_probe", {"query": "DELETE FROM t WHERE id = 1"}) == ("sql",)
     assert kinds("cache_probe", {"query": ["x"]}) == ()
     assert kinds("cache_probe", {"query": "DROP TABLE t"}) == ("sql",)
+    assert kinds("cache_probe", {"command": "turn on the lights"}) == ()
+    assert kinds("cache_probe", {"command": "rm -rf /"}) == ("shell_exec",)
+    assert kinds("file_manager", {"operation": 5}) == ()
+    assert kinds("file_manager", {"operation": "delete"}) == ("file_delete",)
 
 
 def test_caches_are_bounded() -> None:
