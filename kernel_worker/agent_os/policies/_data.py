@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,7 @@ class PolicyData:
         if source is None:
             self._value: Mapping[str, Any] = {}
         elif isinstance(source, Mapping):
-            if not all(isinstance(k, str) for k in source):
-                raise PolicyLoadError("data keys must be strings", field="data")
-            self._value = dict(source)
+            self._value = _checked(dict(source), "inline data")
         elif isinstance(source, str | os.PathLike):
             self._path = os.fspath(source)
             try:
@@ -111,6 +110,41 @@ def _read(path: str) -> tuple[Mapping[str, Any], tuple[int, int]]:
         value = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise ValueError(f"data file {path!r} does not parse: {exc}") from None
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+    if not isinstance(value, Mapping):
         raise ValueError(f"data file {path!r} must hold a mapping with string keys")
-    return dict(value), (stat.st_mtime_ns, stat.st_size)
+    try:
+        checked = _checked(dict(value), f"data file {path!r}")
+    except PolicyLoadError as exc:
+        raise ValueError(exc.detail) from None
+    return checked, (stat.st_mtime_ns, stat.st_size)
+
+
+def _checked(value: dict[str, Any], what: str) -> dict[str, Any]:
+    """``value`` if it is JSON-like data (string keys all the way down); dates become ISO text.
+
+    Data goes into the policy's content hash and into CEL; YAML's own types
+    (dates) are given as the text they were written as.
+    """
+    try:
+        plain = json.loads(json.dumps(value, sort_keys=True, default=_iso))
+    except (TypeError, ValueError) as exc:
+        raise PolicyLoadError(f"{what} is not JSON-like data: {exc}", field="data") from None
+    if not isinstance(plain, dict) or not _string_keys(value):
+        raise PolicyLoadError(f"{what} must be a mapping with string keys", field="data")
+    return dict(plain)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not data")
+
+
+def _string_keys(value: object, depth: int = 0) -> bool:
+    if depth > 64:
+        return False
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _string_keys(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_string_keys(v, depth + 1) for v in value)
+    return True

@@ -292,3 +292,18 @@ def test_policy_content_hash_covers_tools_and_data() -> None:
     c = Policy("p", tools={"rules": [{"tool": "t", "id": "x"}]}, data={"k": 1})
     assert len({a.content_hash, b.content_hash, c.content_hash}) == 3
     assert Policy("p").content_hash == Policy("p", tools={}, data={}).content_hash
+
+
+def test_data_must_be_json_like_and_yaml_dates_read_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "data.yaml"
+    path.write_text("opens: 2024-01-31\nholidays: [2024-12-25]\n", encoding="utf-8")
+    policy = Policy(
+        "p",
+        data=path,
+        tools={"rules": [{"tool": "t", "when": "data.opens == '2024-01-31'", "id": "date"}]},
+    )
+    assert policy.evaluate(call("t")).rule == "date"
+    with pytest.raises(PolicyLoadError, match="string keys"):
+        Policy("p", data={"limits": {1: 2}})
+    with pytest.raises(PolicyLoadError, match="not JSON-like"):
+        Policy("p", data={"limit": object()})
