@@ -12,13 +12,19 @@ registry, and writes a gap record where numbers are missing, which
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import shutil
+import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from fleet_support import backend_url, fleet
 
+from agent_os.audit._heads import HeadLog, SignedHead
 from agent_os.audit._signed import AuditStream
 from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, SubscribeOptions, connect, new_id
 from agent_os.kernel_worker import (
@@ -28,7 +34,7 @@ from agent_os.kernel_worker import (
     Verdict,
     verify_chain,
 )
-from agent_os.trust import AgentIdentity, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
@@ -127,3 +133,73 @@ async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
         assert "audit events 4..5 of stream" in report.problems[0].detail
         assert sink.gaps == 1
     store.close()
+
+
+AGENT_OS = str(Path(sys.executable).parent / "agent-os")
+
+
+def _verify(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENT_OS, "audit", "verify", "--sqlite", str(db), *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_signed_heads_catch_a_cut_and_a_resealed_chain(
+    backend: str, servers: Servers, tmp_path: Path
+) -> None:
+    url = backend_url(backend, servers)
+    subject = f"agentos.v1.audit.t{new_id()[:8]}"
+    db, heads, registry_file = tmp_path / "audit.db", tmp_path / "heads.log", tmp_path / "reg.json"
+    kernel, sink_key = AgentIdentity.create("kernel-h"), AgentIdentity.create("audit-sink-1")
+    registry = TrustRegistry(FileTrustStore(registry_file))
+    registry.register(kernel, TrustLevel.KERNEL)
+    registry.register(sink_key, TrustLevel.ADMIN)
+    store = SqliteAuditStore(db)
+    bus = await connect(url)
+    sink = AuditSinkWorker(
+        bus, store, subject=subject, options=FAST, kernels=registry,
+        head_signer=sink_key, head_log=HeadLog(heads), head_interval=0.05,
+    )  # fmt: skip
+    await sink.start()
+    events = [_event(kernel.agent_id) for _ in range(5)]
+    try:
+        await bus.publish(Envelope(subject, AuditStream(kernel).sign(events)))
+        await _until(lambda: sink.appended == 5)
+    finally:
+        await sink.shutdown()  # signs the last head
+        await bus.close()
+        store.close()
+    assert HeadLog(heads).read()[-1].seq == 5
+
+    checks = ["--heads", str(heads), "--registry", str(registry_file)]
+    assert _verify(db, *checks).returncode == 0
+
+    # A cut tail: the chain alone still verifies, the signed head does not.
+    cut = tmp_path / "cut.db"
+    shutil.copy(db, cut)
+    with sqlite3.connect(cut) as conn:
+        table = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchone()[0]
+        conn.execute(f"DELETE FROM {table} WHERE seq >= 4")
+    assert _verify(cut).returncode == 0
+    done = _verify(cut, *checks)
+    assert done.returncode == 1 and "is missing (cut)" in done.stdout
+
+    # A resealed chain: record 2 rewritten and every hash recomputed.
+    forged = [*events[:1], AuditEvent(**{**events[1].to_dict(), "decision": "deny"}), *events[2:]]
+    resealed = tmp_path / "resealed.db"
+    with SqliteAuditStore(resealed) as rewritten:
+        rewritten.append_many(forged)
+    assert _verify(resealed).returncode == 0
+    done = _verify(resealed, *checks)
+    assert done.returncode == 1 and "has another hash (resealed)" in done.stdout
+
+    # A head signed by a key the registry does not know is reported, not trusted.
+    with heads.open("a") as f:
+        rogue = SignedHead.sign(AgentIdentity.create("audit-sink-1"), 5, "0" * 64)
+        f.write(json.dumps(dataclasses.asdict(rogue)) + "\n")
+    done = _verify(db, *checks)
+    assert done.returncode == 1 and "not signed by a key of the registry" in done.stdout

@@ -11,19 +11,33 @@ from pathlib import Path
 
 import click
 
+from agent_os.audit._heads import HeadLog, SignedHead, trusted_heads
 from agent_os.bus import BusError, connect
 from agent_os.kernel_worker import (
     AuditError,
     AuditSinkWorker,
     ChainedAuditStore,
+    ChainProblem,
     PostgresAuditStore,
     SqliteAuditStore,
     verify_chain,
 )
-from agent_os.trust import FileTrustStore, TrustError, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
 
 #: Exit codes of ``audit verify``.
 EXIT_OK, EXIT_TAMPERED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _signed_heads(
+    heads: Path | None, registry_file: Path | None
+) -> tuple[list[tuple[int, str]], list[SignedHead]]:
+    if heads is None:
+        return [], []
+    if registry_file is None:
+        raise click.UsageError("--heads needs --registry (whose keys sign the heads)")
+    registry = TrustRegistry(FileTrustStore(registry_file))
+    registry.store.all()
+    return trusted_heads(HeadLog(heads).read(), registry)
 
 
 def _open_store(sqlite: Path | None, postgres: str | None, *, create: bool) -> ChainedAuditStore:
@@ -61,22 +75,42 @@ _postgres_option = click.option(
 @_sqlite_option
 @_postgres_option
 @click.option("--expect-head", metavar="SEQ:HASH", help="A head recorded earlier, to catch cuts.")
+@click.option(
+    "--heads",
+    type=click.Path(path_type=Path),
+    help="The sink's signed head log: catches a cut or resealed chain (needs --registry).",
+)
+@click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(path_type=Path),
+    help="Registry whose kernel and admin keys may sign heads.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(
-    sqlite: Path | None, postgres: str | None, expect_head: str | None, as_json: bool
+    sqlite: Path | None,
+    postgres: str | None,
+    expect_head: str | None,
+    heads: Path | None,
+    registry_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Check the hash chain. Exit 0 intact, 1 tampered, 2 bad input."""
     try:
         head = _parse_head(expect_head)
+        signed, unsigned = _signed_heads(heads, registry_file)
         store = _open_store(sqlite, postgres, create=False)
     except (click.UsageError, click.BadParameter) as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except AuditError as exc:
+    except (AuditError, TrustError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     try:
-        report = verify_chain(store.records(), expect_head=head)
+        report = verify_chain(store.records(), expect_head=head, expect_heads=signed)
+        for bad in unsigned:
+            detail = f"head {bad.seq} in the head log is not signed by a key of the registry"
+            report.problems.append(ChainProblem(bad.seq, "head", detail))
     except AuditError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -106,9 +140,27 @@ def verify(
     required=True,
     help="Trust registry: only batches signed by its KERNEL keys are stored.",
 )
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="The sink's key (kernel or admin level in the registry) to sign chain heads.",
+)
+@click.option(
+    "--heads",
+    type=click.Path(path_type=Path),
+    help="Append-only log of signed chain heads; keep it apart from the store.",
+)
 @_sqlite_option
 @_postgres_option
-def sink(bus_url: str, registry_file: Path, sqlite: Path | None, postgres: str | None) -> None:
+def sink(
+    bus_url: str,
+    registry_file: Path,
+    key_file: Path | None,
+    heads: Path | None,
+    sqlite: Path | None,
+    postgres: str | None,
+) -> None:
     """Store signed audit events from the bus on the hash chain until SIGTERM.
 
     Anything not signed by a kernel key of the registry is dead-lettered;
@@ -121,16 +173,22 @@ def sink(bus_url: str, registry_file: Path, sqlite: Path | None, postgres: str |
     if not registry_file.exists():
         raise click.ClickException(f"registry file {registry_file} does not exist")
     kernels = TrustRegistry(FileTrustStore(registry_file, recheck=1.0))
+    if (key_file is None) != (heads is None):
+        raise click.UsageError("--key and --heads go together (the key signs the heads)")
     try:
         kernels.store.all()
+        signer = AgentIdentity.load(key_file) if key_file is not None else None
         store = _open_store(sqlite, postgres, create=True)
-    except (AuditError, TrustError) as exc:
+    except (AuditError, TrustError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    head_log = HeadLog(heads) if heads is not None else None
 
     async def serve() -> None:
         bus = await connect(bus_url)
         try:
-            worker = AuditSinkWorker(bus, store, kernels=kernels)
+            worker = AuditSinkWorker(
+                bus, store, kernels=kernels, head_signer=signer, head_log=head_log
+            )
             await worker.run(install_signal_handlers=True)
         finally:
             await bus.close()

@@ -20,7 +20,7 @@ import bisect
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -284,6 +284,7 @@ def verify_chain(
     records: Iterable[AuditRecord],
     *,
     expect_head: tuple[int, str] | None = None,
+    expect_heads: Sequence[tuple[int, str]] = (),
     max_problems: int = 100,
 ) -> ChainReport:
     """Check a chain given in stored order and name the first record of every break.
@@ -294,19 +295,21 @@ def verify_chain(
     (seq out of order, or a record sealed at another seq), ``inserted`` (a
     record that is not part of the chain), ``bad_genesis`` (seq 1 does not
     start from :data:`GENESIS_HASH`), ``head`` (``expect_head`` — a
-    ``(seq, hash)`` kept elsewhere — is no longer in the chain). At most
+    ``(seq, hash)`` kept elsewhere — or one of ``expect_heads``, the signed
+    heads of the sink's head log, is no longer in the chain). At most
     ``max_problems`` are listed (then ``truncated`` is set).
     """
     items = list(records)
     verifier = _Verifier(items, max_problems)
     complete = verifier.run()
     problems = verifier.problems
-    if expect_head is not None and complete:
-        seq, digest = expect_head
-        found = next((r for r in items if r.seq == seq), None)
+    heads = [*expect_heads, *([expect_head] if expect_head is not None else [])]
+    by_seq = {r.seq: r for r in items} if heads else {}
+    for seq, digest in heads if complete else ():
+        found = by_seq.get(seq)
         if found is None or found.hash != digest:
-            what = "is missing" if found is None else "has another hash"
-            problems.append(ChainProblem(seq, "head", f"the expected head record {what}"))
+            what = "is missing (cut)" if found is None else "has another hash (resealed)"
+            problems.append(ChainProblem(seq, "head", f"the signed head record {what}"))
     last = max(items, key=lambda r: r.seq, default=None)
     return ChainReport(
         checked=verifier.checked,

@@ -23,10 +23,11 @@ import asyncio
 import logging
 
 from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription
-from agent_os.trust import MalformedMessage, SignedMessage, TrustRegistry
+from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, TrustRegistry
 
 from ._errors import AuditError
 from ._events import AUDIT_SUBJECT, AuditEvent
+from ._heads import HeadLog, SignedHead
 from ._signed import GapTracker, gap_event, open_batch
 from ._store import ChainedAuditStore
 
@@ -83,6 +84,9 @@ class AuditSinkWorker(Service):
         retry_delay: float = 0.5,
         kernels: TrustRegistry | None = None,
         track_gaps: bool = True,
+        head_signer: AgentIdentity | None = None,
+        head_log: HeadLog | None = None,
+        head_interval: float = 10.0,
     ) -> None:
         super().__init__()
         self._bus = bus
@@ -91,6 +95,13 @@ class AuditSinkWorker(Service):
         # Gaps are judged from one sink's view: several sinks sharing a group each see
         # only part of every stream, so they must not report what the others took.
         self._gaps = GapTracker() if track_gaps else None
+        # With a key and a log, the chain head is signed every head_interval s and at stop.
+        if (head_signer is None) != (head_log is None):
+            raise ValueError("a signed head needs both head_signer and head_log")
+        self._head_signer, self._head_log = head_signer, head_log
+        self._head_interval = head_interval
+        self._head_task: asyncio.Task[None] | None = None
+        self._signed_seq = 0
         self._store = store
         self._subject = subject
         self._group = group
@@ -115,10 +126,33 @@ class AuditSinkWorker(Service):
                 self._subject, self._handle, group=self._group, options=self._options
             )
             log.info("audit sink consuming %s as %s", self._subject, self._group)
+        if self._head_log is not None and self._head_task is None:
+            self._head_task = asyncio.get_running_loop().create_task(self._sign_heads())
 
     async def _stop(self) -> None:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
+        if self._head_task is not None:
+            self._head_task.cancel()
+            await asyncio.gather(self._head_task, return_exceptions=True)
+            await self._sign_head()  # the last head, after the last append
+
+    async def _sign_heads(self) -> None:
+        while True:
+            await asyncio.sleep(self._head_interval)
+            try:
+                await self._sign_head()
+            except Exception:  # a full disk must not stop the sink; the next try may work
+                log.exception("signing the chain head failed")
+
+    async def _sign_head(self) -> None:
+        assert self._head_signer is not None and self._head_log is not None
+        last = await asyncio.to_thread(self._store.last)
+        if last is None or last.seq == self._signed_seq:
+            return
+        head = SignedHead.sign(self._head_signer, last.seq, last.hash)
+        await asyncio.to_thread(self._head_log.append, head)
+        self._signed_seq = last.seq
 
     async def _handle(self, delivery: Delivery) -> None:
         if self._kernels is not None:
