@@ -121,7 +121,7 @@ class _AgentGovernor:
         self._guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(
             guardrail_function=self._guard, name="agent_os"
         )
-        setattr(self._guardrail, _MARK, True)
+        setattr(self._guardrail, _MARK, self)
 
     # -- installing --------------------------------------------------------------
 
@@ -132,19 +132,30 @@ class _AgentGovernor:
         for member in agents:
             for tool in member.tools:
                 _check_tool(tool)
+                self._check_owner(tool)
+            for server in member.mcp_servers:
+                self._check_owner(server)
         for member in agents:
             for tool in member.tools:
                 if isinstance(tool, FunctionTool):
                     self._govern_tool(tool)
             for server in member.mcp_servers:
-                guardrails = list(server.tool_input_guardrails or [])
-                if not any(getattr(g, _MARK, False) for g in guardrails):
+                if _owner(server) is None:
+                    guardrails = list(server.tool_input_guardrails or [])
                     server.tool_input_guardrails = [self._mcp_guardrail(server), *guardrails]
 
+    def _check_owner(self, target: Any) -> None:
+        owner = _owner(target)
+        if owner is not None and owner is not self:
+            # Two kernels would judge (and audit) every call twice, with two policies.
+            raise UnsupportedObject(
+                f"{getattr(target, 'name', target)!r} is already governed by another OpenAIKernel"
+            )
+
     def _govern_tool(self, tool: FunctionTool) -> None:
-        guardrails = list(tool.tool_input_guardrails or [])
-        if any(getattr(g, _MARK, False) for g in guardrails):
+        if _owner(tool) is not None:
             return
+        guardrails = list(tool.tool_input_guardrails or [])
         # Ours first: no other guardrail sees (or logs) a call the kernel refuses.
         tool.tool_input_guardrails = [self._guardrail, *guardrails]
         tool.needs_approval = self._needs_approval(tool, tool.needs_approval)
@@ -158,7 +169,7 @@ class _AgentGovernor:
         guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(
             guardrail_function=guard, name=f"agent_os:{name}"
         )
-        setattr(guardrail, _MARK, True)
+        setattr(guardrail, _MARK, self)
         return guardrail
 
     # -- needs_approval -------------------------------------------------------------
@@ -180,7 +191,6 @@ class _AgentGovernor:
                 log.exception("needs_approval for %s failed; asking for approval", tool.name)
                 return True
 
-        setattr(needs_approval, _MARK, True)
         return needs_approval
 
     # -- the guardrail -----------------------------------------------------------------
@@ -230,6 +240,15 @@ def govern_agent(kernel: ToolGovernor, agent: Any) -> Any:
         kernel._agents_governor = governor  # type: ignore[attr-defined]
     governor.govern(agent)
     return agent
+
+
+def _owner(target: Any) -> Any:
+    """The governor whose guardrail ``target`` (a tool or an MCP server) carries, if any."""
+    for guardrail in getattr(target, "tool_input_guardrails", None) or ():
+        owner = getattr(guardrail, _MARK, None)
+        if owner is not None:
+            return owner
+    return None
 
 
 def _reachable(root: Agent[Any]) -> list[Agent[Any]]:

@@ -314,7 +314,7 @@ def test_handoffs_and_agents_as_tools_are_governed_too() -> None:
     assert helper_tools.ran == []
 
 
-def test_wrapping_twice_installs_one_guardrail() -> None:
+def test_wrapping_twice_installs_one_guardrail_and_a_second_kernel_is_refused() -> None:
     agent, _, _ = make_agent()
     kernel = OpenAIKernel()
     kernel.wrap_agent(agent)
@@ -322,6 +322,8 @@ def test_wrapping_twice_installs_one_guardrail() -> None:
     for tool in agent.tools:
         assert isinstance(tool, FunctionTool)
         assert len(tool.tool_input_guardrails or []) == 1
+    with pytest.raises(UnsupportedObject, match="already governed"):
+        OpenAIKernel("strict").wrap_agent(agent)
 
 
 def test_the_users_own_needs_approval_still_applies() -> None:
