@@ -9,6 +9,7 @@ child of the worker's ``verdict`` span (the reply's headers).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -69,7 +70,12 @@ async def test_one_trace_across_the_backend(
         await agent_bus.close()
         await worker_bus.close()
     assert verdict.decision.value == "deny", verdict
-    got = {s.name: s for s in spans.get_finished_spans()}
+    wanted = {f"publish {subject}", f"process {subject}", "agentos.verdict", "agentos.receive"}
+    for _ in range(400):  # the worker ends its span after it has replied
+        got = {s.name: s for s in spans.get_finished_spans()}
+        if wanted <= set(got):
+            break
+        await asyncio.sleep(0.025)
     publish, process = got[f"publish {subject}"], got[f"process {subject}"]
     assert len({s.context.trace_id for s in got.values()}) == 1
     assert process.parent is not None and process.parent.is_remote

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -41,6 +42,16 @@ def _by_name(finished: tuple[ReadableSpan, ...]) -> dict[str, ReadableSpan]:
     return {s.name: s for s in finished}
 
 
+async def _finished(exporter: InMemorySpanExporter, *names: str) -> dict[str, ReadableSpan]:
+    """The finished spans once ``names`` are among them (a worker ends its span after replying)."""
+    for _ in range(400):
+        got = _by_name(exporter.get_finished_spans())
+        if set(names) <= set(got):
+            return got
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"spans never finished: {sorted(set(names) - set(got))}")
+
+
 async def _governed(url: str) -> tuple[Worker, KernelClient, list[object]]:
     worker_bus, agent_bus = await connect(url), await connect(url)
     kernel, agent = AgentIdentity.create("kernel-1", "k"), AgentIdentity.create("agent-1", "a")
@@ -61,7 +72,6 @@ async def test_one_trace_from_check_to_verdict(spans: InMemorySpanExporter) -> N
         for bus in buses:
             await bus.close()  # type: ignore[attr-defined]
     assert verdict.decision.value == "deny"
-    got = _by_name(spans.get_finished_spans())
     names = {
         "agentos.check",
         "publish agentos.v1.action",
@@ -71,7 +81,7 @@ async def test_one_trace_from_check_to_verdict(spans: InMemorySpanExporter) -> N
         "agentos.verdict",
         "agentos.receive",
     }
-    assert names <= set(got), sorted(got)
+    got = await _finished(spans, *names)
     trace_ids = {got[n].context.trace_id for n in names}
     assert len(trace_ids) == 1
 
@@ -114,7 +124,7 @@ async def test_tool_calls_carry_the_tool(spans: InMemorySpanExporter) -> None:
         await worker.shutdown()
         for bus in buses:
             await bus.close()  # type: ignore[attr-defined]
-    got = _by_name(spans.get_finished_spans())
+    got = await _finished(spans, "agentos.policy", "agentos.check")
     assert (got["agentos.policy"].attributes or {})["agentos.tool"] == "search"
     assert (got["agentos.check"].attributes or {})["agentos.tool"] == "search"
 
