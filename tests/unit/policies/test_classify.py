@@ -606,3 +606,39 @@ def test_a_tool_that_runs_things_runs_the_command_it_is_given(
     tool: str, args: dict[str, Any], want: tuple[str, ...]
 ) -> None:
     assert kinds(tool, args) == want
+
+
+interesting = st.sampled_from(
+    [
+        "ls -la",
+        "turn on the lights",
+        "DROP TABLE t",
+        "how do I delete a file",
+        '{"a": 1}',
+        "/etc/hosts",
+        "https://example.com",
+        "delete",
+        "view",
+        "import os",
+    ]
+)
+arg_sets = st.dictionaries(
+    st.sampled_from(["command", "query", "path", "input", "text", "operation", "x", "code"]),
+    interesting | st.lists(interesting, max_size=2),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tool=st.sampled_from(["custom", "run", "file_manager", "str_replace_based_edit_tool", ""]),
+    calls=st.lists(arg_sets, min_size=2, max_size=4),
+)
+def test_a_classification_does_not_depend_on_earlier_calls(
+    tool: str, calls: list[dict[str, Any]]
+) -> None:
+    warm = [classify(tool, args) for args in calls]
+    for args, found in zip(calls, warm, strict=True):
+        classify_module._BASES.clear()
+        assert classify(tool, args) == found
