@@ -171,7 +171,7 @@ def _decide(
         item = _find(store, ticket)
         signed = sign_decision(reviewer, item.ticket, approve=approve, comment=comment)
         try:
-            settled = asyncio.run(_apply(store, registry, signed, bus_url))
+            settled = asyncio.run(_apply(store, registry, signed, bus_url, reviewer))
         except DecisionRefused as exc:
             raise click.ClickException(f"refused: {exc}") from exc
         except (ReviewError, BusError) as exc:
@@ -186,12 +186,17 @@ def _decide(
 
 
 async def _apply(
-    store: ReviewStore, registry: TrustRegistry, signed: bytes, bus_url: str | None
+    store: ReviewStore,
+    registry: TrustRegistry,
+    signed: bytes,
+    bus_url: str | None,
+    reviewer: AgentIdentity,
 ) -> ReviewItem:
     if bus_url is None:
         return await take_decision(store, registry, signed)
     bus = await connect(bus_url)
-    audit = AuditPublisher(bus)
+    # The decision's audit record is signed by the reviewer who took it (and names them).
+    audit = AuditPublisher(bus, signer=reviewer)
     try:
         return await take_decision(store, registry, signed, bus=bus, record=audit.put)
     finally:

@@ -132,7 +132,8 @@ class _Console:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         if self.config.bus_url is not None:
             self.bus = await connect(self.config.bus_url)
-            self.audit = AuditPublisher(self.bus)
+            # Signed by the console's key: every event it publishes names the console.
+            self.audit = AuditPublisher(self.bus, signer=self.config.identity)
             self.desk = ReviewDesk(
                 self.bus,
                 self.config.store,
