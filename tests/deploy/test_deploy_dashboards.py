@@ -71,7 +71,7 @@ async def _scrape() -> str:
         lost = KernelClient(
             agent_bus, agent, [kernel.public()], subject="agentos.v1.unserved", metrics=metrics
         )
-        verdict = await lost.check("file_read", {"path": "/srv/a"}, timeout=0.3)
+        verdict = await lost.check("file_read", {"path": "/srv/a"}, timeout=1.5)
         assert verdict.code == "timeout" and lost.dropped
         space = KernelSpace(
             {"name": "hold", "blocked_actions": [{"action": "deploy", "signal": "SIGSTOP"}]},

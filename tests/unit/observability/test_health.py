@@ -17,7 +17,7 @@ from tests.http_get import http_get
 
 
 async def test_readiness_fails_closed() -> None:
-    readiness = Readiness(timeout=0.05)
+    readiness = Readiness(timeout=0.2)
     assert not await readiness.ready()  # nothing registered: not ready
 
     async def hangs() -> bool:

@@ -222,7 +222,7 @@ async def test_bus_errors_are_counted_by_side_and_code() -> None:
     await worker.start()
     try:
         client = KernelClient(agent_bus, agent, [kernel.public()], metrics=metrics)
-        verdict = await client.check("file_read", {"path": "/srv/a"}, timeout=0.5)
+        verdict = await client.check("file_read", {"path": "/srv/a"}, timeout=2.0)
     finally:
         await worker.shutdown()
         await agent_bus.close()
