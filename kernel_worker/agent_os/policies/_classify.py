@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
@@ -302,7 +303,7 @@ def _refine(
         # A tool whose name says it runs something (run, exec, invoke...) runs a
         # command line or code it is given, whatever the field is called.
         looked = True
-        for key, value in list(args.items())[:_MAX_KEYS]:
+        for key, value in islice(args.items(), _MAX_KEYS):
             if isinstance(value, str) and (fields.get(str(key)) or shape(value)) in (
                 "command",
                 "code",
@@ -321,7 +322,7 @@ def _refine(
         elif meaning == "url":
             found.append("http_request")
     if "path" in meanings:
-        lowered = {str(k).lower() for k in args}
+        lowered = {str(k).lower() for k in islice(args, _MAX_KEYS)}
         if lowered & EDIT_KEYS:
             found.append("file_modify")
         elif lowered & WRITE_KEYS:
