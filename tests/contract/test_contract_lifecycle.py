@@ -9,6 +9,8 @@ from contract_support import ALL_BACKENDS, BackendCaps, BusFactory, Recorder, ev
 
 from agent_os.bus import (
     BusClosed,
+    ConfigError,
+    ConnectError,
     Delivery,
     Envelope,
     PayloadTooLarge,
@@ -16,6 +18,7 @@ from agent_os.bus import (
     UnknownScheme,
     connect,
 )
+from tests.servers import free_port
 
 
 async def test_oversized_payload_is_refused(
@@ -97,3 +100,48 @@ async def test_unknown_scheme_lists_the_valid_ones() -> None:
         await connect("carrier-pigeon://coop:1")
     for name in ALL_BACKENDS:
         assert name in str(caught.value)
+
+
+_UNREACHABLE = {
+    "nats": "nats://127.0.0.1:{port}",
+    "redis": "redis://127.0.0.1:{port}/0",
+    "kafka": "kafka://127.0.0.1:{port}",
+    "sqs": "sqs://us-east-1/agentos?endpoint_url=http://127.0.0.1:{port}&max_attempts=1",
+}
+_CREDENTIALS = {"sqs": {"aws_access_key_id": "test", "aws_secret_access_key": "test"}}
+
+
+async def test_an_unreachable_server_is_a_retryable_connect_error(backend: str) -> None:
+    if backend not in _UNREACHABLE:
+        pytest.skip(f"{backend} has no server to be unreachable")
+    url = _UNREACHABLE[backend].format(port=free_port())
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(connect(url, **_CREDENTIALS.get(backend, {})), 60)
+    assert caught.value.retryable and caught.value.code == "bus_unavailable"
+
+
+async def test_settling_after_close_raises_bus_closed(
+    bus_factory: BusFactory, subject: str, group: str, backend_caps: BackendCaps
+) -> None:
+    bus = await bus_factory()
+    held = Recorder(ack=False)
+    await bus.subscribe(subject, held, group=group, options=SubscribeOptions(ack_wait=30))
+    await (await bus_factory()).publish(Envelope(subject, b"held"))
+    await eventually(lambda: len(held.deliveries) == 1, backend_caps.timeout, "the delivery")
+    await bus.close()
+    for settle in (held.deliveries[0].ack(), held.deliveries[0].nack("late")):
+        with pytest.raises(BusClosed):
+            await settle
+
+
+async def test_bad_subscribe_options_raise_config_error(
+    bus_factory: BusFactory, subject: str, group: str
+) -> None:
+    bus = await bus_factory()
+    for bad in (
+        SubscribeOptions(concurrency=0),
+        SubscribeOptions(max_deliver=0),
+        SubscribeOptions(ack_wait=0),
+    ):
+        with pytest.raises(ConfigError):
+            await bus.subscribe(subject, Recorder(), group=group, options=bad)
