@@ -10,7 +10,8 @@ When a run stops at ``requires_action``, each function call it asks for goes
 to the kernel; only allowed calls reach the user's function, and the tool
 outputs submitted to the run are the functions' results or the kernel's
 refusals. With ``on_deny="raise"`` a refusal cancels the run and raises
-:class:`~agent_os.policies.PolicyViolation`.
+:class:`~agent_os.policies.PolicyViolation` (a function that raises cancels
+it too).
 
 OpenAI retired the Assistants API service on 2026-08-26; the openai SDK (2.x,
 3.x) still has ``client.beta.assistants`` and ``client.beta.threads.runs``, and
@@ -25,8 +26,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-
-from agent_os.kernel_worker import PolicyViolation
 
 from ._core import ToolGovernor
 from ._errors import IntegrationError
@@ -130,8 +129,9 @@ class GovernedAssistant(_Base):
                 fn = call.function
                 text = call_function(self._kernel, table, fn.name, fn.arguments, call.id)
                 outputs.append({"tool_call_id": call.id, "output": text})
-        except PolicyViolation:
-            # A raised refusal must not leave the run waiting for outputs.
+        except Exception:
+            # A raised refusal (or a failing function) must not leave the run
+            # waiting for outputs it will never get.
             with _retired_api():
                 self._runs.cancel(thread_id=run.thread_id, run_id=run.id)
             raise
@@ -161,7 +161,7 @@ class AsyncGovernedAssistant(_Base):
                 fn = call.function
                 text = await acall_function(self._kernel, table, fn.name, fn.arguments, call.id)
                 outputs.append({"tool_call_id": call.id, "output": text})
-        except PolicyViolation:
+        except Exception:
             with _retired_api():
                 await self._runs.cancel(thread_id=run.thread_id, run_id=run.id)
             raise

@@ -306,6 +306,26 @@ def test_on_deny_raise_cancels_the_assistant_run(server: FakeOpenAI) -> None:
     assert run.status == "cancelled"
 
 
+def test_a_failing_function_cancels_the_assistant_run(server: FakeOpenAI, api: str) -> None:
+    server.script = [[HARMLESS]]
+
+    def search(query: str) -> str:
+        raise RuntimeError("search backend down")
+
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as setup:
+        assistant, thread = setup_assistant(setup)
+    kernel = OpenAIKernel()
+    with pytest.raises(RuntimeError, match="search backend down"):
+        with_client(
+            server,
+            api,
+            lambda c: kernel.wrap_assistant(assistant, c).run(thread.id, functions=[search]),
+            lambda c: kernel.wrap_assistant(assistant, c).run(thread.id, functions=[search]),
+        )
+    (run,) = [r for r in server.runs.values() if r.thread_id == thread.id]
+    assert run.status == "cancelled"
+
+
 def test_a_model_that_never_stops_calling_is_cut_off(server: FakeOpenAI, api: str) -> None:
     server.script = [[HARMLESS]] * 5
     kernel = OpenAIKernel()
