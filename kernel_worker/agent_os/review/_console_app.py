@@ -365,6 +365,12 @@ def create_app(config: ConsoleConfig) -> Starlette:
         response.delete_cookie(SESSION_COOKIE)
         return response
 
+    async def store_down(request: Request, exc: Exception) -> Response:
+        # A store that cannot be reached is a page saying so, never a decision taken.
+        log.warning("review store: %s", exc)
+        message = f"The review store is unavailable: {exc}"
+        return console.render(request, "error.html", 503, message=message)
+
     return Starlette(
         routes=[
             Route("/", _page(console, queue)),
@@ -378,6 +384,7 @@ def create_app(config: ConsoleConfig) -> Starlette:
             Route("/logout", logout, methods=["POST"]),
         ],
         lifespan=console.lifespan,
+        exception_handlers={ReviewError: store_down},
     )
 
 
