@@ -11,7 +11,9 @@
   matches;
 * ``tools.default`` left at ``allow`` in a policy that extends ``strict``:
   every tool nothing names runs, which is rarely what a tools list means;
-* a tool listed in ``tools.allow`` that ``blocked_actions`` blocks anyway.
+* a tool listed in ``tools.allow`` that ``blocked_actions`` blocks anyway;
+* a condition reading a ``data`` key the policy's data does not have (every
+  call it names would be denied with ``condition_error``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from ._cel import projection
 from ._classify import classify
 from ._load import load_policies
 from ._policy import Policy
@@ -118,6 +121,23 @@ def lint_policy(
                             f"which {stop.rule_id} blocks",
                         )
                     )
+    try:
+        data = policy.data.current()
+    except ValueError:
+        data = None  # a data file that does not parse is a load-time problem, reported there
+    for rule in section.rules:
+        if rule.when is None or data is None:
+            continue
+        missing = sorted((projection(rule.when, "data") or frozenset()) - set(data))
+        if missing:
+            out.append(
+                LintWarning(
+                    name,
+                    rule.rule_id,
+                    f"reads data.{missing[0]}, which data does not have: every call it "
+                    "names is denied (condition_error)",
+                )
+            )
     if extends_strict and section.default.value == "allow":
         out.append(
             LintWarning(

@@ -79,7 +79,8 @@ def test_lint_warns_about_rules_that_cannot_matter(tmp_path: Path) -> None:
         "        - {tool: terminal, signal: SIGSTOP, id: review-terminal}\n"
         "        - {tool: 'Send Money', id: spaced}\n"
         "        - {tool: fetch_url, id: first}\n"
-        "        - {tool: fetch_url, when: 'args.url != \"\"', id: second}\n",
+        "        - {tool: fetch_url, when: 'args.url != \"\"', id: second}\n"
+        "        - {tool: fetch_url, when: 'args.to in data.payees', id: no-data}\n",
         encoding="utf-8",
     )
     done = run("policy", "lint", str(path), "--tool", "terminal", "--tool", "fetch_url")
@@ -91,6 +92,7 @@ def test_lint_warns_about_rules_that_cannot_matter(tmp_path: Path) -> None:
     assert "second: can never decide: first always applies first" in out
     assert "tools.default: extends strict but tools.default is allow" in out
     assert "'terminal' is allowed but classified shell_exec" in out
+    assert "no-data: reads data.payees, which data does not have" in out
 
     clean = run("policy", "lint", str(EXAMPLES / "payments.yaml"))
     assert clean.returncode == 0, clean.stdout
