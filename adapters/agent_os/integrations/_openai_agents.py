@@ -211,9 +211,16 @@ class _AgentGovernor:
                 call_id=context.tool_call_id,
             )
             key = (call.tool, str(context.tool_call_id), _canonical(args))
-            verdict = self._verdicts.take(key) or await kernel.ajudge(call)
+            held = self._verdicts.take(key)
+            verdict = held or await kernel.ajudge(call)
             if verdict.decision is Decision.REVIEW:
                 approved = context.is_tool_approved(call.tool, str(context.tool_call_id))
+                if approved is None and held is not None:
+                    # needs_approval held this very call, so the SDK interrupts the run
+                    # next (this is the pre-approval guardrail pass): let it, and keep
+                    # the verdict for the pass after the human answered.
+                    self._verdicts.put(key, held)
+                    return ToolGuardrailFunctionOutput.allow(output_info=held)
                 if approved is None:
                     verdict = await kernel.ahold(call, verdict)  # no SDK approval: the approver
                 else:

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import Agent, FunctionTool, Runner, WebSearchTool, function_tool, handoff
+from agents import (
+    Agent,
+    FunctionTool,
+    RunConfig,
+    Runner,
+    ToolExecutionConfig,
+    WebSearchTool,
+    function_tool,
+    handoff,
+)
 from agents.exceptions import ToolInputGuardrailTripwireTriggered
 from agents.mcp import MCPServerStdio
 from agents.tool import LocalShellTool
@@ -197,6 +206,27 @@ def test_remote_sigstop_needs_the_kernels_reviewer_too(
         assert reviewed.result(30).status.value == ("approved" if approve else "denied")
 
     assert result.interruptions == []
+    assert tools.ran == ([HELD] if approve else [])
+    assert model.seen("released deploy to production") is approve
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])
+async def test_sigstop_with_pre_approval_guardrails_still_interrupts(approve: bool) -> None:
+    # The SDK can run input guardrails before it asks for approval; a held call
+    # must still reach the human rather than be refused by that early pass.
+    agent, model, tools = make_agent(HELD)
+    governed = OpenAIKernel(integration_policy(), approver=AutoDeny()).wrap_agent(agent)
+    config = RunConfig(tool_execution=ToolExecutionConfig(pre_approval_tool_input_guardrails=True))
+
+    result = await Runner.run(governed, "go", run_config=config)
+    (held,) = result.interruptions
+    state = result.to_state()
+    if approve:
+        state.approve(held)
+    else:
+        state.reject(held)
+    await Runner.run(governed, state, run_config=config)
+
     assert tools.ran == ([HELD] if approve else [])
     assert model.seen("released deploy to production") is approve
 
