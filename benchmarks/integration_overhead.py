@@ -38,11 +38,8 @@ import importlib.util
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,38 +53,20 @@ from agent_os.kernel_worker import Worker, load_policy  # noqa: E402
 from agent_os.trust import AgentIdentity, TrustRegistry  # noqa: E402
 from tests.servers import nats as nats_server  # noqa: E402
 
-ARGS = {"query": "weather in Paris"}
+sys.path.insert(0, str(Path(__file__).parent))
+from _lc_agent import (  # noqa: E402
+    ARGS,
+    GO,
+    ainterleaved,
+    interleaved,
+    scripted_agent,
+    search_tool,
+    stats,
+    time_async,
+    time_sync,
+)
 
-
-def stats(samples_ns: list[int]) -> dict[str, float]:
-    us = sorted(s / 1000 for s in samples_ns)
-    return {
-        "p50_us": round(statistics.median(us), 1),
-        "p99_us": round(us[min(len(us) - 1, int(len(us) * 0.99))], 1),
-        "n": len(us),
-    }
-
-
-def time_sync(fn: Callable[[], Any], calls: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append(time.perf_counter_ns() - start)
-    return stats(samples)
-
-
-async def time_async(fn: Callable[[], Awaitable[Any]], calls: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        await fn()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter_ns()
-        await fn()
-        samples.append(time.perf_counter_ns() - start)
-    return stats(samples)
+__all__ = ["ARGS", "RemoteKernel", "stats", "time_async", "time_sync"]
 
 
 class RemoteKernel:
@@ -116,37 +95,34 @@ class RemoteKernel:
 
 def langchain_section(remote: RemoteKernel, calls: int, warmup: int) -> dict[str, Any]:
     from langchain_core.messages import AIMessage
-    from langchain_core.tools import StructuredTool
     from langgraph.graph import END, START, MessagesState, StateGraph
     from langgraph.prebuilt import ToolNode
 
     from agent_os.integrations import LangChainKernel
 
-    def make_tool() -> Any:
-        def search(query: str) -> str:
-            """Search the web."""
-            return "sunny"
-
-        async def asearch(query: str) -> str:
-            return "sunny"
-
-        return StructuredTool.from_function(func=search, coroutine=asearch, name="search")
-
-    out: dict[str, Any] = {}
+    make_tool = search_tool
     plain = make_tool()
-    out["tool plain"] = time_sync(lambda: plain.invoke(ARGS), calls, warmup)
     local = LangChainKernel().wrap(make_tool())
-    out["tool local"] = time_sync(lambda: local.invoke(ARGS), calls, warmup)
     over_nats = LangChainKernel(remote.client, loop=remote.thread.loop).wrap(make_tool())
-    out["tool nats sync"] = time_sync(lambda: over_nats.invoke(ARGS), calls, warmup)
-    out["tool plain async"] = remote.thread.run(
-        time_async(lambda: plain.ainvoke(ARGS), calls, warmup)
+    out: dict[str, Any] = interleaved(
+        {
+            "tool plain": lambda: plain.invoke(ARGS),
+            "tool local": lambda: local.invoke(ARGS),
+            "tool nats sync": lambda: over_nats.invoke(ARGS),
+        },
+        calls,
+        warmup,
     )
-    out["tool nats async"] = remote.thread.run(
-        time_async(lambda: over_nats.ainvoke(ARGS), calls, warmup)
-    )
-    out["check nats"] = remote.thread.run(
-        time_async(lambda: remote.client.check("tool_call", ARGS, tool="search"), calls, warmup)
+    out |= remote.thread.run(
+        ainterleaved(
+            {
+                "tool plain async": lambda: plain.ainvoke(ARGS),
+                "tool nats async": lambda: over_nats.ainvoke(ARGS),
+                "check nats": lambda: remote.client.check("tool_call", ARGS, tool="search"),
+            },
+            calls,
+            warmup,
+        )
     )
 
     def graph(node: ToolNode) -> Any:
@@ -161,8 +137,36 @@ def langchain_section(remote: RemoteKernel, calls: int, warmup: int) -> dict[str
     node_plain = graph(ToolNode([make_tool()]))
     node_local = LangChainKernel().wrap(graph(ToolNode([make_tool()])))
     state = {"messages": [message]}
-    out["toolnode plain"] = time_sync(lambda: node_plain.invoke(state), calls, warmup)
-    out["toolnode local"] = time_sync(lambda: node_local.invoke(state), calls, warmup)
+    out |= interleaved(
+        {
+            "toolnode plain": lambda: node_plain.invoke(state),
+            "toolnode local": lambda: node_local.invoke(state),
+        },
+        calls // 2,
+        warmup // 2,
+    )
+
+    # A whole create_agent run (two model turns, one tool call), as the peer benchmark runs it.
+    agent_plain = scripted_agent()
+    agent_local = scripted_agent([LangChainKernel().middleware()])
+    out |= interleaved(
+        {
+            "agent plain": lambda: agent_plain.invoke(GO),
+            "agent local": lambda: agent_local.invoke(GO),
+        },
+        calls // 4,
+        warmup // 4,
+    )
+    out |= asyncio.run(
+        ainterleaved(
+            {
+                "agent plain async": lambda: agent_plain.ainvoke(GO),
+                "agent local async": lambda: agent_local.ainvoke(GO),
+            },
+            calls // 4,
+            warmup // 4,
+        )
+    )
     return out
 
 
@@ -231,6 +235,8 @@ def main() -> None:
         ("tool nats sync", "tool plain"),
         ("tool nats async", "tool plain async"),
         ("toolnode local", "toolnode plain"),
+        ("agent local", "agent plain"),
+        ("agent local async", "agent plain async"),
         ("mcp proxy local", "mcp direct"),
     ]:
         if name in results and base in results:
