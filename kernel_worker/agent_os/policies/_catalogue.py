@@ -75,6 +75,9 @@ class ToolSpec:
     ``op`` names an argument whose value selects the kinds (``command`` of an
     editor tool: ``view`` reads, ``create`` writes); an unknown value takes
     the ``kinds`` of the entry, which are then the most dangerous ones.
+    ``rest`` is the meaning of an argument whose name says nothing (``""``:
+    read by its value's shape); a search tool executes none of its arguments,
+    so whatever else it is given is prose.
     """
 
     kinds: tuple[str, ...]
@@ -82,6 +85,7 @@ class ToolSpec:
     primary: str = D
     op: str = ""
     op_kinds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rest: str = ""
 
 
 _CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
@@ -103,6 +107,7 @@ def _spec(
     primary: str = D,
     op: str = "",
     op_kinds: Mapping[str, str] | None = None,
+    rest: str = "",
     **fields: str,
 ) -> ToolSpec:
     return ToolSpec(
@@ -111,12 +116,13 @@ def _spec(
         primary,
         op,
         MappingProxyType({k: tuple(v.split()) for k, v in (op_kinds or {}).items()}),
+        rest,
     )
 
 
 # fmt: off
-_SEARCH = _spec("web_search", T, query=T, q=T, search_query=T, count=D, offset=D, max_results=D,
-    num_results=D)
+_SEARCH = _spec("web_search", T, rest=T, query=T, q=T, search_query=T, count=D, offset=D,
+    max_results=D, num_results=D)
 _READ = _spec("file_read", P, file_path=P, path=P, head=D, tail=D, offset=D, limit=D, length=D)
 _WRITE = _spec("file_write", P, file_path=P, path=P, text=D, content=D, append=D, mode=D,
     encoding=D)
@@ -273,7 +279,7 @@ _ENTRIES: tuple[tuple[str, ToolSpec], ...] = (
         "SerperDevTool | Search the internet with Serper | EXASearchTool | ExaSearchTool | "
         "SerpApiGoogleSearchTool | FirecrawlSearchTool | Firecrawl web search tool | "
         "BraveSearchTool | TavilySearchTool | ArxivPaperTool",
-        _spec("web_search", T, search_query=T, query=T, location=D, include_domains=D),
+        _spec("web_search", T, rest=T, search_query=T, query=T, location=D, include_domains=D),
     ),
     (
         "WebsiteSearchTool | Search in a specific website",

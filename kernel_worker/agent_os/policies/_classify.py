@@ -231,7 +231,9 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
                 fields[skey] = spec.primary
                 continue
             if role is None and default is None:
-                continue  # a name that says nothing: read_fields reads the value's shape
+                if spec is not None and spec.rest:
+                    fields[skey] = spec.rest  # the tool says what its other arguments are
+                continue  # else a name that says nothing: read_fields reads the value's shape
             if role in _SHAPED_ROLES and default is None and not _plain_text(value):
                 # JSON text or a container under a name that needs the value's shape:
                 # read_fields reads it; the value decided, so the result is not cached.

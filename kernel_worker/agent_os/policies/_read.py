@@ -44,7 +44,7 @@ __all__ = ["WORK", "located", "read"]
 WORK = 512
 _MAX_DEPTH = 64
 _MAX_JSON = 65_536
-_INHERITED = frozenset((C, S, K, D))
+_INHERITED = frozenset((C, S, K, D, T))
 _KNOWN = frozenset(KINDS)
 _READ_AGAIN = frozenset((P, D, T))
 # Roles whose name alone fixes a meaning: kept past the budget (argv joins are not).
@@ -107,9 +107,9 @@ def read(
     are read as that program's arguments.
     """
     if type(args) is dict and not program:
-        found = _flat(args, fields, kinds)
-        if found is not None:
-            return found
+        out: dict[str, list[str]] = {}
+        if _flat(args, fields, kinds, out):
+            return out
     sink = _Sink(located=False, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
     return sink.out
@@ -126,32 +126,37 @@ def located(
 
 
 def _flat(
-    args: dict[Any, Any], fields: Mapping[str, str], kinds: tuple[str, ...]
-) -> dict[str, list[str]] | None:
-    """The hot path: flat arguments, each string's meaning fixed by its field or its shape.
+    args: dict[Any, Any],
+    fields: Mapping[str, str],
+    kinds: tuple[str, ...],
+    out: dict[str, list[str]],
+) -> bool:
+    """The hot path: top-level fields whose meaning their name fixes, or plain strings.
 
-    ``None`` when anything needs the walk (nesting, argv, JSON text, a name
-    with a role, an executing tool's unnamed field, more fields than the budget).
+    A container under a data or prose field is walked on its own. ``False``
+    (start again with the full walk) when anything needs the mapping as a whole:
+    argv, JSON text, a name with a role, an executing tool's unnamed field, a
+    field name that is no name, more fields than the budget.
     """
     if len(args) > WORK:
-        return None
-    out: dict[str, list[str]] = {}
+        return False
+    sink: _Sink | None = None
     executes: bool | None = None
     for key, value in args.items():
         if type(key) is not str or not key.isidentifier():
-            return None  # a field name that is no name is read like a value (walk)
+            return False  # a field name that is no name is read like a value (walk)
         kind = type(value)
         if kind is str:
             meaning = fields.get(key)
             if key in ARGV_KEYS or value[:1] == "{":
-                return None
+                return False
             if meaning is None:
                 if role_of(key) is not None:
-                    return None
+                    return False
                 if executes is None:
                     executes = any(k in EXEC_DEFAULT for k in kinds)
                 if executes:
-                    return None
+                    return False
                 meaning = shape(value)
             elif meaning == P:
                 meaning = path_or_url(value)
@@ -160,22 +165,35 @@ def _flat(
                 out[meaning] = [value]
             else:
                 bucket.append(value)
-        elif kind is list and key not in ARGV_KEYS and fields.get(key) not in (None, P):
-            # A list of strings under a fixed meaning: commands join into one text.
-            meaning = fields[key]
-            if not all(type(item) is str for item in value):
-                return None
-            texts: list[str] = value
-            if meaning == C:
-                texts = [command_of(key.lower(), value) or ""]
-            bucket = out.get(meaning)
-            if bucket is None:
-                out[meaning] = list(texts)
-            else:
-                bucket.extend(texts)
-        elif kind not in _SCALARS:
-            return None
-    return out
+        elif kind in _SCALARS:
+            continue
+        elif key in ARGV_KEYS:
+            return False
+        else:
+            meaning = fields.get(key)
+            if (
+                kind is list
+                and meaning is not None
+                and meaning != P
+                and all(type(item) is str for item in value)
+            ):
+                # A list of strings under a fixed meaning: commands join into one text.
+                texts: list[str] = value
+                if meaning == C:
+                    texts = [command_of(key.lower(), value) or ""]
+                bucket = out.get(meaning)
+                if bucket is None:
+                    out[meaning] = list(texts)
+                else:
+                    bucket.extend(texts)
+                continue
+            if meaning is None or meaning not in (D, T):
+                return False
+            if sink is None:
+                sink = _Sink(located=False, program="", kinds=kinds)
+                sink.out = out
+            _walk(value, fields, kinds, sink, key, meaning, 1)
+    return True
 
 
 def _walk(
@@ -214,8 +232,12 @@ def _walk(
                 _strings(rest, texts, depth)
                 sink.extend(fallback, texts, prefix)
                 return
-            if type(item) is str and meaning is not None and meaning not in _READ_AGAIN:
-                sink.add(meaning, item, prefix)
+            if (
+                type(item) is str
+                and meaning is not None
+                and (meaning not in _READ_AGAIN or (meaning != P and item[:1] != "{"))
+            ):
+                sink.add(meaning, item, prefix)  # fixed meaning, nothing to read again
             else:
                 sink.work -= 1
                 _walk(item, fields, kinds, sink, prefix, meaning, depth + 1)
@@ -288,12 +310,16 @@ def _mapping(
     if rest is not None:
         sink.extend(inherited or default or D, rest, prefix)
     # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
-    argv = [
-        skey
-        for skey, value, _, _ in later
-        if skey in ARGV_KEYS and isinstance(value, list | tuple | str)
-    ]
-    if head is not None or (argv and sink.program):
+    argv = (
+        [
+            skey
+            for skey, value, _, _ in later
+            if skey in ARGV_KEYS and isinstance(value, list | tuple | str)
+        ]
+        if later and (head is not None or sink.program)
+        else []
+    )
+    if head is not None or argv:
         words: list[object] = []
         for skey in argv:
             value = node[skey]
@@ -319,7 +345,7 @@ def _mapping(
                 sink.add(C, text, path)
             else:
                 _walk(value, fields, kinds, sink, path, C, depth + 1)
-        elif isinstance(value, Mapping):
+        elif type(value) is dict or isinstance(value, Mapping):
             fixed = fields.get(path)
             below = fixed if fixed in _INHERITED else None
             _walk(value, fields, kinds, sink, path, below, depth + 1)
