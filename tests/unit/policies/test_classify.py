@@ -642,3 +642,16 @@ def test_a_classification_does_not_depend_on_earlier_calls(
     for args, found in zip(calls, warm, strict=True):
         classify_module._BASES.clear()
         assert classify(tool, args) == found
+
+
+def test_a_search_tools_other_arguments_are_prose() -> None:
+    args = {
+        "query": "weather",
+        "context": "rm -rf / came up in the chat",
+        "filters": {"lang": "en", "sites": ["example.com"], "url": "https://example.com/x"},
+    }
+    read = read_fields(args, classify("tavily_search_results_json", args))
+    assert read["prose"] == ["weather", "rm -rf / came up in the chat", "example.com"]
+    # Names that say what they hold keep their meaning below.
+    assert read["data"] == ["en"]
+    assert read["url"] == ["https://example.com/x"]
