@@ -182,19 +182,21 @@ async def mcp_section(calls: int, warmup: int) -> dict[str, Any]:
         args=[str(ROOT / "examples" / "mcp_demo_server.py"), "--root", str(sandbox)],
     )
     args = {"path": "notes.txt"}
-    out: dict[str, Any] = {}
-    async with Client(upstream, cache=None) as direct:
-        out["mcp direct"] = await time_async(
-            lambda: direct.call_tool("read_file", args), calls, warmup
-        )
-    async with GovernedMCPProxy(upstream, "strict") as proxy, Client(proxy.server) as via:
-        out["mcp proxy local"] = await time_async(
-            lambda: via.call_tool("read_file", args), calls, warmup
-        )
-        # The governance step alone; the rest of the proxy's cost is the extra MCP hop.
-        call = ToolCall("read_file", args, "MCPTool", {"readOnlyHint": True})
-        out["mcp judge step"] = await time_async(
-            lambda: proxy.governor.adecide(call), calls, warmup
+    call = ToolCall("read_file", args, "MCPTool", {"readOnlyHint": True})
+    async with (
+        Client(upstream, cache=None) as direct,
+        GovernedMCPProxy(upstream, "strict") as proxy,
+        Client(proxy.server) as via,
+    ):
+        out: dict[str, Any] = await ainterleaved(
+            {
+                "mcp direct": lambda: direct.call_tool("read_file", args),
+                "mcp proxy local": lambda: via.call_tool("read_file", args),
+                # The governance step alone; the rest of the proxy's cost is the extra MCP hop.
+                "mcp judge step": lambda: proxy.governor.adecide(call),
+            },
+            calls,
+            warmup,
         )
     return out
 
