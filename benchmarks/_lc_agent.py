@@ -6,6 +6,8 @@ Imports nothing of ``agent_os``, so a peer's package (which also names itself
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -106,3 +108,25 @@ def scripted_agent(middleware: Sequence[Any] = (), tools: Sequence[Any] | None =
     call = {"name": "search", "args": ARGS, "id": "c1", "type": "tool_call"}
     model = ScriptedModel(responses=[AIMessage("", tool_calls=[call]), AIMessage("done")])
     return create_agent(model, list(tools or [search_tool()]), middleware=list(middleware))
+
+
+def added_p50(
+    results: dict[str, dict[str, float]], pairs: Sequence[tuple[str, str]]
+) -> dict[str, float]:
+    """p50 of each governed case minus its baseline's, for the pairs both present."""
+    return {
+        name: round(results[name]["p50_us"] - results[base]["p50_us"], 1)
+        for name, base in pairs
+        if name in results and base in results
+    }
+
+
+def print_table(title: str, results: dict[str, dict[str, float]], added: dict[str, float]) -> None:
+    """The environment, then one row per case with its added p50 where it has a baseline."""
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus{title}"
+    )
+    print(f"{'case':20} {'p50 µs':>10} {'p99 µs':>10} {'added p50 µs':>14}")
+    for name, figures in results.items():
+        extra = f"{added[name]:>14}" if name in added else ""
+        print(f"{name:20} {figures['p50_us']:>10} {figures['p99_us']:>10} {extra}")

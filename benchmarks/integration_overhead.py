@@ -57,8 +57,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _lc_agent import (  # noqa: E402
     ARGS,
     GO,
+    added_p50,
     ainterleaved,
     interleaved,
+    print_table,
     scripted_agent,
     search_tool,
     stats,
@@ -231,18 +233,18 @@ def main() -> None:
     else:
         skipped.append("mcp (run with the main .venv)")
 
-    added = {}
-    for name, base in [
-        ("tool local", "tool plain"),
-        ("tool nats sync", "tool plain"),
-        ("tool nats async", "tool plain async"),
-        ("toolnode local", "toolnode plain"),
-        ("agent local", "agent plain"),
-        ("agent local async", "agent plain async"),
-        ("mcp proxy local", "mcp direct"),
-    ]:
-        if name in results and base in results:
-            added[name] = round(results[name]["p50_us"] - results[base]["p50_us"], 1)
+    added = added_p50(
+        results,
+        [
+            ("tool local", "tool plain"),
+            ("tool nats sync", "tool plain"),
+            ("tool nats async", "tool plain async"),
+            ("toolnode local", "toolnode plain"),
+            ("agent local", "agent plain"),
+            ("agent local async", "agent plain async"),
+            ("mcp proxy local", "mcp direct"),
+        ],
+    )
     report = {
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
@@ -253,11 +255,7 @@ def main() -> None:
     if opts.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"python {report['python']} on {report['machine']}")
-    print(f"{'case':20} {'p50 µs':>10} {'p99 µs':>10} {'added p50 µs':>14}")
-    for name, figures in results.items():
-        extra = f"{added[name]:>14}" if name in added else ""
-        print(f"{name:20} {figures['p50_us']:>10} {figures['p99_us']:>10} {extra}")
+    print_table("", results, added)
     if "check nats" in results and "tool nats async" in added:
         share = added["tool nats async"] / results["check nats"]["p50_us"]
         print(f"remote: added per call / raw check round trip = {share:.2f}")

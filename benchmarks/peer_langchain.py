@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _lc_agent import GO, ainterleaved, interleaved, scripted_agent
+from _lc_agent import (
+    GO,
+    added_p50,
+    ainterleaved,
+    interleaved,
+    print_table,
+    scripted_agent,
+)
 
 
 def peer_middleware() -> Any:
@@ -101,11 +108,8 @@ def main() -> None:
     results |= asyncio.run(
         ainterleaved({k: (lambda f=f: f(GO)) for k, f in cases.items()}, opts.calls, opts.warmup)
     )
-    added = {
-        name: round(results[name]["p50_us"] - results[base]["p50_us"], 1)
-        for name, base in [("agent peer", "agent plain"), ("agent peer async", "agent plain async")]
-        if name in results
-    }
+    pairs = [("agent peer", "agent plain"), ("agent peer async", "agent plain async")]
+    added = added_p50(results, pairs)
     report = {
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
@@ -118,11 +122,7 @@ def main() -> None:
     if opts.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"python {report['python']} on {report['machine']}; {report['peer']}")
-    print(f"{'case':20} {'p50 µs':>10} {'p99 µs':>10} {'added p50 µs':>14}")
-    for name, figures in results.items():
-        extra = f"{added[name]:>14}" if name in added else ""
-        print(f"{name:20} {figures['p50_us']:>10} {figures['p99_us']:>10} {extra}")
+    print_table(f"; {report['peer']}", results, added)
     print(f"peer with ainvoke: {ainvoke}")
     print(f"peer on rm -rf /: {report['peer on rm -rf /']}")
 
