@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import Bus, connect, new_id
@@ -32,6 +33,8 @@ from agent_os.review import (
 )
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 
+T = TypeVar("T")
+
 __all__ = [
     "DANGEROUS",
     "DELETE",
@@ -39,6 +42,7 @@ __all__ = [
     "HELD",
     "LoopThread",
     "Remote",
+    "entered",
     "integration_policy",
     "remote_kernel",
     "unreachable_kernel",
@@ -149,3 +153,13 @@ async def unreachable_kernel(url: str | None = None) -> AsyncIterator[KernelClie
         yield KernelClient(bus, AgentIdentity.create("agent-alone"), [kernel.public()], timeout=1.0)
     finally:
         await bus.close()
+
+
+@contextmanager
+def entered(thread: LoopThread, context: AbstractAsyncContextManager[T]) -> Iterator[T]:
+    """``async with context`` held open on ``thread``'s loop, for a sync test body."""
+    value = thread.run(context.__aenter__())
+    try:
+        yield value
+    finally:
+        thread.run(context.__aexit__(None, None, None))

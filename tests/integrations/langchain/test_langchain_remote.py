@@ -21,6 +21,7 @@ from tests.integrations.support import (
     HARMLESS,
     HELD,
     LoopThread,
+    entered,
     integration_policy,
     remote_kernel,
     unreachable_kernel,
@@ -39,9 +40,7 @@ def _url(backend: str, servers: Servers) -> str | None:
 def test_same_agent_governed_by_a_remote_worker(
     backend: str, mode: str, servers: Servers, loop_thread: LoopThread
 ) -> None:
-    context = remote_kernel(_url(backend, servers))
-    remote = loop_thread.run(context.__aenter__())
-    try:
+    with entered(loop_thread, remote_kernel(_url(backend, servers))) as remote:
         rec = Recorder()
         kernel = LangChainKernel(remote.client, loop=loop_thread.loop)
         agent = kernel.wrap(create_agent(script(DANGEROUS, HARMLESS), rec.tools()))
@@ -55,8 +54,6 @@ def test_same_agent_governed_by_a_remote_worker(
             (remote.agent.agent_id, "terminal", "deny"),
             (remote.agent.agent_id, "search", "allow"),
         }
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
 
 
 @pytest.mark.parametrize("backend", ["memory", "nats"])
@@ -64,9 +61,7 @@ def test_same_agent_governed_by_a_remote_worker(
 def test_unreachable_kernel_denies_every_call(
     backend: str, mode: str, servers: Servers, loop_thread: LoopThread
 ) -> None:
-    context = unreachable_kernel(_url(backend, servers))
-    client = loop_thread.run(context.__aenter__())
-    try:
+    with entered(loop_thread, unreachable_kernel(_url(backend, servers))) as client:
         rec = Recorder()
         agent = LangChainKernel(client, loop=loop_thread.loop).wrap(
             create_agent(script(DANGEROUS, HARMLESS), rec.tools())
@@ -74,8 +69,6 @@ def test_unreachable_kernel_denies_every_call(
         state = run(agent, GO, mode)
         assert rec.ran == []  # not even the harmless call runs without a verdict
         assert {m.status for m in tool_messages(state).values()} == {"error"}
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
 
 
 class BrokenAudit:
@@ -113,9 +106,7 @@ def test_an_exception_inside_the_integration_denies(mode: str) -> None:
 def test_remote_sigstop_runs_only_after_a_reviewer_approves(
     mode: str, approve: bool, servers: Servers, loop_thread: LoopThread, tmp_path: Path
 ) -> None:
-    context = remote_kernel(servers.get("nats").url, review=tmp_path)
-    remote = loop_thread.run(context.__aenter__())
-    try:
+    with entered(loop_thread, remote_kernel(servers.get("nats").url, review=tmp_path)) as remote:
         rec = Recorder()
         agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
             create_agent(script(HELD), rec.tools())
@@ -129,5 +120,3 @@ def test_remote_sigstop_runs_only_after_a_reviewer_approves(
             assert tool_messages(state)["release"].content == "released deploy to production"
         else:
             assert rec.ran == [] and tool_messages(state)["release"].status == "error"
-    finally:
-        loop_thread.run(context.__aexit__(None, None, None))
