@@ -1,4 +1,10 @@
-"""Leases on work deliveries: short redelivery timeouts without cutting long work short.
+"""Running a handler on a delivery: its lease, and what a handler error means.
+
+Every backend hands each delivery to :func:`run_handler`: the handler runs
+under a lease (below), and a handler that raises has its delivery nacked
+with ``handler_error`` unless it settled it itself; the subscription goes on.
+
+Leases: short redelivery timeouts without cutting long work short.
 
 A work delivery that nobody settles within ``ack_wait`` goes to another
 consumer: that is how a crashed worker's requests reach a survivor, so
@@ -22,6 +28,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
+
+from ._errors import BusError
+from ._protocol import Delivery, Handler
 
 log = logging.getLogger("agent_os.bus")
 
@@ -54,6 +63,19 @@ class _Lease:
 
     def end(self) -> None:
         self._timer.cancel()
+
+
+async def run_handler(handler: Handler, delivery: Delivery, ack_wait: float, where: str) -> None:
+    """Run ``handler`` on ``delivery`` under a lease; never raises for a handler error."""
+    try:
+        await leased(handler(delivery), delivery, ack_wait)
+    except Exception:
+        log.exception("handler for %s failed on message %s", where, delivery.envelope.id)
+        if not getattr(delivery, "settled", True):  # fan-out deliveries settle nothing
+            try:
+                await delivery.nack("handler_error")
+            except BusError as exc:
+                log.warning("could not redeliver %s: %s", delivery.envelope.id, exc)
 
 
 async def leased(run: Awaitable[None], delivery: Any, ack_wait: float) -> None:

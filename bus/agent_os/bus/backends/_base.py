@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .._envelope import Envelope
 from .._errors import BusClosed, BusTimeout, ConfigError, PayloadTooLarge
-from .._protocol import SubscribeOptions
+from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept, Waiters
 
 
@@ -92,6 +92,24 @@ class BusBase:
             ) from None
         finally:
             self._waiters.remove(key)
+
+    async def subscribe(
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        group: str | None = None,
+        options: SubscribeOptions | None = None,
+    ) -> Subscription:
+        """Call ``handler`` for each delivery on ``subject`` (see the ``Bus`` protocol)."""
+        self._check_open()
+        return await self._subscribe(subject, handler, group, checked_options(options))
+
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
+    ) -> Subscription:
+        """The backend's subscription, with ``opts`` already checked."""
+        raise NotImplementedError
 
     def _fail_waiting(self) -> None:
         """End the requests still waiting for a reply: the bus is closing under them."""

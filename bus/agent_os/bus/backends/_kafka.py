@@ -66,7 +66,7 @@ from .._envelope import Envelope
 from .._errors import BusClosed, ConfigError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
-from ._base import BusBase, checked_options
+from ._base import BusBase
 from ._kafka_codec import correlation_of, from_record, kafka_errors, to_headers, topic_for
 from ._kafka_sub import KafkaSubscription, _stop_consumer
 
@@ -208,17 +208,10 @@ class KafkaBus(BusBase):
             # Fall back to broker auto-creation through the metadata request.
             log.debug("create topic %s failed: %s", topic, exc)
 
-    async def subscribe(
-        self,
-        subject: str,
-        handler: Handler,
-        *,
-        group: str | None = None,
-        options: SubscribeOptions | None = None,
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
     ) -> Subscription:
         """Fan-out (``group=None``) or work-queue subscription; a group waits for its join."""
-        self._check_open()
-        opts = checked_options(options)
         sub = KafkaSubscription(
             self,
             subject,

@@ -41,8 +41,8 @@ from .._delivery import FanoutDelivery
 from .._envelope import (
     Envelope,
 )
-from .._errors import BusError, MalformedEnvelope
-from .._lease import leased
+from .._errors import MalformedEnvelope
+from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
 from ._kafka_codec import from_record, kafka_errors
 from ._kafka_delivery import Partition, WorkDelivery
@@ -266,14 +266,7 @@ class KafkaSubscription:
         self.unsettled.add(delivery)
         part.active += 1
         try:
-            await leased(self._handler(delivery), delivery, self.options.ack_wait)
-        except Exception:
-            log.exception("handler for %s failed on message %s", self._subject, env.id)
-            if not delivery.settled:
-                try:
-                    await delivery.nack("handler_error")
-                except BusError as exc:
-                    log.warning("could not redeliver %s: %s", env.id, exc)
+            await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
         finally:
             part.active -= 1
             if part.revoked:

@@ -35,7 +35,7 @@ from .._protocol import (
     Subscription,
 )
 from .._waiters import Accept
-from ._base import BusBase, checked_options
+from ._base import BusBase
 from ._memory_broker import INBOX_PREFIX, Broker, Consumer
 
 __all__ = ["MemoryBus", "connect", "reset_memory_brokers"]
@@ -84,17 +84,10 @@ class MemoryBus(BusBase):
         self._check_size(envelope)
         self._broker.route(envelope)
 
-    async def subscribe(
-        self,
-        subject: str,
-        handler: Handler,
-        *,
-        group: str | None = None,
-        options: SubscribeOptions | None = None,
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
     ) -> Subscription:
         """Attach a fan-out subscriber (``group=None``) or a competing group consumer."""
-        self._check_open()
-        opts = checked_options(options)
         consumer = Consumer(
             self._broker,
             subject,

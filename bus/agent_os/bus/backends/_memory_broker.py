@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import itertools
 import logging
 from collections import deque
@@ -34,7 +33,7 @@ from .._envelope import (
     Envelope,
 )
 from .._errors import BusClosed
-from .._lease import leased
+from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
 
 if TYPE_CHECKING:
@@ -176,14 +175,7 @@ class Consumer:
             self._pump_fanout()
 
     async def _run(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
-        try:
-            await leased(self.handler(delivery), delivery, self.options.ack_wait)
-        except Exception:
-            msg_id = delivery.envelope.id
-            log.exception("handler for %s failed on message %s", self._subject, msg_id)
-            if isinstance(delivery, _WorkDelivery) and not delivery.settled:
-                with contextlib.suppress(BusClosed):
-                    await delivery.nack("handler_error")
+        await run_handler(self.handler, delivery, self.options.ack_wait, self._subject)
 
     async def unsubscribe(self) -> None:
         """Stop receiving; wait for in-flight handlers. Idempotent."""

@@ -94,7 +94,7 @@ from .._envelope import Envelope
 from .._errors import BusError, ConfigError, ConnectError, NoResponders
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
-from ._base import BusBase, checked_options
+from ._base import BusBase
 from ._nats_codec import (
     CORRELATION_ID,
     DEADLINE,
@@ -243,17 +243,10 @@ class NatsBus(BusBase):
         except nats.errors.Error as exc:
             raise translate(exc, f"dead-letter to {envelope.subject!r}") from exc
 
-    async def subscribe(
-        self,
-        subject: str,
-        handler: Handler,
-        *,
-        group: str | None = None,
-        options: SubscribeOptions | None = None,
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
     ) -> Subscription:
         """A core subscription (``group=None``) or a member of the group's pull consumer."""
-        self._check_open()
-        opts = checked_options(options)
         sub: FanoutSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self, subject, handler, opts)

@@ -1,7 +1,8 @@
-"""Core NATS subscriptions of the ``nats://`` backend (fan-out, queue groups), and the pool.
+"""Core NATS subscriptions of the ``nats://`` backend (fan-out, queue groups).
 
-Every subscription hands its messages to a :class:`Pool` of long-lived worker
-tasks (at most ``concurrency``), so the hot path creates no task per message.
+Every subscription hands its messages to a :class:`~agent_os.bus._pool.Pool`
+of long-lived worker tasks (at most ``concurrency``), so the hot path creates
+no task per message.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import nats.errors
 from nats.aio.client import Client
@@ -19,6 +19,8 @@ from nats.aio.msg import Msg
 from .._delivery import FanoutDelivery
 from .._envelope import Envelope
 from .._errors import BusError, MalformedEnvelope
+from .._lease import run_handler
+from .._pool import Pool
 from .._protocol import Handler, SubscribeOptions
 from ._nats_codec import ATTEMPT, dead_letter_of, from_message, raw_envelope, translate
 
@@ -26,8 +28,6 @@ if TYPE_CHECKING:
     from ._nats import NatsBus
 
 log = logging.getLogger("agent_os.bus.nats")
-
-T = TypeVar("T")
 
 
 async def server_has_seen(nc: Client) -> None:
@@ -42,77 +42,6 @@ async def server_has_seen(nc: Client) -> None:
     if write_buffer is not None:
         await write_buffer(force_flush=True)
     await nc.flush()
-
-
-class Pool(Generic[T]):
-    """Runs ``run(item)`` on at most ``limit`` long-lived worker tasks."""
-
-    def __init__(
-        self,
-        limit: int,
-        run: Callable[[T], Awaitable[None]],
-        *,
-        after: Callable[[], Awaitable[None]] | None = None,
-        max_pending: int = 0,
-        name: str = "",
-    ) -> None:
-        self._limit, self._run, self._after = limit, run, after
-        self._max_pending, self._name = max_pending, name
-        self._queue: asyncio.Queue[T] = asyncio.Queue()
-        self._workers: list[asyncio.Task[None]] = []
-        self._idle = 0
-        self._quiet: asyncio.Event | None = None
-        self.busy = 0
-
-    @property
-    def load(self) -> int:
-        """Items running or waiting for a worker."""
-        return self.busy + self._queue.qsize()
-
-    def put(self, item: T) -> None:
-        if self._max_pending and self._queue.qsize() >= self._max_pending:
-            self._queue.get_nowait()
-            log.warning("slow consumer on %s: dropped the oldest pending message", self._name)
-        self._queue.put_nowait(item)
-        if self._queue.qsize() > self._idle and len(self._workers) < self._limit:
-            self._workers.append(asyncio.get_running_loop().create_task(self._work()))
-
-    async def _work(self) -> None:
-        while True:
-            self._idle += 1
-            try:
-                item = await self._queue.get()
-            finally:
-                self._idle -= 1
-            self.busy += 1
-            try:
-                await self._run(item)
-            except Exception:  # _run handles handler errors; this is a bug in the bus
-                log.exception("delivery on %s failed", self._name)
-            finally:
-                self.busy -= 1
-                if self._quiet is not None and self.busy == 0:
-                    self._quiet.set()
-            if self._after is not None:
-                await self._after()
-
-    def take_pending(self) -> list[T]:
-        """Remove and return the items no worker has started."""
-        items: list[T] = []
-        while not self._queue.empty():
-            items.append(self._queue.get_nowait())
-        return items
-
-    async def stop(self, grace: float) -> None:
-        """Give running items ``grace`` seconds, then cancel the workers."""
-        if self.busy:
-            self._quiet = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), grace)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers.clear()
 
 
 class FanoutSubscription:
@@ -240,13 +169,7 @@ class QueueSubscription(FanoutSubscription):
             await self.dead_letter(raw_envelope(msg), exc.code, str(exc), attempt)
             return
         delivery = _QueueDelivery(self, msg, envelope, attempt)
-        try:
-            await self._handler(delivery)
-        except Exception:
-            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
-            if not delivery.settled:
-                with contextlib.suppress(BusError):
-                    await delivery.nack("handler_error")
+        await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
 
     async def redeliver(self, msg: Msg, attempt: int, delay: float) -> None:
         """Publish ``msg`` again to the group's subject, as delivery ``attempt``.

@@ -26,7 +26,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from .._envelope import Envelope
 from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
-from .._lease import leased
+from .._lease import run_handler
+from .._pool import Pool
 from .._protocol import Handler, SubscribeOptions
 from ._base import adopt_ack_wait
 from ._nats_codec import (
@@ -39,7 +40,6 @@ from ._nats_codec import (
     stream_position,
     translate,
 )
-from ._nats_fanout import Pool
 
 if TYPE_CHECKING:
     from ._nats import NatsBus
@@ -287,13 +287,7 @@ class WorkSubscription:
             return
         delivery = _WorkDelivery(self, msg, envelope, attempt)
         self.unsettled.add(delivery)
-        try:
-            await leased(self._handler(delivery), delivery, self.options.ack_wait)
-        except Exception:
-            log.exception("handler for %s failed on message %s", self._subject, envelope.id)
-            if not delivery.settled:
-                with contextlib.suppress(BusError):
-                    await delivery.nack("handler_error")
+        await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
 
     async def send_ack(self, msg: Msg, payload: bytes) -> None:
         try:

@@ -68,7 +68,7 @@ from .._envelope import Envelope
 from .._errors import BusError, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
-from ._base import BusBase, checked_options
+from ._base import BusBase
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
     FANOUT_TRIM_SCRIPT,
@@ -154,17 +154,10 @@ class RedisBus(BusBase):
         except (RedisError, OSError) as exc:
             raise translate(exc, f"publishing to {envelope.subject!r}") from exc
 
-    async def subscribe(
-        self,
-        subject: str,
-        handler: Handler,
-        *,
-        group: str | None = None,
-        options: SubscribeOptions | None = None,
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
     ) -> Subscription:
         """A fan-out reader (``group=None``) or a consumer of consumer group ``group``."""
-        self._check_open()
-        opts = checked_options(options)
         sub: FanoutSubscription | WorkSubscription
         if group is None:
             sub = FanoutSubscription(self._shared, subject, handler, opts)

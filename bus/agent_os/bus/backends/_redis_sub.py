@@ -24,7 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from .._delivery import FanoutDelivery
 from .._errors import BusError
-from .._lease import leased
+from .._lease import run_handler
 from .._protocol import Delivery, Handler, SubscribeOptions
 from ._redis_codec import decode_entry, pairs, stream_entries, translate
 
@@ -173,14 +173,7 @@ class SubscriptionBase:
         self._slot_free.set()
 
     async def _run(self, delivery: Delivery) -> None:
-        try:
-            await leased(self._handler(delivery), delivery, self.options.ack_wait)
-        except Exception:
-            log.exception("handler for %s failed on message %s", self.key, delivery.envelope.id)
-            await self._after_handler_error(delivery)
-
-    async def _after_handler_error(self, delivery: Delivery) -> None:
-        """A handler raised: a work delivery not yet settled is nacked."""
+        await run_handler(self._handler, delivery, self.options.ack_wait, self.key)
 
     async def stop(self) -> None:
         """Stop reading: wake the blocked read with ``CLIENT UNBLOCK``, end the loops."""

@@ -13,7 +13,7 @@ from .._envelope import (
     Envelope,
 )
 from .._errors import BusClosed, BusError, MalformedEnvelope
-from .._protocol import Delivery, Handler, SubscribeOptions
+from .._protocol import Handler, SubscribeOptions
 from ._base import adopt_ack_wait
 from ._redis_codec import decode_entry, entry_fields, pairs, translate
 from ._redis_sub import Shared, SubscriptionBase, log
@@ -148,13 +148,6 @@ class WorkSubscription(SubscriptionBase):
     def _on_entries(self, entries: list[Any]) -> None:
         for entry_id, flat in entries:
             self._deliver(entry_id, flat, 1)
-
-    async def _after_handler_error(self, delivery: Delivery) -> None:
-        if isinstance(delivery, WorkDelivery) and not delivery.settled:
-            try:
-                await delivery.nack("handler_error")
-            except BusError as exc:
-                log.warning("could not nack %s: %s", delivery.envelope.id, exc)
 
     def _deliver(self, entry_id: bytes, flat: list[bytes] | None, attempt: int) -> None:
         if flat is None:  # deleted while pending (trimmed by hand): nothing to deliver

@@ -73,7 +73,7 @@ from .._envelope import Envelope
 from .._errors import BusError, ConfigError
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
-from ._base import BusBase, checked_options
+from ._base import BusBase
 from ._sqs_client import SESSION_OPTIONS, QueueGone, SqsClient, parse_url, to_body
 from ._sqs_consumer import SqsSubscription
 from ._sqs_names import (
@@ -220,17 +220,10 @@ class SqsBus(BusBase):
                 self._work_urls[subject] = work
         return _Route(time.monotonic() + self._route_ttl, work, fanout)
 
-    async def subscribe(
-        self,
-        subject: str,
-        handler: Handler,
-        *,
-        group: str | None = None,
-        options: SubscribeOptions | None = None,
+    async def _subscribe(
+        self, subject: str, handler: Handler, group: str | None, opts: SubscribeOptions
     ) -> Subscription:
         """Consume the subject's work queue (``group``) or a private fan-out queue."""
-        self._check_open()
-        opts = checked_options(options)
         sub = SqsSubscription(self, subject, handler, opts, "fanout" if group is None else "work")
         await sub.start()
         self._subs.add(sub)

@@ -20,7 +20,7 @@ from .._envelope import (
     Envelope,
 )
 from .._errors import BusClosed, BusError, MalformedEnvelope
-from .._lease import leased
+from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
 from ._sqs_client import QueueGone, SqsClient, StaleReceipt, from_body
 
@@ -312,15 +312,7 @@ class SqsSubscription:
 
     async def _run(self, delivery: SqsDelivery) -> None:
         assert self._handler is not None
-        try:
-            await leased(self._handler(delivery), delivery, self.options.ack_wait)
-        except Exception:
-            log.exception(
-                "handler for %s failed on message %s", self._subject, delivery.envelope.id
-            )
-            if not delivery.settled:
-                with contextlib.suppress(BusError):
-                    await delivery.nack("handler_error")
+        await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
 
     async def _poison(self, msg: dict[str, Any], attempt: int, why: str) -> None:
         """Bytes that are not an envelope: dead-letter them raw (work) or drop them."""
