@@ -21,6 +21,7 @@ from agent_os.audit import AuditSinkWorker, SqliteAuditStore, verify_chain
 from agent_os.bus import connect, new_id
 from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
+from agent_os.trust import TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 #: Query options that keep group joins short for tests (Kafka only).
@@ -155,7 +156,11 @@ async def test_decision_and_outcome_land_in_the_audit_chain(
     client, client_bus = await setup.client(url)
     sink_bus = await connect(url)
     chain = SqliteAuditStore(tmp_path / "audit.db")
-    sink = AuditSinkWorker(sink_bus, chain)
+    # A verifying sink: kernels sign their batches, reviewers sign their decisions.
+    signers = TrustRegistry()
+    signers.register(setup.kernel.public(), TrustLevel.KERNEL)
+    signers.register(setup.alice.public(), TrustLevel.REVIEWER)
+    sink = AuditSinkWorker(sink_bus, chain, kernels=signers, track_gaps=False)
     await sink.start()
     try:
         pending = await client.check("deploy", {"target": "prod"}, wait_review=False)

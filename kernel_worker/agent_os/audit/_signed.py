@@ -12,7 +12,9 @@ consumer could take events away unseen. Now:
   events are numbered ``first .. first + K - 1`` within it, so the sink sees a
   batch that never arrived as a jump in the numbers;
 * the sink accepts a batch only when it verifies against a ``KERNEL`` key of
-  its registry and every event in it names that kernel as ``kernel_id``;
+  its registry and every event in it names that kernel as ``kernel_id``; a
+  ``REVIEWER`` key (a person's, or the review console's) may sign only review
+  records (events with ``review`` set) in its own name (``audit_signer_role``);
   anything else is dead-lettered with a stable code (``unsigned_audit``,
   ``bad_audit_signature``, ``audit_signer_mismatch``);
 * a jump becomes a record of its own in the chain (:func:`gap_event`, code
@@ -86,7 +88,8 @@ def open_batch(body: bytes, kernels: TrustRegistry) -> SignedBatch:
     except MalformedMessage as exc:
         raise AuditError(f"audit message is not signed: {exc}", code="unsigned_audit") from None
     result = kernels.verify(message, now=message.timestamp, expected_recipient=AUDIT_RECIPIENT)
-    if not result.valid or result.trust_level is not TrustLevel.KERNEL:
+    role = result.trust_level
+    if not result.valid or role not in (TrustLevel.KERNEL, TrustLevel.REVIEWER):
         why = result.reason if not result.valid else f"signer level {result.trust_level.name}"
         raise AuditError(
             f"audit message from {message.sender_id!r} refused: {why}", code="bad_audit_signature"
@@ -115,6 +118,13 @@ def open_batch(body: bytes, kernels: TrustRegistry) -> SignedBatch:
                 f"event {event.event_id} names kernel {event.kernel_id!r} but was signed by "
                 f"{message.sender_id!r}",
                 code="audit_signer_mismatch",
+            )
+        if role is TrustLevel.REVIEWER and event.review is None:
+            # A reviewer records decisions on held actions, never a policy verdict.
+            raise AuditError(
+                f"reviewer {message.sender_id!r} may sign only review records, not "
+                f"{event.event_id}",
+                code="audit_signer_role",
             )
     return SignedBatch(message.sender_id, header["stream"], header["first"], events)
 
