@@ -198,10 +198,14 @@ def test_pods_are_locked_down(overlay: str, rendered: dict[str, list[dict[str, A
             assert sc["allowPrivilegeEscalation"] is False, name
             assert sc["capabilities"]["drop"] == ["ALL"], name
             assert {"requests", "limits"} <= set(container["resources"]), name
+    for name in ("agent-os-worker", "agent-os-audit-sink"):
+        (probed,) = _one(rendered[overlay], "Deployment", name)["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert probed["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        assert probed["livenessProbe"]["httpGet"]["path"] == "/healthz", name
     worker = _one(rendered[overlay], "Deployment", "agent-os-worker")
     (container,) = worker["spec"]["template"]["spec"]["containers"]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AGENT_OS_METRICS_PORT"] == str(container["ports"][0]["containerPort"])
     # Keys are Secret-mounted files, never environment variables.

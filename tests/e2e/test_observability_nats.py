@@ -152,3 +152,25 @@ async def test_one_trace_per_action_across_processes(
         assert process["parent_id"] == publish["context"]["span_id"]  # across the bus
         assert publish["attributes"]["messaging.system"] == "nats"
     assert checks[0]["context"]["trace_id"] != checks[1]["context"]["trace_id"]
+
+
+async def test_audit_sink_serves_health(servers: Servers, tmp_path: Path) -> None:
+    url = servers.get("nats").url
+    registry = tmp_path / "registry.json"
+    TrustRegistry(FileTrustStore(registry)).register(AgentIdentity.create("kernel-1"))
+    port = free_port()
+    env = {**os.environ, "AGENT_OS_METRICS_PORT": str(port), "AGENT_OS_BUS_URL": url}
+    sink = await asyncio.create_subprocess_exec(
+        str(BIN / "agent-os"), "audit", "sink", "--sqlite", str(tmp_path / "audit.db"),
+        "--registry", str(registry),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        ready = await _until_ready(port, sink)
+        assert ready["checks"] == {"bus": "ok"}
+        assert (await http_get(port, "/healthz"))[0] == 200
+    finally:
+        if sink.returncode is None:
+            sink.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(sink.wait(), 60)
+    assert sink.returncode == 0

@@ -22,6 +22,7 @@ from agent_os.kernel_worker import (
     SqliteAuditStore,
     verify_chain,
 )
+from agent_os.observability import HealthServer, Readiness
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
 
 #: Exit codes of ``audit verify``.
@@ -183,14 +184,24 @@ def sink(
         raise click.ClickException(str(exc)) from exc
     head_log = HeadLog(heads) if heads is not None else None
 
+    port = os.environ.get("AGENT_OS_METRICS_PORT")
+    addr = os.environ.get("AGENT_OS_METRICS_ADDR", "127.0.0.1")
+
     async def serve() -> None:
         bus = await connect(bus_url)
+        # /healthz, /readyz (consuming) and /metrics, as the worker serves them.
+        health = HealthServer(Readiness(), port=int(port), addr=addr) if port else None
         try:
             worker = AuditSinkWorker(
                 bus, store, kernels=kernels, head_signer=signer, head_log=head_log
             )
+            if health is not None:
+                health.readiness.add_all(worker.health_checks())
+                await health.start()
             await worker.run(install_signal_handlers=True)
         finally:
+            if health is not None:
+                await health.close()
             await bus.close()
 
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription
 from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, TrustRegistry
@@ -116,6 +117,13 @@ class AuditSinkWorker(Service):
     @property
     def store(self) -> ChainedAuditStore:
         return self._store
+
+    def health_checks(self) -> dict[str, Callable[[], bool | str]]:
+        """Readiness checks of the sink (see ``agent_os.observability.Readiness``)."""
+        return {"bus": self._consuming}
+
+    def _consuming(self) -> bool | str:
+        return (self._subscription is not None and not self._closing) or "not consuming"
 
     async def start(self) -> None:
         """Subscribe; returns once the sink is consuming."""
