@@ -174,3 +174,42 @@ async def test_audit_sink_serves_health(servers: Servers, tmp_path: Path) -> Non
             sink.send_signal(signal.SIGTERM)
         await asyncio.wait_for(sink.wait(), 60)
     assert sink.returncode == 0
+
+
+async def test_readiness_follows_the_broker_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_os.bus import connect
+    from agent_os.kernel_worker import Worker, load_policy
+    from agent_os.observability import Readiness
+    from tests.servers import nats as nats_server
+
+    # A server of its own, even where the environment names one: this test stops it.
+    monkeypatch.delenv("AGENT_OS_TEST_NATS_URL", raising=False)
+    server = nats_server.start(tmp_path)
+    bus = await connect(server.url)
+    kernel, agent = AgentIdentity.create("kernel-1"), AgentIdentity.create("agent-1")
+    registry = TrustRegistry()
+    registry.register(agent)
+    worker = Worker(bus, identity=kernel, registry=registry, policies=load_policy("strict"))
+    readiness = Readiness()
+    readiness.add("bus", worker.health_checks()["bus"])
+
+    async def bus_state(want: str) -> None:
+        for _ in range(400):
+            if (await readiness.report())["bus"] == want:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"bus readiness never became {want!r}: {await readiness.report()}")
+
+    try:
+        await worker.start()
+        await bus_state("ok")
+        server.stop()
+        await bus_state("bus disconnected")
+        server.start()  # same port: nats-py reconnects
+        await bus_state("ok")
+    finally:
+        await worker.shutdown()
+        await bus.close()
+        server.stop()

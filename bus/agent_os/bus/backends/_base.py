@@ -41,6 +41,15 @@ class BusBase:
     def closing(self) -> bool:
         return self._closing
 
+    @property
+    def connected(self) -> bool:
+        """Whether the bus can reach its broker now, as far as its client knows.
+
+        Open and not closing, by default; a backend whose client tracks its
+        connection (NATS) says more. Readiness probes read it.
+        """
+        return not self._closing and not self._closed.is_set()
+
     def _check_open(self, *, draining_ok: bool = False) -> None:
         if self._closed.is_set() or (self._closing and not draining_ok):
             raise BusClosed(f"bus {self._url} is closed")

@@ -144,6 +144,11 @@ class NatsBus(BusBase):
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
         self._dead_letter_subjects: set[str] = set()
 
+    @property
+    def connected(self) -> bool:
+        """Open, and nats-py holds a live connection (False while it reconnects)."""
+        return super().connected and bool(self.nc.is_connected)
+
     def _size_on_the_wire(self, envelope: Envelope) -> int:
         return wire_size(envelope)  # the headers count against NATS's max_payload
 
