@@ -9,6 +9,7 @@ does start names the bus, the nonce store, the registry and the policy hash.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,34 @@ async def test_a_nonce_store_that_stops_answering_fails_readiness(
     close = getattr(dead.store, "close", None)
     if close is not None:
         await close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_registry_signer_is_enforced_at_start_and_after(
+    backend: str, servers: Servers, files: tuple[Path, Path, AgentIdentity]
+) -> None:
+    """With AGENT_OS_REGISTRY_SIGNERS an unsigned registry is refused; a signed one serves."""
+    key, registry, _ = files
+    admin = AgentIdentity.create("admin-reg")
+    admin.save(registry.with_name("admin.key"))
+    TrustRegistry(FileTrustStore(registry)).register(admin, TrustLevel.ADMIN)
+    signer_file = registry.with_name("admin.pub.json")
+    signer_file.write_text(json.dumps(admin.public().to_dict()))
+    env = {"AGENT_OS_REGISTRY_SIGNERS": str(signer_file)}
+    url = backend_url(backend, servers)
+
+    code, out = _run(["--bus", url, "--key", str(key), "--registry", str(registry)], env=env)
+    assert code == 1 and "(registry_corrupt)" in out and "not signed" in out
+
+    admin_key = str(registry.with_name("admin.key"))
+    signed = CliRunner().invoke(
+        main, ["trust", "sign", "--registry", str(registry), "--key", admin_key]
+    )
+    assert signed.exit_code == 0, signed.output
+    assert json.loads(signed.output)["signed_by"] == "admin-reg"
+    proc, lines = await cli_worker(url, key, registry, env=env)
+    try:
+        assert any("nonce store" in line for line in lines)
+    finally:
+        await stop(proc)
+    assert proc.returncode == 0

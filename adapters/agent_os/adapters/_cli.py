@@ -31,6 +31,7 @@ from agent_os.kernel_worker._startup import (
     ping_nonce_store,
     plan_nonce_store,
     redact,
+    registry_signers,
 )
 from agent_os.observability import HealthServer, Readiness, enable_tracing
 from agent_os.trust import (
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
     nonce_url: str | None = None
     #: Declares this worker the only replica, where the bus has no shared store (SQS).
     single_replica: bool = False
+    #: Comma-separated public identity files of the admins whose signature the
+    #: registry document must carry (``agent-os trust sign``); unset: none needed.
+    registry_signers: str | None = None
     #: Per-agent rate limit (requests/s) and burst; unset: no limit.
     rate: float | None = None
     burst: int = 20
@@ -235,7 +239,8 @@ def worker(
         identity = AgentIdentity.load(key_file)
         # Revocations arrive at once as control events; the file is the fallback
         # (and the source of new agents), looked at no more than every 0.25 s.
-        registry = open_registry(registry_file, recheck=REGISTRY_RECHECK)
+        signers = registry_signers(settings.registry_signers)
+        registry = open_registry(registry_file, recheck=REGISTRY_RECHECK, trusted_signers=signers)
         check_kernel_key(registry, identity.public())
         chosen = load_policy(policy or settings.policy)
         plan = plan_nonce_store(url, settings.nonce_url, single_replica=settings.single_replica)

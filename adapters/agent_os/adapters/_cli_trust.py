@@ -202,6 +202,35 @@ def add(
     )
 
 
+@trust.command()
+@_registry_option
+@click.option(
+    "--key",
+    "admin_key",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Admin key file (its id registered at level ADMIN) that signs the registry.",
+)
+def sign(registry_file: Path, admin_key: Path) -> None:
+    """Sign the registry document with an admin key (workers given AGENT_OS_REGISTRY_SIGNERS
+    accept only a signed registry). Sign again after every change."""
+    try:
+        admin = AgentIdentity.load(admin_key)
+        store = FileTrustStore(registry_file)
+        registry = TrustRegistry(store)
+        entry = registry.get(admin.agent_id)
+        if entry is None or entry.level is not TrustLevel.ADMIN or entry.revoked:
+            raise click.ClickException(f"{admin.agent_id!r} is not an active ADMIN of the registry")
+        if entry.identity.public_key != admin.public().public_key:
+            raise click.ClickException(
+                f"{admin_key} is not the key registered for {admin.agent_id!r}"
+            )
+        serial = store.sign(admin)
+    except TrustError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"signed_by": admin.agent_id, "serial": serial}))
+
+
 @trust.command(name="list")
 @_registry_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")

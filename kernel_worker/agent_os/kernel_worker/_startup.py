@@ -17,6 +17,7 @@ a time: a request held for review would stall that agent's others.)
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,15 +147,45 @@ async def ping_nonce_store(plan: NoncePlan) -> None:
         ) from exc
 
 
-def open_registry(path: Path, *, recheck: float) -> TrustRegistry:
-    """The trust registry in ``path``, read once now; refused if missing or unreadable."""
+def registry_signers(paths: str | None) -> list[PublicIdentity] | None:
+    """The admin keys a registry document must be signed by (``AGENT_OS_REGISTRY_SIGNERS``).
+
+    ``paths`` is a comma-separated list of files, each a public identity as
+    ``agent-os keygen`` prints it (or its ``public_key`` object); None: no
+    signature required.
+    """
+    if not paths:
+        return None
+    signers = []
+    for raw in paths.split(","):
+        path = Path(raw.strip())
+        try:
+            data = json.loads(path.read_text())
+            if isinstance(data.get("public_key"), dict):
+                data = data["public_key"]
+            signers.append(PublicIdentity.from_dict(data))
+        except (OSError, ValueError, AttributeError, TrustError) as exc:
+            raise StartupRefused(
+                "registry_signer", f"registry signer file {path} is not a public identity: {exc}"
+            ) from exc
+    return signers
+
+
+def open_registry(
+    path: Path, *, recheck: float, trusted_signers: list[PublicIdentity] | None = None
+) -> TrustRegistry:
+    """The trust registry in ``path``, read once now; refused if missing or unreadable.
+
+    With ``trusted_signers`` the document must be signed by one of them
+    (``agent-os trust sign``), now and on every later re-read.
+    """
     if not path.exists():
         raise StartupRefused(
             "registry_missing",
             f"registry file {path} does not exist: create it with "
             f"`agent-os keygen --registry {path}` or `agent-os trust add`",
         )
-    store = FileTrustStore(path, recheck=recheck)
+    store = FileTrustStore(path, recheck=recheck, trusted_signers=trusted_signers)
     try:
         store.all()
     except TrustError as exc:

@@ -205,6 +205,13 @@ class FileTrustStore:
             self._write(entries)
             self._entries = entries
 
+    def sign(self, signer: AgentIdentity) -> int:
+        """Write the current entries again, signed by ``signer``; the new serial."""
+        with self._lock, self._file_lock():
+            self._refresh(force=True)
+            self._write(dict(self._entries), signer=signer)
+            return self._serial
+
     def _refresh(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next_check:
@@ -311,10 +318,12 @@ class FileTrustStore:
             entries[entry.agent_id] = entry
         return entries, document.serial
 
-    def _write(self, entries: dict[str, TrustEntry]) -> None:
+    def _write(
+        self, entries: dict[str, TrustEntry], *, signer: AgentIdentity | None = None
+    ) -> None:
         serial = max(self._serial, 0) + 1
         agents = [entries[k].to_dict() for k in sorted(entries)]
-        body = encode_document(agents, serial, self._signer)
+        body = encode_document(agents, serial, signer or self._signer)
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
