@@ -4,6 +4,7 @@ and a final verdict signed by a key the agent does not pin."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.cookiejar
 import json
 import os
@@ -306,3 +307,13 @@ async def test_console_behind_a_proxy_trusts_only_its_header_naming_a_reviewer(
         assert final.decision is Decision.ALLOW and "approved by bob" in final.reason
     finally:
         console.stop()
+
+
+async def test_a_ticket_the_store_does_not_hold_is_a_prompt_deny(
+    held: tuple[ReviewSetup, str, KernelClient, Verdict],
+) -> None:
+    _, _, client, pending = held
+    # The store lost the item (restored from an old backup, say): the agent must not wait it out.
+    forged = dataclasses.replace(pending, ticket="0" * 32)
+    final = await client.wait(forged, timeout=60)
+    assert final.decision is Decision.DENY and final.code == "review_unknown"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from agent_os.audit import AuditEvent
 from agent_os.bus import Bus, BusError, Delivery, Envelope, Service, Subscription
+from agent_os.policies import Verdict
 from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, TrustRegistry
 
 from ._errors import ReviewError
@@ -155,12 +157,25 @@ class ReviewDesk(Service):
         except ReviewError as exc:
             log.warning("review store unavailable for %s: %s", ticket, exc)
             return  # the agent polls again
-        if item is None or item.agent_id != waiter.agent_id or item.request_id != request_id:
+        if item is None:
+            # No such ticket in the store: the held action can never be approved.
+            await self._unknown(waiter, ticket)
+            return
+        if item.agent_id != waiter.agent_id or item.request_id != request_id:
             return  # not this agent's ticket: no answer, as for a forged poll
         if item.status_at(time.time()).final or window <= 0:
             await self._answer(item, [waiter])
             return
         self._waiters.setdefault(ticket, []).append(waiter)
+
+    async def _unknown(self, waiter: _Waiter, ticket: str) -> None:
+        verdict = Verdict.deny("review_unknown", f"no review ticket {ticket} in the review store")
+        verdict = dataclasses.replace(verdict, ticket=ticket).bound(
+            waiter.request_id, self._identity.agent_id, 0.0
+        )
+        wire = SignedMessage.create(self._identity, waiter.agent_id, verdict.to_dict())
+        with contextlib.suppress(BusError):
+            await self._bus.publish(waiter.envelope.reply(wire.to_bytes()))
 
     async def _on_decided(self, delivery: Delivery) -> None:
         ticket = delivery.envelope.body.decode("ascii", "replace")
