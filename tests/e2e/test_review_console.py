@@ -93,7 +93,7 @@ async def test_reviewer_approves_in_the_browser_and_the_action_runs(
         await page.fill("textarea#comment", "release window open")
         await shot(page, "review-console-item.png")
         await page.click("button.approve")
-        await page.wait_for_selector(".flash >> text=Approved")
+        await page.wait_for_selector(".flash >> text=Approved: the action may run.")
         assert await task == "prod"
         assert ran == ["prod"]
 

@@ -190,7 +190,7 @@ async def test_console_restart_mid_review_loses_nothing(
         assert status == 200 and pending.ticket[:8] in page
         form = {"csrf": web.csrf(f"/item/{pending.ticket}"), "decision": "approve", "comment": "ok"}
         status, page = await asyncio.to_thread(web.call, f"/item/{pending.ticket}/decide", form)
-        assert status == 200 and "Approved" in page
+        assert status == 200 and "Approved: the action may run." in page
         final = await client.wait(pending, timeout=30)
         assert final.decision is Decision.ALLOW
         assert "approved by alice" in final.reason

@@ -99,6 +99,14 @@ class ConsoleConfig:
         )
 
 
+#: What the item page says after a decision (``?done=``).
+_DONE = {
+    "approved": "Approved: the action may run.",
+    "denied": "Denied: the action will not run.",
+    "recorded": "Approval recorded; another reviewer must approve too.",
+}
+
+
 def _clock(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
@@ -288,7 +296,8 @@ def create_app(config: ConsoleConfig) -> Starlette:
             deadline=_clock(found.deadline),
             decided=_clock(found.decided_at),
             clock=_clock,
-            message=request.query_params.get("msg", ""),
+            # Only fixed texts: a link cannot put words of its own on the page.
+            message=_DONE.get(request.query_params.get("done", ""), ""),
         )
 
     async def decide(request: Request, who: str) -> Response:
@@ -317,8 +326,8 @@ def create_app(config: ConsoleConfig) -> Starlette:
             return console.render(
                 request, "error.html", 409, reviewer=who, message=f"Refused: {exc}"
             )
-        verb = {"approved": "Approved", "denied": "Denied"}.get(settled.status.value, "Recorded")
-        return RedirectResponse(f"/item/{ticket}?msg={verb}", status_code=303)
+        done = settled.status.value if settled.status.final else "recorded"
+        return RedirectResponse(f"/item/{ticket}?done={done}", status_code=303)
 
     async def history(request: Request, who: str) -> Response:
         items = await asyncio.to_thread(config.store.history, 200)
