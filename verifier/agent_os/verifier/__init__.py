@@ -1,7 +1,61 @@
-"""Cross-model verification (CMVK): not built yet.
+"""Cross-model verification (CMVK): ask several models, cluster their answers by meaning.
 
-The consensus verifier and its worker pool are planned; nothing here is
-usable today, and nothing pretends to be.
+::
+
+    from agent_os.verifier import ConsensusVerifier
+    verifier = ConsensusVerifier(models=["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro"])
+    result = await verifier.verify_consensus(prompt, threshold=0.8)
+    result.flagged, result.dissenting_models, result.majority_answer
+
+Providers speak each vendor's HTTP API (:mod:`._vendors`); judges decide
+whether two answers mean the same (:mod:`._judges`); the consensus clusters
+them (:mod:`._consensus`).
 """
 
-__all__: list[str] = []
+from ._cache import ResultCache
+from ._consensus import ConsensusResult, ModelResult
+from ._errors import (
+    ConfigurationError,
+    MalformedResponse,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    RemoteError,
+    VerifierError,
+)
+from ._judges import AsyncJudge, DefaultJudge, EmbeddingJudge, Judge, LexicalJudge, LLMJudge
+from ._metrics import Metrics
+from ._models import parse_model, resolve
+from ._provider import Answer, CallSettings, HTTPProvider, Provider
+from ._vendors import AnthropicMessages, GeminiGenerate, OpenAIChat
+from ._verifier import ConsensusVerifier
+
+__all__ = [
+    "Answer",
+    "AnthropicMessages",
+    "AsyncJudge",
+    "CallSettings",
+    "ConfigurationError",
+    "ConsensusResult",
+    "ConsensusVerifier",
+    "DefaultJudge",
+    "EmbeddingJudge",
+    "GeminiGenerate",
+    "HTTPProvider",
+    "Judge",
+    "LLMJudge",
+    "LexicalJudge",
+    "MalformedResponse",
+    "Metrics",
+    "ModelResult",
+    "OpenAIChat",
+    "Provider",
+    "ProviderError",
+    "ProviderTimeout",
+    "RateLimited",
+    "RemoteError",
+    "ResultCache",
+    "VerifierError",
+    "parse_model",
+    "resolve",
+]

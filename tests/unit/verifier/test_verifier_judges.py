@@ -1,0 +1,139 @@
+"""Judges on fixed cases: formats that agree, structures that contradict."""
+
+from __future__ import annotations
+
+import pytest
+
+import agent_os.verifier as verifier
+from agent_os.verifier import (
+    CallSettings,
+    DefaultJudge,
+    EmbeddingJudge,
+    LexicalJudge,
+    LLMJudge,
+    resolve,
+)
+from tests.unit.verifier.vendor_server import vendor_server
+
+SAME = [
+    ("1,000", "one thousand"),
+    ("About 2.5 million people.", "2,500,000"),
+    ("5 km", "5000 m"),
+    ("90 minutes", "1.5 hours"),
+    ("$25", "twenty-five dollars"),
+    ("March 3, 1999", "3 March 1999"),
+    ("1999-03-03", "the 3rd of March 1999"),
+    ("Canberra", "I believe it is Canberra."),
+    ("The Nile", "nile"),
+    ("Au.", "AU"),
+    ("red, green and blue", "blue, red, green"),
+    ("Albuquerque", "Albuquerque, New Mexico"),
+    ("Paris is the capital of France.", "The capital of France is Paris."),
+    ("No, it is not visible.", "It is not visible."),
+    ("I don't know.", "I am not sure."),
+    ("Óscar Romero", "Oscar Romero"),
+]
+DIFFERENT = [
+    ("1889", "1925"),
+    ("Two", "Three"),
+    ("5 km", "5 miles"),
+    ("March 3, 1999", "March 4, 1999"),
+    ("The capital of Australia is Canberra.", "The capital of Australia is Sydney."),
+    ("Alice beat Bob in the final.", "Bob beat Alice in the final."),
+    ("No, it is not visible.", "Yes, it is visible."),
+    ("The drug causes drowsiness.", "The drug does not cause drowsiness."),
+    ("Penguins cannot fly.", "Penguins can fly."),
+    ("red, green and blue", "red, yellow and blue"),
+    ("for i in range(10):", "for i in range(11):"),
+    ("Canberra", "I don't know."),
+    ("5%", "15%"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME)
+def test_lexical_same(a: str, b: str) -> None:
+    assert LexicalJudge().score("q", a, b) >= 0.5
+    assert LexicalJudge().score("q", b, a) >= 0.5
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT)
+def test_lexical_different(a: str, b: str) -> None:
+    assert LexicalJudge().score("q", a, b) < 0.5
+    assert LexicalJudge().score("q", b, a) < 0.5
+
+
+@pytest.fixture(scope="module")
+def embedding() -> EmbeddingJudge:
+    return EmbeddingJudge()
+
+
+def test_embedding_ranks_paraphrase_over_unrelated(embedding: EmbeddingJudge) -> None:
+    para = embedding.cosine("The tower was finished in 1889.", "The tower was completed in 1889.")
+    unrelated = embedding.cosine("The tower was finished in 1889.", "Bananas are yellow.")
+    assert para > 0.9
+    assert unrelated < 0.2
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT)
+def test_default_keeps_structure_over_surface(embedding: EmbeddingJudge, a: str, b: str) -> None:
+    assert DefaultJudge(embedding).score("q", a, b) < 0.5
+
+
+def test_default_lets_the_embedding_judge_a_paraphrase(embedding: EmbeddingJudge) -> None:
+    a, b = (
+        "It returns the sum of the two numbers.",
+        "The function gives back the sum of both numbers.",
+    )
+    assert LexicalJudge().score("q", a, b) < 0.5
+    assert DefaultJudge(embedding).score("q", a, b) >= 0.5
+
+
+def test_offline_default_finds_the_installed_model() -> None:
+    assert DefaultJudge.offline().embedding is not None
+
+
+@pytest.mark.parametrize(
+    ("replies", "score"), [(["yes"], 1.0), (["yes", "no"], 0.25), (["No."], 0.0)]
+)
+async def test_llm_judge_asks_both_directions(replies: list[str], score: float) -> None:
+    with vendor_server({"judge": replies}) as server:
+        model = resolve(f"openai:judge@{server.url}/v1", settings=CallSettings(retries=0))
+        got = await LLMJudge(model).ascore("Year?", "1889", "It was 1889.")
+        await model.aclose()
+        prompts = [r["body"]["messages"][0]["content"] for r in server.requests]
+    assert got == score
+    assert len(prompts) == 2
+    assert "Statement A: 1889\nStatement B: It was 1889." in prompts[0]
+    assert "Statement A: It was 1889.\nStatement B: 1889" in prompts[1]
+
+
+def test_exported_names() -> None:
+    assert set(verifier.__all__) == {
+        "AnthropicMessages",
+        "Answer",
+        "AsyncJudge",
+        "CallSettings",
+        "ConfigurationError",
+        "ConsensusResult",
+        "ConsensusVerifier",
+        "DefaultJudge",
+        "EmbeddingJudge",
+        "GeminiGenerate",
+        "HTTPProvider",
+        "Judge",
+        "LLMJudge",
+        "LexicalJudge",
+        "MalformedResponse",
+        "Metrics",
+        "ModelResult",
+        "OpenAIChat",
+        "Provider",
+        "ProviderError",
+        "ProviderTimeout",
+        "RateLimited",
+        "RemoteError",
+        "ResultCache",
+        "VerifierError",
+        "parse_model",
+        "resolve",
+    }

@@ -1,0 +1,170 @@
+"""A loopback HTTP server that speaks the three vendors' chat APIs.
+
+- OpenAI-compatible: ``POST /v1/chat/completions`` (base URL ``.../v1``)
+- Anthropic Messages: ``POST /v1/messages``
+- Gemini: ``POST /v1beta/models/{model}:generateContent``
+
+What each model does is a script: a list of steps taken one per request
+(the last step repeats). A step is the answer text, or one of
+``Status(code)``, ``Malformed()``, ``Hang()`` (never answers until the server
+stops) or ``Delay(seconds, text)``. Every request's path, headers and body
+are recorded, so a test can read what reached the "vendor".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Status:
+    code: int
+
+
+@dataclass(frozen=True)
+class Malformed:
+    body: bytes = b'{"unexpected": true}'
+
+
+@dataclass(frozen=True)
+class Hang:
+    pass
+
+
+@dataclass(frozen=True)
+class Delay:
+    seconds: float
+    text: str
+
+
+Step = str | Status | Malformed | Hang | Delay
+
+
+@dataclass
+class VendorServer:
+    scripts: dict[str, list[Step]]
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _turns: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def step(self, model: str) -> Step:
+        with self._lock:
+            script = self.scripts.get(model) or [Status(404)]
+            n = self._turns.get(model, 0)
+            self._turns[model] = n + 1
+            return script[min(n, len(script) - 1)]
+
+    def calls(self, model: str) -> int:
+        with self._lock:
+            return self._turns.get(model, 0)
+
+
+def _reply(vendor: str, model: str, text: str) -> dict[str, Any]:
+    if vendor == "openai":
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+        }
+    if vendor == "anthropic":
+        return {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 12, "output_tokens": 4},
+        }
+    return {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
+        ],
+        "usageMetadata": {"promptTokenCount": 13, "candidatesTokenCount": 5},
+    }
+
+
+_GEMINI = re.compile(r"^/v1beta/models/([^/:]+):generateContent$")
+
+
+def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            path = self.path
+            if path == "/v1/chat/completions":
+                vendor, model = "openai", body.get("model", "")
+            elif path == "/v1/messages":
+                vendor, model = "anthropic", body.get("model", "")
+            elif (m := _GEMINI.match(path)) is not None:
+                vendor, model = "gemini", m.group(1)
+            else:
+                self._send(404, b'{"error": "not found"}')
+                return
+            server.requests.append(
+                {"path": path, "headers": dict(self.headers.items()), "body": body}
+            )
+            step = server.step(model)
+            if isinstance(step, Hang):
+                server.stopping.wait()
+                return
+            if isinstance(step, Delay):
+                time.sleep(step.seconds)
+                step = step.text
+            if isinstance(step, Status):
+                self._send(step.code, json.dumps({"error": {"code": step.code}}).encode())
+            elif isinstance(step, Malformed):
+                self._send(200, step.body)
+            else:
+                self._send(200, json.dumps(_reply(vendor, model, step)).encode())
+
+        def _send(self, code: int, payload: bytes) -> None:
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+@contextmanager
+def vendor_server(scripts: Mapping[str, Sequence[Step]]) -> Iterator[VendorServer]:
+    """Serve ``scripts`` on a free loopback port for the duration of the block."""
+    state = VendorServer({k: list(v) for k, v in scripts.items()})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

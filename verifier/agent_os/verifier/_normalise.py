@@ -1,0 +1,441 @@
+"""What an answer says, read for comparison: numbers, units, dates, lists, polarity.
+
+SQuAD-style normalisation (lower case, no articles, no punctuation, collapsed
+space) is the base; on top of it an answer is read as a :class:`Reading`:
+
+- numbers whatever their spelling ("one thousand", "1,000", "1k" is not read)
+  and quantities in base units ("5 km" and "5000 m" are both ``5000 m``);
+- dates in ISO form ("3 March 1999", "March 3rd, 1999", "1999-03-03");
+- polarity (an odd number of negations is a negative answer);
+- abstention ("I don't know", "cannot be determined");
+- a list of short items, compared as a set;
+- the content words left over, lightly stemmed, in order.
+
+Pure and synchronous; no model, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_SMALL = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate(
+        ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
+    if w != "_"
+}
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_ORDINALS = {
+    w: i + 1
+    for i, w in enumerate(
+        [
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+            "eleventh",
+            "twelfth",
+        ]
+    )
+}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
+    )
+}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+#: unit word -> (dimension, factor to the base unit)
+_UNITS: dict[str, tuple[str, float]] = {}
+for _names, _dim, _factor in (
+    ("km kilometer kilometers kilometre kilometres", "m", 1e3),
+    ("m meter meters metre metres", "m", 1.0),
+    ("cm centimeter centimeters centimetre centimetres", "m", 1e-2),
+    ("mm millimeter millimeters millimetre millimetres", "m", 1e-3),
+    ("mi mile miles", "m", 1609.344),
+    ("ft foot feet", "m", 0.3048),
+    ("inch inches", "m", 0.0254),
+    ("kg kilogram kilograms kilo kilos", "g", 1e3),
+    ("g gram grams", "g", 1.0),
+    ("mg milligram milligrams", "g", 1e-3),
+    ("tonne tonnes", "g", 1e6),
+    ("lb lbs pound pounds", "g", 453.59237),
+    ("s sec secs second seconds", "s", 1.0),
+    ("ms millisecond milliseconds", "s", 1e-3),
+    ("min mins minute minutes", "s", 60.0),
+    ("h hr hrs hour hours", "s", 3600.0),
+    ("day days", "s", 86400.0),
+    ("week weeks", "s", 604800.0),
+    ("l liter liters litre litres", "l", 1.0),
+    ("ml milliliter milliliters millilitre millilitres", "l", 1e-3),
+    ("% percent per_cent percentage", "%", 1.0),
+    ("usd dollar dollars $", "usd", 1.0),
+    ("eur euro euros €", "eur", 1.0),
+    ("gbp £", "gbp", 1.0),
+):
+    for _n in _names.split():
+        _UNITS[_n] = (_dim, _factor)
+_NEGATIONS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "cannot",
+        "false",
+        "without",
+        "nowhere",
+        "incorrect",
+        "untrue",
+    }
+)
+_ABSTAIN = re.compile(
+    r"\b(i (do not|don't|dont) know|not sure|unsure|no idea|cannot (be )?(determined|say|tell|"
+    r"answer|know)|can't (say|tell|answer|know|determine)|unable to (answer|determine|say)|"
+    r"(not|insufficient) enough information|no (reliable |available )?(information|answer|data)|"
+    r"is unknown|remains unknown|unknown|not known|uncertain|unclear|i'm sorry|i am sorry|"
+    r"cannot help|there is no way to know)\b"
+)
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "it",
+        "its",
+        "it's",
+        "that",
+        "this",
+        "these",
+        "those",
+        "by",
+        "for",
+        "with",
+        "as",
+        "from",
+        "i",
+        "we",
+        "you",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "our",
+        "my",
+        "your",
+        "me",
+        "him",
+        "them",
+        "us",
+        "so",
+        "then",
+        "than",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "also",
+        "just",
+        "answer",
+        "answers",
+        "think",
+        "believe",
+        "probably",
+        "likely",
+        "perhaps",
+        "maybe",
+        "possibly",
+        "seems",
+        "seem",
+        "seemed",
+        "approximately",
+        "about",
+        "around",
+        "roughly",
+        "nearly",
+        "almost",
+        "some",
+        "there",
+        "here",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "yes",
+        "indeed",
+        "actually",
+        "really",
+        "quite",
+        "very",
+        "called",
+        "named",
+        "known",
+    ]
+)
+_CONTRACTIONS = (
+    (re.compile(r"\bcan't\b|\bcannot\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'s\b"), ""),
+)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH_RE})\.?,? (\d{{4}})\b")
+_MDY = re.compile(rf"\b({_MONTH_RE})\.? (\d{{1,2}})(?:st|nd|rd|th)?,? (\d{{4}})\b")
+_MY = re.compile(rf"\b({_MONTH_RE})\.?,? (\d{{4}})\b")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_TOKEN = re.compile(r"date:[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
+_LIST_SPLIT = re.compile(r"\s*(?:,|;|\n|\band\b|&)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One answer as read for comparison."""
+
+    words: tuple[str, ...]
+    quantities: tuple[str, ...]
+    negative: bool
+    abstains: bool
+    items: frozenset[str] | None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Equal keys mean equal meaning as far as this reading can tell."""
+        return (
+            self.items,
+            tuple(sorted(self.quantities)),
+            self.negative,
+            self.words,
+            self.abstains,
+        )
+
+
+def _canonical_number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _dates(text: str) -> str:
+    def iso(y: str, m: int, d: int | None) -> str:
+        return f" date:{int(y):04d}-{m:02d}" + (f"-{d:02d} " if d else " ")
+
+    text = _ISO_DATE.sub(lambda g: iso(g[1], int(g[2]), int(g[3])), text)
+    text = _DMY.sub(lambda g: iso(g[3], _MONTHS[g[2]], int(g[1])), text)
+    text = _MDY.sub(lambda g: iso(g[3], _MONTHS[g[1]], int(g[2])), text)
+    return _MY.sub(lambda g: iso(g[2], _MONTHS[g[1]], None), text)
+
+
+def _prepare(text: str) -> str:
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).lower())
+    # Accents folded: "Óscar" and "Oscar" are one name.
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2014", " ")
+    for pattern, repl in _CONTRACTIONS:
+        text = pattern.sub(repl, text)
+    text = _THOUSANDS.sub("", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+    text = re.sub(r"\bper cent\b", "per_cent", text)
+    return _dates(text)
+
+
+def _read_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Words and quantities: number words folded into numbers, units into base units."""
+    words: list[str] = []
+    quantities: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith("date:"):
+            quantities.append(tok)
+            i += 1
+            continue
+        if tok in _ORDINALS or re.fullmatch(r"\d+(st|nd|rd|th)", tok):
+            n = _ORDINALS.get(tok) or int(re.sub(r"\D", "", tok))
+            quantities.append(f"ord:{n}")
+            i += 1
+            continue
+        value, j = _number_at(tokens, i)
+        if value is None:
+            if tok in ("$", "€", "£") and i + 1 < len(tokens):
+                nxt, k = _number_at(tokens, i + 1)
+                if nxt is not None:
+                    dim, factor = _UNITS[tok]
+                    quantities.append(f"{_canonical_number(nxt * factor)} {dim}")
+                    i = k
+                    continue
+            words.append(tok)
+            i += 1
+            continue
+        unit = tokens[j] if j < len(tokens) else None
+        if unit is not None and unit in _UNITS:
+            dim, factor = _UNITS[unit]
+            quantities.append(f"{_canonical_number(value * factor)} {dim}")
+            j += 1
+        else:
+            quantities.append(_canonical_number(value))
+        i = j
+    return words, quantities
+
+
+def _number_at(tokens: list[str], i: int) -> tuple[float | None, int]:
+    """The number that starts at ``tokens[i]`` and the index after it."""
+    total = 0.0
+    current = 0.0
+    seen = False
+    j = i
+    while j < len(tokens):
+        tok = tokens[j]
+        if re.fullmatch(r"\d+(\.\d+)?", tok) and not seen:
+            current = float(tok)
+        elif tok in _SMALL:
+            current += _SMALL[tok]
+        elif tok in _TENS:
+            current += _TENS[tok]
+        elif tok == "hundred" and seen:
+            current = (current or 1) * 100
+        elif tok in _SCALES and seen:
+            total += (current or 1) * _SCALES[tok]
+            current = 0
+        elif (
+            tok == "and"
+            and seen
+            and j + 1 < len(tokens)
+            and (tokens[j + 1] in _SMALL or tokens[j + 1] in _TENS)
+        ):
+            pass
+        elif (
+            tok in ("a", "one")
+            and not seen
+            and j + 1 < len(tokens)
+            and (tokens[j + 1] in _SCALES or tokens[j + 1] == "hundred")
+        ):
+            current = 1
+        else:
+            break
+        seen = True
+        j += 1
+    if not seen:
+        return None, i
+    return total + current, j
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2 and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+@lru_cache(maxsize=4096)
+def read(text: str) -> Reading:
+    """Read ``text`` (cached: the same answers are compared pairwise)."""
+    prepared = _prepare(text)
+    abstains = bool(_ABSTAIN.search(prepared))
+    items: frozenset[str] | None = None
+    parts = [p for p in _LIST_SPLIT.split(prepared.strip(" .!\n")) if p.strip()]
+    if len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts):
+        items = frozenset(" ".join(_plain(p)) for p in parts)
+    words, quantities = _plain_and_quantities(prepared)
+    if words[:1] == ["no"] and any(w in _NEGATIONS for w in words[1:]):
+        # "No, it is not visible": the answer particle agrees with its clause.
+        words = words[1:]
+    negations = sum(1 for w in words if w in _NEGATIONS)
+    content = tuple(_stem(w) for w in words if w not in _STOP and w not in _NEGATIONS)
+    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items)
+
+
+def _plain_and_quantities(prepared: str) -> tuple[list[str], list[str]]:
+    return _read_tokens(_TOKEN.findall(prepared))
+
+
+def _plain(part: str) -> list[str]:
+    words, quantities = _plain_and_quantities(part)
+    return [_stem(w) for w in words if w not in _STOP] + sorted(quantities)

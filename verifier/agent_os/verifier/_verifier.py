@@ -1,0 +1,125 @@
+"""``ConsensusVerifier``: ask several models, cluster their answers, read agreement."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._consensus import ConsensusResult, ModelResult, decide
+from ._errors import ConfigurationError, ProviderError
+from ._judges import AsyncJudge, DefaultJudge, Judge
+from ._models import resolve
+from ._provider import CallSettings, Provider
+
+if TYPE_CHECKING:
+    from ._cache import ResultCache
+    from ._metrics import Metrics
+
+
+class ConsensusVerifier:
+    """Cross-model verification: the same prompt to several models, then consensus.
+
+    ``models`` are model strings (see :mod:`._models`) or :class:`Provider`
+    objects; every model string is resolved at once, so a missing key is a
+    :class:`ConfigurationError` here, not a hang later. ``quorum`` is the
+    fewest answers that can decide (default: a majority of the models);
+    fewer is ``inconclusive``. ``settings`` are one :class:`CallSettings` for
+    every model or a mapping from model string to its own.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str | Provider],
+        *,
+        judge: Judge | AsyncJudge | None = None,
+        quorum: int | None = None,
+        threshold: float = 0.8,
+        settings: CallSettings | Mapping[str, CallSettings] | None = None,
+        environ: Mapping[str, str] | None = None,
+        cache: ResultCache | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        if not models:
+            raise ConfigurationError("ConsensusVerifier needs at least one model")
+        self.quorum = quorum if quorum is not None else len(models) // 2 + 1
+        if not 1 <= self.quorum <= len(models):
+            raise ConfigurationError(f"quorum {self.quorum} is not within 1..{len(models)}")
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigurationError("threshold must be within [0, 1]")
+        self.threshold = threshold
+        self._cache = cache
+        self._metrics = metrics
+        self._judge = judge
+        self._providers = tuple(
+            resolve(m, settings=_settings_of(settings, m), environ=environ) for m in models
+        )
+        self.models = tuple(p.name for p in self._providers)
+        if len(set(self.models)) != len(self.models):
+            raise ConfigurationError(f"models named twice: {sorted(self.models)}")
+
+    def _the_judge(self) -> Judge | AsyncJudge:
+        if self._judge is None:
+            self._judge = DefaultJudge.offline()
+        return self._judge
+
+    async def verify_consensus(
+        self, prompt: str, threshold: float | None = None
+    ) -> ConsensusResult:
+        """Ask every model ``prompt`` and return the consensus (never raises on a model failure)."""
+        level = self.threshold if threshold is None else threshold
+        key: Any = None
+        if self._cache is not None:
+            key = self._cache.key(prompt, self.models, level, self.quorum)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+        answers = await asyncio.gather(*(self._ask(p, prompt) for p in self._providers))
+        result = await decide(
+            self._the_judge(), prompt, answers, threshold=level, quorum=self.quorum
+        )
+        if self._metrics is not None:
+            self._metrics.observe(result)
+        if self._cache is not None and result.outcome != "inconclusive":
+            self._cache.put(key, result)
+        return result
+
+    async def _ask(self, provider: Provider, prompt: str) -> ModelResult:
+        started = time.perf_counter()
+        try:
+            answer = await provider.complete(prompt)
+        except ProviderError as exc:
+            return ModelResult(
+                provider.name,
+                None,
+                time.perf_counter() - started,
+                error_code=exc.code,
+                error=str(exc),
+            )
+        return ModelResult(
+            provider.name,
+            answer.text,
+            answer.latency_s,
+            answer.input_tokens,
+            answer.output_tokens,
+            answer.cost_usd,
+        )
+
+    async def aclose(self) -> None:
+        """Close every provider's connections."""
+        await asyncio.gather(*(p.aclose() for p in self._providers))
+
+    async def __aenter__(self) -> ConsensusVerifier:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _settings_of(
+    settings: CallSettings | Mapping[str, CallSettings] | None, model: str | Provider
+) -> CallSettings | None:
+    if isinstance(settings, CallSettings) or settings is None:
+        return settings
+    return settings.get(model) if isinstance(model, str) else None
