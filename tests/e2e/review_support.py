@@ -160,7 +160,12 @@ class Console:
     """``agent-os console`` in a subprocess, on a free loopback port."""
 
     def __init__(
-        self, setup: ReviewSetup, bus_url: str | None, log: Path, auth_header: str | None = None
+        self,
+        setup: ReviewSetup,
+        bus_url: str | None,
+        log: Path,
+        auth_header: str | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         from tests.servers import free_port
 
@@ -171,6 +176,7 @@ class Console:
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
         self.auth_header = auth_header
+        self.extra = extra
 
     @property
     def url(self) -> str:
@@ -191,6 +197,7 @@ class Console:
             argv += ["--auth-header", self.auth_header]
         if self.bus_url is not None:
             argv += ["--bus", self.bus_url]
+        argv += self.extra
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         from tests.servers import wait_until

@@ -317,3 +317,18 @@ async def test_a_ticket_the_store_does_not_hold_is_a_prompt_deny(
     forged = dataclasses.replace(pending, ticket="0" * 32)
     final = await client.wait(forged, timeout=60)
     assert final.decision is Decision.DENY and final.code == "review_unknown"
+
+
+def test_console_cookies_are_http_only_same_site_and_secure_when_asked(tmp_path: Path) -> None:
+    setup = ReviewSetup(tmp_path)
+    for extra, secure in (((), False), (("--secure-cookies",), True)):
+        console = Console(setup, None, tmp_path / "console.log", extra=extra).start()
+        try:
+            try:
+                urllib.request.urlopen(console.url + "/login", timeout=10)
+            except urllib.error.HTTPError as exc:
+                cookie = exc.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+            assert ("Secure" in cookie) is secure
+        finally:
+            console.stop()

@@ -282,6 +282,12 @@ def deny(
 @click.option("--addr", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", default=8080, show_default=True, help="Listen port.")
 @click.option(
+    "--secure-cookies",
+    envvar="AGENT_OS_CONSOLE_SECURE_COOKIES",
+    is_flag=True,
+    help="Mark cookies Secure (HTTPS only): set when a TLS proxy fronts the console.",
+)
+@click.option(
     "--metrics-port",
     envvar="AGENT_OS_METRICS_PORT",
     type=int,
@@ -297,6 +303,7 @@ def console(
     auth_header: str | None,
     addr: str,
     port: int,
+    secure_cookies: bool,
     metrics_port: int | None,
 ) -> None:
     """Serve the reviewer console (login required) until SIGTERM."""
@@ -316,6 +323,7 @@ def console(
             key_file=key_file,
             token_file=token_file,
             auth_header=auth_header,
+            secure_cookies=secure_cookies,
         )
     except (ReviewError, TrustError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

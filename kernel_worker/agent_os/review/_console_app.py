@@ -88,6 +88,7 @@ class ConsoleConfig:
         key_file: str | os.PathLike[str],
         token_file: str | os.PathLike[str] | None,
         auth_header: str | None,
+        secure_cookies: bool = False,
     ) -> ConsoleConfig:
         return cls(
             store=open_review_store(store),
@@ -96,6 +97,7 @@ class ConsoleConfig:
             bus_url=bus_url,
             tokens=None if token_file is None else load_tokens(token_file),
             auth_header=auth_header,
+            secure_cookies=secure_cookies,
         )
 
 
