@@ -324,9 +324,10 @@ def test_console_cookies_are_http_only_same_site_and_secure_when_asked(tmp_path:
     for extra, secure in (((), False), (("--secure-cookies",), True)):
         console = Console(setup, None, tmp_path / "console.log", extra=extra).start()
         try:
+            cookie = ""
             try:
                 urllib.request.urlopen(console.url + "/login", timeout=10)
-            except urllib.error.HTTPError as exc:
+            except urllib.error.HTTPError as exc:  # 401: the login page, with its CSRF cookie
                 cookie = exc.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=strict" in cookie
             assert ("Secure" in cookie) is secure
