@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http.cookiejar
+import http.server
 import json
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -19,7 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from review_support import AGENT_OS, POLICY, TOKEN, Console, ReviewSetup
+from review_support import AGENT_OS, POLICY, TOKEN, Console, ReviewSetup, wait_for
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
@@ -33,7 +35,7 @@ from agent_os.review import (
     take_decision,
 )
 from agent_os.trust import AgentIdentity
-from tests.servers import Servers, selected_backends
+from tests.servers import Servers, free_port, selected_backends
 
 
 @pytest.fixture(params=selected_backends(("nats", "redis")))
@@ -94,7 +96,7 @@ def _start_worker(
         AGENT_OS, "worker", "--bus", url, "--key", str(key),
         "--registry", str(setup.registry_file), "--policy", str(tmp / "policy.yaml"),
     ]  # fmt: skip
-    with open(tmp / "doomed.log", "ab") as log:
+    with open(tmp / f"{key.stem}.log", "ab") as log:
         return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -102,7 +104,7 @@ async def _first_answer(client: KernelClient, proc: subprocess.Popen[bytes], tmp
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the worker subprocess is starting: retry until it serves
         if proc.poll() is not None:
-            raise AssertionError((tmp / "doomed.log").read_text())
+            raise AssertionError("the worker exited; see its log in " + str(tmp))
         verdict = await client.check("deploy", {"target": "prod"}, wait_review=False, timeout=2)
         if verdict.decision is Decision.REVIEW:
             return verdict
@@ -333,3 +335,48 @@ def test_console_cookies_are_http_only_same_site_and_secure_when_asked(tmp_path:
             assert ("Secure" in cookie) is secure
         finally:
             console.stop()
+
+
+async def test_worker_command_posts_a_webhook_per_held_action(
+    tmp_path: Path, servers: Servers
+) -> None:
+    url = servers.get("nats").url
+    setup = ReviewSetup(tmp_path)
+    posts: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    worker_key = AgentIdentity.create("kernel-hook")
+    worker_key.save(tmp_path / "hook.key")
+    (tmp_path / "policy.yaml").write_text(json.dumps(POLICY))
+    env = {
+        **os.environ,
+        "AGENT_OS_REVIEW_STORE": str(setup.store_file),
+        "AGENT_OS_REVIEW_WEBHOOK": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        "AGENT_OS_REVIEW_CONSOLE_URL": "https://review.example.org",
+    }
+    proc = _start_worker(url, tmp_path / "hook.key", setup, tmp_path, env)
+    bus = await connect(url)
+    client = KernelClient(bus, setup.agent, [worker_key.public()], timeout=10)
+    try:
+        pending = await _first_answer(client, proc, tmp_path)
+        assert pending.ticket is not None
+        await wait_for(lambda: posts, what="the webhook post")
+        (post,) = posts
+        assert pending.ticket in str(post["text"]) and post["blocks"]
+        assert f"https://review.example.org/item/{pending.ticket}" in json.dumps(post)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        receiver.shutdown()
+        receiver.server_close()
+        await bus.close()

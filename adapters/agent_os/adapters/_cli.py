@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     review_rules: Path | None = None
     #: POST a Slack-compatible notice of each newly held action to this URL.
     review_webhook: str | None = None
+    #: The console's address, for "review it" links in webhook messages.
+    review_console_url: str | None = None
 
 
 @click.group()
@@ -250,7 +252,11 @@ def worker(
         raise click.ClickException(str(exc)) from exc
     audit = JsonlAuditLog(settings.audit_file) if settings.audit_file else None
     review = review_queue(
-        settings.review_store, settings.review_rules, settings.review_webhook, registry
+        settings.review_store,
+        settings.review_rules,
+        settings.review_webhook,
+        registry,
+        console_url=settings.review_console_url,
     )
 
     async def serve() -> None:

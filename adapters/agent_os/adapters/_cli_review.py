@@ -68,7 +68,12 @@ _registry_option = click.option(
 
 
 def review_queue(
-    store: str | None, rules: Path | None, webhook: str | None, registry: TrustRegistry
+    store: str | None,
+    rules: Path | None,
+    webhook: str | None,
+    registry: TrustRegistry,
+    *,
+    console_url: str | None = None,
 ) -> ReviewQueue | None:
     """The worker's review queue from its settings (``None`` without a store)."""
     if store is None:
@@ -80,7 +85,7 @@ def review_queue(
             open_review_store(store),
             registry=registry,
             rules=None if rules is None else ReviewRules.load(rules),
-            webhook=None if webhook is None else Webhook(webhook),
+            webhook=None if webhook is None else Webhook(webhook, console_url=console_url),
         )
     except (ReviewError, OSError, ValueError) as exc:
         raise click.ClickException(f"review store {store}: {exc}") from exc
