@@ -10,20 +10,11 @@ import pytest
 from agent_os.audit import AuditError, AuditEvent
 from agent_os.audit._signed import AuditStream, open_batch
 from agent_os.bus import new_id
-from agent_os.policies import Decision, Signal, Verdict
 from agent_os.review import ReviewItem, decision_event, sign_decision, verify_decision
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
+from tests.unit.review.review_cases import held
 
-HELD = Verdict(
-    decision=Decision.REVIEW,
-    signal=Signal.SIGSTOP,
-    rule="action:deploy",
-    reason="deploys need a human",
-    matched=None,
-    policy="ops",
-    policy_hash="0" * 16,
-    code="policy_violation",
-)
+HELD = held()
 
 
 def _setup() -> tuple[TrustRegistry, AgentIdentity, AgentIdentity, ReviewItem]:

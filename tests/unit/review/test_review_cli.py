@@ -14,21 +14,12 @@ from click.testing import CliRunner, Result
 
 from agent_os.adapters._cli import main
 from agent_os.bus import new_id
-from agent_os.policies import Decision, Signal, Verdict
 from agent_os.review import ReviewItem, SqliteReviewStore, Status
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from tests.unit.review.review_cases import held
 
 AGENT_OS = str(Path(sys.executable).parent / "agent-os")
-HELD = Verdict(
-    decision=Decision.REVIEW,
-    signal=Signal.SIGSTOP,
-    rule="shell:deploy",
-    reason="deploys need a human",
-    matched=None,
-    policy="ops",
-    policy_hash="0" * 16,
-    code="policy_violation",
-)
+HELD = held("shell:deploy")
 
 
 class Setup:

@@ -12,21 +12,12 @@ from typing import Any
 import pytest
 
 from agent_os.bus import new_id
-from agent_os.policies import Decision, Signal, Verdict
 from agent_os.review import ReviewQueue, SqliteReviewStore, Webhook
 from agent_os.trust import TrustRegistry
 from tests.servers import free_port
+from tests.unit.review.review_cases import held
 
-HELD = Verdict(
-    decision=Decision.REVIEW,
-    signal=Signal.SIGSTOP,
-    rule="action:deploy",
-    reason="deploys need a human",
-    matched=None,
-    policy="ops",
-    policy_hash="0" * 16,
-    code="policy_violation",
-)
+HELD = held()
 
 
 class Receiver:

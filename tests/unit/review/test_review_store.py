@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_os.bus import new_id
-from agent_os.policies import Decision, Signal, Verdict
+from agent_os.policies import Decision
 from agent_os.review import (
     ON_BEHALF,
     DecisionRefused,
@@ -27,17 +27,9 @@ from agent_os.review import (
 )
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 from tests.servers import Servers
+from tests.unit.review.review_cases import held
 
-HELD = Verdict(
-    decision=Decision.REVIEW,
-    signal=Signal.SIGSTOP,
-    rule="sql:drop",
-    reason="destructive SQL needs review",
-    matched="DROP TABLE",
-    policy="strict",
-    policy_hash="h" * 16,
-    code="policy_violation",
-)
+HELD = held("sql:drop", "destructive SQL needs review")
 SECRET = "AKIAIOSFODNN7EXAMPLE"
 
 
