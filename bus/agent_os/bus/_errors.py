@@ -8,7 +8,8 @@
     ├── MalformedEnvelope    bytes on the wire are not an envelope
     ├── NotSupported         the backend cannot do what was asked
     ├── BusClosed            the bus was used after ``close()``
-    └── ConfigError          a bus URL or option is invalid
+    └── ConfigError          a bus URL or option is invalid; code "bus_auth": the broker
+        │                    refused the credentials (every backend: ``auth_refused``)
         ├── UnknownScheme    no backend for the URL's scheme
         └── MissingDependency  the backend's extra is not installed
 
@@ -72,3 +73,11 @@ class UnknownScheme(ConfigError):
 
 class MissingDependency(ConfigError):
     code = "missing_dependency"
+
+
+def auth_refused(text: str) -> ConfigError:
+    """The error for credentials the broker refuses, the same on every backend.
+
+    Not a ``ConnectError``: retrying with the same credentials cannot help.
+    """
+    return ConfigError(text, code="bus_auth")

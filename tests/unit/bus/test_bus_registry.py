@@ -93,3 +93,23 @@ def test_exported_names_are_pinned() -> None:
     )
     for name in agent_os.bus.__all__:
         assert hasattr(agent_os.bus, name), name
+
+
+def test_refused_credentials_are_the_same_error_on_every_backend() -> None:
+    """A broker that refuses the credentials: ConfigError "bus_auth", never a retryable one."""
+    import nats.errors
+    from aiokafka.errors import SaslAuthenticationFailed
+    from botocore.exceptions import NoCredentialsError
+    from redis.exceptions import AuthenticationError
+
+    from agent_os.bus import ConfigError
+    from agent_os.bus.backends import _kafka_codec, _nats_codec, _redis_codec, _sqs_client
+
+    errors = [
+        _nats_codec.translate(nats.errors.AuthorizationError(), "connect"),
+        _redis_codec.translate(AuthenticationError("WRONGPASS"), "connect"),
+        _kafka_codec.translate(SaslAuthenticationFailed("bad"), "connect"),
+        _sqs_client.translate(NoCredentialsError(), "connect"),
+    ]
+    assert all(isinstance(e, ConfigError) for e in errors)
+    assert {(e.code, e.retryable) for e in errors} == {("bus_auth", False)}

@@ -26,16 +26,18 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from aiokafka.errors import (
+    AuthenticationFailedError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
     NodeNotReadyError,
     RequestTimedOutError,
+    SaslAuthenticationFailed,
 )
 
 from .._envelope import Envelope
-from .._errors import BusError, ConnectError, MalformedEnvelope, PayloadTooLarge
+from .._errors import BusError, ConnectError, MalformedEnvelope, PayloadTooLarge, auth_refused
 
 Headers = list[tuple[str, bytes]]
 
@@ -159,6 +161,8 @@ def translate(exc: BaseException, what: str) -> BusError:
         exc, KafkaConnectionError | NodeNotReadyError | KafkaTimeoutError | RequestTimedOutError
     ):
         return ConnectError(f"{what}: Kafka broker unavailable: {exc}")
+    if isinstance(exc, AuthenticationFailedError | SaslAuthenticationFailed):
+        return auth_refused(f"{what}: Kafka refused the credentials: {exc}")
     if isinstance(exc, KafkaError) and exc.retriable:
         return ConnectError(f"{what}: {exc}")
     return BusError(f"{what}: {exc}", code="kafka_error")

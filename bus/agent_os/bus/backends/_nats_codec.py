@@ -30,6 +30,7 @@ from .._errors import (
     MalformedEnvelope,
     NoResponders,
     PayloadTooLarge,
+    auth_refused,
 )
 
 #: ``envelope.id``; JetStream de-duplicates on it.
@@ -154,6 +155,8 @@ def delivery_count(ack_subject: str) -> int:
 def translate(exc: BaseException, what: str) -> BusError:
     """The bus error for a nats-py exception raised while doing ``what``."""
     text = f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, nats.errors.AuthorizationError):
+        return auth_refused(text)
     if isinstance(exc, nats.errors.ConnectionClosedError):
         return BusClosed(text)
     if isinstance(exc, nats.errors.MaxPayloadError):

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._envelope import Envelope
-from .._errors import BusError, ConnectError, MalformedEnvelope
+from .._errors import BusError, ConnectError, MalformedEnvelope, auth_refused
 
 _HEADER = b"h:"
 
@@ -95,9 +95,7 @@ def decode_entry(subject: str, fields: Iterable[tuple[bytes, bytes]]) -> Envelop
 def translate(exc: BaseException, what: str) -> BusError:
     """The bus error for a redis-py (or socket) exception raised while doing ``what``."""
     if isinstance(exc, AuthenticationError | AuthorizationError | NoPermissionError):
-        err: BusError = ConnectError(f"redis refused {what}: {exc}", code="bus_auth")
-        err.retryable = False
-        return err
+        return auth_refused(f"redis refused {what}: {exc}")
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
         return ConnectError(f"redis unreachable during {what}: {exc}")
     if isinstance(exc, ResponseError):

@@ -26,7 +26,7 @@ from botocore.exceptions import (
 )
 
 from .._envelope import Envelope, decode, encode
-from .._errors import BusError, ConfigError, ConnectError, PayloadTooLarge
+from .._errors import BusError, ConfigError, ConnectError, PayloadTooLarge, auth_refused
 from ._sqs_names import valid_prefix
 
 #: SQS accepts at most 256 KiB per message (body plus attributes).
@@ -84,12 +84,12 @@ def translate(exc: BaseException, op: str) -> BusError:
         if code == "MessageTooLong" or (code == "InvalidParameterValue" and "long" in message):
             return PayloadTooLarge(message)
         if code in _AUTH:
-            return ConfigError(message, code="bus_auth")
+            return auth_refused(message)
         error = BusError(message, code="broker_error")
         error.retryable = code in _BUSY or status >= 500
         return error
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return ConfigError(f"SQS credentials: {exc}", code="bus_auth")
+        return auth_refused(f"SQS credentials: {exc}")
     if isinstance(exc, BotoConnectionError | HTTPClientError | aiohttp.ClientError | OSError):
         return ConnectError(f"SQS {op}: endpoint unreachable: {exc}")
     if isinstance(exc, TimeoutError):
