@@ -53,6 +53,9 @@ _IDS = {
     "Azure Storage Account access key": "secret:azure-storage-key",
 }
 _RE2_MAX_REPEAT = 1000
+#: A repetition counting this far is a DFA counter; a literal this long anchors it; a class
+#: of this few letters counts as a literal; free-running rules per RE2 set.
+_COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 3, 8, 2
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
 _ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
 
@@ -77,6 +80,9 @@ def _quiet() -> Any:
 
 
 _QUIET = _quiet()
+#: Python's regex parser (no stubs): a rule's parse tree decides which RE2 set it joins.
+_parser: Any = importlib.import_module("re._parser")
+_C: Any = importlib.import_module("re._constants")
 
 
 def _slug(text: str) -> str:
@@ -149,7 +155,93 @@ DECODABLE = (
 )
 
 
-def _build() -> tuple[tuple[SecretRule, ...], Any, dict[str, Any]]:
+def _counted(op: Any, av: Any) -> bool:
+    lo, hi, _ = av
+    return bool(
+        op in (_C.MAX_REPEAT, _C.MIN_REPEAT)
+        and (lo >= _COUNTED or (hi is not _C.MAXREPEAT and hi >= _COUNTED))
+    )
+
+
+def _walk(items: Any, run: int) -> int | None:
+    """Literal run length after ``items``; ``-1`` once a literal of :data:`_ANCHOR`
+    characters is behind us (every later counter waits for it); ``None`` when a
+    counted repetition can start without one."""
+    for op, av in items:
+        if op is _C.AT:
+            continue
+        if op is _C.LITERAL:
+            run += 1
+        elif op is _C.IN:
+            few = len(av) <= _FEW and all(o is _C.LITERAL for o, _ in av)
+            run = run + 1 if few else 0
+        elif op is _C.SUBPATTERN:
+            inner = _walk(getattr(av[-1], "data", av[-1]), run)
+            if inner is None or inner < 0:
+                return inner
+            run = inner
+        elif op is _C.BRANCH:
+            runs = [_walk(getattr(branch, "data", branch), run) for branch in av[1]]
+            if None in runs:
+                return None
+            open_runs = [r for r in runs if r is not None and r >= 0]
+            if not open_runs:
+                return -1
+            run = min(open_runs)
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
+            if _counted(op, av) or _walk(getattr(av[2], "data", av[2]), 0) is None:
+                return None
+            run = 0
+        else:
+            run = 0
+        if run >= _ANCHOR:
+            return -1
+    return run
+
+
+def anchored(source: str) -> bool:
+    """True when every counted repetition of ``source`` sits behind a literal of two or more
+    characters, so that unrelated text starts no counter in RE2's DFA."""
+    try:
+        return _walk(_parser.parse(source).data, 0) is not None
+    except Exception:  # a syntax Python's parser lacks: treat as free running (costs only time)
+        return False
+
+
+def _gate(source: str) -> str:
+    """The set member for ``source``: a leading class of a few letters in front of a counted
+    run (``[MNO][A-Za-z0-9_-]{23,27}``) is dropped, since it makes the DFA track every start
+    offset; the member then finds a superset and the rule's own regex decides."""
+    return re.sub(r"^\[[A-Za-z0-9]{2,4}\](?=\[)", "", source)
+
+
+def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, ...]], ...]:
+    """RE2 sets over ``rules``, grouped so that no DFA multiplies many counters.
+
+    A set's DFA state is the product of its members' progress; members that
+    start counting at almost any character (``[0-9a-z]{32}-us``, the
+    decodable-run member) make that product explode on long random text, at
+    hundreds of milliseconds per 64 KB. Members anchored by a literal share one
+    set; free-running members go :data:`_PER_SET` to a set. Cost is then linear
+    with a small constant (benchmarks/policy_check.py --adversarial shows it).
+    """
+    free = [i for i, rule in enumerate(rules) if not anchored(rule.regex)]
+    groups = [[i for i in range(len(rules)) if i not in set(free)]]
+    groups += [free[at : at + _PER_SET] for at in range(0, len(free), _PER_SET)]
+    groups.append([len(rules)])  # DECODABLE alone: it counts on every token character
+    out = []
+    for group in groups:
+        rule_set = re2.Set.SearchSet(options)
+        for index in group:
+            rule_set.Add(DECODABLE if index == len(rules) else _gate(rules[index].regex))
+        rule_set.Compile()
+        out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group)))
+    return tuple(out)
+
+
+def _build() -> tuple[
+    tuple[SecretRule, ...], tuple[tuple[Any, tuple[int, ...]], ...], dict[str, Any]
+]:
     plugin, info = _plugin_patterns()
     rules = []
     options = re2.Options()
@@ -167,19 +259,15 @@ def _build() -> tuple[tuple[SecretRule, ...], Any, dict[str, Any]]:
                 fmt.id, fmt.reason, fmt.source, fmt.regex, compiled, fmt.group, fmt.min_entropy
             )
         )
-    rule_set = re2.Set.SearchSet(options)
-    for rule in rules:
-        rule_set.Add(rule.regex)
-    rule_set.Add(DECODABLE)  # index len(rules)
-    rule_set.Compile()
+    sets = _sets(rules, options)
     info["plugin_rules"] = len(plugin)
     info["catalogue_rules"] = len(CATALOGUE)
     info["rules"] = len(rules)
-    return tuple(rules), rule_set, info
+    info["sets"] = len(sets)
+    return tuple(rules), sets, info
 
 
-RULES, _SET, CATALOGUE_INFO = _build()
-_MATCH = getattr(_SET, "_set", _SET).Match
+RULES, _SETS, CATALOGUE_INFO = _build()
 
 #: Check id -> reason (the first rule's), for ``checks: [secrets]``.
 SECRET_CHECKS: dict[str, str] = {}
@@ -196,4 +284,7 @@ def match_set(data: bytes) -> list[int]:
 
     The index ``len(RULES)`` means: ``data`` holds a run worth decoding.
     """
-    return list(_MATCH(data) or ())
+    found: list[int] = []
+    for match, members in _SETS:
+        found.extend(members[i] for i in match(data) or ())
+    return found
