@@ -33,10 +33,11 @@ code: conservative, never skipped).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 import re2
+
+from ._normalise import compat
 
 __all__ = ["CODE_CHECKS", "analyse_code", "program_text"]
 
@@ -203,8 +204,7 @@ def _may_hold(source: str) -> bool:
 
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
     """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises."""
-    if not source.isascii():
-        source = unicodedata.normalize("NFKC", source)
+    source = compat(source)
     if not _may_hold(source):
         return []
     if len(source) > _MAX_CHARS:

@@ -20,8 +20,9 @@ itself, so a whole-directory copy (``tar c ~/.ssh``) is caught.
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import unquote
+
+from ._normalise import compat
 
 __all__ = ["canonical_paths", "glob_regex"]
 
@@ -70,8 +71,7 @@ def _resolve(path: str) -> str:
 def canonical_paths(value: str) -> tuple[str, ...]:
     """Every canonical (lower-case) spelling ``value`` may denote, the literal one first."""
     text = value.strip().strip("'\"")
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    text = compat(text)
     text = _decode(text)
     if "\x00" in text:
         text = text.partition("\x00")[0]

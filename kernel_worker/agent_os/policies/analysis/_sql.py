@@ -44,12 +44,11 @@ from a bounded cache.
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 import re2
 
-from ._normalise import space_insensitive, strip_sql_comments
+from ._normalise import compat, space_insensitive, strip_sql_comments
 from ._patterns import SQL_PATTERNS
 from ._re import OPTIONS
 from ._sql_judge import Judge
@@ -91,15 +90,11 @@ _GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _re.searc
 _UNANCHORED = re2._Anchor.UNANCHORED
 _MAX_CHARS = 8_192  # ~2,000 tokens: a few ms of Python at worst
 _MAX_FOLD_DEPTH = 3
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f"
-                               "\u2060\u2061\u2062\u2063\u2064\ufeff"))  # fmt: skip
 
 
 def _prepare(text: str) -> str:
-    """NFKC without invisible characters: what the tokenizer and the gate both see."""
-    if text.isascii():
-        return text
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    """Compatibility-decomposed, without invisible characters: what tokenizer and gate see."""
+    return compat(text)
 
 
 def sql_gate(text: str) -> bool:
