@@ -94,6 +94,7 @@ class Judge:
     _regexes: tuple[Any, ...]
     _allow_verdict: Verdict
     _allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict]
+    _hit_verdicts: dict[tuple[Any, ...], Verdict]
 
     def evaluate(
         self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
@@ -326,18 +327,29 @@ class Judge:
     ) -> Verdict:
         if rule.endswith(":too-complex") and code == "policy_violation":
             code = "too_complex"  # an analysis that ran out of budget, not a finding
-        return Verdict(
-            decision=signal.decision,
-            signal=signal,
-            rule=rule,
-            reason=reason,
-            matched=matched,
-            policy=self._name,
-            policy_hash=self._content_hash,
-            code=code,
-            kinds=() if found is None else found.kinds,
-            classified_by=None if found is None else found.source,
-        )
+        kinds = () if found is None else found.kinds
+        source = None if found is None else found.source
+        # Verdicts are immutable and a frozen dataclass costs microseconds to build:
+        # the same hit on the same classification gives the same (shared) verdict.
+        key = (signal, rule, reason, matched, code, kinds, source)
+        verdict = self._hit_verdicts.get(key)
+        if verdict is None:
+            verdict = Verdict(
+                decision=signal.decision,
+                signal=signal,
+                rule=rule,
+                reason=reason,
+                matched=matched,
+                policy=self._name,
+                policy_hash=self._content_hash,
+                code=code,
+                kinds=kinds,
+                classified_by=source,
+            )
+            if len(self._hit_verdicts) >= 1024:
+                self._hit_verdicts.clear()  # matched text comes from agents: bound the memory
+            self._hit_verdicts[key] = verdict
+        return verdict
 
     def _condition_error(self, rule: str, reason: str, found: Classification | None) -> Verdict:
         # Fail closed: a condition that cannot be evaluated never skips its rule.

@@ -72,6 +72,7 @@ class Policy(Judge):
         "_data",
         "_default",
         "_description",
+        "_hit_verdicts",
         "_name",
         "_net",
         "_net_order",
@@ -149,6 +150,7 @@ class Policy(Judge):
             raise exc.located(policy=name) from None
         _check_tool_ambiguity(self._action_rules, self._tools, name)
         self._allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict] = {}
+        self._hit_verdicts: dict[tuple[Any, ...], Verdict] = {}
         self._net = (
             self._allowed_domains is not None
             or bool(self._blocked_domains)

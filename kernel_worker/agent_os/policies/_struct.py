@@ -122,6 +122,7 @@ class Structural:
         "_net_order",
         "_net_rules",
         "_path_map",
+        "_path_match",
         "_path_rules",
         "_path_set",
         "_secrets",
@@ -159,6 +160,12 @@ class Structural:
         self._command_map = tuple(i for i, _ in command_regexes)
         path_regexes = [(i, glob_regex(g)) for i, rule in enumerate(paths) for g in rule.paths]
         self._path_set = _compile_set([r for _, r in path_regexes])
+        # The binding's Match on bytes, minus the wrapper's type check.
+        self._path_match: Any = (
+            None
+            if self._path_set is None
+            else getattr(self._path_set, "_set", self._path_set).Match
+        )
         self._path_map = tuple(i for i, _ in path_regexes)
         groups = set()
         if self._sql:
@@ -236,13 +243,18 @@ class Structural:
             for text in [*(texts or ()), *(["\n".join(unknown)] if unknown else ())]:
                 for check_id, excerpt in analyse_code(text, language):
                     self._offer_check(check_id, excerpt, offer, base)
-        if self._path_set is not None:
-            for path in groups.get("path") or ():
-                self._offer_path(path, offer, base)
-        if self._writes and kind in _WRITE_ACTIONS:
-            for path in groups.get("path") or ():
-                if any(persistence_target(p) for p in canonical_paths(path)):
-                    self._offer_check("path:persistence-write", path, offer, base)
+        paths = groups.get("path")
+        writes = self._writes and kind in _WRITE_ACTIONS
+        if paths and (self._path_set is not None or writes):
+            # One canonicalisation per path serves both rules.
+            spellings = [canonical_paths(path) for path in paths]
+            if self._path_set is not None:
+                for path, spelt in zip(paths, spellings, strict=True):
+                    self._offer_path(path, offer, base, spelt)
+            if writes:
+                for path, spelt in zip(paths, spellings, strict=True):
+                    if any(persistence_target(p) for p in spelt):
+                        self._offer_check("path:persistence-write", path, offer, base)
         if self._secrets:
             for check_id, excerpt in scan_secrets(args):
                 entry = self._checks.get(check_id)
@@ -281,10 +293,13 @@ class Structural:
             urls = list(dict.fromkeys(report.urls))
             self.check_urls("", urls, offer, self._net_order, lenient=True)
 
-    def _offer_path(self, path: str, offer: Offer, base: int) -> None:
+    def _offer_path(
+        self, path: str, offer: Offer, base: int, spellings: tuple[str, ...] | None = None
+    ) -> None:
         base_paths = base + len(self._checks) + len(self._command_rules)
-        for candidate in canonical_paths(path):
-            for set_index in self._path_set.Match(candidate) or ():
+        match = self._path_match
+        for candidate in canonical_paths(path) if spellings is None else spellings:
+            for set_index in match(candidate.encode()) or ():
                 index = self._path_map[set_index]
                 rule = self._path_rules[index]
                 matched = redact(path, secret=False)

@@ -59,6 +59,7 @@ NAMED_HOSTS: dict[str, tuple[str, ...]] = {
 }
 # Wildcard DNS services that resolve a name to the address written in it.
 _IP_DNS = ("nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct")
+_IP_DNS_DOTTED = tuple("." + suffix for suffix in _IP_DNS)
 _HEX = re.compile(r"0x[0-9a-f]*")
 _NIP_DASHED = re.compile(r"(?:^|-)(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})$")
 _NIP_HEX = re.compile(r"(?:^|-)([0-9a-f]{8})$")
@@ -139,13 +140,16 @@ def addresses_of(host: str) -> tuple[IPAddress, ...]:
         if value >> 32 == 0x64FF9B << 64 or (value >> 32 == 0 and value > 1):
             out.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))  # NAT64, IPv4-compatible
         return tuple(out)
-    try:
-        return (ipaddress.IPv4Address(host),)
-    except ValueError:
-        pass
-    for suffix in _IP_DNS:
-        if host.endswith("." + suffix):
-            return _nip(host[: -len(suffix) - 1])
+    # Dotted-quad text ends in a digit; a name would only raise (costly) below.
+    if host[-1:].isdigit():
+        try:
+            return (ipaddress.IPv4Address(host),)
+        except ValueError:
+            pass
+    if host.endswith(_IP_DNS_DOTTED):
+        for suffix in _IP_DNS_DOTTED:
+            if host.endswith(suffix):
+                return _nip(host[: -len(suffix)])
     return ()
 
 
