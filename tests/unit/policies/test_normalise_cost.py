@@ -42,3 +42,16 @@ def test_expanding_text_still_meets_the_rules_after_it() -> None:
         }
     )
     assert verdict.decision.value == "deny"
+
+
+def test_url_unescaping_in_c_time_matches_unquote() -> None:
+    import random
+    from urllib.parse import unquote
+
+    from agent_os.policies.analysis._normalise import unescape_url
+
+    pieces = ["%2e", "%41", "%", "%\n", "% ", "=", "=\n", "%c3%a9", "%ZZ", "%4", "a", "/", "%25"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert unescape_url(text) == unquote(text, errors="replace"), text

@@ -36,3 +36,17 @@ def test_split_join_reads_only_the_ends_of_long_fragments() -> None:
     # A secret split at the end of a long fragment is still whole at the join.
     args = {"a": blob + GITHUB[:20], "b": GITHUB[20:] + blob}
     assert "secret:github-token" in {check for check, _ in scan_secrets(args)}
+
+
+def test_decoding_is_a_few_passes_not_one_per_run() -> None:
+    import base64
+
+    from agent_os.policies.analysis._secrets import _decodings
+
+    runs = [base64.b64encode(f"harmless text number {i:04d}".encode()).decode() for i in range(500)]
+    decoded = list(_decodings(" ".join(runs)))
+    assert len(decoded) <= 4  # one per encoding, whatever the number of runs
+    assert "harmless text number 0499" in "\n".join(decoded)
+    # A key hidden among them is still found, in base64 and in base64url.
+    hidden = base64.urlsafe_b64encode(f"token {GITHUB}".encode()).decode()
+    assert "secret:github-token" in {c for c, _ in scan_secrets({"t": [*runs[:50], hidden]})}

@@ -20,9 +20,8 @@ itself, so a whole-directory copy (``tar c ~/.ssh``) is caught.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
-from ._normalise import compat
+from ._normalise import compat, unescape_url
 
 __all__ = ["canonical_paths", "glob_regex"]
 
@@ -38,7 +37,7 @@ def _decode(text: str) -> str:
     for _ in range(_MAX_DECODE):
         if "%" not in text:
             break
-        decoded = unquote(text, errors="replace")
+        decoded = unescape_url(text)
         if decoded == text:
             break
         text = decoded
