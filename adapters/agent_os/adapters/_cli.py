@@ -47,6 +47,7 @@ from ._cli_mcp import mcp_proxy
 from ._cli_policy import explain_lines, policy
 from ._cli_review import console, review, review_queue
 from ._cli_trust import trust
+from ._cli_verifier import verifier
 from ._demo import render, run_demo
 
 log = logging.getLogger("agent_os.kernel")
@@ -345,3 +346,4 @@ main.add_command(policy)
 main.add_command(trust)
 main.add_command(review)
 main.add_command(console)
+main.add_command(verifier)

@@ -134,6 +134,11 @@ def test_exported_names() -> None:
         "RemoteError",
         "ResultCache",
         "VerifierError",
+        "VerifierWorker",
+        "RemoteVerifier",
+        "CMVK_SUBJECT",
+        "VERIFIER_RECIPIENT",
+        "WORKER_GROUP",
         "parse_model",
         "resolve",
     }

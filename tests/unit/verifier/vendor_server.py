@@ -152,12 +152,17 @@ def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # Many verifications at once open many connections: the default backlog of 5 refuses some.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @contextmanager
 def vendor_server(scripts: Mapping[str, Sequence[Step]]) -> Iterator[VendorServer]:
     """Serve ``scripts`` on a free loopback port for the duration of the block."""
     state = VendorServer({k: list(v) for k, v in scripts.items()})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()

@@ -27,10 +27,16 @@ from ._judges import AsyncJudge, DefaultJudge, EmbeddingJudge, Judge, LexicalJud
 from ._metrics import Metrics
 from ._models import parse_model, resolve
 from ._provider import Answer, CallSettings, HTTPProvider, Provider
+from ._remote import RemoteVerifier
 from ._vendors import AnthropicMessages, GeminiGenerate, OpenAIChat
 from ._verifier import ConsensusVerifier
+from ._wire import CMVK_SUBJECT, VERIFIER_RECIPIENT, WORKER_GROUP
+from ._worker import VerifierWorker
 
 __all__ = [
+    "CMVK_SUBJECT",
+    "VERIFIER_RECIPIENT",
+    "WORKER_GROUP",
     "Answer",
     "AnthropicMessages",
     "AsyncJudge",
@@ -54,8 +60,10 @@ __all__ = [
     "ProviderTimeout",
     "RateLimited",
     "RemoteError",
+    "RemoteVerifier",
     "ResultCache",
     "VerifierError",
+    "VerifierWorker",
     "parse_model",
     "resolve",
 ]

@@ -96,6 +96,7 @@ class MiniLM:
         # Sentences are a few dozen tokens: BLAS threads only contend with each other
         # (and with the event loop); one thread is ~10x faster on a busy machine.
         self._one_thread = threadpool_limits
+        self._seen: dict[str, Array] = {}
 
     def _layer_norm(self, x: Array, prefix: str) -> Array:
         import numpy as np
@@ -112,9 +113,16 @@ class MiniLM:
         return out
 
     def embed(self, text: str) -> Array:
-        """The mean-pooled, L2-normalised embedding of ``text``."""
-        with self._one_thread(1, "blas"):
-            return self._embed(text)
+        """The mean-pooled, L2-normalised embedding of ``text`` (the last 2048 kept)."""
+        found = self._seen.get(text)
+        if found is None:
+            with self._one_thread(1, "blas"):
+                found = self._embed(text)
+            if len(self._seen) >= 2048:
+                # Answers are compared pairwise within one verification: recent ones matter.
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[text] = found
+        return found
 
     def _embed(self, text: str) -> Array:
         import numpy as np

@@ -14,8 +14,12 @@ from ._models import resolve
 from ._provider import CallSettings, Provider
 
 if TYPE_CHECKING:
+    from agent_os.bus import Bus
+    from agent_os.trust import AgentIdentity, PublicIdentity
+
     from ._cache import ResultCache
     from ._metrics import Metrics
+    from ._remote import RemoteVerifier
 
 
 class ConsensusVerifier:
@@ -27,6 +31,12 @@ class ConsensusVerifier:
     fewest answers that can decide (default: a majority of the models);
     fewer is ``inconclusive``. ``settings`` are one :class:`CallSettings` for
     every model or a mapping from model string to its own.
+
+    With ``bus`` the verification runs on a worker of the pool on
+    ``agentos.v1.cmvk`` (``agent-os verifier --bus URL``): requests are signed
+    with ``identity`` and only results signed by one of ``verifier_keys``
+    (pinned) count. Models must then be strings: the workers resolve them with
+    their own keys, so nothing is resolved (or required) here.
     """
 
     def __init__(
@@ -40,6 +50,10 @@ class ConsensusVerifier:
         environ: Mapping[str, str] | None = None,
         cache: ResultCache | None = None,
         metrics: Metrics | None = None,
+        bus: Bus | None = None,
+        identity: AgentIdentity | None = None,
+        verifier_keys: Sequence[PublicIdentity] = (),
+        timeout: float = 60.0,
     ) -> None:
         if not models:
             raise ConfigurationError("ConsensusVerifier needs at least one model")
@@ -52,6 +66,18 @@ class ConsensusVerifier:
         self._cache = cache
         self._metrics = metrics
         self._judge = judge
+        self._remote: RemoteVerifier | None = None
+        if bus is not None:
+            from ._remote import RemoteVerifier
+
+            if identity is None:
+                raise ConfigurationError("over the bus, requests are signed: pass identity=")
+            if not all(isinstance(m, str) for m in models):
+                raise ConfigurationError("over the bus, models must be model strings")
+            self._remote = RemoteVerifier(bus, identity, verifier_keys, timeout=timeout)
+            self.models: tuple[str, ...] = tuple(str(m) for m in models)
+            self._providers: tuple[Provider, ...] = ()
+            return
         self._providers = tuple(
             resolve(m, settings=_settings_of(settings, m), environ=environ) for m in models
         )
@@ -75,15 +101,20 @@ class ConsensusVerifier:
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-        answers = await asyncio.gather(*(self._ask(p, prompt) for p in self._providers))
-        result = await decide(
-            self._the_judge(), prompt, answers, threshold=level, quorum=self.quorum
-        )
+        if self._remote is not None:
+            result = await self._remote.verify(prompt, self.models, level, self.quorum)
+        else:
+            result = await self.verify_local(prompt, level, self.quorum)
         if self._metrics is not None:
             self._metrics.observe(result)
         if self._cache is not None and result.outcome != "inconclusive":
             self._cache.put(key, result)
         return result
+
+    async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:
+        """Ask the models from this process and decide (no cache, no metrics)."""
+        answers = await asyncio.gather(*(self._ask(p, prompt) for p in self._providers))
+        return await decide(self._the_judge(), prompt, answers, threshold=threshold, quorum=quorum)
 
     async def _ask(self, provider: Provider, prompt: str) -> ModelResult:
         started = time.perf_counter()

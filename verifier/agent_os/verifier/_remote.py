@@ -1,0 +1,106 @@
+"""The client side of the verifier pool: signed requests, pinned result keys."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from agent_os.bus import Bus, BusError, Envelope
+from agent_os.trust import (
+    AgentIdentity,
+    PublicIdentity,
+    SignedMessage,
+    TrustError,
+    TrustLevel,
+    TrustRegistry,
+)
+
+from ._consensus import ConsensusResult
+from ._errors import ConfigurationError, RemoteError
+from ._wire import CMVK_SUBJECT, VERIFIER_RECIPIENT, request_content
+
+
+class RemoteVerifier:
+    """Sends verification requests to the pool and accepts only pinned-key results.
+
+    A reply that is not signed by one of ``verifier_keys`` for this client and
+    this request is dropped and the wait goes on (anyone who can publish on the
+    reply subject can answer first); no valid reply in ``timeout`` seconds is a
+    :class:`RemoteError`, as is a signed error reply.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        identity: AgentIdentity,
+        verifier_keys: Iterable[PublicIdentity],
+        *,
+        timeout: float = 60.0,
+        subject: str = CMVK_SUBJECT,
+    ) -> None:
+        keys = list(verifier_keys)
+        if not keys:
+            raise ConfigurationError("a remote verifier needs at least one pinned verifier key")
+        # Holds only the pinned keys: any key it knows is a verifier key.
+        self._pinned = TrustRegistry()
+        for key in keys:
+            self._pinned.register(key, TrustLevel.HIGH)
+        self._bus = bus
+        self._identity = identity
+        self._timeout = timeout
+        self._subject = subject
+        self.dropped = 0
+
+    async def verify(
+        self, prompt: str, models: Sequence[str], threshold: float, quorum: int
+    ) -> ConsensusResult:
+        message = SignedMessage.create(
+            self._identity,
+            VERIFIER_RECIPIENT,
+            request_content(prompt, tuple(models), threshold, quorum),
+        )
+        envelope = Envelope(
+            subject=self._subject,
+            body=message.to_bytes(),
+            id=message.id,
+            deadline=time.time() + self._timeout,
+        )
+        found: list[dict[str, object]] = []
+
+        def accept(reply: Envelope) -> bool:
+            content = self._read(reply, message.id)
+            if content is None:
+                self.dropped += 1
+                return False
+            found.append(content)
+            return True
+
+        try:
+            await self._bus.request(envelope, self._timeout, accept=accept)
+        except BusError as exc:
+            raise RemoteError(f"no result from the verifier pool: {exc}", code=exc.code) from None
+        content = found[-1]
+        error = content.get("error")
+        if isinstance(error, dict):
+            raise RemoteError(str(error.get("message")), code=str(error.get("code")))
+        try:
+            result = content["result"]
+            assert isinstance(result, dict)
+            return ConsensusResult.from_dict(result)
+        except (KeyError, TypeError, AssertionError):
+            raise RemoteError("the pool's result has another shape", code="bad_result") from None
+
+    def _read(self, reply: Envelope, request_id: str) -> dict[str, object] | None:
+        try:
+            message = SignedMessage.from_bytes(reply.body)
+        except TrustError:
+            return None
+        if not self._pinned.verify(message, expected_recipient=self._identity.agent_id):
+            return None
+        try:
+            content = message.json()
+        except TrustError:
+            return None
+        if not isinstance(content, dict) or content.get("request_id") != request_id:
+            return None
+        return content

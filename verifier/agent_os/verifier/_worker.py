@@ -1,0 +1,174 @@
+"""The CMVK worker: a stateless competing consumer on ``agentos.v1.cmvk``.
+
+For each delivery, cheapest check first: size and deadline; the signed
+request (sender registered and not revoked, signature, freshness, recipient);
+the nonce (a replay is refused; a redelivery of the same broker copy passes);
+the content's shape; then the models are asked and the answers judged. The
+reply, result or error, is signed with the worker's verifier key, which
+clients pin. Model keys are the worker's own (its environment or key files):
+clients name models, never send keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from agent_os.bus import Bus, Delivery, Service, SubscribeOptions
+from agent_os.trust import (
+    AgentIdentity,
+    AsyncNonceStore,
+    MalformedMessage,
+    MemoryNonceStore,
+    NonceStore,
+    SignedMessage,
+    TrustError,
+    TrustRegistry,
+    as_async_nonce_store,
+)
+
+from ._consensus import ConsensusResult
+from ._errors import VerifierError
+from ._judges import AsyncJudge, Judge
+from ._metrics import Metrics
+from ._provider import CallSettings
+from ._verifier import ConsensusVerifier
+from ._wire import (
+    CMVK_SUBJECT,
+    VERIFIER_RECIPIENT,
+    WORKER_GROUP,
+    VerifyRequest,
+    parse_request,
+    sign_reply,
+)
+
+log = logging.getLogger("agent_os.verifier.worker")
+_VERIFIERS = 256
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+class VerifierWorker(Service):
+    """Verify consensus for signed requests from agents registered in ``registry``."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        identity: AgentIdentity,
+        registry: TrustRegistry,
+        *,
+        judge: Judge | AsyncJudge | None = None,
+        settings: CallSettings | Mapping[str, CallSettings] | None = None,
+        environ: Mapping[str, str] | None = None,
+        nonces: NonceStore | AsyncNonceStore | None = None,
+        subject: str = CMVK_SUBJECT,
+        group: str = WORKER_GROUP,
+        options: SubscribeOptions | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        super().__init__()
+        self._bus = bus
+        self._identity = identity
+        self._registry = registry
+        self._judge = judge
+        self._settings = settings
+        self._environ = environ
+        self._metrics = metrics
+        self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
+        self._subject = subject
+        self._group = group
+        # Model calls take seconds: redelivery waits longer than the kernel path's.
+        self._options = options or SubscribeOptions(ack_wait=60.0, concurrency=64)
+        self._verifiers: OrderedDict[tuple[str, ...], ConsensusVerifier] = OrderedDict()
+        self._subscription: Any = None
+        self.verifications = 0
+
+    @property
+    def verifier_id(self) -> str:
+        return self._identity.agent_id
+
+    async def start(self) -> None:
+        """Subscribe; returns once consuming."""
+        if self._subscription is None:
+            self._subscription = await self._bus.subscribe(
+                self._subject, self._handle, group=self._group, options=self._options
+            )
+            log.info("verifier %s consuming %s", self.verifier_id, self._subject)
+
+    async def _stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+        for verifier in self._verifiers.values():
+            await verifier.aclose()
+
+    async def _handle(self, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        now = time.time()
+        if len(envelope.body) > MAX_REQUEST_BYTES:
+            await delivery.reject("payload_too_large", "request too large")
+            return
+        if envelope.expired(now):
+            await delivery.ack()
+            return
+        try:
+            message = SignedMessage.from_bytes(envelope.body)
+        except MalformedMessage as exc:
+            await delivery.reject("malformed", str(exc))
+            return
+        try:
+            request = await self._admit(message, delivery, now)
+            content: dict[str, Any] = {
+                "request_id": message.id,
+                "result": (await self._verify(request)).to_dict(),
+            }
+        except VerifierError as exc:
+            content = {"request_id": message.id, "error": {"code": exc.code, "message": str(exc)}}
+        if envelope.reply_to is not None:
+            await self._bus.publish(
+                envelope.reply(sign_reply(self._identity, message.sender_id, content))
+            )
+        await delivery.ack()
+
+    async def _admit(self, message: SignedMessage, delivery: Delivery, now: float) -> VerifyRequest:
+        result = self._registry.verify(
+            message, now=now, expected_recipient=VERIFIER_RECIPIENT, record_nonce=False
+        )
+        if not result.valid:
+            raise VerifierError(f"request rejected: {result.reason}", code=result.reason)
+        origin = getattr(delivery, "origin", None)
+        try:
+            fresh = (delivery.attempt > 1 and origin is None) or await self._nonces.check_and_add(
+                message.sender_id,
+                message.nonce,
+                message.timestamp + self._registry.max_age,
+                now,
+                origin,
+            )
+        except TrustError as exc:
+            raise VerifierError(str(exc), code=exc.code) from None
+        if not fresh:
+            raise VerifierError("nonce already used", code="replay")
+        return parse_request(message)
+
+    async def _verify(self, request: VerifyRequest) -> ConsensusResult:
+        verifier = self._verifiers.get(request.models)
+        if verifier is None:
+            verifier = ConsensusVerifier(
+                models=list(request.models),
+                judge=self._judge,
+                quorum=request.quorum,
+                settings=self._settings,
+                environ=self._environ,
+            )
+            self._verifiers[request.models] = verifier
+            while len(self._verifiers) > _VERIFIERS:
+                _, old = self._verifiers.popitem(last=False)
+                await old.aclose()
+        self._verifiers.move_to_end(request.models)
+        self.verifications += 1
+        result = await verifier.verify_local(request.prompt, request.threshold, request.quorum)
+        if self._metrics is not None:
+            self._metrics.observe(result)
+        return result
