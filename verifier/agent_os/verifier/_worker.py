@@ -6,7 +6,9 @@ the nonce (a replay is refused; a redelivery of the same broker copy passes);
 the content's shape; then the models are asked and the answers judged. The
 reply, result or error, is signed with the worker's verifier key, which
 clients pin. Model keys are the worker's own (its environment or key files):
-clients name models, never send keys.
+clients name models, never send keys. ``providers`` names models this
+worker serves from provider objects (an in-house model, a test double)
+before any model string is parsed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ._consensus import ConsensusResult
 from ._errors import VerifierError
 from ._judges import AsyncJudge, Judge
 from ._metrics import Metrics
-from ._provider import CallSettings
+from ._provider import CallSettings, Provider
 from ._verifier import ConsensusVerifier
 from ._wire import (
     CMVK_SUBJECT,
@@ -67,6 +69,7 @@ class VerifierWorker(Service):
         group: str = WORKER_GROUP,
         options: SubscribeOptions | None = None,
         metrics: Metrics | None = None,
+        providers: Mapping[str, Provider] | None = None,
     ) -> None:
         super().__init__()
         self._bus = bus
@@ -76,6 +79,7 @@ class VerifierWorker(Service):
         self._settings = settings
         self._environ = environ
         self._metrics = metrics
+        self._named = dict(providers or {})
         self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
         self._subject = subject
         self._group = group
@@ -156,7 +160,7 @@ class VerifierWorker(Service):
         verifier = self._verifiers.get(request.models)
         if verifier is None:
             verifier = ConsensusVerifier(
-                models=list(request.models),
+                models=[self._named.get(m, m) for m in request.models],
                 judge=self._judge,
                 quorum=request.quorum,
                 settings=self._settings,

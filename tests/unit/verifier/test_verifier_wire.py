@@ -1,0 +1,127 @@
+"""The pool's wire: request shapes, replays and worker-side errors (memory bus)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from agent_os.bus import Bus, Envelope, connect
+from agent_os.trust import AgentIdentity, SignedMessage, TrustLevel, TrustRegistry
+from agent_os.verifier import (
+    CMVK_SUBJECT,
+    VERIFIER_RECIPIENT,
+    Answer,
+    ConsensusVerifier,
+    LexicalJudge,
+    RemoteError,
+    VerifierError,
+    VerifierWorker,
+)
+from agent_os.verifier._wire import parse_request, request_content
+
+AGENT = AgentIdentity.create("wire-client", "client", [])
+KEY = AgentIdentity.create("wire-verifier", "verifier", [])
+
+
+class Fixed:
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self._text = text
+
+    async def complete(self, prompt: str) -> Answer:
+        return Answer(self.name, self._text, 0.0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"prompt": "", "models": ["a"], "threshold": 0.8, "quorum": 1},
+        {"prompt": "q", "models": [], "threshold": 0.8, "quorum": 1},
+        {"prompt": "q", "models": [1], "threshold": 0.8, "quorum": 1},
+        {"prompt": "q", "models": ["a"], "threshold": 1.5, "quorum": 1},
+        {"prompt": "q", "models": ["a"], "threshold": True, "quorum": 1},
+        {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 2},
+        {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 1, "keys": "x"},
+        '["not", "an", "object"]',
+    ],
+)
+def test_malformed_requests_are_refused(content: Any) -> None:
+    message = SignedMessage.create(AGENT, VERIFIER_RECIPIENT, content)
+    with pytest.raises(VerifierError) as info:
+        parse_request(message)
+    assert info.value.code == "malformed_request"
+
+
+def test_request_round_trip() -> None:
+    content = request_content("q", ("a", "b"), 0.8, 2)
+    parsed = parse_request(SignedMessage.create(AGENT, VERIFIER_RECIPIENT, content))
+    assert (parsed.prompt, parsed.models, parsed.threshold, parsed.quorum) == (
+        "q",
+        ("a", "b"),
+        0.8,
+        2,
+    )
+    assert parsed.sender_id == AGENT.agent_id
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[Bus]:
+    registry = TrustRegistry()
+    registry.register(AGENT.public(), TrustLevel.STANDARD)
+    b = await connect("memory://cmvk-wire")
+    named = {"fixed:a": Fixed("fixed:a", "1889"), "fixed:b": Fixed("fixed:b", "1889.")}
+    async with VerifierWorker(b, KEY, registry, judge=LexicalJudge(), providers=named):
+        yield b
+    await b.close()
+
+
+async def test_replayed_request_bytes_are_refused(bus: Bus) -> None:
+    message = SignedMessage.create(
+        AGENT, VERIFIER_RECIPIENT, request_content("q", ("fixed:a", "fixed:b"), 0.8, 2)
+    )
+    replies = []
+    for _ in range(2):
+        envelope = Envelope(
+            subject=CMVK_SUBJECT, body=message.to_bytes(), id=message.id, deadline=time.time() + 5
+        )
+        reply = await bus.request(envelope, 5)
+        replies.append(SignedMessage.from_bytes(reply.body).json())
+    assert replies[0]["result"]["outcome"] == "agreed"
+    assert replies[1]["error"]["code"] == "replay"
+
+
+async def test_worker_side_configuration_error_reaches_the_client(bus: Bus) -> None:
+    verifier = ConsensusVerifier(
+        models=["fixed:a", "mystery-model"], bus=bus, identity=AGENT,
+        verifier_keys=[KEY.public()], timeout=5,
+    )  # fmt: skip
+    with pytest.raises(RemoteError) as info:
+        await verifier.verify_consensus("q")
+    assert info.value.code == "configuration"
+
+
+async def test_named_providers_answer_remotely(bus: Bus) -> None:
+    verifier = ConsensusVerifier(
+        models=["fixed:a", "fixed:b"], bus=bus, identity=AGENT,
+        verifier_keys=[KEY.public()], timeout=5,
+    )  # fmt: skip
+    result = await verifier.verify_consensus("q")
+    assert result.outcome == "agreed" and result.majority_models == ("fixed:a", "fixed:b")
+
+
+def test_bus_mode_needs_identity_and_model_strings() -> None:
+    from agent_os.verifier import ConfigurationError
+
+    class NoBus:
+        pass
+
+    with pytest.raises(ConfigurationError, match="identity"):
+        ConsensusVerifier(models=["a"], bus=NoBus())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="pinned"):
+        ConsensusVerifier(models=["a"], bus=NoBus(), identity=AGENT)  # type: ignore[arg-type]
