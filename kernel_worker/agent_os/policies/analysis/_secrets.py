@@ -59,7 +59,7 @@ _KEY = re.compile(
     re.IGNORECASE,
 )
 _B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
-_HEX = r"(?:[0-9a-fA-F]{2}){16,}"
+_HEX = r"[0-9a-fA-F]{32,}"  # a plain class run: Python's re tries each position cheaply
 _SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 # Python's re on purpose: no nested quantifiers here, and it is faster than the
 # RE2 wrapper for iterating matches; the rule set's DECODABLE member decides whether they run.
@@ -68,7 +68,7 @@ _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
-_DECODABLE = len(RULES)  # the set member that says a run is worth decoding
+_DECODABLE = len(RULES)  # the set member that says a run is worth decoding (+1: spaced out)
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t\n\r]{12,}")
 _URLSAFE = str.maketrans("-_", "+/")
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
@@ -104,10 +104,11 @@ class _Scan:
 
     def text(self, text: str, depth: int) -> None:
         data = text.encode("utf-8", "surrogatepass")
-        decodable = False
+        decodable = spaced = False
         for index in match_set(data):
-            if index == _DECODABLE:
+            if index >= _DECODABLE:
                 decodable = True
+                spaced = spaced or index > _DECODABLE
                 continue
             rule = RULES[index]
             for found in rule.compiled.finditer(text):
@@ -131,10 +132,10 @@ class _Scan:
                 self.add(rule.id, whole.strip())
                 break
         if depth == 0 and decodable:
-            self.decoded(text)
+            self.decoded(text, spaced)
 
-    def decoded(self, text: str) -> None:
-        for decoded in _decodings(text):
+    def decoded(self, text: str, spaced: bool) -> None:
+        for decoded in _decodings(text, spaced):
             self.budget -= len(decoded)
             if self.budget < 0:
                 self.add("secret:too-complex", "too much encoded text to decode")
@@ -180,7 +181,7 @@ def _readable(raw: bytes) -> str | None:
     return b"\n".join(found).decode("ascii") if found else None
 
 
-def _decodings(text: str) -> Iterable[str]:
+def _decodings(text: str, spaced: bool = True) -> Iterable[str]:
     """Readable text hidden in ``text``: base64, hex, URL escapes, spaced-out characters.
 
     Every run of one encoding is decoded in one C call: base64 runs are made
@@ -191,10 +192,10 @@ def _decodings(text: str) -> Iterable[str]:
     """
     if text.count("%") >= 3 and _PCT.search(text) is not None:
         yield unescape_url(text)
-    spaced = [found.replace(" ", "") for found in _SPACED.findall(text)]
-    if spaced:
-        yield "\n".join(spaced)
-    hexes = _HEX_RUN.findall(text)
+    joined = [found.replace(" ", "") for found in _SPACED.findall(text)] if spaced else []
+    if joined:
+        yield "\n".join(joined)
+    hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)]
     if hexes:
         decoded = _readable(bytes.fromhex("".join(hexes)))
         if decoded is not None:

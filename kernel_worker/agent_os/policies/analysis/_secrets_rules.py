@@ -28,7 +28,15 @@ import re2
 
 from ._secrets_catalogue import CATALOGUE
 
-__all__ = ["CATALOGUE_INFO", "DECODABLE", "RULES", "SECRET_CHECKS", "SecretRule", "match_set"]
+__all__ = [
+    "CATALOGUE_INFO",
+    "DECODABLE",
+    "RULES",
+    "SECRET_CHECKS",
+    "SPACED_OUT",
+    "SecretRule",
+    "match_set",
+]
 
 #: detect-secrets plugin modules that do not find secrets.
 _NOT_SECRETS = frozenset({"ip_public"})
@@ -56,6 +64,8 @@ _RE2_MAX_REPEAT = 1000
 #: A repetition counting this far is a DFA counter; a literal this long anchors it; a class
 #: of this few letters counts as a literal; free-running rules per RE2 set.
 _COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 3, 8, 2
+#: Anchored rules per set: rare counters still multiply, only less.
+_TIED_PER_SET = 16
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
 _ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
 
@@ -149,10 +159,10 @@ def _plugin_patterns() -> tuple[list[tuple[str, str, str, int]], dict[str, Any]]
 
 #: Runs worth decoding (base64, hex, spaced out, URL escapes); a member of the same set, so
 #: one scan both finds secrets and says whether decoding is worth trying.
-DECODABLE = (
-    r"[A-Za-z0-9+/_-]{24,}={0,2}|(?:[0-9a-fA-F]{2}){16,}"
-    r"|(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]|%[0-9A-Fa-f]{2}"
-)
+DECODABLE = r"[A-Za-z0-9+/_-]{24,}={0,2}|%[0-9A-Fa-f]{2}"
+#: Spaced-out characters (``g h p _ ...``), a member apart: the Python regex that
+#: collects them tries every position, so it runs only when this one matched.
+SPACED_OUT = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 
 
 def _counted(op: Any, av: Any) -> bool:
@@ -226,14 +236,20 @@ def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, 
     with a small constant (benchmarks/policy_check.py --adversarial shows it).
     """
     free = [i for i, rule in enumerate(rules) if not anchored(rule.regex)]
-    groups = [[i for i in range(len(rules)) if i not in set(free)]]
+    tied = [i for i in range(len(rules)) if i not in set(free)]
+    groups = [tied[at : at + _TIED_PER_SET] for at in range(0, len(tied), _TIED_PER_SET)]
     groups += [free[at : at + _PER_SET] for at in range(0, len(free), _PER_SET)]
-    groups.append([len(rules)])  # DECODABLE alone: it counts on every token character
+    # The decoding members (len(rules): DECODABLE, len(rules) + 1: SPACED_OUT) together:
+    # a space ends a base64 run, so their counters never run at once.
+    groups.append([len(rules), len(rules) + 1])
     out = []
     for group in groups:
         rule_set = re2.Set.SearchSet(options)
         for index in group:
-            rule_set.Add(DECODABLE if index == len(rules) else _gate(rules[index].regex))
+            if index >= len(rules):
+                rule_set.Add(SPACED_OUT if index > len(rules) else DECODABLE)
+            else:
+                rule_set.Add(_gate(rules[index].regex))
         rule_set.Compile()
         out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group)))
     return tuple(out)
@@ -282,7 +298,8 @@ SECRET_CHECKS.setdefault(
 def match_set(data: bytes) -> list[int]:
     """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere.
 
-    The index ``len(RULES)`` means: ``data`` holds a run worth decoding.
+    The index ``len(RULES)`` means: ``data`` holds a run worth decoding;
+    ``len(RULES) + 1``: it holds spaced-out characters.
     """
     found: list[int] = []
     for match, members in _SETS:
