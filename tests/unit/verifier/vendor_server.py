@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from agent_os.verifier import Answer
+
 
 @dataclass(frozen=True)
 class Status:
@@ -173,3 +175,17 @@ def vendor_server(scripts: Mapping[str, Sequence[Step]]) -> Iterator[VendorServe
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+class Instant:
+    """A model with no server at all: answers ``text`` at once (a provider object)."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self._text = text
+
+    async def complete(self, prompt: str) -> Answer:
+        return Answer(self.name, self._text, 0.0)
+
+    async def aclose(self) -> None:
+        return None
