@@ -55,3 +55,23 @@ def test_url_unescaping_in_c_time_matches_unquote() -> None:
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert unescape_url(text) == unquote(text, errors="replace"), text
+
+
+def test_sql_comments_are_stripped_in_two_substitutions() -> None:
+    from agent_os.policies.analysis._normalise import strip_sql_comments
+
+    cases = {
+        "DR/**/OP TABLE x": "DROP TABLE x",
+        "SELECT 1 -- drop\nDROP": "SELECT 1 \nDROP",
+        "/*!50000DROP*/ TABLE t": "DROP TABLE t",
+        "a /* unterminated": "a ",
+        "x -- y /* z\n w */ q": "x \n w */ q",
+        "/* a -- b */ c": " c",
+        "SELECT 1 " + "/**/" * 16000: "SELECT 1 ",
+    }
+    for text, expected in cases.items():
+        assert strip_sql_comments(text) == expected
+    verdict = STRICT.evaluate(
+        {"agent_id": "a", "action": "sql", "args": {"query": "/**/" * 8000 + "DR/**/OP TABLE t"}}
+    )
+    assert verdict.rule == "sql:drop"

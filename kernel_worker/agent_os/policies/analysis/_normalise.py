@@ -70,6 +70,10 @@ _FULL_FOLD = ("\u00df", "\u1e9e")  # ß, ẞ -> "ss"
 # and their expansions hold no ASCII. One mark keeps 64 KB of them from becoming 1 MB.
 _LONG_EXPANSIONS = ("\ufdfa", "\ufdfb")
 _ESCAPE = re.compile(rb"%(?=[0-9A-Fa-f]{2})")
+# A comment, left to right (whichever starts first wins); not a MySQL /*! */ one.
+_COMMENT = re.compile(r"/\*(?!!)[\s\S]*?(?:\*/|\Z)|--[^\n]*")
+# What is left of /*!50000 ... */ once the other comments are gone: its two marks.
+_EXECUTABLE = re.compile(r"/\*!\d*|\*/")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
@@ -140,34 +144,16 @@ def strip_sql_comments(text: str) -> str:
     """Remove ``/* ... */`` (an unterminated one runs to the end) and ``-- ...`` to end of line.
 
     Comments are removed, not replaced by a space, so ``DR/**/OP`` becomes
-    ``DROP``. A MySQL executable comment ``/*!50000 DROP */`` keeps its body.
-    Linear time: each character is looked at a bounded number of times.
+    ``DROP``. A MySQL executable comment ``/*!50000 DROP */`` keeps its body
+    (in which ``--`` starts a comment, as MySQL reads it). Two regex
+    substitutions with constant replacements: C time, however many comments.
     """
-    out: list[str] = []
-    pos = 0
-    n = len(text)
-    block = text.find("/*")
-    line = text.find("--")
-    while block >= 0 or line >= 0:
-        if line < 0 or 0 <= block < line:
-            out.append(text[pos:block])
-            end = text.find("*/", block + 2)
-            if text.startswith("/*!", block):
-                # MySQL runs the body of /*!50000 ... */: keep it, minus the version.
-                out.append(text[block + 3 : n if end < 0 else end].lstrip("0123456789"))
-            pos = n if end < 0 else end + 2
-        else:
-            out.append(text[pos:line])
-            end = text.find("\n", line + 2)
-            pos = n if end < 0 else end
-        if pos >= n:
-            break
-        if block >= 0 and block < pos:
-            block = text.find("/*", pos)
-        if line >= 0 and line < pos:
-            line = text.find("--", pos)
-    out.append(text[pos:])
-    return "".join(out)
+    if "/*" not in text and "--" not in text:
+        return text
+    text = _COMMENT.sub("", text)
+    if "/*!" in text:
+        text = _EXECUTABLE.sub("", text)
+    return text
 
 
 def collapse_whitespace(text: str) -> str:
