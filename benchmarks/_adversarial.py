@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -145,9 +146,112 @@ def inputs(
             yield family, channel, len(json.dumps(action)), action
 
 
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_URLSAFE = _ALNUM.lower() + "-_"
+
+
+def _rand(rng: random.Random, n: int, alphabet: str = _ALNUM) -> str:
+    return "".join(rng.choices(alphabet, k=n))
+
+
+def _nested_b64(rng: random.Random) -> str:
+    data = (_rand(rng, 8) + "A" * 1950).encode()
+    for _ in range(12):
+        data = base64.b64encode(data)
+    return data.decode()
+
+
+def _expanding(rng: random.Random, char: str) -> str:
+    """A random tag, then as many ``char`` as 64 KB holds (U+FDFA is 18 characters under NFKC)."""
+    return _rand(rng, 8) + char * ((LIMIT - 1024) // len(char.encode()))
+
+
+_BIG = LIMIT - 600
+#: Families whose every timing gets a fresh random input: an analyser's cache (or RE2's
+#: DFA state cache) makes a repeated input far cheaper than a new one.
+RANDOM_FAMILIES: dict[str, Callable[[random.Random], Action]] = {
+    "random text, typed http_request body": lambda r: _typed(
+        "http_request", url="https://a.example/", method="POST", body=_rand(r, _BIG)
+    ),
+    "random text, send_message": lambda r: _tool(
+        "send_message", channel="x", message=_rand(r, _BIG)
+    ),
+    "random text, SQL literal": lambda r: _typed("sql", query=f"SELECT '{_rand(r, _BIG)}'"),
+    "random text, URL query": lambda r: _typed(
+        "http_request", url="https://a.example/?q=" + _rand(r, _BIG)
+    ),
+    "random text, Bash echo": lambda r: _tool("Bash", command="echo " + _rand(r, _BIG)),
+    "random token sk-...": lambda r: _tool(
+        "send_message", channel="x", message="sk-" + _rand(r, _BIG, _URLSAFE)
+    ),
+    "975 random fields": lambda r: _tool(
+        "custom_tool", **{f"k{i}": _rand(r, 55) for i in range(975)}
+    ),
+    "3300 random tiny fields": lambda r: _tool(
+        "custom_tool", **{f"p{i}": _rand(r, 6) for i in range(3300)}
+    ),
+    "2000 random list items": lambda r: _tool(
+        "custom_tool", items=[_rand(r, 25) for _ in range(2000)]
+    ),
+    "2500 command fields": lambda r: _tool(
+        "custom_tool", **{f"command{i}": "ls " + _rand(r, 4) for i in range(2500)}
+    ),
+    "2300 argv lists": lambda r: _tool(
+        "custom_tool", a=[["rm", "-rf", _rand(r, 8)] for _ in range(2300)]
+    ),
+    "random bytes as base64": lambda r: _tool(
+        "send_message", channel="x", message=base64.b64encode(r.randbytes(48_000)).decode()
+    ),
+    "12-fold nested base64": lambda r: _tool("send_message", channel="x", message=_nested_b64(r)),
+    "U+FDFA in SQL": lambda r: _typed("sql", query=f"SELECT '{_expanding(r, chr(0xFDFA))}'"),
+    "U+FDFA in Python": lambda r: _tool(
+        "python_repl_ast", query=f"x='{_expanding(r, chr(0xFDFA))}'"
+    ),
+    "U+FDFA in a path": lambda r: _typed("file_read", path="/" + _expanding(r, chr(0xFDFA))),
+    "U+FDFA in a shell command": lambda r: _tool(
+        "Bash", command="echo " + _expanding(r, chr(0xFDFA))
+    ),
+    "U+FDFA in a message": lambda r: _tool(
+        "send_message", channel="x", message=_expanding(r, chr(0xFDFA))
+    ),
+    "squared katakana in SQL": lambda r: _typed(
+        "sql", query=f"SELECT '{_expanding(r, chr(0x3316))}'"
+    ),
+    "%2e%2e/ in a path": lambda r: _tool(
+        "read_file", path=_rand(r, 8) + "/" + "%2e%2e/" * 9300 + "x"
+    ),
+    "%25 in a message": lambda r: _tool(
+        "send_message", channel="x", message=_rand(r, 8) + "%25" * 21000 + "41"
+    ),
+    "/**/ in SQL": lambda r: _typed("sql", query=f"SELECT {r.randint(0, 10**9)} " + "/**/" * 16000),
+}
+
+
+def _row(family: str, channel: str, size: int, times: list[float], verdict: Any) -> dict[str, Any]:
+    return {
+        "family": family,
+        "channel": channel,
+        "bytes": size,
+        "us": round(statistics.median(times), 1),
+        "decision": getattr(getattr(verdict, "decision", None), "value", None),
+        "rule": getattr(verdict, "rule", None),
+    }
+
+
 def worst_case(evaluate: Callable[[Action], Any], repeats: int = 3) -> list[dict[str, Any]]:
     """Every input's median cost in microseconds, worst first."""
     rows = []
+    rng = random.Random(0)
+    for family, make in RANDOM_FAMILIES.items():
+        times, size, verdict = [], 0, None
+        for _ in range(repeats):
+            action = make(rng)  # fresh every time: nothing cached can answer it
+            size = max(size, len(json.dumps(action, ensure_ascii=False).encode()))
+            start = time.thread_time_ns()
+            verdict = evaluate(action)
+            times.append((time.thread_time_ns() - start) / 1000.0)
+        if size <= LIMIT:
+            rows.append(_row(family, "fresh random", size, times, verdict))
     for family, channel, size, action in inputs():
         if size > LIMIT:
             continue
@@ -158,15 +262,6 @@ def worst_case(evaluate: Callable[[Action], Any], repeats: int = 3) -> list[dict
             start = time.thread_time_ns()
             verdict = evaluate(action)
             times.append((time.thread_time_ns() - start) / 1000.0)
-        rows.append(
-            {
-                "family": family,
-                "channel": channel,
-                "bytes": size,
-                "us": round(statistics.median(times), 1),
-                "decision": getattr(getattr(verdict, "decision", None), "value", None),
-                "rule": getattr(verdict, "rule", None),
-            }
-        )
+        rows.append(_row(family, channel, size, times, verdict))
     rows.sort(key=lambda row: -row["us"])
     return rows
