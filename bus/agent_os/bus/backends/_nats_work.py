@@ -25,10 +25,11 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusError, MalformedEnvelope, NotSupported
+from .._errors import BusError, MalformedEnvelope, NotSupported
 from .._lease import run_handler
 from .._pool import Pool
 from .._protocol import Handler, SubscribeOptions
+from .._settle import SettleOnce
 from ._base import adopt_ack_wait
 from ._nats_codec import (
     STATUS,
@@ -51,10 +52,14 @@ _HEARTBEAT = "100"
 _ERR_CONSUMER_NOT_UNIQUE = 10100  # a work-queue stream takes one consumer per subject
 
 
-class _WorkDelivery:
+class _WorkDelivery(SettleOnce):
     """One JetStream delivery of a work-queue message; settled once."""
 
-    __slots__ = ("_msg", "_sub", "attempt", "envelope", "settled")
+    __slots__ = ("_attempt", "_msg", "_sub", "envelope", "settled")
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
 
     @property
     def origin(self) -> str | None:
@@ -65,34 +70,26 @@ class _WorkDelivery:
 
     def __init__(self, sub: WorkSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
         self._sub, self._msg = sub, msg
-        self.envelope, self.attempt = envelope, attempt
+        self.envelope, self._attempt = envelope, attempt
         self.settled = False
 
-    def _settle(self) -> bool:
-        if self._sub.closed:
-            raise BusClosed("cannot settle a delivery after its bus was closed")
-        if self.settled:
-            return False
-        self.settled = True
+    def _closed(self) -> bool:
+        return self._sub.closed
+
+    def _forget(self) -> None:
         self._sub.unsettled.discard(self)
-        return True
 
-    async def ack(self) -> None:
-        if self._settle():
-            await self._sub.send_ack(self._msg, b"+ACK")
+    def _max_deliver(self) -> int:
+        return self._sub.options.max_deliver
 
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if not self._settle():
-            return
-        if self.attempt >= self._sub.options.max_deliver:
-            detail = f"not acknowledged after {self.attempt} deliveries"
-            await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
-        else:
-            await self._sub.send_nak(self._msg, delay)
+    async def _ack(self) -> None:
+        await self._sub.send_ack(self._msg, b"+ACK")
 
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
+    async def _redeliver(self, error_code: str, delay: float) -> None:
+        await self._sub.send_nak(self._msg, delay)
+
+    async def _dead_letter(self, error_code: str, detail: str) -> None:
+        await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
 
     async def extend(self) -> None:
         """Still working: JetStream restarts the ack_wait clock on an in-progress ack."""

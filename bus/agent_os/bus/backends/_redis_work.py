@@ -12,8 +12,9 @@ from .._dead_letter import dead_letter
 from .._envelope import (
     Envelope,
 )
-from .._errors import BusClosed, BusError, MalformedEnvelope
+from .._errors import BusError, MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
+from .._settle import SettleOnce
 from ._base import adopt_ack_wait
 from ._redis_codec import decode_entry, entry_fields, pairs, translate
 from ._redis_sub import Shared, SubscriptionBase, log
@@ -22,7 +23,7 @@ from ._redis_sub import Shared, SubscriptionBase, log
 _NACK_IDLE_MS = 86_400_000
 
 
-class WorkDelivery:
+class WorkDelivery(SettleOnce):
     """One delivery of a stream entry to a group consumer; settled at most once."""
 
     __slots__ = ("_attempt", "_envelope", "_sub", "entry_id", "fields", "settled")
@@ -52,33 +53,28 @@ class WorkDelivery:
     def origin(self) -> str | None:
         return f"{self._sub.key}#{self.entry_id.decode()}"
 
-    def _settle(self) -> bool:
-        if self._sub.shared.closed:
-            raise BusClosed("cannot settle a delivery after its bus was closed")
-        if self.settled:
-            return False
-        self.settled = True
-        self._sub.unsettled.discard(self)
-        return True
+    def _closed(self) -> bool:
+        return self._sub.shared.closed
 
-    async def ack(self) -> None:
-        if self._settle():
-            await self._sub.ack(self.entry_id)
+    def _forget(self) -> None:
+        self._sub.unsettled.discard(self)
+
+    def _max_deliver(self) -> int:
+        return self._sub.options.max_deliver
+
+    async def _ack(self) -> None:
+        await self._sub.ack(self.entry_id)
+
+    async def _redeliver(self, error_code: str, delay: float) -> None:
+        await self._sub.redeliver(self.entry_id, delay)
+
+    async def _dead_letter(self, error_code: str, detail: str) -> None:
+        await self._sub.dead_letter(self.entry_id, self.fields, error_code, detail, self.attempt)
 
     async def extend(self) -> None:
         """Still working: re-claiming the entry for its holder resets its idle time."""
         if not self.settled:
             await self._sub.renew(self.entry_id)
-
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if self._settle():
-            await self._sub.nack(self, error_code, delay)
-
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            await self._sub.dead_letter(
-                self.entry_id, self.fields, error_code, detail, self.attempt
-            )
 
 
 class WorkSubscription(SubscriptionBase):
@@ -172,13 +168,7 @@ class WorkSubscription(SubscriptionBase):
         except (RedisError, OSError) as exc:
             raise translate(exc, f"acking on {self._subject!r}") from exc
 
-    async def nack(self, delivery: WorkDelivery, code: str, delay: float) -> None:
-        if delivery.attempt >= self.options.max_deliver:
-            detail = f"not acknowledged after {delivery.attempt} deliveries"
-            await self.dead_letter(
-                delivery.entry_id, delivery.fields, code, detail, delivery.attempt
-            )
-            return
+    async def redeliver(self, entry_id: bytes, delay: float) -> None:
         # Streams have no nack: the entry stays pending and we age it past
         # ack_wait (or to ack_wait - delay), so the next XAUTOCLAIM of any group
         # member takes it. JUSTID keeps the delivery count unchanged; the
@@ -186,7 +176,7 @@ class WorkSubscription(SubscriptionBase):
         delay_ms = int(max(delay, 0.0) * 1000)
         idle = _NACK_IDLE_MS if delay_ms == 0 else max(0, self._ack_wait_ms - delay_ms)
         try:
-            await self._age(delivery.entry_id, idle)
+            await self._age(entry_id, idle)
         except (RedisError, OSError) as exc:
             raise translate(exc, f"nacking on {self._subject!r}") from exc
         if delay_ms == 0:

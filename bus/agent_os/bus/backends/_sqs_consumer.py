@@ -19,9 +19,10 @@ from .._envelope import (
     ORIGINAL_SUBJECT_HEADER,
     Envelope,
 )
-from .._errors import BusClosed, BusError, MalformedEnvelope
+from .._errors import BusError, MalformedEnvelope
 from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
+from .._settle import SettleOnce
 from ._sqs_client import QueueGone, SqsClient, StaleReceipt, from_body
 
 log = logging.getLogger("agent_os.bus.sqs")
@@ -99,7 +100,7 @@ class Deleter:
                 asyncio.get_running_loop().create_task(self._flush())
 
 
-class SqsDelivery:
+class SqsDelivery(SettleOnce):
     """One received SQS message; ack deletes it, nack changes its visibility."""
 
     __slots__ = ("_attempt", "_envelope", "_message_id", "_receipt", "_sub", "settled")
@@ -124,34 +125,28 @@ class SqsDelivery:
         return self._message_id
 
     def _settle(self) -> bool:
-        if self._sub.kind != "work":
-            return False
-        if self._sub.host.closed:
-            raise BusClosed("cannot settle a delivery after its bus was closed")
-        if self.settled:
-            return False
-        self.settled = True
+        # Fan-out deliveries settle nothing, before or after close.
+        return self._sub.kind == "work" and super()._settle()
+
+    def _closed(self) -> bool:
+        return self._sub.host.closed
+
+    def _forget(self) -> None:
         self._sub.seen.pop(self._message_id, None)
-        return True
 
-    async def ack(self) -> None:
-        if self._settle():
-            await self._sub.deleter.delete(self._receipt)
+    def _max_deliver(self) -> int:
+        return self._sub.options.max_deliver
 
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if not self._settle():
-            return
-        if self._attempt >= self._sub.options.max_deliver:
-            detail = f"not acknowledged after {self._attempt} deliveries"
-            await self._sub.dead_letter(self, error_code, detail)
-            return
+    async def _ack(self) -> None:
+        await self._sub.deleter.delete(self._receipt)
+
+    async def _redeliver(self, error_code: str, delay: float) -> None:
         seconds = min(_MAX_VISIBILITY, max(0, math.ceil(delay)))
         with contextlib.suppress(StaleReceipt):
             await self._sub.host.sqs.change_visibility(self._sub.url, self._receipt, seconds)
 
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            await self._sub.dead_letter(self, error_code, detail)
+    async def _dead_letter(self, error_code: str, detail: str) -> None:
+        await self._sub.dead_letter(self, error_code, detail)
 
     async def extend(self) -> None:
         """Still working: the message stays invisible for another visibility timeout."""
