@@ -32,9 +32,9 @@ from .._delivery import FanoutDelivery
 from .._envelope import (
     Envelope,
 )
-from .._errors import BusClosed
 from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
+from .._settle import SettleOnce
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,7 +53,7 @@ class _Message:
     not_before: float = 0.0  # loop.time() before which it is not redelivered
 
 
-class _WorkDelivery:
+class _WorkDelivery(SettleOnce):
     """One delivery of a work-queue message; settled exactly once."""
 
     def __init__(self, queue: WorkQueue, msg: _Message, consumer: Consumer) -> None:
@@ -76,27 +76,25 @@ class _WorkDelivery:
     def origin(self) -> str | None:
         return f"{self._queue.subject}#{self._msg.seq}"
 
-    def _settle(self) -> bool:
-        if self._consumer.closed:
-            raise BusClosed("cannot settle a delivery after its bus was closed")
-        if self.settled:
-            return False  # stale: already settled, or redelivered after ack_wait
-        self.settled = True
+    def _closed(self) -> bool:
+        return self._consumer.closed
+
+    def _forget(self) -> None:
+        # Also stale once redelivered after ack_wait: expire() settled it.
         self._timer.cancel()
         self._consumer.unsettled.discard(self)
-        return True
 
-    async def ack(self) -> None:
-        if self._settle():
-            self._queue.done(self._msg)
+    def _max_deliver(self) -> int:
+        return self._consumer.options.max_deliver
 
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if self._settle():
-            self._queue.retry(self._msg, error_code, delay, self._consumer.options)
+    async def _ack(self) -> None:
+        self._queue.done(self._msg)
 
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            self._queue.dead_letter(self._msg, error_code, detail, self._consumer.options)
+    async def _redeliver(self, error_code: str, delay: float) -> None:
+        self._queue.retry(self._msg, error_code, delay, self._consumer.options)
+
+    async def _dead_letter(self, error_code: str, detail: str) -> None:
+        self._queue.dead_letter(self._msg, error_code, detail, self._consumer.options)
 
     async def extend(self) -> None:
         """Still working: the ack_wait clock starts again."""
