@@ -72,7 +72,7 @@ ROLES: dict[str, str] = {
         ("link", "links", "website", "site", "page", "endpoint", "target", "address", "server",
          "resource", "src", "source", "destination", "dest",
          "location", "image_path_url", "pdf", "txt", "csv", "docx", "input", "tool_input",
-         "__arg1", "arg"),
+         "__arg1", "arg", "shell", "bash", "sh", "zsh", "powershell", "pwsh", "exec", "run"),
         "shape",
     ),
     **dict.fromkeys(
@@ -104,7 +104,7 @@ ROLES: dict[str, str] = {
         ("action", "operation", "op", "mode", "method", "type", "format", "encoding",
          "language", "lang", "timeout", "timeout_ms", "headers", "env", "envs", "environment",
          "id", "ids", "limit", "offset", "count", "max_results", "branch", "branch_name", "ref",
-         "revision", "sha", "owner", "repo", "shell", "user", "username", "to", "cc", "bcc",
+         "revision", "sha", "owner", "repo", "user", "username", "to", "cc", "bcc",
          "channel", "table_name", "table_names", "database", "schema", "catalog", "pattern"),
         "data",
     ),

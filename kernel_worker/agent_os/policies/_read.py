@@ -309,16 +309,19 @@ def _mapping(
         later.append((skey, value, None if shaped else meaning, path))
     if rest is not None:
         sink.extend(inherited or default or D, rest, prefix)
-    # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command.
+    # Argv split over fields: {"command": "rm", "args": ["-rf", "/"]} is one command; so is
+    # an argv list alone whose first word is a program: {"argv": ["rm", "-rf", "/"]}.
     argv = (
         [
             skey
             for skey, value, _, _ in later
             if skey in ARGV_KEYS and isinstance(value, list | tuple | str)
         ]
-        if later and (head is not None or sink.program)
+        if later
         else []
     )
+    if argv and head is None and not sink.program and not _runs_program(node[argv[0]], sink):
+        argv = []
     if head is not None or argv:
         words: list[object] = []
         for skey in argv:
@@ -351,6 +354,13 @@ def _mapping(
             _walk(value, fields, kinds, sink, path, below, depth + 1)
         elif isinstance(value, list | tuple | bytes | bytearray):
             _walk(value, fields, kinds, sink, path, meaning, depth + 1)
+
+
+def _runs_program(value: object, sink: _Sink) -> bool:
+    """An argv list whose first word reads as a program (``rm``, ``terraform``, ``/bin/sh``)."""
+    if not isinstance(value, list | tuple) or not value or type(value[0]) is not str:
+        return False
+    return sink.shape(value[0]) == C
 
 
 def _run_by(program: str, text: str) -> str:

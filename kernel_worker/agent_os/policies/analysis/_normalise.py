@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "INVISIBLE",
     "SEP",
     "collapse_whitespace",
     "compat",
@@ -57,7 +58,7 @@ _MAX_DEPTH = 64
 
 # Format characters (zero-width space/joiners, soft hyphen, BOM, ...) split a
 # keyword without changing how it renders; NFKC keeps them, so drop them.
-_INVISIBLE = (
+INVISIBLE = (
     "\u00ad", "\u034f", "\u061c", "\u180e", "\u200b", "\u200c", "\u200d", "\u200e",
     "\u200f", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff",
 )  # fmt: skip
@@ -95,7 +96,7 @@ def compat(text: str) -> str:
         if char in text:
             text = text.replace(char, "\ufffd")
     text = unicodedata.normalize("NFKD", text)
-    for char in _INVISIBLE:
+    for char in INVISIBLE:
         if char in text:
             text = text.replace(char, "")
     return text

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from ._normalise import INVISIBLE as _INVISIBLE
 from ._normalise import unescape_url
 from ._secrets_catalogue import KNOWN_EXAMPLES
 from ._secrets_rules import RULES, SECRET_CHECKS, match_set
@@ -69,6 +70,7 @@ _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
 _DECODABLE = len(RULES)  # the set member that says a run is worth decoding (+1: spaced out)
+_TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{8,}")
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t\n\r]{12,}")
 _URLSAFE = str.maketrans("-_", "+/")
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
@@ -254,31 +256,58 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
 
 
 def _fragments(texts: list[str]) -> list[str]:
-    """The token-like strings (no spaces): a split secret lives in adjacent ones.
+    """Where a split secret's halves meet: a token-like string (no spaces) whole, and the
+    first and last token-like words (8+ characters) of a text with spaces; in order, so
+    one text's end meets the next one's start (``"part 1: ghp_r81H..."``,
+    ``["part 2: oDeT..."]``).
 
-    Only the ends of a long one can hold part of a split secret, so a string
+    Only the ends of a long token can hold part of a split secret, so one
     longer than two :data:`_SPLIT_EDGE` keeps its ends (cut by a separator):
     the joined text stays within twice the fragments' count times the edge.
     """
     out = []
     for text in texts:
-        if len(text) >= 4 and " " not in text:
+        if len(text) < 4:
+            continue
+        if " " not in text:
             if len(text) > 2 * _SPLIT_EDGE:
                 text = text[:_SPLIT_EDGE] + _SEP + text[-_SPLIT_EDGE:]
             out.append(text)
+            continue
+        head = _TOKEN.search(text, 0, _SPLIT_EDGE)
+        tail = _TOKEN.search(text[-_SPLIT_EDGE:][::-1])  # the last word, read backwards
+        if head is not None and tail is not None:
+            out.append(head.group(0) + _SEP + tail.group(0)[::-1])
     return out
+
+
+def _visible(text: str) -> str:
+    """``text`` without the invisible characters that split a key (``AKIA\u200b...``)."""
+    if text.isascii():
+        return text
+    for char in _INVISIBLE:
+        if char in text:
+            text = text.replace(char, "")
+    return text
 
 
 def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     """Findings ``(check id, excerpt)`` for every secret in ``args`` (and ``extra`` texts).
 
+    Besides each string, three joins are read: the strings without invisible
+    characters, the strings with their line breaks removed (a key wrapped over
+    two lines), and the split-secret junctions (:func:`_fragments`).
     Never raises; the excerpt is the raw secret (callers redact it).
     """
     scan = _Scan()
     texts = list(extra)
     _walk(args, "", texts, scan, 0)
     if texts:
-        scan.text(_SEP.join(texts), 0)
+        joined = _visible(_SEP.join(texts))
+        scan.text(joined, 0)
+        if not scan.findings and joined.count("\n") > 2 * (len(texts) - 1):
+            # Separators become NULs: still between strings, never inside a token.
+            scan.text(joined.replace("\r", "").replace("\n", ""), 1)
         fragments = _fragments(texts) if len(texts) > 1 and not scan.findings else []
         if len(fragments) > 1:
             scan.text("".join(fragments), 1)

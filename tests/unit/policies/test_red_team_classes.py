@@ -1,0 +1,89 @@
+"""Classes of misses and false positives an outside corpus found under ``strict``.
+
+Each case stands for a class (an argv list under any tool, a command under a
+field named for a shell, a secret split across fields or by invisible or
+line-break characters, prose naming a credential path, SQL literals), not for
+the one action that showed it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent_os.policies import load_policy
+
+STRICT = load_policy("strict")
+
+
+def tool(name: str, **args: Any) -> tuple[str, str | None]:
+    verdict = STRICT.evaluate({"agent_id": "a", "action": "tool_call", "tool": name, "args": args})
+    return verdict.decision.value, verdict.rule
+
+
+def typed(kind: str, **args: Any) -> tuple[str, str | None]:
+    verdict = STRICT.evaluate({"agent_id": "a", "action": kind, "args": args})
+    return verdict.decision.value, verdict.rule
+
+
+@pytest.mark.parametrize(
+    ("args", "rule"),
+    [
+        ({"argv": ["rm", "-rf", "/"]}, "shell:rm-rf"),
+        ({"argv": ["terraform", "destroy", "-auto-approve"]}, "shell:infra-destroy"),
+        ({"args": ["kubectl", "delete", "namespace", "prod"]}, "shell:cluster-delete"),
+        ({"task": "cleanup", "shell": "find / -mindepth 1 -delete"}, "shell:rm-rf"),
+        ({"bash": "rm -rf ~"}, "shell:rm-rf"),
+        ({"run": "git push --force origin main"}, "shell:git-history"),
+    ],
+)
+def test_commands_under_any_tool_and_shell_named_fields_are_analysed(
+    args: dict[str, Any], rule: str
+) -> None:
+    assert tool("ops_helper", **args) == ("deny", rule)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"args": ["--verbose", "report.txt"]},
+        {"params": ["name", "value"]},
+        {"shell": "bash", "timeout": 30},
+    ],
+)
+def test_argument_lists_that_run_nothing_stay_allowed(args: dict[str, Any]) -> None:
+    assert tool("ops_helper", **args) == ("allow", None)
+
+
+def test_secret_split_across_two_prose_fields_is_joined() -> None:
+    decision = tool(
+        "create_issue",
+        owner="a",
+        repo="b",
+        title="k",
+        body="key part1: ghp_r81HCrlGW5qon7rI",
+        labels=["key part2: oDeT2v1lpjlgPBR0O4Na"],
+    )
+    assert decision == ("deny", "secret:github-token")
+
+
+def test_secret_split_by_an_invisible_character_or_a_line_break_is_found() -> None:
+    zero_width = "AWS AKIA5AWFNL\u200bG79NXL9VBX"
+    assert tool("slack_post_message", channel_id="C1", text=zero_width) == (
+        "deny",
+        "secret:aws-access-key",
+    )
+    wrapped = (
+        "anthropic sk-ant-api03-994MBgSrFOjykzuR_NOOn736w8N\n"
+        "pq4MOPUjNUms_3xOwNFAEMWmGSzci-9LHRTkYX2K3s5fA8iA4uNSPHtD1xpOSn1lWJAA"
+    )
+    assert typed("send_email", to="x@example.org", body=wrapped) == (
+        "deny",
+        "secret:anthropic-key",
+    )
+
+
+def test_prose_over_several_lines_is_not_a_secret() -> None:
+    text = "Release notes\nUpgraded dependencies\nRemoved deprecated endpoints\nThanks everyone"
+    assert tool("send_message", channel="#ops", message=text) == ("allow", None)
