@@ -158,7 +158,8 @@ async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[st
             f"gemini:m2@{server.url}",
         ]
         settings = CallSettings(timeout=10, retries=0)
-        verifier = ConsensusVerifier(models=specs, settings=settings, judge=DefaultJudge.offline())
+        judge = DefaultJudge.offline()
+        verifier = ConsensusVerifier(models=specs, settings=settings, judge=judge)
         direct = [resolve(s, settings=settings) for s in specs]
         prompt = "In which year was the Eiffel Tower completed?"
 
@@ -166,6 +167,10 @@ async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[st
             await asyncio.gather(*(p.complete(prompt) for p in direct))
 
         async def verify() -> None:
+            if judge.embedding is not None:
+                # Every round's answers are new to the judge, as in real use.
+                judge.embedding._encoder()._seen.clear()
+            read.cache_clear()
             await verifier.verify_consensus(prompt, threshold=0.8)
 
         for _ in range(3):
