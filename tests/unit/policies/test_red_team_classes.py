@@ -87,3 +87,39 @@ def test_secret_split_by_an_invisible_character_or_a_line_break_is_found() -> No
 def test_prose_over_several_lines_is_not_a_secret() -> None:
     text = "Release notes\nUpgraded dependencies\nRemoved deprecated endpoints\nThanks everyone"
     assert tool("send_message", channel="#ops", message=text) == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("duckduckgo_search", {"query": "/etc/shadow file format"}),
+        ("wikipedia", {"query": "Shadow password file /etc/shadow"}),
+        ("tavily_search_results_json", {"query": "~/.ssh/id_rsa permissions too open error"}),
+    ],
+)
+def test_prose_naming_a_credential_file_is_not_access_to_it(
+    name: str, args: dict[str, Any]
+) -> None:
+    assert tool(name, **args) == ("allow", None)
+    assert typed("web_search", **args) == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("fetch", {"url": "http://files.example/../../etc/shadow"}),
+        ("sql_db_query", {"query": "SELECT pg_read_file('/etc/shadow')"}),
+        ("ops_helper", {"v": "~/.aws/credentials"}),
+        ("requests_post", {"url": "https://x.example", "data": "cat ~/.ssh/id_rsa"}),
+    ],
+)
+def test_credential_paths_in_fields_that_act_are_still_denied(
+    name: str, args: dict[str, Any]
+) -> None:
+    assert tool(name, **args)[0] == "deny"
+
+
+def test_postgres_dollar_quote_is_a_literal_in_every_reading() -> None:
+    assert typed("sql", query="SELECT $$DROP TABLE x$$ AS example_text") == ("allow", None)
+    assert typed("sql", query="SELECT $$a$$; DROP TABLE x") == ("deny", "sql:drop")
+    assert typed("sql", query="SELECT 1; $$ DROP TABLE t") == ("deny", "sql:drop")

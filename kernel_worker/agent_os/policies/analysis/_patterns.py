@@ -70,7 +70,8 @@ CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("shell:mkfs", r"\bmkfs(?:\.\w+)?\b", "filesystem format (mkfs)"),
     ("shell:dd-device", r"\bdd\b[^\n]*\bof=/dev/", "raw write to a device (dd of=/dev/...)"),
     ("shell:fork-bomb", r": ?\( ?\) ?\{ ?: ?\| ?: ?& ?\} ?; ?:", "fork bomb"),
-    # Paths to credential files, in any field (a path may hide in prose or a URL).
+    # Paths to credential files, in any field that acts (a path may hide in a command, a
+    # URL, SQL or data of unknown meaning); prose that only names one does not act.
     (
         "secret:credential-file",
         r"/etc/shadow\b|\.ssh/id_(?:rsa|dsa|ecdsa|ed25519)\b|\.aws/credentials\b",
@@ -80,9 +81,12 @@ CONTENT_PATTERNS: tuple[tuple[str, str, str], ...] = (
 
 #: Rule id -> the field groups it reads (absent: every field).
 PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
-    rule_id: ("command", "data")
-    for rule_id, _, _ in CONTENT_PATTERNS
-    if rule_id.startswith("shell:")
+    **{
+        rule_id: ("command", "data")
+        for rule_id, _, _ in CONTENT_PATTERNS
+        if rule_id.startswith("shell:")
+    },
+    "secret:credential-file": ("command", "data", "path", "url", "sql"),
 }
 
 #: The secret catalogue's regexes (one per rule), for redaction.

@@ -14,7 +14,9 @@ and the analyser reports what any of them finds. Each reading is linear.
 
 Token kinds: ``w`` word (lower case), ``q`` quoted identifier, ``s`` string
 literal (its content), ``n`` number, ``v`` variable / parameter / stage
-(``@x``, ``:x``, ``$1``, ``?``), ``p`` one punctuation character.
+(``@x``, ``:x``, ``$1``, ``?``; and ``$$x``, which no dialect without dollar quotes
+reads as ``$``, ``$``, ``x``: MySQL's identifier, elsewhere a syntax error), ``p`` one
+punctuation character.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _COMMON = r"""
 |(?P<dq>"(?:[^"]|"")*(?:"|\Z))
 |(?P<bq>`(?:[^`]|``)*(?:`|\Z))
 |(?P<br>\[[^\]\n]*(?:\]|\Z))
-|(?P<var>[@:?][\w@$.#]*|\$\d+)
+|(?P<var>[@:?][\w@$.#]*|\$\d+|\$\$[\w$#]*)
 |(?P<word>[^\W\d][\w$#]*)
 |(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
 |(?P<p>.)
