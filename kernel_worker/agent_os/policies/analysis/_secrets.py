@@ -253,6 +253,10 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
                 _walk(item, key, out, scan, depth + 1)
     elif isinstance(node, bytes | bytearray):
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
+    elif node is not None and not isinstance(node, bool | int | float):
+        # Any other object is read as its text, like flatten does; a str() that raises
+        # propagates and the engine denies the action as malformed (fail closed).
+        _walk(str(node), key, out, scan, depth + 1)
 
 
 def _fragments(texts: list[str]) -> list[str]:
@@ -297,7 +301,8 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
     Besides each string, three joins are read: the strings without invisible
     characters, the strings with their line breaks removed (a key wrapped over
     two lines), and the split-secret junctions (:func:`_fragments`).
-    Never raises; the excerpt is the raw secret (callers redact it).
+    Raises only what an argument's ``str()`` raises; the excerpt is the raw secret
+    (callers redact it).
     """
     scan = _Scan()
     texts = list(extra)
