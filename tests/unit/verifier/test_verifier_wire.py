@@ -113,3 +113,24 @@ def test_bus_mode_needs_identity_and_model_strings() -> None:
         ConsensusVerifier(models=["a"], bus=NoBus())  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="pinned"):
         ConsensusVerifier(models=["a"], bus=NoBus(), identity=AGENT)  # type: ignore[arg-type]
+
+
+class BrokenJudge:
+    def score(self, prompt: str, a: str, b: str) -> float:
+        raise RuntimeError("judge bug")
+
+
+async def test_a_fault_of_the_worker_is_a_signed_internal_error() -> None:
+    registry = TrustRegistry()
+    registry.register(AGENT.public(), TrustLevel.STANDARD)
+    b = await connect("memory://cmvk-wire-fault")
+    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1925")}
+    async with VerifierWorker(b, KEY, registry, judge=BrokenJudge(), providers=named):
+        verifier = ConsensusVerifier(
+            models=["fixed:a", "fixed:b"], bus=b, identity=AGENT,
+            verifier_keys=[KEY.public()], timeout=5,
+        )  # fmt: skip
+        with pytest.raises(RemoteError) as info:
+            await verifier.verify_consensus("q")
+    await b.close()
+    assert info.value.code == "internal_error"

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from agent_os.bus import Bus, Delivery, Service, SubscribeOptions
+from agent_os.bus import Bus, Delivery, Envelope, Service, SubscribeOptions
 from agent_os.trust import (
     AgentIdentity,
     AsyncNonceStore,
@@ -129,11 +129,26 @@ class VerifierWorker(Service):
             }
         except VerifierError as exc:
             content = {"request_id": message.id, "error": {"code": exc.code, "message": str(exc)}}
+        except Exception:
+            # A fault of ours (a judge's bug): the client hears a stable code at once rather
+            # than waiting out its timeout, and the request goes to the dead letters.
+            log.exception("request %s: unexpected error", message.id)
+            await self._reply(envelope, message, {
+                "request_id": message.id,
+                "error": {"code": "internal_error", "message": "verifier error"},
+            })  # fmt: skip
+            await delivery.reject("internal_error", "unexpected error while verifying")
+            return
+        await self._reply(envelope, message, content)
+        await delivery.ack()
+
+    async def _reply(
+        self, envelope: Envelope, message: SignedMessage, content: dict[str, Any]
+    ) -> None:
         if envelope.reply_to is not None:
             await self._bus.publish(
                 envelope.reply(sign_reply(self._identity, message.sender_id, content))
             )
-        await delivery.ack()
 
     async def _admit(self, message: SignedMessage, delivery: Delivery, now: float) -> VerifyRequest:
         result = self._registry.verify(
