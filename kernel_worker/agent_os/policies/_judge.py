@@ -36,6 +36,7 @@ from ._types import ActionRule, Pattern, Signal, Verdict
 __all__ = ["Judge", "action_key"]
 
 _DETECTOR = -1  # set index that flags SQL comment markers, not a rule
+_DETECTOR_REGEX = r"/\*|--"  # its regex
 _RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
 _NO_HIT = 3
 # Orders of classified kinds' blocked actions: after every other rule.
@@ -88,7 +89,7 @@ class Judge:
     _net_order: int
     _struct: Structural
     _struct_base: int
-    _sets: tuple[tuple[str, Any, tuple[int, ...]], ...]
+    _sets: tuple[tuple[str, Any, tuple[int, ...], frozenset[str] | None], ...]
     _all_text: bool
     _patterns: tuple[Pattern, ...]
     _regexes: tuple[Any, ...]
@@ -254,7 +255,7 @@ class Judge:
             )
             if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
                 return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
-        for group, match, index_map in self._sets:
+        for group, match, index_map, marks in self._sets:
             if group == "all":
                 text = SEP.join(parts)
             else:
@@ -265,6 +266,8 @@ class Judge:
                     continue
                 text = SEP.join(members)
             text = fold(text)
+            if marks is not None and not any(mark in text for mark in marks):
+                continue  # every member (and the detector) needs one of these marks
             data = text.encode()
             matches = match(data)
             if not matches:

@@ -19,14 +19,14 @@ from typing import Any
 import re2
 
 from agent_os.policies.analysis._net import normalise_domain
-from agent_os.policies.analysis._re import OPTIONS, compile_pattern
+from agent_os.policies.analysis._re import OPTIONS, compile_pattern, required_marks
 
 from ._build import STRUCTURAL, Fail, action_rules, fail_in, structural_rules
 from ._build import checks as checks_of
 from ._build import patterns as patterns_of
 from ._data import PolicyData
 from ._errors import PolicyLoadError
-from ._judge import _DETECTOR, Judge, action_key
+from ._judge import _DETECTOR, _DETECTOR_REGEX, Judge, action_key
 from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
 from ._tools import Tools, ToolSection, is_glob
@@ -205,7 +205,7 @@ class Policy(Judge):
         for group, members in by_group.items():
             rule_set = re2.Set.SearchSet(OPTIONS)
             index_map = [_DETECTOR]
-            rule_set.Add(r"/\*|--")
+            rule_set.Add(_DETECTOR_REGEX)
             for index, source in members:
                 rule_set.Add(source)
                 index_map.append(index)
@@ -219,7 +219,9 @@ class Policy(Judge):
                 ) from None
             # The binding's Match on bytes, minus the wrapper's str check.
             match = getattr(rule_set, "_set", rule_set).Match
-            sets.append((group, match, tuple(index_map)))
+            # A text holding none of these marks cannot match: its scan is skipped.
+            marks = required_marks([_DETECTOR_REGEX, *(source for _, source in members)])
+            sets.append((group, match, tuple(index_map), marks))
         # "all" last: group-specific texts are usually short and hit first.
         sets.sort(key=lambda item: item[0] == "all")
         self._sets = tuple(sets)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The stdlib's regex parser (3.11+); RE2 syntax it lacks makes required_marks claim nothing.
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import re2
@@ -9,7 +12,7 @@ import re2
 from ._normalise import space_insensitive
 from ._patterns import STRICT_PATTERNS
 
-__all__ = ["OPTIONS", "compile_pattern", "redact", "search"]
+__all__ = ["OPTIONS", "compile_pattern", "redact", "required_marks", "search"]
 
 _MATCHED_MAX = 120
 
@@ -42,6 +45,61 @@ def compile_pattern(regex: str) -> tuple[str, Any]:
     if compiled.search("") is not None:
         raise ValueError(f"{regex!r} matches the empty string, so it would match everything")
     return source, compiled
+
+
+# ASCII punctuation has no case and survives ``fold`` (which drops ' " \\), rarest in
+# prose first: a mark that prose seldom holds lets a scan be skipped more often.
+_MARK_ORDER = "`~^{}[]<>|=@#$%&*+/!?;:()_-.,"
+_MARK_RANK = {mark: rank for rank, mark in enumerate(_MARK_ORDER)}
+
+
+def _marks(items: Any) -> frozenset[str] | None:
+    """Marks one of which every match of the sequence ``items`` holds (``None``: unknown)."""
+    options: list[frozenset[str]] = []
+    for op, av in items:
+        if op is _sre.LITERAL:
+            char = chr(av)
+            if char in _MARK_RANK:
+                options.append(frozenset(char))
+            continue
+        if op is _sre.SUBPATTERN or op is _sre.ATOMIC_GROUP:
+            inner = _marks(av[-1] if op is _sre.SUBPATTERN else av)
+        elif op is _sre.BRANCH:
+            inner = frozenset()
+            for branch in av[1]:
+                marks = _marks(branch)
+                if marks is None:
+                    inner = None
+                    break
+                inner |= marks
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+            inner = _marks(av[2])
+        else:
+            continue  # says nothing a match must hold; other parts of the sequence may
+        if inner is not None:
+            options.append(inner)
+    if not options:
+        return None
+    return min(options, key=lambda marks: (len(marks), max(_MARK_RANK[m] for m in marks)))
+
+
+def required_marks(regexes: list[str]) -> frozenset[str] | None:
+    """ASCII punctuation marks one of which any match of any of ``regexes`` holds.
+
+    ``None`` when some regex needs no such mark (or Python's parser cannot
+    read it): then nothing can be skipped. A text (as matched: folded) that
+    holds none of the marks cannot match, so its scan can be skipped.
+    """
+    found: set[str] = set()
+    for regex in regexes:
+        try:
+            marks = _marks(_sre_parse.parse(regex))
+        except Exception:  # RE2 syntax Python lacks: no claim
+            return None
+        if marks is None:
+            return None
+        found |= marks
+    return frozenset(found)
 
 
 def search(regex: Any, data: bytes) -> str | None:
