@@ -75,7 +75,11 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "path:cloud-credentials",
         ("~/.aws/**", "~/.config/gcloud/**", "~/.azure/**", "~/.kube/config",
-         "~/.docker/config.json", "/var/run/secrets/**", "/run/secrets/**"),
+         "~/.docker/config.json", "/var/run/secrets/**", "/run/secrets/**",
+         "~/.config/gh/hosts.yml", "~/.config/hub", "~/.config/doctl/**", "~/.oci/**",
+         "~/.databrickscfg", "~/.boto", "~/.s3cfg", "~/.vault-token",
+         "~/.terraform.d/credentials.tfrc.json", "~/.config/rclone/rclone.conf",
+         "/etc/kubernetes/*.conf", "/etc/kubernetes/pki/**", "/var/lib/kubelet/pki/**"),
         "cloud or cluster credentials",
     ),
     (
@@ -84,8 +88,16 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
          "~/.password-store/**", "~/.bash_history", "~/.zsh_history", "~/.psql_history",
          "~/.mysql_history", ".pgpass", ".netrc", ".git-credentials", "*.tfstate",
          "*.tfstate.backup", "/windows/system32/config/sam", "/windows/system32/config/system",
-         "/windows/system32/config/security"),
+         "/windows/system32/config/security", "jenkins/secrets/**", "jenkins/credentials.xml"),
         "credential store or shell history",
+    ),
+    (
+        "path:browser-credentials",
+        ("login data", "login data for account", "logins.json", "key3.db", "key4.db",
+         "cookies.sqlite", "google/chrome/**/cookies", "chromium/**/cookies",
+         "microsoft/edge/**/cookies", "bravesoftware/**/cookies", "~/library/keychains/**",
+         "*.keychain", "*.keychain-db"),
+        "browser password, cookie or keychain store",
     ),
     (
         "path:dotenv",

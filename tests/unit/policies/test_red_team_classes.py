@@ -123,3 +123,73 @@ def test_postgres_dollar_quote_is_a_literal_in_every_reading() -> None:
     assert typed("sql", query="SELECT $$DROP TABLE x$$ AS example_text") == ("allow", None)
     assert typed("sql", query="SELECT $$a$$; DROP TABLE x") == ("deny", "sql:drop")
     assert typed("sql", query="SELECT 1; $$ DROP TABLE t") == ("deny", "sql:drop")
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        (
+            "/Users/dev/Library/Application Support/Google/Chrome/Default/Login Data",
+            "path:browser-credentials",
+        ),
+        ("/home/u/.mozilla/firefox/p.default/logins.json", "path:browser-credentials"),
+        ("/home/ubuntu/.config/gh/hosts.yml", "path:cloud-credentials"),
+        ("/home/ubuntu/.config/hub", "path:cloud-credentials"),
+        ("/etc/kubernetes/admin.conf", "path:cloud-credentials"),
+        ("/var/lib/jenkins/secrets/master.key", "path:credential-files"),
+    ],
+)
+def test_more_credential_stores_are_known(path: str, rule: str) -> None:
+    assert typed("file_read", path=path) == ("deny", rule)
+    assert tool("read_text_file", path=path) == ("deny", rule)
+
+
+@pytest.mark.parametrize(
+    "path", ["/work/app/docs/login data flow.md", "/work/app/src/cookies.py", "jenkins/Jenkinsfile"]
+)
+def test_ordinary_files_with_similar_names_are_readable(path: str) -> None:
+    assert typed("file_read", path=path) == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT usename, passwd FROM pg_shadow",
+        "SELECT rolname, rolpassword FROM pg_catalog.pg_authid",
+        "SELECT user, authentication_string FROM mysql.user",
+        "SELECT name, password_hash FROM sys.sql_logins",
+        "SELECT name, password FROM sys.user$",
+    ],
+)
+def test_sql_reading_password_hashes_is_denied(query: str) -> None:
+    assert typed("sql", query=query) == ("deny", "sql:credential-read")
+    assert tool("sql_db_query", query=query) == ("deny", "sql:credential-read")
+
+
+def test_sql_naming_users_is_not_a_credential_read() -> None:
+    assert typed("sql", query="SELECT u.user, u.email FROM app.user u WHERE u.id = 1") == (
+        "allow",
+        None,
+    )
+    assert tool("tavily_search_results_json", query="what is pg_shadow in postgres") == (
+        "allow",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://kubernetes.default.svc/api/v1/secrets",
+        "http://redis.prod.svc.cluster.local:6379/",
+        "http://host.docker.internal:8080/",
+        "http://printer.local/",
+    ],
+)
+def test_cluster_and_reserved_private_names_are_internal(url: str) -> None:
+    assert tool("fetch", url=url) == ("review", "net:internal")
+
+
+def test_public_names_that_contain_those_words_are_not() -> None:
+    for url in ("https://internal.example.com/x", "https://svc.example.org/"):
+        assert tool("fetch", url=url) == ("allow", None)

@@ -56,6 +56,10 @@ NAMED_NETWORKS: dict[str, tuple[str, ...]] = {
 NAMED_HOSTS: dict[str, tuple[str, ...]] = {
     "metadata": ("metadata.google.internal", "metadata", "instance-data", "metadata.goog"),
     "loopback": ("localhost", "localtest.me", "lvh.me"),
+    # Names that only resolve inside a private network: Kubernetes service DNS
+    # (kubernetes.default.svc, *.svc.cluster.local), the reserved .internal TLD,
+    # RFC 8375 home.arpa, mDNS .local, and the conventional localdomain.
+    "private": ("svc", "cluster.local", "internal", "home.arpa", "local", "localdomain"),
 }
 # Wildcard DNS services that resolve a name to the address written in it.
 _IP_DNS = ("nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct")

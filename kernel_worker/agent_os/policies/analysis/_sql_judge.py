@@ -64,8 +64,16 @@ _COMMAND_PROCS = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_ex
 _UNTRUSTED = _words("plpythonu plpython2u plpython3u plperlu pltclu plsh c internal plv8u")
 _DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
 #: Names that stay dangerous behind a schema (``master..xp_cmdshell``, ``pg_catalog.pg_read_file``).
+#: Catalogue tables and columns that hold the server's password hashes.
+_PASSWORD_HASHES = _words("pg_shadow pg_authid authentication_string sql_logins syslogins user$")
 _QUALIFIED = (
-    _FILE_FUNCS | _PRIV_PROCS | _DYNAMIC_PROCS | _COMMAND_PROCS | _NETWORK_FUNCS | {"utl_file"}
+    _FILE_FUNCS
+    | _PRIV_PROCS
+    | _DYNAMIC_PROCS
+    | _COMMAND_PROCS
+    | _NETWORK_FUNCS
+    | _PASSWORD_HASHES
+    | {"utl_file", "user"}
 )
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
@@ -167,6 +175,12 @@ class Judge:
             self.flag("sql:privilege", i)
         elif value == "utl_file":
             self.flag("sql:file-access", i)
+        elif value in _PASSWORD_HASHES or (value == "user" and prev == "" and self._after_mysql(i)):
+            self.flag("sql:credential-read", i)
+
+    def _after_mysql(self, i: int) -> bool:
+        """``mysql.user``: the account table (password hashes), by its schema."""
+        return self.tokens[i - 2 : i] == [("w", "mysql"), ("p", ".")]
 
     def drop(self, i: int, prev: str, at_start: bool) -> None:
         j = i + 1
