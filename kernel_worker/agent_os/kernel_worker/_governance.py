@@ -28,7 +28,7 @@ from typing import Any
 
 from agent_os.audit import AuditEvent
 from agent_os.observability import Metrics, spanned
-from agent_os.policies import Decision, Verdict
+from agent_os.policies import Decision, ReviewTerms, Verdict
 from agent_os.review import ReviewError, ReviewQueue
 
 from ._review import Approver, ReviewOutcome, ReviewRequest
@@ -117,10 +117,13 @@ class Governance:
         *,
         wait: bool,
         approver: Approver | None = None,
+        terms: ReviewTerms | None = None,
     ) -> Held:
         """Hold ``action`` (which carries its ``request_id``) judged ``verdict``.
 
         ``approver`` overrides the configured review for this one action.
+        ``terms`` are the holding rule's review terms from the policy
+        (``Policy.review_terms``); they win over the review queue's rules file.
         """
         chosen = approver or (None if self._review is not None else self._approver)
         if chosen is not None:
@@ -128,7 +131,7 @@ class Governance:
             final = settled(verdict, outcome)
         elif self._review is not None:
             try:
-                item = await self._review.hold(action, verdict)
+                item = await self._review.hold(action, verdict, terms)
             except ReviewError as exc:
                 log.warning("review store unavailable; denying: %s", exc)
                 return Held(_unavailable(verdict, exc), None)

@@ -320,7 +320,10 @@ class KernelSpace:
         self, action: Mapping[str, Any], verdict: Verdict, approver: Approver | None
     ) -> ReviewOutcome:
         # The same flow as the Worker's; here it waits for the decision.
-        held = await self._governance.hold(action, verdict, wait=True, approver=approver)
+        terms = self._policy.review_terms(verdict.rule)
+        held = await self._governance.hold(
+            action, verdict, wait=True, approver=approver, terms=terms
+        )
         return held.outcome or ReviewOutcome.DENIED
 
     async def _call(

@@ -367,7 +367,8 @@ class Worker(Service):
         if verdict.decision is Decision.REVIEW:
             # Durable review: recorded and answered at once with the ticket (no waiting here).
             held = {**request.action, "request_id": request.request_id}
-            verdict = (await self._governance.hold(held, verdict, wait=False)).verdict
+            terms = self._policies[name].review_terms(verdict.rule)
+            verdict = (await self._governance.hold(held, verdict, wait=False, terms=terms)).verdict
         return verdict, request.action
 
     async def _answer(self, envelope: Envelope, agent_id: str | None, verdict: Verdict) -> None:

@@ -11,6 +11,7 @@ from ._errors import PolicyError, PolicyLoadError, PolicyViolation, UnknownPolic
 from ._load import load_policies, load_policy, presets
 from ._policy import Policy
 from ._rules import Check, CommandRule, NetworkRule, PathRule
+from ._terms import ReviewTerms, parse_duration
 from ._tools import ToolRule, Tools
 from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 
@@ -26,6 +27,7 @@ __all__ = [
     "PolicyError",
     "PolicyLoadError",
     "PolicyViolation",
+    "ReviewTerms",
     "Signal",
     "ToolRule",
     "Tools",
@@ -33,5 +35,6 @@ __all__ = [
     "Verdict",
     "load_policies",
     "load_policy",
+    "parse_duration",
     "presets",
 ]

@@ -20,6 +20,7 @@ from agent_os.policies.analysis._re import compile_pattern
 
 from ._errors import PolicyLoadError, unknown_key
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._terms import TERM_KEYS, ReviewTerms
 from ._types import ActionRule, Pattern, slug
 
 __all__ = [
@@ -41,9 +42,10 @@ STRUCTURAL: dict[str, tuple[Any, tuple[str, ...]]] = {
     "blocked_paths": (PathRule, ("path", "paths")),
     "blocked_networks": (NetworkRule, ("network", "networks")),
 }
-_CHECK_KEYS = ("check", "signal", "reason")
-_PATTERN_KEYS = ("pattern", "regex", "reason", "signal", "id", "fields")
-_ACTION_KEYS = ("action", "reason", "signal", "id")
+# Any rule entry may carry review terms (``approvals``, ``review_timeout``; SIGSTOP only).
+_CHECK_KEYS = ("check", "signal", "reason", *TERM_KEYS)
+_PATTERN_KEYS = ("pattern", "regex", "reason", "signal", "id", "fields", *TERM_KEYS)
+_ACTION_KEYS = ("action", "reason", "signal", "id", *TERM_KEYS)
 
 
 def fail_in(*, file: str | None = None, policy: str | None = None) -> Fail:
@@ -87,6 +89,7 @@ def action_rules(entries: object, fail: Fail) -> list[ActionRule]:
                     reason=entry.get("reason", ""),
                     signal=entry.get("signal", "SIGKILL"),
                     id=entry.get("id"),
+                    review=ReviewTerms.read(entry),
                 )
             )
         except PolicyLoadError as exc:
@@ -137,6 +140,7 @@ def patterns(entries: object, fail: Fail) -> list[tuple[Pattern, bool]]:
                 else tuple(fields)
                 if isinstance(fields, list)
                 else fields,
+                review=ReviewTerms.read(entry),
             )
             compile_pattern(pattern.regex)
         except PolicyLoadError as exc:
@@ -178,6 +182,7 @@ def checks(entries: object, fail: Fail) -> list[Check]:
                         check_id,
                         signal=entry.get("signal", "SIGKILL"),
                         reason=entry.get("reason", ""),
+                        review=ReviewTerms.read(entry),
                     )
                 )
         except PolicyLoadError as exc:
@@ -193,7 +198,7 @@ def structural_rules(
     fail: Fail,
 ) -> list[Any]:
     """Entries of one structural kind (``blocked_commands``...): strings, mappings or rules."""
-    valid = (*spellings, "reason", "signal", "id")
+    valid = (*spellings, "reason", "signal", "id", *TERM_KEYS)
     out = []
     for index, entry in enumerate(_entries(entries, fail, key)):
         rule = f"{key}[{index}]"
@@ -220,6 +225,7 @@ def structural_rules(
                     reason=entry.get("reason", ""),
                     signal=entry.get("signal", "SIGKILL"),
                     id=entry.get("id"),
+                    review=ReviewTerms.read(entry),
                 )
             )
         except PolicyLoadError as exc:

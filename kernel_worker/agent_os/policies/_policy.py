@@ -29,6 +29,7 @@ from ._errors import PolicyLoadError
 from ._judge import _DETECTOR, _DETECTOR_REGEX, Judge, action_key
 from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
+from ._terms import ReviewTerms
 from ._tools import Tools, ToolSection, is_glob
 from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 
@@ -81,6 +82,7 @@ class Policy(Judge):
         "_patterns",
         "_regexes",
         "_required",
+        "_review_terms",
         "_sets",
         "_struct",
         "_struct_base",
@@ -149,6 +151,7 @@ class Policy(Judge):
         except PolicyLoadError as exc:
             raise exc.located(policy=name) from None
         _check_tool_ambiguity(self._action_rules, self._tools, name)
+        self._review_terms = _review_terms(self)
         self._allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict] = {}
         self._hit_verdicts: dict[tuple[Any, ...], Verdict] = {}
         self._net = (
@@ -313,6 +316,10 @@ class Policy(Judge):
         """Re-read a ``data`` file now (it is also re-read on its own when it changes)."""
         return self._data.reload()
 
+    def review_terms(self, rule_id: str | None) -> ReviewTerms | None:
+        """The review terms the SIGSTOP rule ``rule_id`` carries (``None``: none given)."""
+        return None if rule_id is None else self._review_terms.get(rule_id)
+
     @property
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of the rules; stable across processes."""
@@ -324,7 +331,13 @@ class Policy(Judge):
             "version": self._version,
             "default": self._default.value,
             "blocked_actions": [
-                {"action": r.action, "id": r.rule_id, "reason": r.reason, "signal": r.signal.value}
+                {
+                    "action": r.action,
+                    "id": r.rule_id,
+                    "reason": r.reason,
+                    "signal": r.signal.value,
+                    **_terms(r),
+                }
                 for r in self._action_rules.values()
             ],
             "blocked_patterns": [
@@ -334,6 +347,7 @@ class Policy(Judge):
                     "reason": p.reason,
                     "signal": p.signal.value,
                     "fields": None if p.fields is None else list(p.fields),
+                    **_terms(p),
                 }
                 for p in self._patterns
             ],
@@ -353,7 +367,8 @@ class Policy(Judge):
         # Structural keys only when used, so older policies keep their hashes.
         if self._checks:
             content["checks"] = [
-                {"check": c.id, "signal": c.signal.value, "reason": c.reason} for c in self._checks
+                {"check": c.id, "signal": c.signal.value, "reason": c.reason, **_terms(c)}
+                for c in self._checks
             ]
         for key, rules, field in (
             ("blocked_commands", self._command_rules, "commands"),
@@ -367,6 +382,7 @@ class Policy(Judge):
                         "id": r.rule_id,
                         "reason": r.reason,
                         "signal": r.signal.value,
+                        **_terms(r),
                     }
                     for r in rules
                 ]
@@ -397,6 +413,28 @@ class Policy(Judge):
             f"rules={len(self._action_rules) + len(self._patterns)}, "
             f"hash={self._content_hash[:12]})"
         )
+
+
+def _terms(rule: Any) -> dict[str, Any]:
+    # Only rules with terms write the keys, so older policies keep their hashes.
+    return {} if rule.review is None else dict(rule.review.to_dict())
+
+
+def _review_terms(policy: Policy) -> dict[str, ReviewTerms]:
+    rules: tuple[Any, ...] = (
+        *policy.action_rules,
+        *policy.blocked_patterns,
+        *policy.checks,
+        *policy.blocked_commands,
+        *policy.blocked_paths,
+        *policy.blocked_networks,
+        *policy.tools.rules,
+    )
+    terms: dict[str, ReviewTerms] = {}
+    for rule in rules:
+        if rule.review is not None:
+            terms.setdefault(rule.rule_id, rule.review)
+    return terms
 
 
 def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy: str) -> None:

@@ -31,6 +31,7 @@ from agent_os.policies.analysis._shell_ops import WRITE_CHECKS
 from agent_os.policies.analysis._sql import SQL_CHECKS
 
 from ._errors import PolicyLoadError
+from ._terms import ReviewTerms, check_terms
 from ._types import Signal, _coerce_signal
 
 __all__ = [
@@ -76,6 +77,7 @@ def _entries(value: Any, rule: str | None, field: str) -> tuple[str, ...]:
 def _common(rule: Any, first: str, field: str) -> None:
     label = repr(rule.id) if isinstance(rule.id, str) else None
     object.__setattr__(rule, "signal", _coerce_signal(rule.signal, label))
+    check_terms(rule.review, rule.signal, label)
     if not isinstance(rule.reason, str):
         raise PolicyLoadError("reason must be a string", rule=label, field="reason")
     if rule.id is None:
@@ -91,6 +93,7 @@ class Check:
     id: str
     signal: Signal = Signal.SIGKILL
     reason: str = ""
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or self.id not in CHECKS:
@@ -100,6 +103,7 @@ class Check:
                 field="check",
             )
         object.__setattr__(self, "signal", _coerce_signal(self.signal, repr(self.id)))
+        check_terms(self.review, self.signal, repr(self.id))
         if not isinstance(self.reason, str):
             raise PolicyLoadError("reason must be a string", rule=repr(self.id), field="reason")
         if not self.reason:
@@ -119,6 +123,7 @@ class CommandRule:
     reason: str = ""
     signal: Signal = Signal.SIGKILL
     id: str | None = None
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         commands = _entries(self.commands, None, "command")
@@ -146,6 +151,7 @@ class PathRule:
     reason: str = ""
     signal: Signal = Signal.SIGKILL
     id: str | None = None
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         paths = _entries(self.paths, None, "path")
@@ -171,6 +177,7 @@ class NetworkRule:
     reason: str = ""
     signal: Signal = Signal.SIGKILL
     id: str | None = None
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         entries = _entries(self.networks, None, "network")

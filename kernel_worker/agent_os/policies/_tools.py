@@ -36,13 +36,14 @@ from ._cel import Condition, Plan, build_context, compile_condition, evaluate
 from ._data import PolicyData
 from ._errors import PolicyLoadError, unknown_key
 from ._rules import _entries
+from ._terms import TERM_KEYS, ReviewTerms, check_terms
 from ._types import Decision, Signal, _coerce_signal
 
 __all__ = ["TOOL_DEFAULTS", "ToolRule", "ToolSection", "Tools"]
 
 #: Decisions ``tools.default`` may take.
 TOOL_DEFAULTS = ("allow", "deny", "review")
-_RULE_KEYS = ("tool", "tools", "when", "signal", "reason", "id")
+_RULE_KEYS = ("tool", "tools", "when", "signal", "reason", "id", *TERM_KEYS)
 _SECTION_KEYS = ("default", "allow", "rules")
 _CACHE_MAX = 4096
 _GLOB_CHARS = re.compile(r"[*?]")
@@ -72,11 +73,14 @@ class ToolRule:
     signal: Signal = Signal.SIGKILL
     reason: str = ""
     id: str | None = None
+    #: Review terms of a SIGSTOP rule (``approvals``, ``review_timeout``).
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         label = repr(self.id) if isinstance(self.id, str) else None
         object.__setattr__(self, "tools", _entries(self.tools, label, "tool"))
         object.__setattr__(self, "signal", _coerce_signal(self.signal, label))
+        check_terms(self.review, self.signal, label)
         if self.id is None:
             object.__setattr__(self, "id", f"tool:{self.tools[0]}")
         elif not isinstance(self.id, str) or not self.id.strip():
@@ -122,6 +126,7 @@ class ToolRule:
                 signal=value.get("signal", Signal.SIGKILL),
                 reason=value.get("reason", ""),
                 id=value.get("id"),
+                review=ReviewTerms.read(value),
             )
         except PolicyLoadError as exc:
             raise PolicyLoadError(exc.detail, rule=rule, field=exc.field) from None
@@ -133,6 +138,8 @@ class ToolRule:
             out["when"] = self.when
         out["signal"] = self.signal.value
         out["reason"] = self.reason
+        if self.review is not None:
+            out.update(self.review.to_dict())
         return out
 
 

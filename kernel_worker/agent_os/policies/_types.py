@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._errors import PolicyError, PolicyLoadError
+from ._terms import ReviewTerms, check_terms
 
 __all__ = [
     "FIELD_GROUPS",
@@ -112,6 +113,8 @@ class Pattern:
     signal: Signal = Signal.SIGKILL
     id: str | None = None
     fields: tuple[str, ...] | None = None
+    #: Review terms of a SIGSTOP pattern (``approvals``, ``review_timeout``).
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         rule = repr(self.id) if isinstance(self.id, str) else None
@@ -120,6 +123,7 @@ class Pattern:
         if not isinstance(self.reason, str) or not self.reason.strip():
             raise PolicyLoadError("reason must be a non-empty string", rule=rule, field="reason")
         object.__setattr__(self, "signal", _coerce_signal(self.signal, rule))
+        check_terms(self.review, self.signal, rule)
         if self.id is None:
             object.__setattr__(self, "id", slug(self.reason))
         elif not isinstance(self.id, str) or not self.id.strip():
@@ -152,6 +156,8 @@ class ActionRule:
     reason: str = ""
     signal: Signal = Signal.SIGKILL
     id: str | None = None
+    #: Review terms of a SIGSTOP rule (``approvals``, ``review_timeout``).
+    review: ReviewTerms | None = None
 
     def __post_init__(self) -> None:
         rule = repr(self.action) if isinstance(self.action, str) else None
@@ -159,6 +165,7 @@ class ActionRule:
             raise PolicyLoadError("action must be a non-empty string", rule=rule, field="action")
         object.__setattr__(self, "action", self.action.strip().casefold())
         object.__setattr__(self, "signal", _coerce_signal(self.signal, rule))
+        check_terms(self.review, self.signal, rule)
         if not isinstance(self.reason, str):
             raise PolicyLoadError("reason must be a string", rule=rule, field="reason")
         if not self.reason:

@@ -11,12 +11,13 @@ desks.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from agent_os.bus import Bus, new_id
-from agent_os.policies import Verdict
+from agent_os.policies import ReviewTerms, Verdict
 from agent_os.trust import TrustRegistry
 
 from ._decision import verify_decision
@@ -28,6 +29,8 @@ from ._store import ReviewStore
 from ._verdicts import decision_event, final_verdict, pending_verdict
 
 __all__ = ["ReviewQueue", "take_decision"]
+
+log = logging.getLogger("agent_os.review")
 
 
 class ReviewQueue:
@@ -51,10 +54,25 @@ class ReviewQueue:
         self.rules = rules or ReviewRules()
         self._webhook = webhook
         self._poll = poll
+        self._overlaps: set[str] = set()
 
-    async def hold(self, action: Mapping[str, Any], verdict: Verdict) -> ReviewItem:
-        """Record ``action`` held by ``verdict``; the item (the first one, for a redelivery)."""
-        timeout, approvals = self.rules.terms(verdict.rule)
+    async def hold(
+        self, action: Mapping[str, Any], verdict: Verdict, terms: ReviewTerms | None = None
+    ) -> ReviewItem:
+        """Record ``action`` held by ``verdict``; the item (the first one, for a redelivery).
+
+        ``terms`` are the holding rule's own review terms from the policy: they
+        win over ``rules`` (a warning, once per rule, when both give terms).
+        """
+        timeout, approvals, overlap = self.rules.with_policy(verdict.rule, terms)
+        if overlap and verdict.rule not in self._overlaps:
+            self._overlaps.add(str(verdict.rule))
+            log.warning(
+                "rule %s has review terms in policy %s and in the review rules file; "
+                "the policy's apply",
+                verdict.rule,
+                verdict.policy,
+            )
         item = ReviewItem.hold(
             new_id(), action, verdict, now=time.time(), timeout=timeout, approvals=approvals
         )

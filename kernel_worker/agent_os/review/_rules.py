@@ -8,14 +8,16 @@ distinct reviewers and a short deadline::
     rules:
       "sql:*": {approvals: 2, timeout: 1h}
       "shell:deploy": {timeout: 90s}
+
+A SIGSTOP rule may also carry its terms in the policy itself (``approvals``,
+``review_timeout``; :class:`agent_os.policies.ReviewTerms`): those win over
+this file's, term by term (see :meth:`ReviewRules.with_policy`).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,28 +25,12 @@ from typing import Any
 
 import yaml
 
+from agent_os.policies import ReviewTerms, parse_duration
+
 __all__ = ["DEFAULT_REVIEW_TIMEOUT", "ReviewRule", "ReviewRules", "parse_duration"]
 
 #: Seconds a held action waits for a decision unless a rule says otherwise.
 DEFAULT_REVIEW_TIMEOUT = 15 * 60.0
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a string such as ``"90s"``, ``"15m"``, ``"1h"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.fullmatch(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ValueError(f"not a duration: {value!r} (use seconds or 90s, 15m, 1h)")
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"a duration must be positive, not {value!r}")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +55,37 @@ class ReviewRules:
         if self.approvals < 1:
             raise ValueError("approvals must be at least 1")
 
-    def terms(self, rule: str | None) -> tuple[float, int]:
-        """``(timeout, approvals)`` for a verdict held by ``rule``."""
+    def match(self, rule: str | None) -> ReviewRule | None:
+        """The first entry whose glob matches ``rule`` (``None``: the defaults apply)."""
         for entry in self.rules:
             if rule is not None and fnmatch.fnmatchcase(rule, entry.match):
-                return (
-                    self.timeout if entry.timeout is None else entry.timeout,
-                    self.approvals if entry.approvals is None else entry.approvals,
-                )
-        return self.timeout, self.approvals
+                return entry
+        return None
+
+    def terms(self, rule: str | None) -> tuple[float, int]:
+        """``(timeout, approvals)`` for a verdict held by ``rule``."""
+        entry = self.match(rule)
+        if entry is None:
+            return self.timeout, self.approvals
+        return (
+            self.timeout if entry.timeout is None else entry.timeout,
+            self.approvals if entry.approvals is None else entry.approvals,
+        )
+
+    def with_policy(self, rule: str | None, policy: ReviewTerms | None) -> tuple[float, int, bool]:
+        """``(timeout, approvals, overlap)``: the policy's terms win over this file's.
+
+        ``overlap`` is true when both the policy and an entry of this file give
+        terms for ``rule`` (the file's are then ignored where the policy has one).
+        """
+        timeout, approvals = self.terms(rule)
+        if policy is None:
+            return timeout, approvals, False
+        return (
+            timeout if policy.timeout is None else policy.timeout,
+            approvals if policy.approvals is None else policy.approvals,
+            self.match(rule) is not None,
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ReviewRules:

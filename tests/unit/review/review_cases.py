@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from agent_os.policies import Decision, Signal, Verdict
+from agent_os.review import ReviewStore
 
 
 def held(rule: str = "action:deploy", reason: str = "deploys need a human") -> Verdict:
@@ -17,3 +20,13 @@ def held(rule: str = "action:deploy", reason: str = "deploys need a human") -> V
         policy_hash="0" * 16,
         code="policy_violation",
     )
+
+
+async def pending_ticket(store: ReviewStore) -> str:
+    """The ticket of the first held action, once a kernel has recorded it."""
+    for _ in range(2000):
+        items = await asyncio.to_thread(store.pending)
+        if items:
+            return items[0].ticket
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing was held")

@@ -29,6 +29,7 @@ from agent_os.review import (
     take_decision,
 )
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
+from tests.unit.review.review_cases import pending_ticket
 
 POLICY = load_policy(
     {
@@ -55,16 +56,6 @@ def store(tmp_path: Path) -> AsyncIterator[SqliteReviewStore]:
     s.close()
 
 
-async def _pending(store: SqliteReviewStore) -> str:
-    """The ticket of the held call, once the kernel has recorded it."""
-    for _ in range(2000):
-        items = await asyncio.to_thread(store.pending)
-        if items:
-            return items[0].ticket
-        await asyncio.sleep(0.01)
-    raise AssertionError("nothing was held")
-
-
 async def test_kernel_space_waits_on_the_store_and_runs_when_approved(
     store: SqliteReviewStore, people: tuple[TrustRegistry, AgentIdentity]
 ) -> None:
@@ -80,7 +71,7 @@ async def test_kernel_space_waits_on_the_store_and_runs_when_approved(
         ran.append(target)
 
     call = asyncio.create_task(deploy("prod"))
-    ticket = await _pending(store)
+    ticket = await pending_ticket(store)
     assert not call.done()
     await take_decision(store, registry, sign_decision(alice, ticket, approve=True))
     await call
@@ -117,7 +108,7 @@ async def test_kernel_space_refuses_an_approval_no_reviewer_signed(
         raise AssertionError("must not run")
 
     call = asyncio.create_task(deploy("prod"))
-    ticket = await _pending(store)
+    ticket = await pending_ticket(store)
     # Someone with a key the registry does not know as a reviewer writes an approval.
     mallory = AgentIdentity.create("mallory")
     theirs = TrustRegistry()
@@ -178,7 +169,7 @@ async def test_worker_desk_audits_and_counts_the_outcome_it_delivers(
     client = KernelClient(bus, agent, [kernel.public()])
     try:
         waiting = asyncio.create_task(client.check("deploy", {"target": "prod"}))
-        ticket = await _pending(store)
+        ticket = await pending_ticket(store)
         await take_decision(store, registry, sign_decision(alice, ticket, approve=True), bus=bus)
         verdict = await waiting
         assert verdict.allowed and verdict.code == "review_approved"
@@ -204,7 +195,7 @@ async def test_kernel_space_denies_when_the_held_item_disappears(
         raise AssertionError("must not run")
 
     call = asyncio.create_task(deploy("prod"))
-    await _pending(store)
+    await pending_ticket(store)
     with sqlite3.connect(tmp_path / "review.db") as db:  # someone empties the queue
         db.execute("DELETE FROM agentos_review_items")
     with pytest.raises(PolicyViolation) as info:
