@@ -32,7 +32,8 @@ import binascii
 import math
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+
+import re2
 
 from ._normalise import INVISIBLE as _INVISIBLE
 from ._normalise import unescape_url
@@ -59,22 +60,25 @@ _KEY = re.compile(
     r"client_?secret|bearer)$",
     re.IGNORECASE,
 )
+#: The last three letters of every name :data:`_KEY` accepts.
+_KEY_TAILS = frozenset({"ord", "swd", "pwd", "ase", "ret", "key", "ken", "ial", "als", "rer"})
 _B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
 _HEX = r"[0-9a-fA-F]{32,}"  # a plain class run: Python's re tries each position cheaply
 _SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 # Python's re on purpose: no nested quantifiers here, and it is faster than the
 # RE2 wrapper for iterating matches; the rule set's DECODABLE member decides whether they run.
-_B64_RUN = re.compile(_B64)
+_B64_BODY = re.compile(_B64.partition("=")[0])  # the run without its padding
 _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
-_DECODABLE = len(RULES)  # the set member that says a run is worth decoding (+1: spaced out)
+# Set members past the rules: a run worth decoding, spaced-out characters, a hex run.
+_DECODABLE, _SPACED_OUT, _HEX_MEMBER = len(RULES), len(RULES) + 1, len(RULES) + 2
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{8,}")
-_PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t\n\r]{12,}")
+_PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes have few
 _URLSAFE = str.maketrans("-_", "+/")
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
-_FILL = ("AAAA", "AAAA", "AA", "AAAAA")
+_FILL = ("AAAA", "AAA", "AA", "AAAAA")
 
 
 def entropy(text: str) -> float:
@@ -106,11 +110,12 @@ class _Scan:
 
     def text(self, text: str, depth: int) -> None:
         data = text.encode("utf-8", "surrogatepass")
-        decodable = spaced = False
+        decodable = spaced = hexed = False
         for index in match_set(data):
             if index >= _DECODABLE:
                 decodable = True
-                spaced = spaced or index > _DECODABLE
+                spaced = spaced or index == _SPACED_OUT
+                hexed = hexed or index == _HEX_MEMBER
                 continue
             rule = RULES[index]
             for found in rule.compiled.finditer(text):
@@ -134,10 +139,10 @@ class _Scan:
                 self.add(rule.id, whole.strip())
                 break
         if depth == 0 and decodable:
-            self.decoded(text, spaced)
+            self.decoded(text, spaced, hexed)
 
-    def decoded(self, text: str, spaced: bool) -> None:
-        for decoded in _decodings(text, spaced):
+    def decoded(self, text: str, spaced: bool, hexed: bool) -> None:
+        for decoded in _decodings(text, spaced, hexed):
             self.budget -= len(decoded)
             if self.budget < 0:
                 self.add("secret:too-complex", "too much encoded text to decode")
@@ -183,7 +188,7 @@ def _readable(raw: bytes) -> str | None:
     return b"\n".join(found).decode("ascii") if found else None
 
 
-def _decodings(text: str, spaced: bool = True) -> Iterable[str]:
+def _decodings(text: str, spaced: bool = True, hexed: bool = True) -> Iterable[str]:
     """Readable text hidden in ``text``: base64, hex, URL escapes, spaced-out characters.
 
     Every run of one encoding is decoded in one C call: base64 runs are made
@@ -197,17 +202,14 @@ def _decodings(text: str, spaced: bool = True) -> Iterable[str]:
     joined = [found.replace(" ", "") for found in _SPACED.findall(text)] if spaced else []
     if joined:
         yield "\n".join(joined)
-    hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)]
+    hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)] if hexed else []
     if hexes:
         decoded = _readable(bytes.fromhex("".join(hexes)))
         if decoded is not None:
             yield decoded
-    runs = [
-        (run[:-1] if len(run) % 4 == 1 else run) + _FILL[len(run) % 4]
-        for run in (found.rstrip("=") for found in _B64_RUN.findall(text))
-        # identifiers and numbers, not encodings
-        if not (run.isalpha() or run.isdigit() or ("_" in run.strip("_") and run.islower()))
-    ]
+    # No per-run judgement (identifier or encoding?): decoding is C time, and text that
+    # is no encoding decodes to bytes with no printable stretch.
+    runs = [run + _FILL[len(run) & 3] for run in _B64_BODY.findall(text)]
     if runs:
         try:
             raw = binascii.a2b_base64("".join(runs).translate(_URLSAFE).encode("ascii"))
@@ -218,9 +220,10 @@ def _decodings(text: str, spaced: bool = True) -> Iterable[str]:
             yield decoded
 
 
-@lru_cache(maxsize=1024)
 def _credential_key(key: str) -> bool:
-    return _KEY.search(key) is not None
+    # The last three letters first: thousands of distinct field names cost a slice and a
+    # set lookup each, not a regex search (a cache of names would only thrash).
+    return key[-3:].lower() in _KEY_TAILS and _KEY.search(key) is not None
 
 
 def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> None:

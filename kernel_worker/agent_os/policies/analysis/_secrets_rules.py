@@ -31,6 +31,7 @@ from ._secrets_catalogue import CATALOGUE
 __all__ = [
     "CATALOGUE_INFO",
     "DECODABLE",
+    "HEX_RUN",
     "RULES",
     "SECRET_CHECKS",
     "SPACED_OUT",
@@ -163,6 +164,8 @@ DECODABLE = r"[A-Za-z0-9+/_-]{24,}={0,2}|%[0-9A-Fa-f]{2}"
 #: Spaced-out characters (``g h p _ ...``), a member apart: the Python regex that
 #: collects them tries every position, so it runs only when this one matched.
 SPACED_OUT = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
+#: A hex run worth decoding (its Python regex, too, runs only when this matched).
+HEX_RUN = r"[0-9a-fA-F]{32,}"
 
 
 def _counted(op: Any, av: Any) -> bool:
@@ -239,15 +242,15 @@ def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, 
     tied = [i for i in range(len(rules)) if i not in set(free)]
     groups = [tied[at : at + _TIED_PER_SET] for at in range(0, len(tied), _TIED_PER_SET)]
     groups += [free[at : at + _PER_SET] for at in range(0, len(free), _PER_SET)]
-    # The decoding members (len(rules): DECODABLE, len(rules) + 1: SPACED_OUT) together:
-    # a space ends a base64 run, so their counters never run at once.
-    groups.append([len(rules), len(rules) + 1])
+    # The decoding members (len(rules): DECODABLE, + 1: SPACED_OUT, + 2: HEX_RUN) together:
+    # a space ends a base64 run and a hex run lies inside one, so their counters nest.
+    groups.append([len(rules), len(rules) + 1, len(rules) + 2])
     out = []
     for group in groups:
         rule_set = re2.Set.SearchSet(options)
         for index in group:
             if index >= len(rules):
-                rule_set.Add(SPACED_OUT if index > len(rules) else DECODABLE)
+                rule_set.Add((DECODABLE, SPACED_OUT, HEX_RUN)[index - len(rules)])
             else:
                 rule_set.Add(_gate(rules[index].regex))
         rule_set.Compile()
@@ -299,7 +302,7 @@ def match_set(data: bytes) -> list[int]:
     """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere.
 
     The index ``len(RULES)`` means: ``data`` holds a run worth decoding;
-    ``len(RULES) + 1``: it holds spaced-out characters.
+    ``len(RULES) + 1``: it holds spaced-out characters; ``len(RULES) + 2``: a hex run.
     """
     found: list[int] = []
     for match, members in _SETS:
