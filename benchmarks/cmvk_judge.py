@@ -308,6 +308,12 @@ def main() -> None:
             f"{o['slowest_model_ms']:.2f} ms, verify_consensus p50 {o['verify_ms']:.2f} ms, "
             f"overhead {o['overhead_ms']:.2f} ms (goal <= 5 ms)"
         )
+    if "pool_nats" in out:
+        p = out["pool_nats"]
+        print(
+            f"pool over NATS, one worker, instant models: {p['verifications']} verifications "
+            f"in {p['seconds']:.2f} s = {p['per_second']:.0f}/s (goal >= 500/s)"
+        )
 
 
 if __name__ == "__main__":
