@@ -69,7 +69,8 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("path:ssh", ("~/.ssh/**", "/etc/ssh/ssh_host_*_key"), "SSH keys and configuration"),
     (
         "path:private-keys",
-        ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.ppk"),
+        ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.ppk", "/etc/ssl/private/**",
+         "/etc/pki/tls/private/**", "/etc/letsencrypt/**/privkey*.pem", "*.p12", "*.pfx"),
         "private key file",
     ),
     (

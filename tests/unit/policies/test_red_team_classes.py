@@ -193,3 +193,42 @@ def test_cluster_and_reserved_private_names_are_internal(url: str) -> None:
 def test_public_names_that_contain_those_words_are_not() -> None:
     for url in ("https://internal.example.com/x", "https://svc.example.org/"):
         assert tool("fetch", url=url) == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    ("query", "rule"),
+    [
+        ("SHUTDOWN", "sql:shutdown"),
+        ("SHUTDOWN WITH NOWAIT", "sql:shutdown"),
+        ("CREATE FUNCTION sys_exec RETURNS int SONAME 'lib_mysqludf_sys.so'", "sql:command-exec"),
+        ("INSTALL PLUGIN p SONAME 'p.so'", "sql:command-exec"),
+        ("CALL dbms_java.runjava('oracle/aurora/util/Wrapper /bin/sh -c id')", "sql:command-exec"),
+    ],
+)
+def test_sql_that_stops_the_server_or_loads_native_code(query: str, rule: str) -> None:
+    assert typed("sql", query=query) == ("deny", rule)
+    assert typed("sql", query="SELECT shutdown_time FROM servers WHERE note = 'shutdown'") == (
+        "allow",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("mailgun key-0808408d1944f97577380884d4ec9a5f", "secret:mailgun-key"),
+        ("datadog api key c46b010950cc4ddc1144f84002b123ba", "secret:datadog-key"),
+        ("DD_API_KEY=c46b010950cc4ddc1144f84002b123ba", "secret:datadog-key"),
+    ],
+)
+def test_keys_known_by_prefix_or_by_name(message: str, rule: str) -> None:
+    assert tool("send_message", channel="#ops", message=message) == ("deny", rule)
+    assert tool("send_message", channel="#ops", message="sha c46b010950cc4ddc1144f84002b123ba") == (
+        "allow",
+        None,
+    )
+
+
+def test_tls_private_keys_are_private_keys() -> None:
+    assert typed("file_read", path="/etc/ssl/private/server.key") == ("deny", "path:private-keys")
+    assert typed("file_read", path="/etc/ssl/certs/ca-certificates.crt") == ("allow", None)

@@ -32,6 +32,24 @@ class Format:
 
 CATALOGUE: tuple[Format, ...] = (
     Format(
+        "secret:mailgun-key",
+        "Mailgun private API key (key- format)",
+        r"key-[0-9a-f]{32}",
+        "https://documentation.mailgun.com/docs/mailgun/api-reference/authentication"
+        " (private API keys: key- followed by 32 hex characters)",
+        "key-3f9c1a7e5b2d8046c1e9a7f3b5d2c804",
+    ),
+    Format(
+        "secret:datadog-key",
+        "Datadog API or application key named as such",
+        r"(?i)(?:datadog|\bdd)[_ -]?(?:api|app(?:lication)?)?[_ -]?key\W{0,8}"
+        r"([0-9a-f]{32}(?:[0-9a-f]{8})?)\b",
+        "https://docs.datadoghq.com/account_management/api-app-keys/"
+        " (API keys: 32 hex characters, application keys: 40; no prefix, so the name decides)",
+        "datadog api key 7c1e9a4f3b5d2c80a6f19e3b7d4c2a58",
+        group=1,
+    ),
+    Format(
         "secret:stripe-key",
         "Stripe live secret or restricted key",
         r"(?:sk|rk)_live_[0-9A-Za-z]{24,247}",

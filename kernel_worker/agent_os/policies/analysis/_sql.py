@@ -26,7 +26,8 @@ they appear in verdicts):
 * ``sql:dynamic``: string-built SQL - ``EXEC(@sql)``, ``EXECUTE IMMEDIATE v``,
   ``PREPARE s FROM @q``, ``sp_executesql @s``, a ``DO`` block. A string built
   from literals only (``EXEC('DR' + 'OP TABLE t')``) is folded and judged;
-* ``sql:command-exec``: ``xp_cmdshell``, ``COPY ... PROGRAM``;
+* ``sql:command-exec``: ``xp_cmdshell``, ``COPY ... PROGRAM``, native code loaded by
+  ``SONAME`` (MySQL UDFs, plugins), Oracle ``DBMS_JAVA``; ``sql:shutdown``: ``SHUTDOWN``;
 * ``sql:credential-read``: the server's password hashes - ``pg_shadow``,
   ``pg_authid``, ``mysql.user``'s ``authentication_string``, ``sys.sql_logins``,
   ``syslogins``, Oracle ``sys.user$``;
@@ -72,6 +73,7 @@ SQL_CHECKS: dict[str, str] = {
     "sql:dynamic": "string-built (dynamic) SQL that cannot be checked before it runs",
     "sql:command-exec": "SQL that runs an operating-system command",
     "sql:server-network": "SQL opening network connections from the server (dblink, UTL_HTTP)",
+    "sql:shutdown": "SQL that stops the database server (SHUTDOWN)",
     "sql:credential-read": "SQL reading the server's password hashes (pg_shadow, mysql.user)",
     "sql:unparseable": "SQL with a destructive keyword that could not be read",
     "sql:too-complex": "SQL too large to analyse within budget (review)",
@@ -84,7 +86,7 @@ _KEYWORDS = (
     "|outfile|dumpfile|infile|load_file|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file"
     "|lo_import|lo_export|bulk|openrowset|opendatasource|utl_file|xp_dirtree|xp_fileexist"
     "|sp_configure|sp_addsrvrolemember|sp_addrolemember|sp_addlogin|sp_grantlogin|setuser"
-    "|pg_shadow|pg_authid|authentication_string|sql_logins|syslogins|user\\$"
+    "|shutdown|soname|dbms_java|pg_shadow|pg_authid|authentication_string|sql_logins|syslogins|user\\$"
 )
 #: The prefilter: a superset of the statements :func:`analyse_sql` can flag.
 GATE = re2.compile(

@@ -59,7 +59,9 @@ _NETWORK_FUNCS = _words(
     "dblink dblink_exec dblink_connect dblink_send_query http_get http_post utl_http utl_tcp "
     "utl_smtp openquery"
 )
-_COMMAND_PROCS = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_exec", "sys_eval"})
+_COMMAND_PROCS = frozenset(
+    {"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_exec", "sys_eval", "dbms_java"}
+)
 #: Procedural languages that reach the operating system (untrusted, native code).
 _UNTRUSTED = _words("plpythonu plpython2u plpython3u plperlu pltclu plsh c internal plv8u")
 _DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
@@ -175,6 +177,10 @@ class Judge:
             self.flag("sql:privilege", i)
         elif value == "utl_file":
             self.flag("sql:file-access", i)
+        elif value == "soname":
+            self.flag("sql:command-exec", i)  # CREATE FUNCTION / INSTALL PLUGIN: native code
+        elif value == "shutdown" and at_start:
+            self.flag("sql:shutdown", i)
         elif value in _PASSWORD_HASHES or (value == "user" and prev == "" and self._after_mysql(i)):
             self.flag("sql:credential-read", i)
 
