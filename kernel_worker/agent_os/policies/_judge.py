@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
@@ -44,6 +45,7 @@ _CLASSIFIED_ORDER = 1 << 30
 _ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
 _WRITE_KINDS = ("file_write", "file_modify", "file_append", "file_create", "file_copy", "file_move")
 _NO_GROUPS: Mapping[str, str] = {}
+_TYPED_HINTS: dict[str, Mapping[str, object]] = {}
 
 
 class _Hit:
@@ -138,7 +140,14 @@ class Judge:
         hints = action.get("hints")
         if hints is not None and not isinstance(hints, Mapping):
             hints = None
-        if kind != "tool_call":
+        if kind != "tool_call" and hints is None:
+            # The common typed action: its declaration alone, one read-only mapping per kind.
+            hints = _TYPED_HINTS.get(kind)
+            if hints is None:
+                hints = MappingProxyType({"action": kind})
+                if len(_TYPED_HINTS) < 256:  # kinds come from agents: bound the memory
+                    _TYPED_HINTS[kind] = hints
+        elif kind != "tool_call":
             # The action type is the caller's declaration; a declared hint adds to it.
             declared: Any = kind
             if hints is not None and hints.get("action") not in (None, kind):
@@ -266,8 +275,12 @@ class Judge:
                     continue
                 text = SEP.join(members)
             text = fold(text)
-            if marks is not None and not any(mark in text for mark in marks):
-                continue  # every member (and the detector) needs one of these marks
+            if marks is not None:
+                for mark in marks:
+                    if mark in text:
+                        break
+                else:
+                    continue  # every member (and the detector) needs one of these marks
             data = text.encode()
             matches = match(data)
             if not matches:
