@@ -7,7 +7,7 @@ tests pin the structure that keeps it linear, and that nothing is lost by it.
 from __future__ import annotations
 
 from agent_os.policies.analysis._secrets import _fragments, scan_secrets
-from agent_os.policies.analysis._secrets_rules import _SETS, RULES, anchored
+from agent_os.policies.analysis._secrets_rules import _SETS, RULES, _gated, anchored, match_set
 
 GITHUB = "ghp_r81HCrlGW5qon7rIoDeT2v1lpjlgPBR0O4Na"
 
@@ -21,12 +21,27 @@ def test_free_running_rules_are_kept_apart() -> None:
     assert anchored(r"(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}")
     assert anchored(r"(?i)aws_?secret_?(?:access_?)?key[\"'\s]{0,3}[:=]([A-Za-z0-9/+]{40})")
     assert anchored(r"(?:^|[^0-9A-Za-z+/=_-])EAAA[0-9A-Za-z_-]{60}")
-    for _, members in _SETS:
+    for _, members, _ in _SETS:
         free = [i for i in members if i < len(RULES) and not anchored(RULES[i].regex)]
         assert len(free) <= 2, [RULES[i].id for i in free]
-    # Every rule and the three decoding members are in exactly one set.
-    every = sorted(i for _, members in _SETS for i in members)
-    assert every == list(range(len(RULES) + 3))
+    # Every rule and the four decoding members are in exactly one set.
+    every = sorted(i for _, members, _ in _SETS for i in members)
+    assert every == list(range(len(RULES) + 4))
+
+
+def test_gated_sets_are_skipped_only_where_no_match_can_start() -> None:
+    # Gated: every match starts with 23+ token characters or 8+ digits (FREE_GATE sees it).
+    assert _gated(r"[0-9a-z]{32}-us[0-9]{1,2}")
+    assert _gated(r"\d{8,10}:AA[0-9A-Za-z_-]{33}")
+    assert not _gated(r"[0-9a-z]{12}-us")
+    assert not _gated(r"AC[a-z0-9]{32}")
+    for _, members, gated in _SETS:
+        if gated:
+            assert all(i < len(RULES) and _gated(RULES[i].regex) for i in members)
+    # The gate opens for the secrets behind it.
+    telegram = "bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+    assert "secret:telegram-token" in {c for c, _ in scan_secrets({"m": telegram})}
+    assert [i for i in match_set(b"an ordinary sentence, id 42") if i < len(RULES)] == []
 
 
 def test_split_join_reads_only_the_ends_of_long_fragments() -> None:

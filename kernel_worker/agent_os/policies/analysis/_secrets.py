@@ -106,7 +106,10 @@ class _Scan:
         self.candidates = 0
 
     def add(self, check: str, excerpt: str) -> None:
-        self.findings.setdefault(check, excerpt)
+        # Rules of one check may find one secret at different lengths (a fixed-length
+        # plugin regex, our open-ended one): keep the longest, whatever the set order.
+        if len(excerpt) > len(self.findings.get(check, "")):
+            self.findings[check] = excerpt
 
     def text(self, text: str, depth: int) -> None:
         data = text.encode("utf-8", "surrogatepass")

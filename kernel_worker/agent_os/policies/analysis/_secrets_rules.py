@@ -64,9 +64,9 @@ _IDS = {
 _RE2_MAX_REPEAT = 1000
 #: A repetition counting this far is a DFA counter; a literal this long anchors it; a class
 #: of this few letters counts as a literal; free-running rules per RE2 set.
-_COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 3, 8, 2
+_COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 2, 8, 2
 #: Anchored rules per set: rare counters still multiply, only less.
-_TIED_PER_SET = 16
+_TIED_PER_SET = 40
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
 _ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
 
@@ -166,6 +166,10 @@ DECODABLE = r"[A-Za-z0-9+/_-]{24,}={0,2}|%[0-9A-Fa-f]{2}"
 SPACED_OUT = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 #: A hex run worth decoding (its Python regex, too, runs only when this matched).
 HEX_RUN = r"[0-9a-fA-F]{32,}"
+#: Where a gated free-running rule can start (see ``_sets``); never reported.
+FREE_GATE = r"[A-Za-z0-9_-]{23}|[0-9]{8}"
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DIGITS = frozenset("0123456789")
 
 
 def _counted(op: Any, av: Any) -> bool:
@@ -228,38 +232,80 @@ def _gate(source: str) -> str:
     return re.sub(r"^\[[A-Za-z0-9]{2,4}\](?=\[)", "", source)
 
 
-def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, ...]], ...]:
-    """RE2 sets over ``rules``, grouped so that no DFA multiplies many counters.
+def _gated(source: str) -> bool:
+    """True when every match of ``source`` (as a set member, see :func:`_gate`) starts with a
+    run :data:`FREE_GATE` sees: 23+ token characters or 8+ digits."""
+    try:
+        items = _parser.parse(_gate(source)).data
+    except Exception:  # a syntax Python's parser lacks: never skipped
+        return False
+    for op, av in items:
+        if op is _C.AT:
+            continue
+        if op not in (_C.MAX_REPEAT, _C.MIN_REPEAT) or len(av[2]) != 1 or av[2][0][0] is not _C.IN:
+            return False
+        chars = _chars(av[2][0][1])
+        if chars is None:
+            return False
+        return (av[0] >= 23 and chars <= _TOKEN_CHARS) or (av[0] >= 8 and chars <= _DIGITS)
+    return False
+
+
+def _chars(items: Any) -> set[str] | None:
+    """The characters of a parsed class (``None`` for categories other than digits, negation)."""
+    out: set[str] = set()
+    for op, av in items:
+        if op is _C.LITERAL:
+            out.add(chr(av))
+        elif op is _C.RANGE:
+            out.update(chr(c) for c in range(av[0], av[1] + 1))
+        elif op is _C.CATEGORY and av is _C.CATEGORY_DIGIT:
+            out.update("0123456789")
+        else:
+            return None
+    return out
+
+
+def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, ...], bool], ...]:
+    """RE2 sets over ``rules`` (match, members, gated), the decoding set first.
 
     A set's DFA state is the product of its members' progress; members that
     start counting at almost any character (``[0-9a-z]{32}-us``, the
     decodable-run member) make that product explode on long random text, at
-    hundreds of milliseconds per 64 KB. Members anchored by a literal share one
-    set; free-running members go :data:`_PER_SET` to a set. Cost is then linear
-    with a small constant (benchmarks/policy_check.py --adversarial shows it).
+    hundreds of milliseconds per 64 KB. Members anchored by a literal share a
+    few sets; free-running members go :data:`_PER_SET` to a set. Cost is then
+    linear with a small constant (benchmarks/policy_check.py --adversarial).
+    Each set is one more scan of every text, so the common case stays at a
+    few: free-running sets whose every match starts with a run
+    :data:`FREE_GATE` sees are scanned only when the decoding set's
+    ``FREE_GATE`` member matched (ordinary prose has no such run).
     """
     free = [i for i, rule in enumerate(rules) if not anchored(rule.regex)]
     tied = [i for i in range(len(rules)) if i not in set(free)]
-    groups = [tied[at : at + _TIED_PER_SET] for at in range(0, len(tied), _TIED_PER_SET)]
-    groups += [free[at : at + _PER_SET] for at in range(0, len(free), _PER_SET)]
-    # The decoding members (len(rules): DECODABLE, + 1: SPACED_OUT, + 2: HEX_RUN) together:
-    # a space ends a base64 run and a hex run lies inside one, so their counters nest.
-    groups.append([len(rules), len(rules) + 1, len(rules) + 2])
+    gated = [i for i in free if _gated(rules[i].regex)]
+    open_free = [i for i in free if i not in set(gated)]
+    n = len(rules)
+    # Decoding members (n: DECODABLE, n + 1: SPACED_OUT, n + 2: HEX_RUN, n + 3: FREE_GATE):
+    # a space ends a token run and the others lie inside one, so their counters nest.
+    groups = [([n, n + 1, n + 2, n + 3], False)]
+    groups += [(tied[at : at + _TIED_PER_SET], False) for at in range(0, len(tied), _TIED_PER_SET)]
+    groups += [(open_free[at : at + _PER_SET], False) for at in range(0, len(open_free), _PER_SET)]
+    groups += [(gated[at : at + _PER_SET], True) for at in range(0, len(gated), _PER_SET)]
     out = []
-    for group in groups:
+    for group, is_gated in groups:
         rule_set = re2.Set.SearchSet(options)
         for index in group:
-            if index >= len(rules):
-                rule_set.Add((DECODABLE, SPACED_OUT, HEX_RUN)[index - len(rules)])
+            if index >= n:
+                rule_set.Add((DECODABLE, SPACED_OUT, HEX_RUN, FREE_GATE)[index - n])
             else:
                 rule_set.Add(_gate(rules[index].regex))
         rule_set.Compile()
-        out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group)))
+        out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group), is_gated))
     return tuple(out)
 
 
 def _build() -> tuple[
-    tuple[SecretRule, ...], tuple[tuple[Any, tuple[int, ...]], ...], dict[str, Any]
+    tuple[SecretRule, ...], tuple[tuple[Any, tuple[int, ...], bool], ...], dict[str, Any]
 ]:
     plugin, info = _plugin_patterns()
     rules = []
@@ -305,6 +351,15 @@ def match_set(data: bytes) -> list[int]:
     ``len(RULES) + 1``: it holds spaced-out characters; ``len(RULES) + 2``: a hex run.
     """
     found: list[int] = []
-    for match, members in _SETS:
-        found.extend(members[i] for i in match(data) or ())
+    gate = len(RULES) + 3
+    open_gate = False
+    for match, members, gated in _SETS:
+        if gated and not open_gate:
+            continue
+        for i in match(data) or ():
+            index = members[i]
+            if index == gate:
+                open_gate = True
+            else:
+                found.append(index)
     return found
