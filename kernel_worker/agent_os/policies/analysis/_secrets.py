@@ -245,18 +245,20 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
         out.append(node)
         if key and _credential_key(key):
             scan.field(key, node)
-    elif isinstance(node, Mapping):
-        for child_key, value in node.items():
-            _walk(value, str(child_key), out, scan, depth + 1)
-    elif isinstance(node, list | tuple):
+    elif isinstance(node, list | tuple):  # before Mapping: an ABC check costs more
         named = bool(key) and _credential_key(key)
         for item in node:
             if type(item) is str:  # the common shape: a list of strings
                 out.append(item)
                 if named:
                     scan.field(key, item)
+            elif type(item) is list and not named and all(type(x) is str for x in item):
+                out.extend(item)  # a list of argv lists: no call per inner list
             else:
                 _walk(item, key, out, scan, depth + 1)
+    elif isinstance(node, Mapping):
+        for child_key, value in node.items():
+            _walk(value, str(child_key), out, scan, depth + 1)
     elif isinstance(node, bytes | bytearray):
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
     elif node is not None and not isinstance(node, bool | int | float):
