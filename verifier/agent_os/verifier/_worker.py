@@ -13,6 +13,7 @@ before any model string is parsed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -34,7 +35,7 @@ from agent_os.trust import (
 
 from ._consensus import ConsensusResult
 from ._errors import VerifierError
-from ._judges import AsyncJudge, Judge
+from ._judges import AsyncJudge, DefaultJudge, Judge
 from ._metrics import Metrics
 from ._provider import CallSettings, Provider
 from ._verifier import ConsensusVerifier
@@ -94,7 +95,10 @@ class VerifierWorker(Service):
         return self._identity.agent_id
 
     async def start(self) -> None:
-        """Subscribe; returns once consuming."""
+        """Load the judge, subscribe; returns once consuming."""
+        if self._judge is None:
+            # The embedding model (90 MB) loads before the first request, not during it.
+            self._judge = await asyncio.to_thread(DefaultJudge.offline)
         if self._subscription is None:
             self._subscription = await self._bus.subscribe(
                 self._subject, self._handle, group=self._group, options=self._options
