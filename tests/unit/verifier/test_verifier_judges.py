@@ -107,6 +107,20 @@ async def test_llm_judge_asks_both_directions(replies: list[str], score: float) 
     assert "Statement A: It was 1889.\nStatement B: 1889" in prompts[1]
 
 
+async def test_default_with_an_llm_asks_it_only_where_structure_cannot_decide() -> None:
+    with vendor_server({"judge": ["yes"]}) as server:
+        model = resolve(f"openai:judge@{server.url}/v1", settings=CallSettings(retries=0))
+        judge = DefaultJudge(llm=LLMJudge(model))
+        contradiction = await judge.ascore("Year?", "1889", "1925")
+        asked_for_contradiction = len(server.requests)
+        paraphrase = await judge.ascore(
+            "Why?", "The bridge was closed for repairs.", "It shut so it could be repaired."
+        )
+        await model.aclose()
+    assert contradiction < 0.5 and asked_for_contradiction == 0
+    assert paraphrase == 1.0 and len(server.requests) == 2
+
+
 def test_exported_names() -> None:
     assert set(verifier.__all__) == {
         "AnthropicMessages",

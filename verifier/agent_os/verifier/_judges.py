@@ -187,13 +187,16 @@ class EmbeddingJudge:
 
 @dataclass
 class DefaultJudge:
-    """Structure first, the embedding where structure cannot decide; offline.
+    """Structure first; where structure cannot decide, the LLM if one is given, else the embedding.
 
-    Without the embedding model installed (``embedding=None``) it is the
-    lexical judge alone.
+    Offline (``llm=None``) it needs no network: with the embedding model
+    installed it is lexical + embedding, without it lexical alone. With an
+    :class:`LLMJudge` a pair that structure settles never reaches the model
+    (no call for "1889" / "1925"); the rest are asked both ways.
     """
 
     embedding: EmbeddingJudge | None = None
+    llm: LLMJudge | None = None
 
     @classmethod
     def offline(cls) -> DefaultJudge:
@@ -212,6 +215,14 @@ class DefaultJudge:
         if found.decisive or self.embedding is None:
             return found.score
         return max(found.score, self.embedding.score(prompt, a, b))
+
+    async def ascore(self, prompt: str, a: str, b: str) -> float:
+        if self.llm is None:
+            return self.score(prompt, a, b)
+        found = assess(a, b)
+        if found.decisive:
+            return found.score
+        return await self.llm.ascore(prompt, a, b)
 
 
 _ENTAILS = (
