@@ -86,7 +86,7 @@ def test_the_extras_installed_exist() -> None:
 
 @pytest.mark.parametrize(
     "role",
-    [["worker"], ["audit", "sink"], ["console"], ["review", "list"]],
+    [["worker"], ["audit", "sink"], ["console"], ["verifier"], ["review", "list"]],
     ids=lambda r: " ".join(r),
 )
 def test_every_role_is_a_command_of_the_one_image(role: list[str]) -> None:
