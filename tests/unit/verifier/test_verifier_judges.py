@@ -88,6 +88,12 @@ def test_default_lets_the_embedding_judge_a_paraphrase(embedding: EmbeddingJudge
     assert DefaultJudge(embedding).score("q", a, b) >= 0.5
 
 
+async def test_default_async_path_scores_as_the_sync_one(embedding: EmbeddingJudge) -> None:
+    judge = DefaultJudge(embedding)
+    for a, b in [*SAME, *DIFFERENT, ("It returns the sum.", "The function gives back the sum.")]:
+        assert await judge.ascore("q", a, b) == judge.score("q", a, b)
+
+
 def test_offline_default_finds_the_installed_model() -> None:
     assert DefaultJudge.offline().embedding is not None
 

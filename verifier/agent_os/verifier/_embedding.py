@@ -11,15 +11,17 @@ torch) as a dependency they do not need here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import math
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ConfigurationError
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
     Array = NDArray[np.float32]
 
+T = TypeVar("T")
 _LAYERS = 6
 _HEADS = 12
 _EPS = 1e-12
@@ -160,6 +163,18 @@ class MiniLM:
         pooled = x.mean(0)
         out: Array = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         return out
+
+
+@lru_cache(maxsize=1)
+def _thread() -> ThreadPoolExecutor:
+    # One thread: the BLAS thread limit is set around each embedding, which is only
+    # sound when embeddings do not overlap.
+    return ThreadPoolExecutor(1, thread_name_prefix="agent-os-minilm")
+
+
+async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the embedding thread."""
+    return await asyncio.get_running_loop().run_in_executor(_thread(), fn, *args)
 
 
 @lru_cache(maxsize=1)

@@ -217,12 +217,19 @@ class DefaultJudge:
         return max(found.score, self.embedding.score(prompt, a, b))
 
     async def ascore(self, prompt: str, a: str, b: str) -> float:
-        if self.llm is None:
-            return self.score(prompt, a, b)
         found = assess(a, b)
         if found.decisive:
             return found.score
-        return await self.llm.ascore(prompt, a, b)
+        if self.llm is not None:
+            return await self.llm.ascore(prompt, a, b)
+        if self.embedding is None:
+            return found.score
+        # Tens of milliseconds of numpy: off the event loop (numpy releases the GIL), on one
+        # thread of its own, so other verifications and the bus keep moving meanwhile.
+        from ._embedding import run_in_thread
+
+        embedded = await run_in_thread(self.embedding.score, prompt, a, b)
+        return max(found.score, embedded)
 
 
 _ENTAILS = (
