@@ -60,6 +60,11 @@ _WRITE_IDS = frozenset(CHECK_GROUPS["writes"])
 _WRITE_ACTIONS = frozenset({"file_write", "file_modify", "file_append", "file_create", "file_copy",
                             "file_move"})  # fmt: skip
 _UNANCHORED = re2._Anchor.UNANCHORED
+# The shell analyser's budget for one script (``_shell``: 2 KB of text, 32
+# commands, 4 KB lexed), spent by all command texts of one action together.
+_SHELL_TEXTS = 32
+_SHELL_CHARS = 2_048
+_SHELL_WORK = 4_096
 
 
 def all_strings(node: object, out: list[str], depth: int = 0) -> None:
@@ -229,8 +234,8 @@ class Structural:
             ):
                 texts = []
                 all_strings(args, texts)
-            for text in texts or ():
-                self._shell_text(text, offer, base)
+            if texts:
+                self._shell_texts(texts, offer, base)
         if self._code:
             texts = groups.get("code")
             language = _language(args)
@@ -274,7 +279,30 @@ class Structural:
             index, check = entry
             offer(base + index, check.signal, check.id, check.reason, redact(excerpt, secret=False))
 
-    def _shell_text(self, text: str, offer: Offer, base: int) -> None:
+    def _shell_texts(self, texts: list[str], offer: Offer, base: int) -> None:
+        """Analyse the command texts of one action under one script's budget.
+
+        Each text is lexed on its own (an open quote in one must not swallow the
+        next), but together they spend the analyser's budget for one script:
+        ``_SHELL_TEXTS`` texts, ``_SHELL_CHARS`` characters and ``_SHELL_WORK``
+        characters lexed. A text that no longer fits is not analysed; the action
+        gets ``shell:too-complex`` instead (review), whatever the texts it did
+        analyse found, so thousands of command fields cost one script, not thousands.
+        """
+        chars = work = count = 0
+        over = False
+        for text in dict.fromkeys(texts):  # the same text finds the same things
+            if count >= _SHELL_TEXTS or chars + len(text) > _SHELL_CHARS or work > _SHELL_WORK:
+                over = True
+                continue
+            count += 1
+            chars += len(text)
+            work += self._shell_text(text, offer, base)
+        if over:
+            self._offer_check("shell:too-complex", "script too complex to analyse", offer, base)
+
+    def _shell_text(self, text: str, offer: Offer, base: int) -> int:
+        """Offer the hits of one command text; returns the characters the analyser lexed."""
         report = analyse_shell(text)
         for check_id, excerpt in report.findings.items():
             self._offer_check(check_id, excerpt, offer, base)
@@ -292,6 +320,7 @@ class Structural:
         if report.urls:
             urls = list(dict.fromkeys(report.urls))
             self.check_urls("", urls, offer, self._net_order, lenient=True)
+        return report.work
 
     def _offer_path(
         self, path: str, offer: Offer, base: int, spellings: tuple[str, ...] | None = None

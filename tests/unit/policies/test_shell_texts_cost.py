@@ -1,0 +1,89 @@
+"""All command texts of one action share one shell script's analysis budget.
+
+An action with thousands of command fields must cost one script's analysis,
+not thousands: past the budget the action is ``shell:too-complex`` (review),
+never allowed unread. The analyser is the real one; the tests count its calls.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import agent_os.policies._struct as struct
+from agent_os.policies import load_policy
+from agent_os.policies.analysis._shell import ShellReport, analyse_shell
+
+STRICT = load_policy("strict")
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The texts handed to the (real) shell analyser by the structural rules."""
+    seen: list[str] = []
+
+    def counted(text: str) -> ShellReport:
+        seen.append(text)
+        return analyse_shell(text)
+
+    monkeypatch.setattr(struct, "analyse_shell", counted)
+    yield seen
+
+
+def tool(**args: Any) -> tuple[str, str | None]:
+    action = {"agent_id": "a", "action": "tool_call", "tool": "custom_tool", "args": args}
+    verdict = STRICT.evaluate(action)
+    return verdict.decision.value, verdict.rule
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choices(string.ascii_lowercase, k=4))
+
+
+def test_thousands_of_command_fields_cost_one_script(calls: list[str]) -> None:
+    rng = random.Random(7)
+    fields = {f"command{i}": f"ls {_word(rng)}" for i in range(2500)}
+    assert tool(**fields) == ("review", "shell:too-complex")
+    assert 0 < len(calls) <= struct._SHELL_TEXTS
+
+
+def test_repeated_command_texts_are_analysed_once(calls: list[str]) -> None:
+    assert tool(**{f"command{i}": "ls -la" for i in range(2500)}) == ("allow", None)
+    assert calls == ["ls -la"]
+
+
+def test_a_few_command_fields_are_each_analysed(calls: list[str]) -> None:
+    fields = {"command0": "ls", "command1": "pwd", "command2": "git status"}
+    assert tool(**fields) == ("allow", None)
+    assert calls == ["ls", "pwd", "git status"]
+
+
+def test_a_deny_inside_the_budget_outranks_too_complex() -> None:
+    fields = {
+        "command0": "git push --force origin main",
+        **{f"command{i}": f"ls {i}" for i in range(1, 200)},
+    }
+    assert tool(**fields) == ("deny", "shell:git-history")
+
+
+def test_a_command_past_the_budget_is_reviewed_not_skipped(calls: list[str]) -> None:
+    fields = {f"command{i}": f"ls {i}" for i in range(200)}
+    fields["command199"] = "git push --force origin main"
+    assert tool(**fields) == ("review", "shell:too-complex")
+    assert "git push --force origin main" not in calls
+
+
+def test_the_character_budget_is_shared_by_all_texts(calls: list[str]) -> None:
+    half = "echo " + "a" * 1_500
+    assert tool(command0=half, command1=half.replace("a", "b")) == ("review", "shell:too-complex")
+    assert calls == [half]
+
+
+def test_an_oversized_text_does_not_hide_a_small_one() -> None:
+    # The long text alone is past the budget; the short one still fits and is read.
+    fields = {"command0": "echo " + "a" * 3_000, "command1": "git push --force origin main"}
+    assert tool(**fields) == ("deny", "shell:git-history")
