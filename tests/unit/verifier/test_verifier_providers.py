@@ -21,7 +21,7 @@ from agent_os.verifier import (
     resolve,
 )
 from agent_os.verifier._provider import HTTPProvider
-from tests.unit.verifier.vendor_server import Hang, Malformed, Status, vendor_server
+from tests.unit.verifier.vendor_server import Delay, Hang, Malformed, Status, vendor_server
 
 FAST = CallSettings(timeout=5.0, retries=2, backoff=0.01, max_backoff=0.02)
 VENDORS = {
@@ -117,6 +117,17 @@ async def test_unreachable_server_is_a_connect_error(vendor: str) -> None:
         await p.complete("q")
     await p.aclose()
     assert info.value.code == "connect_error"
+
+
+async def test_concurrency_limit_holds_calls_back(vendor: str) -> None:
+    import asyncio
+
+    with vendor_server({"m": [Delay(0.1, "Paris")]}) as server:
+        p = provider(vendor, server.url, CallSettings(timeout=10, retries=0, concurrency=1))
+        answers = await asyncio.gather(*(p.complete("q") for _ in range(3)))
+        await p.aclose()
+    assert [a.text for a in answers] == ["Paris"] * 3
+    assert server.max_in_flight == 1
 
 
 def test_model_strings() -> None:

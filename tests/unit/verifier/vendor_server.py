@@ -58,6 +58,17 @@ class VendorServer:
     stopping: threading.Event = field(default_factory=threading.Event)
     _turns: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def step(self, model: str) -> Step:
         with self._lock:
@@ -135,7 +146,11 @@ def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
                 server.stopping.wait()
                 return
             if isinstance(step, Delay):
-                time.sleep(step.seconds)
+                server.enter()
+                try:
+                    time.sleep(step.seconds)
+                finally:
+                    server.leave()
                 step = step.text
             if isinstance(step, Status):
                 self._send(step.code, json.dumps({"error": {"code": step.code}}).encode())
