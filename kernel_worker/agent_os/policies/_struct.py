@@ -65,6 +65,9 @@ _UNANCHORED = re2._Anchor.UNANCHORED
 _SHELL_TEXTS = 32
 _SHELL_CHARS = 2_048
 _SHELL_WORK = 4_096
+# The SQL analyser's budget for one text (``_sql``: 8 KB), spent the same way.
+_SQL_TEXTS = 32
+_SQL_CHARS = 8_192
 
 
 def all_strings(node: object, out: list[str], depth: int = 0) -> None:
@@ -220,9 +223,7 @@ class Structural:
                 texts = []
                 all_strings(args, texts)
             data = groups.get("data", ()) if _gate_data(groups) else ()
-            for text in [*(texts or ()), *data]:
-                for check_id, excerpt in analyse_sql(text, sql_action=kind in _SQL_ACTIONS):
-                    self._offer_check(check_id, excerpt, offer, base)
+            self._sql_texts([*(texts or ()), *data], kind in _SQL_ACTIONS, offer, base)
         if self._shell:
             # The classification's reading (argv joined, ``commands`` lists) when it has one.
             texts = groups.get("command")
@@ -279,6 +280,34 @@ class Structural:
             index, check = entry
             offer(base + index, check.signal, check.id, check.reason, redact(excerpt, secret=False))
 
+    def _sql_texts(self, texts: list[str], sql_action: bool, offer: Offer, base: int) -> None:
+        """Analyse the SQL texts of one action under one statement's budget.
+
+        As for command texts: ``_SQL_TEXTS`` distinct texts that pass the SQL
+        gate and ``_SQL_CHARS`` characters in all; a text that no longer fits
+        makes the action ``sql:too-complex`` (review). A text past the budget on
+        its own still goes to the analyser, whose over-budget path is one linear
+        regex scan for the destructive shapes.
+        """
+        chars = count = 0
+        over = False
+        for text in dict.fromkeys(texts):
+            if not sql_gate(text):
+                continue
+            if count >= _SQL_TEXTS:
+                over = True
+                break  # the verdict is a review whatever the rest holds
+            alone = len(text) > _SQL_CHARS
+            if not alone and chars + len(text) > _SQL_CHARS:
+                over = True
+                continue
+            count += 1
+            chars += 0 if alone else len(text)
+            for check_id, excerpt in analyse_sql(text, sql_action=sql_action):
+                self._offer_check(check_id, excerpt, offer, base)
+        if over:
+            self._offer_check("sql:too-complex", "too many SQL texts to analyse", offer, base)
+
     def _shell_texts(self, texts: list[str], offer: Offer, base: int) -> None:
         """Analyse the command texts of one action under one script's budget.
 
@@ -292,7 +321,10 @@ class Structural:
         chars = work = count = 0
         over = False
         for text in dict.fromkeys(texts):  # the same text finds the same things
-            if count >= _SHELL_TEXTS or chars + len(text) > _SHELL_CHARS or work > _SHELL_WORK:
+            if count >= _SHELL_TEXTS or work > _SHELL_WORK:
+                over = True
+                break  # the verdict is a review whatever the rest holds
+            if chars + len(text) > _SHELL_CHARS:
                 over = True
                 continue
             count += 1

@@ -17,6 +17,7 @@ import pytest
 import agent_os.policies._struct as struct
 from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell import ShellReport, analyse_shell
+from agent_os.policies.analysis._sql import analyse_sql
 
 STRICT = load_policy("strict")
 
@@ -87,3 +88,36 @@ def test_an_oversized_text_does_not_hide_a_small_one() -> None:
     # The long text alone is past the budget; the short one still fits and is read.
     fields = {"command0": "echo " + "a" * 3_000, "command1": "git push --force origin main"}
     assert tool(**fields) == ("deny", "shell:git-history")
+
+
+@pytest.fixture
+def sql_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The texts handed to the (real) SQL analyser by the structural rules."""
+    seen: list[str] = []
+
+    def counted(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[str, str]]:
+        seen.append(text)
+        return analyse_sql(text, sql_action=sql_action, depth=depth)
+
+    monkeypatch.setattr(struct, "analyse_sql", counted)
+    yield seen
+
+
+def test_thousands_of_sql_fields_cost_one_statement(sql_calls: list[str]) -> None:
+    rng = random.Random(11)
+    fields = {f"sql{i}": f"UPDATE t SET a = 1 WHERE b = '{_word(rng)}'" for i in range(2000)}
+    assert tool(**fields) == ("review", "sql:too-complex")
+    assert 0 < len(sql_calls) <= struct._SQL_TEXTS
+
+
+def test_a_few_sql_fields_are_each_analysed(sql_calls: list[str]) -> None:
+    first, second = "UPDATE t SET a = 1 WHERE id = 2", "UPDATE u SET b = 1 WHERE id = 3"
+    fields = {"sql0": first, "sql1": second, "sql2": first, "sql3": "SELECT 1"}
+    assert tool(**fields) == ("allow", None)
+    assert sql_calls == [first, second]  # repeats once; texts the gate clears not at all
+
+
+def test_a_long_sql_text_still_gets_the_linear_scan() -> None:
+    # Past the budget on its own: the destructive shapes are still found.
+    fields = {"sql": "SELECT 1; " + "-- pad\n" * 1_500 + "DROP TABLE users"}
+    assert tool(**fields)[0] == "deny"
