@@ -196,6 +196,9 @@ RANDOM_FAMILIES: dict[str, Callable[[random.Random], Action]] = {
     "2500 command fields": lambda r: _tool(
         "custom_tool", **{f"command{i}": "ls " + _rand(r, 4) for i in range(2500)}
     ),
+    "2000 SQL fields": lambda r: _tool(
+        "custom_tool", **{f"sql{i}": "DELETE FROM t" + _rand(r, 4) for i in range(2000)}
+    ),
     "2300 argv lists": lambda r: _tool(
         "custom_tool", a=[["rm", "-rf", _rand(r, 8)] for _ in range(2300)]
     ),
