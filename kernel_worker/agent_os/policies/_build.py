@@ -76,11 +76,7 @@ def action_rules(entries: object, fail: Fail) -> list[ActionRule]:
             if isinstance(entry, str):
                 rules.append(ActionRule(entry))
                 continue
-            if not isinstance(entry, Mapping):
-                raise fail("must be an action type or a mapping", None, rule)
-            for key in entry:
-                if key not in _ACTION_KEYS:
-                    raise unknown_key(key, _ACTION_KEYS, rule=rule)
+            entry = _mapping(entry, fail, rule, "must be an action type or a mapping", _ACTION_KEYS)
             if "action" not in entry:
                 raise fail("missing 'action'", "action", rule)
             rules.append(
@@ -108,13 +104,10 @@ def patterns(entries: object, fail: Fail) -> list[tuple[Pattern, bool]]:
                 compile_pattern(entry.regex)
                 out.append((entry, entry.rule_id != slug(entry.reason)))
                 continue
-            if not isinstance(entry, Mapping):
-                raise fail("must be a mapping with 'pattern' and 'reason'", None, rule)
-            if isinstance(entry.get("id"), str):
-                rule = f"{rule} ({entry['id']!r})"
-            for key in entry:
-                if key not in _PATTERN_KEYS:
-                    raise unknown_key(key, _PATTERN_KEYS, rule=rule)
+            rule = _named(rule, entry)
+            entry = _mapping(
+                entry, fail, rule, "must be a mapping with 'pattern' and 'reason'", _PATTERN_KEYS
+            )
             if "pattern" in entry and "regex" in entry:
                 raise fail("give 'pattern' or 'regex', not both", "regex", rule)
             regex = entry.get("pattern", entry.get("regex"))
@@ -168,11 +161,9 @@ def checks(entries: object, fail: Fail) -> list[Check]:
             if isinstance(entry, str):
                 out.append(Check(entry))
                 continue
-            if not isinstance(entry, Mapping):
-                raise fail("must be a check id, a group or a mapping", None, rule)
-            for key in entry:
-                if key not in _CHECK_KEYS:
-                    raise unknown_key(key, _CHECK_KEYS, rule=rule)
+            entry = _mapping(
+                entry, fail, rule, "must be a check id, a group or a mapping", _CHECK_KEYS
+            )
             if "check" not in entry:
                 raise fail("missing 'check'", "check", rule)
             ids = CHECK_GROUPS.get(entry["check"], (entry["check"],))
@@ -209,13 +200,9 @@ def structural_rules(
             if isinstance(entry, str):
                 out.append(kind(entry))
                 continue
-            if not isinstance(entry, Mapping):
-                raise fail(f"must be a string or a mapping with {spellings[0]!r}", None, rule)
-            if isinstance(entry.get("id"), str):
-                rule = f"{rule} ({entry['id']!r})"
-            for name in entry:
-                if name not in valid:
-                    raise unknown_key(name, valid, rule=rule)
+            rule = _named(rule, entry)
+            must = f"must be a string or a mapping with {spellings[0]!r}"
+            entry = _mapping(entry, fail, rule, must, valid)
             given = [s for s in spellings if s in entry]
             if len(given) != 1:
                 raise fail(f"give exactly one of {', '.join(spellings)}", spellings[0], rule)
@@ -231,6 +218,25 @@ def structural_rules(
         except PolicyLoadError as exc:
             raise _relabel(exc, fail, rule) from None
     return out
+
+
+def _named(rule: str, entry: object) -> str:
+    # A mapping's own id names the rule in errors, once the id is known to be a string.
+    if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+        return f"{rule} ({entry['id']!r})"
+    return rule
+
+
+def _mapping(
+    entry: object, fail: Fail, rule: str, must: str, valid: tuple[str, ...]
+) -> Mapping[str, Any]:
+    # The mapping form of a rule entry, every key one the rule kind knows.
+    if not isinstance(entry, Mapping):
+        raise fail(must, None, rule)
+    for key in entry:
+        if key not in valid:
+            raise unknown_key(key, valid, rule=rule)
+    return entry
 
 
 def _relabel(exc: PolicyLoadError, fail: Fail, rule: str) -> PolicyLoadError:
