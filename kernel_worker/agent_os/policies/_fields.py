@@ -252,6 +252,11 @@ def role_of(key: str) -> str | None:
         role = ROLES.get(snake) or _SUFFIX_ROLES.get(
             snake.rpartition("_")[2] if "_" in snake else ""
         )
+        if role is None:
+            # Numbered fields (``command1``, ``url_2``) mean what the name without the number does.
+            base = snake.rstrip("0123456789").rstrip("_")
+            if base and base != snake:
+                role = role_of(base)
     if len(_ROLE_CACHE) >= 4096:
         _ROLE_CACHE.clear()  # field names come from agents: bound the memory they can take
     _ROLE_CACHE[key] = role

@@ -36,6 +36,10 @@ def typed(kind: str, **args: Any) -> tuple[str, str | None]:
         ({"task": "cleanup", "shell": "find / -mindepth 1 -delete"}, "shell:rm-rf"),
         ({"bash": "rm -rf ~"}, "shell:rm-rf"),
         ({"run": "git push --force origin main"}, "shell:git-history"),
+        # Numbered fields mean what their name without the number does.
+        ({"command1": "mkfs.ext4 /dev/sda1"}, "shell:mkfs"),
+        ({"command0": "ls", "command1": "r''m -rf /"}, "shell:rm-rf"),
+        ({"cmd_2": "rm -rf /var/lib/postgresql"}, "shell:rm-rf"),
     ],
 )
 def test_commands_under_any_tool_and_shell_named_fields_are_analysed(
@@ -50,6 +54,7 @@ def test_commands_under_any_tool_and_shell_named_fields_are_analysed(
         {"args": ["--verbose", "report.txt"]},
         {"params": ["name", "value"]},
         {"shell": "bash", "timeout": 30},
+        {"step1": "hello world", "v2": "x"},
     ],
 )
 def test_argument_lists_that_run_nothing_stay_allowed(args: dict[str, Any]) -> None:

@@ -19,7 +19,11 @@ from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell import ShellReport, analyse_shell
 from agent_os.policies.analysis._sql import analyse_sql
 
-STRICT = load_policy("strict")
+# Numbered command fields make a custom tool shell execution, which strict blocks
+# outright; with that blanket rule off, what is left to decide is the analysis.
+STRICT = load_policy(
+    {"name": "strict-analysed", "extends": "strict", "disabled_rules": ["action:shell_exec"]}
+)
 
 
 @pytest.fixture
