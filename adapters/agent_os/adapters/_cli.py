@@ -44,6 +44,7 @@ from agent_os.trust import (
 
 from ._cli_audit import audit
 from ._cli_mcp import mcp_proxy
+from ._cli_options import path_option
 from ._cli_policy import explain_lines, policy
 from ._cli_review import console, review, review_queue
 from ._cli_trust import trust
@@ -178,8 +179,8 @@ def check(action_json: str | None, policy: str | None, as_json: bool, explain: b
 @click.option("--id", "agent_id", required=True, help="Agent or kernel id.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--cap", "caps", multiple=True, help="Capability (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Key file (0600).")
-@click.option("--registry", type=click.Path(path_type=Path), help="Register in this registry file.")
+@path_option("--out", required=True, help="Key file (0600).")
+@path_option("--registry", help="Register in this registry file.")
 @click.option("--kernel", is_flag=True, help="Register with KERNEL trust level.")
 def keygen(
     agent_id: str, name: str, caps: tuple[str, ...], out: Path, registry: Path | None, kernel: bool
@@ -199,17 +200,12 @@ def keygen(
 @main.command()
 @click.option("--bus", "bus_url", default=None, help="Bus URL (env AGENT_OS_BUS_URL).")
 @click.option("--policy", default=None, help="Preset or YAML file (env AGENT_OS_POLICY).")
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Kernel key file (env AGENT_OS_KERNEL_KEY_FILE).",
+@path_option(
+    "--key", "key_file", default=None, help="Kernel key file (env AGENT_OS_KERNEL_KEY_FILE)."
 )
-@click.option(
+@path_option(
     "--registry",
     "registry_file",
-    type=click.Path(path_type=Path),
     default=None,
     help="Trust registry file (env AGENT_OS_REGISTRY_FILE).",
 )

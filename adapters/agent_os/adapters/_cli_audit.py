@@ -25,6 +25,8 @@ from agent_os.kernel_worker import (
 from agent_os.observability import HealthServer, Readiness
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
 
+from ._cli_options import path_option
+
 #: Exit codes of ``audit verify``.
 EXIT_OK, EXIT_TAMPERED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -76,16 +78,12 @@ _postgres_option = click.option(
 @_sqlite_option
 @_postgres_option
 @click.option("--expect-head", metavar="SEQ:HASH", help="A head recorded earlier, to catch cuts.")
-@click.option(
+@path_option(
     "--heads",
-    type=click.Path(path_type=Path),
     help="The sink's signed head log: catches a cut or resealed chain (needs --registry).",
 )
-@click.option(
-    "--registry",
-    "registry_file",
-    type=click.Path(path_type=Path),
-    help="Registry whose kernel and admin keys may sign heads.",
+@path_option(
+    "--registry", "registry_file", help="Registry whose kernel and admin keys may sign heads."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(
@@ -133,25 +131,19 @@ def verify(
 
 @audit.command()
 @click.option("--bus", "bus_url", envvar="AGENT_OS_BUS_URL", required=True, help="Bus URL.")
-@click.option(
+@path_option(
     "--registry",
     "registry_file",
     envvar="AGENT_OS_REGISTRY_FILE",
-    type=click.Path(path_type=Path),
     required=True,
     help="Trust registry: only batches signed by its KERNEL keys are stored.",
 )
-@click.option(
+@path_option(
     "--key",
     "key_file",
-    type=click.Path(path_type=Path),
     help="The sink's key (kernel or admin level in the registry) to sign chain heads.",
 )
-@click.option(
-    "--heads",
-    type=click.Path(path_type=Path),
-    help="Append-only log of signed chain heads; keep it apart from the store.",
-)
+@path_option("--heads", help="Append-only log of signed chain heads; keep it apart from the store.")
 @_sqlite_option
 @_postgres_option
 def sink(

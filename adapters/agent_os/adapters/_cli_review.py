@@ -41,6 +41,8 @@ from agent_os.review import (
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
 
+from ._cli_options import path_option
+
 __all__ = ["console", "review", "review_queue"]
 
 _store_option = click.option(
@@ -57,11 +59,10 @@ _bus_option = click.option(
     default=None,
     help="Bus URL (env AGENT_OS_BUS_URL).",
 )
-_registry_option = click.option(
+_registry_option = path_option(
     "--registry",
     "registry_file",
     envvar="AGENT_OS_REGISTRY_FILE",
-    type=click.Path(path_type=Path),
     required=True,
     help="Trust registry file (env AGENT_OS_REGISTRY_FILE).",
 )
@@ -209,11 +210,10 @@ async def _apply(
         await bus.close()
 
 
-_key_option = click.option(
+_key_option = path_option(
     "--key",
     "key_file",
     envvar="AGENT_OS_REVIEWER_KEY_FILE",
-    type=click.Path(path_type=Path),
     required=True,
     help="Your reviewer key file (env AGENT_OS_REVIEWER_KEY_FILE).",
 )
@@ -261,20 +261,18 @@ def deny(
 @_store_option
 @_bus_option
 @_registry_option
-@click.option(
+@path_option(
     "--key",
     "key_file",
     envvar="AGENT_OS_CONSOLE_KEY_FILE",
-    type=click.Path(path_type=Path),
     required=True,
     help="The console's key: a REVIEWER with the review:on-behalf capability, "
     "pinned by agents (env AGENT_OS_CONSOLE_KEY_FILE).",
 )
-@click.option(
+@path_option(
     "--tokens",
     "token_file",
     envvar="AGENT_OS_CONSOLE_TOKENS",
-    type=click.Path(path_type=Path),
     default=None,
     help="Login tokens, one 'REVIEWER_ID TOKEN' per line (env AGENT_OS_CONSOLE_TOKENS).",
 )

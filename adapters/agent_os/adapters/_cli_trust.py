@@ -29,20 +29,17 @@ from agent_os.trust import (
     TrustRegistry,
 )
 
-_registry_option = click.option(
-    "--registry",
-    "registry_file",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Shared trust registry file.",
+from ._cli_options import path_option
+
+_registry_option = path_option(
+    "--registry", "registry_file", required=True, help="Shared trust registry file."
 )
 _bus_option = click.option(
     "--bus", "bus_url", default=None, help="Also publish the change as a control event here."
 )
-_key_option = click.option(
+_key_option = path_option(
     "--key",
     "admin_key",
-    type=click.Path(path_type=Path),
     default=None,
     help="Admin key file that signs the control event (needs --bus).",
 )
@@ -155,10 +152,9 @@ def rotate(
 @trust.command()
 @click.argument("agent_id")
 @click.option("--public-key", "public_key", default=None, help="Public key, base64.")
-@click.option(
+@path_option(
     "--from-key",
     "key_file",
-    type=click.Path(path_type=Path),
     default=None,
     help="Take the public key from this private key file.",
 )
@@ -204,10 +200,9 @@ def add(
 
 @trust.command()
 @_registry_option
-@click.option(
+@path_option(
     "--key",
     "admin_key",
-    type=click.Path(path_type=Path),
     required=True,
     help="Admin key file (its id registered at level ADMIN) that signs the registry.",
 )
