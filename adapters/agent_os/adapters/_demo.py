@@ -1,4 +1,4 @@
-"""The scripted demo: kernel workers and an agent on one bus, a dozen actions.
+"""The scripted demo: kernel workers and an agent on one bus, sixteen actions.
 
 Everything runs in one process. On ``memory://`` nothing else is needed; with
 another bus URL the same code runs against a real broker.
@@ -71,6 +71,27 @@ STEPS: tuple[Step, ...] = (
     Step("drop the users table", "sql", {"query": "DROP TABLE users;"}, "deny"),
     Step("hide a DROP in a comment", "sql", {"query": "DR/**/OP TABLE payments"}, "deny"),
     Step("wipe the disk", "shell_exec", {"command": "rm -rf / --no-preserve-root"}, "deny"),
+    Step(
+        "list a folder (MCP filesystem)",
+        "tool_call",
+        {"path": "/srv/app"},
+        "allow",
+        tool="list_directory",
+    ),
+    Step(
+        "rm -rf via LangChain's terminal",
+        "tool_call",
+        {"commands": ["cd /srv && rm -rf app"]},
+        "deny",
+        tool="terminal",
+    ),
+    Step(
+        "delete the database file (tool)",
+        "tool_call",
+        {"file_path": "/srv/app/db.sqlite"},
+        "deny",
+        tool="file_delete",
+    ),
     Step(
         "smuggle os.system into code",
         "code_exec",

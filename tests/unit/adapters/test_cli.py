@@ -27,10 +27,13 @@ def test_demo_blocks_the_dangerous_actions() -> None:
     assert "DROP" not in done.stderr
     lines = done.stdout.splitlines()
     rows = [ln for ln in lines if re.match(r"\d+ {2,}\S", ln)]
-    assert len(rows) == 13
+    assert len(rows) == 16
     assert "DENY" in next(r for r in lines if "drop the users table" in r)
     assert "ALLOW" in next(r for r in lines if "read the README" in r)
-    assert "8 of 13 actions blocked" in done.stdout
+    assert "ALLOW" in next(r for r in lines if "list a folder" in r)
+    assert "shell:rm-rf" in next(r for r in lines if "LangChain's terminal" in r)
+    assert "DENY" in next(r for r in lines if "delete the database file" in r)
+    assert "10 of 16 actions blocked" in done.stdout
 
 
 @pytest.mark.parametrize(
