@@ -291,6 +291,15 @@ class LangChainKernel(ToolGovernor):
             return ToolCall(tool.name, {}, call_id=call_id), _unreadable()
         return call, None
 
+    def _to_judge(
+        self, tool: BaseTool, patch: _Patch, tool_input: Any, kwargs: dict[str, Any]
+    ) -> tuple[ToolCall, Verdict | None] | None:
+        """The call still to judge (with a deny when unreadable); ``None`` when a hook judged it."""
+        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
+        if unread is None and _judged.get() == _judged_key(call):
+            return None
+        return call, unread
+
     def _run_tool(
         self,
         tool: BaseTool,
@@ -299,11 +308,11 @@ class LangChainKernel(ToolGovernor):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
-        if unread is not None or _judged.get() != _judged_key(call):  # not judged by a hook
-            verdict = self._governed(call, unread)
+        judge = self._to_judge(tool, patch, tool_input, kwargs)
+        if judge is not None:
+            verdict = self._governed(*judge)
             if not verdict.allowed:
-                return self._tool_refusal(call, verdict)
+                return self._tool_refusal(judge[0], verdict)
         return patch.run(tool_input, *args, **kwargs)
 
     async def _arun_tool(
@@ -314,11 +323,11 @@ class LangChainKernel(ToolGovernor):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
-        if unread is not None or _judged.get() != _judged_key(call):
-            verdict = await self._agoverned(call, unread)
+        judge = self._to_judge(tool, patch, tool_input, kwargs)
+        if judge is not None:
+            verdict = await self._agoverned(*judge)
             if not verdict.allowed:
-                return self._tool_refusal(call, verdict)
+                return self._tool_refusal(judge[0], verdict)
         return await patch.arun(tool_input, *args, **kwargs)
 
     def _tool_refusal(self, call: ToolCall, verdict: Verdict) -> Any:
