@@ -82,6 +82,21 @@ def output_text(result: Any) -> str:
         return str(result)
 
 
+def _run(
+    kernel: ToolGovernor,
+    functions: Mapping[str, Callable[..., Any]],
+    call: ToolCall,
+    verdict: Verdict,
+    arguments: str | None,
+) -> tuple[str | None, Any]:
+    """``(text, None)`` when the call does not run, else ``(None, the function's result)``."""
+    fn = functions.get(call.tool)
+    stopped = _stopped(kernel, call, verdict, fn, arguments)
+    if stopped is not None or fn is None:
+        return stopped or "", None
+    return None, fn(**call.args)
+
+
 def call_function(
     kernel: ToolGovernor,
     functions: Mapping[str, Callable[..., Any]],
@@ -91,11 +106,9 @@ def call_function(
 ) -> str:
     """Judge the call; run ``functions[name]`` only if allowed; the text for the model."""
     call = _prepare(name, arguments, call_id)
-    fn = functions.get(name)
-    stopped = _stopped(kernel, call, kernel.decide(call), fn, arguments)
-    if stopped is not None or fn is None:
-        return stopped or ""
-    result = fn(**call.args)
+    stopped, result = _run(kernel, functions, call, kernel.decide(call), arguments)
+    if stopped is not None:
+        return stopped
     if inspect.isawaitable(result):
         close = getattr(result, "close", None)
         if callable(close):
@@ -113,11 +126,9 @@ async def acall_function(
 ) -> str:
     """Async :func:`call_function`; the function may be sync or async."""
     call = _prepare(name, arguments, call_id)
-    fn = functions.get(name)
-    stopped = _stopped(kernel, call, await kernel.adecide(call), fn, arguments)
-    if stopped is not None or fn is None:
-        return stopped or ""
-    result = fn(**call.args)
+    stopped, result = _run(kernel, functions, call, await kernel.adecide(call), arguments)
+    if stopped is not None:
+        return stopped
     if inspect.isawaitable(result):
         result = await result
     return output_text(result)
