@@ -70,24 +70,14 @@ def action_rules(entries: object, fail: Fail) -> list[ActionRule]:
     for index, entry in enumerate(_entries(entries, fail, "blocked_actions")):
         rule = f"blocked_actions[{index}]"
         try:
-            if isinstance(entry, ActionRule):
-                rules.append(entry)
-                continue
-            if isinstance(entry, str):
-                rules.append(ActionRule(entry))
+            short = _short_form(entry, ActionRule)
+            if short is not None:
+                rules.append(short)
                 continue
             entry = _mapping(entry, fail, rule, "must be an action type or a mapping", _ACTION_KEYS)
             if "action" not in entry:
                 raise fail("missing 'action'", "action", rule)
-            rules.append(
-                ActionRule(
-                    entry["action"],
-                    reason=entry.get("reason", ""),
-                    signal=entry.get("signal", "SIGKILL"),
-                    id=entry.get("id"),
-                    review=ReviewTerms.read(entry),
-                )
-            )
+            rules.append(_from_mapping(ActionRule, entry["action"], entry))
         except PolicyLoadError as exc:
             raise _relabel(exc, fail, rule) from None
     return rules
@@ -194,11 +184,9 @@ def structural_rules(
     for index, entry in enumerate(_entries(entries, fail, key)):
         rule = f"{key}[{index}]"
         try:
-            if isinstance(entry, kind):
-                out.append(entry)
-                continue
-            if isinstance(entry, str):
-                out.append(kind(entry))
+            short = _short_form(entry, kind)
+            if short is not None:
+                out.append(short)
                 continue
             rule = _named(rule, entry)
             must = f"must be a string or a mapping with {spellings[0]!r}"
@@ -206,18 +194,30 @@ def structural_rules(
             given = [s for s in spellings if s in entry]
             if len(given) != 1:
                 raise fail(f"give exactly one of {', '.join(spellings)}", spellings[0], rule)
-            out.append(
-                kind(
-                    entry[given[0]],
-                    reason=entry.get("reason", ""),
-                    signal=entry.get("signal", "SIGKILL"),
-                    id=entry.get("id"),
-                    review=ReviewTerms.read(entry),
-                )
-            )
+            out.append(_from_mapping(kind, entry[given[0]], entry))
         except PolicyLoadError as exc:
             raise _relabel(exc, fail, rule) from None
     return out
+
+
+def _short_form(entry: object, kind: Any) -> Any:
+    # The rule object itself, or its string form; None for anything else (a mapping).
+    if isinstance(entry, kind):
+        return entry
+    if isinstance(entry, str):
+        return kind(entry)
+    return None
+
+
+def _from_mapping(kind: Any, value: object, entry: Mapping[str, Any]) -> Any:
+    # A rule of the mapping form {<kind's key>, reason, signal, id, review terms}.
+    return kind(
+        value,
+        reason=entry.get("reason", ""),
+        signal=entry.get("signal", "SIGKILL"),
+        id=entry.get("id"),
+        review=ReviewTerms.read(entry),
+    )
 
 
 def _named(rule: str, entry: object) -> str:
