@@ -163,6 +163,7 @@ def _decide(
     ticket: str,
     approve: bool,
     comment: str,
+    *,
     store_url: str,
     bus_url: str | None,
     key_file: Path,
@@ -229,32 +230,18 @@ def _decision_options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.argument("ticket")
 @click.option("--comment", default="", help="Why (kept with the decision and audited).")
 @_decision_options
-def approve(
-    ticket: str,
-    comment: str,
-    store_url: str,
-    bus_url: str | None,
-    key_file: Path,
-    registry_file: Path,
-) -> None:
+def approve(ticket: str, comment: str, **settings: Any) -> None:
     """Approve TICKET (or a unique prefix of it): the held action runs."""
-    _decide(ticket, True, comment, store_url, bus_url, key_file, registry_file)
+    _decide(ticket, True, comment, **settings)
 
 
 @review.command()
 @click.argument("ticket")
 @click.option("--comment", required=True, help="Why (required for a deny).")
 @_decision_options
-def deny(
-    ticket: str,
-    comment: str,
-    store_url: str,
-    bus_url: str | None,
-    key_file: Path,
-    registry_file: Path,
-) -> None:
+def deny(ticket: str, comment: str, **settings: Any) -> None:
     """Deny TICKET (or a unique prefix of it): the held action does not run."""
-    _decide(ticket, False, comment, store_url, bus_url, key_file, registry_file)
+    _decide(ticket, False, comment, **settings)
 
 
 @click.command()
