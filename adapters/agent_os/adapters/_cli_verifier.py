@@ -21,6 +21,8 @@ from agent_os.trust import AgentIdentity, TrustError
 from agent_os.verifier import CallSettings, Metrics
 from agent_os.verifier._worker import VerifierWorker
 
+from ._cli_options import path_option
+
 log = logging.getLogger("agent_os.verifier")
 #: Seconds between looks at the registry file (new agents, revocations).
 REGISTRY_RECHECK = 0.25
@@ -30,18 +32,16 @@ REGISTRY_RECHECK = 0.25
 @click.option(
     "--bus", "bus_url", envvar="AGENT_OS_BUS_URL", help="Bus URL (nats://, redis://, ...)."
 )
-@click.option(
+@path_option(
     "--key",
     "key_file",
     envvar="AGENT_OS_VERIFIER_KEY_FILE",
-    type=click.Path(path_type=Path),
     help="This pool's verifier key (clients pin its public identity).",
 )
-@click.option(
+@path_option(
     "--registry",
     "registry_file",
     envvar="AGENT_OS_REGISTRY_FILE",
-    type=click.Path(path_type=Path),
     help="Trust registry of the agents allowed to ask.",
 )
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per model call.")
