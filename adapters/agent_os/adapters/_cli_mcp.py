@@ -28,6 +28,7 @@ import click
 from agent_os.bus import BusError, connect
 from agent_os.trust import AgentIdentity, FileTrustStore, PublicIdentity, TrustError, TrustLevel
 
+from ._cli_options import path_option
 from ._client import DEFAULT_TIMEOUT, KernelClient
 
 
@@ -38,8 +39,8 @@ from ._client import DEFAULT_TIMEOUT, KernelClient
 @click.option("--agent-id", default="mcp-proxy", show_default=True, help="Agent id (local).")
 @click.option("--http", "http_addr", metavar="HOST:PORT", help="Serve streamable HTTP, not stdio.")
 @click.option("--bus", "bus_url", help="Judge with remote kernel workers on this bus.")
-@click.option("--identity", type=click.Path(path_type=Path), help="Agent key file (remote).")
-@click.option("--registry", type=click.Path(path_type=Path), help="Registry file (remote).")
+@path_option("--identity", help="Agent key file (remote).")
+@path_option("--registry", help="Registry file (remote).")
 @click.option("--kernel", "kernel_ids", multiple=True, help="Pinned kernel id (repeatable).")
 @click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, help="Verdict timeout (s).")
 def mcp_proxy(
