@@ -36,13 +36,3 @@ def test_a_missing_framework_names_its_extra(blocked: str, name: str, extra: str
         f"try:\n    i.{name}\nexcept i.MissingExtra as e:\n    print(e.code, e)\n"
     )
     assert out.startswith("missing_extra") and f"agent-os[{extra}]" in out
-
-
-def test_wrap_agent_without_the_agents_sdk_names_it() -> None:
-    out = fresh(
-        "import sys; sys.modules['agents'] = None\n"
-        "import agent_os.integrations as i\n"
-        "try:\n    i.OpenAIKernel().wrap_agent(object())\n"
-        "except i.MissingExtra as e:\n    print(e.code, e)\n"
-    )
-    assert out.startswith("missing_extra") and "openai-agents" in out and "agent-os[openai]" in out
