@@ -10,16 +10,17 @@ lock is released by the commit or rollback, never left behind by a crash.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._chain import AuditRecord, next_record
 from ._db import PostgresDatabase
-from ._events import AuditEvent, ClosingContext
+from ._events import AuditEvent
 from ._store import (
     COLUMNS,
     TABLE,
     AuditStoreError,
+    ChainReads,
     column_defs,
     record_from_tuple,
     record_to_tuple,
@@ -31,10 +32,9 @@ if TYPE_CHECKING:
 __all__ = ["PostgresAuditStore"]
 
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_PAGE = 1000
 
 
-class PostgresAuditStore(ClosingContext):
+class PostgresAuditStore(ChainReads):
     """A :class:`~agent_os.kernel_worker.ChainedAuditStore` in the database at ``dsn``.
 
     A lost connection is reopened on the next call (the failed call raises a
@@ -42,6 +42,8 @@ class PostgresAuditStore(ClosingContext):
     without the audit table. ``table`` (a plain lower-case identifier) keeps
     separate chains in one database.
     """
+
+    _db: PostgresDatabase
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class PostgresAuditStore(ClosingContext):
             raise ValueError(f"table must be a lower-case SQL identifier, not {table!r}")
         self._table = table
         self._select = f"SELECT {', '.join(COLUMNS)} FROM {table}"
+        self._mark = "%s"
         placeholders = ", ".join(["%s"] * len(COLUMNS))
         self._insert = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
         self._db = PostgresDatabase(
@@ -70,10 +73,6 @@ class PostgresAuditStore(ClosingContext):
             missing_code="audit_store_missing",
             what="audit chain",
         )
-
-    def append(self, event: AuditEvent) -> AuditRecord:
-        """Seal ``event`` onto the chain (or return its record if already stored)."""
-        return self.append_many([event])[0]
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
@@ -102,37 +101,3 @@ class PostgresAuditStore(ClosingContext):
             with conn.cursor() as cur:
                 cur.executemany(self._insert, [record_to_tuple(r) for r in fresh])
         return out
-
-    def record(self, event: AuditEvent) -> None:
-        """:class:`~agent_os.kernel_worker.AuditSink`: append ``event``."""
-        self.append(event)
-
-    def last(self) -> AuditRecord | None:
-        """The newest record (highest seq), or ``None`` for an empty chain."""
-        rows = self._db.query(f"{self._select} ORDER BY seq DESC LIMIT 1")
-        return record_from_tuple(rows[0]) if rows else None
-
-    def get(self, event_id: str) -> AuditRecord | None:
-        rows = self._db.query(f"{self._select} WHERE event_id = %s", (event_id,))
-        return record_from_tuple(rows[0]) if rows else None
-
-    def records(self) -> Iterator[AuditRecord]:
-        """Every record by seq, read in pages (appends may interleave between pages)."""
-        after = -(2**63)
-        while True:
-            rows = self._db.query(
-                f"{self._select} WHERE seq > %s ORDER BY seq LIMIT %s", (after, _PAGE)
-            )
-            for row in rows:
-                yield record_from_tuple(row)
-            if len(rows) < _PAGE:
-                return
-            after = int(rows[-1][0])
-
-    def __len__(self) -> int:
-        (count,) = self._db.query(f"SELECT count(*) FROM {self._table}")[0]
-        return int(count)
-
-    def close(self) -> None:
-        """Close the connection. Idempotent."""
-        self._db.close()

@@ -11,16 +11,17 @@ ack the bus message after it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ._chain import AuditRecord, next_record
 from ._db import SqliteDatabase
-from ._events import AuditEvent, ClosingContext
+from ._events import AuditEvent
 from ._store import (
     COLUMNS,
     TABLE,
     AuditStoreError,
+    ChainReads,
     column_defs,
     record_from_tuple,
     record_to_tuple,
@@ -30,10 +31,9 @@ __all__ = ["SqliteAuditStore"]
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_PAGE = 1000
 
 
-class SqliteAuditStore(ClosingContext):
+class SqliteAuditStore(ChainReads):
     """A :class:`~agent_os.kernel_worker.ChainedAuditStore` in the SQLite file ``path``.
 
     ``create=False`` refuses a file that does not exist or holds no audit
@@ -41,9 +41,13 @@ class SqliteAuditStore(ClosingContext):
     are serialised on one connection.
     """
 
+    _db: SqliteDatabase
+
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True, timeout: float = 30.0
     ) -> None:
+        # seq is the rowid.
+        self._table, self._select, self._mark = TABLE, _SELECT, "?"
         self._db = SqliteDatabase(
             path,
             schema=[f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})"],
@@ -58,10 +62,6 @@ class SqliteAuditStore(ClosingContext):
     @property
     def path(self) -> Path:
         return self._db.path
-
-    def append(self, event: AuditEvent) -> AuditRecord:
-        """Seal ``event`` onto the chain (or return its record if already stored)."""
-        return self.append_many([event])[0]
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
@@ -81,36 +81,3 @@ class SqliteAuditStore(ClosingContext):
                 out.append(record)
                 last = record
             return out
-
-    def record(self, event: AuditEvent) -> None:
-        """:class:`~agent_os.kernel_worker.AuditSink`: append ``event``."""
-        self.append(event)
-
-    def last(self) -> AuditRecord | None:
-        """The newest record (highest seq), or ``None`` for an empty chain."""
-        rows = self._db.query(f"{_SELECT} ORDER BY seq DESC LIMIT 1")
-        return record_from_tuple(rows[0]) if rows else None
-
-    def get(self, event_id: str) -> AuditRecord | None:
-        rows = self._db.query(f"{_SELECT} WHERE event_id = ?", (event_id,))
-        return record_from_tuple(rows[0]) if rows else None
-
-    def records(self) -> Iterator[AuditRecord]:
-        """Every record by seq, read in pages (appends may interleave between pages)."""
-        after = -(2**63)
-        while True:
-            # seq is the rowid: a negative or zero seq left by tampering still shows.
-            rows = self._db.query(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, _PAGE))
-            for row in rows:
-                yield record_from_tuple(row)
-            if len(rows) < _PAGE:
-                return
-            after = int(rows[-1][0])
-
-    def __len__(self) -> int:
-        (count,) = self._db.query(f"SELECT count(*) FROM {TABLE}")[0]
-        return int(count)
-
-    def close(self) -> None:
-        """Close the connection. Idempotent."""
-        self._db.close()

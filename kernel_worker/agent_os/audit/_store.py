@@ -12,13 +12,13 @@ Stores are synchronous (sqlite3, psycopg): async callers run them in a thread.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ._chain import AuditRecord
 from ._errors import AuditError
-from ._events import _FIELD_NAMES, AuditEvent
+from ._events import _FIELD_NAMES, AuditEvent, ClosingContext
 
-__all__ = ["COLUMNS", "TABLE", "AuditStoreError", "ChainedAuditStore"]
+__all__ = ["COLUMNS", "TABLE", "AuditStoreError", "ChainReads", "ChainedAuditStore"]
 
 TABLE = "agentos_audit_chain"
 #: Column order of the table and of every SELECT: the event, then the chain.
@@ -93,3 +93,66 @@ class ChainedAuditStore(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
     def close(self) -> None: ...
+
+
+class _Queries(Protocol):
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def close(self) -> None: ...
+
+
+_PAGE = 1000
+
+
+class ChainReads(ClosingContext):
+    """The reads every SQL chain store shares; a store sets the four attributes.
+
+    ``_db`` runs queries, ``_table`` names the table, ``_select`` selects
+    :data:`COLUMNS` from it and ``_mark`` is the driver's placeholder.
+    """
+
+    _db: _Queries
+    _table: str
+    _select: str
+    _mark: str
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Seal ``event`` onto the chain (or return its record if already stored)."""
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        raise NotImplementedError
+
+    def record(self, event: AuditEvent) -> None:
+        """:class:`~agent_os.kernel_worker.AuditSink`: append ``event``."""
+        self.append(event)
+
+    def last(self) -> AuditRecord | None:
+        """The newest record (highest seq), or ``None`` for an empty chain."""
+        rows = self._db.query(f"{self._select} ORDER BY seq DESC LIMIT 1")
+        return record_from_tuple(rows[0]) if rows else None
+
+    def get(self, event_id: str) -> AuditRecord | None:
+        rows = self._db.query(f"{self._select} WHERE event_id = {self._mark}", (event_id,))
+        return record_from_tuple(rows[0]) if rows else None
+
+    def records(self) -> Iterator[AuditRecord]:
+        """Every record by seq, read in pages (appends may interleave between pages)."""
+        after = -(2**63)
+        page = f"{self._select} WHERE seq > {self._mark} ORDER BY seq LIMIT {self._mark}"
+        while True:
+            # A negative or zero seq left by tampering still shows.
+            rows = self._db.query(page, (after, _PAGE))
+            for row in rows:
+                yield record_from_tuple(row)
+            if len(rows) < _PAGE:
+                return
+            after = int(rows[-1][0])
+
+    def __len__(self) -> int:
+        (count,) = self._db.query(f"SELECT count(*) FROM {self._table}")[0]
+        return int(count)
+
+    def close(self) -> None:
+        """Close the connection. Idempotent."""
+        self._db.close()
