@@ -9,6 +9,12 @@ and counted in ``dropped``, and the client keeps waiting: whoever can publish
 on the reply subject can answer first, and must not be able to turn a real
 verdict into a deny. No valid verdict by the deadline, or no kernel
 listening, is a deny: the action does not run.
+
+An action held for review is waited on for as long as its rule's review term
+allows: the ``review`` verdict carries the deadline the kernel set from that
+term, under the kernel's signature, so a reply that is not the kernel's
+cannot stretch or shorten it. ``review_max`` bounds the wait on the agent's
+side; reaching either is a deny (``review_timeout``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -32,7 +39,7 @@ from agent_os.kernel_worker import (
     call_args,
 )
 from agent_os.observability import ClientObserver, Metrics
-from agent_os.review import DEFAULT_REVIEW_TIMEOUT, ReviewRules, wait_for_decision
+from agent_os.review import wait_for_decision
 from agent_os.trust import (
     AgentIdentity,
     PublicIdentity,
@@ -48,6 +55,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_TIMEOUT = 5.0
+#: The longest an agent waits for a review unless told otherwise (the rule's term decides first).
+DEFAULT_REVIEW_MAX = 24 * 3600.0
 
 
 class KernelClient:
@@ -57,6 +66,8 @@ class KernelClient:
     verdicts this agent accepts (pinned; nothing else can allow an action).
     With ``metrics``, verdict latency as the agent sees it, bus errors and
     dropped replies are recorded; spans follow when tracing is enabled.
+    ``review_max`` is the longest this agent waits for a held action's review,
+    whatever the rule's term (seconds; see :meth:`wait`).
     """
 
     def __init__(
@@ -69,7 +80,7 @@ class KernelClient:
         timeout: float = DEFAULT_TIMEOUT,
         policy: str | None = None,
         metrics: Metrics | None = None,
-        review_timeout: float | ReviewRules = DEFAULT_REVIEW_TIMEOUT,
+        review_max: float = DEFAULT_REVIEW_MAX,
         wait_review: bool = True,
     ) -> None:
         self._bus = bus
@@ -83,7 +94,9 @@ class KernelClient:
         self._subject = subject
         self._timeout = timeout
         self._policy = policy
-        self._review_timeout = review_timeout
+        if not (math.isfinite(review_max) and review_max > 0):
+            raise ValueError(f"review_max must be a positive number of seconds, not {review_max!r}")
+        self._review_max = float(review_max)
         self._wait_review = wait_review
         #: Replies dropped because they were not a valid verdict for the request, by reason.
         self.dropped: Counter[str] = Counter()
@@ -127,23 +140,38 @@ class KernelClient:
     ) -> Verdict:
         """The final verdict on an action held for review (``ticket``: its ``review`` verdict).
 
-        Waits until a reviewer decides, the review deadline passes (a deny) or
-        this agent's own review timeout does (``timeout``, else the client's
-        ``review_timeout``: seconds, or :class:`ReviewRules` giving them per
-        rule; a deny too). Only a verdict signed by a pinned kernel key counts.
-        ``poll`` bounds one long poll (a desk that dies costs at most that).
+        Waits until a reviewer decides or the ticket's deadline passes: the
+        kernel set it from the holding rule's review term and signed it. The
+        wait is bounded by ``timeout``, else the client's ``review_max``
+        (:meth:`review_wait`). No decision by then is a deny. Only a verdict
+        signed by a pinned kernel key counts. ``poll`` bounds one long poll (a
+        desk that dies costs at most that).
         """
-        if timeout is None:
-            limit = self._review_timeout
-            timeout = limit.terms(ticket.rule)[0] if isinstance(limit, ReviewRules) else limit
+        bound = self._review_max if timeout is None else timeout
+        now = time.time()
+        if ticket.deadline is not None and ticket.deadline - now > bound:
+            log.warning(
+                "review %s: rule %s allows reviewers %.0fs; this agent waits at most %gs",
+                ticket.ticket, ticket.rule, ticket.deadline - now, bound,
+            )  # fmt: skip
         return await wait_for_decision(
             self._bus,
             self._identity,
             self._kernels,
             ticket,
-            timeout=timeout,
+            timeout=bound,
             **({} if poll is None else {"poll": poll}),
         )
+
+    def review_wait(self, ticket: Verdict, *, now: float | None = None) -> float:
+        """Seconds :meth:`wait` would wait on ``ticket`` from ``now``: the term, capped.
+
+        0 for a verdict that carries no deadline (nothing to wait for: a deny).
+        """
+        if ticket.deadline is None:
+            return 0.0
+        left = ticket.deadline - (time.time() if now is None else now)
+        return max(0.0, min(left, self._review_max))
 
     async def _check(
         self,

@@ -2,7 +2,8 @@
 
 The agent got a ``review`` verdict carrying a ticket and a deadline. It polls
 the review desks (long polls on ``WAIT_SUBJECT``) until one answers with a
-settled verdict, its own review timeout passes, or the deadline does. Only a
+settled verdict, the longest it is willing to wait passes, or the deadline
+(which the kernel set from the holding rule's review term) does. Only a
 verdict signed by a pinned kernel key, addressed to this agent and bound to
 the held request is taken; anything else is ignored and the agent keeps
 waiting. Nothing settled by the deadline is a deny (``review_timeout``).
@@ -104,4 +105,4 @@ async def wait_for_decision(
         return verdict
     if time.time() >= held.deadline:
         return _timed_out(held, "no decision by the review deadline")
-    return _timed_out(held, f"no decision within this agent's review timeout of {timeout:g}s")
+    return _timed_out(held, f"no decision within this agent's longest review wait of {timeout:g}s")
