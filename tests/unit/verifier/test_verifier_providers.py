@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ from agent_os.verifier import (
     AnthropicMessages,
     CallSettings,
     ConfigurationError,
+    ConsensusVerifier,
     GeminiGenerate,
+    LexicalJudge,
     MalformedResponse,
     OpenAIChat,
     ProviderError,
@@ -20,7 +24,7 @@ from agent_os.verifier import (
     parse_model,
     resolve,
 )
-from agent_os.verifier._provider import HTTPProvider
+from agent_os.verifier._provider import HTTPProvider, retry_after
 from tests.unit.verifier.vendor_server import Delay, Hang, Malformed, Status, vendor_server
 
 FAST = CallSettings(timeout=5.0, retries=2, backoff=0.01, max_backoff=0.02)
@@ -68,6 +72,74 @@ async def test_429_then_success(vendor: str) -> None:
         await p.aclose()
     assert answer.text == "Paris"
     assert server.calls("m") == 3
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(("status", "form"), [(429, "seconds"), (503, "http-date")])
+async def test_retry_after_is_waited_out_then_success(vendor: str, status: int, form: str) -> None:
+    # The backoff alone would retry within 20 ms: the wait seen by the server is the header's.
+    wait = "1" if form == "seconds" else _http_date(2)
+    with vendor_server({"m": [Status(status, retry_after=wait), "Paris"]}) as server:
+        p = provider(vendor, server.url)
+        answer = await p.complete("q")
+        await p.aclose()
+    assert answer.text == "Paris"
+    first, second = (r["at"] for r in server.requests)
+    # An HTTP date has whole seconds: "now + 2 s" is at least 1 s away when it is read.
+    assert second - first >= 1.0
+
+
+async def test_retry_after_past_the_timeout_fails_as_a_timeout_without_waiting(
+    vendor: str,
+) -> None:
+    settings = CallSettings(timeout=3.0, retries=2, backoff=0.01)
+    with vendor_server({"m": [Status(429, retry_after="120"), "Paris"]}) as server:
+        p = provider(vendor, server.url, settings)
+        with pytest.raises(ProviderTimeout, match="asked to retry after 120 s") as info:
+            await p.complete("q")
+        await p.aclose()
+    assert info.value.code == "timeout"
+    assert server.calls("m") == 1
+
+
+async def test_a_model_told_to_come_back_after_its_timeout_is_reported_failed() -> None:
+    scripts = {
+        "a": ["1889"],
+        "b": ["1889"],
+        "c": [Status(503, retry_after=_http_date(3600))],
+    }
+    settings = CallSettings(timeout=3.0, retries=2, backoff=0.01)
+    with vendor_server(scripts) as server:
+        models = [f"openai:{m}@{server.url}/v1" for m in scripts]
+        verifier = ConsensusVerifier(models=models, settings=settings, judge=LexicalJudge())
+        async with verifier:
+            result = await verifier.verify_consensus("Year?")
+    assert result.outcome == "agreed"
+    assert result.failed_models == ("openai:c",)
+    assert {m.model: m.error_code for m in result.models}["openai:c"] == "timeout"
+    assert server.calls("c") == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": " 1.5 "}, 1.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after": "Sun, 06 Nov 1994 08:49:37 GMT"}, 0.0),  # in the past: at once
+        ({"retry-after": "Sun, 06 Nov 1994 08:49:47 GMT"}, 10.0),
+        ({"retry-after": "-3"}, None),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": "Sun, 06 Nov 1994 08:49:47"}, None),  # no zone: unreadable
+        ({}, None),
+    ],
+)
+def test_retry_after_forms(headers: dict[str, str], seconds: float | None) -> None:
+    now = 784111777.0  # Sun, 06 Nov 1994 08:49:37 GMT
+    assert retry_after(headers, now) == seconds
 
 
 async def test_429_every_time_is_rate_limited(vendor: str) -> None:

@@ -6,9 +6,11 @@
 
 What each model does is a script: a list of steps taken one per request
 (the last step repeats). A step is the answer text, or one of
-``Status(code)``, ``Malformed()``, ``Hang()`` (never answers until the server
+``Status(code, retry_after=None)`` (with a ``Retry-After`` header when
+given), ``Malformed()``, ``Hang()`` (never answers until the server
 stops) or ``Delay(seconds, text)``. Every request's path, headers and body
-are recorded, so a test can read what reached the "vendor".
+are recorded with the server's clock (``at``, monotonic seconds), so a test
+can read what reached the "vendor" and when.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent_os.verifier import Answer
 @dataclass(frozen=True)
 class Status:
     code: int
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,12 @@ def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b'{"error": "not found"}')
                 return
             server.requests.append(
-                {"path": path, "headers": dict(self.headers.items()), "body": body}
+                {
+                    "path": path,
+                    "headers": dict(self.headers.items()),
+                    "body": body,
+                    "at": time.monotonic(),
+                }
             )
             step = server.step(model)
             if isinstance(step, Hang):
@@ -153,16 +161,19 @@ def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
                     server.leave()
                 step = step.text
             if isinstance(step, Status):
-                self._send(step.code, json.dumps({"error": {"code": step.code}}).encode())
+                extra = {} if step.retry_after is None else {"retry-after": step.retry_after}
+                self._send(step.code, json.dumps({"error": {"code": step.code}}).encode(), extra)
             elif isinstance(step, Malformed):
                 self._send(200, step.body)
             else:
                 self._send(200, json.dumps(_reply(vendor, model, step)).encode())
 
-        def _send(self, code: int, payload: bytes) -> None:
+        def _send(self, code: int, payload: bytes, extra: Mapping[str, str] | None = None) -> None:
             self.send_response(code)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 

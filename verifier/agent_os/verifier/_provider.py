@@ -7,13 +7,23 @@ three (each SDK pins its own ``httpx`` and ``pydantic`` ranges), and one
 place for the timeout, the retries with backoff and jitter, and the
 concurrency limit, so the three behave the same under 429s and outages.
 A vendor module only builds its request and reads its response.
+
+A server that says when to come back is believed: ``retry-after-ms`` (sent
+by OpenAI and Anthropic) or ``Retry-After`` in seconds or as an HTTP date
+sets the wait before the next attempt instead of the backoff. A wait that
+would end past the model's timeout is not waited out: the model fails at
+once as timed out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import math
 import random
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +34,28 @@ from ._errors import MalformedResponse, ProviderError, ProviderTimeout, RateLimi
 
 #: Status codes worth another try: rate limits and the server's own failures.
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+_SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?")
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds the server asks to wait before trying again, or ``None`` when it does not say.
+
+    ``retry-after-ms`` wins over ``Retry-After``; ``Retry-After`` is
+    delay-seconds or an HTTP date (RFC 9110 section 10.2.3), read against
+    ``now`` (Unix seconds). An unreadable value is ignored, as if absent.
+    """
+    millis = headers.get("retry-after-ms", "").strip()
+    if _SECONDS.fullmatch(millis):
+        return float(millis) / 1000
+    value = headers.get("retry-after", "").strip()
+    if _SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    seconds = when.timestamp() - now if when.tzinfo is not None else math.nan
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +76,9 @@ class CallSettings:
 
     ``timeout`` bounds the whole call, retries included; ``retries`` is the
     number of extra attempts after a 429, a 5xx or a dropped connection, each
-    after ``backoff * 2**n`` seconds (at most ``max_backoff``) with full jitter;
-    ``concurrency`` caps the calls in flight to this model.
+    after ``backoff * 2**n`` seconds (at most ``max_backoff``) with full jitter,
+    or after the server's ``Retry-After`` (plus up to 10 % jitter) when it
+    gives one; ``concurrency`` caps the calls in flight to this model.
     """
 
     timeout: float = 30.0
@@ -113,9 +146,10 @@ class HTTPProvider:
                 limits=httpx.Limits(max_connections=self.settings.concurrency),
             )
         started = time.perf_counter()
+        deadline = asyncio.get_running_loop().time() + self.settings.timeout
         try:
-            async with asyncio.timeout(self.settings.timeout), self._limit:
-                body = await self._post_with_retries(self._client, prompt)
+            async with asyncio.timeout_at(deadline), self._limit:
+                body = await self._post_with_retries(self._client, prompt, deadline)
         except TimeoutError:
             raise ProviderTimeout(
                 f"{self.name}: no answer within {self.settings.timeout:g} s"
@@ -138,11 +172,14 @@ class HTTPProvider:
         assert tokens_in is not None and tokens_out is not None
         return (tokens_in * s.price_in + tokens_out * s.price_out) / 1e6
 
-    async def _post_with_retries(self, client: httpx.AsyncClient, prompt: str) -> Any:
+    async def _post_with_retries(
+        self, client: httpx.AsyncClient, prompt: str, deadline: float
+    ) -> Any:
         path, headers, payload = self._request(prompt)
         attempt = 0
         while True:
             error: ProviderError
+            asked: float | None = None
             try:
                 response = await client.post(path.lstrip("/"), headers=headers, json=payload)
             except httpx.TransportError as exc:
@@ -158,6 +195,7 @@ class HTTPProvider:
                     raise ProviderError(
                         f"{self.name}: HTTP {response.status_code}", code="http_error"
                     )
+                asked = retry_after(response.headers, time.time())
                 if response.status_code == 429:
                     error = RateLimited(f"{self.name}: HTTP 429 after {attempt + 1} attempts")
                 else:
@@ -166,9 +204,22 @@ class HTTPProvider:
                     )
             if attempt >= self.settings.retries:
                 raise error
-            delay = min(self.settings.max_backoff, self.settings.backoff * 2**attempt)
-            await asyncio.sleep(random.uniform(0, delay))
+            await asyncio.sleep(self._pause(attempt, asked, deadline))
             attempt += 1
+
+    def _pause(self, attempt: int, asked: float | None, deadline: float) -> float:
+        """Seconds to the next attempt; ``ProviderTimeout`` if told to wait past the timeout."""
+        if asked is None:
+            ceiling = min(self.settings.max_backoff, self.settings.backoff * 2**attempt)
+            return random.uniform(0, ceiling)
+        left = deadline - asyncio.get_running_loop().time()
+        if asked >= left:
+            raise ProviderTimeout(
+                f"{self.name}: asked to retry after {asked:g} s, past its "
+                f"{self.settings.timeout:g} s timeout ({max(0.0, left):.3g} s left)"
+            )
+        # A little jitter after the server's time, so callers told the same time spread out.
+        return min(asked * random.uniform(1.0, 1.1), left)
 
     async def aclose(self) -> None:
         if self._client is not None:
