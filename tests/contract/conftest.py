@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -16,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract_support import ALL_BACKENDS, CAPS, BackendCaps, BusFactory
+from contract_support import CAPS, BackendCaps, BusFactory
 
 from agent_os.bus import Bus, connect
 from agent_os.bus.backends._memory import reset_memory_brokers
-from tests.servers import Servers
+from tests.servers import Servers, selected_backends
 
 _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # so ``tests.servers`` imports without an installed ``tests``
@@ -28,14 +27,10 @@ if str(_ROOT) not in sys.path:  # so ``tests.servers`` imports without an instal
 
 
 def _selected_backends() -> list[str]:
-    raw = os.environ.get("AGENT_OS_TEST_BACKENDS", "")
-    names = [n.strip() for n in raw.split(",") if n.strip()] or list(ALL_BACKENDS)
-    unknown = sorted(set(names) - set(ALL_BACKENDS))
-    if unknown:
-        raise pytest.UsageError(
-            f"AGENT_OS_TEST_BACKENDS names unknown backends {unknown}; valid: {ALL_BACKENDS}"
-        )
-    return names
+    try:
+        return selected_backends()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,18 +98,18 @@ def group() -> str:
 
 @pytest.fixture
 async def bus_factory(
-    backend: str, server: Any, backend_caps: BackendCaps
+    backend: str, servers: Servers, backend_caps: BackendCaps
 ) -> AsyncIterator[BusFactory]:
     """``await bus_factory(**options)`` → a connected Bus, closed at test end.
 
     All buses of one test reach the same broker (for memory, one named broker
     unique to the test), so two connects talk like two processes.
     """
-    url = f"memory://contract-{uuid.uuid4().hex}" if server is None else server.url
+    url = servers.bus_url(backend)
     buses: list[Bus] = []
 
     async def factory(**options: Any) -> Bus:
-        bus = await connect(url, **{**backend_caps.connect_options, **options})
+        bus = await connect(url, **options)
         buses.append(bus)
         return bus
 

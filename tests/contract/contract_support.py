@@ -1,4 +1,4 @@
-"""Backend capabilities and small waiting helpers for the bus contract suite.
+"""Backend capabilities and a recording handler for the bus contract suite.
 
 Backend engineers: tune your row in ``CAPS`` (and say why in a comment); do
 not weaken a test for one backend inside the test modules.
@@ -6,15 +6,15 @@ not weaken a test for one backend inside the test modules.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from agent_os.bus import Bus, Delivery, Envelope
+from tests.eventually import eventually
+from tests.servers import ALL_BACKENDS
 
-ALL_BACKENDS = ("memory", "nats", "redis", "kafka", "sqs")
+__all__ = ["ALL_BACKENDS", "CAPS", "BackendCaps", "BusFactory", "Recorder", "eventually"]
 
 #: ``await bus_factory(**connect_options)`` → a connected Bus, closed at test end.
 BusFactory = Callable[..., Awaitable[Bus]]
@@ -43,8 +43,6 @@ class BackendCaps:
     #: A redelivery after a consumer died counts as attempt >= 2 (the broker
     #: or backend tracks deliveries across consumers).
     counts_attempts_across_crash: bool = True
-    #: Extra keyword arguments for ``connect`` in tests.
-    connect_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 CAPS: dict[str, BackendCaps] = {
@@ -76,8 +74,8 @@ CAPS: dict[str, BackendCaps] = {
         no_responders=False,
     ),
     # ack_wait is a client-side timer (re-produce), so it can be short; a dead
-    # consumer's work moves with the group rebalance, whose join takes about half
-    # of session_timeout_ms (Tansu): 2000/300 keeps joins near one second.
+    # consumer's work moves with the group rebalance (the bus URL's short
+    # session timeout, tests.servers.TEST_QUERY, keeps joins near one second).
     "kafka": BackendCaps(
         "kafka",
         ack_wait=1.0,
@@ -87,7 +85,6 @@ CAPS: dict[str, BackendCaps] = {
         per_key_order=True,
         no_responders=False,
         counts_attempts_across_crash=False,
-        connect_options={"session_timeout_ms": 2000, "heartbeat_interval_ms": 300},
     ),
     # Visibility timeouts are whole seconds; moto hands out some duplicate receipts.
     "sqs": BackendCaps(
@@ -101,17 +98,6 @@ CAPS: dict[str, BackendCaps] = {
         may_duplicate=True,
     ),
 }
-
-
-async def eventually(
-    condition: Callable[[], bool], within: float, what: str, *, interval: float = 0.005
-) -> None:
-    """Poll ``condition`` until true; fail with ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {within}s waiting for: {what}")
-        await asyncio.sleep(interval)
 
 
 class Recorder:

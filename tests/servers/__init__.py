@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,9 @@ class RunningServer:
 
 ALL_BACKENDS = ("memory", "nats", "redis", "kafka", "sqs")
 DURABLE_BACKENDS = ("nats", "redis", "kafka", "sqs")
+#: Query options that keep each backend quick in tests. Kafka: a group join takes
+#: about half of ``session_timeout_ms`` on Tansu, so 2000/300 keeps joins near 1 s.
+TEST_QUERY = {"kafka": "session_timeout_ms=2000&heartbeat_interval_ms=300"}
 
 
 def selected_backends(among: tuple[str, ...] = ALL_BACKENDS) -> list[str]:
@@ -147,6 +151,21 @@ class Servers:
             # A server that cannot start raises: a failure, never a skip.
             self._running[backend] = module.start(workdir)
         return self._running[backend]
+
+    def bus_url(self, backend: str) -> str:
+        """A bus URL on the session server of ``backend`` (started on first use), with TEST_QUERY.
+
+        ``memory`` has no server: each call names a fresh in-process broker,
+        which every ``connect`` to that same URL shares (like two processes on
+        one broker).
+        """
+        if backend == "memory":
+            return f"memory://t{uuid.uuid4().hex[:16]}"
+        url = self.get(backend).url
+        query = TEST_QUERY.get(backend)
+        if query is not None:
+            url += ("&" if "?" in url else "?") + query
+        return url
 
     def stop_all(self) -> None:
         for running in self._running.values():
