@@ -9,13 +9,17 @@ revocation, and say so in their readiness.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
-from fleet_support import backend_url, fleet
+from fleet_support import BIN, backend_url, cli_worker, fleet, stop
 
+from agent_os.adapters import KernelClient
+from agent_os.bus import connect
 from agent_os.kernel_worker import Decision, Worker
-from agent_os.trust import FileTrustStore, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
@@ -69,3 +73,41 @@ async def test_a_corrupt_or_deleted_registry_keeps_the_last_good_copy(
         f.registry_file.write_bytes(good)
         assert (await client.check("file_read", {"path": "/srv/b"})).decision is Decision.ALLOW
         assert await _registry_readiness(worker) is True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_restarted_worker_still_refuses_the_older_registry(
+    backend: str, servers: Servers, tmp_path: Path
+) -> None:
+    """Revoke, stop the worker, copy the old file back: the restarted worker refuses it."""
+    url = backend_url(backend, servers)
+    agent, kernel = AgentIdentity.create("agent-restart"), AgentIdentity.create("kernel-restart")
+    key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
+    kernel.save(key)
+    TrustRegistry(FileTrustStore(registry)).register(agent)
+    old = registry.read_bytes()
+    proc, _ = await cli_worker(url, key, registry)
+    bus = await connect(url)
+    try:
+        client = KernelClient(bus, agent, [kernel.public()], timeout=10)
+        assert (await client.check("file_read", {"path": "/srv/a"})).decision is Decision.ALLOW
+        TrustRegistry(FileTrustStore(registry)).revoke(agent.agent_id, "key leaked")
+        codes = []
+        while "revoked" not in codes:  # the worker looks at its file every 0.25 s
+            codes.append((await client.check("file_read", {"path": "/srv/a"})).code)
+            assert len(codes) < 200, codes
+    finally:
+        await bus.close()
+        await stop(proc)
+    assert proc.returncode == 0
+
+    registry.write_bytes(old)  # the older file comes back while no worker runs
+    args = ["worker", "--bus", url, "--key", str(key), "--registry", str(registry)]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_OS_")}
+    refused = await asyncio.create_subprocess_exec(
+        str(BIN / "agent-os"), *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, env=clean,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(refused.communicate(), 60)
+    assert refused.returncode == 1
+    assert b"(registry_rolled_back)" in out and b"went back from serial 2 to 1" in out

@@ -32,6 +32,7 @@ from agent_os.kernel_worker._startup import (
     plan_nonce_store,
     redact,
     registry_signers,
+    registry_state_path,
 )
 from agent_os.observability import HealthServer, Readiness, enable_tracing
 from agent_os.trust import (
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     policy: str = "strict"
     kernel_key_file: Path | None = None
     registry_file: Path | None = None
+    #: The worker's own record of the highest registry serial and the revoked keys,
+    #: kept across restarts (0600). Unset: ``<registry file>.state`` beside the registry.
+    registry_state_file: Path | None = None
     audit_file: Path | None = None
     log_level: str = "INFO"
     #: Nonce store shared by every worker (replay protection across replicas):
@@ -239,7 +243,12 @@ def worker(
         # Revocations arrive at once as control events; the file is the fallback
         # (and the source of new agents), looked at no more than every 0.25 s.
         signers = registry_signers(settings.registry_signers)
-        registry = open_registry(registry_file, recheck=REGISTRY_RECHECK, trusted_signers=signers)
+        registry = open_registry(
+            registry_file,
+            recheck=REGISTRY_RECHECK,
+            trusted_signers=signers,
+            state=registry_state_path(registry_file, settings.registry_state_file),
+        )
         check_kernel_key(registry, identity.public())
         chosen = load_policy(policy or settings.policy)
         plan = plan_nonce_store(url, settings.nonce_url, single_replica=settings.single_replica)

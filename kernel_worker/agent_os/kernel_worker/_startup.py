@@ -171,13 +171,25 @@ def registry_signers(paths: str | None) -> list[PublicIdentity] | None:
     return signers
 
 
+def registry_state_path(registry: Path, state: Path | None = None) -> Path:
+    """Where a worker keeps its registry state: ``state``, or ``<registry>.state`` beside it."""
+    return state if state is not None else registry.with_name(registry.name + ".state")
+
+
 def open_registry(
-    path: Path, *, recheck: float, trusted_signers: list[PublicIdentity] | None = None
+    path: Path,
+    *,
+    recheck: float,
+    trusted_signers: list[PublicIdentity] | None = None,
+    state: Path | None = None,
 ) -> TrustRegistry:
     """The trust registry in ``path``, read once now; refused if missing or unreadable.
 
     With ``trusted_signers`` the document must be signed by one of them
-    (``agent-os trust sign``), now and on every later re-read.
+    (``agent-os trust sign``), now and on every later re-read. With ``state``
+    the highest serial and the revoked keys are kept in that file across
+    restarts: a file older than one accepted before is refused
+    (``registry_rolled_back``), and so is a state file that cannot be written.
     """
     if not path.exists():
         raise StartupRefused(
@@ -185,13 +197,23 @@ def open_registry(
             f"registry file {path} does not exist: create it with "
             f"`agent-os keygen --registry {path}` or `agent-os trust add`",
         )
-    store = FileTrustStore(path, recheck=recheck, trusted_signers=trusted_signers)
+    try:
+        store = FileTrustStore(path, recheck=recheck, trusted_signers=trusted_signers, state=state)
+    except TrustError as exc:
+        raise StartupRefused("registry_state", str(exc)) from exc
     try:
         store.all()
     except TrustError as exc:
+        if exc.code == "registry_rollback":
+            raise StartupRefused("registry_rolled_back", str(exc)) from exc
         raise StartupRefused(
             "registry_corrupt", f"registry file {path} is unusable: {exc}"
         ) from exc
+    if store.problem is not None:  # read, but its state could not be recorded
+        raise StartupRefused(
+            "registry_state",
+            f"{store.problem}: set AGENT_OS_REGISTRY_STATE_FILE to a path the worker can write",
+        )
     return TrustRegistry(store)
 
 

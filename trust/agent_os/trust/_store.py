@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._errors import TrustError
 from ._identity import AgentIdentity, PublicIdentity
 from ._registry_file import decode_document, encode_document
+from ._registry_state import RegistryState, Revocation
 
 log = logging.getLogger("agent_os.trust")
 
@@ -157,7 +158,11 @@ class FileTrustStore:
     ``problem`` (a readiness check) until a good file returns. Revocation is
     sticky: a key this store has seen revoked stays revoked, whatever a later
     file says. With ``signer`` writes are signed; with ``trusted_signers``
-    only a document signed by one of them is accepted.
+    only a document signed by one of them is accepted. With ``state`` (a
+    file of the reader's own, see ``_registry_state``) the highest serial and
+    the revoked keys outlive the process: restarted, the store still refuses
+    the older file, and raises ``TrustError`` ("registry_rollback") if that
+    is all there is to read.
     """
 
     def __init__(
@@ -167,6 +172,7 @@ class FileTrustStore:
         recheck: float = 0.0,
         signer: AgentIdentity | None = None,
         trusted_signers: Iterable[PublicIdentity] | None = None,
+        state: str | os.PathLike[str] | None = None,
     ) -> None:
         if not recheck >= 0:
             raise ValueError("recheck must be a number of seconds >= 0")
@@ -177,8 +183,14 @@ class FileTrustStore:
         )
         #: Why the store serves its last good copy instead of the file; None when all is well.
         self.problem: str | None = None
-        self._serial = -1  # the highest serial accepted; -1 before the first good read
-        self._revoked_keys: dict[str, TrustEntry] = {}  # fingerprint -> the revoked entry
+        self._serial = -1  # the serial of the copy in use; -1 before the first good read
+        self._revoked_keys: dict[str, Revocation] = {}  # key fingerprint -> its revocation
+        self._state = None if state is None else RegistryState(state)
+        # The highest serial accepted, by this process or (with a state file) an earlier one.
+        self._floor = -1
+        self._unsaved = False
+        if self._state is not None:
+            self._floor, self._revoked_keys = self._state.load()
         self._recheck = recheck
         self._next_check = 0.0
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -216,6 +228,9 @@ class FileTrustStore:
         now = time.monotonic()
         if not force and now < self._next_check:
             return
+        if self._unsaved and self._persist():  # the state file is writable again
+            log.warning("registry state of %s recorded again", self.path)
+            self.problem = None
         self._load_if_changed()
         # Only a successful look postpones the next one: an unreadable file keeps failing.
         self._next_check = now + self._recheck if self._recheck else 0.0
@@ -255,11 +270,16 @@ class FileTrustStore:
                 self._stamp = stamp  # the same broken bytes are not re-read until they change
                 return self._keep_last_good(str(exc))
             self._stamp = stamp
-            if serial < self._serial:
-                return self._keep_last_good(
-                    f"registry file {self.path} went back from serial {self._serial} to "
+            floor = max(self._serial, self._floor)
+            if serial < floor:
+                why = (
+                    f"registry file {self.path} went back from serial {floor} to "
                     f"{serial}: an older copy is refused (it could undo a revocation)"
                 )
+                if self._serial < 0:  # nothing good to serve: this store cannot start
+                    self._stamp = None
+                    raise TrustError(why, code="registry_rollback")
+                return self._keep_last_good(why)
             self._accept(entries, serial)
         return None
 
@@ -270,16 +290,15 @@ class FileTrustStore:
                 log.error(
                     "registry file %s lists %s as not revoked, but its key %s was revoked "
                     "(%s): it stays revoked",
-                    self.path, agent_id, entry.identity.fingerprint, seen.revoked_reason,
+                    self.path, agent_id, entry.identity.fingerprint, seen.reason,
                 )  # fmt: skip
                 entries[agent_id] = dataclasses.replace(
-                    entry,
-                    revoked=True,
-                    revoked_reason=seen.revoked_reason,
-                    revoked_at=seen.revoked_at,
+                    entry, revoked=True, revoked_reason=seen.reason, revoked_at=seen.at
                 )
         self._remember_revoked(entries.values())
         self._entries, self._serial = entries, serial
+        if not self._persist():
+            return
         if self.problem is not None:
             log.warning("registry file %s is usable again (serial %d)", self.path, serial)
             self.problem = None
@@ -287,7 +306,25 @@ class FileTrustStore:
     def _remember_revoked(self, entries: Iterable[TrustEntry]) -> None:
         for entry in entries:
             if entry.revoked:
-                self._revoked_keys.setdefault(entry.identity.fingerprint, entry)
+                self._revoked_keys.setdefault(
+                    entry.identity.fingerprint,
+                    Revocation(entry.agent_id, entry.revoked_reason, entry.revoked_at),
+                )
+
+    def _persist(self) -> bool:
+        """Record the serial and revoked keys in the state file; False (a problem) if it fails."""
+        self._floor = max(self._floor, self._serial)
+        if self._state is None:
+            return True
+        try:
+            self._state.save(self._floor, self._revoked_keys)
+        except TrustError as exc:
+            # Served as read, but a restart could forget it: not ready until it is written.
+            self._unsaved = True
+            self._keep_last_good(str(exc))
+            return False
+        self._unsaved = False
+        return True
 
     def _keep_last_good(self, why: str) -> None:
         if why != self.problem:
@@ -344,7 +381,8 @@ class FileTrustStore:
         self._racy = True
         self._serial = serial
         self._remember_revoked(entries.values())
-        self.problem = None
+        if self._persist():
+            self.problem = None
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
