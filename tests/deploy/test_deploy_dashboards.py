@@ -3,8 +3,11 @@
 A real worker, an agent's client (one of them facing a rogue responder and no
 worker), and a KernelSpace holding an action for review run on a memory bus;
 their metrics are scraped over HTTP from the worker's health server, as
-Prometheus would. Every ``agent_os_*`` name in ``deploy/grafana`` and
-``deploy/prometheus`` must appear in that scrape.
+Prometheus would. The review console (the real Starlette app, a reviewer
+deciding one held action in it) is scraped on its own ``/metrics``. Every
+``agent_os_*`` name in ``deploy/grafana`` and ``deploy/prometheus`` must
+appear in one of those scrapes, and the review queue's and console's series
+in the console's alone.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,8 @@ from agent_os.adapters import KernelClient
 from agent_os.bus import Delivery, connect, new_id
 from agent_os.kernel_worker import AutoApprove, KernelSpace, Worker, load_policy
 from agent_os.observability import HealthServer, Metrics, Readiness
-from agent_os.trust import AgentIdentity, TrustRegistry
+from agent_os.review import ON_BEHALF, ReviewItem, SqliteReviewStore
+from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 from tests.http_get import http_get
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,14 +95,73 @@ async def _scrape() -> str:
     return body
 
 
-@pytest.fixture(scope="module")
-def exported() -> set[str]:
-    text = asyncio.run(_scrape())
+def _scrape_console(root: Path) -> str:
+    from starlette.testclient import TestClient
+
+    from agent_os.kernel_worker import Decision, Signal, Verdict
+    from agent_os.review._console_app import ConsoleConfig, create_app
+
+    registry = TrustRegistry()
+    console = AgentIdentity.create("console-1", "console", [ON_BEHALF])
+    registry.register(console, TrustLevel.REVIEWER)
+    registry.register(AgentIdentity.create("alice"), TrustLevel.REVIEWER)
+    store = SqliteReviewStore(root / "review.db")
+    held = Verdict(Decision.REVIEW, Signal.SIGSTOP, "action:deploy", "needs a human", None,
+                   "ops", "0" * 16, "policy_violation")  # fmt: skip
+    for target in ("prod", "staging"):
+        action = {"agent_id": "a", "action": "deploy", "request_id": f"r-{target}"}
+        store.add(ReviewItem.hold(f"t-{target}", action, held, now=time.time(), timeout=600))
+    token = "alice-console-token-0123456789"
+    auth = {"Authorization": f"Bearer {token}"}
+    config = ConsoleConfig(
+        store=store,
+        registry=registry,
+        identity=console,
+        tokens={token: "alice"},
+        metrics=Metrics.private(),
+    )
+    try:
+        with TestClient(create_app(config)) as client:
+            page = client.get("/", headers=auth)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert page.status_code == 200 and csrf is not None
+            form = {"csrf": csrf.group(1), "decision": "approve"}
+            done = client.post("/item/t-prod/decide", data=form, headers=auth)
+            assert done.status_code == 200
+            scrape = client.get("/metrics")
+    finally:
+        store.close()
+    assert scrape.status_code == 200
+    return scrape.text
+
+
+def _names(text: str) -> set[str]:
     names: set[str] = set()
     for family in text_string_to_metric_families(text):
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
     return names
+
+
+@pytest.fixture(scope="module")
+def console_exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    return _names(_scrape_console(tmp_path_factory.mktemp("console")))
+
+
+@pytest.fixture(scope="module")
+def exported(console_exported: set[str]) -> set[str]:
+    return _names(asyncio.run(_scrape())) | console_exported
+
+
+def test_the_console_exports_the_review_series_itself(console_exported: set[str]) -> None:
+    # What the review dashboard reads from a console; the outcomes its desk hands to
+    # agents (agent_os_reviews_total) are counted by every desk, a worker's included.
+    exprs = [e for path in DASHBOARDS + ALERTS for e in (
+        _dashboard_exprs(path) if path.suffix == ".json" else _alert_exprs(path))]  # fmt: skip
+    used = {n for e in exprs for n in NAME.findall(e)}
+    console = {n for n in used if n.startswith(("agent_os_review_", "agent_os_console_"))}
+    assert {"agent_os_review_decisions_total", "agent_os_console_requests_total"} <= console
+    assert not sorted(console - console_exported)
 
 
 @pytest.mark.parametrize("path", DASHBOARDS + ALERTS, ids=lambda p: p.name)
@@ -121,6 +185,8 @@ def test_the_dashboards_cover_what_operators_need() -> None:
         "agent_os_bus_errors_total",
         "agent_os_review_queue_depth",
         "agent_os_review_oldest_age_seconds",
+        "sum by (outcome) (rate(agent_os_review_decisions_total",  # reviewers' decisions
+        "agent_os_console_requests_total",  # the console's traffic and errors
     ):
         assert needed in exprs, needed
     for quantile in ("histogram_quantile(0.5,", "histogram_quantile(0.99,"):

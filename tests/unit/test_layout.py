@@ -26,6 +26,7 @@ NAMESPACES = {
 # Audit and observability name the policy's Verdict in type annotations only;
 # policies is pure code with no imports of its own, so neither edge can cycle.
 # Observability imports bus: its middleware wraps bus handlers and requests.
+# Review imports observability: the console serves the shared collectors on /metrics.
 ALLOWED = {
     "bus": set(),
     "trust": set(),
@@ -33,7 +34,7 @@ ALLOWED = {
     "audit": {"bus", "trust", "policies"},
     "observability": {"bus", "policies"},
     "verifier": {"bus", "trust"},
-    "review": {"bus", "trust", "policies", "audit"},
+    "review": {"bus", "trust", "policies", "audit", "observability"},
     "kernel_worker": {
         "bus",
         "trust",

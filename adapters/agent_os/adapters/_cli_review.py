@@ -25,7 +25,7 @@ import click
 
 from agent_os.audit import AuditPublisher
 from agent_os.bus import BusError, connect
-from agent_os.observability import HealthServer, Metrics, Readiness
+from agent_os.observability import HealthServer, Metrics, MetricsError, Readiness
 from agent_os.review import (
     DecisionRefused,
     ReviewError,
@@ -282,7 +282,7 @@ def deny(ticket: str, comment: str, **settings: Any) -> None:
     envvar="AGENT_OS_METRICS_PORT",
     type=int,
     default=None,
-    help="Serve /metrics (queue depth, oldest age), /healthz and /readyz on this port.",
+    help="Also serve /metrics, /healthz and /readyz on this port (for Prometheus).",
 )
 def console(
     store_url: str,
@@ -306,6 +306,13 @@ def console(
     if (token_file is None) == (auth_header is None):
         raise click.UsageError("give exactly one of --tokens FILE or --auth-header NAME")
     try:
+        # /metrics on the console's own port whenever prometheus-client is installed.
+        metrics: Metrics | None = Metrics()
+    except MetricsError as exc:
+        if metrics_port is not None:
+            raise click.ClickException(str(exc)) from exc
+        metrics = None
+    try:
         config = ConsoleConfig.build(
             store=store_url,
             bus_url=bus_url,
@@ -314,14 +321,14 @@ def console(
             token_file=token_file,
             auth_header=auth_header,
             secure_cookies=secure_cookies,
+            metrics=metrics,
         )
     except (ReviewError, TrustError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     health: HealthServer | None = None
     if metrics_port is not None:
         store = config.store
-        # The worker's gauges, read from the store at each scrape.
-        Metrics().watch_review_queue(lambda: [i.created_at for i in store.pending()])
+        # The same registry as the app's /metrics, on a port of its own (for Prometheus).
         health = HealthServer(Readiness(), port=metrics_port, addr=addr)
         health.readiness.add("review_store", lambda: store_ready(store))
 

@@ -27,6 +27,8 @@ Exported series (``namespace`` defaults to ``agent_os``)::
     agent_os_client_dropped_replies_total{reason}        replies that were no valid verdict
     agent_os_review_queue_depth                          pending review items
     agent_os_review_oldest_age_seconds                   age of the oldest pending item
+    agent_os_review_decisions_total{outcome}             reviewers' decisions taken in a console
+    agent_os_console_requests_total{method, route, status}   requests the review console served
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class _Collectors:
     client_dropped: Counter
     review_depth: Gauge
     review_oldest: Gauge
+    review_decisions: Counter
+    console_requests: Counter
 
 
 def _make(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors:
@@ -189,6 +193,19 @@ def _make(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors
         review_oldest=prom.Gauge(
             "review_oldest_age_seconds",
             "Age of the oldest review item pending a decision (0 when none).",
+            **common,
+        ),
+        review_decisions=prom.Counter(
+            "review_decisions_total",
+            "Reviewers' decisions taken in a console: approved, denied (final), recorded"
+            " (an approval that needs more), refused (late, repeated, not allowed).",
+            ["outcome"],
+            **common,
+        ),
+        console_requests=prom.Counter(
+            "console_requests_total",
+            "Requests the review console answered, by method, route template and status.",
+            ["method", "route", "status"],
             **common,
         ),
     )
@@ -300,6 +317,14 @@ class Metrics:
         """Set the pending review items and the age of the oldest (0 when none)."""
         self._c.review_depth.set(depth)
         self._c.review_oldest.set(oldest_age_seconds if depth else 0.0)
+
+    def review_decision(self, outcome: str) -> None:
+        """Count one reviewer's decision taken in a console (see the series' help)."""
+        self._c.review_decisions.labels(outcome=outcome).inc()
+
+    def console_request(self, method: str, route: str, status: int) -> None:
+        """Count one console request (``route``: the route's template, never the raw path)."""
+        self._c.console_requests.labels(method=method, route=route, status=str(status)).inc()
 
     def watch_review_queue(
         self, pending: Callable[[], Iterable[float]], *, max_age: float = 1.0

@@ -13,6 +13,10 @@ A decision is signed by the console's key on behalf of the logged-in reviewer
 console runs a :class:`ReviewDesk` of its own, so agents that pin its key hear
 its decisions even with no worker running. All state is in the store: a
 restarted console shows exactly what it showed before.
+
+With ``ConsoleConfig.metrics`` the app also serves ``/metrics`` (no login;
+see ``_console_metrics``): queue depth and oldest age, decisions by outcome,
+and its requests.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from starlette.routing import Route
 
 from agent_os.audit import AuditPublisher
 from agent_os.bus import Bus, connect
+from agent_os.observability import Metrics
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 
 from ._console_auth import CSRF_COOKIE, SESSION_COOKIE, Sessions, load_tokens
+from ._console_metrics import instrumented
 from ._decision import sign_decision
 from ._desk import ReviewDesk
 from ._errors import DecisionRefused, ReviewError
@@ -64,7 +70,10 @@ REFRESH = 1.0
 
 @dataclass
 class ConsoleConfig:
-    """What the console serves: the store, who may decide, and how people log in."""
+    """What the console serves: the store, who may decide, and how people log in.
+
+    ``metrics``: serve ``/metrics`` from these collectors (``None``: no metrics).
+    """
 
     store: ReviewStore
     registry: TrustRegistry
@@ -73,6 +82,7 @@ class ConsoleConfig:
     tokens: dict[str, str] | None = None
     auth_header: str | None = None
     secure_cookies: bool = False
+    metrics: Metrics | None = None
 
     def __post_init__(self) -> None:
         if (self.tokens is None) == (self.auth_header is None):
@@ -89,6 +99,7 @@ class ConsoleConfig:
         token_file: str | os.PathLike[str] | None,
         auth_header: str | None,
         secure_cookies: bool = False,
+        metrics: Metrics | None = None,
     ) -> ConsoleConfig:
         return cls(
             store=open_review_store(store),
@@ -98,6 +109,7 @@ class ConsoleConfig:
             tokens=None if token_file is None else load_tokens(token_file),
             auth_header=auth_header,
             secure_cookies=secure_cookies,
+            metrics=metrics,
         )
 
 
@@ -150,6 +162,7 @@ class _Console:
                 identity=self.config.identity,
                 registry=self.config.registry,
                 record=self.audit.put,
+                observe=None if self.config.metrics is None else self.config.metrics.observe_review,
             )
             await self.desk.start()
         self._expiry = asyncio.create_task(self._expire_loop())
@@ -182,6 +195,10 @@ class _Console:
                         item.request_id, self.config.identity.agent_id, 0.0
                     )
                     await self.audit.put(outcome_event(item, verdict, now))
+
+    def decided(self, outcome: str) -> None:
+        if self.config.metrics is not None:
+            self.config.metrics.review_decision(outcome)
 
     # -- who is asking ------------------------------------------------------------------
 
@@ -325,10 +342,12 @@ def create_app(config: ConsoleConfig) -> Starlette:
                 config.store, config.registry, signed, bus=console.bus, record=record
             )
         except DecisionRefused as exc:
+            console.decided("refused")
             return console.render(
                 request, "error.html", 409, reviewer=who, message=f"Refused: {exc}"
             )
         done = settled.status.value if settled.status.final else "recorded"
+        console.decided(done)
         return RedirectResponse(f"/item/{ticket}?done={done}", status_code=303)
 
     async def history(request: Request, who: str) -> Response:
@@ -382,8 +401,10 @@ def create_app(config: ConsoleConfig) -> Starlette:
         message = f"The review store is unavailable: {exc}"
         return console.render(request, "error.html", 503, message=message)
 
+    observed, middleware = instrumented(config.metrics, config.store)
     return Starlette(
         routes=[
+            *observed,
             Route("/", _page(console, queue)),
             Route("/fragment/queue", _page(console, fragment)),
             Route("/item/{ticket}", _page(console, item)),
@@ -394,6 +415,7 @@ def create_app(config: ConsoleConfig) -> Starlette:
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),
         ],
+        middleware=middleware,
         lifespan=console.lifespan,
         exception_handlers={ReviewError: store_down},
     )
