@@ -143,15 +143,15 @@ async def test_cache_answers_the_same_question_without_asking() -> None:
     assert second.agreement == first.agreement
 
 
-def test_cache_size_bound() -> None:
+async def test_cache_size_bound() -> None:
     from agent_os.verifier import ConsensusResult
 
     cache = ResultCache(ttl=10, size=2)
     result = ConsensusResult("agreed", 1.0, 0.8, 1, "x", ("m",), (), (), 0.0, (("m",),))
     for key in ("a", "b", "c"):
-        cache.put(key, result)
+        await cache.put(key, result)
     assert len(cache) == 2
-    assert cache.get("a") is None and cache.get("c") is not None
+    assert await cache.get("a") is None and await cache.get("c") is not None
 
 
 def test_result_round_trips_through_json_form() -> None:

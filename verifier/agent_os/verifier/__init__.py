@@ -9,10 +9,13 @@
 
 Providers speak each vendor's HTTP API (:mod:`._vendors`); judges decide
 whether two answers mean the same (:mod:`._judges`); the consensus clusters
-them (:mod:`._consensus`).
+them (:mod:`._consensus`). Results are cached in process or, shared and
+signed, in Redis (:mod:`._cache`); a disagreement can open a review item
+(:mod:`._review`).
 """
 
-from ._cache import ResultCache
+from ._cache import Cache, ResultCache, open_cache
+from ._cache_redis import RedisResultCache
 from ._consensus import ConsensusResult, ModelResult
 from ._errors import (
     ConfigurationError,
@@ -28,6 +31,7 @@ from ._metrics import Metrics
 from ._models import parse_model, resolve
 from ._provider import Answer, CallSettings, HTTPProvider, Provider
 from ._remote import RemoteVerifier
+from ._review import Disagreement, ReviewSink
 from ._vendors import AnthropicMessages, GeminiGenerate, OpenAIChat
 from ._verifier import ConsensusVerifier
 from ._wire import CMVK_SUBJECT, VERIFIER_RECIPIENT, WORKER_GROUP
@@ -40,11 +44,13 @@ __all__ = [
     "Answer",
     "AnthropicMessages",
     "AsyncJudge",
+    "Cache",
     "CallSettings",
     "ConfigurationError",
     "ConsensusResult",
     "ConsensusVerifier",
     "DefaultJudge",
+    "Disagreement",
     "EmbeddingJudge",
     "GeminiGenerate",
     "HTTPProvider",
@@ -59,11 +65,14 @@ __all__ = [
     "ProviderError",
     "ProviderTimeout",
     "RateLimited",
+    "RedisResultCache",
     "RemoteError",
     "RemoteVerifier",
     "ResultCache",
+    "ReviewSink",
     "VerifierError",
     "VerifierWorker",
+    "open_cache",
     "parse_model",
     "resolve",
 ]

@@ -44,6 +44,8 @@ class ConsensusResult:
     ``outcome`` is ``agreed`` (agreement >= threshold), ``flagged`` (below it)
     or ``inconclusive`` (fewer answers than the quorum); ``flagged`` is true for
     both of the last two, so a caller that reads only ``flagged`` fails closed.
+    ``review_ticket`` is the review item a disagreement opened for a person to
+    look at (``pending_review``), when the verifier was asked to open one.
     """
 
     outcome: Outcome
@@ -58,6 +60,12 @@ class ConsensusResult:
     clusters: tuple[tuple[str, ...], ...]
     models: tuple[ModelResult, ...] = field(default=())
     cached: bool = False
+    review_ticket: str | None = None
+
+    @property
+    def pending_review(self) -> bool:
+        """A review item was opened for this result; its ticket is ``review_ticket``."""
+        return self.review_ticket is not None
 
     @property
     def flagged(self) -> bool:

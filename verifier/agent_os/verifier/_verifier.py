@@ -7,17 +7,20 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from agent_os.bus import new_id
+
 from ._consensus import ConsensusResult, ModelResult, decide
 from ._errors import ConfigurationError, ProviderError
 from ._judges import AsyncJudge, DefaultJudge, Judge
 from ._models import resolve
 from ._provider import CallSettings, Provider
+from ._review import Disagreement, ReviewSink, open_review
 
 if TYPE_CHECKING:
     from agent_os.bus import Bus
     from agent_os.trust import AgentIdentity, PublicIdentity
 
-    from ._cache import ResultCache
+    from ._cache import Cache
     from ._metrics import Metrics
     from ._remote import RemoteVerifier
 
@@ -37,6 +40,14 @@ class ConsensusVerifier:
     with ``identity`` and only results signed by one of ``verifier_keys``
     (pinned) count. Models must then be strings: the workers resolve them with
     their own keys, so nothing is resolved (or required) here.
+
+    ``cache`` (:class:`~._cache.ResultCache` in process, or
+    :class:`~._cache_redis.RedisResultCache`; see :func:`~._cache.open_cache`)
+    answers a question asked again without asking the models; only decided
+    results are kept. ``review_on_disagreement`` (a :class:`~._review.ReviewSink`)
+    opens a review item for every flagged result, which then carries its
+    ticket; over the bus, the pool's workers open them (``agent-os verifier
+    --review-store``).
     """
 
     def __init__(
@@ -48,8 +59,9 @@ class ConsensusVerifier:
         threshold: float = 0.8,
         settings: CallSettings | Mapping[str, CallSettings] | None = None,
         environ: Mapping[str, str] | None = None,
-        cache: ResultCache | None = None,
+        cache: Cache | None = None,
         metrics: Metrics | None = None,
+        review_on_disagreement: ReviewSink | None = None,
         bus: Bus | None = None,
         identity: AgentIdentity | None = None,
         verifier_keys: Sequence[PublicIdentity] = (),
@@ -65,6 +77,8 @@ class ConsensusVerifier:
         self.threshold = threshold
         self._cache = cache
         self._metrics = metrics
+        self._review = review_on_disagreement
+        self._agent_id = identity.agent_id if identity is not None else ""
         self._judge = judge
         self._remote: RemoteVerifier | None = None
         if bus is not None:
@@ -72,6 +86,10 @@ class ConsensusVerifier:
 
             if identity is None:
                 raise ConfigurationError("over the bus, requests are signed: pass identity=")
+            if review_on_disagreement is not None:
+                raise ConfigurationError(
+                    "over the bus, the pool opens reviews: run it with --review-store"
+                )
             if not all(isinstance(m, str) for m in models):
                 raise ConfigurationError("over the bus, models must be model strings")
             self._remote = RemoteVerifier(bus, identity, verifier_keys, timeout=timeout)
@@ -95,20 +113,44 @@ class ConsensusVerifier:
     ) -> ConsensusResult:
         """Ask every model ``prompt`` and return the consensus (never raises on a model failure)."""
         level = self.threshold if threshold is None else threshold
+        return await self.verify(prompt, level, self.quorum)
+
+    async def verify(
+        self,
+        prompt: str,
+        threshold: float,
+        quorum: int,
+        *,
+        request_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> ConsensusResult:
+        """The cache, else the models; a flagged result goes to review; then metrics, cache.
+
+        ``request_id`` and ``agent_id`` name the request a review item is
+        opened for (a fresh id and this verifier's identity by default).
+        """
         key: Any = None
         if self._cache is not None:
-            key = self._cache.key(prompt, self.models, level, self.quorum)
-            hit = self._cache.get(key)
+            key = self._cache.key(prompt, self.models, threshold, quorum)
+            hit = await self._cache.get(key)
             if hit is not None:
                 return hit
         if self._remote is not None:
-            result = await self._remote.verify(prompt, self.models, level, self.quorum)
+            result = await self._remote.verify(prompt, self.models, threshold, quorum)
         else:
-            result = await self.verify_local(prompt, level, self.quorum)
+            result = await self.verify_local(prompt, threshold, quorum)
+        if self._review is not None:
+            asked = Disagreement(
+                request_id or new_id(),
+                self._agent_id if agent_id is None else agent_id,
+                prompt,
+                result,
+            )
+            result = await open_review(self._review, asked)
         if self._metrics is not None:
             self._metrics.observe(result)
         if self._cache is not None and result.outcome != "inconclusive":
-            self._cache.put(key, result)
+            await self._cache.put(key, result)
         return result
 
     async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:

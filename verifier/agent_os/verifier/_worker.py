@@ -9,6 +9,17 @@ clients pin. Model keys are the worker's own (its environment or key files):
 clients name models, never send keys. ``providers`` names models this
 worker serves from provider objects (an in-house model, a test double)
 before any model string is parsed.
+
+A redelivered request does not ask the models again. Before replying, the
+worker records the result under the request (sender, id and content:
+:func:`~._cache.request_key`) until the request would be stale anyway; a
+delivery whose request has a record is answered from it (``redelivered``
+counts these). The record goes to ``cache`` when one is given, so with a
+Redis cache a request redelivered to another worker after a crash is
+answered from what the first one found; without a cache it stays in this
+worker's memory. ``cache`` also answers the same question asked again
+(prompt, models, threshold, quorum) without asking the models.
+``review_on_disagreement`` opens a review item for each flagged result.
 """
 
 from __future__ import annotations
@@ -33,11 +44,13 @@ from agent_os.trust import (
     as_async_nonce_store,
 )
 
+from ._cache import Cache, ResultCache, cache_key, request_key
 from ._consensus import ConsensusResult
 from ._errors import VerifierError
 from ._judges import AsyncJudge, DefaultJudge, Judge
 from ._metrics import Metrics
 from ._provider import CallSettings, Provider
+from ._review import ReviewSink
 from ._verifier import ConsensusVerifier
 from ._wire import (
     CMVK_SUBJECT,
@@ -51,6 +64,8 @@ from ._wire import (
 log = logging.getLogger("agent_os.verifier.worker")
 _VERIFIERS = 256
 MAX_REQUEST_BYTES = 256 * 1024
+#: Requests whose results this worker remembers when it has no shared cache.
+_RECORDS = 10_000
 
 
 class VerifierWorker(Service):
@@ -71,6 +86,8 @@ class VerifierWorker(Service):
         options: SubscribeOptions | None = None,
         metrics: Metrics | None = None,
         providers: Mapping[str, Provider] | None = None,
+        cache: Cache | None = None,
+        review_on_disagreement: ReviewSink | None = None,
     ) -> None:
         super().__init__()
         self._bus = bus
@@ -80,6 +97,11 @@ class VerifierWorker(Service):
         self._settings = settings
         self._environ = environ
         self._metrics = metrics
+        self._cache = cache
+        self._review = review_on_disagreement
+        self._records: Cache = (
+            cache if cache is not None else ResultCache(ttl=registry.max_age, size=_RECORDS)
+        )
         self._named = dict(providers or {})
         self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
         self._subject = subject
@@ -89,6 +111,7 @@ class VerifierWorker(Service):
         self._verifiers: OrderedDict[tuple[str, ...], ConsensusVerifier] = OrderedDict()
         self._subscription: Any = None
         self.verifications = 0
+        self.redelivered = 0
 
     @property
     def verifier_id(self) -> str:
@@ -129,7 +152,7 @@ class VerifierWorker(Service):
             request = await self._admit(message, delivery, now)
             content: dict[str, Any] = {
                 "request_id": message.id,
-                "result": (await self._verify(request)).to_dict(),
+                "result": (await self._verify(request, message.timestamp, now)).to_dict(),
             }
         except VerifierError as exc:
             content = {"request_id": message.id, "error": {"code": exc.code, "message": str(exc)}}
@@ -175,7 +198,28 @@ class VerifierWorker(Service):
             raise VerifierError("nonce already used", code="replay")
         return parse_request(message)
 
-    async def _verify(self, request: VerifyRequest) -> ConsensusResult:
+    async def _verify(self, request: VerifyRequest, sent: float, now: float) -> ConsensusResult:
+        key = cache_key(request.prompt, request.models, request.threshold, request.quorum)
+        record = request_key(request.sender_id, request.request_id, key)
+        answered = await self._records.get(record)
+        if answered is not None:
+            self.redelivered += 1
+            return answered
+        verifier = await self._verifier(request)
+        result = await verifier.verify(
+            request.prompt,
+            request.threshold,
+            request.quorum,
+            request_id=request.request_id,
+            agent_id=request.sender_id,
+        )
+        if not result.cached:
+            self.verifications += 1
+        # Kept until the request is stale: a redelivery after that is refused anyway.
+        await self._records.put(record, result, ttl=sent + self._registry.max_age - now)
+        return result
+
+    async def _verifier(self, request: VerifyRequest) -> ConsensusVerifier:
         verifier = self._verifiers.get(request.models)
         if verifier is None:
             verifier = ConsensusVerifier(
@@ -184,14 +228,13 @@ class VerifierWorker(Service):
                 quorum=request.quorum,
                 settings=self._settings,
                 environ=self._environ,
+                cache=self._cache,
+                metrics=self._metrics,
+                review_on_disagreement=self._review,
             )
             self._verifiers[request.models] = verifier
             while len(self._verifiers) > _VERIFIERS:
                 _, old = self._verifiers.popitem(last=False)
                 await old.aclose()
         self._verifiers.move_to_end(request.models)
-        self.verifications += 1
-        result = await verifier.verify_local(request.prompt, request.threshold, request.quorum)
-        if self._metrics is not None:
-            self._metrics.observe(result)
-        return result
+        return verifier

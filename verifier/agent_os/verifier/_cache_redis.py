@@ -1,0 +1,208 @@
+"""Results shared through Redis: each entry signed, kept for its TTL, their number bounded.
+
+Layout (``prefix`` defaults to ``agentos:cmvk:cache:``):
+
+* ``{prefix}e:{key}`` — one entry, ``SET ... PX ttl``: Redis drops it when it expires.
+* ``{prefix}index`` — the keys in a sorted set scored by when they were put.
+  Each put is one script: set the entry, add its key to the index and, while
+  the index holds more than ``size`` keys, drop the oldest with its entry. So
+  at most ``size`` entries live, whatever Redis's own ``maxmemory`` policy is.
+
+The script names entries from the prefix, so all of a cache's keys must live on
+one server (under Redis Cluster, put a hash tag in the prefix: ``agentos:{cmvk}:``).
+
+An entry is ``AOSC1 | signature (64 bytes) | payload``, the payload JSON
+``{"k": key, "by": signer id, "exp": Unix seconds, "r": result}``, signed
+with Ed25519 over a domain prefix and the payload. A read serves an entry only
+when it parses, its signer is this cache's key or a trusted one, the
+signature holds, it names the key it was read under (an entry copied to
+another key is refused) and its signed expiry is ahead (a TTL lifted with
+``PERSIST`` does not make it live longer). Anything else is a miss, counted
+in ``rejected``, and the models are asked: whoever can write to Redis cannot
+make a verifier serve a result it did not sign. A Redis error is a miss too
+(counted in ``errors``) and a failed put only logs: the cache can make
+verification cheaper, never wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from agent_os.trust import AgentIdentity, PublicIdentity
+from agent_os.trust._redis_checks import client_for
+
+from ._cache import cache_key
+from ._consensus import ConsensusResult
+from ._errors import ConfigurationError, VerifierError
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+log = logging.getLogger("agent_os.verifier.cache")
+
+DEFAULT_PREFIX = "agentos:cmvk:cache:"
+MAGIC = b"AOSC1"
+#: What a cache signature covers before the payload: no other signed bytes start so.
+DOMAIN = b"agentos.cmvk.cache.v1\n"
+#: Largest entry read; a bigger value is refused unread.
+MAX_ENTRY = 1024 * 1024
+_SIGNATURE = 64
+
+#: KEYS: index, entry. ARGV: key, value, ttl ms, now ms, size, entry prefix.
+_PUT = """
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
+if over > 0 then
+  local gone = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #gone, 2 do
+    redis.call('DEL', ARGV[6] .. gone[i])
+  end
+end
+return math.max(over, 0)
+"""
+
+
+class _Refused(Exception):
+    """An entry that must not be served; the message says why."""
+
+
+class RedisResultCache:
+    """A :class:`~._cache.Cache` in Redis, shared by every verifier that names it.
+
+    ``url_or_client`` is a ``redis://`` URL or a ``redis.asyncio.Redis``
+    client (then the caller owns it). Entries are signed with ``identity``
+    and served when signed by it or by one of ``trusted`` (the other keys of
+    a pool). ``clock`` (Unix seconds) is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | redis.asyncio.Redis,
+        identity: AgentIdentity,
+        *,
+        trusted: Sequence[PublicIdentity] = (),
+        ttl: float = 300.0,
+        size: int = 10_000,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if ttl <= 0 or size <= 0:
+            raise ValueError("ttl and size must be positive")
+        try:
+            import redis as redis_lib
+            import redis.asyncio as aredis
+        except ImportError:
+            raise ConfigurationError(
+                "a Redis result cache needs redis: pip install 'agent-os[redis]'"
+            ) from None
+        self.ttl = ttl
+        self.size = size
+        self.prefix = prefix
+        self._client, self._owned = client_for(url_or_client, aredis.Redis, socket_timeout)
+        self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
+        self._put = self._client.register_script(_PUT)
+        self._identity = identity
+        self._trusted = {key.agent_id: key for key in (identity.public(), *trusted)}
+        self._clock = clock
+        self.rejected = 0
+        self.errors = 0
+
+    key = staticmethod(cache_key)
+
+    def __repr__(self) -> str:
+        return f"RedisResultCache(prefix={self.prefix!r}, ttl={self.ttl:g}, size={self.size})"
+
+    def _entry(self, key: str) -> str:
+        return f"{self.prefix}e:{key}"
+
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}index"
+
+    async def get(self, key: str) -> ConsensusResult | None:
+        """The kept result, marked ``cached``; ``None`` when absent, unverifiable or Redis fails."""
+        try:
+            raw = await self._client.get(self._entry(key))
+        except self._errors as exc:
+            self.errors += 1
+            log.warning("result cache unavailable, asking the models: %s", exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            return self._open(raw, key)
+        except _Refused as exc:
+            self.rejected += 1
+            log.warning("result cache entry %s refused (%s): asking the models", key[:12], exc)
+            return None
+
+    async def put(self, key: str, result: ConsensusResult, ttl: float | None = None) -> None:
+        """Sign and keep ``result`` for ``ttl`` seconds (the cache's own when ``None``)."""
+        life = self.ttl if ttl is None else ttl
+        if not life > 0:
+            return
+        now = self._clock()
+        value = self._seal(key, replace(result, cached=False), now + life)
+        args = [key, value, max(1, math.ceil(life * 1000)), int(now * 1000), self.size]
+        try:
+            await self._put(keys=[self._index, self._entry(key)], args=[*args, self._entry("")])
+        except self._errors as exc:
+            self.errors += 1
+            log.warning("result cache unavailable, result not kept: %s", exc)
+
+    def _seal(self, key: str, result: ConsensusResult, expires: float) -> bytes:
+        payload = json.dumps(
+            {"k": key, "by": self._identity.agent_id, "exp": expires, "r": result.to_dict()},
+            separators=(",", ":"),
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode()
+        return MAGIC + self._identity.sign(DOMAIN + payload) + payload
+
+    def _open(self, raw: bytes, key: str) -> ConsensusResult:
+        if len(raw) > MAX_ENTRY or not raw.startswith(MAGIC):
+            raise _Refused("not a cache entry")
+        head = len(MAGIC)
+        signature, payload = raw[head : head + _SIGNATURE], raw[head + _SIGNATURE :]
+        try:
+            data: Any = json.loads(payload)
+        except ValueError:
+            raise _Refused("unreadable") from None
+        signer = data.get("by") if isinstance(data, dict) else None
+        public = self._trusted.get(signer) if isinstance(signer, str) else None
+        if public is None:
+            raise _Refused("not signed by a trusted key")
+        if not public.verify(DOMAIN + payload, signature):
+            raise _Refused("bad signature")
+        if data.get("k") != key:
+            raise _Refused("kept under another key")
+        expires = data.get("exp")
+        if not isinstance(expires, int | float) or not expires > self._clock():
+            raise _Refused("expired")
+        try:
+            result = ConsensusResult.from_dict(data["r"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise _Refused("not a result") from None
+        return replace(result, cached=True)
+
+    async def ping(self) -> None:
+        """One round trip; ``VerifierError`` ("cache_unavailable") if Redis does not answer."""
+        try:
+            await self._client.ping()
+        except self._errors as exc:
+            raise VerifierError(
+                f"result cache unavailable: {exc}", code="cache_unavailable"
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this cache made it."""
+        if self._owned:
+            await self._client.aclose()
