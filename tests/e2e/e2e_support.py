@@ -1,50 +1,79 @@
-"""A governed setup: a kernel worker and an agent's client on one bus."""
+"""A governed setup: a kernel worker and an agent's client on one bus, on any backend."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+from fleet_support import Fleet, fleet
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import Bus, connect, new_id
-from agent_os.kernel_worker import MemoryAuditLog, Worker, load_policy
-from agent_os.trust import AgentIdentity, TrustRegistry
+from agent_os.bus import Bus
+from agent_os.kernel_worker import DenyAfterTimeout, MemoryAuditLog, Worker, load_policy
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+
+#: Strict, web access to example.com, and ``deploy`` held for a review nobody answers.
+POLICY = {
+    "name": "t",
+    "extends": "strict",
+    "allowed_domains": ["example.com"],
+    "blocked_actions": [{"action": "deploy", "signal": "SIGSTOP", "reason": "needs a human"}],
+}
+#: Seconds a held ``deploy`` waits for a reviewer before it is denied.
+REVIEW_TIMEOUT = 0.5
 
 
 @dataclass
 class Governed:
-    """A worker and an agent's client on one bus."""
+    """One worker and an agent's client on one bus, with their own subject and group."""
 
-    url: str
+    fleet: Fleet
     bus: Bus
-    kernel: AgentIdentity
-    agent: AgentIdentity
     registry: TrustRegistry
     worker: Worker
     client: KernelClient
     audit: MemoryAuditLog
 
+    @property
+    def url(self) -> str:
+        return self.fleet.url
 
-async def governed_setup() -> AsyncIterator[Governed]:
-    url = f"memory://{new_id()}"
-    worker_bus = await connect(url)
-    agent_bus = await connect(url)
-    kernel = AgentIdentity.create("kernel-1", "kernel")
-    agent = AgentIdentity.create("agent-1", "agent", ["web"])
-    registry = TrustRegistry()
-    registry.register(agent)
-    audit = MemoryAuditLog()
-    policy = load_policy({"name": "t", "extends": "strict", "allowed_domains": ["example.com"]})
-    worker = Worker(worker_bus, identity=kernel, registry=registry, policies=policy, audit=audit)
-    await worker.start()
-    client = KernelClient(agent_bus, agent, [kernel.public()], timeout=2.0)
-    try:
-        yield Governed(url, agent_bus, kernel, agent, registry, worker, client, audit)
-    finally:
-        await worker.shutdown()
-        await agent_bus.close()
-        await worker_bus.close()
+    @property
+    def subject(self) -> str:
+        return self.fleet.subject
+
+    @property
+    def kernel(self) -> AgentIdentity:
+        return self.fleet.kernel
+
+    @property
+    def agent(self) -> AgentIdentity:
+        return self.fleet.agent
+
+    async def client_for(self, agent: AgentIdentity, timeout: float = 2.0) -> KernelClient:
+        """Another agent's client on the governed subject (it may be unregistered)."""
+        return await self.fleet.client(timeout, agent=agent)
+
+
+@asynccontextmanager
+async def governed_setup(url: str, tmp_path: Path) -> AsyncIterator[Governed]:
+    """Worker ``kernel-1`` judging agent ``agent-1`` under :data:`POLICY` on ``url``."""
+    async with fleet(url, tmp_path, agent_id="agent-1", kernel_id="kernel-1") as f:
+        registry = TrustRegistry(FileTrustStore(f.registry_file))
+        audit = MemoryAuditLog()
+        worker = await f.start_worker(
+            registry=registry,
+            policies=load_policy(POLICY),
+            audit=audit,
+            publish_audit=True,
+            approver=DenyAfterTimeout(REVIEW_TIMEOUT),
+        )
+        # Memory answers at once; a broker gets room for a group join or a slow poll.
+        client = await f.client(timeout=2.0 if url.startswith("memory:") else 10.0)
+        yield Governed(f, await f.agent_bus(), registry, worker, client, audit)
 
 
 async def read_lines(proc: asyncio.subprocess.Process, prefix: str, count: int) -> list[str]:

@@ -27,14 +27,6 @@ from agent_os.kernel_worker import (
     load_policy,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry
-from tests.servers import Servers
-
-#: Query options that keep group joins short for tests (Kafka only).
-URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
-
-
-def backend_url(backend: str, servers: Servers) -> str:
-    return servers.get(backend).url + URL_OPTIONS.get(backend, "")
 
 
 @dataclass
@@ -65,13 +57,13 @@ class Fleet:
         kwargs.setdefault("options", SubscribeOptions(ack_wait=2.0, max_deliver=5))
         kwargs.setdefault("policies", load_policy("strict"))
         kwargs.setdefault("registry", TrustRegistry(FileTrustStore(self.registry_file)))
+        kwargs.setdefault("publish_audit", False)
         worker = factory(
             bus,
             identity=kwargs.pop("identity", self.kernel),
             subject=self.subject,
             group=self.group,
             control_subject=self.control,
-            publish_audit=False,
             **kwargs,
         )
         await worker.start()
@@ -79,10 +71,13 @@ class Fleet:
         self.workers.append(worker)
         return worker
 
-    async def client(self, timeout: float = 10.0, **kwargs: Any) -> KernelClient:
+    async def client(
+        self, timeout: float = 10.0, *, agent: AgentIdentity | None = None, **kwargs: Any
+    ) -> KernelClient:
+        """A client of the fleet's subject for ``agent`` (default: the fleet's agent)."""
         return KernelClient(
             await self.agent_bus(),
-            self.agent,
+            agent or self.agent,
             [self.kernel.public()],
             subject=self.subject,
             timeout=timeout,
@@ -110,10 +105,12 @@ class Fleet:
 
 
 @asynccontextmanager
-async def fleet(url: str, tmp_path: Path, *, agent_id: str = "agent-fleet") -> AsyncIterator[Fleet]:
+async def fleet(
+    url: str, tmp_path: Path, *, agent_id: str = "agent-fleet", kernel_id: str = "kernel-fleet"
+) -> AsyncIterator[Fleet]:
     """A fleet with a registry file holding one registered agent; no workers yet."""
     agent = AgentIdentity.create(agent_id, "agent", ["web"])
-    kernel = AgentIdentity.create("kernel-fleet", "kernel")
+    kernel = AgentIdentity.create(kernel_id, "kernel")
     registry_file = tmp_path / f"registry-{uuid.uuid4().hex[:6]}.json"
     TrustRegistry(FileTrustStore(registry_file)).register(agent)
     async with AsyncExitStack() as stack:

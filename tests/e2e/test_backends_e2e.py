@@ -26,21 +26,13 @@ from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-#: Query options that keep group joins short for tests (Kafka only).
-URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
 #: Seconds a held request stays invisible before redelivery to a survivor.
 ACK_WAIT = {"nats": 2.0, "redis": 2.0, "kafka": 2.0, "sqs": 2.0}
 
 
-def _url(backend: str, servers: Servers) -> str:
-    if backend == "memory":
-        raise AssertionError("memory has no server")
-    return servers.get(backend).url + URL_OPTIONS.get(backend, "")
-
-
 @pytest.fixture(params=selected_backends(DURABLE_BACKENDS))
 def durable_url(request: pytest.FixtureRequest, servers: Servers) -> str:
-    return _url(request.param, servers)
+    return servers.bus_url(request.param)
 
 
 @pytest.fixture

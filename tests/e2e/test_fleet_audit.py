@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fleet_support import backend_url, fleet
+from fleet_support import fleet
 
 from agent_os.audit._heads import HeadLog, SignedHead
 from agent_os.audit._signed import AuditStream
@@ -59,7 +59,7 @@ def _event(kernel_id: str, decision: str = "allow") -> AuditEvent:
 async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
@@ -106,7 +106,7 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
 async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
@@ -151,7 +151,7 @@ def _verify(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 async def test_signed_heads_catch_a_cut_and_a_resealed_chain(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     db, heads, registry_file = tmp_path / "audit.db", tmp_path / "heads.log", tmp_path / "reg.json"
     kernel, sink_key = AgentIdentity.create("kernel-h"), AgentIdentity.create("audit-sink-1")

@@ -13,7 +13,6 @@ import logging
 import uuid
 
 import pytest
-from fleet_support import backend_url
 
 from agent_os.bus import Delivery, SubscribeOptions, connect
 from tests.servers import Servers, selected_backends
@@ -44,7 +43,7 @@ async def _broker_ack_wait(backend: str, bus: object, subject: str, group: str) 
 async def test_a_member_with_another_ack_wait_adopts_the_groups(
     backend: str, servers: Servers, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     subject, group = f"agentos.v1.t{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
     first, second = await connect(url), await connect(url)
     try:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from e2e_support import read_lines
-from fleet_support import backend_url
 
 from agent_os.adapters import KernelClient
 from agent_os.adapters._client import DEFAULT_TIMEOUT
@@ -42,7 +41,7 @@ async def test_kill_9_with_defaults_gives_exactly_one_verdict_per_request(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
     assert SubscribeOptions().ack_wait * 2 <= DEFAULT_TIMEOUT  # the defaults under test
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     agent = AgentIdentity.create("agent-crash")
     doomed, survivor = AgentIdentity.create("kernel-doomed"), AgentIdentity.create("kernel-alive")
     doomed.save(tmp_path / "doomed.key")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fleet_support import BIN, backend_url, cli_worker, fleet, stop
+from fleet_support import BIN, cli_worker, fleet, stop
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
@@ -34,7 +34,7 @@ async def _registry_readiness(worker: Worker) -> bool | str | None:
 async def test_an_older_registry_file_does_not_undo_a_revocation(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    async with fleet(backend_url(backend, servers), tmp_path) as f:
+    async with fleet(servers.bus_url(backend), tmp_path) as f:
         worker = await f.start_worker()
         client = await f.client()
         assert (await client.check("file_read", {"path": "/srv/a"})).decision is Decision.ALLOW
@@ -54,7 +54,7 @@ async def test_an_older_registry_file_does_not_undo_a_revocation(
 async def test_a_corrupt_or_deleted_registry_keeps_the_last_good_copy(
     backend: str, servers: Servers, tmp_path: Path, damage: str
 ) -> None:
-    async with fleet(backend_url(backend, servers), tmp_path) as f:
+    async with fleet(servers.bus_url(backend), tmp_path) as f:
         worker = await f.start_worker()
         client = await f.client()
         assert (await client.check("file_read", {"path": "/srv/a"})).decision is Decision.ALLOW
@@ -80,7 +80,7 @@ async def test_a_restarted_worker_still_refuses_the_older_registry(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
     """Revoke, stop the worker, copy the old file back: the restarted worker refuses it."""
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     agent, kernel = AgentIdentity.create("agent-restart"), AgentIdentity.create("kernel-restart")
     key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
     kernel.save(key)

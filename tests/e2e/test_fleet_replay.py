@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fleet_support import backend_url, cli_worker, stop
+from fleet_support import cli_worker, stop
 
 from agent_os.bus import Envelope, connect
 from agent_os.kernel_worker import ACTION_SUBJECT, KERNEL_RECIPIENT, Decision, Verdict
@@ -29,7 +29,7 @@ N = 40
 async def test_a_replay_to_another_worker_is_denied_by_default(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     agent = AgentIdentity.create("agent-replayed")
     kernels = [AgentIdentity.create(f"kernel-r{i}") for i in range(2)]
     registry = tmp_path / "registry.json"

@@ -20,7 +20,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fleet_support import Fleet, backend_url, fleet
+from fleet_support import Fleet, fleet
 
 from agent_os.bus import Bus, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import Decision, Verdict, Worker
@@ -98,7 +98,7 @@ class SlowWorker(Worker):
 async def test_a_rogue_responder_costs_no_legitimate_verdict(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = "memory://rogue-" + new_id() if backend == "memory" else backend_url(backend, servers)
+    url = servers.bus_url(backend)
     async with fleet(url, tmp_path) as f:
         rogue_bus = await connect(url)
         f.stack.push_async_callback(rogue_bus.close)

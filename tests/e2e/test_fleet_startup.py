@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fleet_support import backend_url, cli_worker, stop
+from fleet_support import cli_worker, stop
 
 from agent_os.adapters._cli import main
 from agent_os.kernel_worker import Decision
@@ -63,7 +63,7 @@ def test_a_missing_registry_is_refused(
 ) -> None:
     key, registry, _ = files
     gone = registry.with_name("nowhere.json")
-    code, out = _run(["--bus", backend_url(backend, servers), "--key", str(key),
+    code, out = _run(["--bus", servers.bus_url(backend), "--key", str(key),
                       "--registry", str(gone)])  # fmt: skip
     assert code == 1
     assert "(registry_missing)" in out and "nowhere.json does not exist" in out
@@ -76,7 +76,7 @@ def test_a_corrupt_registry_is_refused(
 ) -> None:
     key, registry, _ = files
     registry.write_bytes(garbage)
-    code, out = _run(["--bus", backend_url(backend, servers), "--key", str(key),
+    code, out = _run(["--bus", servers.bus_url(backend), "--key", str(key),
                       "--registry", str(registry)])  # fmt: skip
     assert code == 1
     assert "(registry_corrupt)" in out
@@ -89,7 +89,7 @@ def test_an_agents_key_as_the_kernel_key_is_refused(
 ) -> None:
     _, registry, _ = files
     agent_key = registry.with_name("agent.key")
-    code, out = _run(["--bus", backend_url(backend, servers), "--key", str(agent_key),
+    code, out = _run(["--bus", servers.bus_url(backend), "--key", str(agent_key),
                       "--registry", str(registry)])  # fmt: skip
     assert code == 1
     assert "(kernel_key_is_agent_key)" in out and "'agent-start'" in out
@@ -113,7 +113,7 @@ def test_an_unreachable_nonce_store_is_refused(
     key, registry, _ = files
     dead = f"{backend}://127.0.0.1:{free_port()}"
     code, out = _run(
-        ["--bus", backend_url(backend, servers), "--key", str(key), "--registry", str(registry)],
+        ["--bus", servers.bus_url(backend), "--key", str(key), "--registry", str(registry)],
         env={"AGENT_OS_NONCE_URL": dead},
     )
     assert code == 1
@@ -138,7 +138,7 @@ async def test_the_startup_log_names_bus_nonce_store_registry_and_policy(
     backend: str, servers: Servers, files: tuple[Path, Path, AgentIdentity]
 ) -> None:
     key, registry, _ = files
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
     proc, lines = await cli_worker(url, key, registry, policy="strict")
     try:
         startup = next(line for line in lines if "nonce store" in line)
@@ -163,7 +163,7 @@ async def test_a_nonce_store_that_stops_answering_fails_readiness(
     from agent_os.kernel_worker._startup import plan_nonce_store
 
     dead = plan_nonce_store(f"{backend}://127.0.0.1:{free_port()}")
-    async with fleet(backend_url(backend, servers), tmp_path) as f:
+    async with fleet(servers.bus_url(backend), tmp_path) as f:
         worker = await f.start_worker(nonces=dead.store)
         ready = await worker.health_checks()["nonce_store"]()  # type: ignore[misc]
         assert isinstance(ready, str) and "nonce store unavailable" in ready
@@ -186,7 +186,7 @@ async def test_a_registry_signer_is_enforced_at_start_and_after(
     signer_file = registry.with_name("admin.pub.json")
     signer_file.write_text(json.dumps(admin.public().to_dict()))
     env = {"AGENT_OS_REGISTRY_SIGNERS": str(signer_file)}
-    url = backend_url(backend, servers)
+    url = servers.bus_url(backend)
 
     code, out = _run(["--bus", url, "--key", str(key), "--registry", str(registry)], env=env)
     assert code == 1 and "(registry_corrupt)" in out and "not signed" in out

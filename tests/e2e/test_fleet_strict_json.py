@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fleet_support import backend_url, fleet
+from fleet_support import fleet
 
 from agent_os.kernel_worker import Decision
 from tests.servers import Servers, selected_backends
@@ -36,7 +36,7 @@ CASES = [
 async def test_ambiguous_action_content_is_denied_with_a_stable_code(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    async with fleet(backend_url(backend, servers), tmp_path) as f:
+    async with fleet(servers.bus_url(backend), tmp_path) as f:
         await f.start_worker()
         # The same action in plain JSON is allowed: the deny is the strictness.
         plain = await f.send_raw(f.signed(b'{"action":"sql","args":{"query":"SELECT 1"}}'))

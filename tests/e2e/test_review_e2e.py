@@ -25,21 +25,16 @@ from agent_os.audit import (
     verify_chain,
 )
 from agent_os.audit._signed import open_batch
-from agent_os.bus import Delivery, connect, new_id
+from agent_os.bus import Delivery, connect
 from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
 from agent_os.trust import TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
-#: Query options that keep group joins short for tests (Kafka only).
-URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
 
-
-@pytest.fixture(params=selected_backends(("memory", "nats", "redis", "kafka", "sqs")))
+@pytest.fixture(params=selected_backends())
 def url(request: pytest.FixtureRequest, servers: Servers) -> str:
-    if request.param == "memory":
-        return f"memory://{new_id()}"
-    return servers.get(request.param).url + URL_OPTIONS.get(request.param, "")
+    return servers.bus_url(request.param)
 
 
 class Deployment:

@@ -24,9 +24,6 @@ from agent_os.observability import disable_tracing, enable_tracing
 from agent_os.trust import AgentIdentity, TrustRegistry
 from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
 
-#: Short group joins for Kafka, as the other backend tests use.
-URL_OPTIONS = {"kafka": "?session_timeout_ms=2000&heartbeat_interval_ms=300"}
-
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
@@ -45,7 +42,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 async def test_one_trace_across_the_backend(
     backend: str, servers: Servers, spans: InMemorySpanExporter
 ) -> None:
-    url = servers.get(backend).url + URL_OPTIONS.get(backend, "")
+    url = servers.bus_url(backend)
     worker_bus, agent_bus = await connect(url), await connect(url)
     kernel, agent = AgentIdentity.create("kernel-t"), AgentIdentity.create("agent-t")
     registry = TrustRegistry()

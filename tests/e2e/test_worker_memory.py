@@ -13,7 +13,6 @@ from agent_os.adapters import governed as governed_fn
 from agent_os.audit._signed import open_batch
 from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
-    ACTION_SUBJECT,
     Decision,
     Metrics,
     PolicyViolation,
@@ -81,8 +80,7 @@ async def test_audit_events_are_published_on_the_bus(governed: Governed) -> None
 
 
 async def test_unknown_agent_is_denied(governed: Governed) -> None:
-    stranger = AgentIdentity.create("stranger", "not registered")
-    client = KernelClient(governed.bus, stranger, [governed.kernel.public()], timeout=2.0)
+    client = await governed.client_for(AgentIdentity.create("stranger", "not registered"))
     verdict = await client.check("file_read", {"path": "/tmp/x"})
     assert verdict.decision is Decision.DENY
     assert verdict.code == "unknown_agent"
@@ -98,15 +96,14 @@ async def test_revoked_agent_is_denied(governed: Governed) -> None:
 
 async def test_impersonation_with_own_key_is_denied(governed: Governed) -> None:
     # Same id as the registered agent, different key: the signature cannot match.
-    impostor = AgentIdentity.create("agent-1", "impostor")
-    client = KernelClient(governed.bus, impostor, [governed.kernel.public()], timeout=2.0)
+    client = await governed.client_for(AgentIdentity.create("agent-1", "impostor"))
     verdict = await client.check("file_read", {"path": "/x"})
     assert verdict.decision is Decision.DENY
     assert verdict.code == "bad_signature"
 
 
 async def _raw_request(g: Governed, body: bytes) -> Verdict:
-    reply = await g.bus.request(Envelope(ACTION_SUBJECT, body), timeout=2.0)
+    reply = await g.bus.request(Envelope(g.subject, body), timeout=2.0)
     kernels = TrustRegistry()
     kernels.register(g.kernel.public())
     assert kernels.verify(reply.body).valid  # even a deny for garbage is signed
@@ -145,13 +142,13 @@ async def _dead_letters(g: Governed) -> tuple[list[Envelope], asyncio.Event]:
         got.set()
         await d.ack()
 
-    await g.bus.subscribe(f"{ACTION_SUBJECT}.dlq", on_dlq, group="dlq-reader")
+    await g.bus.subscribe(f"{g.subject}.dlq", on_dlq, group="dlq-reader")
     return letters, got
 
 
 async def test_garbage_is_denied_and_dead_lettered(governed: Governed) -> None:
     letters, got = await _dead_letters(governed)
-    reply = await governed.bus.request(Envelope(ACTION_SUBJECT, b"\x00not a request"), 2.0)
+    reply = await governed.bus.request(Envelope(governed.subject, b"\x00not a request"), 2.0)
     message = SignedMessage.from_bytes(reply.body)
     assert Verdict.from_dict(message.json()).code == "malformed"
     await asyncio.wait_for(got.wait(), 2)
@@ -196,13 +193,9 @@ async def test_verdict_from_an_unpinned_kernel_is_refused(governed: Governed) ->
     # A rogue kernel on the same bus answers with its own (valid) signature.
     await governed.worker.shutdown()
     rogue = AgentIdentity.create("kernel-1", "rogue with the same id")
-    rogue_worker = Worker(
-        governed.bus,
-        identity=rogue,
-        registry=governed.registry,
-        policies=load_policy("permissive"),
+    await governed.fleet.start_worker(
+        identity=rogue, registry=governed.registry, policies=load_policy("permissive")
     )
-    await rogue_worker.start()
     ran = False
 
     @governed_fn(governed.client)
@@ -217,7 +210,6 @@ async def test_verdict_from_an_unpinned_kernel_is_refused(governed: Governed) ->
     assert "1 invalid repl" in caught.value.verdict.reason
     assert governed.client.dropped["bad_signature"] == 1
     assert not ran
-    await rogue_worker.shutdown()
 
 
 async def test_governed_runs_allowed_calls(governed: Governed) -> None:
@@ -230,7 +222,7 @@ async def test_governed_runs_allowed_calls(governed: Governed) -> None:
 
 async def test_worker_serves_after_bad_input(governed: Governed) -> None:
     for junk in (b"", b"AOSM1", b"{}", b"\xff" * 100):
-        await governed.bus.request(Envelope(ACTION_SUBJECT, junk), 2.0)
+        await governed.bus.request(Envelope(governed.subject, junk), 2.0)
     verdict = await governed.client.check("file_read", {"path": "/a"})
     assert verdict.decision is Decision.ALLOW
 
@@ -260,7 +252,7 @@ async def test_rogue_reply_before_the_worker_cannot_allow(governed: Governed, fo
         nonlocal ran
         ran = True
 
-    sub = await governed.bus.subscribe(ACTION_SUBJECT, answer_first)
+    sub = await governed.bus.subscribe(governed.subject, answer_first)
     try:
         with pytest.raises(PolicyViolation):
             await write("/etc/cron.d/x")
