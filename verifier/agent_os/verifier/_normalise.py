@@ -21,31 +21,18 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+
+def _words(text: str, sep: str | None = None) -> list[str]:
+    return text.split(sep)
+
+
 _SMALL = {
     w: i
     for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ]
+        _words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen"
+        )
     )
 }
 _TENS = {
@@ -59,39 +46,19 @@ _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _ORDINALS = {
     w: i + 1
     for i, w in enumerate(
-        [
-            "first",
-            "second",
-            "third",
-            "fourth",
-            "fifth",
-            "sixth",
-            "seventh",
-            "eighth",
-            "ninth",
-            "tenth",
-            "eleventh",
-            "twelfth",
-        ]
+        _words(
+            "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+            "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+            "twentieth"
+        )
     )
 }
 _MONTHS = {
     m: i + 1
     for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ]
+        _words(
+            "january february march april may june july august september october november december"
+        )
     )
 }
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
@@ -127,22 +94,9 @@ for _names, _dim, _factor in (
     for _n in _names.split():
         _UNITS[_n] = (_dim, _factor)
 _NEGATIONS = frozenset(
-    {
-        "not",
-        "no",
-        "never",
-        "none",
-        "nobody",
-        "nothing",
-        "neither",
-        "nor",
-        "cannot",
-        "false",
-        "without",
-        "nowhere",
-        "incorrect",
-        "untrue",
-    }
+    _words(
+        "not no never none nobody nothing neither nor cannot false without nowhere incorrect untrue"
+    )
 )
 _ABSTAIN = re.compile(
     r"\b(i (do not|don't|dont) know|not sure|unsure|no idea|cannot (be )?(determined|say|tell|"
@@ -152,113 +106,15 @@ _ABSTAIN = re.compile(
     r"cannot help|there is no way to know)\b"
 )
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "it",
-        "its",
-        "it's",
-        "that",
-        "this",
-        "these",
-        "those",
-        "by",
-        "for",
-        "with",
-        "as",
-        "from",
-        "i",
-        "we",
-        "you",
-        "he",
-        "she",
-        "they",
-        "his",
-        "her",
-        "their",
-        "our",
-        "my",
-        "your",
-        "me",
-        "him",
-        "them",
-        "us",
-        "so",
-        "then",
-        "than",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "shall",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "also",
-        "just",
-        "answer",
-        "answers",
-        "think",
-        "believe",
-        "probably",
-        "likely",
-        "perhaps",
-        "maybe",
-        "possibly",
-        "seems",
-        "seem",
-        "seemed",
-        "approximately",
-        "about",
-        "around",
-        "roughly",
-        "nearly",
-        "almost",
-        "some",
-        "there",
-        "here",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "yes",
-        "indeed",
-        "actually",
-        "really",
-        "quite",
-        "very",
-        "called",
-        "named",
-        "known",
-    ]
+    _words(
+        "a an the and or is are was were be been being am of in on at to it its it's that "
+        "this these those by for with as from i we you he she they his her their our my your "
+        "me him them us so then than do does did has have had will would shall should can "
+        "could may might must also just answer answers think believe probably likely perhaps "
+        "maybe possibly seems seem seemed approximately about around roughly nearly almost "
+        "some there here which who whom whose what when where why how yes indeed actually "
+        "really quite very called named known"
+    )
 )
 _CONTRACTIONS = (
     (re.compile(r"\bcan't\b|\bcannot\b"), "can not"),
@@ -272,8 +128,41 @@ _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH_RE})\.?,? (\d{{4}})\b")
 _MDY = re.compile(rf"\b({_MONTH_RE})\.? (\d{{1,2}})(?:st|nd|rd|th)?,? (\d{{4}})\b")
 _MY = re.compile(rf"\b({_MONTH_RE})\.?,? (\d{{4}})\b")
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4})\b")
+_ORDINAL_RE = "|".join(_ORDINALS)
+_CENTURY = re.compile(rf"\b(\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_RE}) century\b")
+_DECADE = re.compile(r"\b(\d{3})0'?s\b")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_TOKEN = re.compile(r"date:[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
+#: "18, 426" (a tokenizer's spacing of "18,426")
+_SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!\.\d)")
+_ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+#: brackets or operators: a number in it is an operand ("x[n - 1]" / "x[n]")
+_CODE = re.compile(r"[\[\]{}()=<>*/+]|\s-\s*\d")
+_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
+_MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u20ac\u201a-\u2122]")
+_TOKEN = re.compile(r"(?:date|decade|century):[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
+#: Common English short forms of given names, and abbreviations, read as the full word.
+_ALIASES = {
+    short: full
+    for entry in _words(
+        "william: bill billy will willy; robert: bob bobby rob robbie bert; richard: "
+        "dick rick ricky; james: jim jimmy jamie; john: jack johnny; edward: ed "
+        "eddie ted ned; thomas: tom tommy; charles: charlie chuck; elizabeth: liz lizzie "
+        "beth betty; margaret: maggie meg peggy; katherine: kate katie kathy catherine; "
+        "michael: mike mickey; joseph: joe joey; anthony: tony; daniel: dan danny; "
+        "david: dave; steven: steve stephen; christopher: chris; benjamin: ben; samuel: "
+        "sam; alexander: alex; nicholas: nick; patrick: pat; theodore: teddy; abraham: "
+        "abe; frederick: fred freddie; harold: harry; lawrence: larry; ronald: ron "
+        "ronnie; donald: don; gerald: jerry; kenneth: ken kenny; timothy: tim; matthew: "
+        "matt; andrew: andy; jennifer: jen jenny; susan: susie; company: co; "
+        "corporation: corp; incorporated: inc; limited: ltd; mount: mt; doctor: dr; "
+        "junior: jr; senior: sr; university: univ; international: intl; versus: vs",
+        "; ",
+    )
+    for full, shorts in [entry.split(": ")]
+    for short in shorts.split()
+}
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|\n|\band\b|&)\s*")
 
 
@@ -286,6 +175,7 @@ class Reading:
     negative: bool
     abstains: bool
     items: frozenset[str] | None
+    code: bool = False
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -307,20 +197,52 @@ def _dates(text: str) -> str:
     def iso(y: str, m: int, d: int | None) -> str:
         return f" date:{int(y):04d}-{m:02d}" + (f"-{d:02d} " if d else " ")
 
+    def numeric(g: re.Match[str]) -> str:
+        # Month first ("07/04/1776" is 4 July), unless the first number cannot be a month.
+        first, second = int(g[1]), int(g[3])
+        month, day = (second, first) if first > 12 or g[2] == "." else (first, second)
+        return iso(g[4], month, day) if 1 <= month <= 12 and 1 <= day <= 31 else g[0]
+
+    def century(g: re.Match[str]) -> str:
+        n = _ORDINALS.get(g[1]) or int(g[1][:-2])
+        return f" century:{n} "
+
     text = _ISO_DATE.sub(lambda g: iso(g[1], int(g[2]), int(g[3])), text)
+    text = _NUMERIC_DATE.sub(numeric, text)
+    text = _CENTURY.sub(century, text)
+    text = _DECADE.sub(lambda g: f" decade:{g[1]} ", text)
     text = _DMY.sub(lambda g: iso(g[3], _MONTHS[g[2]], int(g[1])), text)
     text = _MDY.sub(lambda g: iso(g[3], _MONTHS[g[1]], int(g[2])), text)
     return _MY.sub(lambda g: iso(g[2], _MONTHS[g[1]], None), text)
 
 
+def _unescape(text: str) -> str:
+    """Undo two common manglings: UTF-8 read as Latin-1 ("MÃ¡ire"), JSON escapes left in."""
+    if _MOJIBAKE.search(text):
+        for codec in ("cp1252", "latin-1"):
+            try:
+                text = text.encode(codec).decode("utf-8")
+                break
+            except UnicodeError:
+                continue
+    if "\\" in text:
+        text = _ESCAPE.sub(lambda g: chr(int(g[1], 16)), text).replace("\\", "")
+    return text
+
+
 def _prepare(text: str) -> str:
+    text = _unescape(text).translate(_INVISIBLE)
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).lower())
     # Accents folded: "Óscar" and "Oscar" are one name.
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2014", " ")
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    # A dash between numbers is a range ("2256\u20132257"), elsewhere a space.
+    text = re.sub(r"(?<=\d)\s*[\u2013\u2014]\s*(?=\d)", " to ", text)
+    text = re.sub(r"[\u2010-\u2015]", " ", text)
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)
     text = _THOUSANDS.sub("", text)
+    text = _SPACED_THOUSANDS.sub(lambda g: g[0].replace(", ", ""), text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
     text = re.sub(r"\bper cent\b", "per_cent", text)
     return _dates(text)
@@ -333,13 +255,19 @@ def _read_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        if tok.startswith("date:"):
+        if ":" in tok:
             quantities.append(tok)
             i += 1
             continue
         if tok in _ORDINALS or re.fullmatch(r"\d+(st|nd|rd|th)", tok):
             n = _ORDINALS.get(tok) or int(re.sub(r"\D", "", tok))
-            quantities.append(f"ord:{n}")
+            # "sixth season" / "season 6": an ordinal is read as its number.
+            quantities.append(_canonical_number(n))
+            i += 1
+            continue
+        if len(tok) > 1 and _ROMAN.fullmatch(tok):
+            # "Louis XIV" / "Louis XVI": a Roman numeral from 2 to 39 is a number.
+            quantities.append(_canonical_number(_roman(tok)))
             i += 1
             continue
         value, j = _number_at(tokens, i)
@@ -363,6 +291,11 @@ def _read_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
             quantities.append(_canonical_number(value))
         i = j
     return words, quantities
+
+
+def _roman(numeral: str) -> int:
+    values = [{"i": 1, "v": 5, "x": 10}[c] for c in numeral]
+    return sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
 
 
 def _number_at(tokens: list[str], i: int) -> tuple[float | None, int]:
@@ -428,8 +361,11 @@ def read(text: str) -> Reading:
         # "No, it is not visible": the answer particle agrees with its clause.
         words = words[1:]
     negations = sum(1 for w in words if w in _NEGATIONS)
-    content = tuple(_stem(w) for w in words if w not in _STOP and w not in _NEGATIONS)
-    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items)
+    content = tuple(
+        _stem(_ALIASES.get(w, w)) for w in words if w not in _STOP and w not in _NEGATIONS
+    )
+    code = bool(_CODE.search(text))
+    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items, code)
 
 
 def _plain_and_quantities(prepared: str) -> tuple[list[str], list[str]]:

@@ -11,7 +11,7 @@ from agent_os.bus import new_id
 
 from ._consensus import ConsensusResult, ModelResult, decide
 from ._errors import ConfigurationError, ProviderError
-from ._judges import AsyncJudge, DefaultJudge, Judge
+from ._judges import AsyncJudge, DefaultJudge, Judge, PreparingJudge
 from ._models import resolve
 from ._provider import CallSettings, Provider
 from ._review import Disagreement, ReviewSink, open_review
@@ -154,9 +154,23 @@ class ConsensusVerifier:
         return result
 
     async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:
-        """Ask the models from this process and decide (no cache, no metrics)."""
-        answers = await asyncio.gather(*(self._ask(p, prompt) for p in self._providers))
-        return await decide(self._the_judge(), prompt, answers, threshold=threshold, quorum=quorum)
+        """Ask the models from this process and decide (no cache, no metrics).
+
+        A judge that can prepare (:class:`PreparingJudge`) sees each answer as it
+        arrives, so its work on early answers overlaps the wait for slower models.
+        """
+        judge = self._the_judge()
+        heard: list[str] = []
+
+        async def ask(provider: Provider) -> ModelResult:
+            result = await self._ask(provider, prompt)
+            if result.answer is not None and isinstance(judge, PreparingJudge):
+                judge.prepare(prompt, heard, result.answer)
+                heard.append(result.answer)
+            return result
+
+        answers = await asyncio.gather(*(ask(p) for p in self._providers))
+        return await decide(judge, prompt, answers, threshold=threshold, quorum=quorum)
 
     async def _ask(self, provider: Provider, prompt: str) -> ModelResult:
         started = time.perf_counter()
