@@ -19,8 +19,11 @@ side; reaching either is a deny (``review_timeout``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import inspect
+import json
 import logging
 import math
 import time
@@ -173,6 +176,19 @@ class KernelClient:
         left = ticket.deadline - (time.time() if now is None else now)
         return max(0.0, min(left, self._review_max))
 
+    def seal(self, content: Mapping[str, Any]) -> str:
+        """``content`` (JSON) signed with this agent's key, as one string.
+
+        For state the agent hands out and must get back unchanged, such as a
+        held call's ticket in a LangGraph interrupt: only this agent's key
+        makes a token :meth:`unseal` accepts, in this process or a later one.
+        """
+        return seal(content, self._identity.sign)
+
+    def unseal(self, token: object) -> dict[str, Any] | None:
+        """The content of a token :meth:`seal` made with this agent's key; ``None`` otherwise."""
+        return unseal(token, self._identity.public().verify)
+
     async def _check(
         self,
         action: str,
@@ -260,6 +276,35 @@ class KernelClient:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+def seal(content: Mapping[str, Any], sign: Callable[[bytes], bytes]) -> str:
+    """``content`` as canonical JSON and ``sign``'s signature over it: ``BODY.SIGNATURE``."""
+    body = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return f"{_b64(body)}.{_b64(sign(body))}"
+
+
+def unseal(token: object, verify: Callable[[bytes, bytes], bool]) -> dict[str, Any] | None:
+    """The JSON object a :func:`seal` token carries if ``verify(body, signature)``; else None."""
+    if not isinstance(token, str) or token.count(".") != 1:
+        return None
+    body_text, _, signature_text = token.partition(".")
+    try:
+        body, signature = _unb64(body_text), _unb64(signature_text)
+        if not verify(body, signature):
+            return None
+        content = json.loads(body)
+    except (binascii.Error, ValueError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def governed(

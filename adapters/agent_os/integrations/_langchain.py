@@ -19,13 +19,17 @@ For agents built here, :meth:`LangChainKernel.middleware` is an
 ``AgentMiddleware`` with both ``wrap_tool_call`` and ``awrap_tool_call``
 (``create_agent(model, tools, middleware=[kernel.middleware()])``).
 
-SIGSTOP with a local kernel: inside a graph run that has a checkpointer, the
-call raises a LangGraph ``interrupt`` carrying the tool, its arguments and the
-reason; the caller resumes with ``Command(resume=True)`` (or ``"approve"``,
-``{"approved": True}``) to run it, anything else denies it. Elsewhere the
-kernel's approver decides. With a remote kernel the call waits for the
-kernel's reviewers (the durable review queue). Callbacks are not used: they
-cannot stop a tool.
+SIGSTOP: inside a graph run that has a checkpointer, the held call raises a
+LangGraph ``interrupt`` carrying the tool, its arguments, the reason, the
+review ticket and a sealed ``review`` token; the caller resumes with
+``Command(resume=LangChainKernel.review_answer(value))`` (``{"approved": True, "review":
+...}``; ``True`` or ``"approve"`` also do in the same process), anything else
+denies it. The resumed call is not judged again: the resume carries its held
+verdict (see ``_langchain_review``). With a local kernel the answer decides;
+with a remote one the decision is the kernel-signed verdict its review desks
+give for the ticket, once a reviewer has decided (``agent-os review``, the
+console). Outside such a graph a local kernel's approver decides and a remote
+call waits for the reviewers. Callbacks are not used: they cannot stop a tool.
 """
 
 from __future__ import annotations
@@ -43,19 +47,21 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.pregel import Pregel
 from langgraph.types import Command, interrupt
 
-from agent_os.kernel_worker import Decision, ReviewOutcome, Verdict
+from agent_os.kernel_worker import Decision, Verdict
 
 from ._core import KernelArg, OnDeny, ToolCall, ToolGovernor, annotations_of
 from ._errors import UnsupportedObject
+from ._langchain_review import (
+    REVIEW_INTERRUPT,
+    HeldCalls,
+    approved,
+    can_interrupt,
+    review_answer,
+)
 
 __all__ = ["REVIEW_INTERRUPT", "LangChainKernel"]
 
-#: The ``type`` of the value a SIGSTOP interrupt carries.
-REVIEW_INTERRUPT = "agent_os.review"
-
 ToolResult = ToolMessage | Command[Any]
-_APPROVALS = frozenset({"approve", "approved", "allow", "yes"})
-_CHECKPOINTER_KEY = "__pregel_checkpointer"
 _PATCH = "__agent_os_governed__"
 _HOOKS = "__agent_os_hooks__"
 
@@ -92,6 +98,7 @@ class LangChainKernel(ToolGovernor):
     ) -> None:
         super().__init__(kernel, on_deny=on_deny, **options)
         self._interrupt = interrupt
+        self._held = HeldCalls(self.client)
 
     # -- wrapping ------------------------------------------------------------------
 
@@ -123,6 +130,16 @@ class LangChainKernel(ToolGovernor):
                 raise UnsupportedObject(f"not a LangChain tool: {type(tool).__name__}")
             wrapped.append(self._wrap_tool(tool))
         return wrapped
+
+    @staticmethod
+    def review_answer(value: Mapping[str, Any], *, approved: bool = True) -> dict[str, Any]:
+        """The resume for a SIGSTOP interrupt's ``value``: ``Command(resume=...)`` with it.
+
+        It hands the held verdict back, so the resumed call is not judged again.
+        ``approved=False`` refuses the call; with a remote kernel ``True`` runs it
+        only if a reviewer approved (the review desk's signed verdict decides).
+        """
+        return review_answer(value, approved=approved)
 
     def middleware(self) -> AgentMiddleware[Any, Any]:
         """Agent middleware governing every tool call of a ``create_agent`` agent."""
@@ -254,16 +271,36 @@ class LangChainKernel(ToolGovernor):
     # -- one verdict per call, held when SIGSTOP -----------------------------------------
 
     def _governed(self, call: ToolCall, unread: Verdict | None) -> Verdict:
-        verdict = unread or self.judge(call)
-        if verdict.decision is Decision.REVIEW:
-            verdict = self._hold(call, verdict)
-        return verdict
+        # A resumed interrupt answers the held verdict it carries: no second judging.
+        held = unread or self._resumed(call) or self.judge(call)
+        if held.decision is not Decision.REVIEW:
+            return held
+        if not (self._interrupt and can_interrupt()):
+            return self.hold(call, held)
+        # Raises GraphInterrupt on the first run; returns the resume value when resumed.
+        answer = interrupt(self._held.payload(call, held))
+        held = self._held.answered(call, held, answer)
+        if held.decision is not Decision.REVIEW:
+            return held  # the resume answered another call: a deny
+        return self.resolve(call, held, approved(answer))
 
     async def _agoverned(self, call: ToolCall, unread: Verdict | None) -> Verdict:
-        verdict = unread or await self.ajudge(call)
-        if verdict.decision is Decision.REVIEW:
-            verdict = await self._ahold(call, verdict)
-        return verdict
+        held = unread or self._resumed(call) or await self.ajudge(call)
+        if held.decision is not Decision.REVIEW:
+            return held
+        if not (self._interrupt and can_interrupt()):
+            return await self.ahold(call, held)
+        answer = interrupt(self._held.payload(call, held))
+        held = self._held.answered(call, held, answer)
+        if held.decision is not Decision.REVIEW:
+            return held
+        return await self.aresolve(call, held, approved(answer))
+
+    def _resumed(self, call: ToolCall) -> Verdict | None:
+        """``call``'s held verdict when this graph task resumes its interrupt, else ``None``."""
+        if not (self._interrupt and can_interrupt()):
+            return None
+        return self._held.resumed(call)
 
     # -- governed tools --------------------------------------------------------------
 
@@ -336,22 +373,6 @@ class LangChainKernel(ToolGovernor):
         # Called with a tool call (a ToolNode, invoke(tool_call)): answer as the tool would.
         return self._refusal(call, verdict)
 
-    # -- SIGSTOP ---------------------------------------------------------------------
-
-    def _hold(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        # A remote kernel's held call waits for its own reviewers, never an interrupt.
-        if self._interrupt and self.local and _can_interrupt():
-            # Raises GraphInterrupt on the first pass; returns the resume value on the next.
-            answer = interrupt(_review_payload(call, verdict))
-            return self.resolve(call, verdict, _approved(answer))
-        return self.hold(call, verdict)
-
-    async def _ahold(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        if self._interrupt and self.local and _can_interrupt():
-            answer = interrupt(_review_payload(call, verdict))
-            return await self.aresolve(call, verdict, _approved(answer))
-        return await self.ahold(call, verdict)
-
 
 class _GovernMiddleware(AgentMiddleware[Any, Any]):
     """``create_agent`` middleware: both the sync and the async tool-call hook."""
@@ -394,44 +415,6 @@ def _injected_args(tool: BaseTool) -> frozenset[str]:
     except Exception:
         # Unknown: judge every argument given (more text for the policy, never less).
         return frozenset()
-
-
-def _can_interrupt() -> bool:
-    """True inside a graph run with a checkpointer (an interrupt there can be resumed)."""
-    try:
-        from langgraph.config import get_config
-
-        configurable = get_config().get("configurable") or {}
-    except Exception:
-        return False
-    return configurable.get(_CHECKPOINTER_KEY) is not None
-
-
-def _review_payload(call: ToolCall, verdict: Verdict) -> dict[str, Any]:
-    return {
-        "type": REVIEW_INTERRUPT,
-        "tool": call.tool,
-        "args": dict(call.args),
-        "tool_call_id": call.call_id,
-        "rule": verdict.rule,
-        "reason": verdict.reason,
-        "policy": verdict.policy,
-        "request_id": verdict.request_id,
-    }
-
-
-def _approved(answer: Any) -> bool:
-    """Only an explicit approval approves; anything else denies."""
-    if answer is True or answer is ReviewOutcome.APPROVED:
-        return True
-    if isinstance(answer, str):
-        return answer.strip().lower() in _APPROVALS
-    if isinstance(answer, Mapping):
-        if answer.get("approved") is True:
-            return True
-        decision = answer.get("decision")
-        return isinstance(decision, str) and decision.strip().lower() in _APPROVALS
-    return False
 
 
 def _judged_key(call: ToolCall) -> tuple[str, str | None, dict[str, Any]]:

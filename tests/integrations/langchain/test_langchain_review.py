@@ -31,7 +31,7 @@ def _interrupts(agent: Any, config: dict[str, Any], mode: str) -> list[Any]:
     return list(state.interrupts)
 
 
-@pytest.mark.parametrize("answer", [True, "approve", {"approved": True}])
+@pytest.mark.parametrize("answer", [True, "approve", {"approved": True}, "review_answer"])
 @pytest.mark.parametrize("mode", MODES)
 def test_held_call_runs_only_after_approval(mode: str, answer: Any) -> None:
     audit = MemoryAuditLog()
@@ -47,9 +47,13 @@ def test_held_call_runs_only_after_approval(mode: str, answer: Any) -> None:
     (pending,) = _interrupts(agent, config, mode)
     assert pending.value["type"] == REVIEW_INTERRUPT
     assert pending.value["tool"] == "release" and pending.value["reason"] == "deploys need review"
+    if answer == "review_answer":  # the sealed held verdict handed back
+        answer = LangChainKernel.review_answer(pending.value)
     state = run(agent, Command(resume=answer), mode, config)
     assert rec.names() == ["search", "release"]
     assert tool_messages(state)["release"].content == "released deploy to production"
+    # Judged once: the resumed call took its held verdict from the resume, not the kernel.
+    assert sum(1 for e in audit.events if e.tool == "release" and not e.review) == 1
     assert [e.review for e in audit.events if e.review] == ["approved"]
 
 
