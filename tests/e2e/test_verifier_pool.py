@@ -2,7 +2,9 @@
 
 Two in-process workers are competing consumers of ``agentos.v1.cmvk``; the
 models are three loopback servers, one per vendor dialect. The CLI worker
-(``agent-os verifier``) is run as a process once per backend.
+(``agent-os verifier``) is run as a process once per backend. A request
+whose ack is lost after the answer is redelivered by the broker and answered
+from the recorded result, without asking the models again.
 """
 
 from __future__ import annotations
@@ -11,21 +13,26 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agent_os.bus import Bus, connect
+from agent_os.bus import Bus, Delivery, connect
+from agent_os.review import SqliteReviewStore
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from agent_os.verifier import (
     CallSettings,
     ConsensusVerifier,
     LexicalJudge,
+    RedisResultCache,
     RemoteError,
     VerifierWorker,
 )
+from tests.eventually import eventually
 from tests.servers import Servers
 from tests.unit.verifier.vendor_server import VendorServer, vendor_server
 
@@ -134,7 +141,9 @@ async def test_unregistered_client_gets_a_signed_refusal(pool: Pool) -> None:
     assert info.value.code == "unknown_agent"
 
 
-async def test_cli_worker(backend_url: str, models: list[str], tmp_path: Path) -> None:
+async def test_cli_worker(
+    backend_url: str, models: list[str], tmp_path: Path, servers: Servers
+) -> None:
     agent = AgentIdentity.create("cmvk-cli-client", "client", [])
     key = AgentIdentity.create("cmvk-cli-verifier", "verifier", [])
     key.save(tmp_path / "verifier.key")
@@ -144,7 +153,9 @@ async def test_cli_worker(backend_url: str, models: list[str], tmp_path: Path) -
     env = {**os.environ, "AGENT_OS_NONCE_URL": "local"}
     proc = subprocess.Popen(  # noqa: ASYNC220 (started once; its output read line by line)
         [str(Path(sys.executable).parent / "agent-os"), "verifier", "--bus", backend_url,
-         "--key", str(tmp_path / "verifier.key"), "--registry", str(tmp_path / "registry.json")],
+         "--key", str(tmp_path / "verifier.key"), "--registry", str(tmp_path / "registry.json"),
+         "--cache", servers.get("redis").url, "--review-on-disagreement",
+         "--review-store", str(tmp_path / "review.db")],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -160,10 +171,88 @@ async def test_cli_worker(backend_url: str, models: list[str], tmp_path: Path) -
                 models=models, bus=bus, identity=agent, verifier_keys=[key.public()], timeout=20
             )
             result = await verifier.verify_consensus(PROMPT, threshold=0.8)
+            again = await verifier.verify_consensus(PROMPT, threshold=0.8)
         finally:
             await bus.close()
         assert result.flagged and result.dissenting_models == ("gemini:gemini-local",)
+        # The disagreement is held for review; asked again, the pool's cache answers.
+        assert result.review_ticket is not None and not result.cached
+        assert again.cached and again.review_ticket == result.review_ticket
+        with SqliteReviewStore(tmp_path / "review.db") as store:
+            item = store.get(result.review_ticket)
+        assert item is not None and item.agent_id == agent.agent_id
+        assert item.args["dissenting_models"] == ["gemini:gemini-local"]
     finally:
         proc.terminate()
         _, rest = proc.communicate(timeout=15)  # drains and closes stderr
         assert proc.returncode == 0, rest
+
+
+class _AckLost:
+    """A delivery whose ack never reaches the broker (the worker died after replying)."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._delivery, name)
+
+    async def ack(self) -> None:
+        await self._delivery.nack("ack_lost")
+
+
+class LosesItsFirstAck(VerifierWorker):
+    """Answers every request; the ack of its first one is lost, so the broker redelivers it."""
+
+    lost = False
+
+    async def _handle(self, delivery: Delivery) -> None:
+        if not self.lost:
+            self.lost = True
+            await super()._handle(_AckLost(delivery))  # type: ignore[arg-type]
+            return
+        await super()._handle(delivery)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis-cache", "in-memory"])
+async def test_a_redelivered_request_does_not_ask_the_models_again(
+    backend_url: str, servers: Servers, shared: bool
+) -> None:
+    agent = AgentIdentity.create("cmvk-redelivery-client", "client", [])
+    key = AgentIdentity.create("cmvk-redelivery-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    redis_url = servers.get("redis").url
+    prefix = f"test:cmvk:{uuid.uuid4().hex}:"
+    caches = [RedisResultCache(redis_url, key, prefix=prefix) for _ in range(2)] if shared else []
+    buses = [await connect(backend_url) for _ in range(3 if shared else 2)]
+    settings = CallSettings(timeout=10, retries=0)
+    # With a shared cache, two workers: the redelivery may reach either one.
+    # Without one, a single worker: the record is in its memory.
+    workers = [LosesItsFirstAck(buses[1], key, registry, judge=LexicalJudge(), settings=settings,
+                                cache=caches[0] if shared else None)]  # fmt: skip
+    if shared:
+        workers.append(VerifierWorker(buses[2], key, registry, judge=LexicalJudge(),
+                                      settings=settings, cache=caches[1]))  # fmt: skip
+    with vendor_server(SCRIPTS) as server:
+        for w in workers:
+            await w.start()
+        try:
+            verifier = ConsensusVerifier(
+                models=three(server), bus=buses[0], identity=agent,
+                verifier_keys=[key.public()], timeout=20,
+            )  # fmt: skip
+            result = await verifier.verify_consensus(PROMPT, threshold=0.8)
+            await eventually(
+                lambda: sum(w.redelivered for w in workers) == 1, 20, "the redelivery answered"
+            )
+        finally:
+            for w in workers:
+                await w.shutdown()
+            for bus in buses:
+                await bus.close()
+            for cache in caches:
+                await cache.aclose()
+    assert result.dissenting_models == ("gemini:gemini-local",)
+    assert sum(w.verifications for w in workers) == 1
+    assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]

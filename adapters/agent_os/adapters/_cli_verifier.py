@@ -1,4 +1,12 @@
-"""``agent-os verifier``: one CMVK worker of the pool on ``agentos.v1.cmvk``."""
+"""``agent-os verifier``: one CMVK worker of the pool on ``agentos.v1.cmvk``.
+
+``--cache URL`` shares results between the pool's workers (``redis://``,
+entries signed with the verifier key; ``memory://`` keeps them in this
+worker). Either way a redelivered request is answered from the result its
+first delivery recorded; only a shared cache lets another worker do so.
+``--review-on-disagreement`` opens a review item in ``--review-store`` for
+each flagged result (:mod:`._cmvk_review`).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +26,19 @@ from agent_os.kernel_worker._startup import (
     redact,
 )
 from agent_os.trust import AgentIdentity, TrustError
-from agent_os.verifier import CallSettings, Metrics
+from agent_os.verifier import (
+    Cache,
+    CallSettings,
+    Metrics,
+    RedisResultCache,
+    VerifierError,
+    open_cache,
+)
 from agent_os.verifier._worker import VerifierWorker
 
 from ._cli_options import path_option
+from ._cli_review import review_queue
+from ._cmvk_review import QueueReview
 
 log = logging.getLogger("agent_os.verifier")
 #: Seconds between looks at the registry file (new agents, revocations).
@@ -47,6 +64,37 @@ REGISTRY_RECHECK = 0.25
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per model call.")
 @click.option("--retries", default=2, show_default=True, help="Retries on 429 / 5xx.")
 @click.option("--metrics", "with_metrics", is_flag=True, help="Record Prometheus series.")
+@click.option(
+    "--cache",
+    "cache_url",
+    envvar="AGENT_OS_CMVK_CACHE",
+    help="Result cache: redis://... (shared by the pool, signed) or memory://.",
+)
+@click.option(
+    "--cache-ttl",
+    envvar="AGENT_OS_CMVK_CACHE_TTL",
+    default=300.0,
+    show_default=True,
+    help="Seconds a result is kept.",
+)
+@click.option(
+    "--cache-size",
+    envvar="AGENT_OS_CMVK_CACHE_SIZE",
+    default=10_000,
+    show_default=True,
+    help="Most results kept.",
+)
+@click.option(
+    "--review-on-disagreement",
+    is_flag=True,
+    envvar="AGENT_OS_CMVK_REVIEW",
+    help="Open a review item (SIGSTOP) for each flagged result.",
+)
+@click.option(
+    "--review-store",
+    envvar="AGENT_OS_REVIEW_STORE",
+    help="Review store for --review-on-disagreement (SQLite path or postgresql:// DSN).",
+)
 def verifier(
     bus_url: str | None,
     key_file: Path | None,
@@ -54,6 +102,11 @@ def verifier(
     timeout: float,
     retries: int,
     with_metrics: bool,
+    cache_url: str | None,
+    cache_ttl: float,
+    cache_size: int,
+    review_on_disagreement: bool,
+    review_store: str | None,
 ) -> None:
     """Run a CMVK verifier worker until SIGTERM.
 
@@ -71,6 +124,10 @@ def verifier(
         )
     if key_file is None or registry_file is None:
         raise click.UsageError("a verifier needs --key and --registry")
+    if review_on_disagreement and not review_store:
+        raise click.UsageError(
+            "--review-on-disagreement needs --review-store (AGENT_OS_REVIEW_STORE)"
+        )
     try:
         identity = AgentIdentity.load(key_file)
         registry = open_registry(registry_file, recheck=REGISTRY_RECHECK)
@@ -84,9 +141,11 @@ def verifier(
     except (TrustError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     settings = CallSettings(timeout=timeout, retries=retries)
+    queue = review_queue(review_store, None, None, registry) if review_on_disagreement else None
 
     async def serve() -> None:
         await ping_nonce_store(plan)
+        cache = await _open_cache(cache_url, identity, cache_ttl, cache_size)
         bus = await connect(bus_url)
         try:
             worker = VerifierWorker(
@@ -96,16 +155,22 @@ def verifier(
                 settings=settings,
                 nonces=plan.store,
                 metrics=Metrics() if with_metrics else None,
+                cache=cache,
+                review_on_disagreement=None if queue is None else QueueReview(queue),
             )
             log.info(
-                "verifier %s: bus %s; nonce store %s",
+                "verifier %s: bus %s; nonce store %s; cache %s; review %s",
                 identity.agent_id,
                 redact(bus_url),
                 plan.description,
+                redact(cache_url) if cache_url else "none (redeliveries: this worker's memory)",
+                "on disagreement" if queue is not None else "off",
             )
             await worker.run(install_signal_handlers=True)
         finally:
             await bus.close()
+            if cache is not None:
+                await cache.aclose()
             close = getattr(plan.store, "close", None)
             if close is not None:
                 await close()
@@ -114,3 +179,22 @@ def verifier(
         asyncio.run(serve())
     except StartupRefused as exc:
         raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
+
+
+async def _open_cache(
+    url: str | None, identity: AgentIdentity, ttl: float, size: int
+) -> Cache | None:
+    """The cache ``--cache`` names; an unreachable Redis refuses the start (nothing shared)."""
+    if not url:
+        return None
+    try:
+        cache = open_cache(url, identity=identity, ttl=ttl, size=size)
+    except (VerifierError, ValueError) as exc:
+        raise StartupRefused("cache_config", str(exc)) from exc
+    if isinstance(cache, RedisResultCache):
+        try:
+            await cache.ping()
+        except VerifierError as exc:
+            await cache.aclose()
+            raise StartupRefused(exc.code, f"result cache {redact(url)}: {exc}") from exc
+    return cache

@@ -1,0 +1,89 @@
+"""CMVK disagreements into the review queue (``agent-os verifier --review-on-disagreement``).
+
+The verifier may not import the review store (the kernel's root, which holds
+``agent_os.review``, imports the verifier), so the bridge sits here, where
+both are in reach: :class:`QueueReview` is the verifier's
+:class:`~agent_os.verifier.ReviewSink`. A flagged result becomes a held
+action, the same kind of item a SIGSTOP rule holds::
+
+    {"action": "cmvk_disagreement", "agent_id": <who asked>, "request_id": <request id>,
+     "args": {"prompt": ..., "answers": {model: answer or null},
+              "clusters": [[model, ...], ...], "majority_answer": ...,
+              "dissenting_models": [...], "failed_models": [...],
+              "agreement": ..., "threshold": ...}}
+
+held by a SIGSTOP verdict of rule ``cmvk:disagreement`` (its review terms, if
+any, come from the review rules file under that rule id). The store keeps one
+item per request id, so a redelivered request finds the item its first
+delivery opened. Reviewers see and decide it with ``agent-os review`` or the
+console like any held action; arguments are redacted as for any item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_os.policies import Decision, Signal, Verdict
+from agent_os.review import ReviewError, ReviewQueue
+from agent_os.verifier import Disagreement, VerifierError
+
+__all__ = ["ACTION", "RULE", "QueueReview", "held_action"]
+
+RULE = "cmvk:disagreement"
+ACTION = "cmvk_disagreement"
+
+
+def held_action(disagreement: Disagreement) -> dict[str, Any]:
+    """The action a review item holds for ``disagreement``."""
+    result = disagreement.result
+    return {
+        "action": ACTION,
+        "agent_id": disagreement.agent_id,
+        "request_id": disagreement.request_id,
+        "args": {
+            "prompt": disagreement.prompt,
+            "answers": disagreement.answers(),
+            "clusters": [list(c) for c in result.clusters],
+            "majority_answer": result.majority_answer,
+            "dissenting_models": list(result.dissenting_models),
+            "failed_models": list(result.failed_models),
+            "agreement": result.agreement,
+            "threshold": result.threshold,
+        },
+    }
+
+
+def _reason(disagreement: Disagreement) -> str:
+    result = disagreement.result
+    dissent = ", ".join(result.dissenting_models) or "none"
+    return (
+        f"models disagree: agreement {result.agreement:.2f} below {result.threshold:.2f} "
+        f"({len(result.clusters)} meanings; dissenting: {dissent})"
+    )
+
+
+class QueueReview:
+    """Opens a review item in ``queue`` for each disagreement; a failing store is an error."""
+
+    def __init__(self, queue: ReviewQueue, *, policy: str = "cmvk") -> None:
+        self._queue = queue
+        self._policy = policy
+
+    async def open(self, disagreement: Disagreement) -> str:
+        """The ticket of the item for ``disagreement.request_id`` (opened now or before)."""
+        verdict = Verdict(
+            decision=Decision.REVIEW,
+            signal=Signal.SIGSTOP,
+            rule=RULE,
+            reason=_reason(disagreement),
+            matched=None,
+            policy=self._policy,
+            policy_hash="",
+            code=ACTION,
+            request_id=disagreement.request_id,
+        )
+        try:
+            item = await self._queue.hold(held_action(disagreement), verdict)
+        except ReviewError as exc:
+            raise VerifierError(f"review store: {exc}", code="review_unavailable") from exc
+        return item.ticket

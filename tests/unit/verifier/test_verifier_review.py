@@ -1,0 +1,182 @@
+"""A disagreement opens a review item (SIGSTOP) in the real review store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent_os.adapters import QueueReview
+from agent_os.bus import connect
+from agent_os.policies import Decision, Signal
+from agent_os.review import ReviewQueue, SqliteReviewStore, Status
+from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
+from agent_os.verifier import (
+    ConfigurationError,
+    ConsensusVerifier,
+    Disagreement,
+    LexicalJudge,
+    ResultCache,
+    ReviewSink,
+    VerifierError,
+    VerifierWorker,
+)
+from tests.unit.verifier.vendor_server import Hang, Instant, VendorServer, vendor_server
+
+PROMPT = "In which year was the Eiffel Tower completed?"
+SPLIT = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["1925"]}
+AGREE = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["in 1889"]}
+
+
+def three(server: VendorServer) -> list[str]:
+    return [
+        f"openai:gpt-local@{server.url}/v1",
+        f"anthropic:claude-local@{server.url}",
+        f"gemini:gemini-local@{server.url}",
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteReviewStore]:
+    with SqliteReviewStore(tmp_path / "review.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def sink(store: SqliteReviewStore) -> QueueReview:
+    return QueueReview(ReviewQueue(store, registry=TrustRegistry()))
+
+
+async def test_a_disagreement_opens_a_review_item(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    assert isinstance(sink, ReviewSink)
+    agent = AgentIdentity.create("review-asker", "asker", [])
+    with vendor_server(SPLIT) as server:
+        verifier = ConsensusVerifier(
+            models=three(server),
+            judge=LexicalJudge(),
+            identity=agent,
+            review_on_disagreement=sink,
+        )
+        async with verifier:
+            result = await verifier.verify_consensus(PROMPT)
+    assert result.outcome == "flagged" and result.pending_review
+    assert result.review_ticket is not None
+    item = store.get(result.review_ticket)
+    assert item is not None
+    assert (item.status, item.action, item.agent_id) == (Status.PENDING, "cmvk_disagreement",
+                                                         agent.agent_id)  # fmt: skip
+    assert (item.verdict.decision, item.verdict.signal) == (Decision.REVIEW, Signal.SIGSTOP)
+    assert item.rule == "cmvk:disagreement"
+    assert "gemini:gemini-local" in item.reason
+    assert item.args["prompt"] == PROMPT
+    assert item.args["answers"] == {
+        "openai:gpt-local": "1889",
+        "anthropic:claude-local": "1889.",
+        "gemini:gemini-local": "1925",
+    }
+    assert item.args["clusters"] == [
+        ["openai:gpt-local", "anthropic:claude-local"],
+        ["gemini:gemini-local"],
+    ]
+    assert item.args["dissenting_models"] == ["gemini:gemini-local"]
+    assert item.args["majority_answer"] == "1889"
+
+
+async def test_agreement_and_too_few_answers_open_nothing(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    from agent_os.verifier import CallSettings
+
+    settings = CallSettings(timeout=0.3, retries=0)
+    few = {"gpt-local": ["1889"], "claude-local": [Hang()], "gemini-local": [Hang()]}
+    for scripts in (AGREE, few):
+        with vendor_server(scripts) as server:
+            verifier = ConsensusVerifier(
+                models=three(server), judge=LexicalJudge(), settings=settings,
+                review_on_disagreement=sink,
+            )  # fmt: skip
+            async with verifier:
+                result = await verifier.verify_consensus(PROMPT)
+        assert result.outcome in ("agreed", "inconclusive")
+        assert not result.pending_review
+    assert store.pending() == []
+
+
+async def test_the_same_request_opens_one_item(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    with vendor_server(SPLIT) as server:
+        async with ConsensusVerifier(models=three(server), judge=LexicalJudge()) as verifier:
+            result = await verifier.verify_consensus(PROMPT)
+    first = await sink.open(Disagreement("req-1", "agent", PROMPT, result))
+    again = await sink.open(Disagreement("req-1", "agent", PROMPT, result))
+    other = await sink.open(Disagreement("req-2", "agent", PROMPT, result))
+    assert first == again != other
+    assert len(store.pending()) == 2
+
+
+async def test_a_cached_disagreement_keeps_its_ticket(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    with vendor_server(SPLIT) as server:
+        verifier = ConsensusVerifier(
+            models=three(server), judge=LexicalJudge(), cache=ResultCache(),
+            review_on_disagreement=sink,
+        )  # fmt: skip
+        async with verifier:
+            first = await verifier.verify_consensus(PROMPT)
+            second = await verifier.verify_consensus(PROMPT)
+    assert second.cached and second.review_ticket == first.review_ticket is not None
+    assert len(store.pending()) == 1
+
+
+async def test_a_store_that_fails_fails_the_verification(tmp_path: Path) -> None:
+    broken = SqliteReviewStore(tmp_path / "review.db")
+    broken.close()
+    sink = QueueReview(ReviewQueue(broken, registry=TrustRegistry()))
+    with vendor_server(SPLIT) as server:
+        verifier = ConsensusVerifier(
+            models=three(server), judge=LexicalJudge(), review_on_disagreement=sink
+        )
+        async with verifier:
+            with pytest.raises(VerifierError) as info:
+                await verifier.verify_consensus(PROMPT)
+    assert info.value.code == "review_unavailable"
+
+
+def test_over_the_bus_the_pool_opens_reviews(sink: QueueReview) -> None:
+    with pytest.raises(ConfigurationError, match="the pool opens reviews"):
+        ConsensusVerifier(
+            models=["openai:m@http://127.0.0.1:9/v1"],
+            bus=object(),  # type: ignore[arg-type]
+            identity=AgentIdentity.create("a", "a", []),
+            review_on_disagreement=sink,
+        )
+
+
+async def test_a_pool_worker_opens_the_item_for_its_client(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    agent = AgentIdentity.create("review-pool-client", "client", [])
+    key = AgentIdentity.create("review-pool-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1925")}
+    bus = await connect("memory://cmvk-review")
+    worker = VerifierWorker(
+        bus, key, registry, judge=LexicalJudge(), providers=named, review_on_disagreement=sink
+    )
+    async with worker:
+        verifier = ConsensusVerifier(
+            models=list(named), bus=bus, identity=agent, verifier_keys=[key.public()],
+            quorum=2, timeout=5,
+        )  # fmt: skip
+        result = await verifier.verify_consensus(PROMPT)
+    await bus.close()
+    assert result.flagged and result.review_ticket is not None
+    item = store.get(result.review_ticket)
+    assert item is not None and item.agent_id == agent.agent_id
+    assert item.args["answers"] == {"fixed:a": "1889", "fixed:b": "1925"}
