@@ -18,6 +18,7 @@ from agent_os.kernel_worker import (
     JsonlAuditLog,
     Metrics,
     PolicyError,
+    PresenceOptions,
     RateLimiter,
     RedisTokenBucket,
     TokenBucket,
@@ -78,7 +79,10 @@ class Settings(BaseSettings):
     #: (JetStream KV on NATS, the Redis server on Redis); see _startup.
     nonce_url: str | None = None
     #: Declares this worker the only replica, where the bus has no shared store (SQS).
+    #: Checked: a worker that hears another on its subject refuses to start / is not ready.
     single_replica: bool = False
+    #: Seconds between a worker's announcements to the others (agentos.v1.presence).
+    presence_interval: float = 2.0
     #: Comma-separated public identity files of the admins whose signature the
     #: registry document must carry (``agent-os trust sign``); unset: none needed.
     registry_signers: str | None = None
@@ -307,6 +311,9 @@ def worker(
                 rate_limiter=limiter,
                 metrics=metrics,
                 review=review,
+                presence=PresenceOptions(
+                    single_replica=settings.single_replica, interval=settings.presence_interval
+                ),
             )
             if health is not None:
                 health.readiness.add_all(w.health_checks())

@@ -66,6 +66,7 @@ from ._limits import (
     TokenBucket,
     check_args,
 )
+from ._presence import PRESENCE_SUBJECT, PresenceOptions
 from ._review import (
     Approver,
     AutoApprove,
@@ -93,6 +94,7 @@ __all__ = [
     "DURATION_BUCKETS",
     "GENESIS_HASH",
     "KERNEL_RECIPIENT",
+    "PRESENCE_SUBJECT",
     "WORKER_GROUP",
     "ActionRule",
     "Approver",
@@ -130,6 +132,7 @@ __all__ = [
     "PolicyLoadError",
     "PolicyViolation",
     "PostgresAuditStore",
+    "PresenceOptions",
     "RateLimiter",
     "RedisTokenBucket",
     "ReviewOutcome",

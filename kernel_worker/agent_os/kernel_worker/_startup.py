@@ -10,9 +10,10 @@ Replay protection is fleet-wide by default (:func:`plan_nonce_store`): the
 workers record nonces in the store their bus already shares — a JetStream
 key-value bucket on NATS, the Redis server on Redis. Kafka and SQS have no
 such store: a worker there needs ``AGENT_OS_NONCE_URL`` or an explicit
-single-replica opt-out. (Keying requests by agent would send one agent's
-requests to one Kafka consumer, but Kafka hands out a key's messages one at
-a time: a request held for review would stall that agent's others.)
+single-replica opt-out, which ``_presence`` checks while the worker runs.
+(Keying requests by agent would send one agent's requests to one Kafka
+consumer, but Kafka hands out a key's messages one at a time: a request held
+for review would stall that agent's others.)
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def plan_nonce_store(
     if single_replica:
         log.warning(
             "single replica declared (AGENT_OS_SINGLE_REPLICA): nonces stay in this worker's "
-            "memory; a second replica on %s could accept a request this one already judged",
+            "memory; it will not serve beside another worker it hears on %s (see _presence)",
             redact(bus_url),
         )
         return NoncePlan(

@@ -46,6 +46,7 @@ from agent_os.trust import (
 from ._control import ControlListener
 from ._governance import Governance
 from ._limits import LimiterUnavailable, Limits, RateLimiter, check_args, check_policy_limits
+from ._presence import Presence, PresenceOptions
 from ._review import Approver
 from ._wire import (
     ACTION_SUBJECT,
@@ -95,6 +96,11 @@ class Worker(Service):
     later hands the agent the final verdict. With an ``approver`` instead the
     worker waits for it in process (tests, demos). With neither, the
     ``review`` verdict has no ticket and the agent treats it as a deny.
+
+    With ``presence`` the worker announces itself to the other workers and
+    hears theirs (see ``_presence``); one that declares a single replica
+    refuses to start beside a live peer (:class:`StartupRefused` from
+    :meth:`start`) and fails readiness (``replicas``) when one appears later.
     """
 
     def __init__(
@@ -119,6 +125,7 @@ class Worker(Service):
         control_subject: str | None = CONTROL_SUBJECT,
         control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
         metrics: Metrics | None = None,
+        presence: PresenceOptions | None = None,
     ) -> None:
         super().__init__()
         if isinstance(policies, Policy):
@@ -156,6 +163,11 @@ class Worker(Service):
         self._control_subject = control_subject
         self._control = ControlListener(registry, levels=control_levels)
         self._control_subscription: Subscription | None = None
+        self._presence = (
+            None
+            if presence is None
+            else Presence(bus, identity, registry, subject=subject, group=group, options=presence)
+        )
         self._audit = audit
         # Signed by the deciding kernel's key and numbered: the sink stores nothing else.
         self._audit_out = AuditPublisher(bus, signer=identity) if publish_audit else None
@@ -194,6 +206,8 @@ class Worker(Service):
 
     async def start(self) -> None:
         """Subscribe to the action subject; returns once the worker is consuming."""
+        if self._presence is not None and self._subscription is None:
+            await self._presence.start()  # a single replica beside a live peer stops here
         if self._control_subscription is None and self._control_subject is not None:
             # Listen for revocations before taking requests, so none slips past.
             self._control_subscription = await self._bus.subscribe(
@@ -210,12 +224,20 @@ class Worker(Service):
 
     def health_checks(self) -> dict[str, Check]:
         """Readiness checks of this worker: consuming from the bus, registry and policy loaded."""
-        return {
+        checks: dict[str, Check] = {
             "bus": self._bus_ready,
             "registry": self._registry_ready,
             "policy": self._policy_ready,
             "nonce_store": self._nonces_ready,
         }
+        if self._presence is not None:
+            checks["replicas"] = self._presence.ready
+        return checks
+
+    @property
+    def presence(self) -> Presence | None:
+        """This worker's announcements and the peers it hears, when enabled."""
+        return self._presence
 
     @property
     def nonce_store(self) -> NonceStore | AsyncNonceStore:
@@ -262,6 +284,8 @@ class Worker(Service):
             await self._desk.shutdown()
         if self._audit_out is not None:
             await self._audit_out.close()
+        if self._presence is not None:
+            await self._presence.close()
 
     # -- the hot path -------------------------------------------------------
 
