@@ -17,8 +17,16 @@ from pathlib import Path
 import pytest
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import Bus, connect, new_id
-from agent_os.kernel_worker import Decision, MemoryAuditLog, Worker, load_policy
+from agent_os.bus import Bus, Delivery, connect, new_id
+from agent_os.kernel_worker import (
+    ACTION_SUBJECT,
+    Decision,
+    MemoryAuditLog,
+    Signal,
+    Verdict,
+    Worker,
+    load_policy,
+)
 from agent_os.review import (
     DEFAULT_REVIEW_TIMEOUT,
     ReviewQueue,
@@ -27,7 +35,7 @@ from agent_os.review import (
     sign_decision,
     take_decision,
 )
-from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
+from agent_os.trust import AgentIdentity, SignedMessage, TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 HOUR = 3600.0
@@ -118,6 +126,30 @@ async def test_the_agents_maximum_bounds_the_wait_and_denies(held: Held) -> None
     # The agent gave up; the item stays pending for the rule's full term.
     item = held.store.get(ticket.ticket)
     assert item is not None and item.status_at(time.time()) is Status.PENDING
+
+
+async def test_a_rogue_reply_cannot_stretch_the_term(held: Held) -> None:
+    # Someone who can answer on the agent's reply path offers a review verdict with a
+    # week's deadline, signed by a key the agent does not pin: it is dropped, and the
+    # kernel's signed hour is what the agent waits for.
+    rogue = AgentIdentity.create("kernel-rogue")
+    week = time.time() + 7 * 24 * HOUR
+
+    async def answer_first(delivery: Delivery) -> None:
+        request = SignedMessage.from_bytes(delivery.envelope.body)
+        forged = Verdict(
+            Decision.REVIEW, Signal.SIGSTOP, "action:deploy", "forged", None, "long-review",
+            "0" * 16, "policy_violation", request.id, rogue.agent_id, 0.0, "t-forged", week,
+        )  # fmt: skip
+        body = SignedMessage.create(rogue, held.agent.agent_id, forged.to_dict()).to_bytes()
+        await held.agent_bus.publish(delivery.envelope.reply(body))
+
+    await held.agent_bus.subscribe(ACTION_SUBJECT, answer_first)
+    client = held.client()
+    ticket = await client.check("deploy", {"target": "prod"}, wait_review=False)
+    assert ticket.ticket != "t-forged" and ticket.deadline is not None
+    assert ticket.deadline <= time.time() + HOUR
+    assert sum(client.dropped.values()) >= 1
 
 
 def test_review_max_must_be_a_positive_number() -> None:
