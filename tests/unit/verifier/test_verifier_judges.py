@@ -13,6 +13,7 @@ from agent_os.verifier import (
     LLMJudge,
     resolve,
 )
+from agent_os.verifier._embedding import _thread
 from tests.unit.verifier.vendor_server import vendor_server
 
 SAME = [
@@ -32,6 +33,19 @@ SAME = [
     ("No, it is not visible.", "It is not visible."),
     ("I don't know.", "I am not sure."),
     ("Óscar Romero", "Oscar Romero"),
+    ("4 July 1776", "07/04/1776"),
+    ("25/12/2020", "December 25, 2020"),
+    ("1987", "in the late 1980s"),
+    ("1900", "the 20th century"),
+    ("sixth season", "season 6"),
+    ("Bill Clinton", "William Jefferson Clinton"),
+    ("John F. Kennedy", "John Fitzgerald Kennedy"),
+    ("KKK", "Ku Klux Klan"),
+    ("American Express Co.", "American Express Company"),
+    ("Bachman\u2013Turner Overdrive", "Bachman\\u2013Turner Overdrive"),
+    ("10\u00c2\u00a0November 1775", "10 November 1775"),
+    ("x *= 2", "x = x * 2"),
+    ("for i in range(0, n):", "for i in range(n):"),
 ]
 DIFFERENT = [
     ("1889", "1925"),
@@ -47,6 +61,14 @@ DIFFERENT = [
     ("for i in range(10):", "for i in range(11):"),
     ("Canberra", "I don't know."),
     ("5%", "15%"),
+    ("07/04/1776", "4 August 1776"),
+    ("1987", "the 1990s"),
+    ("Louis XIV", "Louis XVI"),
+    ("Bill Clinton", "Hillary Clinton"),
+    ("while i < n:", "while i <= n:"),
+    ("return a + b", "return a - b"),
+    ("for i in range(n):", "for i in range(1, n):"),
+    ("items[len(items) - 1]", "items[len(items)]"),
 ]
 
 
@@ -92,6 +114,19 @@ async def test_default_async_path_scores_as_the_sync_one(embedding: EmbeddingJud
     judge = DefaultJudge(embedding)
     for a, b in [*SAME, *DIFFERENT, ("It returns the sum.", "The function gives back the sum.")]:
         assert await judge.ascore("q", a, b) == judge.score("q", a, b)
+
+
+def test_default_prepares_only_pairs_structure_cannot_decide(
+    embedding: EmbeddingJudge,
+) -> None:
+    judge = DefaultJudge(embedding)
+    seen = embedding._encoder()._seen
+    seen.clear()
+    judge.prepare("Why?", ["In 1889."], "In 1925.")
+    judge.prepare("Why?", ["The bridge was closed for repairs."], "It shut to be repaired.")
+    # The embedding thread runs its queue in order: once this returns, the work is done.
+    _thread().submit(len, "").result(timeout=60)
+    assert set(seen) == {"The bridge was closed for repairs.", "It shut to be repaired."}
 
 
 def test_offline_default_finds_the_installed_model() -> None:

@@ -148,7 +148,7 @@ class MiniLM:
             x = _layer_norm(x + context @ layer["out"] + layer["out_bias"], *layer["norm1"])
             h = x @ layer["up"] + layer["up_bias"]
             # BERT's GELU, tanh form (differs from the erf form by < 1e-3).
-            h *= 0.5 * (1 + np.tanh(0.7978845608 * (h + 0.044715 * h**3)))
+            h *= 0.5 * (1 + np.tanh(0.7978845608 * (h + 0.044715 * (h * h * h))))
             x = _layer_norm(x + h @ layer["down"] + layer["down_bias"], *layer["norm2"])
         pooled = np.add.reduceat(x, starts, axis=0) / lengths[:, None]
         out: Array = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

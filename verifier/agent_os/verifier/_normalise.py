@@ -138,10 +138,14 @@ _SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!\.\d)")
 _ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 #: brackets or operators: a number in it is an operand ("x[n - 1]" / "x[n]")
-_CODE = re.compile(r"[\[\]{}()=<>*/+]|\s-\s*\d")
+_CODE = re.compile(r"\w[\[(]|[{}=<>*/+]|\s-\s*\d")
 _ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u20ac\u201a-\u2122]")
 _TOKEN = re.compile(r"(?:date|decade|century):[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
+#: in code, operators are words too: "i < n" / "i <= n", "a + b" / "a - b"
+_CODE_TOKEN = re.compile(rf"{_TOKEN.pattern}|[<>!=]=|[<>+\-*/%=]")
+_AUGMENTED = re.compile(r"([a-z_][\w.]*(?:\[[^\]]*\])?)\s*([-+*/%])=\s*")
+_RANGE_FROM_ZERO = re.compile(r"\brange\(\s*0\s*,\s*")
 #: Common English short forms of given names, and abbreviations, read as the full word.
 _ALIASES = {
     short: full
@@ -351,12 +355,17 @@ def _stem(word: str) -> str:
 def read(text: str) -> Reading:
     """Read ``text`` (cached: the same answers are compared pairwise)."""
     prepared = _prepare(text)
+    code = bool(_CODE.search(text))
+    if code:
+        # One spelling of the same statement: "x += 1" is "x = x + 1", range(0, n) is range(n).
+        prepared = _AUGMENTED.sub(r"\1 = \1 \2 ", prepared)
+        prepared = _RANGE_FROM_ZERO.sub("range(", prepared)
     abstains = bool(_ABSTAIN.search(prepared))
     items: frozenset[str] | None = None
     parts = [p for p in _LIST_SPLIT.split(prepared.strip(" .!\n")) if p.strip()]
     if len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts):
         items = frozenset(" ".join(_plain(p)) for p in parts)
-    words, quantities = _plain_and_quantities(prepared)
+    words, quantities = _read_tokens((_CODE_TOKEN if code else _TOKEN).findall(prepared))
     if words[:1] == ["no"] and any(w in _NEGATIONS for w in words[1:]):
         # "No, it is not visible": the answer particle agrees with its clause.
         words = words[1:]
@@ -364,14 +373,9 @@ def read(text: str) -> Reading:
     content = tuple(
         _stem(_ALIASES.get(w, w)) for w in words if w not in _STOP and w not in _NEGATIONS
     )
-    code = bool(_CODE.search(text))
     return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items, code)
 
 
-def _plain_and_quantities(prepared: str) -> tuple[list[str], list[str]]:
-    return _read_tokens(_TOKEN.findall(prepared))
-
-
 def _plain(part: str) -> list[str]:
-    words, quantities = _plain_and_quantities(part)
+    words, quantities = _read_tokens(_TOKEN.findall(part))
     return [_stem(w) for w in words if w not in _STOP] + sorted(quantities)
