@@ -27,9 +27,10 @@ review ticket and a sealed ``review`` token; the caller resumes with
 denies it. The resumed call is not judged again: the resume carries its held
 verdict (see ``_langchain_review``). With a local kernel the answer decides;
 with a remote one the decision is the kernel-signed verdict its review desks
-give for the ticket, once a reviewer has decided (``agent-os review``, the
-console). Outside such a graph a local kernel's approver decides and a remote
-call waits for the reviewers. Callbacks are not used: they cannot stop a tool.
+give for the ticket once a reviewer has decided (``agent-os review``, the
+console); resumed before that, the call interrupts again. Outside such a
+graph a local kernel's approver decides and a remote call waits for the
+reviewers. Callbacks are not used: they cannot stop a tool.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class LangChainKernel(ToolGovernor):
     ) -> None:
         super().__init__(kernel, on_deny=on_deny, **options)
         self._interrupt = interrupt
-        self._held = HeldCalls(self.client)
+        self._held = HeldCalls(self.client, self._loop)
 
     # -- wrapping ------------------------------------------------------------------
 
@@ -277,12 +278,18 @@ class LangChainKernel(ToolGovernor):
             return held
         if not (self._interrupt and can_interrupt()):
             return self.hold(call, held)
-        # Raises GraphInterrupt on the first run; returns the resume value when resumed.
-        answer = interrupt(self._held.payload(call, held))
-        held = self._held.answered(call, held, answer)
-        if held.decision is not Decision.REVIEW:
-            return held  # the resume answered another call: a deny
-        return self.resolve(call, held, approved(answer))
+        while True:
+            # Raises GraphInterrupt on the first run; returns the resume value when resumed.
+            answer = interrupt(self._held.payload(call, held))
+            held = self._held.answered(call, held, answer)
+            if held.decision is not Decision.REVIEW:
+                return held  # the resume answered another call: a deny
+            if self.local or not approved(answer):
+                return self.resolve(call, held, approved(answer))
+            final = self._held.decided(call, held)
+            if final is not None:
+                return final
+            # No reviewer has decided yet: the graph stops again instead of blocking.
 
     async def _agoverned(self, call: ToolCall, unread: Verdict | None) -> Verdict:
         held = unread or self._resumed(call) or await self.ajudge(call)
@@ -290,11 +297,16 @@ class LangChainKernel(ToolGovernor):
             return held
         if not (self._interrupt and can_interrupt()):
             return await self.ahold(call, held)
-        answer = interrupt(self._held.payload(call, held))
-        held = self._held.answered(call, held, answer)
-        if held.decision is not Decision.REVIEW:
-            return held
-        return await self.aresolve(call, held, approved(answer))
+        while True:
+            answer = interrupt(self._held.payload(call, held))
+            held = self._held.answered(call, held, answer)
+            if held.decision is not Decision.REVIEW:
+                return held
+            if self.local or not approved(answer):
+                return await self.aresolve(call, held, approved(answer))
+            final = await self._held.adecided(call, held)
+            if final is not None:
+                return final
 
     def _resumed(self, call: ToolCall) -> Verdict | None:
         """``call``'s held verdict when this graph task resumes its interrupt, else ``None``."""

@@ -12,7 +12,8 @@ from the resume instead of judging again:
 * remote kernel (``KernelClient``): sealed with the agent's own key, so it
   verifies in any later process of the same agent; the decision is the
   kernel-signed final verdict the review desks give for that ticket. A resume
-  can refuse a held call, never approve one.
+  can refuse a held call, never approve one; resumed before any reviewer
+  decided, the call interrupts again (the graph never blocks on a person).
 * local kernel: sealed with a key of the governor's own (HMAC); the resume's
   answer decides, as before, and is audited once.
 
@@ -27,11 +28,13 @@ judged again, which is never less safe.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -43,7 +46,8 @@ from agent_os.adapters._client import seal, unseal
 from agent_os.kernel_worker import Decision, PolicyError, ReviewOutcome, Verdict
 from agent_os.kernel_worker._call_args import json_safe
 
-from ._core import ToolCall
+from ._bridge import await_on, run_blocking
+from ._core import ToolCall, _failure
 
 __all__ = ["REVIEW_INTERRUPT", "HeldCalls", "approved", "can_interrupt", "review_answer"]
 
@@ -53,6 +57,8 @@ REVIEW_INTERRUPT = "agent_os.review"
 _APPROVALS = frozenset({"approve", "approved", "allow", "yes"})
 _CHECKPOINTER_KEY = "__pregel_checkpointer"
 _SCRATCHPAD_KEY = "__pregel_scratchpad"
+#: Seconds a resumed remote call asks the review desks for a decision before stopping again.
+_PEEK = 1.0
 
 
 def _configurable() -> Mapping[str, Any]:
@@ -108,11 +114,19 @@ class HeldCalls:
     """The calls a governor held with an interrupt, sealed into their interrupts' values.
 
     ``client``: a remote kernel's client, whose agent key seals (else a random
-    key of this object's). Keeps the last ``keep`` held calls in memory.
+    key of this object's), living on ``loop``. Keeps the last ``keep`` held
+    calls in memory.
     """
 
-    def __init__(self, client: KernelClient | None, *, keep: int = 1024) -> None:
+    def __init__(
+        self,
+        client: KernelClient | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        keep: int = 1024,
+    ) -> None:
         self._client = client
+        self._loop = loop
         self._key = secrets.token_bytes(32)
         self._held: OrderedDict[str, Verdict] = OrderedDict()
         self._keep = keep
@@ -180,6 +194,27 @@ class HeldCalls:
             )
         return found
 
+    # -- a remote kernel's decision ----------------------------------------------------
+
+    def decided(self, call: ToolCall, held: Verdict) -> Verdict | None:
+        """A remote held call's final verdict if a reviewer decided; ``None`` while pending."""
+        try:
+            return _settled(held, run_blocking(self._loop, lambda: self._peek(held), None))
+        except Exception as exc:
+            return _failure(call, exc)
+
+    async def adecided(self, call: ToolCall, held: Verdict) -> Verdict | None:
+        """Async :meth:`decided`."""
+        try:
+            return _settled(held, await await_on(self._loop, lambda: self._peek(held)))
+        except Exception as exc:
+            return _failure(call, exc)
+
+    async def _peek(self, held: Verdict) -> Verdict:
+        # The desks answer at once when the item is decided, after a short wait otherwise.
+        assert self._client is not None
+        return await self._client.wait(held, timeout=_PEEK)
+
     # -- sealing ---------------------------------------------------------------------
 
     def _seal(self, content: Mapping[str, Any]) -> str:
@@ -209,6 +244,12 @@ def _held_verdict(content: Mapping[str, Any], key: str) -> Verdict | None:
     except PolicyError:
         return None
     return verdict if verdict.decision is Decision.REVIEW else None
+
+
+def _settled(held: Verdict, final: Verdict) -> Verdict | None:
+    """``final``, or ``None`` when it only says a short wait ended before anyone decided."""
+    waiting = final.code == "review_timeout" and time.time() < (held.deadline or 0.0)
+    return None if waiting else final
 
 
 def _call_key(call: ToolCall) -> str:

@@ -7,7 +7,8 @@ per held call (one audit record, one review item), whichever way the graph is
 driven. With a remote kernel (a real worker and a durable review store on the
 memory bus) the graph is not blocked while the reviewer decides, and the
 decision that runs the call is the kernel-signed verdict of the review desk:
-a resume value cannot approve, and a token that is not the call's is a deny.
+a resume value cannot approve (resumed before a decision, the call interrupts
+again), and a token that is not the call's is a deny.
 """
 
 from __future__ import annotations
@@ -145,6 +146,30 @@ def test_remote_resume_in_a_fresh_governor_verifies_the_agents_seal(
         assert rec.names() == ["release"]
         assert tool_messages(state)["release"].content == "released deploy to production"
         assert _judged(remote.audit, "release") == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remote_resume_before_any_decision_interrupts_again(
+    mode: str, loop_thread: LoopThread, tmp_path: Path
+) -> None:
+    with entered(loop_thread, remote_kernel(review=tmp_path)) as remote:
+        assert remote.store is not None
+        rec = Recorder()
+        agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
+            create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver())
+        )
+        config = _config()
+        run(agent, GO, mode, config)
+        first = _interrupt(agent, config, mode)
+        # Resumed with an approval before any reviewer decided: stopped again, same ticket.
+        run(agent, Command(resume=review_answer(first)), mode, config)
+        again = _interrupt(agent, config, mode)
+        assert again["ticket"] == first["ticket"] and rec.ran == []
+        _decide(remote, loop_thread, True)
+        state = run(agent, Command(resume=review_answer(again)), mode, config)
+        assert rec.names() == ["release"]
+        assert tool_messages(state)["release"].content == "released deploy to production"
+        assert _judged(remote.audit, "release") == 1 and len(remote.store.history(10)) == 1
 
 
 @pytest.mark.parametrize("forgery", ["garbage", "other thread"])
