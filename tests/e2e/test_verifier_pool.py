@@ -244,7 +244,7 @@ async def test_a_redelivered_request_does_not_ask_the_models_again(
             )  # fmt: skip
             result = await verifier.verify_consensus(PROMPT, threshold=0.8)
             await eventually(
-                lambda: sum(w.redelivered for w in workers) == 1, 20, "the redelivery answered"
+                lambda: sum(w.from_cache for w in workers) == 1, 20, "the redelivery answered"
             )
         finally:
             for w in workers:

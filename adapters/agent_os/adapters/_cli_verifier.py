@@ -1,9 +1,10 @@
 """``agent-os verifier``: one CMVK worker of the pool on ``agentos.v1.cmvk``.
 
 ``--cache URL`` shares results between the pool's workers (``redis://``,
-entries signed with the verifier key; ``memory://`` keeps them in this
-worker). Either way a redelivered request is answered from the result its
-first delivery recorded; only a shared cache lets another worker do so.
+entries signed with the verifier key); without it (or with ``memory://``)
+they stay in this worker. Either way a redelivered request is answered from
+the result its first delivery kept; only a shared cache lets another worker
+do so.
 ``--review-on-disagreement`` opens a review item in ``--review-store`` for
 each flagged result (:mod:`._cmvk_review`).
 """
@@ -163,7 +164,7 @@ def verifier(
                 identity.agent_id,
                 redact(bus_url),
                 plan.description,
-                redact(cache_url) if cache_url else "none (redeliveries: this worker's memory)",
+                redact(cache_url) if cache_url else "this worker's memory",
                 "on disagreement" if queue is not None else "off",
             )
             await worker.run(install_signal_handlers=True)

@@ -90,6 +90,32 @@ async def test_each_entry_has_its_ttl(cache: RedisResultCache, raw: aredis.Redis
     assert 0 < await raw.pttl(f"{cache.prefix}e:k2") <= 5_000
 
 
+async def test_one_signed_value_under_several_keys(
+    cache: RedisResultCache, raw: aredis.Redis
+) -> None:
+    await cache.put(["request", "question"], result("1889"))
+    assert await raw.zcard(f"{cache.prefix}index") == 2
+    value = await raw.get(f"{cache.prefix}e:request")
+    assert value == await raw.get(f"{cache.prefix}e:question")
+    # The first key found wins; a key never kept is passed over.
+    got = await cache.get("absent", "question", "request")
+    assert got is not None and got.majority_answer == "1889" and got.cached
+    assert await cache.get("absent") is None and await cache.get() is None
+    # A poisoned first key is passed over too (and counted), not served.
+    await raw.set(f"{cache.prefix}e:absent", value)
+    assert await cache.get("absent", "question") is not None
+    assert cache.rejected == 1
+
+
+async def test_in_process_cache_takes_several_keys() -> None:
+    memory = ResultCache(ttl=10)
+    await memory.put(["request", "question"], result("1889"))
+    await memory.put("other", result("1925"))
+    first = await memory.get("absent", "question", "other")
+    assert first is not None and first.majority_answer == "1889"
+    assert len(memory) == 3
+
+
 async def test_signed_expiry_holds_when_redis_would_keep_it(
     redis_url: str, prefix: str, raw: aredis.Redis
 ) -> None:
@@ -104,9 +130,7 @@ async def test_signed_expiry_holds_when_redis_would_keep_it(
     await cache.aclose()
 
 
-async def test_size_bound_evicts_the_oldest(
-    redis_url: str, prefix: str, raw: aredis.Redis
-) -> None:
+async def test_size_bound_evicts_the_oldest(redis_url: str, prefix: str, raw: aredis.Redis) -> None:
     cache = RedisResultCache(redis_url, KEY, prefix=prefix, size=3)
     for name in ("a", "b", "c", "d", "e"):
         await cache.put(name, result(name))
@@ -169,9 +193,7 @@ async def test_a_poisoned_entry_is_a_miss_and_the_models_are_asked(
     assert (kept.outcome, kept.dissenting_models) == ("flagged", ("gemini:gemini-local",))
 
 
-async def test_entries_signed_by_a_trusted_pool_key_are_served(
-    redis_url: str, prefix: str
-) -> None:
+async def test_entries_signed_by_a_trusted_pool_key_are_served(redis_url: str, prefix: str) -> None:
     other = AgentIdentity.create("cache-verifier-2", "verifier", [])
     writer = RedisResultCache(redis_url, other, prefix=prefix)
     reader = RedisResultCache(redis_url, KEY, prefix=prefix, trusted=[other.public()])

@@ -11,7 +11,10 @@ for a time to live, and holds at most a bounded number. Two keep it:
 :func:`open_cache` picks one by URL (``memory://`` or ``redis://``), as the
 ``agent-os verifier --cache`` option does. Keys are digests
 (:func:`cache_key`, :func:`request_key`): a cache never sees a prompt's text
-as a key, and a value is only served under the key it was kept under.
+as a key, and a value is only served under a key it was kept under. One
+result can be kept under several keys at once (a question and the request
+that asked it) and looked up under several (the first found wins): one
+round trip each way, one signature, in Redis.
 """
 
 from __future__ import annotations
@@ -56,12 +59,17 @@ class Cache(Protocol):
         """The key a verification's result is kept under (:func:`cache_key`)."""
         ...
 
-    async def get(self, key: str) -> ConsensusResult | None:
-        """The kept result, marked ``cached``; ``None`` when absent, expired or unverifiable."""
+    async def get(self, *keys: str) -> ConsensusResult | None:
+        """The result kept under the first of ``keys`` that has one, marked ``cached``.
+
+        ``None`` when each is absent, expired or unverifiable.
+        """
         ...
 
-    async def put(self, key: str, result: ConsensusResult, ttl: float | None = None) -> None:
-        """Keep ``result`` for ``ttl`` seconds (the cache's own when ``None``)."""
+    async def put(
+        self, keys: str | Sequence[str], result: ConsensusResult, ttl: float | None = None
+    ) -> None:
+        """Keep ``result`` under ``keys`` for ``ttl`` seconds (the cache's own when ``None``)."""
         ...
 
     async def aclose(self) -> None:
@@ -88,22 +96,29 @@ class ResultCache:
 
     key = staticmethod(cache_key)
 
-    async def get(self, key: str) -> ConsensusResult | None:
-        """The kept result, marked ``cached``, or ``None`` when absent or expired."""
-        item = self._items.get(key)
-        if item is None:
-            return None
-        expires, result = item
-        if self._clock() >= expires:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return replace(result, cached=True)
+    async def get(self, *keys: str) -> ConsensusResult | None:
+        """The result under the first of ``keys`` kept and unexpired, marked ``cached``."""
+        now = self._clock()
+        for key in keys:
+            item = self._items.get(key)
+            if item is None:
+                continue
+            expires, result = item
+            if now >= expires:
+                del self._items[key]
+                continue
+            self._items.move_to_end(key)
+            return replace(result, cached=True)
+        return None
 
-    async def put(self, key: str, result: ConsensusResult, ttl: float | None = None) -> None:
-        """Keep ``result``; the least recently used goes when full."""
-        self._items[key] = (self._clock() + (self.ttl if ttl is None else ttl), result)
-        self._items.move_to_end(key)
+    async def put(
+        self, keys: str | Sequence[str], result: ConsensusResult, ttl: float | None = None
+    ) -> None:
+        """Keep ``result`` under ``keys``; the least recently used go when full."""
+        expires = self._clock() + (self.ttl if ttl is None else ttl)
+        for key in (keys,) if isinstance(keys, str) else keys:
+            self._items[key] = (expires, result)
+            self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 

@@ -4,15 +4,17 @@ Layout (``prefix`` defaults to ``agentos:cmvk:cache:``):
 
 * ``{prefix}e:{key}`` — one entry, ``SET ... PX ttl``: Redis drops it when it expires.
 * ``{prefix}index`` — the keys in a sorted set scored by when they were put.
-  Each put is one script: set the entry, add its key to the index and, while
-  the index holds more than ``size`` keys, drop the oldest with its entry. So
-  at most ``size`` entries live, whatever Redis's own ``maxmemory`` policy is.
+  Each put is one script: set the entries (one per key, the same signed
+  value), add their keys to the index and, while the index holds more than
+  ``size`` keys, drop the oldest with their entries. So at most ``size``
+  entries live, whatever Redis's own ``maxmemory`` policy is. A get under
+  several keys is one ``MGET``.
 
 The script names entries from the prefix, so all of a cache's keys must live on
 one server (under Redis Cluster, put a hash tag in the prefix: ``agentos:{cmvk}:``).
 
 An entry is ``AOSC1 | signature (64 bytes) | payload``, the payload JSON
-``{"k": key, "by": signer id, "exp": Unix seconds, "r": result}``, signed
+``{"k": [keys], "by": signer id, "exp": Unix seconds, "r": result}``, signed
 with Ed25519 over a domain prefix and the payload. A read serves an entry only
 when it parses, its signer is this cache's key or a trusted one, the
 signature holds, it names the key it was read under (an entry copied to
@@ -54,15 +56,17 @@ DOMAIN = b"agentos.cmvk.cache.v1\n"
 MAX_ENTRY = 1024 * 1024
 _SIGNATURE = 64
 
-#: KEYS: index, entry. ARGV: key, value, ttl ms, now ms, size, entry prefix.
+#: KEYS: index, entries. ARGV: value, ttl ms, now ms, size, entry prefix, keys.
 _PUT = """
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[5])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[i + 4])
+end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
 if over > 0 then
   local gone = redis.call('ZPOPMIN', KEYS[1], over)
   for i = 1, #gone, 2 do
-    redis.call('DEL', ARGV[6] .. gone[i])
+    redis.call('DEL', ARGV[5] .. gone[i])
   end
 end
 return math.max(over, 0)
@@ -127,40 +131,50 @@ class RedisResultCache:
     def _index(self) -> str:
         return f"{self.prefix}index"
 
-    async def get(self, key: str) -> ConsensusResult | None:
-        """The kept result, marked ``cached``; ``None`` when absent, unverifiable or Redis fails."""
+    async def get(self, *keys: str) -> ConsensusResult | None:
+        """The verified result under the first of ``keys`` that has one, marked ``cached``.
+
+        ``None`` when each is absent or unverifiable, or when Redis fails.
+        """
+        if not keys:
+            return None
         try:
-            raw = await self._client.get(self._entry(key))
+            found = await self._client.mget([self._entry(k) for k in keys])
         except self._errors as exc:
             self.errors += 1
             log.warning("result cache unavailable, asking the models: %s", exc)
             return None
-        if raw is None:
-            return None
-        try:
-            return self._open(raw, key)
-        except _Refused as exc:
-            self.rejected += 1
-            log.warning("result cache entry %s refused (%s): asking the models", key[:12], exc)
-            return None
+        for key, raw in zip(keys, found, strict=True):
+            if raw is None:
+                continue
+            try:
+                return self._open(raw, key)
+            except _Refused as exc:
+                self.rejected += 1
+                log.warning("result cache entry %s refused (%s)", key[:12], exc)
+        return None
 
-    async def put(self, key: str, result: ConsensusResult, ttl: float | None = None) -> None:
-        """Sign and keep ``result`` for ``ttl`` seconds (the cache's own when ``None``)."""
+    async def put(
+        self, keys: str | Sequence[str], result: ConsensusResult, ttl: float | None = None
+    ) -> None:
+        """Sign ``result`` once and keep it under ``keys`` for ``ttl`` seconds."""
+        names = [keys] if isinstance(keys, str) else list(keys)
         life = self.ttl if ttl is None else ttl
-        if not life > 0:
+        if not names or not life > 0:
             return
         now = self._clock()
-        value = self._seal(key, replace(result, cached=False), now + life)
-        args = [key, value, max(1, math.ceil(life * 1000)), int(now * 1000), self.size]
+        value = self._seal(names, replace(result, cached=False), now + life)
+        args = [value, max(1, math.ceil(life * 1000)), int(now * 1000), self.size, self._entry("")]
+        entries = [self._entry(k) for k in names]
         try:
-            await self._put(keys=[self._index, self._entry(key)], args=[*args, self._entry("")])
+            await self._put(keys=[self._index, *entries], args=[*args, *names])
         except self._errors as exc:
             self.errors += 1
             log.warning("result cache unavailable, result not kept: %s", exc)
 
-    def _seal(self, key: str, result: ConsensusResult, expires: float) -> bytes:
+    def _seal(self, keys: list[str], result: ConsensusResult, expires: float) -> bytes:
         payload = json.dumps(
-            {"k": key, "by": self._identity.agent_id, "exp": expires, "r": result.to_dict()},
+            {"k": keys, "by": self._identity.agent_id, "exp": expires, "r": result.to_dict()},
             separators=(",", ":"),
             ensure_ascii=False,
             sort_keys=True,
@@ -182,7 +196,8 @@ class RedisResultCache:
             raise _Refused("not signed by a trusted key")
         if not public.verify(DOMAIN + payload, signature):
             raise _Refused("bad signature")
-        if data.get("k") != key:
+        kept = data.get("k")
+        if not isinstance(kept, list) or key not in kept:
             raise _Refused("kept under another key")
         expires = data.get("exp")
         if not isinstance(expires, int | float) or not expires > self._clock():

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_os.bus import new_id
 
+from ._cache import request_key
 from ._consensus import ConsensusResult, ModelResult, decide
 from ._errors import ConfigurationError, ProviderError
 from ._judges import AsyncJudge, DefaultJudge, Judge, PreparingJudge
@@ -123,16 +124,23 @@ class ConsensusVerifier:
         *,
         request_id: str | None = None,
         agent_id: str | None = None,
+        record: bool = False,
     ) -> ConsensusResult:
         """The cache, else the models; a flagged result goes to review; then metrics, cache.
 
         ``request_id`` and ``agent_id`` name the request a review item is
         opened for (a fresh id and this verifier's identity by default).
+        With ``record`` (a worker's requests) the result is also kept under
+        the request itself (:func:`~._cache.request_key`), whatever the
+        outcome, and looked up there first: a redelivery finds it.
         """
-        key: Any = None
+        request_id = request_id or new_id()
+        agent_id = self._agent_id if agent_id is None else agent_id
+        keys: tuple[str, ...] = ()
         if self._cache is not None:
             key = self._cache.key(prompt, self.models, threshold, quorum)
-            hit = await self._cache.get(key)
+            keys = (request_key(agent_id, request_id, key), key) if record else (key,)
+            hit = await self._cache.get(*keys)
             if hit is not None:
                 return hit
         if self._remote is not None:
@@ -140,17 +148,15 @@ class ConsensusVerifier:
         else:
             result = await self.verify_local(prompt, threshold, quorum)
         if self._review is not None:
-            asked = Disagreement(
-                request_id or new_id(),
-                self._agent_id if agent_id is None else agent_id,
-                prompt,
-                result,
-            )
+            asked = Disagreement(request_id, agent_id, prompt, result)
             result = await open_review(self._review, asked)
         if self._metrics is not None:
             self._metrics.observe(result)
-        if self._cache is not None and result.outcome != "inconclusive":
-            await self._cache.put(key, result)
+        # An inconclusive result is not kept for the question (a model outage is
+        # asked again next time), only for the request that got it.
+        keep = keys if result.outcome != "inconclusive" else keys[: len(keys) - 1]
+        if self._cache is not None and keep:
+            await self._cache.put(keep, result)
         return result
 
     async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:

@@ -10,15 +10,18 @@ clients name models, never send keys. ``providers`` names models this
 worker serves from provider objects (an in-house model, a test double)
 before any model string is parsed.
 
+``cache`` answers the same question (prompt, models, threshold, quorum)
+asked again without asking the models; by default it is in this worker's
+memory (:class:`~._cache.ResultCache`), shared by the pool in Redis
+(:class:`~._cache_redis.RedisResultCache`, ``agent-os verifier --cache``).
+
 A redelivered request does not ask the models again. Before replying, the
-worker records the result under the request (sender, id and content:
-:func:`~._cache.request_key`) until the request would be stale anyway; a
-delivery whose request has a record is answered from it (``redelivered``
-counts these). The record goes to ``cache`` when one is given, so with a
-Redis cache a request redelivered to another worker after a crash is
-answered from what the first one found; without a cache it stays in this
-worker's memory. ``cache`` also answers the same question asked again
-(prompt, models, threshold, quorum) without asking the models.
+worker keeps the result in the cache under the request too (sender, id and
+content: :func:`~._cache.request_key`), whatever its outcome; a delivery of
+a request kept there is answered from it. With a Redis cache a request
+redelivered to another worker after a crash is answered from what the first
+found; with the default one, only by this worker. ``from_cache`` counts the
+answers the cache gave, ``verifications`` the ones the models did.
 ``review_on_disagreement`` opens a review item for each flagged result.
 """
 
@@ -44,7 +47,7 @@ from agent_os.trust import (
     as_async_nonce_store,
 )
 
-from ._cache import Cache, ResultCache, cache_key, request_key
+from ._cache import Cache, ResultCache
 from ._consensus import ConsensusResult
 from ._errors import VerifierError
 from ._judges import AsyncJudge, DefaultJudge, Judge
@@ -64,8 +67,9 @@ from ._wire import (
 log = logging.getLogger("agent_os.verifier.worker")
 _VERIFIERS = 256
 MAX_REQUEST_BYTES = 256 * 1024
-#: Requests whose results this worker remembers when it has no shared cache.
-_RECORDS = 10_000
+#: The default cache: results kept this long, at most this many.
+_CACHE_TTL = 300.0
+_CACHE_SIZE = 10_000
 
 
 class VerifierWorker(Service):
@@ -97,11 +101,10 @@ class VerifierWorker(Service):
         self._settings = settings
         self._environ = environ
         self._metrics = metrics
-        self._cache = cache
-        self._review = review_on_disagreement
-        self._records: Cache = (
-            cache if cache is not None else ResultCache(ttl=registry.max_age, size=_RECORDS)
+        self._cache: Cache = (
+            cache if cache is not None else ResultCache(ttl=_CACHE_TTL, size=_CACHE_SIZE)
         )
+        self._review = review_on_disagreement
         self._named = dict(providers or {})
         self._nonces = as_async_nonce_store(nonces if nonces is not None else MemoryNonceStore())
         self._subject = subject
@@ -111,7 +114,7 @@ class VerifierWorker(Service):
         self._verifiers: OrderedDict[tuple[str, ...], ConsensusVerifier] = OrderedDict()
         self._subscription: Any = None
         self.verifications = 0
-        self.redelivered = 0
+        self.from_cache = 0
 
     @property
     def verifier_id(self) -> str:
@@ -152,7 +155,7 @@ class VerifierWorker(Service):
             request = await self._admit(message, delivery, now)
             content: dict[str, Any] = {
                 "request_id": message.id,
-                "result": (await self._verify(request, message.timestamp, now)).to_dict(),
+                "result": (await self._verify(request)).to_dict(),
             }
         except VerifierError as exc:
             content = {"request_id": message.id, "error": {"code": exc.code, "message": str(exc)}}
@@ -198,13 +201,7 @@ class VerifierWorker(Service):
             raise VerifierError("nonce already used", code="replay")
         return parse_request(message)
 
-    async def _verify(self, request: VerifyRequest, sent: float, now: float) -> ConsensusResult:
-        key = cache_key(request.prompt, request.models, request.threshold, request.quorum)
-        record = request_key(request.sender_id, request.request_id, key)
-        answered = await self._records.get(record)
-        if answered is not None:
-            self.redelivered += 1
-            return answered
+    async def _verify(self, request: VerifyRequest) -> ConsensusResult:
         verifier = await self._verifier(request)
         result = await verifier.verify(
             request.prompt,
@@ -212,11 +209,12 @@ class VerifierWorker(Service):
             request.quorum,
             request_id=request.request_id,
             agent_id=request.sender_id,
+            record=True,
         )
-        if not result.cached:
+        if result.cached:
+            self.from_cache += 1
+        else:
             self.verifications += 1
-        # Kept until the request is stale: a redelivery after that is refused anyway.
-        await self._records.put(record, result, ttl=sent + self._registry.max_age - now)
         return result
 
     async def _verifier(self, request: VerifyRequest) -> ConsensusVerifier:
