@@ -14,7 +14,22 @@
         └── MissingDependency  the backend's extra is not installed
 
 Client-library exceptions never reach a caller: each backend translates them
-at its boundary with ``raise ... from``.
+at its boundary with ``raise ... from`` (its codec's ``translate``), into the
+same branches on every backend:
+
+* refused credentials or permissions → ``ConfigError`` code ``bus_auth``
+  (:func:`auth_refused`), never retryable: NATS ``AuthorizationError``; Redis
+  ``AuthenticationError`` / ``AuthorizationError`` / ``NoPermissionError``
+  (NOAUTH, WRONGPASS, NOPERM); Kafka ``AuthenticationFailedError`` /
+  ``SaslAuthenticationFailed``; SQS ``AccessDenied``, ``InvalidClientTokenId``,
+  ``SignatureDoesNotMatch``, ``ExpiredToken``, ... and missing credentials;
+* an unreachable or restarting broker → ``ConnectError`` (retryable);
+* a message over the broker's limit → ``PayloadTooLarge``;
+* anything else → ``BusError`` with a backend code (``nats_api_*``,
+  ``redis_error``, ``kafka_error``, ``broker_error``).
+
+Bad options are ``ConfigError`` with the same texts on every backend
+(``backends/_options.py``).
 """
 
 from __future__ import annotations

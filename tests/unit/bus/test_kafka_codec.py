@@ -74,25 +74,24 @@ def test_envelope_round_trips_through_headers() -> None:
         key="k",
         deadline=1234.5678,
     )
-    headers = to_headers(sent, attempt=3)
-    got, attempt = from_record("a.b", 0, 7, b"k", sent.body, headers)
+    headers = to_headers(sent, attempt=3, origin="a.b/1/5")
+    got, attempt, origin = from_record("a.b", 0, 7, b"k", sent.body, headers)
     assert got == sent
-    assert attempt == 3
+    assert (attempt, origin) == (3, "a.b/1/5")
     assert correlation_of(headers) == b"c0ffee"
 
 
 def test_request_overrides_reply_to_and_deadline() -> None:
     headers = to_headers(Envelope("s", b""), reply_to="agentos.reply.me", deadline=9.5)
-    got, attempt = from_record("s", 0, 0, None, b"", headers)
-    assert (got.reply_to, got.deadline, attempt) == ("agentos.reply.me", 9.5, 1)
+    got, attempt, origin = from_record("s", 0, 0, None, b"", headers)
+    assert (got.reply_to, got.deadline, attempt, origin) == ("agentos.reply.me", 9.5, 1, None)
 
 
-def test_dead_letter_headers_are_added() -> None:
-    headers = to_headers(
-        Envelope("s", b"", headers={"a": "1"}), extra={"x-agentos-error-code": "x"}
-    )
-    got, _ = from_record("s", 0, 0, None, b"", headers)
-    assert got.headers == {"a": "1", "x-agentos-error-code": "x"}
+@pytest.mark.parametrize("raw", [b"0", b"-1000000", b"many"])
+def test_an_attempt_below_one_is_not_an_envelope(raw: bytes) -> None:
+    """A negative attempt would buy a message endless redeliveries."""
+    with pytest.raises(MalformedEnvelope):
+        from_record("s", 0, 0, None, b"", [(":i", b"x"), (":a", raw)])
 
 
 def test_reserved_header_names_are_refused() -> None:
@@ -101,12 +100,13 @@ def test_reserved_header_names_are_refused() -> None:
 
 
 def test_foreign_records_still_decode() -> None:
-    got, attempt = from_record("orders", 2, 41, None, b"{}", [("content-type", b"json")])
-    assert (got.subject, got.id, got.headers, attempt) == (
+    got, attempt, origin = from_record("orders", 2, 41, None, b"{}", [("content-type", b"json")])
+    assert (got.subject, got.id, got.headers, attempt, origin) == (
         "orders",
         "orders-2-41",
         {"content-type": "json"},
         1,
+        None,
     )
     with pytest.raises(MalformedEnvelope):
         from_record("orders", 0, 0, None, b"", [("h", b"\xff")])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from .._envelope import Envelope
-from .._errors import BusClosed, BusTimeout, ConfigError, PayloadTooLarge
+from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope, PayloadTooLarge
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept, Waiters
 
@@ -42,6 +43,11 @@ class BusBase:
         return self._closing
 
     @property
+    def closed(self) -> bool:
+        """True once ``close`` has finished: settling a delivery then raises ``BusClosed``."""
+        return self._closed.is_set()
+
+    @property
     def connected(self) -> bool:
         """Whether the bus can reach its broker now, as far as its client knows.
 
@@ -54,10 +60,23 @@ class BusBase:
         if self._closed.is_set() or (self._closing and not draining_ok):
             raise BusClosed(f"bus {self._url} is closed")
 
+    #: Header names (lower-case prefixes) the backend writes on the wire itself,
+    #: such as a redelivery's attempt: a caller may not set them.
+    reserved_headers: tuple[str, ...] = ()
+
     def _size_on_the_wire(self, envelope: Envelope) -> int:
         return envelope.size
 
-    def _check_size(self, envelope: Envelope) -> None:
+    def _check_envelope(self, envelope: Envelope) -> None:
+        """Refuse an envelope the bus may not send: a reserved header, or too large."""
+        if self.reserved_headers:
+            for name in envelope.headers:
+                if name.lower().startswith(self.reserved_headers):
+                    raise MalformedEnvelope(
+                        f"header {name!r} is reserved for the bus "
+                        f"(names starting with {', '.join(self.reserved_headers)})",
+                        code="reserved_header",
+                    )
         size = self._size_on_the_wire(envelope)
         if size > self._max_payload:
             raise PayloadTooLarge(
@@ -128,22 +147,43 @@ class BusBase:
 log = logging.getLogger("agent_os.bus")
 
 
-def adopt_ack_wait(options: SubscribeOptions, existing: float, shared: str) -> SubscribeOptions:
-    """``options`` with the ``ack_wait`` the group already has on the broker.
+#: The subscribe options a work-queue group keeps on its broker, where the broker
+#: can keep them: every member of the group applies the same values. (Type, unit.)
+GROUP_SETTINGS: dict[str, tuple[type[float] | type[int], str]] = {
+    "ack_wait": (float, " s"),
+    "max_deliver": (int, ""),
+}
 
-    Every member of a group must redeliver after the same time, and one
-    member started with another value must not change it for the fleet (nor
-    assume a value the broker does not apply): the first member's setting
-    stays, a differing newcomer adopts it and says so, naming both values.
+
+def adopt_group_settings(
+    options: SubscribeOptions, existing: Mapping[str, float], where: str
+) -> SubscribeOptions:
+    """``options`` with the group settings (``GROUP_SETTINGS``) the broker already keeps.
+
+    Every member of a group must redeliver after the same time and dead-letter
+    after the same number of deliveries, and one member started with other
+    values must not change them for the fleet (nor assume values the broker
+    does not apply): the first member's settings stay, a differing newcomer
+    adopts them and says so, naming both values. A member's ``concurrency``
+    is its own (how many deliveries it handles at once), not the group's.
     """
-    if math.isclose(existing, options.ack_wait, rel_tol=1e-3, abs_tol=1e-3):
-        return options
-    log.warning(
-        "%s already has ack_wait %.3g s; this subscriber asked for %.3g s and adopts "
-        "%.3g s (to change it for the fleet, remove the group's settings on the broker)",
-        shared, existing, options.ack_wait, existing,
-    )  # fmt: skip
-    return replace(options, ack_wait=existing)
+    adopted: dict[str, Any] = {}
+    for name, (kind, unit) in GROUP_SETTINGS.items():
+        if name not in existing:
+            continue
+        have, asked = existing[name], getattr(options, name)
+        if not (math.isfinite(have) and have > 0):
+            continue  # not a value a member could have recorded: keep our own
+        if math.isclose(have, asked, rel_tol=1e-3, abs_tol=1e-3):
+            continue
+        value = kind(have)
+        log.warning(
+            "%s already has %s %s; this subscriber asked for %s and adopts %s "
+            "(to change it for the fleet, remove the group's settings on the broker)",
+            where, name, f"{have:.3g}{unit}", f"{asked:.3g}{unit}", f"{have:.3g}{unit}",
+        )  # fmt: skip
+        adopted[name] = value
+    return replace(options, **adopted) if adopted else options
 
 
 def checked_options(options: SubscribeOptions | None) -> SubscribeOptions:

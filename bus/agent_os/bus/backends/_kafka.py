@@ -56,19 +56,20 @@ import logging
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from .._envelope import Envelope
-from .._errors import BusClosed, ConfigError, MalformedEnvelope
+from .._errors import ConfigError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
 from ._base import BusBase
-from ._kafka_codec import correlation_of, from_record, kafka_errors, to_headers, topic_for
+from ._kafka_codec import correlation_of, decode_record, kafka_errors, to_headers, topic_for
 from ._kafka_sub import KafkaSubscription, _stop_consumer
+from ._options import Kind, parse_options
 
 __all__ = ["KafkaBus", "connect"]
 
@@ -79,7 +80,7 @@ REPLY_PREFIX = "agentos.reply."
 _TOPIC_EXISTS = 36
 _OVERHEAD = 64 * 1024  # record headers and batch framing on top of max_payload
 
-_OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
+_OPTIONS: dict[str, Kind] = {
     "fetch_max_wait_ms": int,
     "session_timeout_ms": int,
     "heartbeat_interval_ms": int,
@@ -97,6 +98,9 @@ _OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
 
 class KafkaBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over Kafka (see the module docstring)."""
+
+    #: The record's pseudo-headers (id, subject, attempt, origin, ...): see ``_kafka_codec``.
+    reserved_headers = (":",)
 
     def __init__(self, url: str, bootstrap: list[str], settings: dict[str, Any]) -> None:
         super().__init__(url, int(settings.get("max_payload", DEFAULT_MAX_PAYLOAD)))
@@ -155,14 +159,15 @@ class KafkaBus(BusBase):
     async def publish(self, envelope: Envelope) -> None:
         """Produce ``envelope`` and wait for the broker's acknowledgement (``acks``)."""
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         await self._produce(envelope, to_headers(envelope))
 
-    async def resend(self, envelope: Envelope, attempt: int, extra: dict[str, str] | None) -> None:
-        """Produce again for a redelivery (``attempt``) or a dead letter (``extra`` headers)."""
-        if self._closed.is_set():
-            raise BusClosed(f"bus {self._url} is closed")
-        await self._produce(envelope, to_headers(envelope, attempt=attempt, extra=extra))
+    async def resend(
+        self, envelope: Envelope, *, attempt: int = 1, origin: str | None = None
+    ) -> None:
+        """Produce again: a redelivery (``attempt`` of record ``origin``) or a dead letter."""
+        self._check_open(draining_ok=True)
+        await self._produce(envelope, to_headers(envelope, attempt=attempt, origin=origin))
 
     # -- subscriptions -----------------------------------------------------
 
@@ -266,14 +271,7 @@ class KafkaBus(BusBase):
                     if key is None or waiters.get(key) is None:
                         continue  # late (timed out) or not ours
                     try:
-                        reply, _ = from_record(
-                            record.topic,
-                            record.partition,
-                            record.offset,
-                            record.key,
-                            record.value,
-                            record.headers,
-                        )
+                        reply, _, _ = decode_record(record)
                     except MalformedEnvelope as exc:
                         log.warning("dropped a malformed reply: %s", exc)
                         continue
@@ -284,7 +282,7 @@ class KafkaBus(BusBase):
     ) -> Envelope:
         """Publish with this bus's reply subject and wait for the matching reply."""
         self._check_open()
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         if self._reply_task is None:
             await self._start_replies()
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
@@ -331,16 +329,7 @@ def _parse(url: str, options: dict[str, Any]) -> tuple[list[str], dict[str, Any]
     if not hosts:
         raise ConfigError(f"kafka:// URL names no broker: {url!r}")
     bootstrap = [h if ":" in h.rsplit("]", 1)[-1] else f"{h}:9092" for h in hosts]
-    merged: dict[str, Any] = dict(parse_qsl(parts.query))
-    merged.update(options)
-    try:
-        settings = {k: _OPTIONS[k](v) for k, v in merged.items()}
-    except KeyError as exc:
-        raise ConfigError(
-            f"unknown kafka:// option {exc.args[0]!r}; valid: {', '.join(_OPTIONS)}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid kafka:// option in {url!r}: {exc}") from exc
+    settings, _ = parse_options(url, options, _OPTIONS)
     return bootstrap, settings
 
 

@@ -13,8 +13,11 @@ Envelope → record: ``body`` is the value, ``key`` (UTF-8) the record key (so
 one key's messages share a partition and keep their order), and the other
 fields ride in pseudo-headers whose names start with ``:`` — ``:i`` id,
 ``:s`` subject, ``:r`` reply_to, ``:c`` correlation_id, ``:d`` deadline,
-``:a`` delivery attempt (written only on redeliveries). User headers keep
-their names; a user header name starting with ``:`` is refused.
+``:a`` delivery attempt and ``:o`` the record a redelivery stands for (both
+written only on redeliveries, by the bus). User headers keep their names; a
+user header name starting with ``:`` is refused, so a bus client cannot set
+the attempt or origin. (A producer outside the bus with write access to a
+topic can: see docs/backends/kafka.md.)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from aiokafka.errors import (
     AuthenticationFailedError,
@@ -45,7 +49,8 @@ _MAX_TOPIC = 249
 _PLAIN = re.compile(r"[A-Za-z0-9.\-]+")
 _ESCAPE = re.compile(r"[^A-Za-z0-9.\-]")
 
-H_ID, H_SUBJECT, H_REPLY, H_CORR, H_DEADLINE, H_ATTEMPT = ":i", ":s", ":r", ":c", ":d", ":a"
+H_ID, H_SUBJECT, H_REPLY, H_CORR, H_DEADLINE = ":i", ":s", ":r", ":c", ":d"
+H_ATTEMPT, H_ORIGIN = ":a", ":o"
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +78,7 @@ def to_headers(
     reply_to: str | None = None,
     deadline: float | None = None,
     attempt: int = 1,
-    extra: dict[str, str] | None = None,
+    origin: str | None = None,
 ) -> Headers:
     """Record headers for ``envelope``; ``reply_to``/``deadline`` override its own."""
     out: Headers = [(H_ID, envelope.id.encode()), (H_SUBJECT, envelope.subject.encode())]
@@ -87,8 +92,9 @@ def to_headers(
         out.append((H_DEADLINE, repr(when).encode()))
     if attempt != 1:
         out.append((H_ATTEMPT, str(attempt).encode()))
-    headers = envelope.headers if extra is None else {**envelope.headers, **extra}
-    for name, value in headers.items():
+    if origin is not None:
+        out.append((H_ORIGIN, origin.encode()))
+    for name, value in envelope.headers.items():
         if name[:1] == ":":
             raise MalformedEnvelope(f"header name {name!r} is reserved (starts with ':')")
         out.append((name, value.encode()))
@@ -102,13 +108,13 @@ def from_record(
     key: bytes | None,
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]],
-) -> tuple[Envelope, int]:
-    """The envelope and delivery attempt carried by one record.
+) -> tuple[Envelope, int, str | None]:
+    """The envelope, delivery attempt and origin (of a redelivery) carried by one record.
 
     Records written by other producers (no ``:i``/``:s``) still decode: the id
     is made from the record's position and the subject is the topic name.
     """
-    msg_id = subject = reply = corr = None
+    msg_id = subject = reply = corr = origin = None
     deadline: float | None = None
     attempt = 1
     user: dict[str, str] = {}
@@ -128,6 +134,10 @@ def from_record(
                 deadline = float(raw)
             elif name == H_ATTEMPT:
                 attempt = int(raw)
+                if attempt < 1:
+                    raise ValueError(f"attempt {attempt} < 1")
+            elif name == H_ORIGIN:
+                origin = raw.decode()
         envelope = Envelope(
             subject=subject if subject is not None else topic,
             body=value if value is not None else b"",
@@ -142,7 +152,14 @@ def from_record(
         raise MalformedEnvelope(
             f"record {topic}/{partition}@{offset} is not an envelope: {exc}"
         ) from exc
-    return envelope, attempt
+    return envelope, attempt, origin
+
+
+def decode_record(record: Any) -> tuple[Envelope, int, str | None]:
+    """:func:`from_record` of an aiokafka ``ConsumerRecord``."""
+    return from_record(
+        record.topic, record.partition, record.offset, record.key, record.value, record.headers
+    )
 
 
 def correlation_of(headers: Sequence[tuple[str, bytes]]) -> bytes | None:

@@ -1,29 +1,29 @@
 """Deliveries of the ``kafka://`` backend and the per-partition offset bookkeeping.
 
-A work-queue delivery is settled at most once: by ``ack``, by ``nack`` (the
-message is produced again with attempt + 1, after ``delay``), by ``reject`` or
-after ``max_deliver`` (dead letter), or by its ``ack_wait`` timer (re-produced
-as if nacked with ``ack_timeout``). Only then does its offset count as
-settled for the commit. ``abandon`` (rebalance, close) gives the record back to
-the broker: its offset stays uncommitted and the group's next owner reads it.
+A work-queue delivery settles through :class:`~agent_os.bus._settle.SettleOnce`:
+by ``ack``, by ``nack`` (the message is produced again with attempt + 1, after
+``delay``), by ``reject`` or a nack on the last attempt (dead letter), or by
+its ``ack_wait`` timer (re-produced as if nacked with ``ack_timeout``). Only
+then does its offset count as settled for the commit. ``abandon`` (rebalance,
+close) gives the record back to the broker: its offset stays uncommitted and
+the group's next owner reads it.
+
+A delivery reaches the subscription holding it through :class:`Holder`, so
+this module does not import the subscription's.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import Protocol
 
 from aiokafka import TopicPartition
 
 from .._envelope import Envelope
-from .._errors import BusClosed
-
-#: Header naming the record a re-produced redelivery stands for (its ``origin``).
-ORIGIN_HEADER = "x-agentos-origin"
-
-if TYPE_CHECKING:
-    from ._kafka_sub import KafkaSubscription
+from .._settle import Holder as SettleHolder
+from .._settle import SettleOnce
 
 
 class Partition:
@@ -56,54 +56,71 @@ class Partition:
         return True
 
 
-class WorkDelivery:
-    """One delivery of a work-queue record; settled at most once."""
+class Holder(SettleHolder, Protocol):
+    """What a delivery needs from the subscription that holds it."""
 
-    __slots__ = ("_offset", "_sub", "attempt", "envelope", "part", "settled", "timer")
+    def finish(self, part: Partition, offset: int) -> None:
+        """The delivery at ``offset`` is settled: its offset may be committed."""
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run ``coro`` in the background (a delayed redelivery, an ack timeout)."""
+
+    async def redeliver(self, envelope: Envelope, attempt: int, origin: str) -> None:
+        """Produce ``envelope`` again as delivery ``attempt`` of the record ``origin``."""
+
+    async def dead_letter(self, env: Envelope, code: str, detail: str, attempts: int) -> None:
+        """Produce ``env`` as a dead letter with ``code``."""
+
+
+class WorkDelivery(SettleOnce):
+    """One delivery of a work-queue record; settled once."""
+
+    _sub: Holder
+
+    def __init__(
+        self,
+        sub: Holder,
+        part: Partition,
+        offset: int,
+        env: Envelope,
+        attempt: int,
+        origin: str | None,
+    ) -> None:
+        super().__init__(sub, env, attempt)
+        self.part, self._offset = part, offset
+        # A redelivery is produced again as a new record: it names the first record it
+        # stands for. A first delivery is that record.
+        tp = part.tp
+        self._origin = origin or f"{tp.topic}/{tp.partition}/{offset}"
+        self.timer: asyncio.TimerHandle | None = None
 
     @property
     def origin(self) -> str | None:
-        # A redelivery is produced again as a new record: it names the first record it
-        # stands for. (A header, so one who may produce on the topic could forge it, as
-        # it could the attempt header.)
-        first = self.envelope.headers.get(ORIGIN_HEADER)
-        return first or f"{self.part.tp.topic}/{self.part.tp.partition}/{self._offset}"
+        return self._origin
 
-    def __init__(
-        self, sub: KafkaSubscription, part: Partition, offset: int, env: Envelope, attempt: int
-    ) -> None:
-        self._sub, self.part, self._offset = sub, part, offset
-        self.envelope, self.attempt = env, attempt
-        self.settled = False
-        self.timer: asyncio.TimerHandle | None = None
-
-    def _settle(self) -> bool:
-        if self.settled:
-            if self._sub.closed:
-                raise BusClosed("cannot settle a delivery after its subscription was closed")
-            return False  # already settled, or taken back after ack_wait / a rebalance
-        self.settled = True
+    def _forget(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self._sub.unsettled.discard(self)
-        return True
+        super()._forget()
 
-    async def ack(self) -> None:
-        if self._settle():
-            self._sub.finish(self.part, self._offset)
+    async def _ack(self) -> None:
+        self._sub.finish(self.part, self._offset)
 
-    async def nack(self, error_code: str = "nack", *, delay: float = 0.0) -> None:
-        if not self._settle():
-            return
-        if delay > 0 and self.attempt < self._sub.options.max_deliver:
-            self._sub.spawn(self._retry(error_code, delay))
+    async def _redeliver(self, error_code: str, delay: float) -> None:
+        if delay > 0:
+            self._sub.spawn(self._produce_again(delay))
         else:
-            await self._retry(error_code, 0.0)
+            await self._produce_again(0.0)
 
-    async def reject(self, error_code: str, detail: str = "") -> None:
-        if self._settle():
-            await self._sub.dead_letter(self.envelope, error_code, detail, self.attempt)
-            self._sub.finish(self.part, self._offset)
+    async def _dead_letter(self, error_code: str, detail: str) -> None:
+        await self._sub.dead_letter(self._envelope, error_code, detail, self._attempt)
+        self._sub.finish(self.part, self._offset)
+
+    async def _produce_again(self, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self._sub.redeliver(self._envelope, self._attempt + 1, self._origin)
+        self._sub.finish(self.part, self._offset)
 
     async def extend(self) -> None:
         """Still working: the ack_wait timer starts again."""
@@ -113,26 +130,6 @@ class WorkDelivery:
             self.timer = loop.call_later(self._sub.options.ack_wait, self.expire)
 
     def expire(self) -> None:
-        """ack_wait passed while the consumer is alive: redeliver by re-producing."""
-        if not self.settled:
-            self.settled = True
-            self._sub.unsettled.discard(self)
-            self._sub.spawn(self._retry("ack_timeout", 0.0))
-
-    def abandon(self) -> None:
-        """The partition moved or the bus closed: the broker redelivers from the last commit."""
-        self.settled = True
-        if self.timer is not None:
-            self.timer.cancel()
-        self._sub.unsettled.discard(self)
-
-    async def _retry(self, code: str, delay: float) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if self.attempt >= self._sub.options.max_deliver:
-            detail = f"not acknowledged after {self.attempt} deliveries"
-            await self._sub.dead_letter(self.envelope, code, detail, self.attempt)
-        else:
-            origin = {ORIGIN_HEADER: self.origin or ""}
-            await self._sub.owner.resend(self.envelope, self.attempt + 1, origin)
-        self._sub.finish(self.part, self._offset)
+        """ack_wait passed while the consumer is alive: settle as a nack ``ack_timeout``."""
+        if not self.settled and not self._sub.closed:
+            self._sub.spawn(self.nack("ack_timeout"))

@@ -38,13 +38,11 @@ from aiokafka.errors import KafkaError
 
 from .._dead_letter import dead_letter
 from .._delivery import FanoutDelivery
-from .._envelope import (
-    Envelope,
-)
-from .._errors import MalformedEnvelope
+from .._envelope import Envelope
+from .._errors import BusError, MalformedEnvelope
 from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
-from ._kafka_codec import from_record, kafka_errors
+from ._kafka_codec import decode_record, kafka_errors
 from ._kafka_delivery import Partition, WorkDelivery
 
 log = logging.getLogger("agent_os.bus.kafka")
@@ -53,15 +51,17 @@ _COMMIT_TIMEOUT = 3.0
 _CANCEL_GRACE = 5.0
 
 
-class Owner(Protocol):
+class Host(Protocol):
     """What a subscription needs from its bus."""
 
     def new_consumer(self, group: str | None) -> AIOKafkaConsumer: ...
 
     async def partitions(self, topic: str) -> set[int]: ...
 
-    async def resend(self, envelope: Envelope, attempt: int, extra: dict[str, str] | None) -> None:
-        """Produce ``envelope`` to its subject's topic with the given attempt / extra headers."""
+    async def resend(
+        self, envelope: Envelope, *, attempt: int = 1, origin: str | None = None
+    ) -> None:
+        """Produce ``envelope`` to its subject's topic (a redelivery or a dead letter)."""
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -83,7 +83,7 @@ class KafkaSubscription:
 
     def __init__(
         self,
-        owner: Owner,
+        host: Host,
         subject: str,
         topic: str,
         handler: Handler,
@@ -92,10 +92,10 @@ class KafkaSubscription:
         *,
         drain_timeout: float,
     ) -> None:
-        self.owner, self._subject, self._topic = owner, subject, topic
+        self.host, self._subject, self._topic = host, subject, topic
         self._handler, self._group, self.options = handler, group, options
         self._drain_timeout = drain_timeout
-        self._consumer = owner.new_consumer(group)
+        self._consumer = host.new_consumer(group)
         self._parts: dict[TopicPartition, Partition] = {}
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._keyed: dict[tuple[int, bytes], deque[Item]] = {}
@@ -120,7 +120,7 @@ class KafkaSubscription:
         """Start consuming; for a group, wait (up to ``join_timeout`` s) for the first join."""
         consumer = self._consumer
         with kafka_errors(f"subscribe to {self._subject!r}"):
-            partitions = await self.owner.partitions(self._topic)
+            partitions = await self.host.partitions(self._topic)
             await consumer.start()
             try:
                 if self._group is None:
@@ -169,7 +169,7 @@ class KafkaSubscription:
                 async with asyncio.timeout(self._drain_timeout):
                     await asyncio.gather(*waits)
         for delivery in [d for d in self.unsettled if d.part.revoked]:
-            delivery.abandon()
+            delivery.take_back()
         await self._commit(parts)
 
     # -- fetching and dispatch ---------------------------------------------
@@ -231,39 +231,42 @@ class KafkaSubscription:
 
     async def _handle(self, part: Partition | None, record: Any) -> None:
         try:
-            env, attempt = from_record(
-                record.topic,
-                record.partition,
-                record.offset,
-                record.key,
-                record.value,
-                record.headers,
-            )
+            env, attempt, origin = decode_record(record)
         except MalformedEnvelope as exc:
-            log.warning("skipped a record on %s: %s", self._topic, exc)
             if part is not None:
-                self.finish(part, record.offset)
+                await self._dead_letter_raw(part, record, exc)
+            else:
+                log.warning("skipped a record on %s: %s", self._topic, exc)
             return
         self._running += 1
         self._idle.clear()
         try:
             if part is None:
-                try:
-                    await self._handler(FanoutDelivery(env))
-                except Exception:
-                    log.exception("handler for %s failed on message %s", self._subject, env.id)
+                fanout = FanoutDelivery(env)
+                await run_handler(self._handler, fanout, self.options.ack_wait, self._subject)
                 return
-            await self._handle_work(part, record.offset, env, attempt)
+            await self._handle_work(WorkDelivery(self, part, record.offset, env, attempt, origin))
         finally:
             self._running -= 1
             if not self._running:
                 self._idle.set()
 
-    async def _handle_work(self, part: Partition, offset: int, env: Envelope, n: int) -> None:
-        delivery = WorkDelivery(self, part, offset, env, n)
+    async def _dead_letter_raw(self, part: Partition, record: Any, exc: MalformedEnvelope) -> None:
+        """A record that is no envelope: dead-letter what it holds, then move past it."""
+        tp = part.tp
+        raw = Envelope(
+            self._subject, record.value or b"", id=f"{tp.topic}-{tp.partition}-{record.offset}"
+        )
+        try:
+            await self.dead_letter(raw, exc.code, str(exc), 1)
+        except BusError as error:
+            log.warning("could not dead-letter a malformed record on %s: %s", self._topic, error)
+        self.finish(part, record.offset)
+
+    async def _handle_work(self, delivery: WorkDelivery) -> None:
+        part = delivery.part
         loop = asyncio.get_running_loop()
         delivery.timer = loop.call_later(self.options.ack_wait, delivery.expire)
-        self.unsettled.add(delivery)
         part.active += 1
         try:
             await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
@@ -271,7 +274,7 @@ class KafkaSubscription:
             part.active -= 1
             if part.revoked:
                 if not delivery.settled:
-                    delivery.abandon()
+                    delivery.take_back()
                 if not part.active and part.drained is not None:
                     part.drained.set()
 
@@ -294,7 +297,10 @@ class KafkaSubscription:
     async def dead_letter(self, env: Envelope, code: str, detail: str, attempts: int) -> None:
         dlq = self.options.dead_letter_subject(env.subject)
         log.info("dead-lettered %s from %s to %s (%s)", env.id, env.subject, dlq, code)
-        await self.owner.resend(dead_letter(env, dlq, code, detail, attempts), 1, None)
+        await self.host.resend(dead_letter(env, dlq, code, detail, attempts))
+
+    async def redeliver(self, envelope: Envelope, attempt: int, origin: str) -> None:
+        await self.host.resend(envelope, attempt=attempt, origin=origin)
 
     async def _commit_loop(self) -> None:
         while True:
@@ -343,7 +349,7 @@ class KafkaSubscription:
                     await self._idle.wait()
         await _cancel(rest + list(self._background))
         for delivery in list(self.unsettled):
-            delivery.abandon()
+            delivery.take_back()
         self.closed = True
         await self._commit(list(self._parts.values()))
         await _stop_consumer(self._consumer)

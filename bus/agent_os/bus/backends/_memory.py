@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from .._envelope import Envelope
 from .._errors import ConfigError, NoResponders
@@ -37,13 +37,14 @@ from .._protocol import (
 from .._waiters import Accept
 from ._base import BusBase
 from ._memory_broker import INBOX_PREFIX, Broker, Consumer
+from ._options import Kind, parse_options
 
 __all__ = ["MemoryBus", "connect", "reset_memory_brokers"]
 
 log = logging.getLogger("agent_os.bus.memory")
 
 _BROKERS: dict[str, Broker] = {}
-_OPTION_TYPES: dict[str, type[int] | type[float]] = {
+_OPTION_TYPES: dict[str, Kind] = {
     "max_payload": int,
     "drain_timeout": float,
     "max_pending": int,
@@ -81,7 +82,7 @@ class MemoryBus(BusBase):
     async def publish(self, envelope: Envelope) -> None:
         """Route ``envelope`` to every subscriber and group of its subject."""
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         self._broker.route(envelope)
 
     async def _subscribe(
@@ -108,7 +109,7 @@ class MemoryBus(BusBase):
     ) -> Envelope:
         """Publish with a private ``reply_to`` and wait for the matching reply."""
         self._check_open()
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         if not self._broker.has_responders(envelope.subject):
             raise NoResponders(f"no subscriber on {envelope.subject!r}")
         if self._inbox_sub is None:
@@ -153,16 +154,7 @@ async def connect(url: str, **options: Any) -> MemoryBus:
     parts = urlsplit(url)
     if parts.scheme.lower() != "memory":
         raise ConfigError(f"not a memory:// URL: {url!r}")
-    merged: dict[str, Any] = dict(parse_qsl(parts.query))
-    merged.update(options)
-    try:
-        settings = {k: _OPTION_TYPES[k](v) for k, v in merged.items()}
-    except KeyError as exc:
-        raise ConfigError(
-            f"unknown memory:// option {exc.args[0]!r}; valid: {', '.join(_OPTION_TYPES)}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid memory:// option in {url!r}: {exc}") from exc
+    settings, _ = parse_options(url, options, _OPTION_TYPES)
     max_retained = int(settings.pop("max_retained", 10_000))
     name = parts.netloc + parts.path.rstrip("/")
     if not name:

@@ -35,6 +35,7 @@ from .._envelope import (
 from .._lease import run_handler
 from .._protocol import Handler, SubscribeOptions
 from .._settle import SettleOnce
+from ._base import GROUP_SETTINGS, adopt_group_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,63 +57,45 @@ class _Message:
 class _WorkDelivery(SettleOnce):
     """One delivery of a work-queue message; settled exactly once."""
 
+    _sub: Consumer
+
     def __init__(self, queue: WorkQueue, msg: _Message, consumer: Consumer) -> None:
-        self._queue, self._msg, self._consumer = queue, msg, consumer
-        self._attempt = msg.deliveries
-        self.settled = False
+        super().__init__(consumer, msg.envelope, msg.deliveries)
+        self._queue, self._msg = queue, msg
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(consumer.options.ack_wait, self.expire, "ack_timeout")
-        consumer.unsettled.add(self)
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._msg.envelope
-
-    @property
-    def attempt(self) -> int:
-        return self._attempt
 
     @property
     def origin(self) -> str | None:
         return f"{self._queue.subject}#{self._msg.seq}"
 
-    def _closed(self) -> bool:
-        return self._consumer.closed
-
     def _forget(self) -> None:
         # Also stale once redelivered after ack_wait: expire() settled it.
         self._timer.cancel()
-        self._consumer.unsettled.discard(self)
-
-    def _max_deliver(self) -> int:
-        return self._consumer.options.max_deliver
+        super()._forget()
 
     async def _ack(self) -> None:
         self._queue.done(self._msg)
 
     async def _redeliver(self, error_code: str, delay: float) -> None:
-        self._queue.retry(self._msg, error_code, delay, self._consumer.options)
+        self._queue.retry(self._msg, error_code, delay, self._sub.options)
 
     async def _dead_letter(self, error_code: str, detail: str) -> None:
-        self._queue.dead_letter(self._msg, error_code, detail, self._consumer.options)
+        self._queue.dead_letter(self._msg, error_code, detail, self._sub.options)
 
     async def extend(self) -> None:
         """Still working: the ack_wait clock starts again."""
         if not self.settled:
             self._timer.cancel()
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(
-                self._consumer.options.ack_wait, self.expire, "ack_timeout"
-            )
+            self._timer = loop.call_later(self._sub.options.ack_wait, self.expire, "ack_timeout")
 
     def expire(self, error_code: str) -> None:
         """The consumer is presumed dead: redeliver (or dead-letter)."""
         if self.settled:
             return
-        self.settled = True
-        self._timer.cancel()
-        self._consumer.unsettled.discard(self)
-        self._queue.retry(self._msg, error_code, 0.0, self._consumer.options)
+        self.take_back()
+        self._queue.retry(self._msg, error_code, 0.0, self._sub.options)
 
 
 class Consumer:
@@ -207,6 +190,8 @@ class WorkQueue:
         self.backlog: list[_Message] = []  # sorted by seq: redeliveries keep their place
         self.consumers: list[Consumer] = []
         self._busy_keys: set[str] = set()
+        #: The group's settings, kept from its first consumer (see ``adopt_group_settings``).
+        self.settings: dict[str, float] | None = None
         self._rr = 0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -332,6 +317,11 @@ class Broker:
             queue = groups[consumer.group] = WorkQueue(self, consumer.subject, consumer.group)
             for envelope in self._retained.pop(consumer.subject, ()):
                 queue.backlog.append(_Message(envelope, self._seq()))
+        if queue.settings is None:
+            queue.settings = {name: getattr(consumer.options, name) for name in GROUP_SETTINGS}
+        else:
+            where = f"group {consumer.group!r} on {consumer.subject!r}"
+            consumer.options = adopt_group_settings(consumer.options, queue.settings, where)
         consumer.queue = queue
         queue.consumers.append(consumer)
         queue.pump()

@@ -80,7 +80,7 @@ import contextlib
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -99,6 +99,7 @@ from ._nats_codec import (
     CORRELATION_ID,
     DEADLINE,
     REPLY_TO,
+    RESERVED_PREFIXES,
     STATUS,
     from_message,
     stream_name,
@@ -123,6 +124,8 @@ _HEADER_RESERVE = 1024
 
 class NatsBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over one nats-py connection."""
+
+    reserved_headers = RESERVED_PREFIXES
 
     def __init__(self, url: str, nc: Client, settings: NatsSettings) -> None:
         super().__init__(url, max(0, nc.max_payload - _HEADER_RESERVE))
@@ -211,7 +214,7 @@ class NatsBus(BusBase):
         that the stream captures all the same, unconfirmed.
         """
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         subject = envelope.subject
         headers = to_headers(envelope)
         try:
@@ -241,7 +244,7 @@ class NatsBus(BusBase):
     async def publish_dead_letter(self, envelope: Envelope) -> None:
         """Keep a dead letter in its subject's stream, core prefix or not; wait for the ack."""
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         self._dead_letter_subjects.add(envelope.subject)
         try:
             await self._keep(envelope.subject, envelope.body, to_headers(envelope), durable=True)
@@ -269,7 +272,7 @@ class NatsBus(BusBase):
     ) -> Envelope:
         """Publish with a private inbox as ``reply_to``; wait for the reply."""
         self._check_open()
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         if self._inbox_sub is None:
             async with self._stream_lock:  # the first requests race to make the inbox
                 if self._inbox_sub is None:
@@ -359,9 +362,7 @@ class NatsBus(BusBase):
 
 async def connect(url: str, **options: Any) -> NatsBus:
     """Connect to NATS (``nats://host:port``, ``tls://...``, ``nats://h1:4222,h2:4222``)."""
-    raw: dict[str, Any] = dict(parse_qsl(urlsplit(url).query))
-    raw.update(options)
-    settings, client_options = NatsSettings.parse(raw)
+    settings, client_options = NatsSettings.parse(url, options)
     holder: list[NatsBus] = []
 
     async def reconnected() -> None:

@@ -43,10 +43,15 @@ KEY = "Agentos-Key"
 DEADLINE = "Agentos-Deadline"
 #: Delivery attempt of a message re-published after a nack on a core queue group.
 ATTEMPT = "Agentos-Attempt"
+#: The first delivery a re-published message stands for (its ``Delivery.origin``).
+ORIGIN = "Agentos-Origin"
 #: Set by the server on status messages (no responders, pull request expired, ...).
 STATUS = "Status"
 
-_RESERVED = frozenset({MSG_ID, REPLY_TO, CORRELATION_ID, KEY, DEADLINE, ATTEMPT})
+#: Header names the bus and the server use themselves (lower case prefixes): a
+#: publisher may not set them (``NatsBus`` refuses them), and a received
+#: message's own headers never include them.
+RESERVED_PREFIXES = ("agentos-", "nats-")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -76,7 +81,7 @@ def from_message(
     """
     if not headers:
         return Envelope(subject, body, id=new_id(), reply_to=native_reply or None)
-    rest = {k: v for k, v in headers.items() if k not in _RESERVED}
+    rest = user_headers(headers)
     raw_deadline = headers.get(DEADLINE)
     try:
         deadline = float(raw_deadline) if raw_deadline is not None else None
@@ -104,8 +109,13 @@ def dead_letter_of(
 def raw_envelope(msg: Msg) -> Envelope:
     """What can be kept of a message that is no envelope (for its dead letter)."""
     headers = msg.headers or {}
-    rest = {k: v for k, v in headers.items() if k not in _RESERVED}
+    rest = user_headers(headers)
     return Envelope(msg.subject, msg.data, headers=rest, id=headers.get(MSG_ID) or new_id())
+
+
+def user_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` without the reserved ones (see ``RESERVED_PREFIXES``)."""
+    return {k: v for k, v in headers.items() if not k.lower().startswith(RESERVED_PREFIXES)}
 
 
 def wire_size(envelope: Envelope) -> int:

@@ -7,9 +7,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import ConfigError
+from ._options import Kind, parse_options
 
-_BOOLS = {"1": True, "true": True, "yes": True, "on": True}
-_BOOLS.update({"0": False, "false": False, "no": False, "off": False})
+#: ``nats.connect`` keywords a bus URL or ``connect`` may pass through (the bus sets
+#: the servers, the callbacks, and the timing it has options for itself).
+CLIENT_OPTIONS = frozenset(
+    {
+        "name", "pedantic", "verbose", "ping_interval", "max_outstanding_pings",
+        "dont_randomize", "flusher_queue_size", "no_echo", "tls", "tls_hostname",
+        "tls_handshake_first", "user", "password", "token", "signature_cb", "user_jwt_cb",
+        "user_credentials", "nkeys_seed", "nkeys_seed_str", "inbox_prefix", "pending_size",
+        "flush_timeout", "ws_connection_headers",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +48,11 @@ class NatsSettings:
     publish_ack: bool = True
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> tuple[NatsSettings, dict[str, Any]]:
-        """Split ``raw`` into our settings and the rest (for ``nats.connect``)."""
-        ours: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in raw:
-                value = raw.pop(f.name)
-                try:
-                    ours[f.name] = _convert(type(getattr(cls(), f.name)), value)
-                except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"invalid nats option {f.name}={value!r}: {exc}") from exc
+    def parse(cls, url: str, given: dict[str, Any]) -> tuple[NatsSettings, dict[str, Any]]:
+        """Our settings from ``url``'s query and ``given``, and the ``nats.connect`` keywords."""
+        defaults = cls()
+        kinds: dict[str, Kind] = {f.name: type(getattr(defaults, f.name)) for f in fields(cls)}
+        ours, client_options = parse_options(url, given, kinds, pass_on=CLIENT_OPTIONS)
         settings = cls(**ours)
         if settings.stream_storage not in ("file", "memory"):
             raise ConfigError(
@@ -55,17 +60,7 @@ class NatsSettings:
             )
         if settings.pull_heartbeat * 2 > settings.pull_expires:
             raise ConfigError("pull_heartbeat must be at most half of pull_expires")
-        return settings, raw
-
-
-def _convert(kind: type, value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    if kind is bool and isinstance(value, str):
-        if value.lower() not in _BOOLS:
-            raise ValueError(f"expected one of {', '.join(_BOOLS)}")
-        return _BOOLS[value.lower()]
-    return kind(value)
+        return settings, client_options
 
 
 def servers(url: str) -> list[str]:

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -30,7 +30,7 @@ from .._lease import run_handler
 from .._pool import Pool
 from .._protocol import Handler, SubscribeOptions
 from .._settle import SettleOnce
-from ._base import adopt_ack_wait
+from ._base import adopt_group_settings
 from ._nats_codec import (
     STATUS,
     consumer_name,
@@ -41,60 +41,57 @@ from ._nats_codec import (
     stream_position,
     translate,
 )
-
-if TYPE_CHECKING:
-    from ._nats import NatsBus
+from ._nats_host import Host
 
 log = logging.getLogger("agent_os.bus.nats")
 
 _PENDING_MESSAGES = "Nats-Pending-Messages"
 _HEARTBEAT = "100"
 _ERR_CONSUMER_NOT_UNIQUE = 10100  # a work-queue stream takes one consumer per subject
+#: Consumer metadata key holding the group's max_deliver (JetStream's own is unlimited).
+MAX_DELIVER_KEY = "agentos.max_deliver"
+
+
+def _settings(config: ConsumerConfig) -> dict[str, float]:
+    """The group settings an existing consumer keeps (see ``adopt_group_settings``)."""
+    found: dict[str, float] = {}
+    if config.ack_wait:
+        found["ack_wait"] = config.ack_wait
+    recorded = (config.metadata or {}).get(MAX_DELIVER_KEY, "")
+    if recorded.isascii() and recorded.isdigit() and 0 < int(recorded) < 2**31:
+        found["max_deliver"] = int(recorded)
+    return found
 
 
 class _WorkDelivery(SettleOnce):
     """One JetStream delivery of a work-queue message; settled once."""
 
-    __slots__ = ("_attempt", "_msg", "_sub", "envelope", "settled")
+    _sub: WorkSubscription
 
-    @property
-    def attempt(self) -> int:
-        return self._attempt
+    def __init__(self, sub: WorkSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
+        super().__init__(sub, envelope, attempt)
+        self.msg = msg
 
     @property
     def origin(self) -> str | None:
         try:
-            return stream_position(self._msg.reply)
+            return stream_position(self.msg.reply)
         except (ValueError, IndexError):
             return None
 
-    def __init__(self, sub: WorkSubscription, msg: Msg, envelope: Envelope, attempt: int) -> None:
-        self._sub, self._msg = sub, msg
-        self.envelope, self._attempt = envelope, attempt
-        self.settled = False
-
-    def _closed(self) -> bool:
-        return self._sub.closed
-
-    def _forget(self) -> None:
-        self._sub.unsettled.discard(self)
-
-    def _max_deliver(self) -> int:
-        return self._sub.options.max_deliver
-
     async def _ack(self) -> None:
-        await self._sub.send_ack(self._msg, b"+ACK")
+        await self._sub.send_ack(self.msg, b"+ACK")
 
     async def _redeliver(self, error_code: str, delay: float) -> None:
-        await self._sub.send_nak(self._msg, delay)
+        await self._sub.send_nak(self.msg, delay)
 
     async def _dead_letter(self, error_code: str, detail: str) -> None:
-        await self._sub.dead_letter(self._msg, self.envelope, error_code, detail, self.attempt)
+        await self._sub.dead_letter(self.msg, self._envelope, error_code, detail, self._attempt)
 
     async def extend(self) -> None:
         """Still working: JetStream restarts the ack_wait clock on an in-progress ack."""
         if not self.settled:
-            await self._sub.send_ack(self._msg, b"+WPI")
+            await self._sub.send_ack(self.msg, b"+WPI")
 
 
 class WorkSubscription:
@@ -102,18 +99,18 @@ class WorkSubscription:
 
     def __init__(
         self,
-        bus: NatsBus,
+        host: Host,
         subject: str,
         group: str,
         handler: Handler,
         options: SubscribeOptions,
     ) -> None:
-        self._bus, self._subject, self._group, self._handler = bus, subject, group, handler
+        self.host, self._subject, self._group, self._handler = host, subject, group, handler
         self.options = options
         self._consumer = consumer_name(subject, group)
         self._stream = ""
         self._next = ""
-        self._inbox = bus.nc.new_inbox()
+        self._inbox = host.nc.new_inbox()
         self._limit = options.concurrency
         self._floor = max(1, options.concurrency // 4)
         self._credit = 0
@@ -133,24 +130,24 @@ class WorkSubscription:
     async def start(self) -> None:
         await self._ensure_consumer(refresh=False)
         try:
-            self._sub = await self._bus.nc.subscribe(self._inbox, cb=self._on_msg)
+            self._sub = await self.host.nc.subscribe(self._inbox, cb=self._on_msg)
         except nats.errors.Error as exc:
             raise translate(exc, f"subscribe to {self._subject!r}") from exc
         await self._pull()
         self._arm_watchdog()
 
     async def _ensure_consumer(self, *, refresh: bool) -> None:
-        self._stream = await self._bus.ensure_stream(self._subject, refresh=refresh)
+        self._stream = await self.host.ensure_stream(self._subject, refresh=refresh)
         try:
-            current = await self._bus.js.consumer_info(self._stream, self._consumer)
+            current = await self.host.js.consumer_info(self._stream, self._consumer)
         except nats.js.errors.NotFoundError:
             current = None
         except nats.errors.Error as exc:
             raise translate(exc, f"read consumer {self._consumer} on {self._stream}") from exc
-        if current is not None and current.config.ack_wait:
-            # add_consumer would silently update the fleet's consumer to our value.
+        if current is not None:
+            # add_consumer would silently update the fleet's consumer to our values.
             where = f"consumer {self._consumer} on stream {self._stream}"
-            self.options = adopt_ack_wait(self.options, current.config.ack_wait, where)
+            self.options = adopt_group_settings(self.options, _settings(current.config), where)
         config = ConsumerConfig(
             name=self._consumer,
             durable_name=self._consumer,
@@ -163,9 +160,11 @@ class WorkSubscription:
             # instead of leaving the message parked in the stream for ever.
             max_deliver=-1,
             filter_subject=self._subject,
+            # ... so the consumer keeps the group's max_deliver where the bus reads it.
+            metadata={MAX_DELIVER_KEY: str(self.options.max_deliver)},
         )
         try:
-            await self._bus.js.add_consumer(self._stream, config)
+            await self.host.js.add_consumer(self._stream, config)
         except nats.js.errors.APIError as exc:
             if exc.err_code == _ERR_CONSUMER_NOT_UNIQUE:
                 raise NotSupported(
@@ -187,11 +186,11 @@ class WorkSubscription:
         self._credit += free
         request = {
             "batch": free,
-            "expires": int(self._bus.pull_expires * 1e9),
-            "idle_heartbeat": int(self._bus.pull_heartbeat * 1e9),
+            "expires": int(self.host.pull_expires * 1e9),
+            "idle_heartbeat": int(self.host.pull_heartbeat * 1e9),
         }
         try:
-            await self._bus.nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
+            await self.host.nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
         except nats.errors.Error as exc:
             self._credit -= free
             if self.active:
@@ -253,14 +252,14 @@ class WorkSubscription:
         await self._pull()
 
     def _arm_watchdog(self) -> None:
-        interval = self._bus.pull_heartbeat
+        interval = self.host.pull_heartbeat
         self._watchdog = asyncio.get_running_loop().call_later(interval, self._check_alive)
 
     def _check_alive(self) -> None:
         if not self.active:
             return
         silent = time.monotonic() - self._last_seen
-        if self._credit > 0 and silent > 3 * self._bus.pull_heartbeat:
+        if self._credit > 0 and silent > 3 * self.host.pull_heartbeat:
             log.warning("no heartbeat on %s for %.1fs: pulling afresh", self._subject, silent)
             self._last_seen = time.monotonic()
             self.recover()
@@ -283,12 +282,11 @@ class WorkSubscription:
             await self.dead_letter(msg, envelope, "ack_timeout", detail, max_deliver)
             return
         delivery = _WorkDelivery(self, msg, envelope, attempt)
-        self.unsettled.add(delivery)
         await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
 
     async def send_ack(self, msg: Msg, payload: bytes) -> None:
         try:
-            await self._bus.nc.publish(msg.reply, payload)
+            await self.host.nc.publish(msg.reply, payload)
         except nats.errors.Error as exc:
             raise translate(exc, f"settle a message on {self._subject!r}") from exc
 
@@ -309,7 +307,7 @@ class WorkSubscription:
         dlq = self.options.dead_letter_subject(envelope.subject)
         try:
             dead = dead_letter_of(envelope, dlq, code, detail, attempts)
-            await self._bus.publish_dead_letter(dead)
+            await self.host.publish_dead_letter(dead)
         except BusError:
             log.exception("dead-lettering %s to %s failed; it will be retried", envelope.id, dlq)
             await self.send_nak(msg, 1.0, quiet=True)
@@ -330,12 +328,11 @@ class WorkSubscription:
                     await self._sub.unsubscribe()
             for msg in self._pool.take_pending():
                 await self.send_nak(msg, 0.0, quiet=True)
-        await self._pool.stop(self._bus.drain_timeout)
+        await self._pool.stop(self.host.drain_timeout)
 
     async def abandon(self) -> None:
         """The bus is closing: give back deliveries the handlers left unsettled."""
         for delivery in list(self.unsettled):
-            delivery.settled = True
-            await self.send_nak(delivery._msg, 0.0, quiet=True)
-        self.unsettled.clear()
+            delivery.take_back()
+            await self.send_nak(delivery.msg, 0.0, quiet=True)
         self.closed = True

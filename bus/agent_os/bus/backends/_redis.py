@@ -51,15 +51,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import NoScriptError, RedisError
@@ -69,6 +72,7 @@ from .._errors import BusError, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
 from ._base import BusBase
+from ._options import Kind, parse_options
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
     FANOUT_TRIM_SCRIPT,
@@ -80,7 +84,7 @@ from ._redis_codec import (
     stream_entries,
     translate,
 )
-from ._redis_sub import BlockingReader, FanoutSubscription, Shared
+from ._redis_sub import BlockingReader, FanoutSubscription
 from ._redis_work import WorkSubscription
 
 __all__ = ["RedisBus", "connect"]
@@ -90,7 +94,7 @@ log = logging.getLogger("agent_os.bus.redis")
 #: Subjects under this prefix are reply streams (bounded, with a TTL).
 REPLY_PREFIX = "reply:"
 
-_OPTION_TYPES: dict[str, type[int] | type[float] | type[str]] = {
+_OPTION_TYPES: dict[str, Kind] = {
     "prefix": str,
     "max_payload": int,
     "drain_timeout": float,
@@ -108,49 +112,48 @@ class RedisBus(BusBase):
 
     def __init__(self, url: str, client: aioredis.Redis, **settings: Any) -> None:
         super().__init__(url, settings.get("max_payload", DEFAULT_MAX_PAYLOAD))
-        self._client = client
-        self._prefix: str = settings.get("prefix", "agentos:")
-        self._drain_timeout: float = settings.get("drain_timeout", 5.0)
+        # What the subscriptions use (see ``_redis_sub.Host``).
+        self.client = client
+        self.pool = client.connection_pool
+        self.prefix: str = settings.get("prefix", "agentos:")
+        self.consumer_prefix = uuid.uuid4().hex
+        self.seq: Iterator[int] = itertools.count(1)
+        self.block_ms: int = settings.get("block_ms", 30_000)
+        self.trim_interval: float = settings.get("trim_interval", 5.0)
+        self.fanout_maxlen: int = settings.get("fanout_maxlen", 10_000)
+        self.dead_letter_maxlen: int = settings.get("dead_letter_maxlen", 10_000)
+        self.trim_script = client.register_script(TRIM_SCRIPT)
+        self.fanout_trim_script = client.register_script(FANOUT_TRIM_SCRIPT)
+        self.drain_timeout: float = settings.get("drain_timeout", 5.0)
         self._reply_maxlen: int = settings.get("reply_maxlen", 1000)
         self._reply_ttl: int = settings.get("reply_ttl", 300)
-        client_id = uuid.uuid4().hex
         # Non-blocking commands of the hot path (publish, reply, XACK) are pipelined.
         self._batch = CommandBatcher(client)
-        self._shared = Shared(
-            client=client,
-            pool=client.connection_pool,
-            execute=self._batch.execute,
-            prefix=self._prefix,
-            consumer_prefix=client_id,
-            block_ms=settings.get("block_ms", 30_000),
-            trim_interval=settings.get("trim_interval", 5.0),
-            fanout_maxlen=settings.get("fanout_maxlen", 10_000),
-            dead_letter_maxlen=settings.get("dead_letter_maxlen", 10_000),
-            trim_script=client.register_script(TRIM_SCRIPT),
-            fanout_trim_script=client.register_script(FANOUT_TRIM_SCRIPT),
-            drain_timeout=self._drain_timeout,
-        )
         self._reply_script = client.register_script(REPLY_SCRIPT)
-        self._reply_subject = REPLY_PREFIX + client_id
-        self._reply_key = self._prefix + self._reply_subject
+        self._reply_subject = REPLY_PREFIX + self.consumer_prefix
+        self._reply_key = self.prefix + self._reply_subject
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_reader: BlockingReader | None = None
         self._subs: list[FanoutSubscription | WorkSubscription] = []
 
+    async def execute(self, *args: Any) -> Any:
+        """Run one non-blocking command, pipelined with the others of this moment."""
+        return await self._batch.execute(*args)
+
     async def publish(self, envelope: Envelope) -> None:
         """``XADD`` the envelope to its subject's stream."""
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
-        key = self._prefix + envelope.subject
+        self._check_envelope(envelope)
+        key = self.prefix + envelope.subject
         try:
             if envelope.subject.startswith(REPLY_PREFIX):
                 args = [self._reply_maxlen, self._reply_ttl, *entry_fields(envelope)]
                 try:
-                    await self._shared.execute("EVALSHA", self._reply_script.sha, 1, key, *args)
+                    await self.execute("EVALSHA", self._reply_script.sha, 1, key, *args)
                 except NoScriptError:  # a restarted server forgot it: load it and run
                     await self._reply_script(keys=[key], args=args)
             else:
-                await self._shared.execute("XADD", key, "*", *entry_fields(envelope))
+                await self.execute("XADD", key, "*", *entry_fields(envelope))
         except (RedisError, OSError) as exc:
             raise translate(exc, f"publishing to {envelope.subject!r}") from exc
 
@@ -160,9 +163,9 @@ class RedisBus(BusBase):
         """A fan-out reader (``group=None``) or a consumer of consumer group ``group``."""
         sub: FanoutSubscription | WorkSubscription
         if group is None:
-            sub = FanoutSubscription(self._shared, subject, handler, opts)
+            sub = FanoutSubscription(self, subject, handler, opts)
         else:
-            sub = WorkSubscription(self._shared, subject, handler, group, opts)
+            sub = WorkSubscription(self, subject, handler, group, opts)
         await sub.start()
         self._subs.append(sub)
         return sub
@@ -173,7 +176,7 @@ class RedisBus(BusBase):
         """Publish with ``reply_to`` = this bus's reply stream; wait for the matching reply."""
         self._check_open()
         if self._reply_task is None:
-            self._reply_reader = BlockingReader(self._shared.pool)
+            self._reply_reader = BlockingReader(self.pool)
             self._reply_task = asyncio.get_running_loop().create_task(self._read_replies())
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         routed = replace(envelope, reply_to=self._reply_subject, deadline=deadline)
@@ -185,7 +188,7 @@ class RedisBus(BusBase):
         reader = self._reply_reader
         assert reader is not None
         last: bytes = b"0-0"  # the stream is ours alone: everything in it is for us
-        block = self._shared.block_ms
+        block = self.block_ms
         backoff = 0.05
         while not self._closed.is_set():
             try:
@@ -222,16 +225,15 @@ class RedisBus(BusBase):
             return
         try:
             await asyncio.gather(*(sub.stop() for sub in self._subs))
-            await asyncio.gather(*(sub.drain(self._drain_timeout) for sub in self._subs))
+            await asyncio.gather(*(sub.drain(self.drain_timeout) for sub in self._subs))
             await asyncio.gather(*(sub.release() for sub in self._subs))
             self._fail_waiting()
             await self._stop_replies()
             await self._batch.close()
         finally:
-            self._shared.closed = True
             self._closed.set()
             with contextlib.suppress(RedisError, OSError):
-                await self._client.aclose()
+                await self.client.aclose()
 
     async def _stop_replies(self) -> None:
         task, reader = self._reply_task, self._reply_reader
@@ -239,8 +241,8 @@ class RedisBus(BusBase):
             return
         with contextlib.suppress(RedisError, OSError):
             if reader.client_id is not None:
-                await self._shared.execute("CLIENT", "UNBLOCK", reader.client_id)
-            await self._client.delete(self._reply_key)
+                await self.execute("CLIENT", "UNBLOCK", reader.client_id)
+            await self.client.delete(self._reply_key)
         await asyncio.wait({task}, timeout=0.2)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -248,20 +250,10 @@ class RedisBus(BusBase):
 
 
 def _split_options(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Our options, and the URL for redis-py with only the query options it knows."""
+    known = URL_QUERY_ARGUMENT_PARSERS
+    settings, theirs = parse_options(url, options, _OPTION_TYPES, pass_on=known)
     parts = urlsplit(url)
-    ours: dict[str, Any] = {}
-    theirs: list[tuple[str, str]] = []
-    for name, value in parse_qsl(parts.query):
-        (ours.__setitem__(name, value) if name in _OPTION_TYPES else theirs.append((name, value)))
-    ours.update(options)
-    try:
-        settings = {name: _OPTION_TYPES[name](value) for name, value in ours.items()}
-    except KeyError as exc:
-        raise ConfigError(
-            f"unknown redis:// option {exc.args[0]!r}; valid: {', '.join(_OPTION_TYPES)}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid redis:// option in {url!r}: {exc}") from exc
     return urlunsplit(parts._replace(query=urlencode(theirs))), settings
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import ConnectionPool
@@ -31,14 +29,15 @@ from ._redis_codec import decode_entry, pairs, stream_entries, translate
 log = logging.getLogger("agent_os.bus.redis")
 
 
-@dataclass
-class Shared:
-    """What every subscription of one bus uses."""
+class Host(Protocol):
+    """What a subscription needs from its bus."""
 
     client: Redis
     pool: ConnectionPool
     prefix: str
+    #: Consumer names of this bus are ``<consumer_prefix>-<next(seq)>``.
     consumer_prefix: str
+    seq: Iterator[int]
     block_ms: int
     trim_interval: float
     fanout_maxlen: int
@@ -46,13 +45,13 @@ class Shared:
     dead_letter_maxlen: int
     trim_script: AsyncScript
     fanout_trim_script: AsyncScript
-    #: ``client.execute_command``, typed (redis-py leaves it unannotated).
-    execute: Callable[..., Awaitable[Any]]
-    drain_timeout: float = 5.0
-    closed: bool = False
+    drain_timeout: float
 
-    def __post_init__(self) -> None:
-        self.seq = itertools.count(1)
+    @property
+    def closed(self) -> bool: ...
+
+    async def execute(self, *args: Any) -> Any:
+        """Run one non-blocking command (pipelined with others on the hot path)."""
 
 
 class BlockingReader:
@@ -85,11 +84,11 @@ class SubscriptionBase:
     """Read loop, bounded handler concurrency and shutdown shared by both kinds."""
 
     def __init__(
-        self, shared: Shared, subject: str, handler: Handler, options: SubscribeOptions
+        self, host: Host, subject: str, handler: Handler, options: SubscribeOptions
     ) -> None:
-        self.shared, self._subject, self._handler, self.options = shared, subject, handler, options
-        self.key = shared.prefix + subject
-        self._reader = BlockingReader(shared.pool)
+        self.host, self._subject, self._handler, self.options = host, subject, handler, options
+        self.key = host.prefix + subject
+        self._reader = BlockingReader(host.pool)
         self._inflight: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -124,7 +123,7 @@ class SubscriptionBase:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _read_loop(self) -> None:
-        timeout = self.shared.block_ms / 1000 + 10.0
+        timeout = self.host.block_ms / 1000 + 10.0
         backoff = 0.05
         while self._active:
             free = self.options.concurrency - len(self._inflight)
@@ -155,7 +154,7 @@ class SubscriptionBase:
 
     async def _trim_loop(self) -> None:
         while self._active:
-            await self._pause(self.shared.trim_interval)
+            await self._pause(self.host.trim_interval)
             if not self._active:
                 return
             try:
@@ -188,7 +187,7 @@ class SubscriptionBase:
                 break
             if self._reader.client_id is not None:
                 try:
-                    await self.shared.execute("CLIENT", "UNBLOCK", self._reader.client_id)
+                    await self.host.execute("CLIENT", "UNBLOCK", self._reader.client_id)
                 except (RedisError, OSError):
                     break
             await asyncio.wait({task}, timeout=0.02)
@@ -215,7 +214,7 @@ class FanoutSubscription(SubscriptionBase):
 
     async def start(self) -> None:
         try:
-            last = await self.shared.client.xrevrange(self.key, count=1)
+            last = await self.host.client.xrevrange(self.key, count=1)
         except (RedisError, OSError) as exc:
             raise translate(exc, f"subscribing to {self._subject!r}") from exc
         # The last existing id, not "$": "$" would be resolved only when the
@@ -224,7 +223,7 @@ class FanoutSubscription(SubscriptionBase):
         self._start_loops()
 
     def _read_args(self, count: int) -> tuple[Any, ...]:
-        block = self.shared.block_ms
+        block = self.host.block_ms
         return ("XREAD", "COUNT", count, "BLOCK", block, "STREAMS", self.key, self._last)
 
     def _on_entries(self, entries: list[Any]) -> None:
@@ -240,9 +239,9 @@ class FanoutSubscription(SubscriptionBase):
             self._spawn(FanoutDelivery(envelope))
 
     async def _trim(self) -> None:
-        await self.shared.fanout_trim_script(keys=[self.key], args=[self.shared.fanout_maxlen])
+        await self.host.fanout_trim_script(keys=[self.key], args=[self.host.fanout_maxlen])
 
     async def unsubscribe(self) -> None:
         """Stop receiving and wait (bounded) for in-flight handlers."""
         await self.stop()
-        await self.drain(self.shared.drain_timeout)
+        await self.drain(self.host.drain_timeout)

@@ -15,9 +15,9 @@ from .._envelope import (
 from .._errors import BusError, MalformedEnvelope
 from .._protocol import Handler, SubscribeOptions
 from .._settle import SettleOnce
-from ._base import adopt_ack_wait
+from ._base import GROUP_SETTINGS, adopt_group_settings
 from ._redis_codec import decode_entry, entry_fields, pairs, translate
-from ._redis_sub import Shared, SubscriptionBase, log
+from ._redis_sub import Host, SubscriptionBase, log
 
 #: IDLE given to a nacked entry so any group member's reclaim takes it at once.
 _NACK_IDLE_MS = 86_400_000
@@ -26,7 +26,7 @@ _NACK_IDLE_MS = 86_400_000
 class WorkDelivery(SettleOnce):
     """One delivery of a stream entry to a group consumer; settled at most once."""
 
-    __slots__ = ("_attempt", "_envelope", "_sub", "entry_id", "fields", "settled")
+    _sub: WorkSubscription
 
     def __init__(
         self,
@@ -36,31 +36,12 @@ class WorkDelivery(SettleOnce):
         envelope: Envelope,
         attempt: int,
     ) -> None:
-        self._sub, self.entry_id, self.fields = sub, entry_id, fields
-        self._envelope, self._attempt = envelope, attempt
-        self.settled = False
-        sub.unsettled.add(self)
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._envelope
-
-    @property
-    def attempt(self) -> int:
-        return self._attempt
+        super().__init__(sub, envelope, attempt)
+        self.entry_id, self.fields = entry_id, fields
 
     @property
     def origin(self) -> str | None:
         return f"{self._sub.key}#{self.entry_id.decode()}"
-
-    def _closed(self) -> bool:
-        return self._sub.shared.closed
-
-    def _forget(self) -> None:
-        self._sub.unsettled.discard(self)
-
-    def _max_deliver(self) -> int:
-        return self._sub.options.max_deliver
 
     async def _ack(self) -> None:
         await self._sub.ack(self.entry_id)
@@ -82,20 +63,24 @@ class WorkSubscription(SubscriptionBase):
 
     def __init__(
         self,
-        shared: Shared,
+        host: Host,
         subject: str,
         handler: Handler,
         group: str,
         options: SubscribeOptions,
     ) -> None:
-        super().__init__(shared, subject, handler, options)
+        super().__init__(host, subject, handler, options)
         self.group = group
-        self.consumer = f"{shared.consumer_prefix}-{next(shared.seq)}"
+        self.consumer = f"{host.consumer_prefix}-{next(host.seq)}"
         self.unsettled: set[WorkDelivery] = set()
         self._dlq_subject = options.dead_letter_subject(subject)
-        self._dlq_key = shared.prefix + self._dlq_subject
+        self._dlq_key = host.prefix + self._dlq_subject
         self._ack_wait_ms = max(1, int(options.ack_wait * 1000))
         self._reclaim_now = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self.host.closed
 
     async def start(self) -> None:
         try:
@@ -106,24 +91,29 @@ class WorkSubscription(SubscriptionBase):
         self._loops.append(asyncio.get_running_loop().create_task(self._reclaim_loop()))
 
     async def _ensure_group(self) -> None:
-        client = self.shared.client
+        client = self.host.client
         try:
             # Id 0, not $: messages published before the group existed are kept for it.
             await client.xgroup_create(self.key, self.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        # Redis keeps no ack_wait for a group: the first member records its own, and
-        # every later member adopts it, so all reclaim after the same idle time.
-        settings = f"{self.shared.prefix}group-settings:{self._subject}:{self.group}"
-        await client.hsetnx(settings, "ack_wait", repr(self.options.ack_wait))
-        recorded = await client.hget(settings, "ack_wait")
-        try:
-            existing = float(recorded) if recorded is not None else self.options.ack_wait
-        except ValueError:
-            return
+        # Redis keeps no settings for a group: the first member records its own, and
+        # every later member adopts them, so all reclaim after the same idle time and
+        # dead-letter after the same number of deliveries.
+        settings = f"{self.host.prefix}group-settings:{self._subject}:{self.group}"
+        mine = {name: repr(getattr(self.options, name)) for name in GROUP_SETTINGS}
+        async with client.pipeline(transaction=True) as pipe:
+            for name, value in mine.items():
+                pipe.hsetnx(settings, name, value)
+            pipe.hgetall(settings)
+            recorded = (await pipe.execute())[-1]
+        existing: dict[str, float] = {}
+        for name in GROUP_SETTINGS:
+            with contextlib.suppress(TypeError, ValueError):
+                existing[name] = float(recorded.get(name.encode()))
         where = f"group {self.group!r} on {self.key}"
-        self.options = adopt_ack_wait(self.options, existing, where)
+        self.options = adopt_group_settings(self.options, existing, where)
         self._ack_wait_ms = max(1, int(self.options.ack_wait * 1000))
 
     async def _on_read_error(self, exc: ResponseError) -> bool:
@@ -138,7 +128,7 @@ class WorkSubscription(SubscriptionBase):
     def _read_args(self, count: int) -> tuple[Any, ...]:
         return (
             "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count,
-            "BLOCK", self.shared.block_ms, "STREAMS", self.key, ">",
+            "BLOCK", self.host.block_ms, "STREAMS", self.key, ">",
         )  # fmt: skip
 
     def _on_entries(self, entries: list[Any]) -> None:
@@ -164,7 +154,7 @@ class WorkSubscription(SubscriptionBase):
 
     async def ack(self, entry_id: bytes) -> None:
         try:
-            await self.shared.execute("XACK", self.key, self.group, entry_id)
+            await self.host.execute("XACK", self.key, self.group, entry_id)
         except (RedisError, OSError) as exc:
             raise translate(exc, f"acking on {self._subject!r}") from exc
 
@@ -192,7 +182,7 @@ class WorkSubscription(SubscriptionBase):
 
     async def _age(self, entry_id: bytes, idle_ms: int) -> None:
         """Keep ``entry_id`` pending but make it look idle for ``idle_ms``."""
-        await self.shared.client.xclaim(
+        await self.host.client.xclaim(
             self.key, self.group, self.consumer, 0, [entry_id], idle=idle_ms, justid=True
         )
 
@@ -210,9 +200,9 @@ class WorkSubscription(SubscriptionBase):
         flat = entry_fields(dead)
         log.info("dead-lettering %r from %s to %s (%s)", entry_id, self.key, self._dlq_key, code)
         try:
-            async with self.shared.client.pipeline(transaction=True) as pipe:
+            async with self.host.client.pipeline(transaction=True) as pipe:
                 pipe.execute_command(
-                    "XADD", self._dlq_key, "MAXLEN", "~", self.shared.dead_letter_maxlen, "*", *flat
+                    "XADD", self._dlq_key, "MAXLEN", "~", self.host.dead_letter_maxlen, "*", *flat
                 )
                 pipe.execute_command("XACK", self.key, self.group, entry_id)
                 await pipe.execute()
@@ -242,7 +232,7 @@ class WorkSubscription(SubscriptionBase):
             if free <= 0:
                 return
             try:
-                reply = await self.shared.client.xautoclaim(
+                reply = await self.host.client.xautoclaim(
                     self.key, self.group, self.consumer, self._ack_wait_ms, cursor, count=free
                 )
             except ResponseError as exc:
@@ -257,7 +247,7 @@ class WorkSubscription(SubscriptionBase):
                 return
 
     async def _take_over(self, claimed: list[tuple[bytes, dict[bytes, bytes] | None]]) -> None:
-        pending = await self.shared.client.xpending_range(
+        pending = await self.host.client.xpending_range(
             self.key,
             self.group,
             min=claimed[0][0],
@@ -277,28 +267,27 @@ class WorkSubscription(SubscriptionBase):
             self._deliver(entry_id, flat, attempt)
 
     async def _trim(self) -> None:
-        await self.shared.trim_script(keys=[self.key])
+        await self.host.trim_script(keys=[self.key])
 
     async def unsubscribe(self) -> None:
         """Stop receiving and wait (bounded) for in-flight handlers; they may still ack."""
         await self.stop()
-        await self.drain(self.shared.drain_timeout)
+        await self.drain(self.host.drain_timeout)
         await self._forget_consumer()
 
     async def release(self) -> None:
         """Give unsettled deliveries back to the group now, as a nack would."""
         for delivery in list(self.unsettled):
-            delivery.settled = True
+            delivery.take_back()
             with contextlib.suppress(RedisError, OSError):
                 await self._age(delivery.entry_id, _NACK_IDLE_MS)
-        self.unsettled.clear()
         await self._forget_consumer()
 
     async def _forget_consumer(self) -> None:
         # Deleting a consumer drops its pending entries, so only an empty one goes.
         with contextlib.suppress(RedisError, OSError):
-            info = await self.shared.client.xpending_range(
+            info = await self.host.client.xpending_range(
                 self.key, self.group, min="-", max="+", count=1, consumername=self.consumer
             )
             if not info:
-                await self.shared.client.xgroup_delconsumer(self.key, self.group, self.consumer)
+                await self.host.client.xgroup_delconsumer(self.key, self.group, self.consumer)

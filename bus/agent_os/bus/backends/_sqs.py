@@ -73,7 +73,7 @@ from .._envelope import Envelope
 from .._errors import BusError, ConfigError
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept
-from ._base import BusBase
+from ._base import BusBase, adopt_group_settings
 from ._sqs_client import SESSION_OPTIONS, QueueGone, SqsClient, parse_url, to_body
 from ._sqs_consumer import SqsSubscription
 from ._sqs_names import (
@@ -133,14 +133,10 @@ class SqsBus(BusBase):
         self._routes: dict[str, _Route] = {}
         self._refreshing: dict[str, asyncio.Future[_Route]] = {}
 
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
     async def publish(self, envelope: Envelope) -> None:
         """Send to the subject's work queue and to each of its fan-out queues."""
         self._check_open(draining_ok=True)
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         body = to_body(envelope)
         subject = envelope.subject
         if reply_client_id(subject) is not None:
@@ -253,6 +249,16 @@ class SqsBus(BusBase):
             QueueUrl=dlq,
             Attributes={"MessageRetentionPeriod": str(self._dead_letter_retention)},
         )
+        # The redrive policy keeps the group's max_deliver (SQS moves a message after
+        # maxReceiveCount receives): the first member sets it, later ones adopt it.
+        got = await self.sqs.call(
+            "get_queue_attributes", QueueUrl=url, AttributeNames=["RedrivePolicy"]
+        )
+        existing = _max_receive_count(got.get("Attributes", {}).get("RedrivePolicy"))
+        if existing is not None:
+            where = f"queue {work_queue_name(self._prefix, subject)}"
+            sub.options = adopt_group_settings(sub.options, {"max_deliver": existing}, where)
+            return url
         redrive = {
             "deadLetterTargetArn": await self.sqs.queue_arn(dlq),
             "maxReceiveCount": min(1000, sub.options.max_deliver),
@@ -280,7 +286,7 @@ class SqsBus(BusBase):
     ) -> Envelope:
         """Publish with this bus's ``reply_to`` inbox and wait for the matching reply."""
         self._check_open()
-        self._check_size(envelope)
+        self._check_envelope(envelope)
         deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
 
         async def send() -> None:
@@ -320,6 +326,15 @@ class SqsBus(BusBase):
         finally:
             await self.sqs.close()
             self._closed.set()
+
+
+def _max_receive_count(policy: str | None) -> int | None:
+    """``maxReceiveCount`` of a queue's redrive policy, if it has a readable one."""
+    try:
+        count = json.loads(policy or "null")["maxReceiveCount"]
+        return int(count) if int(count) > 0 else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 async def connect(url: str, **options: Any) -> SqsBus:

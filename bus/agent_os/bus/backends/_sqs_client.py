@@ -27,6 +27,7 @@ from botocore.exceptions import (
 
 from .._envelope import Envelope, decode, encode
 from .._errors import BusError, ConfigError, ConnectError, PayloadTooLarge, auth_refused
+from ._options import Kind, parse_options
 from ._sqs_names import valid_prefix
 
 #: SQS accepts at most 256 KiB per message (body plus attributes).
@@ -115,7 +116,7 @@ def from_body(body: str) -> Envelope:
 
 
 _CREDENTIALS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-_OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
+_OPTIONS: dict[str, Kind] = {
     "endpoint_url": str,
     "wait_time": int,
     "route_ttl": float,
@@ -147,15 +148,7 @@ def parse_url(
     query = dict(parse_qsl(parts.query))
     if any(k in query for k in _CREDENTIALS):
         raise ConfigError("pass AWS credentials as connect() options or the AWS chain, not in URLs")
-    query.update(options)
-    try:
-        settings = {k: _OPTIONS[k](v) for k, v in query.items()}
-    except KeyError as exc:
-        raise ConfigError(
-            f"unknown sqs:// option {exc.args[0]!r}; valid: {', '.join(_OPTIONS)}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"invalid sqs:// option in {url!r}: {exc}") from exc
+    settings, _ = parse_options(url, options, _OPTIONS)
     if not 0 <= int(settings.get("wait_time", 20)) <= 20:
         raise ConfigError("sqs:// wait_time must be 0-20 seconds")
     if not 0 < int(settings.get("max_payload", max_payload)) <= max_payload:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 from .._dead_letter import dead_letter
+from .._delivery import FanoutDelivery
 from .._envelope import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
@@ -21,7 +22,7 @@ from .._envelope import (
 )
 from .._errors import BusError, MalformedEnvelope
 from .._lease import run_handler
-from .._protocol import Handler, SubscribeOptions
+from .._protocol import Delivery, Handler, SubscribeOptions
 from .._settle import SettleOnce
 from ._sqs_client import QueueGone, SqsClient, StaleReceipt, from_body
 
@@ -103,39 +104,21 @@ class Deleter:
 class SqsDelivery(SettleOnce):
     """One received SQS message; ack deletes it, nack changes its visibility."""
 
-    __slots__ = ("_attempt", "_envelope", "_message_id", "_receipt", "_sub", "settled")
+    _sub: SqsSubscription
 
     def __init__(
         self, sub: SqsSubscription, envelope: Envelope, attempt: int, receipt: str, mid: str
     ) -> None:
-        self._sub, self._envelope, self._attempt = sub, envelope, attempt
+        super().__init__(sub, envelope, attempt)
         self._receipt, self._message_id = receipt, mid
-        self.settled = sub.kind != "work"  # fan-out deliveries need no settling
-
-    @property
-    def envelope(self) -> Envelope:
-        return self._envelope
-
-    @property
-    def attempt(self) -> int:
-        return self._attempt
 
     @property
     def origin(self) -> str | None:
         return self._message_id
 
-    def _settle(self) -> bool:
-        # Fan-out deliveries settle nothing, before or after close.
-        return self._sub.kind == "work" and super()._settle()
-
-    def _closed(self) -> bool:
-        return self._sub.host.closed
-
     def _forget(self) -> None:
+        super()._forget()
         self._sub.seen.pop(self._message_id, None)
-
-    def _max_deliver(self) -> int:
-        return self._sub.options.max_deliver
 
     async def _ack(self) -> None:
         await self._sub.deleter.delete(self._receipt)
@@ -185,6 +168,7 @@ class SqsSubscription:
         self._lazy: list[str] = []
         self._lazy_since = 0.0
         self.seen: dict[str, float] = {}  # MessageId -> loop time, to drop duplicate receipts
+        self.unsettled: set[SqsDelivery] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slot = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
@@ -194,6 +178,10 @@ class SqsSubscription:
     @property
     def subject(self) -> str:
         return self._subject
+
+    @property
+    def closed(self) -> bool:
+        return self.host.closed
 
     @property
     def dead_letter_subject(self) -> str:
@@ -263,7 +251,12 @@ class SqsSubscription:
                 continue
             if self.kind == "work" and envelope.subject != self._subject:
                 envelope = self._redriven(envelope, attempt)
-            self._spawn(self._run(SqsDelivery(self, envelope, attempt, receipt, mid)))
+            delivery: Delivery = (
+                SqsDelivery(self, envelope, attempt, receipt, mid)
+                if self.kind == "work"
+                else FanoutDelivery(envelope)
+            )
+            self._spawn(self._run(delivery))
         if receipts:
             if not self._lazy:
                 self._lazy_since = now
@@ -305,7 +298,7 @@ class SqsSubscription:
         self._tasks.discard(task)
         self._slot.set()
 
-    async def _run(self, delivery: SqsDelivery) -> None:
+    async def _run(self, delivery: Delivery) -> None:
         assert self._handler is not None
         await run_handler(self._handler, delivery, self.options.ack_wait, self._subject)
 
