@@ -103,6 +103,7 @@ async def test_one_trace_per_action_across_processes(
             "policy": "ok",
             "registry": "ok",
             "nonce_store": "ok",
+            "replicas": "ok",
         }
         assert (await http_get(port, "/healthz"))[0] == 200
         agent_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
