@@ -24,6 +24,7 @@ from ._store import (
     column_defs,
     record_from_tuple,
     record_to_tuple,
+    streams_def,
 )
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ class PostgresAuditStore(ChainReads):
         self._db = PostgresDatabase(
             dsn,
             schema=[
-                f"CREATE TABLE IF NOT EXISTS {table} ({column_defs('DOUBLE PRECISION', 'BIGINT')})"
+                f"CREATE TABLE IF NOT EXISTS {table} ({column_defs('DOUBLE PRECISION', 'BIGINT')})",
+                streams_def(table),
             ],
             table=table,
             fail=AuditStoreError,
@@ -73,12 +75,6 @@ class PostgresAuditStore(ChainReads):
             missing_code="audit_store_missing",
             what="audit chain",
         )
-
-    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-        """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
-        # The advisory lock serialises appends: the head read and the insert are one step.
-        with self._db.write("audit append failed", lock=self._table) as conn:
-            return self._append_locked(conn, events)
 
     def _append_locked(
         self, conn: psycopg.Connection[Any], events: Sequence[AuditEvent]

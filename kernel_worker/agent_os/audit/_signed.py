@@ -129,8 +129,21 @@ def open_batch(body: bytes, kernels: TrustRegistry) -> SignedBatch:
     return SignedBatch(message.sender_id, header["stream"], header["first"], events)
 
 
+def advance(expected: int | None, first: int, count: int) -> tuple[int, tuple[int, int] | None]:
+    """A stream's next expected number after a batch ``first .. first + count - 1``.
+
+    Also the missing range ``(first, last)`` before the batch, if any.
+    ``expected`` None: the first batch seen from the stream.
+    """
+    end = first + count
+    if expected is None or first <= expected:
+        # The first batch seen from a stream, or a redelivery of numbers already seen.
+        return max(end, expected or 0), None
+    return end, (expected, first - 1)
+
+
 class GapTracker:
-    """The next number the sink expects from each stream, and the jumps it saw."""
+    """The next number expected from each stream, in memory (for stores that keep none)."""
 
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
@@ -138,13 +151,8 @@ class GapTracker:
     def see(self, batch: SignedBatch) -> tuple[int, int] | None:
         """Note ``batch``; the missing range ``(first, last)`` before it, if any."""
         expected = self._next.get(batch.stream)
-        end = batch.first + len(batch.events)
-        if expected is None or batch.first <= expected:
-            # The first batch seen from a stream, or a redelivery of numbers already seen.
-            self._next[batch.stream] = max(end, expected or 0)
-            return None
-        self._next[batch.stream] = end
-        return expected, batch.first - 1
+        self._next[batch.stream], missing = advance(expected, batch.first, len(batch.events))
+        return missing
 
 
 def gap_event(stream: str, missing: tuple[int, int], now: float | None = None) -> AuditEvent:

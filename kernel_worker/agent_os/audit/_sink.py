@@ -5,7 +5,11 @@ Kernel workers publish batches of audit events (JSON lines) on
 worker (see ``_signed``). Given ``kernels`` (a registry of kernel keys), the
 sink stores only batches that verify, dead-letters the rest, and records a
 gap in the chain where a worker's numbering jumps (one sink per group;
-sinks that share a group pass ``track_gaps=False``). Without ``kernels`` the
+sinks that share a group pass ``track_gaps=False``). The SQL stores keep each
+worker's next number in the same transaction as its events
+(:class:`~agent_os.audit._store.StreamTracking`), so a gap across a sink
+restart is recorded too; a store without that is tracked in the sink's
+memory (lost on restart). Without ``kernels`` the
 sink takes unsigned events only (tests, local tools). The sink consumes them
 as a work-queue group, at least once: a delivery is acked only after the
 store committed its events, a store error nacks it (redelivered later, then
@@ -29,8 +33,8 @@ from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, Trust
 from ._errors import AuditError
 from ._events import AUDIT_SUBJECT, AuditEvent
 from ._heads import HeadLog, SignedHead
-from ._signed import GapTracker, gap_event, open_batch
-from ._store import ChainedAuditStore
+from ._signed import GapTracker, SignedBatch, gap_event, open_batch
+from ._store import ChainedAuditStore, StreamTracking
 
 __all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
 
@@ -95,7 +99,8 @@ class AuditSinkWorker(Service):
         self._kernels = kernels
         # Gaps are judged from one sink's view: several sinks sharing a group each see
         # only part of every stream, so they must not report what the others took.
-        self._gaps = GapTracker() if track_gaps else None
+        self._track_gaps = track_gaps
+        self._gaps = GapTracker()  # only for a store that keeps no stream numbers
         # With a key and a log, the chain head is signed every head_interval s and at stop.
         if (head_signer is None) != (head_log is None):
             raise ValueError("a signed head needs both head_signer and head_log")
@@ -108,6 +113,9 @@ class AuditSinkWorker(Service):
         self._group = group
         self._options = options or _DEFAULT_OPTIONS
         self._retry_delay = retry_delay
+        # Appends go to the store one at a time, in the order deliveries reached the sink
+        # (asyncio locks are FIFO): batches committed out of order would look like gaps.
+        self._appending = asyncio.Lock()
         self._subscription: Subscription | None = None
         self.appended = 0
         self.rejected = 0
@@ -169,42 +177,62 @@ class AuditSinkWorker(Service):
             except AuditError as exc:
                 await self._reject(delivery, exc.code, str(exc))
                 return
-            events = list(batch.events)
-            errors: list[str] = []
-            missing = self._gaps.see(batch) if self._gaps is not None else None
-            if missing is not None:
-                log.error("audit stream %s: events %d..%d missing", batch.stream, *missing)
-                self.gaps += 1
-                events.insert(0, gap_event(batch.stream, missing))
-        elif _is_signed(delivery.envelope.body):
+            if await self._store_events(delivery, lambda: self._append_batch(batch)):
+                await delivery.ack()
+            return
+        if _is_signed(delivery.envelope.body):
             detail = "a signed audit batch, and this sink has no kernel registry to verify it"
             await self._reject(delivery, "unverified_audit", detail)
             return
-        else:
-            events, errors = _parse(delivery.envelope.body)
-        if events:
-            try:
-                await asyncio.to_thread(self._store.append_many, events)
-            except AuditError as exc:
-                if not exc.retryable:
-                    # e.g. a non-finite timestamp: the same bytes fail the same way.
-                    await self._reject(delivery, exc.code, str(exc))
-                    return
-                self.failed += 1
-                log.warning("audit message %s not stored: %s", delivery.envelope.id, exc)
-                await delivery.nack(exc.code, delay=self._retry_delay)
-                return
-            except Exception:
-                self.failed += 1
-                log.exception("audit message %s: store failed", delivery.envelope.id)
-                await delivery.nack("audit_store", delay=self._retry_delay)
-                return
-            self.appended += len(events)
+        events, errors = _parse(delivery.envelope.body)
+        if events and not await self._store_events(delivery, lambda: self._append(events)):
+            return
         if errors:
             # The good events are stored; the message is kept whole as evidence.
             await self._reject(delivery, "malformed_audit", "; ".join(errors)[:2000])
             return
         await delivery.ack()
+
+    def _append(self, events: list[AuditEvent]) -> int:
+        return len(self._store.append_many(events))
+
+    def _append_batch(self, batch: SignedBatch) -> int:
+        """Store a numbered batch after the gap record before it, if any (in a thread)."""
+        if not self._track_gaps:
+            return self._append(batch.events)
+        if isinstance(self._store, StreamTracking):
+            records, missing = self._store.append_batch(batch.stream, batch.first, batch.events)
+            stored = len(records)
+        else:
+            missing = self._gaps.see(batch)
+            gap = [] if missing is None else [gap_event(batch.stream, missing)]
+            stored = len(self._store.append_many([*gap, *batch.events]))
+        if missing is not None:
+            log.error("audit stream %s: events %d..%d missing", batch.stream, *missing)
+            self.gaps += 1
+        return stored
+
+    async def _store_events(self, delivery: Delivery, append: Callable[[], int]) -> bool:
+        """Run ``append`` in a thread; False when the delivery was nacked or dead-lettered."""
+        try:
+            async with self._appending:
+                stored = await asyncio.to_thread(append)
+        except AuditError as exc:
+            if not exc.retryable:
+                # e.g. a non-finite timestamp: the same bytes fail the same way.
+                await self._reject(delivery, exc.code, str(exc))
+                return False
+            self.failed += 1
+            log.warning("audit message %s not stored: %s", delivery.envelope.id, exc)
+            await delivery.nack(exc.code, delay=self._retry_delay)
+            return False
+        except Exception:
+            self.failed += 1
+            log.exception("audit message %s: store failed", delivery.envelope.id)
+            await delivery.nack("audit_store", delay=self._retry_delay)
+            return False
+        self.appended += stored  # after the await: handlers run concurrently
+        return True
 
     async def _reject(self, delivery: Delivery, code: str, detail: str) -> None:
         self.rejected += 1

@@ -11,6 +11,7 @@ ack the bus message after it.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ._store import (
     column_defs,
     record_from_tuple,
     record_to_tuple,
+    streams_def,
 )
 
 __all__ = ["SqliteAuditStore"]
@@ -50,7 +52,10 @@ class SqliteAuditStore(ChainReads):
         self._table, self._select, self._mark = TABLE, _SELECT, "?"
         self._db = SqliteDatabase(
             path,
-            schema=[f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})"],
+            schema=[
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})",
+                streams_def(TABLE),
+            ],
             table=TABLE,
             fail=AuditStoreError,
             create=create,
@@ -63,21 +68,19 @@ class SqliteAuditStore(ChainReads):
     def path(self) -> Path:
         return self._db.path
 
-    def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-        """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
-        with self._db.write("audit append failed") as conn:
-            out: list[AuditRecord] = []
-            row = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
-            last = None if row is None else record_from_tuple(row)
-            for event in events:
-                existing = conn.execute(
-                    f"{_SELECT} WHERE event_id = ?", (event.event_id,)
-                ).fetchone()
-                if existing is not None:
-                    out.append(record_from_tuple(existing))
-                    continue
-                record = next_record(last, event)
-                conn.execute(_INSERT, record_to_tuple(record))
-                out.append(record)
-                last = record
-            return out
+    def _append_locked(
+        self, conn: sqlite3.Connection, events: Sequence[AuditEvent]
+    ) -> list[AuditRecord]:
+        out: list[AuditRecord] = []
+        row = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+        last = None if row is None else record_from_tuple(row)
+        for event in events:
+            existing = conn.execute(f"{_SELECT} WHERE event_id = ?", (event.event_id,)).fetchone()
+            if existing is not None:
+                out.append(record_from_tuple(existing))
+                continue
+            record = next_record(last, event)
+            conn.execute(_INSERT, record_to_tuple(record))
+            out.append(record)
+            last = record
+        return out

@@ -7,18 +7,32 @@
                              "audit_store_missing" (no such file / no audit table)
 
 Stores are synchronous (sqlite3, psycopg): async callers run them in a thread.
+
+Beside the chain, each store keeps a table of audit streams (``<table>_streams``:
+one row per worker instance, the next event number it expects from it), written
+in the same transaction as the events: a restarted sink, or another sink on the
+same store, still sees a jump in a worker's numbering as a gap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from ._chain import AuditRecord
 from ._errors import AuditError
 from ._events import _FIELD_NAMES, AuditEvent, ClosingContext
+from ._signed import advance, gap_event
 
-__all__ = ["COLUMNS", "TABLE", "AuditStoreError", "ChainReads", "ChainedAuditStore"]
+__all__ = [
+    "COLUMNS",
+    "TABLE",
+    "AuditStoreError",
+    "ChainReads",
+    "ChainedAuditStore",
+    "StreamTracking",
+]
 
 TABLE = "agentos_audit_chain"
 #: Column order of the table and of every SELECT: the event, then the chain.
@@ -46,6 +60,19 @@ def column_defs(real: str, integer: str) -> str:
             defs.append(f"{name} TEXT{' NOT NULL' if name in _TEXT_NOT_NULL else ''}")
     defs += ["prev_hash TEXT NOT NULL", "hash TEXT NOT NULL"]
     return ", ".join(defs)
+
+
+def streams_table(table: str) -> str:
+    """The table beside chain ``table`` that holds each stream's next expected number."""
+    return f"{table}_streams"
+
+
+def streams_def(table: str) -> str:
+    """``CREATE TABLE`` of :func:`streams_table` (the same in SQLite and PostgreSQL)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {streams_table(table)} "
+        "(stream TEXT PRIMARY KEY, next_seq BIGINT NOT NULL)"
+    )
 
 
 def record_from_tuple(row: Sequence[object]) -> AuditRecord:
@@ -95,8 +122,21 @@ class ChainedAuditStore(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class StreamTracking(Protocol):
+    """A chained store that also keeps each audit stream's next expected number."""
+
+    def append_batch(
+        self, stream: str, first: int, events: Sequence[AuditEvent]
+    ) -> tuple[list[AuditRecord], tuple[int, int] | None]:
+        """Append a stream's batch numbered from ``first``; also the gap before it, if any."""
+        ...
+
+
 class _Queries(Protocol):
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def write(self, failure: str, *, lock: str | None = None) -> AbstractContextManager[Any]: ...
 
     def close(self) -> None: ...
 
@@ -105,10 +145,12 @@ _PAGE = 1000
 
 
 class ChainReads(ClosingContext):
-    """The reads every SQL chain store shares; a store sets the four attributes.
+    """What every SQL chain store shares; a store sets the four attributes.
 
-    ``_db`` runs queries, ``_table`` names the table, ``_select`` selects
-    :data:`COLUMNS` from it and ``_mark`` is the driver's placeholder.
+    ``_db`` runs queries and write transactions, ``_table`` names the table,
+    ``_select`` selects :data:`COLUMNS` from it and ``_mark`` is the
+    driver's placeholder. A store implements :meth:`_append_locked`, the
+    append inside a transaction that holds the chain's write lock.
     """
 
     _db: _Queries
@@ -121,6 +163,42 @@ class ChainReads(ClosingContext):
         return self.append_many([event])[0]
 
     def append_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        """Seal ``events`` in order, in one transaction; duplicates by event_id are skipped."""
+        with self._db.write("audit append failed", lock=self._table) as conn:
+            return self._append_locked(conn, events)
+
+    def append_batch(
+        self, stream: str, first: int, events: Sequence[AuditEvent]
+    ) -> tuple[list[AuditRecord], tuple[int, int] | None]:
+        """:class:`StreamTracking`: the gap record (if any) and ``events``, in one transaction.
+
+        The stream's next expected number is read and written under the
+        chain's write lock, so the gap, the events and the new number are
+        stored together or not at all: a redelivered batch finds its numbers
+        already seen and records no second gap.
+        """
+        m, streams = self._mark, streams_table(self._table)
+        with self._db.write("audit append failed", lock=self._table) as conn:
+            row = conn.execute(
+                f"SELECT next_seq FROM {streams} WHERE stream = {m}", (stream,)
+            ).fetchone()
+            expected = None if row is None else int(row[0])
+            after, missing = advance(expected, first, len(events))
+            batch = list(events) if missing is None else [gap_event(stream, missing), *events]
+            records = self._append_locked(conn, batch)
+            conn.execute(
+                f"INSERT INTO {streams} (stream, next_seq) VALUES ({m}, {m}) "
+                "ON CONFLICT (stream) DO UPDATE SET next_seq = excluded.next_seq",
+                (stream, after),
+            )
+        return records, missing
+
+    def streams(self) -> dict[str, int]:
+        """Each audit stream's next expected number, as the sinks recorded it."""
+        rows = self._db.query(f"SELECT stream, next_seq FROM {streams_table(self._table)}")
+        return {str(stream): int(after) for stream, after in rows}
+
+    def _append_locked(self, conn: Any, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         raise NotImplementedError
 
     def record(self, event: AuditEvent) -> None:

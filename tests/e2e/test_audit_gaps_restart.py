@@ -1,0 +1,126 @@
+"""Gaps in a worker's audit numbering are judged from the store, not one sink's memory.
+
+The sink used to remember each worker's next event number in memory: a sink
+restarted (or a second sink on the same store) took the first batch it saw
+from a worker as the start, so events taken off the bus across the restart
+left no trace. Now the SQL stores keep each stream's next number in the same
+transaction as its events, and ``agent-os audit verify`` reports the gap.
+Real brokers, the real SQLite file and the embedded PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent_os.audit._signed import AuditStream
+from agent_os.bus import Envelope, SubscribeOptions, connect, new_id
+from agent_os.kernel_worker import (
+    AuditEvent,
+    AuditSinkWorker,
+    PostgresAuditStore,
+    SqliteAuditStore,
+    Verdict,
+    verify_chain,
+)
+from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.eventually import eventually
+from tests.servers import Servers, selected_backends
+
+BACKENDS = selected_backends(("nats", "redis"))
+FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
+AGENT_OS = str(Path(sys.executable).parent / "agent-os")
+Store = SqliteAuditStore | PostgresAuditStore
+
+
+def _event(kernel_id: str) -> AuditEvent:
+    verdict = Verdict.deny("x", "y").bound(new_id(), kernel_id, 1.0)
+    return AuditEvent.from_verdict({"agent_id": "agent-1", "action": "sql"}, verdict)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(
+    request: pytest.FixtureRequest, servers: Servers, tmp_path: Path
+) -> Callable[[], Store]:
+    """Opens the same store again each call, as a restarted sink process would."""
+    if request.param == "sqlite":
+        return lambda: SqliteAuditStore(tmp_path / "audit.db")
+    dsn, table = servers.get("postgres").url, f"audit_{uuid.uuid4().hex[:12]}"
+    return lambda: PostgresAuditStore(dsn, table=table)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_gap_across_a_sink_restart_is_reported(
+    backend: str, servers: Servers, open_store: Callable[[], Store]
+) -> None:
+    url = servers.bus_url(backend)
+    subject = f"agentos.v1.audit.t{new_id()[:8]}"
+    kernel = AgentIdentity.create("kernel-gaps")
+    kernels = TrustRegistry()
+    kernels.pin(kernel.public())
+    stream = AuditStream(kernel)
+    bus = await connect(url)
+    try:
+        store = open_store()
+        sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
+        await sink.start()
+        await bus.publish(Envelope(subject, stream.sign([_event(kernel.agent_id)])))
+        await bus.publish(Envelope(subject, stream.sign([_event(kernel.agent_id)])))
+        await eventually(lambda: sink.appended == 2, 20.0, "events 1..2 stored")
+        await sink.shutdown()
+        store.close()
+
+        stream.sign([_event(kernel.agent_id) for _ in range(3)])  # 3..5, taken by someone else
+        again = open_store()  # the sink restarted: a new process, the same store
+        sink = AuditSinkWorker(bus, again, subject=subject, options=FAST, kernels=kernels)
+        await sink.start()
+        late = stream.sign([_event(kernel.agent_id)])  # 6
+        await bus.publish(Envelope(subject, late))
+        await eventually(lambda: sink.appended == 2, 20.0, "event 6 and a gap record")
+        await bus.publish(Envelope(subject, late))  # redelivered: no second gap
+        await eventually(lambda: sink.appended == 3, 20.0, "the redelivery seen")
+        await sink.shutdown()
+        assert sink.gaps == 1
+
+        report = verify_chain(again.records())
+        assert [(p.code, p.seq) for p in report.problems] == [("gap", 3)]
+        assert f"audit events 3..5 of stream {stream.name}" in report.problems[0].detail
+        assert again.streams() == {stream.name: 7}
+        if isinstance(again, SqliteAuditStore):
+            verify = await asyncio.create_subprocess_exec(
+                AGENT_OS, "audit", "verify", "--sqlite", str(again.path),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            out = (await asyncio.wait_for(verify.communicate(), 60))[0].decode()
+            assert verify.returncode == 1, out
+            assert "gap" in out and "audit events 3..5" in out
+        again.close()
+    finally:
+        await bus.close()
+
+
+def test_two_sinks_on_one_store_share_the_numbering(
+    open_store: Callable[[], Store],
+) -> None:
+    """Each store instance (a sink process) reads and writes the stream's number in the chain's
+    transaction: one's batch continues the other's, and a jump is seen whichever takes it."""
+    kernel = AgentIdentity.create("kernel-two")
+    stream = f"{kernel.agent_id}/{uuid.uuid4().hex[:12]}"
+    one, two = open_store(), open_store()
+    try:
+        events = [_event(kernel.agent_id) for _ in range(6)]
+        assert one.append_batch(stream, 1, events[:2])[1] is None
+        assert two.append_batch(stream, 3, events[2:3])[1] is None
+        records, missing = two.append_batch(stream, 6, events[5:])
+        assert missing == (4, 5) and len(records) == 2 and records[0].event.code == "audit_gap"
+        assert one.append_batch(stream, 6, events[5:])[1] is None
+        assert one.streams() == two.streams() == {stream: 7}
+        assert [p.code for p in verify_chain(one.records()).problems] == ["gap"]
+    finally:
+        one.close()
+        two.close()
