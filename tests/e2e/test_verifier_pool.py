@@ -34,7 +34,7 @@ from agent_os.verifier import (
 )
 from tests.eventually import eventually
 from tests.servers import Servers
-from tests.unit.verifier.vendor_server import VendorServer, vendor_server
+from tests.unit.verifier.vendor_server import three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
 SCRIPTS = {
@@ -42,14 +42,6 @@ SCRIPTS = {
     "claude-local": ["1889"],
     "gemini-local": ["The Eiffel Tower was completed in 1925."],
 }
-
-
-def three(server: VendorServer) -> list[str]:
-    return [
-        f"openai:gpt-local@{server.url}/v1",
-        f"anthropic:claude-local@{server.url}",
-        f"gemini:gemini-local@{server.url}",
-    ]
 
 
 @dataclass

@@ -22,19 +22,11 @@ from agent_os.verifier import (
 )
 from agent_os.verifier._cache_redis import DOMAIN, MAGIC
 from tests.servers import Servers, free_port
-from tests.unit.verifier.vendor_server import VendorServer, vendor_server
+from tests.unit.verifier.vendor_server import three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
 KEY = AgentIdentity.create("cache-verifier", "verifier", [])
 SPLIT = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["1925"]}
-
-
-def three(server: VendorServer) -> list[str]:
-    return [
-        f"openai:gpt-local@{server.url}/v1",
-        f"anthropic:claude-local@{server.url}",
-        f"gemini:gemini-local@{server.url}",
-    ]
 
 
 def result(answer: str = "1889", outcome: str = "agreed") -> ConsensusResult:

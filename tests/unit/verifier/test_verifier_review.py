@@ -22,19 +22,11 @@ from agent_os.verifier import (
     VerifierError,
     VerifierWorker,
 )
-from tests.unit.verifier.vendor_server import Hang, Instant, VendorServer, vendor_server
+from tests.unit.verifier.vendor_server import Hang, Instant, three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
 SPLIT = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["1925"]}
 AGREE = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["in 1889"]}
-
-
-def three(server: VendorServer) -> list[str]:
-    return [
-        f"openai:gpt-local@{server.url}/v1",
-        f"anthropic:claude-local@{server.url}",
-        f"gemini:gemini-local@{server.url}",
-    ]
 
 
 @pytest.fixture
@@ -105,9 +97,7 @@ async def test_agreement_and_too_few_answers_open_nothing(
     assert store.pending() == []
 
 
-async def test_the_same_request_opens_one_item(
-    store: SqliteReviewStore, sink: QueueReview
-) -> None:
+async def test_the_same_request_opens_one_item(store: SqliteReviewStore, sink: QueueReview) -> None:
     with vendor_server(SPLIT) as server:
         async with ConsensusVerifier(models=three(server), judge=LexicalJudge()) as verifier:
             result = await verifier.verify_consensus(PROMPT)

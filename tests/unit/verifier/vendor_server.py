@@ -203,6 +203,15 @@ def vendor_server(scripts: Mapping[str, Sequence[Step]]) -> Iterator[VendorServe
         thread.join()
 
 
+def three(server: VendorServer) -> list[str]:
+    """The models ``gpt-local``, ``claude-local``, ``gemini-local``: one per vendor dialect."""
+    return [
+        f"openai:gpt-local@{server.url}/v1",
+        f"anthropic:claude-local@{server.url}",
+        f"gemini:gemini-local@{server.url}",
+    ]
+
+
 class Instant:
     """A model with no server at all: answers ``text`` at once (a provider object)."""
 
