@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -13,6 +14,9 @@ from .._envelope import Envelope
 from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope, PayloadTooLarge
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept, Waiters
+
+#: How a backend routes a request: the key its reply will carry, and how to send it.
+Route = tuple[str, Callable[[], Awaitable[None]]]
 
 
 class BusBase:
@@ -96,19 +100,20 @@ class BusBase:
         """Replies a request's ``accept`` test turned down (rogue or foreign answers)."""
         return self._waiters.refused
 
-    async def _wait_reply(
-        self,
-        envelope: Envelope,
-        key: str,
-        timeout: float,
-        accept: Accept | None,
-        send: Callable[[], Awaitable[None]],
+    async def request(
+        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
     ) -> Envelope:
-        """Register a waiter under ``key``, ``send`` the request, await an accepted reply.
+        """Publish with a reply address of this bus; await an accepted reply (see ``Bus``).
 
-        Replies reach the waiter through ``self._waiters.offer``; one that
-        ``accept`` refuses is dropped and the wait goes on until ``timeout``.
+        The backend's ``_route_request`` says under which key the reply will come
+        back and how to send; replies reach the waiter through
+        ``self._waiters.offer``. One that ``accept`` refuses is dropped and the
+        wait goes on until ``timeout``.
         """
+        self._check_open()
+        self._check_envelope(envelope)
+        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
+        key, send = await self._route_request(envelope, deadline)
         waiter = self._waiters.add(key, envelope.subject, accept)
         try:
             async with asyncio.timeout(timeout):
@@ -120,6 +125,10 @@ class BusBase:
             ) from None
         finally:
             self._waiters.remove(key)
+
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """The key its reply will carry, and how to send ``envelope`` (due by ``deadline``)."""
+        raise NotImplementedError
 
     async def subscribe(
         self,

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,8 +64,7 @@ from aiokafka.errors import KafkaError
 from .._envelope import Envelope
 from .._errors import ConfigError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
-from .._waiters import Accept
-from ._base import BusBase
+from ._base import BusBase, Route
 from ._kafka_codec import correlation_of, decode_record, kafka_errors, to_headers, topic_for
 from ._kafka_sub import KafkaSubscription, _stop_consumer
 from ._options import Kind, parse_options
@@ -277,19 +275,12 @@ class KafkaBus(BusBase):
                         continue
                     waiters.offer(key, reply)
 
-    async def request(
-        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
-    ) -> Envelope:
-        """Publish with this bus's reply subject and wait for the matching reply."""
-        self._check_open()
-        self._check_envelope(envelope)
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """With ``reply_to`` = this bus's reply topic, read from the first request on."""
         if self._reply_task is None:
             await self._start_replies()
-        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         headers = to_headers(envelope, reply_to=self._reply_subject, deadline=deadline)
-        return await self._wait_reply(
-            envelope, envelope.id, timeout, accept, lambda: self._produce(envelope, headers)
-        )
+        return envelope.id, lambda: self._produce(envelope, headers)
 
     # -- closing -----------------------------------------------------------
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -34,8 +33,7 @@ from .._protocol import (
     SubscribeOptions,
     Subscription,
 )
-from .._waiters import Accept
-from ._base import BusBase
+from ._base import BusBase, Route
 from ._memory_broker import INBOX_PREFIX, Broker, Consumer
 from ._options import Kind, parse_options
 
@@ -104,12 +102,8 @@ class MemoryBus(BusBase):
         self._broker.attach(consumer)
         return consumer
 
-    async def request(
-        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
-    ) -> Envelope:
-        """Publish with a private ``reply_to`` and wait for the matching reply."""
-        self._check_open()
-        self._check_envelope(envelope)
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """Through this bus's private inbox; ``NoResponders`` at once when nobody listens."""
         if not self._broker.has_responders(envelope.subject):
             raise NoResponders(f"no subscriber on {envelope.subject!r}")
         if self._inbox_sub is None:
@@ -123,13 +117,12 @@ class MemoryBus(BusBase):
                 grace=0.0,
             )
             self._broker.attach(self._inbox_sub)
-        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         routed = replace(envelope, reply_to=self._inbox, deadline=deadline)
 
         async def send() -> None:
             self._broker.route(routed)
 
-        return await self._wait_reply(envelope, envelope.id, timeout, accept, send)
+        return envelope.id, send
 
     async def _on_reply(self, delivery: Delivery) -> None:
         reply = delivery.envelope

@@ -78,7 +78,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,8 +92,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from .._envelope import Envelope
 from .._errors import BusError, ConfigError, ConnectError, NoResponders
 from .._protocol import Handler, SubscribeOptions, Subscription
-from .._waiters import Accept
-from ._base import BusBase
+from ._base import BusBase, Route
 from ._nats_codec import (
     CORRELATION_ID,
     DEADLINE,
@@ -267,12 +265,8 @@ class NatsBus(BusBase):
         self._subs.append(sub)
         return sub
 
-    async def request(
-        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
-    ) -> Envelope:
-        """Publish with a private inbox as ``reply_to``; wait for the reply."""
-        self._check_open()
-        self._check_envelope(envelope)
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """With a private inbox as ``reply_to``; the reply comes back under its token."""
         if self._inbox_sub is None:
             async with self._stream_lock:  # the first requests race to make the inbox
                 if self._inbox_sub is None:
@@ -281,7 +275,6 @@ class NatsBus(BusBase):
         token = str(self._next_token)
         reply_to = self._inbox + token
         subject = envelope.subject
-        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         headers = to_headers(envelope)
         headers[REPLY_TO] = reply_to
         headers[DEADLINE] = repr(deadline)
@@ -297,7 +290,7 @@ class NatsBus(BusBase):
             except nats.errors.Error as exc:
                 raise translate(exc, f"request on {subject!r}") from exc
 
-        return await self._wait_reply(envelope, token, timeout, accept, send)
+        return token, send
 
     async def _subscribe_inbox(self) -> None:
         self._inbox = self.nc.new_inbox() + "."

@@ -53,7 +53,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -70,8 +69,7 @@ from redis.exceptions import NoScriptError, RedisError
 from .._envelope import Envelope
 from .._errors import BusError, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
-from .._waiters import Accept
-from ._base import BusBase
+from ._base import BusBase, Route
 from ._options import Kind, parse_options
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
@@ -170,19 +168,13 @@ class RedisBus(BusBase):
         self._subs.append(sub)
         return sub
 
-    async def request(
-        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
-    ) -> Envelope:
-        """Publish with ``reply_to`` = this bus's reply stream; wait for the matching reply."""
-        self._check_open()
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """With ``reply_to`` = this bus's reply stream, read by one task."""
         if self._reply_task is None:
             self._reply_reader = BlockingReader(self.pool)
             self._reply_task = asyncio.get_running_loop().create_task(self._read_replies())
-        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
         routed = replace(envelope, reply_to=self._reply_subject, deadline=deadline)
-        return await self._wait_reply(
-            envelope, envelope.id, timeout, accept, lambda: self.publish(routed)
-        )
+        return envelope.id, lambda: self.publish(routed)
 
     async def _read_replies(self) -> None:
         reader = self._reply_reader

@@ -72,8 +72,7 @@ from typing import Any
 from .._envelope import Envelope
 from .._errors import BusError, ConfigError
 from .._protocol import Handler, SubscribeOptions, Subscription
-from .._waiters import Accept
-from ._base import BusBase, adopt_group_settings
+from ._base import BusBase, Route, adopt_group_settings
 from ._sqs_client import SESSION_OPTIONS, QueueGone, SqsClient, parse_url, to_body
 from ._sqs_consumer import SqsSubscription
 from ._sqs_names import (
@@ -281,20 +280,15 @@ class SqsBus(BusBase):
         except BusError as exc:
             log.warning("could not delete private queue %s: %s", sub.url, exc)
 
-    async def request(
-        self, envelope: Envelope, timeout: float, *, accept: Accept | None = None
-    ) -> Envelope:
-        """Publish with this bus's ``reply_to`` inbox and wait for the matching reply."""
-        self._check_open()
-        self._check_envelope(envelope)
-        deadline = envelope.deadline if envelope.deadline is not None else time.time() + timeout
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """With ``reply_to`` = this bus's inbox queue, created by the first request."""
 
         async def send() -> None:
             if self._inbox is None:
                 await self._open_inbox()
             await self.publish(replace(envelope, reply_to=self._inbox_subject, deadline=deadline))
 
-        return await self._wait_reply(envelope, envelope.id, timeout, accept, send)
+        return envelope.id, send
 
     async def _open_inbox(self) -> None:
         async with self._inbox_lock:
