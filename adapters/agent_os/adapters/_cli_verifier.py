@@ -147,6 +147,9 @@ def verifier(
     async def serve() -> None:
         await ping_nonce_store(plan)
         cache = await _open_cache(cache_url, identity, cache_ttl, cache_size)
+        metrics = Metrics() if with_metrics else None
+        if metrics is not None and cache is not None:
+            metrics.watch_cache(cache)
         bus = await connect(bus_url)
         try:
             worker = VerifierWorker(
@@ -155,7 +158,7 @@ def verifier(
                 registry,
                 settings=settings,
                 nonces=plan.store,
-                metrics=Metrics() if with_metrics else None,
+                metrics=metrics,
                 cache=cache,
                 review_on_disagreement=None if queue is None else QueueReview(queue),
             )

@@ -228,3 +228,29 @@ async def test_open_cache_by_url(redis_url: str) -> None:
         open_cache(redis_url)
     with pytest.raises(ConfigurationError, match="'memcached'"):
         open_cache("memcached://u:secret@h:1")
+
+
+async def test_metrics_count_hits_and_refused_entries(
+    cache: RedisResultCache, raw: aredis.Redis
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from agent_os.verifier import Metrics
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.watch_cache(cache)
+    with vendor_server(SPLIT) as server:
+        verifier = ConsensusVerifier(
+            models=three(server), judge=LexicalJudge(), cache=cache, metrics=metrics
+        )
+        key = cache.key(PROMPT, verifier.models, 0.8, verifier.quorum)
+        await _forge(cache, raw, key, "other-key")
+        async with verifier:
+            await verifier.verify_consensus(PROMPT)  # the forged entry refused: models asked
+            await verifier.verify_consensus(PROMPT)  # now the cache answers
+    value = registry.get_sample_value
+    assert value("agent_os_cmvk_cache_refused_total") == 1.0
+    assert value("agent_os_cmvk_cache_errors_total") == 0.0
+    assert value("agent_os_cmvk_cache_hits_total") == 1.0
+    assert value("agent_os_cmvk_verifications_total", {"outcome": "flagged"}) == 1.0

@@ -77,6 +77,27 @@ async def test_a_disagreement_opens_a_review_item(
     assert item.args["majority_answer"] == "1889"
 
 
+async def test_metrics_count_the_reviews_opened(sink: QueueReview) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from agent_os.verifier import Metrics
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    for scripts in (SPLIT, AGREE):
+        with vendor_server(scripts) as server:
+            verifier = ConsensusVerifier(
+                models=three(server), judge=LexicalJudge(), metrics=metrics,
+                review_on_disagreement=sink,
+            )  # fmt: skip
+            async with verifier:
+                await verifier.verify_consensus(PROMPT)
+    assert registry.get_sample_value("agent_os_cmvk_reviews_total") == 1.0
+    assert (
+        registry.get_sample_value("agent_os_cmvk_verifications_total", {"outcome": "agreed"}) == 1.0
+    )
+
+
 async def test_agreement_and_too_few_answers_open_nothing(
     store: SqliteReviewStore, sink: QueueReview
 ) -> None:

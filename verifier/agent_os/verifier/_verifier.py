@@ -142,6 +142,8 @@ class ConsensusVerifier:
             keys = (request_key(agent_id, request_id, key), key) if record else (key,)
             hit = await self._cache.get(*keys)
             if hit is not None:
+                if self._metrics is not None:
+                    self._metrics.observe(hit)
                 return hit
         if self._remote is not None:
             result = await self._remote.verify(prompt, self.models, threshold, quorum)
