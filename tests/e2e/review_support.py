@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from agent_os.bus import Bus, connect
 from agent_os.kernel_worker import MemoryAuditLog, Worker, load_policy
 from agent_os.review import ON_BEHALF, ReviewItem, ReviewQueue, ReviewRules, SqliteReviewStore
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from tests.eventually import eventually
 
 BIN = Path(sys.executable).parent
 AGENT_OS = str(BIN / "agent-os")
@@ -136,22 +135,13 @@ class ReviewSetup:
         return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
-async def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``check`` (sync, may touch the store) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout}s")
-
-
 async def held_item(setup: ReviewSetup, *, count: int = 1) -> list[ReviewItem]:
     """Wait until ``count`` items are pending in the store; they, oldest first."""
     with SqliteReviewStore(setup.store_file) as store:
-        items: list[ReviewItem] = await wait_for(
-            lambda: (p := store.pending()) and len(p) >= count and p, what="a held action"
+        items: list[ReviewItem] = await eventually(
+            lambda: asyncio.to_thread(lambda: (p := store.pending()) and len(p) >= count and p),
+            30.0,
+            "a held action",
         )
     return items
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ from agent_os.kernel_worker import (
     verify_chain,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import Servers
 
 AGENT_OS = str(Path(sys.executable).parent / "agent-os")
@@ -48,14 +49,6 @@ ACTIONS: list[tuple[str, dict[str, str]]] = [
     ("http_request", {"url": "https://example.com/"}),
     ("http_request", {"url": "https://evil.example.net/"}),
 ]
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 class LosesFirstAck:
@@ -124,11 +117,15 @@ async def test_every_decision_lands_once_even_when_redelivered(
             await _decide_all(governed)
             expected = [e.event_id for e in governed.audit.events]
             assert len(expected) == len(ACTIONS)
-            await until(lambda: sorted(_chain_ids(store)) == sorted(expected))
+            await eventually(
+                lambda: sorted(_chain_ids(store)) == sorted(expected), 5.0, "every event chained"
+            )
             # The worker's audit events, once more, as a broker would redeliver them.
             body = AuditStream(governed.kernel).sign(list(governed.audit.events))
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, body))
-            await until(lambda: sink.appended >= 2 * len(ACTIONS))
+            await eventually(
+                lambda: sink.appended >= 2 * len(ACTIONS), 5.0, "the redelivered batch appended"
+            )
             assert store.failures == 1 and sink.failed == 1
         ids = _chain_ids(store)
         assert sorted(ids) == sorted(expected) and len(ids) == len(set(ids))
@@ -158,10 +155,14 @@ async def test_malformed_audit_message_is_dead_lettered(
             good = governed.audit.events[0].to_json()
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, b"{not json"))
             await governed.bus.publish(Envelope(AUDIT_SUBJECT, good + b'\n{"event_id": "x"}'))
-            await until(lambda: len(letters) == 2)
+            await eventually(lambda: len(letters) == 2, 5.0, "two dead letters")
             assert sink.rejected == 2
             # The worker's own signed batch is kept, once.
-            await until(lambda: _chain_ids(store) == [governed.audit.events[0].event_id])
+            await eventually(
+                lambda: _chain_ids(store) == [governed.audit.events[0].event_id],
+                5.0,
+                "only the good event chained",
+            )
         # Unsigned bodies, even one holding a genuine event line, are not audit batches.
         assert [e.headers[ERROR_CODE_HEADER] for e in letters] == ["unsigned_audit"] * 2
 
@@ -189,7 +190,9 @@ async def test_postgres_chain_with_two_sinks(governed: Governed, pg_dsn: str) ->
         for _ in range(3):
             await _decide_all(governed)
         expected = sorted(e.event_id for e in governed.audit.events)
-        await until(lambda: sorted(_chain_ids(stores[0])) == expected)
+        await eventually(
+            lambda: sorted(_chain_ids(stores[0])) == expected, 5.0, "one chain of every event"
+        )
         # Replay everything straight into both stores at once: dedupe, no fork.
         events = governed.audit.events
         await asyncio.gather(*(asyncio.to_thread(s.append_many, events) for s in stores))

@@ -11,14 +11,12 @@ registry, and writes a gap record where numbers are missing, which
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -35,18 +33,11 @@ from agent_os.kernel_worker import (
     verify_chain,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
 FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
-
-
-async def _until(check: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def _event(kernel_id: str, decision: str = "allow") -> AuditEvent:
@@ -93,7 +84,11 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
         real = AuditStream(f.kernel)
         await rogue.publish(Envelope(subject, real.sign([_event(f.kernel.agent_id)])))
 
-        await _until(lambda: sink.appended == 1 and sink.rejected == 3 and len(dead) == 3)
+        await eventually(
+            lambda: sink.appended == 1 and sink.rejected == 3 and len(dead) == 3,
+            20.0,
+            "one stored, three refused and dead-lettered",
+        )
         codes = sorted(d.envelope.headers[ERROR_CODE_HEADER] for d in dead)
         assert codes == ["bad_audit_signature", "bad_audit_signature", "unsigned_audit"]
         records = list(store.records())
@@ -122,10 +117,10 @@ async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
         stolen = [_event(f.kernel.agent_id) for _ in range(2)]
         last = [_event(f.kernel.agent_id)]
         await bus.publish(Envelope(subject, stream.sign(first)))
-        await _until(lambda: sink.appended == 3)
+        await eventually(lambda: sink.appended == 3, 20.0, "three events stored")
         stream.sign(stolen)  # numbered 4..5 and taken off the bus by someone else
         await bus.publish(Envelope(subject, stream.sign(last)))
-        await _until(lambda: sink.appended == 5)  # 1 event + 1 gap record
+        await eventually(lambda: sink.appended == 5, 20.0, "the event and a gap record")
 
         report = verify_chain(store.records())
         assert not report.ok
@@ -168,7 +163,7 @@ async def test_signed_heads_catch_a_cut_and_a_resealed_chain(
     events = [_event(kernel.agent_id) for _ in range(5)]
     try:
         await bus.publish(Envelope(subject, AuditStream(kernel).sign(events)))
-        await _until(lambda: sink.appended == 5)
+        await eventually(lambda: sink.appended == 5, 20.0, "five records stored")
     finally:
         await sink.shutdown()  # signs the last head
         await bus.close()

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
-from review_support import TOKEN, Console, ReviewSetup, wait_for
+from review_support import TOKEN, Console, ReviewSetup
 
+from tests.eventually import eventually
 from tests.servers import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,8 +83,12 @@ async def test_reviewer_approves_in_the_browser_and_the_action_runs(
         assert "agent-1" in text and "deploy" in text and "action:deploy" in text
         assert "deploys need a human" in text
         await shot(page, "review-console-queue.png")
-        depth = await wait_for(
-            lambda: "agent_os_review_queue_depth 1.0" in console.metrics(), what="queue gauge"
+        depth = await eventually(
+            lambda: asyncio.to_thread(
+                lambda: "agent_os_review_queue_depth 1.0" in console.metrics()
+            ),
+            30.0,
+            "queue gauge",
         )
         assert depth
         assert not task.done() and ran == []

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from review_support import ReviewSetup, held_item, wait_for
+from review_support import ReviewSetup, held_item
 
 from agent_os.adapters import KernelClient
 from agent_os.audit import (
@@ -29,6 +29,7 @@ from agent_os.bus import Delivery, connect
 from agent_os.kernel_worker import Decision, PolicyViolation, Worker
 from agent_os.review import ReviewRules, SqliteReviewStore, Status
 from agent_os.trust import TrustLevel, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 
@@ -182,7 +183,7 @@ async def test_decision_and_outcome_land_in_the_audit_chain(
         final = await client.wait(pending)
         assert final.code == "review_denied"
         ids = [f"review-{pending.ticket}-alice", f"review-{pending.ticket}-final"]
-        await wait_for(lambda: all(i in events for i in ids), what="review events on the bus")
+        await eventually(lambda: all(i in events for i in ids), 30.0, "review events on the bus")
         decision, outcome = (events[i] for i in ids)
         assert decision.review == "denied" and decision.kernel_id == "alice"
         assert "denied by alice (signed by alice): freeze" in decision.reason

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from review_support import AGENT_OS, POLICY, TOKEN, Console, ReviewSetup, wait_for
+from review_support import AGENT_OS, POLICY, TOKEN, Console, ReviewSetup
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
@@ -35,6 +35,7 @@ from agent_os.review import (
     take_decision,
 )
 from agent_os.trust import AgentIdentity
+from tests.eventually import eventually
 from tests.servers import Servers, free_port, selected_backends
 
 
@@ -370,7 +371,7 @@ async def test_worker_command_posts_a_webhook_per_held_action(
     try:
         pending = await _first_answer(client, proc, tmp_path)
         assert pending.ticket is not None
-        await wait_for(lambda: posts, what="the webhook post")
+        await eventually(lambda: posts, 30.0, "the webhook post")
         (post,) = posts
         assert pending.ticket in str(post["text"]) and post["blocks"]
         assert f"https://review.example.org/item/{pending.ticket}" in json.dumps(post)

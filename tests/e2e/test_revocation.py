@@ -13,7 +13,7 @@ import base64
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from agent_os.trust import (
     TrustLevel,
     TrustRegistry,
 )
+from tests.eventually import eventually
 from tests.servers import Servers
 
 WORKERS = 2
@@ -114,16 +115,6 @@ async def fleet(
             await bus.close()
 
 
-async def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> float:
-    """Seconds until ``condition`` held; fails past ``deadline`` seconds."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > deadline:
-            raise AssertionError(f"{what} not within {deadline}s")
-        await asyncio.sleep(0.002)
-    return time.monotonic() - start
-
-
 async def run_cli(*args: str) -> str:
     result = await asyncio.to_thread(CliRunner().invoke, main, list(args))
     assert result.exit_code == 0, (result.output, result.exception)
@@ -140,7 +131,7 @@ async def test_revoke_reaches_every_worker_within_a_second(fleet: Fleet) -> None
             "--bus", fleet.url, "--key", str(fleet.admin_key),
         )
     )  # fmt: skip
-    await wait_for(
+    await eventually(
         lambda: all(r.level(fleet.agent.agent_id) is TrustLevel.NONE for r in fleet.registries),
         DEADLINE,
         "revocation on every worker",
@@ -170,7 +161,7 @@ async def test_forged_revocations_are_ignored_and_logged(
     for signer in (mallory, kernel_key, stranger):
         await publish_control(fleet.bus, signer, event)
     await fleet.bus.publish(Envelope(CONTROL_SUBJECT, b"not a signed message"))
-    await wait_for(
+    await eventually(
         lambda: all(w.control.ignored >= 4 for w in fleet.workers), 5, "forged events seen"
     )
     assert all(w.control.applied == 0 for w in fleet.workers)
@@ -189,7 +180,7 @@ async def test_rotation_retires_the_old_key_on_every_worker(fleet: Fleet) -> Non
         "--registry", str(fleet.registry_file),
         "--bus", fleet.url, "--key", str(fleet.admin_key),
     )  # fmt: skip
-    await wait_for(
+    await eventually(
         lambda: all(
             (e := r.get(new.agent_id)) is not None and e.identity.public_key == new.public_key
             for r in fleet.registries
