@@ -20,8 +20,9 @@ from e2e_support import read_lines
 from agent_os.adapters import KernelClient
 from agent_os.adapters._demo import STEPS, run_demo
 from agent_os.bus import Bus, SubscribeOptions, connect
-from agent_os.kernel_worker import AutoApprove, Decision, Worker, load_policy
+from agent_os.kernel_worker import AutoApprove, Decision, Verdict, Worker, load_policy
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
 
 HERE = Path(__file__).parent
@@ -82,12 +83,12 @@ async def test_worker_command_serves_and_drains_on_sigterm(
     )  # fmt: skip
     try:
         client = KernelClient(bus, agent, [kernel.public()], timeout=30.0)
-        allowed = await client.check("file_read", {"path": "/srv/a"})
-        for _ in range(100):  # until the worker process has subscribed
-            if allowed.code != "no_responders":
-                break
-            await asyncio.sleep(0.1)
-            allowed = await client.check("file_read", {"path": "/srv/a"})
+
+        async def served() -> Verdict | None:
+            verdict = await client.check("file_read", {"path": "/srv/a"})
+            return None if verdict.code == "no_responders" else verdict
+
+        allowed = await eventually(served, 10.0, "the worker process subscribed", interval=0.1)
         denied = await client.check("sql", {"query": "TRUNCATE payments"})
         assert allowed.decision is Decision.ALLOW
         assert allowed.kernel_id == "kernel-cli"

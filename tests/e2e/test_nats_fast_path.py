@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from agent_os.adapters import KernelClient
@@ -11,6 +9,7 @@ from agent_os.adapters._demo import STEPS, run_demo
 from agent_os.bus import Delivery, Envelope, connect
 from agent_os.kernel_worker import ACTION_SUBJECT, Worker, load_policy
 from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 pytestmark = pytest.mark.skipif(
@@ -49,10 +48,7 @@ async def test_fast_path_verdicts_and_dead_letters(fast_url: str) -> None:
         assert not denied.allowed and denied.code == "policy_violation"
         garbage = await agent_bus.request(Envelope(ACTION_SUBJECT, b"not a request"), 3.0)
         assert b'"malformed"' in garbage.body  # a signed deny with the stable code
-        for _ in range(50):
-            if dead:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: dead, 2.5, "the dead letter")
         assert [d.envelope.headers["x-agentos-error-code"] for d in dead] == ["malformed"]
     finally:
         await worker.shutdown()

@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from tests.eventually import eventually
 from tests.http_get import http_get
 from tests.servers import Servers, free_port
 
@@ -33,19 +34,19 @@ ACTIONS = [
 
 
 async def _until_ready(port: int, proc: asyncio.subprocess.Process) -> dict[str, Any]:
-    last: object = None
-    for _ in range(600):  # a condition, polled: the worker answers /readyz with 200
+    """The worker's /readyz report once it answers 200 (it may not be listening yet)."""
+
+    async def ready() -> dict[str, Any] | None:
         if proc.returncode is not None:
             raise AssertionError(f"worker exited with {proc.returncode}")
         try:
             status, body = await http_get(port, "/readyz")
-            last = body
-            if status == 200:
-                return dict(json.loads(body))
-        except OSError as exc:
-            last = exc
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"worker never ready: {last}")
+        except OSError:  # not listening yet
+            return None
+        return dict(json.loads(body)) if status == 200 else None
+
+    report: dict[str, Any] = await eventually(ready, 30.0, "/readyz answering 200")
+    return report
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -208,11 +209,10 @@ async def test_readiness_follows_the_broker_connection(
     readiness.add("bus", worker.health_checks()["bus"])
 
     async def bus_state(want: str) -> None:
-        for _ in range(400):
-            if (await readiness.report())["bus"] == want:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"bus readiness never became {want!r}: {await readiness.report()}")
+        async def reached() -> bool:
+            return bool((await readiness.report())["bus"] == want)
+
+        await eventually(reached, 20.0, f"bus readiness {want!r}")
 
     try:
         await worker.start()

@@ -18,6 +18,7 @@ from agent_os.kernel_worker import (
     load_policy,
 )
 from agent_os.trust import AgentIdentity, SignedMessage, TrustLevel, TrustRegistry
+from tests.eventually import eventually
 
 KERNEL = AgentIdentity.from_seed("kernel-f", b"k" * 32)
 AGENT = AgentIdentity.from_seed("agent-f", b"a" * 32)
@@ -75,10 +76,7 @@ async def _judge_all(bodies: list[bytes]) -> None:
             assert verdict.decision is Decision.DENY, (body, verdict)
             if verdict.code == "malformed":
                 # Unparseable input is kept, with its code, for inspection.
-                for _ in range(100):
-                    if request.id in letters:
-                        break
-                    await asyncio.sleep(0.01)
+                await eventually(lambda rid=request.id: rid in letters, 1.0, "its dead letter")
                 assert letters[request.id] == "malformed"
         # Still serving: a genuine request after all that is judged normally.
         client = KernelClient(abus, AGENT, [KERNEL.public()], timeout=2.0)

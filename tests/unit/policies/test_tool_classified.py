@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from agent_os.bus import connect
 from agent_os.kernel_worker import KernelSpace, Worker
 from agent_os.policies import Policy, PolicyViolation, load_policy
 from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.eventually import eventually
 
 STRICT = load_policy("strict")
 
@@ -156,11 +155,12 @@ async def test_a_worker_picks_up_a_changed_data_file(tmp_path: Path) -> None:
     async with agent_of(policy, "data") as client:
         assert (await client.check("tool_call", {"to": "GB2"}, tool="pay")).rule == "new"
         data.write_text("payees: [GB1, GB2]\n", encoding="utf-8")
+
         # The worker's policy looks at the file again within RECHECK_SECONDS; wait on the verdict.
-        deadline = time.monotonic() + 10
-        while not (await client.check("tool_call", {"to": "GB2"}, tool="pay")).allowed:
-            assert time.monotonic() < deadline, "the worker never saw the new data file"
-            await asyncio.sleep(0.05)
+        async def allowed() -> bool:
+            return (await client.check("tool_call", {"to": "GB2"}, tool="pay")).allowed
+
+        await eventually(allowed, 10.0, "the worker seeing the new data file", interval=0.05)
 
 
 def test_a_writing_tool_meets_the_write_target_checks_when_writes_are_allowed() -> None:
