@@ -6,8 +6,14 @@ tests pin the structure that keeps it linear, and that nothing is lost by it.
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from agent_os.policies.analysis._secrets import _fragments, scan_secrets
-from agent_os.policies.analysis._secrets_rules import _SETS, RULES, _gated, anchored, match_set
+from agent_os.policies.analysis._secrets_gate import Runs, min_run
+from agent_os.policies.analysis._secrets_rules import _SETS, RULES, anchored, match_set
 
 GITHUB = "ghp_r81HCrlGW5qon7rIoDeT2v1lpjlgPBR0O4Na"
 
@@ -24,24 +30,71 @@ def test_free_running_rules_are_kept_apart() -> None:
     for _, members, _ in _SETS:
         free = [i for i in members if i < len(RULES) and not anchored(RULES[i].regex)]
         assert len(free) <= 2, [RULES[i].id for i in free]
-    # Every rule and the four decoding members are in exactly one set.
+    # Every rule is in exactly one set; the two decoding triggers ride in the first.
     every = sorted(i for _, members, _ in _SETS for i in members)
-    assert every == list(range(len(RULES) + 4))
+    assert every == list(range(len(RULES) + 2))
+    assert set(_SETS[0][1]) >= {len(RULES), len(RULES) + 1}
 
 
 def test_gated_sets_are_skipped_only_where_no_match_can_start() -> None:
-    # Gated: every match starts with 23+ token characters or 8+ digits (FREE_GATE sees it).
-    assert _gated(r"[0-9a-z]{32}-us[0-9]{1,2}")
-    assert _gated(r"\d{8,10}:AA[0-9A-Za-z_-]{33}")
-    assert not _gated(r"[0-9a-z]{12}-us")
-    assert not _gated(r"AC[a-z0-9]{32}")
-    for _, members, gated in _SETS:
-        if gated:
-            assert all(i < len(RULES) and _gated(RULES[i].regex) for i in members)
-    # The gate opens for the secrets behind it.
+    # A set's gate is a run of token characters every match of every member holds.
+    assert min_run(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}") == 20
+    assert min_run(r"gh[pousr]_[A-Za-z0-9]{36,255}") == 40
+    assert min_run(r"ATATT3[A-Za-z0-9_=-]{150,200}") == 6  # "=" is no run character
+    assert min_run(r"(?i)xox(?:a|b|p)-(?:\d+-)+[a-z0-9]+") == 8
+    assert min_run(r"BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY") == 7
+    assert min_run(r"\d{8,10}:AA[0-9A-Za-z_-]{33}") == 35
+    assert min_run(r"a.{0,3}b") == 1
+    gates = [gate for _, _, gate in _SETS]
+    assert gates == sorted(gates) and gates[0] == 0
+    for _, members, gate in _SETS:
+        assert all(min_run(RULES[i].regex) >= gate for i in members if i < len(RULES))
+    # The gates open for the secrets behind them; prose meets the ungated set alone.
     telegram = "bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
     assert "secret:telegram-token" in {c for c, _ in scan_secrets({"m": telegram})}
+    assert "secret:github-token" in {c for c, _ in scan_secrets({"m": f"k={GITHUB}"})}
     assert [i for i in match_set(b"an ordinary sentence, id 42") if i < len(RULES)] == []
+    # A case-folded match (Kelvin sign, long s) is not gated away; other non-ASCII ends a run.
+    assert Runs(("\u212a\u017f" * 5).encode()).has(25)
+    assert not Runs(("\u30ab" * 30).encode()).has(20)
+    assert min_run("caf\u00e9" * 8) == 3
+    assert not Runs(b"short words only, nothing long here").has(20)
+
+
+def _holds_its_run(regex: str, need: int) -> None:
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(example=st.from_regex(re.compile(regex, re.ASCII), fullmatch=True))
+    def holds(example: str) -> None:
+        assert Runs(example.encode("utf-8", "surrogatepass")).has(need), (regex, example)
+
+    holds()
+
+
+def test_every_match_of_every_rule_holds_its_run() -> None:
+    # Soundness of the gates: generated matches of each rule hold the run min_run claims.
+    for rule in RULES:
+        need = min_run(rule.regex)
+        if need:
+            _holds_its_run(rule.regex, need)
+
+
+_OLD_DECODABLE = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}|%[0-9A-Fa-f]{2}")
+_OLD_SPACED = re.compile(r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]")
+_OLD_HEX = re.compile(r"[0-9a-fA-F]{32,}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from("aZ09+/_-=.% fF\u00e9\n"), max_size=80)
+    | st.from_regex(_OLD_SPACED)
+    | st.from_regex(_OLD_HEX)
+)
+def test_decoding_triggers_cover_the_regexes_they_replace(text: str) -> None:
+    found = set(match_set(text.encode()))
+    n = len(RULES)
+    assert (n in found) == bool(_OLD_DECODABLE.search(text) or _OLD_SPACED.search(text))
+    assert (n + 1 in found) == bool(_OLD_SPACED.search(text))
+    assert n + 2 in found or not _OLD_HEX.search(text)
 
 
 def test_split_join_reads_only_the_ends_of_long_fragments() -> None:

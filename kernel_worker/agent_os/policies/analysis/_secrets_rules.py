@@ -27,14 +27,12 @@ from typing import Any
 import re2
 
 from ._secrets_catalogue import CATALOGUE
+from ._secrets_gate import DECODE_RUN, HEX_RUN, SPACED_OUT, URL_ESCAPE, Runs, min_run
 
 __all__ = [
     "CATALOGUE_INFO",
-    "DECODABLE",
-    "HEX_RUN",
     "RULES",
     "SECRET_CHECKS",
-    "SPACED_OUT",
     "SecretRule",
     "match_set",
 ]
@@ -65,6 +63,8 @@ _RE2_MAX_REPEAT = 1000
 #: A repetition counting this far is a DFA counter; a literal this long anchors it; a class
 #: of this few letters counts as a literal; free-running rules per RE2 set.
 _COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 2, 8, 2
+#: Runs of token characters that gate rule sets (a rule joins the highest it needs).
+_GATES = (20, 32)
 #: Anchored rules per set: rare counters still multiply, only less.
 _TIED_PER_SET = 40
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
@@ -158,20 +158,6 @@ def _plugin_patterns() -> tuple[list[tuple[str, str, str, int]], dict[str, Any]]
     return out, info
 
 
-#: Runs worth decoding (base64, hex, spaced out, URL escapes); a member of the same set, so
-#: one scan both finds secrets and says whether decoding is worth trying.
-DECODABLE = r"[A-Za-z0-9+/_-]{24,}={0,2}|%[0-9A-Fa-f]{2}"
-#: Spaced-out characters (``g h p _ ...``), a member apart: the Python regex that
-#: collects them tries every position, so it runs only when this one matched.
-SPACED_OUT = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
-#: A hex run worth decoding (its Python regex, too, runs only when this matched).
-HEX_RUN = r"[0-9a-fA-F]{32,}"
-#: Where a gated free-running rule can start (see ``_sets``); never reported.
-FREE_GATE = r"[A-Za-z0-9_-]{23}|[0-9]{8}"
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_DIGITS = frozenset("0123456789")
-
-
 def _counted(op: Any, av: Any) -> bool:
     lo, hi, _ = av
     return bool(
@@ -232,80 +218,49 @@ def _gate(source: str) -> str:
     return re.sub(r"^\[[A-Za-z0-9]{2,4}\](?=\[)", "", source)
 
 
-def _gated(source: str) -> bool:
-    """True when every match of ``source`` (as a set member, see :func:`_gate`) starts with a
-    run :data:`FREE_GATE` sees: 23+ token characters or 8+ digits."""
-    try:
-        items = _parser.parse(_gate(source)).data
-    except Exception:  # a syntax Python's parser lacks: never skipped
-        return False
-    for op, av in items:
-        if op is _C.AT:
-            continue
-        if op not in (_C.MAX_REPEAT, _C.MIN_REPEAT) or len(av[2]) != 1 or av[2][0][0] is not _C.IN:
-            return False
-        chars = _chars(av[2][0][1])
-        if chars is None:
-            return False
-        return (av[0] >= 23 and chars <= _TOKEN_CHARS) or (av[0] >= 8 and chars <= _DIGITS)
-    return False
-
-
-def _chars(items: Any) -> set[str] | None:
-    """The characters of a parsed class (``None`` for categories other than digits, negation)."""
-    out: set[str] = set()
-    for op, av in items:
-        if op is _C.LITERAL:
-            out.add(chr(av))
-        elif op is _C.RANGE:
-            out.update(chr(c) for c in range(av[0], av[1] + 1))
-        elif op is _C.CATEGORY and av is _C.CATEGORY_DIGIT:
-            out.update("0123456789")
-        else:
-            return None
-    return out
-
-
-def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, ...], bool], ...]:
-    """RE2 sets over ``rules`` (match, members, gated), the decoding set first.
+def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, ...], int], ...]:
+    """RE2 sets over ``rules`` (match, members, run gate), by gate, the ungated first.
 
     A set's DFA state is the product of its members' progress; members that
-    start counting at almost any character (``[0-9a-z]{32}-us``, the
-    decodable-run member) make that product explode on long random text, at
-    hundreds of milliseconds per 64 KB. Members anchored by a literal share a
-    few sets; free-running members go :data:`_PER_SET` to a set. Cost is then
-    linear with a small constant (benchmarks/policy_check.py --adversarial).
-    Each set is one more scan of every text, so the common case stays at a
-    few: free-running sets whose every match starts with a run
-    :data:`FREE_GATE` sees are scanned only when the decoding set's
-    ``FREE_GATE`` member matched (ordinary prose has no such run).
+    start counting at almost any character (``[0-9a-z]{32}-us``) make that
+    product explode on long random text, at hundreds of milliseconds per 64
+    KB. Members anchored by a literal share a few sets; free-running members
+    go :data:`_PER_SET` to a set. Cost is then linear with a small constant
+    (benchmarks/policy_check.py --adversarial).
+
+    Each set is one more scan of every text, so each is gated by the run of
+    token characters all its members need (``_secrets_gate.min_run``): a rule
+    needing a run of one of :data:`_GATES` or longer is scanned only when the
+    text has one, so ordinary prose meets the set of short-run rules alone.
     """
-    free = [i for i, rule in enumerate(rules) if not anchored(rule.regex)]
-    tied = [i for i in range(len(rules)) if i not in set(free)]
-    gated = [i for i in free if _gated(rules[i].regex)]
-    open_free = [i for i in free if i not in set(gated)]
+    need = [min_run(rule.regex) for rule in rules]
+    level = [max((g for g in _GATES if g <= k), default=0) for k in need]
+    groups: list[tuple[list[int], int]] = []
+    for gate in (0, *_GATES):
+        tied = [i for i, rule in enumerate(rules) if level[i] == gate and anchored(rule.regex)]
+        free = [i for i, rule in enumerate(rules) if level[i] == gate and i not in set(tied)]
+        groups += [
+            (tied[at : at + _TIED_PER_SET], gate) for at in range(0, len(tied), _TIED_PER_SET)
+        ]
+        groups += [(free[at : at + _PER_SET], gate) for at in range(0, len(free), _PER_SET)]
+    # The other decoding triggers ride in the ungated set (indices past the rules).
     n = len(rules)
-    # Decoding members (n: DECODABLE, n + 1: SPACED_OUT, n + 2: HEX_RUN, n + 3: FREE_GATE):
-    # a space ends a token run and the others lie inside one, so their counters nest.
-    groups = [([n, n + 1, n + 2, n + 3], False)]
-    groups += [(tied[at : at + _TIED_PER_SET], False) for at in range(0, len(tied), _TIED_PER_SET)]
-    groups += [(open_free[at : at + _PER_SET], False) for at in range(0, len(open_free), _PER_SET)]
-    groups += [(gated[at : at + _PER_SET], True) for at in range(0, len(gated), _PER_SET)]
+    groups[0] = ([*groups[0][0], n, n + 1], 0)
     out = []
-    for group, is_gated in groups:
+    for group, gate in groups:
         rule_set = re2.Set.SearchSet(options)
         for index in group:
-            if index >= n:
-                rule_set.Add((DECODABLE, SPACED_OUT, HEX_RUN, FREE_GATE)[index - n])
-            else:
-                rule_set.Add(_gate(rules[index].regex))
+            member = (
+                (SPACED_OUT, URL_ESCAPE)[index - n] if index >= n else _gate(rules[index].regex)
+            )
+            rule_set.Add(member)
         rule_set.Compile()
-        out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group), is_gated))
+        out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group), gate))
     return tuple(out)
 
 
 def _build() -> tuple[
-    tuple[SecretRule, ...], tuple[tuple[Any, tuple[int, ...], bool], ...], dict[str, Any]
+    tuple[SecretRule, ...], tuple[tuple[Any, tuple[int, ...], int], ...], dict[str, Any]
 ]:
     plugin, info = _plugin_patterns()
     rules = []
@@ -347,19 +302,33 @@ SECRET_CHECKS.setdefault(
 def match_set(data: bytes) -> list[int]:
     """Indices into :data:`RULES` of every rule that matches UTF-8 ``data`` somewhere.
 
-    The index ``len(RULES)`` means: ``data`` holds a run worth decoding;
-    ``len(RULES) + 1``: it holds spaced-out characters; ``len(RULES) + 2``: a hex run.
+    The index ``len(RULES)`` means: ``data`` is worth decoding (a base64-alphabet
+    run of 24+, a URL escape or spaced-out characters); ``len(RULES) + 1``: it
+    holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ that may be hex.
+    Sets are in ascending gate order, so the first gate the text's runs do not
+    reach ends the scan.
     """
     found: list[int] = []
-    gate = len(RULES) + 3
-    open_gate = False
-    for match, members, gated in _SETS:
-        if gated and not open_gate:
-            continue
+    n = len(RULES)
+    runs = Runs(data)
+    decode = spaced = False
+    for match, members, gate in _SETS:
+        if gate and not runs.has(gate):
+            break
         for i in match(data) or ():
             index = members[i]
-            if index == gate:
-                open_gate = True
-            else:
+            if index < n:
                 found.append(index)
+            else:
+                decode = True
+                spaced = spaced or index == n
+    # Decoding runs are longer than the first gate: its answer usually settles them.
+    long_run = runs.has(_GATES[0]) and runs.has(DECODE_RUN)
+    hexed = long_run and runs.has(HEX_RUN)
+    if decode or long_run:
+        found.append(n)
+        if spaced:
+            found.append(n + 1)
+        if hexed:
+            found.append(n + 2)
     return found
