@@ -20,7 +20,6 @@ from nats.js.api import RetentionPolicy, StreamConfig
 from agent_os.bus import (
     ATTEMPTS_HEADER,
     ERROR_CODE_HEADER,
-    BusClosed,
     BusError,
     ConfigError,
     ConnectError,
@@ -35,7 +34,8 @@ from agent_os.bus import (
 from agent_os.bus.backends._nats import NatsBus
 from agent_os.bus.backends._nats_codec import consumer_name, delivery_count, stream_name
 from agent_os.bus.backends._nats_fanout import server_has_seen
-from tests.servers import RunningServer, Servers, free_port
+from tests.eventually import eventually
+from tests.servers import RunningServer, Servers
 from tests.servers import nats as nats_server
 
 Connect = Callable[..., Awaitable[NatsBus]]
@@ -73,13 +73,6 @@ async def raw(server: RunningServer) -> AsyncIterator[Client]:
 @pytest.fixture
 def subject() -> str:
     return f"unit.{uuid.uuid4().hex[:12]}"
-
-
-async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 def test_names_are_valid_distinct_and_stable() -> None:
@@ -151,7 +144,7 @@ async def test_envelope_is_plain_nats_message_with_headers(
     bus = await bus_factory()
     sent = Envelope(subject, b"\x00raw body", headers={"trace": "t"}, key="k", deadline=1e9)
     await bus.publish(sent)
-    await wait_for(lambda: len(got) == 1)
+    await eventually(lambda: len(got) == 1, 5.0, "the message")
     msg = got[0]
     assert msg.data == b"\x00raw body"  # no framing
     assert msg.headers is not None
@@ -173,29 +166,6 @@ async def test_a_raw_nats_requester_gets_a_reply_from_a_bus_responder(
     assert reply.data == b"re:hi"
 
 
-async def test_raw_message_with_a_bad_deadline_is_dead_lettered(
-    bus_factory: Connect, raw: Client, subject: str
-) -> None:
-    bus = await bus_factory()
-    handled: list[Delivery] = []
-    dead: list[Delivery] = []
-
-    async def handler(delivery: Delivery) -> None:
-        handled.append(delivery)
-        await delivery.ack()
-
-    async def record_dead(delivery: Delivery) -> None:
-        dead.append(delivery)
-        await delivery.ack()
-
-    await bus.subscribe(subject, handler, group="g")
-    await bus.subscribe(f"{subject}.dlq", record_dead, group="dlq")
-    await raw.jetstream().publish(subject, b"x", headers={"Agentos-Deadline": "soon"})
-    await wait_for(lambda: len(dead) == 1)
-    assert dead[0].envelope.headers[ERROR_CODE_HEADER] == "malformed_envelope"
-    assert handled == []
-
-
 async def test_a_deleted_stream_is_recreated_and_the_subscription_resumes(
     bus_factory: Connect, raw: Client, subject: str
 ) -> None:
@@ -208,11 +178,11 @@ async def test_a_deleted_stream_is_recreated_and_the_subscription_resumes(
 
     await worker.subscribe(subject, handler, group="g")
     await publisher.publish(Envelope(subject, b"one"))
-    await wait_for(lambda: seen == [b"one"])
+    await eventually(lambda: seen == [b"one"], 5.0, "the first message")
     # What a server restarted with an empty store looks like to the clients.
     await raw.jetstream().delete_stream(stream_name(subject))
     await publisher.publish(Envelope(subject, b"two"))  # recreates the stream
-    await wait_for(lambda: b"two" in seen)
+    await eventually(lambda: b"two" in seen, 5.0, "the message after the stream was recreated")
 
 
 async def test_a_stream_made_by_an_operator_is_used(
@@ -238,7 +208,7 @@ async def test_a_stream_made_by_an_operator_is_used(
     await bus.subscribe(jobs, handler, group="g")
     await bus.subscribe(other, handler, group="g")  # same group name, same stream
     await bus.publish(Envelope(other, b"late"))
-    await wait_for(lambda: len(seen) == 2)
+    await eventually(lambda: len(seen) == 2, 5.0, "both messages")
     assert sorted(seen) == [(jobs, b"early"), (other, b"late")]
 
 
@@ -253,42 +223,17 @@ async def test_payload_limit_leaves_room_for_the_headers(
     await bus.publish(fits)  # still connected and accepted
 
 
-async def test_unreachable_server_is_a_connect_error() -> None:
-    started = time.monotonic()
-    with pytest.raises(ConnectError) as caught:
-        await connect(f"nats://127.0.0.1:{free_port()}", connect_attempts=1)
-    assert caught.value.retryable
-    assert time.monotonic() - started < 5
-
-
-async def test_bad_options_are_config_errors(server: RunningServer) -> None:
+async def test_bad_option_values_are_config_errors(server: RunningServer) -> None:
     with pytest.raises(ConfigError):
         await connect(server.url + "?stream_storage=tape")
     with pytest.raises(ConfigError):
         await connect(server.url, pull_expires="soon")
-    with pytest.raises(ConfigError):
-        await connect(server.url, no_such_option=1)
 
 
 async def test_tls_scheme_reaches_the_nats_client(server: RunningServer) -> None:
     # The test server speaks plain TCP, so a tls:// connect must fail as a ConnectError.
     with pytest.raises(ConnectError):
         await connect(server.url.replace("nats://", "tls://"), connect_attempts=1)
-
-
-async def test_settling_after_close_raises_bus_closed(bus_factory: Connect, subject: str) -> None:
-    bus = await bus_factory()
-    held: list[Delivery] = []
-
-    async def hold(delivery: Delivery) -> None:
-        held.append(delivery)
-
-    await bus.subscribe(subject, hold, group="g")
-    await bus.publish(Envelope(subject, b"x"))
-    await wait_for(lambda: len(held) == 1)
-    await bus.close()
-    with pytest.raises(BusClosed):
-        await held[0].ack()
 
 
 async def test_subscriptions_resume_after_a_restart_with_an_empty_store(
@@ -307,17 +252,18 @@ async def test_subscriptions_resume_after_a_restart_with_an_empty_store(
 
         await bus.subscribe(subject, handler, group="g")
         await bus.publish(Envelope(subject, b"before"))
-        await wait_for(lambda: seen == [b"before"])
+        await eventually(lambda: seen == [b"before"], 5.0, "the message before the restart")
         private.stop()
         shutil.rmtree(tmp_path / "jetstream")  # the server comes back without streams
         (tmp_path / "jetstream").mkdir()
         await asyncio.to_thread(private.start)
-        deadline = time.monotonic() + 10
-        while b"after" not in seen:
-            assert time.monotonic() < deadline, "the subscription did not resume"
+
+        async def resumed() -> bool:
             with contextlib.suppress(BusError):
                 await bus.publish(Envelope(subject, b"after"))
-            await asyncio.sleep(0.05)
+            return b"after" in seen
+
+        await eventually(resumed, 10.0, "the subscription resumed", interval=0.05)
     finally:
         await bus.close()
         private.stop()
@@ -336,7 +282,7 @@ async def test_publish_without_ack_is_still_kept_for_a_later_group(
         await delivery.ack()
 
     await (await bus_factory()).subscribe(subject, handler, group="g")
-    await wait_for(lambda: seen == [b"early"])
+    await eventually(lambda: seen == [b"early"], 5.0, "the message kept for the group")
     with pytest.raises(ConfigError):
         await bus_factory(publish_ack="maybe")
 
@@ -355,7 +301,7 @@ async def test_a_reply_to_a_foreign_inbox_makes_no_stream(
     await server_has_seen(raw)
     request = Envelope(subject, b"q", reply_to=inbox)
     await bus.publish(request.reply(b"answer"))
-    await wait_for(lambda: len(got) == 1)
+    await eventually(lambda: len(got) == 1, 5.0, "the message")
     assert got[0].data == b"answer"
     with pytest.raises(nats.js.errors.NotFoundError):
         await raw.jetstream().stream_info(stream_name(inbox))
@@ -376,7 +322,7 @@ async def test_server_has_seen_means_a_subscription_is_live(
         sub = await raw.subscribe(f"_MYINBOX.{subject}.{i}", cb=record)
         await server_has_seen(raw)
         await bus.publish(Envelope(subject, b"q", reply_to=f"_MYINBOX.{subject}.{i}").reply(b"a"))
-        await wait_for(lambda into=got: into == [b"a"], within=2.0)  # type: ignore[misc]
+        await eventually(lambda into=got: into == [b"a"], 2.0, "the reply")  # type: ignore[misc]
         await sub.unsubscribe()
 
 
@@ -395,7 +341,7 @@ async def test_a_group_on_a_core_subject_is_a_queue_group(
         await bus.subscribe(fast, handler, group="workers")
     for i in range(40):
         await members[0].publish(Envelope(fast, str(i).encode()))
-    await wait_for(lambda: len(got[0]) + len(got[1]) == 40)
+    await eventually(lambda: len(got[0]) + len(got[1]) == 40, 5.0, "all 40 messages")
     assert sorted(got[0] + got[1], key=int) == [str(i).encode() for i in range(40)]
     assert got[0] and got[1]  # the server spread the work over the group
     with pytest.raises(nats.js.errors.NotFoundError):  # nothing was stored
@@ -438,7 +384,7 @@ async def test_core_queue_group_nack_redelivers_then_dead_letters(
     await bus.subscribe(fast, refuse, group="g", options=SubscribeOptions(max_deliver=3))
     await bus.subscribe(f"{fast}.dlq", record_dead, group="dlq")  # kept by JetStream
     await bus.publish(Envelope(fast, b"job", headers={"trace": "t1"}))
-    await wait_for(lambda: len(dead) == 1)
+    await eventually(lambda: len(dead) == 1, 5.0, "the dead letter")
     assert attempts == [1, 2, 3]
     letter = dead[0].envelope
     assert letter.body == b"job" and letter.headers["trace"] == "t1"
@@ -465,7 +411,7 @@ async def test_core_queue_group_reject_and_garbage_are_dead_lettered(
     await bus.subscribe(f"{fast}.dlq", record_dead, group="dlq")
     await raw.publish(fast, b"x", headers={"Agentos-Deadline": "soon"})  # no envelope
     await bus.publish(Envelope(fast, b"y"))
-    await wait_for(lambda: len(dead) == 2)
+    await eventually(lambda: len(dead) == 2, 5.0, "both dead letters")
     codes = sorted(d.envelope.headers[ERROR_CODE_HEADER] for d in dead)
     assert codes == ["bad_input", "malformed_envelope"]
 
@@ -486,9 +432,9 @@ async def test_core_queue_group_delayed_nack_frees_the_handler_meanwhile(
 
     await bus.subscribe(fast, handler, group="g", options=SubscribeOptions(concurrency=1))
     await bus.publish(Envelope(fast, b"later"))
-    await wait_for(lambda: len(seen) == 1)
+    await eventually(lambda: len(seen) == 1, 5.0, "the first delivery")
     await bus.publish(Envelope(fast, b"now"))
-    await wait_for(lambda: len(seen) == 3)
+    await eventually(lambda: len(seen) == 3, 5.0, "three deliveries")
     assert [(body, attempt) for body, attempt, _ in seen] == [
         (b"later", 1),
         (b"now", 1),  # the one handler slot was free during the delay
