@@ -4,7 +4,9 @@ Two in-process workers are competing consumers of ``agentos.v1.cmvk``; the
 models are three loopback servers, one per vendor dialect. The CLI worker
 (``agent-os verifier``) is run as a process once per backend. A request
 whose ack is lost after the answer is redelivered by the broker and answered
-from the recorded result, without asking the models again.
+from the recorded result, without asking the models again; so is one whose
+worker is killed (SIGKILL) between its answer and its ack, by another worker
+that shares the Redis cache.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from agent_os.verifier import (
     LexicalJudge,
     RedisResultCache,
     RemoteError,
+    RemoteVerifier,
     VerifierWorker,
 )
 from tests.eventually import eventually
@@ -247,4 +250,63 @@ async def test_a_redelivered_request_does_not_ask_the_models_again(
                 await cache.aclose()
     assert result.dissenting_models == ("gemini:gemini-local",)
     assert sum(w.verifications for w in workers) == 1
+    assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]
+
+
+async def test_a_request_answered_by_a_worker_killed_before_its_ack(
+    backend_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    from cmvk_crash_worker import OPTIONS, SETTINGS
+    from e2e_support import read_lines
+
+    from agent_os.kernel_worker._startup import plan_nonce_store
+
+    agent = AgentIdentity.create("cmvk-crash-client", "client", [])
+    key = AgentIdentity.create("cmvk-crash-verifier", "verifier", [])
+    key.save(tmp_path / "verifier.key")
+    registry_file = tmp_path / "registry.json"
+    TrustRegistry(FileTrustStore(registry_file)).register(agent.public(), TrustLevel.STANDARD)
+    redis_url = servers.get("redis").url
+    subject = f"agentos.v1.cmvk-crash-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with vendor_server(SCRIPTS) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).parent / "cmvk_crash_worker.py"), backend_url,
+            str(tmp_path / "verifier.key"), str(registry_file), redis_url, subject,
+            stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        buses: list[Bus] = []
+        survivor: VerifierWorker | None = None
+        cache = RedisResultCache(redis_url, key)
+        shared = plan_nonce_store(backend_url)
+        try:
+            await asyncio.wait_for(read_lines(proc, "ready", 1), 60)
+            buses = [await connect(backend_url), await connect(backend_url)]
+            client = RemoteVerifier(buses[0], agent, [key.public()], timeout=20, subject=subject)
+            result = await client.verify(PROMPT, three(server), 0.8, 2)
+            await asyncio.wait_for(read_lines(proc, "answered", 1), 20)
+            proc.kill()
+            await proc.wait()
+            # Only now a second worker: the request can reach it only as a redelivery.
+            survivor = VerifierWorker(
+                buses[1], key, TrustRegistry(FileTrustStore(registry_file)),
+                judge=LexicalJudge(), settings=SETTINGS, nonces=shared.store,
+                options=OPTIONS, subject=subject, cache=cache,
+            )  # fmt: skip
+            await survivor.start()
+            await eventually(lambda: survivor.from_cache == 1, 30, "the redelivery answered")
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            if survivor is not None:
+                await survivor.shutdown()
+            for bus in buses:
+                await bus.close()
+            await cache.aclose()
+            close = getattr(shared.store, "close", None)
+            if close is not None:
+                await close()
+    assert result.dissenting_models == ("gemini:gemini-local",)
+    assert survivor.verifications == 0
     assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]
