@@ -146,7 +146,11 @@ async def _forge(cache: RedisResultCache, raw: aredis.Redis, key: str, how: str)
         await raw.set(entry, b"not an entry")
         return
     if how == "unsigned-json":
-        await raw.set(entry, MAGIC + b"\0" * 64 + b'{"k": "%s"}' % key.encode())
+        await raw.set(entry, MAGIC + b"\0" * 64 + b'{"k": ["%s"]}' % key.encode())
+        return
+    if how == "deep":
+        # Never parsed: the signature is checked first.
+        await raw.set(entry, MAGIC + b"\0" * 64 + b"[" * 500_000)
         return
     if how == "other-key":
         stranger = AgentIdentity.create("cache-stranger", "stranger", [])
@@ -165,7 +169,9 @@ async def _forge(cache: RedisResultCache, raw: aredis.Redis, key: str, how: str)
     await raw.set(entry, value.replace(b'"1925"', b'"1889"'))
 
 
-@pytest.mark.parametrize("how", ["garbage", "unsigned-json", "other-key", "moved", "tampered"])
+@pytest.mark.parametrize(
+    "how", ["garbage", "unsigned-json", "deep", "other-key", "moved", "tampered"]
+)
 async def test_a_poisoned_entry_is_a_miss_and_the_models_are_asked(
     cache: RedisResultCache, raw: aredis.Redis, how: str
 ) -> None:
