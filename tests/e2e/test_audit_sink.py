@@ -334,7 +334,7 @@ def test_cli_verify_refuses_a_foreign_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_cli_sink_runs_until_sigterm(servers: Servers, tmp_path: Path) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     db = tmp_path / "sink.db"
     kernel = AgentIdentity.create("kernel-1")
     registry = tmp_path / "registry.json"

@@ -63,7 +63,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def test_sigterm_answers_in_flight_requests_before_exit(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
-    url = servers.get(backend).url
+    url = servers.bus_url(backend)
     kernel, agent = AgentIdentity.create("kernel-slow"), AgentIdentity.create("agent-slow")
     kernel.save(tmp_path / "kernel.key")
     TrustRegistry(FileTrustStore(tmp_path / "reg.json")).register(agent)
@@ -197,7 +197,7 @@ async def _governed_deny(bus: Bus, timeout: float) -> tuple[PolicyViolation, flo
 async def test_no_kernel_listening_is_a_deny_within_the_deadline(
     backend: str, servers: Servers
 ) -> None:
-    bus = await connect(servers.get(backend).url)
+    bus = await connect(servers.bus_url(backend))
     try:
         violation, elapsed, ran = await _governed_deny(bus, timeout=1.0)
     finally:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def fast_url(servers: Servers) -> str:
-    return servers.get("nats").url + f"?core_prefixes={ACTION_SUBJECT}"
+    return servers.bus_url("nats") + f"?core_prefixes={ACTION_SUBJECT}"
 
 
 async def test_demo_against_two_workers_on_the_fast_path(fast_url: str) -> None:

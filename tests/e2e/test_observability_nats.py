@@ -81,7 +81,7 @@ def keys(tmp_path: Path) -> tuple[Path, Path, Path]:
 async def test_one_trace_per_action_across_processes(
     servers: Servers, tmp_path: Path, keys: tuple[Path, Path, Path]
 ) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     kernel_key, agent_key, registry = keys
     port = free_port()
     env = {
@@ -168,7 +168,7 @@ async def test_one_trace_per_action_across_processes(
 
 
 async def test_audit_sink_serves_health(servers: Servers, tmp_path: Path) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     registry = tmp_path / "registry.json"
     TrustRegistry(FileTrustStore(registry)).register(AgentIdentity.create("kernel-1"))
     port = free_port()

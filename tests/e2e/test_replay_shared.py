@@ -42,7 +42,7 @@ async def _workers(
     agent_buses: dict[str, Bus] = {}
     subject = f"agentos.v1.action.replay-{uuid.uuid4().hex[:8]}"
     for backend in BACKENDS:
-        url = servers.get(backend).url
+        url = servers.bus_url(backend)
         worker_bus = await connect(url)
         stack.push_async_callback(worker_bus.close)
         worker = Worker(

@@ -54,7 +54,7 @@ async def shot(page: Page, name: str) -> Path:
 async def test_reviewer_approves_in_the_browser_and_the_action_runs(
     tmp_path: Path, servers: Servers, browser: Browser
 ) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     setup = ReviewSetup(tmp_path)
     worker, worker_bus = await setup.worker(url)
     client, client_bus = await setup.client(url)

@@ -153,7 +153,7 @@ async def test_two_approvals_needed(tmp_path: Path, url: str) -> None:
 async def test_decision_and_outcome_land_in_the_audit_chain(
     tmp_path: Path, servers: Servers
 ) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     setup = ReviewSetup(tmp_path)
     worker, worker_bus = await setup.worker(url, publish_audit=True)
     client, client_bus = await setup.client(url)

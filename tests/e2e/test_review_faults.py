@@ -41,7 +41,7 @@ from tests.servers import Servers, free_port, selected_backends
 
 @pytest.fixture(params=selected_backends(("nats", "redis")))
 def url(request: pytest.FixtureRequest, servers: Servers) -> str:
-    return servers.get(request.param).url
+    return servers.bus_url(request.param)
 
 
 def _store_get(setup: ReviewSetup, ticket: str) -> ReviewItem | None:
@@ -157,7 +157,7 @@ class Browserless:
 async def held(
     tmp_path: Path, servers: Servers
 ) -> AsyncIterator[tuple[ReviewSetup, str, KernelClient, Verdict]]:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     setup = ReviewSetup(tmp_path)
     worker, worker_bus = await setup.worker(url)
     client, client_bus = await setup.client(url)
@@ -246,7 +246,7 @@ async def test_console_refuses_without_login_or_csrf(
 async def test_final_verdict_from_a_key_the_agent_does_not_pin_is_refused(
     tmp_path: Path, servers: Servers
 ) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     setup = ReviewSetup(tmp_path)
     worker, worker_bus = await setup.worker(url)
     client, client_bus = await setup.client(url)
@@ -341,7 +341,7 @@ def test_console_cookies_are_http_only_same_site_and_secure_when_asked(tmp_path:
 async def test_worker_command_posts_a_webhook_per_held_action(
     tmp_path: Path, servers: Servers
 ) -> None:
-    url = servers.get("nats").url
+    url = servers.bus_url("nats")
     setup = ReviewSetup(tmp_path)
     posts: list[dict[str, object]] = []
 

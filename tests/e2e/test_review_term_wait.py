@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import Bus, Delivery, connect, new_id
+from agent_os.bus import Bus, Delivery, connect
 from agent_os.kernel_worker import (
     ACTION_SUBJECT,
     Decision,
@@ -50,9 +50,7 @@ POLICY = {
 
 @pytest.fixture(params=selected_backends(("memory", "nats")))
 def url(request: pytest.FixtureRequest, servers: Servers) -> str:
-    if request.param == "memory":
-        return f"memory://{new_id()}"
-    return servers.get(request.param).url
+    return servers.bus_url(request.param)
 
 
 @dataclass

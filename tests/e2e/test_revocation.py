@@ -72,7 +72,7 @@ class Fleet:
 async def fleet(
     request: pytest.FixtureRequest, servers: Servers, tmp_path: Path
 ) -> AsyncIterator[Fleet]:
-    url = servers.get(request.param).url
+    url = servers.bus_url(request.param)
     tag = uuid.uuid4().hex[:8]
     agent = AgentIdentity.create(f"agent-{tag}")
     admin = AgentIdentity.create(f"admin-{tag}")
