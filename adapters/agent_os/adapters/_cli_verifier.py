@@ -69,14 +69,14 @@ REGISTRY_RECHECK = 0.25
     "--cache",
     "cache_url",
     envvar="AGENT_OS_CMVK_CACHE",
-    help="Result cache: redis://... (shared by the pool, signed) or memory://.",
+    help="Result cache: redis://... (shared by the pool, signed); default memory://.",
 )
 @click.option(
     "--cache-ttl",
     envvar="AGENT_OS_CMVK_CACHE_TTL",
     default=300.0,
     show_default=True,
-    help="Seconds a result is kept.",
+    help="Seconds a result (and a request's answer, for redeliveries) is kept.",
 )
 @click.option(
     "--cache-size",
@@ -146,9 +146,9 @@ def verifier(
 
     async def serve() -> None:
         await ping_nonce_store(plan)
-        cache = await _open_cache(cache_url, identity, cache_ttl, cache_size)
+        cache = await _open_cache(cache_url or "memory://", identity, cache_ttl, cache_size)
         metrics = Metrics() if with_metrics else None
-        if metrics is not None and cache is not None:
+        if metrics is not None:
             metrics.watch_cache(cache)
         bus = await connect(bus_url)
         try:
@@ -167,14 +167,13 @@ def verifier(
                 identity.agent_id,
                 redact(bus_url),
                 plan.description,
-                redact(cache_url) if cache_url else "this worker's memory",
+                redact(cache_url) if cache_url else "memory:// (this worker's)",
                 "on disagreement" if queue is not None else "off",
             )
             await worker.run(install_signal_handlers=True)
         finally:
             await bus.close()
-            if cache is not None:
-                await cache.aclose()
+            await cache.aclose()
             close = getattr(plan.store, "close", None)
             if close is not None:
                 await close()
@@ -185,12 +184,8 @@ def verifier(
         raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
 
 
-async def _open_cache(
-    url: str | None, identity: AgentIdentity, ttl: float, size: int
-) -> Cache | None:
+async def _open_cache(url: str, identity: AgentIdentity, ttl: float, size: int) -> Cache:
     """The cache ``--cache`` names; an unreachable Redis refuses the start (nothing shared)."""
-    if not url:
-        return None
     try:
         cache = open_cache(url, identity=identity, ttl=ttl, size=size)
     except (VerifierError, ValueError) as exc:
