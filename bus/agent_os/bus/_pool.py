@@ -1,10 +1,14 @@
-"""A fixed pool of long-lived handler tasks, fed from a queue.
+"""Bounded handler concurrency, two ways: a pool of long-lived tasks, or capped tasks.
 
-A subscription puts each message here; at most ``limit`` worker tasks run
-``run(item)`` one after another, so the hot path creates no task per
-message and concurrency stays capped. ``max_pending`` drops the oldest
-waiting item (fan-out's slow-consumer rule); ``after`` runs once a worker
-finishes an item (a pull subscription asks for more).
+:class:`Pool`: a subscription puts each message here; at most ``limit``
+worker tasks run ``run(item)`` one after another, so the hot path creates no
+task per message and concurrency stays capped. ``max_pending`` drops the
+oldest waiting item (fan-out's slow-consumer rule); ``after`` runs once a
+worker finishes an item (a pull subscription asks for more). NATS uses it.
+
+:class:`Inflight`: one task per delivery, at most ``limit`` at once, for
+subscriptions whose read asks the broker for exactly as many messages as
+there is room (Redis, SQS, the memory broker's consumers).
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("agent_os.bus")
 
@@ -89,3 +93,52 @@ class Pool(Generic[T]):
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+
+
+class Inflight:
+    """Handler tasks running now, at most ``limit``; ``drain`` ends them on shutdown."""
+
+    def __init__(self, limit: int, *, on_done: Callable[[], None] | None = None) -> None:
+        self.limit = limit
+        self._on_done = on_done
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def free(self) -> int:
+        """Slots free now."""
+        return self.limit - len(self._tasks)
+
+    async def room(self) -> int:
+        """Slots free, after waiting for one to free up (or for :meth:`wake`) if none is."""
+        if self.free <= 0:
+            self._freed.clear()
+            await self._freed.wait()
+        return self.free
+
+    def wake(self) -> None:
+        """Wake a reader waiting in :meth:`room` (it is stopping)."""
+        self._freed.set()
+
+    def spawn(self, run: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(run)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._freed.set()
+        if self._on_done is not None:
+            self._on_done()
+
+    async def drain(self, grace: float) -> None:
+        """Give running tasks ``grace`` seconds, then cancel the rest."""
+        if not self._tasks:
+            return
+        _, stuck = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)

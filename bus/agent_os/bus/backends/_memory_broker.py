@@ -33,6 +33,7 @@ from .._envelope import (
     Envelope,
 )
 from .._lease import run_handler
+from .._pool import Inflight
 from .._protocol import Handler, SubscribeOptions
 from .._settle import SettleOnce
 from ._base import GROUP_SETTINGS, adopt_group_settings
@@ -117,7 +118,7 @@ class Consumer:
         self.queue: WorkQueue | None = None
         self.active = True
         self.closed = False  # set once the owning bus finished closing
-        self.inflight: set[asyncio.Task[None]] = set()
+        self.inflight = Inflight(options.concurrency, on_done=self._pump)
         self.unsettled: set[_WorkDelivery] = set()
         self._pending: deque[Envelope] = deque()
         self._max_pending = max_pending
@@ -129,7 +130,7 @@ class Consumer:
 
     @property
     def has_slot(self) -> bool:
-        return self.active and len(self.inflight) < self.options.concurrency
+        return self.active and self.inflight.free > 0
 
     def offer(self, envelope: Envelope) -> None:
         """Fan-out: buffer an envelope (bounded) and start handlers."""
@@ -144,19 +145,16 @@ class Consumer:
             self.start(FanoutDelivery(self._pending.popleft()))
 
     def start(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(delivery))
-        self.inflight.add(task)
-        task.add_done_callback(self._finished)
+        self.inflight.spawn(
+            run_handler(self.handler, delivery, self.options.ack_wait, self._subject)
+        )
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
+    def _pump(self) -> None:
+        """A handler finished: its slot takes the next message."""
         if self.queue is not None:
             self.queue.pump()
         else:
             self._pump_fanout()
-
-    async def _run(self, delivery: FanoutDelivery | _WorkDelivery) -> None:
-        await run_handler(self.handler, delivery, self.options.ack_wait, self._subject)
 
     async def unsubscribe(self) -> None:
         """Stop receiving; wait for in-flight handlers. Idempotent."""
@@ -168,12 +166,7 @@ class Consumer:
             self.active = False
             self._pending.clear()
             self.broker.detach(self)
-        if not self.inflight:
-            return
-        _, stuck = await asyncio.wait(set(self.inflight), timeout=self._grace)
-        for task in stuck:
-            task.cancel()
-        await asyncio.gather(*stuck, return_exceptions=True)
+        await self.inflight.drain(self._grace)
 
     def abandon(self) -> None:
         """The bus closed: what this consumer still holds goes back to the queue now."""

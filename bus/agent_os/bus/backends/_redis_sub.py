@@ -23,6 +23,7 @@ from redis.exceptions import RedisError, ResponseError
 from .._delivery import FanoutDelivery
 from .._errors import BusError
 from .._lease import run_handler
+from .._pool import Inflight
 from .._protocol import Delivery, Handler, SubscribeOptions
 from ._redis_codec import decode_entry, pairs, stream_entries, translate
 
@@ -89,8 +90,7 @@ class SubscriptionBase:
         self.host, self._subject, self._handler, self.options = host, subject, handler, options
         self.key = host.prefix + subject
         self._reader = BlockingReader(host.pool)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._slot_free = asyncio.Event()
+        self._inflight = Inflight(options.concurrency)
         self._stopping = asyncio.Event()
         self._active = True
         self._loops: list[asyncio.Task[None]] = []
@@ -126,10 +126,8 @@ class SubscriptionBase:
         timeout = self.host.block_ms / 1000 + 10.0
         backoff = 0.05
         while self._active:
-            free = self.options.concurrency - len(self._inflight)
+            free = await self._inflight.room()
             if free <= 0:
-                self._slot_free.clear()
-                await self._slot_free.wait()
                 continue
             try:
                 reply = await self._reader.call(*self._read_args(min(free, 256)), timeout=timeout)
@@ -163,16 +161,7 @@ class SubscriptionBase:
                 log.debug("trimming %s failed: %s", self.key, exc)
 
     def _spawn(self, delivery: Delivery) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(delivery))
-        self._inflight.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._slot_free.set()
-
-    async def _run(self, delivery: Delivery) -> None:
-        await run_handler(self._handler, delivery, self.options.ack_wait, self.key)
+        self._inflight.spawn(run_handler(self._handler, delivery, self.options.ack_wait, self.key))
 
     async def stop(self) -> None:
         """Stop reading: wake the blocked read with ``CLIENT UNBLOCK``, end the loops."""
@@ -180,7 +169,7 @@ class SubscriptionBase:
             return
         self._active = False
         self._stopping.set()
-        self._slot_free.set()
+        self._inflight.wake()
         task = self._read_task
         for _ in range(25):
             if task is None or task.done():
@@ -198,12 +187,7 @@ class SubscriptionBase:
 
     async def drain(self, grace: float) -> None:
         """Give in-flight handlers ``grace`` seconds, then cancel the rest."""
-        if not self._inflight:
-            return
-        _, stuck = await asyncio.wait(set(self._inflight), timeout=grace)
-        for task in stuck:
-            task.cancel()
-        await asyncio.gather(*stuck, return_exceptions=True)
+        await self._inflight.drain(grace)
 
     async def release(self) -> None:
         """The bus is closing: hand back what this subscription still holds."""

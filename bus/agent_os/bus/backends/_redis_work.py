@@ -228,7 +228,7 @@ class WorkSubscription(SubscriptionBase):
         # XAUTOCLAIM scans a bounded stretch of the pending list per call: follow
         # the cursor a few pages so idle entries behind busy ones are found too.
         for _ in range(8):
-            free = self.options.concurrency - len(self._inflight)
+            free = self._inflight.free
             if free <= 0:
                 return
             try:

@@ -22,6 +22,7 @@ from .._envelope import (
 )
 from .._errors import BusError, MalformedEnvelope
 from .._lease import run_handler
+from .._pool import Inflight
 from .._protocol import Delivery, Handler, SubscribeOptions
 from .._settle import SettleOnce
 from ._sqs_client import QueueGone, SqsClient, StaleReceipt, from_body
@@ -169,8 +170,7 @@ class SqsSubscription:
         self._lazy_since = 0.0
         self.seen: dict[str, float] = {}  # MessageId -> loop time, to drop duplicate receipts
         self.unsettled: set[SqsDelivery] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slot = asyncio.Event()
+        self._inflight = Inflight(options.concurrency)
         self._poller: asyncio.Task[None] | None = None
         self._active = False
         self._stopped: asyncio.Future[None] | None = None
@@ -199,10 +199,8 @@ class SqsSubscription:
     async def _poll(self) -> None:
         backoff = 0.1
         while self._active:
-            free = self.options.concurrency - len(self._tasks)
+            free = await self._inflight.room()
             if free <= 0:
-                self._slot.clear()
-                await self._slot.wait()
                 continue
             try:
                 messages = await self.host.sqs.receive(
@@ -243,7 +241,7 @@ class SqsSubscription:
             try:
                 envelope = from_body(msg["Body"])
             except (MalformedEnvelope, ValueError) as exc:
-                self._spawn(self._poison(msg, attempt, str(exc)))
+                self._inflight.spawn(self._poison(msg, attempt, str(exc)))
                 continue
             if self.kind == "inbox":
                 assert self._on_reply is not None
@@ -256,7 +254,7 @@ class SqsSubscription:
                 if self.kind == "work"
                 else FanoutDelivery(envelope)
             )
-            self._spawn(self._run(delivery))
+            self._inflight.spawn(self._run(delivery))
         if receipts:
             if not self._lazy:
                 self._lazy_since = now
@@ -288,15 +286,6 @@ class SqsSubscription:
             }
         )
         return replace(envelope, subject=self._subject, headers=headers)
-
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slot.set()
 
     async def _run(self, delivery: Delivery) -> None:
         assert self._handler is not None
@@ -340,11 +329,7 @@ class SqsSubscription:
                 self._poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._poller
-            if self._tasks:
-                _, stuck = await asyncio.wait(set(self._tasks), timeout=self.host.drain_timeout)
-                for task in stuck:
-                    task.cancel()
-                await asyncio.gather(*stuck, return_exceptions=True)
+            await self._inflight.drain(self.host.drain_timeout)
             await self.host.release(self)
         finally:
             self._stopped.set_result(None)
