@@ -23,7 +23,6 @@ from ._errors import (
     PayloadTooLarge,
     UnknownScheme,
 )
-from ._liveness import Pingable, probe
 from ._protocol import (
     DEFAULT_MAX_PAYLOAD,
     Bus,
@@ -55,7 +54,6 @@ __all__ = [
     "NoResponders",
     "NotSupported",
     "PayloadTooLarge",
-    "Pingable",
     "Service",
     "SubscribeOptions",
     "Subscription",
@@ -64,6 +62,5 @@ __all__ = [
     "decode",
     "encode",
     "new_id",
-    "probe",
     "schemes",
 ]
