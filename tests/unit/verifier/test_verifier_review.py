@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,16 @@ SPLIT = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["192
 AGREE = {"gpt-local": ["1889"], "claude-local": ["1889."], "gemini-local": ["in 1889"]}
 
 
+async def verified(scripts: dict[str, list[Any]], sink: ReviewSink, **options: Any) -> Any:
+    """``PROMPT`` verified by the three loopback models answering ``scripts``."""
+    with vendor_server(scripts) as server:
+        verifier = ConsensusVerifier(
+            models=three(server), judge=LexicalJudge(), review_on_disagreement=sink, **options
+        )
+        async with verifier:
+            return await verifier.verify_consensus(PROMPT)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteReviewStore]:
     with SqliteReviewStore(tmp_path / "review.db") as opened:
@@ -45,15 +56,7 @@ async def test_a_disagreement_opens_a_review_item(
 ) -> None:
     assert isinstance(sink, ReviewSink)
     agent = AgentIdentity.create("review-asker", "asker", [])
-    with vendor_server(SPLIT) as server:
-        verifier = ConsensusVerifier(
-            models=three(server),
-            judge=LexicalJudge(),
-            identity=agent,
-            review_on_disagreement=sink,
-        )
-        async with verifier:
-            result = await verifier.verify_consensus(PROMPT)
+    result = await verified(SPLIT, sink, identity=agent)
     assert result.outcome == "flagged" and result.pending_review
     assert result.review_ticket is not None
     item = store.get(result.review_ticket)
@@ -85,17 +88,10 @@ async def test_metrics_count_the_reviews_opened(sink: QueueReview) -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     for scripts in (SPLIT, AGREE):
-        with vendor_server(scripts) as server:
-            verifier = ConsensusVerifier(
-                models=three(server), judge=LexicalJudge(), metrics=metrics,
-                review_on_disagreement=sink,
-            )  # fmt: skip
-            async with verifier:
-                await verifier.verify_consensus(PROMPT)
-    assert registry.get_sample_value("agent_os_cmvk_reviews_total") == 1.0
-    assert (
-        registry.get_sample_value("agent_os_cmvk_verifications_total", {"outcome": "agreed"}) == 1.0
-    )
+        await verified(scripts, sink, metrics=metrics)
+    value = registry.get_sample_value
+    assert value("agent_os_cmvk_reviews_total") == 1.0
+    assert value("agent_os_cmvk_verifications_total", {"outcome": "agreed"}) == 1.0
 
 
 async def test_agreement_and_too_few_answers_open_nothing(
@@ -106,13 +102,7 @@ async def test_agreement_and_too_few_answers_open_nothing(
     settings = CallSettings(timeout=0.3, retries=0)
     few = {"gpt-local": ["1889"], "claude-local": [Hang()], "gemini-local": [Hang()]}
     for scripts in (AGREE, few):
-        with vendor_server(scripts) as server:
-            verifier = ConsensusVerifier(
-                models=three(server), judge=LexicalJudge(), settings=settings,
-                review_on_disagreement=sink,
-            )  # fmt: skip
-            async with verifier:
-                result = await verifier.verify_consensus(PROMPT)
+        result = await verified(scripts, sink, settings=settings)
         assert result.outcome in ("agreed", "inconclusive")
         assert not result.pending_review
     assert store.pending() == []
@@ -148,13 +138,8 @@ async def test_a_store_that_fails_fails_the_verification(tmp_path: Path) -> None
     broken = SqliteReviewStore(tmp_path / "review.db")
     broken.close()
     sink = QueueReview(ReviewQueue(broken, registry=TrustRegistry()))
-    with vendor_server(SPLIT) as server:
-        verifier = ConsensusVerifier(
-            models=three(server), judge=LexicalJudge(), review_on_disagreement=sink
-        )
-        async with verifier:
-            with pytest.raises(VerifierError) as info:
-                await verifier.verify_consensus(PROMPT)
+    with pytest.raises(VerifierError) as info:
+        await verified(SPLIT, sink)
     assert info.value.code == "review_unavailable"
 
 
