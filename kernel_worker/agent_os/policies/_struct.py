@@ -32,6 +32,7 @@ rule, reason, matched)``; the engine keeps the strongest.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -41,7 +42,7 @@ from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_
 from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
-from agent_os.policies.analysis._shell import analyse_shell
+from agent_os.policies.analysis._shell import ShellReport, analyse_shell
 from agent_os.policies.analysis._shell_ops import persistence_target
 from agent_os.policies.analysis._sql import analyse_sql, sql_gate
 
@@ -85,6 +86,14 @@ def all_strings(node: object, out: list[str], depth: int = 0) -> None:
 
 
 _SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
+
+
+@lru_cache(maxsize=1024)
+def _shell_report(text: str) -> ShellReport:
+    """:func:`analyse_shell`, remembered for repeated command texts (as ``_sql`` remembers
+    parses): agents send the same commands again and again. The report is read, never
+    changed, by :meth:`Structural._shell_text`; texts are at most ``_SHELL_CHARS`` long."""
+    return analyse_shell(text)
 
 
 def _gate_data(groups: Mapping[str, list[str]]) -> bool:
@@ -335,7 +344,7 @@ class Structural:
 
     def _shell_text(self, text: str, offer: Offer, base: int) -> int:
         """Offer the hits of one command text; returns the characters the analyser lexed."""
-        report = analyse_shell(text)
+        report = _shell_report(text)  # within the budget: at most _SHELL_CHARS long
         for check_id, excerpt in report.findings.items():
             self._offer_check(check_id, excerpt, offer, base)
         if self._command_set is not None:

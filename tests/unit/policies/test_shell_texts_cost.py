@@ -36,7 +36,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return analyse_shell(text)
 
     monkeypatch.setattr(struct, "analyse_shell", counted)
+    struct._shell_report.cache_clear()  # count analyses, not remembered reports
     yield seen
+    struct._shell_report.cache_clear()
 
 
 def tool(**args: Any) -> tuple[str, str | None]:
@@ -65,6 +67,12 @@ def test_a_few_command_fields_are_each_analysed(calls: list[str]) -> None:
     fields = {"command0": "ls", "command1": "pwd", "command2": "git status"}
     assert tool(**fields) == ("allow", None)
     assert calls == ["ls", "pwd", "git status"]
+
+
+def test_a_command_text_seen_before_is_not_analysed_again(calls: list[str]) -> None:
+    assert tool(command0="git push --force origin main")[1] == "shell:git-history"
+    assert tool(command0="git push --force origin main")[1] == "shell:git-history"
+    assert calls == ["git push --force origin main"]  # the second read the remembered report
 
 
 def test_a_deny_inside_the_budget_outranks_too_complex() -> None:
