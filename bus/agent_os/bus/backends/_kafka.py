@@ -140,6 +140,12 @@ class KafkaBus(BusBase):
         with kafka_errors(f"connect to {self._url}"):
             await self._producer.start()
 
+    async def ping(self) -> None:
+        """A metadata round trip to the cluster (readiness)."""
+        self._check_open()
+        with kafka_errors("ping"):
+            await self._producer.client.fetch_all_metadata()
+
     # -- publishing --------------------------------------------------------
 
     async def _produce(self, envelope: Envelope, headers: list[tuple[str, bytes]]) -> None:

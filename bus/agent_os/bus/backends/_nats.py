@@ -153,6 +153,14 @@ class NatsBus(BusBase):
     def _size_on_the_wire(self, envelope: Envelope) -> int:
         return wire_size(envelope)  # the headers count against NATS's max_payload
 
+    async def ping(self) -> None:
+        """A PING/PONG round trip to the server (readiness)."""
+        self._check_open()
+        try:
+            await self.nc.flush(timeout=2)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise translate(exc, "ping") from exc
+
     def _is_core(self, subject: str) -> bool:
         return subject.startswith(self._core_prefixes)
 

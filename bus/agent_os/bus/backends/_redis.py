@@ -138,6 +138,14 @@ class RedisBus(BusBase):
         """Run one non-blocking command, pipelined with the others of this moment."""
         return await self._batch.execute(*args)
 
+    async def ping(self) -> None:
+        """Redis PING (readiness)."""
+        self._check_open()
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            raise translate(exc, "ping") from exc
+
     async def publish(self, envelope: Envelope) -> None:
         """``XADD`` the envelope to its subject's stream."""
         self._check_open(draining_ok=True)

@@ -132,6 +132,11 @@ class SqsBus(BusBase):
         self._routes: dict[str, _Route] = {}
         self._refreshing: dict[str, asyncio.Future[_Route]] = {}
 
+    async def ping(self) -> None:
+        """A one-result ListQueues (readiness)."""
+        self._check_open()
+        await self.sqs.call("list_queues", QueueNamePrefix=self._prefix, MaxResults=1)
+
     async def publish(self, envelope: Envelope) -> None:
         """Send to the subject's work queue and to each of its fan-out queues."""
         self._check_open(draining_ok=True)
