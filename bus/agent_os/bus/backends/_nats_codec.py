@@ -16,7 +16,6 @@ import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 
-from .._dead_letter import dead_letter
 from .._envelope import (
     Envelope,
     new_id,
@@ -97,13 +96,6 @@ def from_message(
         key=headers.get(KEY),
         deadline=deadline,
     )
-
-
-def dead_letter_of(
-    envelope: Envelope, subject: str, code: str, detail: str, attempts: int
-) -> Envelope:
-    """``envelope`` as a bounded dead letter for ``subject`` (see ``_dead_letter``)."""
-    return dead_letter(envelope, subject, code, detail, attempts)
 
 
 def raw_envelope(msg: Msg) -> Envelope:

@@ -16,6 +16,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from .._dead_letter import dead_letter
 from .._delivery import FanoutDelivery
 from .._envelope import Envelope, new_id
 from .._errors import BusError, MalformedEnvelope
@@ -23,7 +24,7 @@ from .._lease import run_handler
 from .._pool import Pool
 from .._protocol import Handler, SubscribeOptions
 from .._settle import SettleOnce
-from ._nats_codec import ATTEMPT, ORIGIN, dead_letter_of, from_message, raw_envelope, translate
+from ._nats_codec import ATTEMPT, ORIGIN, from_message, raw_envelope, translate
 from ._nats_host import Host
 
 log = logging.getLogger("agent_os.bus.nats")
@@ -195,7 +196,7 @@ class QueueSubscription(FanoutSubscription):
 
     async def dead_letter(self, envelope: Envelope, code: str, detail: str, attempts: int) -> None:
         dlq = self.options.dead_letter_subject(self._subject)
-        await self.host.publish_dead_letter(dead_letter_of(envelope, dlq, code, detail, attempts))
+        await self.host.publish_dead_letter(dead_letter(envelope, dlq, code, detail, attempts))
         log.info("dead-lettered %s from %s to %s (%s)", envelope.id, self._subject, dlq, code)
 
     async def _hand_back(self, msgs: list[Msg]) -> None:

@@ -24,6 +24,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from .._dead_letter import dead_letter
 from .._envelope import Envelope
 from .._errors import BusError, MalformedEnvelope, NotSupported
 from .._lease import run_handler
@@ -34,7 +35,6 @@ from ._base import adopt_group_settings
 from ._nats_codec import (
     STATUS,
     consumer_name,
-    dead_letter_of,
     delivery_count,
     from_message,
     raw_envelope,
@@ -306,7 +306,7 @@ class WorkSubscription:
         """Publish to the dead-letter subject, then ack; on failure retry on redelivery."""
         dlq = self.options.dead_letter_subject(envelope.subject)
         try:
-            dead = dead_letter_of(envelope, dlq, code, detail, attempts)
+            dead = dead_letter(envelope, dlq, code, detail, attempts)
             await self.host.publish_dead_letter(dead)
         except BusError:
             log.exception("dead-lettering %s to %s failed; it will be retried", envelope.id, dlq)

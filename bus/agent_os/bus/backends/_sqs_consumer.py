@@ -296,15 +296,10 @@ class SqsSubscription:
         log.warning("malformed message %s on %s: %s", msg.get("MessageId"), self.url, why)
         if self.kind != "work":
             return
-        headers = {
-            ERROR_CODE_HEADER: MalformedEnvelope.code,
-            ERROR_DETAIL_HEADER: why[:200],
-            ATTEMPTS_HEADER: str(attempt),
-            ORIGINAL_SUBJECT_HEADER: self._subject,
-        }
-        raw = str(msg.get("Body", "")).encode()
+        raw = Envelope(self._subject, str(msg.get("Body", "")).encode())
+        dead = dead_letter(raw, self.dead_letter_subject, MalformedEnvelope.code, why, attempt)
         try:
-            await self.host.publish(Envelope(self.dead_letter_subject, raw, headers))
+            await self.host.publish(dead)
             await self.deleter.delete(msg["ReceiptHandle"])
         except BusError as exc:
             log.warning("could not dead-letter malformed message on %s: %s", self.url, exc)
