@@ -87,7 +87,6 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from .._envelope import Envelope
 from .._errors import BusError, ConfigError, ConnectError, NoResponders
@@ -177,22 +176,9 @@ class NatsBus(BusBase):
             return name
 
     async def _create_stream(self, subject: str) -> str:
-        s = self._settings
         name = stream_name(subject)
-        # A dead-letter stream is bounded tighter: a garbage flood must not fill the server.
         dead = subject in self._dead_letter_subjects
-        config = StreamConfig(
-            name=name,
-            description=f"agent_os {'dead letters' if dead else 'work subject'} {subject!r}",
-            subjects=[subject],
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE if s.stream_storage == "file" else StorageType.MEMORY,
-            max_age=s.dead_letter_max_age if dead else s.stream_max_age,
-            max_msgs=s.dead_letter_max_msgs if dead else s.stream_max_msgs,
-            max_bytes=s.dead_letter_max_bytes if dead else s.stream_max_bytes,
-            discard=DiscardPolicy.OLD,
-            num_replicas=s.stream_replicas,
-        )
+        config = self._settings.stream_config(name, subject, dead_letters=dead)
         try:
             await self.js.add_stream(config)
         except nats.js.errors.APIError as exc:

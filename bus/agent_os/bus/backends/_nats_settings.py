@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
 from .._errors import ConfigError
 from ._options import Kind, parse_options
 
@@ -46,6 +48,23 @@ class NatsSettings:
     max_pending: int = 65_536
     core_prefixes: str = ""
     publish_ack: bool = True
+
+    def stream_config(self, name: str, subject: str, *, dead_letters: bool) -> StreamConfig:
+        """The stream ``name`` keeping ``subject``; a dead-letter stream is bounded tighter
+        (a garbage flood must not fill the server)."""
+        dead = dead_letters
+        return StreamConfig(
+            name=name,
+            description=f"agent_os {'dead letters' if dead else 'work subject'} {subject!r}",
+            subjects=[subject],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE if self.stream_storage == "file" else StorageType.MEMORY,
+            max_age=self.dead_letter_max_age if dead else self.stream_max_age,
+            max_msgs=self.dead_letter_max_msgs if dead else self.stream_max_msgs,
+            max_bytes=self.dead_letter_max_bytes if dead else self.stream_max_bytes,
+            discard=DiscardPolicy.OLD,
+            num_replicas=self.stream_replicas,
+        )
 
     @classmethod
     def parse(cls, url: str, given: dict[str, Any]) -> tuple[NatsSettings, dict[str, Any]]:
