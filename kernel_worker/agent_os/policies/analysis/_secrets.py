@@ -318,7 +318,8 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
     if texts:
         joined = _visible(_SEP.join(texts))
         scan.text(joined, 0)
-        if not scan.findings and joined.count("\n") > 2 * (len(texts) - 1):
+        # A line break inside a string (not just the separators'): one memchr per string.
+        if not scan.findings and any("\n" in text for text in texts):
             # Separators become NULs: still between strings, never inside a token.
             scan.text(joined.replace("\r", "").replace("\n", ""), 1)
         fragments = _fragments(texts) if len(texts) > 1 and not scan.findings else []
