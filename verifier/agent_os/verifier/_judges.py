@@ -258,12 +258,23 @@ class EmbeddingJudge:
         va, vb = self._encoder().embed_many((a, b))
         return float(va @ vb)
 
+    def known_score(self, a: str, b: str) -> float | None:
+        """:meth:`score` if both answers are embedded already (prepared), else ``None``."""
+        seen = self._encoder()._seen
+        va, vb = seen.get(a), seen.get(b)
+        if va is None or vb is None:
+            return None
+        return self._rescaled(float(va @ vb))
+
     def warm(self, texts: Sequence[str]) -> None:
         """Embed ``texts`` (the new ones in one pass) into the encoder's cache."""
         self._encoder().embed_many(texts)
 
     def score(self, prompt: str, a: str, b: str) -> float:
-        return min(1.0, max(0.0, 0.5 + self.cosine(a, b) - self.same_at))
+        return self._rescaled(self.cosine(a, b))
+
+    def _rescaled(self, cosine: float) -> float:
+        return min(1.0, max(0.0, 0.5 + cosine - self.same_at))
 
 
 @dataclass
@@ -320,11 +331,13 @@ class DefaultJudge:
             return await self.llm.ascore(prompt, a, b)
         if self.embedding is None:
             return found.score
-        # Tens of milliseconds of numpy: off the event loop (numpy releases the GIL), on one
-        # thread of its own, so other verifications and the bus keep moving meanwhile.
-        from ._embedding import run_in_thread
+        embedded = self.embedding.known_score(a, b)
+        if embedded is None:
+            # Milliseconds (tens in numpy): off the event loop, on a thread of its own, so
+            # other verifications and the bus keep moving meanwhile.
+            from ._embedding import run_in_thread
 
-        embedded = await run_in_thread(self.embedding.score, prompt, a, b)
+            embedded = await run_in_thread(self.embedding.score, prompt, a, b)
         return _blend(found, embedded)
 
 
