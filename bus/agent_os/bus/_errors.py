@@ -18,7 +18,8 @@ at its boundary with ``raise ... from`` (its codec's ``translate``), into the
 same branches on every backend:
 
 * refused credentials or permissions → ``ConfigError`` code ``bus_auth``
-  (:func:`auth_refused`), never retryable: NATS ``AuthorizationError``; Redis
+  (:func:`auth_refused`), never retryable: NATS ``AuthorizationError`` and an
+  "Authorization Violation" while connecting; Redis
   ``AuthenticationError`` / ``AuthorizationError`` / ``NoPermissionError``
   (NOAUTH, WRONGPASS, NOPERM); Kafka ``AuthenticationFailedError`` /
   ``SaslAuthenticationFailed``; SQS ``AccessDenied``, ``InvalidClientTokenId``,
@@ -29,7 +30,8 @@ same branches on every backend:
   ``redis_error``, ``kafka_error``, ``broker_error``).
 
 Bad options are ``ConfigError`` with the same texts on every backend
-(``backends/_options.py``).
+(``backends/_options.py``). No error text shows a URL's password or a
+secret-looking option value (``redacted``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from .._envelope import Envelope
 from .._errors import BusClosed, BusTimeout, ConfigError, MalformedEnvelope, PayloadTooLarge
 from .._protocol import Handler, SubscribeOptions, Subscription
 from .._waiters import Accept, Waiters
+from ._options import redacted
 
 #: How a backend routes a request: the key its reply will carry, and how to send it.
 Route = tuple[str, Callable[[], Awaitable[None]]]
@@ -29,6 +30,7 @@ class BusBase:
 
     def __init__(self, url: str, max_payload: int) -> None:
         self._url = url
+        self._shown = redacted(url)  # for errors and logs
         self._max_payload = max_payload
         self._closing = False
         self._closed = asyncio.Event()
@@ -62,7 +64,7 @@ class BusBase:
 
     def _check_open(self, *, draining_ok: bool = False) -> None:
         if self._closed.is_set() or (self._closing and not draining_ok):
-            raise BusClosed(f"bus {self._url} is closed")
+            raise BusClosed(f"bus {self._shown} is closed")
 
     #: Header names (lower-case prefixes) the backend writes on the wire itself,
     #: such as a redelivery's attempt: a caller may not set them.
@@ -126,6 +128,15 @@ class BusBase:
         finally:
             self._waiters.remove(key)
 
+    async def reply_address(self, envelope: Envelope) -> str:
+        """The ``reply_to`` :meth:`request` gives ``envelope`` (see ``Bus``)."""
+        self._check_open()
+        return await self._reply_address(envelope)
+
+    async def _reply_address(self, envelope: Envelope) -> str:
+        """This backend's reply address for ``envelope``; ``_route_request`` uses the same."""
+        raise NotImplementedError
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """The key its reply will carry, and how to send ``envelope`` (due by ``deadline``)."""
         raise NotImplementedError
@@ -150,7 +161,7 @@ class BusBase:
 
     def _fail_waiting(self) -> None:
         """End the requests still waiting for a reply: the bus is closing under them."""
-        self._waiters.fail_all(self._url)
+        self._waiters.fail_all(self._shown)
 
 
 log = logging.getLogger("agent_os.bus")

@@ -137,7 +137,7 @@ class KafkaBus(BusBase):
         self._reply_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        with kafka_errors(f"connect to {self._url}"):
+        with kafka_errors(f"connect to {self._shown}"):
             await self._producer.start()
 
     async def ping(self) -> None:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigError
 
 #: The type an option converts to.
 Kind = type[bool] | type[int] | type[float] | type[str]
+
+#: Query options whose values an error message or a log line must not show.
+_SECRET_WORDS = ("pass", "token", "secret", "key", "seed", "credential")
 
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOLS.update({"0": False, "false": False, "no": False, "off": False})
@@ -69,3 +72,17 @@ def _convert(kind: Kind, value: Any) -> Any:
     if kind is not str and isinstance(value, bool):
         raise TypeError("expected a number, not a bool")
     return kind(value)
+
+
+def redacted(url: str) -> str:
+    """``url`` as errors and logs may show it: no password, no secret-looking option values."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hosts = netloc.rpartition("@")
+    if at:  # a user and password, or a token alone (nats://TOKEN@host)
+        user = f"{userinfo.split(':', 1)[0]}:" if ":" in userinfo else ""
+        netloc = f"{user}***@{hosts}"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    hidden = [(k, "***" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in query]
+    shown = urlencode(hidden, safe="*,") if query else parts.query
+    return urlunsplit(parts._replace(netloc=netloc, query=shown))

@@ -70,7 +70,7 @@ from .._envelope import Envelope
 from .._errors import BusError, ConfigError, NotSupported
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from ._base import BusBase, Route
-from ._options import Kind, parse_options
+from ._options import Kind, parse_options, redacted
 from ._redis_batch import CommandBatcher
 from ._redis_codec import (
     FANOUT_TRIM_SCRIPT,
@@ -273,13 +273,13 @@ async def connect(url: str, **options: Any) -> RedisBus:
         )
         client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
     except ValueError as exc:
-        raise ConfigError(f"invalid redis URL {url!r}: {exc}") from exc
+        raise ConfigError(f"invalid redis URL {redacted(url)!r}: {exc}") from exc
     try:
         info = await client.info("server")
     except (RedisError, OSError) as exc:
         with contextlib.suppress(RedisError, OSError):
             await client.aclose()
-        raise translate(exc, f"connecting to {url}") from exc
+        raise translate(exc, f"connecting to {redacted(url)}") from exc
     version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
     if version < (6, 2):
         await client.aclose()
