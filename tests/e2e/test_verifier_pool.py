@@ -36,6 +36,7 @@ from agent_os.verifier import (
     VerifierWorker,
 )
 from tests.eventually import eventually
+from tests.http_get import http_get
 from tests.servers import Servers
 from tests.unit.verifier.vendor_server import three, vendor_server
 
@@ -150,12 +151,15 @@ async def test_cli_worker(
         [str(Path(sys.executable).parent / "agent-os"), "verifier", "--bus", backend_url,
          "--key", str(tmp_path / "verifier.key"), "--registry", str(tmp_path / "registry.json"),
          "--cache", servers.get("redis").url, "--review-on-disagreement",
-         "--review-store", str(tmp_path / "review.db")],
+         "--review-store", str(tmp_path / "review.db"), "--metrics-port", "0"],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stderr is not None
+        port = 0
         for line in proc.stderr:
+            if "health and metrics on http://" in line:
+                port = int(line.rsplit(":", 1)[1])
             if "consuming agentos.v1.cmvk" in line:
                 break
         else:
@@ -165,8 +169,10 @@ async def test_cli_worker(
             verifier = ConsensusVerifier(
                 models=models, bus=bus, identity=agent, verifier_keys=[key.public()], timeout=20
             )
-            result = await verifier.verify_consensus(PROMPT, threshold=0.8)
-            again = await verifier.verify_consensus(PROMPT, threshold=0.8)
+            # A question of this run's own: the shared cache may hold earlier runs' entries.
+            prompt = f"{PROMPT} ({uuid.uuid4().hex[:8]})"
+            result = await verifier.verify_consensus(prompt, threshold=0.8)
+            again = await verifier.verify_consensus(prompt, threshold=0.8)
         finally:
             await bus.close()
         assert result.flagged and result.dissenting_models == ("gemini:gemini-local",)
@@ -177,6 +183,15 @@ async def test_cli_worker(
             item = store.get(result.review_ticket)
         assert item is not None and item.agent_id == agent.agent_id
         assert item.args["dissenting_models"] == ["gemini:gemini-local"]
+        status, metrics = await http_get(port, "/metrics")
+        assert status == 200
+        for series in (
+            'agent_os_cmvk_verifications_total{outcome="flagged"} 1.0',
+            "agent_os_cmvk_reviews_total 1.0",
+            "agent_os_cmvk_cache_hits_total 1.0",
+            "agent_os_cmvk_cache_refused_total 0.0",
+        ):
+            assert series in metrics
     finally:
         proc.terminate()
         _, rest = proc.communicate(timeout=15)  # drains and closes stderr

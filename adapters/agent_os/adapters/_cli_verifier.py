@@ -26,6 +26,7 @@ from agent_os.kernel_worker._startup import (
     plan_nonce_store,
     redact,
 )
+from agent_os.observability import HealthServer, Readiness
 from agent_os.trust import AgentIdentity, TrustError
 from agent_os.verifier import (
     Cache,
@@ -66,6 +67,19 @@ REGISTRY_RECHECK = 0.25
 @click.option("--retries", default=2, show_default=True, help="Retries on 429 / 5xx.")
 @click.option("--metrics", "with_metrics", is_flag=True, help="Record Prometheus series.")
 @click.option(
+    "--metrics-port",
+    type=int,
+    envvar="AGENT_OS_METRICS_PORT",
+    help="Serve /metrics, /healthz and /readyz on this port (records the series).",
+)
+@click.option(
+    "--metrics-addr",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="AGENT_OS_METRICS_ADDR",
+    help="Address for --metrics-port.",
+)
+@click.option(
     "--cache",
     "cache_url",
     envvar="AGENT_OS_CMVK_CACHE",
@@ -103,6 +117,8 @@ def verifier(
     timeout: float,
     retries: int,
     with_metrics: bool,
+    metrics_port: int | None,
+    metrics_addr: str,
     cache_url: str | None,
     cache_ttl: float,
     cache_size: int,
@@ -147,9 +163,13 @@ def verifier(
     async def serve() -> None:
         await ping_nonce_store(plan)
         cache = await _open_cache(cache_url or "memory://", identity, cache_ttl, cache_size)
-        metrics = Metrics() if with_metrics else None
+        metrics = Metrics() if with_metrics or metrics_port is not None else None
         if metrics is not None:
             metrics.watch_cache(cache)
+        health = None
+        if metrics_port is not None:
+            health = HealthServer(Readiness(), port=metrics_port, addr=metrics_addr)
+            await health.start()
         bus = await connect(bus_url)
         try:
             worker = VerifierWorker(
@@ -174,6 +194,8 @@ def verifier(
         finally:
             await bus.close()
             await cache.aclose()
+            if health is not None:
+                await health.close()
             close = getattr(plan.store, "close", None)
             if close is not None:
                 await close()
