@@ -54,23 +54,10 @@ Delivery decisions
       within the stream's duplicate window (2 min): retry with the same envelope
       safely, but re-publish a dead letter under a new id.
 
-Tuning (``connect`` keyword arguments or URL query parameters)
-    ``connect_timeout`` (2 s), ``connect_attempts`` (3), ``reconnect_time_wait``
-    (0.25 s; reconnects never stop), ``drain_timeout`` (5 s), ``api_timeout``
-    (5 s: JetStream API and durable publish acks), ``stream_max_age`` (1 day),
-    ``stream_max_msgs`` (1,000,000), ``stream_max_bytes`` (-1: none; a byte limit
-    reserves that much of the server's store),
-    ``dead_letter_max_age`` (1 day), ``dead_letter_max_msgs`` (100,000),
-    ``dead_letter_max_bytes`` (64 MiB), ``stream_storage`` (``file``/``memory``),
-    ``stream_replicas`` (1), ``pull_expires`` (30 s), ``pull_heartbeat`` (5 s),
-    ``max_pending`` (65,536 fan-out messages buffered per subscription),
-    ``core_prefixes`` (comma-separated subject prefixes never kept by
-    JetStream, e.g. control events; ``_INBOX.`` always is), ``publish_ack``
-    (true: ``publish`` to a work subject waits for JetStream's ack; false: a core
-    publish the stream captures all the same, unconfirmed, one round trip
-    less per message; dead letters always wait for the ack). Other keyword
-    arguments (``tls``, ``user_credentials``, ``token``, ...) go to
-    ``nats.connect``.
+Tuning (``connect`` keyword arguments or URL query parameters): the fields of
+:class:`~._nats_settings.NatsSettings` (defaults there; each explained in
+docs/backends/nats.md), plus the ``nats.connect`` keywords listed in
+``_nats_settings.CLIENT_OPTIONS`` (``tls``, ``user_credentials``, ``token``, ...).
 """
 
 from __future__ import annotations
