@@ -259,9 +259,13 @@ class EmbeddingJudge:
         return float(va @ vb)
 
     def known_score(self, a: str, b: str) -> float | None:
-        """:meth:`score` if both answers are embedded already (prepared), else ``None``."""
-        seen = self._encoder()._seen
-        va, vb = seen.get(a), seen.get(b)
+        """:meth:`score` if both answers are embedded already (prepared), else ``None``.
+
+        Never loads the model (that is seconds of work, kept off the event loop).
+        """
+        if self._model is None:
+            return None
+        va, vb = self._model._seen.get(a), self._model._seen.get(b)
         if va is None or vb is None:
             return None
         return self._rescaled(float(va @ vb))
