@@ -23,6 +23,7 @@ from ._errors import (
     PayloadTooLarge,
     UnknownScheme,
 )
+from ._liveness import Pingable, probe
 from ._protocol import (
     DEFAULT_MAX_PAYLOAD,
     Bus,
@@ -54,6 +55,7 @@ __all__ = [
     "NoResponders",
     "NotSupported",
     "PayloadTooLarge",
+    "Pingable",
     "Service",
     "SubscribeOptions",
     "Subscription",
@@ -62,5 +64,6 @@ __all__ = [
     "decode",
     "encode",
     "new_id",
+    "probe",
     "schemes",
 ]

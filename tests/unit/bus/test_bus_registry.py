@@ -80,6 +80,7 @@ def test_exported_names_are_pinned() -> None:
             "NoResponders",
             "NotSupported",
             "PayloadTooLarge",
+            "Pingable",
             "Service",
             "SubscribeOptions",
             "Subscription",
@@ -88,6 +89,7 @@ def test_exported_names_are_pinned() -> None:
             "decode",
             "encode",
             "new_id",
+            "probe",
             "schemes",
         ]
     )
