@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription
+from agent_os.bus import Bus, Delivery, Service, SubscribeOptions, Subscription, probe
 from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, TrustRegistry
 
 from ._errors import AuditError
@@ -126,12 +126,14 @@ class AuditSinkWorker(Service):
     def store(self) -> ChainedAuditStore:
         return self._store
 
-    def health_checks(self) -> dict[str, Callable[[], bool | str]]:
+    def health_checks(self) -> dict[str, Callable[[], Awaitable[bool | str]]]:
         """Readiness checks of the sink (see ``agent_os.observability.Readiness``)."""
         return {"bus": self._consuming}
 
-    def _consuming(self) -> bool | str:
-        return (self._subscription is not None and not self._closing) or "not consuming"
+    async def _consuming(self) -> bool | str:
+        if self._subscription is None or self._closing:
+            return "not consuming"
+        return await probe(self._bus)  # a round trip to the broker where the bus has one
 
     async def start(self) -> None:
         """Subscribe; returns once the sink is consuming."""
