@@ -9,7 +9,6 @@ child of the worker's ``verdict`` span (the reply's headers).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +21,7 @@ from agent_os.bus import SubscribeOptions, connect, new_id
 from agent_os.kernel_worker import Worker, load_policy
 from agent_os.observability import disable_tracing, enable_tracing
 from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.eventually import eventually
 from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
 
 
@@ -68,11 +68,11 @@ async def test_one_trace_across_the_backend(
         await worker_bus.close()
     assert verdict.decision.value == "deny", verdict
     wanted = {f"publish {subject}", f"process {subject}", "agentos.verdict", "agentos.receive"}
-    for _ in range(400):  # the worker ends its span after it has replied
-        got = {s.name: s for s in spans.get_finished_spans()}
-        if wanted <= set(got):
-            break
-        await asyncio.sleep(0.025)
+    # The worker ends its span after it has replied.
+    await eventually(
+        lambda: wanted <= {s.name for s in spans.get_finished_spans()}, 10.0, f"spans {wanted}"
+    )
+    got = {s.name: s for s in spans.get_finished_spans()}
     publish, process = got[f"publish {subject}"], got[f"process {subject}"]
     assert len({s.context.trace_id for s in got.values()}) == 1
     assert process.parent is not None and process.parent.is_remote

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +22,7 @@ from agent_os.observability import (
 )
 from agent_os.observability._tracing import exporters_from_env
 from agent_os.trust import AgentIdentity, TrustRegistry
+from tests.eventually import eventually
 
 
 @pytest.fixture
@@ -44,12 +44,12 @@ def _by_name(finished: tuple[ReadableSpan, ...]) -> dict[str, ReadableSpan]:
 
 async def _finished(exporter: InMemorySpanExporter, *names: str) -> dict[str, ReadableSpan]:
     """The finished spans once ``names`` are among them (a worker ends its span after replying)."""
-    for _ in range(400):
-        got = _by_name(exporter.get_finished_spans())
-        if set(names) <= set(got):
-            return got
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"spans never finished: {sorted(set(names) - set(got))}")
+    await eventually(
+        lambda: set(names) <= set(_by_name(exporter.get_finished_spans())),
+        10.0,
+        f"spans {sorted(names)} finished",
+    )
+    return _by_name(exporter.get_finished_spans())
 
 
 async def _governed(url: str) -> tuple[Worker, KernelClient, list[object]]:

@@ -6,6 +6,7 @@ import asyncio
 
 from agent_os.policies import Decision, Signal, Verdict
 from agent_os.review import ReviewStore
+from tests.eventually import eventually
 
 
 def held(rule: str = "action:deploy", reason: str = "deploys need a human") -> Verdict:
@@ -24,9 +25,5 @@ def held(rule: str = "action:deploy", reason: str = "deploys need a human") -> V
 
 async def pending_ticket(store: ReviewStore) -> str:
     """The ticket of the first held action, once a kernel has recorded it."""
-    for _ in range(2000):
-        items = await asyncio.to_thread(store.pending)
-        if items:
-            return items[0].ticket
-        await asyncio.sleep(0.01)
-    raise AssertionError("nothing was held")
+    items = await eventually(lambda: asyncio.to_thread(store.pending), 20.0, "a held action")
+    return items[0].ticket
