@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import agent_os.verifier as verifier
@@ -13,7 +15,7 @@ from agent_os.verifier import (
     LLMJudge,
     resolve,
 )
-from agent_os.verifier._embedding import _thread
+from agent_os.verifier._embedding import run_in_thread
 from tests.unit.verifier.vendor_server import vendor_server
 
 SAME = [
@@ -116,7 +118,7 @@ async def test_default_async_path_scores_as_the_sync_one(embedding: EmbeddingJud
         assert await judge.ascore("q", a, b) == judge.score("q", a, b)
 
 
-def test_default_prepares_only_pairs_structure_cannot_decide(
+async def test_default_prepares_only_pairs_structure_cannot_decide(
     embedding: EmbeddingJudge,
 ) -> None:
     judge = DefaultJudge(embedding)
@@ -124,9 +126,15 @@ def test_default_prepares_only_pairs_structure_cannot_decide(
     seen.clear()
     judge.prepare("Why?", ["In 1889."], "In 1925.")
     judge.prepare("Why?", ["The bridge was closed for repairs."], "It shut to be repaired.")
+    judge.prepare("Why?", ["It shut to be repaired."], "It closed for repairs.")
+    await asyncio.sleep(0)  # one turn of the loop: what was handed over goes to the encoder
     # The embedding thread runs its queue in order: once this returns, the work is done.
-    _thread().submit(len, "").result(timeout=60)
-    assert set(seen) == {"The bridge was closed for repairs.", "It shut to be repaired."}
+    await run_in_thread(len, "")
+    assert set(seen) == {
+        "The bridge was closed for repairs.",
+        "It shut to be repaired.",
+        "It closed for repairs.",
+    }
 
 
 def test_int8_onnx_layers_keep_the_float_embeddings(embedding: EmbeddingJudge) -> None:

@@ -14,6 +14,7 @@ nothing to say (a paraphrase with other words).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -196,8 +197,9 @@ def _compare_words(ra: Reading, rb: Reading, qa: frozenset[str], qb: frozenset[s
             return Assessment(0.55, False, "extra quantity")
         return Assessment(0.9 - 0.3 * extra / larger, True, "contained")
     overlap = len(shared)
+    names = ra.name and rb.name
     if (overlap >= 2 and len(only_a) <= 2 and len(only_b) <= 2) or (
-        overlap and len(only_a) == len(only_b) == 1
+        names and overlap and len(only_a) == len(only_b) == 1
     ):
         # Nearly the same sentence with a word or two replaced: a swapped entity
         # ("Bill Clinton" / "Hillary Clinton").
@@ -293,6 +295,7 @@ class DefaultJudge:
 
     embedding: EmbeddingJudge | None = None
     llm: LLMJudge | None = None
+    _pending: list[str] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def offline(cls) -> DefaultJudge:
@@ -312,14 +315,24 @@ class DefaultJudge:
         Called as each model answers: only pairs that structure cannot decide need
         the embedding, and those are embedded on the embedding thread while slower
         models are still answering (with an LLM judge there is nothing to start).
+        Answers handed over in the same turn of the event loop (models that answer
+        together) go to the encoder as one batch.
         """
         if self.embedding is None or self.llm is not None:
             return
         pending = [a for a in earlier if a != answer and not assess(a, answer).decisive]
-        if pending:
-            from ._embedding import start_in_thread
+        if not pending:
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._start)
+        self._pending += [*pending, answer]
 
-            start_in_thread(self.embedding.warm, [*pending, answer])
+    def _start(self) -> None:
+        from ._embedding import start_in_thread
+
+        texts, self._pending = self._pending, []
+        if self.embedding is not None:
+            start_in_thread(self.embedding.warm, texts)
 
     def score(self, prompt: str, a: str, b: str) -> float:
         found = assess(a, b)

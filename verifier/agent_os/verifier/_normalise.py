@@ -139,6 +139,7 @@ _ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 #: brackets or operators: a number in it is an operand ("x[n - 1]" / "x[n]")
 _CODE = re.compile(r"\w[\[(]|[{}=<>*/+]|\s-\s*\d")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u20ac\u201a-\u2122]")
 _TOKEN = re.compile(r"(?:date|decade|century):[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
@@ -180,6 +181,8 @@ class Reading:
     abstains: bool
     items: frozenset[str] | None
     code: bool = False
+    #: every content word capitalised, as in "Bill Clinton"
+    name: bool = False
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -373,7 +376,9 @@ def read(text: str) -> Reading:
     content = tuple(
         _stem(_ALIASES.get(w, w)) for w in words if w not in _STOP and w not in _NEGATIONS
     )
-    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items, code)
+    capitals = [w[0].isupper() for w in _LETTERS.findall(text) if w.lower() not in _STOP]
+    name = bool(capitals) and all(capitals)
+    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items, code, name)
 
 
 def _plain(part: str) -> list[str]:
