@@ -50,7 +50,10 @@ class PreparingJudge(Protocol):
     """A judge that can start on an answer as soon as its model answers (optional)."""
 
     def prepare(self, prompt: str, earlier: Sequence[str], answer: str) -> None:
-        """Start any work that comparing ``answer`` with ``earlier`` will need; never blocks."""
+        """Start any work that comparing ``answer`` with ``earlier`` will need.
+
+        Called on the event loop as each model answers; never blocks it.
+        """
         ...
 
 
