@@ -97,3 +97,21 @@ def test_a_state_file_that_cannot_be_written_is_a_problem_until_it_can(tmp_path:
     entry = store.get("agent-1")
     assert entry is not None and entry.revoked and store.problem is None
     assert json.loads((blocked / "trust.state").read_text())["serial"] == 2
+
+
+def test_a_revocation_the_file_cannot_take_outlives_a_restart(tmp_path: Path) -> None:
+    """A read-only registry (a mounted ConfigMap): the state file still keeps the revocation."""
+    path, state, _ = _files(tmp_path)
+    store = FileTrustStore(path, state=state)
+    lock = tmp_path / "trust.json.lock"
+    lock.unlink()
+    lock.mkdir()  # the store cannot lock, so cannot write, the file (root ignores modes)
+    with pytest.raises(TrustError):
+        TrustRegistry(store).revoke("agent-1", "leaked", now=NOW)
+    entry = store.get("agent-1")
+    assert entry is not None and entry.revoked  # held by this store at once
+    assert json.loads(path.read_text())["agents"][0]["revoked"] is False  # not in the file
+
+    restarted = FileTrustStore(path, state=state)
+    entry = restarted.get("agent-1")
+    assert entry is not None and entry.revoked and entry.revoked_reason == "leaked"

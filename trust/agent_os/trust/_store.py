@@ -210,12 +210,29 @@ class FileTrustStore:
             return list(self._entries.values())
 
     def put(self, entry: TrustEntry) -> None:
-        with self._lock, self._file_lock():
-            self._refresh(force=True)  # never write over an update not yet seen
-            entries = dict(self._entries)
-            entries[entry.agent_id] = entry
-            self._write(entries)
-            self._entries = entries
+        try:
+            with self._lock, self._file_lock():
+                self._refresh(force=True)  # never write over an update not yet seen
+                entries = dict(self._entries)
+                entries[entry.agent_id] = entry
+                self._write(entries)
+                self._entries = entries
+        except TrustError:
+            if entry.revoked and self._state is not None:
+                self._hold_revocation(entry)
+            raise
+
+    def _hold_revocation(self, entry: TrustEntry) -> None:
+        """A revocation the file cannot take (a read-only mount): kept here and in the state."""
+        with self._lock:
+            if entry.agent_id in self._entries:
+                self._entries = {**self._entries, entry.agent_id: entry}
+            self._remember_revoked([entry])
+            self._persist()
+            log.warning(
+                "revocation of %s kept in the registry state %s, not in the file",
+                entry.agent_id, self._state.path if self._state else None,
+            )  # fmt: skip
 
     def sign(self, signer: AgentIdentity) -> int:
         """Write the current entries again, signed by ``signer``; the new serial."""
