@@ -274,13 +274,21 @@ class Judge:
                 if not members:
                     continue
                 text = SEP.join(members)
-            text = fold(text)
             if marks is not None:
+                # On ASCII text fold only drops quotes and backslashes, so the marks (other
+                # ASCII punctuation) are in the text exactly when they are in its fold.
+                ascii_text = text.isascii()
+                if not ascii_text:
+                    text = fold(text)
                 for mark in marks:
                     if mark in text:
                         break
                 else:
                     continue  # every member (and the detector) needs one of these marks
+                if ascii_text:
+                    text = fold(text)
+            else:
+                text = fold(text)
             data = text.encode()
             matches = match(data)
             if not matches:
