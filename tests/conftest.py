@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.buses import BusOpener
 from tests.servers import Servers
 
 
@@ -16,3 +17,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield registry
     finally:
         registry.stop_all()
+
+
+@pytest.fixture
+async def open_bus() -> AsyncIterator[BusOpener]:
+    """``await open_bus(url, **options)`` → a connected Bus; all are closed at test end."""
+    opener = BusOpener()
+    try:
+        yield opener
+    finally:
+        await opener.close_all()

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -17,8 +16,9 @@ from typing import Any
 import pytest
 from contract_support import CAPS, BackendCaps, BusFactory
 
-from agent_os.bus import Bus, connect
+from agent_os.bus import Bus
 from agent_os.bus.backends._memory import reset_memory_brokers
+from tests.buses import BusOpener
 from tests.servers import Servers, selected_backends
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -106,18 +106,12 @@ async def bus_factory(
     unique to the test), so two connects talk like two processes.
     """
     url = servers.bus_url(backend)
-    buses: list[Bus] = []
+    opener = BusOpener()
 
     async def factory(**options: Any) -> Bus:
-        bus = await connect(url, **options)
-        buses.append(bus)
-        return bus
+        return await opener(url, **options)
 
     yield factory
-    for bus in reversed(buses):
-        try:
-            await asyncio.wait_for(bus.close(), max(30.0, 2 * backend_caps.timeout))
-        except TimeoutError:
-            pytest.fail(f"{backend}: Bus.close() hung at test teardown", pytrace=False)
+    await opener.close_all(max(30.0, 2 * backend_caps.timeout))
     if backend == "memory":
         reset_memory_brokers()

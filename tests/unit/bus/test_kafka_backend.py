@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,11 +20,10 @@ from agent_os.bus import (
 )
 from agent_os.bus.backends._kafka import KafkaBus
 from agent_os.bus.backends._kafka_codec import topic_for
+from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import RunningServer, Servers
 
-# Group joins take about half of session_timeout_ms on Tansu.
-FAST = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 300}
 TIMEOUT = 20.0
 
 Factory = Callable[..., Awaitable[KafkaBus]]
@@ -36,18 +35,15 @@ def server(servers: Servers) -> RunningServer:
 
 
 @pytest.fixture
-async def bus_factory(server: RunningServer) -> AsyncIterator[Factory]:
-    opened: list[KafkaBus] = []
+def bus_factory(servers: Servers, open_bus: BusOpener) -> Factory:
+    url = servers.bus_url("kafka")  # with the short group-join settings
 
     async def factory(**options: Any) -> KafkaBus:
-        bus = await connect(server.url, **{**FAST, **options})
+        bus = await open_bus(url, **options)
         assert isinstance(bus, KafkaBus)
-        opened.append(bus)
         return bus
 
-    yield factory
-    for bus in reversed(opened):
-        await bus.close()
+    return factory
 
 
 async def _topics(server: RunningServer) -> set[str]:

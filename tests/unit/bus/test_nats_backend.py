@@ -34,6 +34,7 @@ from agent_os.bus import (
 from agent_os.bus.backends._nats import NatsBus
 from agent_os.bus.backends._nats_codec import consumer_name, delivery_count, stream_name
 from agent_os.bus.backends._nats_fanout import server_has_seen
+from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import RunningServer, Servers
 from tests.servers import nats as nats_server
@@ -47,18 +48,13 @@ def server(servers: Servers) -> RunningServer:
 
 
 @pytest.fixture
-async def bus_factory(server: RunningServer) -> AsyncIterator[Connect]:
-    opened: list[NatsBus] = []
-
+def bus_factory(server: RunningServer, open_bus: BusOpener) -> Connect:
     async def factory(**options: object) -> NatsBus:
-        bus = await connect(server.url, **options)
+        bus = await open_bus(server.url, **options)
         assert isinstance(bus, NatsBus)
-        opened.append(bus)
         return bus
 
-    yield factory
-    for bus in reversed(opened):
-        await bus.close()
+    return factory
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from agent_os.bus import (
 )
 from agent_os.bus.backends._redis import RedisBus
 from agent_os.bus.backends._redis_batch import CommandBatcher
+from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import RunningServer, Servers
 from tests.servers import redis as redis_server
@@ -44,24 +45,24 @@ async def raw(server: RunningServer) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
+Buses = Callable[..., Awaitable[RedisBus]]
+
+
 @pytest.fixture
-async def buses(server: RunningServer) -> AsyncIterator[list[RedisBus]]:
-    opened: list[RedisBus] = []
-    yield opened
-    for bus in opened:
-        await bus.close()
+def buses(server: RunningServer, open_bus: BusOpener) -> Buses:
+    """``await buses(**options)`` → a RedisBus on the session's server, closed at test end."""
+
+    async def factory(**options: object) -> RedisBus:
+        bus = await open_bus(server.url, **options)
+        assert isinstance(bus, RedisBus)
+        return bus
+
+    return factory
 
 
 @pytest.fixture
 def subject() -> str:
     return f"t.{uuid.uuid4().hex[:12]}"
-
-
-async def _bus(server: RunningServer, buses: list[RedisBus], **options: object) -> RedisBus:
-    bus = await connect(server.url, **options)
-    assert isinstance(bus, RedisBus)
-    buses.append(bus)
-    return bus
 
 
 def _collect(into: list[Delivery], *, ack: bool = True) -> object:
@@ -74,9 +75,9 @@ def _collect(into: list[Delivery], *, ack: bool = True) -> object:
 
 
 async def test_subject_is_a_stream_under_the_prefix_with_one_field_per_part(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
-    bus = await _bus(server, buses, prefix="myapp:")
+    bus = await buses(prefix="myapp:")
     sent = Envelope(subject, b"\x00body", headers={"trace": "t1"}, key="k", deadline=12.5)
     await bus.publish(sent)
     entries = await raw.xrange(f"myapp:{subject}")
@@ -90,20 +91,18 @@ async def test_subject_is_a_stream_under_the_prefix_with_one_field_per_part(
 
 
 async def test_options_come_from_the_url_query_too(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, open_bus: BusOpener, raw: aioredis.Redis, subject: str
 ) -> None:
-    bus = await connect(f"{server.url}?prefix=q:&max_payload=4096")
-    assert isinstance(bus, RedisBus)
-    buses.append(bus)
+    bus = await open_bus(f"{server.url}?prefix=q:&max_payload=4096")
     assert bus.max_payload == 4096
     await bus.publish(Envelope(subject, b"x"))
     assert await raw.xlen(f"q:{subject}") == 1
 
 
 async def test_group_is_created_at_id_zero_so_earlier_messages_are_delivered(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
-    bus = await _bus(server, buses)
+    bus = await buses()
     await bus.publish(Envelope(subject, b"early"))
     got: list[Delivery] = []
     await bus.subscribe(subject, _collect(got), group="workers")  # type: ignore[arg-type]
@@ -113,10 +112,10 @@ async def test_group_is_created_at_id_zero_so_earlier_messages_are_delivered(
 
 
 async def test_a_consumer_that_died_is_reclaimed_with_the_servers_delivery_count(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
     key = f"agentos:{subject}"
-    bus = await _bus(server, buses)
+    bus = await buses()
     await raw.xgroup_create(key, "g", id="0", mkstream=True)
     await bus.publish(Envelope(subject, b"work"))
     # A foreign consumer takes the entry and dies without acking.
@@ -132,9 +131,9 @@ async def test_a_consumer_that_died_is_reclaimed_with_the_servers_delivery_count
 
 
 async def test_nack_keeps_the_entry_and_counts_the_redelivery(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
-    bus = await _bus(server, buses)
+    bus = await buses()
     attempts: list[int] = []
 
     async def handler(delivery: Delivery) -> None:
@@ -153,10 +152,10 @@ async def test_nack_keeps_the_entry_and_counts_the_redelivery(
 
 
 async def test_timed_out_entry_past_max_deliver_is_dead_lettered_without_delivery(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
     key = f"agentos:{subject}"
-    bus = await _bus(server, buses)
+    bus = await buses()
     await raw.xgroup_create(key, "g", id="0", mkstream=True)
     await bus.publish(Envelope(subject, b"poison"))
     await raw.xreadgroup("g", "dead-worker", {key: ">"}, count=1)
@@ -174,9 +173,9 @@ async def test_timed_out_entry_past_max_deliver_is_dead_lettered_without_deliver
 
 
 async def test_each_group_gets_every_message(
-    server: RunningServer, buses: list[RedisBus], subject: str
+    server: RunningServer, buses: Buses, subject: str
 ) -> None:
-    bus = await _bus(server, buses)
+    bus = await buses()
     first: list[Delivery] = []
     second: list[Delivery] = []
     await bus.subscribe(subject, _collect(first), group="a")  # type: ignore[arg-type]
@@ -187,10 +186,10 @@ async def test_each_group_gets_every_message(
 
 
 async def test_trimming_removes_only_what_every_group_is_done_with(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
     key = f"agentos:{subject}"
-    bus = await _bus(server, buses, trim_interval=0.05)
+    bus = await buses(trim_interval=0.05)
     held: list[Delivery] = []
     done: list[Delivery] = []
     await bus.subscribe(subject, _collect(done), group="fast")  # type: ignore[arg-type]
@@ -214,10 +213,10 @@ async def _none_pending(raw: aioredis.Redis, key: str) -> bool:
 
 
 async def test_reply_stream_has_a_ttl_and_is_deleted_on_close(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
-    worker = await _bus(server, buses, reply_ttl=60)  # the responder arms the TTL
-    client = await _bus(server, buses)
+    worker = await buses(reply_ttl=60)  # the responder arms the TTL
+    client = await buses()
     reply_to: list[str] = []
 
     async def echo(delivery: Delivery) -> None:
@@ -236,10 +235,10 @@ async def test_reply_stream_has_a_ttl_and_is_deleted_on_close(
 
 
 async def test_a_deleted_stream_and_group_are_recreated(
-    server: RunningServer, buses: list[RedisBus], raw: aioredis.Redis, subject: str
+    server: RunningServer, buses: Buses, raw: aioredis.Redis, subject: str
 ) -> None:
     # What a restart without persistence does: the stream and its group vanish.
-    bus = await _bus(server, buses)
+    bus = await buses()
     got: list[Delivery] = []
     await bus.subscribe(subject, _collect(got), group="g")  # type: ignore[arg-type]
     await bus.publish(Envelope(subject, b"one"))

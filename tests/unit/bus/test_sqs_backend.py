@@ -24,6 +24,7 @@ from agent_os.bus import (
     connect,
 )
 from agent_os.bus.backends._sqs import DEFAULT_SQS_MAX_PAYLOAD, SqsBus
+from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import RunningServer, Servers
 from tests.servers import sqs as sqs_server
@@ -54,18 +55,13 @@ async def raw(server: RunningServer) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def buses(url: str) -> AsyncIterator[Callable[..., Any]]:
-    opened: list[SqsBus] = []
-
-    async def open_bus(**options: Any) -> SqsBus:
-        bus = await connect(url, **options)
+def buses(url: str, open_bus: BusOpener) -> Callable[..., Any]:
+    async def factory(**options: Any) -> SqsBus:
+        bus = await open_bus(url, **options)
         assert isinstance(bus, SqsBus)
-        opened.append(bus)
         return bus
 
-    yield open_bus
-    for bus in opened:
-        await bus.close()
+    return factory
 
 
 async def _queues(raw: Any, prefix: str) -> set[str]:
