@@ -33,6 +33,7 @@ code: conservative, never skipped).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -203,7 +204,25 @@ def _may_hold(source: str) -> bool:
 
 
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
-    """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises."""
+    """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises.
+
+    Short sources (a tool's name, a one-line snippet) recur from call to call: their
+    findings are remembered.
+    """
+    if len(source) <= _SHORT:
+        return list(_short_code(source, language))
+    return _analyse(source, language)
+
+
+_SHORT = 256
+
+
+@lru_cache(maxsize=4096)
+def _short_code(source: str, language: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_analyse(source, language))
+
+
+def _analyse(source: str, language: str) -> list[tuple[str, str]]:
     source = compat(source)
     if not _may_hold(source):
         return []

@@ -105,7 +105,25 @@ def _prepare(text: str) -> str:
 
 
 def sql_gate(text: str) -> bool:
-    """True when ``text`` may hold a statement :func:`analyse_sql` would flag (one RE2 scan)."""
+    """True when ``text`` may hold a statement :func:`analyse_sql` would flag (one RE2 scan).
+
+    Short texts (tool names, identifiers, short fields) recur from call to call: their
+    answer is remembered.
+    """
+    if len(text) <= _SHORT:
+        return _short_gate(text)
+    return _gate(text)
+
+
+_SHORT = 256
+
+
+@lru_cache(maxsize=4096)
+def _short_gate(text: str) -> bool:
+    return _gate(text)
+
+
+def _gate(text: str) -> bool:
     if not text.isascii():
         text = _prepare(text)
     data = text.encode()
