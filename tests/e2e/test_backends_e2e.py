@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from agent_os.adapters._demo import STEPS, run_demo
 from agent_os.bus import Bus, SubscribeOptions, connect
 from agent_os.kernel_worker import AutoApprove, Decision, Verdict, Worker, load_policy
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
 
@@ -37,10 +37,8 @@ def durable_url(request: pytest.FixtureRequest, servers: Servers) -> str:
 
 
 @pytest.fixture
-async def bus(durable_url: str) -> AsyncIterator[Bus]:
-    b = await connect(durable_url)
-    yield b
-    await b.close()
+async def bus(durable_url: str, open_bus: BusOpener) -> Bus:
+    return await open_bus(durable_url)
 
 
 async def test_demo_against_two_workers(durable_url: str) -> None:
