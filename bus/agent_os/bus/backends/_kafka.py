@@ -59,10 +59,11 @@ from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError
 
 from .._envelope import Envelope
-from .._errors import ConfigError, MalformedEnvelope
+from .._errors import ConfigError, ConnectError, MalformedEnvelope
 from .._protocol import DEFAULT_MAX_PAYLOAD, Handler, SubscribeOptions, Subscription
 from ._base import BusBase, Route
 from ._kafka_codec import correlation_of, decode_record, kafka_errors, to_headers, topic_for
@@ -141,10 +142,26 @@ class KafkaBus(BusBase):
             await self._producer.start()
 
     async def ping(self) -> None:
-        """A metadata round trip to the cluster (readiness)."""
+        """A fresh connection to a bootstrap broker, closed at once (readiness).
+
+        Not through the producer's client: after a broker stop, aiokafka drops a
+        broken connection from its pool without closing its socket.
+        """
         self._check_open()
-        with kafka_errors("ping"):
-            await self._producer.client.fetch_all_metadata()
+        errors: list[BaseException] = []
+        for server in self._bootstrap:
+            host, _, port = server.rpartition(":")
+            try:
+                conn = await create_conn(
+                    host, int(port), client_id=self._client_id,
+                    request_timeout_ms=self._request_timeout,
+                )  # fmt: skip
+            except (OSError, KafkaError) as exc:
+                errors.append(exc)
+                continue
+            conn.close()
+            return
+        raise ConnectError(f"kafka ping: no bootstrap broker answers: {errors}")
 
     # -- publishing --------------------------------------------------------
 
