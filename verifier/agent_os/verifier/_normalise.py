@@ -1,15 +1,20 @@
 """What an answer says, read for comparison: numbers, units, dates, lists, polarity.
 
 SQuAD-style normalisation (lower case, no articles, no punctuation, collapsed
-space) is the base; on top of it an answer is read as a :class:`Reading`:
+space) is the base, after undoing mojibake and JSON escapes; on top of it an
+answer is read as a :class:`Reading`:
 
-- numbers whatever their spelling ("one thousand", "1,000", "1k" is not read)
-  and quantities in base units ("5 km" and "5000 m" are both ``5000 m``);
-- dates in ISO form ("3 March 1999", "March 3rd, 1999", "1999-03-03");
+- numbers whatever their spelling ("one thousand", "1,000", "sixth", "XIV";
+  "1k" is not read) and quantities in base units ("5 km" and "5000 m" are
+  both ``5000 m``);
+- dates in ISO form ("3 March 1999", "March 3rd, 1999", "1999-03-03",
+  "03/03/1999"), decades ("the 1980s") and centuries ("the 20th century");
 - polarity (an odd number of negations is a negative answer);
 - abstention ("I don't know", "cannot be determined");
 - a list of short items, compared as a set;
-- the content words left over, lightly stemmed, in order.
+- the content words left over, lightly stemmed, in order, common short forms
+  of given names and abbreviations spelled out ("Bill" is "William");
+- in code, its operators as words, in one spelling ("x += 1" is "x = x + 1").
 
 Pure and synchronous; no model, no I/O.
 """
