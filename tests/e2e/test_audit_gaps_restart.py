@@ -104,23 +104,76 @@ async def test_a_gap_across_a_sink_restart_is_reported(
         await bus.close()
 
 
-def test_two_sinks_on_one_store_share_the_numbering(
-    open_store: Callable[[], Store],
-) -> None:
-    """Each store instance (a sink process) reads and writes the stream's number in the chain's
-    transaction: one's batch continues the other's, and a jump is seen whichever takes it."""
+def test_two_sinks_on_one_store_share_the_numbering(open_store: Callable[[], Store]) -> None:
+    """Each store instance (a sink process) keeps the stream's numbers in the chain's
+    transaction: one's batch continues the other's, a jump is a gap whichever sees it, and
+    numbers that arrive late close that part of the gap, with a record saying so."""
     kernel = AgentIdentity.create("kernel-two")
     stream = f"{kernel.agent_id}/{uuid.uuid4().hex[:12]}"
     one, two = open_store(), open_store()
     try:
         events = [_event(kernel.agent_id) for _ in range(6)]
         assert one.append_batch(stream, 1, events[:2])[1] is None
-        assert two.append_batch(stream, 3, events[2:3])[1] is None
         records, missing = two.append_batch(stream, 6, events[5:])
-        assert missing == (4, 5) and len(records) == 2 and records[0].event.code == "audit_gap"
-        assert one.append_batch(stream, 6, events[5:])[1] is None
-        assert one.streams() == two.streams() == {stream: 7}
-        assert [p.code for p in verify_chain(one.records()).problems] == ["gap"]
+        assert missing == (3, 5) and [r.event.code for r in records] == ["audit_gap", "x"]
+        assert one.open_gaps() == {stream: [(3, 5)]}
+
+        records, missing = one.append_batch(stream, 3, events[2:4])  # 3..4 arrive late
+        assert missing is None and records[0].event.code == "audit_gap_filled"
+        assert "audit events 3..4 of stream" in records[0].event.reason
+        assert two.open_gaps() == {stream: [(5, 5)]}
+        (problem,) = verify_chain(two.records()).problems
+        assert problem.code == "gap" and "2 arrived late, 1 never did" in problem.detail
+
+        again, _ = two.append_batch(stream, 3, events[2:4])  # a redelivery: nothing new
+        assert [r.event.event_id for r in again] == [e.event_id for e in events[2:4]]
+        two.append_batch(stream, 5, events[4:5])  # the last one
+        assert one.open_gaps() == {} and one.streams() == {stream: 7}
+        report = verify_chain(one.records())
+        assert report.ok, report.problems
+        assert report.checked == 6 + 1 + 2  # the events, the gap and what closed it
     finally:
         one.close()
         two.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_two_sinks_sharing_a_group_report_no_gap_that_is_not_one(
+    backend: str, servers: Servers, open_store: Callable[[], Store]
+) -> None:
+    """Sinks in one group commit a stream's batches in no fixed order: the late ones close
+    the gaps the early ones opened, so every event is stored and the chain shows no gap."""
+    url = servers.bus_url(backend)
+    subject, group = f"agentos.v1.audit.t{new_id()[:8]}", f"sinks-{new_id()[:6]}"
+    kernel = AgentIdentity.create("kernel-shared")
+    kernels = TrustRegistry()
+    kernels.pin(kernel.public())
+    stream = AuditStream(kernel)
+    stores = [open_store(), open_store()]
+    buses = [await connect(url) for _ in stores]
+    sinks = [
+        AuditSinkWorker(b, s, subject=subject, group=group, options=FAST, kernels=kernels)
+        for b, s in zip(buses, stores, strict=True)
+    ]
+    try:
+        for sink in sinks:
+            await sink.start()
+        sent = [_event(kernel.agent_id) for _ in range(30)]
+        for n in range(0, 30, 2):
+            await buses[0].publish(Envelope(subject, stream.sign(sent[n : n + 2])))
+
+        def stored() -> bool:
+            ids = {r.event_id for r in stores[0].records()}
+            return ids >= {e.event_id for e in sent}
+
+        await eventually(stored, 30.0, "every event stored")
+        report = verify_chain(stores[0].records())
+        assert report.ok, report.problems
+        assert stores[1].open_gaps() == {}
+    finally:
+        for sink in sinks:
+            await sink.shutdown()
+        for bus in buses:
+            await bus.close()
+        for store in stores:
+            store.close()

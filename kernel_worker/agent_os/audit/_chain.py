@@ -167,6 +167,50 @@ _SOUND: _Outcome = (False, None)
 _BAD: _Outcome = (True, None)
 
 
+class _Gaps:
+    """The sink's gap records, less the numbers its later records say arrived late.
+
+    A gap record names its stream in ``tool`` and its numbers in
+    ``request_id`` (``"first..last"``); one without them (an older sink's)
+    is reported whole.
+    """
+
+    def __init__(self) -> None:
+        # seq, detail, stream (None: cannot be closed), how many were missing, still missing
+        self._open: list[tuple[int, str, str | None, int, set[int]]] = []
+
+    def see(self, r: AuditRecord) -> None:
+        if r.event.code not in ("audit_gap", "audit_gap_filled"):
+            return
+        numbers = _numbers(r.event.request_id)
+        if r.event.code == "audit_gap":  # the sink saw numbered events go missing
+            stream = r.event.tool if numbers else None
+            self._open.append((r.seq, r.event.reason, stream, len(numbers), numbers))
+            return
+        for _, _, stream, _, missing in self._open:
+            if stream is not None and stream == r.event.tool:
+                missing -= numbers
+
+    def still_open(self) -> list[tuple[int, str]]:
+        """``(seq, detail)`` of each gap record some of whose numbers never arrived."""
+        out = []
+        for seq, detail, stream, total, missing in self._open:
+            if stream is not None and not missing:
+                continue  # all of them arrived late
+            if stream is not None and len(missing) < total:
+                detail += f"; {total - len(missing)} arrived late, {len(missing)} never did"
+            out.append((seq, detail))
+        return out
+
+
+def _numbers(span: str | None) -> set[int]:
+    """The numbers ``"first..last"`` names (empty if it names none, or implausibly many)."""
+    low, sep, high = (span or "").partition("..")
+    if not (sep and low.isdigit() and high.isdigit()) or not 0 <= int(high) - int(low) < 10**6:
+        return set()
+    return set(range(int(low), int(high) + 1))
+
+
 class _Verifier:
     def __init__(self, records: list[AuditRecord], max_problems: int) -> None:
         self.records = records
@@ -175,6 +219,7 @@ class _Verifier:
         self.max_problems = max_problems
         self.problems: list[ChainProblem] = []
         self.checked = 0
+        self.gaps = _Gaps()
 
     def _has_seq_between(self, low: int, high: int) -> bool:
         """Is some record's seq strictly between ``low`` and ``high``?"""
@@ -199,9 +244,10 @@ class _Verifier:
                 self.add(r.seq, code, f"seq {r.seq} comes after seq {prev.seq}")
                 continue  # judge the next record against the last one in order
             prev_bad, shift = self._check(r, prev, before_prev, prev_bad, shift)
-            if r.event.code == "audit_gap":  # the sink saw numbered events go missing
-                self.add(r.seq, "gap", r.event.reason)
+            self.gaps.see(r)
             before_prev, prev = prev, r
+        for seq, detail in self.gaps.still_open():
+            self.add(seq, "gap", detail)
         return True
 
     def _check(

@@ -24,7 +24,7 @@ from ._store import (
     column_defs,
     record_from_tuple,
     record_to_tuple,
-    streams_def,
+    streams_defs,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class PostgresAuditStore(ChainReads):
             dsn,
             schema=[
                 f"CREATE TABLE IF NOT EXISTS {table} ({column_defs('DOUBLE PRECISION', 'BIGINT')})",
-                streams_def(table),
+                *streams_defs(table),
             ],
             table=table,
             fail=AuditStoreError,

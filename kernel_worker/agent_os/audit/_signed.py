@@ -18,7 +18,10 @@ consumer could take events away unseen. Now:
   anything else is dead-lettered with a stable code (``unsigned_audit``,
   ``bad_audit_signature``, ``audit_signer_mismatch``);
 * a jump becomes a record of its own in the chain (:func:`gap_event`, code
-  ``audit_gap``), which ``agent-os audit verify`` reports as a problem.
+  ``audit_gap``), which ``agent-os audit verify`` reports as a problem unless
+  a later record (:func:`gap_event` with ``late=True``, code
+  ``audit_gap_filled``) says those numbers arrived after all (a batch stored
+  after a later one: a failed first attempt, or two sinks).
 
 Freshness is not checked: the chain wants authenticity, and a redelivered or
 late batch is still the truth (events are deduplicated by ``event_id``).
@@ -46,6 +49,8 @@ from ._events import AuditEvent, args_digest
 AUDIT_RECIPIENT = "agentos.audit"
 #: Verdict-like code of the record the sink writes for missing events.
 GAP_CODE = "audit_gap"
+#: Code of the record the sink writes when events of a recorded gap arrive late.
+GAP_FILLED_CODE = "audit_gap_filled"
 _HEADER_KEYS = frozenset({"stream", "first", "count"})
 
 
@@ -142,6 +147,17 @@ def advance(expected: int | None, first: int, count: int) -> tuple[int, tuple[in
     return end, (expected, first - 1)
 
 
+def overlaps(
+    gap: tuple[int, int], batch: tuple[int, int]
+) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    """The part of ``gap`` that ``batch`` covers, and what is left of the gap around it."""
+    low, high = max(gap[0], batch[0]), min(gap[1], batch[1])
+    rest = [(gap[0], low - 1)] if gap[0] < low else []
+    if high < gap[1]:
+        rest.append((high + 1, gap[1]))
+    return (low, high), rest
+
+
 class GapTracker:
     """The next number expected from each stream, in memory (for stores that keep none)."""
 
@@ -155,22 +171,30 @@ class GapTracker:
         return missing
 
 
-def gap_event(stream: str, missing: tuple[int, int], now: float | None = None) -> AuditEvent:
-    """The chain record for events ``missing`` of ``stream`` that never reached the sink."""
+def gap_event(
+    stream: str, missing: tuple[int, int], now: float | None = None, *, late: bool = False
+) -> AuditEvent:
+    """The chain record for events ``missing`` of ``stream`` that never reached the sink.
+
+    With ``late``: the record that those events (of an earlier gap record) did
+    arrive. ``tool`` holds the stream and ``request_id`` the range
+    ``"first..last"``, which ``verify_chain`` matches.
+    """
     first, last = missing
-    reason = f"audit events {first}..{last} of stream {stream} never reached the sink"
+    what = "arrived late" if late else "never reached the sink"
+    reason = f"audit events {first}..{last} of stream {stream} {what}"
     return AuditEvent(
         event_id=secrets.token_hex(16),
         ts=time.time() if now is None else now,
         agent_id="audit-sink",
         action="audit_gap",
-        tool=None,
-        request_id=None,
+        tool=stream,
+        request_id=f"{first}..{last}",
         decision="deny",
         signal=None,
         rule=None,
         reason=reason,
-        code=GAP_CODE,
+        code=GAP_FILLED_CODE if late else GAP_CODE,
         policy="",
         policy_hash="",
         kernel_id=stream.split("/", 1)[0],

@@ -4,12 +4,13 @@ Kernel workers publish batches of audit events (JSON lines) on
 :data:`AUDIT_SUBJECT`, signed by the deciding kernel's key and numbered per
 worker (see ``_signed``). Given ``kernels`` (a registry of kernel keys), the
 sink stores only batches that verify, dead-letters the rest, and records a
-gap in the chain where a worker's numbering jumps (one sink per group;
-sinks that share a group pass ``track_gaps=False``). The SQL stores keep each
-worker's next number in the same transaction as its events
-(:class:`~agent_os.audit._store.StreamTracking`), so a gap across a sink
-restart is recorded too; a store without that is tracked in the sink's
-memory (lost on restart). Without ``kernels`` the
+gap in the chain where a worker's numbering jumps. The SQL stores keep each
+worker's next number and open gaps in the same transaction as its events
+(:class:`~agent_os.audit._store.StreamTracking`): a gap across a sink restart
+is recorded too, and numbers that arrive after a later batch (a retried
+append, sinks sharing a group) close their gap with a record. A store without
+that is tracked in this sink's memory (lost on restart; sinks that share a
+group then pass ``track_gaps=False``). Without ``kernels`` the
 sink takes unsigned events only (tests, local tools). The sink consumes them
 as a work-queue group, at least once: a delivery is acked only after the
 store committed its events, a store error nacks it (redelivered later, then
@@ -33,7 +34,7 @@ from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage, Trust
 from ._errors import AuditError
 from ._events import AUDIT_SUBJECT, AuditEvent
 from ._heads import HeadLog, SignedHead
-from ._signed import GapTracker, SignedBatch, gap_event, open_batch
+from ._signed import GAP_FILLED_CODE, GapTracker, SignedBatch, gap_event, open_batch
 from ._store import ChainedAuditStore, StreamTracking
 
 __all__ = ["AUDIT_SINK_GROUP", "AuditSinkWorker"]
@@ -205,6 +206,9 @@ class AuditSinkWorker(Service):
         if isinstance(self._store, StreamTracking):
             records, missing = self._store.append_batch(batch.stream, batch.first, batch.events)
             stored = len(records)
+            for record in records[: len(records) - len(batch.events)]:
+                if record.event.code == GAP_FILLED_CODE:
+                    log.warning("%s: that gap is closed", record.event.reason)
         else:
             missing = self._gaps.see(batch)
             gap = [] if missing is None else [gap_event(batch.stream, missing)]

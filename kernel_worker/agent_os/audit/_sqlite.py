@@ -26,7 +26,7 @@ from ._store import (
     column_defs,
     record_from_tuple,
     record_to_tuple,
-    streams_def,
+    streams_defs,
 )
 
 __all__ = ["SqliteAuditStore"]
@@ -54,7 +54,7 @@ class SqliteAuditStore(ChainReads):
             path,
             schema=[
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ({column_defs('REAL', 'INTEGER')})",
-                streams_def(TABLE),
+                *streams_defs(TABLE),
             ],
             table=TABLE,
             fail=AuditStoreError,

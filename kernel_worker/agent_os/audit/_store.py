@@ -9,9 +9,11 @@
 Stores are synchronous (sqlite3, psycopg): async callers run them in a thread.
 
 Beside the chain, each store keeps a table of audit streams (``<table>_streams``:
-one row per worker instance, the next event number it expects from it), written
-in the same transaction as the events: a restarted sink, or another sink on the
-same store, still sees a jump in a worker's numbering as a gap.
+one row per worker instance, the next event number it expects from it) and of
+the gaps still open (``<table>_gaps``), written in the same transaction as the
+events: a restarted sink, or another sink on the same store, still sees a jump
+in a worker's numbering as a gap, and events that arrive after a later batch
+close the gap they opened (a record says so).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._chain import AuditRecord
 from ._errors import AuditError
 from ._events import _FIELD_NAMES, AuditEvent, ClosingContext
-from ._signed import advance, gap_event
+from ._signed import advance, gap_event, overlaps
 
 __all__ = [
     "COLUMNS",
@@ -67,12 +69,19 @@ def streams_table(table: str) -> str:
     return f"{table}_streams"
 
 
-def streams_def(table: str) -> str:
-    """``CREATE TABLE`` of :func:`streams_table` (the same in SQLite and PostgreSQL)."""
-    return (
+def gaps_table(table: str) -> str:
+    """The table beside chain ``table`` that holds the gaps no late batch has closed."""
+    return f"{table}_gaps"
+
+
+def streams_defs(table: str) -> list[str]:
+    """``CREATE TABLE`` of the stream and gap tables (the same in SQLite and PostgreSQL)."""
+    return [
         f"CREATE TABLE IF NOT EXISTS {streams_table(table)} "
-        "(stream TEXT PRIMARY KEY, next_seq BIGINT NOT NULL)"
-    )
+        "(stream TEXT PRIMARY KEY, next_seq BIGINT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {gaps_table(table)} (stream TEXT NOT NULL, "
+        "first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, PRIMARY KEY (stream, first_seq))",
+    ]
 
 
 def record_from_tuple(row: Sequence[object]) -> AuditRecord:
@@ -172,26 +181,56 @@ class ChainReads(ClosingContext):
     ) -> tuple[list[AuditRecord], tuple[int, int] | None]:
         """:class:`StreamTracking`: the gap record (if any) and ``events``, in one transaction.
 
-        The stream's next expected number is read and written under the
-        chain's write lock, so the gap, the events and the new number are
-        stored together or not at all: a redelivered batch finds its numbers
-        already seen and records no second gap.
+        The stream's next expected number and its open gaps are read and
+        written under the chain's write lock, so gap records, events and
+        numbers are stored together or not at all: a redelivered batch finds
+        its numbers already seen and records no second gap. A batch whose
+        numbers lie in an open gap closes that part of it, with a record.
         """
-        m, streams = self._mark, streams_table(self._table)
+        m, streams, gaps = self._mark, streams_table(self._table), gaps_table(self._table)
+        last = first + len(events) - 1
         with self._db.write("audit append failed", lock=self._table) as conn:
             row = conn.execute(
                 f"SELECT next_seq FROM {streams} WHERE stream = {m}", (stream,)
             ).fetchone()
             expected = None if row is None else int(row[0])
             after, missing = advance(expected, first, len(events))
-            batch = list(events) if missing is None else [gap_event(stream, missing), *events]
-            records = self._append_locked(conn, batch)
+            marks = [] if missing is None else [gap_event(stream, missing)]
+            if missing is not None:
+                conn.execute(f"INSERT INTO {gaps} VALUES ({m}, {m}, {m})", (stream, *missing))
+            elif events and expected is not None and first < expected:  # late, or again
+                opened = conn.execute(
+                    f"SELECT first_seq, last_seq FROM {gaps} WHERE stream = {m} "
+                    f"AND first_seq <= {m} AND last_seq >= {m}",
+                    (stream, last, first),
+                ).fetchall()
+                for gap in opened:
+                    closed, rest = overlaps((int(gap[0]), int(gap[1])), (first, last))
+                    marks.append(gap_event(stream, closed, late=True))
+                    conn.execute(
+                        f"DELETE FROM {gaps} WHERE stream = {m} AND first_seq = {m}",
+                        (stream, gap[0]),
+                    )
+                    for piece in rest:
+                        conn.execute(f"INSERT INTO {gaps} VALUES ({m}, {m}, {m})", (stream, *piece))
+            records = self._append_locked(conn, [*marks, *events])
             conn.execute(
                 f"INSERT INTO {streams} (stream, next_seq) VALUES ({m}, {m}) "
                 "ON CONFLICT (stream) DO UPDATE SET next_seq = excluded.next_seq",
                 (stream, after),
             )
         return records, missing
+
+    def open_gaps(self) -> dict[str, list[tuple[int, int]]]:
+        """Each stream's numbers still missing, as the sinks recorded them."""
+        rows = self._db.query(
+            f"SELECT stream, first_seq, last_seq FROM {gaps_table(self._table)} "
+            "ORDER BY stream, first_seq"
+        )
+        out: dict[str, list[tuple[int, int]]] = {}
+        for stream, low, high in rows:
+            out.setdefault(str(stream), []).append((int(low), int(high)))
+        return out
 
     def streams(self) -> dict[str, int]:
         """Each audit stream's next expected number, as the sinks recorded it."""

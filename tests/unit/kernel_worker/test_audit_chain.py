@@ -336,3 +336,25 @@ def test_postgres_store_without_psycopg_names_the_extra(monkeypatch: pytest.Monk
     assert info.value.code == "missing_dependency"
     assert not info.value.retryable
     assert "agent-os[postgres]" in str(info.value)
+
+
+def test_gap_records_closed_by_late_ones_are_not_problems() -> None:
+    from agent_os.audit._signed import gap_event
+
+    s, older = "kernel-1/aa", "kernel-1/bb"
+    marks = [
+        gap_event(s, (3, 5), now=1.0),
+        gap_event(s, (3, 4), now=2.0, late=True),
+        replace(gap_event(older, (7, 7), now=3.0), tool=None, request_id=None),  # older sink's
+        gap_event(s, (9, 9), now=4.0),
+        gap_event(s, (5, 5), now=5.0, late=True),
+        gap_event("kernel-1/cc", (9, 9), now=6.0, late=True),  # another stream's numbers
+    ]
+    records: list[AuditRecord] = []
+    for mark in marks:
+        records.append(next_record(records[-1] if records else None, mark))
+    report = verify_chain(records)
+    assert [(p.seq, p.code) for p in report.problems] == [(3, "gap"), (4, "gap")]
+    assert "of stream kernel-1/bb never reached" in report.problems[0].detail
+    partly = verify_chain(records[:2])
+    assert [p.detail.rsplit("; ", 1)[1] for p in partly.problems] == ["2 arrived late, 1 never did"]
