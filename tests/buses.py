@@ -8,9 +8,12 @@ test and closes what it opened, newest first, at teardown. Pair it with
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from agent_os.bus import Bus, connect
+
+B = TypeVar("B", bound=Bus)
 
 
 class BusOpener:
@@ -23,6 +26,18 @@ class BusOpener:
         bus = await connect(url, **options)
         self.opened.append(bus)
         return bus
+
+    def on(self, url: str, kind: type[B]) -> Callable[..., Awaitable[B]]:
+        """``await opener.on(url, NatsBus)(**options)`` → a bus of that backend class on ``url``."""
+
+        async def open_one(**options: Any) -> B:
+            bus = await self(url, **options)
+            assert isinstance(bus, kind), (
+                f"{url} opened a {type(bus).__name__}, not a {kind.__name__}"
+            )
+            return bus
+
+        return open_one
 
     async def close_all(self, timeout: float = 60.0) -> None:
         """Close every bus, newest first; fail naming the URL of one whose close hangs."""

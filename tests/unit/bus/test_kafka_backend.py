@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,14 +35,7 @@ def server(servers: Servers) -> RunningServer:
 
 @pytest.fixture
 def bus_factory(servers: Servers, open_bus: BusOpener) -> Factory:
-    url = servers.bus_url("kafka")  # with the short group-join settings
-
-    async def factory(**options: Any) -> KafkaBus:
-        bus = await open_bus(url, **options)
-        assert isinstance(bus, KafkaBus)
-        return bus
-
-    return factory
+    return open_bus.on(servers.bus_url("kafka"), KafkaBus)  # with short group joins
 
 
 async def _topics(server: RunningServer) -> set[str]:

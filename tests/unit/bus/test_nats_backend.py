@@ -49,12 +49,7 @@ def server(servers: Servers) -> RunningServer:
 
 @pytest.fixture
 def bus_factory(server: RunningServer, open_bus: BusOpener) -> Connect:
-    async def factory(**options: object) -> NatsBus:
-        bus = await open_bus(server.url, **options)
-        assert isinstance(bus, NatsBus)
-        return bus
-
-    return factory
+    return open_bus.on(server.url, NatsBus)
 
 
 @pytest.fixture

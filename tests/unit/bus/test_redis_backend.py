@@ -51,13 +51,7 @@ Buses = Callable[..., Awaitable[RedisBus]]
 @pytest.fixture
 def buses(server: RunningServer, open_bus: BusOpener) -> Buses:
     """``await buses(**options)`` → a RedisBus on the session's server, closed at test end."""
-
-    async def factory(**options: object) -> RedisBus:
-        bus = await open_bus(server.url, **options)
-        assert isinstance(bus, RedisBus)
-        return bus
-
-    return factory
+    return open_bus.on(server.url, RedisBus)
 
 
 @pytest.fixture

@@ -56,12 +56,7 @@ async def raw(server: RunningServer) -> AsyncIterator[Any]:
 
 @pytest.fixture
 def buses(url: str, open_bus: BusOpener) -> Callable[..., Any]:
-    async def factory(**options: Any) -> SqsBus:
-        bus = await open_bus(url, **options)
-        assert isinstance(bus, SqsBus)
-        return bus
-
-    return factory
+    return open_bus.on(url, SqsBus)
 
 
 async def _queues(raw: Any, prefix: str) -> set[str]:
