@@ -132,6 +132,15 @@ class Bus(Protocol):
         """
         ...
 
+    async def reply_address(self, envelope: Envelope) -> str:
+        """The ``reply_to`` that ``request(envelope)`` gives ``envelope``.
+
+        A requester that signs this address into the request binds where the
+        answer may go: a responder that reads it from the signed body sends
+        there, whatever ``reply_to`` a copy of the request carries.
+        """
+        ...
+
     async def close(self) -> None:
         """Stop subscriptions, finish in-flight acks, release connections.
 

@@ -298,6 +298,9 @@ class KafkaBus(BusBase):
                         continue
                     waiters.offer(key, reply)
 
+    async def _reply_address(self, envelope: Envelope) -> str:
+        return self._reply_subject
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's reply topic, read from the first request on."""
         if self._reply_task is None:

@@ -102,6 +102,9 @@ class MemoryBus(BusBase):
         self._broker.attach(consumer)
         return consumer
 
+    async def _reply_address(self, envelope: Envelope) -> str:
+        return self._inbox
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """Through this bus's private inbox; ``NoResponders`` at once when nobody listens."""
         if not self._broker.has_responders(envelope.subject):

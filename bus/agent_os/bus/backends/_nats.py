@@ -64,7 +64,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +103,7 @@ __all__ = ["NatsBus", "NatsSettings", "connect"]
 log = logging.getLogger("agent_os.bus.nats")
 
 _INBOX = "_INBOX."
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ERR_STREAM_NAME_IN_USE = 10058  # same name, other config: keep the operator's stream
 _ERR_SUBJECTS_OVERLAP = 10065  # another stream already captures the subject
 #: Room kept below the server's max_payload for the headers the envelope maps to.
@@ -128,7 +131,6 @@ class NatsBus(BusBase):
         self._subs: list[FanoutSubscription | WorkSubscription] = []
         self._inbox = ""
         self._inbox_sub: Any = None
-        self._next_token = 0
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
         self._dead_letter_subjects: set[str] = set()
 
@@ -247,15 +249,18 @@ class NatsBus(BusBase):
         self._subs.append(sub)
         return sub
 
-    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
-        """With a private inbox as ``reply_to``; the reply comes back under its token."""
+    async def _reply_address(self, envelope: Envelope) -> str:
+        """``<inbox>.<token>``: the token is made from the request id, so it can be known first."""
         if self._inbox_sub is None:
             async with self._stream_lock:  # the first requests race to make the inbox
                 if self._inbox_sub is None:
                     await self._subscribe_inbox()
-        self._next_token += 1
-        token = str(self._next_token)
-        reply_to = self._inbox + token
+        return self._inbox + _token(envelope.id)
+
+    async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
+        """With a private inbox as ``reply_to``; the reply comes back under its token."""
+        reply_to = await self._reply_address(envelope)
+        token = reply_to[len(self._inbox) :]
         subject = envelope.subject
         headers = to_headers(envelope)
         headers[REPLY_TO] = reply_to
@@ -402,3 +407,10 @@ def _refuses_credentials(exc: Exception) -> bool:
         return True
     text = str(exc).lower()
     return "authorization violation" in text or "authentication" in text
+
+
+def _token(request_id: str) -> str:
+    """The last inbox subject token for a request: its id, or a digest of an id that is no token."""
+    if _TOKEN.fullmatch(request_id):
+        return request_id
+    return hashlib.blake2b(request_id.encode(), digest_size=16).hexdigest()

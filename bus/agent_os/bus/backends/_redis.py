@@ -176,6 +176,9 @@ class RedisBus(BusBase):
         self._subs.append(sub)
         return sub
 
+    async def _reply_address(self, envelope: Envelope) -> str:
+        return self._reply_subject
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's reply stream, read by one task."""
         if self._reply_task is None:

@@ -285,6 +285,9 @@ class SqsBus(BusBase):
         except BusError as exc:
             log.warning("could not delete private queue %s: %s", sub.url, exc)
 
+    async def _reply_address(self, envelope: Envelope) -> str:
+        return self._inbox_subject
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's inbox queue, created by the first request."""
 
