@@ -137,15 +137,6 @@ class BusBase:
         """This backend's reply address for ``envelope``; ``_route_request`` uses the same."""
         raise NotImplementedError
 
-    async def reply_address(self, envelope: Envelope) -> str:
-        """The ``reply_to`` :meth:`request` gives ``envelope`` (see ``Bus``)."""
-        self._check_open()
-        return await self._reply_address(envelope)
-
-    async def _reply_address(self, envelope: Envelope) -> str:
-        """This backend's reply address for ``envelope``; ``_route_request`` uses the same."""
-        raise NotImplementedError
-
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """The key its reply will carry, and how to send ``envelope`` (due by ``deadline``)."""
         raise NotImplementedError
