@@ -10,6 +10,14 @@ on the reply subject can answer first, and must not be able to turn a real
 verdict into a deny. No valid verdict by the deadline, or no kernel
 listening, is a deny: the action does not run.
 
+The request signs its reply subject (``Bus.reply_address``), and kernels
+answer there only: a rogue that re-publishes the agent's bytes with its own
+reply subject gets no verdict, and the verdict on its copy reaches the agent.
+A ``replay`` deny for a request still waited on therefore means another copy
+of these very bytes was judged first, and that copy's verdict comes here: it
+is dropped and counted like an invalid reply (``dropped["replay"]``) and the
+wait goes on until the deadline (then ``timeout``).
+
 An action held for review is waited on for as long as its rule's review term
 allows: the ``review`` verdict carries the deadline the kernel set from that
 term, under the kernel's signature, so a reply that is not the kernel's
@@ -29,6 +37,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from agent_os.bus import Bus, BusError, Envelope
@@ -200,19 +209,20 @@ class KernelClient:
         hints: Mapping[str, Any] | None = None,
     ) -> Verdict:
         timeout = self._timeout if timeout is None else timeout
+        request = Envelope(subject=self._subject, body=b"", deadline=time.time() + timeout)
         try:
-            content = action_content(
-                action, args, tool=tool, policy=policy or self._policy, hints=hints
+            reply_to = await self._bus.reply_address(request)
+        except BusError as exc:
+            return Verdict.deny(exc.code, f"no verdict: {exc}")
+        try:
+            content = action_content(action, args, tool=tool, policy=policy or self._policy,
+                                     hints=hints, reply_to=reply_to)  # fmt: skip
+            message = SignedMessage.create(
+                self._identity, "agentos.kernel", content, message_id=request.id
             )
-            message = SignedMessage.create(self._identity, "agentos.kernel", content)
         except (TypeError, ValueError) as exc:
             return Verdict.deny("malformed_action", f"action cannot be sent: {exc}")
-        request = Envelope(
-            subject=self._subject,
-            body=message.to_bytes(),
-            id=message.id,
-            deadline=time.time() + timeout,
-        )
+        request = replace(request, body=message.to_bytes())
         accepted: list[Verdict] = []
         refused: list[str] = []
 
@@ -252,6 +262,8 @@ class KernelClient:
             return "unreadable"
         if verdict.request_id != request_id:
             return "other_request"
+        if verdict.decision is Decision.DENY and verdict.code == "replay":
+            return "replay"  # another copy of this request was judged first: its verdict comes
         return verdict
 
     async def execute(

@@ -4,9 +4,13 @@ An action request is an :class:`~agent_os.bus.Envelope` on :data:`ACTION_SUBJECT
 whose body is a :class:`~agent_os.trust.SignedMessage` from the agent to
 :data:`KERNEL_RECIPIENT`; its content is JSON::
 
-    {"action": "sql", "args": {...}, "tool": "db", "policy": "strict"}
+    {"action": "sql", "args": {...}, "tool": "db", "policy": "strict",
+     "reply_to": "<the request's reply subject>"}
 
 The agent's id is the signed sender, never a field the agent fills in.
+``reply_to`` binds where the verdict goes: the worker answers there, not to
+the envelope's ``reply_to``, so whoever re-publishes the agent's bytes with
+its own reply subject sends the verdict to the agent, not to itself.
 
 A verdict is a ``SignedMessage`` from a kernel key to the agent; its content is
 ``Verdict.to_dict()`` with ``request_id`` set to the request's message id, so a
@@ -28,7 +32,7 @@ CONTROL_SUBJECT = "agentos.v1.control"
 KERNEL_RECIPIENT = "agentos.kernel"
 WORKER_GROUP = "agentos-kernel"
 
-_ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id", "hints"})
+_ACTION_KEYS = frozenset({"action", "args", "tool", "policy", "agent_id", "hints", "reply_to"})
 #: ``StrictJSONError`` codes as verdict codes.
 _JSON_CODES = {
     "duplicate_key": "duplicate_key",
@@ -53,6 +57,8 @@ class ActionRequest:
     agent_id: str
     action: Mapping[str, Any]
     policy: str | None
+    #: Where the agent signed that the verdict must go; None from a client that binds none.
+    reply_to: str | None = None
 
 
 def action_content(
@@ -62,12 +68,15 @@ def action_content(
     tool: str | None = None,
     policy: str | None = None,
     hints: Mapping[str, Any] | None = None,
+    reply_to: str | None = None,
 ) -> dict[str, Any]:
     """The JSON content of an action request.
 
     ``hints`` help classify a tool call: ``{"action": declared kind, "class":
     framework tool class, "annotations": {...}}``. They can only pick a
-    classification or make a verdict stricter, never relax one.
+    classification or make a verdict stricter, never relax one. ``reply_to``
+    is the request's reply subject (``Bus.reply_address``): signed, it is
+    where the verdict goes.
     """
     content: dict[str, Any] = {"action": action, "args": dict(args or {})}
     if tool is not None:
@@ -76,6 +85,8 @@ def action_content(
         content["policy"] = policy
     if hints:
         content["hints"] = dict(hints)
+    if reply_to is not None:
+        content["reply_to"] = reply_to
     return content
 
 
@@ -105,6 +116,9 @@ def parse_action(message: SignedMessage) -> ActionRequest:
     policy = content.get("policy")
     if policy is not None and not isinstance(policy, str):
         raise RequestError("malformed_action", "'policy' must be a string")
+    reply_to = content.get("reply_to")
+    if reply_to is not None and (not isinstance(reply_to, str) or not reply_to):
+        raise RequestError("malformed_action", "'reply_to' must be a non-empty string")
     parsed: dict[str, Any] = {"agent_id": message.sender_id, "action": action, "args": args}
     tool = content.get("tool")
     if tool is not None:
@@ -114,7 +128,7 @@ def parse_action(message: SignedMessage) -> ActionRequest:
         if not isinstance(hints, dict):
             raise RequestError("malformed_action", "'hints' must be a JSON object")
         parsed["hints"] = hints
-    return ActionRequest(message.id, message.sender_id, parsed, policy)
+    return ActionRequest(message.id, message.sender_id, parsed, policy, reply_to)
 
 
 def sign_verdict(kernel: AgentIdentity, agent_id: str, verdict: Verdict) -> bytes:

@@ -62,6 +62,7 @@ from ._wire import (
     CONTROL_SUBJECT,
     KERNEL_RECIPIENT,
     WORKER_GROUP,
+    ActionRequest,
     RequestError,
     parse_action,
     sign_verdict,
@@ -110,6 +111,15 @@ class Worker(Service):
     hears theirs (see ``_presence``); one that declares a single replica
     refuses to start beside a live peer (:class:`StartupRefused` from
     :meth:`start`) and fails readiness (``replicas``) when one appears later.
+
+    Where the verdict goes: to the reply subject the agent signed into the
+    request (``reply_to`` in its content), never to a different ``reply_to``
+    on the envelope: a rogue that re-publishes the agent's bytes with its own
+    reply subject sends the verdict to the agent (counted in
+    ``redirected_replies``). A request that signs no reply subject comes from
+    an older client: it is answered on the envelope's ``reply_to`` with a
+    warning (once per agent, counted in ``unbound_requests``), or denied
+    (``reply_unbound``) with ``require_bound_reply``.
     """
 
     def __init__(
@@ -135,6 +145,7 @@ class Worker(Service):
         control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
         metrics: Metrics | None = None,
         presence: PresenceOptions | None = None,
+        require_bound_reply: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(policies, Policy):
@@ -198,11 +209,18 @@ class Worker(Service):
             )
         )
         self._max_request_bytes = max_request_bytes
-        self._answered: OrderedDict[str, bytes] = OrderedDict()
+        # A request's answer, and the reply subject and id it went under, for redeliveries.
+        self._answered: OrderedDict[str, tuple[bytes, str | None, str]] = OrderedDict()
+        self._require_bound_reply = require_bound_reply
+        self._unbound_agents: set[str] = set()
         self._subscription: Subscription | None = None
         self.verdicts = 0
         #: Redelivered requests dropped because their deadline had passed.
         self.expired_redeliveries = 0
+        #: Verdicts sent to the signed reply subject instead of a different envelope ``reply_to``.
+        self.redirected_replies = 0
+        #: Authentic requests that signed no reply subject (older clients).
+        self.unbound_requests = 0
 
     @property
     def kernel_id(self) -> str:
@@ -339,16 +357,21 @@ class Worker(Service):
         # the same bytes is a replay and goes through the nonce check.
         cached = self._answered.get(message.id) if delivery.attempt > 1 else None
         if cached is not None:
-            await self._reply(envelope, cached)
+            wire, reply_to, request_id = cached
+            await self._reply(replace(envelope, reply_to=reply_to, id=request_id), wire)
             await delivery.ack()
             return
 
         origin = getattr(delivery, "origin", None)
-        verdict, audit_action = await self._decide(message, delivery.attempt, origin, now)
+        verdict, audit_action, signed_reply = await self._decide(
+            message, delivery.attempt, origin, now
+        )
         elapsed_us = round((time.perf_counter() - started) * 1e6, 1)
         verdict = verdict.bound(message.id, self.kernel_id, elapsed_us)
         wire = sign_verdict(self._identity, message.sender_id, verdict)
-        self._remember(message.id, wire)
+        envelope = self._addressed(envelope, message.id, signed_reply)
+        if verdict.code != "replay":  # the answer to this request id is the first copy's
+            self._remember(message.id, wire, envelope)
         await self._reply(envelope, wire)
         await delivery.ack()
         self.verdicts += 1
@@ -356,16 +379,33 @@ class Worker(Service):
 
     async def _decide(
         self, message: SignedMessage, attempt: int, origin: str | None, now: float
-    ) -> tuple[Verdict, Mapping[str, object]]:
+    ) -> tuple[Verdict, Mapping[str, object], str | None]:
+        """The verdict, the action to audit, and the reply subject the request signed."""
         sender = message.sender_id
         unparsed: Mapping[str, object] = {"agent_id": sender, "action": "?"}
         if self._control.revoked(sender) is not None:
-            return Verdict.deny("revoked", "request rejected: revoked"), unparsed
+            return Verdict.deny("revoked", "request rejected: revoked"), unparsed, None
         result = self._verify(
             message, now=now, expected_recipient=KERNEL_RECIPIENT, record_nonce=False
         )
         if not result.valid:
-            return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed
+            return Verdict.deny(result.reason, f"request rejected: {result.reason}"), unparsed, None
+        # Read before the nonce check, so that every answer to authentic bytes (a replay
+        # deny too) goes to the subject they signed; a malformed one is denied after it.
+        try:
+            request: ActionRequest | RequestError = parse_action(message)
+        except RequestError as exc:
+            request = exc
+        bound = request.reply_to if isinstance(request, ActionRequest) else None
+        if bound is None and isinstance(request, ActionRequest):
+            self.unbound_requests += 1
+            if self._require_bound_reply:
+                reason = "request signs no reply subject"
+                return Verdict.deny("reply_unbound", reason), unparsed, None
+            if sender not in self._unbound_agents and len(self._unbound_agents) < 1000:
+                self._unbound_agents.add(sender)
+                log.warning("agent %s signs no reply subject (older client): its verdicts "
+                            "go to any copy's reply_to", sender)  # fmt: skip
         # Order matters: limits are spent only on authenticated, fresh, first-seen
         # requests, so neither a forged flood nor replayed bytes burn an agent's budget.
         try:
@@ -376,30 +416,44 @@ class Worker(Service):
             if (attempt == 1 or origin is not None) and not await self._nonces.check_and_add(
                 sender, message.nonce, message.timestamp + self._registry.max_age, now, origin
             ):
-                return Verdict.deny("replay", "nonce already used"), unparsed
+                return Verdict.deny("replay", "nonce already used"), unparsed, bound
             if self._rate is not None and not await self._rate.allow(sender, now):
-                return Verdict.deny("rate_limited", "agent over its request rate"), unparsed
+                return Verdict.deny("rate_limited", "agent over its request rate"), unparsed, bound
         except (TrustError, LimiterUnavailable) as exc:
             log.warning("request %s from %s: %s", message.id, sender, exc)
-            return Verdict.deny(exc.code, str(exc)), unparsed
-        try:
-            request = parse_action(message)
-        except RequestError as exc:
-            return Verdict.deny(exc.code, str(exc)), unparsed
+            return Verdict.deny(exc.code, str(exc)), unparsed, bound
+        if isinstance(request, RequestError):
+            return Verdict.deny(request.code, str(request)), unparsed, None
         exceeded = check_args(request.action["args"], self._limits)
         if exceeded is not None:
-            return Verdict.deny(*exceeded), request.action
+            return Verdict.deny(*exceeded), request.action, bound
         name = request.policy or self._default
         decide = self._deciders.get(name)
         if decide is None:
-            return Verdict.deny("unknown_policy", f"no policy named {name!r}"), request.action
+            reason = f"no policy named {name!r}"
+            return Verdict.deny("unknown_policy", reason), request.action, bound
         verdict = Governance.evaluate(decide, request.action, result.capabilities)
         if verdict.decision is Decision.REVIEW:
             # Durable review: recorded and answered at once with the ticket (no waiting here).
             held = {**request.action, "request_id": request.request_id}
             terms = self._policies[name].review_terms(verdict.rule)
             verdict = (await self._governance.hold(held, verdict, wait=False, terms=terms)).verdict
-        return verdict, request.action
+        return verdict, request.action, bound
+
+    def _addressed(self, envelope: Envelope, request_id: str, signed_reply: str | None) -> Envelope:
+        """``envelope`` answered on ``signed_reply``, under the request id, if it signed one."""
+        if signed_reply is None:
+            return envelope
+        if envelope.reply_to == signed_reply:
+            # The agent waits under its request id; a copy published under another
+            # envelope id is answered under the agent's (a reply's correlation id).
+            return envelope if envelope.id == request_id else replace(envelope, id=request_id)
+        # Another copy of the agent's bytes (or a rogue re-publishing them): the verdict
+        # still goes to the agent, never to whoever published this copy.
+        self.redirected_replies += 1
+        log.warning("request %s: reply_to %r is not the signed %r; answered on the signed one",
+                    envelope.id, envelope.reply_to, signed_reply)  # fmt: skip
+        return replace(envelope, reply_to=signed_reply, id=request_id)
 
     async def _answer(self, envelope: Envelope, agent_id: str | None, verdict: Verdict) -> None:
         """Answer a request that could not be judged normally (always a deny).
@@ -425,8 +479,8 @@ class Worker(Service):
         if envelope.reply_to is not None:
             await self._observer.reply(self._bus, envelope, wire)
 
-    def _remember(self, request_id: str, wire: bytes) -> None:
-        self._answered[request_id] = wire
+    def _remember(self, request_id: str, wire: bytes, answered: Envelope) -> None:
+        self._answered[request_id] = (wire, answered.reply_to, answered.id)
         if len(self._answered) > _IDEMPOTENCY_ENTRIES:
             self._answered.popitem(last=False)
 
