@@ -1,0 +1,166 @@
+"""The reply subject an agent signs: read by the worker, honoured by the client.
+
+The race itself (a rogue's copy judged first, on two workers and three
+backends) is ``tests/e2e/test_fleet_rogue_replay.py``; these are the pieces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from agent_os.adapters import KernelClient
+from agent_os.bus import Bus, Delivery, Envelope, connect, new_id
+from agent_os.kernel_worker import (
+    ACTION_SUBJECT,
+    KERNEL_RECIPIENT,
+    Decision,
+    Verdict,
+    Worker,
+    action_content,
+    load_policy,
+)
+from agent_os.kernel_worker._wire import RequestError, parse_action, sign_verdict
+from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
+
+AGENT = AgentIdentity.create("agent-bound")
+#: What a kernel answers a request it allows.
+ALLOW = dataclasses.replace(Verdict.deny("ok", "allowed"), decision=Decision.ALLOW, signal=None)
+KERNEL = AgentIdentity.create("kernel-bound")
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[Bus]:
+    bus = await connect(f"memory://{new_id()}")
+    yield bus
+    await bus.close()
+
+
+async def _worker(bus: Bus, **options: bool) -> Worker:
+    registry = TrustRegistry()
+    registry.register(AGENT)
+    worker = Worker(bus, identity=KERNEL, registry=registry, policies=load_policy("strict"),
+                    publish_audit=False, **options)  # fmt: skip
+    await worker.start()
+    return worker
+
+
+def _unbound(path: str) -> bytes:
+    """A request as a client older than the binding signs it: no reply subject."""
+    content = action_content("file_read", {"path": path})
+    return SignedMessage.create(AGENT, KERNEL_RECIPIENT, content).to_bytes()
+
+
+async def _ask(bus: Bus, body: bytes) -> Verdict:
+    reply = await bus.request(Envelope(ACTION_SUBJECT, body, deadline=time.time() + 5), 5)
+    return Verdict.from_dict(SignedMessage.from_bytes(reply.body).json())
+
+
+def test_the_signed_reply_subject_is_read_and_must_be_a_string() -> None:
+    content = action_content("file_read", {"path": "/a"}, reply_to="_inbox.abc")
+    request = parse_action(SignedMessage.create(AGENT, KERNEL_RECIPIENT, content))
+    assert request.reply_to == "_inbox.abc"
+    assert "reply_to" not in request.action  # not a field the policy judges
+    assert (
+        parse_action(SignedMessage.create(AGENT, KERNEL_RECIPIENT, {"action": "x"})).reply_to
+        is None
+    )
+    for bad in (7, "", ["_inbox.a"]):
+        forged = {"action": "file_read", "reply_to": bad}
+        with pytest.raises(RequestError) as caught:
+            parse_action(SignedMessage.create(AGENT, KERNEL_RECIPIENT, forged))
+        assert caught.value.code == "malformed_action"
+
+
+async def test_an_unbound_request_is_answered_with_one_warning_per_agent(
+    bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = await _worker(bus)
+    try:
+        with caplog.at_level(logging.WARNING, logger="agent_os.kernel"):
+            verdicts = [await _ask(bus, _unbound(f"/srv/{i}")) for i in range(3)]
+        assert [v.decision for v in verdicts] == [Decision.ALLOW] * 3
+        assert worker.unbound_requests == 3
+        warned = [r for r in caplog.records if "signs no reply subject" in r.getMessage()]
+        assert len(warned) == 1
+    finally:
+        await worker.shutdown()
+
+
+async def test_require_bound_reply_denies_an_unbound_request_and_serves_a_bound_one(
+    bus: Bus,
+) -> None:
+    worker = await _worker(bus, require_bound_reply=True)
+    try:
+        verdict = await _ask(bus, _unbound("/srv/a"))
+        assert (verdict.decision, verdict.code) == (Decision.DENY, "reply_unbound")
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        allowed = await client.check("file_read", {"path": "/srv/a"})
+        assert (allowed.decision, worker.redirected_replies) == (Decision.ALLOW, 0)
+    finally:
+        await worker.shutdown()
+
+
+Answer = Callable[[SignedMessage, Envelope], list[Verdict]]
+
+
+async def _kernel_answering(bus: Bus, answers: Answer) -> Callable[[], Awaitable[None]]:
+    """A responder with the pinned kernel key that sends ``answers(request)``, in order."""
+
+    async def handle(delivery: Delivery) -> None:
+        message = SignedMessage.from_bytes(delivery.envelope.body)
+        for verdict in answers(message, delivery.envelope):
+            wire = sign_verdict(KERNEL, AGENT.agent_id, verdict.bound(message.id, "k", 1.0))
+            await bus.publish(delivery.envelope.reply(wire))
+        await delivery.ack()
+
+    subscription = await bus.subscribe(ACTION_SUBJECT, handle, group="kernel")
+    return subscription.unsubscribe
+
+
+async def test_a_replay_deny_is_not_final_the_other_copys_verdict_is(bus: Bus) -> None:
+    """Another copy of the agent's bytes was judged first: its verdict follows the replay deny."""
+    replay = Verdict.deny("replay", "nonce already used")
+    stop = await _kernel_answering(bus, lambda m, e: [replay, ALLOW])
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.ALLOW, "ok")
+        assert client.dropped["replay"] == 1
+    finally:
+        await stop()
+
+
+async def test_a_replay_deny_and_nothing_else_is_a_timeout_deny(bus: Bus) -> None:
+    stop = await _kernel_answering(bus, lambda m, e: [Verdict.deny("replay", "nonce already used")])
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=0.5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.DENY, "timeout")
+        assert "1 invalid repl" in verdict.reason
+        assert client.dropped["replay"] == 1
+    finally:
+        await stop()
+
+
+async def test_the_client_signs_the_reply_subject_its_request_carries(bus: Bus) -> None:
+    seen: list[tuple[str | None, str | None, str]] = []
+
+    def answers(message: SignedMessage, envelope: Envelope) -> list[Verdict]:
+        seen.append((parse_action(message).reply_to, envelope.reply_to, envelope.id))
+        return [ALLOW]
+
+    stop = await _kernel_answering(bus, answers)
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert verdict.decision is Decision.ALLOW
+        [(signed, carried, envelope_id)] = seen
+        assert signed == carried == await bus.reply_address(Envelope(ACTION_SUBJECT, b""))
+        assert envelope_id == verdict.request_id  # sent under the signed message's id
+    finally:
+        await stop()
