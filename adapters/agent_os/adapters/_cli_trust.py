@@ -1,5 +1,8 @@
 """``agent-os trust``: revoke, rotate, add and list entries of the shared trust registry.
 
+``reset-state`` is the recovery when a reader's state file holds a serial no
+genuine registry file can reach (see ``agent_os.trust._registry_state``).
+
 ``revoke`` and ``rotate`` write the registry file first (the durable record
 every worker reloads) and then, with ``--bus`` and ``--key``, publish a
 control event signed by that admin key on ``agentos.v1.control`` so running
@@ -20,6 +23,7 @@ import click
 
 from agent_os.bus import BusError, connect
 from agent_os.kernel_worker import ControlEvent, publish_control
+from agent_os.kernel_worker._startup import registry_state_path
 from agent_os.trust import (
     AgentIdentity,
     FileTrustStore,
@@ -224,6 +228,34 @@ def sign(registry_file: Path, admin_key: Path) -> None:
     except TrustError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"signed_by": admin.agent_id, "serial": serial}))
+
+
+@trust.command(name="reset-state")
+@_registry_option
+@path_option(
+    "--state",
+    "state_file",
+    envvar="AGENT_OS_REGISTRY_STATE_FILE",
+    default=None,
+    help="The reader's state file (default <registry>.state, as `agent-os worker` uses).",
+)
+def reset_state(registry_file: Path, state_file: Path | None) -> None:
+    """Accept the registry file as it is now, though its serial is lower than (or jumps far
+    past) the one the state file holds. Every revocation in the state file is kept; running
+    workers that share the state file read the registry again, restarted ones start."""
+    state = registry_state_path(registry_file, state_file)
+    if not state.exists():
+        raise click.ClickException(f"registry state {state} does not exist: nothing to reset")
+    try:
+        was, serial = FileTrustStore(registry_file, state=state).reset_state()
+    except TrustError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"registry state {state} reset from serial {was} to {serial} (the serial of "
+        f"{registry_file}); revocations kept",
+        err=True,
+    )
+    click.echo(json.dumps({"state": str(state), "from": was, "to": serial}))
 
 
 @trust.command(name="list")

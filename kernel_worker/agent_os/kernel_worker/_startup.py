@@ -207,6 +207,8 @@ def open_registry(
     except TrustError as exc:
         if exc.code == "registry_rollback":
             raise StartupRefused("registry_rolled_back", str(exc)) from exc
+        if exc.code == "registry_serial_jump":
+            raise StartupRefused("registry_serial_jump", str(exc)) from exc
         raise StartupRefused(
             "registry_corrupt", f"registry file {path} is unusable: {exc}"
         ) from exc

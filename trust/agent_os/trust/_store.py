@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._errors import TrustError
 from ._identity import AgentIdentity, PublicIdentity
 from ._registry_file import decode_document, encode_document
-from ._registry_state import RegistryState, Revocation
+from ._registry_state import MAX_UNSIGNED_STEP, RegistryState, Revocation, refuse_serial
 
 log = logging.getLogger("agent_os.trust")
 
@@ -162,7 +162,10 @@ class FileTrustStore:
     file of the reader's own, see ``_registry_state``) the highest serial and
     the revoked keys outlive the process: restarted, the store still refuses
     the older file, and raises ``TrustError`` ("registry_rollback") if that
-    is all there is to read.
+    is all there is to read. A file that is not signed by a trusted signer
+    may move at most ``max_step`` serials past the highest one accepted
+    (code "registry_serial_jump"; see ``_registry_state``), and a running
+    store adopts a ``reset_state`` made on its state file by another process.
     """
 
     def __init__(
@@ -173,10 +176,12 @@ class FileTrustStore:
         signer: AgentIdentity | None = None,
         trusted_signers: Iterable[PublicIdentity] | None = None,
         state: str | os.PathLike[str] | None = None,
+        max_step: int = MAX_UNSIGNED_STEP,
     ) -> None:
         if not recheck >= 0:
             raise ValueError("recheck must be a number of seconds >= 0")
         self.path = Path(path)
+        self._max_step = max_step
         self._signer = signer
         self._trusted = (
             None if trusted_signers is None else {p.agent_id: p for p in trusted_signers}
@@ -248,9 +253,53 @@ class FileTrustStore:
         if self._unsaved and self._persist():  # the state file is writable again
             log.warning("registry state of %s recorded again", self.path)
             self.problem = None
+        if self._state is not None:
+            self._adopt_state()
         self._load_if_changed()
         # Only a successful look postpones the next one: an unreadable file keeps failing.
         self._next_check = now + self._recheck if self._recheck else 0.0
+
+    def _adopt_state(self) -> None:
+        """Take what another process wrote to the state file: its revocations, and a reset."""
+        assert self._state is not None
+        try:
+            seen = self._state.reread()
+        except TrustError as exc:
+            return self._keep_last_good(str(exc))
+        if seen is None:
+            return None
+        serial, revoked, was_reset = seen
+        for fingerprint, revocation in revoked.items():
+            self._revoked_keys.setdefault(fingerprint, revocation)
+        if was_reset:
+            log.warning(
+                "registry state %s was reset to serial %d (agent-os trust reset-state); "
+                "reading %s again", self._state.path, serial, self.path,
+            )  # fmt: skip
+            self._floor, self._serial, self._stamp = serial, min(self._serial, serial), None
+        else:  # another reader's mark: both keep the higher one
+            self._floor = max(self._floor, serial)
+        self._persist()
+        return None
+
+    def reset_state(self) -> tuple[int, int]:
+        """Accept the registry file as it is now: ``(old mark, new mark)``.
+
+        The recovery from a mark no genuine file can reach (a forged serial
+        accepted before): the state file's serial becomes the file's, every
+        revocation stays, and running stores sharing the state file adopt it.
+        """
+        if self._state is None:
+            raise ValueError("reset_state needs a store with a state file")
+        with self._lock:
+            _, serial, _ = self._read()
+            was = self._floor
+            self._state.reset(serial, self._revoked_keys, was)
+            self._floor, self._serial, self._stamp = serial, min(self._serial, serial), None
+            log.warning(
+                "registry state %s reset from serial %d to %d", self._state.path, was, serial
+            )
+            return was, serial
 
     @property
     def serial(self) -> int:
@@ -280,7 +329,7 @@ class FileTrustStore:
             # is that young, re-read on every lookup (git's "racy clean" rule).
             self._racy = time.time_ns() - st.st_mtime_ns < _RACY_NS
             try:
-                entries, serial = self._read()
+                entries, serial, signed = self._read()
             except TrustError as exc:
                 if self._serial < 0:
                     raise
@@ -288,15 +337,14 @@ class FileTrustStore:
                 return self._keep_last_good(str(exc))
             self._stamp = stamp
             floor = max(self._serial, self._floor)
-            if serial < floor:
-                why = (
-                    f"registry file {self.path} went back from serial {floor} to "
-                    f"{serial}: an older copy is refused (it could undo a revocation)"
-                )
+            refused = refuse_serial(
+                self.path, serial, floor, signed=signed, max_step=self._max_step
+            )
+            if refused is not None:
                 if self._serial < 0:  # nothing good to serve: this store cannot start
                     self._stamp = None
-                    raise TrustError(why, code="registry_rollback")
-                return self._keep_last_good(why)
+                    raise refused
+                return self._keep_last_good(str(refused))
             self._accept(entries, serial)
         return None
 
@@ -348,11 +396,12 @@ class FileTrustStore:
             log.error("%s; serving the last good copy (serial %d)", why, self._serial)
         self.problem = why
 
-    def _read(self) -> tuple[dict[str, TrustEntry], int]:
+    def _read(self) -> tuple[dict[str, TrustEntry], int, bool]:
+        """The file's entries, its serial, and whether a trusted signer signed it."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return {}, 0
+            return {}, 0, False
         except OSError as exc:
             raise TrustError(
                 f"cannot read trust store {self.path}: {exc}", code="store_error", retryable=True
@@ -370,7 +419,7 @@ class FileTrustStore:
                     code="store_error",
                 )
             entries[entry.agent_id] = entry
-        return entries, document.serial
+        return entries, document.serial, document.signed_by is not None
 
     def _write(
         self, entries: dict[str, TrustEntry], *, signer: AgentIdentity | None = None
