@@ -36,6 +36,7 @@ from agent_os.kernel_worker._startup import (
     registry_state_path,
 )
 from agent_os.observability import HealthServer, Readiness, enable_tracing
+from agent_os.review import DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_AGENT, ReviewLimits
 from agent_os.trust import (
     AgentIdentity,
     FileTrustStore,
@@ -110,6 +111,11 @@ class Settings(BaseSettings):
     review_webhook: str | None = None
     #: The console's address, for "review it" links in webhook messages.
     review_console_url: str | None = None
+    #: Pending review items one agent may have; past it its SIGSTOPs are denied
+    #: review_backlog. 0 removes the cap (logged: one agent can fill the queue).
+    review_max_per_agent: int = DEFAULT_MAX_PENDING_PER_AGENT
+    #: Pending review items in the whole store; past it holds are denied review_queue_full.
+    review_max_pending: int = DEFAULT_MAX_PENDING
 
 
 @click.group()
@@ -267,6 +273,9 @@ def worker(
         settings.review_webhook,
         registry,
         console_url=settings.review_console_url,
+        limits=ReviewLimits.from_settings(
+            settings.review_max_per_agent, settings.review_max_pending
+        ),
     )
 
     async def serve() -> None:

@@ -30,6 +30,7 @@ from agent_os.review import (
     DecisionRefused,
     ReviewError,
     ReviewItem,
+    ReviewLimits,
     ReviewQueue,
     ReviewRules,
     ReviewStore,
@@ -75,6 +76,7 @@ def review_queue(
     registry: TrustRegistry,
     *,
     console_url: str | None = None,
+    limits: ReviewLimits | None = None,
 ) -> ReviewQueue | None:
     """The worker's review queue from its settings (``None`` without a store)."""
     if store is None:
@@ -87,6 +89,7 @@ def review_queue(
             registry=registry,
             rules=None if rules is None else ReviewRules.load(rules),
             webhook=None if webhook is None else Webhook(webhook, console_url=console_url),
+            limits=limits,
         )
     except (ReviewError, OSError, ValueError) as exc:
         raise click.ClickException(f"review store {store}: {exc}") from exc

@@ -14,7 +14,10 @@ outcome and counted it. Both now call :class:`Governance`:
   decision (``wait=True``). With an :class:`Approver` (in-process review:
   tests, demos, a framework's own human-in-the-loop step) the approver
   decides and a raising approver is a deny. Whenever the outcome is known
-  here it is audited and counted, the same way for both kernels.
+  here it is audited and counted, the same way for both kernels. A hold
+  the review queue refuses because a cap on pending items is reached
+  (:class:`~agent_os.review.ReviewLimits`) is a deny with the cap's code
+  (``review_backlog``, ``review_queue_full``), counted as refused.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 from agent_os.audit import AuditEvent
 from agent_os.observability import Metrics, spanned
 from agent_os.policies import Decision, ReviewTerms, Verdict
-from agent_os.review import ReviewError, ReviewQueue
+from agent_os.review import ReviewError, ReviewQueue, ReviewQueueFull
 
 from ._review import Approver, ReviewOutcome, ReviewRequest
 
@@ -63,6 +66,10 @@ def settled(verdict: Verdict, outcome: ReviewOutcome) -> Verdict:
         return dataclasses.replace(verdict, decision=Decision.ALLOW, code="review_approved")
     code = "review_timeout" if outcome is ReviewOutcome.TIMEOUT else "review_denied"
     return dataclasses.replace(verdict, decision=Decision.DENY, code=code)
+
+
+def _refused(verdict: Verdict, exc: ReviewQueueFull) -> Verdict:
+    return dataclasses.replace(verdict, decision=Decision.DENY, code=exc.code, reason=str(exc))
 
 
 def _unavailable(verdict: Verdict, exc: Exception) -> Verdict:
@@ -132,6 +139,11 @@ class Governance:
         elif self._review is not None:
             try:
                 item = await self._review.hold(action, verdict, terms)
+            except ReviewQueueFull as exc:
+                log.warning("not held for review, denied (%s): %s", exc.code, exc)
+                if self._metrics is not None:
+                    self._metrics.review_refused(exc.code)
+                return Held(_refused(verdict, exc), None)
             except ReviewError as exc:
                 log.warning("review store unavailable; denying: %s", exc)
                 return Held(_unavailable(verdict, exc), None)

@@ -25,6 +25,7 @@ Exported series (``namespace`` defaults to ``agent_os``)::
     agent_os_bus_errors_total{role, code}                bus failures (worker, client)
     agent_os_client_verdict_duration_seconds{decision}   check to verdict, as the agent sees it
     agent_os_client_dropped_replies_total{reason}        replies that were no valid verdict
+    agent_os_review_refused_total{code}                  holds denied by a cap on pending items
     agent_os_review_queue_depth                          pending review items
     agent_os_review_oldest_age_seconds                   age of the oldest pending item
     agent_os_review_decisions_total{outcome}             reviewers' decisions taken in a console
@@ -115,6 +116,7 @@ class _Collectors:
     sigkill: Counter
     duration: Histogram
     reviews: Counter
+    review_refused: Counter
     policy_info: Gauge
     in_flight: Gauge
     concurrency: Gauge
@@ -150,6 +152,13 @@ def _make(prom: Any, registry: CollectorRegistry, namespace: str) -> _Collectors
             **common,
         ),
         reviews=prom.Counter("reviews_total", "SIGSTOP review outcomes.", ["outcome"], **common),
+        review_refused=prom.Counter(
+            "review_refused_total",
+            "SIGSTOP holds denied without review because a cap on pending items is reached:"
+            " review_backlog (the agent's), review_queue_full (the store's).",
+            ["code"],
+            **common,
+        ),
         policy_info=prom.Gauge(
             "policy_info",
             "1 for each policy being served, labelled with its name and content hash.",
@@ -283,6 +292,10 @@ class Metrics:
     def observe_review(self, outcome: object) -> None:
         """Count one SIGSTOP review outcome (approved, denied, timeout)."""
         self.reviews.labels(outcome=label(outcome)).inc()
+
+    def review_refused(self, code: str) -> None:
+        """Count one SIGSTOP hold denied by a cap on pending review items."""
+        self._c.review_refused.labels(code=code).inc()
 
     def serving(self, policy: str, policy_hash: str) -> None:
         """Announce that ``policy`` with content hash ``policy_hash`` is being served."""

@@ -8,7 +8,9 @@ key) or in the console (signed by the console's key on their behalf); the
 first decision wins, a rule may need two distinct reviewers, and none by the
 deadline is a deny. Any :class:`ReviewDesk` (every worker runs one, and the
 console) hands the final verdict to the waiting agent, signed by a kernel
-key the agent pins. Workers keep no review state.
+key the agent pins. Workers keep no review state. :class:`ReviewLimits` caps
+the pending items per agent and in all: a hold past a cap is denied
+(``review_backlog``, ``review_queue_full``).
 """
 
 from ._decision import DECISION_RECIPIENT, ON_BEHALF, sign_decision, verify_decision
@@ -20,8 +22,9 @@ from ._desk import (
     ReviewDesk,
     publish_decided,
 )
-from ._errors import DecisionRefused, ReviewError, ReviewStoreError
+from ._errors import DecisionRefused, ReviewError, ReviewQueueFull, ReviewStoreError
 from ._item import DecisionRecord, ReviewItem, Status, format_age, redact_args
+from ._limits import DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_AGENT, ReviewLimits
 from ._notify import Webhook, slack_payload
 from ._queue import ReviewQueue, take_decision
 from ._rules import DEFAULT_REVIEW_TIMEOUT, ReviewRule, ReviewRules, parse_duration
@@ -32,6 +35,8 @@ from ._wait import accept_verdict, wait_for_decision
 __all__ = [
     "DECIDED_SUBJECT",
     "DECISION_RECIPIENT",
+    "DEFAULT_MAX_PENDING",
+    "DEFAULT_MAX_PENDING_PER_AGENT",
     "DEFAULT_REVIEW_TIMEOUT",
     "ON_BEHALF",
     "REVIEW_GROUP",
@@ -43,7 +48,9 @@ __all__ = [
     "ReviewDesk",
     "ReviewError",
     "ReviewItem",
+    "ReviewLimits",
     "ReviewQueue",
+    "ReviewQueueFull",
     "ReviewRule",
     "ReviewRules",
     "ReviewStore",

@@ -23,6 +23,7 @@ from agent_os.trust import TrustRegistry
 from ._decision import verify_decision
 from ._desk import Record, publish_decided
 from ._item import ReviewItem
+from ._limits import ReviewLimits
 from ._notify import Webhook
 from ._rules import ReviewRules
 from ._store import ReviewStore
@@ -37,7 +38,9 @@ class ReviewQueue:
     """Records held actions in ``store`` under ``rules``; see the module docstring.
 
     ``registry`` must know the reviewers: an approval becomes an allow only
-    when their signatures verify against it.
+    when their signatures verify against it. ``limits`` caps the pending
+    items per agent and in all (default :class:`ReviewLimits`: 20 and 10,000);
+    a hold past a cap raises :class:`ReviewQueueFull`.
     """
 
     def __init__(
@@ -48,8 +51,14 @@ class ReviewQueue:
         rules: ReviewRules | None = None,
         webhook: Webhook | None = None,
         poll: float = 0.5,
+        limits: ReviewLimits | None = None,
     ) -> None:
         self.store = store
+        self.limits = ReviewLimits() if limits is None else limits
+        if self.limits.per_agent is None:
+            log.warning(
+                "no cap on pending review items per agent: one agent can fill the review queue"
+            )
         self.registry = registry
         self.rules = rules or ReviewRules()
         self._webhook = webhook
@@ -76,7 +85,7 @@ class ReviewQueue:
         item = ReviewItem.hold(
             new_id(), action, verdict, now=time.time(), timeout=timeout, approvals=approvals
         )
-        stored, created = await asyncio.to_thread(self.store.add, item)
+        stored, created = await asyncio.to_thread(self.store.add, item, self.limits)
         if created and self._webhook is not None:
             self._webhook.notify(stored)
         return stored

@@ -29,8 +29,9 @@ from typing import Any
 from agent_os.audit._db import PostgresDatabase, SqliteDatabase
 from agent_os.policies import PolicyError, Verdict
 
-from ._errors import DecisionRefused, ReviewStoreError
+from ._errors import DecisionRefused, ReviewQueueFull, ReviewStoreError
 from ._item import DecisionRecord, ReviewItem, Status, dumps
+from ._limits import ReviewLimits
 
 __all__ = ["PostgresReviewStore", "ReviewStore", "SqliteReviewStore", "open_review_store"]
 
@@ -53,6 +54,7 @@ def _schema(real: str) -> list[str]:
         "approvals INTEGER NOT NULL, status TEXT NOT NULL, "
         f"decided_at {real}, decided_by TEXT, comment TEXT, signature TEXT)",
         f"CREATE INDEX IF NOT EXISTS {ITEMS}_status ON {ITEMS} (status, created_at)",
+        f"CREATE INDEX IF NOT EXISTS {ITEMS}_agent ON {ITEMS} (agent_id, status, deadline)",
         f"CREATE TABLE IF NOT EXISTS {DECISIONS} ("
         "ticket TEXT NOT NULL, reviewer TEXT NOT NULL, signer TEXT NOT NULL, "
         f"approve INTEGER NOT NULL, comment TEXT NOT NULL, at {real} NOT NULL, "
@@ -150,16 +152,35 @@ class ReviewStore:
 
     # -- writing ------------------------------------------------------------------
 
-    def add(self, item: ReviewItem) -> tuple[ReviewItem, bool]:
+    def add(self, item: ReviewItem, limits: ReviewLimits | None = None) -> tuple[ReviewItem, bool]:
         """Record ``item``; ``(stored item, True)`` or, when its request is already held, the
-        item recorded first and ``False``."""
-        with self._db.write("cannot record a review item", lock=item.request_id) as conn:
+        item recorded first and ``False``. Raises :class:`ReviewQueueFull` when a new item
+        would pass ``limits`` (counted in the same transaction; on PostgreSQL one agent's
+        items are serialised, so its cap is exact and the total may pass by a few)."""
+        lock = item.request_id if limits is None else f"agent:{item.agent_id}"
+        with self._db.write("cannot record a review item", lock=lock) as conn:
+            if limits is not None:
+                refusal = self._full(conn, item, limits)
+                if refusal is not None:
+                    raise refusal
             cur = conn.execute(self._insert, _row(item))
             created = cur.rowcount == 1
         stored = self.by_request(item.request_id)
         if stored is None:  # pragma: no cover - the insert or the earlier row must exist
             raise ReviewStoreError(f"review item for {item.request_id} vanished")
         return stored, created
+
+    def _full(self, conn: Any, item: ReviewItem, limits: ReviewLimits) -> ReviewQueueFull | None:
+        q = self._q
+        if conn.execute(
+            q(f"SELECT 1 FROM {ITEMS} WHERE request_id = ?"), (item.request_id,)
+        ).fetchone():
+            return None  # a redelivery finds the item recorded first
+        pending = f"SELECT COUNT(*) FROM {ITEMS} WHERE status = 'pending' AND deadline > ?"
+        at = item.created_at
+        (of_agent,) = conn.execute(q(pending + " AND agent_id = ?"), (at, item.agent_id)).fetchone()
+        (total,) = conn.execute(q(pending), (at,)).fetchone() if limits.total else (0,)
+        return limits.refusal(item.agent_id, int(of_agent), int(total))
 
     def decide(self, record: DecisionRecord, now: float | None = None) -> ReviewItem:
         """Apply a verified decision; raises :class:`DecisionRefused` saying why not."""

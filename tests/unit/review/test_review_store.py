@@ -15,6 +15,8 @@ from agent_os.review import (
     ON_BEHALF,
     DecisionRefused,
     ReviewItem,
+    ReviewLimits,
+    ReviewQueueFull,
     ReviewRules,
     ReviewStore,
     ReviewStoreError,
@@ -291,3 +293,48 @@ def test_rules_load_from_a_file_or_its_review_section(tmp_path: Path) -> None:
     beside = tmp_path / "policy.yaml"
     beside.write_text("policies: []\nreview:\n  rules:\n    'sql:*': {timeout: 1h}\n")
     assert ReviewRules.load(beside).terms("sql:drop") == (3600.0, 1)
+
+
+def _held_by(
+    agent: str, request_id: str | None = None, *, timeout: float = 60.0, now: float | None = None
+) -> ReviewItem:
+    action = {"agent_id": agent, "action": "sql", "args": {}, "request_id": request_id or new_id()}
+    return ReviewItem.hold(
+        new_id(), action, HELD, now=time.time() if now is None else now, timeout=timeout
+    )
+
+
+def test_caps_count_pending_items_per_agent_and_in_all(store: ReviewStore, people: People) -> None:
+    limits = ReviewLimits(per_agent=2, total=3)
+    first, _ = store.add(_held_by("agent-1"), limits)
+    store.add(_held_by("agent-1"), limits)
+    with pytest.raises(ReviewQueueFull) as backlog:
+        store.add(_held_by("agent-1"), limits)
+    assert backlog.value.code == "review_backlog" and "agent-1" in str(backlog.value)
+    # A redelivery of a recorded request is no new item: it is not refused.
+    again, created = store.add(_held_by("agent-1", first.request_id), limits)
+    assert not created and again.ticket == first.ticket
+    store.add(_held_by("agent-2"), limits)
+    with pytest.raises(ReviewQueueFull) as full:
+        store.add(_held_by("agent-3"), limits)
+    assert full.value.code == "review_queue_full"
+    assert len(store.pending()) == 3
+    # A decided item and one past its deadline no longer count.
+    decide(people, store, first.ticket, people.alice, approve=False)
+    store.add(_held_by("agent-1"), limits)
+    assert len(store.pending()) == 3
+
+
+def test_items_past_their_deadline_do_not_count(store: ReviewStore) -> None:
+    limits = ReviewLimits(per_agent=1, total=None)
+    store.add(_held_by("agent-1", timeout=0.001), limits)
+    late = time.time() + 1
+    store.add(_held_by("agent-1", now=late), limits)
+    assert len(store.pending(late)) == 1
+
+
+def test_no_cap_is_an_explicit_choice() -> None:
+    assert ReviewLimits() == ReviewLimits(per_agent=20, total=10_000)
+    assert ReviewLimits.from_settings(0, 0) == ReviewLimits(None, None)
+    with pytest.raises(ValueError, match="per_agent"):
+        ReviewLimits(per_agent=-1)
