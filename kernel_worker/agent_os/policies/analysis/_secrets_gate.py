@@ -52,6 +52,7 @@ _RUNS = bytes(
     ord("a") if i in _FOLDED or (i < 0x80 and chr(i) in RUN_CHARS) else ord(" ") for i in range(256)
 )
 _PROBES = [b"a" * k for k in range(257)]
+_HEX = bytes(ord("a") if chr(i) in "0123456789abcdefABCDEF" else ord(" ") for i in range(256))
 #: Runs that make a text worth decoding (base64: 24, hex: 32; see ``_secrets``).
 DECODE_RUN, HEX_RUN = 24, 32
 #: Spaced-out characters (``g h p _ ...``) and URL escapes: the other decoding triggers,
@@ -68,9 +69,10 @@ class Runs:
     once per length asked and remembered.
     """
 
-    __slots__ = ("_known", "_mapped")
+    __slots__ = ("_data", "_known", "_mapped")
 
     def __init__(self, data: bytes) -> None:
+        self._data = data
         self._mapped = data.translate(_RUNS)
         self._known: dict[int, bool] = {}
 
@@ -81,6 +83,14 @@ class Runs:
             probe = _PROBES[length] if length < len(_PROBES) else b"a" * length
             known = self._known[length] = probe in self._mapped
         return known
+
+    def has_hex(self, length: int) -> bool:
+        """Whether the text holds a run of at least ``length`` hex digits (asked rarely:
+        only when :meth:`has` found a run that long)."""
+        if not self.has(length):
+            return False
+        probe = _PROBES[length] if length < len(_PROBES) else b"a" * length
+        return probe in self._data.translate(_HEX)
 
 
 # -- what every match of a regex holds -----------------------------------------------------

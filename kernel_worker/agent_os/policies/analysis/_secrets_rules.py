@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import pkgutil
 import re
 from dataclasses import dataclass
@@ -235,14 +236,19 @@ def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, 
     """
     need = [min_run(rule.regex) for rule in rules]
     level = [max((g for g in _GATES if g <= k), default=0) for k in need]
+    levels = (0, *_GATES)
+    is_tied = [anchored(rule.regex) for rule in rules]
+    tied = {g: [i for i in range(len(rules)) if level[i] == g and is_tied[i]] for g in levels}
+    free = {g: [i for i in range(len(rules)) if level[i] == g and not is_tied[i]] for g in levels}
+    # A gated set with room takes rules of the next gate up (a lower gate is still sound),
+    # so text with long runs (random soup) pays no more scans than it must.
+    for low, high in itertools.pairwise(levels[1:]):
+        room = -len(tied[low]) % _TIED_PER_SET
+        tied[low], tied[high] = tied[low] + tied[high][:room], tied[high][room:]
     groups: list[tuple[list[int], int]] = []
-    for gate in (0, *_GATES):
-        tied = [i for i, rule in enumerate(rules) if level[i] == gate and anchored(rule.regex)]
-        free = [i for i, rule in enumerate(rules) if level[i] == gate and i not in set(tied)]
-        groups += [
-            (tied[at : at + _TIED_PER_SET], gate) for at in range(0, len(tied), _TIED_PER_SET)
-        ]
-        groups += [(free[at : at + _PER_SET], gate) for at in range(0, len(free), _PER_SET)]
+    for gate in levels:
+        for members, size in ((tied[gate], _TIED_PER_SET), (free[gate], _PER_SET)):
+            groups += [(members[at : at + size], gate) for at in range(0, len(members), size)]
     # The other decoding triggers ride in the ungated set (indices past the rules).
     n = len(rules)
     groups[0] = ([*groups[0][0], n, n + 1], 0)
@@ -304,7 +310,7 @@ def match_set(data: bytes) -> list[int]:
 
     The index ``len(RULES)`` means: ``data`` is worth decoding (a base64-alphabet
     run of 24+, a URL escape or spaced-out characters); ``len(RULES) + 1``: it
-    holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ that may be hex.
+    holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ hex digits.
     Sets are in ascending gate order, so the first gate the text's runs do not
     reach ends the scan.
     """
@@ -324,7 +330,7 @@ def match_set(data: bytes) -> list[int]:
                 spaced = spaced or index == n
     # Decoding runs are longer than the first gate: its answer usually settles them.
     long_run = runs.has(_GATES[0]) and runs.has(DECODE_RUN)
-    hexed = long_run and runs.has(HEX_RUN)
+    hexed = long_run and runs.has_hex(HEX_RUN)
     if decode or long_run:
         found.append(n)
         if spaced:
