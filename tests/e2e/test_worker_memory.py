@@ -11,7 +11,7 @@ from e2e_support import Governed
 from agent_os.adapters import KernelClient
 from agent_os.adapters import governed as governed_fn
 from agent_os.audit._signed import open_batch
-from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect, new_id
+from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope
 from agent_os.kernel_worker import (
     Decision,
     Metrics,
@@ -22,6 +22,8 @@ from agent_os.kernel_worker import (
     load_policy,
 )
 from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
+from tests.buses import BusOpener
+from tests.servers import Servers
 
 
 async def test_benign_action_is_allowed_with_a_signed_verdict(governed: Governed) -> None:
@@ -170,8 +172,8 @@ async def test_unknown_policy_is_denied(governed: Governed) -> None:
     assert verdict.code == "unknown_policy"
 
 
-async def test_no_kernel_listening_fails_closed() -> None:
-    bus = await connect("memory://")
+async def test_no_kernel_listening_fails_closed(open_bus: BusOpener) -> None:
+    bus = await open_bus("memory://")
     kernel = AgentIdentity.create("kernel-x")
     client = KernelClient(bus, AgentIdentity.create("a"), [kernel.public()], timeout=0.2)
     ran = False
@@ -186,7 +188,6 @@ async def test_no_kernel_listening_fails_closed() -> None:
         await read("/etc/hosts")
     assert not ran
     assert caught.value.verdict.code in {"timeout", "no_responders"}
-    await bus.close()
 
 
 async def test_verdict_from_an_unpinned_kernel_is_refused(governed: Governed) -> None:
@@ -261,9 +262,9 @@ async def test_rogue_reply_before_the_worker_cannot_allow(governed: Governed, fo
     assert not ran
 
 
-async def test_worker_metrics_count_policy_decisions() -> None:
-    url = f"memory://{new_id()}"
-    wbus, abus = await connect(url), await connect(url)
+async def test_worker_metrics_count_policy_decisions(open_bus: BusOpener, servers: Servers) -> None:
+    url = servers.bus_url("memory")
+    wbus, abus = await open_bus(url), await open_bus(url)
     kernel, agent = AgentIdentity.create("kernel-m"), AgentIdentity.create("agent-m")
     registry = TrustRegistry()
     registry.register(agent)
@@ -279,5 +280,3 @@ async def test_worker_metrics_count_policy_decisions() -> None:
     assert 'agent_os_sigkill_total{policy="strict"} 1.0' in text
     assert 'agent_os_violations_total{policy="strict",rule="sql:drop",signal="SIGKILL"} 1.0' in text
     assert "agent_os_policy_check_duration_seconds_count 2.0" in text
-    await abus.close()
-    await wbus.close()
