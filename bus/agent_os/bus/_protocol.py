@@ -141,6 +141,18 @@ class Bus(Protocol):
         """
         ...
 
+    def is_reply_address(self, address: str) -> bool:
+        """Whether ``address`` lies in this bus's reply namespace.
+
+        Every ``reply_to`` that ``request`` gives lies there (NATS: the client's
+        inbox prefix, ``_INBOX.`` by default; Redis: ``reply:``; Kafka:
+        ``agentos.reply.``; SQS and memory: ``_inbox.``). A responder answers
+        only such addresses: a ``reply_to`` naming a work, audit or control
+        subject (or ``$JS.API.*``) would make it publish there with its own
+        broker rights.
+        """
+        ...
+
     async def close(self) -> None:
         """Stop subscriptions, finish in-flight acks, release connections.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -18,6 +19,8 @@ from ._options import redacted
 
 #: How a backend routes a request: the key its reply will carry, and how to send it.
 Route = tuple[str, Callable[[], Awaitable[None]]]
+#: No reply address holds these: blanks, control characters, NATS wildcards.
+_NOT_IN_ADDRESS = re.compile(r"[\s\x00-\x1f*>]")
 
 
 class BusBase:
@@ -135,6 +138,19 @@ class BusBase:
 
     async def _reply_address(self, envelope: Envelope) -> str:
         """This backend's reply address for ``envelope``; ``_route_request`` uses the same."""
+        raise NotImplementedError
+
+    def is_reply_address(self, address: str) -> bool:
+        """Whether ``address`` lies in this bus's reply namespace (see ``Bus``)."""
+        prefix = self._reply_namespace()
+        return (
+            len(address) > len(prefix)
+            and address.startswith(prefix)
+            and not _NOT_IN_ADDRESS.search(address)
+        )
+
+    def _reply_namespace(self) -> str:
+        """The prefix every reply address of this backend starts with (never empty)."""
         raise NotImplementedError
 
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:

@@ -301,6 +301,9 @@ class KafkaBus(BusBase):
     async def _reply_address(self, envelope: Envelope) -> str:
         return self._reply_subject
 
+    def _reply_namespace(self) -> str:
+        return REPLY_PREFIX
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's reply topic, read from the first request on."""
         if self._reply_task is None:

@@ -105,6 +105,9 @@ class MemoryBus(BusBase):
     async def _reply_address(self, envelope: Envelope) -> str:
         return self._inbox
 
+    def _reply_namespace(self) -> str:
+        return INBOX_PREFIX
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """Through this bus's private inbox; ``NoResponders`` at once when nobody listens."""
         if not self._broker.has_responders(envelope.subject):

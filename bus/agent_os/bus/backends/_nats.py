@@ -257,6 +257,10 @@ class NatsBus(BusBase):
                     await self._subscribe_inbox()
         return self._inbox + _token(envelope.id)
 
+    def _reply_namespace(self) -> str:
+        """The client's inbox prefix (``inbox_prefix``, ``_INBOX`` by default) and a dot."""
+        return self.nc.new_inbox().rpartition(".")[0] + "."
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With a private inbox as ``reply_to``; the reply comes back under its token."""
         reply_to = await self._reply_address(envelope)

@@ -288,6 +288,9 @@ class SqsBus(BusBase):
     async def _reply_address(self, envelope: Envelope) -> str:
         return self._inbox_subject
 
+    def _reply_namespace(self) -> str:
+        return INBOX_PREFIX
+
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's inbox queue, created by the first request."""
 
