@@ -25,9 +25,11 @@ from pathlib import Path
 
 import pytest
 from fleet_support import Fleet, fleet
+from review_support import ReviewSetup
 
 from agent_os.bus import Bus, BusClosed, BusTimeout, Delivery, Envelope, connect
 from agent_os.kernel_worker import Decision, Worker
+from agent_os.review import WAIT_SUBJECT
 from agent_os.trust import MemoryNonceStore, SignedMessage
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
@@ -146,3 +148,48 @@ async def test_a_racing_replay_neither_steals_the_verdict_nor_denies_the_agent(
             task.cancel()
         await asyncio.gather(*rogue.tasks, return_exceptions=True)
         assert rogue.stolen == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_copied_review_poll_learns_no_decision(
+    backend: str, servers: Servers, tmp_path: Path
+) -> None:
+    """A held action's polls sign their reply subject too: the desk answers only the agent."""
+    url = servers.bus_url(backend)
+    setup = ReviewSetup(tmp_path)
+    worker, worker_bus = await setup.worker(url)
+    client, client_bus = await setup.client(url)
+    rogue_bus = await connect(url)
+    stolen: list[Envelope] = []
+    copies: list[asyncio.Task[Envelope]] = []
+
+    def keep(reply: Envelope) -> bool:
+        stolen.append(reply)
+        return False
+
+    async def copy_poll(delivery: Delivery) -> None:
+        poll = delivery.envelope
+        if poll.id not in seen:  # the agent's poll, not a copy read back
+            copy = Envelope(WAIT_SUBJECT, poll.body, deadline=poll.deadline)
+            seen.update((poll.id, copy.id))
+            copies.append(asyncio.ensure_future(rogue_bus.request(copy, 3.0, accept=keep)))
+
+    seen: set[str] = set()
+    try:
+        await rogue_bus.subscribe(WAIT_SUBJECT, copy_poll)
+        ticket = await client.check("deploy", {"target": "eu"}, wait_review=False)
+        assert ticket.decision is Decision.REVIEW and ticket.ticket
+        waiting = asyncio.ensure_future(client.wait(ticket, poll=1.0))
+        await eventually(lambda: copies, WAIT, "a copied poll")
+        bus_url = None if backend == "memory" else url
+        await setup.cli("approve", ticket.ticket, bus=bus_url)
+        final = await waiting
+        assert (final.decision, final.code) == (Decision.ALLOW, "review_approved")
+        # Every copy of a poll waits out its time and gets nothing.
+        outcomes = await asyncio.gather(*copies, return_exceptions=True)
+        assert {type(o) for o in outcomes} == {BusTimeout}
+        assert stolen == []
+    finally:
+        await worker.shutdown()
+        for bus in (rogue_bus, client_bus, worker_bus):
+            await bus.close()

@@ -149,8 +149,13 @@ class ReviewDesk(Service):
             ask = json.loads(message.content)
             ticket, request_id = str(ask["ticket"]), str(ask["request_id"])
             window = min(max(float(ask.get("wait", MAX_WAIT)), 0.0), MAX_WAIT)
-        except (ValueError, KeyError, TypeError):
+            signed_reply = ask.get("reply_to")
+        except (ValueError, KeyError, TypeError, AttributeError):
             return
+        if isinstance(signed_reply, str) and signed_reply:
+            # Answered on the reply subject the agent signed, under its poll's id: a copy
+            # of the poll published with another reply subject learns nothing.
+            envelope = dataclasses.replace(envelope, reply_to=signed_reply, id=message.id)
         waiter = _Waiter(envelope, message.sender_id, request_id, time.monotonic() + window)
         try:
             item = await asyncio.to_thread(self._store.get, ticket)

@@ -76,18 +76,18 @@ async def wait_for_decision(
     give_up = min(held.deadline, time.time() + timeout)
     while (remaining := give_up - time.time()) > 0:
         window = min(poll, remaining)
-        ask = SignedMessage.create(
-            identity,
-            WAIT_RECIPIENT,
-            {"ticket": held.ticket, "request_id": held.request_id, "wait": window},
-        )
-        request = Envelope(
-            subject=WAIT_SUBJECT,
-            body=ask.to_bytes(),
-            id=ask.id,
-            deadline=time.time() + window + _GRACE,
-        )
+        request = Envelope(WAIT_SUBJECT, b"", deadline=time.time() + window + _GRACE)
         try:
+            # The poll signs its reply subject: a desk answers there, not to a copy's.
+            reply_to = await bus.reply_address(request)
+            ask = SignedMessage.create(
+                identity,
+                WAIT_RECIPIENT,
+                {"ticket": held.ticket, "request_id": held.request_id, "wait": window,
+                 "reply_to": reply_to},
+                message_id=request.id,
+            )  # fmt: skip
+            request = dataclasses.replace(request, body=ask.to_bytes())
             reply = await bus.request(request, window + _GRACE)
         except BusError as exc:
             log.debug("review poll for %s failed: %s", held.ticket, exc)
