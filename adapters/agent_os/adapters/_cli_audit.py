@@ -23,7 +23,7 @@ from agent_os.kernel_worker import (
     verify_chain,
 )
 from agent_os.observability import HealthServer, Readiness
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustError, TrustLevel, TrustRegistry
 
 from ._cli_options import path_option
 
@@ -141,7 +141,8 @@ def verify(
 @path_option(
     "--key",
     "key_file",
-    help="The sink's key (kernel or admin level in the registry) to sign chain heads.",
+    help="The sink's key to sign chain heads: its own id at level AUDITOR in the registry "
+    "(heads only; batches it signs are refused).",
 )
 @path_option("--heads", help="Append-only log of signed chain heads; keep it apart from the store.")
 @_sqlite_option
@@ -156,8 +157,10 @@ def sink(
 ) -> None:
     """Store signed audit events from the bus on the hash chain until SIGTERM.
 
-    Anything not signed by a kernel key of the registry is dead-lettered;
-    events missing from a worker's numbering are recorded as gaps.
+    Anything not signed by a kernel key of the registry (or signed by --key)
+    is dead-lettered; events missing from a worker's numbering are recorded as
+    gaps. Readiness (AGENT_OS_METRICS_PORT) fails while the registry file is
+    refused and the sink serves its last good copy.
     """
     logging.basicConfig(
         level=os.environ.get("AGENT_OS_LOG_LEVEL", "INFO"),
@@ -174,6 +177,16 @@ def sink(
         store = _open_store(sqlite, postgres, create=True)
     except (AuditError, TrustError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if signer is not None and (level := kernels.level(signer.agent_id)) is not TrustLevel.AUDITOR:
+        logging.getLogger("agent_os.kernel.audit_sink").warning(
+            "the sink key %s is at level %s in the registry, not AUDITOR: %s",
+            signer.agent_id,
+            level.name,
+            "its heads will not verify"
+            if level not in (TrustLevel.KERNEL, TrustLevel.ADMIN)
+            else "it can also sign what that level signs (verdicts or control events); "
+            "register it with `agent-os trust add ID --from-key KEY --level AUDITOR`",
+        )
     head_log = HeadLog(heads) if heads is not None else None
 
     port = os.environ.get("AGENT_OS_METRICS_PORT")

@@ -6,7 +6,7 @@ So the sink signs its chain head — ``(seq, hash)`` — with its own key every
 few seconds and at shutdown, and appends it to a head log kept apart from
 the store (another volume, other permissions). ``agent-os audit verify
 --heads FILE --registry FILE`` then checks each head's signature against the
-registry's kernel and admin keys, and that the chain still holds that record
+registry's auditor, kernel and admin keys, and that the chain still holds that record
 with that hash: a cut chain lacks it, a resealed one has another hash.
 
 The log is JSON lines; each line is one :class:`SignedHead`.
@@ -28,7 +28,8 @@ from agent_os.trust import AgentIdentity, MalformedMessage, TrustLevel, TrustReg
 from ._errors import AuditError
 
 HEAD_DOMAIN = b"agentos.v1.audit-head\x00"
-_HEAD_LEVELS = (TrustLevel.KERNEL, TrustLevel.ADMIN)
+# AUDITOR is the sink's own role (heads only); KERNEL and ADMIN keys signed heads before it.
+_HEAD_LEVELS = (TrustLevel.AUDITOR, TrustLevel.KERNEL, TrustLevel.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SignedHead:
         return cls(seq, digest, signer.agent_id, unsigned.ts, sig)
 
     def verified_by(self, registry: TrustRegistry) -> bool:
-        """Whether a kernel or admin key of ``registry`` signed this head."""
+        """Whether an auditor, kernel or admin key of ``registry`` signed this head."""
         entry = registry.get(self.signer)
         if entry is None or entry.revoked or entry.level not in _HEAD_LEVELS:
             return False

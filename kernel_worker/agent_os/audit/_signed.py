@@ -15,6 +15,9 @@ consumer could take events away unseen. Now:
   its registry and every event in it names that kernel as ``kernel_id``; a
   ``REVIEWER`` key (a person's, or the review console's) may sign only review
   records (events with ``review`` set) in its own name (``audit_signer_role``);
+  the sink's own key (the one that signs its chain heads) signs no batch
+  at all, whatever its level (``audit_signer_is_sink``): a sink that could
+  write decision records in its own name could invent them;
   anything else is dead-lettered with a stable code (``unsigned_audit``,
   ``bad_audit_signature``, ``audit_signer_mismatch``);
 * a jump becomes a record of its own in the chain (:func:`gap_event`, code
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from agent_os.trust import (
     AgentIdentity,
     MalformedMessage,
+    PublicIdentity,
     SignedMessage,
     TrustLevel,
     TrustRegistry,
@@ -86,8 +90,13 @@ class SignedBatch:
     events: list[AuditEvent]
 
 
-def open_batch(body: bytes, kernels: TrustRegistry) -> SignedBatch:
-    """Verify and read a signed batch; ``AuditError`` with a stable code otherwise."""
+def open_batch(
+    body: bytes, kernels: TrustRegistry, *, sink: PublicIdentity | None = None
+) -> SignedBatch:
+    """Verify and read a signed batch; ``AuditError`` with a stable code otherwise.
+
+    ``sink``: the reading sink's own key, refused as a batch signer.
+    """
     try:
         message = SignedMessage.from_bytes(body)
     except MalformedMessage as exc:
@@ -98,6 +107,16 @@ def open_batch(body: bytes, kernels: TrustRegistry) -> SignedBatch:
         why = result.reason if not result.valid else f"signer level {result.trust_level.name}"
         raise AuditError(
             f"audit message from {message.sender_id!r} refused: {why}", code="bad_audit_signature"
+        )
+    entry = kernels.get(message.sender_id)
+    if sink is not None and (
+        message.sender_id == sink.agent_id
+        or (entry is not None and entry.identity.public_key == sink.public_key)
+    ):
+        raise AuditError(
+            f"audit message signed by the sink's own key ({message.sender_id!r}): the sink "
+            "signs chain heads, never the records it stores",
+            code="audit_signer_is_sink",
         )
     head, _, rest = message.content.partition(b"\n")
     try:

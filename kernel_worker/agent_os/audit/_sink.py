@@ -18,6 +18,14 @@ dead-lettered after ``max_deliver``), and a body that is not audit events is
 dead-lettered at once with ``malformed_audit``. A redelivered event is not chained twice: stores
 deduplicate by ``event_id``.
 
+The sink's ``head_signer`` signs chain heads only: a batch signed by that key
+is dead-lettered (``audit_signer_is_sink``). A batch refused while the
+registry serves its last good copy (a newer file was refused, so a kernel or
+console added since is unknown here) is dead-lettered ``audit_registry_stale``
+rather than as a bad signature, and the sink's readiness (``registry``) fails
+until the registry is read again: the batch waits in the dead letters to be
+published again, and the operator learns the chain is missing it.
+
 Store calls are blocking; they run in a thread so the event loop keeps
 serving the bus.
 """
@@ -106,6 +114,8 @@ class AuditSinkWorker(Service):
         if (head_signer is None) != (head_log is None):
             raise ValueError("a signed head needs both head_signer and head_log")
         self._head_signer, self._head_log = head_signer, head_log
+        # The key that signs heads signs no batch: the sink must not write records in its name.
+        self._own_key = None if head_signer is None else head_signer.public()
         self._head_interval = head_interval
         self._head_task: asyncio.Task[None] | None = None
         self._signed_seq = 0
@@ -129,7 +139,17 @@ class AuditSinkWorker(Service):
 
     def health_checks(self) -> dict[str, Callable[[], Awaitable[bool | str]]]:
         """Readiness checks of the sink (see ``agent_os.observability.Readiness``)."""
-        return {"bus": self._consuming}
+        return {"bus": self._consuming, "registry": self._registry_current}
+
+    async def _registry_current(self) -> bool | str:
+        problem = self._registry_problem()
+        return f"serving the last good registry: {problem}" if problem else True
+
+    def _registry_problem(self) -> str | None:
+        if self._kernels is None:
+            return None
+        self._kernels.store.all()  # a file store looks at its file first
+        return getattr(self._kernels.store, "problem", None)
 
     async def _consuming(self) -> bool | str:
         if self._subscription is None or self._closing:
@@ -176,8 +196,13 @@ class AuditSinkWorker(Service):
     async def _handle(self, delivery: Delivery) -> None:
         if self._kernels is not None:
             try:
-                batch = open_batch(delivery.envelope.body, self._kernels)
+                batch = open_batch(delivery.envelope.body, self._kernels, sink=self._own_key)
             except AuditError as exc:
+                problem = self._registry_problem() if exc.code == "bad_audit_signature" else None
+                if problem is not None:
+                    log.error("%s, while the registry serves its last good copy: %s", exc, problem)
+                    await self._reject(delivery, "audit_registry_stale", f"{exc}; {problem}")
+                    return
                 await self._reject(delivery, exc.code, str(exc))
                 return
             if await self._store_events(delivery, lambda: self._append_batch(batch)):

@@ -46,7 +46,7 @@ def test_error_codes() -> None:
 
 def test_levels() -> None:
     levels = agent_os.trust.TrustLevel
-    assert [int(x) for x in levels] == [0, 1, 2, 3, 4, 5, 6]
+    assert [int(x) for x in levels] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert [x.name for x in levels] == [
-        "NONE", "LOW", "STANDARD", "HIGH", "KERNEL", "ADMIN", "REVIEWER",
+        "NONE", "LOW", "STANDARD", "HIGH", "KERNEL", "ADMIN", "REVIEWER", "AUDITOR",
     ]  # fmt: skip

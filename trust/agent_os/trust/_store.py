@@ -27,10 +27,12 @@ log = logging.getLogger("agent_os.trust")
 class TrustLevel(IntEnum):
     """How far a registered agent is trusted. Unknown and revoked agents are ``NONE``.
 
-    ``KERNEL``, ``ADMIN`` and ``REVIEWER`` are roles, not rungs: a kernel key
-    signs verdicts, an admin key signs control events (revocation, rotation),
-    a reviewer key signs decisions on actions held for human review. Check
-    them with ``is``, never with ``>=``, so that no key can act as another.
+    ``KERNEL``, ``ADMIN``, ``REVIEWER`` and ``AUDITOR`` are roles, not rungs:
+    a kernel key signs verdicts, an admin key signs control events
+    (revocation, rotation), a reviewer key signs decisions on actions held
+    for human review, an auditor key (the audit sink's) signs chain heads and
+    nothing else. Check them with ``is``, never with ``>=``, so that no key
+    can act as another.
     """
 
     NONE = 0
@@ -40,6 +42,7 @@ class TrustLevel(IntEnum):
     KERNEL = 4
     ADMIN = 5
     REVIEWER = 6
+    AUDITOR = 7
 
 
 @dataclass(frozen=True)
