@@ -27,14 +27,14 @@ import pytest
 from fleet_support import Fleet, fleet
 from review_support import ReviewSetup
 
-from agent_os.bus import Bus, BusClosed, BusTimeout, Delivery, Envelope, connect
+from agent_os.bus import Bus, BusClosed, BusTimeout, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import Decision, Worker
 from agent_os.review import WAIT_SUBJECT
 from agent_os.trust import MemoryNonceStore, SignedMessage
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
-BACKENDS = selected_backends(("memory", "nats", "redis"))
+BACKENDS = selected_backends(("memory", "nats", "redis", "kafka"))
 N = 20
 WAIT = 10.0
 #: Whose copy of a request the worker's current task is judging: "agent" or "rogue".
@@ -121,7 +121,9 @@ async def test_a_racing_replay_neither_steals_the_verdict_nor_denies_the_agent(
         rogue_bus = await connect(url)
         f.stack.push_async_callback(rogue_bus.close)
         rogue = Rogue(f, rogue_bus)
-        await rogue_bus.subscribe(f.subject, rogue.handler)
+        # A fan-out reader of the subject; on Kafka a consumer group of its own.
+        group = f"rogue-{new_id()}" if backend == "kafka" else None
+        await rogue_bus.subscribe(f.subject, rogue.handler, group=group)
         RaceWorker.race = race = Race()
         nonces = MemoryNonceStore()  # one replay memory for the fleet
         workers = [await f.start_worker(factory=RaceWorker, nonces=nonces) for _ in range(2)]
