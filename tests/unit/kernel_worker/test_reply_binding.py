@@ -6,6 +6,7 @@ backends) is ``tests/e2e/test_fleet_rogue_replay.py``; these are the pieces.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import Bus, Delivery, Envelope, connect, new_id
+from agent_os.bus import Bus, BusError, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
     ACTION_SUBJECT,
     KERNEL_RECIPIENT,
@@ -26,6 +27,7 @@ from agent_os.kernel_worker import (
 )
 from agent_os.kernel_worker._wire import RequestError, parse_action, sign_verdict
 from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
+from tests.eventually import eventually
 
 AGENT = AgentIdentity.create("agent-bound")
 #: What a kernel answers a request it allows.
@@ -164,3 +166,55 @@ async def test_the_client_signs_the_reply_subject_its_request_carries(bus: Bus) 
         assert envelope_id == verdict.request_id  # sent under the signed message's id
     finally:
         await stop()
+
+
+class FirstReplyFails(Worker):
+    """A worker whose first answer to each copy a rogue published cannot be sent."""
+
+    failed: set[str]
+
+    async def _reply(self, envelope: Envelope, wire: bytes) -> None:
+        copy = envelope.headers.get("x-copy")
+        if copy is not None and copy not in self.failed:
+            self.failed.add(copy)
+            raise BusError("the broker went away mid-answer")
+        await super()._reply(envelope, wire)
+
+
+async def test_a_redelivered_copy_is_answered_from_memory_to_the_signed_subject(bus: Bus) -> None:
+    """The kept answer to a rogue's copy goes where the agent signed, not to the rogue."""
+    registry = TrustRegistry()
+    registry.register(AGENT)
+    worker = FirstReplyFails(bus, identity=KERNEL, registry=registry,
+                             policies=load_policy("strict"), publish_audit=False)  # fmt: skip
+    worker.failed = set()
+    await worker.start()
+    tapped, stolen = f"tap.{new_id()}", list[Envelope]()
+
+    def keep(reply: Envelope) -> bool:
+        stolen.append(reply)
+        return False
+
+    async def rogue(delivery: Delivery) -> None:
+        genuine = delivery.envelope
+        copy = Envelope(ACTION_SUBJECT, genuine.body, {"x-copy": "1"}, deadline=genuine.deadline)
+        asked = asyncio.ensure_future(rogue_bus.request(copy, 5, accept=keep))
+        # Judged, answer lost, redelivered, answered from memory: then the agent's own copy.
+        await eventually(lambda: worker.verdicts >= 1, 5, "the copy answered")
+        await rogue_bus.publish(genuine)
+        await delivery.ack()
+        asked.cancel()
+
+    rogue_bus = await connect(bus.url)
+    await rogue_bus.subscribe(tapped, rogue, group="rogue")
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], subject=tapped, timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.ALLOW, "ok")
+        assert worker.failed == {"1"} and client.dropped["replay"] <= 1
+        # The copy's first answer was lost, so this allow is the kept one, resent on redelivery.
+        assert worker.redirected_replies == 1
+        assert stolen == []
+    finally:
+        await worker.shutdown()
+        await rogue_bus.close()
