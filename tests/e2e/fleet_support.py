@@ -155,6 +155,19 @@ async def cli_worker(
 _DRAINS: set[asyncio.Future[None]] = set()
 
 
+async def refused_worker(url: str, key: Path, registry: Path) -> str:
+    """Start ``agent-os worker`` as a deployment does, expecting it to refuse; its output."""
+    args = ["worker", "--bus", url, "--key", str(key), "--registry", str(registry)]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_OS_")}
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "agent-os"), *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, env=clean,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, out
+    return out.decode()
+
+
 async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
     while raw := await stream.readline():
         lines.append(raw.decode().rstrip())

@@ -9,12 +9,10 @@ revocation, and say so in their readiness.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 
 import pytest
-from fleet_support import BIN, cli_worker, fleet, stop
+from fleet_support import cli_worker, fleet, refused_worker, stop
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
@@ -102,12 +100,5 @@ async def test_a_restarted_worker_still_refuses_the_older_registry(
     assert proc.returncode == 0
 
     registry.write_bytes(old)  # the older file comes back while no worker runs
-    args = ["worker", "--bus", url, "--key", str(key), "--registry", str(registry)]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_OS_")}
-    refused = await asyncio.create_subprocess_exec(
-        str(BIN / "agent-os"), *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env=clean,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(refused.communicate(), 60)
-    assert refused.returncode == 1
-    assert b"(registry_rolled_back)" in out and b"went back from serial 2 to 1" in out
+    out = await refused_worker(url, key, registry)
+    assert "(registry_rolled_back)" in out and "went back from serial 2 to 1" in out

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
-from fleet_support import BIN, cli_worker, stop
+from fleet_support import BIN, cli_worker, refused_worker, stop
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
@@ -47,19 +46,6 @@ async def _until(url: str, kernel: AgentIdentity, agent: AgentIdentity, code: st
     while code not in seen:
         seen += await _codes(url, kernel, agent)
         assert len(seen) < 100, seen
-
-
-async def _refused(url: str, key: Path, registry: Path) -> str:
-    """Start a worker that must refuse to start; its output."""
-    args = ["worker", "--bus", url, "--key", str(key), "--registry", str(registry)]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_OS_")}
-    proc = await asyncio.create_subprocess_exec(
-        str(BIN / "agent-os"), *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env=clean,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1, out
-    return out.decode()
 
 
 async def _cli(*args: str) -> str:
@@ -142,7 +128,7 @@ async def test_reset_state_lets_a_locked_worker_start_and_keeps_the_revocation(
     data["agents"] = [{**a, "revoked": False} for a in data["agents"]]
     registry.write_text(json.dumps({**data, "serial": 4}))
 
-    out = await _refused(url, key, registry)
+    out = await refused_worker(url, key, registry)
     assert "(registry_rolled_back)" in out and "agent-os trust reset-state" in out
     said = await _cli("trust", "reset-state", "--registry", str(registry))
     assert "reset from serial 999 to 4" in said and "revocations kept" in said
