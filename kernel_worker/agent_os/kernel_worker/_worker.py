@@ -119,7 +119,11 @@ class Worker(Service):
     ``redirected_replies``). A request that signs no reply subject comes from
     an older client: it is answered on the envelope's ``reply_to`` with a
     warning (once per agent, counted in ``unbound_requests``), or denied
-    (``reply_unbound``) with ``require_bound_reply``.
+    (``reply_unbound``) with ``require_bound_reply``. Verdicts go only into
+    the bus's reply namespace (``Bus.is_reply_address``): a request whose
+    envelope ``reply_to`` lies outside it is dead-lettered unanswered
+    (``bad_reply_to``), one that signs such an address is denied
+    ``bad_reply_to`` on its envelope's; both counted in ``bad_reply_addresses``.
     """
 
     def __init__(
@@ -221,6 +225,8 @@ class Worker(Service):
         self.redirected_replies = 0
         #: Authentic requests that signed no reply subject (older clients).
         self.unbound_requests = 0
+        #: Requests whose reply address lies outside the bus's reply namespace (not sent there).
+        self.bad_reply_addresses = 0
 
     @property
     def kernel_id(self) -> str:
@@ -331,6 +337,14 @@ class Worker(Service):
 
     async def _judge(self, delivery: Delivery, envelope: Envelope, started: float) -> None:
         now = time.time()
+        if envelope.reply_to is not None and not self._bus.is_reply_address(envelope.reply_to):
+            # Answering would publish a signed verdict, with this worker's broker rights,
+            # wherever an unsigned header says: an audit or control subject, $JS.API.*.
+            self.bad_reply_addresses += 1
+            reason = f"reply_to {envelope.reply_to!r} is not a reply address of this bus"
+            log.warning("request %s: %s; dead-lettered, not answered", envelope.id, reason)
+            await delivery.reject("bad_reply_to", reason)
+            return
         if len(envelope.body) > self._max_request_bytes:
             reason = f"request of {len(envelope.body)} bytes exceeds {self._max_request_bytes}"
             await self._answer(envelope, None, Verdict.deny("payload_too_large", reason))
@@ -397,6 +411,10 @@ class Worker(Service):
         except RequestError as exc:
             request = exc
         bound = request.reply_to if isinstance(request, ActionRequest) else None
+        if bound is not None and not self._bus.is_reply_address(bound):
+            self.bad_reply_addresses += 1
+            reason = f"signed reply_to {bound!r} is not a reply address of this bus"
+            return Verdict.deny("bad_reply_to", reason), unparsed, None
         if bound is None and isinstance(request, ActionRequest):
             self.unbound_requests += 1
             if self._require_bound_reply:
