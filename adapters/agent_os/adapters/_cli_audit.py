@@ -83,7 +83,7 @@ _postgres_option = click.option(
     help="The sink's signed head log: catches a cut or resealed chain (needs --registry).",
 )
 @path_option(
-    "--registry", "registry_file", help="Registry whose kernel and admin keys may sign heads."
+    "--registry", "registry_file", help="Registry whose auditor (or kernel, admin) keys sign heads."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(
