@@ -21,7 +21,7 @@ from fleet_support import BIN, cli_worker, refused_worker, stop
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
@@ -68,10 +68,12 @@ async def test_a_forged_serial_neither_locks_out_the_next_registry_nor_restarts(
     key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
     kernel.save(key)
     writer = TrustRegistry(FileTrustStore(registry))
+    writer.register(kernel, TrustLevel.KERNEL)
     writer.register(agent)
     writer.register(leaked)
-    writer.revoke("agent-2", "key leaked")  # serial 3
+    writer.revoke("agent-2", "key leaked")
     genuine = registry.read_bytes()
+    serial = json.loads(genuine)["serial"]
 
     proc, log = await cli_worker(url, key, registry)
     try:
@@ -85,7 +87,7 @@ async def test_a_forged_serial_neither_locks_out_the_next_registry_nor_restarts(
         async def refused() -> bool:  # each request makes the worker look at its file
             codes = await _codes(url, kernel, agent, leaked, later)
             assert codes == ["ok", "revoked", "unknown_agent"], codes
-            return any("jumped from serial 3 to 999" in line for line in log)
+            return any(f"jumped from serial {serial} to 999" in line for line in log)
 
         await eventually(refused, 30, "the forged jump refused and logged")
 
@@ -96,7 +98,7 @@ async def test_a_forged_serial_neither_locks_out_the_next_registry_nor_restarts(
         await _until(url, kernel, later, "ok")
     finally:
         await stop(proc)
-    assert json.loads((tmp_path / "registry.json.state").read_text())["serial"] == 4
+    assert json.loads((tmp_path / "registry.json.state").read_text())["serial"] == serial + 1
 
     proc, _ = await cli_worker(url, key, registry)  # a restart starts
     try:
@@ -116,6 +118,7 @@ async def test_reset_state_lets_a_locked_worker_start_and_keeps_the_revocation(
     key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
     kernel.save(key)
     writer = TrustRegistry(FileTrustStore(registry))
+    writer.register(kernel, TrustLevel.KERNEL)
     writer.register(agent)
     writer.register(leaked)
     writer.revoke("agent-2", "key leaked")
@@ -126,12 +129,12 @@ async def test_reset_state_lets_a_locked_worker_start_and_keeps_the_revocation(
     # The file un-revokes agent-2 too: the state file's revocation must win after the reset.
     data = json.loads(registry.read_text())
     data["agents"] = [{**a, "revoked": False} for a in data["agents"]]
-    registry.write_text(json.dumps({**data, "serial": 4}))
+    registry.write_text(json.dumps({**data, "serial": data["serial"] + 1}))
 
     out = await refused_worker(url, key, registry)
     assert "(registry_rolled_back)" in out and "agent-os trust reset-state" in out
     said = await _cli("trust", "reset-state", "--registry", str(registry))
-    assert "reset from serial 999 to 4" in said and "revocations kept" in said
+    assert f"reset from serial 999 to {data['serial'] + 1}" in said and "revocations kept" in said
 
     proc, _ = await cli_worker(url, key, registry)
     try:
