@@ -173,3 +173,18 @@ def test_reset_state_takes_the_state_path_a_worker_is_given(tmp_path: Path) -> N
     restarted = FileTrustStore(path, state=state)
     restarted.all()
     assert restarted.serial == 7
+
+
+def test_reset_state_accepts_a_genuine_jump_a_running_reader_refused(tmp_path: Path) -> None:
+    """More than max_step changes while no reader looked: refused, then accepted on purpose."""
+    path, state, _ = _registry(tmp_path)
+    running = FileTrustStore(path, state=state)
+    running.all()
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "serial": 250}))
+    running.all()
+    assert running.serial == 3 and running.problem is not None
+    assert _reset(path) == {"state": str(state), "from": 3, "to": 250}
+    running.all()
+    assert running.serial == 250 and running.problem is None
+    assert _revoked(running, "agent-2")
