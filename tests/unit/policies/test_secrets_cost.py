@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_os.policies.analysis._secrets import _fragments, scan_secrets
-from agent_os.policies.analysis._secrets_gate import Runs, min_run
+from agent_os.policies.analysis._secrets_gate import has_run, min_run, runs
 from agent_os.policies.analysis._secrets_rules import _SETS, RULES, anchored, match_set
 
 GITHUB = "ghp_r81HCrlGW5qon7rIoDeT2v1lpjlgPBR0O4Na"
@@ -55,17 +55,17 @@ def test_gated_sets_are_skipped_only_where_no_match_can_start() -> None:
     assert "secret:github-token" in {c for c, _ in scan_secrets({"m": f"k={GITHUB}"})}
     assert [i for i in match_set(b"an ordinary sentence, id 42") if i < len(RULES)] == []
     # A case-folded match (Kelvin sign, long s) is not gated away; other non-ASCII ends a run.
-    assert Runs(("\u212a\u017f" * 5).encode()).has(25)
-    assert not Runs(("\u30ab" * 30).encode()).has(20)
+    assert has_run(runs(("\u212a\u017f" * 5).encode()), 25)
+    assert not has_run(runs(("\u30ab" * 30).encode()), 20)
     assert min_run("caf\u00e9" * 8) == 3
-    assert not Runs(b"short words only, nothing long here").has(20)
+    assert not has_run(runs(b"short words only, nothing long here"), 20)
 
 
 def _holds_its_run(regex: str, need: int) -> None:
     @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
     @given(example=st.from_regex(re.compile(regex, re.ASCII), fullmatch=True))
     def holds(example: str) -> None:
-        assert Runs(example.encode("utf-8", "surrogatepass")).has(need), (regex, example)
+        assert has_run(runs(example.encode("utf-8", "surrogatepass")), need), (regex, example)
 
     holds()
 

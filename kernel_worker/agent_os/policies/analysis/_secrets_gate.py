@@ -9,9 +9,9 @@ which prose seldom does. So:
   that every match contains, by structure (literals, classes, repeats,
   groups, alternations; anything else ends a run, so it can only
   under-count);
-* :class:`Runs` maps the text to one byte per input byte (``a`` for a run
+* :func:`runs` maps the text to one byte per input byte (``a`` for a run
   character, a space otherwise) in one ``bytes.translate``; whether the
-  text has a run of ``k`` is then one substring search.
+  text has a run of ``k`` is then one substring search (:func:`has_run`).
 
 A set whose every member needs a run of ``k`` is scanned only when the text
 has one; a match's run of ``k`` characters is at least ``k`` bytes of ``a``
@@ -33,8 +33,10 @@ __all__ = [
     "RUN_CHARS",
     "SPACED_OUT",
     "URL_ESCAPE",
-    "Runs",
+    "has_hex_run",
+    "has_run",
     "min_run",
+    "runs",
 ]
 
 #: Token characters: the base64 alphabets (standard and URL-safe).
@@ -61,36 +63,25 @@ SPACED_OUT = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
 URL_ESCAPE = r"%[0-9A-Fa-f]{2}"
 
 
-class Runs:
-    """Which runs of :data:`RUN_CHARS` one text holds.
+def runs(data: bytes) -> bytes:
+    """``data`` mapped for :func:`has_run`: ``a`` for a run byte, a space for any other."""
+    return data.translate(_RUNS)
 
-    The text is mapped once (``bytes.translate``: ``a`` for a run byte, a space
-    for any other); a run of ``k`` is then a search for ``k`` ``a`` bytes, done
-    once per length asked and remembered.
+
+def has_run(mapped: bytes, length: int) -> bool:
+    """Whether :func:`runs`' ``mapped`` holds a run of at least ``length``.
+
+    ``find``, not ``in``: ``bytes.__contains__`` first tries the needle as an
+    integer and formats the error it then discards.
     """
+    return mapped.find(_PROBES[length] if length < len(_PROBES) else b"a" * length) >= 0
 
-    __slots__ = ("_data", "_known", "_mapped")
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._mapped = data.translate(_RUNS)
-        self._known: dict[int, bool] = {}
-
-    def has(self, length: int) -> bool:
-        """Whether the text holds a run of at least ``length``."""
-        known = self._known.get(length)
-        if known is None:
-            probe = _PROBES[length] if length < len(_PROBES) else b"a" * length
-            known = self._known[length] = probe in self._mapped
-        return known
-
-    def has_hex(self, length: int) -> bool:
-        """Whether the text holds a run of at least ``length`` hex digits (asked rarely:
-        only when :meth:`has` found a run that long)."""
-        if not self.has(length):
-            return False
-        probe = _PROBES[length] if length < len(_PROBES) else b"a" * length
-        return probe in self._data.translate(_HEX)
+def has_hex_run(data: bytes, length: int) -> bool:
+    """Whether ``data`` holds a run of at least ``length`` hex digits (one more
+    translate: ask only when :func:`has_run` found a run that long)."""
+    probe = _PROBES[length] if length < len(_PROBES) else b"a" * length
+    return data.translate(_HEX).find(probe) >= 0
 
 
 # -- what every match of a regex holds -----------------------------------------------------

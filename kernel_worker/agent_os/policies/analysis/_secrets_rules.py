@@ -28,7 +28,16 @@ from typing import Any
 import re2
 
 from ._secrets_catalogue import CATALOGUE
-from ._secrets_gate import DECODE_RUN, HEX_RUN, SPACED_OUT, URL_ESCAPE, Runs, min_run
+from ._secrets_gate import (
+    DECODE_RUN,
+    HEX_RUN,
+    SPACED_OUT,
+    URL_ESCAPE,
+    has_hex_run,
+    has_run,
+    min_run,
+    runs,
+)
 
 __all__ = [
     "CATALOGUE_INFO",
@@ -66,6 +75,9 @@ _RE2_MAX_REPEAT = 1000
 _COUNTED, _ANCHOR, _FEW, _PER_SET = 5, 2, 8, 2
 #: Runs of token characters that gate rule sets (a rule joins the highest it needs).
 _GATES = (20, 32)
+# match_set reads the decoding runs off the gates: the first gate is at most the base64
+# run, and the hex run is a gate.
+assert _GATES[0] <= DECODE_RUN and HEX_RUN in _GATES
 #: Anchored rules per set: rare counters still multiply, only less.
 _TIED_PER_SET = 40
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
@@ -316,11 +328,14 @@ def match_set(data: bytes) -> list[int]:
     """
     found: list[int] = []
     n = len(RULES)
-    runs = Runs(data)
+    mapped = runs(data)
+    reached = 0  # the highest gate the text's runs are known to reach
     decode = spaced = False
     for match, members, gate in _SETS:
-        if gate and not runs.has(gate):
-            break
+        if gate > reached:
+            if not has_run(mapped, gate):
+                break
+            reached = gate
         for i in match(data) or ():
             index = members[i]
             if index < n:
@@ -328,9 +343,9 @@ def match_set(data: bytes) -> list[int]:
             else:
                 decode = True
                 spaced = spaced or index == n
-    # Decoding runs are longer than the first gate: its answer usually settles them.
-    long_run = runs.has(_GATES[0]) and runs.has(DECODE_RUN)
-    hexed = long_run and runs.has_hex(HEX_RUN)
+    # Decoding runs (24, 32) lie between and at the gates (20, 32).
+    long_run = reached >= DECODE_RUN or (reached > 0 and has_run(mapped, DECODE_RUN))
+    hexed = reached >= HEX_RUN and has_hex_run(data, HEX_RUN)
     if decode or long_run:
         found.append(n)
         if spaced:
