@@ -51,6 +51,7 @@ class ReviewSetup:
 
     def __post_init__(self) -> None:
         registry = TrustRegistry(FileTrustStore(self.registry_file))
+        registry.register(self.kernel, TrustLevel.KERNEL)
         registry.register(self.agent)
         for reviewer in (self.alice, self.bob, self.console):
             registry.register(reviewer, TrustLevel.REVIEWER)

@@ -20,7 +20,7 @@ from agent_os.adapters import KernelClient
 from agent_os.adapters._demo import STEPS, run_demo
 from agent_os.bus import Bus, SubscribeOptions, connect
 from agent_os.kernel_worker import AutoApprove, Decision, Verdict, Worker, load_policy
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.buses import BusOpener
 from tests.eventually import eventually
 from tests.servers import DURABLE_BACKENDS, Servers, selected_backends
@@ -64,7 +64,9 @@ def _identities(tmp_path: Path) -> tuple[AgentIdentity, AgentIdentity, Path, Pat
     key = tmp_path / "kernel.key"
     kernel.save(key)
     registry = tmp_path / "registry.json"
-    TrustRegistry(FileTrustStore(registry)).register(agent)
+    written = TrustRegistry(FileTrustStore(registry))
+    written.register(kernel, TrustLevel.KERNEL)
+    written.register(agent)
     return kernel, agent, key, registry
 
 

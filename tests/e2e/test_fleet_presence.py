@@ -20,7 +20,13 @@ from fleet_support import BIN, cli_worker, fleet, stop
 
 from agent_os.kernel_worker import Decision, PresenceOptions, Worker
 from agent_os.kernel_worker._startup import StartupRefused
-from agent_os.trust import AgentIdentity, FileTrustStore, MemoryNonceStore, TrustRegistry
+from agent_os.trust import (
+    AgentIdentity,
+    FileTrustStore,
+    MemoryNonceStore,
+    TrustLevel,
+    TrustRegistry,
+)
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
@@ -129,7 +135,9 @@ async def test_two_agent_os_workers_declaring_a_single_replica(
     kernel = AgentIdentity.create("kernel-single")
     key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
     kernel.save(key)
-    TrustRegistry(FileTrustStore(registry)).register(AgentIdentity.create("agent-single"))
+    written = TrustRegistry(FileTrustStore(registry))
+    written.register(kernel, TrustLevel.KERNEL)
+    written.register(AgentIdentity.create("agent-single"))
     env = {"AGENT_OS_SINGLE_REPLICA": "true"}
     first, lines = await cli_worker(url, key, registry, env=env)
     try:

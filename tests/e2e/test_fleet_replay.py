@@ -18,7 +18,7 @@ from fleet_support import cli_worker, stop
 
 from agent_os.bus import Envelope, connect
 from agent_os.kernel_worker import ACTION_SUBJECT, KERNEL_RECIPIENT, Decision, Verdict
-from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
@@ -33,10 +33,12 @@ async def test_a_replay_to_another_worker_is_denied_by_default(
     agent = AgentIdentity.create("agent-replayed")
     kernels = [AgentIdentity.create(f"kernel-r{i}") for i in range(2)]
     registry = tmp_path / "registry.json"
-    TrustRegistry(FileTrustStore(registry)).register(agent)
+    written = TrustRegistry(FileTrustStore(registry))
+    written.register(agent)
     pinned = TrustRegistry()
     for i, kernel in enumerate(kernels):
         kernel.save(tmp_path / f"k{i}.key")
+        written.register(kernel, TrustLevel.KERNEL)
         pinned.pin(kernel.public())
     procs = [(await cli_worker(url, tmp_path / f"k{i}.key", registry))[0] for i in range(2)]
     bus = await connect(url)

@@ -32,7 +32,9 @@ def files(tmp_path: Path) -> tuple[Path, Path, AgentIdentity]:
     kernel.save(tmp_path / "kernel.key")
     agent.save(tmp_path / "agent.key")
     registry = tmp_path / "registry.json"
-    TrustRegistry(FileTrustStore(registry)).register(agent)
+    written = TrustRegistry(FileTrustStore(registry))
+    written.register(kernel, TrustLevel.KERNEL)
+    written.register(agent)
     return tmp_path / "kernel.key", registry, agent
 
 
@@ -145,7 +147,7 @@ async def test_the_startup_log_names_bus_nonce_store_registry_and_policy(
         store = "JetStream KV" if backend == "nats" else "Redis"
         assert f"bus {url}" in startup
         assert f"nonce store {store}" in startup and "(from the bus)" in startup
-        assert f"registry {registry} (1 agents)" in startup
+        assert f"registry {registry} (2 agents)" in startup
         assert load_policy("strict").content_hash in startup
         assert not any("covers this worker only" in line for line in lines)
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.eventually import eventually
 from tests.http_get import http_get
 from tests.servers import Servers, free_port
@@ -74,7 +74,9 @@ def keys(tmp_path: Path) -> tuple[Path, Path, Path]:
     kernel, agent = AgentIdentity.create("kernel-1", "k"), AgentIdentity.create("agent-1", "a")
     kernel.save(tmp_path / "kernel.key")
     agent.save(tmp_path / "agent.key")
-    TrustRegistry(FileTrustStore(tmp_path / "registry.json")).register(agent)
+    written = TrustRegistry(FileTrustStore(tmp_path / "registry.json"))
+    written.register(kernel, TrustLevel.KERNEL)
+    written.register(agent)
     return tmp_path / "kernel.key", tmp_path / "agent.key", tmp_path / "registry.json"
 
 

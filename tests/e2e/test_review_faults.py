@@ -34,7 +34,7 @@ from agent_os.review import (
     sign_decision,
     take_decision,
 )
-from agent_os.trust import AgentIdentity
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.eventually import eventually
 from tests.servers import Servers, free_port, selected_backends
 
@@ -93,6 +93,9 @@ async def test_worker_that_recorded_the_review_dies_and_the_decision_still_arriv
 def _start_worker(
     url: str, key: Path, setup: ReviewSetup, tmp: Path, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
+    # Registered at level KERNEL, as `agent-os keygen --kernel --registry` does.
+    registry = TrustRegistry(FileTrustStore(setup.registry_file))
+    registry.register(AgentIdentity.load(key), TrustLevel.KERNEL)
     argv = [
         AGENT_OS, "worker", "--bus", url, "--key", str(key),
         "--registry", str(setup.registry_file), "--policy", str(tmp / "policy.yaml"),

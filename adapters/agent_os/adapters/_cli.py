@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     review_max_per_agent: int = DEFAULT_MAX_PENDING_PER_AGENT
     #: Pending review items in the whole store; past it holds are denied review_queue_full.
     review_max_pending: int = DEFAULT_MAX_PENDING
+    #: Start with a kernel key the registry does not hold at level KERNEL (agents pin
+    #: kernel keys from elsewhere). Logged: agents that do not pin it time out.
+    allow_unregistered_kernel_key: bool = False
 
 
 @click.group()
@@ -259,7 +262,11 @@ def worker(
             trusted_signers=signers,
             state=registry_state_path(registry_file, settings.registry_state_file),
         )
-        check_kernel_key(registry, identity.public())
+        check_kernel_key(
+            registry,
+            identity.public(),
+            allow_unregistered=settings.allow_unregistered_kernel_key,
+        )
         chosen = load_policy(policy or settings.policy)
         plan = plan_nonce_store(url, settings.nonce_url, single_replica=settings.single_replica)
     except StartupRefused as exc:

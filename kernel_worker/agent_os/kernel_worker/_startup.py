@@ -220,13 +220,23 @@ def open_registry(
     return TrustRegistry(store)
 
 
-def check_kernel_key(registry: TrustRegistry, kernel: PublicIdentity) -> None:
-    """Refuse a kernel key that the registry knows as an agent's (or an admin's) key.
+def check_kernel_key(
+    registry: TrustRegistry, kernel: PublicIdentity, *, allow_unregistered: bool = False
+) -> None:
+    """Refuse a kernel key that the registry knows as an agent's (or an admin's) key,
+    or that it does not hold at level KERNEL.
 
     A worker signing verdicts with an agent's key would let that agent allow
     its own actions, and agents pin kernel keys: nobody would accept them.
+    A key the registry does not hold as a live KERNEL is one agents do not pin
+    either (they pin from the same registry): every verdict it signs is
+    dropped and its share of the traffic turns into timeouts. Rotation
+    registers the new key and pins it on every agent *before* a worker uses
+    it. ``allow_unregistered`` (``AGENT_OS_ALLOW_UNREGISTERED_KERNEL_KEY``:
+    agents pinning kernel keys from elsewhere) starts anyway, with a warning.
     """
-    for entry in registry.store.all():
+    entries = registry.store.all()
+    for entry in entries:
         same_key = entry.identity.public_key == kernel.public_key
         if (same_key or entry.agent_id == kernel.agent_id) and entry.level is not TrustLevel.KERNEL:
             what = "key" if same_key else "id"
@@ -236,3 +246,28 @@ def check_kernel_key(registry: TrustRegistry, kernel: PublicIdentity) -> None:
                 f"{entry.level.name}: a kernel needs its own key "
                 "(`agent-os keygen --kernel --id KERNEL_ID --out KEYFILE`)",
             )
+    if any(
+        entry.level is TrustLevel.KERNEL
+        and not entry.revoked
+        and entry.agent_id == kernel.agent_id
+        and entry.identity.public_key == kernel.public_key
+        for entry in entries
+    ):
+        return
+    what = f"kernel key {kernel.agent_id!r} (fingerprint {kernel.fingerprint})"
+    if allow_unregistered:
+        log.warning(
+            "%s is not registered at level KERNEL in the registry; starting anyway "
+            "(AGENT_OS_ALLOW_UNREGISTERED_KERNEL_KEY): agents that do not pin it drop its "
+            "verdicts and time out",
+            what,
+        )
+        return
+    raise StartupRefused(
+        "kernel_key_unregistered",
+        f"{what} is not registered at level KERNEL (live, with this key) in the registry: "
+        "agents pin kernel keys from it, so they would drop every verdict this worker signs "
+        "and time out. Register it (`agent-os trust add KERNEL_ID --from-key KEYFILE --level "
+        "KERNEL`), let every agent pin it, then start the worker; "
+        "AGENT_OS_ALLOW_UNREGISTERED_KERNEL_KEY=true starts anyway",
+    )
