@@ -34,6 +34,8 @@ class BusBase:
     def __init__(self, url: str, max_payload: int) -> None:
         self._url = url
         self._shown = redacted(url)  # for errors and logs
+        #: Where this bus's replies come back, for backends with one reply subject per bus.
+        self._reply_subject = ""
         self._max_payload = max_payload
         self._closing = False
         self._closed = asyncio.Event()
@@ -68,6 +70,9 @@ class BusBase:
     def _check_open(self, *, draining_ok: bool = False) -> None:
         if self._closed.is_set() or (self._closing and not draining_ok):
             raise BusClosed(f"bus {self._shown} is closed")
+
+    #: The prefix of every reply subject of this backend (``_reply_namespace``).
+    reply_prefix = ""
 
     #: Header names (lower-case prefixes) the backend writes on the wire itself,
     #: such as a redelivery's attempt: a caller may not set them.
@@ -137,8 +142,11 @@ class BusBase:
         return await self._reply_address(envelope)
 
     async def _reply_address(self, envelope: Envelope) -> str:
-        """This backend's reply address for ``envelope``; ``_route_request`` uses the same."""
-        raise NotImplementedError
+        """This backend's reply address for ``envelope``; ``_route_request`` uses the same.
+
+        By default the one reply subject of this bus (``_reply_subject``).
+        """
+        return self._reply_subject
 
     def is_reply_address(self, address: str) -> bool:
         """Whether ``address`` lies in this bus's reply namespace (see ``Bus``)."""
@@ -151,7 +159,7 @@ class BusBase:
 
     def _reply_namespace(self) -> str:
         """The prefix every reply address of this backend starts with (never empty)."""
-        raise NotImplementedError
+        return self.reply_prefix
 
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """The key its reply will carry, and how to send ``envelope`` (due by ``deadline``)."""

@@ -98,6 +98,8 @@ _OPTIONS: dict[str, Kind] = {
 class KafkaBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over Kafka (see the module docstring)."""
 
+    reply_prefix = REPLY_PREFIX
+
     #: The record's pseudo-headers (id, subject, attempt, origin, ...): see ``_kafka_codec``.
     reserved_headers = (":",)
 
@@ -297,12 +299,6 @@ class KafkaBus(BusBase):
                         log.warning("dropped a malformed reply: %s", exc)
                         continue
                     waiters.offer(key, reply)
-
-    async def _reply_address(self, envelope: Envelope) -> str:
-        return self._reply_subject
-
-    def _reply_namespace(self) -> str:
-        return REPLY_PREFIX
 
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's reply topic, read from the first request on."""

@@ -60,6 +60,8 @@ def reset_memory_brokers() -> None:
 class MemoryBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over an in-process :class:`Broker`."""
 
+    reply_prefix = INBOX_PREFIX
+
     def __init__(
         self,
         url: str,
@@ -74,7 +76,7 @@ class MemoryBus(BusBase):
         self._drain_timeout = drain_timeout
         self._max_pending = max_pending
         self._consumers: set[Consumer] = set()
-        self._inbox = f"{INBOX_PREFIX}{uuid.uuid4().hex}"
+        self._reply_subject = f"{INBOX_PREFIX}{uuid.uuid4().hex}"
         self._inbox_sub: Consumer | None = None
 
     async def publish(self, envelope: Envelope) -> None:
@@ -102,12 +104,6 @@ class MemoryBus(BusBase):
         self._broker.attach(consumer)
         return consumer
 
-    async def _reply_address(self, envelope: Envelope) -> str:
-        return self._inbox
-
-    def _reply_namespace(self) -> str:
-        return INBOX_PREFIX
-
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """Through this bus's private inbox; ``NoResponders`` at once when nobody listens."""
         if not self._broker.has_responders(envelope.subject):
@@ -115,7 +111,7 @@ class MemoryBus(BusBase):
         if self._inbox_sub is None:
             self._inbox_sub = Consumer(
                 self._broker,
-                self._inbox,
+                self._reply_subject,
                 self._on_reply,
                 None,
                 SubscribeOptions(),
@@ -123,7 +119,7 @@ class MemoryBus(BusBase):
                 grace=0.0,
             )
             self._broker.attach(self._inbox_sub)
-        routed = replace(envelope, reply_to=self._inbox, deadline=deadline)
+        routed = replace(envelope, reply_to=self._reply_subject, deadline=deadline)
 
         async def send() -> None:
             self._broker.route(routed)

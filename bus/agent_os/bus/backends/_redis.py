@@ -108,6 +108,8 @@ _OPTION_TYPES: dict[str, Kind] = {
 class RedisBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over Redis Streams. Make one with :func:`connect`."""
 
+    reply_prefix = REPLY_PREFIX
+
     def __init__(self, url: str, client: aioredis.Redis, **settings: Any) -> None:
         super().__init__(url, settings.get("max_payload", DEFAULT_MAX_PAYLOAD))
         # What the subscriptions use (see ``_redis_sub.Host``).
@@ -175,12 +177,6 @@ class RedisBus(BusBase):
         await sub.start()
         self._subs.append(sub)
         return sub
-
-    async def _reply_address(self, envelope: Envelope) -> str:
-        return self._reply_subject
-
-    def _reply_namespace(self) -> str:
-        return REPLY_PREFIX
 
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's reply stream, read by one task."""

@@ -105,6 +105,8 @@ class _Route:
 class SqsBus(BusBase):
     """A :class:`~agent_os.bus.Bus` over SQS queues; see the module docstring."""
 
+    reply_prefix = INBOX_PREFIX
+
     def __init__(
         self,
         url: str,
@@ -123,7 +125,7 @@ class SqsBus(BusBase):
         self.wait_time, self.drain_timeout = wait_time, drain_timeout
         self._route_ttl = route_ttl
         self._client_id = uuid.uuid4().hex[:16]
-        self._inbox_subject = f"{INBOX_PREFIX}{self._client_id}"
+        self._reply_subject = f"{INBOX_PREFIX}{self._client_id}"
         self._inbox: SqsSubscription | None = None
         self._inbox_lock = asyncio.Lock()
         self._subs: set[SqsSubscription] = set()
@@ -285,19 +287,13 @@ class SqsBus(BusBase):
         except BusError as exc:
             log.warning("could not delete private queue %s: %s", sub.url, exc)
 
-    async def _reply_address(self, envelope: Envelope) -> str:
-        return self._inbox_subject
-
-    def _reply_namespace(self) -> str:
-        return INBOX_PREFIX
-
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With ``reply_to`` = this bus's inbox queue, created by the first request."""
 
         async def send() -> None:
             if self._inbox is None:
                 await self._open_inbox()
-            await self.publish(replace(envelope, reply_to=self._inbox_subject, deadline=deadline))
+            await self.publish(replace(envelope, reply_to=self._reply_subject, deadline=deadline))
 
         return envelope.id, send
 
@@ -306,7 +302,7 @@ class SqsBus(BusBase):
             if self._inbox is None:
                 inbox = SqsSubscription(
                     self,
-                    self._inbox_subject,
+                    self._reply_subject,
                     None,
                     SubscribeOptions(ack_wait=30.0),
                     "inbox",
