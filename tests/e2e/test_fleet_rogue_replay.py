@@ -34,7 +34,7 @@ from agent_os.trust import MemoryNonceStore, SignedMessage
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
-BACKENDS = selected_backends(("memory", "nats", "redis", "kafka"))
+BACKENDS = selected_backends(("memory", "nats", "redis", "kafka", "sqs"))
 N = 20
 WAIT = 10.0
 #: Whose copy of a request the worker's current task is judging: "agent" or "rogue".
@@ -52,7 +52,9 @@ class Rogue:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def handler(self, delivery: Delivery) -> None:
-        envelope = delivery.envelope
+        await self.copy(delivery.envelope)
+
+    async def copy(self, envelope: Envelope) -> None:
         request_id = SignedMessage.from_bytes(envelope.body).id
         if request_id in self.copied:  # its own copy, read back from the subject
             return
@@ -78,6 +80,9 @@ class Race:
         self.own_answered: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         #: (request id, whose copy, reply subject) of every verdict sent.
         self.sent: list[tuple[str, str, str | None]] = []
+        #: On SQS, where reading a queue hides a message from the workers: the rogue, tapped
+        #: in the workers' process, sees each request as a worker takes it.
+        self.tap: Rogue | None = None
         #: The replay denies the agent has dropped so far (set once its client exists).
         self.dropped_replays: Callable[[], int] = lambda: 0
 
@@ -93,6 +98,8 @@ class RaceWorker(Worker):
         own = envelope.id == request_id  # the client sends a request under its id
         COPY.set("agent" if own else "rogue")
         if own:
+            if self.race.tap is not None:
+                await self.race.tap.copy(envelope)
             await asyncio.wait_for(self.race.rogue_judged[request_id].wait(), WAIT)
         await super()._handle(delivery)
 
@@ -122,9 +129,12 @@ async def test_a_racing_replay_neither_steals_the_verdict_nor_denies_the_agent(
         f.stack.push_async_callback(rogue_bus.close)
         rogue = Rogue(f, rogue_bus)
         # A fan-out reader of the subject; on Kafka a consumer group of its own.
-        group = f"rogue-{new_id()}" if backend == "kafka" else None
-        await rogue_bus.subscribe(f.subject, rogue.handler, group=group)
         RaceWorker.race = race = Race()
+        if backend == "sqs":
+            race.tap = rogue
+        else:
+            group = f"rogue-{new_id()}" if backend == "kafka" else None
+            await rogue_bus.subscribe(f.subject, rogue.handler, group=group)
         nonces = MemoryNonceStore()  # one replay memory for the fleet
         workers = [await f.start_worker(factory=RaceWorker, nonces=nonces) for _ in range(2)]
         client = await f.client(timeout=WAIT)
