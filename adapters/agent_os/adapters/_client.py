@@ -232,8 +232,11 @@ class KernelClient:
                 refused.append(verdict)
                 self.dropped[verdict] += 1
                 self._observer.dropped(verdict)
-                log.warning("request %s: dropped a reply that is no valid verdict (%s)",
-                            message.id, verdict)  # fmt: skip
+                if verdict in _UNPINNED:
+                    _log_unpinned(message.id, reply.body, verdict)
+                else:
+                    log.warning("request %s: dropped a reply that is no valid verdict (%s)",
+                                message.id, verdict)  # fmt: skip
                 return False
             accepted.append(verdict)
             return True
@@ -288,6 +291,22 @@ class KernelClient:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+#: Why a reply signed by a key this agent does not pin is dropped.
+_UNPINNED = frozenset({"unknown_agent", "bad_signature"})
+
+
+def _log_unpinned(request_id: str, body: bytes, reason: str) -> None:
+    """Name the kernel a dropped verdict claims to come from: a worker serving with a key
+    the agents do not pin (a rotation done in the wrong order) shows up here as timeouts."""
+    sender = SignedMessage.from_bytes(body).sender_id
+    which = "an unpinned key" if reason == "unknown_agent" else "a key other than the pinned one"
+    log.warning(
+        "request %s: dropped a verdict signed as kernel %r with %s (%s): if %r is one of your "
+        "workers, every agent must pin its key before it serves, or its verdicts time out",
+        request_id, sender, which, reason, sender,
+    )  # fmt: skip
 
 
 def seal(content: Mapping[str, Any], sign: Callable[[bytes], bytes]) -> str:

@@ -19,6 +19,10 @@ through a queue per subscriber), and listens to the others:
   once) and once more as it leaves; a single-replica worker, and any worker
   that hears one, also every ``interval`` seconds; a peer not heard from for
   three of its intervals is gone;
+* a peer with another kernel id on the same subject and group is logged as
+  a warning naming both ids and key fingerprints (agents pinning only one
+  key time out on the other's verdicts); it is no readiness failure, since a
+  key rotation runs both keys for a while (see docs/deploy.md);
 * a single-replica worker that hears a live peer on its subject and group
   refuses to start (``second_replica``, when heard within ``wait`` seconds of
   its start) or, later, fails readiness (``replicas``) with an error in the
@@ -124,6 +128,8 @@ class Presence:
         self._beat: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self.ignored = 0
+        #: Peers heard serving this subject and group under another kernel id.
+        self.other_kernels = 0
         self._told: set[str] = set()  # senders whose ignored announcements were logged
 
     @property
@@ -281,6 +287,19 @@ class Presence:
                 "worker %s/%s declares itself the only replica on %s, beside this one: it "
                 "must not serve",
                 peer.kernel_id, peer.instance, self._subject,
+            )  # fmt: skip
+        elif peer.kernel_id != self._identity.agent_id:
+            self.other_kernels += 1
+            entry = self._registry.get(peer.kernel_id)
+            theirs = entry.identity.fingerprint if entry is not None else "?"
+            # A warning, not a readiness failure: a key rotation runs both keys for a while,
+            # and anyone holding a KERNEL key could otherwise take the whole fleet out.
+            log.warning(
+                "worker %s/%s (key %s) serves %s (group %s) beside this worker %s (key %s): "
+                "agents that pin only one of the two keys drop the other's verdicts and time "
+                "out. Expected only during a key rotation, after every agent pins the new key",
+                peer.kernel_id, peer.instance, theirs, self._subject, self._group,
+                self._identity.agent_id, self._identity.fingerprint,
             )  # fmt: skip
         else:
             log.info("worker %s/%s also serves %s", peer.kernel_id, peer.instance, self._subject)
