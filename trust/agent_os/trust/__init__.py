@@ -12,6 +12,7 @@ rate limiter are built on, which import ``redis`` only when built.
 """
 
 from ._errors import KeyFileError, MalformedMessage, TrustError
+from ._file_store import FileTrustStore
 from ._identity import AgentIdentity, PublicIdentity
 from ._json import StrictJSONError, strict_loads
 from ._message import SignedMessage
@@ -20,13 +21,7 @@ from ._nonces_nats import JetStreamNonceStore
 from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
 from ._redis_checks import RedisChecks
 from ._registry import TrustRegistry, VerificationResult
-from ._store import (
-    FileTrustStore,
-    MemoryTrustStore,
-    TrustEntry,
-    TrustLevel,
-    TrustStore,
-)
+from ._store import MemoryTrustStore, TrustEntry, TrustLevel, TrustStore
 
 __all__ = [
     "AgentIdentity",
