@@ -5,7 +5,7 @@ and deny forms, and the history of decisions (``/history``). New items appear
 without a reload: ``/events`` is a server-sent event stream that says when the
 queue changed, and the page fetches ``/fragment/queue``. Every page needs a
 logged-in reviewer (see ``_console_auth``): without one the answer is 401 and
-the login form. Every form carries a CSRF token.
+the login form. Every form carries a CSRF token (see ``_console_pages``).
 
 A decision is signed by the console's key on behalf of the logged-in reviewer
 (their name is in the signed message and the store), applied with
@@ -28,29 +28,27 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import jinja2
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agent_os.audit import AuditPublisher
 from agent_os.bus import Bus, connect
 from agent_os.observability import Metrics
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
 
-from ._console_auth import CSRF_COOKIE, SESSION_COOKIE, Sessions, load_tokens
+from ._console_auth import load_tokens
 from ._console_metrics import instrumented
+from ._console_pages import Pages, clock, queue_rows
 from ._decision import sign_decision
 from ._desk import ReviewDesk
 from ._errors import DecisionRefused, ReviewError
-from ._item import ReviewItem, Status, format_age
+from ._item import Status, format_age
 from ._queue import take_decision
 from ._store import ReviewStore, open_review_store
 from ._verdicts import final_verdict, outcome_event
@@ -59,11 +57,6 @@ __all__ = ["ConsoleConfig", "create_app", "serve", "store_ready"]
 
 log = logging.getLogger("agent_os.review.console")
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 #: Seconds between the console's looks at the store (live updates, expiry).
 REFRESH = 1.0
 
@@ -121,10 +114,6 @@ _DONE = {
 }
 
 
-def _clock(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-
-
 async def store_ready(store: ReviewStore) -> bool | str:
     """Readiness of the console: its review store answers."""
     try:
@@ -134,15 +123,16 @@ async def store_ready(store: ReviewStore) -> bool | str:
     return True
 
 
-def _args_preview(item: ReviewItem) -> str:
-    text = json.dumps(dict(item.args), ensure_ascii=False)
-    return text if len(text) <= 160 else text[:159] + "\u2026"
-
-
 class _Console:
     def __init__(self, config: ConsoleConfig) -> None:
         self.config = config
-        self.sessions = Sessions(config.identity)
+        self.pages = Pages(
+            identity=config.identity,
+            registry=config.registry,
+            tokens=config.tokens,
+            auth_header=config.auth_header,
+            secure_cookies=config.secure_cookies,
+        )
         self.bus: Bus | None = None
         self.audit: AuditPublisher | None = None
         self.desk: ReviewDesk | None = None
@@ -200,107 +190,26 @@ class _Console:
         if self.config.metrics is not None:
             self.config.metrics.review_decision(outcome)
 
-    # -- who is asking ------------------------------------------------------------------
-
-    def reviewer(self, request: Request) -> str | None:
-        """The authenticated reviewer of ``request``, or ``None``."""
-        config = self.config
-        if config.auth_header is not None:
-            name = request.headers.get(config.auth_header)
-        else:
-            assert config.tokens is not None
-            name = None
-            auth = request.headers.get("authorization", "")
-            if auth.lower().startswith("bearer "):
-                name = config.tokens.get(auth[7:].strip())
-            if name is None:
-                name = self.sessions.reviewer(request.cookies.get(SESSION_COOKIE))
-        if not name or config.registry.level(name) is not TrustLevel.REVIEWER:
-            return None
-        return name
-
-    def render(
-        self, request: Request, template: str, http_status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        nonce = request.cookies.get(CSRF_COOKIE) or self.sessions.new_nonce()
-        body = _TEMPLATES.get_template(template).render(
-            csrf=self.sessions.csrf_token(nonce),
-            reviewer=context.pop("reviewer", None),
-            proxy_login=self.config.auth_header is not None,
-            **context,
-        )
-        response = HTMLResponse(body, status_code=http_status)
-        if request.cookies.get(CSRF_COOKIE) != nonce:
-            response.set_cookie(
-                CSRF_COOKIE,
-                nonce,
-                httponly=True,
-                samesite="strict",
-                secure=self.config.secure_cookies,
-            )
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-        )
-        return response
-
-    def unauthorized(self, request: Request, message: str = "") -> HTMLResponse:
-        return self.render(request, "login.html", 401, message=message)
-
-    async def csrf_checked(self, request: Request) -> dict[str, str] | None:
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        if not self.sessions.csrf_ok(request.cookies.get(CSRF_COOKIE), fields.get("csrf")):
-            return None
-        return fields
-
-    def rows(self, now: float) -> list[dict[str, Any]]:
-        return [
-            {
-                "item": item,
-                "what": item.action + (f" / {item.tool}" if item.tool else ""),
-                "args": _args_preview(item),
-                "age": format_age(now - item.created_at),
-                "left": format_age(item.deadline - now),
-                "urgent": item.deadline - now < 120,
-                "approvals": f"{len(item.approvers())}/{item.approvals}",
-            }
-            for item in self.config.store.pending(now)
-        ]
-
-
-def _page(
-    console: _Console, handler: Callable[[Request, str], Awaitable[Response]]
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        who = console.reviewer(request)
-        if who is None:
-            return console.unauthorized(request)
-        return await handler(request, who)
-
-    return endpoint
-
 
 def create_app(config: ConsoleConfig) -> Starlette:
     """The console as an ASGI app (its lifespan connects the bus and starts a desk)."""
     console = _Console(config)
+    pages = console.pages
 
     async def queue(request: Request, who: str) -> Response:
-        rows = await asyncio.to_thread(console.rows, time.time())
-        return console.render(request, "queue.html", reviewer=who, rows=rows)
+        rows = await asyncio.to_thread(queue_rows, config.store, time.time())
+        return pages.render(request, "queue.html", reviewer=who, rows=rows)
 
     async def fragment(request: Request, who: str) -> Response:
-        rows = await asyncio.to_thread(console.rows, time.time())
-        return console.render(request, "_rows.html", reviewer=who, rows=rows)
+        rows = await asyncio.to_thread(queue_rows, config.store, time.time())
+        return pages.render(request, "_rows.html", reviewer=who, rows=rows)
 
     async def item(request: Request, who: str) -> Response:
         found = await asyncio.to_thread(config.store.find, request.path_params["ticket"])
         if found is None:
-            return console.render(request, "error.html", 404, reviewer=who, message="No such item.")
+            return pages.render(request, "error.html", 404, reviewer=who, message="No such item.")
         now = time.time()
-        return console.render(
+        return pages.render(
             request,
             "item.html",
             reviewer=who,
@@ -311,24 +220,24 @@ def create_app(config: ConsoleConfig) -> Starlette:
             args=json.dumps(dict(found.args), indent=2, ensure_ascii=False),
             age=format_age(now - found.created_at),
             left=format_age(found.deadline - now),
-            created=_clock(found.created_at),
-            deadline=_clock(found.deadline),
-            decided=_clock(found.decided_at),
-            clock=_clock,
+            created=clock(found.created_at),
+            deadline=clock(found.deadline),
+            decided=clock(found.decided_at),
+            clock=clock,
             # Only fixed texts: a link cannot put words of its own on the page.
             message=_DONE.get(request.query_params.get("done", ""), ""),
         )
 
     async def decide(request: Request, who: str) -> Response:
-        fields = await console.csrf_checked(request)
+        fields = await pages.csrf_checked(request)
         if fields is None:
-            return console.render(
+            return pages.render(
                 request, "error.html", 403, reviewer=who, message="CSRF token missing or wrong."
             )
         ticket = request.path_params["ticket"]
         choice = fields.get("decision")
         if choice not in ("approve", "deny"):
-            return console.render(request, "error.html", 400, reviewer=who, message="Bad decision.")
+            return pages.render(request, "error.html", 400, reviewer=who, message="Bad decision.")
         signed = sign_decision(
             config.identity,
             ticket,
@@ -343,16 +252,14 @@ def create_app(config: ConsoleConfig) -> Starlette:
             )
         except DecisionRefused as exc:
             console.decided("refused")
-            return console.render(
-                request, "error.html", 409, reviewer=who, message=f"Refused: {exc}"
-            )
+            return pages.render(request, "error.html", 409, reviewer=who, message=f"Refused: {exc}")
         done = settled.status.value if settled.status.final else "recorded"
         console.decided(done)
         return RedirectResponse(f"/item/{ticket}?done={done}", status_code=303)
 
     async def history(request: Request, who: str) -> Response:
         items = await asyncio.to_thread(config.store.history, 200)
-        return console.render(request, "history.html", reviewer=who, items=items, clock=_clock)
+        return pages.render(request, "history.html", reviewer=who, items=items, clock=clock)
 
     async def events(request: Request, who: str) -> Response:
         return StreamingResponse(
@@ -361,59 +268,25 @@ def create_app(config: ConsoleConfig) -> Starlette:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def login_page(request: Request) -> Response:
-        if console.reviewer(request) is not None:
-            return RedirectResponse("/", status_code=303)
-        return console.unauthorized(request)
-
-    async def login(request: Request) -> Response:
-        fields = await console.csrf_checked(request)
-        if fields is None:
-            return console.render(
-                request, "login.html", 403, message="CSRF token missing or wrong."
-            )
-        tokens = config.tokens or {}
-        name = tokens.get(fields.get("token", "").strip())
-        if name is None or config.registry.level(name) is not TrustLevel.REVIEWER:
-            return console.unauthorized(request, "Unknown token, or not a reviewer.")
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            console.sessions.issue(name),
-            httponly=True,
-            samesite="strict",
-            secure=config.secure_cookies,
-        )
-        return response
-
-    async def logout(request: Request) -> Response:
-        if await console.csrf_checked(request) is None:
-            return console.render(
-                request, "error.html", 403, message="CSRF token missing or wrong."
-            )
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
-        return response
-
     async def store_down(request: Request, exc: Exception) -> Response:
         # A store that cannot be reached is a page saying so, never a decision taken.
         log.warning("review store: %s", exc)
         message = f"The review store is unavailable: {exc}"
-        return console.render(request, "error.html", 503, message=message)
+        return pages.render(request, "error.html", 503, message=message)
 
     observed, middleware = instrumented(config.metrics, config.store)
     return Starlette(
         routes=[
             *observed,
-            Route("/", _page(console, queue)),
-            Route("/fragment/queue", _page(console, fragment)),
-            Route("/item/{ticket}", _page(console, item)),
-            Route("/item/{ticket}/decide", _page(console, decide), methods=["POST"]),
-            Route("/history", _page(console, history)),
-            Route("/events", _page(console, events)),
-            Route("/login", login_page),
-            Route("/login", login, methods=["POST"]),
-            Route("/logout", logout, methods=["POST"]),
+            Route("/", pages.page(queue)),
+            Route("/fragment/queue", pages.page(fragment)),
+            Route("/item/{ticket}", pages.page(item)),
+            Route("/item/{ticket}/decide", pages.page(decide), methods=["POST"]),
+            Route("/history", pages.page(history)),
+            Route("/events", pages.page(events)),
+            Route("/login", pages.login_page),
+            Route("/login", pages.login, methods=["POST"]),
+            Route("/logout", pages.logout, methods=["POST"]),
         ],
         middleware=middleware,
         lifespan=console.lifespan,
