@@ -12,11 +12,13 @@ listener on the named subject hears nothing either way.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+from review_support import ReviewSetup
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import ERROR_CODE_HEADER, Envelope, connect, new_id
+from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
     KERNEL_RECIPIENT,
     Decision,
@@ -25,6 +27,7 @@ from agent_os.kernel_worker import (
     action_content,
     load_policy,
 )
+from agent_os.review import WAIT_RECIPIENT, WAIT_SUBJECT
 from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
 from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
@@ -83,6 +86,41 @@ async def test_verdicts_go_only_into_the_reply_namespace(url: str) -> None:
         verdict = await client.check("file_read", {"path": "/srv/a"})
         assert verdict.decision is Decision.ALLOW
         assert worker.bad_reply_addresses == 4 and heard == []
+    finally:
+        await worker.shutdown()
+        await agent_bus.close()
+        await worker_bus.close()
+
+
+async def test_a_review_desk_answers_polls_only_into_the_reply_namespace(
+    url: str, tmp_path: Path
+) -> None:
+    setup = ReviewSetup(tmp_path)
+    worker, worker_bus = await setup.worker(url)
+    client, agent_bus = await setup.client(url)
+    heard: list[Envelope] = []
+
+    async def listen(delivery: Delivery) -> None:
+        heard.append(delivery.envelope)
+        await delivery.ack()
+
+    target = f"agentos.test.{new_id()}.control"
+    try:
+        await agent_bus.subscribe(target, listen)
+        pending = await client.check("deploy", {"target": "eu"}, wait_review=False)
+        assert pending.ticket is not None
+        await setup.cli("deny", pending.ticket, "--comment", "no")
+        # Polls for the decided ticket naming a control subject, unsigned and signed.
+        for signed in ({}, {"reply_to": target}):
+            ask = {"ticket": pending.ticket, "request_id": pending.request_id, "wait": 0,
+                   **signed}  # fmt: skip
+            body = SignedMessage.create(setup.agent, WAIT_RECIPIENT, ask).to_bytes()
+            await agent_bus.publish(
+                Envelope(WAIT_SUBJECT, body, reply_to=target, deadline=time.time() + 10)
+            )
+        final = await client.wait(pending, timeout=10)
+        assert final.decision is Decision.DENY and final.code == "review_denied"
+        assert heard == []
     finally:
         await worker.shutdown()
         await agent_bus.close()

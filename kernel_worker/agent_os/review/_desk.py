@@ -156,6 +156,11 @@ class ReviewDesk(Service):
             # Answered on the reply subject the agent signed, under its poll's id: a copy
             # of the poll published with another reply subject learns nothing.
             envelope = dataclasses.replace(envelope, reply_to=signed_reply, id=message.id)
+        if not self._bus.is_reply_address(envelope.reply_to or ""):
+            # Answering would publish, with this desk's broker rights, wherever it says.
+            log.warning("review wait from %s refused: reply_to %r is not a reply address",
+                        message.sender_id, envelope.reply_to)  # fmt: skip
+            return
         waiter = _Waiter(envelope, message.sender_id, request_id, time.monotonic() + window)
         try:
             item = await asyncio.to_thread(self._store.get, ticket)

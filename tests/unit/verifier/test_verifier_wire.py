@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent_os.bus import Bus, Envelope, connect
+from agent_os.bus import ERROR_CODE_HEADER, Bus, Delivery, Envelope, connect
 from agent_os.trust import AgentIdentity, SignedMessage, TrustLevel, TrustRegistry
 from agent_os.verifier import (
     CMVK_SUBJECT,
@@ -20,6 +20,7 @@ from agent_os.verifier import (
     VerifierWorker,
 )
 from agent_os.verifier._wire import parse_request, request_content
+from tests.eventually import eventually
 from tests.unit.verifier.vendor_server import Instant
 
 AGENT = AgentIdentity.create("wire-client", "client", [])
@@ -134,3 +135,30 @@ async def test_a_fault_of_the_worker_is_a_signed_internal_error() -> None:
             await verifier.verify_consensus("q")
     await b.close()
     assert info.value.code == "internal_error"
+
+
+async def test_a_reply_address_outside_the_reply_namespace_is_dead_lettered(bus: Bus) -> None:
+    heard: list[Envelope] = []
+    dead: list[Envelope] = []
+
+    def into(found: list[Envelope]) -> Any:
+        async def handler(delivery: Delivery) -> None:
+            found.append(delivery.envelope)
+            await delivery.ack()
+
+        return handler
+
+    target = "agentos.v1.audit.cmvk-wire"
+    await bus.subscribe(target, into(heard))
+    await bus.subscribe(f"{CMVK_SUBJECT}.dlq", into(dead), group="dlq-reader")
+    message = SignedMessage.create(
+        AGENT, VERIFIER_RECIPIENT, request_content("q", ("fixed:a", "fixed:b"), 0.8, 2)
+    )
+    envelope = Envelope(CMVK_SUBJECT, message.to_bytes(), reply_to=target,
+                        deadline=time.time() + 5)  # fmt: skip
+    await bus.publish(envelope)
+    letters = await eventually(
+        lambda: [d for d in dead if d.id == envelope.id], 5.0, "the dead letter"
+    )
+    assert letters[0].headers[ERROR_CODE_HEADER] == "bad_reply_to"
+    assert heard == []

@@ -140,6 +140,12 @@ class VerifierWorker(Service):
     async def _handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
         now = time.time()
+        if envelope.reply_to is not None and not self._bus.is_reply_address(envelope.reply_to):
+            # It would publish the signed result, with our broker rights, wherever it says.
+            log.warning("request %s: reply_to %r is not a reply address; dead-lettered",
+                        envelope.id, envelope.reply_to)  # fmt: skip
+            await delivery.reject("bad_reply_to", "reply_to is not a reply address of this bus")
+            return
         if len(envelope.body) > MAX_REQUEST_BYTES:
             await delivery.reject("payload_too_large", "request too large")
             return
