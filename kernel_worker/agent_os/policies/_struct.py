@@ -32,7 +32,6 @@ rule, reason, matched)``; the engine keeps the strongest.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import re2
@@ -42,14 +41,21 @@ from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_
 from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
-from agent_os.policies.analysis._shell import ShellReport, analyse_shell
 from agent_os.policies.analysis._shell_ops import persistence_target
 from agent_os.policies.analysis._sql import analyse_sql, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._struct_texts import (
+    SHELL_LANGUAGES,
+    all_strings,
+    gate_data,
+    is_shell_source,
+    language_of,
+    shell_report,
+)
 from ._types import Signal
 
-__all__ = ["Offer", "Structural", "all_strings"]
+__all__ = ["Offer", "Structural"]
 
 Offer = Callable[[int, Signal, str, str, str | None], None]
 _SQL_ACTIONS = frozenset({"sql"})
@@ -69,49 +75,6 @@ _SHELL_WORK = 4_096
 # The SQL analyser's budget for one text (``_sql``: 8 KB), spent the same way.
 _SQL_TEXTS = 32
 _SQL_CHARS = 8_192
-
-
-def all_strings(node: object, out: list[str], depth: int = 0) -> None:
-    """Every string inside ``node`` (keys of mappings excluded), depth-first, bounded."""
-    if depth > 64:
-        return
-    if isinstance(node, str):
-        out.append(node)
-    elif isinstance(node, Mapping):
-        for value in node.values():
-            all_strings(value, out, depth + 1)
-    elif isinstance(node, list | tuple):
-        for item in node:
-            all_strings(item, out, depth + 1)
-
-
-_SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh", "dash", "ksh", "console"})
-
-
-@lru_cache(maxsize=1024)
-def _shell_report(text: str) -> ShellReport:
-    """:func:`analyse_shell`, remembered for repeated command texts (as ``_sql`` remembers
-    parses): agents send the same commands again and again. The report is read, never
-    changed, by :meth:`Structural._shell_text`; texts are at most ``_SHELL_CHARS`` long."""
-    return analyse_shell(text)
-
-
-def _gate_data(groups: Mapping[str, list[str]]) -> bool:
-    """Could any field of unknown meaning hold SQL worth reading? (one gate pass for all)"""
-    data = groups.get("data")
-    return data is not None and bool(data) and sql_gate("\n;\n".join(data))
-
-
-def _language(args: object) -> str:
-    if not isinstance(args, Mapping):
-        return ""
-    language = args.get("language", args.get("lang", ""))
-    return language.strip().lower() if isinstance(language, str) else ""
-
-
-def _is_shell_source(args: object) -> bool:
-    """A ``code_exec`` in another language (``language: python``) is not shell text."""
-    return _language(args) in _SHELL_LANGUAGES
 
 
 def _compile_set(regexes: list[str]) -> Any:
@@ -214,7 +177,7 @@ class Structural:
             for text in groups.get("sql", ()):
                 if sql_gate(text):
                     return True
-            if _gate_data(groups):
+            if gate_data(groups):
                 return True
         if self._shell and (kind in _SHELL_ACTIONS or "command" in groups):
             return True
@@ -231,14 +194,14 @@ class Structural:
             if kind in _SQL_ACTIONS and not texts:
                 texts = []
                 all_strings(args, texts)
-            data = groups.get("data", ()) if _gate_data(groups) else ()
+            data = groups.get("data", ()) if gate_data(groups) else ()
             self._sql_texts([*(texts or ()), *data], kind in _SQL_ACTIONS, offer, base)
         if self._shell:
             # The classification's reading (argv joined, ``commands`` lists) when it has one.
             texts = groups.get("command")
             if (
                 kind in _SHELL_ACTIONS
-                and _is_shell_source(args)
+                and is_shell_source(args)
                 and not texts
                 and "code" not in groups
             ):
@@ -248,8 +211,8 @@ class Structural:
                 self._shell_texts(texts, offer, base)
         if self._code:
             texts = groups.get("code")
-            language = _language(args)
-            if kind == "code_exec" and language not in _SHELL_LANGUAGES and not texts:
+            language = language_of(args)
+            if kind == "code_exec" and language not in SHELL_LANGUAGES and not texts:
                 texts = []
                 all_strings(args, texts)
             unknown = groups.get("data")
@@ -344,7 +307,7 @@ class Structural:
 
     def _shell_text(self, text: str, offer: Offer, base: int) -> int:
         """Offer the hits of one command text; returns the characters the analyser lexed."""
-        report = _shell_report(text)  # within the budget: at most _SHELL_CHARS long
+        report = shell_report(text)  # within the budget: at most _SHELL_CHARS long
         for check_id, excerpt in report.findings.items():
             self._offer_check(check_id, excerpt, offer, base)
         if self._command_set is not None:

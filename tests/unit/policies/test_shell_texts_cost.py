@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import agent_os.policies._struct as struct
+import agent_os.policies._struct_texts as struct_texts
 from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell import ShellReport, analyse_shell
 from agent_os.policies.analysis._sql import analyse_sql
@@ -35,10 +36,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         seen.append(text)
         return analyse_shell(text)
 
-    monkeypatch.setattr(struct, "analyse_shell", counted)
-    struct._shell_report.cache_clear()  # count analyses, not remembered reports
+    monkeypatch.setattr(struct_texts, "analyse_shell", counted)
+    struct_texts.shell_report.cache_clear()  # count analyses, not remembered reports
     yield seen
-    struct._shell_report.cache_clear()
+    struct_texts.shell_report.cache_clear()
 
 
 def tool(**args: Any) -> tuple[str, str | None]:
