@@ -130,6 +130,7 @@ class NatsBus(BusBase):
         self._stream_lock = asyncio.Lock()  # also guards making the reply inbox
         self._subs: list[FanoutSubscription | WorkSubscription] = []
         self._inbox = ""
+        self._namespace = ""  # the reply namespace, see _reply_namespace
         self._inbox_sub: Any = None
         self._captured: set[str] = set()  # subjects a stream keeps (seen from publish acks)
         self._dead_letter_subjects: set[str] = set()
@@ -259,7 +260,9 @@ class NatsBus(BusBase):
 
     def _reply_namespace(self) -> str:
         """The client's inbox prefix (``inbox_prefix``, ``_INBOX`` by default) and a dot."""
-        return self.nc.new_inbox().rpartition(".")[0] + "."
+        if not self._namespace:  # fixed at connect; new_inbox() costs microseconds
+            self._namespace = self.nc.new_inbox().rpartition(".")[0] + "."
+        return self._namespace
 
     async def _route_request(self, envelope: Envelope, deadline: float) -> Route:
         """With a private inbox as ``reply_to``; the reply comes back under its token."""
