@@ -35,7 +35,6 @@ reviewers. Callbacks are not used: they cannot stop a tool.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +49,15 @@ from langgraph.types import Command, interrupt
 
 from agent_os.kernel_worker import Decision, Verdict
 
-from ._core import KernelArg, OnDeny, ToolCall, ToolGovernor, annotations_of
+from ._core import KernelArg, OnDeny, ToolCall, ToolGovernor
 from ._errors import UnsupportedObject
+from ._langchain_calls import (
+    already_judged,
+    injected_args,
+    judging,
+    request_call,
+    tool_input_call,
+)
 from ._langchain_review import (
     REVIEW_INTERRUPT,
     HeldCalls,
@@ -65,12 +71,6 @@ __all__ = ["REVIEW_INTERRUPT", "LangChainKernel"]
 ToolResult = ToolMessage | Command[Any]
 _PATCH = "__agent_os_governed__"
 _HOOKS = "__agent_os_hooks__"
-
-#: The tool call a hook already judged and is now running (name, id, arguments): its tool
-#: skips a second check, unless something between the two changed the arguments.
-_judged: contextvars.ContextVar[tuple[str, str | None, dict[str, Any]] | None] = (
-    contextvars.ContextVar("agent_os_judged", default=None)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +152,7 @@ class LangChainKernel(ToolGovernor):
             run, arun = previous.run, previous.arun  # re-wrapping replaces the kernel
         else:
             run, arun = tool.run, tool.arun
-        patch = _Patch(self, run, arun, _injected_args(tool))
+        patch = _Patch(self, run, arun, injected_args(tool))
 
         def governed_run(tool_input: Any, *args: Any, **kwargs: Any) -> Any:
             return patch.kernel._run_tool(tool, patch, tool_input, args, kwargs)
@@ -215,17 +215,14 @@ class LangChainKernel(ToolGovernor):
         self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], ToolResult]
     ) -> ToolResult:
         """A ToolNode ``wrap_tool_call`` hook: judge, then run the call only if allowed."""
-        call, unread = self._request_call(request)
-        if unread is None and _judged.get() == _judged_key(call):
+        call, unread = request_call(request)
+        if already_judged(call, unread):
             return handler(request)  # an outer hook of ours judged this very call
         verdict = self._governed(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)
-        token = _judged.set(_judged_key(call))
-        try:
+        with judging(call):
             return handler(request)
-        finally:
-            _judged.reset(token)
 
     async def awrap_tool_call(
         self,
@@ -233,35 +230,14 @@ class LangChainKernel(ToolGovernor):
         handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
     ) -> ToolResult:
         """A ToolNode ``awrap_tool_call`` hook: the async :meth:`wrap_tool_call`."""
-        call, unread = self._request_call(request)
-        if unread is None and _judged.get() == _judged_key(call):
+        call, unread = request_call(request)
+        if already_judged(call, unread):
             return await handler(request)
         verdict = await self._agoverned(call, unread)
         if not verdict.allowed:
             return self._refusal(call, verdict)
-        token = _judged.set(_judged_key(call))
-        try:
+        with judging(call):
             return await handler(request)
-        finally:
-            _judged.reset(token)
-
-    def _request_call(self, request: ToolCallRequest) -> tuple[ToolCall, Verdict | None]:
-        """The model's call a hook got; with a deny when it cannot be read."""
-        tool_call = request.tool_call
-        try:
-            tool = request.tool
-            args = tool_call["args"]
-            call = ToolCall(
-                tool=str(tool_call["name"]),
-                args=args if isinstance(args, Mapping) else {"input": args},
-                tool_class=None if tool is None else type(tool).__name__,
-                annotations=None if tool is None else annotations_of(tool.metadata),
-                call_id=tool_call.get("id"),
-            )
-        except Exception:
-            placeholder = ToolCall(str(tool_call.get("name", "?")), {}, call_id=tool_call.get("id"))
-            return placeholder, _unreadable()
-        return call, None
 
     def _refusal(self, call: ToolCall, verdict: Verdict) -> ToolMessage:
         text = self.refuse(call, verdict)
@@ -316,36 +292,12 @@ class LangChainKernel(ToolGovernor):
 
     # -- governed tools --------------------------------------------------------------
 
-    def _tool_call(
-        self, tool: BaseTool, patch: _Patch, tool_input: Any, call_id: str | None
-    ) -> tuple[ToolCall, Verdict | None]:
-        """The call a wrapped tool was given; with a deny when it cannot be read."""
-        try:
-            if isinstance(tool_input, Mapping):
-                args: Mapping[str, Any] = {
-                    k: v for k, v in tool_input.items() if k not in patch.injected
-                }
-            else:
-                # A string input goes to the tool's one parameter, as LangChain passes it.
-                names = list(tool.args)
-                args = {names[0] if len(names) == 1 else "input": tool_input}
-            call = ToolCall(
-                tool=tool.name,
-                args=args,
-                tool_class=type(tool).__name__,
-                annotations=annotations_of(tool.metadata),
-                call_id=call_id,
-            )
-        except Exception:
-            return ToolCall(tool.name, {}, call_id=call_id), _unreadable()
-        return call, None
-
     def _to_judge(
         self, tool: BaseTool, patch: _Patch, tool_input: Any, kwargs: dict[str, Any]
     ) -> tuple[ToolCall, Verdict | None] | None:
         """The call still to judge (with a deny when unreadable); ``None`` when a hook judged it."""
-        call, unread = self._tool_call(tool, patch, tool_input, kwargs.get("tool_call_id"))
-        if unread is None and _judged.get() == _judged_key(call):
+        call, unread = tool_input_call(tool, patch.injected, tool_input, kwargs.get("tool_call_id"))
+        if already_judged(call, unread):
             return None
         return call, unread
 
@@ -416,22 +368,3 @@ def _is_agent_executor(target: Any) -> bool:
     except ImportError:
         return False
     return isinstance(target, AgentExecutor)
-
-
-def _injected_args(tool: BaseTool) -> frozenset[str]:
-    """The arguments a tool gets from the framework (state, runtime), not from the model."""
-    try:
-        schema: Any = tool.get_input_schema()  # pydantic v2 (or v1) model
-        every = schema.model_json_schema().get("properties", {})
-        return frozenset(set(every) - set(tool.args))  # tool.args: what the model sees
-    except Exception:
-        # Unknown: judge every argument given (more text for the policy, never less).
-        return frozenset()
-
-
-def _judged_key(call: ToolCall) -> tuple[str, str | None, dict[str, Any]]:
-    return (call.tool, call.call_id, dict(call.args))
-
-
-def _unreadable() -> Verdict:
-    return Verdict.deny("integration_error", "the tool call could not be read")
