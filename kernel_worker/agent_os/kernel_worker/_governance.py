@@ -100,6 +100,7 @@ class Governance:
         self._approver = approver
         self._review = review
         self._metrics = metrics
+        self._told: set[tuple[str, str]] = set()  # (code, agent) refusals already logged
 
     @property
     def review(self) -> ReviewQueue | None:
@@ -140,7 +141,10 @@ class Governance:
             try:
                 item = await self._review.hold(action, verdict, terms)
             except ReviewQueueFull as exc:
-                log.warning("not held for review, denied (%s): %s", exc.code, exc)
+                told = (exc.code, str(action.get("agent_id")))
+                if told not in self._told and len(self._told) < 1000:  # once, not per flood item
+                    self._told.add(told)
+                    log.warning("not held for review, denied (%s): %s", exc.code, exc)
                 if self._metrics is not None:
                     self._metrics.review_refused(exc.code)
                 return Held(_refused(verdict, exc), None)
