@@ -28,6 +28,25 @@ from tests.servers import Servers, selected_backends
 BACKENDS = selected_backends(("nats", "redis"))
 
 
+def _fleet_registry(
+    tmp_path: Path,
+) -> tuple[AgentIdentity, AgentIdentity, AgentIdentity, Path, Path]:
+    """A kernel (key saved), ``billing-agent`` and ``agent-2`` revoked, in a new registry file.
+
+    ``(kernel, agent, leaked, kernel key file, registry file)``.
+    """
+    agent, leaked = AgentIdentity.create("billing-agent"), AgentIdentity.create("agent-2")
+    kernel = AgentIdentity.create("kernel-1")
+    key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
+    kernel.save(key)
+    writer = TrustRegistry(FileTrustStore(registry))
+    writer.register(kernel, TrustLevel.KERNEL)
+    writer.register(agent)
+    writer.register(leaked)
+    writer.revoke("agent-2", "key leaked")
+    return kernel, agent, leaked, key, registry
+
+
 async def _codes(url: str, kernel: AgentIdentity, *agents: AgentIdentity) -> list[str]:
     bus = await connect(url)
     try:
@@ -63,15 +82,8 @@ async def test_a_forged_serial_neither_locks_out_the_next_registry_nor_restarts(
     backend: str, servers: Servers, tmp_path: Path
 ) -> None:
     url = servers.bus_url(backend)
-    agent, leaked = AgentIdentity.create("billing-agent"), AgentIdentity.create("agent-2")
-    later, kernel = AgentIdentity.create("agent-4"), AgentIdentity.create("kernel-1")
-    key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
-    kernel.save(key)
-    writer = TrustRegistry(FileTrustStore(registry))
-    writer.register(kernel, TrustLevel.KERNEL)
-    writer.register(agent)
-    writer.register(leaked)
-    writer.revoke("agent-2", "key leaked")
+    kernel, agent, leaked, key, registry = _fleet_registry(tmp_path)
+    later = AgentIdentity.create("agent-4")
     genuine = registry.read_bytes()
     serial = json.loads(genuine)["serial"]
 
@@ -113,15 +125,7 @@ async def test_reset_state_lets_a_locked_worker_start_and_keeps_the_revocation(
 ) -> None:
     """A state file holding serial 999 (taken by an older release): refused, reset, served."""
     url = servers.bus_url(backend)
-    agent, leaked = AgentIdentity.create("billing-agent"), AgentIdentity.create("agent-2")
-    kernel = AgentIdentity.create("kernel-1")
-    key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
-    kernel.save(key)
-    writer = TrustRegistry(FileTrustStore(registry))
-    writer.register(kernel, TrustLevel.KERNEL)
-    writer.register(agent)
-    writer.register(leaked)
-    writer.revoke("agent-2", "key leaked")
+    kernel, agent, leaked, key, registry = _fleet_registry(tmp_path)
     FileTrustStore(registry, state=tmp_path / "registry.json.state", max_step=10_000).all()
     state = tmp_path / "registry.json.state"
     locked = json.loads(state.read_text())
