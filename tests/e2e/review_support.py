@@ -20,7 +20,15 @@ from typing import Any
 from agent_os.adapters import KernelClient
 from agent_os.bus import Bus, connect
 from agent_os.kernel_worker import MemoryAuditLog, Worker, load_policy
-from agent_os.review import ON_BEHALF, ReviewItem, ReviewQueue, ReviewRules, SqliteReviewStore
+from agent_os.observability import Metrics
+from agent_os.review import (
+    ON_BEHALF,
+    ReviewItem,
+    ReviewLimits,
+    ReviewQueue,
+    ReviewRules,
+    SqliteReviewStore,
+)
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.eventually import eventually
 
@@ -79,12 +87,18 @@ class ReviewSetup:
     def registry(self) -> TrustRegistry:
         return TrustRegistry(FileTrustStore(self.registry_file, recheck=0.1))
 
-    def queue(self, timeout: float = 600.0, rules: ReviewRules | None = None) -> ReviewQueue:
+    def queue(
+        self,
+        timeout: float = 600.0,
+        rules: ReviewRules | None = None,
+        limits: ReviewLimits | None = None,
+    ) -> ReviewQueue:
         return ReviewQueue(
             SqliteReviewStore(self.store_file),
             registry=self.registry(),
             rules=rules or ReviewRules(timeout=timeout),
             poll=0.1,
+            limits=limits,
         )
 
     async def worker(
@@ -94,6 +108,8 @@ class ReviewSetup:
         timeout: float = 600.0,
         rules: ReviewRules | None = None,
         publish_audit: bool = False,
+        limits: ReviewLimits | None = None,
+        metrics: Metrics | None = None,
     ) -> tuple[Worker, Bus]:
         bus = await connect(url)
         worker = Worker(
@@ -104,7 +120,8 @@ class ReviewSetup:
             audit=MemoryAuditLog(),
             # Kept in memory unless asked: no backlog left on the shared brokers' audit subject.
             publish_audit=publish_audit,
-            review=self.queue(timeout, rules),
+            review=self.queue(timeout, rules, limits),
+            metrics=metrics,
         )
         await worker.start()
         return worker, bus

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from review_support import POLICY, ReviewSetup
+from review_support import ReviewSetup
 
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
-from agent_os.kernel_worker import Decision, MemoryAuditLog, Worker, load_policy
+from agent_os.kernel_worker import Decision
 from agent_os.observability import Metrics
-from agent_os.review import ReviewLimits, ReviewQueue, ReviewRules, SqliteReviewStore
+from agent_os.review import ReviewLimits, SqliteReviewStore
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
 from tests.servers import Servers, selected_backends
 
@@ -38,23 +38,9 @@ async def test_caps_deny_further_holds_with_a_stable_code(tmp_path: Path, url: s
     other = AgentIdentity.create("agent-2")
     TrustRegistry(FileTrustStore(setup.registry_file)).register(other)
     metrics = Metrics.private()
-    worker_bus, agent_bus = await connect(url), await connect(url)
-    worker = Worker(
-        worker_bus,
-        identity=setup.kernel,
-        registry=setup.registry(),
-        policies=load_policy(POLICY),
-        audit=MemoryAuditLog(),
-        publish_audit=False,
-        metrics=metrics,
-        review=ReviewQueue(
-            SqliteReviewStore(setup.store_file),
-            registry=setup.registry(),
-            rules=ReviewRules(timeout=600),
-            limits=ReviewLimits(per_agent=2, total=3),
-        ),
-    )
-    await worker.start()
+    limits = ReviewLimits(per_agent=2, total=3)
+    worker, worker_bus = await setup.worker(url, limits=limits, metrics=metrics)
+    agent_bus = await connect(url)
     keys = [setup.kernel.public()]
     first = KernelClient(agent_bus, setup.agent, keys, timeout=10.0)
     second = KernelClient(agent_bus, other, keys, timeout=10.0)
