@@ -7,12 +7,12 @@ import dataclasses
 import fcntl
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ._atomic import replace_file
 from ._errors import TrustError
 from ._identity import AgentIdentity, PublicIdentity
 from ._registry_file import decode_document, encode_document
@@ -313,18 +313,9 @@ class FileTrustStore:
         serial = max(self._serial, 0) + 1
         agents = [entries[k].to_dict() for k in sorted(entries)]
         body = encode_document(agents, serial, signer or self._signer)
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
-            os.replace(tmp, self.path)
+            st = replace_file(self.path, body, 0o644)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise TrustError(
                 f"cannot write trust store {self.path}: {exc}", code="store_error", retryable=True
             ) from exc

@@ -32,7 +32,6 @@ Revocations are never lowered: they are what this file exists to keep.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._atomic import replace_file
 from ._errors import TrustError
 from ._json import StrictJSONError, strict_loads
 
@@ -164,18 +164,11 @@ class RegistryState:
         }
         if self._reset is not None:
             body["reset"] = self._reset
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(json.dumps(body, indent=1).encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            _sync_dir(self.path.parent)
+            replace_file(
+                self.path, json.dumps(body, indent=1).encode("utf-8"), 0o600, sync_dir=True
+            )
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise TrustError(
                 f"registry state {self.path} cannot be written: {exc}",
                 code="store_error",
@@ -191,12 +184,3 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a rename in ``path`` survive a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
