@@ -182,7 +182,7 @@ async def test_audit_sink_serves_health(servers: Servers, tmp_path: Path) -> Non
     )  # fmt: skip
     try:
         ready = await _until_ready(port, sink)
-        assert ready["checks"] == {"bus": "ok"}
+        assert ready["checks"] == {"bus": "ok", "registry": "ok"}
         assert (await http_get(port, "/healthz"))[0] == 200
     finally:
         if sink.returncode is None:
