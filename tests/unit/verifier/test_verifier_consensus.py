@@ -14,17 +14,9 @@ from agent_os.verifier import (
     LexicalJudge,
     ResultCache,
 )
-from tests.unit.verifier.vendor_server import Hang, Status, VendorServer, vendor_server
+from tests.unit.verifier.vendor_server import Hang, Status, three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
-
-
-def three(server: VendorServer) -> list[str]:
-    return [
-        f"openai:gpt-local@{server.url}/v1",
-        f"anthropic:claude-local@{server.url}",
-        f"gemini:gemini-local@{server.url}",
-    ]
 
 
 async def test_seed_spelling_two_agree_one_dissents() -> None:
