@@ -137,15 +137,21 @@ async def test_unregistered_client_gets_a_signed_refusal(pool: Pool) -> None:
     assert info.value.code == "unknown_agent"
 
 
+def _files(tmp_path: Path, name: str) -> tuple[AgentIdentity, AgentIdentity, Path]:
+    """``(client, verifier key, registry file)`` for an ``agent-os verifier`` process: the key
+    saved to ``verifier.key``, the client registered in ``registry.json``."""
+    agent = AgentIdentity.create(f"{name}-client", "client", [])
+    key = AgentIdentity.create(f"{name}-verifier", "verifier", [])
+    key.save(tmp_path / "verifier.key")
+    registry_file = tmp_path / "registry.json"
+    TrustRegistry(FileTrustStore(registry_file)).register(agent.public(), TrustLevel.STANDARD)
+    return agent, key, registry_file
+
+
 async def test_cli_worker(
     backend_url: str, models: list[str], tmp_path: Path, servers: Servers
 ) -> None:
-    agent = AgentIdentity.create("cmvk-cli-client", "client", [])
-    key = AgentIdentity.create("cmvk-cli-verifier", "verifier", [])
-    key.save(tmp_path / "verifier.key")
-    TrustRegistry(FileTrustStore(tmp_path / "registry.json")).register(
-        agent.public(), TrustLevel.STANDARD
-    )
+    agent, key, _ = _files(tmp_path, "cmvk-cli")
     env = {**os.environ, "AGENT_OS_NONCE_URL": "local"}
     proc = subprocess.Popen(  # noqa: ASYNC220 (started once; its output read line by line)
         [str(Path(sys.executable).parent / "agent-os"), "verifier", "--bus", backend_url,
@@ -276,11 +282,7 @@ async def test_a_request_answered_by_a_worker_killed_before_its_ack(
 
     from agent_os.kernel_worker._startup import plan_nonce_store
 
-    agent = AgentIdentity.create("cmvk-crash-client", "client", [])
-    key = AgentIdentity.create("cmvk-crash-verifier", "verifier", [])
-    key.save(tmp_path / "verifier.key")
-    registry_file = tmp_path / "registry.json"
-    TrustRegistry(FileTrustStore(registry_file)).register(agent.public(), TrustLevel.STANDARD)
+    agent, key, registry_file = _files(tmp_path, "cmvk-crash")
     redis_url = servers.get("redis").url
     subject = f"agentos.v1.cmvk-crash-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
