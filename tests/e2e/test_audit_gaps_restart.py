@@ -43,6 +43,14 @@ def _event(kernel_id: str) -> AuditEvent:
     return AuditEvent.from_verdict({"agent_id": "agent-1", "action": "sql"}, verdict)
 
 
+def _kernel(kernel_id: str) -> tuple[AgentIdentity, TrustRegistry, AuditStream]:
+    """A kernel, a registry that pins it (the sink's), and the audit stream it signs."""
+    kernel = AgentIdentity.create(kernel_id)
+    kernels = TrustRegistry()
+    kernels.pin(kernel.public())
+    return kernel, kernels, AuditStream(kernel)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def open_store(
     request: pytest.FixtureRequest, servers: Servers, tmp_path: Path
@@ -60,10 +68,7 @@ async def test_a_gap_across_a_sink_restart_is_reported(
 ) -> None:
     url = servers.bus_url(backend)
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
-    kernel = AgentIdentity.create("kernel-gaps")
-    kernels = TrustRegistry()
-    kernels.pin(kernel.public())
-    stream = AuditStream(kernel)
+    kernel, kernels, stream = _kernel("kernel-gaps")
     bus = await connect(url)
     try:
         store = open_store()
@@ -145,10 +150,7 @@ async def test_two_sinks_sharing_a_group_report_no_gap_that_is_not_one(
     the gaps the early ones opened, so every event is stored and the chain shows no gap."""
     url = servers.bus_url(backend)
     subject, group = f"agentos.v1.audit.t{new_id()[:8]}", f"sinks-{new_id()[:6]}"
-    kernel = AgentIdentity.create("kernel-shared")
-    kernels = TrustRegistry()
-    kernels.pin(kernel.public())
-    stream = AuditStream(kernel)
+    kernel, kernels, stream = _kernel("kernel-shared")
     stores = [open_store(), open_store()]
     buses = [await connect(url) for _ in stores]
     sinks = [
