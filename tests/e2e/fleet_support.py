@@ -24,6 +24,7 @@ from agent_os.kernel_worker import (
     KERNEL_RECIPIENT,
     Verdict,
     Worker,
+    action_request,
     load_policy,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry
@@ -85,18 +86,31 @@ class Fleet:
         )
 
     def signed(self, content: bytes | dict[str, Any], **kwargs: Any) -> bytes:
-        """The wire bytes of a request from the fleet's agent with ``content``."""
+        """The wire bytes of a request from the fleet's agent with ``content``, as given.
+
+        It signs no reply subject: workers deny it ``reply_unbound`` once its
+        content parses (:meth:`request` builds one they serve).
+        """
         ct = "application/json" if isinstance(content, bytes) else None
         return SignedMessage.create(
             self.agent, KERNEL_RECIPIENT, content, content_type=ct, **kwargs
         ).to_bytes()
 
-    async def send_raw(self, body: bytes, timeout: float = 10.0) -> Verdict:
-        """Send ``body`` as a request and read the verdict, checking its signature."""
+    async def request(self, content: dict[str, Any], timeout: float = 10.0) -> Envelope:
+        """A request from the fleet's agent with ``content``, its reply subject signed."""
         bus = await self.agent_bus()
-        reply = await bus.request(
-            Envelope(self.subject, body, deadline=time.time() + timeout), timeout
+        return await action_request(bus, self.agent, content, timeout=timeout, subject=self.subject)
+
+    async def send_raw(self, body: bytes | Envelope, timeout: float = 10.0) -> Verdict:
+        """Send ``body`` (or the request :meth:`request` built) and read the verdict,
+        checking its signature. Sending the same request again replays it."""
+        bus = await self.agent_bus()
+        request = (
+            body
+            if isinstance(body, Envelope)
+            else Envelope(self.subject, body, deadline=time.time() + timeout)
         )
+        reply = await bus.request(request, timeout)
         message = SignedMessage.from_bytes(reply.body)
         kernels = TrustRegistry()
         kernels.pin(self.kernel.public())

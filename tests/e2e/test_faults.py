@@ -20,18 +20,17 @@ import pytest
 from e2e_support import read_lines
 
 from agent_os.adapters import KernelClient, governed
-from agent_os.bus import Bus, BusError, Envelope, SubscribeOptions, connect, new_id
+from agent_os.bus import Bus, BusError, SubscribeOptions, connect, new_id
 from agent_os.kernel_worker import (
-    ACTION_SUBJECT,
-    KERNEL_RECIPIENT,
     Decision,
     PolicyViolation,
     ReviewOutcome,
     ReviewRequest,
     Worker,
+    action_request,
     load_policy,
 )
-from agent_os.trust import AgentIdentity, FileTrustStore, SignedMessage, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
 from tests.eventually import eventually
 from tests.servers import RunningServer, Servers, free_port
 
@@ -138,16 +137,16 @@ async def test_slow_consumer_keeps_in_flight_work_bounded() -> None:
     )  # fmt: skip
     try:
         await worker.start()
-        bodies = [
-            SignedMessage.create(
-                agent, KERNEL_RECIPIENT, {"action": "file_read", "args": {"path": f"/f/{i}"}}
-            ).to_bytes()
+        requests = [
+            await action_request(
+                agent_bus, agent, {"action": "file_read", "args": {"path": f"/f/{i}"}}, timeout=600
+            )
             for i in range(total)
         ]
         gc.collect()
         tasks_before, rss_before = len(asyncio.all_tasks()), _rss_kib()
-        for body in bodies:
-            await agent_bus.publish(Envelope(ACTION_SUBJECT, body))
+        for request in requests:  # published, not asked: nobody waits for the verdicts
+            await agent_bus.publish(request)
         await eventually(lambda: gate.held >= concurrency, 30.0, f"{concurrency} reviews started")
         tasks_flooded, rss_flooded = len(asyncio.all_tasks()), _rss_kib()
         assert gate.max_held == concurrency

@@ -6,6 +6,11 @@ time as a replay of the same bytes; the group hands the copies to either
 worker. Before, a replay that reached the other worker was allowed (12 of 40
 on NATS, 40 of 40 on Redis); now the workers share the broker's own store
 (JetStream KV, Redis) and every replay is denied.
+
+The requests sign no reply subject, so that a replay's deny comes back to
+whoever sent it (a bound request's deny goes to its agent, which
+``test_fleet_rogue_replay`` covers), and the workers are started with the
+opt-out that serves them, ``AGENT_OS_ALLOW_UNBOUND_REPLIES=true``: logged.
 """
 
 from __future__ import annotations
@@ -40,7 +45,11 @@ async def test_a_replay_to_another_worker_is_denied_by_default(
         kernel.save(tmp_path / f"k{i}.key")
         written.register(kernel, TrustLevel.KERNEL)
         pinned.pin(kernel.public())
-    procs = [(await cli_worker(url, tmp_path / f"k{i}.key", registry))[0] for i in range(2)]
+    allow = {"AGENT_OS_ALLOW_UNBOUND_REPLIES": "true"}
+    started = [await cli_worker(url, tmp_path / f"k{i}.key", registry, env=allow) for i in range(2)]
+    procs = [proc for proc, _ in started]
+    for _, lines in started:
+        assert any("unbound replies ALLOWED" in line for line in lines), lines
     bus = await connect(url)
 
     async def send(body: bytes) -> Verdict:

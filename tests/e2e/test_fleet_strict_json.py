@@ -38,8 +38,10 @@ async def test_ambiguous_action_content_is_denied_with_a_stable_code(
 ) -> None:
     async with fleet(servers.bus_url(backend), tmp_path) as f:
         await f.start_worker()
-        # The same action in plain JSON is allowed: the deny is the strictness.
-        plain = await f.send_raw(f.signed(b'{"action":"sql","args":{"query":"SELECT 1"}}'))
+        # The same action in plain JSON is allowed: the deny is the strictness. (The
+        # ambiguous ones sign no reply subject: content that does not parse is refused
+        # for what it is, before any question of where its answer goes.)
+        plain = await f.send_raw(await f.request({"action": "sql", "args": {"query": "SELECT 1"}}))
         assert plain.decision is Decision.ALLOW
         got = [(await f.send_raw(f.signed(content))).code for content, _ in CASES]
         assert got == [code for _, code in CASES]

@@ -7,10 +7,13 @@ a policy deny, a SIGSTOP review nobody answers, and a replayed request.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from e2e_support import Governed
 
 from agent_os.adapters import governed as governed_fn
+from agent_os.bus import new_id
 from agent_os.kernel_worker import Decision, PolicyViolation, action_content
 from tests.eventually import eventually
 from tests.servers import selected_backends
@@ -45,10 +48,11 @@ async def test_allow_deny_review_timeout_and_replay(governed: Governed) -> None:
     assert held.value.verdict.code == "review_timeout"
     assert held.value.verdict.kernel_id == "kernel-1"
 
-    body = governed.fleet.signed(action_content("file_read", {"path": "/srv/a"}))
-    first, again = await governed.fleet.send_raw(body), await governed.fleet.send_raw(body)
-    assert first.decision is Decision.ALLOW
-    assert (again.decision, again.code) == (Decision.DENY, "replay")
+    request = await governed.fleet.request(action_content("file_read", {"path": "/srv/a"}))
+    assert (await governed.fleet.send_raw(request)).decision is Decision.ALLOW
+    # Whoever read the bytes publishes them again, in an envelope of its own (JetStream drops
+    # a re-sent envelope id): a replay, denied where the agent signed (the audit shows it).
+    await governed.bus.publish(dataclasses.replace(request, id=new_id()))
 
     assert ran == ["/srv/README.md"]
     # The worker records its audit event after it answers: wait for the sixth.
@@ -63,3 +67,4 @@ async def test_allow_deny_review_timeout_and_replay(governed: Governed) -> None:
         ("file_read", "allow"),
         ("?", "deny"),  # the replay is refused before its content is read
     ]
+    assert events[-1].code == "replay"

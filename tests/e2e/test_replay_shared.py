@@ -3,6 +3,9 @@
 The same signed request bytes go to a worker on NATS and to a worker on the
 Redis bus; whichever sees them second denies them as a replay. With
 process-local nonce stores both would allow them, which the last test shows.
+The bytes sign no reply subject (one bus's would be refused by the other's
+worker as ``bad_reply_to`` before its nonce is looked at), so these workers
+take the opt-out that serves such requests: what is shared is the nonce store.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ async def _workers(
             nonces=stores[backend],
             publish_audit=False,
             control_subject=None,
+            allow_unbound_replies=True,
         )
         await worker.start()
         stack.push_async_callback(worker.shutdown)

@@ -26,7 +26,8 @@ POLICY = load_policy("strict")
 
 
 def _valid_request() -> bytes:
-    content = action_content("file_read", {"path": "/srv/data.txt"})
+    # Shaped as a client sends it, reply subject included (no mutation keeps the signature).
+    content = action_content("file_read", {"path": "/srv/data.txt"}, reply_to="_inbox.fuzz")
     return SignedMessage.create(AGENT, "agentos.kernel", content).to_bytes()
 
 

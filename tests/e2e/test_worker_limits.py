@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from agent_os.kernel_worker import (
     TokenBucket,
     Verdict,
     Worker,
+    action_request,
     load_policy,
 )
 from agent_os.trust import AgentIdentity, SignedMessage, TrustRegistry
@@ -61,7 +61,11 @@ async def setup() -> AsyncIterator[Setup]:
 
 
 async def send_raw(bus: Bus, body: bytes) -> Verdict:
-    reply = await bus.request(Envelope(ACTION_SUBJECT, body, deadline=time.time() + 5), 5)
+    return await ask(bus, Envelope(ACTION_SUBJECT, body, deadline=time.time() + 5))
+
+
+async def ask(bus: Bus, request: Envelope) -> Verdict:
+    reply = await bus.request(request, 5)
     return Verdict.from_dict(SignedMessage.from_bytes(reply.body).json())
 
 
@@ -114,9 +118,9 @@ async def test_forged_and_replayed_requests_do_not_spend_the_budget(setup: Setup
     for _ in range(10):
         assert (await forged.check("file_read", {"path": "/a"})).code == "bad_signature"
     # Replays of one captured request: one token, then "replay" without spending more.
-    content = json.dumps({"action": "file_read", "args": {"path": "/a"}})
-    captured = SignedMessage.create(AGENT, KERNEL_RECIPIENT, content).to_bytes()
-    codes = [(await send_raw(setup.bus, captured)).code for _ in range(5)]
+    content = {"action": "file_read", "args": {"path": "/a"}}
+    captured = await action_request(setup.bus, AGENT, content, timeout=5)
+    codes = [(await ask(setup.bus, captured)).code for _ in range(5)]
     assert codes[0] != "replay" and set(codes[1:]) == {"replay"}
     allowed = [await setup.client.check("file_read", {"path": "/a"}) for _ in range(3)]
     assert [v.decision for v in allowed] == [Decision.ALLOW, Decision.ALLOW, Decision.DENY]

@@ -104,8 +104,9 @@ async def test_impersonation_with_own_key_is_denied(governed: Governed) -> None:
     assert verdict.code == "bad_signature"
 
 
-async def _raw_request(g: Governed, body: bytes) -> Verdict:
-    reply = await g.bus.request(Envelope(g.subject, body), timeout=2.0)
+async def _raw_request(g: Governed, body: bytes | Envelope) -> Verdict:
+    request = body if isinstance(body, Envelope) else Envelope(g.subject, body)
+    reply = await g.bus.request(request, timeout=2.0)
     kernels = TrustRegistry()
     kernels.register(g.kernel.public())
     assert kernels.verify(reply.body).valid  # even a deny for garbage is signed
@@ -113,11 +114,8 @@ async def _raw_request(g: Governed, body: bytes) -> Verdict:
 
 
 async def test_tampered_request_is_denied(governed: Governed) -> None:
-    body = bytearray(
-        SignedMessage.create(
-            governed.agent, "agentos.kernel", action_content("file_read", {"path": "/a"})
-        ).to_bytes()
-    )
+    request = await governed.fleet.request(action_content("file_read", {"path": "/a"}))
+    body = bytearray(request.body)
     body[-3] ^= 0x01
     verdict = await _raw_request(governed, bytes(body))
     assert verdict.decision is Decision.DENY
@@ -125,11 +123,9 @@ async def test_tampered_request_is_denied(governed: Governed) -> None:
 
 
 async def test_replayed_request_is_denied(governed: Governed) -> None:
-    body = SignedMessage.create(
-        governed.agent, "agentos.kernel", action_content("file_read", {"path": "/a"})
-    ).to_bytes()
-    first = await _raw_request(governed, body)
-    second = await _raw_request(governed, body)
+    request = await governed.fleet.request(action_content("file_read", {"path": "/a"}))
+    first = await _raw_request(governed, request)
+    second = await _raw_request(governed, request)
     assert first.decision is Decision.ALLOW
     assert second.decision is Decision.DENY
     assert second.code == "replay"

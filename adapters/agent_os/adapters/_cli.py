@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     #: Start with a kernel key the registry does not hold at level KERNEL (agents pin
     #: kernel keys from elsewhere). Logged: agents that do not pin it time out.
     allow_unregistered_kernel_key: bool = False
+    #: Serve requests that sign no reply subject (agents on a client older than the
+    #: binding). Logged: whoever copies such a request races its agent for the verdict.
+    allow_unbound_replies: bool = False
 
 
 @click.group()
@@ -330,6 +333,7 @@ def worker(
                 presence=PresenceOptions(
                     single_replica=settings.single_replica, interval=settings.presence_interval
                 ),
+                allow_unbound_replies=settings.allow_unbound_replies,
             )
             if health is not None:
                 health.readiness.add_all(w.health_checks())
@@ -337,9 +341,11 @@ def worker(
             live = sum(not e.revoked for e in registry.store.all())
             log.info(
                 "kernel worker %s: bus %s; nonce store %s; registry %s (%d agents); "
-                "policy %s %s",
+                "policy %s %s; unbound replies %s",
                 identity.agent_id, redact(url), plan.description, registry_file, live,
                 chosen.name, chosen.content_hash,
+                "ALLOWED (AGENT_OS_ALLOW_UNBOUND_REPLIES)" if settings.allow_unbound_replies
+                else "refused",
             )  # fmt: skip
             if not plan.shared:
                 log.warning("replay protection covers this worker only: %s", plan.description)

@@ -37,7 +37,6 @@ import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from agent_os.bus import Bus, BusError, Envelope
@@ -48,6 +47,7 @@ from agent_os.kernel_worker import (
     PolicyViolation,
     Verdict,
     action_content,
+    action_request,
     call_args,
 )
 from agent_os.observability import ClientObserver, Metrics
@@ -209,34 +209,31 @@ class KernelClient:
         hints: Mapping[str, Any] | None = None,
     ) -> Verdict:
         timeout = self._timeout if timeout is None else timeout
-        request = Envelope(subject=self._subject, body=b"", deadline=time.time() + timeout)
         try:
-            reply_to = await self._bus.reply_address(request)
+            content = action_content(
+                action, args, tool=tool, policy=policy or self._policy, hints=hints
+            )
+            request = await action_request(
+                self._bus, self._identity, content, timeout=timeout, subject=self._subject
+            )
         except BusError as exc:
             return Verdict.deny(exc.code, f"no verdict: {exc}")
-        try:
-            content = action_content(action, args, tool=tool, policy=policy or self._policy,
-                                     hints=hints, reply_to=reply_to)  # fmt: skip
-            message = SignedMessage.create(
-                self._identity, "agentos.kernel", content, message_id=request.id
-            )
         except (TypeError, ValueError) as exc:
             return Verdict.deny("malformed_action", f"action cannot be sent: {exc}")
-        request = replace(request, body=message.to_bytes())
         accepted: list[Verdict] = []
         refused: list[str] = []
 
         def accept(reply: Envelope) -> bool:
-            verdict = self._read(reply, message.id)
+            verdict = self._read(reply, request.id)
             if isinstance(verdict, str):
                 refused.append(verdict)
                 self.dropped[verdict] += 1
                 self._observer.dropped(verdict)
                 if verdict in _UNPINNED:
-                    _log_unpinned(message.id, reply.body, verdict)
+                    _log_unpinned(request.id, reply.body, verdict)
                 else:
                     log.warning("request %s: dropped a reply that is no valid verdict (%s)",
-                                message.id, verdict)  # fmt: skip
+                                request.id, verdict)  # fmt: skip
                 return False
             accepted.append(verdict)
             return True

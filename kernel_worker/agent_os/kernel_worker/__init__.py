@@ -82,6 +82,7 @@ from ._wire import (
     KERNEL_RECIPIENT,
     WORKER_GROUP,
     action_content,
+    action_request,
 )
 from ._worker import Worker
 
@@ -144,6 +145,7 @@ __all__ = [
     "Verdict",
     "Worker",
     "action_content",
+    "action_request",
     "args_digest",
     "call_args",
     "chain_hash",

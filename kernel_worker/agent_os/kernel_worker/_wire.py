@@ -10,7 +10,10 @@ whose body is a :class:`~agent_os.trust.SignedMessage` from the agent to
 The agent's id is the signed sender, never a field the agent fills in.
 ``reply_to`` binds where the verdict goes: the worker answers there, not to
 the envelope's ``reply_to``, so whoever re-publishes the agent's bytes with
-its own reply subject sends the verdict to the agent, not to itself.
+its own reply subject sends the verdict to the agent, not to itself. A worker
+denies a request without it (``reply_unbound``) unless told to serve older
+clients. :func:`action_request` builds a request with it, ready for
+``Bus.request``: every sender goes through it.
 
 A verdict is a ``SignedMessage`` from a kernel key to the agent; its content is
 ``Verdict.to_dict()`` with ``request_id`` set to the request's message id, so a
@@ -20,10 +23,12 @@ on :data:`AUDIT_SUBJECT` (the audit sink chains and seals them).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from agent_os.bus import Bus, Envelope
 from agent_os.policies._types import Verdict
 from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError
 
@@ -88,6 +93,30 @@ def action_content(
     if reply_to is not None:
         content["reply_to"] = reply_to
     return content
+
+
+async def action_request(
+    bus: Bus,
+    agent: AgentIdentity,
+    content: Mapping[str, Any],
+    *,
+    timeout: float,
+    subject: str = ACTION_SUBJECT,
+) -> Envelope:
+    """A request from ``agent`` with ``content``, for ``bus.request(envelope, timeout)``.
+
+    The reply subject that request will carry (``Bus.reply_address``) is
+    signed into the content and set as the envelope's ``reply_to``, and the
+    message id is the envelope's (what a verdict answers under). Sending the
+    same envelope again is a replay of it. Raises ``BusError`` (no reply
+    address) and ``TypeError``/``ValueError`` (content that is no JSON).
+    """
+    request = Envelope(subject=subject, body=b"", deadline=time.time() + timeout)
+    reply_to = await bus.reply_address(request)
+    message = SignedMessage.create(
+        agent, KERNEL_RECIPIENT, {**content, "reply_to": reply_to}, message_id=request.id
+    )
+    return replace(request, body=message.to_bytes(), reply_to=reply_to)
 
 
 def parse_action(message: SignedMessage) -> ActionRequest:

@@ -116,10 +116,13 @@ class Worker(Service):
     request (``reply_to`` in its content), never to a different ``reply_to``
     on the envelope: a rogue that re-publishes the agent's bytes with its own
     reply subject sends the verdict to the agent (counted in
-    ``redirected_replies``). A request that signs no reply subject comes from
-    an older client: it is answered on the envelope's ``reply_to`` with a
-    warning (once per agent, counted in ``unbound_requests``), or denied
-    (``reply_unbound``) with ``require_bound_reply``. Verdicts go only into
+    ``redirected_replies``). A request that signs no reply subject (a client
+    older than the binding, or one built by hand) is denied ``reply_unbound``
+    on its envelope's ``reply_to``, the only address it names, and counted in
+    ``unbound_requests``: whoever copies its bytes would race the agent for
+    its verdict. ``allow_unbound_replies`` (older clients still deployed)
+    answers such a request on its envelope's ``reply_to`` as before, with a
+    warning at start and once per agent. Verdicts go only into
     the bus's reply namespace (``Bus.is_reply_address``): a request whose
     envelope ``reply_to`` lies outside it is dead-lettered unanswered
     (``bad_reply_to``), one that signs such an address is denied
@@ -149,7 +152,7 @@ class Worker(Service):
         control_levels: tuple[TrustLevel, ...] = (TrustLevel.ADMIN,),
         metrics: Metrics | None = None,
         presence: PresenceOptions | None = None,
-        require_bound_reply: bool = False,
+        allow_unbound_replies: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(policies, Policy):
@@ -215,7 +218,7 @@ class Worker(Service):
         self._max_request_bytes = max_request_bytes
         # A request's answer, and the reply subject and id it went under, for redeliveries.
         self._answered: OrderedDict[str, tuple[bytes, str | None, str]] = OrderedDict()
-        self._require_bound_reply = require_bound_reply
+        self._allow_unbound = allow_unbound_replies
         self._unbound_agents: set[str] = set()
         self._subscription: Subscription | None = None
         self.verdicts = 0
@@ -237,8 +240,17 @@ class Worker(Service):
         """The listener that verifies and applies revocation / rotation events."""
         return self._control
 
+    @property
+    def allows_unbound_replies(self) -> bool:
+        """Whether a request that signs no reply subject is served (an explicit opt-out)."""
+        return self._allow_unbound
+
     async def start(self) -> None:
         """Subscribe to the action subject; returns once the worker is consuming."""
+        if self._allow_unbound and self._subscription is None:
+            log.warning("kernel worker %s serves requests that sign no reply subject "
+                        "(allow_unbound_replies): whoever copies one races its agent for "
+                        "the verdict", self.kernel_id)  # fmt: skip
         if self._presence is not None and self._subscription is None:
             await self._presence.start()  # a single replica beside a live peer stops here
         if self._control_subscription is None and self._control_subject is not None:
@@ -417,8 +429,8 @@ class Worker(Service):
             return Verdict.deny("bad_reply_to", reason), unparsed, None
         if bound is None and isinstance(request, ActionRequest):
             self.unbound_requests += 1
-            if self._require_bound_reply:
-                reason = "request signs no reply subject"
+            if not self._allow_unbound:
+                reason = "request signs no reply subject (a client older than the binding?)"
                 return Verdict.deny("reply_unbound", reason), unparsed, None
             if sender not in self._unbound_agents and len(self._unbound_agents) < 1000:
                 self._unbound_agents.add(sender)

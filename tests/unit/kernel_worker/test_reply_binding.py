@@ -23,6 +23,7 @@ from agent_os.kernel_worker import (
     Verdict,
     Worker,
     action_content,
+    action_request,
     load_policy,
 )
 from agent_os.kernel_worker._wire import RequestError, parse_action, sign_verdict
@@ -58,7 +59,11 @@ def _unbound(path: str) -> bytes:
 
 
 async def _ask(bus: Bus, body: bytes) -> Verdict:
-    reply = await bus.request(Envelope(ACTION_SUBJECT, body, deadline=time.time() + 5), 5)
+    return await _ask_envelope(bus, Envelope(ACTION_SUBJECT, body, deadline=time.time() + 5))
+
+
+async def _ask_envelope(bus: Bus, request: Envelope) -> Verdict:
+    reply = await bus.request(request, 5)
     return Verdict.from_dict(SignedMessage.from_bytes(reply.body).json())
 
 
@@ -78,33 +83,40 @@ def test_the_signed_reply_subject_is_read_and_must_be_a_string() -> None:
         assert caught.value.code == "malformed_action"
 
 
-async def test_an_unbound_request_is_answered_with_one_warning_per_agent(
-    bus: Bus, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_an_unbound_request_is_denied_by_default_and_a_bound_one_served(bus: Bus) -> None:
     worker = await _worker(bus)
     try:
-        with caplog.at_level(logging.WARNING, logger="agent_os.kernel"):
-            verdicts = [await _ask(bus, _unbound(f"/srv/{i}")) for i in range(3)]
-        assert [v.decision for v in verdicts] == [Decision.ALLOW] * 3
-        assert worker.unbound_requests == 3
-        warned = [r for r in caplog.records if "signs no reply subject" in r.getMessage()]
-        assert len(warned) == 1
-    finally:
-        await worker.shutdown()
-
-
-async def test_require_bound_reply_denies_an_unbound_request_and_serves_a_bound_one(
-    bus: Bus,
-) -> None:
-    worker = await _worker(bus, require_bound_reply=True)
-    try:
+        assert not worker.allows_unbound_replies
         verdict = await _ask(bus, _unbound("/srv/a"))
         assert (verdict.decision, verdict.code) == (Decision.DENY, "reply_unbound")
+        assert worker.unbound_requests == 1
         client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
         allowed = await client.check("file_read", {"path": "/srv/a"})
         assert (allowed.decision, worker.redirected_replies) == (Decision.ALLOW, 0)
+        bound = await action_request(bus, AGENT, action_content("file_read", {"path": "/b"}),
+                                     timeout=5)  # fmt: skip
+        assert (await _ask_envelope(bus, bound)).decision is Decision.ALLOW
+        assert worker.unbound_requests == 1
     finally:
         await worker.shutdown()
+
+
+async def test_the_opt_out_serves_unbound_requests_logged_at_start_and_once_per_agent(
+    bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agent_os.kernel"):
+        worker = await _worker(bus, allow_unbound_replies=True)
+        try:
+            assert worker.allows_unbound_replies
+            started = [r for r in caplog.records if "allow_unbound_replies" in r.getMessage()]
+            assert len(started) == 1
+            verdicts = [await _ask(bus, _unbound(f"/srv/{i}")) for i in range(3)]
+            assert [v.decision for v in verdicts] == [Decision.ALLOW] * 3
+            assert worker.unbound_requests == 3
+            warned = [r for r in caplog.records if "signs no reply subject" in r.getMessage()]
+            assert len(warned) == 1
+        finally:
+            await worker.shutdown()
 
 
 Answer = Callable[[SignedMessage, Envelope], list[Verdict]]
