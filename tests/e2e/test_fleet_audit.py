@@ -20,11 +20,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from fleet_support import fleet
+from fleet_support import Fleet, fleet
 
 from agent_os.audit._heads import HeadLog, SignedHead
 from agent_os.audit._signed import AuditStream
-from agent_os.bus import ERROR_CODE_HEADER, Delivery, Envelope, SubscribeOptions, connect, new_id
+from agent_os.bus import (
+    ERROR_CODE_HEADER,
+    Bus,
+    Delivery,
+    Envelope,
+    SubscribeOptions,
+    connect,
+    new_id,
+)
 from agent_os.kernel_worker import (
     AuditEvent,
     AuditSinkWorker,
@@ -46,6 +54,20 @@ def _event(kernel_id: str, decision: str = "allow") -> AuditEvent:
     return AuditEvent(**{**event.to_dict(), "decision": decision})
 
 
+async def _sink(
+    f: Fleet, url: str, store: SqliteAuditStore, subject: str
+) -> tuple[Bus, AuditSinkWorker]:
+    """A started sink on a bus of its own that trusts the fleet's kernel; both closed with ``f``."""
+    kernels = TrustRegistry()
+    kernels.pin(f.kernel.public())
+    bus = await connect(url)
+    f.stack.push_async_callback(bus.close)
+    sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
+    await sink.start()
+    f.stack.push_async_callback(sink.shutdown)
+    return bus, sink
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
     backend: str, servers: Servers, tmp_path: Path
@@ -54,10 +76,7 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
-        kernels = TrustRegistry()
-        kernels.pin(f.kernel.public())
-        sink_bus, rogue = await connect(url), await connect(url)
-        f.stack.push_async_callback(sink_bus.close)
+        rogue = await connect(url)
         f.stack.push_async_callback(rogue.close)
         dead: list[Delivery] = []
 
@@ -65,9 +84,7 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
             dead.append(d)
 
         await rogue.subscribe(f"{subject}.dlq", on_dead, group=f"dlq-{new_id()[:6]}")
-        sink = AuditSinkWorker(sink_bus, store, subject=subject, options=FAST, kernels=kernels)
-        await sink.start()
-        f.stack.push_async_callback(sink.shutdown)
+        _, sink = await _sink(f, url, store, subject)
 
         # The forgeries: unsigned, signed by a rogue key claiming the kernel's id, and
         # signed by a registered agent's key.
@@ -105,13 +122,7 @@ async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
-        kernels = TrustRegistry()
-        kernels.pin(f.kernel.public())
-        bus = await connect(url)
-        f.stack.push_async_callback(bus.close)
-        sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
-        await sink.start()
-        f.stack.push_async_callback(sink.shutdown)
+        bus, sink = await _sink(f, url, store, subject)
         stream = AuditStream(f.kernel)
         first = [_event(f.kernel.agent_id) for _ in range(3)]
         stolen = [_event(f.kernel.agent_id) for _ in range(2)]
