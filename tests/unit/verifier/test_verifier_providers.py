@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_os.verifier import (
+    Answer,
     AnthropicMessages,
     CallSettings,
     ConfigurationError,
@@ -47,6 +48,15 @@ def provider(vendor: str, url: str, settings: CallSettings = FAST) -> HTTPProvid
     return made
 
 
+async def ask(vendor: str, url: str, settings: CallSettings = FAST, prompt: str = "q") -> Answer:
+    """One ``complete`` of a fresh provider, closed after, whatever it raised."""
+    p = provider(vendor, url, settings)
+    try:
+        return await p.complete(prompt)
+    finally:
+        await p.aclose()
+
+
 @pytest.fixture(params=sorted(VENDORS))
 def vendor(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -54,9 +64,7 @@ def vendor(request: pytest.FixtureRequest) -> str:
 
 async def test_answer_tokens_and_key_header(vendor: str) -> None:
     with vendor_server({"m": ["Paris"]}) as server:
-        p = provider(vendor, server.url)
-        answer = await p.complete("capital of France?")
-        await p.aclose()
+        answer = await ask(vendor, server.url, prompt="capital of France?")
     _, _, header, value, tokens = VENDORS[vendor]
     assert answer.text == "Paris"
     assert answer.model == f"{vendor}:m"
@@ -67,9 +75,7 @@ async def test_answer_tokens_and_key_header(vendor: str) -> None:
 
 async def test_429_then_success(vendor: str) -> None:
     with vendor_server({"m": [Status(429), Status(503), "Paris"]}) as server:
-        p = provider(vendor, server.url)
-        answer = await p.complete("q")
-        await p.aclose()
+        answer = await ask(vendor, server.url)
     assert answer.text == "Paris"
     assert server.calls("m") == 3
 
@@ -83,9 +89,7 @@ async def test_retry_after_is_waited_out_then_success(vendor: str, status: int, 
     # The backoff alone would retry within 20 ms: the wait seen by the server is the header's.
     wait = "1" if form == "seconds" else _http_date(2)
     with vendor_server({"m": [Status(status, retry_after=wait), "Paris"]}) as server:
-        p = provider(vendor, server.url)
-        answer = await p.complete("q")
-        await p.aclose()
+        answer = await ask(vendor, server.url)
     assert answer.text == "Paris"
     first, second = (r["at"] for r in server.requests)
     # An HTTP date has whole seconds: "now + 2 s" is at least 1 s away when it is read.
@@ -96,11 +100,11 @@ async def test_retry_after_past_the_timeout_fails_as_a_timeout_without_waiting(
     vendor: str,
 ) -> None:
     settings = CallSettings(timeout=3.0, retries=2, backoff=0.01)
-    with vendor_server({"m": [Status(429, retry_after="120"), "Paris"]}) as server:
-        p = provider(vendor, server.url, settings)
-        with pytest.raises(ProviderTimeout, match="asked to retry after 120 s") as info:
-            await p.complete("q")
-        await p.aclose()
+    with (
+        vendor_server({"m": [Status(429, retry_after="120"), "Paris"]}) as server,
+        pytest.raises(ProviderTimeout, match="asked to retry after 120 s") as info,
+    ):
+        await ask(vendor, server.url, settings)
     assert info.value.code == "timeout"
     assert server.calls("m") == 1
 
@@ -143,51 +147,43 @@ def test_retry_after_forms(headers: dict[str, str], seconds: float | None) -> No
 
 
 async def test_429_every_time_is_rate_limited(vendor: str) -> None:
-    with vendor_server({"m": [Status(429)]}) as server:
-        p = provider(vendor, server.url)
-        with pytest.raises(RateLimited) as info:
-            await p.complete("q")
-        await p.aclose()
+    with vendor_server({"m": [Status(429)]}) as server, pytest.raises(RateLimited) as info:
+        await ask(vendor, server.url)
     assert info.value.code == "rate_limited"
     assert server.calls("m") == FAST.retries + 1
 
 
 async def test_client_error_is_not_retried(vendor: str) -> None:
-    with vendor_server({"m": [Status(401), "Paris"]}) as server:
-        p = provider(vendor, server.url)
-        with pytest.raises(ProviderError) as info:
-            await p.complete("q")
-        await p.aclose()
+    with (
+        vendor_server({"m": [Status(401), "Paris"]}) as server,
+        pytest.raises(ProviderError) as info,
+    ):
+        await ask(vendor, server.url)
     assert info.value.code == "http_error"
     assert server.calls("m") == 1
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"unexpected": true}', b"[]", b'{"choices": 3}'])
 async def test_malformed_body(vendor: str, body: bytes) -> None:
-    with vendor_server({"m": [Malformed(body)]}) as server:
-        p = provider(vendor, server.url)
-        with pytest.raises(MalformedResponse) as info:
-            await p.complete("q")
-        await p.aclose()
+    with (
+        vendor_server({"m": [Malformed(body)]}) as server,
+        pytest.raises(MalformedResponse) as info,
+    ):
+        await ask(vendor, server.url)
     assert info.value.code == "malformed_response"
 
 
 async def test_model_that_never_answers_times_out(vendor: str) -> None:
-    with vendor_server({"m": [Hang()]}) as server:
-        p = provider(vendor, server.url, CallSettings(timeout=0.3, retries=0))
-        with pytest.raises(ProviderTimeout) as info:
-            await p.complete("q")
-        await p.aclose()
+    with vendor_server({"m": [Hang()]}) as server, pytest.raises(ProviderTimeout) as info:
+        await ask(vendor, server.url, CallSettings(timeout=0.3, retries=0))
     assert info.value.code == "timeout"
 
 
 async def test_unreachable_server_is_a_connect_error(vendor: str) -> None:
     with vendor_server({}) as server:
         url = server.url
-    p = provider(vendor, url, CallSettings(timeout=5.0, retries=1, backoff=0.01))
     with pytest.raises(ProviderError) as info:
-        await p.complete("q")
-    await p.aclose()
+        await ask(vendor, url, CallSettings(timeout=5.0, retries=1, backoff=0.01))
     assert info.value.code == "connect_error"
 
 
