@@ -14,17 +14,15 @@ again), and a token that is not the call's is a deny.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from lc_fakes import Recorder, script
-from lc_support import MODES, run, tool_messages
+from lc_support import MODES, SHIP, checkpointed, interrupts, run, thread_config, tool_messages
 
 from agent_os.integrations import LangChainKernel
 from agent_os.integrations._langchain_review import REVIEW_INTERRUPT
@@ -40,20 +38,10 @@ from tests.integrations.support import (
 )
 
 review_answer = LangChainKernel.review_answer
-GO = {"messages": [HumanMessage("ship the release")]}
-_threads = itertools.count()
-
-
-def _config() -> dict[str, Any]:
-    return {"configurable": {"thread_id": f"resume-{next(_threads)}"}}
 
 
 def _interrupt(agent: Any, config: dict[str, Any], mode: str) -> dict[str, Any]:
-    if mode in ("ainvoke", "astream"):
-        state = asyncio.run(agent.aget_state(config))
-    else:
-        state = agent.get_state(config)
-    (pending,) = state.interrupts
+    (pending,) = interrupts(agent, config, mode)
     value = pending.value
     assert isinstance(value, dict) and value["type"] == REVIEW_INTERRUPT
     return value
@@ -78,8 +66,8 @@ def test_local_token_sealed_by_another_process_still_takes_the_answer() -> None:
     agent = LangChainKernel(space).wrap(
         create_agent(script(HELD), rec.tools(), checkpointer=checkpointer)
     )
-    config = _config()
-    agent.invoke(GO, config)
+    config = thread_config()
+    agent.invoke(SHIP, config)
     value = _interrupt(agent, config, "invoke")
     LangChainKernel(space).wrap(agent)
     state = agent.invoke(Command(resume=review_answer(value)), config)
@@ -104,12 +92,12 @@ def test_remote_interrupt_then_reviewer_then_resume(
     with entered(loop_thread, remote_kernel(review=tmp_path)) as remote:
         assert remote.store is not None
         rec = Recorder()
-        agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
-            create_agent(script(HELD, HARMLESS), rec.tools(), checkpointer=InMemorySaver())
+        agent = checkpointed(
+            LangChainKernel(remote.client, loop=loop_thread.loop), rec, HELD, HARMLESS
         )
-        config = _config()
+        config = thread_config()
         # The graph stops at once (it does not block on the reviewer) with the ticket.
-        run(agent, GO, mode, config)
+        run(agent, SHIP, mode, config)
         value = _interrupt(agent, config, mode)
         (item,) = remote.store.pending()
         assert value["ticket"] == item.ticket and value["request_id"] == item.request_id
@@ -134,11 +122,9 @@ def test_remote_resume_in_a_fresh_governor_verifies_the_agents_seal(
     # Another process of the same agent (same key): the token verifies there too.
     with entered(loop_thread, remote_kernel(review=tmp_path)) as remote:
         rec = Recorder()
-        agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
-            create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver())
-        )
-        config = _config()
-        agent.invoke(GO, config)
+        agent = checkpointed(LangChainKernel(remote.client, loop=loop_thread.loop), rec, HELD)
+        config = thread_config()
+        agent.invoke(SHIP, config)
         value = _interrupt(agent, config, "invoke")
         _decide(remote, loop_thread, True)
         LangChainKernel(remote.client, loop=loop_thread.loop).wrap(agent)
@@ -155,11 +141,9 @@ def test_remote_resume_before_any_decision_interrupts_again(
     with entered(loop_thread, remote_kernel(review=tmp_path)) as remote:
         assert remote.store is not None
         rec = Recorder()
-        agent = LangChainKernel(remote.client, loop=loop_thread.loop).wrap(
-            create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver())
-        )
-        config = _config()
-        run(agent, GO, mode, config)
+        agent = checkpointed(LangChainKernel(remote.client, loop=loop_thread.loop), rec, HELD)
+        config = thread_config()
+        run(agent, SHIP, mode, config)
         first = _interrupt(agent, config, mode)
         # Resumed with an approval before any reviewer decided: stopped again, same ticket.
         run(agent, Command(resume=review_answer(first)), mode, config)
@@ -181,11 +165,11 @@ def test_remote_resume_with_a_token_not_for_this_call_denies(
         rec = Recorder()
         kernel = LangChainKernel(remote.client, loop=loop_thread.loop)
         # One agent per thread (each fake model answers its script once).
-        other = kernel.wrap(create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver()))
-        agent = kernel.wrap(create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver()))
-        first, second = _config(), _config()
-        other.invoke(GO, first)
-        agent.invoke(GO, second)
+        other = checkpointed(kernel, rec, HELD)
+        agent = checkpointed(kernel, rec, HELD)
+        first, second = thread_config(), thread_config()
+        other.invoke(SHIP, first)
+        agent.invoke(SHIP, second)
         tokens = {
             "garbage": "e30.AAAA",
             # Genuine, and approved by a reviewer, but sealed for the first thread's call.

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.messages import HumanMessage
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from lc_fakes import Recorder, script
-from lc_support import MODES, run, tool_messages
+from lc_support import MODES, SHIP, checkpointed, interrupts, run, thread_config, tool_messages
 
 from agent_os.integrations import LangChainKernel
 from agent_os.integrations._langchain import REVIEW_INTERRUPT
 from agent_os.kernel_worker import KernelSpace, MemoryAuditLog
 from tests.integrations.support import HARMLESS, HELD, integration_policy
-
-GO = {"messages": [HumanMessage("ship the release")]}
-_threads = itertools.count()
-
-
-def _interrupts(agent: Any, config: dict[str, Any], mode: str) -> list[Any]:
-    if mode in ("ainvoke", "astream"):
-        state = asyncio.run(agent.aget_state(config))
-    else:
-        state = agent.get_state(config)
-    return list(state.interrupts)
 
 
 @pytest.mark.parametrize("answer", [True, "approve", {"approved": True}, "review_answer"])
@@ -37,14 +22,12 @@ def test_held_call_runs_only_after_approval(mode: str, answer: Any) -> None:
     audit = MemoryAuditLog()
     kernel = LangChainKernel(KernelSpace(integration_policy(), audit=audit))
     rec = Recorder()
-    agent = kernel.wrap(
-        create_agent(script(HELD, HARMLESS), rec.tools(), checkpointer=InMemorySaver())
-    )
-    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
-    run(agent, GO, mode, config)
+    agent = checkpointed(kernel, rec, HELD, HARMLESS)
+    config = thread_config()
+    run(agent, SHIP, mode, config)
     # Paused: the held call has not run; the harmless one beside it has.
     assert rec.names() == ["search"]
-    (pending,) = _interrupts(agent, config, mode)
+    (pending,) = interrupts(agent, config, mode)
     assert pending.value["type"] == REVIEW_INTERRUPT
     assert pending.value["tool"] == "release" and pending.value["reason"] == "deploys need review"
     if answer == "review_answer":  # the sealed held verdict handed back
@@ -61,12 +44,10 @@ def test_held_call_runs_only_after_approval(mode: str, answer: Any) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_held_call_rejected_never_runs(mode: str, answer: Any) -> None:
     rec = Recorder()
-    agent = LangChainKernel(integration_policy()).wrap(
-        create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver())
-    )
-    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
-    run(agent, GO, mode, config)
-    assert rec.ran == [] and len(_interrupts(agent, config, mode)) == 1
+    agent = checkpointed(LangChainKernel(integration_policy()), rec, HELD)
+    config = thread_config()
+    run(agent, SHIP, mode, config)
+    assert rec.ran == [] and len(interrupts(agent, config, mode)) == 1
     state = run(agent, Command(resume=answer), mode, config)
     assert rec.ran == []
     message = tool_messages(state)["release"]
@@ -80,9 +61,9 @@ def test_interrupt_false_uses_the_approver_even_in_a_graph() -> None:
         integration_policy(), interrupt=False, approver=CallbackApprover(lambda r: True)
     )
     rec = Recorder()
-    agent = kernel.wrap(create_agent(script(HELD), rec.tools(), checkpointer=InMemorySaver()))
-    config = {"configurable": {"thread_id": f"t{next(_threads)}"}}
-    agent.invoke(GO, config)
+    agent = checkpointed(kernel, rec, HELD)
+    config = thread_config()
+    agent.invoke(SHIP, config)
     assert rec.names() == ["release"] and agent.get_state(config).interrupts == ()
 
 
@@ -91,6 +72,6 @@ def test_without_a_checkpointer_the_default_approver_denies_on_timeout() -> None
 
     kernel = LangChainKernel(KernelSpace(integration_policy(), approver=DenyAfterTimeout(0.05)))
     rec = Recorder()
-    state = kernel.wrap(create_agent(script(HELD), rec.tools())).invoke(GO)
+    state = kernel.wrap(create_agent(script(HELD), rec.tools())).invoke(SHIP)
     assert rec.ran == []
     assert "review_timeout" in str(tool_messages(state)["release"].content)
