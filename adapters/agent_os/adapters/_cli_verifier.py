@@ -110,6 +110,13 @@ REGISTRY_RECHECK = 0.25
     envvar="AGENT_OS_REVIEW_STORE",
     help="Review store for --review-on-disagreement (SQLite path or postgresql:// DSN).",
 )
+@click.option(
+    "--allow-unbound-replies",
+    is_flag=True,
+    envvar="AGENT_OS_ALLOW_UNBOUND_REPLIES",
+    help="Serve requests that sign no reply subject (older clients; logged): whoever copies "
+    "one races its client for the result.",
+)
 def verifier(
     bus_url: str | None,
     key_file: Path | None,
@@ -124,6 +131,7 @@ def verifier(
     cache_size: int,
     review_on_disagreement: bool,
     review_store: str | None,
+    allow_unbound_replies: bool,
 ) -> None:
     """Run a CMVK verifier worker until SIGTERM.
 
@@ -181,14 +189,16 @@ def verifier(
                 metrics=metrics,
                 cache=cache,
                 review_on_disagreement=None if queue is None else QueueReview(queue),
+                allow_unbound_replies=allow_unbound_replies,
             )
             log.info(
-                "verifier %s: bus %s; nonce store %s; cache %s; review %s",
+                "verifier %s: bus %s; nonce store %s; cache %s; review %s; unbound replies %s",
                 identity.agent_id,
                 redact(bus_url),
                 plan.description,
                 redact(cache_url) if cache_url else "memory:// (this worker's)",
                 "on disagreement" if queue is not None else "off",
+                "ALLOWED (AGENT_OS_ALLOW_UNBOUND_REPLIES)" if allow_unbound_replies else "refused",
             )
             await worker.run(install_signal_handlers=True)
         finally:

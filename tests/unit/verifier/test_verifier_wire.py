@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +20,7 @@ from agent_os.verifier import (
     VerifierError,
     VerifierWorker,
 )
-from agent_os.verifier._wire import parse_request, request_content
+from agent_os.verifier._wire import parse_request, request_content, verify_request
 from tests.eventually import eventually
 from tests.unit.verifier.vendor_server import Instant
 
@@ -37,6 +38,8 @@ KEY = AgentIdentity.create("wire-verifier", "verifier", [])
         {"prompt": "q", "models": ["a"], "threshold": True, "quorum": 1},
         {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 2},
         {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 1, "keys": "x"},
+        {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 1, "reply_to": 7},
+        {"prompt": "q", "models": ["a"], "threshold": 0.8, "quorum": 1, "reply_to": ""},
         '["not", "an", "object"]',
     ],
 )
@@ -71,18 +74,48 @@ async def bus() -> AsyncIterator[Bus]:
 
 
 async def test_replayed_request_bytes_are_refused(bus: Bus) -> None:
-    message = SignedMessage.create(
-        AGENT, VERIFIER_RECIPIENT, request_content("q", ("fixed:a", "fixed:b"), 0.8, 2)
-    )
+    content = request_content("q", ("fixed:a", "fixed:b"), 0.8, 2)
+    envelope = await verify_request(bus, AGENT, content, timeout=5)
+    assert parse_request(SignedMessage.from_bytes(envelope.body)).reply_to == envelope.reply_to
     replies = []
     for _ in range(2):
-        envelope = Envelope(
-            subject=CMVK_SUBJECT, body=message.to_bytes(), id=message.id, deadline=time.time() + 5
-        )
         reply = await bus.request(envelope, 5)
         replies.append(SignedMessage.from_bytes(reply.body).json())
     assert replies[0]["result"]["outcome"] == "agreed"
     assert replies[1]["error"]["code"] == "replay"
+
+
+def _unbound() -> Envelope:
+    """A request as a client older than the binding sends it: no signed reply subject."""
+    content = request_content("q", ("fixed:a", "fixed:b"), 0.8, 2)
+    message = SignedMessage.create(AGENT, VERIFIER_RECIPIENT, content)
+    return Envelope(CMVK_SUBJECT, message.to_bytes(), id=message.id, deadline=time.time() + 5)
+
+
+async def test_a_request_signing_no_reply_subject_is_refused(bus: Bus) -> None:
+    reply = await bus.request(_unbound(), 5)
+    assert SignedMessage.from_bytes(reply.body).json()["error"]["code"] == "reply_unbound"
+
+
+async def test_the_opt_out_serves_a_request_signing_no_reply_subject(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = TrustRegistry()
+    registry.register(AGENT.public(), TrustLevel.STANDARD)
+    b = await connect("memory://cmvk-unbound")
+    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1889.")}
+    worker = VerifierWorker(b, KEY, registry, judge=LexicalJudge(), providers=named,
+                            allow_unbound_replies=True)  # fmt: skip
+    try:
+        with caplog.at_level(logging.WARNING, logger="agent_os.verifier.worker"):
+            await worker.start()
+        assert any("allow_unbound_replies" in r.getMessage() for r in caplog.records)
+        reply = await b.request(_unbound(), 5)
+        assert SignedMessage.from_bytes(reply.body).json()["result"]["outcome"] == "agreed"
+        assert worker.unbound_requests == 1
+    finally:
+        await worker.shutdown()
+        await b.close()
 
 
 async def test_worker_side_configuration_error_reaches_the_client(bus: Bus) -> None:

@@ -1,8 +1,13 @@
-"""The client side of the verifier pool: signed requests, pinned result keys."""
+"""The client side of the verifier pool: signed requests, pinned result keys.
+
+Each request signs its reply subject (:func:`~._wire.verify_request`): workers
+answer only there, so a copy of the request re-published with another reply
+subject brings its publisher nothing.
+"""
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Iterable, Sequence
 
 from agent_os.bus import Bus, BusError, Envelope
@@ -17,7 +22,9 @@ from agent_os.trust import (
 
 from ._consensus import ConsensusResult
 from ._errors import ConfigurationError, RemoteError
-from ._wire import CMVK_SUBJECT, VERIFIER_RECIPIENT, request_content
+from ._wire import CMVK_SUBJECT, request_content, verify_request
+
+log = logging.getLogger("agent_os.verifier")
 
 
 class RemoteVerifier:
@@ -26,7 +33,9 @@ class RemoteVerifier:
     A reply that is not signed by one of ``verifier_keys`` for this client and
     this request is dropped and the wait goes on (anyone who can publish on the
     reply subject can answer first); no valid reply in ``timeout`` seconds is a
-    :class:`RemoteError`, as is a signed error reply.
+    :class:`RemoteError`, as is a signed error reply. A signed ``replay`` error
+    is dropped too (counted in ``dropped_replays``): another copy of these very
+    bytes was taken first, and its answer comes to this reply subject.
     """
 
     def __init__(
@@ -50,27 +59,30 @@ class RemoteVerifier:
         self._timeout = timeout
         self._subject = subject
         self.dropped = 0
+        self.dropped_replays = 0
 
     async def verify(
         self, prompt: str, models: Sequence[str], threshold: float, quorum: int
     ) -> ConsensusResult:
-        message = SignedMessage.create(
-            self._identity,
-            VERIFIER_RECIPIENT,
-            request_content(prompt, tuple(models), threshold, quorum),
-        )
-        envelope = Envelope(
-            subject=self._subject,
-            body=message.to_bytes(),
-            id=message.id,
-            deadline=time.time() + self._timeout,
-        )
+        content = request_content(prompt, tuple(models), threshold, quorum)
+        try:
+            envelope = await verify_request(
+                self._bus, self._identity, content, timeout=self._timeout, subject=self._subject
+            )
+        except BusError as exc:
+            raise RemoteError(f"no result from the verifier pool: {exc}", code=exc.code) from None
         found: list[dict[str, object]] = []
 
         def accept(reply: Envelope) -> bool:
-            content = self._read(reply, message.id)
+            content = self._read(reply, envelope.id)
             if content is None:
                 self.dropped += 1
+                return False
+            error = content.get("error")
+            if isinstance(error, dict) and error.get("code") == "replay":
+                self.dropped_replays += 1
+                log.warning("request %s: dropped a replay error (another copy was taken first)",
+                            envelope.id)  # fmt: skip
                 return False
             found.append(content)
             return True

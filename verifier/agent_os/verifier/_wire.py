@@ -4,7 +4,14 @@ A request is an :class:`~agent_os.bus.Envelope` on :data:`CMVK_SUBJECT` whose
 body is a :class:`~agent_os.trust.SignedMessage` from the client to
 :data:`VERIFIER_RECIPIENT`; its content is JSON::
 
-    {"prompt": "...", "models": ["gpt-4o", ...], "threshold": 0.8, "quorum": 2}
+    {"prompt": "...", "models": ["gpt-4o", ...], "threshold": 0.8, "quorum": 2,
+     "reply_to": "<the request's reply subject>"}
+
+``reply_to`` binds where the reply goes: a worker answers there, under the
+request's message id, whatever ``reply_to`` the envelope of a copy carries,
+so whoever re-publishes a client's bytes with its own reply subject learns
+nothing; a request without it is refused (``reply_unbound``) unless the
+worker is told to serve older clients. :func:`verify_request` builds one.
 
 A reply is a ``SignedMessage`` from a verifier key (which clients pin) to the
 client, whose content binds it to the request::
@@ -16,9 +23,11 @@ client, whose content binds it to the request::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
+from agent_os.bus import Bus, Envelope
 from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError
 
 from ._errors import VerifierError
@@ -30,6 +39,7 @@ MAX_MODELS = 16
 MAX_PROMPT_CHARS = 100_000
 
 _KEYS = frozenset({"prompt", "models", "threshold", "quorum"})
+_OPTIONAL = frozenset({"reply_to"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +52,33 @@ class VerifyRequest:
     models: tuple[str, ...]
     threshold: float
     quorum: int
+    #: Where the client signed that the reply must go; None from a client that binds none.
+    reply_to: str | None = None
 
 
 def request_content(
     prompt: str, models: tuple[str, ...], threshold: float, quorum: int
 ) -> dict[str, Any]:
-    """The JSON content of a verification request."""
+    """The JSON content of a verification request (:func:`verify_request` adds ``reply_to``)."""
     return {"prompt": prompt, "models": list(models), "threshold": threshold, "quorum": quorum}
+
+
+async def verify_request(
+    bus: Bus,
+    client: AgentIdentity,
+    content: dict[str, Any],
+    *,
+    timeout: float,
+    subject: str = CMVK_SUBJECT,
+) -> Envelope:
+    """A request from ``client`` for ``bus.request(envelope, timeout)``, its reply subject
+    (``Bus.reply_address``) signed into ``content`` and set, under the message id."""
+    request = Envelope(subject=subject, body=b"", deadline=time.time() + timeout)
+    reply_to = await bus.reply_address(request)
+    message = SignedMessage.create(
+        client, VERIFIER_RECIPIENT, {**content, "reply_to": reply_to}, message_id=request.id
+    )
+    return replace(request, body=message.to_bytes(), reply_to=reply_to)
 
 
 def _bad(message: str) -> VerifierError:
@@ -61,8 +91,11 @@ def parse_request(message: SignedMessage) -> VerifyRequest:
         content = message.json()
     except StrictJSONError as exc:
         raise _bad(f"request is not strict JSON: {exc}") from None
-    if not isinstance(content, dict) or set(content) - _KEYS:
-        raise _bad(f"request must be an object with the keys {sorted(_KEYS)}")
+    if not isinstance(content, dict) or set(content) - _KEYS - _OPTIONAL:
+        raise _bad(f"request must be an object with the keys {sorted(_KEYS)} (and reply_to)")
+    reply_to = content.get("reply_to")
+    if reply_to is not None and (not isinstance(reply_to, str) or not reply_to):
+        raise _bad("'reply_to' must be a non-empty string")
     prompt, models = content.get("prompt"), content.get("models")
     threshold, quorum = content.get("threshold"), content.get("quorum")
     if not isinstance(prompt, str) or not prompt or len(prompt) > MAX_PROMPT_CHARS:
@@ -83,7 +116,7 @@ def parse_request(message: SignedMessage) -> VerifyRequest:
     if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(models):
         raise _bad("'quorum' must be an integer in 1..len(models)")
     return VerifyRequest(
-        message.id, message.sender_id, prompt, tuple(models), float(threshold), quorum
+        message.id, message.sender_id, prompt, tuple(models), float(threshold), quorum, reply_to
     )
 
 

@@ -23,6 +23,14 @@ redelivered to another worker after a crash is answered from what the first
 found; with the default one, only by this worker. ``from_cache`` counts the
 answers the cache gave, ``verifications`` the ones the models did.
 ``review_on_disagreement`` opens a review item for each flagged result.
+
+The answer goes to the reply subject the client signed into its request
+(``reply_to``), under the request's id, never to a different ``reply_to`` on
+the envelope: a rogue re-publishing a client's bytes with its own reply
+subject gets nothing (``redirected_replies`` counts such copies). Once the
+signature holds, the content is read before the nonce, so a replay's error
+goes there too. A request that signs none is refused ``reply_unbound`` on its
+envelope's ``reply_to`` unless ``allow_unbound_replies`` (logged at start).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from agent_os.bus import Bus, Delivery, Envelope, Service, SubscribeOptions
@@ -92,8 +101,10 @@ class VerifierWorker(Service):
         providers: Mapping[str, Provider] | None = None,
         cache: Cache | None = None,
         review_on_disagreement: ReviewSink | None = None,
+        allow_unbound_replies: bool = False,
     ) -> None:
         super().__init__()
+        self._allow_unbound = allow_unbound_replies
         self._bus = bus
         self._identity = identity
         self._registry = registry
@@ -115,6 +126,10 @@ class VerifierWorker(Service):
         self._subscription: Any = None
         self.verifications = 0
         self.from_cache = 0
+        #: Answers sent to the signed reply subject instead of a different envelope ``reply_to``.
+        self.redirected_replies = 0
+        #: Authentic requests that signed no reply subject (refused unless allowed).
+        self.unbound_requests = 0
 
     @property
     def verifier_id(self) -> str:
@@ -125,6 +140,10 @@ class VerifierWorker(Service):
         if self._judge is None:
             # The embedding model (90 MB) loads before the first request, not during it.
             self._judge = await asyncio.to_thread(DefaultJudge.offline)
+        if self._allow_unbound and self._subscription is None:
+            log.warning("verifier %s serves requests that sign no reply subject "
+                        "(allow_unbound_replies): whoever copies one races its client for "
+                        "the result", self.verifier_id)  # fmt: skip
         if self._subscription is None:
             self._subscription = await self._bus.subscribe(
                 self._subject, self._handle, group=self._group, options=self._options
@@ -157,8 +176,12 @@ class VerifierWorker(Service):
         except MalformedMessage as exc:
             await delivery.reject("malformed", str(exc))
             return
+        # Where the answer goes: the envelope's reply_to until authentic bytes name theirs.
+        target = envelope
         try:
-            request = await self._admit(message, delivery, now)
+            request = self._read(message, now)
+            target = self._bound(envelope, request)
+            await self._admit(message, delivery, now)
             content: dict[str, Any] = {
                 "request_id": message.id,
                 "result": (await self._verify(request)).to_dict(),
@@ -169,13 +192,13 @@ class VerifierWorker(Service):
             # A fault of ours (a judge's bug): the client hears a stable code at once rather
             # than waiting out its timeout, and the request goes to the dead letters.
             log.exception("request %s: unexpected error", message.id)
-            await self._reply(envelope, message, {
+            await self._reply(target, message, {
                 "request_id": message.id,
                 "error": {"code": "internal_error", "message": "verifier error"},
             })  # fmt: skip
             await delivery.reject("internal_error", "unexpected error while verifying")
             return
-        await self._reply(envelope, message, content)
+        await self._reply(target, message, content)
         await delivery.ack()
 
     async def _reply(
@@ -186,12 +209,36 @@ class VerifierWorker(Service):
                 envelope.reply(sign_reply(self._identity, message.sender_id, content))
             )
 
-    async def _admit(self, message: SignedMessage, delivery: Delivery, now: float) -> VerifyRequest:
+    def _read(self, message: SignedMessage, now: float) -> VerifyRequest:
+        """The request in authentic bytes (signature, freshness, recipient), else why not."""
         result = self._registry.verify(
             message, now=now, expected_recipient=VERIFIER_RECIPIENT, record_nonce=False
         )
         if not result.valid:
             raise VerifierError(f"request rejected: {result.reason}", code=result.reason)
+        return parse_request(message)
+
+    def _bound(self, envelope: Envelope, request: VerifyRequest) -> Envelope:
+        """``envelope`` as answered: on the reply subject ``request`` signed, under its id."""
+        bound = request.reply_to
+        if bound is None:
+            self.unbound_requests += 1
+            if not self._allow_unbound:
+                raise VerifierError("request signs no reply subject", code="reply_unbound")
+            return envelope
+        if not self._bus.is_reply_address(bound):
+            raise VerifierError(f"signed reply_to {bound!r} is not a reply address of this bus",
+                                code="bad_reply_to")  # fmt: skip
+        if envelope.reply_to != bound:
+            # A copy of the client's bytes (a rogue re-publishing them): the answer still
+            # goes to the client, never to whoever published this copy.
+            self.redirected_replies += 1
+            log.warning("request %s: reply_to %r is not the signed %r; answered on the signed one",
+                        envelope.id, envelope.reply_to, bound)  # fmt: skip
+        return replace(envelope, reply_to=bound, id=request.request_id)
+
+    async def _admit(self, message: SignedMessage, delivery: Delivery, now: float) -> None:
+        """Refuse a replay (a redelivery of the same broker copy passes)."""
         origin = getattr(delivery, "origin", None)
         try:
             fresh = (delivery.attempt > 1 and origin is None) or await self._nonces.check_and_add(
@@ -205,7 +252,6 @@ class VerifierWorker(Service):
             raise VerifierError(str(exc), code=exc.code) from None
         if not fresh:
             raise VerifierError("nonce already used", code="replay")
-        return parse_request(message)
 
     async def _verify(self, request: VerifyRequest) -> ConsensusResult:
         verifier = await self._verifier(request)
