@@ -17,15 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from audit_support import FAST, audit_event
 
 from agent_os.audit._signed import AuditStream
-from agent_os.bus import Envelope, SubscribeOptions, connect, new_id
+from agent_os.bus import Envelope, connect, new_id
 from agent_os.kernel_worker import (
-    AuditEvent,
     AuditSinkWorker,
     PostgresAuditStore,
     SqliteAuditStore,
-    Verdict,
     verify_chain,
 )
 from agent_os.trust import AgentIdentity, TrustRegistry
@@ -33,14 +32,8 @@ from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
-FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
 AGENT_OS = str(Path(sys.executable).parent / "agent-os")
 Store = SqliteAuditStore | PostgresAuditStore
-
-
-def _event(kernel_id: str) -> AuditEvent:
-    verdict = Verdict.deny("x", "y").bound(new_id(), kernel_id, 1.0)
-    return AuditEvent.from_verdict({"agent_id": "agent-1", "action": "sql"}, verdict)
 
 
 def _kernel(kernel_id: str) -> tuple[AgentIdentity, TrustRegistry, AuditStream]:
@@ -74,17 +67,17 @@ async def test_a_gap_across_a_sink_restart_is_reported(
         store = open_store()
         sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
         await sink.start()
-        await bus.publish(Envelope(subject, stream.sign([_event(kernel.agent_id)])))
-        await bus.publish(Envelope(subject, stream.sign([_event(kernel.agent_id)])))
+        await bus.publish(Envelope(subject, stream.sign([audit_event(kernel.agent_id)])))
+        await bus.publish(Envelope(subject, stream.sign([audit_event(kernel.agent_id)])))
         await eventually(lambda: sink.appended == 2, 20.0, "events 1..2 stored")
         await sink.shutdown()
         store.close()
 
-        stream.sign([_event(kernel.agent_id) for _ in range(3)])  # 3..5, taken by someone else
+        stream.sign([audit_event(kernel.agent_id) for _ in range(3)])  # 3..5, taken by someone else
         again = open_store()  # the sink restarted: a new process, the same store
         sink = AuditSinkWorker(bus, again, subject=subject, options=FAST, kernels=kernels)
         await sink.start()
-        late = stream.sign([_event(kernel.agent_id)])  # 6
+        late = stream.sign([audit_event(kernel.agent_id)])  # 6
         await bus.publish(Envelope(subject, late))
         await eventually(lambda: sink.appended == 2, 20.0, "event 6 and a gap record")
         await bus.publish(Envelope(subject, late))  # redelivered: no second gap
@@ -117,7 +110,7 @@ def test_two_sinks_on_one_store_share_the_numbering(open_store: Callable[[], Sto
     stream = f"{kernel.agent_id}/{uuid.uuid4().hex[:12]}"
     one, two = open_store(), open_store()
     try:
-        events = [_event(kernel.agent_id) for _ in range(6)]
+        events = [audit_event(kernel.agent_id) for _ in range(6)]
         assert one.append_batch(stream, 1, events[:2])[1] is None
         records, missing = two.append_batch(stream, 6, events[5:])
         assert missing == (3, 5) and [r.event.code for r in records] == ["audit_gap", "x"]
@@ -160,7 +153,7 @@ async def test_two_sinks_sharing_a_group_report_no_gap_that_is_not_one(
     try:
         for sink in sinks:
             await sink.start()
-        sent = [_event(kernel.agent_id) for _ in range(30)]
+        sent = [audit_event(kernel.agent_id) for _ in range(30)]
         for n in range(0, 30, 2):
             await buses[0].publish(Envelope(subject, stream.sign(sent[n : n + 2])))
 

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+from audit_support import FAST, audit_event
 
 from agent_os.audit._heads import HeadLog, trusted_heads
 from agent_os.audit._signed import AuditStream
@@ -24,7 +25,6 @@ from agent_os.bus import (
     Bus,
     Delivery,
     Envelope,
-    SubscribeOptions,
     connect,
     new_id,
 )
@@ -33,7 +33,6 @@ from agent_os.kernel_worker import (
     AuditSinkWorker,
     ControlEvent,
     SqliteAuditStore,
-    Verdict,
     verify_chain,
 )
 from agent_os.kernel_worker._control import ControlListener
@@ -42,14 +41,10 @@ from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
-FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
 
 
 def _event(kernel_id: str, review: str | None = None) -> AuditEvent:
-    verdict = Verdict.deny("x", "y").bound(new_id(), kernel_id, 1.0)
-    action = {"agent_id": "billing-agent", "action": "sql"}
-    event = AuditEvent.from_verdict(action, verdict, review=review)
-    return AuditEvent(**{**event.to_dict(), "decision": "allow"})
+    return audit_event(kernel_id, "allow", agent_id="billing-agent", review=review)
 
 
 async def _dead_letters(bus: Bus, subject: str) -> list[Delivery]:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from audit_support import FAST, audit_event
 from fleet_support import Fleet, fleet
 
 from agent_os.audit._heads import HeadLog, SignedHead
@@ -29,7 +30,6 @@ from agent_os.bus import (
     Bus,
     Delivery,
     Envelope,
-    SubscribeOptions,
     connect,
     new_id,
 )
@@ -37,7 +37,6 @@ from agent_os.kernel_worker import (
     AuditEvent,
     AuditSinkWorker,
     SqliteAuditStore,
-    Verdict,
     verify_chain,
 )
 from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
@@ -45,13 +44,6 @@ from tests.eventually import eventually
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
-FAST = SubscribeOptions(ack_wait=2.0, max_deliver=3, concurrency=1)
-
-
-def _event(kernel_id: str, decision: str = "allow") -> AuditEvent:
-    verdict = Verdict.deny("x", "y").bound(new_id(), kernel_id, 1.0)
-    event = AuditEvent.from_verdict({"agent_id": "agent-1", "action": "sql"}, verdict)
-    return AuditEvent(**{**event.to_dict(), "decision": decision})
 
 
 async def _sink(
@@ -88,18 +80,18 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
 
         # The forgeries: unsigned, signed by a rogue key claiming the kernel's id, and
         # signed by a registered agent's key.
-        forged = json.dumps(_event(f.kernel.agent_id).to_dict()).encode()
+        forged = json.dumps(audit_event(f.kernel.agent_id, "allow").to_dict()).encode()
         impostor = AgentIdentity.create(f.kernel.agent_id)
         await rogue.publish(Envelope(subject, forged))
         await rogue.publish(
-            Envelope(subject, AuditStream(impostor).sign([_event(impostor.agent_id)]))
+            Envelope(subject, AuditStream(impostor).sign([audit_event(impostor.agent_id, "allow")]))
         )
         await rogue.publish(
-            Envelope(subject, AuditStream(f.agent).sign([_event(f.agent.agent_id)]))
+            Envelope(subject, AuditStream(f.agent).sign([audit_event(f.agent.agent_id, "allow")]))
         )
         # The real thing: the kernel's own signed batch.
         real = AuditStream(f.kernel)
-        await rogue.publish(Envelope(subject, real.sign([_event(f.kernel.agent_id)])))
+        await rogue.publish(Envelope(subject, real.sign([audit_event(f.kernel.agent_id, "allow")])))
 
         await eventually(
             lambda: sink.appended == 1 and sink.rejected == 3 and len(dead) == 3,
@@ -124,9 +116,9 @@ async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
     async with fleet(url, tmp_path) as f:
         bus, sink = await _sink(f, url, store, subject)
         stream = AuditStream(f.kernel)
-        first = [_event(f.kernel.agent_id) for _ in range(3)]
-        stolen = [_event(f.kernel.agent_id) for _ in range(2)]
-        last = [_event(f.kernel.agent_id)]
+        first = [audit_event(f.kernel.agent_id, "allow") for _ in range(3)]
+        stolen = [audit_event(f.kernel.agent_id, "allow") for _ in range(2)]
+        last = [audit_event(f.kernel.agent_id, "allow")]
         await bus.publish(Envelope(subject, stream.sign(first)))
         await eventually(lambda: sink.appended == 3, 20.0, "three events stored")
         stream.sign(stolen)  # numbered 4..5 and taken off the bus by someone else
@@ -171,7 +163,7 @@ async def test_signed_heads_catch_a_cut_and_a_resealed_chain(
         head_signer=sink_key, head_log=HeadLog(heads), head_interval=0.05,
     )  # fmt: skip
     await sink.start()
-    events = [_event(kernel.agent_id) for _ in range(5)]
+    events = [audit_event(kernel.agent_id, "allow") for _ in range(5)]
     try:
         await bus.publish(Envelope(subject, AuditStream(kernel).sign(events)))
         await eventually(lambda: sink.appended == 5, 20.0, "five records stored")
