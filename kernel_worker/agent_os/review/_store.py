@@ -19,55 +19,29 @@ Connection handling is the audit stores' (:mod:`agent_os.audit._db`).
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from agent_os.audit._db import PostgresDatabase, SqliteDatabase
-from agent_os.policies import PolicyError, Verdict
 
 from ._errors import DecisionRefused, ReviewQueueFull, ReviewStoreError
-from ._item import DecisionRecord, ReviewItem, Status, dumps
+from ._item import DecisionRecord, ReviewItem, Status
 from ._limits import ReviewLimits
+from ._store_rows import (
+    DECISION_COLUMNS,
+    DECISIONS,
+    ITEM_COLUMNS,
+    ITEMS,
+    b64,
+    decision_from_row,
+    item_from_row,
+    item_row,
+    schema,
+)
 
 __all__ = ["PostgresReviewStore", "ReviewStore", "SqliteReviewStore", "open_review_store"]
-
-ITEMS = "agentos_review_items"
-DECISIONS = "agentos_review_decisions"
-_ITEM_COLUMNS = (
-    "ticket", "request_id", "agent_id", "action", "tool", "args", "args_digest", "verdict",
-    "created_at", "deadline", "approvals", "status", "decided_at", "decided_by", "comment",
-    "signature",
-)  # fmt: skip
-_DECISION_COLUMNS = ("ticket", "reviewer", "signer", "approve", "comment", "at", "signed")
-
-
-def _schema(real: str) -> list[str]:
-    return [
-        f"CREATE TABLE IF NOT EXISTS {ITEMS} ("
-        "ticket TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, agent_id TEXT NOT NULL, "
-        "action TEXT NOT NULL, tool TEXT, args TEXT NOT NULL, args_digest TEXT NOT NULL, "
-        f"verdict TEXT NOT NULL, created_at {real} NOT NULL, deadline {real} NOT NULL, "
-        "approvals INTEGER NOT NULL, status TEXT NOT NULL, "
-        f"decided_at {real}, decided_by TEXT, comment TEXT, signature TEXT)",
-        f"CREATE INDEX IF NOT EXISTS {ITEMS}_status ON {ITEMS} (status, created_at)",
-        f"CREATE INDEX IF NOT EXISTS {ITEMS}_agent ON {ITEMS} (agent_id, status, deadline)",
-        f"CREATE TABLE IF NOT EXISTS {DECISIONS} ("
-        "ticket TEXT NOT NULL, reviewer TEXT NOT NULL, signer TEXT NOT NULL, "
-        f"approve INTEGER NOT NULL, comment TEXT NOT NULL, at {real} NOT NULL, "
-        "signed TEXT NOT NULL, PRIMARY KEY (ticket, reviewer))",
-    ]
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
 
 
 class ReviewStore:
@@ -81,13 +55,13 @@ class ReviewStore:
         self._db = db
         p = placeholder
         self._p = p
-        self._select = f"SELECT {', '.join(_ITEM_COLUMNS)} FROM {ITEMS}"
+        self._select = f"SELECT {', '.join(ITEM_COLUMNS)} FROM {ITEMS}"
         self._insert = (
-            f"INSERT INTO {ITEMS} ({', '.join(_ITEM_COLUMNS)}) "
-            f"VALUES ({', '.join([p] * len(_ITEM_COLUMNS))}) ON CONFLICT (request_id) DO NOTHING"
+            f"INSERT INTO {ITEMS} ({', '.join(ITEM_COLUMNS)}) "
+            f"VALUES ({', '.join([p] * len(ITEM_COLUMNS))}) ON CONFLICT (request_id) DO NOTHING"
         )
         self._select_decisions = (
-            f"SELECT {', '.join(_DECISION_COLUMNS)} FROM {DECISIONS} WHERE ticket = {p} ORDER BY at"
+            f"SELECT {', '.join(DECISION_COLUMNS)} FROM {DECISIONS} WHERE ticket = {p} ORDER BY at"
         )
 
     # -- reading ------------------------------------------------------------------
@@ -101,18 +75,18 @@ class ReviewStore:
             return out
         marks = ", ".join([self._p] * len(tickets))
         rows = self._db.query(
-            f"SELECT {', '.join(_DECISION_COLUMNS)} FROM {DECISIONS} "
+            f"SELECT {', '.join(DECISION_COLUMNS)} FROM {DECISIONS} "
             f"WHERE ticket IN ({marks}) ORDER BY at",
             list(tickets),
         )
         for row in rows:
-            out[row[0]].append(_decision(row))
+            out[row[0]].append(decision_from_row(row))
         return out
 
     def _items(self, where: str, params: Sequence[object]) -> list[ReviewItem]:
         rows = self._db.query(f"{self._select} {self._q(where)}", params)
         decisions = self._decisions([r[0] for r in rows])
-        return [_item(r, decisions[r[0]]) for r in rows]
+        return [item_from_row(r, decisions[r[0]]) for r in rows]
 
     def get(self, ticket: str) -> ReviewItem | None:
         """The item with this ticket, with its decisions, or ``None``."""
@@ -163,7 +137,7 @@ class ReviewStore:
                 refusal = self._full(conn, item, limits)
                 if refusal is not None:
                     raise refusal
-            cur = conn.execute(self._insert, _row(item))
+            cur = conn.execute(self._insert, item_row(item))
             created = cur.rowcount == 1
         stored = self.by_request(item.request_id)
         if stored is None:  # pragma: no cover - the insert or the earlier row must exist
@@ -192,8 +166,10 @@ class ReviewStore:
             ).fetchone()
             if row is None:
                 raise DecisionRefused(f"no review item {record.ticket}", code="not_found")
-            decisions = [_decision(r) for r in conn.execute(self._select_decisions, (row[0],))]
-            item = _item(row, decisions)
+            decisions = [
+                decision_from_row(r) for r in conn.execute(self._select_decisions, (row[0],))
+            ]
+            item = item_from_row(row, decisions)
             refusal = _refusal(item, record, at)
             if refusal is not None and refusal.code == "expired":
                 conn.execute(
@@ -210,8 +186,8 @@ class ReviewStore:
 
     def _apply(self, conn: Any, item: ReviewItem, record: DecisionRecord, at: float) -> None:
         conn.execute(
-            self._q(f"INSERT INTO {DECISIONS} ({', '.join(_DECISION_COLUMNS)}) VALUES ")
-            + f"({', '.join([self._p] * len(_DECISION_COLUMNS))})",
+            self._q(f"INSERT INTO {DECISIONS} ({', '.join(DECISION_COLUMNS)}) VALUES ")
+            + f"({', '.join([self._p] * len(DECISION_COLUMNS))})",
             (
                 record.ticket,
                 record.reviewer,
@@ -219,7 +195,7 @@ class ReviewStore:
                 1 if record.approve else 0,
                 record.comment,
                 record.at,
-                _b64(record.signed),
+                b64(record.signed),
             ),
         )
         approvers = len(item.approvers()) + (1 if record.approve else 0)
@@ -232,7 +208,7 @@ class ReviewStore:
                 f"UPDATE {ITEMS} SET status = ?, decided_at = ?, decided_by = ?, comment = ?, "
                 "signature = ? WHERE ticket = ? AND status = 'pending'"
             ),
-            (status.value, at, by, record.comment, _b64(record.signed), item.ticket),
+            (status.value, at, by, record.comment, b64(record.signed), item.ticket),
         )
         if cur.rowcount != 1:  # pragma: no cover - the lock makes this unreachable
             raise DecisionRefused(f"ticket {item.ticket} was settled meanwhile", code="decided")
@@ -294,71 +270,6 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
-def _row(item: ReviewItem) -> tuple[object, ...]:
-    return (
-        item.ticket,
-        item.request_id,
-        item.agent_id,
-        item.action,
-        item.tool,
-        dumps(dict(item.args)),
-        item.args_digest,
-        dumps(item.verdict.to_dict()),
-        item.created_at,
-        item.deadline,
-        item.approvals,
-        item.status.value,
-        item.decided_at,
-        item.decided_by,
-        item.comment,
-        _b64(item.signature),
-    )
-
-
-def _item(row: Sequence[Any], decisions: Sequence[DecisionRecord]) -> ReviewItem:
-    data = dict(zip(_ITEM_COLUMNS, row, strict=True))
-    try:
-        verdict = Verdict.from_dict(json.loads(data["verdict"]))
-        args = json.loads(data["args"])
-        status = Status(data["status"])
-    except (ValueError, PolicyError) as exc:
-        raise ReviewStoreError(
-            f"review item {data['ticket']} is unreadable: {exc}", retryable=False
-        ) from exc
-    return ReviewItem(
-        ticket=data["ticket"],
-        request_id=data["request_id"],
-        agent_id=data["agent_id"],
-        action=data["action"],
-        tool=data["tool"],
-        args=args,
-        args_digest=data["args_digest"],
-        verdict=verdict,
-        created_at=float(data["created_at"]),
-        deadline=float(data["deadline"]),
-        approvals=int(data["approvals"]),
-        status=status,
-        decided_at=None if data["decided_at"] is None else float(data["decided_at"]),
-        decided_by=data["decided_by"],
-        comment=data["comment"],
-        signature=_unb64(data["signature"]),
-        decisions=tuple(decisions),
-    )
-
-
-def _decision(row: Sequence[Any]) -> DecisionRecord:
-    ticket, reviewer, signer, approve, comment, at, signed = row
-    return DecisionRecord(
-        ticket=ticket,
-        reviewer=reviewer,
-        signer=signer,
-        approve=bool(approve),
-        comment=comment,
-        at=float(at),
-        signed=base64.b64decode(signed),
-    )
-
-
 class SqliteReviewStore(ReviewStore):
     """The embedded review store: one SQLite file several processes may share."""
 
@@ -368,7 +279,7 @@ class SqliteReviewStore(ReviewStore):
         super().__init__(
             SqliteDatabase(
                 path,
-                schema=_schema("REAL"),
+                schema=schema("REAL"),
                 table=ITEMS,
                 fail=ReviewStoreError,
                 create=create,
@@ -387,7 +298,7 @@ class PostgresReviewStore(ReviewStore):
         super().__init__(
             PostgresDatabase(
                 dsn,
-                schema=_schema("DOUBLE PRECISION"),
+                schema=schema("DOUBLE PRECISION"),
                 table=ITEMS,
                 fail=ReviewStoreError,
                 who="PostgresReviewStore",
