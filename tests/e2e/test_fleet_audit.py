@@ -25,14 +25,7 @@ from fleet_support import Fleet, fleet
 
 from agent_os.audit._heads import HeadLog, SignedHead
 from agent_os.audit._signed import AuditStream
-from agent_os.bus import (
-    ERROR_CODE_HEADER,
-    Bus,
-    Delivery,
-    Envelope,
-    connect,
-    new_id,
-)
+from agent_os.bus import ERROR_CODE_HEADER, Bus, Delivery, Envelope, connect, new_id
 from agent_os.kernel_worker import (
     AuditEvent,
     AuditSinkWorker,
