@@ -46,12 +46,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _raw  # noqa: E402
 
 from agent_os.adapters import KernelClient  # noqa: E402
-from agent_os.bus import Envelope, connect  # noqa: E402
+from agent_os.bus import connect  # noqa: E402
 from agent_os.kernel_worker import (  # noqa: E402
     ACTION_SUBJECT,
     Policy,
     Worker,
     action_content,
+    action_request,
     load_policy,
 )
 from agent_os.trust import (  # noqa: E402
@@ -59,6 +60,7 @@ from agent_os.trust import (  # noqa: E402
     FileTrustStore,
     PublicIdentity,
     SignedMessage,
+    TrustLevel,
     TrustRegistry,
 )
 from tests.servers import Servers  # noqa: E402
@@ -100,7 +102,7 @@ async def governed(
     worker = Worker(wbus, identity=kernel, registry=registry, policies=load_policy("strict"))
     await worker.start()
     client = KernelClient(abus, agent, [kernel.public()], timeout=30)
-    size = len(SignedMessage.create(agent, "agentos.kernel", action_content(*ACTION)).to_bytes())
+    size = len((await action_request(abus, agent, action_content(*ACTION), timeout=30)).body)
     for _ in range(min(50, n)):  # warm-up: connections, group joins, caches
         await client.check(*ACTION)
     out = []
@@ -175,6 +177,7 @@ async def throughput(url: str, seconds: float, in_flight: int) -> dict[str, floa
     registry = TrustRegistry(FileTrustStore(tmp / "registry.json"))
     for a in agents:
         registry.register(a.public())
+    registry.register(kernel.public(), TrustLevel.KERNEL)  # a worker refuses a key agents don't pin
     worker = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "agent-os"), "worker", "--bus", url,
         "--policy", "strict", "--key", str(tmp / "kernel.key"),
@@ -193,22 +196,21 @@ async def throughput(url: str, seconds: float, in_flight: int) -> dict[str, floa
             await asyncio.sleep(0.1)
         # Sign up front: the figure is the worker's capacity, not this process's.
         budget = int(seconds * 20000)
-        bodies = [
-            SignedMessage.create(
-                agents[i % 16], "agentos.kernel", action_content(*ACTION)
-            ).to_bytes()
+        content = action_content(*ACTION)
+        requests = [
+            await action_request(bus, agents[i % 16], content, timeout=seconds + 60)
             for i in range(budget)
         ]
         done = 0
         stop = time.perf_counter() + seconds
-        it = iter(bodies)
+        it = iter(requests)
 
         async def agent_loop() -> None:
             nonlocal done
-            for body in it:
+            for request in it:
                 if time.perf_counter() >= stop:
                     return
-                await bus.request(Envelope(ACTION_SUBJECT, body), 30)
+                await bus.request(request, 30)
                 done += 1
 
         cpu_before = _cpu_seconds(worker.pid)
