@@ -38,7 +38,7 @@ from agent_os.verifier import (
 from tests.eventually import eventually
 from tests.http_get import http_get
 from tests.servers import Servers
-from tests.unit.verifier.vendor_server import three, vendor_server
+from tests.unit.verifier.vendor_server import Held, three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
 SCRIPTS = {
@@ -327,3 +327,89 @@ async def test_a_request_answered_by_a_worker_killed_before_its_ack(
     assert result.dissenting_models == ("gemini:gemini-local",)
     assert survivor.verifications == 0
     assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]
+
+
+class _Unsettled:
+    """A delivery the broker has already taken back: settling it does nothing."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._delivery, name)
+
+    async def ack(self) -> None:
+        pass
+
+    async def nack(self, reason: str = "") -> None:
+        pass
+
+    async def reject(self, code: str, message: str = "") -> None:
+        pass
+
+
+class LosesItsFirstLease(VerifierWorker):
+    """Its first delivery's lease is lost while the request is verified: the broker
+    redelivers it to this worker at once, while the first copy still waits for the models."""
+
+    lost = False
+
+    async def _handle(self, delivery: Delivery) -> None:
+        if self.lost:
+            await super()._handle(delivery)
+            return
+        self.lost = True
+        first = asyncio.create_task(super()._handle(_Unsettled(delivery)))  # type: ignore[arg-type]
+        await delivery.nack("lease_lost")
+        await first
+
+
+HELD = {model: [Held(answer)] for model, (answer,) in SCRIPTS.items()}
+
+
+async def _one_worker(
+    backend_url: str, worker_type: type[VerifierWorker] = VerifierWorker
+) -> tuple[AgentIdentity, AgentIdentity, VerifierWorker, list[Bus]]:
+    agent = AgentIdentity.create("cmvk-dup-client", "client", [])
+    key = AgentIdentity.create("cmvk-dup-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    buses = [await connect(backend_url), await connect(backend_url)]
+    worker = worker_type(buses[1], key, registry, judge=LexicalJudge(),
+                         settings=CallSettings(timeout=20, retries=0))  # fmt: skip
+    await worker.start()
+    return agent, key, worker, buses
+
+
+@pytest.mark.parametrize("same", ["request", "question"])
+async def test_duplicates_handled_at_once_ask_the_models_once(backend_url: str, same: str) -> None:
+    """A redelivery of a request still being verified (a lost lease), or another request
+    with the same question, waits for the verification under way instead of asking again."""
+    kind = LosesItsFirstLease if same == "request" else VerifierWorker
+    agent, key, worker, buses = await _one_worker(backend_url, kind)
+    asks = 1 if same == "request" else 2
+    pending: list[asyncio.Future[Any]] = []
+    with vendor_server(HELD) as server:
+        try:
+            verifier = ConsensusVerifier(
+                models=three(server), bus=buses[0], identity=agent,
+                verifier_keys=[key.public()], timeout=30,
+            )  # fmt: skip
+            pending = [asyncio.ensure_future(verifier.verify_consensus(PROMPT))
+                       for _ in range(asks)]  # fmt: skip
+            # The models answer only once the second delivery waits for the first's result.
+            await eventually(lambda: worker.joined == 1, 20, "the duplicate joins the first")
+            server.release.set()
+            results = await asyncio.gather(*pending)
+        finally:
+            server.release.set()
+            for ask in pending:
+                ask.cancel()
+            await worker.shutdown()
+            for bus in buses:
+                await bus.close()
+    assert [r.dissenting_models for r in results] == [("gemini:gemini-local",)] * asks
+    assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]
+    assert (worker.verifications, worker.from_cache) == (1, 0)
+    if same == "question":
+        assert sorted(r.cached for r in results) == [False, True]

@@ -8,7 +8,8 @@ What each model does is a script: a list of steps taken one per request
 (the last step repeats). A step is the answer text, or one of
 ``Status(code, retry_after=None)`` (with a ``Retry-After`` header when
 given), ``Malformed()``, ``Hang()`` (never answers until the server
-stops) or ``Delay(seconds, text)``. Every request's path, headers and body
+stops), ``Delay(seconds, text)`` or ``Held(text)`` (answers once the test
+sets ``server.release``). Every request's path, headers and body
 are recorded with the server's clock (``at``, monotonic seconds), so a test
 can read what reached the "vendor" and when.
 """
@@ -50,7 +51,12 @@ class Delay:
     text: str
 
 
-Step = str | Status | Malformed | Hang | Delay
+@dataclass(frozen=True)
+class Held:
+    text: str
+
+
+Step = str | Status | Malformed | Hang | Delay | Held
 
 
 @dataclass
@@ -59,6 +65,7 @@ class VendorServer:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _turns: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
@@ -153,6 +160,10 @@ def _handler(server: VendorServer) -> type[BaseHTTPRequestHandler]:
             if isinstance(step, Hang):
                 server.stopping.wait()
                 return
+            if isinstance(step, Held):
+                while not (server.release.wait(0.05) or server.stopping.is_set()):
+                    pass
+                step = step.text
             if isinstance(step, Delay):
                 server.enter()
                 try:

@@ -22,6 +22,11 @@ a request kept there is answered from it. With a Redis cache a request
 redelivered to another worker after a crash is answered from what the first
 found; with the default one, only by this worker. ``from_cache`` counts the
 answers the cache gave, ``verifications`` the ones the models did.
+Deliveries handled at the same moment do not both ask the models either:
+a delivery of a request (or, for a decided result, of the same question)
+this worker is already verifying waits for that verification's result
+(``joined`` counts them; if it fails, each asks anew). Two receipts of one
+message, or a redelivery after a lost lease, would otherwise ask twice.
 ``review_on_disagreement`` opens a review item for each flagged result.
 
 The answer goes to the reply subject the client signed into its request
@@ -56,7 +61,7 @@ from agent_os.trust import (
     as_async_nonce_store,
 )
 
-from ._cache import Cache, ResultCache
+from ._cache import Cache, ResultCache, cache_key, request_key
 from ._consensus import ConsensusResult
 from ._errors import VerifierError
 from ._judges import AsyncJudge, DefaultJudge, Judge
@@ -126,6 +131,9 @@ class VerifierWorker(Service):
         self._subscription: Any = None
         self.verifications = 0
         self.from_cache = 0
+        #: Deliveries that waited for a verification of theirs already under way here.
+        self.joined = 0
+        self._running: dict[str, asyncio.Future[ConsensusResult | None]] = {}
         #: Answers sent to the signed reply subject instead of a different envelope ``reply_to``.
         self.redirected_replies = 0
         #: Authentic requests that signed no reply subject (refused unless allowed).
@@ -254,15 +262,41 @@ class VerifierWorker(Service):
             raise VerifierError("nonce already used", code="replay")
 
     async def _verify(self, request: VerifyRequest) -> ConsensusResult:
-        verifier = await self._verifier(request)
-        result = await verifier.verify(
-            request.prompt,
-            request.threshold,
-            request.quorum,
-            request_id=request.request_id,
-            agent_id=request.sender_id,
-            record=True,
-        )
+        question = cache_key(request.prompt, request.models, request.threshold, request.quorum)
+        asked = request_key(request.sender_id, request.request_id, question)
+        for key in (asked, question):
+            running = self._running.get(key)
+            if running is None:
+                continue
+            # Shielded: this delivery giving up does not cancel the one it waits for.
+            self.joined += 1
+            found = await asyncio.shield(running)
+            # Another request's inconclusive result is not shared (as the cache does not).
+            if found is not None and (key == asked or found.outcome != "inconclusive"):
+                found = replace(found, cached=True)
+                if self._metrics is not None:
+                    self._metrics.observe(found)
+                return found
+            break
+        done: asyncio.Future[ConsensusResult | None] = asyncio.get_running_loop().create_future()
+        keys = [k for k in (asked, question) if self._running.setdefault(k, done) is done]
+        try:
+            verifier = await self._verifier(request)
+            result = await verifier.verify(
+                request.prompt,
+                request.threshold,
+                request.quorum,
+                request_id=request.request_id,
+                agent_id=request.sender_id,
+                record=True,
+            )
+            done.set_result(result)
+        finally:
+            # A failed verification is shared with no one: each waiting delivery asks anew.
+            if not done.done():
+                done.set_result(None)
+            for key in keys:
+                del self._running[key]
         if result.cached:
             self.from_cache += 1
         else:
