@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_os.adapters import KernelClient
-from agent_os.bus import Bus, Envelope, SubscribeOptions, connect
+from agent_os.bus import Bus, Envelope, Handler, SubscribeOptions, connect
 from agent_os.kernel_worker import (
     KERNEL_RECIPIENT,
     Verdict,
@@ -45,16 +45,27 @@ class Fleet:
     workers: list[Worker] = field(default_factory=list)
     bus: Bus | None = None
 
+    async def connect(self) -> Bus:
+        """A new connection to the fleet's broker, closed with the fleet."""
+        bus = await connect(self.url)
+        self.stack.push_async_callback(bus.close)
+        return bus
+
     async def agent_bus(self) -> Bus:
         if self.bus is None:
-            self.bus = await connect(self.url)
-            self.stack.push_async_callback(self.bus.close)
+            self.bus = await self.connect()
         return self.bus
+
+    async def overhear(self, bus: Bus, handler: Handler, backend: str) -> None:
+        """``handler`` reads every request on the action subject beside the workers, as a
+        rogue would: fan-out, on Kafka in a consumer group of its own. (On SQS reading a
+        queue hides the message from the workers: a rogue there is tapped in instead.)"""
+        group = f"rogue-{uuid.uuid4().hex}" if backend == "kafka" else None
+        await bus.subscribe(self.subject, handler, group=group)
 
     async def start_worker(self, *, factory: type[Worker] = Worker, **kwargs: Any) -> Worker:
         """One more worker in the group, on its own connection (a replica)."""
-        bus = await connect(self.url)
-        self.stack.push_async_callback(bus.close)
+        bus = await self.connect()
         kwargs.setdefault("options", SubscribeOptions(ack_wait=2.0, max_deliver=5))
         kwargs.setdefault("policies", load_policy("strict"))
         kwargs.setdefault("registry", TrustRegistry(FileTrustStore(self.registry_file)))

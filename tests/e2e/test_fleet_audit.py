@@ -39,14 +39,11 @@ from tests.servers import Servers, selected_backends
 BACKENDS = selected_backends(("nats", "redis"))
 
 
-async def _sink(
-    f: Fleet, url: str, store: SqliteAuditStore, subject: str
-) -> tuple[Bus, AuditSinkWorker]:
+async def _sink(f: Fleet, store: SqliteAuditStore, subject: str) -> tuple[Bus, AuditSinkWorker]:
     """A started sink on a bus of its own that trusts the fleet's kernel; both closed with ``f``."""
     kernels = TrustRegistry()
     kernels.pin(f.kernel.public())
-    bus = await connect(url)
-    f.stack.push_async_callback(bus.close)
+    bus = await f.connect()
     sink = AuditSinkWorker(bus, store, subject=subject, options=FAST, kernels=kernels)
     await sink.start()
     f.stack.push_async_callback(sink.shutdown)
@@ -61,15 +58,14 @@ async def test_a_forged_audit_event_is_refused_and_real_ones_are_stored(
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
-        rogue = await connect(url)
-        f.stack.push_async_callback(rogue.close)
+        rogue = await f.connect()
         dead: list[Delivery] = []
 
         async def on_dead(d: Delivery) -> None:
             dead.append(d)
 
         await rogue.subscribe(f"{subject}.dlq", on_dead, group=f"dlq-{new_id()[:6]}")
-        _, sink = await _sink(f, url, store, subject)
+        _, sink = await _sink(f, store, subject)
 
         # The forgeries: unsigned, signed by a rogue key claiming the kernel's id, and
         # signed by a registered agent's key.
@@ -107,7 +103,7 @@ async def test_a_stolen_audit_batch_shows_as_a_gap_in_verify(
     subject = f"agentos.v1.audit.t{new_id()[:8]}"
     store = SqliteAuditStore(tmp_path / "audit.db")
     async with fleet(url, tmp_path) as f:
-        bus, sink = await _sink(f, url, store, subject)
+        bus, sink = await _sink(f, store, subject)
         stream = AuditStream(f.kernel)
         first = [audit_event(f.kernel.agent_id, "allow") for _ in range(3)]
         stolen = [audit_event(f.kernel.agent_id, "allow") for _ in range(2)]

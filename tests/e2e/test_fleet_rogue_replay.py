@@ -27,7 +27,7 @@ import pytest
 from fleet_support import Fleet, fleet
 from review_support import ReviewSetup
 
-from agent_os.bus import Bus, BusClosed, BusTimeout, Delivery, Envelope, connect, new_id
+from agent_os.bus import Bus, BusClosed, BusTimeout, Delivery, Envelope, connect
 from agent_os.kernel_worker import Decision, Worker
 from agent_os.review import WAIT_SUBJECT
 from agent_os.trust import MemoryNonceStore, SignedMessage
@@ -125,16 +125,14 @@ async def test_a_racing_replay_neither_steals_the_verdict_nor_denies_the_agent(
 ) -> None:
     url = servers.bus_url(backend)
     async with fleet(url, tmp_path) as f:
-        rogue_bus = await connect(url)
-        f.stack.push_async_callback(rogue_bus.close)
+        rogue_bus = await f.connect()
         rogue = Rogue(f, rogue_bus)
         # A fan-out reader of the subject; on Kafka a consumer group of its own.
         RaceWorker.race = race = Race()
         if backend == "sqs":
             race.tap = rogue
         else:
-            group = f"rogue-{new_id()}" if backend == "kafka" else None
-            await rogue_bus.subscribe(f.subject, rogue.handler, group=group)
+            await f.overhear(rogue_bus, rogue.handler, backend)
         nonces = MemoryNonceStore()  # one replay memory for the fleet
         workers = [await f.start_worker(factory=RaceWorker, nonces=nonces) for _ in range(2)]
         client = await f.client(timeout=WAIT)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fleet_support import Fleet, fleet
 
-from agent_os.bus import Bus, Delivery, Envelope, connect, new_id
+from agent_os.bus import Bus, Delivery, Envelope, new_id
 from agent_os.kernel_worker import Decision, Verdict, Worker
 from agent_os.kernel_worker._wire import sign_verdict
 from agent_os.trust import AgentIdentity, MalformedMessage, SignedMessage
@@ -100,13 +100,11 @@ async def test_a_rogue_responder_costs_no_legitimate_verdict(
 ) -> None:
     url = servers.bus_url(backend)
     async with fleet(url, tmp_path) as f:
-        rogue_bus = await connect(url)
-        f.stack.push_async_callback(rogue_bus.close)
+        rogue_bus = await f.connect()
         rogue = Rogue(f, rogue_bus, N)
         SlowWorker.rogue, SlowWorker.tap = rogue, backend == "sqs"
         if backend != "sqs":
-            group = f"rogue-{new_id()}" if backend == "kafka" else None
-            await rogue_bus.subscribe(f.subject, rogue.handler, group=group)
+            await f.overhear(rogue_bus, rogue.handler, backend)
         await f.start_worker(factory=SlowWorker)
         client = await f.client(timeout=30.0)
 
