@@ -90,13 +90,15 @@ async def flood(name: str, url: str, pid: int, args: argparse.Namespace) -> dict
         before = rss_mb(pid)
         started = time.monotonic()
         rng = os.urandom
+        # The largest body the backend carries (SQS: 256 KB with its encoding), not more.
+        large_size = min(args.large, sender.max_payload - 4096)
         sent = 0
         while sent < args.messages:
             batch = []
             for _ in range(min(100, args.messages - sent)):
                 sent += 1
                 size = (
-                    args.large if args.large_every and sent % args.large_every == 0 else args.size
+                    large_size if args.large_every and sent % args.large_every == 0 else args.size
                 )
                 batch.append(sender.publish(Envelope(ACTION_SUBJECT, rng(size))))
             await asyncio.gather(*batch)
@@ -113,7 +115,7 @@ async def flood(name: str, url: str, pid: int, args: argparse.Namespace) -> dict
         await sender.close()
         await worker_bus.close()
     large = args.messages // args.large_every if args.large_every else 0
-    flood_bytes = args.messages * args.size + large * (args.large - args.size)
+    flood_bytes = args.messages * args.size + large * (large_size - args.size)
     return {
         "backend": name,
         "messages": args.messages,
