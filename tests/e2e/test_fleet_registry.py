@@ -9,6 +9,7 @@ revocation, and say so in their readiness.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from fleet_support import cli_worker, fleet, refused_worker, stop
 from agent_os.adapters import KernelClient
 from agent_os.bus import connect
 from agent_os.kernel_worker import Decision, Worker
-from agent_os.trust import AgentIdentity, FileTrustStore, TrustRegistry
+from agent_os.trust import AgentIdentity, FileTrustStore, TrustLevel, TrustRegistry
 from tests.servers import Servers, selected_backends
 
 BACKENDS = selected_backends(("nats", "redis"))
@@ -82,7 +83,9 @@ async def test_a_restarted_worker_still_refuses_the_older_registry(
     agent, kernel = AgentIdentity.create("agent-restart"), AgentIdentity.create("kernel-restart")
     key, registry = tmp_path / "kernel.key", tmp_path / "registry.json"
     kernel.save(key)
-    TrustRegistry(FileTrustStore(registry)).register(agent)
+    writer = TrustRegistry(FileTrustStore(registry))
+    writer.register(kernel, TrustLevel.KERNEL)  # agent-os worker starts only with it
+    writer.register(agent)
     old = registry.read_bytes()
     proc, _ = await cli_worker(url, key, registry)
     bus = await connect(url)
@@ -101,4 +104,6 @@ async def test_a_restarted_worker_still_refuses_the_older_registry(
 
     registry.write_bytes(old)  # the older file comes back while no worker runs
     out = await refused_worker(url, key, registry)
-    assert "(registry_rolled_back)" in out and "went back from serial 2 to 1" in out
+    serial = json.loads(old)["serial"]  # the revocation wrote the next one
+    assert "(registry_rolled_back)" in out
+    assert f"went back from serial {serial + 1} to {serial}" in out
