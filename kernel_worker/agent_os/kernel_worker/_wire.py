@@ -30,7 +30,7 @@ from typing import Any
 
 from agent_os.bus import Bus, Envelope
 from agent_os.policies._types import Verdict
-from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError
+from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError, reply_bound_request
 
 ACTION_SUBJECT = "agentos.v1.action"
 CONTROL_SUBJECT = "agentos.v1.control"
@@ -112,11 +112,10 @@ async def action_request(
     address) and ``TypeError``/``ValueError`` (content that is no JSON).
     """
     request = Envelope(subject=subject, body=b"", deadline=time.time() + timeout)
-    reply_to = await bus.reply_address(request)
-    message = SignedMessage.create(
-        agent, KERNEL_RECIPIENT, {**content, "reply_to": reply_to}, message_id=request.id
+    body, reply_to = await reply_bound_request(
+        request, bus.reply_address, agent, KERNEL_RECIPIENT, content
     )
-    return replace(request, body=message.to_bytes(), reply_to=reply_to)
+    return replace(request, body=body, reply_to=reply_to)
 
 
 def parse_action(message: SignedMessage) -> ActionRequest:

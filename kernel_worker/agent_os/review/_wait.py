@@ -18,7 +18,14 @@ import time
 
 from agent_os.bus import Bus, BusError, Envelope
 from agent_os.policies import Decision, PolicyError, Verdict
-from agent_os.trust import AgentIdentity, SignedMessage, TrustError, TrustLevel, TrustRegistry
+from agent_os.trust import (
+    AgentIdentity,
+    SignedMessage,
+    TrustError,
+    TrustLevel,
+    TrustRegistry,
+    reply_bound_request,
+)
 
 from ._desk import WAIT_RECIPIENT, WAIT_SUBJECT
 
@@ -79,15 +86,14 @@ async def wait_for_decision(
         request = Envelope(WAIT_SUBJECT, b"", deadline=time.time() + window + _GRACE)
         try:
             # The poll signs its reply subject: a desk answers there, not to a copy's.
-            reply_to = await bus.reply_address(request)
-            ask = SignedMessage.create(
+            body, _ = await reply_bound_request(
+                request,
+                bus.reply_address,
                 identity,
                 WAIT_RECIPIENT,
-                {"ticket": held.ticket, "request_id": held.request_id, "wait": window,
-                 "reply_to": reply_to},
-                message_id=request.id,
-            )  # fmt: skip
-            request = dataclasses.replace(request, body=ask.to_bytes())
+                {"ticket": held.ticket, "request_id": held.request_id, "wait": window},
+            )
+            request = dataclasses.replace(request, body=body)
             reply = await bus.request(request, window + _GRACE)
         except BusError as exc:
             log.debug("review poll for %s failed: %s", held.ticket, exc)

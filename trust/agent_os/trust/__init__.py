@@ -21,6 +21,7 @@ from ._nonces_nats import JetStreamNonceStore
 from ._nonces_redis import AsyncRedisNonceStore, RedisNonceStore
 from ._redis_checks import RedisChecks
 from ._registry import TrustRegistry, VerificationResult
+from ._request import reply_bound_request
 from ._store import MemoryTrustStore, TrustEntry, TrustLevel, TrustStore
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "TrustStore",
     "VerificationResult",
     "as_async_nonce_store",
+    "reply_bound_request",
     "strict_loads",
 ]

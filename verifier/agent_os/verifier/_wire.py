@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent_os.bus import Bus, Envelope
-from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError
+from agent_os.trust import AgentIdentity, SignedMessage, StrictJSONError, reply_bound_request
 
 from ._errors import VerifierError
 
@@ -74,11 +74,10 @@ async def verify_request(
     """A request from ``client`` for ``bus.request(envelope, timeout)``, its reply subject
     (``Bus.reply_address``) signed into ``content`` and set, under the message id."""
     request = Envelope(subject=subject, body=b"", deadline=time.time() + timeout)
-    reply_to = await bus.reply_address(request)
-    message = SignedMessage.create(
-        client, VERIFIER_RECIPIENT, {**content, "reply_to": reply_to}, message_id=request.id
+    body, reply_to = await reply_bound_request(
+        request, bus.reply_address, client, VERIFIER_RECIPIENT, content
     )
-    return replace(request, body=message.to_bytes(), reply_to=reply_to)
+    return replace(request, body=body, reply_to=reply_to)
 
 
 def _bad(message: str) -> VerifierError:
