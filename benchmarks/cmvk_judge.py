@@ -31,6 +31,8 @@
 Usage::
 
     python benchmarks/cmvk_judge.py [--wheel PATH] [--cache DIR] [--delay 0.05] [--rounds 40]
+        [--judges token_overlap,lexical,embedding,default] [--overhead embedding/same,...]
+        [--pool 3000] [--json]
 """
 
 from __future__ import annotations
@@ -290,6 +292,11 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=3000, help="verifications for the pool (0: skip)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
+        "--overhead",
+        default="decisive/same,decisive/staggered,embedding/same,embedding/staggered",
+        help="overhead cases to measure, comma-separated (answers/timing; '': none)",
+    )
+    ap.add_argument(
         "--judges",
         default="token_overlap,lexical,embedding,default",
         help="judges whose AUROC to measure, comma-separated ('': overhead only)",
@@ -332,11 +339,10 @@ def main() -> None:
         "same": [args.delay] * 3,
         "staggered": [args.delay * 0.6, args.delay * 0.8, args.delay],
     }
-    out["overhead"] = {
-        f"{kind}/{timing}": asyncio.run(overhead(delays[timing], args.rounds, texts))
-        for kind, texts in answers.items()
-        for timing in delays
-    }
+    out["overhead"] = {}
+    for case in filter(None, args.overhead.split(",")):
+        kind, timing = case.split("/")
+        out["overhead"][case] = asyncio.run(overhead(delays[timing], args.rounds, answers[kind]))
     if args.pool:
         out["pool_nats"] = asyncio.run(pool_throughput(args.pool))
     if args.json:

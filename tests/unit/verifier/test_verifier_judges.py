@@ -137,6 +137,41 @@ async def test_default_prepares_only_pairs_structure_cannot_decide(
     }
 
 
+async def test_texts_asked_for_together_are_embedded_once_on_the_thread(
+    embedding: EmbeddingJudge,
+) -> None:
+    encoder = embedding._encoder()
+    texts = ["The ferry sails at noon.", "At midday the ferry leaves."]
+    for text in texts:
+        encoder._seen.pop(text, None)
+    first, again = encoder.embed_soon(texts), encoder.embed_soon(texts)
+    # The second ask waits on the first's passes instead of queuing the texts again.
+    assert len(first) == 2 and {id(f) for f in again} <= {id(f) for f in first}
+    await encoder.embedded(texts)
+    assert all(text in encoder._seen for text in texts)
+    assert encoder.embed_soon(texts) == []
+
+
+async def test_a_failed_embedding_pass_fails_its_waiters_and_is_asked_anew(
+    embedding: EmbeddingJudge,
+) -> None:
+    encoder = embedding._encoder()
+    text = "A sentence this test embeds after a fault."
+    encoder._seen.pop(text, None)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("encoder fault")
+
+    layers, encoder._layers = encoder._layers, broken  # type: ignore[assignment]
+    try:
+        with pytest.raises(RuntimeError, match="encoder fault"):
+            await encoder.embedded([text])
+    finally:
+        encoder._layers = layers
+    await encoder.embedded([text])
+    assert text in encoder._seen
+
+
 def test_int8_onnx_layers_keep_the_float_embeddings(embedding: EmbeddingJudge) -> None:
     encoder = embedding._encoder()
     assert encoder.backend == "onnxruntime-int8"  # the cmvk extra installs ONNX Runtime

@@ -18,9 +18,10 @@ import importlib.util
 import json
 import math
 import struct
+import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -110,6 +111,11 @@ class MiniLM:
         # controller, kept: finding the BLAS libraries anew costs ~0.7 ms per call.
         self._blas = ThreadpoolController()
         self._seen: dict[str, Array] = {}
+        # Texts queued for the embedding thread, and a future for each not yet embedded.
+        self._lock = threading.Lock()
+        self._queued: list[str] = []
+        self._running: dict[str, Future[None]] = {}
+        self._draining = False
 
     def embed(self, text: str) -> Array:
         """The mean-pooled, L2-normalised embedding of ``text``."""
@@ -128,6 +134,59 @@ class MiniLM:
                 self._seen[text] = vector
         return [self._seen[t] for t in texts]
 
+    def embed_soon(self, texts: Sequence[str]) -> list[Future[None]]:
+        """Queue the texts not embedded yet for the embedding thread; never blocks.
+
+        The thread starts on them at once if idle; texts queued while it is busy
+        go in its next pass, all together (answers that arrive together share a
+        pass, and the first do not wait for the last). Returns a future per text
+        still to embed, done when it is (a failed pass fails its texts' futures;
+        they are asked for anew next time). A text already queued or being
+        embedded is not queued twice.
+        """
+        waiting: list[Future[None]] = []
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                if text in self._seen:
+                    continue
+                future = self._running.get(text)
+                if future is None:
+                    future = self._running[text] = Future()
+                    self._queued.append(text)
+                waiting.append(future)
+            start = bool(self._queued) and not self._draining
+            self._draining = self._draining or start
+        if start:
+            _thread().submit(self._drain)
+        return waiting
+
+    async def embedded(self, texts: Sequence[str]) -> None:
+        """Return once every text is in the encoder's cache (embedded on its thread)."""
+        waiting = self.embed_soon(texts)
+        if waiting:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in waiting))
+
+    def _drain(self) -> None:
+        """On the embedding thread: embed what is queued, pass by pass, until nothing is."""
+        while True:
+            with self._lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._draining = False
+                    return
+            failure: BaseException | None = None
+            try:
+                self.embed_many(batch)
+            except Exception as exc:
+                failure = exc
+            with self._lock:
+                done = [self._running.pop(text) for text in batch]
+            for future in done:
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
+
     def _encode(self, texts: list[str]) -> Array:
         """One forward pass over the texts' tokens laid end to end.
 
@@ -136,7 +195,9 @@ class MiniLM:
         """
         import numpy as np
 
-        encoded = [e.ids for e in self._tok.encode_batch(texts)]
+        # One text at a time: encode_batch lets go of the GIL, and taking it back from a
+        # busy event loop costs this thread up to a switch interval (5 ms) each time.
+        encoded = [self._tok.encode(text).ids for text in texts]
         lengths = np.array([len(ids) for ids in encoded])
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         ids = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in encoded])

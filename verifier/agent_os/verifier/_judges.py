@@ -98,8 +98,24 @@ class EmbeddingJudge:
         return self._rescaled(float(va @ vb))
 
     def warm(self, texts: Sequence[str]) -> None:
-        """Embed ``texts`` (the new ones in one pass) into the encoder's cache."""
-        self._encoder().embed_many(texts)
+        """Start embedding ``texts`` on the embedding thread (the model loads there if needed)."""
+        if self._model is not None:
+            self._model.embed_soon(texts)
+            return
+        from ._embedding import start_in_thread
+
+        start_in_thread(lambda: self._encoder().embed_soon(texts))
+
+    async def ascore(self, prompt: str, a: str, b: str) -> float:
+        """:meth:`score` with the embedding done on the embedding thread."""
+        if self._model is None:
+            from ._embedding import run_in_thread
+
+            await run_in_thread(self._encoder)
+        assert self._model is not None
+        while (known := self.known_score(a, b)) is None:
+            await self._model.embedded((a, b))
+        return known
 
     def score(self, prompt: str, a: str, b: str) -> float:
         return self._rescaled(self.cosine(a, b))
@@ -141,7 +157,8 @@ class DefaultJudge:
         the embedding, and those are embedded on the embedding thread while slower
         models are still answering (with an LLM judge there is nothing to start).
         Answers handed over in the same turn of the event loop (models that answer
-        together) go to the encoder as one batch.
+        together) go to the encoder as one batch; answers that arrive while it is
+        busy go to it together, in its next pass.
         """
         if self.embedding is None or self.llm is not None:
             return
@@ -153,11 +170,9 @@ class DefaultJudge:
         self._pending += [*pending, answer]
 
     def _start(self) -> None:
-        from ._embedding import start_in_thread
-
         texts, self._pending = self._pending, []
         if self.embedding is not None:
-            start_in_thread(self.embedding.warm, texts)
+            self.embedding.warm(texts)
 
     def score(self, prompt: str, a: str, b: str) -> float:
         found = assess(a, b)
@@ -173,14 +188,9 @@ class DefaultJudge:
             return await self.llm.ascore(prompt, a, b)
         if self.embedding is None:
             return found.score
-        embedded = self.embedding.known_score(a, b)
-        if embedded is None:
-            # Milliseconds (tens in numpy): off the event loop, on a thread of its own, so
-            # other verifications and the bus keep moving meanwhile.
-            from ._embedding import run_in_thread
-
-            embedded = await run_in_thread(self.embedding.score, prompt, a, b)
-        return _blend(found, embedded)
+        # Milliseconds (tens in numpy): off the event loop, on a thread of its own, so
+        # other verifications and the bus keep moving meanwhile.
+        return _blend(found, await self.embedding.ascore(prompt, a, b))
 
 
 def _blend(found: Assessment, embedded: float) -> float:
