@@ -68,7 +68,6 @@ import hashlib
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -78,9 +77,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from .._envelope import Envelope
-from .._errors import BusError, ConfigError, ConnectError, NoResponders, auth_refused
+from .._errors import BusError, NoResponders
 from .._protocol import Handler, SubscribeOptions, Subscription
 from ._base import BusBase, Route
+from ._nats_client import open_client
 from ._nats_codec import (
     CORRELATION_ID,
     DEADLINE,
@@ -94,9 +94,8 @@ from ._nats_codec import (
     wire_size,
 )
 from ._nats_fanout import FanoutSubscription, QueueSubscription
-from ._nats_settings import NatsSettings, servers
+from ._nats_settings import NatsSettings
 from ._nats_work import WorkSubscription
-from ._options import redacted
 
 __all__ = ["NatsBus", "NatsSettings", "connect"]
 
@@ -350,70 +349,11 @@ class NatsBus(BusBase):
 async def connect(url: str, **options: Any) -> NatsBus:
     """Connect to NATS (``nats://host:port``, ``tls://...``, ``nats://h1:4222,h2:4222``)."""
     settings, client_options = NatsSettings.parse(url, options)
-    shown = redacted(url)
     holder: list[NatsBus] = []
-    refused: list[Exception] = []  # the server said the credentials are wrong
-
-    async def reconnected() -> None:
-        log.info("nats: reconnected to %s", shown)
-        if holder:
-            holder[0].on_reconnect()
-
-    async def disconnected() -> None:
-        if not (holder and holder[0].closing):
-            log.warning("nats: disconnected from %s; reconnecting", shown)
-
-    async def error(exc: Exception) -> None:
-        if _refuses_credentials(exc):
-            refused.append(exc)
-        # Failed reconnect attempts repeat every reconnect_time_wait: keep them quiet.
-        level = logging.DEBUG if isinstance(exc, OSError) else logging.WARNING
-        log.log(level, "nats: %s: %s", type(exc).__name__, exc)
-
-    # nats-py annotates these as int but takes fractions of seconds.
-    timing: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
-        "reconnect_time_wait": settings.reconnect_time_wait,
-        "drain_timeout": settings.drain_timeout,
-    }
-    nc = Client()
-    try:
-        await nc.connect(
-            servers(url),
-            # Bounded at first so that a wrong URL fails; unbounded once connected.
-            max_reconnect_attempts=settings.connect_attempts,
-            reconnected_cb=reconnected,
-            disconnected_cb=disconnected,
-            error_cb=error,
-            **timing,
-            **client_options,
-        )
-    except (nats.errors.Error, OSError, TimeoutError) as exc:
-        with contextlib.suppress(Exception):
-            await nc.close()
-        if refused:  # nats-py reports it to error_cb, then gives up with NoServersError
-            raise auth_refused(f"connect to {shown}: {refused[-1]}") from exc
-        raise translate(exc, f"connect to {shown}") from exc
-    except TypeError as exc:
-        raise ConfigError(f"unknown nats option: {exc}") from exc
-    # nats-py upgrades to TLS only when the server demands it; a tls:// URL must not
-    # silently end up in plaintext. (_server_info is the INFO the server sent.)
-    if urlsplit(url).scheme.lower() == "tls" and not nc._server_info.get("tls_required"):
-        with contextlib.suppress(Exception):
-            await nc.close()
-        raise ConnectError(f"{shown}: the server does not offer TLS; refusing plaintext")
-    nc.options["max_reconnect_attempts"] = -1
+    nc = await open_client(url, settings, client_options, holder)
     bus = NatsBus(url, nc, settings)
     holder.append(bus)
     return bus
-
-
-def _refuses_credentials(exc: Exception) -> bool:
-    """The server's answer to wrong or missing credentials (nats-py passes it as text)."""
-    if isinstance(exc, nats.errors.AuthorizationError):
-        return True
-    text = str(exc).lower()
-    return "authorization violation" in text or "authentication" in text
 
 
 def _token(request_id: str) -> str:
