@@ -118,3 +118,63 @@ def test_decoding_is_a_few_passes_not_one_per_run() -> None:
     # A key hidden among them is still found, in base64 and in base64url.
     hidden = base64.urlsafe_b64encode(f"token {GITHUB}".encode()).decode()
     assert "secret:github-token" in {c for c, _ in scan_secrets({"t": [*runs[:50], hidden]})}
+
+
+def _regex_ends(text: str) -> str | None:
+    # The reading _ends replaces on ASCII text: the first word, the last one read backwards.
+    head = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text, 0, 320)
+    tail = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text[-320:][::-1])
+    if head is None or tail is None:
+        return None
+    return head.group(0) + "\n\x00\n" + tail.group(0)[::-1]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="aZ9_+/=-", min_size=1, max_size=40),
+            st.text(alphabet=" .:;\t\n,'\"!?", min_size=1, max_size=3),
+        ),
+        max_size=60,
+    ).map("".join)
+)
+def test_split_ends_read_like_the_word_regex(text: str) -> None:
+    from agent_os.policies.analysis._secrets import _ends
+
+    assert _ends(text) == _regex_ends(text)
+    wide = text + "\u00e9" + text  # non-ASCII text takes the regex path
+    assert _ends(wide) == _regex_ends(wide)
+
+
+def test_split_ends_at_the_edges() -> None:
+    from agent_os.policies.analysis._secrets import _ends
+
+    word = "Tok3n_9Xq" * 40  # 360 token characters: cut at both bounds
+    across = "x " * 30 + word[:18] + " y" * 30  # a word across the first and last 64
+    for text in (word, "x " + word, word + " y", "ab " * 150 + word[:12] + " cd" * 150, across):
+        assert _ends(text) == _regex_ends(text)
+    assert _ends("no long words here at all") is None
+
+
+def _all_fragments(texts: list[str]) -> list[str]:
+    # _fragments without its early exit (it returns [] when fewer than two are found).
+    from agent_os.policies.analysis._secrets import _ends
+
+    out = []
+    for text in texts:
+        if len(text) >= 4:
+            out.append(_ends(text) if " " in text else text)
+    return [fragment for fragment in out if fragment is not None]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.sampled_from(["ab", "DROP TABLE users", "tok3n_abcdefg", "x ab" * 3, "a " + GITHUB]),
+        max_size=6,
+    )
+)
+def test_split_fragments_stop_when_two_cannot_be_found(texts: list[str]) -> None:
+    found = _all_fragments(texts)
+    assert _fragments(texts) == (found if len(found) > 1 else [])

@@ -75,6 +75,13 @@ _EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
 # Set members past the rules: a run worth decoding, spaced-out characters, a hex run.
 _DECODABLE, _SPACED_OUT, _HEX_MEMBER = len(RULES), len(RULES) + 1, len(RULES) + 2
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{8,}")
+#: ``_TOKEN``'s characters as ``a``, any other byte as a space: one translate and one
+#: ``find`` find the first word of an ASCII text (``re`` tries each position, ~25 a byte).
+_WORDS = bytes(
+    ord("a") if re.fullmatch(_TOKEN.pattern[:-4], chr(i)) else ord(" ") for i in range(256)
+)
+_WORD = b"a" * 8
+_GLANCE = 64
 _PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes have few
 _URLSAFE = str.maketrans("-_", "+/")
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
@@ -276,9 +283,17 @@ def _fragments(texts: list[str]) -> list[str]:
     Only the ends of a long token can hold part of a split secret, so one
     longer than two :data:`_SPLIT_EDGE` keeps its ends (cut by a separator):
     the joined text stays within twice the fragments' count times the edge.
+    Fewer than two fragments join nothing: ``[]``, and a short list stops
+    before its last text when no fragment came before it.
     """
-    out = []
+    out: list[str] = []
+    # Counted only for short lists: small ints are shared, so counting costs no allocations.
+    left = len(texts) if len(texts) <= 64 else -1
     for text in texts:
+        if left >= 0:
+            if left < 2 and not out:
+                return []
+            left -= 1
         if len(text) < 4:
             continue
         if " " not in text:
@@ -286,11 +301,46 @@ def _fragments(texts: list[str]) -> list[str]:
                 text = text[:_SPLIT_EDGE] + _SEP + text[-_SPLIT_EDGE:]
             out.append(text)
             continue
+        ends = _ends(text)
+        if ends is not None:
+            out.append(ends)
+    return out if len(out) > 1 else []
+
+
+def _ends(text: str) -> str | None:
+    """The first token-like word in ``text``'s first :data:`_SPLIT_EDGE` characters and
+    the last one in its last (cut by those bounds), joined; ``None`` without both."""
+    last = text[-_SPLIT_EDGE:]
+    if not text.isascii():
         head = _TOKEN.search(text, 0, _SPLIT_EDGE)
-        tail = _TOKEN.search(text[-_SPLIT_EDGE:][::-1])  # the last word, read backwards
-        if head is not None and tail is not None:
-            out.append(head.group(0) + _SEP + tail.group(0)[::-1])
-    return out
+        tail = _TOKEN.search(last[::-1])  # the last word, read backwards
+        if head is None or tail is None:
+            return None
+        return head.group(0) + _SEP + tail.group(0)[::-1]
+    # ASCII: one byte a character, so positions in the mapped bytes are the text's. The
+    # first and last _GLANCE characters mostly hold a whole word: those are mapped first.
+    mapped = text[:_GLANCE].encode("ascii").translate(_WORDS)
+    start = mapped.find(_WORD)
+    stop = mapped.find(b" ", start) if start >= 0 else -1
+    if stop < 0 and len(text) > _GLANCE:  # no whole word in the glance: the whole edge
+        mapped = text[:_SPLIT_EDGE].encode("ascii").translate(_WORDS)
+        start = mapped.find(_WORD)
+        stop = mapped.find(b" ", start) if start >= 0 else -1
+    if start < 0:
+        return None
+    word = text[start:stop] if stop >= 0 else text[start:_SPLIT_EDGE]
+    edge = last[-_GLANCE:]
+    mapped = edge.encode("ascii").translate(_WORDS)
+    end = mapped.rfind(_WORD)  # the last run ends 8 bytes after its last probe
+    begin = mapped.rfind(b" ", 0, end) if end >= 0 else -1
+    if begin < 0 and len(last) > _GLANCE:
+        edge = last
+        mapped = edge.encode("ascii").translate(_WORDS)
+        end = mapped.rfind(_WORD)
+        begin = mapped.rfind(b" ", 0, end) if end >= 0 else -1
+    if end < 0:
+        return None
+    return word + _SEP + edge[begin + 1 : end + 8]
 
 
 def _visible(text: str) -> str:
