@@ -166,7 +166,7 @@ def _hint_key(hints: Mapping[str, object]) -> tuple[object, ...]:
     klass = hints.get("class")
     server = hints.get("server")
     annotations = hints.get("annotations")
-    source = annotations if isinstance(annotations, Mapping) else hints
+    source = annotations if annotations is not None and isinstance(annotations, Mapping) else hints
     read_only = source.get("readOnlyHint")
     destructive = source.get("destructiveHint")
     return (

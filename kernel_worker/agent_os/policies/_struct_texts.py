@@ -57,7 +57,7 @@ def gate_data(groups: Mapping[str, list[str]]) -> bool:
 
 def language_of(args: object) -> str:
     """The language a ``code_exec`` declares (``language`` or ``lang``), trimmed, lower case."""
-    if not isinstance(args, Mapping):
+    if type(args) is not dict and not isinstance(args, Mapping):  # dict: no ABC check
         return ""
     language = args.get("language", args.get("lang", ""))
     return language.strip().lower() if isinstance(language, str) else ""
