@@ -16,7 +16,11 @@ reply subject gets no verdict, and the verdict on its copy reaches the agent.
 A ``replay`` deny for a request still waited on therefore means another copy
 of these very bytes was judged first, and that copy's verdict comes here: it
 is dropped and counted like an invalid reply (``dropped["replay"]``) and the
-wait goes on until the deadline (then ``timeout``).
+wait goes on until the deadline (then ``timeout``). A deny the kernel gave
+before it could verify the bytes as this agent's (``expired``,
+``bad_signature``, ``malformed``, ``payload_too_large``) may answer an altered
+copy: it is held, and becomes the answer only if no other verdict arrives by
+the deadline.
 
 An action held for review is waited on for as long as its rule's review term
 allows: the ``review`` verdict carries the deadline the kernel set from that
@@ -37,6 +41,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from agent_os.bus import Bus, BusError, Envelope
@@ -222,9 +227,19 @@ class KernelClient:
             return Verdict.deny("malformed_action", f"action cannot be sent: {exc}")
         accepted: list[Verdict] = []
         refused: list[str] = []
+        held: list[Verdict] = []
 
         def accept(reply: Envelope) -> bool:
             verdict = self._read(reply, request.id)
+            if isinstance(verdict, Verdict) and verdict.code in _ABOUT_A_COPY:
+                # A deny about bytes the kernel could not take as these: a copy may have
+                # been altered on the way. Kept for the deadline, not taken as the answer.
+                held.append(verdict)
+                self.dropped[verdict.code] += 1
+                self._observer.dropped(verdict.code)
+                log.warning("request %s: a %s deny held until the deadline: a copy of the "
+                            "request may have been altered", request.id, verdict.code)  # fmt: skip
+                return False
             if isinstance(verdict, str):
                 refused.append(verdict)
                 self.dropped[verdict] += 1
@@ -241,6 +256,9 @@ class KernelClient:
         try:
             await self._observer.request(self._bus, request, timeout, accept=accept)
         except BusError as exc:
+            if held and exc.code == "timeout":
+                first = held[0]
+                return replace(first, reason=f"{first.reason} (no other verdict by the deadline)")
             dropped = f"; {len(refused)} invalid repl(ies) dropped" if refused else ""
             return Verdict.deny(exc.code, f"no verdict: {exc}{dropped}")
         return accepted[-1]
@@ -289,6 +307,12 @@ class KernelClient:
             result = await result
         return result
 
+
+#: Denies a kernel gives before it has verified the bytes as this agent's own: whoever
+#: can copy a request can alter the copy (an unsigned deadline, one flipped byte) and
+#: earn one of these, bound to the real request's id. Such a deny is held, and is the
+#: answer only if no other verdict comes by the deadline.
+_ABOUT_A_COPY = frozenset({"expired", "bad_signature", "malformed", "payload_too_large"})
 
 #: Why a reply signed by a key this agent does not pin is dropped.
 _UNPINNED = frozenset({"unknown_agent", "bad_signature"})

@@ -161,6 +161,106 @@ async def test_a_replay_deny_and_nothing_else_is_a_timeout_deny(bus: Bus) -> Non
         await stop()
 
 
+#: Denies a kernel gives an altered copy of a request (an unsigned deadline moved, one byte
+#: flipped) before it can tell the copy from the agent's own bytes.
+ABOUT_A_COPY = ("expired", "bad_signature", "malformed", "payload_too_large")
+
+
+@pytest.mark.parametrize("code", ABOUT_A_COPY)
+async def test_a_deny_about_an_altered_copy_is_held_the_verified_verdict_is_taken(
+    bus: Bus, code: str
+) -> None:
+    """A rogue's altered copy, judged first, cannot turn the agent's allow into a deny."""
+    stop = await _kernel_answering(bus, lambda m, e: [Verdict.deny(code, "copy"), ALLOW])
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.ALLOW, "ok")
+        assert client.dropped[code] == 1
+    finally:
+        await stop()
+
+
+@pytest.mark.parametrize("code", ABOUT_A_COPY)
+async def test_a_held_deny_with_nothing_after_it_is_the_answer_at_the_deadline(
+    bus: Bus, code: str
+) -> None:
+    """The agent's own bytes refused (a key the registry does not hold): that deny, at the
+    deadline, not a timeout."""
+    stop = await _kernel_answering(bus, lambda m, e: [Verdict.deny(code, "refused")])
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=0.5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.DENY, code)
+        assert "no other verdict by the deadline" in verdict.reason
+    finally:
+        await stop()
+
+
+async def test_a_policy_deny_is_final_at_once(bus: Bus) -> None:
+    """Only denies about the bytes are held: a verified verdict ends the wait."""
+    denied = Verdict.deny("policy", "blocked")
+    stop = await _kernel_answering(bus, lambda m, e: [denied, ALLOW])
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.DENY, "policy")
+    finally:
+        await stop()
+
+
+class CopyFirst(Worker):
+    """A real worker that judges a rogue's copy of each request before the agent's own."""
+
+    copy_answered: asyncio.Event
+
+    async def _handle(self, delivery: Delivery) -> None:
+        own = "x-copy" not in delivery.envelope.headers
+        if own:
+            await asyncio.wait_for(self.copy_answered.wait(), 5)
+        await super()._handle(delivery)
+        if not own:
+            self.copy_answered.set()
+
+
+@pytest.mark.parametrize("alter", ["flipped_byte", "deadline_past"])
+async def test_an_altered_copy_judged_first_costs_the_agent_nothing(bus: Bus, alter: str) -> None:
+    """The rogue keeps the agent's signed reply subject and alters its copy: the worker's
+    deny on the copy (bad_signature, expired) reaches the agent first, and is held."""
+    registry = TrustRegistry()
+    registry.register(AGENT)
+    worker = CopyFirst(bus, identity=KERNEL, registry=registry, policies=load_policy("strict"),
+                       publish_audit=False)  # fmt: skip
+    worker.copy_answered = asyncio.Event()
+    await worker.start()
+
+    async def rogue(delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        if "x-copy" in envelope.headers:
+            return  # its own copy, read back
+        body, deadline = envelope.body, envelope.deadline
+        if alter == "flipped_byte":
+            flipped = bytearray(body)
+            flipped[-3] ^= 0x01  # one byte of the signed content
+            body = bytes(flipped)
+        else:
+            deadline = time.time() - 1
+        headers = {**envelope.headers, "x-copy": "1"}
+        copy = dataclasses.replace(envelope, body=body, deadline=deadline, headers=headers)
+        await bus.publish(copy)
+
+    subscription = await bus.subscribe(ACTION_SUBJECT, rogue)  # fan-out, beside the workers
+    try:
+        client = KernelClient(bus, AGENT, [KERNEL.public()], timeout=5)
+        verdict = await client.check("file_read", {"path": "/srv/a"})
+        assert (verdict.decision, verdict.code) == (Decision.ALLOW, "ok"), verdict
+        code = "bad_signature" if alter == "flipped_byte" else "expired"
+        assert client.dropped[code] == 1
+    finally:
+        await subscription.unsubscribe()
+        await worker.shutdown()
+
+
 async def test_the_client_signs_the_reply_subject_its_request_carries(bus: Bus) -> None:
     seen: list[tuple[str | None, str | None, str]] = []
 
