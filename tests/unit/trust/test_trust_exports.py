@@ -23,6 +23,7 @@ EXPECTED = {
     "TrustStore",
     "VerificationResult",
     "as_async_nonce_store",
+    "reply_bound_request",
     "strict_loads",
 }
 
