@@ -105,9 +105,7 @@ class KernelClient:
         keys = list(kernel_keys)
         if not keys:
             raise ValueError("a KernelClient needs at least one pinned kernel key")
-        self._kernels = TrustRegistry()
-        for key in keys:
-            self._kernels.register(key, TrustLevel.KERNEL)
+        self._kernels = TrustRegistry.pinned(keys)
         self._subject = subject
         self._timeout = timeout
         self._policy = policy

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._errors import MalformedMessage, TrustError
@@ -103,6 +104,16 @@ class TrustRegistry:
     def pin(self, identity: AgentIdentity | PublicIdentity) -> None:
         """Register a kernel's public key at ``TrustLevel.KERNEL`` (the agent side's trust root)."""
         self.register(identity, TrustLevel.KERNEL)
+
+    @classmethod
+    def pinned(
+        cls, keys: Iterable[AgentIdentity | PublicIdentity], level: TrustLevel = TrustLevel.KERNEL
+    ) -> TrustRegistry:
+        """A registry of ``keys`` alone, each at ``level``: any key it knows is a pinned one."""
+        registry = cls()
+        for key in keys:
+            registry.register(key, level)
+        return registry
 
     def get(self, agent_id: str) -> TrustEntry | None:
         """The entry for ``agent_id``, revoked or not, or None."""

@@ -50,10 +50,7 @@ class RemoteVerifier:
         keys = list(verifier_keys)
         if not keys:
             raise ConfigurationError("a remote verifier needs at least one pinned verifier key")
-        # Holds only the pinned keys: any key it knows is a verifier key.
-        self._pinned = TrustRegistry()
-        for key in keys:
-            self._pinned.register(key, TrustLevel.HIGH)
+        self._pinned = TrustRegistry.pinned(keys, TrustLevel.HIGH)
         self._bus = bus
         self._identity = identity
         self._timeout = timeout
