@@ -24,6 +24,12 @@ in ``rejected``, and the models are asked: whoever can write to Redis cannot
 make a verifier serve a result it did not sign. A Redis error is a miss too
 (counted in ``errors``) and a failed put only logs: the cache can make
 verification cheaper, never wrong.
+
+Claims (:class:`~._claim.Claims`): ``{prefix}claim:{key}`` holds a random
+token while one verifier of the pool asks the models for ``key`` (``SET NX
+PX``); only the token's holder renews (``PEXPIRE``) or deletes it, by script.
+A claim is a hint that saves model calls, never a result: a Redis error is a
+``cache_unavailable`` :class:`VerifierError` and the caller verifies itself.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -70,6 +77,22 @@ if over > 0 then
   end
 end
 return math.max(over, 0)
+"""
+
+
+#: KEYS: claim. ARGV: token, ttl ms. Renew the claim if this token holds it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+#: KEYS: claim. ARGV: token. Drop the claim if this token holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 """
 
 
@@ -113,6 +136,8 @@ class RedisResultCache:
         self._client, self._owned = client_for(url_or_client, aredis.Redis, socket_timeout)
         self._errors: tuple[type[Exception], ...] = (redis_lib.RedisError, OSError)
         self._put = self._client.register_script(_PUT)
+        self._renew = self._client.register_script(_RENEW)
+        self._release = self._client.register_script(_RELEASE)
         self._identity = identity
         self._trusted = {key.agent_id: key for key in (identity.public(), *trusted)}
         self._clock = clock
@@ -164,7 +189,7 @@ class RedisResultCache:
             return
         now = self._clock()
         value = self._seal(names, replace(result, cached=False), now + life)
-        args = [value, max(1, math.ceil(life * 1000)), int(now * 1000), self.size, self._entry("")]
+        args = [value, _ms(life), int(now * 1000), self.size, self._entry("")]
         entries = [self._entry(k) for k in names]
         try:
             await self._put(keys=[self._index, *entries], args=[*args, *names])
@@ -208,6 +233,43 @@ class RedisResultCache:
             raise _Refused("not a result") from None
         return replace(result, cached=True)
 
+    def _claim(self, key: str) -> str:
+        return f"{self.prefix}claim:{key}"
+
+    async def claim(self, key: str, ttl: float) -> str | None:
+        """A token if this call now holds the claim on ``key`` for ``ttl`` seconds, else None."""
+        token = secrets.token_hex(16)
+        try:
+            taken = await self._client.set(self._claim(key), token, nx=True, px=_ms(ttl))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return token if taken else None
+
+    async def renew(self, key: str, token: str, ttl: float) -> bool:
+        """Keep the claim ``token`` holds for ``ttl`` more seconds; False if it lapsed."""
+        try:
+            return bool(await self._renew(keys=[self._claim(key)], args=[token, _ms(ttl)]))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def release(self, key: str, token: str) -> None:
+        """Drop the claim if ``token`` still holds it (a lapsed one may be another's now)."""
+        try:
+            await self._release(keys=[self._claim(key)], args=[token])
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def claimed(self, key: str) -> bool:
+        """Whether anyone holds the claim on ``key``."""
+        try:
+            return bool(await self._client.exists(self._claim(key)))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> VerifierError:
+        self.errors += 1
+        return VerifierError(f"result cache unavailable: {exc}", code="cache_unavailable")
+
     async def ping(self) -> None:
         """One round trip; ``VerifierError`` ("cache_unavailable") if Redis does not answer."""
         try:
@@ -221,3 +283,7 @@ class RedisResultCache:
         """Close the connection pool if this cache made it."""
         if self._owned:
             await self._client.aclose()
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))

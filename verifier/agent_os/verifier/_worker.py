@@ -27,6 +27,11 @@ a delivery of a request (or, for a decided result, of the same question)
 this worker is already verifying waits for that verification's result
 (``joined`` counts them; if it fails, each asks anew). Two receipts of one
 message, or a redelivery after a lost lease, would otherwise ask twice.
+Across the pool, with a Redis cache, the worker claims the request before
+asking the models (:mod:`._claim`): another worker that gets the same
+request meanwhile waits for the result to land in the cache (``awaited``
+counts them) and verifies itself only if the claim goes without one, lapses
+or cannot be read (``claim_ttl`` seconds, renewed while verifying).
 ``review_on_disagreement`` opens a review item for each flagged result.
 
 The answer goes to the reply subject the client signed into its request
@@ -62,6 +67,7 @@ from agent_os.trust import (
 )
 
 from ._cache import Cache, ResultCache, cache_key, request_key
+from ._claim import verify_claimed
 from ._consensus import ConsensusResult
 from ._errors import VerifierError
 from ._judges import AsyncJudge, DefaultJudge, Judge
@@ -84,6 +90,8 @@ MAX_REQUEST_BYTES = 256 * 1024
 #: The default cache: results kept this long, at most this many.
 _CACHE_TTL = 300.0
 _CACHE_SIZE = 10_000
+#: Seconds between looks at the cache while another worker verifies the same request.
+_CLAIM_POLL = 0.05
 
 
 class VerifierWorker(Service):
@@ -107,8 +115,14 @@ class VerifierWorker(Service):
         cache: Cache | None = None,
         review_on_disagreement: ReviewSink | None = None,
         allow_unbound_replies: bool = False,
+        claim_ttl: float = 10.0,
+        claim_wait: float = 120.0,
     ) -> None:
         super().__init__()
+        if not claim_ttl > 0 or not claim_wait > 0:
+            raise ValueError("claim_ttl and claim_wait must be positive")
+        self._claim_ttl = claim_ttl
+        self._claim_wait = claim_wait
         self._allow_unbound = allow_unbound_replies
         self._bus = bus
         self._identity = identity
@@ -133,6 +147,10 @@ class VerifierWorker(Service):
         self.from_cache = 0
         #: Deliveries that waited for a verification of theirs already under way here.
         self.joined = 0
+        #: Deliveries that found another worker of the pool verifying their request ...
+        self.claim_waits = 0
+        #: ... and those of them answered with its result.
+        self.awaited = 0
         self._running: dict[str, asyncio.Future[ConsensusResult | None]] = {}
         #: Answers sent to the signed reply subject instead of a different envelope ``reply_to``.
         self.redirected_replies = 0
@@ -282,14 +300,30 @@ class VerifierWorker(Service):
         keys = [k for k in (asked, question) if self._running.setdefault(k, done) is done]
         try:
             verifier = await self._verifier(request)
-            result = await verifier.verify(
-                request.prompt,
-                request.threshold,
-                request.quorum,
-                request_id=request.request_id,
-                agent_id=request.sender_id,
-                record=True,
+            # The key the verifier keeps the request's result under (its models as resolved).
+            kept = self._cache.key(
+                request.prompt, verifier.models, request.threshold, request.quorum
             )
+            result, awaited = await verify_claimed(
+                self._cache,
+                request_key(request.sender_id, request.request_id, kept),
+                lambda: verifier.verify(
+                    request.prompt,
+                    request.threshold,
+                    request.quorum,
+                    request_id=request.request_id,
+                    agent_id=request.sender_id,
+                    record=True,
+                ),
+                ttl=self._claim_ttl,
+                poll=_CLAIM_POLL,
+                wait=self._claim_wait,
+                waiting=self._waiting,
+            )
+            if awaited:
+                self.awaited += 1
+                if self._metrics is not None:
+                    self._metrics.observe(result)
             done.set_result(result)
         finally:
             # A failed verification is shared with no one: each waiting delivery asks anew.
@@ -302,6 +336,9 @@ class VerifierWorker(Service):
         else:
             self.verifications += 1
         return result
+
+    def _waiting(self) -> None:
+        self.claim_waits += 1
 
     async def _verifier(self, request: VerifyRequest) -> ConsensusVerifier:
         verifier = self._verifiers.get(request.models)
