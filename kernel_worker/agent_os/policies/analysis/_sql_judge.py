@@ -8,7 +8,8 @@ back to the analyser through the ``analyse`` callback (``_sql._analyse``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 
 from ._sql_tokens import Token
 
@@ -80,11 +81,30 @@ _QUALIFIED = (
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
 
+_KIND = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def _indices(seq: Sequence[str], needles: Iterable[str]) -> Iterator[int]:
+    """Every index of each needle in ``seq`` (needle by needle, each ascending), in C time."""
+    for needle in needles:
+        i = -1
+        try:
+            while True:
+                i = seq.index(needle, i + 1)
+                yield i
+        except ValueError:
+            continue
+
+
 def _show(tokens: list[Token], start: int, end: int) -> str:
     parts = []
+    length = 0
     for kind, value in tokens[start:end]:
-        parts.append(f"'{value}'" if kind == "s" else value)
-        if sum(len(p) + 1 for p in parts) > 120:
+        part = f"'{value}'" if kind == "s" else value
+        parts.append(part)
+        length += len(part) + 1
+        if length > 120:
             break
     return " ".join(parts)[:120]
 
@@ -146,20 +166,32 @@ class Judge:
         return -1
 
     def run(self) -> None:
+        """Visit, in order, the tokens :meth:`keyword` can act on (words of :data:`_ACTIVE`,
+        quoted names), each with its statement's start: every other token is only read
+        around them. The statement starts after the last ``;`` before the token, and the
+        token is at the start when nothing lies between.
+        """
         tokens = self.tokens
-        at_start = True
-        for i, (kind, value) in enumerate(tokens):
-            if kind == "p" and value == ";":
-                at_start = True
-                self.start = i + 1
-                continue
-            if kind == "w":
+        kinds = "".join(map(_KIND, tokens))
+        values = list(map(_VALUE, tokens))
+        visit = [i for i in _indices(values, _ACTIVE.intersection(values)) if kinds[i] == "w"]
+        if "q" in kinds:
+            visit.extend(_indices(kinds, ("q",)))
+        visit.sort()
+        ends = [i for i in _indices(values, (";",)) if kinds[i] == "p"] if ";" in values else []
+        ends.append(len(tokens))
+        end = 0  # ends[end]: the first ``;`` after the statement's start
+        for i in visit:
+            while ends[end] < i:
+                self.start = ends[end] + 1
+                end += 1
+            value = values[i]
+            if kinds[i] == "w":
                 prev = tokens[i - 1] if i else ("", "")
                 if prev != ("p", ".") or value in _QUALIFIED:
-                    self.keyword(i, value, prev[1] if prev[0] == "w" else "", at_start)
-            elif kind == "q" and value.lower().rsplit(".", 1)[-1] == "xp_cmdshell":
+                    self.keyword(i, value, prev[1] if prev[0] == "w" else "", i == self.start)
+            elif value.lower().rsplit(".", 1)[-1] == "xp_cmdshell":
                 self.flag("sql:command-exec", i)
-            at_start = False
 
     # -- one keyword --------------------------------------------------------------------
 
@@ -450,3 +482,14 @@ _HANDLERS: dict[str, Callable[[Judge, int, str, bool], None]] = {
     "bulk": Judge.bulk,
     "setuser": Judge.setuser,
 }
+
+#: Words :meth:`Judge.keyword` can act on; it does nothing for any other word.
+_ACTIVE = (
+    frozenset(_HANDLERS)
+    | _FILE_FUNCS
+    | _NETWORK_FUNCS
+    | _COMMAND_PROCS
+    | _PRIV_PROCS
+    | _PASSWORD_HASHES
+    | {"utl_file", "soname", "shutdown", "user"}
+)
