@@ -24,6 +24,9 @@ class Assessment:
     #: where structure cannot decide: how alike the content words are spelled (letter
     #: trigrams, Jaccard): "Spain" / "Spanish", "Hinduism" / "Hindu"
     resemblance: float = 0.0
+    #: how much an embedding's likeness counts here: little between two names with no
+    #: word in common ("Indira Gandhi" / "Jawaharlal Nehru": alike in kind, not the same)
+    embedding_weight: float = 1.0
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -157,15 +160,36 @@ def _compare_words(ra: Reading, rb: Reading, qa: frozenset[str], qb: frozenset[s
             return Assessment(0.55, False, "extra quantity")
         return Assessment(0.9 - 0.3 * extra / larger, True, "contained")
     overlap = len(shared)
-    names = ra.name and rb.name
+    names = _names(ra, rb)
     if (overlap >= 2 and len(only_a) <= 2 and len(only_b) <= 2) or (
         names and overlap and len(only_a) == len(only_b) == 1
     ):
         # Nearly the same sentence with a word or two replaced: a swapped entity
         # ("Bill Clinton" / "Hillary Clinton").
         return Assessment(0.4, True, "substitution")
+    resemblance = _trigram_jaccard(ra.words, rb.words)
+    if not overlap and _names(ra, rb):
+        return Assessment(0.0, False, "other names", resemblance, _OTHER_NAMES_WEIGHT)
     f1 = 2 * overlap / (len(wa | qa) + len(wb | qb)) if overlap else 0.0
-    return Assessment(0.45 * f1, False, "overlap", _trigram_jaccard(ra.words, rb.words))
+    return Assessment(0.45 * f1, False, "overlap", resemblance)
+
+
+#: A name is an identifier: two with no word in common name two things, however alike
+#: in kind the embedding finds them (two prime ministers, two cities).
+_OTHER_NAMES_WEIGHT = 0.1
+
+
+def _names(ra: Reading, rb: Reading) -> bool:
+    """Both answers are names (a short answer in lower case only, "kerala", may be one)."""
+
+    def may_be(r: Reading) -> bool:
+        return r.name or (not r.cased and 0 < len(r.words) <= _UNCASED_MAX)
+
+    return (ra.name or rb.name) and may_be(ra) and may_be(rb)
+
+
+#: the most words a name written in lower case only is taken to have ("jawahar lal nehru")
+_UNCASED_MAX = 3
 
 
 def _trigram_jaccard(a: tuple[str, ...], b: tuple[str, ...]) -> float:

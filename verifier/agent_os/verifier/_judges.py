@@ -196,12 +196,14 @@ class DefaultJudge:
 def _blend(found: Assessment, embedded: float) -> float:
     """Where structure cannot decide: the embedding, lifted by alike spelling.
 
-    Kept within [0.06, 0.94], above any contradiction structure found ("1889" /
-    "1925": 0.05) and below what structure confirmed. The weights were chosen on
-    the half of NQ-open whose questions hash even (benchmarks/cmvk_judge.py prints
-    the AUROC of the other half apart).
+    The embedding counts as much as structure says it does (little between two names
+    with no word in common: :attr:`Assessment.embedding_weight`). Kept within
+    [0.06, 0.94], above any contradiction structure found ("1889" / "1925": 0.05) and
+    below what structure confirmed. The weights were chosen on the half of NQ-open
+    whose questions hash even (benchmarks/cmvk_judge.py prints the AUROC of the other
+    half apart).
     """
-    lifted = min(1.0, max(0.0, embedded + 0.5 * found.resemblance))
+    lifted = min(1.0, max(0.0, found.embedding_weight * embedded + 0.5 * found.resemblance))
     return 0.06 + 0.88 * max(found.score, lifted)
 
 

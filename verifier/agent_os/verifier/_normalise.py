@@ -4,16 +4,16 @@ SQuAD-style normalisation (lower case, no articles, no punctuation, collapsed
 space) is the base, after undoing mojibake and JSON escapes; on top of it an
 answer is read as a :class:`Reading`:
 
-- numbers whatever their spelling ("one thousand", "1,000", "sixth", "XIV";
-  "1k" is not read) and quantities in base units ("5 km" and "5000 m" are
-  both ``5000 m``);
-- dates in ISO form ("3 March 1999", "March 3rd, 1999", "1999-03-03",
-  "03/03/1999"), decades ("the 1980s") and centuries ("the 20th century");
-- polarity (an odd number of negations is a negative answer);
+- numbers, quantities in base units, dates, decades and centuries, read by
+  :mod:`._quantities` ("5 km" and "5000 m" are both ``5000 m``);
+- polarity (an odd number of negations is a negative answer; "not more than
+  four" is a bound and "no-fly zone" a compound, not negations);
 - abstention ("I don't know", "cannot be determined");
 - a list of short items, compared as a set;
 - the content words left over, lightly stemmed, in order, common short forms
   of given names and abbreviations spelled out ("Bill" is "William");
+- whether it is written as a name (every content word capitalised) and
+  whether it has any capital at all ("kerala" says nothing either way);
 - in code, its operators as words, in one spelling ("x += 1" is "x = x + 1").
 
 Pure and synchronous; no model, no I/O.
@@ -26,78 +26,13 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ._quantities import dates, read_tokens
+
 
 def _words(text: str, sep: str | None = None) -> list[str]:
     return text.split(sep)
 
 
-_SMALL = {
-    w: i
-    for i, w in enumerate(
-        _words(
-            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-            "fourteen fifteen sixteen seventeen eighteen nineteen"
-        )
-    )
-}
-_TENS = {
-    w: 10 * i
-    for i, w in enumerate(
-        ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-    )
-    if w != "_"
-}
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_ORDINALS = {
-    w: i + 1
-    for i, w in enumerate(
-        _words(
-            "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-            "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
-            "twentieth"
-        )
-    )
-}
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        _words(
-            "january february march april may june july august september october november december"
-        )
-    )
-}
-_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
-_MONTHS["sept"] = 9
-#: unit word -> (dimension, factor to the base unit)
-_UNITS: dict[str, tuple[str, float]] = {}
-for _names, _dim, _factor in (
-    ("km kilometer kilometers kilometre kilometres", "m", 1e3),
-    ("m meter meters metre metres", "m", 1.0),
-    ("cm centimeter centimeters centimetre centimetres", "m", 1e-2),
-    ("mm millimeter millimeters millimetre millimetres", "m", 1e-3),
-    ("mi mile miles", "m", 1609.344),
-    ("ft foot feet", "m", 0.3048),
-    ("inch inches", "m", 0.0254),
-    ("kg kilogram kilograms kilo kilos", "g", 1e3),
-    ("g gram grams", "g", 1.0),
-    ("mg milligram milligrams", "g", 1e-3),
-    ("tonne tonnes", "g", 1e6),
-    ("lb lbs pound pounds", "g", 453.59237),
-    ("s sec secs second seconds", "s", 1.0),
-    ("ms millisecond milliseconds", "s", 1e-3),
-    ("min mins minute minutes", "s", 60.0),
-    ("h hr hrs hour hours", "s", 3600.0),
-    ("day days", "s", 86400.0),
-    ("week weeks", "s", 604800.0),
-    ("l liter liters litre litres", "l", 1.0),
-    ("ml milliliter milliliters millilitre millilitres", "l", 1e-3),
-    ("% percent per_cent percentage", "%", 1.0),
-    ("usd dollar dollars $", "usd", 1.0),
-    ("eur euro euros €", "eur", 1.0),
-    ("gbp £", "gbp", 1.0),
-):
-    for _n in _names.split():
-        _UNITS[_n] = (_dim, _factor)
 _NEGATIONS = frozenset(
     _words(
         "not no never none nobody nothing neither nor cannot false without nowhere incorrect untrue"
@@ -128,19 +63,9 @@ _CONTRACTIONS = (
     (re.compile(r"n't\b"), " not"),
     (re.compile(r"'s\b"), ""),
 )
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH_RE})\.?,? (\d{{4}})\b")
-_MDY = re.compile(rf"\b({_MONTH_RE})\.? (\d{{1,2}})(?:st|nd|rd|th)?,? (\d{{4}})\b")
-_MY = re.compile(rf"\b({_MONTH_RE})\.?,? (\d{{4}})\b")
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4})\b")
-_ORDINAL_RE = "|".join(_ORDINALS)
-_CENTURY = re.compile(rf"\b(\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_RE}) century\b")
-_DECADE = re.compile(r"\b(\d{3})0'?s\b")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 #: "18, 426" (a tokenizer's spacing of "18,426")
 _SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!\.\d)")
-_ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 #: brackets or operators: a number in it is an operand ("x[n - 1]" / "x[n]")
 _CODE = re.compile(r"\w[\[(]|[{}=<>*/+]|\s-\s*\d")
@@ -165,7 +90,10 @@ _ALIASES = {
         "sam; alexander: alex; nicholas: nick; patrick: pat; theodore: teddy; abraham: "
         "abe; frederick: fred freddie; harold: harry; lawrence: larry; ronald: ron "
         "ronnie; donald: don; gerald: jerry; kenneth: ken kenny; timothy: tim; matthew: "
-        "matt; andrew: andy; jennifer: jen jenny; susan: susie; company: co; "
+        "matt; andrew: andy; jennifer: jen jenny; susan: susie; peter: pete; raymond: ray; "
+        "patricia: patty trish; gregory: greg; jeffrey: jeff; douglas: doug; phillip: phil; "
+        "stanley: stan; vincent: vince; zachary: zach; jacob: jake; leonard: lenny; "
+        "randolph: randy; alfred: alf alfie; walter: walt; company: co; "
         "corporation: corp; incorporated: inc; limited: ltd; mount: mt; doctor: dr; "
         "junior: jr; senior: sr; university: univ; international: intl; versus: vs",
         "; ",
@@ -173,6 +101,12 @@ _ALIASES = {
     for full, shorts in [entry.split(": ")]
     for short in shorts.split()
 }
+#: "no-fly zone", "no-value indicator" (but "no-one" is "nobody")
+_NO_COMPOUND = re.compile(r"\bno-(?!one\b)(?=[a-z])")
+#: "not more than four", "no later than 1990": a bound on the number, not a negation
+_BOUND = re.compile(
+    r"\b(?:not|no) (more|less|fewer|later|earlier|greater|longer|shorter|higher|lower) than\b"
+)
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|\n|\band\b|&)\s*")
 
 
@@ -188,6 +122,8 @@ class Reading:
     code: bool = False
     #: every content word capitalised, as in "Bill Clinton"
     name: bool = False
+    #: any capital letter at all ("kerala" says nothing about being a name)
+    cased: bool = True
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -199,33 +135,6 @@ class Reading:
             self.words,
             self.abstains,
         )
-
-
-def _canonical_number(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _dates(text: str) -> str:
-    def iso(y: str, m: int, d: int | None) -> str:
-        return f" date:{int(y):04d}-{m:02d}" + (f"-{d:02d} " if d else " ")
-
-    def numeric(g: re.Match[str]) -> str:
-        # Month first ("07/04/1776" is 4 July), unless the first number cannot be a month.
-        first, second = int(g[1]), int(g[3])
-        month, day = (second, first) if first > 12 or g[2] == "." else (first, second)
-        return iso(g[4], month, day) if 1 <= month <= 12 and 1 <= day <= 31 else g[0]
-
-    def century(g: re.Match[str]) -> str:
-        n = _ORDINALS.get(g[1]) or int(g[1][:-2])
-        return f" century:{n} "
-
-    text = _ISO_DATE.sub(lambda g: iso(g[1], int(g[2]), int(g[3])), text)
-    text = _NUMERIC_DATE.sub(numeric, text)
-    text = _CENTURY.sub(century, text)
-    text = _DECADE.sub(lambda g: f" decade:{g[1]} ", text)
-    text = _DMY.sub(lambda g: iso(g[3], _MONTHS[g[2]], int(g[1])), text)
-    text = _MDY.sub(lambda g: iso(g[3], _MONTHS[g[1]], int(g[2])), text)
-    return _MY.sub(lambda g: iso(g[2], _MONTHS[g[1]], None), text)
 
 
 def _unescape(text: str) -> str:
@@ -255,101 +164,12 @@ def _prepare(text: str) -> str:
         text = pattern.sub(repl, text)
     text = _THOUSANDS.sub("", text)
     text = _SPACED_THOUSANDS.sub(lambda g: g[0].replace(", ", ""), text)
+    # "no-fly zone": a compound, not a negation; "not more than four": a bound.
+    text = _NO_COMPOUND.sub("no_", text)
+    text = _BOUND.sub(r"\1 than", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
     text = re.sub(r"\bper cent\b", "per_cent", text)
-    return _dates(text)
-
-
-def _read_tokens(tokens: list[str]) -> tuple[list[str], list[str]]:
-    """Words and quantities: number words folded into numbers, units into base units."""
-    words: list[str] = []
-    quantities: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if ":" in tok:
-            quantities.append(tok)
-            i += 1
-            continue
-        if tok in _ORDINALS or re.fullmatch(r"\d+(st|nd|rd|th)", tok):
-            n = _ORDINALS.get(tok) or int(re.sub(r"\D", "", tok))
-            # "sixth season" / "season 6": an ordinal is read as its number.
-            quantities.append(_canonical_number(n))
-            i += 1
-            continue
-        if len(tok) > 1 and _ROMAN.fullmatch(tok):
-            # "Louis XIV" / "Louis XVI": a Roman numeral from 2 to 39 is a number.
-            quantities.append(_canonical_number(_roman(tok)))
-            i += 1
-            continue
-        value, j = _number_at(tokens, i)
-        if value is None:
-            if tok in ("$", "€", "£") and i + 1 < len(tokens):
-                nxt, k = _number_at(tokens, i + 1)
-                if nxt is not None:
-                    dim, factor = _UNITS[tok]
-                    quantities.append(f"{_canonical_number(nxt * factor)} {dim}")
-                    i = k
-                    continue
-            words.append(tok)
-            i += 1
-            continue
-        unit = tokens[j] if j < len(tokens) else None
-        if unit is not None and unit in _UNITS:
-            dim, factor = _UNITS[unit]
-            quantities.append(f"{_canonical_number(value * factor)} {dim}")
-            j += 1
-        else:
-            quantities.append(_canonical_number(value))
-        i = j
-    return words, quantities
-
-
-def _roman(numeral: str) -> int:
-    values = [{"i": 1, "v": 5, "x": 10}[c] for c in numeral]
-    return sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
-
-
-def _number_at(tokens: list[str], i: int) -> tuple[float | None, int]:
-    """The number that starts at ``tokens[i]`` and the index after it."""
-    total = 0.0
-    current = 0.0
-    seen = False
-    j = i
-    while j < len(tokens):
-        tok = tokens[j]
-        if re.fullmatch(r"\d+(\.\d+)?", tok) and not seen:
-            current = float(tok)
-        elif tok in _SMALL:
-            current += _SMALL[tok]
-        elif tok in _TENS:
-            current += _TENS[tok]
-        elif tok == "hundred" and seen:
-            current = (current or 1) * 100
-        elif tok in _SCALES and seen:
-            total += (current or 1) * _SCALES[tok]
-            current = 0
-        elif (
-            tok == "and"
-            and seen
-            and j + 1 < len(tokens)
-            and (tokens[j + 1] in _SMALL or tokens[j + 1] in _TENS)
-        ):
-            pass
-        elif (
-            tok in ("a", "one")
-            and not seen
-            and j + 1 < len(tokens)
-            and (tokens[j + 1] in _SCALES or tokens[j + 1] == "hundred")
-        ):
-            current = 1
-        else:
-            break
-        seen = True
-        j += 1
-    if not seen:
-        return None, i
-    return total + current, j
+    return dates(text)
 
 
 def _stem(word: str) -> str:
@@ -373,7 +193,7 @@ def read(text: str) -> Reading:
     parts = [p for p in _LIST_SPLIT.split(prepared.strip(" .!\n")) if p.strip()]
     if len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts):
         items = frozenset(" ".join(_plain(p)) for p in parts)
-    words, quantities = _read_tokens((_CODE_TOKEN if code else _TOKEN).findall(prepared))
+    words, quantities = read_tokens((_CODE_TOKEN if code else _TOKEN).findall(prepared))
     if words[:1] == ["no"] and any(w in _NEGATIONS for w in words[1:]):
         # "No, it is not visible": the answer particle agrees with its clause.
         words = words[1:]
@@ -383,9 +203,12 @@ def read(text: str) -> Reading:
     )
     capitals = [w[0].isupper() for w in _LETTERS.findall(text) if w.lower() not in _STOP]
     name = bool(capitals) and all(capitals)
-    return Reading(content, tuple(quantities), negations % 2 == 1, abstains, items, code, name)
+    cased = text.lower() != text
+    return Reading(
+        content, tuple(quantities), negations % 2 == 1, abstains, items, code, name, cased
+    )
 
 
 def _plain(part: str) -> list[str]:
-    words, quantities = _read_tokens(_TOKEN.findall(part))
+    words, quantities = read_tokens(_TOKEN.findall(part))
     return [_stem(w) for w in words if w not in _STOP] + sorted(quantities)
