@@ -5,6 +5,9 @@ entries signed with the verifier key); without it (or with ``memory://``)
 they stay in this worker. Either way a redelivered request is answered from
 the result its first delivery kept; only a shared cache lets another worker
 do so.
+A pool whose workers have keys of their own shares the cache when each names
+the others' public identities with ``--trust-cache-key FILE``
+(:mod:`._cmvk_keys`, checked at start).
 ``--review-on-disagreement`` opens a review item in ``--review-store`` for
 each flagged result (:mod:`._cmvk_review`).
 """
@@ -27,7 +30,7 @@ from agent_os.kernel_worker._startup import (
     redact,
 )
 from agent_os.observability import HealthServer, Readiness
-from agent_os.trust import AgentIdentity, TrustError
+from agent_os.trust import AgentIdentity, PublicIdentity, TrustError
 from agent_os.verifier import (
     Cache,
     CallSettings,
@@ -40,6 +43,7 @@ from agent_os.verifier._worker import VerifierWorker
 
 from ._cli_options import path_option
 from ._cli_review import review_queue
+from ._cmvk_keys import trusted_cache_keys
 from ._cmvk_review import QueueReview
 
 log = logging.getLogger("agent_os.verifier")
@@ -100,6 +104,16 @@ REGISTRY_RECHECK = 0.25
     help="Most results kept.",
 )
 @click.option(
+    "--trust-cache-key",
+    "trusted_key_files",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    envvar="AGENT_OS_CMVK_TRUSTED_KEYS",
+    help="Public identity (JSON, as agent-os keygen prints it) of another verifier key of the "
+    "pool whose signed --cache entries this worker serves; repeatable (env: paths separated "
+    f"by {os.pathsep!r}).",
+)
+@click.option(
     "--review-on-disagreement",
     is_flag=True,
     envvar="AGENT_OS_CMVK_REVIEW",
@@ -129,6 +143,7 @@ def verifier(
     cache_url: str | None,
     cache_ttl: float,
     cache_size: int,
+    trusted_key_files: tuple[Path, ...],
     review_on_disagreement: bool,
     review_store: str | None,
     allow_unbound_replies: bool,
@@ -161,6 +176,10 @@ def verifier(
             os.environ.get("AGENT_OS_NONCE_URL"),
             single_replica=os.environ.get("AGENT_OS_SINGLE_REPLICA", "") == "1",
         )
+        scheme = (cache_url or "memory://").split("://", 1)[0].lower()
+        trusted = trusted_cache_keys(
+            trusted_key_files, identity, registry, shared=scheme in ("redis", "rediss", "unix")
+        )
     except StartupRefused as exc:
         raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
     except (TrustError, OSError) as exc:
@@ -170,7 +189,9 @@ def verifier(
 
     async def serve() -> None:
         await ping_nonce_store(plan)
-        cache = await _open_cache(cache_url or "memory://", identity, cache_ttl, cache_size)
+        cache = await _open_cache(
+            cache_url or "memory://", identity, trusted, cache_ttl, cache_size
+        )
         metrics = Metrics() if with_metrics or metrics_port is not None else None
         if metrics is not None:
             metrics.watch_cache(cache)
@@ -192,11 +213,13 @@ def verifier(
                 allow_unbound_replies=allow_unbound_replies,
             )
             log.info(
-                "verifier %s: bus %s; nonce store %s; cache %s; review %s; unbound replies %s",
+                "verifier %s: bus %s; nonce store %s; cache %s (trusting %s); review %s; "
+                "unbound replies %s",
                 identity.agent_id,
                 redact(bus_url),
                 plan.description,
                 redact(cache_url) if cache_url else "memory:// (this worker's)",
+                ", ".join(f"{k.agent_id} {k.fingerprint}" for k in [identity.public(), *trusted]),
                 "on disagreement" if queue is not None else "off",
                 "ALLOWED (AGENT_OS_ALLOW_UNBOUND_REPLIES)" if allow_unbound_replies else "refused",
             )
@@ -216,10 +239,12 @@ def verifier(
         raise click.ClickException(f"refusing to start ({exc.code}): {exc}") from exc
 
 
-async def _open_cache(url: str, identity: AgentIdentity, ttl: float, size: int) -> Cache:
+async def _open_cache(
+    url: str, identity: AgentIdentity, trusted: list[PublicIdentity], ttl: float, size: int
+) -> Cache:
     """The cache ``--cache`` names; an unreachable Redis refuses the start (nothing shared)."""
     try:
-        cache = open_cache(url, identity=identity, ttl=ttl, size=size)
+        cache = open_cache(url, identity=identity, trusted=trusted, ttl=ttl, size=size)
     except (VerifierError, ValueError) as exc:
         raise StartupRefused("cache_config", str(exc)) from exc
     if isinstance(cache, RedisResultCache):
