@@ -506,39 +506,38 @@ class _Script:
     def judge(self, name: str, words: list[Word], cmd: _Cmd) -> None:
         args = words[1:]
         options, operands = _split_options(args)
-        excerpt = _excerpt(words)
         self.judge_more(name, words, cmd)
         if name == "rm":
             if any(_short(o, "rR") for o in options) or {"--recursive", "--no-preserve-root"} & {
                 o.split("=")[0] for o in options
             }:
-                self.flag("shell:rm-rf", excerpt)
+                self.flag("shell:rm-rf", _excerpt(words))
             elif any(_wipes(w) for w in operands):
-                self.flag("shell:rm-root", excerpt)
+                self.flag("shell:rm-root", _excerpt(words))
         elif name.startswith("mkfs") or name in ("mke2fs", "mkswap", "mkdosfs", "mkntfs"):
-            self.flag("shell:mkfs", excerpt)
+            self.flag("shell:mkfs", _excerpt(words))
         elif name in ("wipefs", "shred", "blkdiscard"):
-            self.flag("shell:disk-wipe", excerpt)
+            self.flag("shell:disk-wipe", _excerpt(words))
         elif name == "dd":
             if any(w.text.startswith("of=") and _is_device(w.text[3:]) for w in args):
-                self.flag("shell:dd-device", excerpt)
+                self.flag("shell:dd-device", _excerpt(words))
         elif name in ("tee", "cp", "mv", "install", "ln"):
             if operands and _is_device(operands[-1].text):
-                self.flag("shell:device-write", excerpt)
+                self.flag("shell:device-write", _excerpt(words))
         elif name in ("chmod", "chown", "chgrp"):
             recursive = any(_short(o, "R") or o == "--recursive" for o in options)
             world = name == "chmod" and any(_WORLD.match(w.text) for w in operands[:1])
             if (recursive or world) and any(_system(w) for w in operands[1:]):
-                self.flag("shell:chmod-root", excerpt)
+                self.flag("shell:chmod-root", _excerpt(words))
         elif _powers_off(name, args):
-            self.flag("shell:power", excerpt)
+            self.flag("shell:power", _excerpt(words))
         elif name in _INTERPRETERS:
             script = operands[0] if operands else None
             from_pipe = script is None or script.text in ("-", "/dev/stdin")
             fed = cmd.upstream if from_pipe and cmd.piped_in else ()
             script = None if from_pipe else script
             if _downloads(script.subs if script is not None else fed):
-                self.flag("shell:pipe-to-shell", excerpt)
+                self.flag("shell:pipe-to-shell", _excerpt(words))
         if name in _DOWNLOADERS:
             self.report.urls.extend(w.text for w in operands if not w.dynamic)
         self.note_args(args)
@@ -546,42 +545,41 @@ class _Script:
     def judge_more(self, name: str, words: list[Word], cmd: _Cmd) -> None:
         """Operator tools, Windows shells, interpreters' inline code, persistence writes."""
         texts = [w.text for w in words[1:]]
-        excerpt = _excerpt(words)
         check = judge_operator(name, texts)
         if check is not None:
-            self.flag(check, excerpt)
+            self.flag(check, _excerpt(words))
         statement = database_statement(name, texts)
         if statement is not None:
             for found, _ in analyse_sql(statement, sql_action=True):
-                self.flag(found, excerpt)
+                self.flag(found, _excerpt(words))
         if name in ("dig", "nslookup", "host", "drill") and any(w.dynamic for w in words[1:]):
-            self.flag("shell:exfiltration", excerpt)  # data spelled into DNS names
+            self.flag("shell:exfiltration", _excerpt(words))  # data spelled into DNS names
         if windows_delete(name, texts):
-            self.flag("shell:rm-rf", excerpt)
+            self.flag("shell:rm-rf", _excerpt(words))
         if any(t.startswith(("/dev/tcp/", "/dev/udp/")) or "/inet/tcp/" in t for t in texts):
-            self.flag("shell:reverse-shell", excerpt)  # bash /dev/tcp, gawk /inet/tcp
+            self.flag("shell:reverse-shell", _excerpt(words))  # bash /dev/tcp, gawk /inet/tcp
         inner = container_command(name, texts)
         if inner is not None:
             self.run_script(shlex.join(inner), words)  # kubectl exec ... -- CMD, docker exec C CMD
         if name in ("powershell", "pwsh", "powershell.exe", "pwsh.exe"):
             script = powershell_script(texts)
             for found in judge_powershell(script or ""):
-                self.flag(found, excerpt)
+                self.flag(found, _excerpt(words))
         elif name in ("tee", "cp", "mv", "install", "ln", "dd") and texts:
             target = texts[-1].removeprefix("of=")
             if persistence_target(target) and not target.startswith("-"):
-                self.flag("shell:persistence", excerpt)
+                self.flag("shell:persistence", _excerpt(words))
         elif name in _INTERPRETERS or name.startswith("python"):
             inline = interpreter_code(name, texts)
             if inline is not None:
                 for found, _ in analyse_code(inline[1], inline[0]):
-                    self.flag(found, excerpt)
+                    self.flag(found, _excerpt(words))
         if name in _DOWNLOADERS:
             for option in ("-O", "-o", "--output", "--output-document"):
                 if option in texts[:-1]:
                     self.downloaded.add(texts[texts.index(option) + 1])
         elif self.downloaded and any(t in self.downloaded for t in [name, *texts[:1]]):
-            self.flag("shell:pipe-to-shell", excerpt)
+            self.flag("shell:pipe-to-shell", _excerpt(words))
 
     def note_args(self, args: list[Word]) -> None:
         for word in args:

@@ -35,6 +35,10 @@ OPS = (
 _BREAK = frozenset(" \t\r\n\f\v;&|()<>")
 # Characters with no meaning to the lexer: runs of them are copied in one step.
 _PLAIN = re.compile(r"[^ \t\r\n\f\v;&|()<>\\'\"$`*?\[{},]+")
+# A whole word of them (up to a break or the end): it is its own expansion.
+_PLAIN_WORD = re.compile(r"[^ \t\r\n\f\v;&|()<>\\'\"$`*?\[{},]+(?=[ \t\r\n\f\v;&|()<>]|\Z)")
+# The operators that start with each breaking character, in the order of OPS (longest first).
+_OPS_AT = {ch: tuple(op for op in OPS if op[0] == ch) for ch in "\n;&|()<>"}
 _SPLIT = "\x00"  # field-split marker inside a word under construction
 _MAX_BRACE = 64
 _SIMPLE_ESC = {
@@ -147,7 +151,7 @@ class Lexer:
         self._lookup = lookup
         self._substitute = substitute
         self._heredocs: list[tuple[str, bool, Word]] = []
-        # Per word under construction:
+        # Per word under construction: its pieces, and whether each is unquoted.
         self._buf: list[str] = []
         self._unq: list[bool] = []
         self._dynamic = False
@@ -169,7 +173,7 @@ class Lexer:
             elif ch in "<>" and text.startswith("(", self.pos + 1):
                 yield self._word()  # process substitution <(...) / >(...)
             elif ch in _BREAK:
-                op = next(o for o in OPS if text.startswith(o, self.pos))
+                op = next(o for o in _OPS_AT[ch] if text.startswith(o, self.pos))
                 self.pos += len(op)
                 if op == "\n" and self._heredocs:
                     self._read_heredocs()
@@ -178,6 +182,13 @@ class Lexer:
                     yield from self._heredoc_word(strip_tabs=op == "<<-")
             else:
                 start = self.pos
+                whole = _PLAIN_WORD.match(text, start)
+                if whole is not None:  # nothing to remove or expand: the word as it stands
+                    self.pos = whole.end()
+                    if self.pos < n and text[self.pos] in "<>" and whole.group().isdigit():
+                        continue  # a file-descriptor number glued to a redirection
+                    yield Word(whole.group())
+                    continue
                 word = self._word()
                 if self.pos < n and text[self.pos] in "<>" and text[start : self.pos].isdigit():
                     continue  # a file-descriptor number glued to a redirection
@@ -208,8 +219,8 @@ class Lexer:
         self._heredocs = []
 
     def _add(self, chars: str, unquoted: bool) -> None:
-        self._buf.extend(chars)
-        self._unq.extend([unquoted] * len(chars))
+        self._buf.append(chars)
+        self._unq.append(unquoted)
 
     def _word(self) -> Word:
         self._buf, self._unq, self._dynamic, self._glob, self._subs = [], [], False, False, []
@@ -347,9 +358,12 @@ class Lexer:
     # -- expansion --------------------------------------------------------------------
 
     def _expand(self, word: Word) -> Iterator[Word]:
-        chars, unq = self._buf, self._unq
-        plain = "{" not in chars and _SPLIT not in chars
-        texts = [word.text] if plain else _braces("".join(chars), unq, 0)
+        text = word.text
+        if "{" in text or _SPLIT in text:
+            unq = [u for piece, u in zip(self._buf, self._unq, strict=True) for _ in piece]
+            texts = _braces(text, unq, 0)
+        else:
+            texts = [text]
         for text in texts:
             for piece in text.split(_SPLIT) if _SPLIT in text else (text,):
                 if piece or (len(texts) == 1 and _SPLIT not in text):

@@ -314,7 +314,15 @@ def _netcat(args: Sequence[str]) -> bool:
     return any(a.startswith(("--exec=", "--sh-exec=")) for a in args)
 
 
+_PERSISTERS = frozenset(
+    {"crontab", "systemctl", "launchctl", "schtasks", "reg", "at", "batch", "useradd", "adduser",
+     "usermod", "chpasswd", "passwd", "visudo", "chattr", "chmod"}
+)  # fmt: skip
+
+
 def _persists(name: str, args: Sequence[str]) -> bool:
+    if name not in _PERSISTERS:
+        return False  # every rule below names its tool
     words = _positionals(args)
     opts = _opts(args)
     if name == "crontab":
