@@ -114,3 +114,9 @@ def test_casing_is_read() -> None:
     assert not read("kerala").name and not read("kerala").cased
     assert not read("1889").cased
     assert not read("the capital of Kerala").name
+
+
+def test_a_repeated_word_is_not_a_swap_of_roles() -> None:
+    found = assess("Paris, the city of Paris", "the city of Paris")
+    assert found.decisive and found.score >= 0.5
+    assert assess("Alice beat Bob.", "Bob beat Alice.").score < 0.5

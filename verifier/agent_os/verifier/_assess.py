@@ -131,6 +131,9 @@ def _compare_words(ra: Reading, rb: Reading, qa: frozenset[str], qb: frozenset[s
     wa, wb = frozenset(ra.words), frozenset(rb.words)
     if wa == wb and qa == qb:
         if ra.words != rb.words and len(wa) > 1:
+            if len(ra.words) != len(rb.words):
+                # One says a word again ("Ray Bolger, Raymond Wallace Bolger"): no roles swap.
+                return Assessment(0.9, True, "repeated")
             if _rotation(ra.words, rb.words):
                 # "Paris is the capital of France" / "the capital of France is Paris".
                 return Assessment(0.9, True, "rotated")
