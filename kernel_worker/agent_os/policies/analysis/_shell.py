@@ -7,7 +7,8 @@ simple commands and pipelines, and unwraps what hides the real executable:
 ``find -exec``, ``command``, ``exec``, ``busybox``, ``/bin/rm``, ``\\rm``,
 aliases, functions, here-documents fed to a shell. Every executable found is
 reported (for ``blocked_commands``), with the paths and URLs its arguments
-name (for ``blocked_paths`` and network rules), and these checks run:
+name (for ``blocked_paths`` and network rules), and these checks run (on a
+resolved command: :mod:`._shell_command`; operator tools: :mod:`._shell_ops`):
 
 * ``shell:rm-rf`` recursive ``rm`` (or ``find -delete``); ``shell:rm-root``
   ``rm`` of ``/``, ``~``, ``*``, ``.`` or a system directory;
@@ -34,48 +35,20 @@ still read the whole text.
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass, field
-
-from ._code import analyse_code
-from ._shell_inline import (
-    container_command,
-    database_statement,
-    interpreter_code,
-    judge_powershell,
-    powershell_script,
-    windows_delete,
-)
+from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
 from ._shell_lex import Lexer, Word
-from ._shell_ops import (
-    OPERATOR_CHECKS,
-    joins_remote_shell,
-    judge_operator,
-    persistence_target,
-    sends_environment,
-)
+from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
 from ._shell_words import (
-    _DOWNLOADERS,
-    _INTERPRETERS,
     _RESERVED,
     _SHELLS,
-    _WORLD,
     _WRAPPERS,
-    _WRITE_OPS,
     _downloads,
     _echo,
     _has,
     _is_assignment,
-    _is_device,
     _option_value,
-    _powers_off,
-    _short,
-    _split_options,
     _strip_options,
-    _system,
-    _wipes,
 )
-from ._sql import analyse_sql
 
 __all__ = ["SHELL_CHECKS", "ShellReport", "analyse_shell"]
 
@@ -106,27 +79,6 @@ class _Budget(Exception):
     """The script needs more work than one verdict may spend."""
 
 
-@dataclass(slots=True)
-class ShellReport:
-    """What a script does: findings, executables run, paths and URLs its commands name."""
-
-    findings: dict[str, str] = field(default_factory=dict)
-    commands: list[tuple[str, str]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-    work: int = 0  # characters lexed so far (the budget)
-
-
-@dataclass(slots=True)
-class _Cmd:
-    words: list[Word] = field(default_factory=list)
-    redirects: list[tuple[str, Word]] = field(default_factory=list)
-    piped_in: bool = False
-    piped_out: bool = False
-    background: bool = False
-    upstream: frozenset[str] = frozenset()
-
-
 def analyse_shell(text: str) -> ShellReport:
     """Analyse one shell script; never raises."""
     report = ShellReport()
@@ -142,15 +94,7 @@ def analyse_shell(text: str) -> ShellReport:
     return report
 
 
-def _join(words: list[Word]) -> str:
-    return " ".join(w.text for w in words)
-
-
-def _excerpt(words: list[Word]) -> str:
-    return _join(words)[:120]
-
-
-class _Script:
+class _Script(CommandJudge):
     def __init__(
         self, report: ShellReport, env: dict[str, str], aliases: dict[str, str], depth: int
     ) -> None:
@@ -166,11 +110,6 @@ class _Script:
         self.cases = 0  # open case statements: "pattern)" is not a command
         self.downloaded: set[str] = set()  # files a downloader wrote: running one is curl | sh
 
-    def flag(self, check: str, excerpt: str) -> None:
-        self.report.findings.setdefault(check, excerpt)
-
-    # -- structure ----------------------------------------------------------------------
-
     def run(self, text: str) -> list[str]:
         if self.depth > _MAX_DEPTH:
             self.flag("shell:too-complex", "nesting too deep to analyse")
@@ -178,8 +117,8 @@ class _Script:
         self.report.work += len(text)
         if self.report.work > _MAX_WORK:
             raise _Budget
-        cmd = _Cmd()
-        pipeline: list[_Cmd] = []
+        cmd = Cmd()
+        pipeline: list[Cmd] = []
         redirect: str | None = None
         pending_func: str | None = None
         for token in Lexer(text, self.lookup, self.substitute):
@@ -197,7 +136,7 @@ class _Script:
                 continue
             if token == "(" and len(cmd.words) == 1 and not pipeline:
                 pending_func = cmd.words[0].text
-                cmd = _Cmd()
+                cmd = Cmd()
                 continue
             if token == ")" and pending_func is not None and not cmd.words:
                 self.functions[pending_func] = self.braces
@@ -208,7 +147,7 @@ class _Script:
             if token in ("|", "|&"):
                 cmd.piped_out = True
                 pipeline.append(cmd)
-                cmd = _Cmd(piped_in=True)
+                cmd = Cmd(piped_in=True)
                 continue
             pipeline.append(cmd)
             if not (token == ")" and self.cases and len(pipeline) == 1):
@@ -216,7 +155,7 @@ class _Script:
             if len(self.executed) > _MAX_COMMANDS:
                 self.flag("shell:too-complex", "script too complex to analyse")
                 return self.executed
-            pipeline, cmd = [], _Cmd()
+            pipeline, cmd = [], Cmd()
         pipeline.append(cmd)
         self.pipeline(pipeline, background=False)
         return self.executed
@@ -230,7 +169,7 @@ class _Script:
             if level >= self.braces:
                 del self.functions[name]
 
-    def pipeline(self, cmds: list[_Cmd], background: bool) -> None:
+    def pipeline(self, cmds: list[Cmd], background: bool) -> None:
         upstream: set[str] = set()
         for cmd in cmds:
             if not cmd.words and not cmd.redirects:
@@ -244,9 +183,9 @@ class _Script:
                 upstream.update(word.subs)
             self.redirects(cmd)
         if len(cmds) > 1 and joins_remote_shell(sorted(upstream)):
-            self.flag("shell:reverse-shell", _excerpt([w for c in cmds for w in c.words]))
+            self.flag("shell:reverse-shell", excerpt([w for c in cmds for w in c.words]))
         if len(cmds) > 1 and sends_environment(sorted(upstream)):
-            self.flag("shell:exfiltration", _excerpt([w for c in cmds for w in c.words]))
+            self.flag("shell:exfiltration", excerpt([w for c in cmds for w in c.words]))
 
     def lookup(self, name: str) -> str | None:
         if name == "IFS":
@@ -263,7 +202,7 @@ class _Script:
 
     # -- one simple command -------------------------------------------------------------
 
-    def command(self, words: list[Word], cmd: _Cmd) -> None:
+    def command(self, words: list[Word], cmd: Cmd) -> None:
         words = self.assignments(words, cmd)
         for _ in range(16):  # wrappers nest, but not forever
             while words and words[0].text in _RESERVED and not words[0].dynamic:
@@ -278,21 +217,21 @@ class _Script:
                 return
             if head.dynamic or head.glob:
                 if _downloads(head.subs):
-                    self.flag("shell:pipe-to-shell", _excerpt(words))
-                self.flag("shell:dynamic-command", _excerpt(words))
+                    self.flag("shell:pipe-to-shell", excerpt(words))
+                self.flag("shell:dynamic-command", excerpt(words))
                 return
             name = head.text.rsplit("/", 1)[-1].casefold().removesuffix(".exe")
             if name in self.aliases and len(self.executed) < _MAX_COMMANDS:
                 alias = self.aliases.pop(name)  # an alias does not expand inside itself
-                self.executed.extend(self.substitute(f"{alias} {_join(words[1:])}")[1])
+                self.executed.extend(self.substitute(f"{alias} {join(words[1:])}")[1])
                 self.aliases[name] = alias
                 return
             self.executed.append(name)
-            self.report.commands.append((name, _excerpt(words)))
+            self.report.commands.append((name, excerpt(words)))
             if len(self.report.commands) > _MAX_COMMANDS:
                 raise _Budget
             if name in self.functions and (cmd.piped_in or cmd.piped_out or cmd.background):
-                self.flag("shell:fork-bomb", _excerpt(words))
+                self.flag("shell:fork-bomb", excerpt(words))
             if name in self.defined:
                 return
             unwrapped = self.unwrap(name, words, cmd)
@@ -301,7 +240,7 @@ class _Script:
             words = unwrapped
         self.flag("shell:too-complex", "wrappers nested too deeply")
 
-    def assignments(self, words: list[Word], cmd: _Cmd) -> list[Word]:
+    def assignments(self, words: list[Word], cmd: Cmd) -> list[Word]:
         index = 0
         while index < len(words) and _is_assignment(words[index].text):
             index += 1
@@ -332,7 +271,7 @@ class _Script:
             else:
                 self.env.pop(name, None)
 
-    def unwrap(self, name: str, words: list[Word], cmd: _Cmd) -> list[Word] | None:
+    def unwrap(self, name: str, words: list[Word], cmd: Cmd) -> list[Word] | None:
         """The wrapped command's words, or ``None`` once this command is fully judged."""
         args = words[1:]
         if name in _SHELLS:
@@ -375,7 +314,7 @@ class _Script:
             self.run_script(_option_value(args, ("-c",)) or "", words)
             return None
         if name == "watch":
-            self.run_script(_join(_strip_options(args, *_WRAPPERS["watch"])), words)
+            self.run_script(join(_strip_options(args, *_WRAPPERS["watch"])), words)
             return None
         spec = _WRAPPERS.get(name)
         if spec is not None:
@@ -391,204 +330,7 @@ class _Script:
             if name == "xargs" and not inner:
                 return None  # xargs runs echo
             if name == "systemd-run" and any(a.text.startswith("--on-") for a in args):
-                self.flag("shell:persistence", _excerpt(words))  # a timer: it runs again later
+                self.flag("shell:persistence", excerpt(words))  # a timer: it runs again later
             return inner or None
         self.judge(name, words, cmd)
         return None
-
-    def run_script(self, script: str, words: list[Word]) -> None:
-        if any(w.dynamic for w in words):
-            self.dynamic(words)
-        else:
-            self.executed.extend(self.substitute(script)[1])
-
-    def dynamic(self, words: list[Word]) -> None:
-        subs = [s for w in words for s in w.subs]
-        check = "shell:pipe-to-shell" if _downloads(subs) else "shell:dynamic-command"
-        self.flag(check, _excerpt(words))
-
-    def shell(self, words: list[Word], cmd: _Cmd) -> None:
-        index = 1
-        command = stdin = False
-        while index < len(words):
-            text = words[index].text
-            if text == "--" or not text or text[0] not in "-+":
-                index += text == "--"
-                break
-            if not text.startswith("--") and "c" in text[1:]:
-                command = True
-            if not text.startswith("--") and "s" in text[1:]:
-                stdin = True
-            if text in ("--rcfile", "--init-file", "-o", "+o", "-O", "+O"):
-                index += 1
-            index += 1
-        rest = words[index:]
-        if command:
-            if rest:
-                self.run_script(rest[0].text, rest[:1])
-            return
-        if rest and not stdin:
-            script = rest[0]
-            if (
-                _downloads(script.subs)
-                or script.text in self.downloaded
-                or (script.text in ("-", "/dev/stdin") and cmd.piped_in)
-            ):
-                self.flag("shell:pipe-to-shell", _excerpt(words))
-            return
-        feed = self.stdin_text(cmd)
-        if feed is not None:
-            self.run_script(feed, words)
-        if cmd.piped_in:
-            self.flag("shell:pipe-to-shell", _excerpt(words))
-
-    def stdin_text(self, cmd: _Cmd) -> str | None:
-        for op, target in cmd.redirects:
-            if op == "<<<":
-                return target.text
-            if op in ("<<", "<<-") and target.heredoc is not None:
-                return target.heredoc
-        return None
-
-    def evaluate(self, name: str, words: list[Word], cmd: _Cmd) -> None:
-        args = words[1:]
-        if name == "eval":
-            if any(w.dynamic for w in args):
-                self.dynamic(words)
-            else:
-                self.run_script(_join(args), words)
-        elif any(_downloads(w.subs) for w in args) or (
-            cmd.piped_in and args and args[0].text in ("/dev/stdin", "-")
-        ):
-            self.flag("shell:pipe-to-shell", _excerpt(words))
-        else:
-            self.note_args(args)
-
-    def find(self, words: list[Word], cmd: _Cmd) -> None:
-        index = 1
-        while index < len(words):
-            text = words[index].text
-            if text == "-delete":
-                self.flag("shell:rm-rf", _excerpt(words))
-            if text in ("-exec", "-execdir", "-ok", "-okdir"):
-                end = index + 1
-                while end < len(words) and words[end].text not in (";", "+"):
-                    end += 1
-                deletes = words[index + 1].text.rsplit("/", 1)[-1] in ("rm", "unlink")
-                root = words[1] if len(words) > 1 else None
-                if end > index + 1 and deletes and root and root.text != "." and _system(root):
-                    self.flag("shell:rm-rf", _excerpt(words))  # find / -exec rm: a tree deleted
-                self.command(words[index + 1 : end], _Cmd(redirects=[]))
-                index = end
-            index += 1
-        self.note_args(words[1:])
-
-    def remote(self, words: list[Word]) -> None:
-        index = 1
-        while index < len(words) and words[index].text.startswith("-"):
-            index += 2 if words[index].text in ("-i", "-p", "-l", "-o", "-F", "-J") else 1
-        if index + 1 < len(words):
-            self.run_script(_join(words[index + 1 :]), words[index + 1 :])
-
-    def redirects(self, cmd: _Cmd) -> None:
-        for op, target in cmd.redirects:
-            if target.text.startswith(("/dev/tcp/", "/dev/udp/")):
-                self.flag("shell:reverse-shell", f"{op} {target.text}")
-            if op in _WRITE_OPS and _is_device(target.text):
-                self.flag("shell:device-write", f"{op} {target.text}")
-            if op in _WRITE_OPS and persistence_target(target.text):
-                self.flag("shell:persistence", f"{op} {target.text}")
-            if op not in ("<<", "<<-", "<<<", ">&", "<&"):
-                self.report.paths.append(target.text)
-
-    # -- judging a resolved command -----------------------------------------------------
-
-    def judge(self, name: str, words: list[Word], cmd: _Cmd) -> None:
-        args = words[1:]
-        options, operands = _split_options(args)
-        self.judge_more(name, words, cmd)
-        if name == "rm":
-            if any(_short(o, "rR") for o in options) or {"--recursive", "--no-preserve-root"} & {
-                o.split("=")[0] for o in options
-            }:
-                self.flag("shell:rm-rf", _excerpt(words))
-            elif any(_wipes(w) for w in operands):
-                self.flag("shell:rm-root", _excerpt(words))
-        elif name.startswith("mkfs") or name in ("mke2fs", "mkswap", "mkdosfs", "mkntfs"):
-            self.flag("shell:mkfs", _excerpt(words))
-        elif name in ("wipefs", "shred", "blkdiscard"):
-            self.flag("shell:disk-wipe", _excerpt(words))
-        elif name == "dd":
-            if any(w.text.startswith("of=") and _is_device(w.text[3:]) for w in args):
-                self.flag("shell:dd-device", _excerpt(words))
-        elif name in ("tee", "cp", "mv", "install", "ln"):
-            if operands and _is_device(operands[-1].text):
-                self.flag("shell:device-write", _excerpt(words))
-        elif name in ("chmod", "chown", "chgrp"):
-            recursive = any(_short(o, "R") or o == "--recursive" for o in options)
-            world = name == "chmod" and any(_WORLD.match(w.text) for w in operands[:1])
-            if (recursive or world) and any(_system(w) for w in operands[1:]):
-                self.flag("shell:chmod-root", _excerpt(words))
-        elif _powers_off(name, args):
-            self.flag("shell:power", _excerpt(words))
-        elif name in _INTERPRETERS:
-            script = operands[0] if operands else None
-            from_pipe = script is None or script.text in ("-", "/dev/stdin")
-            fed = cmd.upstream if from_pipe and cmd.piped_in else ()
-            script = None if from_pipe else script
-            if _downloads(script.subs if script is not None else fed):
-                self.flag("shell:pipe-to-shell", _excerpt(words))
-        if name in _DOWNLOADERS:
-            self.report.urls.extend(w.text for w in operands if not w.dynamic)
-        self.note_args(args)
-
-    def judge_more(self, name: str, words: list[Word], cmd: _Cmd) -> None:
-        """Operator tools, Windows shells, interpreters' inline code, persistence writes."""
-        texts = [w.text for w in words[1:]]
-        check = judge_operator(name, texts)
-        if check is not None:
-            self.flag(check, _excerpt(words))
-        statement = database_statement(name, texts)
-        if statement is not None:
-            for found, _ in analyse_sql(statement, sql_action=True):
-                self.flag(found, _excerpt(words))
-        if name in ("dig", "nslookup", "host", "drill") and any(w.dynamic for w in words[1:]):
-            self.flag("shell:exfiltration", _excerpt(words))  # data spelled into DNS names
-        if windows_delete(name, texts):
-            self.flag("shell:rm-rf", _excerpt(words))
-        if any(t.startswith(("/dev/tcp/", "/dev/udp/")) or "/inet/tcp/" in t for t in texts):
-            self.flag("shell:reverse-shell", _excerpt(words))  # bash /dev/tcp, gawk /inet/tcp
-        inner = container_command(name, texts)
-        if inner is not None:
-            self.run_script(shlex.join(inner), words)  # kubectl exec ... -- CMD, docker exec C CMD
-        if name in ("powershell", "pwsh", "powershell.exe", "pwsh.exe"):
-            script = powershell_script(texts)
-            for found in judge_powershell(script or ""):
-                self.flag(found, _excerpt(words))
-        elif name in ("tee", "cp", "mv", "install", "ln", "dd") and texts:
-            target = texts[-1].removeprefix("of=")
-            if persistence_target(target) and not target.startswith("-"):
-                self.flag("shell:persistence", _excerpt(words))
-        elif name in _INTERPRETERS or name.startswith("python"):
-            inline = interpreter_code(name, texts)
-            if inline is not None:
-                for found, _ in analyse_code(inline[1], inline[0]):
-                    self.flag(found, _excerpt(words))
-        if name in _DOWNLOADERS:
-            for option in ("-O", "-o", "--output", "--output-document"):
-                if option in texts[:-1]:
-                    self.downloaded.add(texts[texts.index(option) + 1])
-        elif self.downloaded and any(t in self.downloaded for t in [name, *texts[:1]]):
-            self.flag("shell:pipe-to-shell", _excerpt(words))
-
-    def note_args(self, args: list[Word]) -> None:
-        for word in args:
-            text = word.text
-            if "://" in text:
-                self.report.urls.append(text)
-            if text.startswith("-") and "=" in text:
-                text = text.partition("=")[2]
-            elif "=" in text and not text.startswith(("/", "~", ".")):
-                text = text.partition("=")[2] or text
-            if text and not text.startswith("-"):
-                self.report.paths.append(text)
