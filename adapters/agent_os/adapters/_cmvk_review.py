@@ -17,15 +17,25 @@ any, come from the review rules file under that rule id). The store keeps one
 item per request id, so a redelivered request finds the item its first
 delivery opened. Reviewers see and decide it with ``agent-os review`` or the
 console like any held action; arguments are redacted as for any item.
+
+:meth:`QueueReview.decision` waits for the item to settle, reading the store
+as the in-process kernel does (:meth:`ReviewQueue.settled`): the answer to
+``await verifier.review_decision(ticket, timeout=...)``. Only an approval whose
+signatures verify against the queue's registry is approved; a deny, the
+item's deadline, ``timeout``, an unknown ticket or a failing store is not
+(:class:`~agent_os.verifier.ReviewDecision` codes). A pool's client reads
+the store its workers write to (``--review-store``) the same way:
+``await QueueReview(queue).decision(result.review_ticket, timeout=...)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from agent_os.policies import Decision, Signal, Verdict
 from agent_os.review import ReviewError, ReviewQueue
-from agent_os.verifier import Disagreement, VerifierError
+from agent_os.verifier import Disagreement, ReviewDecision, VerifierError
 
 __all__ = ["ACTION", "RULE", "QueueReview", "held_action"]
 
@@ -87,3 +97,20 @@ class QueueReview:
         except ReviewError as exc:
             raise VerifierError(f"review store: {exc}", code="review_unavailable") from exc
         return item.ticket
+
+    async def decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
+        """The decision on ``ticket`` once final, or not approved after ``timeout`` seconds."""
+        try:
+            item, verdict = await asyncio.wait_for(self._queue.settled(ticket), timeout)
+        except TimeoutError:
+            return ReviewDecision.not_approved(
+                ticket, "review_timeout", f"no decision within {timeout:g}s"
+            )
+        except LookupError:
+            return ReviewDecision.not_approved(
+                ticket, "review_unknown", f"no review ticket {ticket} in the review store"
+            )
+        except ReviewError as exc:
+            return ReviewDecision.not_approved(ticket, "review_unavailable", f"review store: {exc}")
+        approved = verdict.decision is Decision.ALLOW
+        return ReviewDecision(ticket, approved, str(verdict.code), verdict.reason, item.decided_by)

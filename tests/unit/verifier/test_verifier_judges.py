@@ -270,6 +270,8 @@ def test_exported_names() -> None:
         "RedisResultCache",
         "RemoteError",
         "ResultCache",
+        "ReviewDecision",
+        "ReviewDecisions",
         "ReviewSink",
         "VerifierError",
         "VerifierWorker",

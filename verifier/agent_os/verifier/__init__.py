@@ -31,7 +31,7 @@ from ._metrics import Metrics
 from ._models import parse_model, resolve
 from ._provider import Answer, CallSettings, HTTPProvider, Provider
 from ._remote import RemoteVerifier
-from ._review import Disagreement, ReviewSink
+from ._review import Disagreement, ReviewDecision, ReviewDecisions, ReviewSink
 from ._vendors import AnthropicMessages, GeminiGenerate, OpenAIChat
 from ._verifier import ConsensusVerifier
 from ._wire import CMVK_SUBJECT, VERIFIER_RECIPIENT, WORKER_GROUP
@@ -69,6 +69,8 @@ __all__ = [
     "RemoteError",
     "RemoteVerifier",
     "ResultCache",
+    "ReviewDecision",
+    "ReviewDecisions",
     "ReviewSink",
     "VerifierError",
     "VerifierWorker",

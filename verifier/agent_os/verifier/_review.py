@@ -13,6 +13,16 @@ that records in the review queue is therefore on the other side,
 
 Fail closed: a sink that cannot open the item makes the verification fail
 with ``review_unavailable`` rather than return a disagreement nobody will see.
+
+Waiting for the person: a sink that can also read decisions
+(:class:`ReviewDecisions`, as ``QueueReview`` does from the review store)
+answers ``await verifier.review_decision(ticket, timeout=...)`` with a
+:class:`ReviewDecision`. Only an approval every signature of which holds is
+``approved``; anything else is not, with a stable code: ``review_denied``,
+``review_timeout`` (no decision by the item's deadline, or within
+``timeout``), ``review_unverified`` (an approval that does not verify),
+``review_unknown`` (no such ticket), ``review_unavailable`` (no sink that can
+wait, or its store failed).
 """
 
 from __future__ import annotations
@@ -49,6 +59,50 @@ class ReviewSink(Protocol):
     async def open(self, disagreement: Disagreement) -> str:
         """The ticket of the item opened (or already open) for ``disagreement.request_id``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    """How a review of a flagged result ended, as its caller may act on it.
+
+    ``approved`` only for an approval that verified; ``code`` says why not otherwise.
+    """
+
+    ticket: str
+    approved: bool
+    code: str
+    reason: str
+    decided_by: str | None = None
+
+    @classmethod
+    def not_approved(cls, ticket: str, code: str, reason: str) -> ReviewDecision:
+        """A decision that fails closed: ``code`` and ``reason`` say why."""
+        return cls(ticket, False, code, reason)
+
+
+@runtime_checkable
+class ReviewDecisions(Protocol):
+    """Reads how review items ended, waiting for a person's decision."""
+
+    async def decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
+        """The decision on ``ticket`` once it is final, or a not-approved one (timeout)."""
+        ...
+
+
+async def await_decision(decisions: object | None, ticket: str, timeout: float) -> ReviewDecision:
+    """The decision on ``ticket`` from ``decisions``; fails closed (never raises)."""
+    if not isinstance(decisions, ReviewDecisions):
+        return ReviewDecision.not_approved(
+            ticket, "review_unavailable", "no review sink that can wait for decisions"
+        )
+    try:
+        return await decisions.decision(ticket, timeout=timeout)
+    except VerifierError as exc:
+        return ReviewDecision.not_approved(ticket, exc.code, str(exc))
+    except Exception as exc:
+        return ReviewDecision.not_approved(
+            ticket, "review_unavailable", f"the review decision could not be read: {exc}"
+        )
 
 
 async def open_review(sink: ReviewSink, disagreement: Disagreement) -> ConsensusResult:

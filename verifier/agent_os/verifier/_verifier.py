@@ -15,7 +15,7 @@ from ._errors import ConfigurationError, ProviderError
 from ._judges import AsyncJudge, DefaultJudge, Judge, PreparingJudge
 from ._models import resolve
 from ._provider import CallSettings, Provider
-from ._review import Disagreement, ReviewSink, open_review
+from ._review import Disagreement, ReviewDecision, ReviewSink, await_decision, open_review
 
 if TYPE_CHECKING:
     from agent_os.bus import Bus
@@ -160,6 +160,11 @@ class ConsensusVerifier:
         if self._cache is not None and keep:
             await self._cache.put(keep, result)
         return result
+
+    async def review_decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
+        """The decision on a flagged result's ``review_ticket``, waited for up to ``timeout``
+        seconds; not approved on timeout or without a sink that can wait (see :mod:`._review`)."""
+        return await await_decision(self._review, ticket, timeout)
 
     async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:
         """Ask the models from this process and decide (no cache, no metrics).
