@@ -120,3 +120,16 @@ def test_a_repeated_word_is_not_a_swap_of_roles() -> None:
     found = assess("Paris, the city of Paris", "the city of Paris")
     assert found.decisive and found.score >= 0.5
     assert assess("Alice beat Bob.", "Bob beat Alice.").score < 0.5
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("US", "United States"), ("WHO", "World Health Organization")]
+)
+def test_a_short_word_in_capitals_is_an_acronym_not_a_stop_word(a: str, b: str) -> None:
+    found = assess(a, b)
+    assert found.decisive and found.score >= 0.5
+
+
+def test_words_in_capitals_throughout_are_still_read_as_words() -> None:
+    assert read("THE BEATLES").words == read("The Beatles").words
+    assert "us" not in read("Tell us the answer.").words

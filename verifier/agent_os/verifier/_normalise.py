@@ -11,7 +11,8 @@ answer is read as a :class:`Reading`:
 - abstention ("I don't know", "cannot be determined");
 - a list of short items, compared as a set;
 - the content words left over, lightly stemmed, in order, common short forms
-  of given names and abbreviations spelled out ("Bill" is "William");
+  of given names and abbreviations spelled out ("Bill" is "William"); a short
+  word in capitals is an acronym, not a stop word ("US", "WHO");
 - whether it is written as a name (every content word capitalised) and
   whether it has any capital at all ("kerala" says nothing either way);
 - in code, its operators as words, in one spelling ("x += 1" is "x = x + 1").
@@ -70,6 +71,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 #: brackets or operators: a number in it is an operand ("x[n - 1]" / "x[n]")
 _CODE = re.compile(r"\w[\[(]|[{}=<>*/+]|\s-\s*\d")
 _LETTERS = re.compile(r"[^\W\d_]+")
+_CAPITALS = re.compile(r"\b[A-Z]{2,}\b")
 _ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u20ac\u201a-\u2122]")
 _TOKEN = re.compile(r"(?:date|decade|century):[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
@@ -198,15 +200,27 @@ def read(text: str) -> Reading:
         # "No, it is not visible": the answer particle agrees with its clause.
         words = words[1:]
     negations = sum(1 for w in words if w in _NEGATIONS)
+    stop = _STOP - _acronyms(text)
     content = tuple(
-        _stem(_ALIASES.get(w, w)) for w in words if w not in _STOP and w not in _NEGATIONS
+        _stem(_ALIASES.get(w, w)) for w in words if w not in stop and w not in _NEGATIONS
     )
-    capitals = [w[0].isupper() for w in _LETTERS.findall(text) if w.lower() not in _STOP]
+    capitals = [w[0].isupper() for w in _LETTERS.findall(text) if w.lower() not in stop]
     name = bool(capitals) and all(capitals)
     cased = text.lower() != text
     return Reading(
         content, tuple(quantities), negations % 2 == 1, abstains, items, code, name, cased
     )
+
+
+def _acronyms(text: str) -> frozenset[str]:
+    """Words written in capitals: "US", "IT", "WHO" are names, not "us", "it", "who".
+
+    Not where everything is in capitals ("THE BEATLES"), unless it is one word.
+    """
+    caps = _CAPITALS.findall(text)
+    if not caps or (len(caps) > 1 and text.upper() == text):
+        return frozenset()
+    return frozenset(w.lower() for w in caps)
 
 
 def _plain(part: str) -> list[str]:
