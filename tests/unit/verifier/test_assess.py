@@ -133,3 +133,13 @@ def test_a_short_word_in_capitals_is_an_acronym_not_a_stop_word(a: str, b: str) 
 def test_words_in_capitals_throughout_are_still_read_as_words() -> None:
     assert read("THE BEATLES").words == read("The Beatles").words
     assert "us" not in read("Tell us the answer.").words
+
+
+@pytest.mark.parametrize("text", ["Leonardo da Vinci", "Ludwig van Beethoven", "Charles de Gaulle"])
+def test_a_lower_case_particle_does_not_stop_a_name_being_a_name(text: str) -> None:
+    assert read(text).name
+    assert assess(text, "Johann Sebastian Bach").embedding_weight < 0.5
+
+
+def test_a_lower_case_word_that_is_no_particle_does_not_make_a_name() -> None:
+    assert not read("Leonardo the painter").name

@@ -72,6 +72,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 _CODE = re.compile(r"\w[\[(]|[{}=<>*/+]|\s-\s*\d")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _CAPITALS = re.compile(r"\b[A-Z]{2,}\b")
+#: written in lower case inside a name: "Leonardo da Vinci", "Ludwig van Beethoven"
+_PARTICLES = frozenset(
+    _words("da de del della der di du van von den la le dos das bin ibn al el y")
+)
 _ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u20ac\u201a-\u2122]")
 _TOKEN = re.compile(r"(?:date|decade|century):[\d-]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[^\W\d]+|[%$€£]")
@@ -204,7 +208,8 @@ def read(text: str) -> Reading:
     content = tuple(
         _stem(_ALIASES.get(w, w)) for w in words if w not in stop and w not in _NEGATIONS
     )
-    capitals = [w[0].isupper() for w in _LETTERS.findall(text) if w.lower() not in stop]
+    letters = [w for w in _LETTERS.findall(text) if w.lower() not in stop and w not in _PARTICLES]
+    capitals = [w[0].isupper() for w in letters]
     name = bool(capitals) and all(capitals)
     cased = text.lower() != text
     return Reading(
