@@ -10,9 +10,11 @@ caught and benign shapes that must still pass.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
+from agent_os.policies.analysis._normalise import strip_sql_comments
 from agent_os.policies.analysis._sql import _analyse, analyse_sql
 from agent_os.policies.analysis._sql_judge import _QUALIFIED, Judge
 from agent_os.policies.analysis._sql_tokens import Token, lex, plain, tokenize
@@ -56,6 +58,38 @@ def test_plain_tokens_are_the_full_lexers() -> None:
 )
 def test_text_the_fast_path_cannot_read_goes_to_the_full_lexer(text: str) -> None:
     assert not plain(text)
+
+
+_ONE_COMMENT = re.compile(r"/\*(?!!)[\s\S]*?(?:\*/|\Z)|--[^\n]*")
+_ONE_MARK = re.compile(r"/\*!\d*|\*/")
+
+
+def _comment_by_comment(text: str) -> str:
+    """Comments removed one match at a time (the reference for runs of comments)."""
+    text = _ONE_COMMENT.sub("", text)
+    return _ONE_MARK.sub("", text) if "/*!" in text else text
+
+
+def test_runs_of_comments_are_removed_as_comment_by_comment() -> None:
+    rng = random.Random(5)
+    pieces = ["/*", "*/", "/**/", "--", "-", "/", "*", "!", "1", "\n", "a", " ", "/*!", "/*!5"]
+    for _ in range(50_000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 16)))
+        assert strip_sql_comments(text) == _comment_by_comment(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DR/**/OP TABLE t",
+        "/* a /**/ DROP TABLE t",  # the first */ ends the comment
+        "/*/**/ DROP TABLE t",
+        "SELECT 1 /**//**/--x\n; DROP TABLE t",
+        "SELECT 1 " + "/**/" * 1_000 + "; DROP TABLE t",
+    ],
+)
+def test_comments_do_not_hide_a_statement(text: str) -> None:
+    assert "sql:drop" in dict(analyse_sql(text, sql_action=True))
 
 
 class _EveryToken(Judge):

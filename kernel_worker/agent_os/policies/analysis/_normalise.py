@@ -71,10 +71,13 @@ _FULL_FOLD = ("\u00df", "\u1e9e")  # ß, ẞ -> "ss"
 # and their expansions hold no ASCII. One mark keeps 64 KB of them from becoming 1 MB.
 _LONG_EXPANSIONS = ("\ufdfa", "\ufdfb")
 _ESCAPE = re.compile(rb"%(?=[0-9A-Fa-f]{2})")
-# A comment, left to right (whichever starts first wins); not a MySQL /*! */ one.
-_COMMENT = re.compile(r"/\*(?!!)[\s\S]*?(?:\*/|\Z)|--[^\n]*")
+# A comment, left to right (whichever starts first wins); not a MySQL /*! */ one. A run
+# of comments, each starting where the last ended, is one match (the same comments a
+# match per comment finds): 64 KB of /**/ is one substitution, not 16,000. The empty
+# comment first, spelled out: it is what the general one matches there, found faster.
+_COMMENT = re.compile(r"(?:/\*\*/|/\*(?!!)[\s\S]*?(?:\*/|\Z)|--[^\n]*)+")
 # What is left of /*!50000 ... */ once the other comments are gone: its two marks.
-_EXECUTABLE = re.compile(r"/\*!\d*|\*/")
+_EXECUTABLE = re.compile(r"(?:/\*!\d*|\*/)+")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
