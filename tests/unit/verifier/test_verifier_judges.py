@@ -15,7 +15,7 @@ from agent_os.verifier import (
     LLMJudge,
     resolve,
 )
-from agent_os.verifier._embedding import _halves, run_in_thread
+from agent_os.verifier._embedding import _KEPT, _halves, run_in_thread
 from tests.unit.verifier.vendor_server import vendor_server
 
 SAME = [
@@ -201,6 +201,21 @@ def test_a_split_pass_keeps_each_text_in_its_place(embedding: EmbeddingJudge) ->
         cosines = [float(vector @ other) for other in alone]
         assert max(range(len(texts)), key=cosines.__getitem__) == i
         assert cosines[i] > 0.95  # activations are quantised per pass: close, not equal
+
+
+def test_a_full_cache_still_returns_every_text_asked_for(embedding: EmbeddingJudge) -> None:
+    encoder = embedding._encoder()
+    old = "An answer embedded long ago."
+    encoder.embed_many([old])
+    # Fill the cache so that keeping the next new text pushes out the oldest: ``old``.
+    encoder._seen = {old: encoder._seen[old]} | {
+        f"filler {i}": encoder._seen[old] for i in range(_KEPT - 1)
+    }
+    new = "An answer never seen before."
+    first, second = encoder.embed_many([old, new])
+    assert old not in encoder._seen and new in encoder._seen
+    assert float(first @ second) < 0.99
+    encoder._seen.clear()
 
 
 def test_halves_balance_tokens() -> None:

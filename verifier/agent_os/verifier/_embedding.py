@@ -40,6 +40,8 @@ _LAYERS = 6
 _HEADS = 12
 _EPS = 1e-12
 _MAX_TOKENS = 128
+#: Embeddings kept (answers are compared within one verification: a few dozen at once).
+_KEPT = 2048
 #: Below this many tokens in all, one pass on one thread is as quick as two halves.
 _SPLIT_AT = 16
 _INSTALL = (
@@ -125,16 +127,18 @@ class MiniLM:
 
     def embed_many(self, texts: Sequence[str]) -> list[Array]:
         """:meth:`embed` of each text, the new ones in one pass (the last 2048 kept)."""
-        new = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        found = {t: v for t in texts if (v := self._seen.get(t)) is not None}
+        new = [t for t in dict.fromkeys(texts) if t not in found]
         if new:
             with self._blas.limit(limits=1, user_api="blas"):
                 vectors = self._encode(new)
             for text, vector in zip(new, vectors, strict=True):
-                if len(self._seen) >= 2048:
+                if len(self._seen) >= _KEPT:
                     # Answers are compared pairwise within one verification: recent ones matter.
                     self._seen.pop(next(iter(self._seen)), None)
-                self._seen[text] = vector
-        return [self._seen[t] for t in texts]
+                self._seen[text] = found[text] = vector
+        # From this call's own reading: keeping a new text may have pushed out an asked one.
+        return [found[t] for t in texts]
 
     def embed_soon(self, texts: Sequence[str]) -> list[Future[None]]:
         """Queue the texts not embedded yet for the embedding thread; never blocks.
