@@ -46,6 +46,7 @@ __all__ = [
     "MEANINGS",
     "Classification",
     "classify",
+    "classify_keyed",
     "command_text",
     "field_texts",
     "read_fields",
@@ -199,13 +200,21 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
     ``readOnlyHint`` / ``destructiveHint`` are also read at top level) and
     ``server`` (the MCP server's name, stripped from prefixed tool names).
     """
+    return classify_keyed(tool, args, hints)[0]
+
+
+def classify_keyed(
+    tool: str, args: object, hints: Mapping[str, object] | None = None
+) -> tuple[Classification, bool]:
+    """:func:`classify`, and whether the result follows from the tool, the hints and the
+    argument names alone (no value was looked at), so a caller may remember it by them."""
     base = _base(tool if isinstance(tool, str) else "", hints)
     keys: tuple[object, ...] | None = None
     if type(args) is dict:
         keys = tuple(args)
         found = base.by_keys.get(keys)
         if found is not None:
-            return found
+            return found, True
     spec = base.spec
     kinds = base.kinds
     fields: dict[str, str] = dict(spec.fields) if spec is not None else {}
@@ -255,7 +264,8 @@ def classify(tool: str, args: object, hints: Mapping[str, object] | None = None)
         if len(base.by_keys) >= 64:
             base.by_keys.clear()
         base.by_keys[keys] = result
-    return result
+        return result, True
+    return result, False
 
 
 _UNNAMED = frozenset(("__arg1", "tool_input", "input", "arg"))

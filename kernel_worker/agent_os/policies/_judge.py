@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_comments
 from agent_os.policies.analysis._re import redact, search
 
-from ._classify import Classification, classify, field_texts, read_fields
+from ._classify import Classification, field_texts
+from ._plan import CLASSIFIED_ORDER, MAX_PLANS, Plan, build_plan
+from ._read import read
 from ._struct import Structural
 from ._tools import ToolSection
 from ._types import ActionRule, Pattern, Signal, Verdict
@@ -40,12 +41,12 @@ _DETECTOR = -1  # set index that flags SQL comment markers, not a rule
 _DETECTOR_REGEX = r"/\*|--"  # its regex
 _RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
 _NO_HIT = 3
-# Orders of classified kinds' blocked actions: after every other rule.
-_CLASSIFIED_ORDER = 1 << 30
-_ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
-_WRITE_KINDS = ("file_write", "file_modify", "file_append", "file_create", "file_copy", "file_move")
 _NO_GROUPS: Mapping[str, str] = {}
-_TYPED_HINTS: dict[str, Mapping[str, object]] = {}
+#: A compiled pattern set: field group, the set's matcher, set index -> rule, required marks.
+_Scan = tuple[str, Any, tuple[int, ...], frozenset[str] | None]
+#: Field values up to this long that a pattern set did not match are remembered, this many.
+_SHORT = 256
+_MAX_MISSES = 4096
 
 
 class _Hit:
@@ -75,6 +76,14 @@ class _Hit:
             self.rank, self.order, self.signal = rank, order, signal
             self.rule, self.reason, self.matched = rule, reason, matched
 
+    def take(self, offers: tuple[tuple[int, Signal, str, str, str | None], ...]) -> None:
+        """Offer hits already written down (a plan's), without writing them down again."""
+        for order, signal, rule, reason, matched in offers:
+            rank = _RANK[signal]
+            if rank < self.rank or (rank == self.rank and order < self.order):
+                self.rank, self.order, self.signal = rank, order, signal
+                self.rule, self.reason, self.matched = rule, reason, matched
+
 
 class Judge:
     """The evaluation methods of a compiled policy (``Policy`` holds the compiled state)."""
@@ -91,13 +100,18 @@ class Judge:
     _net_order: int
     _struct: Structural
     _struct_base: int
-    _sets: tuple[tuple[str, Any, tuple[int, ...], frozenset[str] | None], ...]
+    _sets: tuple[_Scan, ...]
     _all_text: bool
     _patterns: tuple[Pattern, ...]
     _regexes: tuple[Any, ...]
     _allow_verdict: Verdict
     _allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict]
     _hit_verdicts: dict[tuple[Any, ...], Verdict]
+    _plans: dict[tuple[Any, ...], Plan]
+    _misses: set[tuple[str, str]]
+    _scans: dict[
+        tuple[str, ...], tuple[tuple[str, Any, tuple[int, ...], frozenset[str] | None], ...]
+    ]
 
     def evaluate(
         self, action: Mapping[str, Any], *, capabilities: frozenset[str] | None = None
@@ -136,29 +150,6 @@ class Judge:
             "malformed_action", reason, policy=self._name, policy_hash=self._content_hash
         )
 
-    def _classify(self, kind: str, tool: str, action: Mapping[str, Any]) -> Classification:
-        hints = action.get("hints")
-        if hints is not None and not isinstance(hints, Mapping):
-            hints = None
-        if kind != "tool_call" and hints is None:
-            # The common typed action: its declaration alone, one read-only mapping per kind.
-            hints = _TYPED_HINTS.get(kind)
-            if hints is None:
-                hints = MappingProxyType({"action": kind})
-                if len(_TYPED_HINTS) < 256:  # kinds come from agents: bound the memory
-                    _TYPED_HINTS[kind] = hints
-        elif kind != "tool_call":
-            # The action type is the caller's declaration; a declared hint adds to it.
-            declared: Any = kind
-            if hints is not None and hints.get("action") not in (None, kind):
-                extra = hints["action"]
-                declared = [kind, *(extra if isinstance(extra, list) else [extra])]
-            hints = {**(hints or {}), "action": declared}
-        # Hints come from the caller: classify() lets them add kinds, never take
-        # away what the name, the catalogue or the arguments say (a terminal
-        # declared file_read is still shell execution; tested in test_tool_classified).
-        return classify(tool, action.get("args"), hints)
-
     def _evaluate(
         self, action: Any, capabilities: frozenset[str] | None, trace: list[str] | None
     ) -> Verdict:
@@ -171,32 +162,31 @@ class Judge:
         tool = action.get("tool")
         if type(tool) is not str:
             tool = None
+        args = action.get("args")
         hit: _Hit | None = None if trace is None else _Hit(trace)
         # Every action is classified: a tool call by its tool, declaration and
         # arguments; a typed action as the declared kind, so its arguments are
         # read by meaning the same way (typed shell_exec and the terminal tool
-        # meet the same checks).
-        found = self._classify(kind, tool or "", action)
+        # meet the same checks). What only names decide is kept as a plan.
+        plan = key = None
+        if trace is None and type(args) is dict and action.get("hints") is None:
+            key = (kind, tool, *args)
+            plan = self._plans.get(key)
+        if plan is None:
+            tool_key = "" if tool is None else action_key(tool)
+            plan, keyed = build_plan(self._action_rules, kind, tool, tool_key, action, trace)
+            if key is not None and keyed:
+                if len(self._plans) >= MAX_PLANS:
+                    self._plans.clear()
+                self._plans[key] = plan
+        found = plan.found
+        kill = plan.kill
+        if kill is not None:
+            return self._verdict(kill[0], kill[1], kill[2], None, found)
+        if plan.offers:
+            hit = hit or _Hit()
+            hit.take(plan.offers)
         kinds = found.kinds
-        if trace is not None:
-            trace.append(
-                f"classified {tool or kind!r} as {', '.join(kinds) or 'nothing'}"
-                f" (by {found.source})"
-            )
-        for key in (kind,) if tool is None else (kind, action_key(tool)):
-            rule = self._action_rules.get(key)
-            if trace is not None:
-                trace.append(f"blocked_actions[{key!r}]: {rule.rule_id if rule else 'none'}")
-            if rule is not None:
-                if rule.signal is Signal.SIGKILL:
-                    return self._verdict(rule.signal, rule.rule_id, rule.reason, None, found)
-                hit = hit or _Hit()
-                hit.offer(0, rule.signal, rule.rule_id, rule.reason, None)
-        for index, classified in enumerate(kinds):
-            rule = self._action_rules.get(classified)
-            if rule is not None and classified != kind:
-                hit = hit or _Hit()
-                hit.offer(_CLASSIFIED_ORDER + index, rule.signal, rule.rule_id, rule.reason, tool)
         if capabilities is not None:
             if not isinstance(capabilities, frozenset | set):
                 capabilities = frozenset(capabilities)
@@ -218,53 +208,48 @@ class Judge:
             )
             if failed is not None:
                 return self._condition_error(*failed, found)
-            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
+            if hit.rank == 0 and hit.order < CLASSIFIED_ORDER:
                 return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
         parts: list[str] = []
-        groups: dict[str, list[str]] = {}
-        if tool is not None:
-            parts.append(f"tool:\n{tool}")
-        args = action.get("args")
         # ``parts`` feed patterns over all text (only built when such a pattern
         # exists); each analysis reads the arguments whose meaning fits it
         # (classification's reading).
-        if self._all_text and not flatten(args, _NO_GROUPS, parts, groups):
-            return self._malformed("action arguments are nested too deeply")
+        if self._all_text:
+            if tool is not None:
+                parts.append(f"tool:\n{tool}")
+            if not flatten(args, _NO_GROUPS, parts, {}):
+                return self._malformed("action arguments are nested too deeply")
+        groups: dict[str, list[str]] = {}
         if args is not None:
             try:
-                read = read_fields(args, found, tool or "")
+                groups = read(args, found.fields, kinds, plan.program)
             except ValueError:
                 return self._malformed("action arguments are nested too deeply")
-            for meaning, texts in read.items():
-                if texts:
-                    groups[meaning] = texts
+            if not all(groups.values()):
+                groups = {meaning: texts for meaning, texts in groups.items() if texts}
         if tool:
             # A tool's own name is data the analysers read too (``eval(payload)``).
-            groups.setdefault("data", []).append(tool)
+            unknown = groups.get("data")
+            if unknown is None:
+                groups["data"] = [tool]
+            else:
+                unknown.append(tool)
         if trace is not None:
             # Which field was read as what: the analyses below follow this reading.
             for path, meaning, text in field_texts(args, found, tool or ""):
                 shown = text if len(text) <= 60 else text[:59] + "\u2026"
                 trace.append(f"read {path or '(args)'} as {meaning}: {redact(shown, secret=False)}")
-        # The kind the structural rules read: an executing kind first (all its
-        # strings are analysed), else a writing kind (write-target checks).
-        struct_kind = kind
-        for classified in kinds:
-            executes = classified in _ALL_STRINGS_KINDS and struct_kind not in _ALL_STRINGS_KINDS
-            if executes or (classified in _WRITE_KINDS and struct_kind == kind):
-                struct_kind = classified
         urls = groups.get("url")
-        if self._net and (urls or struct_kind == "http_request" or "http_request" in kinds):
+        if self._net and (urls or plan.net):
             hit = hit or _Hit()
-            self._struct.check_urls(
-                "http_request" if "http_request" in kinds else kind,
-                urls,
-                hit.offer,
-                self._net_order,
-            )
-            if hit.rank == 0 and hit.order < _CLASSIFIED_ORDER:
+            self._struct.check_urls(plan.url_kind, urls, hit.offer, self._net_order)
+            if hit.rank == 0 and hit.order < CLASSIFIED_ORDER:
                 return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
-        for group, match, index_map, marks in self._sets:
+        scans = self._scans.get(tuple(groups))
+        if scans is None:
+            scans = self._scans_for(groups)
+        for group, match, index_map, marks in scans:
+            miss: tuple[str, str] | None = None
             if group == "all":
                 text = SEP.join(parts)
             else:
@@ -273,7 +258,16 @@ class Judge:
                     members = [*(members or ()), *groups["code"]]
                 if not members:
                     continue
-                text = SEP.join(members)
+                if len(members) == 1:
+                    text = members[0]
+                    if len(text) <= _SHORT:
+                        # A short field seen before without a match (a tool name, a
+                        # method, a path) finds nothing again.
+                        miss = (group, text)
+                        if miss in self._misses:
+                            continue
+                else:
+                    text = SEP.join(members)
             if marks is not None:
                 # On ASCII text fold only drops quotes and backslashes, so the marks (other
                 # ASCII punctuation) are in the text exactly when they are in its fold.
@@ -292,6 +286,10 @@ class Judge:
             data = text.encode()
             matches = match(data)
             if not matches:
+                if miss is not None:
+                    if len(self._misses) >= _MAX_MISSES:
+                        self._misses.clear()  # field values come from agents: bound them
+                    self._misses.add(miss)
                 continue
             hit = hit or _Hit()
             if 0 in matches:  # the SQL comment detector: also scan the stripped text
@@ -300,16 +298,36 @@ class Judge:
                 self._offer_patterns(matches, index_map, hit, (data, stripped))
             else:
                 self._offer_patterns(matches, index_map, hit, (data,))
+        struct_kind = plan.struct_kind
         if (
             self._struct.active
-            and (hit is None or hit.rank != 0 or hit.order >= _CLASSIFIED_ORDER)
+            and (hit is None or hit.rank != 0 or hit.order >= CLASSIFIED_ORDER)
             and self._struct.needed(struct_kind, groups)
         ):
             hit = hit or _Hit()
             self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base)
         if hit is None or hit.rank == _NO_HIT:
-            return self._allow(found)
+            verdict = plan.allow
+            if verdict is None:
+                verdict = plan.allow = self._allow(found)
+            return verdict
         return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
+
+    def _scans_for(
+        self, groups: Mapping[str, list[str]]
+    ) -> tuple[tuple[str, Any, tuple[int, ...], frozenset[str] | None], ...]:
+        """The pattern sets an action with these field groups needs, in set order (kept)."""
+        scans = tuple(
+            entry
+            for entry in self._sets
+            if entry[0] == "all"
+            or entry[0] in groups
+            or (entry[0] == "command" and "code" in groups)
+        )
+        if len(self._scans) >= 256:
+            self._scans.clear()
+        self._scans[tuple(groups)] = scans
+        return scans
 
     def _offer_patterns(
         self, found: list[int], index_map: tuple[int, ...], hit: _Hit, texts: tuple[bytes, ...]

@@ -27,6 +27,7 @@ from ._build import patterns as patterns_of
 from ._data import PolicyData
 from ._errors import PolicyLoadError
 from ._judge import _DETECTOR, _DETECTOR_REGEX, Judge, action_key
+from ._plan import Plan
 from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
 from ._terms import ReviewTerms
@@ -74,15 +75,18 @@ class Policy(Judge):
         "_default",
         "_description",
         "_hit_verdicts",
+        "_misses",
         "_name",
         "_net",
         "_net_order",
         "_network_rules",
         "_path_rules",
         "_patterns",
+        "_plans",
         "_regexes",
         "_required",
         "_review_terms",
+        "_scans",
         "_sets",
         "_struct",
         "_struct_base",
@@ -154,6 +158,9 @@ class Policy(Judge):
         self._review_terms = _review_terms(self)
         self._allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict] = {}
         self._hit_verdicts: dict[tuple[Any, ...], Verdict] = {}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._misses: set[tuple[str, str]] = set()
+        self._scans: dict[tuple[str, ...], Any] = {}
         self._net = (
             self._allowed_domains is not None
             or bool(self._blocked_domains)

@@ -42,7 +42,7 @@ from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell_ops import persistence_target
-from agent_os.policies.analysis._sql import analyse_sql, sql_gate
+from agent_os.policies.analysis._sql import analyse_gated, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
 from ._struct_texts import (
@@ -190,20 +190,25 @@ class Structural:
     ) -> None:
         """Offer every structural hit of one action; rule orders start at ``base``."""
         if self._sql:
+            sql_action = kind in _SQL_ACTIONS
             texts = groups.get("sql")
-            if kind in _SQL_ACTIONS and not texts:
+            if sql_action and not texts:
                 texts = []
                 all_strings(args, texts)
-            data = groups.get("data", ()) if gate_data(groups) else ()
-            self._sql_texts([*(texts or ()), *data], kind in _SQL_ACTIONS, offer, base)
+            # Fields of unknown meaning: one gate pass over all of them first.
+            data = groups.get("data")
+            if data and sql_gate("\n;\n".join(data)):
+                texts = [*(texts or ()), *data]
+            if texts:
+                self._sql_texts(texts, sql_action, offer, base)
         if self._shell:
             # The classification's reading (argv joined, ``commands`` lists) when it has one.
             texts = groups.get("command")
             if (
-                kind in _SHELL_ACTIONS
-                and is_shell_source(args)
-                and not texts
+                not texts
+                and kind in _SHELL_ACTIONS
                 and "code" not in groups
+                and is_shell_source(args)
             ):
                 texts = []
                 all_strings(args, texts)
@@ -211,16 +216,19 @@ class Structural:
                 self._shell_texts(texts, offer, base)
         if self._code:
             texts = groups.get("code")
-            language = language_of(args)
-            if kind == "code_exec" and language not in SHELL_LANGUAGES and not texts:
-                texts = []
-                all_strings(args, texts)
             unknown = groups.get("data")
-            # Data of unknown meaning is read as code in one piece (thousands of tiny
-            # fields cost one pass, not thousands).
-            for text in [*(texts or ()), *(["\n".join(unknown)] if unknown else ())]:
-                for check_id, excerpt in analyse_code(text, language):
-                    self._offer_check(check_id, excerpt, offer, base)
+            if texts or unknown or kind == "code_exec":
+                language = language_of(args)
+                if kind == "code_exec" and language not in SHELL_LANGUAGES and not texts:
+                    texts = []
+                    all_strings(args, texts)
+                # Data of unknown meaning is read as code in one piece (thousands of tiny
+                # fields cost one pass, not thousands).
+                if unknown:
+                    texts = [*(texts or ()), "\n".join(unknown)]
+                for text in texts or ():
+                    for check_id, excerpt in analyse_code(text, language):
+                        self._offer_check(check_id, excerpt, offer, base)
         paths = groups.get("path")
         writes = self._writes and kind in _WRITE_ACTIONS
         if paths and (self._path_set is not None or writes):
@@ -275,7 +283,7 @@ class Structural:
                 continue
             count += 1
             chars += 0 if alone else len(text)
-            for check_id, excerpt in analyse_sql(text, sql_action=sql_action):
+            for check_id, excerpt in analyse_gated(text, sql_action=sql_action):
                 self._offer_check(check_id, excerpt, offer, base)
         if over:
             self._offer_check("sql:too-complex", "too many SQL texts to analyse", offer, base)

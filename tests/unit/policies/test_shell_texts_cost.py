@@ -18,7 +18,7 @@ import agent_os.policies._struct as struct
 import agent_os.policies._struct_texts as struct_texts
 from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell import ShellReport, analyse_shell
-from agent_os.policies.analysis._sql import analyse_sql
+from agent_os.policies.analysis._sql import analyse_gated
 
 # Numbered command fields make a custom tool shell execution, which strict blocks
 # outright; with that blanket rule off, what is left to decide is the analysis.
@@ -110,9 +110,9 @@ def sql_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def counted(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[str, str]]:
         seen.append(text)
-        return analyse_sql(text, sql_action=sql_action, depth=depth)
+        return analyse_gated(text, sql_action=sql_action, depth=depth)
 
-    monkeypatch.setattr(struct, "analyse_sql", counted)
+    monkeypatch.setattr(struct, "analyse_gated", counted)
     yield seen
 
 

@@ -84,6 +84,11 @@ _WORD = b"a" * 8
 _GLANCE = 64
 _PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes have few
 _URLSAFE = str.maketrans("-_", "+/")
+#: Short texts (a tool's strings joined, split-secret junctions) in which the rule sets
+#: found nothing at all: agents send them again and again.
+_CLEAN: set[str] = set()
+_SHORT = 256
+_MAX_CLEAN = 4096
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
 _FILL = ("AAAA", "AAA", "AA", "AAAAA")
 
@@ -119,9 +124,20 @@ class _Scan:
             self.findings[check] = excerpt
 
     def text(self, text: str, depth: int) -> None:
+        short = len(text) <= _SHORT
+        if short and text in _CLEAN:
+            return
         data = text.encode("utf-8", "surrogatepass")
+        found = match_set(data)
+        if not found:
+            # No rule and nothing to decode: nothing to find in this text, ever.
+            if short:
+                if len(_CLEAN) >= _MAX_CLEAN:
+                    _CLEAN.clear()  # texts come from agents: bound the memory they take
+                _CLEAN.add(text)
+            return
         decodable = spaced = hexed = False
-        for index in match_set(data):
+        for index in found:
             if index >= _DECODABLE:
                 decodable = True
                 spaced = spaced or index == _SPACED_OUT
@@ -366,15 +382,21 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
     texts = list(extra)
     _walk(args, "", texts, scan, 0)
     if texts:
-        joined = _visible(_SEP.join(texts))
+        joined = _SEP.join(texts)
+        if not joined.isascii():
+            joined = _visible(joined)
         scan.text(joined, 0)
-        # A line break inside a string (not just the separators'): one memchr per string.
-        if not scan.findings and any("\n" in text for text in texts):
-            # Separators become NULs: still between strings, never inside a token.
-            scan.text(joined.replace("\r", "").replace("\n", ""), 1)
-        fragments = _fragments(texts) if len(texts) > 1 and not scan.findings else []
-        if len(fragments) > 1:
-            scan.text("".join(fragments), 1)
+        if not scan.findings:
+            # A line break inside a string (not just the separators'): one memchr per string.
+            for text in texts:
+                if "\n" in text:
+                    # Separators become NULs: still between strings, never inside a token.
+                    scan.text(joined.replace("\r", "").replace("\n", ""), 1)
+                    break
+        if len(texts) > 1 and not scan.findings:
+            fragments = _fragments(texts)
+            if len(fragments) > 1:
+                scan.text("".join(fragments), 1)
     return list(scan.findings.items())
 
 

@@ -328,10 +328,26 @@ def match_set(data: bytes) -> list[int]:
     """
     found: list[int] = []
     n = len(RULES)
-    mapped = runs(data)
-    reached = 0  # the highest gate the text's runs are known to reach
     decode = spaced = False
-    for match, members, gate in _SETS:
+    for match, members, _ in _UNGATED:
+        for i in match(data) or ():
+            index = members[i]
+            if index < n:
+                found.append(index)
+            else:
+                decode = True
+                spaced = spaced or index == n
+    mapped = runs(data)
+    if not _GATED or mapped.find(_FIRST_PROBE) < 0:
+        # The common case (prose, paths, SQL): no run reaches the first gate, so no
+        # gated set and no decoding run (both at or past the first gate) apply.
+        if decode:
+            found.append(n)
+            if spaced:
+                found.append(n + 1)
+        return found
+    reached = _GATED[0][2]  # the highest gate the text's runs are known to reach
+    for match, members, gate in _GATED:
         if gate > reached:
             if not has_run(mapped, gate):
                 break
@@ -344,7 +360,7 @@ def match_set(data: bytes) -> list[int]:
                 decode = True
                 spaced = spaced or index == n
     # Decoding runs (24, 32) lie between and at the gates (20, 32).
-    long_run = reached >= DECODE_RUN or (reached > 0 and has_run(mapped, DECODE_RUN))
+    long_run = reached >= DECODE_RUN or has_run(mapped, DECODE_RUN)
     hexed = reached >= HEX_RUN and has_hex_run(data, HEX_RUN)
     if decode or long_run:
         found.append(n)
@@ -353,3 +369,10 @@ def match_set(data: bytes) -> list[int]:
         if hexed:
             found.append(n + 2)
     return found
+
+
+# The sets no run gates, and the gated ones (ascending gates) with the first gate's probe.
+_UNGATED = tuple(entry for entry in _SETS if entry[2] == 0)
+_GATED = tuple(entry for entry in _SETS if entry[2] > 0)
+_FIRST_PROBE = b"a" * _GATED[0][2] if _GATED else b""
+assert _SETS == _UNGATED + _GATED

@@ -58,7 +58,7 @@ from ._re import OPTIONS
 from ._sql_judge import Judge
 from ._sql_tokens import readings
 
-__all__ = ["GATE", "SQL_CHECKS", "analyse_sql", "sql_gate"]
+__all__ = ["GATE", "SQL_CHECKS", "analyse_gated", "analyse_sql", "sql_gate"]
 
 #: Check id -> reason.
 SQL_CHECKS: dict[str, str] = {
@@ -144,6 +144,11 @@ def analyse_sql(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[st
     """
     if not sql_gate(text):
         return []
+    return analyse_gated(text, sql_action=sql_action, depth=depth)
+
+
+def analyse_gated(text: str, *, sql_action: bool, depth: int = 0) -> list[tuple[str, str]]:
+    """:func:`analyse_sql` of a text the caller already found through :func:`sql_gate`."""
     if len(text) <= 4096:
         return list(_cached(text, sql_action, depth))
     return _analyse(text, sql_action, depth)
