@@ -7,9 +7,11 @@ which can claim (:class:`Claims`: :class:`~._cache_redis.RedisResultCache`),
 another worker from asking the models a second time:
 
 * The worker about to ask the models claims the request's key
-  (:func:`~._cache.request_key`) for ``ttl`` seconds, renews the claim every
-  third of that while it verifies, and drops it when done. The verification
-  keeps its result in the cache before the claim goes.
+  (:func:`~._cache.request_key`) for ``ttl`` seconds and renews the claim
+  every third of that while it verifies. The verification keeps its result
+  in the cache (whatever its outcome) before it returns; the claim then
+  lapses by itself, since whoever comes later finds the result first. A
+  verification that fails drops its claim at once.
 * A worker that finds the claim held waits: every ``poll`` seconds it reads
   the cache, where the result lands signed and is served only if it
   verifies like any cached entry. When the claim is gone and no result came
@@ -125,18 +127,31 @@ async def _holding(
     ttl: float,
     verify: Callable[[], Awaitable[ConsensusResult]],
 ) -> ConsensusResult:
-    renewing = asyncio.create_task(_renew(cache, key, token, ttl), name="cmvk-claim-renew")
+    loop = asyncio.get_running_loop()
+    renewing: list[asyncio.Task[None]] = []
+    # Most verifications end before the first renewal is due: a timer, not a task, until then.
+    timer = loop.call_later(
+        ttl / 3, lambda: renewing.append(loop.create_task(_renew(cache, key, token, ttl)))
+    )
+    kept = False
     try:
-        return await verify()
+        result = await verify()
+        kept = True
+        return result
     finally:
-        renewing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewing
-        try:
-            await cache.release(key, token)
-        except VerifierError as exc:
-            # It lapses by itself within ttl; waiters then look once more and verify.
-            log.warning("claim on %s not released: %s", key[:12], exc)
+        timer.cancel()
+        for task in renewing:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not kept:
+            # Nothing kept: waiters must not wait out the claim. A kept result needs no
+            # release (whoever comes later finds the result first), which saves a round trip.
+            try:
+                await cache.release(key, token)
+            except VerifierError as exc:
+                # It lapses by itself within ttl; waiters then look once more and verify.
+                log.warning("claim on %s not released: %s", key[:12], exc)
 
 
 async def _renew(cache: Claims, key: str, token: str, ttl: float) -> None:
