@@ -29,7 +29,7 @@ from agent_os.policies.analysis._normalise import SEP, flatten, fold, strip_sql_
 from agent_os.policies.analysis._re import redact, search
 
 from ._classify import Classification, field_texts
-from ._plan import CLASSIFIED_ORDER, MAX_PLANS, Plan, build_plan
+from ._plan import CLASSIFIED_ORDER, MAX_PLANS, NO_HIT, RANK, Hit, Plan, build_plan
 from ._read import read
 from ._struct import Structural
 from ._tools import ToolSection
@@ -39,50 +39,12 @@ __all__ = ["Judge", "action_key"]
 
 _DETECTOR = -1  # set index that flags SQL comment markers, not a rule
 _DETECTOR_REGEX = r"/\*|--"  # its regex
-_RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
-_NO_HIT = 3
 _NO_GROUPS: Mapping[str, str] = {}
 #: A compiled pattern set: field group, the set's matcher, set index -> rule, required marks.
 _Scan = tuple[str, Any, tuple[int, ...], frozenset[str] | None]
 #: Field values up to this long that a pattern set did not match are remembered, this many.
 _SHORT = 256
 _MAX_MISSES = 4096
-
-
-class _Hit:
-    """The strongest hit so far (mutable scratch for one evaluation).
-
-    With a ``trace`` list, every offered hit is also written down (``explain``).
-    """
-
-    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal", "trace")
-
-    def __init__(self, trace: list[str] | None = None) -> None:
-        self.rank = _NO_HIT
-        self.order = 0
-        self.rule = ""
-        self.reason = ""
-        self.signal = Signal.SIGKILL
-        self.matched: str | None = None
-        self.trace = trace
-
-    def offer(
-        self, order: int, signal: Signal, rule: str, reason: str, matched: str | None
-    ) -> None:
-        if self.trace is not None:
-            self.trace.append(f"hit {rule} {signal.value}: {reason}")
-        rank = _RANK[signal]
-        if rank < self.rank or (rank == self.rank and order < self.order):
-            self.rank, self.order, self.signal = rank, order, signal
-            self.rule, self.reason, self.matched = rule, reason, matched
-
-    def take(self, offers: tuple[tuple[int, Signal, str, str, str | None], ...]) -> None:
-        """Offer hits already written down (a plan's), without writing them down again."""
-        for order, signal, rule, reason, matched in offers:
-            rank = _RANK[signal]
-            if rank < self.rank or (rank == self.rank and order < self.order):
-                self.rank, self.order, self.signal = rank, order, signal
-                self.rule, self.reason, self.matched = rule, reason, matched
 
 
 class Judge:
@@ -163,7 +125,7 @@ class Judge:
         if type(tool) is not str:
             tool = None
         args = action.get("args")
-        hit: _Hit | None = None if trace is None else _Hit(trace)
+        hit: Hit | None = None if trace is None else Hit(trace)
         # Every action is classified: a tool call by its tool, declaration and
         # arguments; a typed action as the declared kind, so its arguments are
         # read by meaning the same way (typed shell_exec and the terminal tool
@@ -184,7 +146,7 @@ class Judge:
         if kill is not None:
             return self._verdict(kill[0], kill[1], kill[2], None, found)
         if plan.offers:
-            hit = hit or _Hit()
+            hit = hit or Hit()
             hit.take(plan.offers)
         kinds = found.kinds
         if capabilities is not None:
@@ -202,7 +164,7 @@ class Judge:
                         found,
                     )
         if self._tool_section.active and (tool is not None or kind == "tool_call"):
-            hit = hit or _Hit()
+            hit = hit or Hit()
             failed = self._tool_section.evaluate(
                 tool or "", action, kind, capabilities, hit.offer, self._tool_order, trace
             )
@@ -241,7 +203,7 @@ class Judge:
                 trace.append(f"read {path or '(args)'} as {meaning}: {redact(shown, secret=False)}")
         urls = groups.get("url")
         if self._net and (urls or plan.net):
-            hit = hit or _Hit()
+            hit = hit or Hit()
             self._struct.check_urls(plan.url_kind, urls, hit.offer, self._net_order)
             if hit.rank == 0 and hit.order < CLASSIFIED_ORDER:
                 return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
@@ -291,7 +253,7 @@ class Judge:
                         self._misses.clear()  # field values come from agents: bound them
                     self._misses.add(miss)
                 continue
-            hit = hit or _Hit()
+            hit = hit or Hit()
             if 0 in matches:  # the SQL comment detector: also scan the stripped text
                 stripped = strip_sql_comments(text).encode()
                 matches = [*matches, *(match(stripped) or ())]
@@ -304,9 +266,9 @@ class Judge:
             and (hit is None or hit.rank != 0 or hit.order >= CLASSIFIED_ORDER)
             and self._struct.needed(struct_kind, groups)
         ):
-            hit = hit or _Hit()
+            hit = hit or Hit()
             self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base)
-        if hit is None or hit.rank == _NO_HIT:
+        if hit is None or hit.rank == NO_HIT:
             verdict = plan.allow
             if verdict is None:
                 verdict = plan.allow = self._allow(found)
@@ -330,7 +292,7 @@ class Judge:
         return scans
 
     def _offer_patterns(
-        self, found: list[int], index_map: tuple[int, ...], hit: _Hit, texts: tuple[bytes, ...]
+        self, found: list[int], index_map: tuple[int, ...], hit: Hit, texts: tuple[bytes, ...]
     ) -> None:
         base = self._net_order + 1
         best = -1
@@ -341,7 +303,7 @@ class Judge:
             pattern = self._patterns[index]
             if hit.trace is not None:
                 hit.trace.append(f"hit {pattern.rule_id} {pattern.signal.value}: {pattern.reason}")
-            rank = _RANK[pattern.signal]
+            rank = RANK[pattern.signal]
             order = base + index
             if rank < hit.rank or (rank == hit.rank and order < hit.order):
                 hit.rank, hit.order, hit.signal = rank, order, pattern.signal

@@ -1,4 +1,4 @@
-"""What a policy decides about an action before reading its argument values: its plan.
+"""What a policy decides about an action before reading its argument values, and its hits.
 
 An action's classification, the blocked actions of its type, its tool and
 its classified kinds, the kind the structural rules read it as and the CLI
@@ -21,7 +21,7 @@ from ._classify import Classification, classify_keyed
 from ._names import program_of
 from ._types import ActionRule, Signal, Verdict
 
-__all__ = ["Plan", "build_plan"]
+__all__ = ["CLASSIFIED_ORDER", "MAX_PLANS", "NO_HIT", "RANK", "Hit", "Plan", "build_plan"]
 
 # Orders of classified kinds' blocked actions: after every other rule.
 CLASSIFIED_ORDER = 1 << 30
@@ -32,6 +32,44 @@ _TYPED_HINTS: dict[str, Mapping[str, object]] = {}
 MAX_PLANS = 4096
 
 Offered = tuple[int, Signal, str, str, str | None]
+RANK = {Signal.SIGKILL: 0, Signal.SIGSTOP: 1, Signal.SIGWARN: 2}
+NO_HIT = 3
+
+
+class Hit:
+    """The strongest hit so far (mutable scratch for one evaluation).
+
+    With a ``trace`` list, every offered hit is also written down (``explain``).
+    """
+
+    __slots__ = ("matched", "order", "rank", "reason", "rule", "signal", "trace")
+
+    def __init__(self, trace: list[str] | None = None) -> None:
+        self.rank = NO_HIT
+        self.order = 0
+        self.rule = ""
+        self.reason = ""
+        self.signal = Signal.SIGKILL
+        self.matched: str | None = None
+        self.trace = trace
+
+    def offer(
+        self, order: int, signal: Signal, rule: str, reason: str, matched: str | None
+    ) -> None:
+        if self.trace is not None:
+            self.trace.append(f"hit {rule} {signal.value}: {reason}")
+        rank = RANK[signal]
+        if rank < self.rank or (rank == self.rank and order < self.order):
+            self.rank, self.order, self.signal = rank, order, signal
+            self.rule, self.reason, self.matched = rule, reason, matched
+
+    def take(self, offers: tuple[Offered, ...]) -> None:
+        """Offer hits already written down (a plan's), without writing them down again."""
+        for order, signal, rule, reason, matched in offers:
+            rank = RANK[signal]
+            if rank < self.rank or (rank == self.rank and order < self.order):
+                self.rank, self.order, self.signal = rank, order, signal
+                self.rule, self.reason, self.matched = rule, reason, matched
 
 
 class Plan:
@@ -39,7 +77,8 @@ class Plan:
 
     ``kill``: the ``(signal, rule, reason)`` of a SIGKILL blocked action
     (evaluation ends there); ``offers``: the weaker blocked-action hits, in
-    the order they were found; ``struct_kind``: the kind the structural rules
+    the order they were found (taken by the evaluation's :class:`Hit`, the
+    strongest hit so far); ``struct_kind``: the kind the structural rules
     read (an executing kind first, else a writing kind, else the type);
     ``url_kind``: the kind the network rules check URLs for; ``net``: whether
     the network rules run even without a URL; ``allow``: the allow verdict

@@ -5,7 +5,8 @@ once by RE2 (linear time, no catastrophic backtracking) into one ``re2.Set``
 per argument field group, so an action costs one set scan per group in use;
 the individual regex runs only for the winning rule, to report what matched.
 Every rule entry is read by the one builder (``_build``), whether it comes
-from Python, YAML or a preset.
+from Python, YAML or a preset; the sets and the checks across rules (unique
+ids, ambiguous blocked actions) are in ``_policy_rules``.
 """
 
 from __future__ import annotations
@@ -16,22 +17,26 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import re2
-
-from agent_os.policies.analysis._net import normalise_domain
-from agent_os.policies.analysis._re import OPTIONS, compile_pattern, required_marks
-
-from ._build import STRUCTURAL, Fail, action_rules, fail_in, structural_rules
+from ._build import action_rules, fail_in
 from ._build import checks as checks_of
 from ._build import patterns as patterns_of
 from ._data import PolicyData
 from ._errors import PolicyLoadError
-from ._judge import _DETECTOR, _DETECTOR_REGEX, Judge, action_key
+from ._judge import Judge, action_key
 from ._plan import Plan
+from ._policy_rules import (
+    check_tool_ambiguity,
+    compile_patterns,
+    dedupe_ids,
+    domains,
+    review_terms,
+    terms,
+    unique,
+)
 from ._rules import Check, CommandRule, NetworkRule, PathRule
 from ._struct import Structural
 from ._terms import ReviewTerms
-from ._tools import Tools, ToolSection, is_glob
+from ._tools import Tools, ToolSection
 from ._types import ActionRule, Decision, Pattern, Signal, Verdict
 
 # Re-exported so callers can take the whole model from one module.
@@ -134,28 +139,28 @@ class Policy(Judge):
         for rule in action_rules(blocked_actions, fail):
             rules.setdefault(rule.action, rule)
         self._action_rules = rules
-        self._patterns = _dedupe_ids(tuple(p for p, _ in patterns_of(blocked_patterns, fail)), name)
+        self._patterns = dedupe_ids(tuple(p for p, _ in patterns_of(blocked_patterns, fail)), name)
         self._allowed_domains = (
-            None if allowed_domains is None else _domains(allowed_domains, name, "allowed_domains")
+            None if allowed_domains is None else domains(allowed_domains, name, "allowed_domains")
         )
-        self._blocked_domains = _domains(blocked_domains, name, "blocked_domains")
+        self._blocked_domains = domains(blocked_domains, name, "blocked_domains")
         self._required = {
             action_key(action): frozenset(caps)
             for action, caps in (required_capabilities or {}).items()
         }
         # A later check entry for an id replaces an earlier one (groups expand to ids).
         self._checks = tuple({c.id: c for c in checks_of(checks, fail)}.values())
-        self._command_rules = _unique(blocked_commands, "blocked_commands", fail)
-        self._path_rules = _unique(blocked_paths, "blocked_paths", fail)
-        self._network_rules = _unique(blocked_networks, "blocked_networks", fail)
+        self._command_rules = unique(blocked_commands, "blocked_commands", fail)
+        self._path_rules = unique(blocked_paths, "blocked_paths", fail)
+        self._network_rules = unique(blocked_networks, "blocked_networks", fail)
         try:
             self._data = PolicyData(data)
             self._tools = Tools() if tools is None else Tools.from_value(tools)
             self._tool_section = ToolSection(self._tools, self._data)
         except PolicyLoadError as exc:
             raise exc.located(policy=name) from None
-        _check_tool_ambiguity(self._action_rules, self._tools, name)
-        self._review_terms = _review_terms(self)
+        check_tool_ambiguity(self._action_rules, self._tools, name)
+        self._review_terms = review_terms(self)
         self._allow_verdicts: dict[tuple[tuple[str, ...], str], Verdict] = {}
         self._hit_verdicts: dict[tuple[Any, ...], Verdict] = {}
         self._plans: dict[tuple[Any, ...], Plan] = {}
@@ -197,45 +202,8 @@ class Policy(Judge):
         )
 
     def _compile(self) -> None:
-        regexes = []
-        by_group: dict[str, list[tuple[int, str]]] = {}
-        for index, pattern in enumerate(self._patterns):
-            rule = f"blocked_patterns[{index}] ({pattern.rule_id!r})"
-            try:
-                source, compiled = compile_pattern(pattern.regex)
-            except ValueError as exc:
-                raise PolicyLoadError(
-                    str(exc), policy=self._name, rule=rule, field="pattern"
-                ) from None
-            regexes.append(compiled)
-            for group in pattern.fields or ("all",):
-                by_group.setdefault(group, []).append((index, source))
-        self._regexes = tuple(regexes)
-        sets = []
-        for group, members in by_group.items():
-            rule_set = re2.Set.SearchSet(OPTIONS)
-            index_map = [_DETECTOR]
-            rule_set.Add(_DETECTOR_REGEX)
-            for index, source in members:
-                rule_set.Add(source)
-                index_map.append(index)
-            try:
-                rule_set.Compile()
-            except re2.error as exc:
-                raise PolicyLoadError(
-                    f"RE2 cannot compile the {group!r} pattern set: {exc}",
-                    policy=self._name,
-                    field="blocked_patterns",
-                ) from None
-            # The binding's Match on bytes, minus the wrapper's str check.
-            match = getattr(rule_set, "_set", rule_set).Match
-            # A text holding none of these marks cannot match: its scan is skipped.
-            marks = required_marks([_DETECTOR_REGEX, *(source for _, source in members)])
-            sets.append((group, match, tuple(index_map), marks))
-        # "all" last: group-specific texts are usually short and hit first.
-        sets.sort(key=lambda item: item[0] == "all")
-        self._sets = tuple(sets)
-        self._all_text = "all" in by_group
+        self._regexes, self._sets = compile_patterns(self._patterns, self._name)
+        self._all_text = any(group == "all" for group, _, _, _ in self._sets)
 
     # -- read-only view -------------------------------------------------------------
 
@@ -343,7 +311,7 @@ class Policy(Judge):
                     "id": r.rule_id,
                     "reason": r.reason,
                     "signal": r.signal.value,
-                    **_terms(r),
+                    **terms(r),
                 }
                 for r in self._action_rules.values()
             ],
@@ -354,7 +322,7 @@ class Policy(Judge):
                     "reason": p.reason,
                     "signal": p.signal.value,
                     "fields": None if p.fields is None else list(p.fields),
-                    **_terms(p),
+                    **terms(p),
                 }
                 for p in self._patterns
             ],
@@ -374,7 +342,7 @@ class Policy(Judge):
         # Structural keys only when used, so older policies keep their hashes.
         if self._checks:
             content["checks"] = [
-                {"check": c.id, "signal": c.signal.value, "reason": c.reason, **_terms(c)}
+                {"check": c.id, "signal": c.signal.value, "reason": c.reason, **terms(c)}
                 for c in self._checks
             ]
         for key, rules, field in (
@@ -389,7 +357,7 @@ class Policy(Judge):
                         "id": r.rule_id,
                         "reason": r.reason,
                         "signal": r.signal.value,
-                        **_terms(r),
+                        **terms(r),
                     }
                     for r in rules
                 ]
@@ -420,125 +388,6 @@ class Policy(Judge):
             f"rules={len(self._action_rules) + len(self._patterns)}, "
             f"hash={self._content_hash[:12]})"
         )
-
-
-def _terms(rule: Any) -> dict[str, Any]:
-    # Only rules with terms write the keys, so older policies keep their hashes.
-    return {} if rule.review is None else dict(rule.review.to_dict())
-
-
-def _review_terms(policy: Policy) -> dict[str, ReviewTerms]:
-    rules: tuple[Any, ...] = (
-        *policy.action_rules,
-        *policy.blocked_patterns,
-        *policy.checks,
-        *policy.blocked_commands,
-        *policy.blocked_paths,
-        *policy.blocked_networks,
-        *policy.tools.rules,
-    )
-    terms: dict[str, ReviewTerms] = {}
-    for rule in rules:
-        if rule.review is not None:
-            terms.setdefault(rule.rule_id, rule.review)
-    return terms
-
-
-def _check_tool_ambiguity(rules: Mapping[str, ActionRule], tools: Tools, policy: str) -> None:
-    """A blocked action that could be read two ways is a load error, never a no-op."""
-    allowed = {name.casefold() for name in tools.allow if not is_glob(name)}
-    for rule in rules.values():
-        where = f"blocked_actions ({rule.rule_id!r})"
-        if is_glob(rule.action):
-            raise PolicyLoadError(
-                f"{rule.action!r} is a glob; blocked_actions match action types and tool names "
-                "exactly: use a tools rule for a glob",
-                policy=policy,
-                rule=where,
-                field="action",
-            )
-        if rule.action in allowed:
-            raise PolicyLoadError(
-                f"{rule.action!r} is both blocked (blocked_actions) and allowed (tools.allow)",
-                policy=policy,
-                rule=where,
-                field="action",
-            )
-    for index, tool_rule in enumerate(tools.rules):
-        for name in tool_rule.tools:
-            blocked = rules.get(name.casefold())
-            if blocked is not None and blocked.signal.rank < tool_rule.signal.rank:
-                # The stronger blocked action always decides first: the tool rule
-                # would be dead, so say so rather than ignore it.
-                raise PolicyLoadError(
-                    f"tool {name!r} is blocked by {blocked.rule_id} ({blocked.signal.value}), "
-                    f"so this {tool_rule.signal.value} rule could never decide; drop one of "
-                    f"them (disabled_rules: [{blocked.rule_id}] for an inherited one)",
-                    policy=policy,
-                    rule=f"tools.rules[{index}] ({tool_rule.rule_id!r})",
-                    field="tool",
-                )
-
-
-def _domains(values: Iterable[str], policy: str, field: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        raise PolicyLoadError("expected a list of domains", policy=policy, field=field)
-    out = []
-    for index, value in enumerate(values):
-        if not isinstance(value, str):
-            raise PolicyLoadError(
-                f"entry {index} must be a string", policy=policy, field=f"{field}[{index}]"
-            )
-        try:
-            out.append(normalise_domain(value))
-        except ValueError as exc:
-            raise PolicyLoadError(str(exc), policy=policy, field=f"{field}[{index}]") from None
-    return tuple(dict.fromkeys(out))
-
-
-def _unique(values: object, field: str, fail: Fail) -> tuple[Any, ...]:
-    """Rules of one structural kind, read by the builder; ids must be unique."""
-    kind, spellings = STRUCTURAL[field]
-    out: dict[str, Any] = {}
-    for index, rule in enumerate(structural_rules(values, field, kind, spellings, fail)):
-        if rule.rule_id in out:
-            raise fail(f"duplicate rule id {rule.rule_id!r}", "id", f"{field}[{index}]")
-        out[rule.rule_id] = rule
-    return tuple(out.values())
-
-
-def _dedupe_ids(patterns: tuple[Pattern, ...], policy: str) -> tuple[Pattern, ...]:
-    """Make ids unique: a reason-derived id gets ``-2``, ``-3``...; an explicit clash errors."""
-    from ._types import slug
-
-    seen: set[str] = set()
-    out = []
-    for index, pattern in enumerate(patterns):
-        if not isinstance(pattern, Pattern):
-            raise PolicyLoadError(
-                f"expected a Pattern, got {type(pattern).__name__}",
-                policy=policy,
-                rule=f"blocked_patterns[{index}]",
-            )
-        rule_id = pattern.rule_id
-        if rule_id in seen:
-            if rule_id != slug(pattern.reason):
-                raise PolicyLoadError(
-                    f"duplicate rule id {rule_id!r}",
-                    policy=policy,
-                    rule=f"blocked_patterns[{index}]",
-                    field="id",
-                )
-            n = 2
-            while f"{rule_id}-{n}" in seen:
-                n += 1
-            rule_id = f"{rule_id}-{n}"
-            pattern = Pattern(
-                pattern.regex, pattern.reason, pattern.signal, rule_id, pattern.fields
-            )
-        seen.add(rule_id)
-        out.append(pattern)
-    return tuple(out)
 
 
 def load_policy(

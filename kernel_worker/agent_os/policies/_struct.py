@@ -218,7 +218,7 @@ class Structural:
             texts = groups.get("code")
             unknown = groups.get("data")
             if texts or unknown or kind == "code_exec":
-                language = language_of(args)
+                language = language_of(args)  # the declared language picks the lexer
                 if kind == "code_exec" and language not in SHELL_LANGUAGES and not texts:
                     texts = []
                     all_strings(args, texts)

@@ -57,10 +57,20 @@ def gate_data(groups: Mapping[str, list[str]]) -> bool:
 
 def language_of(args: object) -> str:
     """The language a ``code_exec`` declares (``language`` or ``lang``), trimmed, lower case."""
-    if type(args) is not dict and not isinstance(args, Mapping):  # dict: no ABC check
+    if type(args) is dict:  # no ABC check
+        language = args.get("language", _NONE)
+        if language is _NONE:
+            language = args.get("lang", _NONE)
+            if language is _NONE:  # the common case: no language declared
+                return ""
+    elif isinstance(args, Mapping):
+        language = args.get("language", args.get("lang", ""))
+    else:
         return ""
-    language = args.get("language", args.get("lang", ""))
     return language.strip().lower() if isinstance(language, str) else ""
+
+
+_NONE = object()
 
 
 def is_shell_source(args: object) -> bool:
