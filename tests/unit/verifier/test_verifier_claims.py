@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from agent_os.trust import AgentIdentity
-from agent_os.verifier import ConsensusResult, RedisResultCache, ResultCache
+from agent_os.verifier import ConsensusResult, RedisResultCache, ResultCache, VerifierError
 from agent_os.verifier._claim import ClaimingCache, verify_claimed
 from tests.eventually import eventually
 from tests.servers import Servers, free_port
@@ -119,6 +119,22 @@ async def test_a_holder_that_fails_leaves_the_request_to_the_waiter(
     found, awaited = await waiter
     assert second.calls == 1 and not awaited
     assert found.majority_answer == "verified by the waiter"
+
+
+async def test_a_failed_verification_is_not_asked_again(
+    pair: tuple[RedisResultCache, RedisResultCache],
+) -> None:
+    one, _ = pair
+    calls: list[int] = []
+
+    async def refused() -> ConsensusResult:
+        calls.append(1)
+        raise VerifierError("review store down", code="review_unavailable")
+
+    with pytest.raises(VerifierError):
+        await verify_claimed(one, "req", refused, ttl=5, poll=0.01, wait=30)
+    assert len(calls) == 1
+    assert not await one.claimed("req")
 
 
 async def test_a_claim_is_renewed_while_the_verification_runs(

@@ -90,14 +90,19 @@ async def verify_claimed(
     while time.monotonic() < give_up:
         try:
             token = await cache.claim(key, ttl)
-            if token is not None:
-                return await _holding(cache, key, token, ttl, verify), False
-            if waiting is not None:
-                waiting()
-                waiting = None
-            found = await _kept(cache, key, poll, give_up)
         except VerifierError as exc:
             log.warning("claim on %s unavailable, verifying: %s", key[:12], exc)
+            break
+        if token is not None:
+            # Outside the try: the verification's own errors are its caller's, not a claim's.
+            return await _holding(cache, key, token, ttl, verify), False
+        if waiting is not None:
+            waiting()
+            waiting = None
+        try:
+            found = await _kept(cache, key, poll, give_up)
+        except VerifierError as exc:
+            log.warning("claim on %s unreadable, verifying: %s", key[:12], exc)
             break
         if found is not None:
             return found, True
