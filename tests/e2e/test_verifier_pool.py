@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pool_support import Unsettled
 
 from agent_os.bus import Bus, Delivery, connect
 from agent_os.review import SqliteReviewStore
@@ -329,25 +330,6 @@ async def test_a_request_answered_by_a_worker_killed_before_its_ack(
     assert [server.calls(m) for m in SCRIPTS] == [1, 1, 1]
 
 
-class _Unsettled:
-    """A delivery the broker has already taken back: settling it does nothing."""
-
-    def __init__(self, delivery: Delivery) -> None:
-        self._delivery = delivery
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._delivery, name)
-
-    async def ack(self) -> None:
-        pass
-
-    async def nack(self, reason: str = "") -> None:
-        pass
-
-    async def reject(self, code: str, message: str = "") -> None:
-        pass
-
-
 class LosesItsFirstLease(VerifierWorker):
     """Its first delivery's lease is lost while the request is verified: the broker
     redelivers it to this worker at once, while the first copy still waits for the models."""
@@ -359,7 +341,7 @@ class LosesItsFirstLease(VerifierWorker):
             await super()._handle(delivery)
             return
         self.lost = True
-        first = asyncio.create_task(super()._handle(_Unsettled(delivery)))  # type: ignore[arg-type]
+        first = asyncio.create_task(super()._handle(Unsettled(delivery)))  # type: ignore[arg-type]
         await delivery.nack("lease_lost")
         await first
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+from pool_support import Unsettled
 
 from agent_os.bus import Bus, Delivery, SubscribeOptions, connect
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
@@ -43,25 +44,6 @@ def backend_url(request: pytest.FixtureRequest, servers: Servers) -> str:
     return servers.get(str(request.param)).url
 
 
-class _Unsettled:
-    """A delivery given back to the broker: settling this copy does nothing."""
-
-    def __init__(self, delivery: Delivery) -> None:
-        self._delivery = delivery
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._delivery, name)
-
-    async def ack(self) -> None:
-        pass
-
-    async def nack(self, reason: str = "") -> None:
-        pass
-
-    async def reject(self, code: str, message: str = "") -> None:
-        pass
-
-
 class HandsOver(VerifierWorker):
     """Verifies its first request, but stops consuming and gives the delivery back
     at once: the broker redelivers the request to another worker of the pool."""
@@ -73,7 +55,7 @@ class HandsOver(VerifierWorker):
         if self.first is not None:
             await delivery.nack("handed_over")
             return
-        self.first = asyncio.create_task(super()._handle(_Unsettled(delivery)))  # type: ignore[arg-type]
+        self.first = asyncio.create_task(super()._handle(Unsettled(delivery)))  # type: ignore[arg-type]
         self.handed = asyncio.create_task(self._hand_over(delivery))
 
     async def _hand_over(self, delivery: Delivery) -> None:
