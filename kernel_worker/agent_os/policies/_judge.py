@@ -267,7 +267,7 @@ class Judge:
             and self._struct.needed(struct_kind, groups)
         ):
             hit = hit or Hit()
-            self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base)
+            self._struct.evaluate(struct_kind, args, groups, hit.offer, self._struct_base, hit)
         if hit is None or hit.rank == NO_HIT:
             verdict = plan.allow
             if verdict is None:

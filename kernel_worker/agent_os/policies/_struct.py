@@ -23,7 +23,8 @@ carry no SQL, command, path or URL field pay nothing:
   units, ``authorized_keys``, ``.git/hooks``);
 * path rules: ``path`` fields (``path``, ``file``, ``dest``...) and paths in
   shell commands, in every canonical spelling;
-* network rules: ``url`` fields and URLs in shell commands, in every reading.
+* network rules: ``url`` fields and URLs in shell commands, in every reading
+  (``_struct_net``).
 
 Hits are offered to the engine's accumulator through ``offer(order, signal,
 rule, reason, matched)``; the engine keeps the strongest.
@@ -32,12 +33,11 @@ rule, reason, matched)``; the engine keeps the strongest.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import re2
 
 from agent_os.policies.analysis._code import analyse_code
-from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_of
 from agent_os.policies.analysis._path import canonical_paths, glob_regex
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
@@ -45,6 +45,7 @@ from agent_os.policies.analysis._shell_ops import persistence_target
 from agent_os.policies.analysis._sql import analyse_gated, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
+from ._struct_net import NetworkChecks
 from ._struct_texts import (
     SHELL_LANGUAGES,
     all_strings,
@@ -55,9 +56,19 @@ from ._struct_texts import (
 )
 from ._types import Signal
 
-__all__ = ["Offer", "Structural"]
+__all__ = ["Best", "Offer", "Structural"]
 
 Offer = Callable[[int, Signal, str, str, str | None], None]
+
+
+class Best(Protocol):
+    """The strongest hit so far, as :meth:`Structural.evaluate` reads it."""
+
+    rank: int
+    order: int
+    trace: list[str] | None
+
+
 _SQL_ACTIONS = frozenset({"sql"})
 _SHELL_ACTIONS = frozenset({"shell_exec", "code_exec"})
 _SQL_IDS = frozenset(CHECK_GROUPS["sql"])
@@ -87,7 +98,7 @@ def _compile_set(regexes: list[str]) -> Any:
     return rule_set
 
 
-class Structural:
+class Structural(NetworkChecks):
     """Compiled structural rules of one policy (immutable after construction)."""
 
     __slots__ = (
@@ -98,6 +109,7 @@ class Structural:
         "_command_map",
         "_command_rules",
         "_command_set",
+        "_floors",
         "_groups",
         "_net_order",
         "_net_rules",
@@ -159,6 +171,15 @@ class Structural:
         self._groups = frozenset(groups)
         #: True when any structural rule other than a domain rule exists.
         self.active = bool(groups) or self._secrets or self._writes
+        # The first rule order (from the base) each of the last steps can offer: code,
+        # paths (and all after them), secrets.
+        index = {check_id: at for check_id, (at, _) in self._checks.items()}
+        last = len(self._checks) + len(commands) + len(paths)
+        secrets = min((index[c] for c in _SECRET_IDS if c in index), default=last)
+        writes = min((index[c] for c in _WRITE_IDS if c in index), default=last)
+        path_floor = min(len(self._checks) + len(commands), writes, secrets)
+        code = min((index[c] for c in _CODE_IDS if c in index), default=last)
+        self._floors = (min(code, path_floor), path_floor, secrets)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -186,9 +207,22 @@ class Structural:
         return self._path_set is not None and "path" in groups
 
     def evaluate(
-        self, kind: str, args: object, groups: Mapping[str, list[str]], offer: Offer, base: int
+        self,
+        kind: str,
+        args: object,
+        groups: Mapping[str, list[str]],
+        offer: Offer,
+        base: int,
+        best: Best | None = None,
     ) -> None:
-        """Offer every structural hit of one action; rule orders start at ``base``."""
+        """Offer every structural hit of one action; rule orders start at ``base``.
+
+        With ``best`` (the strongest hit so far, not tracing), a step whose every
+        rule comes later in rule order than a SIGKILL already found is skipped:
+        none of its hits could decide (code, paths and secrets run after SQL and
+        shell, so ``sql:drop`` ends the analysis).
+        """
+        settled = best if best is not None and best.trace is None else None
         if self._sql:
             sql_action = kind in _SQL_ACTIONS
             texts = groups.get("sql")
@@ -214,6 +248,8 @@ class Structural:
                 all_strings(args, texts)
             if texts:
                 self._shell_texts(texts, offer, base)
+        if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[0]:
+            return
         if self._code:
             texts = groups.get("code")
             unknown = groups.get("data")
@@ -229,6 +265,8 @@ class Structural:
                 for text in texts or ():
                     for check_id, excerpt in analyse_code(text, language):
                         self._offer_check(check_id, excerpt, offer, base)
+        if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[1]:
+            return
         paths = groups.get("path")
         writes = self._writes and kind in _WRITE_ACTIONS
         if paths and (self._path_set is not None or writes):
@@ -241,6 +279,8 @@ class Structural:
                 for path, spelt in zip(paths, spellings, strict=True):
                     if any(persistence_target(p) for p in spelt):
                         self._offer_check("path:persistence-write", path, offer, base)
+        if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[2]:
+            return
         if self._secrets:
             for check_id, excerpt in scan_secrets(args):
                 entry = self._checks.get(check_id)
@@ -345,58 +385,3 @@ class Structural:
                 rule = self._path_rules[index]
                 matched = redact(path, secret=False)
                 offer(base_paths + index, rule.signal, rule.rule_id, rule.reason, matched)
-
-    def check_urls(
-        self,
-        kind: str,
-        urls: list[str] | None,
-        offer: Offer,
-        order: int,
-        *,
-        lenient: bool = False,
-    ) -> None:
-        """Domain and address-range rules over ``urls``.
-
-        ``lenient`` (URLs found in shell text) skips strings that are not URLs
-        instead of denying them, and never requires a URL.
-        """
-        allowed = self._allowed
-        if not urls:
-            if kind == "http_request" and allowed is not None:
-                reason = "http_request has no URL"
-                offer(order, Signal.SIGKILL, "net:domain-not-allowed", reason, None)
-            return
-        for url in urls:
-            if not url.strip():
-                continue
-            try:
-                hosts = hosts_of(url)
-            except ValueError:
-                if not lenient:
-                    offer(order, Signal.SIGKILL, "net:invalid-url", "URL has no valid host", None)
-                continue
-            for host in hosts:
-                self._check_host(host, offer, order)
-
-    def _check_host(self, host: str, offer: Offer, order: int) -> None:
-        # Address ranges first: "cloud metadata" says more than "not allowed".
-        if self._net_rules:
-            addresses = addresses_of(host)
-            for rule, ranges, hosts in self._net_rules:
-                if (hosts and domain_matches(host, hosts)) or any(
-                    address in network
-                    for address in addresses
-                    for network in ranges
-                    if address.version == network.version
-                ):
-                    offer(order, rule.signal, rule.rule_id, rule.reason, host)
-        if self._blocked_domains and domain_matches(host, self._blocked_domains):
-            offer(order, Signal.SIGKILL, "net:domain-blocked", "domain is blocked", host)
-        if self._allowed is not None and domain_matches(host, self._allowed) is None:
-            offer(
-                order,
-                Signal.SIGKILL,
-                "net:domain-not-allowed",
-                "domain is not in allowed_domains",
-                host,
-            )
