@@ -220,16 +220,13 @@ class Judge:
                     members = [*(members or ()), *groups["code"]]
                 if not members:
                     continue
-                if len(members) == 1:
-                    text = members[0]
-                    if len(text) <= _SHORT:
-                        # A short field seen before without a match (a tool name, a
-                        # method, a path) finds nothing again.
-                        miss = (group, text)
-                        if miss in self._misses:
-                            continue
-                else:
-                    text = SEP.join(members)
+                text = members[0] if len(members) == 1 else SEP.join(members)
+                if len(text) <= _SHORT:
+                    # Short fields seen before without a match (a tool name, a method,
+                    # a path) find nothing again.
+                    miss = (group, text)
+                    if miss in self._misses:
+                        continue
             if marks is not None:
                 # On ASCII text fold only drops quotes and backslashes, so the marks (other
                 # ASCII punctuation) are in the text exactly when they are in its fold.
