@@ -17,7 +17,7 @@ import pytest
 from agent_os.policies.analysis._normalise import strip_sql_comments
 from agent_os.policies.analysis._sql import _analyse, analyse_sql
 from agent_os.policies.analysis._sql_judge import _QUALIFIED, Judge
-from agent_os.policies.analysis._sql_tokens import Token, lex, plain, tokenize
+from agent_os.policies.analysis._sql_tokens import Tokens, lex, plain, tokenize
 
 _PIECES = [
     *"aAeEzZ_nN09 \t\n\x1c\x0b.,;:?@#-+*/()=!%^&|<>~{}",
@@ -96,7 +96,7 @@ class _EveryToken(Judge):
     """The judge as it read before: a step for every token (the reference)."""
 
     def run(self) -> None:
-        tokens = self.tokens
+        tokens = list(zip(self.kinds, self.values, strict=True))
         at_start = True
         for i, (kind, value) in enumerate(tokens):
             if kind == "p" and value == ";":
@@ -112,7 +112,7 @@ class _EveryToken(Judge):
             at_start = False
 
 
-def _findings(judge: type[Judge], tokens: list[Token], sql: bool) -> list[tuple[str, str]]:
+def _findings(judge: type[Judge], tokens: Tokens, sql: bool) -> list[tuple[str, str]]:
     findings: dict[str, str] = {}
     judge(tokens, sql, 0, findings, _analyse).run()
     return list(findings.items())

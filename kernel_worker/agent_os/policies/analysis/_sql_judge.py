@@ -9,9 +9,8 @@ back to the analyser through the ``analyse`` callback (``_sql._analyse``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import itemgetter
 
-from ._sql_tokens import Token
+from ._sql_tokens import Tokens
 
 __all__ = ["Judge"]
 
@@ -81,10 +80,6 @@ _QUALIFIED = (
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
 
-_KIND = itemgetter(0)
-_VALUE = itemgetter(1)
-
-
 def _indices(seq: Sequence[str], needles: Iterable[str]) -> Iterator[int]:
     """Every index of each needle in ``seq`` (needle by needle, each ascending), in C time."""
     for needle in needles:
@@ -97,10 +92,10 @@ def _indices(seq: Sequence[str], needles: Iterable[str]) -> Iterator[int]:
             continue
 
 
-def _show(tokens: list[Token], start: int, end: int) -> str:
+def _show(kinds: str, values: list[str], start: int, end: int) -> str:
     parts = []
     length = 0
-    for kind, value in tokens[start:end]:
+    for kind, value in zip(kinds[start:end], values[start:end], strict=True):
         part = f"'{value}'" if kind == "s" else value
         parts.append(part)
         length += len(part) + 1
@@ -112,41 +107,46 @@ def _show(tokens: list[Token], start: int, end: int) -> str:
 class Judge:
     """One pass over one reading's tokens."""
 
-    __slots__ = ("analyse", "depth", "findings", "sql", "start", "tokens")
+    __slots__ = ("analyse", "depth", "findings", "kinds", "sql", "start", "values")
 
     def __init__(
         self,
-        tokens: list[Token],
+        tokens: Tokens,
         sql_action: bool,
         depth: int,
         findings: dict[str, str],
         analyse: Analyse,
     ) -> None:
         self.analyse = analyse
-        self.tokens = tokens
+        self.kinds, self.values = tokens  # kind of each token (one character), its value
         self.sql = sql_action
         self.depth = depth
         self.findings = findings
         self.start = 0  # index of the current statement's first token
 
     def flag(self, check: str, at: int) -> None:
-        self.findings.setdefault(check, _show(self.tokens, self.start, max(at + 6, self.start + 6)))
+        end = max(at + 6, self.start + 6)
+        self.findings.setdefault(check, _show(self.kinds, self.values, self.start, end))
 
     def word(self, i: int) -> str | None:
-        if 0 <= i < len(self.tokens) and self.tokens[i][0] == "w":
-            return self.tokens[i][1]
+        if 0 <= i < len(self.kinds) and self.kinds[i] == "w":
+            return self.values[i]
         return None
 
     def kind(self, i: int) -> str | None:
-        return self.tokens[i][0] if 0 <= i < len(self.tokens) else None
+        return self.kinds[i] if 0 <= i < len(self.kinds) else None
+
+    def punct(self, i: int, marks: str) -> bool:
+        """True when token ``i`` is one of the punctuation ``marks`` (one character each)."""
+        return 0 <= i < len(self.kinds) and self.kinds[i] == "p" and self.values[i] in marks
 
     def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
         """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``."""
         depth = 0
-        tokens = self.tokens
+        kinds, values = self.kinds, self.values
         j = i + 1
-        while j < len(tokens):
-            kind, value = tokens[j]
+        while j < len(kinds):
+            kind, value = kinds[j], values[j]
             if kind == "p":
                 if value == ";" and depth == 0:
                     return j
@@ -160,8 +160,8 @@ class Judge:
         return j
 
     def has_word(self, start: int, end: int, *words: str) -> int:
-        for j in range(start, min(end, len(self.tokens))):
-            if self.tokens[j][0] == "w" and self.tokens[j][1] in words:
+        for j in range(start, min(end, len(self.kinds))):
+            if self.kinds[j] == "w" and self.values[j] in words:
                 return j
         return -1
 
@@ -171,15 +171,13 @@ class Judge:
         around them. The statement starts after the last ``;`` before the token, and the
         token is at the start when nothing lies between.
         """
-        tokens = self.tokens
-        kinds = "".join(map(_KIND, tokens))
-        values = list(map(_VALUE, tokens))
+        kinds, values = self.kinds, self.values
         visit = [i for i in _indices(values, _ACTIVE.intersection(values)) if kinds[i] == "w"]
         if "q" in kinds:
             visit.extend(_indices(kinds, ("q",)))
         visit.sort()
         ends = [i for i in _indices(values, (";",)) if kinds[i] == "p"] if ";" in values else []
-        ends.append(len(tokens))
+        ends.append(len(kinds))
         end = 0  # ends[end]: the first ``;`` after the statement's start
         for i in visit:
             while ends[end] < i:
@@ -187,9 +185,9 @@ class Judge:
                 end += 1
             value = values[i]
             if kinds[i] == "w":
-                prev = tokens[i - 1] if i else ("", "")
-                if prev != ("p", ".") or value in _QUALIFIED:
-                    self.keyword(i, value, prev[1] if prev[0] == "w" else "", i == self.start)
+                if not self.punct(i - 1, ".") or value in _QUALIFIED:
+                    prev = values[i - 1] if i and kinds[i - 1] == "w" else ""
+                    self.keyword(i, value, prev, i == self.start)
             elif value.lower().rsplit(".", 1)[-1] == "xp_cmdshell":
                 self.flag("sql:command-exec", i)
 
@@ -199,9 +197,9 @@ class Judge:
         handler = _HANDLERS.get(value)
         if handler is not None:
             handler(self, i, prev, at_start)
-        elif value in _FILE_FUNCS and self.tokens[i + 1 : i + 2] == [("p", "(")]:
+        elif value in _FILE_FUNCS and self.punct(i + 1, "("):
             self.flag("sql:file-access", i)
-        elif value in _NETWORK_FUNCS and self.tokens[i + 1 : i + 2] in ([("p", "(")], [("p", ".")]):
+        elif value in _NETWORK_FUNCS and self.punct(i + 1, "(."):
             self.flag("sql:server-network", i)  # dblink(...), utl_http.request(...)
         elif value in _COMMAND_PROCS:
             self.flag("sql:command-exec", i)
@@ -218,7 +216,7 @@ class Judge:
 
     def _after_mysql(self, i: int) -> bool:
         """``mysql.user``: the account table (password hashes), by its schema."""
-        return self.tokens[i - 2 : i] == [("w", "mysql"), ("p", ".")]
+        return i >= 2 and self.word(i - 2) == "mysql" and self.punct(i - 1, ".")
 
     def drop(self, i: int, prev: str, at_start: bool) -> None:
         j = i + 1
@@ -242,7 +240,7 @@ class Judge:
             return
         nxt = self.word(i + 1)
         if self.sql:
-            if self.kind(i + 1) == "p" and self.tokens[i + 1][1] == "(":
+            if self.punct(i + 1, "("):
                 return  # a function called delete(...)
             self.flag("sql:delete" if self.kind(i + 1) else "sql:unparseable", i)
             return
@@ -250,12 +248,12 @@ class Judge:
         if self.kind(j) not in ("w", "q"):
             return
         j += 1
-        while self.kind(j) == "p" and self.tokens[j][1] == "." and self.kind(j + 1) in ("w", "q"):
+        while self.punct(j, ".") and self.kind(j + 1) in ("w", "q"):
             j += 2
         after = self.word(j)
         if (
             self.kind(j) is None
-            or (self.kind(j) == "p" and self.tokens[j][1] == ";")
+            or self.punct(j, ";")
             or after in ("where", "returning", "using", "limit", "output")
             or (nxt == "from" and after is not None and self.word(j + 1) == "where")
         ):
@@ -274,7 +272,7 @@ class Judge:
         end = self.end_of_statement(i, _STATEMENTS - {"set", "select"})
         set_at = self.has_word(i + 1, end, "set")
         if set_at < 0:
-            if self.sql and self.kind(i + 1) is not None and self.tokens[i + 1] != ("p", "("):
+            if self.sql and self.kind(i + 1) is not None and not self.punct(i + 1, "("):
                 self.flag("sql:unparseable", i)
             return
         where = self.has_word(set_at, end, "where")
@@ -282,7 +280,7 @@ class Judge:
             self.flag("sql:update-all-rows", i)
 
     def names_column(self, start: int, end: int) -> bool:
-        for kind, value in self.tokens[start:end]:
+        for kind, value in zip(self.kinds[start:end], self.values[start:end], strict=True):
             if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
                 return True
         return False
@@ -319,7 +317,7 @@ class Judge:
             _STATEMENTS
             - {"select", "delete", "update", "insert", "execute", "exec", "create", "alter"},
         )
-        closing = "from" if self.tokens[i][1] == "revoke" else "to"
+        closing = "from" if self.values[i] == "revoke" else "to"
         # Outside certain SQL: "GRANT <privilege> ... TO", not "grant me access to".
         privilege = self.word(i + 1) or ""
         if self.sql or (
@@ -352,7 +350,7 @@ class Judge:
             return
         if nxt == "as":
             self.flag("sql:privilege", i)
-        elif kind == "p" and self.tokens[i + 1][1] == "(":
+        elif self.punct(i + 1, "("):
             self.run_string(i, i + 1)
         elif nxt == "immediate":
             self.run_string(i, i + 2)
@@ -372,13 +370,13 @@ class Judge:
     def dotted(self, j: int) -> str:
         """The last part of a dotted name starting at ``j`` (``master..xp_cmdshell``)."""
         end = self.after_dotted(j) - 1
-        return self.tokens[end][1].lower().rsplit(".", 1)[-1]
+        return self.values[end].lower().rsplit(".", 1)[-1]
 
     def after_dotted(self, j: int) -> int:
         """Index just past the dotted name starting at ``j``."""
-        while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+        while self.punct(j + 1, "."):
             j += 1
-            while self.kind(j + 1) == "p" and self.tokens[j + 1][1] == ".":
+            while self.punct(j + 1, "."):
                 j += 1
             if self.kind(j + 1) not in ("w", "q"):
                 return j + 1
@@ -400,7 +398,7 @@ class Judge:
         if self.has_word(i + 1, end, "program") >= 0:
             self.flag("sql:command-exec", i)
             return
-        for j in range(i + 1, min(end, len(self.tokens) - 1)):
+        for j in range(i + 1, min(end, len(self.kinds) - 1)):
             word = self.word(j)
             following = self.kind(j + 1)
             if (word in ("to", "from") and following == "s") or (
@@ -429,12 +427,12 @@ class Judge:
 
     def run_string(self, at: int, start: int) -> None:
         """Fold the literal-only expression at ``start`` and judge it; anything else is dynamic."""
-        tokens = self.tokens
+        kinds, values = self.kinds, self.values
         parts: list[str] = []
         depth = 0
         j = start
-        while j < len(tokens):
-            kind, value = tokens[j]
+        while j < len(kinds):
+            kind, value = kinds[j], values[j]
             if kind == "s":
                 parts.append(value)
             elif kind == "p" and value == "(":

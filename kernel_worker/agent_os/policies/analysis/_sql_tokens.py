@@ -30,12 +30,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import re2
 
-__all__ = ["Token", "lex", "plain", "readings", "tokenize"]
+__all__ = ["Tokens", "lex", "plain", "readings", "tokenize"]
 
-Token = tuple[str, str]
+
+class Tokens(NamedTuple):
+    """One reading's tokens: their kinds, one character each, and their values."""
+
+    kinds: str
+    values: list[str]
+
 
 _COMMON = r"""
  (?P<ws>\s+)
@@ -87,10 +94,9 @@ def plain(text: str) -> bool:
     return bool(_NOT_PLAIN(_UNANCHORED, data, 0, len(data))[0][0] < 0)
 
 
-def _plain_tokens(text: str) -> list[Token]:
+def _plain_tokens(text: str) -> Tokens:
     values: list[str] = _PLAIN(text.lower())
-    kinds = "".join([value[0] for value in values]).translate(_KINDS)
-    return list(zip(kinds, values, strict=True))
+    return Tokens("".join([value[0] for value in values]).translate(_KINDS), values)
 
 
 def _literal(text: str) -> str:
@@ -99,42 +105,51 @@ def _literal(text: str) -> str:
     return body.replace("''", "'")
 
 
-def tokenize(text: str, lexer: re.Pattern[str] = _STANDARD) -> list[Token]:
+def tokenize(text: str, lexer: re.Pattern[str] = _STANDARD) -> Tokens:
     """Tokens of ``text`` under one reading (the standard one by default)."""
     if plain(text):
         return _plain_tokens(text)  # every reading of plain text is this one
     return lex(text, lexer)
 
 
-def lex(text: str, lexer: re.Pattern[str] = _STANDARD) -> list[Token]:
+def lex(text: str, lexer: re.Pattern[str] = _STANDARD) -> Tokens:
     """:func:`tokenize` a Python step per token, whatever the text (the reference reading)."""
-    out: list[Token] = []
-    add = out.append
+    kinds: list[str] = []
+    values: list[str] = []
+    kind_of, add = kinds.append, values.append
     for match in lexer.finditer(text):
         kind = match.lastgroup
         if kind in ("ws", "line", "block", "exe", "close"):
             continue
         value = match.group()
         if kind == "word":
-            add(("w", value.lower()))
+            kind_of("w")
+            add(value.lower())
         elif kind == "str":
-            add(("s", _literal(value)))
+            kind_of("s")
+            add(_literal(value))
         elif kind == "dollar" or kind == "tag":
-            add(("s", value))
+            kind_of("s")
+            add(value)
         elif kind in ("dq", "bq"):
-            add(("q", value[1:-1] if len(value) > 1 else ""))
+            kind_of("q")
+            add(value[1:-1] if len(value) > 1 else "")
         elif kind == "br":
-            add(("q", value[1:-1]))
+            kind_of("q")
+            add(value[1:-1])
         elif kind == "var":
-            add(("v", value.lower()))
+            kind_of("v")
+            add(value.lower())
         elif kind == "num":
-            add(("n", value))
+            kind_of("n")
+            add(value)
         else:
-            add(("p", value))
-    return out
+            kind_of("p")
+            add(value)
+    return Tokens("".join(kinds), values)
 
 
-def readings(text: str) -> Iterator[list[Token]]:
+def readings(text: str) -> Iterator[Tokens]:
     """Every tokenization of ``text`` a dialect could give it (see the module docstring)."""
     yield tokenize(text)
     if "\\" in text:
