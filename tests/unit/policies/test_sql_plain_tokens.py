@@ -16,7 +16,7 @@ import pytest
 
 from agent_os.policies.analysis._normalise import strip_sql_comments
 from agent_os.policies.analysis._sql import _analyse, analyse_sql
-from agent_os.policies.analysis._sql_judge import _QUALIFIED, Judge
+from agent_os.policies.analysis._sql_judge import _NOT_COLUMN, _QUALIFIED, _STATEMENTS, Judge
 from agent_os.policies.analysis._sql_tokens import Tokens, lex, plain, tokenize
 
 _PIECES = [
@@ -112,6 +112,78 @@ class _EveryToken(Judge):
             at_start = False
 
 
+class _Scanning(_EveryToken):
+    """The judge's look-ahead as it read before: a scan per keyword (the reference)."""
+
+    def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
+        depth = 0
+        j = i + 1
+        while j < len(self.kinds):
+            kind, value = self.kinds[j], self.values[j]
+            if kind == "p":
+                if value == ";" and depth == 0:
+                    return j
+                if value == "(":
+                    depth += 1
+                elif value == ")":
+                    depth = max(0, depth - 1)
+            elif kind == "w" and depth == 0 and value in stop_words:
+                return j
+            j += 1
+        return j
+
+    def has_word(self, start: int, end: int, *words: str) -> int:
+        for j in range(start, min(end, len(self.kinds))):
+            if self.kinds[j] == "w" and self.values[j] in words:
+                return j
+        return -1
+
+    def names_column(self, start: int, end: int) -> bool:
+        return any(
+            kind == "q" or (kind == "w" and value not in _NOT_COLUMN)
+            for kind, value in zip(self.kinds[start:end], self.values[start:end], strict=True)
+        )
+
+    def copy(self, i: int, prev: str, at_start: bool) -> None:
+        if not at_start:
+            return
+        end = self.end_of_statement(i, frozenset())
+        if self.has_word(i + 1, end, "program") >= 0:
+            self.flag("sql:command-exec", i)
+            return
+        for j in range(i + 1, min(end, len(self.kinds) - 1)):
+            word = self.word(j)
+            following = self.kind(j + 1)
+            if (word in ("to", "from") and following == "s") or (
+                word == "into" and following in ("s", "v")
+            ):
+                self.flag("sql:file-access", i)
+                return
+
+
+_STATEMENT_PIECES = [
+    "UPDATE t SET a = 1", "WHERE", "where 1 = 1", "AND", "b", "(", ")", "((", "))", ";", " ",
+    "GRANT SELECT ON t TO u", "REVOKE ALL ON t FROM u", "grant", "to", "from", "into", "'f'",
+    "@s", "COPY t", "COPY t TO 'x'", "PROGRAM", "CREATE FUNCTION f()", "LANGUAGE plpythonu",
+    "language", "DROP TABLE t", "ALTER TABLE t", "drop", "alter", "DELETE FROM t", "select",
+    "set", "insert", "EXEC('DR' + 'OP TABLE t')", "exec(", "null", "true", "\"c\"", ",",
+    "MERGE INTO t", "WHEN MATCHED THEN UPDATE SET", "then", "delete", "1",
+]  # fmt: skip
+
+
+def test_the_look_ahead_finds_what_a_scan_per_keyword_finds() -> None:
+    rng = random.Random(4)
+    flagged = 0
+    for _ in range(20_000):
+        text = " ".join(rng.choices(_STATEMENT_PIECES, k=rng.randint(1, 24)))
+        tokens = lex(text)
+        for sql in (True, False):
+            want = _findings(_Scanning, tokens, sql)
+            assert _findings(Judge, tokens, sql) == want, (text, sql)
+            flagged += bool(want)
+    assert flagged > 10_000
+
+
 def _findings(judge: type[Judge], tokens: Tokens, sql: bool) -> list[tuple[str, str]]:
     findings: dict[str, str] = {}
     judge(tokens, sql, 0, findings, _analyse).run()
@@ -162,6 +234,12 @@ _PROSE = " Two vendors changed their bank details this quarter; please review th
         ("TRUNCATE TABLE t", "sql:truncate"),
         ("DELETE FROM t WHERE a = 1E5", "sql:delete"),
         ("\uff24\uff25\uff2c\uff25\uff34\uff25 FROM t", "sql:delete"),  # full-width letters
+        ("COPY t TO '/tmp/f'", "sql:file-access"),
+        ("COPY INTO @stage FROM t", "sql:file-access"),
+        ("SELECT 1; COPY t (a, b) FROM STDIN; COPY t TO '/tmp/f'", "sql:file-access"),
+        ("COPY t FROM PROGRAM 'id'", "sql:command-exec"),
+        ("UPDATE t SET a = (" * 300, "sql:update-all-rows"),  # nested, never closed
+        ("DROP TABLE a, " * 400 + "; ALTER TABLE t DROP COLUMN c", "sql:alter-drop"),
     ],
 )
 def test_attacks_are_still_caught(text: str, check: str) -> None:
@@ -193,6 +271,9 @@ def test_shapes_prose_must_not_hide_outside_certain_sql(text: str) -> None:
         "SELECT * FROM t ORDER BY 2.5E3",
         "CREATE TABLE t (id INT REFERENCES u ON DELETE CASCADE)",
         "Please update the doc: delete stale notes, drop the old plan and grant access.",
+        "COPY t FROM STDIN",
+        "COPY (SELECT 1) TO STDOUT WITH (FORMAT csv); SELECT 'to'",
+        "UPDATE t SET a = (SELECT b FROM u) WHERE id = 1",
     ],
 )
 def test_benign_shapes_still_pass(text: str) -> None:

@@ -8,6 +8,7 @@ back to the analyser through the ``analyse`` callback (``_sql._analyse``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ._sql_tokens import Tokens
@@ -93,10 +94,11 @@ def _indices(seq: Sequence[str], needles: Iterable[str]) -> Iterator[int]:
 
 
 def _show(kinds: str, values: list[str], start: int, end: int) -> str:
+    """Tokens ``start`` to ``end`` as an excerpt of at most 120 characters (reads no more)."""
     parts = []
     length = 0
-    for kind, value in zip(kinds[start:end], values[start:end], strict=True):
-        part = f"'{value}'" if kind == "s" else value
+    for j in range(start, min(end, len(kinds))):
+        part = f"'{values[j]}'" if kinds[j] == "s" else values[j]
         parts.append(part)
         length += len(part) + 1
         if length > 120:
@@ -107,7 +109,10 @@ def _show(kinds: str, values: list[str], start: int, end: int) -> str:
 class Judge:
     """One pass over one reading's tokens."""
 
-    __slots__ = ("analyse", "depth", "findings", "kinds", "sql", "start", "values")
+    __slots__ = (
+        "_at", "_close", "_columns", "_ends", "analyse", "depth", "findings", "kinds", "sql",
+        "start", "values",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -123,10 +128,17 @@ class Judge:
         self.depth = depth
         self.findings = findings
         self.start = 0  # index of the current statement's first token
+        # Remembered so that every handler's look ahead costs a look-up, however many
+        # keywords share a statement (otherwise a scan per keyword: quadratic in tokens).
+        self._at: dict[str, list[int]] = {}  # word -> its indices (ascending)
+        self._close: dict[int, int] | None = None  # "(" -> its ")"
+        self._ends: dict[frozenset[str], dict[int, int]] = {}  # scan start -> statement end
+        self._columns: dict[tuple[int, int], bool] = {}
 
     def flag(self, check: str, at: int) -> None:
-        end = max(at + 6, self.start + 6)
-        self.findings.setdefault(check, _show(self.kinds, self.values, self.start, end))
+        if check not in self.findings:  # the first excerpt stays
+            end = max(at + 6, self.start + 6)
+            self.findings[check] = _show(self.kinds, self.values, self.start, end)
 
     def word(self, i: int) -> str | None:
         if 0 <= i < len(self.kinds) and self.kinds[i] == "w":
@@ -141,29 +153,79 @@ class Judge:
         return 0 <= i < len(self.kinds) and self.kinds[i] == "p" and self.values[i] in marks
 
     def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
-        """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``."""
-        depth = 0
+        """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``.
+
+        A bracketed group is stepped over at once (to its ``)``; unclosed, it runs to the
+        end), and every depth-0 token the scan passes shares its answer, remembered: the
+        scans of all keywords together pass each token once per set of stop words.
+        """
+        memo = self._ends.setdefault(stop_words, {})
+        close = self._closing()
         kinds, values = self.kinds, self.values
+        n = len(kinds)
+        passed = []
         j = i + 1
-        while j < len(kinds):
-            kind, value = kinds[j], values[j]
+        end = n
+        while j < n:
+            known = memo.get(j)
+            if known is not None:
+                end = known
+                break
+            passed.append(j)
+            kind = kinds[j]
             if kind == "p":
-                if value == ";" and depth == 0:
-                    return j
+                value = values[j]
+                if value == ";":
+                    end = j
+                    break
                 if value == "(":
-                    depth += 1
-                elif value == ")":
-                    depth = max(0, depth - 1)
-            elif kind == "w" and depth == 0 and value in stop_words:
-                return j
+                    j = close.get(j, n) + 1
+                    continue
+            elif kind == "w" and values[j] in stop_words:
+                end = j
+                break
             j += 1
-        return j
+        memo.update(dict.fromkeys(passed, end))
+        return end
+
+    def _closing(self) -> dict[int, int]:
+        """Each ``(`` that is closed -> the index of its ``)``."""
+        if self._close is None:
+            kinds, values = self.kinds, self.values
+            close: dict[int, int] = {}
+            open_: list[int] = []
+            for j in sorted(j for j in _indices(values, ("(", ")")) if kinds[j] == "p"):
+                if values[j] == "(":
+                    open_.append(j)
+                elif open_:
+                    close[open_.pop()] = j
+            self._close = close
+        return self._close
+
+    def positions(self, word: str, following: str = "") -> list[int]:
+        """Indices of the word tokens ``word`` (ascending); with ``following``, only those
+        the next token of one of these kinds follows.
+        """
+        key = f"{word} {following}"  # no word holds a space
+        at = self._at.get(key)
+        if at is None:
+            kinds = self.kinds
+            at = [j for j in _indices(self.values, (word,)) if kinds[j] == "w"]
+            if following:
+                at = [j for j in at if kinds[j + 1 : j + 2] in following and j + 1 < len(kinds)]
+            self._at[key] = at
+        return at
 
     def has_word(self, start: int, end: int, *words: str) -> int:
-        for j in range(start, min(end, len(self.kinds))):
-            if self.kinds[j] == "w" and self.values[j] in words:
-                return j
-        return -1
+        """The first index in ``[start, end)`` of one of the word tokens ``words``, or -1."""
+        end = min(end, len(self.kinds))
+        found = -1
+        for word in words:
+            at = self.positions(word)
+            k = bisect_left(at, start)
+            if k < len(at) and at[k] < end and (found < 0 or at[k] < found):
+                found = at[k]
+        return found
 
     def run(self) -> None:
         """Visit, in order, the tokens :meth:`keyword` can act on (words of :data:`_ACTIVE`,
@@ -280,10 +342,18 @@ class Judge:
             self.flag("sql:update-all-rows", i)
 
     def names_column(self, start: int, end: int) -> bool:
-        for kind, value in zip(self.kinds[start:end], self.values[start:end], strict=True):
-            if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
-                return True
-        return False
+        """Whether ``[start, end)`` names a column; remembered (its scan stops at any word
+        but ``_NOT_COLUMN``'s, so scans from different WHEREs do not overlap).
+        """
+        known = self._columns.get((start, end))
+        if known is None:
+            known = False
+            for kind, value in zip(self.kinds[start:end], self.values[start:end], strict=True):
+                if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
+                    known = True
+                    break
+            self._columns[(start, end)] = known
+        return known
 
     def alter(self, i: int, prev: str, at_start: bool) -> None:
         if self.word(i + 1) in _ALTER_PRIV:
@@ -398,12 +468,12 @@ class Judge:
         if self.has_word(i + 1, end, "program") >= 0:
             self.flag("sql:command-exec", i)
             return
-        for j in range(i + 1, min(end, len(self.kinds) - 1)):
-            word = self.word(j)
-            following = self.kind(j + 1)
-            if (word in ("to", "from") and following == "s") or (
-                word == "into" and following in ("s", "v")
-            ):
+        # TO / FROM 'file', INTO 'file' / @stage, anywhere in the statement.
+        last = min(end, len(self.kinds) - 1)
+        for word, following in (("to", "s"), ("from", "s"), ("into", "sv")):
+            at = self.positions(word, following)
+            k = bisect_left(at, i + 1)
+            if k < len(at) and at[k] < last:
                 self.flag("sql:file-access", i)
                 return
 
