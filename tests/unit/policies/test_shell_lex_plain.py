@@ -85,3 +85,35 @@ def test_spellings_are_still_caught(script: str, check: str) -> None:
 )
 def test_benign_commands_still_pass(script: str) -> None:
     assert analyse_shell(script).findings == {}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "x='" + "a " * 400 + "'; echo " + "$x " * 400,  # 160,000 words from 2 KB
+        "x='a b c d e f g h'; echo " + "$x " * 300,
+        "x='a b c d'; echo " + "{$x,$x}" * 200,  # brace expansion of long expansions
+        "echo " + "{a,b}" * 400,
+        "x='a b c d'; rm $x " + "$x " * 600 + "; rm -rf /",  # never allowed unread
+    ],
+)
+def test_expansion_past_the_budget_is_too_complex(script: str) -> None:
+    assert "shell:too-complex" in analyse_shell(script[:2048]).findings
+
+
+@pytest.mark.parametrize(
+    ("script", "check"),
+    [
+        ("x=rm; $x -rf /", "shell:rm-rf"),
+        ("x='-rf /'; rm $x $x $x", "shell:rm-rf"),
+        ("{rm,-rf,/}", "shell:rm-rf"),
+        ("echo " + "{a,b}" * 20 + "; {rm,-rf,/}", "shell:rm-rf"),
+    ],
+)
+def test_expansion_within_the_budget_is_still_read(script: str, check: str) -> None:
+    assert check in analyse_shell(script).findings
+
+
+def test_a_path_named_many_times_is_reported_once() -> None:
+    report = analyse_shell("x='/etc/passwd /etc/passwd'; cat $x $x $x /tmp/a /etc/passwd")
+    assert report.paths == ["/etc/passwd", "/tmp/a"]

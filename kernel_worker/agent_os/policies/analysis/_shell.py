@@ -27,16 +27,16 @@ resolved command: :mod:`._shell_command`; operator tools: :mod:`._shell_ops`):
 
 Pure and bounded (lexing costs about a microsecond per character in Python,
 and a verdict has 5 ms): input over 2 KB, nesting deeper than 6, more than 32
-commands or more than 4 KB lexed in all (substitutions included) yields
-``shell:too-complex``
-("too complex": SIGSTOP in strict) instead of more work; the regex rules
-still read the whole text.
+commands, more than 4 KB lexed in all (substitutions included), more than
+2,048 words after expansion, or a word over 1 KB with unquoted braces yields
+``shell:too-complex`` ("too complex": SIGSTOP in strict) instead of more work;
+the regex rules still read the whole text.
 """
 
 from __future__ import annotations
 
 from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
-from ._shell_lex import Lexer, Word
+from ._shell_lex import Budget, Lexer, Word
 from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
 from ._shell_words import (
     _RESERVED,
@@ -75,8 +75,9 @@ _MAX_COMMANDS = 32
 _MAX_WORK = 4_096  # characters lexed in all, nested substitutions included
 
 
-class _Budget(Exception):
-    """The script needs more work than one verdict may spend."""
+# Words after expansion, nested scripts included: no more than 4 KB lexed can spell
+# without expanding a parameter's value (a value may hold many words, and be used many times).
+_MAX_WORDS = 2_048
 
 
 def analyse_shell(text: str) -> ShellReport:
@@ -87,10 +88,12 @@ def analyse_shell(text: str) -> ShellReport:
         return report
     try:
         _Script(report, {}, {}, 0).run(text)
-    except _Budget:
+    except Budget:
         report.findings["shell:too-complex"] = "script too complex to analyse"
     except (RecursionError, ValueError, IndexError) as exc:  # a lexer bug must not allow
         report.findings["shell:dynamic-command"] = f"could not analyse ({type(exc).__name__})"
+    # A path named twice is checked once (``echo $x $x``: thousands of the same words).
+    report.paths = list(dict.fromkeys(report.paths))
     return report
 
 
@@ -116,13 +119,16 @@ class _Script(CommandJudge):
             return []
         self.report.work += len(text)
         if self.report.work > _MAX_WORK:
-            raise _Budget
+            raise Budget
         cmd = Cmd()
         pipeline: list[Cmd] = []
         redirect: str | None = None
         pending_func: str | None = None
         for token in Lexer(text, self.lookup, self.substitute):
             if isinstance(token, Word):
+                self.report.words += 1
+                if self.report.words > _MAX_WORDS:
+                    raise Budget
                 if redirect is not None:
                     cmd.redirects.append((redirect, token))
                     redirect = None
@@ -229,7 +235,7 @@ class _Script(CommandJudge):
             self.executed.append(name)
             self.report.commands.append((name, excerpt(words)))
             if len(self.report.commands) > _MAX_COMMANDS:
-                raise _Budget
+                raise Budget
             if name in self.functions and (cmd.piped_in or cmd.piped_out or cmd.background):
                 self.flag("shell:fork-bomb", excerpt(words))
             if name in self.defined:

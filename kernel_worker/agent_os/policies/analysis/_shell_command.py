@@ -51,6 +51,7 @@ class ShellReport:
     paths: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     work: int = 0  # characters lexed so far (the budget)
+    words: int = 0  # words after expansion so far (the budget)
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["OPS", "Lexer", "Word", "decode_ansi_c"]
+__all__ = ["OPS", "Budget", "Lexer", "Word", "decode_ansi_c"]
 
 OPS = (
     ";;&", ";;", ";&", "&&", "||", "|&", "&>>", "&>", "<<<", "<<-", "<<", ">>", ">|", ">&", "<&",
@@ -40,7 +40,17 @@ _PLAIN_WORD = re.compile(r"[^ \t\r\n\f\v;&|()<>\\'\"$`*?\[{},]+(?=[ \t\r\n\f\v;&
 # The operators that start with each breaking character, in the order of OPS (longest first).
 _OPS_AT = {ch: tuple(op for op in OPS if op[0] == ch) for ch in "\n;&|()<>"}
 _SPLIT = "\x00"  # field-split marker inside a word under construction
+_FIELDS = str.maketrans(" \t\n", _SPLIT * 3)
 _MAX_BRACE = 64
+# Brace expansion rescans a word per alternative: a longer word with unquoted braces
+# (which only expansions of long values build) is past the analysis budget.
+_MAX_BRACE_TEXT = 1_024
+
+
+class Budget(Exception):
+    """The script needs more work than one verdict may spend (``shell:too-complex``)."""
+
+
 _SIMPLE_ESC = {
     "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
     "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?",
@@ -338,8 +348,9 @@ class Lexer:
         elif quoted:
             self._add(value, False)
         else:
-            for ch in value:
-                self._add(_SPLIT if ch in " \t\n" else ch, ch in " \t\n")
+            # Its blanks split fields; none of its characters is an unquoted brace or
+            # comma, which is all the brace expansion asks of a piece.
+            self._add(value.translate(_FIELDS), False)
 
     def _backtick(self) -> None:
         text = self.text
@@ -359,8 +370,12 @@ class Lexer:
 
     def _expand(self, word: Word) -> Iterator[Word]:
         text = word.text
-        if "{" in text or _SPLIT in text:
+        if "{" in text:  # no brace, no brace expansion
             unq = [u for piece, u in zip(self._buf, self._unq, strict=True) for _ in piece]
+            if len(text) > _MAX_BRACE_TEXT and any(
+                u for piece, u in zip(self._buf, self._unq, strict=True) if "{" in piece
+            ):
+                raise Budget
             texts = _braces(text, unq, 0)
         else:
             texts = [text]

@@ -168,12 +168,14 @@ def _strip_options(
 
 
 def _option_value(args: list[Word], names: tuple[str, ...]) -> str | None:
+    prefixes = tuple(name + "=" for name in names if name.startswith("--"))
     for index, word in enumerate(args):
-        if word.text in names and index + 1 < len(args):
+        text = word.text
+        if text in names and index + 1 < len(args):
             return args[index + 1].text
-        for name in names:
-            if name.startswith("--") and word.text.startswith(name + "="):
-                return word.text[len(name) + 1 :]
+        if prefixes and text.startswith(prefixes):
+            prefix = next(p for p in prefixes if text.startswith(p))
+            return text[len(prefix) :]
     return None
 
 
