@@ -3,7 +3,10 @@
 Each family grows an input that once made an analyser superlinear or made it
 do much work per byte: deep ``CASE`` arms, long ``MERGE`` statements, batches
 of ``UPDATE``, nested ``$()``, long prose full of keywords, thousands of tiny
-fields, secret-like and encoded soup, literal-heavy code. Every input is
+fields, secret-like and encoded soup, literal-heavy code; and, sized just under
+the SQL and shell analysers' own budgets (fresh each time), keywords sharing one
+statement (nested ``UPDATE``, ``COPY``, ``EXEC``) and parameter or brace
+expansion bombs. Every input is
 evaluated as a typed action and as the framework tool call an agent would
 send, at several sizes; the figure per input is the median of a few
 evaluations timed in thread CPU time (the CPU one worker spends on the
@@ -166,6 +169,16 @@ def _expanding(rng: random.Random, char: str) -> str:
     return _rand(rng, 8) + char * ((LIMIT - 1024) // len(char.encode()))
 
 
+def _sql_at_budget(rng: random.Random, make: Callable[[int], str]) -> Action:
+    head = f"SELECT {rng.randint(0, 10**9)}; "
+    return _typed("sql", query=head + _fit(make, 8_000 - len(head)))
+
+
+def _shell_at_budget(rng: random.Random, make: Callable[[int], str]) -> Action:
+    head = f"echo {rng.randint(0, 10**9)}; "
+    return _tool("Bash", command=head + _fit(make, 2_000 - len(head)))
+
+
 _BIG = LIMIT - 600
 #: Families whose every timing gets a fresh random input: an analyser's cache (or RE2's
 #: DFA state cache) makes a repeated input far cheaper than a new one.
@@ -227,6 +240,30 @@ RANDOM_FAMILIES: dict[str, Callable[[random.Random], Action]] = {
         "send_message", channel="x", message=_rand(r, 8) + "%25" * 21000 + "41"
     ),
     "/**/ in SQL": lambda r: _typed("sql", query=f"SELECT {r.randint(0, 10**9)} " + "/**/" * 16000),
+    # Sized just under the SQL analyser's own budget (8 KB), where its full analysis
+    # still runs: many keywords sharing one statement.
+    "nested UPDATE ... = (": lambda r: _sql_at_budget(r, lambda n: "UPDATE t SET a = (" * n),
+    "UPDATEs sharing one WHERE": lambda r: _sql_at_budget(
+        r, lambda n: "UPDATE t SET a = (" * n + "WHERE " + "1 = 1 AND " * n
+    ),
+    ";COPY t ( to": lambda r: _sql_at_budget(r, lambda n: ";COPY t ( to" * n),
+    "DROP TABLE a, ...": lambda r: _sql_at_budget(r, lambda n: "DROP TABLE a, " * n),
+    "EXEC(EXEC(...": lambda r: _sql_at_budget(r, lambda n: "EXEC(" * n),
+    "EXEC('DR' + 'OP ...') batch": lambda r: _sql_at_budget(
+        r, lambda n: "EXEC('DR' + 'OP TABLE t'); " * n
+    ),
+    "GRANT with many privileges": lambda r: _sql_at_budget(
+        r, lambda n: "GRANT " + "SELECT, UPDATE, DELETE, " * n + " ON t TO u"
+    ),
+    # Sized just under the shell analyser's (2 KB): expansion bombs.
+    "$x of many words, many times": lambda r: _shell_at_budget(
+        r, lambda n: "x='" + "a " * n + "'; echo " + "$x " * n
+    ),
+    "{$x,$x} brace expansion": lambda r: _shell_at_budget(
+        r, lambda n: "x='a b c d'; echo " + "{$x,$x}" * n
+    ),
+    "env env env ...": lambda r: _shell_at_budget(r, lambda n: "env " * n + "x"),
+    "{a,b}{a,b}...": lambda r: _shell_at_budget(r, lambda n: "echo " + "{a,b}" * n),
 }
 
 

@@ -110,8 +110,8 @@ class Judge:
     """One pass over one reading's tokens."""
 
     __slots__ = (
-        "_at", "_close", "_columns", "_ends", "analyse", "depth", "findings", "kinds", "sql",
-        "start", "values",
+        "_at", "_close", "_columns", "_ends", "_folded", "analyse", "depth", "findings",
+        "kinds", "sql", "start", "values",
     )  # fmt: skip
 
     def __init__(
@@ -134,6 +134,7 @@ class Judge:
         self._close: dict[int, int] | None = None  # "(" -> its ")"
         self._ends: dict[frozenset[str], dict[int, int]] = {}  # scan start -> statement end
         self._columns: dict[tuple[int, int], bool] = {}
+        self._folded: dict[str, list[tuple[str, str]]] = {}
 
     def flag(self, check: str, at: int) -> None:
         if check not in self.findings:  # the first excerpt stays
@@ -522,7 +523,11 @@ class Judge:
         if not parts:
             self.flag("sql:dynamic", at)
             return
-        for check, excerpt in self.analyse("".join(parts), True, self.depth + 1):
+        text = "".join(parts)
+        found = self._folded.get(text)
+        if found is None:  # a batch repeats its EXEC('...'): each string is judged once
+            found = self._folded[text] = self.analyse(text, True, self.depth + 1)
+        for check, excerpt in found:
             self.findings.setdefault(check, excerpt)
 
 
