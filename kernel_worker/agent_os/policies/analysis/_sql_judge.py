@@ -9,8 +9,9 @@ back to the analyser through the ``analyse`` callback (``_sql._analyse``).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 
+from ._sql_reading import Reading, indices
 from ._sql_tokens import Tokens
 
 __all__ = ["Judge"]
@@ -81,38 +82,10 @@ _QUALIFIED = (
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
 
-def _indices(seq: Sequence[str], needles: Iterable[str]) -> Iterator[int]:
-    """Every index of each needle in ``seq`` (needle by needle, each ascending), in C time."""
-    for needle in needles:
-        i = -1
-        try:
-            while True:
-                i = seq.index(needle, i + 1)
-                yield i
-        except ValueError:
-            continue
-
-
-def _show(kinds: str, values: list[str], start: int, end: int) -> str:
-    """Tokens ``start`` to ``end`` as an excerpt of at most 120 characters (reads no more)."""
-    parts = []
-    length = 0
-    for j in range(start, min(end, len(kinds))):
-        part = f"'{values[j]}'" if kinds[j] == "s" else values[j]
-        parts.append(part)
-        length += len(part) + 1
-        if length > 120:
-            break
-    return " ".join(parts)[:120]
-
-
-class Judge:
+class Judge(Reading):
     """One pass over one reading's tokens."""
 
-    __slots__ = (
-        "_at", "_close", "_columns", "_ends", "_folded", "analyse", "depth", "findings",
-        "kinds", "sql", "start", "values",
-    )  # fmt: skip
+    __slots__ = ("_columns", "_folded", "analyse", "depth", "sql")
 
     def __init__(
         self,
@@ -122,111 +95,12 @@ class Judge:
         findings: dict[str, str],
         analyse: Analyse,
     ) -> None:
+        super().__init__(tokens, findings)
         self.analyse = analyse
-        self.kinds, self.values = tokens  # kind of each token (one character), its value
         self.sql = sql_action
         self.depth = depth
-        self.findings = findings
-        self.start = 0  # index of the current statement's first token
-        # Remembered so that every handler's look ahead costs a look-up, however many
-        # keywords share a statement (otherwise a scan per keyword: quadratic in tokens).
-        self._at: dict[str, list[int]] = {}  # word -> its indices (ascending)
-        self._close: dict[int, int] | None = None  # "(" -> its ")"
-        self._ends: dict[frozenset[str], dict[int, int]] = {}  # scan start -> statement end
-        self._columns: dict[tuple[int, int], bool] = {}
+        self._columns: dict[tuple[int, int], bool] = {}  # remembered, like Reading's
         self._folded: dict[str, list[tuple[str, str]]] = {}
-
-    def flag(self, check: str, at: int) -> None:
-        if check not in self.findings:  # the first excerpt stays
-            end = max(at + 6, self.start + 6)
-            self.findings[check] = _show(self.kinds, self.values, self.start, end)
-
-    def word(self, i: int) -> str | None:
-        if 0 <= i < len(self.kinds) and self.kinds[i] == "w":
-            return self.values[i]
-        return None
-
-    def kind(self, i: int) -> str | None:
-        return self.kinds[i] if 0 <= i < len(self.kinds) else None
-
-    def punct(self, i: int, marks: str) -> bool:
-        """True when token ``i`` is one of the punctuation ``marks`` (one character each)."""
-        return 0 <= i < len(self.kinds) and self.kinds[i] == "p" and self.values[i] in marks
-
-    def end_of_statement(self, i: int, stop_words: frozenset[str] = _STATEMENTS) -> int:
-        """Index of the ``;`` (or depth-0 statement keyword) that ends the statement at ``i``.
-
-        A bracketed group is stepped over at once (to its ``)``; unclosed, it runs to the
-        end), and every depth-0 token the scan passes shares its answer, remembered: the
-        scans of all keywords together pass each token once per set of stop words.
-        """
-        memo = self._ends.setdefault(stop_words, {})
-        close = self._closing()
-        kinds, values = self.kinds, self.values
-        n = len(kinds)
-        passed = []
-        j = i + 1
-        end = n
-        while j < n:
-            known = memo.get(j)
-            if known is not None:
-                end = known
-                break
-            passed.append(j)
-            kind = kinds[j]
-            if kind == "p":
-                value = values[j]
-                if value == ";":
-                    end = j
-                    break
-                if value == "(":
-                    j = close.get(j, n) + 1
-                    continue
-            elif kind == "w" and values[j] in stop_words:
-                end = j
-                break
-            j += 1
-        memo.update(dict.fromkeys(passed, end))
-        return end
-
-    def _closing(self) -> dict[int, int]:
-        """Each ``(`` that is closed -> the index of its ``)``."""
-        if self._close is None:
-            kinds, values = self.kinds, self.values
-            close: dict[int, int] = {}
-            open_: list[int] = []
-            for j in sorted(j for j in _indices(values, ("(", ")")) if kinds[j] == "p"):
-                if values[j] == "(":
-                    open_.append(j)
-                elif open_:
-                    close[open_.pop()] = j
-            self._close = close
-        return self._close
-
-    def positions(self, word: str, following: str = "") -> list[int]:
-        """Indices of the word tokens ``word`` (ascending); with ``following``, only those
-        the next token of one of these kinds follows.
-        """
-        key = f"{word} {following}"  # no word holds a space
-        at = self._at.get(key)
-        if at is None:
-            kinds = self.kinds
-            at = [j for j in _indices(self.values, (word,)) if kinds[j] == "w"]
-            if following:
-                at = [j for j in at if kinds[j + 1 : j + 2] in following and j + 1 < len(kinds)]
-            self._at[key] = at
-        return at
-
-    def has_word(self, start: int, end: int, *words: str) -> int:
-        """The first index in ``[start, end)`` of one of the word tokens ``words``, or -1."""
-        end = min(end, len(self.kinds))
-        found = -1
-        for word in words:
-            at = self.positions(word)
-            k = bisect_left(at, start)
-            if k < len(at) and at[k] < end and (found < 0 or at[k] < found):
-                found = at[k]
-        return found
 
     def run(self) -> None:
         """Visit, in order, the tokens :meth:`keyword` can act on (words of :data:`_ACTIVE`,
@@ -235,11 +109,11 @@ class Judge:
         token is at the start when nothing lies between.
         """
         kinds, values = self.kinds, self.values
-        visit = [i for i in _indices(values, _ACTIVE.intersection(values)) if kinds[i] == "w"]
+        visit = [i for i in indices(values, _ACTIVE.intersection(values)) if kinds[i] == "w"]
         if "q" in kinds:
-            visit.extend(_indices(kinds, ("q",)))
+            visit.extend(indices(kinds, ("q",)))
         visit.sort()
-        ends = [i for i in _indices(values, (";",)) if kinds[i] == "p"] if ";" in values else []
+        ends = [i for i in indices(values, (";",)) if kinds[i] == "p"] if ";" in values else []
         ends.append(len(kinds))
         end = 0  # ends[end]: the first ``;`` after the statement's start
         for i in visit:
