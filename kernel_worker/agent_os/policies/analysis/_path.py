@@ -70,6 +70,43 @@ def _resolve(path: str) -> str:
 def canonical_paths(value: str) -> tuple[str, ...]:
     """Every canonical (lower-case) spelling ``value`` may denote, the literal one first."""
     text = value.strip().strip("'\"")
+    if text.isascii() and text.startswith("/") and _plain(text):
+        return (text.lower(),)
+    return _canonical(text)
+
+
+# Absolute paths the home and ``/proc`` views read, compared lower-cased.
+_SPECIAL_ROOTS = ("/home/", "/users/", "/root", "/proc/")
+# A component ending in one of these is trimmed or resolved (``.``, ``..``, ``a.``,
+# ``a ``); an empty one (``//``, a trailing ``/``) is dropped.
+_TRIMMED = "/. "
+_MAX_SLASHES = 32
+
+
+def _plain(path: str) -> bool:
+    """Is the absolute ASCII ``path``, lower-cased, already its only canonical spelling?
+
+    True only when no step of :func:`_canonical` would change or read it: no
+    escape, NUL or backslash; no empty, ``.``/``..`` or trailing-dot/space
+    component; not under a home or ``/proc``. (An absolute path has no drive,
+    ``file:``, ``$HOME`` or ``~`` to undo.) Tests compare both on generated paths.
+    """
+    if "%" in path or "\x00" in path or "\\" in path or path[-1] in _TRIMMED:
+        return False
+    if path[:7].lower().startswith(_SPECIAL_ROOTS):
+        return False
+    slash = path.find("/", 1)
+    for _ in range(_MAX_SLASHES):
+        if slash < 0:
+            return True
+        if path[slash - 1] in _TRIMMED:
+            return False
+        slash = path.find("/", slash + 1)
+    return False
+
+
+def _canonical(text: str) -> tuple[str, ...]:
+    """:func:`canonical_paths` of a stripped value, every step taken."""
     text = compat(text)
     text = _decode(text)
     if "\x00" in text:
