@@ -85,7 +85,7 @@ _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "a
 class Judge(Reading):
     """One pass over one reading's tokens."""
 
-    __slots__ = ("_columns", "_folded", "analyse", "depth", "sql")
+    __slots__ = ("_columns", "_file_targets", "_folded", "analyse", "depth", "sql")
 
     def __init__(
         self,
@@ -101,6 +101,7 @@ class Judge(Reading):
         self.depth = depth
         self._columns: dict[tuple[int, int], bool] = {}  # remembered, like Reading's
         self._folded: dict[str, list[tuple[str, str]]] = {}
+        self._file_targets: list[int] | None = None  # COPY's TO 'f', FROM 'f', INTO 'f' / @s
 
     def run(self) -> None:
         """Visit, in order, the tokens :meth:`keyword` can act on (words of :data:`_ACTIVE`,
@@ -344,13 +345,13 @@ class Judge(Reading):
             self.flag("sql:command-exec", i)
             return
         # TO / FROM 'file', INTO 'file' / @stage, anywhere in the statement.
-        last = min(end, len(self.kinds) - 1)
-        for word, following in (("to", "s"), ("from", "s"), ("into", "sv")):
-            at = self.positions(word, following)
-            k = bisect_left(at, i + 1)
-            if k < len(at) and at[k] < last:
-                self.flag("sql:file-access", i)
-                return
+        targets = self._file_targets
+        if targets is None:
+            found = [self.positions(w, f) for w, f in (("to", "s"), ("from", "s"), ("into", "sv"))]
+            targets = self._file_targets = sorted(j for at in found for j in at)
+        k = bisect_left(targets, i + 1)
+        if k < len(targets) and targets[k] < min(end, len(self.kinds) - 1):
+            self.flag("sql:file-access", i)
 
     def into(self, i: int, prev: str, at_start: bool) -> None:
         if self.word(i + 1) in ("outfile", "dumpfile"):

@@ -54,7 +54,7 @@ class Reading:
         self.kinds, self.values = tokens  # kind of each token (one character), its value
         self.findings = findings
         self.start = 0  # index of the current statement's first token
-        self._at: dict[str, list[int]] = {}  # word (and following kinds) -> indices
+        self._at: dict[tuple[str, str], list[int]] = {}  # (word, following kinds) -> indices
         self._close: dict[int, int] | None = None  # "(" -> its ")"
         self._ends: dict[frozenset[str], dict[int, int]] = {}  # scan start -> statement end
 
@@ -83,7 +83,7 @@ class Reading:
         scans of all keywords together pass each token once per set of stop words.
         """
         memo = self._ends.setdefault(stop_words, {})
-        close = self._closing()
+        close = self._close if self._close is not None else self._closing()
         kinds, values = self.kinds, self.values
         n = len(kinds)
         passed = []
@@ -129,7 +129,7 @@ class Reading:
         """Indices of the word tokens ``word`` (ascending); with ``following``, only those
         the next token of one of these kinds follows.
         """
-        key = f"{word} {following}"  # no word holds a space
+        key = (word, following)
         at = self._at.get(key)
         if at is None:
             kinds = self.kinds
