@@ -44,12 +44,9 @@ def test_plain_tokens_are_the_full_lexers() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "SELECT 'DROP TABLE t'",  # a literal
         "SELECT a FROM t -- DROP TABLE t",  # a comment
         "SELECT a /* DELETE FROM t */ FROM t",
-        'SELECT "DROP" FROM t',  # quoted names
-        "SELECT `delete` FROM t",
-        "SELECT [drop] FROM t",
+        "SELECT [drop] FROM t",  # a bracketed name
         "SELECT $$DROP TABLE t$$",  # dollar quotes
         "SELECT 'a\\'; DROP TABLE t; --'",  # a backslash reading
         "SELECT 1E5 FROM t",  # an upper-case exponent
@@ -90,6 +87,24 @@ def test_runs_of_comments_are_removed_as_comment_by_comment() -> None:
 )
 def test_comments_do_not_hide_a_statement(text: str) -> None:
     assert "sql:drop" in dict(analyse_sql(text, sql_action=True))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT 'DROP TABLE t'",  # a literal
+        "SELECT N'It''s' , E'x', U&'d0061', X'FF'",
+        'SELECT "DROP" FROM t',  # quoted names
+        "SELECT `delete` FROM t",
+        "SELECT \"it's\" FROM t WHERE a = 'unclosed",
+        "DELETE FROM customers WHERE name = 'O''Brien'; -" + "- no",
+    ],
+)
+def test_literals_and_quoted_names_are_read_in_c_time_as_the_full_lexer_reads_them(
+    text: str,
+) -> None:
+    assert plain(text) == ("--" not in text)
+    assert tokenize(text) == lex(text)
 
 
 class _EveryToken(Judge):

@@ -18,12 +18,12 @@ literal (its content), ``n`` number, ``v`` variable / parameter / stage
 reads as ``$``, ``$``, ``x``: MySQL's identifier, elsewhere a syntax error), ``p`` one
 punctuation character.
 
-Most text an agent sends holds no quote, comment, bracket, dollar or backslash:
-then every token is a word, a number, a ``@``/``:``/``?`` variable or one
-punctuation character, every reading is the standard one, and :func:`tokenize`
-takes the tokens in C time (one ``findall`` over the lower-cased text, kinds by
-their first character) instead of a Python step per token. They are the same
-tokens (tests compare both ways on generated text).
+Most text an agent sends holds no comment, bracket, dollar or backslash: then
+every reading is the standard one, and :func:`tokenize` takes the tokens in C
+time (one ``findall``; kinds by their first character; words lower-cased all at
+once) instead of a Python step per token; only literals and quoted names, if
+any, are finished one by one. They are the same tokens (tests compare both ways
+on generated text).
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ _BACKSLASH = re.compile(_DOLLAR + _BSL_STR + "|" + _COMMON, re.S | re.X)
 _NO_DOLLAR = re.compile(_STD_STR + "|" + _COMMON, re.S | re.X)
 
 
-# Plain text: ASCII holding nothing that starts a literal, a quoted name, a comment, a
-# dollar quote or a backslash reading, and no upper-case exponent (lower-casing the
-# text would change that number's token).
-_NOT_PLAIN = re2.compile(r"['\"`\[$\\]|--|/\*|\*/|\dE")._regexp.Match
+# Plain text: ASCII holding nothing that starts a comment, a bracketed name, a dollar
+# quote or a backslash reading, no NUL, and no upper-case exponent (lower-casing the text
+# would change that number's token). Literals and quoted names it may hold.
+_NOT_PLAIN = re2.compile(r"[\[$\\\x00]|--|/\*|\*/|\dE")._regexp.Match
 _UNANCHORED = re2._Anchor.UNANCHORED
+_QUOTES = ("'", '"', "`")
 # The full lexer's alternatives for what plain text can hold (each starts with its own
 # characters, so their order does not matter; ``\S``:
 # whitespace is skipped there too; ``\s`` is Unicode's, as there).
@@ -84,6 +85,17 @@ _KIND_OF_FIRST.update({c: "w" for c in "abcdefghijklmnopqrstuvwxyz_"})
 _KIND_OF_FIRST.update({c: "n" for c in "0123456789"})
 _KIND_OF_FIRST.update({c: "v" for c in "@:?"})
 _KINDS = str.maketrans(_KIND_OF_FIRST)
+# With literals and quoted names: the full lexer's alternatives in its order (a literal
+# before a word: N'x' is a literal).
+_QUOTED = re.compile(
+    r"(?:[NnEeXxBbUu]|[Uu]&)?'(?:[^']|'')*(?:'|\Z)"
+    r'|"(?:[^"]|"")*(?:"|\Z)'
+    r"|`(?:[^`]|``)*(?:`|\Z)"
+    r"|[@:?][A-Za-z0-9_@$.#]*"
+    r"|[A-Za-z_][A-Za-z0-9_$#]*"
+    r"|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+    r"|\S"
+).findall
 
 
 def plain(text: str) -> bool:
@@ -95,8 +107,21 @@ def plain(text: str) -> bool:
 
 
 def _plain_tokens(text: str) -> Tokens:
-    values: list[str] = _PLAIN(text.lower())
-    return Tokens("".join([value[0] for value in values]).translate(_KINDS), values)
+    if "'" not in text and '"' not in text and "`" not in text:
+        values: list[str] = _PLAIN(text.lower())
+        return Tokens("".join([value[0] for value in values]).translate(_KINDS), values)
+    # Literals keep their case: take the tokens as written, lower-case them all at once
+    # (the text holds no NUL), then put back the few literals and quoted names.
+    raw: list[str] = _QUOTED(text)
+    values = "\x00".join(raw).lower().split("\x00")
+    kinds = list("".join([value[0] for value in values]).translate(_KINDS))
+    for k in [k for k, token in enumerate(raw) if "'" in token or token[0] in _QUOTES]:
+        token = raw[k]
+        if token[0] in _QUOTES[1:]:  # "name", `name`
+            kinds[k], values[k] = "q", token[1:-1] if len(token) > 1 else ""
+        else:  # 'text', N'text', U&'text'
+            kinds[k], values[k] = "s", _literal(token)
+    return Tokens("".join(kinds), values)
 
 
 def _literal(text: str) -> str:
