@@ -81,6 +81,18 @@ async def wait_for_decision(
     if held.ticket is None or held.request_id is None or held.deadline is None:
         return Verdict.deny("review_unavailable", "the review verdict carries no ticket")
     give_up = min(held.deadline, time.time() + timeout)
+    taken: list[Verdict] = []
+
+    def accept(reply: Envelope) -> bool:
+        # A forged answer is dropped and the poll goes on: answering first on every
+        # poll must not keep the desk's answer from this agent.
+        verdict = accept_verdict(kernels, identity.agent_id, reply.body, str(held.request_id))
+        if verdict.code == "bad_verdict":
+            log.warning("review poll for %s: %s", held.ticket, verdict.reason)
+            return False
+        taken.append(verdict)
+        return True
+
     while (remaining := give_up - time.time()) > 0:
         window = min(poll, remaining)
         request = Envelope(WAIT_SUBJECT, b"", deadline=time.time() + window + _GRACE)
@@ -94,16 +106,13 @@ async def wait_for_decision(
                 {"ticket": held.ticket, "request_id": held.request_id, "wait": window},
             )
             request = dataclasses.replace(request, body=body)
-            reply = await bus.request(request, window + _GRACE)
+            taken.clear()
+            await bus.request(request, window + _GRACE, accept=accept)
         except BusError as exc:
             log.debug("review poll for %s failed: %s", held.ticket, exc)
             await asyncio.sleep(min(_RETRY, max(give_up - time.time(), 0)))
             continue
-        verdict = accept_verdict(kernels, identity.agent_id, reply.body, held.request_id)
-        if verdict.code == "bad_verdict":
-            log.warning("review poll for %s: %s", held.ticket, verdict.reason)
-            await asyncio.sleep(min(_RETRY, max(give_up - time.time(), 0)))
-            continue
+        verdict = taken[-1]
         if verdict.decision is Decision.REVIEW:
             continue  # still pending
         if verdict.ticket not in (None, held.ticket):
