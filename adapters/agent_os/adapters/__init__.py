@@ -6,7 +6,7 @@ from agent_os.kernel_worker import call_args
 
 from ._client import KernelClient, governed
 
-__all__ = ["KernelClient", "QueueReview", "call_args", "governed"]
+__all__ = ["DeskReviewDecisions", "KernelClient", "QueueReview", "call_args", "governed"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,4 +15,8 @@ def __getattr__(name: str) -> Any:
         from ._cmvk_review import QueueReview
 
         return QueueReview
+    if name == "DeskReviewDecisions":
+        from ._cmvk_wait import DeskReviewDecisions
+
+        return DeskReviewDecisions
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

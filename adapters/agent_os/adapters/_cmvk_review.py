@@ -25,7 +25,9 @@ signatures verify against the queue's registry is approved; a deny, the
 item's deadline, ``timeout``, an unknown ticket or a failing store is not
 (:class:`~agent_os.verifier.ReviewDecision` codes). A pool's client reads
 the store its workers write to (``--review-store``) the same way:
-``await QueueReview(queue).decision(result.review_ticket, timeout=...)``.
+``await QueueReview(queue).decision(result.review_ticket, timeout=...)``; one
+that cannot open the store asks the review desks over the bus instead
+(:class:`~._cmvk_wait.DeskReviewDecisions`).
 """
 
 from __future__ import annotations
@@ -98,8 +100,13 @@ class QueueReview:
             raise VerifierError(f"review store: {exc}", code="review_unavailable") from exc
         return item.ticket
 
-    async def decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
-        """The decision on ``ticket`` once final, or not approved after ``timeout`` seconds."""
+    async def decision(
+        self, ticket: str, *, timeout: float, request_id: str | None = None
+    ) -> ReviewDecision:
+        """The decision on ``ticket`` once final, or not approved after ``timeout`` seconds.
+
+        The store is read by ticket: ``request_id`` (the protocol's) is not needed here.
+        """
         try:
             item, verdict = await asyncio.wait_for(self._queue.settled(ticket), timeout)
         except TimeoutError:

@@ -8,6 +8,7 @@ subject brings its publisher nothing.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from agent_os.bus import Bus, BusError, Envelope
@@ -26,6 +27,9 @@ from ._wire import CMVK_SUBJECT, request_content, verify_request
 
 log = logging.getLogger("agent_os.verifier")
 
+#: Review tickets remembered with the request that brought them (the oldest go first).
+_TICKETS = 10_000
+
 
 class RemoteVerifier:
     """Sends verification requests to the pool and accepts only pinned-key results.
@@ -36,6 +40,10 @@ class RemoteVerifier:
     :class:`RemoteError`, as is a signed error reply. A signed ``replay`` error
     is dropped too (counted in ``dropped_replays``): another copy of these very
     bytes was taken first, and its answer comes to this reply subject.
+
+    A result that carries a review ticket is remembered with the id of the
+    request it answered (:meth:`held_request`): the review desks answer a
+    wait on the ticket only about the request the item was held for.
     """
 
     def __init__(
@@ -57,6 +65,11 @@ class RemoteVerifier:
         self._subject = subject
         self.dropped = 0
         self.dropped_replays = 0
+        self._tickets: OrderedDict[str, str] = OrderedDict()
+
+    def held_request(self, ticket: str) -> str | None:
+        """The id of this client's request whose result carried ``ticket``, if one did."""
+        return self._tickets.get(ticket)
 
     async def verify(
         self, prompt: str, models: Sequence[str], threshold: float, quorum: int
@@ -95,9 +108,16 @@ class RemoteVerifier:
         try:
             result = content["result"]
             assert isinstance(result, dict)
-            return ConsensusResult.from_dict(result)
+            answer = ConsensusResult.from_dict(result)
         except (KeyError, TypeError, AssertionError):
             raise RemoteError("the pool's result has another shape", code="bad_result") from None
+        if answer.review_ticket is not None and answer.review_ticket not in self._tickets:
+            # The first request to bring a ticket is the one it can have been opened for
+            # (a later one got it from the pool's cache).
+            self._tickets[answer.review_ticket] = envelope.id
+            while len(self._tickets) > _TICKETS:
+                self._tickets.popitem(last=False)
+        return answer
 
     def _read(self, reply: Envelope, request_id: str) -> dict[str, object] | None:
         try:

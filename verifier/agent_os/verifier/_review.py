@@ -15,7 +15,8 @@ Fail closed: a sink that cannot open the item makes the verification fail
 with ``review_unavailable`` rather than return a disagreement nobody will see.
 
 Waiting for the person: a sink that can also read decisions
-(:class:`ReviewDecisions`, as ``QueueReview`` does from the review store)
+(:class:`ReviewDecisions`, as ``QueueReview`` does from the review store, or
+``agent_os.adapters.DeskReviewDecisions`` from the review desks over the bus)
 answers ``await verifier.review_decision(ticket, timeout=...)`` with a
 :class:`ReviewDecision`. Only an approval every signature of which holds is
 ``approved``; anything else is not, with a stable code: ``review_denied``,
@@ -84,19 +85,27 @@ class ReviewDecision:
 class ReviewDecisions(Protocol):
     """Reads how review items ended, waiting for a person's decision."""
 
-    async def decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
-        """The decision on ``ticket`` once it is final, or a not-approved one (timeout)."""
+    async def decision(
+        self, ticket: str, *, timeout: float, request_id: str | None = None
+    ) -> ReviewDecision:
+        """The decision on ``ticket`` once it is final, or a not-approved one (timeout).
+
+        ``request_id`` is the request the item was held for, when known (a
+        reader that asks the review desks over the bus needs it).
+        """
         ...
 
 
-async def await_decision(decisions: object | None, ticket: str, timeout: float) -> ReviewDecision:
+async def await_decision(
+    decisions: object | None, ticket: str, timeout: float, request_id: str | None = None
+) -> ReviewDecision:
     """The decision on ``ticket`` from ``decisions``; fails closed (never raises)."""
     if not isinstance(decisions, ReviewDecisions):
         return ReviewDecision.not_approved(
             ticket, "review_unavailable", "no review sink that can wait for decisions"
         )
     try:
-        return await decisions.decision(ticket, timeout=timeout)
+        return await decisions.decision(ticket, timeout=timeout, request_id=request_id)
     except VerifierError as exc:
         return ReviewDecision.not_approved(ticket, exc.code, str(exc))
     except Exception as exc:

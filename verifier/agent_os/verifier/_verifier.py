@@ -15,7 +15,14 @@ from ._errors import ConfigurationError, ProviderError
 from ._judges import AsyncJudge, DefaultJudge, Judge, PreparingJudge
 from ._models import resolve
 from ._provider import CallSettings, Provider
-from ._review import Disagreement, ReviewDecision, ReviewSink, await_decision, open_review
+from ._review import (
+    Disagreement,
+    ReviewDecision,
+    ReviewDecisions,
+    ReviewSink,
+    await_decision,
+    open_review,
+)
 
 if TYPE_CHECKING:
     from agent_os.bus import Bus
@@ -48,7 +55,9 @@ class ConsensusVerifier:
     results are kept. ``review_on_disagreement`` (a :class:`~._review.ReviewSink`)
     opens a review item for every flagged result, which then carries its
     ticket; over the bus, the pool's workers open them (``agent-os verifier
-    --review-store``).
+    --review-store``). ``review_decisions`` (a :class:`~._review.ReviewDecisions`)
+    answers :meth:`review_decision` instead of the sink: over the bus,
+    ``agent_os.adapters.DeskReviewDecisions`` asks the review desks.
     """
 
     def __init__(
@@ -63,6 +72,7 @@ class ConsensusVerifier:
         cache: Cache | None = None,
         metrics: Metrics | None = None,
         review_on_disagreement: ReviewSink | None = None,
+        review_decisions: ReviewDecisions | None = None,
         bus: Bus | None = None,
         identity: AgentIdentity | None = None,
         verifier_keys: Sequence[PublicIdentity] = (),
@@ -79,6 +89,7 @@ class ConsensusVerifier:
         self._cache = cache
         self._metrics = metrics
         self._review = review_on_disagreement
+        self._decisions = review_decisions
         self._agent_id = identity.agent_id if identity is not None else ""
         self._judge = judge
         self._remote: RemoteVerifier | None = None
@@ -163,8 +174,13 @@ class ConsensusVerifier:
 
     async def review_decision(self, ticket: str, *, timeout: float) -> ReviewDecision:
         """The decision on a flagged result's ``review_ticket``, waited for up to ``timeout``
-        seconds; not approved on timeout or without a sink that can wait (see :mod:`._review`)."""
-        return await await_decision(self._review, ticket, timeout)
+        seconds; not approved on timeout or without a sink that can wait (see :mod:`._review`).
+
+        Over the bus the request the ticket came with is passed on (the review desks answer
+        about that request only)."""
+        decisions = self._review if self._decisions is None else self._decisions
+        request_id = None if self._remote is None else self._remote.held_request(ticket)
+        return await await_decision(decisions, ticket, timeout, request_id)
 
     async def verify_local(self, prompt: str, threshold: float, quorum: int) -> ConsensusResult:
         """Ask the models from this process and decide (no cache, no metrics).
