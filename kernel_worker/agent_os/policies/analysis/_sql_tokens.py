@@ -86,11 +86,12 @@ _KIND_OF_FIRST.update({c: "n" for c in "0123456789"})
 _KIND_OF_FIRST.update({c: "v" for c in "@:?"})
 _KINDS = str.maketrans(_KIND_OF_FIRST)
 # With literals and quoted names: the full lexer's alternatives in its order (a literal
-# before a word: N'x' is a literal).
+# before a word: N'x' is a literal), each quoted run unrolled ('[^']*(?:''[^']*)*: the
+# same strings as '(?:[^']|'')*, matched a run at a time rather than a character).
 _QUOTED = re.compile(
-    r"(?:[NnEeXxBbUu]|[Uu]&)?'(?:[^']|'')*(?:'|\Z)"
-    r'|"(?:[^"]|"")*(?:"|\Z)'
-    r"|`(?:[^`]|``)*(?:`|\Z)"
+    r"(?:[NnEeXxBbUu]|[Uu]&)?'[^']*(?:''[^']*)*(?:'|\Z)"
+    r'|"[^"]*(?:""[^"]*)*(?:"|\Z)'
+    r"|`[^`]*(?:``[^`]*)*(?:`|\Z)"
     r"|[@:?][A-Za-z0-9_@$.#]*"
     r"|[A-Za-z_][A-Za-z0-9_$#]*"
     r"|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
