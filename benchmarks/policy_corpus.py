@@ -22,7 +22,12 @@ by ``strict`` (it blocks shell, code and writes in every channel) and must pass
 the analysers. Channel agreement counts the typed / tool-call pairs of a case
 that got the same decision under ``strict``. Categories named ``holdout-*``
 were written after the analysers and never tuned on; their line is the honest
-generalisation figure.
+generalisation figure. ``outsider-*`` (``outsider-run1.yaml``) was written by an
+independent tester from the README, the docs and the public API alone, and
+frozen before its first run; ``outsider2-*`` by the same tester after that run,
+aimed at the gaps it showed. Each is written in one channel, so it has no pair
+in the channel agreement. Their first-run figures, before any fix, are in each
+file's header.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ CORPUS = ROOT / "policy_corpus"
 CASES = ROOT / "policy_cases"
 _STOPPED = (Decision.DENY, Decision.REVIEW)
 _STRUCTURAL = ("checks", "blocked_commands", "blocked_paths", "blocked_networks")
+#: Category groups reported apart: (prefix, what they are).
+_APART = (
+    ("holdout-", "held-out categories (written after the analysers, never tuned on)"),
+    ("outsider-", "outsider corpus (an independent tester, README and API only)"),
+    ("outsider2-", "outsider round 2 (the same tester, aimed at its first run's gaps)"),
+)
 
 
 def _load(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:
@@ -106,7 +117,7 @@ def _score(results: list[tuple[dict[str, Any], Any, float]], variant: str) -> di
     by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # [right, total]
     by_channel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wrong = []
-    pairs: dict[tuple[str, str], set[str]] = defaultdict(set)
+    pairs: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for case, verdict, _ in results:
         stopped = verdict.decision in _STOPPED
         want = _should_stop(case, variant)
@@ -122,13 +133,17 @@ def _score(results: list[tuple[dict[str, Any], Any, float]], variant: str) -> di
                 f"{case['category']}: {case['note']} -> {verdict.decision.value} "
                 f"{verdict.rule or ''}".rstrip()
             )
-        pairs[(case["category"], case["note"].rsplit(" [", 1)[0])].add(verdict.decision.value)
+        pairs[(case["category"], case["note"].rsplit(" [", 1)[0])][_channel(case)] = (
+            verdict.decision.value
+        )
+    # A case written in one channel only has no pair to agree with.
+    both = [v for v in pairs.values() if len(v) == 2]
     return {
         "categories": {k: v for k, v in sorted(by_cat.items())},
         "channels": {k: v for k, v in sorted(by_channel.items())},
         "wrong": wrong,
-        "pairs_agree": sum(len(v) == 1 for v in pairs.values()),
-        "pairs": len(pairs),
+        "pairs_agree": sum(len(set(v.values())) == 1 for v in both),
+        "pairs": len(both),
     }
 
 
@@ -163,14 +178,16 @@ def _print(name: str, score: dict[str, Any], timing: dict[str, float], misses: b
         f"channel agreement {score['pairs_agree']}/{score['pairs']}; "
         f"eval p50 {timing['p50_us']} us, p99 {timing['p99_us']} us, max {timing['max_us']} us"
     )
-    held = [(k, v) for k, v in score["categories"].items() if k.startswith("holdout-")]
-    if held:
-        caught = [v for k, v in held if k != "holdout-benign"]
-        benign_held = [v for k, v in held if k == "holdout-benign"]
+    for prefix, title in _APART:
+        held = [(k, v) for k, v in score["categories"].items() if k.startswith(prefix)]
+        if not held:
+            continue
+        caught = [v for k, v in held if k != f"{prefix}benign"]
+        benign_held = [v for k, v in held if k == f"{prefix}benign"]
         right, total = sum(v[0] for v in caught), sum(v[1] for v in caught)
         passed_h, total_h = sum(v[0] for v in benign_held), sum(v[1] for v in benign_held)
         print(
-            f"   held-out categories (written after the analysers, never tuned on): caught "
+            f"   {title}: caught "
             f"{right}/{total} ({_pct(right, total).strip()}), false positives "
             f"{total_h - passed_h}/{total_h} ({_pct(total_h - passed_h, total_h).strip()})"
         )
