@@ -76,7 +76,8 @@ _MAX_WORK = 4_096  # characters lexed in all, nested substitutions included
 
 
 # Words after expansion, nested scripts included: no more than 4 KB lexed can spell
-# without expanding a parameter's value (a value may hold many words, and be used many times).
+# without expansion (a parameter's value may hold many words and be used many times;
+# each brace group multiplies its word, up to 64).
 _MAX_WORDS = 2_048
 
 
