@@ -95,10 +95,18 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "path:browser-credentials",
         ("login data", "login data for account", "logins.json", "key3.db", "key4.db",
-         "cookies.sqlite", "google/chrome/**/cookies", "chromium/**/cookies",
-         "microsoft/edge/**/cookies", "bravesoftware/**/cookies", "~/library/keychains/**",
-         "*.keychain", "*.keychain-db"),
-        "browser password, cookie or keychain store",
+         "cookies.sqlite", "google/chrome/**/cookies", "google-chrome*/**/cookies",
+         "chromium/**/cookies", "microsoft/edge/**/cookies", "microsoft-edge*/**/cookies",
+         "bravesoftware/**/cookies", "vivaldi/**/cookies", "opera*/**/cookies",
+         # Chromium browsers keep the key that decrypts passwords and cookies here.
+         "local state",
+         "~/library/cookies/**", "*.binarycookies", "~/library/keychains/**",
+         "*.keychain", "*.keychain-db",
+         # Windows DPAPI master keys, Credential Manager and Vault.
+         "microsoft/protect/**", "microsoft/credentials/**", "microsoft/vault/**",
+         # GNOME keyring and KDE Wallet.
+         "~/.local/share/keyrings/**", "*.keyring", "~/.local/share/kwalletd/**", "*.kwl"),
+        "browser password, cookie, keychain or keyring store",
     ),
     (
         "path:dotenv",

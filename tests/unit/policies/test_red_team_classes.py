@@ -138,6 +138,21 @@ def test_postgres_dollar_quote_is_a_literal_in_every_reading() -> None:
             "path:browser-credentials",
         ),
         ("/home/u/.mozilla/firefox/p.default/logins.json", "path:browser-credentials"),
+        ("/home/dev/.config/google-chrome/Default/Cookies", "path:browser-credentials"),
+        ("/home/dev/.config/google-chrome/Profile 2/Network/Cookies", "path:browser-credentials"),
+        ("/home/dev/.config/microsoft-edge/Default/Cookies", "path:browser-credentials"),
+        ("/home/dev/.config/google-chrome/Local State", "path:browser-credentials"),
+        ("/Users/bob/Library/Cookies/Cookies.binarycookies", "path:browser-credentials"),
+        (
+            "C:\\Users\\bob\\AppData\\Roaming\\Microsoft\\Protect\\S-1-5-21-1\\1c2b3d4e",
+            "path:browser-credentials",
+        ),
+        (
+            "C:\\Users\\bob\\AppData\\Local\\Microsoft\\Credentials\\DFBE70A7E5CC19A3",
+            "path:browser-credentials",
+        ),
+        ("/home/dev/.local/share/keyrings/login.keyring", "path:browser-credentials"),
+        ("/home/dev/.local/share/kwalletd/kdewallet.kwl", "path:browser-credentials"),
         ("/home/ubuntu/.config/gh/hosts.yml", "path:cloud-credentials"),
         ("/home/ubuntu/.config/hub", "path:cloud-credentials"),
         ("/etc/kubernetes/admin.conf", "path:cloud-credentials"),
@@ -150,7 +165,16 @@ def test_more_credential_stores_are_known(path: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/work/app/docs/login data flow.md", "/work/app/src/cookies.py", "jenkins/Jenkinsfile"]
+    "path",
+    [
+        "/work/app/docs/login data flow.md",
+        "/work/app/src/cookies.py",
+        "jenkins/Jenkinsfile",
+        "/work/app/src/local_state.py",
+        "/work/app/docs/local state machine.md",
+        "/work/app/keyrings/README.md",
+        "/work/app/src/protect/handler.go",
+    ],
 )
 def test_ordinary_files_with_similar_names_are_readable(path: str) -> None:
     assert typed("file_read", path=path) == ("allow", None)
