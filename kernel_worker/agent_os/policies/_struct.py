@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import re2
 
 from agent_os.policies.analysis._code import analyse_code
-from agent_os.policies.analysis._path import canonical_paths, glob_regex
+from agent_os.policies.analysis._path import GlobSet, canonical_paths
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell_ops import persistence_target
@@ -114,7 +114,6 @@ class Structural(NetworkChecks):
         "_net_order",
         "_net_rules",
         "_path_map",
-        "_path_match",
         "_path_rules",
         "_path_set",
         "_secrets",
@@ -150,15 +149,9 @@ class Structural(NetworkChecks):
         command_regexes = [(i, r) for i, rule in enumerate(commands) for r in rule.regexes()]
         self._command_set = _compile_set([r for _, r in command_regexes])
         self._command_map = tuple(i for i, _ in command_regexes)
-        path_regexes = [(i, glob_regex(g)) for i, rule in enumerate(paths) for g in rule.paths]
-        self._path_set = _compile_set([r for _, r in path_regexes])
-        # The binding's Match on bytes, minus the wrapper's type check.
-        self._path_match: Any = (
-            None
-            if self._path_set is None
-            else getattr(self._path_set, "_set", self._path_set).Match
-        )
-        self._path_map = tuple(i for i, _ in path_regexes)
+        path_globs = [(i, glob) for i, rule in enumerate(paths) for glob in rule.paths]
+        self._path_set = GlobSet([glob for _, glob in path_globs]) if path_globs else None
+        self._path_map = tuple(i for i, _ in path_globs)
         groups = set()
         if self._sql:
             groups.add("sql")
@@ -378,9 +371,11 @@ class Structural(NetworkChecks):
         self, path: str, offer: Offer, base: int, spellings: tuple[str, ...] | None = None
     ) -> None:
         base_paths = base + len(self._checks) + len(self._command_rules)
-        match = self._path_match
+        if self._path_set is None:
+            return  # callers check first
+        match = self._path_set.match
         for candidate in canonical_paths(path) if spellings is None else spellings:
-            for set_index in match(candidate.encode()) or ():
+            for set_index in match(candidate):
                 index = self._path_map[set_index]
                 rule = self._path_rules[index]
                 matched = redact(path, secret=False)

@@ -11,12 +11,15 @@ tricks still reach the protected files through a policy.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
+import re2
 
 from agent_os.policies import Policy, load_policy
 from agent_os.policies.analysis import _path
-from agent_os.policies.analysis._path import canonical_paths
+from agent_os.policies.analysis._path import GlobSet, canonical_paths, glob_regex
+from agent_os.policies.analysis._re import OPTIONS
 
 _PIECES = [
     "/", "//", "/./", "/../", "..", ".", " ", ". ", " .", "etc", "ETC", "shadow", "Shadow",
@@ -107,3 +110,52 @@ def test_traversal_spellings_still_caught(value: str) -> None:
         verdict = policy.evaluate(action)
         assert verdict.decision.value == "deny", (value, verdict)
         assert verdict.rule is not None and verdict.rule.startswith("path:"), (value, verdict)
+
+
+# -- glob sets: read from the path's start, its end, or whole --------------------------
+
+_GLOB_PIECES = [
+    "/", "~/", "a", "b", ".", "x", "**", "*", "?", "[ab]", "[!a]", "[^/]", "[", "]", "\\", " ",
+    "-", "é", "K", "\u212a", "S", "\u017f", "$home/", "/**", "**/", "ssh", "etc", "env",
+]  # fmt: skip
+_PATH_PIECES = [
+    "/", "//", "a", "b", "A", ".", "x", "~", "~/", "é", "k", "K", "\u212a", "s", "\u017f", " ",
+    "-", "[", "]", "ab", "ssh", "etc", "env", "\\", "\n",
+]  # fmt: skip
+
+
+def _reference(globs: list[str]) -> Any:
+    rule_set = re2.Set.SearchSet(OPTIONS)
+    for glob in globs:
+        rule_set.Add(glob_regex(glob))
+    rule_set.Compile()
+    return rule_set
+
+
+def test_glob_set_matches_as_one_whole_path_set() -> None:
+    rng = random.Random(11)
+    for _ in range(150):
+        globs = []
+        while len(globs) < rng.randint(1, 12):
+            glob = "".join(rng.choices(_GLOB_PIECES, k=rng.randint(1, 6)))
+            if glob.strip():
+                globs.append(glob)
+        fast = GlobSet(globs)
+        reference = _reference(globs)
+        for _ in range(200):
+            raw = "".join(rng.choices(_PATH_PIECES, k=rng.randint(0, 10)))
+            for path in (raw.casefold(), *canonical_paths(raw or "x")):
+                want = sorted(reference.Match(path.encode()) or ())
+                assert fast.match(path) == want, (globs, path)
+
+
+def test_glob_set_on_the_strict_globs() -> None:
+    globs = [glob for rule in load_policy("strict").blocked_paths for glob in rule.paths]
+    fast = GlobSet(globs)
+    reference = _reference(globs)
+    rng = random.Random(5)
+    pieces = [*_PATH_PIECES, *(g.replace("**", "q").replace("*", "w") for g in globs)]
+    for _ in range(20_000):
+        raw = "".join(rng.choices(pieces, k=rng.randint(1, 6)))
+        for path in canonical_paths(raw):
+            assert fast.match(path) == sorted(reference.Match(path.encode()) or ()), path
