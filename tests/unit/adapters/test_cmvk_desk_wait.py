@@ -12,7 +12,7 @@ import agent_os.adapters
 from agent_os.adapters import DeskReviewDecisions
 from agent_os.bus import connect
 from agent_os.trust import AgentIdentity
-from agent_os.verifier import ConsensusVerifier, ReviewDecisions
+from agent_os.verifier import ConfigurationError, ConsensusVerifier, ReviewDecisions
 
 AGENT = AgentIdentity.create("cmvk-client")
 KERNEL = AgentIdentity.create("kernel-1")
@@ -57,5 +57,16 @@ async def test_a_ticket_with_no_request_of_this_client_is_unknown() -> None:
         plain = ConsensusVerifier(MODELS, bus=bus, identity=AGENT, verifier_keys=keys)
         decision = await plain.review_decision("t-1", timeout=5)
         assert (decision.approved, decision.code) == (False, "review_unavailable")
+    finally:
+        await bus.close()
+
+
+async def test_the_waits_are_signed_by_the_verifiers_own_identity() -> None:
+    bus = await connect("memory://desk-wait-identity")
+    try:
+        other = DeskReviewDecisions(bus, AgentIdentity.create("someone-else"), [KERNEL.public()])
+        with pytest.raises(ConfigurationError, match="waits as someone-else"):
+            ConsensusVerifier(MODELS, bus=bus, identity=AGENT, verifier_keys=[KERNEL.public()],
+                              review_decisions=other)  # fmt: skip
     finally:
         await bus.close()

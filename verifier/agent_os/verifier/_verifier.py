@@ -102,6 +102,11 @@ class ConsensusVerifier:
                 raise ConfigurationError(
                     "over the bus, the pool opens reviews: run it with --review-store"
                 )
+            waits_as = getattr(review_decisions, "agent_id", identity.agent_id)
+            if waits_as != identity.agent_id:
+                # The pool holds the item for the agent that signed the request.
+                raise ConfigurationError(f"review_decisions waits as {waits_as}, not as "
+                                         f"{identity.agent_id} who signs the requests")  # fmt: skip
             if not all(isinstance(m, str) for m in models):
                 raise ConfigurationError("over the bus, models must be model strings")
             self._remote = RemoteVerifier(bus, identity, verifier_keys, timeout=timeout)
