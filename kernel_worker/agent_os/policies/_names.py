@@ -6,7 +6,10 @@ words (``writefile`` -> write, file). A verb with a file object is a file
 operation (``delete_file``, ``removeFolder``); a bare verb (``delete``) is
 one only when the arguments carry a path; a file object without a verb
 (``file_manager``) reads its operation argument (``{"action": "delete"}``).
-Shell, code, SQL, HTTP, web-search and messaging words name their kinds.
+Shell, code, SQL, HTTP, web-search and messaging words name their kinds; a
+tool that posts text for people (``create_issue``, ``add_comment``) or hands
+it to a model for text back (``summarize_text``, ``translate``) sends a
+message: its text is prose.
 """
 
 from __future__ import annotations
@@ -74,9 +77,20 @@ _MESSAGE = _set(
     "email emails mail message messages msg sms slack chat tweet notification gmail dm "
     "teams discord telegram whatsapp"
 )
+# Text for people to read, published where they read it: an issue, a comment, a ticket.
+_POSTED = _set(
+    "issue issues comment comments ticket tickets discussion discussions thread threads card "
+    "cards wiki"
+)
+_POST = _WRITE | _MODIFY | _SEND | _set("open comment reply")
+# Text handed to a model that answers with text: a summary, a translation.
+_TEXT_VERBS = _set(
+    "summarize summarise summary summarization summarisation translate translation paraphrase "
+    "rewrite proofread classify sentiment"
+)
 _VOCAB = (
     _DELETE | _WRITE | _MODIFY | _MOVE | _COPY | _READ | _FILE | _SHELL | _EXEC | _CODE
-    | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | {"query", "script"}
+    | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | _POSTED | _TEXT_VERBS | {"query", "script"}
 )  # fmt: skip
 OP_KEYS = ("action", "operation", "op", "command", "mode")
 EDIT_KEYS = _set("old_str new_str old_string new_string oldtext newtext edits patch diff")
@@ -164,7 +178,13 @@ class Name:
                 kinds.append("file_write")
         if not has_file and (words & _WEB or ("search" in words and not words & (_DB | _SQL))):
             kinds.append("web_search")
-        if words & _SEND and words & _MESSAGE:
+        if (
+            (words & _SEND and words & _MESSAGE)
+            or (words & _POST and words & _POSTED and not self.exec_verb)
+            or (words & _TEXT_VERBS and not kinds and not self.exec_verb)
+        ):
+            # Its text is for people or a model to read: prose, not something run (a code
+            # snippet in an issue's body is quoted; a field named ``code`` is still code).
             kinds.append("message_send")
         self.kinds = tuple(dict.fromkeys(kinds))
 

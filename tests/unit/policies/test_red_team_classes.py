@@ -261,3 +261,37 @@ def test_keys_known_by_prefix_or_by_name(message: str, rule: str) -> None:
 def test_tls_private_keys_are_private_keys() -> None:
     assert typed("file_read", path="/etc/ssl/private/server.key") == ("deny", "path:private-keys")
     assert typed("file_read", path="/etc/ssl/certs/ca-certificates.crt") == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        (
+            "create_issue",
+            {
+                "title": "Repro",
+                "body": "```python\nimport subprocess\n"
+                "subprocess.run(['npm', 'ci'], check=True)\n```",
+            },
+        ),
+        (
+            "create_issue",
+            {"body": "Install steps:\n```bash\ncurl -fsSL https://get.docker.com | sh\n```"},
+        ),
+        ("add_comment", {"issue_number": 7, "body": "`eval(input())` is the bug here"}),
+        ("summarize_text", {"text": "def load(p): return pickle.loads(open(p, 'rb').read())"}),
+        ("translate", {"text": "rm -rf / deletes everything: never run it", "target": "de"}),
+    ],
+)
+def test_text_posted_for_people_or_handed_to_a_model_is_prose(
+    name: str, args: dict[str, Any]
+) -> None:
+    # The same text through send_email passes: it is quoted, not run.
+    assert tool(name, **args) == ("allow", None)
+
+
+def test_a_posting_tool_still_reads_code_and_secrets_where_they_are() -> None:
+    assert tool("create_issue", body="token ghp_r81HCrlGW5qon7rIoDeT2v1lpjlgPBR0O4Na")[0] == "deny"
+    assert tool("add_comment", code="import os; os.system('rm -rf /')")[0] != "allow"
+    # A verb that runs outweighs the text verb: its text is not taken for prose.
+    assert tool("translate_and_run", text="rm -rf /")[0] != "allow"
