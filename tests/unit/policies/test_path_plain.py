@@ -147,6 +147,7 @@ def test_glob_set_matches_as_one_whole_path_set() -> None:
             for path in (raw.casefold(), *canonical_paths(raw or "x")):
                 want = sorted(reference.Match(path.encode()) or ())
                 assert fast.match(path) == want, (globs, path)
+                assert fast._parts(path) == want, (globs, path)
 
 
 def test_glob_set_on_the_strict_globs() -> None:
@@ -157,5 +158,8 @@ def test_glob_set_on_the_strict_globs() -> None:
     pieces = [*_PATH_PIECES, *(g.replace("**", "q").replace("*", "w") for g in globs)]
     for _ in range(20_000):
         raw = "".join(rng.choices(pieces, k=rng.randint(1, 6)))
-        for path in canonical_paths(raw):
-            assert fast.match(path) == sorted(reference.Match(path.encode()) or ()), path
+        long = "a b." * rng.randint(60, 90)
+        for path in (*canonical_paths(raw), *canonical_paths(raw + long), long + raw.lower()):
+            want = sorted(reference.Match(path.encode()) or ())
+            assert fast.match(path) == want, path
+            assert fast._parts(path) == want, path

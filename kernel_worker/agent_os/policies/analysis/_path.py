@@ -232,6 +232,9 @@ def _tail_regex(pieces: list[str]) -> str | None:
     return "(?s)^" + "".join(_REVERSED.get(p, p) for p in reversed(pieces)) + "(?:/|$)"
 
 
+# Up to this long, one set call over the whole path costs less than the checks that
+# choose which of the three sets to run.
+_SHORT_PATH = 256
 # A literal shorter than this is not worth looking for inside a path.
 _MIN_INSIDE = 3
 
@@ -304,7 +307,7 @@ class GlobSet:
     unanchored set of every :func:`glob_regex` on generated paths and globs.
     """
 
-    __slots__ = ("_scans",)
+    __slots__ = ("_scans", "_whole")
 
     def __init__(self, globs: Sequence[str]) -> None:
         groups: dict[str, list[tuple[int, list[str], str]]] = {"start": [], "end": [], "inside": []}
@@ -317,18 +320,32 @@ class GlobSet:
                 groups["end"].append((index, pieces, tail))
             else:
                 groups["inside"].append((index, pieces, "(?s)(?:^|/)" + "".join(pieces) + "$"))
-        self._scans = tuple(
-            (
-                _compile(
-                    "SearchSet" if where == "inside" else "MatchSet", [r for _, _, r in group]
-                ),
-                where,
-                _literals([pieces for _, pieces, _ in group], where),
-                tuple(index for index, _, _ in group),
+        scans = []
+        for where, group in groups.items():
+            if not group:
+                continue
+            literals = _literals([pieces for _, pieces, _ in group], where)
+            # The literals' first (start) or last (end) characters, up to as many as the
+            # shortest has: one lookup turns most paths away before the longer check.
+            cut = min(3, *map(len, literals)) if literals else 0
+            keys = frozenset(
+                literal[:cut] if where == "start" else literal[len(literal) - cut :]
+                for literal in literals or ()
             )
-            for where, group in groups.items()
-            if group
-        )
+            anchor = "SearchSet" if where == "inside" else "MatchSet"
+            scans.append(
+                (
+                    _compile(anchor, [regex for _, _, regex in group]),
+                    where,
+                    literals,
+                    cut,
+                    keys,
+                    tuple(index for index, _, _ in group),
+                )
+            )
+        self._scans = tuple(scans)
+        # One set scanning the whole path: the cheapest reading of a short one.
+        self._whole = _compile("SearchSet", [glob_regex(glob) for glob in globs])
 
     def match(self, path: str) -> list[int]:
         """Indices (into the globs given) of every glob matching ``path``, ascending.
@@ -336,15 +353,24 @@ class GlobSet:
         ``path`` is a canonical spelling (:func:`canonical_paths`: case-folded), as
         the literal checks before the sets expect.
         """
+        if len(path) <= _SHORT_PATH:
+            found: list[int] = self._whole(path.encode())
+            if len(found) > 1:
+                found.sort()
+            return found
+        return self._parts(path)
+
+    def _parts(self, path: str) -> list[int]:
+        """:meth:`match` by the three sets, each run only when its literal check passes."""
         data: bytes | None = None
         found: list[int] = []
-        for match, where, literals, indices in self._scans:
+        for match, where, literals, cut, keys, indices in self._scans:
             if literals is not None:
                 if where == "start":
-                    if not path.startswith(literals):
+                    if path[:cut] not in keys or not path.startswith(literals):
                         continue
                 elif where == "end":
-                    if not path.endswith(literals):
+                    if path[-cut:] not in keys or not path.endswith(literals):
                         continue
                 elif not any(literal in path for literal in literals):
                     continue
