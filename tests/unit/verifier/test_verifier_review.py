@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from agent_os.verifier import (
     VerifierError,
     VerifierWorker,
 )
+from agent_os.verifier._provider import Answer
+from tests.eventually import eventually
 from tests.unit.verifier.vendor_server import Hang, Instant, three, vendor_server
 
 PROMPT = "In which year was the Eiffel Tower completed?"
@@ -119,7 +122,7 @@ async def test_the_same_request_opens_one_item(store: SqliteReviewStore, sink: Q
     assert len(store.pending()) == 2
 
 
-async def test_a_cached_disagreement_keeps_its_ticket(
+async def test_a_cached_disagreement_opens_an_item_for_each_request(
     store: SqliteReviewStore, sink: QueueReview
 ) -> None:
     with vendor_server(SPLIT) as server:
@@ -130,8 +133,15 @@ async def test_a_cached_disagreement_keeps_its_ticket(
         async with verifier:
             first = await verifier.verify_consensus(PROMPT)
             second = await verifier.verify_consensus(PROMPT)
-    assert second.cached and second.review_ticket == first.review_ticket is not None
-    assert len(store.pending()) == 1
+            again = await verifier.verify(PROMPT, 0.8, 2, request_id="req-9", record=True)
+            redelivered = await verifier.verify(PROMPT, 0.8, 2, request_id="req-9", record=True)
+        assert [server.calls(m) for m in SPLIT] == [1, 1, 1]  # the models were asked once
+    # Each request's disagreement is its own item (a desk answers each asker about its own
+    # request); a redelivery of one request finds that request's item again.
+    assert second.cached and second.review_ticket not in (None, first.review_ticket)
+    assert again.review_ticket not in (first.review_ticket, second.review_ticket)
+    assert redelivered.review_ticket == again.review_ticket
+    assert len(store.pending()) == 3
 
 
 async def test_a_store_that_fails_fails_the_verification(tmp_path: Path) -> None:
@@ -176,3 +186,48 @@ async def test_a_pool_worker_opens_the_item_for_its_client(
     item = store.get(result.review_ticket)
     assert item is not None and item.agent_id == agent.agent_id
     assert item.args["answers"] == {"fixed:a": "1889", "fixed:b": "1925"}
+
+
+class _Gated:
+    """A model that answers ``text`` once ``gate`` opens, counting the calls."""
+
+    def __init__(self, name: str, text: str, gate: asyncio.Event) -> None:
+        self.name, self._text, self._gate, self.calls = name, text, gate, 0
+
+    async def complete(self, prompt: str) -> Answer:
+        self.calls += 1
+        await self._gate.wait()
+        return Answer(self.name, self._text, 0.0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_request_that_joins_another_requests_disagreement_gets_its_own_item(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    agent = AgentIdentity.create("review-join-client", "client", [])
+    key = AgentIdentity.create("review-join-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    gate = asyncio.Event()
+    named = {"gated:a": _Gated("gated:a", "1889", gate), "gated:b": _Gated("gated:b", "1925", gate)}
+    bus = await connect("memory://cmvk-review-join")
+    worker = VerifierWorker(
+        bus, key, registry, judge=LexicalJudge(), providers=named, review_on_disagreement=sink
+    )
+    async with worker:
+        verifier = ConsensusVerifier(
+            models=list(named), bus=bus, identity=agent, verifier_keys=[key.public()],
+            quorum=2, timeout=5,
+        )  # fmt: skip
+        first = asyncio.create_task(verifier.verify_consensus(PROMPT))
+        second = asyncio.create_task(verifier.verify_consensus(PROMPT))
+        await eventually(lambda: worker.joined == 1, 5, "the second request joined the first")
+        gate.set()
+        results = await asyncio.gather(first, second)
+    await bus.close()
+    assert [m.calls for m in named.values()] == [1, 1]
+    tickets = {r.review_ticket for r in results}
+    assert None not in tickets and len(tickets) == 2
+    assert all(r.flagged for r in results) and len(store.pending()) == 2

@@ -73,7 +73,7 @@ from ._errors import VerifierError
 from ._judges import AsyncJudge, DefaultJudge, Judge
 from ._metrics import Metrics
 from ._provider import CallSettings, Provider
-from ._review import ReviewSink
+from ._review import Disagreement, ReviewSink, open_review
 from ._verifier import ConsensusVerifier
 from ._wire import (
     CMVK_SUBJECT,
@@ -292,6 +292,12 @@ class VerifierWorker(Service):
             # Another request's inconclusive result is not shared (as the cache does not).
             if found is not None and (key == asked or found.outcome != "inconclusive"):
                 found = replace(found, cached=True)
+                if key != asked and self._review is not None:
+                    # Another request's disagreement: this request gets an item of its own.
+                    found = await open_review(self._review, Disagreement(
+                        request.request_id, request.sender_id, request.prompt,
+                        replace(found, review_ticket=None),
+                    ))  # fmt: skip
                 if self._metrics is not None:
                     self._metrics.observe(found)
                 return found
