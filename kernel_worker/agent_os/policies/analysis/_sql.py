@@ -11,8 +11,11 @@ they appear in verdicts):
   ``DELETE users WHERE ...``, a statement glued to a literal:
   ``SELECT 'a'DELETE FROM t``), ``sql:truncate``, ``sql:alter-drop``;
   dialect objects count: ``DROP WAREHOUSE`` / ``STAGE`` / ``STREAM``...;
-* ``sql:update-all-rows``: ``UPDATE ... SET`` without ``WHERE``, or with a
-  ``WHERE`` that names no column (``WHERE 1=1``);
+* ``sql:update-all-rows``: ``UPDATE ... SET`` without a ``WHERE`` of its own (one
+  inside a subquery does not count), or with one that holds for every row: it names no
+  column (``WHERE 1=1``), compares a column with itself (``WHERE id = id``) or has such
+  an ``OR`` branch (``WHERE 1 = 1 OR id = 5``); also ``REPLACE INTO t ... SELECT ... FROM``
+  (and ``INSERT OR REPLACE``) without a narrowing ``WHERE`` (:mod:`._sql_where`);
 * ``sql:overwrite``: ``CREATE OR REPLACE TABLE``, ``INSERT OVERWRITE``;
 * ``sql:privilege``: ``GRANT``, ``REVOKE``, ``CREATE`` / ``ALTER USER``,
   ``ROLE``, ``LOGIN``, ``ALTER DEFAULT PRIVILEGES``, ``ALTER SERVER ROLE``,
@@ -22,12 +25,16 @@ they appear in verdicts):
   ``COPY INTO 's3://...'`` / ``@stage`` (unload), ``INTO OUTFILE`` /
   ``DUMPFILE``, ``LOAD DATA INFILE``, ``BULK INSERT``, ``LOAD_FILE``,
   ``pg_read_file`` / ``pg_read_binary_file`` / ``pg_ls_dir``, ``lo_import`` /
-  ``lo_export``, ``OPENROWSET``, ``UTL_FILE``, ``xp_dirtree``;
+  ``lo_export``, ``OPENROWSET``, ``UTL_FILE``, ``xp_dirtree``; SQLite's ``ATTACH
+  DATABASE 'file'`` and ``VACUUM INTO 'file'`` onto anything but a database in the
+  working directory or memory (:mod:`._sql_sqlite`), the sqlite3 shell's ``readfile`` /
+  ``writefile`` / ``fsdir``;
 * ``sql:dynamic``: string-built SQL - ``EXEC(@sql)``, ``EXECUTE IMMEDIATE v``,
   ``PREPARE s FROM @q``, ``sp_executesql @s``, a ``DO`` block. A string built
   from literals only (``EXEC('DR' + 'OP TABLE t')``) is folded and judged;
 * ``sql:command-exec``: ``xp_cmdshell``, ``COPY ... PROGRAM``, native code loaded by
-  ``SONAME`` (MySQL UDFs, plugins), Oracle ``DBMS_JAVA``; ``sql:shutdown``: ``SHUTDOWN``;
+  ``SONAME`` (MySQL UDFs, plugins) or SQLite's ``load_extension(...)``, Oracle
+  ``DBMS_JAVA``; ``sql:shutdown``: ``SHUTDOWN``;
 * ``sql:credential-read``: the server's password hashes - ``pg_shadow``,
   ``pg_authid``, ``mysql.user``'s ``authentication_string``, ``sys.sql_logins``,
   ``syslogins``, Oracle ``sys.user$``;
@@ -66,12 +73,17 @@ SQL_CHECKS: dict[str, str] = {
     "sql:delete": "destructive SQL: DELETE",
     "sql:truncate": "destructive SQL: TRUNCATE",
     "sql:alter-drop": "destructive SQL: ALTER ... DROP",
-    "sql:update-all-rows": "UPDATE without a WHERE clause that names a column",
+    "sql:update-all-rows": (
+        "UPDATE (or REPLACE ... SELECT) of every row: no WHERE, or one always true"
+    ),
     "sql:overwrite": "destructive SQL: table replaced (CREATE OR REPLACE / INSERT OVERWRITE)",
     "sql:privilege": "privilege change in SQL (GRANT, REVOKE, users and roles, SET ROLE)",
-    "sql:file-access": "SQL reading or writing server files (COPY TO file, OUTFILE, pg_read_file)",
+    "sql:file-access": (
+        "SQL reading or writing server files (COPY TO file, OUTFILE, pg_read_file, "
+        "SQLite ATTACH / VACUUM INTO a path)"
+    ),
     "sql:dynamic": "string-built (dynamic) SQL that cannot be checked before it runs",
-    "sql:command-exec": "SQL that runs an operating-system command",
+    "sql:command-exec": "SQL that runs an operating-system command or loads native code",
     "sql:server-network": "SQL opening network connections from the server (dblink, UTL_HTTP)",
     "sql:shutdown": "SQL that stops the database server (SHUTDOWN)",
     "sql:credential-read": "SQL reading the server's password hashes (pg_shadow, mysql.user)",
@@ -86,6 +98,7 @@ _KEYWORDS = (
     "|outfile|dumpfile|infile|load_file|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file"
     "|lo_import|lo_export|bulk|openrowset|opendatasource|utl_file|xp_dirtree|xp_fileexist"
     "|sp_configure|sp_addsrvrolemember|sp_addrolemember|sp_addlogin|sp_grantlogin|setuser"
+    "|attach|vacuum|load_extension|readfile|writefile|fsdir"
     "|shutdown|soname|dbms_java|pg_shadow|pg_authid|authentication_string|sql_logins|syslogins|user\\$"
 )
 #: The prefilter: a superset of the statements :func:`analyse_sql` can flag.

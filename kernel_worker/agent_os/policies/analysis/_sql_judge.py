@@ -8,11 +8,14 @@ back to the analyser through the ``analyse`` callback (``_sql._analyse``).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Callable
 
 from ._sql_reading import Reading, indices
+from ._sql_sqlite import attach, vacuum
 from ._sql_tokens import Tokens
+from ._sql_where import UPDATE_END, every_row, replace
 
 __all__ = ["Judge"]
 
@@ -46,7 +49,7 @@ _STATEMENTS = _words(
 _FILE_FUNCS = _words(
     "load_file pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write lo_import "
     "lo_export openrowset opendatasource xp_dirtree xp_fileexist xp_subdirs sys_exec sys_eval "
-    "pg_ls_logdir pg_ls_waldir"
+    "pg_ls_logdir pg_ls_waldir readfile writefile fsdir"
 )
 _PRIV_PROCS = _words(
     "sp_addsrvrolemember sp_addrolemember sp_addlogin sp_grantlogin sp_changedbowner sp_configure "
@@ -64,6 +67,8 @@ _NETWORK_FUNCS = _words(
 _COMMAND_PROCS = frozenset(
     {"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sys_exec", "sys_eval", "dbms_java"}
 )
+#: Functions that load native code into the server (SQLite's extensions).
+_NATIVE_FUNCS = frozenset({"load_extension"})
 #: Procedural languages that reach the operating system (untrusted, native code).
 _UNTRUSTED = _words("plpythonu plpython2u plpython3u plperlu pltclu plsh c internal plv8u")
 _DYNAMIC_PROCS = frozenset({"sp_executesql", "sp_sqlexec"})
@@ -77,15 +82,24 @@ _QUALIFIED = (
     | _COMMAND_PROCS
     | _NETWORK_FUNCS
     | _PASSWORD_HASHES
+    | _NATIVE_FUNCS
     | {"utl_file", "user"}
 )
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
 
 
+def _name_tokens(kinds: str) -> list[int]:
+    """Indices of the words and quoted names (in C time)."""
+    return [m.start() for m in _WORDS_OR_QUOTED(kinds)]
+
+
+_WORDS_OR_QUOTED = re.compile("[wq]").finditer
+
+
 class Judge(Reading):
     """One pass over one reading's tokens."""
 
-    __slots__ = ("_columns", "_file_targets", "_folded", "analyse", "depth", "sql")
+    __slots__ = ("_columns", "_file_targets", "_folded", "analyse", "depth", "sql", "wheres")
 
     def __init__(
         self,
@@ -99,9 +113,10 @@ class Judge(Reading):
         self.analyse = analyse
         self.sql = sql_action
         self.depth = depth
-        self._columns: dict[tuple[int, int], bool] = {}  # remembered, like Reading's
+        self._columns: list[int] | None = None  # indices of tokens that name a column
         self._folded: dict[str, list[tuple[str, str]]] = {}
         self._file_targets: list[int] | None = None  # COPY's TO 'f', FROM 'f', INTO 'f' / @s
+        self.wheres: dict[int, bool] = {}  # WHERE index -> its condition is always true
 
     def run(self) -> None:
         """Visit, in order, the tokens :meth:`keyword` can act on (words of :data:`_ACTIVE`,
@@ -137,6 +152,8 @@ class Judge(Reading):
             handler(self, i, prev, at_start)
         elif value in _FILE_FUNCS and self.punct(i + 1, "("):
             self.flag("sql:file-access", i)
+        elif value in _NATIVE_FUNCS and self.punct(i + 1, "("):
+            self.flag("sql:command-exec", i)  # SQLite: load_extension('/tmp/x.so')
         elif value in _NETWORK_FUNCS and self.punct(i + 1, "(."):
             self.flag("sql:server-network", i)  # dblink(...), utl_http.request(...)
         elif value in _COMMAND_PROCS:
@@ -207,29 +224,27 @@ class Judge(Reading):
     def update(self, i: int, prev: str, at_start: bool) -> None:
         if prev in _BEFORE_UPDATE:
             return
-        end = self.end_of_statement(i, _STATEMENTS - {"set", "select"})
+        end = self.end_of_statement(i, UPDATE_END)
         set_at = self.has_word(i + 1, end, "set")
         if set_at < 0:
             if self.sql and self.kind(i + 1) is not None and not self.punct(i + 1, "("):
                 self.flag("sql:unparseable", i)
             return
-        where = self.has_word(set_at, end, "where")
-        if where < 0 or not self.names_column(where + 1, end):
+        if every_row(self, i, set_at, end):
             self.flag("sql:update-all-rows", i)
 
     def names_column(self, start: int, end: int) -> bool:
-        """Whether ``[start, end)`` names a column; remembered (its scan stops at any word
-        but ``_NOT_COLUMN``'s, so scans from different WHEREs do not overlap).
+        """Whether ``[start, end)`` names a column (a quoted name, a word but
+        ``_NOT_COLUMN``'s): one bisect in the reading's column tokens, found once.
         """
-        known = self._columns.get((start, end))
-        if known is None:
-            known = False
-            for kind, value in zip(self.kinds[start:end], self.values[start:end], strict=True):
-                if kind == "q" or (kind == "w" and value not in _NOT_COLUMN):
-                    known = True
-                    break
-            self._columns[(start, end)] = known
-        return known
+        at = self._columns
+        if at is None:
+            kinds, values = self.kinds, self.values
+            at = self._columns = [
+                j for j in _name_tokens(kinds) if kinds[j] == "q" or values[j] not in _NOT_COLUMN
+            ]
+        k = bisect_left(at, start)
+        return k < len(at) and at[k] < end
 
     def alter(self, i: int, prev: str, at_start: bool) -> None:
         if self.word(i + 1) in _ALTER_PRIV:
@@ -429,6 +444,9 @@ _HANDLERS: dict[str, Callable[[Judge, int, str, bool], None]] = {
     "load": Judge.load,
     "bulk": Judge.bulk,
     "setuser": Judge.setuser,
+    "replace": replace,
+    "attach": attach,
+    "vacuum": vacuum,
 }
 
 #: Words :meth:`Judge.keyword` can act on; it does nothing for any other word.
@@ -439,5 +457,6 @@ _ACTIVE = (
     | _COMMAND_PROCS
     | _PRIV_PROCS
     | _PASSWORD_HASHES
+    | _NATIVE_FUNCS
     | {"utl_file", "soname", "shutdown", "user"}
 )

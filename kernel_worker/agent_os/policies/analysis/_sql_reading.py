@@ -48,7 +48,9 @@ def _show(kinds: str, values: list[str], start: int, end: int) -> str:
 class Reading:
     """One reading's tokens and the findings recorded on them."""
 
-    __slots__ = ("_at", "_close", "_ends", "findings", "kinds", "start", "values")
+    __slots__ = (
+        "_at", "_close", "_depths", "_ends", "_levels", "findings", "kinds", "start", "values",
+    )  # fmt: skip
 
     def __init__(self, tokens: Tokens, findings: dict[str, str]) -> None:
         self.kinds, self.values = tokens  # kind of each token (one character), its value
@@ -57,6 +59,9 @@ class Reading:
         self._at: dict[tuple[str, str], list[int]] = {}  # (word, following kinds) -> indices
         self._close: dict[int, int] | None = None  # "(" -> its ")"
         self._ends: dict[frozenset[str], dict[int, int]] = {}  # scan start -> statement end
+        # "(" indices, ")" indices, and per depth the "(" that open a group of that depth
+        self._depths: tuple[list[int], list[int], dict[int, list[int]] | None] | None = None
+        self._levels: dict[str, dict[int, list[int]]] = {}  # word -> depth -> indices
 
     def flag(self, check: str, at: int) -> None:
         if check not in self.findings:  # the first excerpt stays
@@ -111,18 +116,74 @@ class Reading:
         memo.update(dict.fromkeys(passed, end))
         return end
 
+    def closing(self) -> dict[int, int]:
+        """Each ``(`` that is closed -> the index of its ``)`` (remembered)."""
+        return self._close if self._close is not None else self._closing()
+
+    def _parens(self) -> tuple[list[int], list[int], dict[int, list[int]] | None]:
+        """``(`` indices, ``)`` indices, and (once asked for: :meth:`_groups`) per depth the
+        ``(`` that open a group of that depth.
+        """
+        if self._depths is None:
+            self._closing()
+        assert self._depths is not None
+        return self._depths
+
+    def _groups(self) -> dict[int, list[int]]:
+        opens, closes, by_depth = self._parens()
+        if by_depth is None:
+            by_depth = {}
+            c, n = 0, len(closes)
+            for k, j in enumerate(opens):  # ascending: each list stays sorted
+                while c < n and closes[c] < j:
+                    c += 1
+                by_depth.setdefault(k + 1 - c, []).append(j)  # the depth inside it
+            self._depths = (opens, closes, by_depth)
+        return by_depth
+
+    def nesting(self, i: int) -> int:
+        """Brackets open at token ``i``: ``(`` before it minus ``)`` before it (two bisects)."""
+        opens, closes, _ = self._parens()
+        return bisect_left(opens, i) - bisect_left(closes, i)
+
+    def first_beside(self, word: str, start: int, end: int, i: int) -> int:
+        """The first word ``word`` in ``[start, end)`` in the same bracketed group as token
+        ``i`` (same depth, no ``)`` closing that group between them), or -1. A ``WHERE``
+        inside a subquery is not the statement's own. Bisects only: the first ``word`` at
+        ``i``'s depth after ``start`` is either in ``i``'s group or past its end.
+        """
+        depth = self.nesting(i)
+        if word not in self._levels:
+            grouped: dict[int, list[int]] = {}
+            for j in self.positions(word):
+                grouped.setdefault(self.nesting(j), []).append(j)
+            self._levels[word] = grouped
+        at = self._levels[word].get(depth, [])
+        k = bisect_left(at, start)
+        if k == len(at) or at[k] >= end:
+            return -1
+        closes = self._parens()[1]
+        if depth == 0 and len(closes) == len(self.closing()):
+            return at[k]  # every ")" closes a "(": depth 0 is one group
+        group = self._groups().get(depth, [])
+        # i's group: opened by the last "(" of its depth before it; the same for at[k]?
+        return at[k] if bisect_left(group, at[k]) == bisect_left(group, i) else -1
+
     def _closing(self) -> dict[int, int]:
-        """Each ``(`` that is closed -> the index of its ``)``."""
+        """Each ``(`` that is closed -> the index of its ``)``; also the ``(`` and ``)`` lists."""
         if self._close is None:
             kinds, values = self.kinds, self.values
             close: dict[int, int] = {}
             open_: list[int] = []
-            for j in sorted(j for j in indices(values, ("(", ")")) if kinds[j] == "p"):
+            parens = sorted(j for j in indices(values, ("(", ")")) if kinds[j] == "p")
+            for j in parens:
                 if values[j] == "(":
                     open_.append(j)
                 elif open_:
                     close[open_.pop()] = j
             self._close = close
+            opens = [j for j in parens if values[j] == "("]
+            self._depths = (opens, [j for j in parens if values[j] == ")"], None)
         return self._close
 
     def positions(self, word: str, following: str = "") -> list[int]:

@@ -1,0 +1,115 @@
+"""SQLite's ways to write files: ``ATTACH DATABASE 'file'`` and ``VACUUM INTO 'file'``.
+
+Either creates (or overwrites) a file at a path the statement names, with
+content the next statements choose: ``ATTACH '/var/www/html/shell.php' AS x;
+CREATE TABLE x.t (c); INSERT INTO x.t VALUES ('<?php ...')`` drops a web shell,
+and the same onto ``~/.ssh/authorized_keys`` adds a key (sshd skips the lines it
+cannot read). Both are ``sql:file-access`` unless the file is one an agent
+working on its own database would name:
+
+* ``''`` and ``':memory:'`` (also ``file::memory:`` and a URI with
+  ``mode=memory``): no file at all;
+* a relative path without ``..`` whose name ends as a database's does
+  (``analytics.db``, ``data/cache.sqlite3``): a database in the working directory.
+
+Anything else is stopped: an absolute, home (``~``), drive or UNC path, a ``..``
+step, a variable or percent-escape, a name without a database extension
+(``shell.php``, ``authorized_keys``), and, in certain SQL, a target that is not
+one literal (``'/var/www/' || 'x.php'``, ``(SELECT path FROM t)``): what it names
+cannot be seen. SQLite reads a bare name (``ATTACH shell AS x``) as the file
+name, so it is judged the same way. Outside certain SQL (a ``query`` field of a
+tool) only the statement shapes count: ``ATTACH [DATABASE] 'file' AS name`` at
+a statement's start, ``VACUUM [schema] INTO 'file'``.
+
+``load_extension(...)`` (native code: ``sql:command-exec``) and the sqlite3
+shell's ``readfile`` / ``writefile`` / ``fsdir`` are function calls the judge
+flags by name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._sql_judge import Judge
+
+__all__ = ["attach", "safe_database_file", "vacuum"]
+
+#: Extensions of SQLite database files.
+_DB_EXTENSIONS = frozenset(
+    {".db", ".sqlite", ".sqlite3", ".db3", ".s3db", ".sl3", ".sdb", ".sqlitedb"}
+)
+
+
+def safe_database_file(name: str) -> bool:
+    """Whether ``ATTACH`` / ``VACUUM INTO`` of ``name`` stays a database in the working
+    directory (or in memory); see the module docstring.
+    """
+    path = name.strip()
+    if path in ("", ":memory:"):
+        return True
+    if path[:5].lower() == "file:":  # a URI filename: file:x.db?mode=ro
+        path, _, query = path[5:].partition("?")
+        if "mode=memory" in query.lower() or path in ("", ":memory:"):
+            return True
+    if path[:1] in ("/", "\\", "~", "$", "%") or "%" in path or (path[1:2] == ":"):
+        return False  # absolute, home, UNC, variable, escaped, drive (C:)
+    steps = path.replace("\\", "/").split("/")
+    if ".." in steps or "\x00" in path:
+        return False
+    last = steps[-1]
+    dot = last.rfind(".")
+    return dot > 0 and last[dot:].lower() in _DB_EXTENSIONS
+
+
+def attach(judge: Judge, i: int, prev: str, at_start: bool) -> None:
+    """``ATTACH [DATABASE] target AS name`` at a statement's start."""
+    if not at_start:
+        return  # a column named attach
+    j = i + 2 if judge.word(i + 1) == "database" else i + 1
+    _target(judge, i, j, "as")
+
+
+def vacuum(judge: Judge, i: int, prev: str, at_start: bool) -> None:
+    """``VACUUM [schema] INTO target`` at a statement's start (a copy of the database)."""
+    if not at_start:
+        return
+    j = i + 1
+    if judge.word(j) != "into" and judge.kind(j) in ("w", "q"):
+        j += 1  # the schema: VACUUM main INTO 'f'
+    if judge.word(j) == "into":
+        _target(judge, i, j + 1, "")
+
+
+def _statement_ends(judge: Judge, j: int) -> bool:
+    """``AS name`` is followed by the statement's end (or SQLCipher's ``KEY``)."""
+    return judge.kind(j) is None or judge.punct(j, ";") or judge.word(j) == "key"
+
+
+def _target(judge: Judge, i: int, j: int, closing: str) -> None:
+    """Judge the file named at token ``j``; ``closing`` is the word that must follow it
+    (``AS`` for ATTACH; nothing for VACUUM INTO, which ends its statement).
+    """
+    kind = judge.kind(j)
+    if kind is None:
+        return
+    after = j + 1
+    single = kind in ("s", "q", "w") and (
+        judge.word(after) == closing
+        if closing
+        else judge.kind(after) is None or judge.punct(after, ";")
+    )
+    if single:
+        if not judge.sql and (kind == "w" or (closing and not _statement_ends(judge, after + 2))):
+            return  # prose: "attach it as ...", "attach 'a.pdf' as evidence for ..."
+        if not safe_database_file(judge.values[j]):
+            judge.flag("sql:file-access", i)
+        return
+    if not judge.sql:
+        # A tool's query field: a literal built up (``'/var/www/' || 'x.php'``) still counts.
+        if kind != "s" or not judge.punct(after, "|+"):
+            return
+        end = judge.end_of_statement(i, frozenset())
+        if closing and judge.has_word(after, end, closing) < 0:
+            return
+    judge.flag("sql:file-access", i)  # a target that is not one name: unknown
