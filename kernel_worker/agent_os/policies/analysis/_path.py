@@ -311,15 +311,18 @@ class GlobSet:
 
     def __init__(self, globs: Sequence[str]) -> None:
         groups: dict[str, list[tuple[int, list[str], str]]] = {"start": [], "end": [], "inside": []}
+        whole = []  # glob_regex of each glob
         for index, glob in enumerate(globs):
             anchored, pieces = _glob_pieces(glob)
+            regex = ("(?s)^" if anchored else "(?s)(?:^|/)") + "".join(pieces) + "$"
+            whole.append(regex)
             tail = None if anchored else _tail_regex(pieces)
             if anchored:
-                groups["start"].append((index, pieces, "(?s)^" + "".join(pieces) + "$"))
+                groups["start"].append((index, pieces, regex))
             elif tail is not None:
                 groups["end"].append((index, pieces, tail))
             else:
-                groups["inside"].append((index, pieces, "(?s)(?:^|/)" + "".join(pieces) + "$"))
+                groups["inside"].append((index, pieces, regex))
         scans = []
         for where, group in groups.items():
             if not group:
@@ -345,7 +348,7 @@ class GlobSet:
             )
         self._scans = tuple(scans)
         # One set scanning the whole path: the cheapest reading of a short one.
-        self._whole = _compile("SearchSet", [glob_regex(glob) for glob in globs])
+        self._whole = _compile("SearchSet", whole)
 
     def match(self, path: str) -> list[int]:
         """Indices (into the globs given) of every glob matching ``path``, ascending.
