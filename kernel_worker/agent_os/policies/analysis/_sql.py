@@ -103,7 +103,9 @@ _KEYWORDS = (
 )
 #: The prefilter: a superset of the statements :func:`analyse_sql` can flag.
 GATE = re2.compile(
-    rf"(?:^|[^a-z_])(?:{_KEYWORDS})(?:[^a-z0-9_]|$)|(?:^|;)[^a-z0-9_]*do(?:[^a-z0-9_]|$)",
+    rf"(?:^|[^a-z_])(?:{_KEYWORDS})(?:[^a-z0-9_]|$)|(?:^|;)[^a-z0-9_]*do(?:[^a-z0-9_]|$)"
+    r"|(?:^|[;\n])[^a-z0-9_.]*\.[^a-z0-9_]*(?:shell|system|load|output|once|backup|save|clone)"
+    r"(?:[^a-z0-9_]|$)",
     OPTIONS,
 )
 _GATE_MATCH = GATE._regexp.Match  # the binding's bytes matcher, as in _re.search

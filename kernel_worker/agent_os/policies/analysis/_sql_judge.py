@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from ._sql_reading import Reading, indices
-from ._sql_sqlite import attach, vacuum
+from ._sql_sqlite import DOT_COMMANDS, attach, dot_command, dot_handler, vacuum
 from ._sql_tokens import Tokens
 from ._sql_where import UPDATE_END, every_row, replace
 
@@ -83,6 +83,7 @@ _QUALIFIED = (
     | _NETWORK_FUNCS
     | _PASSWORD_HASHES
     | _NATIVE_FUNCS
+    | DOT_COMMANDS
     | {"utl_file", "user"}
 )
 _BEFORE_UPDATE = frozenset({"on", "then", "for", "key", "do", "of", "before", "after", "instead"})
@@ -373,6 +374,8 @@ class Judge(Reading):
             self.flag("sql:file-access", i)
 
     def load(self, i: int, prev: str, at_start: bool) -> None:
+        if dot_command(self, i):
+            return  # the sqlite3 shell's .load
         if self.word(i + 1) in ("data", "xml") and self.has_word(i + 2, i + 6, "infile") >= 0:
             self.flag("sql:file-access", i)
 
@@ -447,6 +450,7 @@ _HANDLERS: dict[str, Callable[[Judge, int, str, bool], None]] = {
     "replace": replace,
     "attach": attach,
     "vacuum": vacuum,
+    **dict.fromkeys(DOT_COMMANDS - {"load"}, dot_handler),
 }
 
 #: Words :meth:`Judge.keyword` can act on; it does nothing for any other word.

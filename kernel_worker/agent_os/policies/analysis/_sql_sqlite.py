@@ -24,6 +24,14 @@ a statement's start, ``VACUUM [schema] INTO 'file'``.
 ``load_extension(...)`` (native code: ``sql:command-exec``) and the sqlite3
 shell's ``readfile`` / ``writefile`` / ``fsdir`` are function calls the judge
 flags by name.
+
+The sqlite3 shell's dot-commands, at a statement's start (its input reaches the
+analyser through ``sqlite3 db "..."`` and SQL fields a CLI runs): ``.shell`` /
+``.system`` run a command and ``.load`` loads native code (``sql:command-exec``),
+``.output |cmd`` / ``.once |cmd`` pipe into a command (``sql:command-exec``),
+``.output`` / ``.once`` onto a path outside the working directory and ``.backup`` /
+``.save`` / ``.clone`` onto anything but a database file there are
+``sql:file-access``.
 """
 
 from __future__ import annotations
@@ -33,7 +41,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._sql_judge import Judge
 
-__all__ = ["attach", "safe_database_file", "vacuum"]
+__all__ = [
+    "DOT_COMMANDS", "attach", "dot_command", "dot_handler", "safe_database_file", "vacuum",
+]  # fmt: skip
 
 #: Extensions of SQLite database files.
 _DB_EXTENSIONS = frozenset(
@@ -113,3 +123,63 @@ def _target(judge: Judge, i: int, j: int, closing: str) -> None:
         if closing and judge.has_word(after, end, closing) < 0:
             return
     judge.flag("sql:file-access", i)  # a target that is not one name: unknown
+
+
+_DOT_EXEC = frozenset({"shell", "system", "load"})
+_DOT_OUTPUT = frozenset({"output", "once"})
+_DOT_COPY = frozenset({"backup", "save", "clone"})
+#: Dot-commands :func:`dot_command` judges.
+DOT_COMMANDS = _DOT_EXEC | _DOT_OUTPUT | _DOT_COPY
+
+
+def dot_handler(judge: Judge, i: int, prev: str, at_start: bool) -> None:
+    """The judge's handler for the words of :data:`DOT_COMMANDS`."""
+    dot_command(judge, i)
+
+
+def dot_command(judge: Judge, i: int) -> bool:
+    """Judge the sqlite3 shell's ``.name ...`` when word ``i`` is one at a statement's
+    start; True when it was one.
+    """
+    if i - 1 != judge.start or not judge.punct(i - 1, "."):
+        return False
+    name = judge.values[i]
+    if name in _DOT_EXEC:
+        judge.flag("sql:command-exec", i)
+        return True
+    j = i + 1
+    if name == "backup" and judge.kind(j) in ("w", "q") and judge.kind(j + 1) not in (None, "p"):
+        j += 1  # .backup main FILE
+    kind = judge.kind(j)
+    if kind is None or judge.punct(j, ";"):
+        return True
+    if kind == "s" or kind == "q":
+        target = judge.values[j]
+        if target.startswith("|"):
+            judge.flag("sql:command-exec", i)
+        elif not (_inside(target) if name in _DOT_OUTPUT else safe_database_file(target)):
+            judge.flag("sql:file-access", i)
+        return True
+    if judge.punct(j, "|"):
+        judge.flag("sql:command-exec", i)
+        return True
+    parent = judge.punct(j, ".") and judge.punct(j + 1, ".")
+    if parent or (kind == "p" and judge.values[j] in "/\\~$%"):
+        judge.flag("sql:file-access", i)  # absolute, home, variable, ../
+        return True
+    if kind == "w" and name in _DOT_COPY:
+        parts = [judge.values[j]]  # name.ext as the tokens spell it: name . ext
+        while judge.punct(j + 1, ".") and judge.kind(j + 2) == "w":
+            parts.append(judge.values[j + 2])
+            j += 2
+        if not safe_database_file(".".join(parts)):
+            judge.flag("sql:file-access", i)
+    return True
+
+
+def _inside(path: str) -> bool:
+    """A relative path without ``..`` (any extension): a file in the working directory."""
+    path = path.strip()
+    if path[:1] in ("/", "\\", "~", "$", "%") or path[1:2] == ":":
+        return False
+    return ".." not in path.replace("\\", "/").split("/")
