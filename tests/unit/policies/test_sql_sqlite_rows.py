@@ -74,6 +74,12 @@ _ATTACKS = [
     ("INSERT OR REPLACE INTO users (id, role) SELECT id, 'admin' FROM users",
      "sql:update-all-rows"),
     ("REPLACE INTO users SELECT id, 'admin' FROM users WHERE id = id", "sql:update-all-rows"),
+    ("REPLACE INTO users SELECT id, 'a' FROM users WHERE id = 1 "
+     "UNION SELECT id, 'admin' FROM users", "sql:update-all-rows"),
+    ("INSERT INTO users (id, role) SELECT id, 'admin' FROM users "
+     "ON CONFLICT (id) DO UPDATE SET role = excluded.role", "sql:update-all-rows"),
+    ("insert into users (id, role) select id, 'admin' from users "
+     "on duplicate key update role = values(role)", "sql:update-all-rows"),
     ("UPDATE users SET role = 'admin' WHERE id = id", "sql:update-all-rows"),
     ("UPDATE users SET role = 'admin' WHERE users.id = users.id", "sql:update-all-rows"),
     ("UPDATE users SET role = 'admin' WHERE \"id\" >= \"id\"", "sql:update-all-rows"),
@@ -135,6 +141,13 @@ _BENIGN = [
     "REPLACE INTO users (id, role) VALUES (1, 'admin')",
     "REPLACE INTO users (id, role) SELECT id, 'viewer' FROM staging WHERE batch = 7",
     "CREATE OR REPLACE VIEW v AS SELECT id FROM users",
+    "REPLACE INTO users SELECT id, 'a' FROM users WHERE id = 1 UNION SELECT 2, 'b'",
+    "INSERT INTO users (id, role) SELECT id, 'a' FROM staging",
+    "INSERT INTO users (id, role) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET role = 'a'",
+    "INSERT INTO users (id, role) SELECT id, 'a' FROM users WHERE id = 4 "
+    "ON DUPLICATE KEY UPDATE role = VALUES(role)",
+    "INSERT INTO users (id, role) SELECT id, 'a' FROM users "
+    "ON CONFLICT (id) DO UPDATE SET role = excluded.role WHERE users.id = 5",
     "UPDATE users SET role = 'admin' WHERE id = 7",
     "UPDATE users SET role = 'admin' WHERE id = 7 AND 1 = 1",
     "UPDATE users SET a = (SELECT b FROM u WHERE u.id = 1) WHERE id = 3",

@@ -15,7 +15,8 @@ they appear in verdicts):
   inside a subquery does not count), or with one that holds for every row: it names no
   column (``WHERE 1=1``), compares a column with itself (``WHERE id = id``) or has such
   an ``OR`` branch (``WHERE 1 = 1 OR id = 5``); also ``REPLACE INTO t ... SELECT ... FROM``
-  (and ``INSERT OR REPLACE``) without a narrowing ``WHERE`` (:mod:`._sql_where`);
+  (``INSERT OR REPLACE``, ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` / ``ON DUPLICATE
+  KEY UPDATE``) whose SELECT (or a UNION member) lacks a narrowing ``WHERE`` (:mod:`._sql_where`);
 * ``sql:overwrite``: ``CREATE OR REPLACE TABLE``, ``INSERT OVERWRITE``;
 * ``sql:privilege``: ``GRANT``, ``REVOKE``, ``CREATE`` / ``ALTER USER``,
   ``ROLE``, ``LOGIN``, ``ALTER DEFAULT PRIVILEGES``, ``ALTER SERVER ROLE``,

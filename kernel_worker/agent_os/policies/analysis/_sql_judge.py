@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ._sql_reading import Reading, indices
 from ._sql_sqlite import DOT_COMMANDS, attach, dot_command, dot_handler, vacuum
 from ._sql_tokens import Tokens
-from ._sql_where import UPDATE_END, every_row, replace
+from ._sql_where import UPDATE_END, every_row, replace, upsert
 
 __all__ = ["Judge"]
 
@@ -272,6 +272,8 @@ class Judge(Reading):
     def insert(self, i: int, prev: str, at_start: bool) -> None:
         if self.word(i + 1) == "overwrite":
             self.flag("sql:overwrite", i)
+        elif at_start:
+            upsert(self, i)  # INSERT ... SELECT ... ON CONFLICT DO UPDATE: a mass UPDATE
 
     def grant(self, i: int, prev: str, at_start: bool) -> None:
         end = self.end_of_statement(

@@ -1,6 +1,7 @@
 """Whether a ``WHERE`` condition narrows the rows at all: the judge's row checks.
 
-An ``UPDATE`` (or a ``REPLACE ... SELECT``) rewrites every row when its own
+An ``UPDATE`` (or a ``REPLACE ... SELECT``, an ``INSERT ... SELECT`` that updates on
+conflict) rewrites every row when its own
 ``WHERE`` (not one inside a subquery: see :meth:`._sql_reading.Reading.first_beside`)
 is missing or always true. Always true here means what can be seen from the
 tokens alone:
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ._sql_judge import Judge
 
-__all__ = ["UPDATE_END", "always_true", "every_row", "replace"]
+__all__ = ["UPDATE_END", "always_true", "every_row", "replace", "upsert"]
 
 #: Words that end an UPDATE (or REPLACE) statement and its condition.
 UPDATE_END = frozenset(
@@ -69,11 +70,38 @@ def replace(judge: Judge, i: int, prev: str, at_start: bool) -> None:
     if judge.punct(i + 1, "("):
         return
     end = judge.end_of_statement(i, UPDATE_END)
-    select = judge.has_word(i + 1, end, "select")
-    if select < 0 or judge.first_beside("from", select + 1, end, select) < 0:
-        return  # REPLACE ... VALUES: the rows it names
-    if every_row(judge, select, select + 1, end):
+    if _selects_every_row(judge, i, end):
         judge.flag("sql:update-all-rows", i)
+
+
+def upsert(judge: Judge, i: int) -> None:
+    """``INSERT ... SELECT ... FROM ... ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT ... DO
+    UPDATE``: every row the SELECT yields updates its match, as REPLACE does (unless the
+    DO UPDATE has a narrowing WHERE of its own).
+    """
+    end = judge.end_of_statement(i, UPDATE_END)
+    if judge.word(end) != "update" or judge.word(end - 1) not in ("key", "do"):
+        return
+    if not _selects_every_row(judge, i, end):
+        return
+    if every_row(judge, end, end + 1, judge.end_of_statement(end, UPDATE_END)):
+        judge.flag("sql:update-all-rows", i)
+
+
+def _selects_every_row(judge: Judge, i: int, end: int) -> bool:
+    """Whether a SELECT ... FROM of the statement at ``i`` (the first, or one joined to it by
+    UNION at its depth) lacks a narrowing WHERE; False without one (``... VALUES``).
+    """
+    select = judge.has_word(i + 1, end, "select")
+    while select >= 0:
+        after = judge.first_beside("select", select + 1, end, select)
+        stop = end if after < 0 else after
+        if judge.first_beside("from", select + 1, stop, select) >= 0 and every_row(
+            judge, select, select + 1, stop
+        ):
+            return True
+        select = after
+    return False
 
 
 def always_true(judge: _Judge, start: int, stop_words: frozenset[str]) -> bool:
