@@ -16,9 +16,18 @@ excerpt)`` for each secret found. Steps, cheapest first:
 3. Context: a value under a credential-named key (``password``,
    ``client_secret``, ``aws_secret_access_key``...) is a secret when it is not a
    placeholder and has the entropy of one.
-4. Decoding: runs of base64 / base64url (24+ characters), hex (32+), URL
-   escapes and spaced-out characters are decoded and scanned again (one level
-   deep), when the result is mostly printable text.
+4. Decoding (:mod:`._secrets_decode`): runs of base64 / base64url (24+
+   characters), hex (32+), URL escapes (many in a text, or one inside a
+   token), spaced-out characters and a key prefix spaced from its groups
+   (``ghp_ BY6r fNcA ...``) are decoded or joined and scanned again when the
+   result is printable text; base64 and hex up to
+   :data:`_LAYERS` layers deep (base64 of base64, base64 of hex). A text with
+   a key prefix read backwards at a token's end (``..._phg``) is also scanned
+   reversed.
+
+Keys of nested mappings 16+ characters long are read like values (a file
+name in a gist is data that leaves too); the top level's keys are parameter
+names and are not read.
 
 Bounded: at most :data:`_MAX_DECODE` bytes are decoded per action and at most
 :data:`_MAX_CANDIDATES` candidates judged; past that the action is reported as
@@ -33,11 +42,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
-import re2
-
 from ._normalise import INVISIBLE as _INVISIBLE
-from ._normalise import unescape_url
 from ._secrets_catalogue import KNOWN_EXAMPLES
+from ._secrets_decode import decodings
 from ._secrets_rules import RULES, SECRET_CHECKS, match_set
 
 __all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
@@ -62,18 +69,16 @@ _KEY = re.compile(
 )
 #: The last three letters of every name :data:`_KEY` accepts.
 _KEY_TAILS = frozenset({"ord", "swd", "pwd", "ase", "ret", "key", "ken", "ial", "als", "rer"})
-_B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
-_HEX = r"[0-9a-fA-F]{32,}"  # a plain class run: Python's re tries each position cheaply
-_SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
-# Python's re on purpose: no nested quantifiers here, and it is faster than the
-# RE2 wrapper for iterating matches; the rule set's DECODABLE member decides whether they run.
-_B64_BODY = re.compile(_B64.partition("=")[0])  # the run without its padding
-_HEX_RUN = re.compile(_HEX)
-_SPACED = re.compile(_SPACE)
-_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _EXAMPLES = tuple(value for value, _ in KNOWN_EXAMPLES)
-# Set members past the rules: a run worth decoding, spaced-out characters, a hex run.
+# Set members past the rules: a run worth decoding, spaced-out characters, a hex run,
+# a key prefix spaced from its groups, a key prefix read backwards.
 _DECODABLE, _SPACED_OUT, _HEX_MEMBER = len(RULES), len(RULES) + 1, len(RULES) + 2
+_GROUPED, _REVERSED = len(RULES) + 3, len(RULES) + 4
+#: Encodings read inside one another (base64 of base64 of hex); texts scanned at this
+#: depth are not decoded (joins of texts already decoded at depth 0).
+_LAYERS = 3
+#: Mapping keys this long are read as data too (the shortest rule-found keys are longer).
+_KEY_TEXT = 16
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{8,}")
 #: ``_TOKEN``'s characters as ``a``, any other byte as a space: one translate and one
 #: ``find`` find the first word of an ASCII text (``re`` tries each position, ~25 a byte).
@@ -82,15 +87,11 @@ _WORDS = bytes(
 )
 _WORD = b"a" * 8
 _GLANCE = 64
-_PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes have few
-_URLSAFE = str.maketrans("-_", "+/")
 #: Short texts (a tool's strings joined, split-secret junctions) in which the rule sets
 #: found nothing at all: agents send them again and again.
 _CLEAN: set[str] = set()
 _SHORT = 256
 _MAX_CLEAN = 4096
-#: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
-_FILL = ("AAAA", "AAA", "AA", "AAAAA")
 
 
 def entropy(text: str) -> float:
@@ -136,12 +137,14 @@ class _Scan:
                     _CLEAN.clear()  # texts come from agents: bound the memory they take
                 _CLEAN.add(text)
             return
-        decodable = spaced = hexed = False
+        decodable = spaced = hexed = grouped = reverse = False
         for index in found:
             if index >= _DECODABLE:
                 decodable = True
                 spaced = spaced or index == _SPACED_OUT
                 hexed = hexed or index == _HEX_MEMBER
+                grouped = grouped or index == _GROUPED
+                reverse = reverse or index == _REVERSED
                 continue
             rule = RULES[index]
             for found in rule.compiled.finditer(text):
@@ -164,18 +167,18 @@ class _Scan:
                     continue
                 self.add(rule.id, whole.strip())
                 break
-        if depth == 0 and decodable:
-            self.decoded(text, spaced, hexed)
+        if depth < _LAYERS and decodable:
+            self.decoded(text, depth, (spaced, hexed, grouped, reverse))
 
-    def decoded(self, text: str, spaced: bool, hexed: bool) -> None:
-        for decoded in _decodings(text, spaced, hexed):
+    def decoded(self, text: str, depth: int, seen: tuple[bool, bool, bool, bool]) -> None:
+        for decoded, nested in decodings(text, *seen):
             self.budget -= len(decoded)
             if self.budget < 0:
                 self.add("secret:too-complex", "too much encoded text to decode")
                 return
             before = len(self.findings)
-            self.text(decoded, 1)
-            if len(self.findings) > before:
+            self.text(decoded, depth + 1 if nested else _LAYERS)
+            if len(self.findings) > before or "secret:too-complex" in self.findings:
                 return
 
     def field(self, key: str, value: str) -> None:
@@ -208,42 +211,9 @@ def _jwt(token: str) -> bool:
     return raw.startswith(b"{") and b"alg" in raw
 
 
-def _readable(raw: bytes) -> str | None:
-    """The printable stretches (12+ bytes) of decoded bytes, one per line; ``None`` if none."""
-    found = _PRINTABLE_RUN.findall(raw)
-    return b"\n".join(found).decode("ascii") if found else None
-
-
 def _decodings(text: str, spaced: bool = True, hexed: bool = True) -> Iterable[str]:
-    """Readable text hidden in ``text``: base64, hex, URL escapes, spaced-out characters.
-
-    Every run of one encoding is decoded in one C call: base64 runs are made
-    standard-alphabet and filled out to whole 4-character groups with ``A``s
-    that decode to NUL bytes, which end the run's text; hex runs are joined.
-    What reads as text (printable stretches of 12+ bytes) is kept, so thousands
-    of short random tokens cost a few C passes, not a Python loop.
-    """
-    if text.count("%") >= 3 and _PCT.search(text) is not None:
-        yield unescape_url(text)
-    joined = [found.replace(" ", "") for found in _SPACED.findall(text)] if spaced else []
-    if joined:
-        yield "\n".join(joined)
-    hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)] if hexed else []
-    if hexes:
-        decoded = _readable(bytes.fromhex("".join(hexes)))
-        if decoded is not None:
-            yield decoded
-    # No per-run judgement (identifier or encoding?): decoding is C time, and text that
-    # is no encoding decodes to bytes with no printable stretch.
-    runs = [run + _FILL[len(run) & 3] for run in _B64_BODY.findall(text)]
-    if runs:
-        try:
-            raw = binascii.a2b_base64("".join(runs).translate(_URLSAFE).encode("ascii"))
-        except (binascii.Error, ValueError):  # pragma: no cover - whole groups always decode
-            return
-        decoded = _readable(raw)
-        if decoded is not None:
-            yield decoded
+    """The texts :func:`._secrets_decode.decodings` finds in ``text`` (no groups, no reversal)."""
+    return [decoded for decoded, _ in decodings(text, spaced, hexed, False, False)]
 
 
 def _credential_key(key: str) -> bool:
@@ -258,6 +228,10 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
     if type(node) is dict:
         for child_key, value in node.items():  # the common shape: a flat dict of strings
             child = child_key if type(child_key) is str else str(child_key)
+            # Keys below the top (a body's objects, a map of files) are data that leaves;
+            # the top's are the tool's parameter names (and a check per key costs).
+            if depth and len(child) >= _KEY_TEXT:
+                out.append(child)
             if type(value) is str:
                 out.append(value)
                 if _credential_key(child):
@@ -281,6 +255,8 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
                 _walk(item, key, out, scan, depth + 1)
     elif isinstance(node, Mapping):
         for child_key, value in node.items():
+            if len(str(child_key)) >= _KEY_TEXT:
+                out.append(str(child_key))
             _walk(value, str(child_key), out, scan, depth + 1)
     elif isinstance(node, bytes | bytearray):
         _walk(bytes(node).decode("utf-8", "replace"), key, out, scan, depth + 1)
@@ -391,12 +367,12 @@ def scan_secrets(args: object, extra: Iterable[str] = ()) -> list[tuple[str, str
             for text in texts:
                 if "\n" in text:
                     # Separators become NULs: still between strings, never inside a token.
-                    scan.text(joined.replace("\r", "").replace("\n", ""), 1)
+                    scan.text(joined.replace("\r", "").replace("\n", ""), _LAYERS)
                     break
         if len(texts) > 1 and not scan.findings:
             fragments = _fragments(texts)
             if len(fragments) > 1:
-                scan.text("".join(fragments), 1)
+                scan.text("".join(fragments), _LAYERS)
     return list(scan.findings.items())
 
 

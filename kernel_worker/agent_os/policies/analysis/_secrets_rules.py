@@ -28,6 +28,7 @@ from typing import Any
 import re2
 
 from ._secrets_catalogue import CATALOGUE
+from ._secrets_decode import GROUPED, REVERSED
 from ._secrets_gate import (
     DECODE_RUN,
     HEX_RUN,
@@ -82,6 +83,10 @@ assert _GATES[0] <= DECODE_RUN and HEX_RUN in _GATES
 _TIED_PER_SET = 40
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
 _ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
+#: Ungated set members past the rules: spaced-out characters, a URL escape, a key prefix
+#: and a space, a key prefix read backwards (reported by :func:`match_set` as described
+#: there). The last two start at literals: the set scan costs no more for them.
+_TRIGGERS = (SPACED_OUT, URL_ESCAPE, GROUPED, REVERSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,14 +268,12 @@ def _sets(rules: list[SecretRule], options: Any) -> tuple[tuple[Any, tuple[int, 
             groups += [(members[at : at + size], gate) for at in range(0, len(members), size)]
     # The other decoding triggers ride in the ungated set (indices past the rules).
     n = len(rules)
-    groups[0] = ([*groups[0][0], n, n + 1], 0)
+    groups[0] = ([*groups[0][0], *range(n, n + len(_TRIGGERS))], 0)
     out = []
     for group, gate in groups:
         rule_set = re2.Set.SearchSet(options)
         for index in group:
-            member = (
-                (SPACED_OUT, URL_ESCAPE)[index - n] if index >= n else _gate(rules[index].regex)
-            )
+            member = _TRIGGERS[index - n] if index >= n else _gate(rules[index].regex)
             rule_set.Add(member)
         rule_set.Compile()
         out.append((getattr(rule_set, "_set", rule_set).Match, tuple(group), gate))
@@ -322,7 +325,10 @@ def match_set(data: bytes) -> list[int]:
 
     The index ``len(RULES)`` means: ``data`` is worth decoding (a base64-alphabet
     run of 24+, a URL escape or spaced-out characters); ``len(RULES) + 1``: it
-    holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ hex digits.
+    holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ hex digits;
+    ``len(RULES) + 3``: a key prefix, a space and more; ``len(RULES) + 4``: a
+    key prefix read backwards at a token's end (these two alone: nothing else
+    to decode, just to join or reverse).
     Sets are in ascending gate order, so the first gate the text's runs do not
     reach ends the scan.
     """
@@ -334,6 +340,8 @@ def match_set(data: bytes) -> list[int]:
             index = members[i]
             if index < n:
                 found.append(index)
+            elif index > n + 1:
+                found.append(index + 1)  # prefix and space -> n + 3, reversed -> n + 4
             else:
                 decode = True
                 spaced = spaced or index == n

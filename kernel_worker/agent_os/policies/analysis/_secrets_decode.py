@@ -1,0 +1,136 @@
+"""Readable text hidden in a string: base64, hex, URL escapes, spaced or reversed characters.
+
+:func:`decodings` yields ``(text, nested)`` pairs for :mod:`._secrets` to scan
+again; ``nested`` says whether the text may itself be decoded once more (a
+layer of base64 inside base64, hex inside base64). Base64 and hex shrink the
+text at every layer and every decoded byte is charged to the caller's
+budget, so nesting stays linear. Whole-text URL unescaping and reversal keep
+the text's length: those are scanned once, never decoded again.
+
+Every run of one encoding is decoded in one C call: base64 runs are made
+standard-alphabet and filled out to whole 4-character groups with ``A``s
+that decode to NUL bytes, which end the run's text; hex runs are joined.
+What reads as text (printable stretches of 12+ bytes) is kept, so thousands
+of short random tokens cost a few C passes, not a Python loop.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterator
+
+import re2
+
+from ._normalise import unescape_url
+
+__all__ = ["GROUPED", "REVERSED", "decodings"]
+
+_B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
+_HEX = r"[0-9a-fA-F]{32,}"  # a plain class run: Python's re tries each position cheaply
+_SPACE = r"(?:[A-Za-z0-9_+/=.-] ){12,}[A-Za-z0-9_+/=.-]"
+# Python's re on purpose: no nested quantifiers here, and it is faster than the
+# RE2 wrapper for iterating matches; the rule set's members decide whether they run.
+_B64_BODY = re.compile(_B64.partition("=")[0])  # the run without its padding
+_HEX_RUN = re.compile(_HEX)
+_SPACED = re.compile(_SPACE)
+_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PREFIXES = r"(?:gh[pousr]_|github_pat_|glpat-|sk-|[sr]k_live_|xox[abpr]-|AKIA|ASIA)"
+#: A common key prefix, a space and a token character (``ghp_ BY6r fNcA ...``): a set
+#: member (literal-led, so the set scan costs no more); it gates :data:`_GROUPS`.
+GROUPED = _PREFIXES + r" [A-Za-z0-9_+/-]"
+#: The prefix and the short runs (1-8) after it, each behind one space: joined, a key
+#: spaced out in groups for reading is whole. Only these runs are joined, never prose.
+_GROUPS = re.compile(_PREFIXES + r"(?: [A-Za-z0-9_+/-]{1,8})+")
+_ENDINGS = r"(?:_[pousr]hg|_tap_buhtig|-taplg|AI[KS]A|-ks|-[abpr]xox|_evil_k[rs])"
+#: A common key prefix read backwards at a token's end (``..._phg``, ``...AIKA``): a set
+#: member; the tokens ending so are then also scanned reversed.
+REVERSED = r"[A-Za-z0-9]" + _ENDINGS + r"(?:[^A-Za-z0-9_-]|$)"
+_REVERSED = re.compile(r"(?<=[A-Za-z0-9])" + _ENDINGS + r"(?![A-Za-z0-9_-])")
+#: Token characters and URL escapes, read forwards from an escape and backwards before it.
+_ESCAPED_AFTER = re.compile(r"(?:[A-Za-z0-9_.~+/=-]|%[0-9A-Fa-f]{2})*")
+_ESCAPED_BEFORE = re.compile(r"(?:[0-9A-Fa-f]{2}%|[A-Za-z0-9_.~+/=-])*")  # escape first
+_TOKEN_CHAR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~+/=-")
+#: Longest secret a rule finds (GitHub fine-grained tokens are 255 characters).
+_EDGE = 320
+_PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes have few
+_URLSAFE = str.maketrans("-_", "+/")
+#: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
+_FILL = ("AAAA", "AAA", "AA", "AAAAA")
+
+
+def _readable(raw: bytes) -> str | None:
+    """The printable stretches (12+ bytes) of decoded bytes, one per line; ``None`` if none."""
+    found = _PRINTABLE_RUN.findall(raw)
+    return b"\n".join(found).decode("ascii") if found else None
+
+
+def _escaped_tokens(text: str) -> str | None:
+    """The tokens holding a URL escape in a text with one or two ``%``, unescaped, one a
+    line (``glpat%2dZ3HL...`` -> ``glpat-Z3HL...``); ``None`` when no escape sits next
+    to a token character. Each is read at most :data:`_EDGE` characters either way."""
+    out = []
+    at = text.find("%")
+    while at >= 0:
+        if _PCT.match(text, at) is not None and (
+            (at > 0 and text[at - 1] in _TOKEN_CHAR)
+            or (at + 3 < len(text) and text[at + 3] in _TOKEN_CHAR)
+        ):
+            before = text[max(0, at - _EDGE) : at][::-1]
+            back = _ESCAPED_BEFORE.match(before)  # a starred group: always a match
+            ahead = _ESCAPED_AFTER.match(text, at, at + _EDGE)
+            start = at - (back.end() if back is not None else 0)
+            end = ahead.end() if ahead is not None else at + 3
+            out.append(unescape_url(text[start:end]))
+            at = end
+        at = text.find("%", at + 1)
+    return "\n".join(out) if out else None
+
+
+def _reversed(text: str) -> str:
+    """The :data:`_EDGE` characters up to each reversed key prefix, read backwards, one a
+    line; windows do not overlap, so they hold at most ``text``'s length."""
+    out = []
+    done = 0
+    for found in _REVERSED.finditer(text):
+        end = found.end()
+        out.append(text[max(done, end - _EDGE) : end][::-1])
+        done = end
+    return "\n".join(out)
+
+
+def decodings(
+    text: str, spaced: bool, hexed: bool, grouped: bool, reversed_: bool
+) -> Iterator[tuple[str, bool]]:
+    """``(decoded text, may be decoded again)`` for each encoding ``text`` shows."""
+    escapes = text.count("%")
+    if escapes >= 3 and _PCT.search(text) is not None:
+        yield unescape_url(text), False
+    elif escapes:
+        found = _escaped_tokens(text)
+        if found is not None:
+            yield found, True
+    joined = [found.replace(" ", "") for found in _SPACED.findall(text)] if spaced else []
+    if grouped:
+        joined += [found.replace(" ", "") for found in _GROUPS.findall(text)]
+    if joined:
+        yield "\n".join(joined), True
+    backwards = _reversed(text) if reversed_ else ""
+    if backwards:
+        yield backwards, False
+    hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)] if hexed else []
+    if hexes:
+        decoded = _readable(bytes.fromhex("".join(hexes)))
+        if decoded is not None:
+            yield decoded, True
+    # No per-run judgement (identifier or encoding?): decoding is C time, and text that
+    # is no encoding decodes to bytes with no printable stretch.
+    runs = [run + _FILL[len(run) & 3] for run in _B64_BODY.findall(text)]
+    if runs:
+        try:
+            raw = binascii.a2b_base64("".join(runs).translate(_URLSAFE).encode("ascii"))
+        except (binascii.Error, ValueError):  # pragma: no cover - whole groups always decode
+            return
+        decoded = _readable(raw)
+        if decoded is not None:
+            yield decoded, True
