@@ -6,6 +6,14 @@ from typing import Any
 
 from agent_os.bus import Delivery
 
+#: The question the pool tests ask, and what three loopback models answer: two agree.
+PROMPT = "In which year was the Eiffel Tower completed?"
+SCRIPTS = {
+    "gpt-local": ["It was completed in 1889."],
+    "claude-local": ["1889"],
+    "gemini-local": ["The Eiffel Tower was completed in 1925."],
+}
+
 
 class Unsettled:
     """A delivery the broker has taken back (or is given back): settling this copy does nothing."""

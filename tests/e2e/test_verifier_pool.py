@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pool_support import Unsettled
+from pool_support import PROMPT, SCRIPTS, Unsettled
 
 from agent_os.bus import Bus, Delivery, connect
 from agent_os.review import SqliteReviewStore
@@ -40,13 +40,6 @@ from tests.eventually import eventually
 from tests.http_get import http_get
 from tests.servers import Servers
 from tests.unit.verifier.vendor_server import Held, three, vendor_server
-
-PROMPT = "In which year was the Eiffel Tower completed?"
-SCRIPTS = {
-    "gpt-local": ["It was completed in 1889."],
-    "claude-local": ["1889"],
-    "gemini-local": ["The Eiffel Tower was completed in 1925."],
-}
 
 
 @dataclass
@@ -183,13 +176,15 @@ async def test_cli_worker(
         finally:
             await bus.close()
         assert result.flagged and result.dissenting_models == ("gemini:gemini-local",)
-        # The disagreement is held for review; asked again, the pool's cache answers.
+        # The disagreement is held for review; asked again, the pool's cache answers, and
+        # the second request's disagreement is an item of its own.
         assert result.review_ticket is not None and not result.cached
-        assert again.cached and again.review_ticket == result.review_ticket
+        assert again.cached and again.review_ticket not in (None, result.review_ticket)
         with SqliteReviewStore(tmp_path / "review.db") as store:
-            item = store.get(result.review_ticket)
-        assert item is not None and item.agent_id == agent.agent_id
-        assert item.args["dissenting_models"] == ["gemini:gemini-local"]
+            items = [store.get(result.review_ticket), store.get(again.review_ticket)]
+        for item in items:
+            assert item is not None and item.agent_id == agent.agent_id
+            assert item.args["dissenting_models"] == ["gemini:gemini-local"]
         status, metrics = await http_get(port, "/metrics")
         assert status == 200
         for series in (

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from pool_support import Unsettled
+from pool_support import PROMPT, SCRIPTS, Unsettled
 
 from agent_os.bus import Bus, Delivery, SubscribeOptions, connect
 from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
@@ -29,12 +29,6 @@ from tests.eventually import eventually
 from tests.servers import Servers
 from tests.unit.verifier.vendor_server import Held, three, vendor_server
 
-PROMPT = "In which year was the Eiffel Tower completed?"
-SCRIPTS = {
-    "gpt-local": ["It was completed in 1889."],
-    "claude-local": ["1889"],
-    "gemini-local": ["The Eiffel Tower was completed in 1925."],
-}
 HELD = {model: [Held(answer)] for model, (answer,) in SCRIPTS.items()}
 OPTIONS = SubscribeOptions(ack_wait=4.0, concurrency=8)
 

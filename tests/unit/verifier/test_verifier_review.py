@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -163,25 +164,35 @@ def test_over_the_bus_the_pool_opens_reviews(sink: QueueReview) -> None:
         )
 
 
-async def test_a_pool_worker_opens_the_item_for_its_client(
-    store: SqliteReviewStore, sink: QueueReview
-) -> None:
-    agent = AgentIdentity.create("review-pool-client", "client", [])
-    key = AgentIdentity.create("review-pool-verifier", "verifier", [])
+@asynccontextmanager
+async def pool_of_one(
+    sink: QueueReview, named: dict[str, Any], name: str
+) -> AsyncIterator[tuple[VerifierWorker, ConsensusVerifier, AgentIdentity]]:
+    """A pool worker on a memory bus that opens review items in ``sink``, and its client."""
+    agent = AgentIdentity.create(f"{name}-client", "client", [])
+    key = AgentIdentity.create(f"{name}-verifier", "verifier", [])
     registry = TrustRegistry()
     registry.register(agent.public(), TrustLevel.STANDARD)
-    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1925")}
-    bus = await connect("memory://cmvk-review")
+    bus = await connect(f"memory://{name}")
     worker = VerifierWorker(
         bus, key, registry, judge=LexicalJudge(), providers=named, review_on_disagreement=sink
     )
-    async with worker:
-        verifier = ConsensusVerifier(
-            models=list(named), bus=bus, identity=agent, verifier_keys=[key.public()],
-            quorum=2, timeout=5,
-        )  # fmt: skip
+    try:
+        async with worker:
+            yield worker, ConsensusVerifier(
+                models=list(named), bus=bus, identity=agent, verifier_keys=[key.public()],
+                quorum=2, timeout=5,
+            ), agent  # fmt: skip
+    finally:
+        await bus.close()
+
+
+async def test_a_pool_worker_opens_the_item_for_its_client(
+    store: SqliteReviewStore, sink: QueueReview
+) -> None:
+    named = {"fixed:a": Instant("fixed:a", "1889"), "fixed:b": Instant("fixed:b", "1925")}
+    async with pool_of_one(sink, named, "cmvk-review") as (_, verifier, agent):
         result = await verifier.verify_consensus(PROMPT)
-    await bus.close()
     assert result.flagged and result.review_ticket is not None
     item = store.get(result.review_ticket)
     assert item is not None and item.agent_id == agent.agent_id
@@ -206,27 +217,14 @@ class _Gated:
 async def test_a_request_that_joins_another_requests_disagreement_gets_its_own_item(
     store: SqliteReviewStore, sink: QueueReview
 ) -> None:
-    agent = AgentIdentity.create("review-join-client", "client", [])
-    key = AgentIdentity.create("review-join-verifier", "verifier", [])
-    registry = TrustRegistry()
-    registry.register(agent.public(), TrustLevel.STANDARD)
     gate = asyncio.Event()
     named = {"gated:a": _Gated("gated:a", "1889", gate), "gated:b": _Gated("gated:b", "1925", gate)}
-    bus = await connect("memory://cmvk-review-join")
-    worker = VerifierWorker(
-        bus, key, registry, judge=LexicalJudge(), providers=named, review_on_disagreement=sink
-    )
-    async with worker:
-        verifier = ConsensusVerifier(
-            models=list(named), bus=bus, identity=agent, verifier_keys=[key.public()],
-            quorum=2, timeout=5,
-        )  # fmt: skip
+    async with pool_of_one(sink, named, "cmvk-review-join") as (worker, verifier, _):
         first = asyncio.create_task(verifier.verify_consensus(PROMPT))
         second = asyncio.create_task(verifier.verify_consensus(PROMPT))
         await eventually(lambda: worker.joined == 1, 5, "the second request joined the first")
         gate.set()
         results = await asyncio.gather(first, second)
-    await bus.close()
     assert [m.calls for m in named.values()] == [1, 1]
     tickets = {r.review_ticket for r in results}
     assert None not in tickets and len(tickets) == 2
