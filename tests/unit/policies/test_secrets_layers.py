@@ -1,5 +1,5 @@
 """Secrets hidden past one layer: a single URL escape, nested encodings, spaced groups,
-a reversed key, a key used as a mapping key; and the benign look-alikes that must pass."""
+a key used as a mapping key; and the benign look-alikes that must pass."""
 
 from __future__ import annotations
 
@@ -126,14 +126,14 @@ def test_benign_nested_encodings_pass(text: str) -> None:
     assert decision(typed_body(text)) == "allow"
 
 
-# -- groups of four, reversed keys, keys as mapping keys ------------------------------------
+# -- groups of four, keys as mapping keys -------------------------------------------------
 
 
 def test_a_key_spaced_in_groups_of_four_is_joined() -> None:
     spaced = "ghp_ " + " ".join(GITHUB[4 + i : 8 + i] for i in range(0, 36, 4))
     assert decision(tool("send_slack_message", channel="#dev", text="token: " + spaced)) == "deny"
-    aws = " ".join("AKIAVQJXXVBOTHD2WTFL"[i : i + 4] for i in range(0, 20, 4))
-    assert "secret:aws-access-key" in found({"text": f"key {aws} ok"})
+    gitlab = "glpat- " + " ".join(GITLAB[6 + i : 10 + i] for i in range(0, 20, 4))
+    assert "secret:gitlab-token" in found({"text": f"here: {gitlab}, thanks"})
 
 
 @pytest.mark.parametrize(
@@ -149,14 +149,6 @@ def test_a_key_spaced_in_groups_of_four_is_joined() -> None:
 )
 def test_benign_groups_of_four_pass(text: str) -> None:
     assert found({"text": text}) == set()
-
-
-def test_a_reversed_key_is_read_backwards() -> None:
-    text = "reverse this: " + GITHUB[::-1]
-    assert decision(tool("send_slack_message", channel="#dev", text=text)) == "deny"
-    assert "secret:gitlab-token" in found({"t": GITLAB[::-1] + " please"})
-    # Names that end like a reversed prefix read as nothing backwards.
-    assert found({"t": "MALAIKA and the tasks-ks ran"}) == set()
 
 
 def test_a_key_used_as_a_mapping_key_is_read() -> None:
@@ -180,13 +172,11 @@ def test_ordinary_long_keys_pass() -> None:
 
 
 def test_decodings_mark_what_may_be_decoded_again() -> None:
-    text = "x%41%42%43 " + b64("harmless text, long enough to keep") + " abc " + GITLAB[::-1]
-    pairs = list(decodings(text, False, False, False, True))
-    # Reversal reads the window up to the reversed prefix, and never decodes it again.
-    assert any(not nested for decoded, nested in pairs if decoded.startswith(GITLAB + " cba"))
-    long = "x" * 5000 + " " + GITLAB[::-1]
-    backwards = [d for d, _ in decodings(long, False, False, False, True) if "glpat" in d]
-    assert backwards and len(backwards[0]) <= 320
-    assert any(nested for decoded, nested in pairs if "harmless" in decoded)
+    text = "x%41%42%43 " + b64("harmless text, long enough to keep") + " ghp_ abcd efgh ijkl"
+    pairs = list(decodings(text, False, False, True))
+    # Whole-text unescaping keeps the length: scanned once, never decoded again.
     assert any(not nested for decoded, nested in pairs if decoded.startswith("xABC"))
-    assert list(decodings("plain words", False, False, False, True)) == []
+    assert any(nested for decoded, nested in pairs if "harmless" in decoded)
+    assert ("ghp_abcdefghijkl", True) in pairs
+    # Only a join's gate fired: no base64 pass, no unescaping.
+    assert list(decodings(text, False, False, True, encoded=False)) == [("ghp_abcdefghijkl", True)]

@@ -28,7 +28,7 @@ from typing import Any
 import re2
 
 from ._secrets_catalogue import CATALOGUE
-from ._secrets_decode import GROUPED, REVERSED
+from ._secrets_decode import GROUPED
 from ._secrets_gate import (
     DECODE_RUN,
     HEX_RUN,
@@ -83,10 +83,9 @@ assert _GATES[0] <= DECODE_RUN and HEX_RUN in _GATES
 _TIED_PER_SET = 40
 #: Minimum entropy of a match, by check id; formats with a fixed marker need none.
 _ENTROPY = {"secret:private-key": 0.0, "secret:url-credentials": 2.5}
-#: Ungated set members past the rules: spaced-out characters, a URL escape, a key prefix
-#: and a space, a key prefix read backwards (reported by :func:`match_set` as described
-#: there). The last two start at literals: the set scan costs no more for them.
-_TRIGGERS = (SPACED_OUT, URL_ESCAPE, GROUPED, REVERSED)
+#: Ungated set members past the rules: spaced-out characters, a URL escape, a prefix's
+#: end spaced from groups of four (reported by :func:`match_set` as described there).
+_TRIGGERS = (SPACED_OUT, URL_ESCAPE, GROUPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,9 +325,9 @@ def match_set(data: bytes) -> list[int]:
     The index ``len(RULES)`` means: ``data`` is worth decoding (a base64-alphabet
     run of 24+, a URL escape or spaced-out characters); ``len(RULES) + 1``: it
     holds spaced-out characters; ``len(RULES) + 2``: a run of 32+ hex digits;
-    ``len(RULES) + 3``: a key prefix, a space and more; ``len(RULES) + 4``: a
-    key prefix read backwards at a token's end (these two alone: nothing else
-    to decode, just to join or reverse).
+    ``len(RULES) + 3``: a prefix's end spaced from groups of four (alone: nothing to
+    decode, only a join).
+
     Sets are in ascending gate order, so the first gate the text's runs do not
     reach ends the scan.
     """
@@ -341,7 +340,7 @@ def match_set(data: bytes) -> list[int]:
             if index < n:
                 found.append(index)
             elif index > n + 1:
-                found.append(index + 1)  # prefix and space -> n + 3, reversed -> n + 4
+                found.append(n + 3)  # a prefix spaced from its groups
             else:
                 decode = True
                 spaced = spaced or index == n
