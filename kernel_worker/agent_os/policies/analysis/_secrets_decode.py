@@ -36,11 +36,12 @@ _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _PREFIXES = r"(?:gh[pousr]_|github_pat_|glpat-|sk-|[sr]k_live_|xox[abpr]-|AKIA|ASIA)"
-#: A prefix's last character (``ghp_``, ``glpat-``, ``sk-``), a space and two groups of
-#: four (``ghp_ BY6r fNcA ...``): a set member that gates :data:`_GROUPS`. Not the
-#: prefixes themselves: their literals cost the set scan 20% on random text, this 0.4%
-#: (``AKIA`` would take ``A`` here: twice that, so ``AKIA VQJX ...`` is not joined).
-GROUPED = r"[_-] [A-Za-z0-9_+/-]{4} [A-Za-z0-9_+/-]{4} "
+#: A prefix's last character (``ghp_``, ``glpat-``, ``sk-``), a space and a group of four
+#: (``ghp_ BY6r fNcA ...``): a set member that gates :data:`_GROUPS`. Not the prefixes
+#: themselves: their literals cost the set scan 20% on random text; a longer member (two
+#: groups, ``_+/-`` in them) made fresh random fields 30% slower (``--adversarial``). Nor
+#: ``AKIA``'s last ``A``: so ``AKIA VQJX ...`` is not joined.
+GROUPED = r"[_-] [A-Za-z0-9]{4} "
 #: The prefix and the short runs (1-8) after it, each behind one space: joined, a key
 #: spaced out in groups for reading is whole. Only these runs are joined, never prose.
 #: RE2 over the UTF-8 bytes (about 2 ns a byte; Python's re tries every position, 20).
