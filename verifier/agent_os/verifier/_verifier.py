@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from agent_os.bus import new_id
@@ -162,9 +161,9 @@ class ConsensusVerifier:
                 if self._review is not None:
                     # Another request's disagreement opens an item of this request's own
                     # (the sink opens one per request id: a redelivery finds its own again).
-                    hit = await open_review(self._review, Disagreement(
-                        request_id, agent_id, prompt, replace(hit, review_ticket=None)
-                    ))  # fmt: skip
+                    hit = await open_review(
+                        self._review, Disagreement(request_id, agent_id, prompt, hit)
+                    )
                 if self._metrics is not None:
                     self._metrics.observe(hit)
                 return hit

@@ -294,10 +294,10 @@ class VerifierWorker(Service):
                 found = replace(found, cached=True)
                 if key != asked and self._review is not None:
                     # Another request's disagreement: this request gets an item of its own.
-                    found = await open_review(self._review, Disagreement(
-                        request.request_id, request.sender_id, request.prompt,
-                        replace(found, review_ticket=None),
-                    ))  # fmt: skip
+                    asked_here = Disagreement(
+                        request.request_id, request.sender_id, request.prompt, found
+                    )
+                    found = await open_review(self._review, asked_here)
                 if self._metrics is not None:
                     self._metrics.observe(found)
                 return found
