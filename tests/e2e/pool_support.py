@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_os.bus import Delivery
+from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 
 #: The question the pool tests ask, and what three loopback models answer: two agree.
 PROMPT = "In which year was the Eiffel Tower completed?"
@@ -32,3 +33,14 @@ class Unsettled:
 
     async def reject(self, code: str, message: str = "") -> None:
         pass
+
+
+def pool_keys(
+    name: str, capabilities: tuple[str, ...] = ()
+) -> tuple[AgentIdentity, AgentIdentity, TrustRegistry]:
+    """A client, a verifier key, and a registry that knows the client."""
+    agent = AgentIdentity.create(f"{name}-client", "client", list(capabilities))
+    key = AgentIdentity.create(f"{name}-verifier", "verifier", [])
+    registry = TrustRegistry()
+    registry.register(agent.public(), TrustLevel.STANDARD)
+    return agent, key, registry

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pool_support import PROMPT, SCRIPTS, Unsettled
+from pool_support import PROMPT, SCRIPTS, Unsettled, pool_keys
 
 from agent_os.bus import Bus, Delivery, connect
 from agent_os.review import SqliteReviewStore
@@ -65,10 +65,7 @@ def models() -> Iterator[list[str]]:
 
 @pytest.fixture
 async def pool(backend_url: str, models: list[str]) -> AsyncIterator[Pool]:
-    agent = AgentIdentity.create("cmvk-client", "client", ["cmvk"])
-    key = AgentIdentity.create("cmvk-verifier", "verifier", [])
-    registry = TrustRegistry()
-    registry.register(agent.public(), TrustLevel.STANDARD)
+    agent, key, registry = pool_keys("cmvk", ("cmvk",))
     buses = [await connect(backend_url) for _ in range(3)]
     workers = [
         VerifierWorker(bus, key, registry, judge=LexicalJudge(),
@@ -230,10 +227,7 @@ class LosesItsFirstAck(VerifierWorker):
 async def test_a_redelivered_request_does_not_ask_the_models_again(
     backend_url: str, servers: Servers, shared: bool
 ) -> None:
-    agent = AgentIdentity.create("cmvk-redelivery-client", "client", [])
-    key = AgentIdentity.create("cmvk-redelivery-verifier", "verifier", [])
-    registry = TrustRegistry()
-    registry.register(agent.public(), TrustLevel.STANDARD)
+    agent, key, registry = pool_keys("cmvk-redelivery")
     redis_url = servers.get("redis").url
     prefix = f"test:cmvk:{uuid.uuid4().hex}:"
     caches = [RedisResultCache(redis_url, key, prefix=prefix) for _ in range(2)] if shared else []
@@ -347,10 +341,7 @@ HELD = {model: [Held(answer)] for model, (answer,) in SCRIPTS.items()}
 async def _one_worker(
     backend_url: str, worker_type: type[VerifierWorker] = VerifierWorker
 ) -> tuple[AgentIdentity, AgentIdentity, VerifierWorker, list[Bus]]:
-    agent = AgentIdentity.create("cmvk-dup-client", "client", [])
-    key = AgentIdentity.create("cmvk-dup-verifier", "verifier", [])
-    registry = TrustRegistry()
-    registry.register(agent.public(), TrustLevel.STANDARD)
+    agent, key, registry = pool_keys("cmvk-dup")
     buses = [await connect(backend_url), await connect(backend_url)]
     worker = worker_type(buses[1], key, registry, judge=LexicalJudge(),
                          settings=CallSettings(timeout=20, retries=0))  # fmt: skip

@@ -14,10 +14,9 @@ import uuid
 from typing import Any
 
 import pytest
-from pool_support import PROMPT, SCRIPTS, Unsettled
+from pool_support import PROMPT, SCRIPTS, Unsettled, pool_keys
 
 from agent_os.bus import Bus, Delivery, SubscribeOptions, connect
-from agent_os.trust import AgentIdentity, TrustLevel, TrustRegistry
 from agent_os.verifier import (
     CallSettings,
     LexicalJudge,
@@ -60,10 +59,7 @@ class HandsOver(VerifierWorker):
 async def test_a_request_handed_to_another_worker_waits_for_the_first(
     backend_url: str, servers: Servers
 ) -> None:
-    agent = AgentIdentity.create("cmvk-claim-client", "client", [])
-    key = AgentIdentity.create("cmvk-claim-verifier", "verifier", [])
-    registry = TrustRegistry()
-    registry.register(agent.public(), TrustLevel.STANDARD)
+    agent, key, registry = pool_keys("cmvk-claim")
     redis_url = servers.get("redis").url
     prefix = f"test:cmvk:{uuid.uuid4().hex}:"
     caches = [RedisResultCache(redis_url, key, prefix=prefix) for _ in range(2)]
