@@ -210,11 +210,6 @@ def _jwt(token: str) -> bool:
     return raw.startswith(b"{") and b"alg" in raw
 
 
-def _decodings(text: str, spaced: bool = True, hexed: bool = True) -> Iterable[str]:
-    """The texts :func:`._secrets_decode.decodings` finds in ``text`` (no groups)."""
-    return [decoded for decoded, _ in decodings(text, spaced, hexed, False)]
-
-
 def _credential_key(key: str) -> bool:
     # The last three letters first: thousands of distinct field names cost a slice and a
     # set lookup each, not a regex search (a cache of names would only thrash).
