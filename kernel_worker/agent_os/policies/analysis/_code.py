@@ -129,12 +129,18 @@ def _compile() -> tuple[Any, tuple[str, ...]]:
     rule_set = re2.Set.SearchSet(options)
     for _, regex in _RULES:
         rule_set.Add(regex)
-    rule_set.Add(_WRITE.pattern)  # last: a write primitive (the prefilter's, not a finding)
+    # Past the rules, members only the prefilter reads (no finding of their own): a write
+    # primitive, a module whose name is a literal, and an empty literal (``e''val``).
+    # A substring test per marker would cost a pass of its own over the text.
+    rule_set.Add(_WRITE.pattern)
+    rule_set.Add(r"vm|child_process")
+    rule_set.Add("''|\"\"")
     rule_set.Compile()
     return rule_set, tuple(check for check, _ in _RULES)
 
 
 _SET, _IDS = _compile()
+_EMPTY_LITERAL = len(_IDS) + 2  # the last member
 #: Modules whose import is itself the primitive (names are string literals in JS).
 _MODULES = {
     "child_process": "code:process-exec",
@@ -193,14 +199,13 @@ def _may_hold(source: str) -> bool:
     ``e''val`` reading; so the rules over the quote-free raw text, the write
     primitives and the module names (which are literals) cover every finding.
     """
-    if "vm" in source or "child_process" in source:
-        return True
     raw = source.encode("utf-8", "replace")
-    if _SET.Match(raw):  # the rules and the write primitives, one scan
+    found = _SET.Match(raw)  # the rules, write primitives and module names: one scan
+    if not found:
+        return False
+    if found != [_EMPTY_LITERAL]:
         return True
-    return ("''" in source or '""' in source) and bool(
-        _SET.Match(raw.replace(b"'", b"").replace(b'"', b""))
-    )
+    return bool(_SET.Match(raw.replace(b"'", b"").replace(b'"', b"")))
 
 
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:

@@ -45,6 +45,7 @@ __all__ = [
     "compat",
     "flatten",
     "fold",
+    "has_comment",
     "normalise",
     "space_insensitive",
     "strip_sql_comments",
@@ -144,6 +145,12 @@ def fold(text: str) -> str:
     return text
 
 
+def has_comment(text: str) -> bool:
+    """Whether ``text`` holds ``/*`` or ``--``: a one-character ``memchr`` first, since
+    a two-character substring search walks the text at a fraction of that speed."""
+    return ("/" in text and "/*" in text) or ("-" in text and "--" in text)
+
+
 def strip_sql_comments(text: str) -> str:
     """Remove ``/* ... */`` (an unterminated one runs to the end) and ``-- ...`` to end of line.
 
@@ -152,7 +159,7 @@ def strip_sql_comments(text: str) -> str:
     (in which ``--`` starts a comment, as MySQL reads it). Two regex
     substitutions with constant replacements: C time, however many comments.
     """
-    if "/*" not in text and "--" not in text:
+    if not has_comment(text):
         return text
     text = _COMMENT.sub("", text)
     if "/*!" in text:
@@ -174,7 +181,7 @@ def normalise(text: str) -> str:
     'rm -rf /'
     """
     text = fold(text).casefold()
-    if "/*" in text or "--" in text:
+    if has_comment(text):
         text = strip_sql_comments(text)
     return collapse_whitespace(text)
 

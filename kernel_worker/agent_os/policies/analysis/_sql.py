@@ -60,7 +60,7 @@ from functools import lru_cache
 
 import re2
 
-from ._normalise import compat, space_insensitive, strip_sql_comments
+from ._normalise import compat, has_comment, space_insensitive, strip_sql_comments
 from ._patterns import SQL_PATTERNS
 from ._re import OPTIONS
 from ._sql_judge import Judge
@@ -145,7 +145,7 @@ def _gate(text: str) -> bool:
     data = text.encode()
     if _GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0:
         return True
-    if "/*" in text or "--" in text:
+    if has_comment(text):
         data = strip_sql_comments(text).encode()
         return bool(_GATE_MATCH(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
     return False
@@ -185,7 +185,7 @@ def _analyse(text: str, sql_action: bool, depth: int) -> list[tuple[str, str]]:
     findings: dict[str, str] = {}
     for tokens in readings(text):
         Judge(tokens, sql_action, depth, findings, _analyse).run()
-    if "/*" in text:
+    if "/" in text and "/*" in text:
         # A comment glued inside a word (DR/**/OP): also read the text without comments.
         for tokens in readings(strip_sql_comments(text)):
             Judge(tokens, sql_action, depth, findings, _analyse).run()
@@ -206,7 +206,7 @@ _REGEX_SET, _REGEX_IDS = _regex_set()
 def _over_budget(text: str) -> list[tuple[str, str]]:
     """Past the token budget: the destructive shapes by regex (linear), else a review."""
     findings: dict[str, str] = {}
-    for candidate in (text, strip_sql_comments(text)) if "/*" in text or "--" in text else (text,):
+    for candidate in (text, strip_sql_comments(text)) if has_comment(text) else (text,):
         for index in _REGEX_SET.Match(candidate.encode()) or ():  # type: ignore[attr-defined]
             findings.setdefault(_REGEX_IDS[index], candidate[:120])
     findings.setdefault("sql:too-complex", text[:120])
