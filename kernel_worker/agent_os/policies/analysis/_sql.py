@@ -105,7 +105,8 @@ _KEYWORDS = (
 #: The prefilter: a superset of the statements :func:`analyse_sql` can flag.
 GATE = re2.compile(
     rf"(?:^|[^a-z_])(?:{_KEYWORDS})(?:[^a-z0-9_]|$)|(?:^|;)[^a-z0-9_]*do(?:[^a-z0-9_]|$)"
-    r"|(?:^|[;\n])[^a-z0-9_.]*\.[^a-z0-9_]*(?:shell|system|load|output|once|backup|save|clone)"
+    r"|(?:^|[;\n])[^a-z0-9_.]*\.[^a-z0-9_]*(?:shell|system|load|output|once|backup|save|clone"
+    r"|open|import|read|log|trace|cd)"
     r"(?:[^a-z0-9_]|$)",
     OPTIONS,
 )

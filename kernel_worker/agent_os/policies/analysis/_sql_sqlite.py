@@ -30,8 +30,12 @@ analyser through ``sqlite3 db "..."`` and SQL fields a CLI runs): ``.shell`` /
 ``.system`` run a command and ``.load`` loads native code (``sql:command-exec``),
 ``.output |cmd`` / ``.once |cmd`` pipe into a command (``sql:command-exec``),
 ``.output`` / ``.once`` onto a path outside the working directory and ``.backup`` /
-``.save`` / ``.clone`` onto anything but a database file there are
-``sql:file-access``.
+``.save`` / ``.clone`` / ``.open`` onto anything but a database file there are
+``sql:file-access``. ``.import`` and ``.read`` (a file's rows or statements),
+``.log`` and ``.trace`` (a file written) and ``.cd`` are ``sql:command-exec`` with
+``|cmd`` and ``sql:file-access`` onto a path outside the working directory. The
+shell reads its dot-command lines itself: ``--csv`` there is an option, not a
+comment (``_sql_tokens.readings``).
 """
 
 from __future__ import annotations
@@ -127,9 +131,15 @@ def _target(judge: Judge, i: int, j: int, closing: str) -> None:
 
 _DOT_EXEC = frozenset({"shell", "system", "load"})
 _DOT_OUTPUT = frozenset({"output", "once"})
-_DOT_COPY = frozenset({"backup", "save", "clone"})
+_DOT_COPY = frozenset({"backup", "save", "clone", "open"})
+#: Read a file (``.import``, ``.read``: its rows or statements), write one (``.log``,
+#: ``.trace``) or change the directory the rest resolve against (``.cd``); each takes
+#: ``|cmd`` for a command, and options (``--csv``) before its file.
+_DOT_FILES = frozenset({"import", "read", "log", "trace", "cd"})
+#: How many words after a dot-command :func:`dot_command` reads (its options and file).
+_DOT_WORDS = 12
 #: Dot-commands :func:`dot_command` judges.
-DOT_COMMANDS = _DOT_EXEC | _DOT_OUTPUT | _DOT_COPY
+DOT_COMMANDS = _DOT_EXEC | _DOT_OUTPUT | _DOT_COPY | _DOT_FILES
 
 
 def dot_handler(judge: Judge, i: int, prev: str, at_start: bool) -> None:
@@ -147,7 +157,12 @@ def dot_command(judge: Judge, i: int) -> bool:
     if name in _DOT_EXEC:
         judge.flag("sql:command-exec", i)
         return True
+    if name in _DOT_FILES:
+        _dot_file(judge, i)
+        return True
     j = i + 1
+    while name == "open" and judge.punct(j, "-") and judge.kind(j + 1) == "w":
+        j += 2  # .open -readonly FILE (``--new``: see readings)
     if name == "backup" and judge.kind(j) in ("w", "q") and judge.kind(j + 1) not in (None, "p"):
         j += 1  # .backup main FILE
     kind = judge.kind(j)
@@ -175,6 +190,37 @@ def dot_command(judge: Judge, i: int) -> bool:
         if not safe_database_file(".".join(parts)):
             judge.flag("sql:file-access", i)
     return True
+
+
+def _dot_file(judge: Judge, i: int) -> None:
+    """``.import`` / ``.read`` / ``.log`` / ``.trace`` / ``.cd`` (word ``i``): a pipe is a
+    command (``sql:command-exec``); a file outside the working directory (absolute,
+    home, variable, ``..``) is ``sql:file-access``. Options and the file are read
+    among the next :data:`_DOT_WORDS` tokens of the statement."""
+    end = min(judge.end_of_statement(i, frozenset()), i + 1 + _DOT_WORDS)
+    for j in range(i + 1, end):
+        kind = judge.kind(j)
+        if kind == "s" or kind == "q":
+            target = judge.values[j]
+            if target.lstrip().startswith("|"):
+                judge.flag("sql:command-exec", i)
+                return
+            if not _inside(target):
+                judge.flag("sql:file-access", i)
+                return
+        elif kind == "p":
+            mark = judge.values[j]
+            if mark == "|":
+                judge.flag("sql:command-exec", i)
+                return
+            # A path's first character: right after the name, an option (``-csv``) or an
+            # option's number (``-skip 1``).
+            led = mark in "/\\~$%" and (
+                j == i + 1 or judge.punct(j - 2, "-") or judge.kind(j - 1) == "n"
+            )
+            if led or (mark == "." and judge.punct(j + 1, ".")):
+                judge.flag("sql:file-access", i)  # absolute, home, variable, ../
+                return
 
 
 def _inside(path: str) -> bool:

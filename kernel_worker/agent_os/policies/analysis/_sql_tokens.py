@@ -182,3 +182,20 @@ def readings(text: str) -> Iterator[Tokens]:
         yield tokenize(text, _BACKSLASH)
     if "$" in text:
         yield tokenize(text, _NO_DOLLAR)
+    if "-" in text and "--" in text:
+        dotted = _dot_lines(text)
+        if dotted is not None:
+            yield tokenize(dotted)
+
+
+def _dot_lines(text: str) -> str | None:
+    """``text`` with ``--`` read as ``-`` on the sqlite3 shell's dot-command lines, or ``None``
+    without such a line. The shell reads a line led by ``.`` itself, not as SQL, so
+    ``.import --csv /etc/passwd t`` names a file where SQL sees a comment."""
+    lines = text.split("\n")
+    changed = False
+    for at, line in enumerate(lines):
+        if line.lstrip()[:1] == "." and "--" in line:
+            lines[at] = line.replace("--", " -")
+            changed = True
+    return "\n".join(lines) if changed else None
