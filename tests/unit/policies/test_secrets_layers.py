@@ -158,6 +158,8 @@ def test_a_key_used_as_a_mapping_key_is_read() -> None:
     assert decision(tool("create_gist", files={GITHUB: "x"})) == "deny"
     # JSON text in a string holds its keys already.
     assert "secret:github-token" in found({"body": json.dumps({GITHUB: 1})})
+    # A parameter the agent names itself, at the top of the arguments.
+    assert decision(tool("send_slack_message", channel="#dev", **{GITHUB: "hi"})) == "deny"
 
 
 def test_ordinary_long_keys_pass() -> None:
@@ -169,6 +171,7 @@ def test_ordinary_long_keys_pass() -> None:
         "AKIAIOSFODNN7EXAMPLE": "the documented example",
     }
     assert found({"data": data, "rows": [data]}) == set()
+    assert found(data) == set()
 
 
 def test_decodings_mark_what_may_be_decoded_again() -> None:

@@ -222,9 +222,9 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
     if type(node) is dict:
         for child_key, value in node.items():  # the common shape: a flat dict of strings
             child = child_key if type(child_key) is str else str(child_key)
-            # Keys below the top (a body's objects, a map of files) are data that leaves;
-            # the top's are the tool's parameter names (and a check per key costs).
-            if depth and len(child) >= _KEY_TEXT:
+            # Keys are data that leaves too (a body's objects, a map of files, and at the
+            # top a parameter an agent names itself): a long one is read like a value.
+            if len(child) >= _KEY_TEXT:
                 out.append(child)
             if type(value) is str:
                 out.append(value)
