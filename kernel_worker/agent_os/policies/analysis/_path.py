@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -73,7 +74,26 @@ def _resolve(path: str) -> str:
 
 
 def canonical_paths(value: str) -> tuple[str, ...]:
-    """Every canonical (lower-case) spelling ``value`` may denote, the literal one first."""
+    """Every canonical (lower-case) spelling ``value`` may denote, the literal one first.
+
+    Short values (a path field, a path in a command) recur from call to call: their
+    spellings are remembered.
+    """
+    if len(value) <= _SHORT:
+        return _short_paths(value)
+    return _paths(value)
+
+
+# Values up to this long have their spellings remembered (4096 of them at most).
+_SHORT = 256
+
+
+@lru_cache(maxsize=4096)
+def _short_paths(value: str) -> tuple[str, ...]:
+    return _paths(value)
+
+
+def _paths(value: str) -> tuple[str, ...]:
     text = value.strip().strip("'\"")
     if text.isascii() and text.startswith("/") and _plain(text):
         return (text.lower(),)
@@ -82,6 +102,7 @@ def canonical_paths(value: str) -> tuple[str, ...]:
 
 # Absolute paths the home and ``/proc`` views read, compared lower-cased.
 _SPECIAL_ROOTS = ("/home/", "/users/", "/root", "/proc/")
+_ROOT_LEADS = frozenset("hurpHURP")  # their second characters, in either case
 # A component ending in one of these is trimmed or resolved (``.``, ``..``, ``a.``,
 # ``a ``); an empty one (``//``, a trailing ``/``) is dropped.
 _TRIMMED = "/. "
@@ -98,7 +119,7 @@ def _plain(path: str) -> bool:
     """
     if "%" in path or "\x00" in path or "\\" in path or path[-1] in _TRIMMED:
         return False
-    if path[:7].lower().startswith(_SPECIAL_ROOTS):
+    if path[1:2] in _ROOT_LEADS and path[:7].lower().startswith(_SPECIAL_ROOTS):
         return False
     slash = path.find("/", 1)
     for _ in range(_MAX_SLASHES):
@@ -235,6 +256,8 @@ def _tail_regex(pieces: list[str]) -> str | None:
 # Up to this long, one set call over the whole path costs less than the checks that
 # choose which of the three sets to run.
 _SHORT_PATH = 256
+# Short paths whose matches a glob set keeps.
+_KNOWN = 4096
 # A literal shorter than this is not worth looking for inside a path.
 _MIN_INSIDE = 3
 
@@ -284,6 +307,50 @@ def _literals(globs: list[list[str]], where: str) -> tuple[str, ...] | None:
     )
 
 
+# Literals by the length and text of what precedes a ``/`` in them, and the characters
+# that precede those ``/``.
+_Heads = tuple[frozenset[str], tuple[tuple[int, dict[str, tuple[str, ...]]], ...]]
+
+
+def _heads(literals: tuple[str, ...]) -> _Heads | None:
+    """``literals`` by what precedes a ``/`` in them (``None``: one has no ``/`` past its start)."""
+    by_cut: dict[int, dict[str, list[str]]] = {}
+    for literal in literals:
+        cut = literal.find("/", 1)
+        if cut < 0:
+            return None
+        by_cut.setdefault(cut, {}).setdefault(literal[:cut], []).append(literal)
+    ends = frozenset(head[-1] for heads in by_cut.values() for head in heads)
+    return ends, tuple(
+        (cut, {head: tuple(found) for head, found in heads.items()})
+        for cut, heads in sorted(by_cut.items())
+    )
+
+
+def _holds(path: str, literals: tuple[str, ...], heads: _Heads | None) -> bool:
+    """Whether ``path`` holds one of ``literals`` (``heads``: :func:`_heads` of them).
+
+    A ``/`` in a literal is one of the path's, so a path with few slashes (the common
+    case, however long) is read at its slashes only: the character before each, and
+    the text before it when that character fits. ``literal in path`` reads all of it
+    once per literal (~1 ns/char).
+    """
+    if heads is not None:
+        ends, by_cut = heads
+        slash = path.find("/", 1)
+        for _ in range(_MAX_SLASHES):
+            if slash < 0:
+                return False
+            if path[slash - 1] in ends:
+                for cut, by_head in by_cut:
+                    if slash >= cut:
+                        found = by_head.get(path[slash - cut : slash])
+                        if found is not None and path.startswith(found, slash - cut):
+                            return True
+            slash = path.find("/", slash + 1)
+    return any(literal in path for literal in literals)
+
+
 def _compile(anchor: str, regexes: list[str]) -> Any:
     rule_set = getattr(re2.Set, anchor)(OPTIONS)
     for regex in regexes:
@@ -303,11 +370,13 @@ class GlobSet:
     regexes reversed), which stops as soon; the rest (unanchored globs ending in
     ``**``) are one set scanning the whole path. A set runs only when the path holds
     a literal one of its globs needs: the start of an anchored glob, the end of an
-    unanchored one, a literal inside the rest. Tests compare the result with one
-    unanchored set of every :func:`glob_regex` on generated paths and globs.
+    unanchored one, a literal inside the rest (looked for at the path's slashes,
+    :func:`_holds`). A short path is one set call, its answer kept. Tests compare the
+    result with one unanchored set of every :func:`glob_regex` on generated paths and
+    globs.
     """
 
-    __slots__ = ("_scans", "_whole")
+    __slots__ = ("_known", "_scans", "_whole")
 
     def __init__(self, globs: Sequence[str]) -> None:
         groups: dict[str, list[tuple[int, list[str], str]]] = {"start": [], "end": [], "inside": []}
@@ -343,12 +412,15 @@ class GlobSet:
                     literals,
                     cut,
                     keys,
+                    _heads(literals) if where == "inside" and literals else None,
                     tuple(index for index, _, _ in group),
                 )
             )
         self._scans = tuple(scans)
         # One set scanning the whole path: the cheapest reading of a short one.
         self._whole = _compile("SearchSet", whole)
+        # Short paths recur (a path field, the paths of a command): their matches are kept.
+        self._known: dict[str, tuple[int, ...]] = {}
 
     def match(self, path: str) -> list[int]:
         """Indices (into the globs given) of every glob matching ``path``, ascending.
@@ -357,17 +429,19 @@ class GlobSet:
         the literal checks before the sets expect.
         """
         if len(path) <= _SHORT_PATH:
-            found: list[int] = self._whole(path.encode())
-            if len(found) > 1:
-                found.sort()
-            return found
+            known = self._known.get(path)
+            if known is None:
+                if len(self._known) >= _KNOWN:
+                    self._known.clear()  # paths come from agents: bound the memory they take
+                known = self._known[path] = tuple(sorted(self._whole(path.encode())))
+            return list(known)
         return self._parts(path)
 
     def _parts(self, path: str) -> list[int]:
         """:meth:`match` by the three sets, each run only when its literal check passes."""
         data: bytes | None = None
         found: list[int] = []
-        for match, where, literals, cut, keys, indices in self._scans:
+        for match, where, literals, cut, keys, heads, indices in self._scans:
             if literals is not None:
                 if where == "start":
                     if path[:cut] not in keys or not path.startswith(literals):
@@ -375,7 +449,7 @@ class GlobSet:
                 elif where == "end":
                     if path[-cut:] not in keys or not path.endswith(literals):
                         continue
-                elif not any(literal in path for literal in literals):
+                elif not _holds(path, literals, heads):
                     continue
             if data is None:
                 data = path.encode()
