@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import re2
 
-from agent_os.policies.analysis._code import analyse_code
+from agent_os.policies.analysis._code import analyse_code, urls_in
 from agent_os.policies.analysis._path import GlobSet, canonical_paths
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
@@ -113,6 +113,7 @@ class Structural(NetworkChecks):
         "_groups",
         "_net_order",
         "_net_rules",
+        "_networked",
         "_path_map",
         "_path_rules",
         "_path_set",
@@ -146,6 +147,7 @@ class Structural(NetworkChecks):
         self._allowed = allowed_domains
         self._blocked_domains = blocked_domains
         self._net_order = net_order
+        self._networked = bool(self._net_rules or blocked_domains or allowed_domains is not None)
         command_regexes = [(i, r) for i, rule in enumerate(commands) for r in rule.regexes()]
         self._command_set = _compile_set([r for _, r in command_regexes])
         self._command_map = tuple(i for i, _ in command_regexes)
@@ -251,6 +253,7 @@ class Structural(NetworkChecks):
                 if kind == "code_exec" and language not in SHELL_LANGUAGES and not texts:
                     texts = []
                     all_strings(args, texts)
+                programs = texts
                 # Data of unknown meaning is read as code in one piece (thousands of tiny
                 # fields cost one pass, not thousands).
                 if unknown:
@@ -258,6 +261,12 @@ class Structural(NetworkChecks):
                 for text in texts or ():
                     for check_id, excerpt in analyse_code(text, language):
                         self._offer_check(check_id, excerpt, offer, base)
+                if programs and self._networked:
+                    # The URLs a program names are network access, as in a command (not
+                    # in data of unknown meaning: prose may mention an address).
+                    urls = [url for text in programs for url in urls_in(text)]
+                    if urls:
+                        self.check_urls("", urls, offer, self._net_order, lenient=True)
         if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[1]:
             return
         paths = groups.get("path")

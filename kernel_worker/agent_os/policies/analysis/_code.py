@@ -21,9 +21,14 @@ then match the program text (RE2, one set scan), each with an id and reason:
 * ``code:bulk-delete`` - ``shutil.rmtree``, recursive ``fs.rm`` /
   ``rmSync``, deletes inside a directory walk, ``objects.all().delete()``;
 * ``code:credential-write`` - a write primitive (``open(..., 'w'/'a')``,
-  ``write_text``, ``writeFileSync``, ``appendFileSync``...) in code whose string
-  literals, joined as a path, name a credential or start-up file
-  (``~/.ssh/authorized_keys``, ``.bashrc``, ``/etc/cron.d``, ``.git/hooks``...).
+  pathlib's ``.open('a')``, ``write_text``, ``writeFileSync``, ``appendFileSync``...)
+  in code whose string literals, joined as a path, name a credential or start-up file
+  (``~/.ssh/authorized_keys``, ``.bashrc``, ``/etc/cron.d``, ``.git/hooks``...);
+* ``code:archive-overwrite`` - ``extractall`` / ``unpack_archive`` / ``extract``
+  onto ``/``, a system directory or a Windows drive's root.
+
+:func:`urls_in` gives the URLs a program names, which the engine judges with the
+network rules like a URL field's (``fetch('http://169.254.169.254/...')``).
 
 Linear in the input (RE2 for the rules, one ``re`` pass for the lexer); over
 :data:`_MAX_CHARS` the text is judged without the lexer (literals count as
@@ -40,7 +45,7 @@ import re2
 
 from ._normalise import compat
 
-__all__ = ["CODE_CHECKS", "analyse_code", "program_text"]
+__all__ = ["CODE_CHECKS", "analyse_code", "program_text", "urls_in"]
 
 #: Check id -> reason.
 CODE_CHECKS: dict[str, str] = {
@@ -52,6 +57,7 @@ CODE_CHECKS: dict[str, str] = {
     "code:bulk-delete": "recursive or bulk deletion from code",
     "code:credential-write": "code writing a credential or start-up file",
     "code:exfiltration": "code sending the process environment over the network",
+    "code:archive-overwrite": "code unpacking an archive over the root or a system directory",
 }
 
 _MAX_CHARS = 65_536
@@ -109,9 +115,21 @@ _RULES: tuple[tuple[str, str], ...] = (
 )
 _WRITE = re2.compile(
     r"\bopen\s*\([\s\S]{0,300}?,\s*(?:mode\s*=\s*)?[\"'][rwxabt+]*[wax+]|\.\s*write_(?:text|bytes)\s*\("
+    # pathlib's Path.open takes the mode first: Path.home().joinpath('.bashrc').open('a')
+    r"|\.\s*open\s*\(\s*(?:mode\s*=\s*)?[\"'][rwxabt+]*[wax+][rwxabt+]*[\"']"
     r"|\b(?:write|append)File(?:Sync)?\s*\(|\bcreateWriteStream\s*\(|\bfs\s*\.\s*(?:promises\s*\.\s*)?"
     r"(?:write|append)|\bFile\s*\.\s*(?:write|append)|\bcopyfile\s*\(|\bshutil\s*\.\s*copy"
 )
+#: An archive unpacked over the filesystem's root or a system directory (every member
+#: path lands on the host: ``tarfile.open(x).extractall('/')``), read on the raw source.
+_ARCHIVE = re2.compile(
+    r"\b(?:extractall|unpack_archive|extract)\s*\((?:[^()]{0,300}?,)?\s*"
+    r"(?:path\s*=\s*|extract_dir\s*=\s*)?[rb]?[\"']"
+    r"(?:/|/(?:etc|usr|bin|sbin|boot|lib|lib64|root|var|opt|srv)(?:/[^\"']*)?"
+    r"|[A-Za-z]:\\{1,2}(?:Windows(?:\\[^\"']*)?)?)[\"']"
+)
+#: URLs a program names (requests.get, fetch, urlopen...): network access, like a URL field.
+_URL = re2.compile(r"(?i)\b(?:https?|ftp|wss?|gopher|dict|ldap|tftp)://[^\s'\"`<>(){}\[\],;\\]+")
 #: Credential and start-up files, matched against the code's string literals joined as a path.
 _SENSITIVE = re2.compile(
     r"(?i)authorized_keys|\.ssh/|\.(?:bashrc|bash_profile|bash_login|zshrc|zprofile|profile|"
@@ -133,6 +151,7 @@ def _compile() -> tuple[Any, tuple[str, ...]]:
     # primitive, a module whose name is a literal, and an empty literal (``e''val``).
     # A substring test per marker would cost a pass of its own over the text.
     rule_set.Add(_WRITE.pattern)
+    rule_set.Add(_ARCHIVE.pattern)
     rule_set.Add(r"vm|child_process")
     rule_set.Add("''|\"\"")
     rule_set.Compile()
@@ -140,7 +159,7 @@ def _compile() -> tuple[Any, tuple[str, ...]]:
 
 
 _SET, _IDS = _compile()
-_EMPTY_LITERAL = len(_IDS) + 2  # the last member
+_EMPTY_LITERAL = len(_IDS) + 3  # the last member
 #: Modules whose import is itself the primitive (names are string literals in JS).
 _MODULES = {
     "child_process": "code:process-exec",
@@ -208,6 +227,13 @@ def _may_hold(source: str) -> bool:
     return bool(_SET.Match(raw.replace(b"'", b"").replace(b'"', b"")))
 
 
+def urls_in(source: str) -> list[str]:
+    """The URLs ``source`` names (in its string literals or anywhere), at most 64."""
+    if ":" not in source or "://" not in source:
+        return []
+    return [found.group(0) for _, found in zip(range(64), _URL.finditer(source), strict=False)]
+
+
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:
     """Findings ``(check id, excerpt)`` for program ``source``; ``[]`` when none. Never raises.
 
@@ -250,6 +276,9 @@ def _analyse(source: str, language: str) -> list[tuple[str, str]]:
         check = _MODULES.get(literal)
         if check is not None:
             findings.setdefault(check, f"module {literal}")
+    found_archive = _ARCHIVE.search(source)
+    if found_archive is not None:
+        findings.setdefault("code:archive-overwrite", found_archive.group(0)[:120])
     if _WRITE.search(source) is not None:
         joined = "/".join(literals) if literals else source
         found = _SENSITIVE.search(joined)
