@@ -41,17 +41,36 @@ def onnx_layers(w: dict[str, Any], heads: int) -> Layers | None:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    model = _graph(w, heads).SerializeToString()
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    # ONNX Runtime joins a residual Add and its LayerNormalization over 3-D tensors into
+    # SkipLayerNormalization, which is ~4x slower on one thread (26 x 384: 54 us, not 13).
+    slow = ["SkipLayerNormFusion"]
+    try:
+        model = _graph(w, heads, attention=True).SerializeToString()
+        session = ort.InferenceSession(
+            model, options, providers=["CPUExecutionProvider"], disabled_optimizers=slow
+        )
+    except Exception:  # ONNX Runtime before 1.23 has no opset-23 Attention: spelled out
+        model = _graph(w, heads, attention=False).SerializeToString()
+        session = ort.InferenceSession(
+            model, options, providers=["CPUExecutionProvider"], disabled_optimizers=slow
+        )
 
     def run(ids: NDArray[np.int64], positions: NDArray[np.int64], mask: Array) -> Array:
-        out: Array = session.run(None, {"ids": ids, "positions": positions, "mask": mask})[0]
+        feed = {"ids": ids[None], "positions": positions[None], "mask": mask}
+        out: Array = session.run(None, feed)[0][0]
         return out
 
     return run
 
 
-def _graph(w: dict[str, Any], heads: int) -> Any:
+def _graph(w: dict[str, Any], heads: int, attention: bool) -> Any:
+    """The graph; with ``attention``, each layer's attention is one opset-23 ``Attention``.
+
+    Past the embeddings, tensors are ``[1, n, width]`` (what ``Attention`` takes). What
+    ONNX Runtime fuses (``DynamicQuantizeMatMul`` for each int8 product, ``Gelu``) it
+    fuses from these standard operators itself; a pass of a few dozen tokens costs about
+    as much in operators as in arithmetic, so each node spared counts.
+    """
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -84,39 +103,57 @@ def _graph(w: dict[str, Any], heads: int) -> Any:
         return op("Add", product, const(f"{name}.{key}_bias", layer[f"{key}_bias"]))
 
     width = w["word"].shape[1]
+    size = width // heads
+    if not attention:
+        pick = [const(f"pick{i}", np.array(i, dtype=np.int64)) for i in range(3)]
+        split = const("split", np.array([-1, 3, heads, size], dtype=np.int64))
+        merge = const("merge", np.array([1, -1, width], dtype=np.int64))
+
+    def attend(qkv: str) -> str:
+        if attention:
+            parts = op("Split", qkv, axis=-1, num_outputs=3, outputs=3)
+            q, k, v = (f"{parts}.{i}" for i in range(3))
+            # The attention scale is folded into the query weights.
+            return op(
+                "Attention", q, k, v, "mask", q_num_heads=heads, kv_num_heads=heads, scale=1.0
+            )
+        qkv = op("Transpose", op("Reshape", qkv, split), perm=[1, 2, 0, 3])
+        q, k, v = (op("Gather", qkv, p, axis=0) for p in pick)
+        scores = op("Add", op("MatMul", q, op("Transpose", k, perm=[0, 2, 1])), "mask")
+        context = op("MatMul", op("Softmax", scores, axis=-1), v)
+        return op("Reshape", op("Transpose", context, perm=[1, 0, 2]), merge)
+
+    # The token type is always 0: its row is folded into the position table.
     x = op(
         "Add",
         op("Gather", const("word", w["word"]), "ids"),
-        op("Gather", const("position", w["position"]), "positions"),
+        op("Gather", const("position", w["position"] + w["type"]), "positions"),
     )
-    x = norm(op("Add", x, const("type", w["type"])), "embeddings", w["norm"])
-    split = const("split", np.array([0, 3, heads, width // heads], dtype=np.int64))
-    merge = const("merge", np.array([0, width], dtype=np.int64))
-    pick = [const(f"pick{i}", np.array(i, dtype=np.int64)) for i in range(3)]
+    x = norm(x, "embeddings", w["norm"])
     half, root2 = const("half", np.float32(0.5)), const("root2", np.float32(np.sqrt(2.0)))
     one = const("one", np.float32(1.0))
     for i, layer in enumerate(w["layers"]):
         name = f"layer{i}"
-        qkv = op("Transpose", op("Reshape", dense(x, name, layer, "qkv"), split), perm=[1, 2, 0, 3])
-        q, k, v = (op("Gather", qkv, p, axis=0) for p in pick)
-        scores = op("Add", op("MatMul", q, op("Transpose", k, perm=[0, 2, 1])), "mask")
-        context = op("MatMul", op("Softmax", scores, axis=-1), v)
-        context = op("Reshape", op("Transpose", context, perm=[1, 0, 2]), merge)
+        context = attend(dense(x, name, layer, "qkv"))
         x = norm(op("Add", x, dense(context, name, layer, "out")), f"{name}.n1", layer["norm1"])
         h = dense(x, name, layer, "up")
         # BERT's GELU (the erf form).
         h = op("Mul", op("Mul", h, half), op("Add", one, op("Erf", op("Div", h, root2))))
         x = norm(op("Add", x, dense(h, name, layer, "down")), f"{name}.n2", layer["norm2"])
+    ids = TensorProto.INT64
     graph = helper.make_graph(
         nodes,
         "minilm",
         [
-            helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"]),
-            helper.make_tensor_value_info("positions", TensorProto.INT64, ["n"]),
+            helper.make_tensor_value_info("ids", ids, [1, "n"]),
+            helper.make_tensor_value_info("positions", ids, [1, "n"]),
             helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["n", "n"]),
         ],
-        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["n", width])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, "n", width])],
         inits,
     )
-    # IR 9 / opset 17: what ONNX Runtime 1.17 and later read.
+    # Opset 23 (ONNX Runtime 1.23 and later) has Attention; IR 9 / opset 17 is what
+    # ONNX Runtime 1.17 and later read.
+    if attention:
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)], ir_version=10)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
