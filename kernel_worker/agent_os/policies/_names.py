@@ -6,6 +6,9 @@ words (``writefile`` -> write, file). A verb with a file object is a file
 operation (``delete_file``, ``removeFolder``); a bare verb (``delete``) is
 one only when the arguments carry a path; a file object without a verb
 (``file_manager``) reads its operation argument (``{"action": "delete"}``).
+A verb that destroys or stops what it names (``delete_project``,
+``drop-database``, ``cancel_subscription``) on something that is not a file
+is a deletion (or a modification) all the same.
 Shell, code, SQL, HTTP, web-search and messaging words name their kinds; a
 tool that posts text for people (``create_issue``, ``add_comment``) or hands
 it to a model for text back (``summarize_text``, ``translate``) sends a
@@ -32,6 +35,11 @@ def _set(text: str) -> frozenset[str]:
 
 
 _DELETE = _set("delete remove rm rmdir unlink erase destroy purge wipe trash del shred")
+# Verbs that destroy or stop what they name, whatever it is (delete_project, drop-database,
+# r2_bucket_delete, cancel_subscription): without a file word these are not file
+# operations, but they cannot be undone either.
+_DESTROY = _set("delete erase destroy purge wipe shred drop truncate terminate")
+_STOP = _set("cancel pause suspend revoke shutdown deactivate decommission")
 _WRITE = _set("write save create make append put store touch mkdir makedirs overwrite dump new add")
 _MODIFY = _set("edit modify patch update replace change chmod chown insert apply")
 _MOVE = _set("move mv rename")
@@ -89,8 +97,9 @@ _TEXT_VERBS = _set(
     "rewrite proofread classify sentiment"
 )
 _VOCAB = (
-    _DELETE | _WRITE | _MODIFY | _MOVE | _COPY | _READ | _FILE | _SHELL | _EXEC | _CODE
-    | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | _POSTED | _TEXT_VERBS | {"query", "script"}
+    _DELETE | _DESTROY | _STOP | _WRITE | _MODIFY | _MOVE | _COPY | _READ | _FILE | _SHELL
+    | _EXEC | _CODE | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | _POSTED | _TEXT_VERBS
+    | {"query", "script"}
 )  # fmt: skip
 OP_KEYS = ("action", "operation", "op", "command", "mode")
 EDIT_KEYS = _set("old_str new_str old_string new_string oldtext newtext edits patch diff")
@@ -172,6 +181,13 @@ class Name:
             self.op = not verbs
         elif not words - _DELETE - _WRITE - _MODIFY - _MOVE - _COPY - _READ - _FILLER:
             self.if_path = tuple(verb_kinds(words))
+        elif not kinds and not words & _READ:
+            # A resource destroyed or stopped through an API (no command or SQL to read):
+            # what the annotation destructiveHint would say, said by the name.
+            if words & _DESTROY:
+                kinds.append("file_delete")
+            elif words & _STOP:
+                kinds.append("file_modify")
         if words & _HTTP:
             kinds.append("http_request")
             if "download" in words:

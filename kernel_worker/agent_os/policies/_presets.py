@@ -52,8 +52,8 @@ __all__ = ["PRESETS", "preset_mapping"]
 
 STRICT_ACTIONS: tuple[tuple[str, str], ...] = (
     ("file_write", "writing files is blocked by the strict policy"),
-    ("file_modify", "modifying files is blocked by the strict policy"),
-    ("file_delete", "deleting files is blocked by the strict policy"),
+    ("file_modify", "modifying files or resources is blocked by the strict policy"),
+    ("file_delete", "deleting files or resources is blocked by the strict policy"),
     ("shell_exec", "shell execution is blocked by the strict policy"),
     ("code_exec", "code execution is blocked by the strict policy"),
 )

@@ -209,15 +209,42 @@ def test_argument_shapes(args: dict[str, Any], want: tuple[str, ...]) -> None:
 def test_annotations_classify_only_what_nothing_else_does() -> None:
     destructive = {"annotations": {"destructiveHint": True}}
     read_only = {"annotations": {"readOnlyHint": True}}
-    assert classify("purge_cache", {}, destructive).kinds == ("file_write",)
-    assert classify("purge_cache", {}, destructive).source == "declared"
+    assert classify("warm_cache", {}, destructive).kinds == ("file_write",)
+    assert classify("warm_cache", {}, destructive).source == "declared"
     # MCP: a tool that is not read-only is destructive unless it says otherwise.
-    assert kinds("purge_cache", {}, {"annotations": {"readOnlyHint": False}}) == ("file_write",)
-    assert kinds("purge_cache", {}, {"readOnlyHint": False, "destructiveHint": False}) == ()
+    assert kinds("warm_cache", {}, {"annotations": {"readOnlyHint": False}}) == ("file_write",)
+    assert kinds("warm_cache", {}, {"readOnlyHint": False, "destructiveHint": False}) == ()
     assert kinds("get_forecast", {}, read_only) == ("file_read",)
     # Hints come from the agent's side: they never relax what the name or arguments say.
     assert kinds("delete_file", {"path": "a"}, read_only) == ("file_delete",)
     assert kinds("do_it", {"command": "rm -rf /"}, read_only) == ("shell_exec",)
+
+
+def test_a_name_that_destroys_or_stops_a_resource_is_a_deletion_or_a_change() -> None:
+    for tool in (
+        "delete_project",
+        "drop-database",
+        "r2_bucket_delete",
+        "delete-many",
+        "d1_database_delete",
+        "DeleteIndex",
+        "terminate_instances",
+        "purge_queue",
+    ):
+        assert kinds(tool, {"name": "prod"}) == ("file_delete",), tool
+    for tool in ("cancel_subscription", "pause_project", "revoke_token"):
+        assert kinds(tool, {"id": "x"}) == ("file_modify",), tool
+    # Reads that name what was deleted, and names without such a verb, stay as they were.
+    for tool in (
+        "list_deleted_items",
+        "get_cancelled_orders",
+        "describe_drop_policy",
+        "get_weather",
+        "create_issue",
+    ):
+        assert "file_delete" not in kinds(tool, {"id": "x"}), tool
+    # A path still makes a bare verb a file operation.
+    assert kinds("delete", {"path": "/srv/a.txt"}) == ("file_delete",)
 
 
 def test_nothing_classifies() -> None:
