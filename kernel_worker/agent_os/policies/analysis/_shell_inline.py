@@ -69,7 +69,9 @@ _PS_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "shell:persistence",
         re.compile(
-            r"new-scheduledtask|register-scheduledtask|currentversion\\+run|new-service\b", re.I
+            r"new-scheduledtask|register-scheduledtask|currentversion\\+run|new-service\b"
+            r"|start menu[\\/]+programs[\\/]+startup\b",
+            re.I,
         ),
     ),
 )
@@ -80,28 +82,119 @@ def windows_delete(name: str, args: Sequence[str]) -> bool:
     return name in _PS_DELETE and any(_PS_RECURSE.match(a) for a in args)
 
 
+#: PowerShell's command-line parameters: (name, shortest prefix it accepts, takes a value).
+#: Any prefix of a name at least as long as its shortest prefix is that parameter
+#: (``-e``, ``-en``, ``-enc``, ``-EncodedCommand``), as ``powershell.exe`` / ``pwsh`` read them.
+_PS_PARAMS: tuple[tuple[str, str, bool], ...] = (
+    ("encodedcommand", "e", True),
+    ("executionpolicy", "ex", True),
+    ("encodedarguments", "encodeda", True),
+    ("command", "c", True),
+    ("configurationname", "config", True),
+    ("configurationfile", "configurationf", True),
+    ("custompipename", "cus", True),
+    ("file", "f", True),
+    ("windowstyle", "w", True),
+    ("workingdirectory", "wo", True),
+    ("version", "v", True),
+    ("inputformat", "in", True),
+    ("interactive", "i", False),
+    ("outputformat", "o", True),
+    ("psconsolefile", "ps", True),
+    ("settingsfile", "settings", True),
+    ("noprofile", "nop", False),
+    ("noninteractive", "noni", False),
+    ("nologo", "nol", False),
+    ("noexit", "noe", False),
+    ("noprofileloadtime", "noprofilel", False),
+    ("sta", "s", False),
+    ("mta", "m", False),
+    ("login", "l", False),
+)
+_PS_ALIASES = {"ec": "encodedcommand", "ep": "executionpolicy", "ea": "encodedarguments",
+               "if": "inputformat", "of": "outputformat", "wd": "workingdirectory"}  # fmt: skip
+
+
+def _ps_param(arg: str) -> tuple[str, bool] | None:
+    """(parameter name, takes a value) for ``-Enc`` / ``--enc`` / ``/enc``, or ``None``."""
+    key = arg.lstrip("-/").lower().partition(":")[0]
+    if not key or key == arg.lower():
+        return None
+    name = _PS_ALIASES.get(key)
+    if name is not None:
+        return name, True
+    for name, shortest, value in _PS_PARAMS:
+        if name.startswith(key) and key.startswith(shortest):
+            return name, value
+    return None
+
+
+def _ps_decode(text: str) -> str:
+    """An ``-EncodedCommand`` value: base64 of UTF-16LE (padding optional); as is if not."""
+    compact = "".join(text.split())
+    try:
+        raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return text
+    return raw.decode("utf-16-le", "replace")
+
+
 def powershell_script(args: Sequence[str]) -> str | None:
     """The script a ``powershell`` / ``pwsh`` command line runs (``-Command``, ``-Enc``)."""
-    for index, arg in enumerate(args):
-        lower = arg.lower()
-        rest = " ".join(args[index + 1 :])
-        if lower in ("-c", "-command", "/c", "-com", "-comm"):
-            return rest
-        if lower in ("-e", "-ec", "-enc", "-encodedcommand", "-en", "-encoded") and index + 1 < len(
-            args
-        ):
-            try:
-                return base64.b64decode(args[index + 1]).decode("utf-16-le", "replace")
-            except (binascii.Error, ValueError):
-                return args[index + 1]
-        if not lower.startswith(("-", "/")):
-            return " ".join(args[index:])
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        param = _ps_param(arg) if arg[:1] in "-/" else None
+        if param is None:
+            if arg.startswith("-"):
+                index += 1  # an unknown switch
+                continue
+            return " ".join(args[index:])  # Windows PowerShell reads a bare word as -Command
+        name, value = param
+        glued = arg.partition(":")[2]  # -Command:"..." / -ec:BASE64
+        if name == "command":
+            return " ".join([glued, *args[index + 1 :]] if glued else args[index + 1 :])
+        if name == "encodedcommand":
+            encoded = glued or (args[index + 1] if index + 1 < len(args) else "")
+            return _ps_decode(encoded)
+        if name == "file":
+            return None  # a script file: nothing inline
+        index += 2 if value and not glued else 1
     return None
+
+
+#: Enumerations that recurse (``Get-ChildItem -Recurse``) and deletes they may feed.
+_PS_ENUMERATE = frozenset({"get-childitem", "gci", "ls", "dir", "get-item", "gi"})
+_PS_DELETES = frozenset({*_PS_DELETE, "remove-item", "[system.io.directory]::delete", ".delete()"})
+_PS_TOKEN = re.compile(r"[^\s{}();|,]+")
+
+
+def _pipeline_deletes(script: str) -> bool:
+    """``Get-ChildItem -Recurse X | Remove-Item``: a recursive listing fed to a delete."""
+    for statement in re.split(r"[;\n]", script):
+        recursive = False
+        for segment in re.split(r"(?<!\|)\|(?!\|)", statement):
+            tokens = [t.strip("'\"&").lower() for t in _PS_TOKEN.findall(segment)]
+            if not tokens:
+                continue
+            if recursive and (
+                any(t in _PS_DELETES for t in tokens) or ".delete(" in segment.lower()
+            ):
+                return True
+            if tokens[0] in _PS_ENUMERATE and any(
+                ("-recurse".startswith(t) and len(t) > 1) or t.startswith("-depth") for t in tokens
+            ):
+                recursive = True
+    return False
 
 
 def judge_powershell(script: str) -> list[str]:
     """Checks a PowerShell script breaks (a token-level reading of its cmdlets)."""
-    return [check for check, regex in _PS_RULES if regex.search(script[:65_536])]
+    text = script[:65_536]
+    found = [check for check, regex in _PS_RULES if regex.search(text)]
+    if "shell:rm-rf" not in found and "|" in text and _pipeline_deletes(text):
+        found.append("shell:rm-rf")
+    return found
 
 
 def interpreter_code(name: str, args: Sequence[str]) -> tuple[str, str] | None:

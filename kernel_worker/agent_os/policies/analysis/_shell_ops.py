@@ -30,8 +30,9 @@ grammar - subcommands, options, operands - not a regex over the line:
 * ``shell:persistence`` - ``crontab`` installing a table, ``systemctl enable``,
   ``launchctl load`` / ``bootstrap``, ``schtasks /create``, ``reg add`` of a
   ``Run`` key, ``at``, ``useradd`` / ``usermod`` to uid 0 or an admin group,
-  ``chpasswd``, setuid ``chmod``; writes (redirects, ``tee``, ``cp``) to
-  start-up and credential files;
+  ``chpasswd``, setuid ``chmod``, ``sc create``; writes (redirects, ``tee``,
+  ``cp``, ``copy``) to start-up and credential files, Windows Startup folders
+  included;
 * ``shell:reverse-shell`` - ``/dev/tcp`` / ``/dev/udp`` endpoints, ``nc`` /
   ``ncat`` / ``netcat`` with ``-e`` / ``-c`` / ``--exec`` / ``--sh-exec``,
   ``socat`` with ``exec:`` / ``system:``, ``telnet`` / ``openssl s_client``
@@ -99,7 +100,8 @@ _PERSIST = re.compile(
     r"|profile\.d|rc\.local|ld\.so\.preload|systemd/|init\.d/|passwd|shadow|group|environment|hosts$)"
     r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
     r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/|powershell_profile\.ps1$"
-    r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$|/security/pam_[^/]*\.so$|^/etc/pam\.d/",
+    r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$|/security/pam_[^/]*\.so$|^/etc/pam\.d/"
+    r"|/start menu/programs/startup(?:/|$)",
     re.IGNORECASE,
 )
 # Backslashes may be gone after shell quote removal (HKCU\\...\\Run -> HKCU...Run).
@@ -316,7 +318,7 @@ def _netcat(args: Sequence[str]) -> bool:
 
 _PERSISTERS = frozenset(
     {"crontab", "systemctl", "launchctl", "schtasks", "reg", "at", "batch", "useradd", "adduser",
-     "usermod", "chpasswd", "passwd", "visudo", "chattr", "chmod"}
+     "usermod", "chpasswd", "passwd", "visudo", "chattr", "chmod", "sc", "sc.exe"}
 )  # fmt: skip
 
 
@@ -332,7 +334,10 @@ def _persists(name: str, args: Sequence[str]) -> bool:
     if name == "launchctl":
         return any(w in ("load", "bootstrap", "submit", "enable") for w in words)
     if name == "schtasks":
-        return any(a.lower() == "/create" for a in args)
+        return any(a.lower() in ("/create", "/change") for a in args)
+    if name in ("sc", "sc.exe"):  # a service installed, or its program replaced
+        verb = words[0].lower() if words else ""
+        return verb == "create" or (verb == "config" and "binpath=" in " ".join(args).lower())
     if name == "reg":
         joined = " ".join(args).lower()
         return bool(words) and words[0].lower() == "add" and any(k in joined for k in _RUN_KEYS)
