@@ -50,9 +50,12 @@ def test_the_spelled_out_attention_computes_what_the_attention_operator_does(
     positions = np.array([i for text in ids for i in range(len(text))], dtype=np.int64)[None]
     text_of = np.repeat([0, 1], [len(text) for text in ids])
     mask = np.where(text_of[:, None] == text_of[None, :], 0.0, -1e9).astype(np.float32)
+    pool = (text_of == np.array([[0], [1]])) / np.array([[len(text)] for text in ids])
+    feed = {"ids": flat, "positions": positions, "mask": mask, "pool": pool.astype(np.float32)}
     outs = []
     for attention in (True, False):
         model = _graph(encoder._w, 12, attention=attention).SerializeToString()
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        outs.append(session.run(None, {"ids": flat, "positions": positions, "mask": mask})[0])
-    assert np.abs(outs[0] - outs[1]).max() < 1e-4
+        outs.append(session.run(None, feed)[0])
+    assert outs[0].shape == (1, 2, 384)
+    assert np.abs(outs[0] - outs[1]).max() < 1e-5
