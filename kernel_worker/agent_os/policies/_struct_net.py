@@ -3,7 +3,9 @@
 A mixin of ``_struct.Structural`` (which holds the compiled rules): URL
 fields and the URLs a shell command names are checked here, host by host,
 in every reading a URL parser may give (``_net.hosts_of``), address ranges
-first ("cloud metadata" says more than "not allowed").
+first ("cloud metadata" says more than "not allowed"). A URL in a URL's
+query or fragment (an open redirect's target) meets the address ranges and
+blocked domains too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent_os.policies.analysis._net import addresses_of, domain_matches, hosts_of
+from agent_os.policies.analysis._net import addresses_of, domain_matches, embedded_urls, hosts_of
 
 from ._types import Signal
 
@@ -60,8 +62,17 @@ class NetworkChecks:
                 continue
             for host in hosts:
                 self._check_host(host, offer, order)
+            for inner in embedded_urls(url):
+                # An open redirect's target is fetched too: the address ranges and blocked
+                # domains apply to it (not allowed_domains: a link in a query is not a fetch).
+                try:
+                    inner_hosts = hosts_of(inner)
+                except ValueError:
+                    continue
+                for host in inner_hosts:
+                    self._check_host(host, offer, order, redirected=True)
 
-    def _check_host(self, host: str, offer: Offer, order: int) -> None:
+    def _check_host(self, host: str, offer: Offer, order: int, redirected: bool = False) -> None:
         # Address ranges first: "cloud metadata" says more than "not allowed".
         if self._net_rules:
             addresses = addresses_of(host)
@@ -75,7 +86,11 @@ class NetworkChecks:
                     offer(order, rule.signal, rule.rule_id, rule.reason, host)
         if self._blocked_domains and domain_matches(host, self._blocked_domains):
             offer(order, Signal.SIGKILL, "net:domain-blocked", "domain is blocked", host)
-        if self._allowed is not None and domain_matches(host, self._allowed) is None:
+        if (
+            not redirected
+            and self._allowed is not None
+            and domain_matches(host, self._allowed) is None
+        ):
             offer(
                 order,
                 Signal.SIGKILL,

@@ -188,3 +188,26 @@ def test_urls_in_commands_meet_the_domain_rules() -> None:
     assert ok.decision is Decision.ALLOW
     bad = policy.evaluate(act("tool_call", command="curl -s https://evil.io/x | jq ."))
     assert bad.rule == "net:domain-not-allowed"
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("https://httpbin.org/redirect-to?url=http://169.254.169.254/latest/meta-data/",
+         "net:metadata"),
+        ("https://r.example/go?to=http%253A%252F%252F169.254.169.254%252Flatest", "net:metadata"),
+        ("https://app.example.com/cb#next=http://10.0.0.5/admin", "net:internal"),
+        ("http://192.0.0.192/latest/meta-data/", "net:metadata"),
+        ("https://www.google.com/search?q=https://example.com/docs", None),
+        ("https://api.github.com/repos/org/app?page=2", None),
+    ],
+)  # fmt: skip
+def test_an_open_redirects_target_meets_the_address_ranges(url: str, rule: str | None) -> None:
+    verdict = load_policy("strict").evaluate(act("tool_call", url=url))
+    assert verdict.rule == rule
+
+
+def test_a_link_in_a_query_is_not_held_to_allowed_domains() -> None:
+    policy = load_policy({"name": "n", "extends": "strict", "allowed_domains": ["google.com"]})
+    link = "https://www.google.com/search?q=https://example.com/docs"
+    assert policy.evaluate(act("tool_call", url=link)).decision is Decision.ALLOW

@@ -29,6 +29,7 @@ __all__ = [
     "NAMED_NETWORKS",
     "addresses_of",
     "domain_matches",
+    "embedded_urls",
     "host_of",
     "hosts_of",
     "normalise_domain",
@@ -46,6 +47,7 @@ NAMED_NETWORKS: dict[str, tuple[str, ...]] = {
         "100.100.100.200/32",
         "fd00:ec2::254/128",
         "fd00:ec2::23/128",
+        "192.0.0.192/32",  # Oracle Cloud's legacy metadata address
     ),
     "link-local": ("169.254.0.0/16", "fe80::/10"),
     "loopback": ("127.0.0.0/8", "::1/128"),
@@ -198,6 +200,26 @@ def hosts_of(value: str) -> tuple[str, ...]:
     except ValueError:
         return (first,)
     return (first,) if other == first else (first, other)
+
+
+_EMBEDDED = re.compile(r"(?i)(?:https?|ftp|wss?|gopher|dict|file)://[^\s&#'\"<>]+")
+
+
+def embedded_urls(value: str) -> list[str]:
+    """URLs inside ``value``'s query or fragment, percent-decoded (an open redirect's
+    target: ``https://redirector.example/to?url=http://169.254.169.254/``); at most 4."""
+    start = value.find("://")
+    rest = value[start + 3 :] if start >= 0 else value
+    if "?" not in rest and "#" not in rest:
+        return []
+    tail = rest[min(i for i in (rest.find("?"), rest.find("#")) if i >= 0) :]
+    for _ in range(3):  # %253A: encoded twice
+        if "%" not in tail:
+            break
+        tail = unquote(tail)
+    if "://" not in tail:
+        return []
+    return [found.group(0) for _, found in zip(range(4), _EMBEDDED.finditer(tail), strict=False)]
 
 
 def _host(value: str) -> str:
