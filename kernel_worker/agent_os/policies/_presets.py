@@ -75,7 +75,8 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     (
         "path:cloud-credentials",
-        ("~/.aws/**", "~/.config/gcloud/**", "~/.azure/**", "~/.kube/config",
+        ("~/.aws/**", "~/.config/gcloud/**", "~/appdata/roaming/gcloud/**", "~/.azure/**",
+         "~/.kube/config",
          "~/.docker/config.json", "/var/run/secrets/**", "/run/secrets/**",
          "~/.config/gh/hosts.yml", "~/.config/hub", "~/.config/doctl/**", "~/.oci/**",
          "~/.databrickscfg", "~/.boto", "~/.s3cfg", "~/.vault-token",
