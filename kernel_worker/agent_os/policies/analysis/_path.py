@@ -32,7 +32,10 @@ from ._re import OPTIONS
 __all__ = ["GlobSet", "canonical_paths", "glob_regex"]
 
 _DRIVE = re.compile(r"[a-z]:(?=/|$)", re.IGNORECASE)
-_HOME_VAR = re.compile(r"^(?:\$home|\$\{home\})(?=/|$)")
+_HOME_VAR = re.compile(
+    r"^(?:\$home|\$\{home\}|\$env:(?:userprofile|home)|%userprofile%|(?:%homedrive%)?%homepath%)"
+    r"(?=/|$)"
+)
 _USER_HOME = re.compile(r"^/(?:home|users)/[^/]+(?=/|$)|^/root(?=/|$)")
 _PROC_ROOT = re.compile(r"^/proc/(?:self|thread-self|\d+)/root(?=/|$)")
 _PROC_CWD = re.compile(r"^/proc/(?:self|thread-self|\d+)/cwd(?:/|$)")
@@ -165,8 +168,12 @@ def _canonical(text: str) -> tuple[str, ...]:
             out.append("~" + path[home.end() :])
     elif not path.startswith("~"):
         # The working directory is unknown: a relative path (climbing or not)
-        # may be read from / or from ~.
-        out.extend(_relative_views(path))
+        # may be read from / or from ~ (and from / it may name a home: ../../home/u/.kube).
+        views = _relative_views(path)
+        out.extend(views)
+        home = _USER_HOME.match(views[1])
+        if home:
+            out.append("~" + views[1][home.end() :])
     return tuple(dict.fromkeys(out))
 
 
