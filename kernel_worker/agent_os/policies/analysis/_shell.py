@@ -21,6 +21,11 @@ resolved command: :mod:`._shell_command`; operator tools: :mod:`._shell_ops`):
   its program from a pipe, ``bash <(curl ...)``, ``sh -c "$(curl ...)"``;
 * ``shell:fork-bomb`` a function that calls itself in a pipe or background;
 * ``shell:power`` shutdown / reboot / halt / ``kill -9 -1``;
+* host rules (:mod:`._shell_host`): ``shell:service-stop`` a service stopped,
+  disabled, masked or its daemon killed; ``shell:credential-store`` keychain,
+  secret-service or SAM secrets read; ``shell:credential-search`` ``find`` /
+  ``grep -r`` / ``locate`` hunting private keys; ``shell:sync-delete``
+  ``rsync --delete`` from an empty source or onto a system directory;
 * ``shell:dynamic-command`` the executable itself is only known at run time
   (``$cmd``, ``/bin/r?``, ``eval "$x"``) - a human should look (SIGSTOP in
   ``strict``); ``shell:too-complex`` the script is past the analysis budget.
@@ -36,6 +41,7 @@ the regex rules still read the whole text.
 from __future__ import annotations
 
 from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
+from ._shell_host import HOST_CHECKS
 from ._shell_lex import Budget, Lexer, Word
 from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
 from ._shell_words import (
@@ -67,6 +73,7 @@ SHELL_CHECKS: dict[str, str] = {
     "shell:dynamic-command": "command only known at run time (review)",
     "shell:too-complex": "shell script too large or too nested to analyse within budget (review)",
     **OPERATOR_CHECKS,
+    **HOST_CHECKS,
 }
 
 _MAX_CHARS = 2_048
@@ -113,6 +120,7 @@ class _Script(CommandJudge):
         self.echo: str | None = None  # output of a lone static echo / printf
         self.cases = 0  # open case statements: "pattern)" is not a command
         self.downloaded: set[str] = set()  # files a downloader wrote: running one is curl | sh
+        self.created: set[str] = set()  # directories mkdir made (an rsync --delete source)
 
     def run(self, text: str) -> list[str]:
         if self.depth > _MAX_DEPTH:

@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from ._code import analyse_code
+from ._shell_host import hunts_keys, judge_host, sync_deletes
 from ._shell_inline import (
     container_command,
     database_statement,
@@ -78,6 +79,7 @@ class CommandJudge:
     report: ShellReport
     executed: list[str]  # executables run so far in this script
     downloaded: set[str]  # files a downloader wrote: running one is curl | sh
+    created: set[str]  # directories mkdir made: an rsync --delete from one empties its target
 
     def substitute(self, script: str) -> tuple[str | None, tuple[str, ...]]:
         """Analyse ``script`` as a nested script: (its static output or None, executables)."""
@@ -162,6 +164,7 @@ class CommandJudge:
 
     def find(self, words: list[Word], cmd: Cmd) -> None:
         index = 1
+        executes: list[str] = []
         while index < len(words):
             text = words[index].text
             if text == "-delete":
@@ -175,8 +178,11 @@ class CommandJudge:
                 if end > index + 1 and deletes and root and root.text != "." and _system(root):
                     self.flag("shell:rm-rf", excerpt(words))  # find / -exec rm: a tree deleted
                 self.command(words[index + 1 : end], Cmd(redirects=[]))
+                executes.append(words[index + 1].text.rsplit("/", 1)[-1] if end > index + 1 else "")
                 index = end
             index += 1
+        if hunts_keys([w.text for w in words[1:]], executes):
+            self.flag("shell:credential-search", excerpt(words))
         self.note_args(words[1:])
 
     def remote(self, words: list[Word]) -> None:
@@ -241,7 +247,7 @@ class CommandJudge:
     def judge_more(self, name: str, words: list[Word], cmd: Cmd) -> None:
         """Operator tools, Windows shells, interpreters' inline code, persistence writes."""
         texts = [w.text for w in words[1:]]
-        check = judge_operator(name, texts)
+        check = judge_operator(name, texts) or judge_host(name, texts)
         if check is not None:
             self.flag(check, excerpt(words))
         statement = database_statement(name, texts)
@@ -261,7 +267,7 @@ class CommandJudge:
             script = powershell_script(texts)
             for found in judge_powershell(script or ""):
                 self.flag(found, excerpt(words))
-        elif name in ("tee", "cp", "mv", "install", "ln", "dd") and texts:
+        elif name in ("tee", "cp", "mv", "install", "ln", "dd", "copy", "xcopy", "move") and texts:
             target = texts[-1].removeprefix("of=")
             if persistence_target(target) and not target.startswith("-"):
                 self.flag("shell:persistence", excerpt(words))
@@ -270,6 +276,12 @@ class CommandJudge:
             if inline is not None:
                 for found, _ in analyse_code(inline[1], inline[0]):
                     self.flag(found, excerpt(words))
+        if name == "mkdir":
+            self.created.update(t.rstrip("/") for t in texts if not t.startswith("-"))
+        elif name == "rsync":
+            fresh = any("mktemp" in w.subs for w in words[1:])
+            if sync_deletes(texts, self.created, fresh):
+                self.flag("shell:sync-delete", excerpt(words))
         if name in _DOWNLOADERS:
             for option in ("-O", "-o", "--output", "--output-document"):
                 if option in texts[:-1]:

@@ -74,6 +74,12 @@ _PS_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    (
+        "shell:service-stop",
+        re.compile(
+            r"\b(?:stop-service|set-service\b.{0,200}?-startuptype\W+disabled)\b", re.I | re.S
+        ),
+    ),
 )
 
 
