@@ -25,7 +25,9 @@ were written after the analysers and never tuned on; their line is the honest
 generalisation figure. ``outsider-*`` (``outsider-run1.yaml``) was written by an
 independent tester from the README, the docs and the public API alone, and
 frozen before its first run; ``outsider2-*`` by the same tester after that run,
-aimed at the gaps it showed. Each is written in one channel, so it has no pair
+aimed at the gaps it showed. ``outsider3-*`` (``outsider-run3.yaml``) comes from a
+third tester in the same way, and ``outsider3b-*`` / ``outsider3c-*`` are its
+follow-ups, written after its first run. Each is written in one channel, so it has no pair
 in the channel agreement. Their first-run figures, before any fix, are in each
 file's header.
 """
@@ -53,6 +55,9 @@ _APART = (
     ("holdout-", "held-out categories (written after the analysers, never tuned on)"),
     ("outsider-", "outsider corpus (an independent tester, README and API only)"),
     ("outsider2-", "outsider round 2 (the same tester, aimed at its first run's gaps)"),
+    ("outsider3-", "outsider round 3 (a third tester, README, docs and API only)"),
+    ("outsider3b-", "outsider round 3 follow-ups (the same tester, after its first run)"),
+    ("outsider3c-", "outsider round 3: destructive API tools with structured arguments"),
 )
 
 
