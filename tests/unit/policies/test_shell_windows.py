@@ -83,6 +83,12 @@ ATTACKS = [
     (
         'reg add "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce" /v u /d u.exe',
         "shell:persistence",
+    ),  # cmd /c runs its command line like sh -c.
+    ('cmd /c "sc create u binPath= C:\\Users\\Public\\u.exe"', "shell:persistence"),
+    ("cmd.exe /c rmdir /s /q C:\\Users\\bob", "shell:rm-rf"),
+    (
+        'cmd /c "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v u /d u.exe"',
+        "shell:persistence",
     ),
 ]
 
@@ -95,6 +101,8 @@ LOOK_ALIKES = [
     "schtasks /query /fo LIST",
     "reg query HKLM\\SYSTEM\\CurrentControlSet\\Services",
     "cp notes.txt ~/Documents/Startup-ideas.txt",
+    'cmd /c "dir C:\\Users\\bob"',
+    "cmd /c echo hello",
 ]
 
 

@@ -4,11 +4,12 @@
 simple commands and pipelines, and unwraps what hides the real executable:
 ``sh -c '...'`` / ``bash -lc``, ``$(...)`` and backticks, ``eval``,
 ``env VAR=x``, ``sudo``, ``nohup``, ``nice``, ``timeout``, ``xargs``,
-``find -exec``, ``command``, ``exec``, ``busybox``, ``/bin/rm``, ``\\rm``,
-aliases, functions, here-documents fed to a shell. Every executable found is
-reported (for ``blocked_commands``), with the paths and URLs its arguments
-name (for ``blocked_paths`` and network rules), and these checks run (on a
-resolved command: :mod:`._shell_command`; operator tools: :mod:`._shell_ops`):
+``find -exec``, ``command``, ``exec``, ``busybox``, ``cmd /c``, ``/bin/rm``,
+``\\rm``, aliases, functions, here-documents fed to a shell. Every
+executable found is reported (for ``blocked_commands``), with the paths and
+URLs its arguments name (for ``blocked_paths`` and network rules), and these
+checks run (on a resolved command: :mod:`._shell_command`; operator tools:
+:mod:`._shell_ops`):
 
 * ``shell:rm-rf`` recursive ``rm`` (or ``find -delete``); ``shell:rm-root``
   ``rm`` of ``/``, ``~``, ``*``, ``.`` or a system directory;
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
 from ._shell_host import HOST_CHECKS
+from ._shell_inline import cmd_script
 from ._shell_lex import Budget, Lexer, Word
 from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
 from ._shell_words import (
@@ -300,6 +302,11 @@ class _Script(CommandJudge):
             if script is not None:
                 self.run_script(script, words)
                 return None
+        if name == "cmd":
+            script = cmd_script([w.text for w in args])
+            if script is not None:
+                self.run_script(script, words)
+            return None
         if name == "find":
             self.find(words, cmd)
             return None

@@ -247,7 +247,7 @@ class CommandJudge:
     def judge_more(self, name: str, words: list[Word], cmd: Cmd) -> None:
         """Operator tools, Windows shells, interpreters' inline code, persistence writes."""
         texts = [w.text for w in words[1:]]
-        check = judge_operator(name, texts) or judge_host(name, texts)
+        check = judge_operator(name, texts) or judge_host(name, texts, words[0].text)
         if check is not None:
             self.flag(check, excerpt(words))
         statement = database_statement(name, texts)

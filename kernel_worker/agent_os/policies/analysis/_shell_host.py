@@ -271,8 +271,11 @@ _HOST_TOOLS = frozenset(
 )  # fmt: skip
 
 
-def judge_host(name: str, args: Sequence[str]) -> str | None:
-    """The check id ``name args...`` breaks, or ``None``. ``name`` is the basename, lower case."""
+def judge_host(name: str, args: Sequence[str], path: str = "") -> str | None:
+    """The check id ``name args...`` breaks, or ``None``. ``name`` is the basename, lower case;
+    ``path`` the executable as written (``/etc/init.d/nginx``)."""
+    if path.startswith(("/etc/init.d/", "/etc/rc.d/")) and args[:1] in (["stop"], ["force-stop"]):
+        return "shell:service-stop"
     if name not in _HOST_TOOLS:
         return None  # every rule below names its tool
     if _stops_service(name, args):

@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shlex
 from collections.abc import Sequence
 
 from ._shell_ops import _positionals
 
 __all__ = [
+    "cmd_script",
     "container_command",
     "database_statement",
     "interpreter_code",
@@ -81,6 +83,24 @@ _PS_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+
+def cmd_script(args: Sequence[str]) -> str | None:
+    """The command ``cmd /c ...`` (``/k``, ``/r``) runs, as a POSIX shell reads it.
+
+    One quoted word is cmd's own command line (its backslashes are path
+    separators, kept through the shell's quote removal); several words are
+    quoted one by one.
+    """
+    for index, arg in enumerate(args):
+        if arg.lower() in ("/c", "/k", "/r"):
+            rest = args[index + 1 :]
+            if len(rest) == 1:
+                return rest[0].replace("\\", "\\\\")
+            return shlex.join(rest) if rest else None
+        if not arg.startswith("/"):
+            return None
+    return None
 
 
 def windows_delete(name: str, args: Sequence[str]) -> bool:
