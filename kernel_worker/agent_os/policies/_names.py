@@ -209,16 +209,23 @@ _PROGRAMS: dict[str, str] = {}
 
 
 def program_of(tool: str) -> str:
-    """The CLI a tool is named after (``git``, ``kubectl_tool`` -> kubectl), or ``""``.
+    """The CLI a tool is named after with the rest of its name's words as the
+    subcommand (``git``, ``kubectl_tool`` -> kubectl, ``kubectl_delete`` -> kubectl
+    delete, ``list_helm_releases`` -> helm list releases), or ``""``.
 
     Its command fields hold that program's arguments (``{"command": "push
-    --force"}`` is ``git push --force``). Cached; bounded.
+    --force"}`` is ``git push --force``); without one, its arguments are
+    (``_read``). Cached; bounded.
     """
     found = _PROGRAMS.get(tool)
     if found is None:
         words = name_words(tool)
         cli = words & _CLI
         found = next(iter(cli)) if len(cli) == 1 and not words & _SHELL else ""
+        if found:
+            ordered = [w for t in tool_key(tool).split("_") if t for w in _segment(t)]
+            rest = [w for w in ordered if w != found and w not in _FILLER and w != "mcp"]
+            found = " ".join(dict.fromkeys([found, *rest]))
         if len(_PROGRAMS) >= 4096:
             _PROGRAMS.clear()  # tool names come from agents: bound the memory they can take
         _PROGRAMS[tool] = found

@@ -112,6 +112,8 @@ def read(
             return out
     sink = _Sink(located=False, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
+    if program:
+        _as_command_line(args, sink)
     return sink.out
 
 
@@ -121,8 +123,30 @@ def located(
     """``(path, meaning, text)`` for every string of ``args``."""
     sink = _Sink(located=True, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
+    if program:
+        _as_command_line(args, sink)
     assert sink.texts is not None
     return sink.texts
+
+
+def _as_command_line(args: object, sink: _Sink) -> None:
+    """A CLI-named tool's structured arguments, when no field is named its command, as the
+    command line they stand for: ``kubectl_delete {"resourceType": "namespace",
+    "name": "prod"}`` is ``kubectl delete namespace prod``, ``git_push {"force": true}``
+    is ``git push --force``. Strings and numbers are arguments, ``true`` is a flag."""
+    if not isinstance(args, Mapping) or any(
+        type(key) is str and (key in COMMAND_KEYS or key in ARGV_KEYS) for key in args
+    ):
+        return
+    words: list[object] = []
+    for key, value in list(args.items())[:WORK]:
+        if value is True:
+            words.append("--" + str(key).replace("_", "-"))
+        elif type(value) is str or type(value) is int or type(value) is float:
+            words.append(value)
+        elif isinstance(value, list | tuple):
+            words.extend(v for v in value[:WORK] if type(v) is str)
+    sink.add(C, f"{sink.program} {join_argv(words)}".rstrip(), "")
 
 
 def _flat(
@@ -364,9 +388,10 @@ def _runs_program(value: object, sink: _Sink) -> bool:
 
 
 def _run_by(program: str, text: str) -> str:
-    """``text`` as arguments of ``program`` unless it already starts with it."""
+    """``text`` as arguments of ``program`` (its subcommand too) unless it starts with
+    the program."""
     first = text.split(None, 1)[0].rsplit("/", 1)[-1].lower() if text.strip() else ""
-    return text if first == program else f"{program} {text}"
+    return text if first == program.split(" ", 1)[0] else f"{program} {text}"
 
 
 def _strings(node: object, out: list[str], depth: int) -> None:

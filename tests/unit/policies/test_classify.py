@@ -584,6 +584,7 @@ def test_reading_is_bounded_but_loses_nothing() -> None:
             ["docker run --privileged alpine"],
         ),
         ("git", {"command": "/usr/bin/git push"}, ["/usr/bin/git push"]),
+        ("kubectl_delete", {"command": "pod web-1"}, ["kubectl delete pod web-1"]),
         # Not named after one program: read as written.
         ("terminal", {"commands": ["push"]}, ["push"]),
         ("git_docker_bridge", {"command": "push"}, ["push"]),
@@ -595,6 +596,23 @@ def test_a_cli_named_tool_reads_its_commands_as_that_programs(
     found = classify(tool, args)
     assert command_text(args, found, tool) == want
     assert [t for _, m, t in field_texts(args, found, tool) if m == "command"] == want
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "line"),
+    [
+        ("kubectl_delete", {"resourceType": "namespace", "name": "production"},
+         "kubectl delete namespace production"),
+        ("git_push", {"remote": "origin", "branch": "main", "force": True, "dry_run": False},
+         "git push origin main --force"),
+        ("list_helm_releases", {"namespace": "web"}, "helm list releases web"),
+    ],
+)  # fmt: skip
+def test_a_cli_named_tools_structured_arguments_are_its_command_line(
+    tool: str, args: dict[str, Any], line: str
+) -> None:
+    # The rest of the name is the subcommand; strings are arguments and true is a flag.
+    assert line in command_text(args, classify(tool, args), tool)
 
 
 def test_a_custom_action_type_is_read_like_a_tool_name() -> None:
