@@ -272,15 +272,18 @@ class Structural(NetworkChecks):
         paths = groups.get("path")
         writes = self._writes and kind in _WRITE_ACTIONS
         if paths and (self._path_set is not None or writes):
-            # One canonicalisation per path serves both rules.
-            spellings = [canonical_paths(path) for path in paths]
-            if self._path_set is not None:
-                for path, spelt in zip(paths, spellings, strict=True):
-                    self._offer_path(path, offer, base, spelt)
-            if writes:
-                for path, spelt in zip(paths, spellings, strict=True):
-                    if any(persistence_target(p) for p in spelt):
-                        self._offer_check("path:persistence-write", path, offer, base)
+            # One canonicalisation per path serves both rules; a path no glob matches
+            # (the common case) is not offered at all.
+            path_set = self._path_set
+            for path in paths:
+                spelt = canonical_paths(path)
+                if path_set is not None:
+                    for candidate in spelt:
+                        if path_set.match(candidate):
+                            self._offer_path(path, offer, base, spelt)
+                            break
+                if writes and any(persistence_target(p) for p in spelt):
+                    self._offer_check("path:persistence-write", path, offer, base)
         if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[2]:
             return
         if self._secrets:
