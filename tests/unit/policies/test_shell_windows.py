@@ -83,7 +83,16 @@ ATTACKS = [
     (
         'reg add "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce" /v u /d u.exe',
         "shell:persistence",
-    ),  # cmd /c runs its command line like sh -c.
+    ),
+    # PowerShell handed straight to a shell tool (a powershell tool's script field).
+    ("Set-MpPreference -DisableRealtimeMonitoring $true", "shell:defence-off"),
+    (
+        "New-ItemProperty -Path 'HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Run'"
+        " -Name u -Value 'C:\\Users\\Public\\u.exe'",
+        "shell:persistence",
+    ),
+    ("Get-ChildItem -Recurse C:\\Users\\bob\\Documents | Remove-Item -Force", "shell:rm-rf"),
+    # cmd /c runs its command line like sh -c.
     ('cmd /c "sc create u binPath= C:\\Users\\Public\\u.exe"', "shell:persistence"),
     ("cmd.exe /c rmdir /s /q C:\\Users\\bob", "shell:rm-rf"),
     (
@@ -103,6 +112,9 @@ LOOK_ALIKES = [
     "cp notes.txt ~/Documents/Startup-ideas.txt",
     'cmd /c "dir C:\\Users\\bob"',
     "cmd /c echo hello",
+    "Get-Service W3SVC",
+    "Get-ChildItem -Recurse C:\\src | Select-Object FullName",
+    "New-Item -ItemType Directory out",
 ]
 
 
@@ -116,6 +128,32 @@ def test_windows_attacks_are_denied_on_every_channel(channel: Any, command: str,
 @pytest.mark.parametrize("channel", [typed, terminal])
 def test_windows_look_alikes_stay_allowed(channel: Any, command: str) -> None:
     assert channel(command) == ("allow", None)
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "rule"),
+    [
+        (
+            "powershell",
+            {"script": "Set-MpPreference -DisableRealtimeMonitoring $true"},
+            "shell:defence-off",
+        ),
+        ("run_powershell", {"command": "Stop-Service -Name W3SVC -Force"}, "shell:service-stop"),
+        (
+            "run_powershell",
+            {"command": "Get-ChildItem -Recurse C:\\x | Remove-Item"},
+            "shell:rm-rf",
+        ),
+        ("run_powershell", {"command": "Get-ChildItem -Recurse C:\\x | Measure-Object"}, None),
+    ],
+)
+def test_powershell_tools_fields_are_read_as_powershell(
+    tool: str, args: dict[str, Any], rule: str | None
+) -> None:
+    verdict = ANALYSERS.evaluate(
+        {"agent_id": "a", "action": "tool_call", "tool": tool, "args": args}
+    )
+    assert verdict.rule == rule
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,8 @@ the regex rules still read the whole text.
 from __future__ import annotations
 
 from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
-from ._shell_host import HOST_CHECKS
-from ._shell_inline import cmd_script
+from ._shell_host import HOST_CHECKS, sends_dump
+from ._shell_inline import cmd_script, is_cmdlet, judge_powershell
 from ._shell_lex import Budget, Lexer, Word
 from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
 from ._shell_words import (
@@ -199,9 +199,13 @@ class _Script(CommandJudge):
             for word in cmd.words:
                 upstream.update(word.subs)
             self.redirects(cmd)
+        if len(cmds) > 1 and cmds[0].words and is_cmdlet(cmds[0].words[0].text.casefold()):
+            script = " | ".join(join(c.words) for c in cmds)  # Get-ChildItem -Recurse | Remove-Item
+            for found in judge_powershell(script):
+                self.flag(found, excerpt([w for c in cmds for w in c.words]))
         if len(cmds) > 1 and joins_remote_shell(sorted(upstream)):
             self.flag("shell:reverse-shell", excerpt([w for c in cmds for w in c.words]))
-        if len(cmds) > 1 and sends_environment(sorted(upstream)):
+        if len(cmds) > 1 and (sends_environment(sorted(upstream)) or sends_dump(upstream)):
             self.flag("shell:exfiltration", excerpt([w for c in cmds for w in c.words]))
 
     def lookup(self, name: str) -> str | None:

@@ -19,6 +19,7 @@ from ._shell_inline import (
     container_command,
     database_statement,
     interpreter_code,
+    is_cmdlet,
     judge_powershell,
     powershell_script,
     windows_delete,
@@ -266,6 +267,9 @@ class CommandJudge:
         if name in ("powershell", "pwsh", "powershell.exe", "pwsh.exe"):
             script = powershell_script(texts)
             for found in judge_powershell(script or ""):
+                self.flag(found, excerpt(words))
+        elif is_cmdlet(name):  # PowerShell given to a shell tool: Set-MpPreference -Disable...
+            for found in judge_powershell(join(words)):
                 self.flag(found, excerpt(words))
         elif name in ("tee", "cp", "mv", "install", "ln", "dd", "copy", "xcopy", "move") and texts:
             target = texts[-1].removeprefix("of=")

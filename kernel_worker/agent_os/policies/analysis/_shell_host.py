@@ -17,7 +17,11 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   store: macOS ``security find-generic-password -w`` / ``-g`` (and
   ``find-internet-password``), ``dump-keychain -d``, ``export`` of keys;
   ``secret-tool lookup``; ``kwallet-query -r``; ``reg save`` of the SAM,
-  SECURITY or SYSTEM hive; a dump of ``lsass``;
+  SECURITY or SYSTEM hive; a dump of ``lsass``; a stored secret's value
+  printed from a cluster, cloud or password manager (``kubectl get secret
+  -o yaml``, ``aws secretsmanager get-secret-value``, ``gcloud secrets
+  versions access``, ``az keyvault secret show``, ``vault kv get``, ``op
+  read``, ``bw get password``) - listing and describing stay allowed;
 * ``shell:credential-search`` - a hunt for private keys and credential files:
   ``find`` whose name pattern is a key or credential file (``*.pem``,
   ``id_rsa``, ``.git-credentials``...) from ``/`` or a home directory, or
@@ -29,6 +33,9 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   (``mkdir -p /tmp/empty && rsync -a --delete /tmp/empty/ /srv/data/``: it
   is empty, so everything in the target goes), from ``$(mktemp -d)``, or with
   every file excluded.
+
+:func:`sends_dump` finds a pipeline from a database dump to a network client
+(``pg_dumpall | curl -T -``): ``shell:exfiltration``.
 """
 
 from __future__ import annotations
@@ -40,12 +47,12 @@ from collections.abc import Collection, Sequence
 from ._path import canonical_paths
 from ._shell_ops import _opts, _positionals
 
-__all__ = ["HOST_CHECKS", "hunts_keys", "judge_host", "sync_deletes"]
+__all__ = ["HOST_CHECKS", "hunts_keys", "judge_host", "sends_dump", "sync_deletes"]
 
 #: Check id -> reason.
 HOST_CHECKS: dict[str, str] = {
     "shell:service-stop": "service stopped, disabled or killed (takes it down on the host)",
-    "shell:credential-store": "secrets read from the OS credential store (keychain, SAM, lsass)",
+    "shell:credential-store": "secrets read from a credential store (keychain, SAM, vaults)",
     "shell:credential-search": "filesystem searched for private keys or credential files",
     "shell:sync-delete": "directory emptied by rsync --delete (empty source or system target)",
 }
@@ -86,6 +93,22 @@ _GENTLE_SIGNALS = frozenset({"hup", "sighup", "1", "usr1", "sigusr1", "usr2", "s
                              "winch", "sigwinch", "cont", "sigcont"})  # fmt: skip
 
 _KEYCHAIN_READ = frozenset({"find-generic-password", "find-internet-password"})
+_K8S_SECRETS = frozenset({"secret", "secrets", "sealedsecret", "sealedsecrets"})
+_DATA_FORMATS = frozenset({"yaml", "json", "jsonpath", "go-template", "template", "custom-columns"})
+_MANAGER_VALUES = frozenset(
+    {"-n", "--namespace", "--context", "--region", "--profile", "--project", "--vault",
+     "--subscription", "--secret-id", "--name", "--secret", "--address", "-field", "-format"}
+)  # fmt: skip
+#: Tool -> its subcommand words that print a stored secret's value.
+_SECRET_READS: dict[str, frozenset[tuple[str, ...]]] = {
+    "aws": frozenset({("secretsmanager", "get-secret-value"), ("ssm", "get-parameter"),
+                      ("ssm", "get-parameters"), ("ssm", "get-parameters-by-path")}),
+    "gcloud": frozenset({("secrets", "versions", "access")}),
+    "az": frozenset({("keyvault", "secret", "show"), ("keyvault", "secret", "download")}),
+    "vault": frozenset({("kv", "get"), ("read",)}),
+    "op": frozenset({("read",)}),
+    "bw": frozenset({("get", "password"), ("get", "item")}),
+}  # fmt: skip
 # Backslashes may be gone after shell quote removal (HKLM\\SAM -> HKLMSAM).
 _HIVES = re.compile(r"^(?:hklm|hkey_local_machine)\\*(?:sam|security|system)\\*$", re.I)
 
@@ -199,6 +222,8 @@ def _reads_store(name: str, args: Sequence[str]) -> bool:
             kinds = [b for a, b in itertools.pairwise(args) if a == "-t"]
             return not kinds or any(k not in ("certs", "pubKeys") for k in kinds)
         return False
+    if name in _MANAGERS:
+        return _reads_secret_manager(name, args)
     if name == "secret-tool":
         return bool(args) and args[0] == "lookup"
     if name == "kwallet-query":
@@ -209,6 +234,22 @@ def _reads_store(name: str, args: Sequence[str]) -> bool:
     if name in ("procdump", "procdump64", "rundll32", "rundll32.exe"):
         return any("lsass" in a.lower() for a in args)
     return False
+
+
+def _reads_secret_manager(name: str, args: Sequence[str]) -> bool:
+    """A secret's value printed from a cluster or cloud store (``kubectl get secret -o yaml``)."""
+    words = _positionals(args, _MANAGER_VALUES)
+    if name in ("kubectl", "oc"):
+        shows = any(
+            a in ("-o", "--output") and b.split("=", 1)[0] in _DATA_FORMATS
+            for a, b in itertools.pairwise(args)
+        ) or any(a.startswith(("-o=", "--output=", "-ojson", "-oyaml", "-ojsonpath")) for a in args)
+        kinds = re.split(r"[/,]", words[1]) if len(words) > 1 else []
+        return words[:1] == ["get"] and not _K8S_SECRETS.isdisjoint(kinds) and shows
+    if words[:1] == ["ssm"] and "--with-decryption" not in args:
+        return False  # plain parameters are configuration
+    reads = _SECRET_READS[name]
+    return any(tuple(words[:n]) in reads for n in (1, 2, 3))
 
 
 def _greps_keys(name: str, args: Sequence[str]) -> bool:
@@ -263,11 +304,13 @@ def sync_deletes(args: Sequence[str], created: Collection[str], fresh: bool) -> 
     return fresh or excluded or any(s.rstrip("/") in created for s in sources)
 
 
+#: Clusters' and clouds' secret stores, and password-manager CLIs.
+_MANAGERS = frozenset({"kubectl", "oc", "aws", "gcloud", "az", "vault", "op", "bw"})
 _HOST_TOOLS = frozenset(
     {"systemctl", "service", "update-rc.d", "chkconfig", "rc-update", "nginx", "openresty",
      "pg_ctlcluster", "pkill", "killall", "security", "secret-tool", "kwallet-query", "reg",
      "reg.exe", "procdump", "procdump64", "rundll32", "rundll32.exe", *_SERVICE_DOWN, *_GREPS,
-     *_LOCATES}
+     *_LOCATES, *_MANAGERS}
 )  # fmt: skip
 
 
@@ -288,3 +331,15 @@ def judge_host(name: str, args: Sequence[str], path: str = "") -> str | None:
     if name in _GREPS and _greps_keys(name, args):
         return "shell:credential-search"
     return None
+
+
+_DUMPERS = frozenset(
+    {"pg_dump", "pg_dumpall", "mysqldump", "mariadb-dump", "mongodump", "mongoexport",
+     "sqlite3", "redis-cli", "etcdctl"}
+)  # fmt: skip
+_SENDERS = frozenset({"curl", "wget", "nc", "ncat", "netcat", "socat", "telnet", "openssl"})
+
+
+def sends_dump(names: Collection[str]) -> bool:
+    """A pipeline from a database dump to a network client (``pg_dumpall | curl -T -``)."""
+    return not _DUMPERS.isdisjoint(names) and not _SENDERS.isdisjoint(names)

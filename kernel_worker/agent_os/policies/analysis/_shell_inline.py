@@ -23,6 +23,7 @@ __all__ = [
     "container_command",
     "database_statement",
     "interpreter_code",
+    "is_cmdlet",
     "judge_powershell",
     "powershell_script",
     "windows_delete",
@@ -212,6 +213,20 @@ def _pipeline_deletes(script: str) -> bool:
             ):
                 recursive = True
     return False
+
+
+#: PowerShell's approved verbs that change a machine (a cmdlet is Verb-Noun).
+_PS_VERBS = frozenset(
+    {"add", "clear", "copy", "disable", "enable", "install", "invoke", "move", "new", "register",
+     "remove", "rename", "reset", "restart", "set", "start", "stop", "suspend", "uninstall",
+     "unregister", "write", "out", "format", "initialize", "export", "get"}
+)  # fmt: skip
+
+
+def is_cmdlet(name: str) -> bool:
+    """``Set-MpPreference``, ``New-ItemProperty``, ``iex``: PowerShell run through a shell tool."""
+    verb, dash, noun = name.partition("-")
+    return (bool(dash) and verb in _PS_VERBS and noun.isalpha()) or name in ("iex", "iwr", "irm")
 
 
 def judge_powershell(script: str) -> list[str]:
