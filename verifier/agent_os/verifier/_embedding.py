@@ -199,7 +199,9 @@ class MiniLM:
         ONNX Runtime lets go of the GIL while it runs, and its own threads do not
         divide a pass over a few dozen tokens: answers that arrive together are
         embedded in two passes side by side (~2 ms for three short answers instead
-        of ~3 ms in one), the halves balanced by token count.
+        of ~3 ms in one), the halves balanced by token count. This thread, already
+        running, takes the larger half; if the other thread has not started its half
+        when this one is done (both cores busy), this thread runs it too.
         """
         import numpy as np
 
@@ -209,10 +211,13 @@ class MiniLM:
         if self.backend == "numpy" or len(encoded) < 2 or sum(map(len, encoded)) < _SPLIT_AT:
             return self._pass(encoded)
         first, second = _halves(encoded)
-        other = _second_thread().submit(self._pass, [encoded[i] for i in second])
+        if sum(len(encoded[i]) for i in first) < sum(len(encoded[i]) for i in second):
+            first, second = second, first
+        theirs = [encoded[i] for i in second]
+        other = _second_thread().submit(self._pass, theirs)
         mine = self._pass([encoded[i] for i in first])
         out = np.empty((len(encoded), mine.shape[1]), dtype=mine.dtype)
-        out[first], out[second] = mine, other.result()
+        out[first], out[second] = mine, self._pass(theirs) if other.cancel() else other.result()
         return out
 
     def _pass(self, encoded: list[list[int]]) -> Array:
