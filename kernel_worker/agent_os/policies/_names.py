@@ -206,6 +206,11 @@ class Name:
 
 
 _PROGRAMS: dict[str, str] = {}
+# A shell word that names an interpreter (git_bash runs bash, not git); "command" and
+# "cli" only say the tool runs its program (run_gcloud_command).
+_INTERPRETERS = _SHELL - _set("command commands cmd cli")
+# Words of a CLI-named tool's name that are no subcommand of its program.
+_NOT_SUBCOMMAND = _FILLER | _EXEC | _set("command commands cmd cli mcp generic server")
 
 
 def program_of(tool: str) -> str:
@@ -221,10 +226,10 @@ def program_of(tool: str) -> str:
     if found is None:
         words = name_words(tool)
         cli = words & _CLI
-        found = next(iter(cli)) if len(cli) == 1 and not words & _SHELL else ""
+        found = next(iter(cli)) if len(cli) == 1 and not words & _INTERPRETERS else ""
         if found:
             ordered = [w for t in tool_key(tool).split("_") if t for w in _segment(t)]
-            rest = [w for w in ordered if w != found and w not in _FILLER and w != "mcp"]
+            rest = [w for w in ordered if w != found and w not in _NOT_SUBCOMMAND]
             found = " ".join(dict.fromkeys([found, *rest]))
         if len(_PROGRAMS) >= 4096:
             _PROGRAMS.clear()  # tool names come from agents: bound the memory they can take

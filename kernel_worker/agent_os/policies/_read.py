@@ -130,22 +130,42 @@ def located(
 
 
 def _as_command_line(args: object, sink: _Sink) -> None:
-    """A CLI-named tool's structured arguments, when no field is named its command, as the
-    command line they stand for: ``kubectl_delete {"resourceType": "namespace",
-    "name": "prod"}`` is ``kubectl delete namespace prod``, ``git_push {"force": true}``
-    is ``git push --force``. Strings and numbers are arguments, ``true`` is a flag."""
-    if not isinstance(args, Mapping) or any(
-        type(key) is str and (key in COMMAND_KEYS or key in ARGV_KEYS) for key in args
-    ):
+    """A CLI-named tool's structured arguments as the command line they stand for, when
+    no field holds a whole one: ``kubectl_delete {"resourceType": "namespace", "name":
+    "prod"}`` is ``kubectl delete namespace prod``, ``git_push {"force": true}`` is ``git
+    push --force``, ``kubectl {"command": "delete", "resourceType": "pods", "flags":
+    {"all": true}}`` is ``kubectl delete pods --all``. Strings and numbers are arguments,
+    ``true`` is a flag, a mapping of flags gives ``--name`` / ``--name=value``."""
+    if not isinstance(args, Mapping):
         return
-    words: list[object] = []
+    head = ""
+    for key in args:
+        if type(key) is not str:
+            return
+        if key in ARGV_KEYS:
+            return  # read as argv already
+        if key in COMMAND_KEYS:
+            value = args[key]
+            if type(value) is not str or len(value.split(None, 1)) > 1 or head:
+                return  # a whole command line (or two commands): read as written
+            head = value
+    words: list[object] = [head] if head else []
     for key, value in list(args.items())[:WORK]:
+        if key in COMMAND_KEYS:
+            continue
         if value is True:
-            words.append("--" + str(key).replace("_", "-"))
+            words.append("--" + key.replace("_", "-"))
         elif type(value) is str or type(value) is int or type(value) is float:
             words.append(value)
         elif isinstance(value, list | tuple):
             words.extend(v for v in value[:WORK] if type(v) is str)
+        elif isinstance(value, Mapping):
+            for flag, setting in list(value.items())[:WORK]:
+                name = "--" + str(flag).replace("_", "-")
+                if setting is True:
+                    words.append(name)
+                elif type(setting) is str or type(setting) is int or type(setting) is float:
+                    words.append(f"{name}={setting}")
     sink.add(C, f"{sink.program} {join_argv(words)}".rstrip(), "")
 
 

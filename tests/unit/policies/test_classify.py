@@ -606,6 +606,13 @@ def test_a_cli_named_tool_reads_its_commands_as_that_programs(
         ("git_push", {"remote": "origin", "branch": "main", "force": True, "dry_run": False},
          "git push origin main --force"),
         ("list_helm_releases", {"namespace": "web"}, "helm list releases web"),
+        ("kubectl_generic", {"command": "delete", "resourceType": "pods",
+                             "flags": {"all": True, "grace-period": "0"}},
+         "kubectl delete pods --all --grace-period=0"),
+        ("run_gcloud_command", {"args": ["projects", "delete", "p-1", "--quiet"]},
+         "gcloud projects delete p-1 --quiet"),
+        ("terraform", {"subcommand": "destroy", "args": ["-auto-approve"]},
+         "terraform destroy -auto-approve"),
     ],
 )  # fmt: skip
 def test_a_cli_named_tools_structured_arguments_are_its_command_line(
