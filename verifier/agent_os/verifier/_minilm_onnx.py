@@ -126,13 +126,12 @@ def _graph(w: dict[str, Any], heads: int, attention: bool) -> Any:
         context = op("MatMul", op("Softmax", scores, axis=-1), v)
         return op("Reshape", op("Transpose", context, perm=[1, 0, 2]), merge)
 
-    # The token type is always 0: its row is folded into the position table.
     x = op(
         "Add",
         op("Gather", const("word", w["word"]), "ids"),
-        op("Gather", const("position", w["position"] + w["type"]), "positions"),
+        op("Gather", const("position", w["position"]), "positions"),
     )
-    x = norm(x, "embeddings", w["norm"])
+    x = norm(op("Add", x, const("type", w["type"])), "embeddings", w["norm"])
     half, root2 = const("half", np.float32(0.5)), const("root2", np.float32(np.sqrt(2.0)))
     one = const("one", np.float32(1.0))
     for i, layer in enumerate(w["layers"]):
