@@ -109,12 +109,31 @@ def read(
     if type(args) is dict and not program:
         out: dict[str, list[str]] = {}
         if _flat(args, fields, kinds, out):
+            paths = out.get(P)
+            if paths is not None and len(paths) > 1:
+                _joined_path(args, paths)
             return out
     sink = _Sink(located=False, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
     if program:
         _as_command_line(args, sink)
+    paths = sink.out.get(P)
+    if paths is not None and len(paths) > 1 and isinstance(args, Mapping):
+        _joined_path(args, paths)
     return sink.out
+
+
+_DIR_KEYS = ("directory", "dir", "folder", "dir_path", "directory_path", "base_dir", "base_path")
+_NAME_KEYS = ("filename", "file_name", "name", "file", "basename")
+
+
+def _joined_path(args: Mapping[Any, Any], paths: list[str]) -> None:
+    """A file named in two fields (CrewAI's ``{"directory": ".git/hooks", "filename":
+    "pre-commit"}``) is also the one path they make together."""
+    folder = next((args[k] for k in _DIR_KEYS if type(args.get(k)) is str), None)
+    name = next((args[k] for k in _NAME_KEYS if type(args.get(k)) is str), None)
+    if folder and name and name in paths and folder in paths:
+        paths.append(folder.rstrip("/\\") + "/" + name.lstrip("/\\"))
 
 
 def located(

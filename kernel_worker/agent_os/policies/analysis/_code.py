@@ -56,11 +56,17 @@ CODE_CHECKS: dict[str, str] = {
     "code:reverse-shell": "socket duplicated onto a process's standard streams (reverse shell)",
     "code:bulk-delete": "recursive or bulk deletion from code",
     "code:credential-write": "code writing a credential or start-up file",
-    "code:exfiltration": "code sending the process environment over the network",
+    "code:exfiltration": "code sending the environment, cookies or web storage over the network",
     "code:archive-overwrite": "code unpacking an archive over the root or a system directory",
 }
 
 _MAX_CHARS = 65_536
+
+# A page's cookies or web storage read (not written: document.cookie = ..., setItem).
+_STORAGE_READ = (
+    r"\b(?:document\s*\.\s*cookie\s*(?:[^=\s]|==|$)"
+    r"|(?:local|session)Storage\s*(?:\.\s*(?:getItem|key)\b|\[|[),+]|$))"
+)
 
 _RULES: tuple[tuple[str, str], ...] = (
     (
@@ -90,7 +96,13 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)[\s\S]{0,300}?"
         r"\b(?:requests|httpx|aiohttp|urllib|fetch|axios|urlopen)\b"
         r"|\b(?:requests|httpx|aiohttp|fetch|axios)\b[\s\S]{0,300}?"
-        r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)",
+        r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)"
+        # A page's cookies or web storage sent out (a browser tool's evaluate script).
+        r"|(?:\b(?:fetch|sendBeacon|XMLHttpRequest|axios|\$\s*\.\s*(?:get|post|ajax))\b"
+        r"|\bnew\s+Image\b|\.\s*src\s*=)[\s\S]{0,300}?"
+        rf"{_STORAGE_READ}"
+        rf"|{_STORAGE_READ}[\s\S]{{0,300}}?"
+        r"(?:\b(?:fetch|sendBeacon|XMLHttpRequest|axios)\b|\.\s*src\s*=|\blocation\s*(?:\.\s*href\s*)?=)",
     ),
     (
         "code:native",
