@@ -26,7 +26,10 @@ __all__ = ["CLASSIFIED_ORDER", "MAX_PLANS", "NO_HIT", "RANK", "Hit", "Plan", "bu
 # Orders of classified kinds' blocked actions: after every other rule.
 CLASSIFIED_ORDER = 1 << 30
 _ALL_STRINGS_KINDS = ("shell_exec", "sql", "code_exec")
-_WRITE_KINDS = ("file_write", "file_modify", "file_append", "file_create", "file_copy", "file_move")
+_WRITE_KINDS = (
+    "file_write", "file_modify", "file_append", "file_create", "file_copy", "file_move",
+    "file_delete",
+)  # fmt: skip
 _TYPED_HINTS: dict[str, Mapping[str, object]] = {}
 #: Plans a policy keeps (argument names come from agents: bound the memory).
 MAX_PLANS = 4096

@@ -41,7 +41,7 @@ from agent_os.policies.analysis._code import analyse_code, urls_in
 from agent_os.policies.analysis._path import GlobSet, canonical_paths
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
-from agent_os.policies.analysis._shell_ops import persistence_target
+from agent_os.policies.analysis._shell_ops import data_target, persistence_target
 from agent_os.policies.analysis._sql import analyse_gated, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
@@ -77,6 +77,8 @@ _SECRET_IDS = frozenset(CHECK_GROUPS["secrets"])
 _WRITE_IDS = frozenset(CHECK_GROUPS["writes"])
 _WRITE_ACTIONS = frozenset({"file_write", "file_modify", "file_append", "file_create", "file_copy",
                             "file_move"})  # fmt: skip
+# A move takes its source away too.
+_DELETE_ACTIONS = frozenset({"file_delete", "file_move"})
 _UNANCHORED = re2._Anchor.UNANCHORED
 # The shell analyser's budget for one script (``_shell``: 2 KB of text, 32
 # commands, 4 KB lexed), spent by all command texts of one action together.
@@ -185,7 +187,11 @@ class Structural(NetworkChecks):
 
     def needed(self, kind: str, groups: Mapping[str, list[str]]) -> bool:
         """Cheap pre-check: could :meth:`evaluate` find anything in this action?"""
-        if self._secrets or (self._writes and kind in _WRITE_ACTIONS and "path" in groups):
+        if self._secrets or (
+            self._writes
+            and (kind in _WRITE_ACTIONS or kind in _DELETE_ACTIONS)
+            and "path" in groups
+        ):
             return True
         if self._sql:
             if kind in _SQL_ACTIONS:
@@ -271,7 +277,8 @@ class Structural(NetworkChecks):
             return
         paths = groups.get("path")
         writes = self._writes and kind in _WRITE_ACTIONS
-        if paths and (self._path_set is not None or writes):
+        deletes = self._writes and kind in _DELETE_ACTIONS
+        if paths and (self._path_set is not None or writes or deletes):
             # One canonicalisation per path serves both rules; a path no glob matches
             # (the common case) is not offered at all.
             path_set = self._path_set
@@ -284,6 +291,8 @@ class Structural(NetworkChecks):
                             break
                 if writes and any(persistence_target(p) for p in spelt):
                     self._offer_check("path:persistence-write", path, offer, base)
+                if deletes and any(data_target(p) for p in spelt):
+                    self._offer_check("path:data-delete", path, offer, base)
         if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[2]:
             return
         if self._secrets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import re2
 
+from agent_os.policies import load_policy
 from agent_os.policies.analysis._path import canonical_paths, glob_regex
 
 
@@ -64,3 +65,35 @@ def test_globs(glob: str, hits: list[str], misses: list[str]) -> None:
 def test_empty_glob_is_refused() -> None:
     with pytest.raises(ValueError):
         glob_regex("  ")
+
+
+@pytest.mark.parametrize(
+    ("path", "lost"),
+    [
+        ("/var/lib/mysql", True),
+        ("/var/lib/postgresql/16/main/base", True),
+        ("/home/dev/project/.git", True),
+        ("C:\\repo\\.git\\objects", True),
+        ("/srv/backups/db-2024-06-01.sql.gz", True),
+        ("/etc", True),
+        ("/", True),
+        ("/home/dev/project/.git/index.lock", False),
+        ("/home/dev/project/build/tmp.o", False),
+        ("/var/lib/mysql-files-old.txt", False),
+        ("/etc/app/old.conf", False),
+    ],
+)
+def test_what_a_deletion_must_not_take(path: str, lost: bool) -> None:
+    from agent_os.policies.analysis._shell_ops import data_target
+
+    assert data_target(path) is lost
+    mapping = load_policy("strict").to_dict()
+    mapping.pop("blocked_actions")  # deletions allowed: the check decides
+    mapping["name"] = "deletes-allowed"
+    policy = load_policy(mapping)
+    for action in (
+        {"agent_id": "a", "action": "file_delete", "args": {"path": path}},
+        {"agent_id": "a", "action": "tool_call", "tool": "delete_file", "args": {"path": path}},
+    ):
+        verdict = policy.evaluate(action)
+        assert (verdict.rule == "path:data-delete") is lost, verdict

@@ -50,6 +50,7 @@ from collections.abc import Sequence
 __all__ = [
     "OPERATOR_CHECKS",
     "WRITE_CHECKS",
+    "data_target",
     "joins_remote_shell",
     "judge_operator",
     "persistence_target",
@@ -76,6 +77,8 @@ OPERATOR_CHECKS: dict[str, str] = {
 #: Check id -> reason, for file writes (any channel: a file tool, a typed write).
 WRITE_CHECKS: dict[str, str] = {
     "path:persistence-write": "write to a start-up, scheduler or credential file (persistence)",
+    "path:data-delete": "deletion of a system directory, a database's data, a repository's "
+    "history or a backup",
 }
 
 _DELETE_VERB = re.compile(
@@ -116,6 +119,24 @@ _SYSTEM_DIRS = frozenset(
      "/var/lib", "/opt", "/root", "/home", "/srv", "~"}
 )  # fmt: skip
 _SHELL_NAMES = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "cmd", "powershell"})
+
+
+# What a deletion must not take: a database's or container runtime's data directory, a
+# repository's history (.git itself, its objects and refs; not .git/index.lock), backups.
+_DATA = re.compile(
+    r"^/var/lib/(?:mysql|mariadb|postgresql|pgsql|mongodb|redis|docker|containerd|etcd"
+    r"|elasticsearch|opensearch|cassandra|clickhouse|influxdb|rabbitmq|kafka|zookeeper)(?:/|$)"
+    r"|(?:^|/)\.git(?:/(?:objects|refs)(?:/|$)|$)|(?:^|/)(?:backups?|snapshots)(?:/|$)",
+    re.IGNORECASE,
+)
+
+
+def data_target(path: str) -> bool:
+    """True for what deleting loses for good: ``/``, a system directory itself, a
+    database's data directory, a repository's history, a backup (``path:data-delete``)."""
+    path = path.replace("\\", "/")
+    trimmed = path.rstrip("/") or "/"
+    return trimmed == "/" or trimmed in _SYSTEM_DIRS or _DATA.search(path) is not None
 
 
 def persistence_target(path: str) -> bool:
