@@ -11,22 +11,11 @@ with few and with many slashes.
 from __future__ import annotations
 
 import random
-from typing import Any
-
-import re2
 
 from agent_os.policies import load_policy
 from agent_os.policies.analysis import _path
-from agent_os.policies.analysis._path import GlobSet, canonical_paths, glob_regex
-from agent_os.policies.analysis._re import OPTIONS
-
-
-def _reference(globs: list[str]) -> Any:
-    rule_set = re2.Set.SearchSet(OPTIONS)
-    for glob in globs:
-        rule_set.Add(glob_regex(glob))
-    rule_set.Compile()
-    return rule_set
+from agent_os.policies.analysis._path import GlobSet, canonical_paths
+from tests.unit.policies.test_path_plain import _reference
 
 
 def test_remembered_spellings_are_the_computed_ones() -> None:
