@@ -135,7 +135,7 @@ def _reference(globs: list[str]) -> Any:
 def test_glob_set_matches_as_one_whole_path_set() -> None:
     rng = random.Random(11)
     for _ in range(150):
-        globs = []
+        globs: list[str] = []
         while len(globs) < rng.randint(1, 12):
             glob = "".join(rng.choices(_GLOB_PIECES, k=rng.randint(1, 6)))
             if glob.strip():
