@@ -59,3 +59,24 @@ def test_the_spelled_out_attention_computes_what_the_attention_operator_does(
         outs.append(session.run(None, feed)[0])
     assert outs[0].shape == (1, 2, 384)
     assert np.abs(outs[0] - outs[1]).max() < 1e-5
+
+
+def test_a_half_the_second_thread_has_not_started_is_run_by_the_first(encoder: MiniLM) -> None:
+    import threading
+
+    from agent_os.verifier._embedding import _second_thread
+
+    texts = ["Yes.", "The bridge was closed for two weeks.", "Bananas are yellow.", "1925"]
+    side_by_side = encoder._encode(texts)
+    busy = threading.Event()
+    _second_thread().submit(busy.wait)  # the second thread is taken: its half waits behind this
+    release = threading.Timer(30, busy.set)  # so that a regression fails instead of hanging
+    release.start()
+    try:
+        one_after_the_other = encoder._encode(texts)
+        assert not busy.is_set()  # done without the second thread
+    finally:
+        busy.set()
+        release.cancel()
+    # The same two passes, each text in its place.
+    assert np.abs(one_after_the_other - side_by_side).max() < 1e-6
