@@ -69,10 +69,11 @@ def onnx_layers(w: dict[str, Any], heads: int) -> Layers | None:
 def _graph(w: dict[str, Any], heads: int, attention: bool) -> Any:
     """The graph; with ``attention``, each layer's attention is one opset-23 ``Attention``.
 
-    Past the embeddings, tensors are ``[1, n, width]`` (what ``Attention`` takes). What
-    ONNX Runtime fuses (``DynamicQuantizeMatMul`` for each int8 product, ``Gelu``) it
-    fuses from these standard operators itself; a pass of a few dozen tokens costs about
-    as much in operators as in arithmetic, so each node spared counts.
+    Past the embeddings, tensors are ``[1, n, width]`` (what ``Attention`` takes). ONNX
+    Runtime fuses these standard operators itself (``DynamicQuantizeMatMul`` for each
+    int8 product, ``Gelu``): 70 nodes run. The int8 products are three quarters of a
+    pass (at ~75% of this CPU's VNNI peak); each other node costs a few microseconds,
+    more after the thread has slept.
     """
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
