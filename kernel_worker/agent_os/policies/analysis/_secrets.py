@@ -21,8 +21,12 @@ excerpt)`` for each secret found. Steps, cheapest first:
    token), spaced-out characters and a key prefix spaced from its groups
    (``ghp_ BY6r fNcA ...``) are decoded or joined and scanned again when the
    result is printable text; base64 and hex up to
-   :data:`_LAYERS` layers deep (base64 of base64, base64 of hex). A reversed
-   key is not read: a gate for it cost the rule set scan 2-3% on random text.
+   :data:`_LAYERS` layers deep (base64 of base64, base64 of hex). Base32 runs
+   and gzip behind base64 (``H4sI...``) are decoded with base64; text spelled
+   otherwise (:mod:`._secrets_spelled`: ``\u005f`` escapes, literals joined
+   by ``+``, character codes, a key written backwards or in ROT13) is read
+   when its sign shows, and a list of 16+ printable character codes among the
+   arguments is read as the text it spells.
 
 Keys of nested mappings 16+ characters long are read like values (a file
 name in a gist is data that leaves too); the top level's keys are parameter
@@ -37,14 +41,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
 
 from ._normalise import INVISIBLE as _INVISIBLE
 from ._secrets_catalogue import KNOWN_EXAMPLES
-from ._secrets_decode import decodings
+from ._secrets_decode import decodings, inflated
 from ._secrets_rules import RULES, SECRET_CHECKS, match_set
+from ._secrets_spelled import TURNED, signs, spellings
 
 __all__ = ["SECRET_CHECKS", "entropy", "is_placeholder", "scan_secrets"]
 
@@ -76,6 +82,9 @@ _GROUPED = len(RULES) + 3
 #: Encodings read inside one another (base64 of base64 of hex); texts scanned at this
 #: depth are not decoded (joins of texts already decoded at depth 0).
 _LAYERS = 3
+#: A list of this many printable character codes (and tab, line feeds) is read as text.
+_CODES = 16
+_PRINTABLE = frozenset((9, 10, 13, *range(32, 127)))
 #: Mapping keys this long are read as data too (the shortest rule-found keys are longer).
 _KEY_TEXT = 16
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{8,}")
@@ -167,18 +176,33 @@ class _Scan:
                 self.add(rule.id, whole.strip())
                 break
         if depth < _LAYERS and decodable:
-            self.decoded(text, depth, (spaced, hexed, grouped, encoded))
+            # The set's decoding trigger also fires on the signs of text spelled otherwise;
+            # a run worth decoding may also be a key written backwards or in ROT13.
+            spelled = signs(text) | TURNED if encoded else 0
+            self.decoded(text, depth, (spaced, hexed, grouped, encoded), spelled)
 
-    def decoded(self, text: str, depth: int, seen: tuple[bool, bool, bool, bool]) -> None:
-        for decoded, nested in decodings(text, *seen):
-            self.budget -= len(decoded)
-            if self.budget < 0:
-                self.add("secret:too-complex", "too much encoded text to decode")
+    def decoded(
+        self, text: str, depth: int, seen: tuple[bool, bool, bool, bool], spelled: int
+    ) -> None:
+        layers = itertools.chain(decodings(text, *seen), spellings(text, spelled))
+        for decoded, nested in layers:
+            if not self.layer(decoded, len(decoded), depth + 1 if nested else _LAYERS):
                 return
-            before = len(self.findings)
-            self.text(decoded, depth + 1 if nested else _LAYERS)
-            if len(self.findings) > before or "secret:too-complex" in self.findings:
-                return
+        if seen[3] and "H4sI" in text:
+            for decoded, cost in inflated(text, self.budget):
+                if not self.layer(decoded, cost, depth + 1):
+                    return
+
+    def layer(self, decoded: str, cost: int, depth: int) -> bool:
+        """Scan one decoded text that cost ``cost`` of the budget; ``False``: stop decoding."""
+        self.budget -= cost
+        if self.budget < 0:
+            self.add("secret:too-complex", "too much encoded text to decode")
+            return False
+        before = len(self.findings)
+        if decoded:
+            self.text(decoded, depth)
+        return len(self.findings) == before and "secret:too-complex" not in self.findings
 
     def field(self, key: str, value: str) -> None:
         if len(value) < 6 or len(value) > 512:
@@ -237,6 +261,14 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
         if key and _credential_key(key):
             scan.field(key, node)
     elif isinstance(node, list | tuple):  # before Mapping: an ABC check costs more
+        if len(node) >= _CODES and type(node[0]) is int:
+            spelled = _spelled(node)
+            if spelled is not None:
+                scan.budget -= len(spelled)  # read like a decoded text
+                if scan.budget < 0:
+                    scan.add("secret:too-complex", "too much encoded text to decode")
+                else:
+                    out.append(spelled)
         named = bool(key) and _credential_key(key)
         for item in node:
             if type(item) is str:  # the common shape: a list of strings
@@ -258,6 +290,13 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
         # Any other object is read as its text, like flatten does; a str() that raises
         # propagates and the engine denies the action as malformed (fail closed).
         _walk(str(node), key, out, scan, depth + 1)
+
+
+def _spelled(codes: list[object] | tuple[object, ...]) -> str | None:
+    """The text a list of printable character codes spells (``[103, 104, 112, ...]``)."""
+    if all(type(code) is int and code in _PRINTABLE for code in codes):
+        return bytes(codes).decode("ascii")  # type: ignore[arg-type]
+    return None
 
 
 def _fragments(texts: list[str]) -> list[str]:

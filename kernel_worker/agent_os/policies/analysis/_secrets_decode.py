@@ -1,4 +1,4 @@
-"""Readable text hidden in a string: base64, hex, URL escapes, spaced-out characters.
+"""Readable text hidden in a string: base64, base32, gzip, hex, URL escapes, spaced-out characters.
 
 :func:`decodings` yields ``(text, nested)`` pairs for :mod:`._secrets` to scan
 again; ``nested`` says whether the text may itself be decoded once more (a
@@ -12,19 +12,28 @@ standard-alphabet and filled out to whole 4-character groups with ``A``s
 that decode to NUL bytes, which end the run's text; hex runs are joined.
 What reads as text (printable stretches of 12+ bytes) is kept, so thousands
 of short random tokens cost a few C passes, not a Python loop.
+
+Base32 (RFC 4648, upper case) is read the same way when a text has a run of
+24+ of its alphabet (one ``bytes.translate`` finds out): the runs, filled to
+whole 8-character groups with ``A``s, are one base-32 integer in Python's
+digits (linear for a power-of-two base). Gzip behind base64 (``H4sI``, the
+base64 of its magic bytes) is inflated by :func:`inflated` to at most the
+caller's remaining budget, and every inflated byte is charged, printable or
+not: a decompression bomb costs at most the budget and ends in a review.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
+import zlib
 from collections.abc import Iterator
 
 import re2
 
 from ._normalise import unescape_url
 
-__all__ = ["GROUPED", "decodings"]
+__all__ = ["GROUPED", "decodings", "inflated"]
 
 _B64 = r"[A-Za-z0-9+/_-]{24,}={0,2}"
 _HEX = r"[0-9a-fA-F]{32,}"  # a plain class run: Python's re tries each position cheaply
@@ -56,12 +65,49 @@ _PRINTABLE_RUN = re2.compile(rb"[\x20-\x7e\t\n\r]{12,}")  # RE2: random bytes ha
 _URLSAFE = str.maketrans("-_", "+/")
 #: Base64 run length mod 4 -> filler making whole groups that end in NUL bytes.
 _FILL = ("AAAA", "AAA", "AA", "AAAAA")
+_B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_MAP = bytes(ord("a") if chr(i) in _B32_ALPHABET else ord(" ") for i in range(256))
+_B32_PROBE = b"a" * 24
+_B32_RUN = re.compile(r"[A-Z2-7]{24,}")
+#: RFC 4648 base32 -> Python's base-32 digits (``int(text, 32)``).
+_B32_DIGITS = str.maketrans(_B32_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
+#: A gzip stream in base64: ``H4sI`` is its magic ``1f 8b 08``.
+_GZIP = re.compile(r"H4sI[A-Za-z0-9+/_-]*")
+#: Most one gzip stream may inflate to.
+_INFLATE = 64 * 1024
 
 
 def _readable(raw: bytes) -> str | None:
     """The printable stretches (12+ bytes) of decoded bytes, one per line; ``None`` if none."""
     found = _PRINTABLE_RUN.findall(raw)
     return b"\n".join(found).decode("ascii") if found else None
+
+
+def _base32(text: str) -> str | None:
+    """The printable stretches of ``text``'s base32 runs (24+), all decoded in one pass."""
+    runs = [run + "A" * (-len(run) % 8) for run in _B32_RUN.findall(text)]
+    if not runs:
+        return None
+    digits = "".join(runs)
+    raw = int(digits.translate(_B32_DIGITS), 32).to_bytes(len(digits) * 5 // 8, "big")
+    return _readable(raw)
+
+
+def inflated(text: str, room: int) -> Iterator[tuple[str, int]]:
+    """``(printable text, bytes inflated)`` for each gzip stream in base64 in ``text``;
+    the streams together inflate to at most ``room + 1`` bytes (past ``room``: the
+    caller's budget is spent), whatever their size and ratio."""
+    for found in _GZIP.finditer(text):
+        if room < 0:
+            return
+        run = found.group()
+        try:
+            raw = binascii.a2b_base64((run + _FILL[len(run) & 3]).translate(_URLSAFE).encode())
+            out = zlib.decompressobj(31).decompress(raw, min(_INFLATE, room + 1))
+        except (binascii.Error, ValueError, zlib.error):
+            continue  # not gzip after all: nothing was inflated
+        room -= len(out)
+        yield _readable(out) or "", len(out)
 
 
 def _escaped_tokens(text: str) -> str | None:
@@ -100,14 +146,18 @@ def decodings(
         if found is not None:
             yield found, True
     joined = [found.replace(" ", "") for found in _SPACED.findall(text)] if spaced else []
+    data = text.encode("utf-8", "surrogatepass") if grouped or encoded else b""
     if grouped:
-        data = text.encode("utf-8", "surrogatepass")
         joined += [found.group().replace(b" ", b"").decode() for found in _GROUPS.finditer(data)]
     if joined:
         yield "\n".join(joined), True
     hexes = [run[: len(run) // 2 * 2] for run in _HEX_RUN.findall(text)] if hexed else []
     if hexes:
         decoded = _readable(bytes.fromhex("".join(hexes)))
+        if decoded is not None:
+            yield decoded, True
+    if encoded and data.translate(_B32_MAP).find(_B32_PROBE) >= 0:
+        decoded = _base32(text)
         if decoded is not None:
             yield decoded, True
     # No per-run judgement (identifier or encoding?): decoding is C time, and text that
