@@ -21,6 +21,7 @@ analysis reads which argument, and the verdict records both.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,8 @@ _Scan = tuple[str, Any, tuple[int, ...], frozenset[str] | None]
 #: Field values up to this long that a pattern set did not match are remembered, this many.
 _SHORT = 256
 _MAX_MISSES = 4096
+#: A tool name every analysis reads the same way whatever its language.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.:/ -]{1,128}")
 
 
 class Judge:
@@ -190,12 +193,17 @@ class Judge:
             if not all(groups.values()):
                 groups = {meaning: texts for meaning, texts in groups.items() if texts}
         if tool:
-            # A tool's own name is data the analysers read too (``eval(payload)``).
+            # A tool's own name is data the analysers read too (``eval(payload)``). Alone, a
+            # plain name they find nothing in is left out: checked once for each plan.
             unknown = groups.get("data")
-            if unknown is None:
-                groups["data"] = [tool]
-            else:
+            if unknown is not None:
                 unknown.append(tool)
+            else:
+                quiet = plan.quiet_tool
+                if quiet is None:
+                    quiet = plan.quiet_tool = self._quiet_name(tool)
+                if not quiet:
+                    groups["data"] = [tool]
         if trace is not None:
             # Which field was read as what: the analyses below follow this reading.
             for path, meaning, text in field_texts(args, found, tool or ""):
@@ -271,6 +279,18 @@ class Judge:
                 verdict = plan.allow = self._allow(found)
             return verdict
         return self._verdict(hit.signal, hit.rule, hit.reason, hit.matched, found)
+
+    def _quiet_name(self, tool: str) -> bool:
+        """Whether ``tool``, read alone as data, could make no analysis find anything: a
+        plain name (no quote, bracket or comment marker: every lexer reads it alike) that
+        no data pattern set, SQL gate or code rule matches."""
+        if _PLAIN_NAME.fullmatch(tool) is None or "//" in tool or "--" in tool:
+            return False
+        data = tool.encode()
+        for group, match, _, _ in self._sets:
+            if group == "data" and match(data):
+                return False
+        return self._struct.quiet_data(tool)
 
     def _scans_for(
         self, groups: Mapping[str, list[str]]

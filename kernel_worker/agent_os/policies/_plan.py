@@ -95,6 +95,7 @@ class Plan:
         "net",
         "offers",
         "program",
+        "quiet_tool",
         "struct_kind",
         "url_kind",
     )
@@ -117,6 +118,8 @@ class Plan:
         self.net = net
         self.program = program
         self.allow: Verdict | None = None
+        # Whether the tool's name alone finds nothing as data (the judge's, once a plan).
+        self.quiet_tool: bool | None = None
 
 
 def _classify(kind: str, tool: str, action: Mapping[str, Any]) -> tuple[Classification, bool]:

@@ -308,6 +308,13 @@ class Structural(NetworkChecks):
                         redact(excerpt, secret=True),
                     )
 
+    def quiet_data(self, text: str) -> bool:
+        """Whether ``text`` as the only data of an action could make no SQL or code
+        analysis find anything (the SQL gate and the code rules pass it)."""
+        if self._sql and sql_gate(text):
+            return False
+        return not (self._code and analyse_code(text))
+
     def _offer_check(self, check_id: str, excerpt: str, offer: Offer, base: int) -> None:
         entry = self._checks.get(check_id)
         if entry is not None:

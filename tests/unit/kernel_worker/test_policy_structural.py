@@ -211,3 +211,22 @@ def test_a_link_in_a_query_is_not_held_to_allowed_domains() -> None:
     policy = load_policy({"name": "n", "extends": "strict", "allowed_domains": ["google.com"]})
     link = "https://www.google.com/search?q=https://example.com/docs"
     assert policy.evaluate(act("tool_call", url=link)).decision is Decision.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("tool", "rule"),
+    [
+        ("eval(payload)", "code:dynamic-eval"),
+        ("DROP TABLE users", "sql:drop"),
+        ("rm -rf /", "shell:rm-rf"),
+        ("tavily_search_results_json", None),
+        ("mcp/server:fetch-page", None),
+    ],
+)
+def test_a_tools_name_alone_is_data_the_analysers_read(tool: str, rule: str | None) -> None:
+    # A plain name nothing finds anything in is left out of the data (once for each plan);
+    # any other name is read, alone or with the other data.
+    policy = load_policy("strict")
+    action = {"agent_id": "a", "action": "tool_call", "tool": tool, "args": {"q": "hello"}}
+    for _ in range(2):  # the second evaluation uses the remembered plan
+        assert policy.evaluate(action).rule == rule
