@@ -211,6 +211,11 @@ def test_character_codes_are_bounded() -> None:
     text = ", ".join(["100"] * 20_000)
     spelled = [out for out, _ in spellings("[" + text + "]", CODES)]
     assert sum(len(out) for out in spelled) <= len(text) // 4
+    # Runs of 15 codes broken by a sixteenth that is none: no run is read, and the search
+    # is RE2's (a backtracking search would try each run again from each of its codes).
+    near = "[" + ", ".join(["65"] * 15 + ["5"]) * 1000 + "]"
+    assert list(spellings(near, CODES)) == []
+    assert found({"code": near}) == set()
 
 
 # -- escapes and joined literals -------------------------------------------------------------
