@@ -136,7 +136,14 @@ def resolve(
     """:func:`field_meaning`, and whether the value (not only the name) decided it."""
     role = role_of(key)
     if role is None:
-        return (default, False) if default else (_shape_of(value, ""), True)
+        if default:
+            return default, False
+        found = _shape_of(value, "")
+        if found in (S, C, K) and "message_send" in kinds:
+            # Text for people or a model is prose (summarize_document's document); a path
+            # or URL it names (an attachment) is still read as one.
+            return T, False
+        return found, True
     fixed = _FIXED.get(role)
     if fixed is not None:
         return fixed, False

@@ -40,6 +40,27 @@ _DELETE = _set("delete remove rm rmdir unlink erase destroy purge wipe trash del
 # operations, but they cannot be undone either.
 _DESTROY = _set("delete erase destroy purge wipe shred drop truncate terminate")
 _STOP = _set("cancel pause suspend revoke shutdown deactivate decommission")
+# Verbs that remove, stop or shelve only some objects (remove_background is image editing,
+# stop_recording ends a capture): with one of these objects they do.
+_REMOVE = _set("remove rm del")
+_HALT = _set("stop kill archive")
+_RESOURCES = _set(
+    "container containers volume volumes image images pod pods node nodes cluster clusters "
+    "instance instances vm vms server servers service services deployment deployments stack "
+    "stacks namespace namespaces bucket buckets database databases db table tables index "
+    "indices collection collections repo repository repositories branch project projects "
+    "workspace environment env channel channels page pages space site domain zone record "
+    "records secret secrets key keys token tokens user users member members collaborator "
+    "collaborators team teams org organization account webhook webhooks function functions "
+    "queue topic topics snapshot snapshots backup backups release releases registry network"
+)
+# Verbs and objects of a permission change: who may do what (add_collaborator with admin,
+# update_member_role to owner, a branch protection relaxed).
+_GRANT = _set("add invite grant set update change assign promote edit modify remove")
+_ACCESS = _set(
+    "collaborator collaborators member members role roles permission permissions admin admins "
+    "owner owners access acl policy policies protection"
+)
 _WRITE = _set("write save create make append put store touch mkdir makedirs overwrite dump new add")
 _MODIFY = _set("edit modify patch update replace change chmod chown insert apply")
 _MOVE = _set("move mv rename")
@@ -97,9 +118,9 @@ _TEXT_VERBS = _set(
     "rewrite proofread classify sentiment"
 )
 _VOCAB = (
-    _DELETE | _DESTROY | _STOP | _WRITE | _MODIFY | _MOVE | _COPY | _READ | _FILE | _SHELL
-    | _EXEC | _CODE | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE | _POSTED | _TEXT_VERBS
-    | {"query", "script"}
+    _DELETE | _DESTROY | _STOP | _REMOVE | _HALT | _GRANT | _WRITE | _MODIFY | _MOVE | _COPY
+    | _READ | _FILE | _SHELL | _EXEC | _CODE | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE
+    | _POSTED | _TEXT_VERBS | {"query", "script"}
 )  # fmt: skip
 OP_KEYS = ("action", "operation", "op", "command", "mode")
 EDIT_KEYS = _set("old_str new_str old_string new_string oldtext newtext edits patch diff")
@@ -182,11 +203,16 @@ class Name:
         elif not words - _DELETE - _WRITE - _MODIFY - _MOVE - _COPY - _READ - _FILLER:
             self.if_path = tuple(verb_kinds(words))
         elif not kinds and not words & _READ:
-            # A resource destroyed or stopped through an API (no command or SQL to read):
-            # what the annotation destructiveHint would say, said by the name.
-            if words & _DESTROY:
+            # A resource destroyed or stopped through an API (no command or SQL to read),
+            # or who may act on it changed: what the annotation destructiveHint would say,
+            # said by the name.
+            if words & _DESTROY or (words & _REMOVE and words & _RESOURCES):
                 kinds.append("file_delete")
-            elif words & _STOP:
+            elif (
+                words & _STOP
+                or (words & _HALT and words & _RESOURCES)
+                or (words & _GRANT and words & _ACCESS)
+            ):
                 kinds.append("file_modify")
         if words & _HTTP:
             kinds.append("http_request")

@@ -245,6 +245,32 @@ def test_a_name_that_destroys_or_stops_a_resource_is_a_deletion_or_a_change() ->
         assert "file_delete" not in kinds(tool, {"id": "x"}), tool
     # A path still makes a bare verb a file operation.
     assert kinds("delete", {"path": "/srv/a.txt"}) == ("file_delete",)
+    # remove / stop / archive count with an object they destroy or stop; who may act
+    # on something is a change too.
+    assert kinds("remove_container", {"id": "x"}) == ("file_delete",)
+    for tool in (
+        "stop_container",
+        "slack_archive_channel",
+        "add_collaborator",
+        "update_member_role",
+        "update_branch_protection",
+    ):
+        assert kinds(tool, {"id": "x"}) == ("file_modify",), tool
+    for tool in (
+        "remove_background",
+        "stop_recording",
+        "remove_stopwords",
+        "get_member_role",
+        "list_collaborators",
+    ):
+        assert kinds(tool, {"id": "x"}) == (), tool
+
+
+def test_unnamed_text_handed_to_a_model_is_prose() -> None:
+    args = {"document": "Cleanup: DELETE FROM sessions WHERE expires_at < now();", "n": 80}
+    found = classify("summarize_document", args)
+    assert found.kinds == ("message_send",)
+    assert read_fields(args, found) == {"prose": [args["document"]]}
 
 
 def test_nothing_classifies() -> None:
