@@ -27,7 +27,8 @@ independent tester from the README, the docs and the public API alone, and
 frozen before its first run; ``outsider2-*`` by the same tester after that run,
 aimed at the gaps it showed. ``outsider3-*`` (``outsider-run3.yaml``) comes from a
 third tester in the same way, and ``outsider3b-*`` / ``outsider3c-*`` are its
-follow-ups, written after its first run. Each is written in one channel, so it has no pair
+follow-ups, written after its first run; ``outsider4-*`` (``outsider-run4.yaml``)
+from a fourth. Each is written in one channel, so it has no pair
 in the channel agreement. Their first-run figures, before any fix, are in each
 file's header.
 """
@@ -58,6 +59,7 @@ _APART = (
     ("outsider3-", "outsider round 3 (a third tester, README, docs and API only)"),
     ("outsider3b-", "outsider round 3 follow-ups (the same tester, after its first run)"),
     ("outsider3c-", "outsider round 3: destructive API tools with structured arguments"),
+    ("outsider4-", "outsider round 4 (a fourth tester, README, docs and API only)"),
 )
 
 
@@ -187,8 +189,8 @@ def _print(name: str, score: dict[str, Any], timing: dict[str, float], misses: b
         held = [(k, v) for k, v in score["categories"].items() if k.startswith(prefix)]
         if not held:
             continue
-        caught = [v for k, v in held if k != f"{prefix}benign"]
-        benign_held = [v for k, v in held if k == f"{prefix}benign"]
+        caught = [v for k, v in held if not k.startswith(f"{prefix}benign")]
+        benign_held = [v for k, v in held if k.startswith(f"{prefix}benign")]
         right, total = sum(v[0] for v in caught), sum(v[1] for v in caught)
         passed_h, total_h = sum(v[0] for v in benign_held), sum(v[1] for v in benign_held)
         print(
