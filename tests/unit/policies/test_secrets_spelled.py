@@ -151,6 +151,7 @@ def test_a_key_in_rot13_is_read() -> None:
         "Guvf vf n cynva EBG13 fragrapr jvgu ab frpergf va vg ng nyy",
         hashlib.sha256(b"y").hexdigest()[::-1],
         "gnirts_modnar_a_si_siht_dna_ton_a_yek",
+        "a_long_identifier_name_here status_code us_dollars us_east FT. Lauderdale " * 20,
     ],
 )
 def test_reversed_and_rot13_look_alikes_pass(text: str) -> None:
@@ -160,12 +161,19 @@ def test_reversed_and_rot13_look_alikes_pass(text: str) -> None:
 def test_turning_reads_windows_at_prefixes_only() -> None:
     # Random text is not reversed as a whole: only the windows at a prefix are turned.
     noise = base64.b64encode(hashlib.sha512(b"n").digest() * 800).decode()  # ~70 KB
-    outputs = [text for text, _ in spellings(noise, TURNED)]
-    assert sum(len(text) for text in outputs) <= 320 * noise.count("AIKA") + 320 * 64
-    many = ("AIKA" + "Q" * 20 + " ") * 3000  # a prefix at every run
-    turned = "".join(text for text, _ in spellings(many, TURNED))
-    assert len(turned) <= len(many)
-    assert found({"t": many}) <= {"secret:too-complex", "secret:aws-access-key"}
+    turned = list(spellings(noise, TURNED, _MAX_DECODE))
+    assert sum(len(text) for text, _ in turned) <= 320 * 8
+    # Inside a word a prefix is no prefix (``tasks-`` ends in ``sk-`` backwards).
+    code = "x" * 30 + " if resp.status_code == 200: tasks-done, offx-rate, my_fx-1\n" * 400
+    assert list(spellings(code, TURNED, _MAX_DECODE)) == []
+    # A text full of prefixes spends the budget (256 a window) and is reviewed, never
+    # read for minutes nor passed unread.
+    many = ("Q" * 30 + "AIKA ") * 300
+    costs = [cost for _, cost in spellings(many, TURNED, _MAX_DECODE)]
+    assert costs == [_MAX_DECODE + 1]
+    assert found({"t": many}) == {"secret:too-complex"}
+    few = ("Q" * 30 + "AIKA ") * 20
+    assert found({"t": few}) <= {"secret:aws-access-key"}
 
 
 # -- character codes -------------------------------------------------------------------------
@@ -209,12 +217,12 @@ def test_character_codes_are_bounded() -> None:
     long = [65 + i % 26 for i in range(200_000)]  # past the budget: a review
     assert found({"v": long}) == {"secret:too-complex"}
     text = ", ".join(["100"] * 20_000)
-    spelled = [out for out, _ in spellings("[" + text + "]", CODES)]
+    spelled = [out for out, _ in spellings("[" + text + "]", CODES, _MAX_DECODE)]
     assert sum(len(out) for out in spelled) <= len(text) // 4
     # Runs of 15 codes broken by a sixteenth that is none: no run is read, and the search
     # is RE2's (a backtracking search would try each run again from each of its codes).
     near = "[" + ", ".join(["65"] * 15 + ["5"]) * 1000 + "]"
-    assert list(spellings(near, CODES)) == []
+    assert list(spellings(near, CODES, _MAX_DECODE)) == []
     assert found({"code": near}) == set()
 
 
@@ -261,11 +269,11 @@ def test_escape_and_join_look_alikes_pass(text: str) -> None:
 
 def test_escapes_and_joins_are_bounded() -> None:
     escaped = "\\u0041" * 10_000
-    assert all(len(out) <= len(escaped) for out, _ in spellings(escaped, ESCAPES))
+    assert all(len(out) <= len(escaped) for out, _ in spellings(escaped, ESCAPES, _MAX_DECODE))
     joined = "'a' + " * 10_000 + "'b'"
-    assert all(len(out) <= len(joined) for out, _ in spellings(joined, JOINED))
+    assert all(len(out) <= len(joined) for out, _ in spellings(joined, JOINED, _MAX_DECODE))
     spaced = "'a'" + " " * 60_000 + "+ 'b' " * 100  # a long gap is not read back to
-    assert all(len(out) <= len(spaced) for out, _ in spellings(spaced, JOINED))
+    assert all(len(out) <= len(spaced) for out, _ in spellings(spaced, JOINED, _MAX_DECODE))
 
 
 def test_signs_are_single_characters_and_brackets() -> None:

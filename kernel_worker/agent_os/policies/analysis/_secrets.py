@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -184,9 +183,11 @@ class _Scan:
     def decoded(
         self, text: str, depth: int, seen: tuple[bool, bool, bool, bool], spelled: int
     ) -> None:
-        layers = itertools.chain(decodings(text, *seen), spellings(text, spelled))
-        for decoded, nested in layers:
+        for decoded, nested in decodings(text, *seen):
             if not self.layer(decoded, len(decoded), depth + 1 if nested else _LAYERS):
+                return
+        for decoded, cost in spellings(text, spelled, self.budget):
+            if not self.layer(decoded, cost, depth + 1):
                 return
         if seen[3] and "H4sI" in text:
             for decoded, cost in inflated(text, self.budget):

@@ -18,9 +18,9 @@ for :mod:`._secrets` to scan again, like :func:`._secrets_decode.decodings`:
   (one RE2 pass, about 1.5 ns a byte), and only the windows at a prefix are
   turned, so neither prose nor random text is reversed as a whole.
 
-Every output is at most its input's length (the turned windows at most
-:data:`_EDGE` per prefix found) and the caller charges it to its decode
-budget.
+Every output is at most its input's length and the caller charges it to its
+decode budget; a turned window is charged :data:`_WINDOW`, so a text full of
+prefixes spends the budget (a review) after a bounded number of windows.
 """
 
 from __future__ import annotations
@@ -50,27 +50,33 @@ _CODE_SIGN = re.compile(rf",\s*{_CODE}\s*,\s*{_CODE}\s*,")
 #: again from each of its codes (10 ms on 60 KB of such runs); the character before is
 #: consumed (no lookbehind in RE2) and cut off, a last code that a digit follows dropped.
 _CODES = re2.compile(rf"(?:^|[^0-9.]){_CODE}(?:[ \t\r\n]{{0,8}},[ \t\r\n]{{0,8}}{_CODE}){{15,}}")
-#: Key prefixes worth reading backwards or in ROT13 (what the rules key on).
+#: Key prefixes worth reading backwards or in ROT13 (what the rules key on); not ``hf_`` or
+#: ``SG.``, whose turned forms start ordinary words (``us_dollars``, ``FT. Lauderdale``).
 _PREFIXES = (
     "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-", "sk_live_",
-    "rk_live_", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xapp-", "AKIA", "ASIA", "AIza", "hf_",
-    "npm_", "pypi-", "dop_v1_", "SG.",
+    "rk_live_", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xapp-", "AKIA", "ASIA", "AIza", "npm_",
+    "pypi-", "dop_v1_",
 )  # fmt: skip
 _ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
     "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
 )
 _BACKWARDS = tuple(prefix[::-1] for prefix in _PREFIXES)
-#: One RE2 pass for both: group 1 is a prefix written backwards.
+#: One RE2 pass for both, at a token's edge (a key's prefix starts its token): group 1 a
+#: prefix written backwards that no letter, digit, ``_`` or ``-`` follows, group 2 one in
+#: ROT13 that none precedes. Inside words they are common (``tasks-``, ``offx-``).
 _TURNED = re2.compile(
     "("
     + "|".join(map(re.escape, _BACKWARDS))
-    + ")|"
+    + ")(?:$|[^A-Za-z0-9_-])|(?:^|[^A-Za-z0-9_-])("
     + "|".join(re.escape(codecs.encode(prefix, "rot13")) for prefix in _PREFIXES)
+    + ")"
 )
 #: Longest secret a rule finds (GitHub fine-grained tokens are 255 characters).
 _EDGE = 320
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=.:-]*")
+#: What a turned window costs of the budget: 64 KB buys 256 windows (about 1.5 ms).
+_WINDOW = 256
 
 
 def signs(text: str) -> int:
@@ -118,24 +124,34 @@ def _codes(text: str) -> str | None:
     return "\n".join(spelled) if spelled else None
 
 
-def _turned(text: str) -> str | None:
-    """The windows at a key prefix written backwards or in ROT13, turned back, one a line."""
-    out = []
+def _turned(text: str, room: int) -> tuple[str, int] | None:
+    """The windows at a key prefix written backwards or in ROT13, turned back, one a line,
+    and their cost: :data:`_WINDOW` each, whatever their length (each costs a match and a
+    slice), so a text full of prefixes spends the budget, past ``room`` unread."""
+    out: list[str] = []
     for found in _TURNED.finditer(text):
+        if len(out) * _WINDOW > room:
+            return "", room + 1
         if found.group(1) is not None:  # a prefix written backwards: the key ends at the prefix
-            end = found.end()
+            end = found.end(1)
             window = text[max(0, end - _EDGE) : end][::-1]
         else:
-            window = text[found.start() : found.start() + _EDGE].translate(_ROT13)
+            start = found.start(2)
+            window = text[start : start + _EDGE].translate(_ROT13)
         token = _TOKEN.match(window)
         out.append(window[: token.end()] if token is not None else window)
-    return "\n".join(out) if out else None
+    return ("\n".join(out), len(out) * _WINDOW) if out else None
 
 
-def spellings(text: str, seen: int) -> Iterator[tuple[str, bool]]:
-    """``(text as spelled out, may be decoded again)`` for each spelling ``seen`` (bits)."""
-    for bit, read in ((ESCAPES, _unescaped), (JOINED, _joined), (CODES, _codes), (TURNED, _turned)):
+def spellings(text: str, seen: int, room: int) -> Iterator[tuple[str, int]]:
+    """``(text as spelled out, its cost)`` for each spelling ``seen`` (bits); ``room``: the
+    caller's remaining budget. Every text may be decoded again."""
+    for bit, read in ((ESCAPES, _unescaped), (JOINED, _joined), (CODES, _codes)):
         if seen & bit:
             found = read(text)
             if found is not None:
-                yield found, True
+                yield found, len(found)
+    if seen & TURNED:
+        turned = _turned(text, room)
+        if turned is not None:
+            yield turned
