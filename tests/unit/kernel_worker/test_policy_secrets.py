@@ -40,6 +40,7 @@ def test_every_catalogue_format_catches_its_example(fmt: object) -> None:
         "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
         "STRIPE_SECRET_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "stripe.api_key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc'",
         "export ANTHROPIC_API_KEY=<your-api-key>",
         "password: ${DB_PASSWORD}",
         "DATABASE_URL=postgres://user:password@localhost:5432/dev",

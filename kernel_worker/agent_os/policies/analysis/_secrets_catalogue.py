@@ -363,4 +363,8 @@ KNOWN_EXAMPLES: tuple[tuple[str, str], ...] = (
         "https://docs.aws.amazon.com/IAM/latest/UserGuide/",
     ),
     ("AKIAIOSFODNN7EXAMPLE", "https://docs.aws.amazon.com/IAM/latest/UserGuide/"),
+    (
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "https://docs.stripe.com/ (the API reference's sample test key)",
+    ),
 )
