@@ -75,6 +75,8 @@ def test_empty_glob_is_refused() -> None:
         ("/home/dev/project/.git", True),
         ("C:\\repo\\.git\\objects", True),
         ("/srv/backups/db-2024-06-01.sql.gz", True),
+        ("/srv/backups", True),
+        ("/srv/app/backup.sh", False),
         ("/etc", True),
         ("/", True),
         ("/home/dev/project/.git/index.lock", False),

@@ -123,20 +123,31 @@ _SHELL_NAMES = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "cm
 
 # What a deletion must not take: a database's or container runtime's data directory, a
 # repository's history (.git itself, its objects and refs; not .git/index.lock), backups.
-_DATA = re.compile(
-    r"^/var/lib/(?:mysql|mariadb|postgresql|pgsql|mongodb|redis|docker|containerd|etcd"
-    r"|elasticsearch|opensearch|cassandra|clickhouse|influxdb|rabbitmq|kafka|zookeeper)(?:/|$)"
-    r"|(?:^|/)\.git(?:/(?:objects|refs)(?:/|$)|$)|(?:^|/)(?:backups?|snapshots)(?:/|$)",
-    re.IGNORECASE,
-)
+_DATA_DIRS = frozenset(
+    {"mysql", "mariadb", "postgresql", "pgsql", "mongodb", "redis", "docker", "containerd",
+     "etcd", "elasticsearch", "opensearch", "cassandra", "clickhouse", "influxdb", "rabbitmq",
+     "kafka", "zookeeper"}
+)  # fmt: skip
+_BACKUP_DIRS = frozenset({"backup", "backups", "snapshots"})
 
 
 def data_target(path: str) -> bool:
     """True for what deleting loses for good: ``/``, a system directory itself, a
-    database's data directory, a repository's history, a backup (``path:data-delete``)."""
-    path = path.replace("\\", "/")
+    database's data directory, a repository's history, a backup (``path:data-delete``).
+    String tests only: a path may be kilobytes long."""
+    path = path.replace("\\", "/").lower()
     trimmed = path.rstrip("/") or "/"
-    return trimmed == "/" or trimmed in _SYSTEM_DIRS or _DATA.search(path) is not None
+    if trimmed == "/" or trimmed in _SYSTEM_DIRS:
+        return True
+    if path.startswith("/var/lib/") and path[9:].split("/", 1)[0] in _DATA_DIRS:
+        return True
+    if ".git" in path:
+        git = "/" + trimmed if not trimmed.startswith("/") else trimmed
+        if git.endswith("/.git") or "/.git/objects" in git or "/.git/refs" in git:
+            return True
+    if "backup" in path or "snapshots" in path:
+        return any(part in _BACKUP_DIRS for part in trimmed.split("/"))
+    return False
 
 
 def persistence_target(path: str) -> bool:
