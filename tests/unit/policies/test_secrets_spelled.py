@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent_os.policies import load_policy
-from agent_os.policies.analysis._secrets import _MAX_DECODE, scan_secrets
+from agent_os.policies.analysis._secrets import _MAX_DECODE
 from agent_os.policies.analysis._secrets_decode import inflated
 from agent_os.policies.analysis._secrets_spelled import (
     CODES,
@@ -25,29 +24,17 @@ from agent_os.policies.analysis._secrets_spelled import (
     signs,
     spellings,
 )
+from tests.unit.policies.test_secrets_layers import decision, found, tool
 
-STRICT = load_policy("strict")
 GITHUB = "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"
 STRIPE = "sk_live_" + "Vjaf" + "Q4gGnRfXBkg8QysD4FIS0Xzm"
 AWS_PAIR = "AKIAVQJXXVBOTHD2WTFL:HVJWDBt2hWdQZUm14QhoxhLPAbQcEFUV2fsjGHb6"
 URL = "https://collect.example-analytics.io/c?d="
 
 
-def found(args: object) -> set[str]:
-    return {check for check, _ in scan_secrets(args)}
-
-
 def typed_body(content: str) -> dict[str, Any]:
     args = {"method": "POST", "url": "https://paste.example.net/api", "body": content}
     return {"agent_id": "a", "action": "http_request", "args": args}
-
-
-def tool(name: str, **args: Any) -> dict[str, Any]:
-    return {"agent_id": "a", "action": "tool_call", "tool": name, "args": args}
-
-
-def decision(action: dict[str, Any]) -> str:
-    return str(STRICT.evaluate(action).decision.value)
 
 
 def denied_both_ways(text: str) -> None:
