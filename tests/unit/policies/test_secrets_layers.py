@@ -134,6 +134,10 @@ def test_a_key_spaced_in_groups_of_four_is_joined() -> None:
     assert decision(tool("send_slack_message", channel="#dev", text="token: " + spaced)) == "deny"
     gitlab = "glpat- " + " ".join(GITLAB[6 + i : 10 + i] for i in range(0, 20, 4))
     assert "secret:gitlab-token" in found({"text": f"here: {gitlab}, thanks"})
+    # Groups of four from the key's first character may cut through its prefix.
+    stripe = "sk_live_6BRoQowFgsH9R1YpX4nVrRtdVlC1fDBUiT"
+    cut = " ".join(stripe[i : i + 4] for i in range(0, len(stripe), 4))  # "sk_l ive_ 6BRo ..."
+    assert "secret:stripe-key" in found({"message": cut})
 
 
 @pytest.mark.parametrize(

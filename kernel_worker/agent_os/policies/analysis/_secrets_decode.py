@@ -51,10 +51,16 @@ _PREFIXES = r"(?:gh[pousr]_|github_pat_|glpat-|sk-|[sr]k_live_|xox[abpr]-|AKIA|A
 #: groups, ``_+/-`` in them) made fresh random fields 30% slower (``--adversarial``). Nor
 #: ``AKIA``'s last ``A``: so ``AKIA VQJX ...`` is not joined.
 GROUPED = r"[_-] [A-Za-z0-9]{4} "
+#: The prefixes again, each character optionally followed by a space: the groups of four
+#: may cut through the prefix itself (``sk_l ive_ 6BRo ...``).
+_PREFIXES_CUT = (
+    r"(?:g ?h ?[pousr] ?_|g ?i ?t ?h ?u ?b ?_ ?p ?a ?t ?_|g ?l ?p ?a ?t ?-|s ?k ?-"
+    r"|[sr] ?k ?_ ?l ?i ?v ?e ?_|x ?o ?x ?[abpr] ?-|A ?K ?I ?A|A ?S ?I ?A)"
+)
 #: The prefix and the short runs (1-8) after it, each behind one space: joined, a key
 #: spaced out in groups for reading is whole. Only these runs are joined, never prose.
 #: RE2 over the UTF-8 bytes (about 2 ns a byte; Python's re tries every position, 20).
-_GROUPS = re2.compile((_PREFIXES + r"(?: [A-Za-z0-9_+/-]{1,8})+").encode())
+_GROUPS = re2.compile((_PREFIXES_CUT + r"(?: [A-Za-z0-9_+/-]{1,8})+").encode())
 #: Token characters and URL escapes, read forwards from an escape and backwards before it.
 _ESCAPED_AFTER = re.compile(r"(?:[A-Za-z0-9_.~+/=-]|%[0-9A-Fa-f]{2})*")
 _ESCAPED_BEFORE = re.compile(r"(?:[0-9A-Fa-f]{2}%|[A-Za-z0-9_.~+/=-])*")  # escape first
