@@ -22,7 +22,7 @@ nothing, so a catalogue hit never looks at a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ._catalogue import C, D, K, P, S, T, U, tool_key
 from ._shapes import command_shaped, shape, sql_shaped, url_shaped
@@ -36,6 +36,7 @@ __all__ = [
     "command_shaped",
     "exec_default",
     "field_meaning",
+    "for_people",
     "join_argv",
     "path_or_url",
     "resolve",
@@ -139,11 +140,8 @@ def resolve(
         if default:
             return default, False
         found = _shape_of(value, "")
-        if found in (S, C, K) and "message_send" in kinds:
-            # Text for people or a model is prose (summarize_document's document); a path
-            # or URL it names (an attachment) is still read as one.
-            return T, False
-        return found, True
+        spoken = for_people(found, kinds)
+        return spoken, spoken == found
     fixed = _FIXED.get(role)
     if fixed is not None:
         return fixed, False
@@ -178,6 +176,16 @@ def resolve(
     if kinds & _FILE_KINDS and isinstance(value, str) and not url_shaped(value):
         return P, True
     return _shape_of(value, role), True
+
+
+_RUN = frozenset((S, C, K))
+
+
+def for_people(found: str, kinds: Collection[str]) -> str:
+    """``found``, the shape of a field no name explains, as a tool of ``kinds`` reads it:
+    text for people or a model is prose (summarize_document's document), though a path
+    or URL it names (an attachment) is still read as one."""
+    return T if found in _RUN and "message_send" in kinds else found
 
 
 def _shape_of(value: object, role: str) -> str:

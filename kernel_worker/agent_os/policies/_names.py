@@ -35,15 +35,15 @@ def _set(text: str) -> frozenset[str]:
 
 
 _DELETE = _set("delete remove rm rmdir unlink erase destroy purge wipe trash del shred")
-# Verbs that destroy or stop what they name, whatever it is (delete_project, drop-database,
-# r2_bucket_delete, cancel_subscription): without a file word these are not file
-# operations, but they cannot be undone either.
-_DESTROY = _set("delete erase destroy purge wipe shred drop truncate terminate")
-_STOP = _set("cancel pause suspend revoke shutdown deactivate decommission")
 # Verbs that remove, stop or shelve only some objects (remove_background is image editing,
 # stop_recording ends a capture): with one of these objects they do.
 _REMOVE = _set("remove rm del")
 _HALT = _set("stop kill archive")
+# Verbs that destroy or stop what they name, whatever it is (delete_project, drop-database,
+# r2_bucket_delete, cancel_subscription): without a file word these are not file
+# operations, but they cannot be undone either.
+_DESTROY = (_DELETE - _REMOVE - _set("rmdir unlink trash")) | _set("drop truncate terminate")
+_STOP = _set("cancel pause suspend revoke shutdown deactivate decommission")
 _RESOURCES = _set(
     "container containers volume volumes image images pod pods node nodes cluster clusters "
     "instance instances vm vms server servers service services deployment deployments stack "
@@ -118,7 +118,7 @@ _TEXT_VERBS = _set(
     "rewrite proofread classify sentiment"
 )
 _VOCAB = (
-    _DELETE | _DESTROY | _STOP | _REMOVE | _HALT | _GRANT | _WRITE | _MODIFY | _MOVE | _COPY
+    _DELETE | _DESTROY | _STOP | _HALT | _GRANT | _WRITE | _MODIFY | _MOVE | _COPY
     | _READ | _FILE | _SHELL | _EXEC | _CODE | _SQL | _DB | _HTTP | _WEB | _SEND | _MESSAGE
     | _POSTED | _TEXT_VERBS | {"query", "script"}
 )  # fmt: skip

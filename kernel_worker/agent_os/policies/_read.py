@@ -31,6 +31,7 @@ from ._fields import (
     ROLES,
     command_of,
     exec_default,
+    for_people,
     join_argv,
     path_or_url,
     resolve,
@@ -123,8 +124,6 @@ def read(
     return sink.out
 
 
-#: Shapes that are read as something to run: SQL, a command, code.
-_RUN = frozenset((S, C, K))
 _DIR_KEYS = ("directory", "dir", "folder", "dir_path", "directory_path", "base_dir", "base_path")
 _NAME_KEYS = ("filename", "file_name", "name", "file", "basename")
 
@@ -222,11 +221,7 @@ def _flat(
                     executes = any(k in EXEC_DEFAULT for k in kinds)
                 if executes:
                     return False
-                meaning = shape(value)
-                if meaning in _RUN and "message_send" in kinds:
-                    # Text for people or a model is prose (summarize_document's document);
-                    # a path or URL it names (an attachment) is still read as one.
-                    meaning = T
+                meaning = for_people(shape(value), kinds)
             elif meaning == P:
                 meaning = path_or_url(value)
             bucket = out.get(meaning)

@@ -79,6 +79,7 @@ _WRITE_ACTIONS = frozenset({"file_write", "file_modify", "file_append", "file_cr
                             "file_move"})  # fmt: skip
 # A move takes its source away too.
 _DELETE_ACTIONS = frozenset({"file_delete", "file_move"})
+_TARGET_ACTIONS = _WRITE_ACTIONS | _DELETE_ACTIONS
 _UNANCHORED = re2._Anchor.UNANCHORED
 # The shell analyser's budget for one script (``_shell``: 2 KB of text, 32
 # commands, 4 KB lexed), spent by all command texts of one action together.
@@ -187,11 +188,7 @@ class Structural(NetworkChecks):
 
     def needed(self, kind: str, groups: Mapping[str, list[str]]) -> bool:
         """Cheap pre-check: could :meth:`evaluate` find anything in this action?"""
-        if self._secrets or (
-            self._writes
-            and (kind in _WRITE_ACTIONS or kind in _DELETE_ACTIONS)
-            and "path" in groups
-        ):
+        if self._secrets or (self._writes and kind in _TARGET_ACTIONS and "path" in groups):
             return True
         if self._sql:
             if kind in _SQL_ACTIONS:
@@ -279,16 +276,15 @@ class Structural(NetworkChecks):
         writes = self._writes and kind in _WRITE_ACTIONS
         deletes = self._writes and kind in _DELETE_ACTIONS
         if paths and (self._path_set is not None or writes or deletes):
-            # One canonicalisation per path serves both rules; a path no glob matches
-            # (the common case) is not offered at all.
+            # One canonicalisation per path serves every path rule.
             path_set = self._path_set
             for path in paths:
                 spelt = canonical_paths(path)
                 if path_set is not None:
                     for candidate in spelt:
-                        if path_set.match(candidate):
-                            self._offer_path(path, offer, base, spelt)
-                            break
+                        found = path_set.match(candidate)
+                        if found:
+                            self._offer_globs(path, found, offer, base)
                 if writes and any(persistence_target(p) for p in spelt):
                     self._offer_check("path:persistence-write", path, offer, base)
                 if deletes and any(data_target(p) for p in spelt):
@@ -395,16 +391,20 @@ class Structural(NetworkChecks):
             self.check_urls("", urls, offer, self._net_order, lenient=True)
         return report.work
 
-    def _offer_path(
-        self, path: str, offer: Offer, base: int, spellings: tuple[str, ...] | None = None
-    ) -> None:
-        base_paths = base + len(self._checks) + len(self._command_rules)
+    def _offer_path(self, path: str, offer: Offer, base: int) -> None:
         if self._path_set is None:
             return  # callers check first
         match = self._path_set.match
-        for candidate in canonical_paths(path) if spellings is None else spellings:
-            for set_index in match(candidate):
-                index = self._path_map[set_index]
-                rule = self._path_rules[index]
-                matched = redact(path, secret=False)
-                offer(base_paths + index, rule.signal, rule.rule_id, rule.reason, matched)
+        for candidate in canonical_paths(path):
+            found = match(candidate)
+            if found:
+                self._offer_globs(path, found, offer, base)
+
+    def _offer_globs(self, path: str, found: list[int], offer: Offer, base: int) -> None:
+        """Offer the path rules of the globs ``found`` (set indices) matching ``path``."""
+        base_paths = base + len(self._checks) + len(self._command_rules)
+        matched = redact(path, secret=False)
+        for set_index in found:
+            index = self._path_map[set_index]
+            rule = self._path_rules[index]
+            offer(base_paths + index, rule.signal, rule.rule_id, rule.reason, matched)

@@ -44,18 +44,19 @@ _B64_BODY = re.compile(_B64.partition("=")[0])  # the run without its padding
 _HEX_RUN = re.compile(_HEX)
 _SPACED = re.compile(_SPACE)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
-_PREFIXES = r"(?:gh[pousr]_|github_pat_|glpat-|sk-|[sr]k_live_|xox[abpr]-|AKIA|ASIA)"
+#: Key prefixes (regex forms) whose keys are joined when spaced out in groups.
+_PREFIX_FORMS = ("gh[pousr]_", "github_pat_", "glpat-", "sk-", "[sr]k_live_", "xox[abpr]-", "AKIA",
+                 "ASIA")  # fmt: skip
 #: A prefix's last character (``ghp_``, ``glpat-``, ``sk-``), a space and a group of four
 #: (``ghp_ BY6r fNcA ...``): a set member that gates :data:`_GROUPS`. Not the prefixes
 #: themselves: their literals cost the set scan 20% on random text; a longer member (two
 #: groups, ``_+/-`` in them) made fresh random fields 30% slower (``--adversarial``). Nor
 #: ``AKIA``'s last ``A``: so ``AKIA VQJX ...`` is not joined.
 GROUPED = r"[_-] [A-Za-z0-9]{4} "
-#: The prefixes again, each character optionally followed by a space: the groups of four
-#: may cut through the prefix itself (``sk_l ive_ 6BRo ...``).
+#: The prefixes, each character (or class) optionally followed by a space: the groups of
+#: four may cut through the prefix itself (``sk_l ive_ 6BRo ...``).
 _PREFIXES_CUT = (
-    r"(?:g ?h ?[pousr] ?_|g ?i ?t ?h ?u ?b ?_ ?p ?a ?t ?_|g ?l ?p ?a ?t ?-|s ?k ?-"
-    r"|[sr] ?k ?_ ?l ?i ?v ?e ?_|x ?o ?x ?[abpr] ?-|A ?K ?I ?A|A ?S ?I ?A)"
+    "(?:" + "|".join(" ?".join(re.findall(r"\[[^\]]*\]|.", f)) for f in _PREFIX_FORMS) + ")"
 )
 #: The prefix and the short runs (1-8) after it, each behind one space: joined, a key
 #: spaced out in groups for reading is whole. Only these runs are joined, never prose.

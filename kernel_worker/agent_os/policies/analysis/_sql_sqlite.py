@@ -27,15 +27,13 @@ flags by name.
 
 The sqlite3 shell's dot-commands, at a statement's start (its input reaches the
 analyser through ``sqlite3 db "..."`` and SQL fields a CLI runs): ``.shell`` /
-``.system`` run a command and ``.load`` loads native code (``sql:command-exec``),
-``.output |cmd`` / ``.once |cmd`` pipe into a command (``sql:command-exec``),
-``.output`` / ``.once`` onto a path outside the working directory and ``.backup`` /
-``.save`` / ``.clone`` / ``.open`` onto anything but a database file there are
-``sql:file-access``. ``.import`` and ``.read`` (a file's rows or statements),
-``.log`` and ``.trace`` (a file written) and ``.cd`` are ``sql:command-exec`` with
-``|cmd`` and ``sql:file-access`` onto a path outside the working directory. The
-shell reads its dot-command lines itself: ``--csv`` there is an option, not a
-comment (``_sql_tokens.readings``).
+``.system`` run a command and ``.load`` loads native code (``sql:command-exec``).
+``.output``, ``.once``, ``.log`` and ``.trace`` (a file written), ``.import`` and
+``.read`` (a file's rows or statements) and ``.cd`` are ``sql:command-exec`` with
+``|cmd`` and ``sql:file-access`` onto a path outside the working directory;
+``.backup`` / ``.save`` / ``.clone`` / ``.open`` onto anything but a database file
+there are ``sql:file-access``. The shell reads its dot-command lines itself:
+``--csv`` there is an option, not a comment (``_sql_tokens.readings``).
 """
 
 from __future__ import annotations
@@ -130,16 +128,15 @@ def _target(judge: Judge, i: int, j: int, closing: str) -> None:
 
 
 _DOT_EXEC = frozenset({"shell", "system", "load"})
-_DOT_OUTPUT = frozenset({"output", "once"})
 _DOT_COPY = frozenset({"backup", "save", "clone", "open"})
-#: Read a file (``.import``, ``.read``: its rows or statements), write one (``.log``,
-#: ``.trace``) or change the directory the rest resolve against (``.cd``); each takes
-#: ``|cmd`` for a command, and options (``--csv``) before its file.
-_DOT_FILES = frozenset({"import", "read", "log", "trace", "cd"})
+#: Write a file (``.output``, ``.once``, ``.log``, ``.trace``), read one (``.import``,
+#: ``.read``: its rows or statements) or change the directory the rest resolve against
+#: (``.cd``); each takes ``|cmd`` for a command, and options (``--csv``) before its file.
+_DOT_FILES = frozenset({"output", "once", "import", "read", "log", "trace", "cd"})
 #: How many words after a dot-command :func:`dot_command` reads (its options and file).
 _DOT_WORDS = 12
 #: Dot-commands :func:`dot_command` judges.
-DOT_COMMANDS = _DOT_EXEC | _DOT_OUTPUT | _DOT_COPY | _DOT_FILES
+DOT_COMMANDS = _DOT_EXEC | _DOT_COPY | _DOT_FILES
 
 
 def dot_handler(judge: Judge, i: int, prev: str, at_start: bool) -> None:
@@ -172,7 +169,7 @@ def dot_command(judge: Judge, i: int) -> bool:
         target = judge.values[j]
         if target.startswith("|"):
             judge.flag("sql:command-exec", i)
-        elif not (_inside(target) if name in _DOT_OUTPUT else safe_database_file(target)):
+        elif not safe_database_file(target):
             judge.flag("sql:file-access", i)
         return True
     if judge.punct(j, "|"):
@@ -182,7 +179,7 @@ def dot_command(judge: Judge, i: int) -> bool:
     if parent or (kind == "p" and judge.values[j] in "/\\~$%"):
         judge.flag("sql:file-access", i)  # absolute, home, variable, ../
         return True
-    if kind == "w" and name in _DOT_COPY:
+    if kind == "w":
         parts = [judge.values[j]]  # name.ext as the tokens spell it: name . ext
         while judge.punct(j + 1, ".") and judge.kind(j + 2) == "w":
             parts.append(judge.values[j + 2])
@@ -193,7 +190,7 @@ def dot_command(judge: Judge, i: int) -> bool:
 
 
 def _dot_file(judge: Judge, i: int) -> None:
-    """``.import`` / ``.read`` / ``.log`` / ``.trace`` / ``.cd`` (word ``i``): a pipe is a
+    """One of :data:`_DOT_FILES` (word ``i``): a pipe is a
     command (``sql:command-exec``); a file outside the working directory (absolute,
     home, variable, ``..``) is ``sql:file-access``. Options and the file are read
     among the next :data:`_DOT_WORDS` tokens of the statement."""
