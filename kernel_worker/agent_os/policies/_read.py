@@ -107,21 +107,17 @@ def read(
     ``program``: the CLI the tool is named after; its command and argv fields
     are read as that program's arguments.
     """
-    if type(args) is dict and not program:
-        out: dict[str, list[str]] = {}
-        if _flat(args, fields, kinds, out):
-            paths = out.get(P)
-            if paths is not None and len(paths) > 1:
-                _joined_path(args, paths)
-            return out
-    sink = _Sink(located=False, program=program, kinds=kinds)
-    _walk(args, fields, kinds, sink, "", None, 0)
-    if program:
-        _as_command_line(args, sink)
-    paths = sink.out.get(P)
+    out: dict[str, list[str]] = {}
+    if not (type(args) is dict and not program and _flat(args, fields, kinds, out)):
+        sink = _Sink(located=False, program=program, kinds=kinds)
+        _walk(args, fields, kinds, sink, "", None, 0)
+        if program:
+            _as_command_line(args, sink)
+        out = sink.out
+    paths = out.get(P)
     if paths is not None and len(paths) > 1 and isinstance(args, Mapping):
         _joined_path(args, paths)
-    return sink.out
+    return out
 
 
 _DIR_KEYS = ("directory", "dir", "folder", "dir_path", "directory_path", "base_dir", "base_path")
@@ -147,6 +143,10 @@ def located(
         _as_command_line(args, sink)
     assert sink.texts is not None
     return sink.texts
+
+
+#: Values that are a command line's words (``True`` is a flag; ``bool`` is not these).
+_ARGUMENTS = (str, int, float)
 
 
 def _as_command_line(args: object, sink: _Sink) -> None:
@@ -175,7 +175,7 @@ def _as_command_line(args: object, sink: _Sink) -> None:
             continue
         if value is True:
             words.append("--" + key.replace("_", "-"))
-        elif type(value) is str or type(value) is int or type(value) is float:
+        elif type(value) in _ARGUMENTS:
             words.append(value)
         elif isinstance(value, list | tuple):
             words.extend(v for v in value[:WORK] if type(v) is str)
@@ -184,7 +184,7 @@ def _as_command_line(args: object, sink: _Sink) -> None:
                 name = "--" + str(flag).replace("_", "-")
                 if setting is True:
                     words.append(name)
-                elif type(setting) is str or type(setting) is int or type(setting) is float:
+                elif type(setting) in _ARGUMENTS:
                     words.append(f"{name}={setting}")
     sink.add(C, f"{sink.program} {join_argv(words)}".rstrip(), "")
 
