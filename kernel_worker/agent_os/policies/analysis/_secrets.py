@@ -28,9 +28,9 @@ excerpt)`` for each secret found. Steps, cheapest first:
    when its sign shows, and a list of 16+ printable character codes among the
    arguments is read as the text it spells.
 
-Keys of nested mappings 16+ characters long are read like values (a file
-name in a gist is data that leaves too); the top level's keys are parameter
-names and are not read.
+Mapping keys 16+ characters long are read like values: a file name in a
+gist is data that leaves too, and so is a top-level parameter an agent names
+itself.
 
 Bounded: at most :data:`_MAX_DECODE` bytes are decoded per action and at most
 :data:`_MAX_CANDIDATES` candidates judged; past that the action is reported as
@@ -194,11 +194,17 @@ class _Scan:
                 if not self.layer(decoded, cost, depth + 1):
                     return
 
-    def layer(self, decoded: str, cost: int, depth: int) -> bool:
-        """Scan one decoded text that cost ``cost`` of the budget; ``False``: stop decoding."""
+    def charge(self, cost: int) -> bool:
+        """Spend ``cost`` of the decoding budget; ``False`` (and a review) past it."""
         self.budget -= cost
         if self.budget < 0:
             self.add("secret:too-complex", "too much encoded text to decode")
+            return False
+        return True
+
+    def layer(self, decoded: str, cost: int, depth: int) -> bool:
+        """Scan one decoded text that cost ``cost`` of the budget; ``False``: stop decoding."""
+        if not self.charge(cost):
             return False
         before = len(self.findings)
         if decoded:
@@ -264,12 +270,8 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
     elif isinstance(node, list | tuple):  # before Mapping: an ABC check costs more
         if len(node) >= _CODES and type(node[0]) is int:
             spelled = _spelled(node)
-            if spelled is not None:
-                scan.budget -= len(spelled)  # read like a decoded text
-                if scan.budget < 0:
-                    scan.add("secret:too-complex", "too much encoded text to decode")
-                else:
-                    out.append(spelled)
+            if spelled is not None and scan.charge(len(spelled)):  # as a decoded text
+                out.append(spelled)
         named = bool(key) and _credential_key(key)
         for item in node:
             if type(item) is str:  # the common shape: a list of strings
