@@ -62,11 +62,16 @@ STRICT_ACTIONS: tuple[tuple[str, str], ...] = (
 STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "path:system-credentials",
-        ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
-         "/etc/sudoers.d/**", "/etc/master.passwd", "/etc/security/opasswd"),
+        ("/etc/shadow", "/etc/shadow-", "/etc/shadow.*", "/etc/shadow~", "/etc/gshadow",
+         "/etc/gshadow-", "/etc/gshadow.*", "/etc/gshadow~", "/etc/sudoers", "/etc/sudoers.d/**",
+         "/etc/master.passwd", "/etc/security/opasswd"),
         "system credential file",
     ),
-    ("path:ssh", ("~/.ssh/**", "/etc/ssh/ssh_host_*_key"), "SSH keys and configuration"),
+    (
+        "path:ssh",
+        ("~/.ssh/**", ".ssh/id_*", "/etc/ssh/ssh_host_*_key"),
+        "SSH keys and configuration",
+    ),
     (
         "path:private-keys",
         ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "*.ppk", "/etc/ssl/private/**",
@@ -75,8 +80,8 @@ STRICT_PATHS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     (
         "path:cloud-credentials",
-        ("~/.aws/**", "~/.config/gcloud/**", "~/appdata/roaming/gcloud/**", "~/.azure/**",
-         "~/.kube/config",
+        ("~/.aws/**", ".aws/credentials", "~/.config/gcloud/**", "~/appdata/roaming/gcloud/**",
+         "~/.azure/**", "~/.kube/config",
          "~/.docker/config.json", "/var/run/secrets/**", "/run/secrets/**",
          "~/.config/gh/hosts.yml", "~/.config/hub", "~/.config/doctl/**", "~/.oci/**",
          "~/.databrickscfg", "~/.boto", "~/.s3cfg", "~/.vault-token",

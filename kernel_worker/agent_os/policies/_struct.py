@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import re2
 
 from agent_os.policies.analysis._code import analyse_code, urls_in
-from agent_os.policies.analysis._path import GlobSet, canonical_paths
+from agent_os.policies.analysis._path import GlobSet, canonical_paths, with_words
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell_ops import data_target, persistence_target
@@ -278,7 +278,7 @@ class Structural(NetworkChecks):
         if paths and (self._path_set is not None or writes or deletes):
             # One canonicalisation per path serves every path rule.
             path_set = self._path_set
-            for path in paths:
+            for path in with_words(paths):
                 spelt = canonical_paths(path)
                 if path_set is not None:
                     for candidate in spelt:

@@ -29,7 +29,7 @@ import re2
 from ._normalise import compat, unescape_url
 from ._re import OPTIONS
 
-__all__ = ["GlobSet", "canonical_paths", "glob_regex"]
+__all__ = ["GlobSet", "canonical_paths", "glob_regex", "with_words"]
 
 _DRIVE = re.compile(r"[a-z]:(?=/|$)", re.IGNORECASE)
 _HOME_VAR = re.compile(
@@ -85,6 +85,43 @@ def canonical_paths(value: str) -> tuple[str, ...]:
     if len(value) <= _SHORT:
         return _short_paths(value)
     return _paths(value)
+
+
+def with_words(values: list[str]) -> list[str]:
+    """``values`` (a path field's), plus the words of each that read as paths: one holding
+    whitespace may name several files (``/etc/passwd /etc/shadow``) or carry a note after
+    its path. A word reads as a path when it holds ``/``, ``\\`` or ``~``; at most
+    :data:`_MAX_WORDS` per value. ``values`` itself when no value has such a word.
+    """
+    out: list[str] | None = None
+    for value in values:
+        cut = value.find(" ")
+        if cut < 0:
+            if "\t" not in value and "\n" not in value:
+                continue  # the common path: one word, its own path
+            words = value.split()
+        elif len(value) > _SHORT and not _marked(value[cut:]):
+            # A note after a path, naming none itself: the path before it.
+            head = value[:cut]
+            if _marked(head):
+                out = out or list(values)
+                out.append(head)
+            continue
+        else:
+            words = value.split()
+        words = [word for word in words if _marked(word)]
+        if words and (len(words) > 1 or words[0] != value):
+            out = out or list(values)
+            out.extend(words[:_MAX_WORDS])
+    return values if out is None else out
+
+
+_MAX_WORDS = 16
+
+
+def _marked(text: str) -> bool:
+    """Whether ``text`` holds a mark of a path: a separator or a home."""
+    return "/" in text or "\\" in text or "~" in text
 
 
 # Values up to this long have their spellings remembered (4096 of them at most).
@@ -375,12 +412,12 @@ class GlobSet:
     or ``~`` are one set matched from the path's start, which stops where none can
     match any more; unanchored globs are one set matched from the path's end (their
     regexes reversed), which stops as soon; the rest (unanchored globs ending in
-    ``**``) are one set scanning the whole path. A set runs only when the path holds
-    a literal one of its globs needs: the start of an anchored glob, the end of an
-    unanchored one, a literal inside the rest (looked for at the path's slashes,
-    :func:`_holds`). A short path is one set call, its answer kept. Tests compare the
-    result with one unanchored set of every :func:`glob_regex` on generated paths and
-    globs.
+    ``**`` or another wildcard) are one set scanning the whole path. A set runs only
+    when the path holds a literal one of its globs needs: the start of an anchored
+    glob, the end of an unanchored one, a literal inside the rest (looked for at the
+    path's slashes, :func:`_holds`). A short path is one set call, its answer kept.
+    Tests compare the result with one unanchored set of every :func:`glob_regex` on
+    generated paths and globs.
     """
 
     __slots__ = ("_known", "_scans", "_whole")
@@ -393,6 +430,10 @@ class GlobSet:
             regex = ("(?s)^" if anchored else "(?s)(?:^|/)") + "".join(pieces) + "$"
             whole.append(regex)
             tail = None if anchored else _tail_regex(pieces)
+            if tail is not None and _literals([pieces], "end") is None:
+                # No literal at its end to turn paths away (``.ssh/id_*``): it would make
+                # every long path read from its end. Inside, its longest literal gates it.
+                tail = None
             if anchored:
                 groups["start"].append((index, pieces, regex))
             elif tail is not None:

@@ -86,7 +86,9 @@ PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
         for rule_id, _, _ in CONTENT_PATTERNS
         if rule_id.startswith("shell:")
     },
-    "secret:credential-file": ("command", "data", "path", "url", "sql"),
+    # Not ``path``: a path field is the path rules' (canonicalised: ``/etc/./shadow``,
+    # ``C:\\Users\\...``, every home), whose globs hold these files too.
+    "secret:credential-file": ("command", "data", "url", "sql"),
 }
 
 #: The secret catalogue's regexes (one per rule), for redaction.
