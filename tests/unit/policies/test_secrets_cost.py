@@ -120,13 +120,15 @@ def test_decoding_is_a_few_passes_not_one_per_run() -> None:
     assert "secret:github-token" in {c for c, _ in scan_secrets({"t": [*runs[:50], hidden]})}
 
 
-def _regex_ends(text: str) -> str | None:
-    # The reading _ends replaces on ASCII text: the first word, the last one read backwards.
-    head = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text, 0, 320)
-    tail = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text[-320:][::-1])
-    if head is None or tail is None:
-        return None
-    return head.group(0) + "\n\x00\n" + tail.group(0)[::-1]
+def _regex_first(text: str) -> str | None:
+    # The readings _first_word and _last_word replace on ASCII text.
+    found = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text, 0, 320)
+    return None if found is None else found.group(0)
+
+
+def _regex_last(text: str) -> str | None:
+    found = re.compile(r"[A-Za-z0-9_+/=-]{8,}").search(text[-320:][::-1])
+    return None if found is None else found.group(0)[::-1]
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
@@ -139,33 +141,50 @@ def _regex_ends(text: str) -> str | None:
         max_size=60,
     ).map("".join)
 )
-def test_split_ends_read_like_the_word_regex(text: str) -> None:
-    from agent_os.policies.analysis._secrets import _ends
+def test_split_words_read_like_the_word_regex(text: str) -> None:
+    from agent_os.policies.analysis._secrets import _first_word, _last_word
 
-    assert _ends(text) == _regex_ends(text)
+    assert _first_word(text) == _regex_first(text)
+    assert _last_word(text) == _regex_last(text)
     wide = text + "\u00e9" + text  # non-ASCII text takes the regex path
-    assert _ends(wide) == _regex_ends(wide)
+    assert _first_word(wide) == _regex_first(wide)
+    assert _last_word(wide) == _regex_last(wide)
 
 
-def test_split_ends_at_the_edges() -> None:
-    from agent_os.policies.analysis._secrets import _ends
+def test_split_words_at_the_edges() -> None:
+    from agent_os.policies.analysis._secrets import _first_word, _last_word
 
     word = "Tok3n_9Xq" * 40  # 360 token characters: cut at both bounds
     across = "x " * 30 + word[:18] + " y" * 30  # a word across the first and last 64
     for text in (word, "x " + word, word + " y", "ab " * 150 + word[:12] + " cd" * 150, across):
-        assert _ends(text) == _regex_ends(text)
-    assert _ends("no long words here at all") is None
+        assert _first_word(text) == _regex_first(text)
+        assert _last_word(text) == _regex_last(text)
+    assert _first_word("no long words here at all") is None
+    assert _last_word("no long words here at all") is None
 
 
 def _all_fragments(texts: list[str]) -> list[str]:
-    # _fragments without its early exit (it returns [] when fewer than two are found).
-    from agent_os.policies.analysis._secrets import _ends
-
-    out = []
-    for text in texts:
-        if len(text) >= 4:
-            out.append(_ends(text) if " " in text else text)
-    return [fragment for fragment in out if fragment is not None]
+    # _fragments without its early exit (it returns [] when fewer than two are found):
+    # a spaced text's first word when a fragment came before it, its last when a text
+    # comes after it.
+    out: list[str] = []
+    for index, text in enumerate(texts):
+        if len(text) < 4:
+            continue
+        if " " not in text:
+            out.append(text)
+            continue
+        words = [
+            word
+            for word, wanted in (
+                (_regex_first(text), bool(out)),
+                (_regex_last(text), index < len(texts) - 1),
+            )
+            if wanted and word is not None
+        ]
+        if words:
+            out.append("\n\x00\n".join(words))
+    return out
 
 
 @settings(max_examples=300)

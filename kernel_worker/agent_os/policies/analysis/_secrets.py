@@ -261,6 +261,22 @@ def _walk(node: object, key: str, out: list[str], scan: _Scan, depth: int) -> No
                 out.append(value)
                 if _credential_key(child):
                     scan.field(child, value)
+            elif (
+                type(value) is list
+                and value
+                and type(value[0]) is str
+                and depth < _MAX_DEPTH
+                and not _credential_key(child)
+            ):
+                # The next common shape: a list of strings (recipients, commands), read
+                # here as the list branch below would.
+                for item in value:
+                    if type(item) is str:
+                        out.append(item)
+                    elif type(item) is list and all(type(x) is str for x in item):
+                        out.extend(item)
+                    else:
+                        _walk(item, child, out, scan, depth + 2)
             else:
                 _walk(value, child, out, scan, depth + 1)
     elif isinstance(node, str):
@@ -303,25 +319,23 @@ def _spelled(codes: list[object] | tuple[object, ...]) -> str | None:
 
 
 def _fragments(texts: list[str]) -> list[str]:
-    """Where a split secret's halves meet: a token-like string (no spaces) whole, and the
-    first and last token-like words (8+ characters) of a text with spaces; in order, so
-    one text's end meets the next one's start (``"part 1: ghp_r81H..."``,
-    ``["part 2: oDeT..."]``).
+    """Where a split secret's halves meet: a token-like string (no spaces) whole, and of a
+    text with spaces the first token-like word (8+ characters) when a fragment comes before
+    it and the last when a text comes after it; in order, so one text's end meets the next
+    one's start (``"part 1: ghp_r81H..."``, ``["part 2: oDeT..."]``). A match never runs
+    across a separator, so the words no neighbour meets are left out.
 
     Only the ends of a long token can hold part of a split secret, so one
     longer than two :data:`_SPLIT_EDGE` keeps its ends (cut by a separator):
     the joined text stays within twice the fragments' count times the edge.
-    Fewer than two fragments join nothing: ``[]``, and a short list stops
-    before its last text when no fragment came before it.
+    Fewer than two fragments join nothing: ``[]``, and the scan stops before
+    the last text when no fragment came before it.
     """
     out: list[str] = []
-    # Counted only for short lists: small ints are shared, so counting costs no allocations.
-    left = len(texts) if len(texts) <= 64 else -1
-    for text in texts:
-        if left >= 0:
-            if left < 2 and not out:
-                return []
-            left -= 1
+    final = len(texts) - 1
+    for index, text in enumerate(texts):
+        if index == final and not out:
+            return []
         if len(text) < 4:
             continue
         if " " not in text:
@@ -329,24 +343,23 @@ def _fragments(texts: list[str]) -> list[str]:
                 text = text[:_SPLIT_EDGE] + _SEP + text[-_SPLIT_EDGE:]
             out.append(text)
             continue
-        ends = _ends(text)
-        if ends is not None:
-            out.append(ends)
+        first = _first_word(text) if out else None
+        last = _last_word(text) if index < final else None
+        if first is not None:
+            out.append(first if last is None else first + _SEP + last)
+        elif last is not None:
+            out.append(last)
     return out if len(out) > 1 else []
 
 
-def _ends(text: str) -> str | None:
-    """The first token-like word in ``text``'s first :data:`_SPLIT_EDGE` characters and
-    the last one in its last (cut by those bounds), joined; ``None`` without both."""
-    last = text[-_SPLIT_EDGE:]
+def _first_word(text: str) -> str | None:
+    """The first token-like word in ``text``'s first :data:`_SPLIT_EDGE` characters (cut
+    there), or ``None``."""
     if not text.isascii():
-        head = _TOKEN.search(text, 0, _SPLIT_EDGE)
-        tail = _TOKEN.search(last[::-1])  # the last word, read backwards
-        if head is None or tail is None:
-            return None
-        return head.group(0) + _SEP + tail.group(0)[::-1]
+        found = _TOKEN.search(text, 0, _SPLIT_EDGE)
+        return None if found is None else found.group(0)
     # ASCII: one byte a character, so positions in the mapped bytes are the text's. The
-    # first and last _GLANCE characters mostly hold a whole word: those are mapped first.
+    # first _GLANCE characters mostly hold a whole word: those are mapped first.
     mapped = text[:_GLANCE].encode("ascii").translate(_WORDS)
     start = mapped.find(_WORD)
     stop = mapped.find(b" ", start) if start >= 0 else -1
@@ -356,7 +369,16 @@ def _ends(text: str) -> str | None:
         stop = mapped.find(b" ", start) if start >= 0 else -1
     if start < 0:
         return None
-    word = text[start:stop] if stop >= 0 else text[start:_SPLIT_EDGE]
+    return text[start:stop] if stop >= 0 else text[start:_SPLIT_EDGE]
+
+
+def _last_word(text: str) -> str | None:
+    """The last token-like word in ``text``'s last :data:`_SPLIT_EDGE` characters (cut
+    there), or ``None``."""
+    last = text[-_SPLIT_EDGE:]
+    if not text.isascii():
+        found = _TOKEN.search(last[::-1])  # the last word, read backwards
+        return None if found is None else found.group(0)[::-1]
     edge = last[-_GLANCE:]
     mapped = edge.encode("ascii").translate(_WORDS)
     end = mapped.rfind(_WORD)  # the last run ends 8 bytes after its last probe
@@ -368,7 +390,7 @@ def _ends(text: str) -> str | None:
         begin = mapped.rfind(b" ", 0, end) if end >= 0 else -1
     if end < 0:
         return None
-    return word + _SEP + edge[begin + 1 : end + 8]
+    return edge[begin + 1 : end + 8]
 
 
 def _visible(text: str) -> str:
