@@ -181,11 +181,15 @@ def resolve(
 _RUN = frozenset((S, C, K))
 
 
+_FOR_PEOPLE = frozenset({"message_send", "web_search"})
+
+
 def for_people(found: str, kinds: Collection[str]) -> str:
     """``found``, the shape of a field no name explains, as a tool of ``kinds`` reads it:
-    text for people or a model is prose (summarize_document's document), though a path
-    or URL it names (an attachment) is still read as one."""
-    return T if found in _RUN and "message_send" in kinds else found
+    text for people, a model or a search engine is prose (summarize_document's document,
+    search_documentation's search_phrase), though a path or URL it names (an attachment)
+    is still read as one."""
+    return T if found in _RUN and not _FOR_PEOPLE.isdisjoint(kinds) else found
 
 
 def _shape_of(value: object, role: str) -> str:

@@ -9,13 +9,22 @@ one only when the arguments carry a path; a file object without a verb
 A verb that destroys or stops what it names (``delete_project``,
 ``drop-database``, ``cancel_subscription``) on something that is not a file
 is a deletion (or a modification) all the same.
-Shell, code, SQL, HTTP, web-search and messaging words name their kinds; a
-tool that posts text for people (``create_issue``, ``add_comment``) or hands
-it to a model for text back (``summarize_text``, ``translate``) sends a
-message: its text is prose.
+Shell, code, SQL, HTTP, web-search and messaging words name their kinds. A
+tool named after an operator CLI runs it when the rest of its name is the
+program's subcommand, exec verbs or fillers (``kubectl_get``,
+``list_helm_releases``, ``call_aws``, ``ssh_exec``), not when the program only
+qualifies reference material (``lookup_ssh_key``, ``search_aws_documentation``)
+or the tool answers with text about it (``suggest_aws_commands``). A tool that
+posts text for people (``create_issue``, ``add_comment``) or hands it to a
+model for text back (``summarize_text``, ``translate``, ``review_code``,
+``explain_code``) sends a message: its text is prose. A text verb beside one
+that acts or runs (``review_and_apply_patch``, ``explain_and_run``) does not
+make it so.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 from ._catalogue import tool_key
 
@@ -112,10 +121,25 @@ _POSTED = _set(
     "cards wiki"
 )
 _POST = _WRITE | _MODIFY | _SEND | _set("open comment reply")
-# Text handed to a model that answers with text: a summary, a translation.
+# Text handed to a model that answers with text: a summary, a translation, a review, an
+# explanation, a suggestion. (Not "analysis": a data analysis tool runs the code it is given.)
 _TEXT_VERBS = _set(
     "summarize summarise summary summarization summarisation translate translation paraphrase "
-    "rewrite proofread classify sentiment"
+    "rewrite proofread classify sentiment review reviewer explain explanation explainer analyze "
+    "analyse critique suggest suggestions recommend recommendations assess assessment"
+)
+# Verbs that act on what they name: one before a text verb, or after an "and", makes the name
+# more than text back (write_summary, review_and_apply_patch).
+_ACTS = _DELETE | _DESTROY | _STOP | _HALT | _GRANT | _WRITE | _MODIFY | _MOVE | _COPY
+_AND = _set("and then plus also")
+# A query or statement explained is run by the database (EXPLAIN ANALYZE): explain_query is SQL.
+_STATEMENT = _set("query queries statement statements stmt")
+# What an operator CLI's word may qualify that the program does not run: documentation, prices,
+# regions, a key and its fingerprint (lookup_ssh_key, search_aws_documentation, get_aws_pricing).
+_ABOUT = _set(
+    "documentation docs doc reference references manual manuals guide guides tutorial tutorials "
+    "pricing price prices cost costs region regions availability key keys fingerprint "
+    "fingerprints"
 )
 _VOCAB = (
     _DELETE | _DESTROY | _STOP | _HALT | _GRANT | _WRITE | _MODIFY | _MOVE | _COPY
@@ -142,12 +166,59 @@ def _segment(token: str) -> list[str]:
     return found if found else [token]
 
 
+def _ordered(tool: str) -> list[str]:
+    """The words of a tool's name in order (``kubectl_get`` -> kubectl, get)."""
+    return [word for token in tool_key(tool).split("_") if token for word in _segment(token)]
+
+
 def name_words(tool: str) -> frozenset[str]:
-    out: list[str] = []
-    for token in tool_key(tool).split("_"):
-        if token:
-            out.extend(_segment(token))
-    return frozenset(out)
+    return frozenset(_ordered(tool))
+
+
+# A shell word that names an interpreter (git_bash runs bash, not git); "command" and
+# "cli" only say the tool runs its program (run_gcloud_command).
+_INTERPRETERS = _SHELL - _set("command commands cmd cli")
+# Words that name the program a tool runs: an operator CLI, an interpreter.
+_PROGRAM = _CLI | _INTERPRETERS
+
+
+def _answers_with_text(ordered: list[str], words: frozenset[str]) -> bool:
+    """Whether the name says its text goes to a model that answers with text (``review_code``,
+    ``suggest_aws_commands``, ``summarize``): a text verb is its verb, and no word says more.
+
+    Not when it also runs something (an exec verb; a query or statement, which EXPLAIN
+    ANALYZE runs), when a verb that acts or a program comes first (``write_summary``; in
+    ``git_review`` and ``kubectl_explain`` the text verb is the program's subcommand), or
+    when a verb after an "and" does more than read or answer (``review_and_apply_patch``).
+    A text verb's object is no verb (``review_patch``, ``explain_code_change``).
+    """
+    if not words & _TEXT_VERBS or words & (_EXEC | _STATEMENT):
+        return False
+    first = next(i for i, word in enumerate(ordered) if word in _TEXT_VERBS)
+    if any(word in _ACTS or word in _PROGRAM for word in ordered[:first]):
+        return False
+    after = ordered[first + 1 :]
+    return all(nxt in _TEXT_VERBS or nxt in _READ for word, nxt in pairwise(after) if word in _AND)
+
+
+def _about(words: frozenset[str]) -> bool:
+    """Whether the program a name holds only qualifies what the tool reads: its other words
+    are read verbs and a documentation-like noun (``lookup_ssh_key``, ``read_aws_docs``)."""
+    rest = words - _CLI - _SHELL - _FILLER
+    return bool(rest & _ABOUT) and rest <= _ABOUT | _READ
+
+
+def _runs_program(ordered: list[str], words: frozenset[str]) -> bool:
+    """Whether a name holding a program's word (``kubectl``, ``ssh``, ``command``) runs it.
+
+    It does when the rest of the name is the program's subcommand, exec verbs or fillers
+    (``kubectl_get``, ``list_helm_releases``, ``call_aws``, ``ssh_exec``) or it is the program
+    alone; not when the program qualifies reference material (:func:`_about`) or the tool
+    answers with text about it (``suggest_aws_commands``, ``explain_kubectl_command``).
+    """
+    return bool(words & (_SHELL | _CLI)) and not (
+        _about(words) or _answers_with_text(ordered, words)
+    )
 
 
 def verb_kinds(words: frozenset[str]) -> list[str]:
@@ -173,16 +244,17 @@ class Name:
     __slots__ = ("exec_verb", "if_path", "kinds", "op")
 
     def __init__(self, tool: str) -> None:
-        words = name_words(tool)
+        ordered = _ordered(tool)
+        words = frozenset(ordered)
         self.exec_verb = bool(words & _EXEC)
         self.if_path: tuple[str, ...] = ()
         self.op = False
         kinds: list[str] = []
         has_file = bool(words & _FILE)
         code = words & _CODE
+        text = _answers_with_text(ordered, words)
         if (
-            words & _SHELL
-            or words & _CLI
+            _runs_program(ordered, words)
             or words in ({"exec"}, {"execute"})
             or ("script" in words and self.exec_verb and not code)
         ):
@@ -218,12 +290,15 @@ class Name:
             kinds.append("http_request")
             if "download" in words:
                 kinds.append("file_write")
-        if not has_file and (words & _WEB or ("search" in words and not words & (_DB | _SQL))):
+        # A search of the web or a knowledge base: its text goes to a search engine. Not a
+        # search that runs or changes something (run_search, search_and_replace).
+        searches = "search" in words and not words & (_DB | _SQL | _EXEC | _ACTS)
+        if not has_file and (words & _WEB or searches):
             kinds.append("web_search")
         if (
             (words & _SEND and words & _MESSAGE)
             or (words & _POST and words & _POSTED and not self.exec_verb)
-            or (words & _TEXT_VERBS and not kinds and not self.exec_verb)
+            or (text and not kinds)
         ):
             # Its text is for people or a model to read: prose, not something run (a code
             # snippet in an issue's body is quoted; a field named ``code`` is still code).
@@ -232,17 +307,15 @@ class Name:
 
 
 _PROGRAMS: dict[str, str] = {}
-# A shell word that names an interpreter (git_bash runs bash, not git); "command" and
-# "cli" only say the tool runs its program (run_gcloud_command).
-_INTERPRETERS = _SHELL - _set("command commands cmd cli")
 # Words of a CLI-named tool's name that are no subcommand of its program.
-_NOT_SUBCOMMAND = _FILLER | _EXEC | _set("command commands cmd cli mcp generic server")
+_NOT_SUBCOMMAND = _FILLER | _EXEC | _AND | _set("command commands cmd cli mcp generic server call")
 
 
 def program_of(tool: str) -> str:
     """The CLI a tool is named after with the rest of its name's words as the
     subcommand (``git``, ``kubectl_tool`` -> kubectl, ``kubectl_delete`` -> kubectl
-    delete, ``list_helm_releases`` -> helm list releases), or ``""``.
+    delete, ``list_helm_releases`` -> helm list releases, ``call_aws`` -> aws), or
+    ``""`` (also for a name that does not run it: ``lookup_ssh_key``).
 
     Its command fields hold that program's arguments (``{"command": "push
     --force"}`` is ``git push --force``); without one, its arguments are
@@ -250,11 +323,15 @@ def program_of(tool: str) -> str:
     """
     found = _PROGRAMS.get(tool)
     if found is None:
-        words = name_words(tool)
+        ordered = _ordered(tool)
+        words = frozenset(ordered)
         cli = words & _CLI
-        found = next(iter(cli)) if len(cli) == 1 and not words & _INTERPRETERS else ""
+        found = (
+            next(iter(cli))
+            if len(cli) == 1 and not words & _INTERPRETERS and _runs_program(ordered, words)
+            else ""
+        )
         if found:
-            ordered = [w for t in tool_key(tool).split("_") if t for w in _segment(t)]
             rest = [w for w in ordered if w != found and w not in _NOT_SUBCOMMAND]
             found = " ".join(dict.fromkeys([found, *rest]))
         if len(_PROGRAMS) >= 4096:
