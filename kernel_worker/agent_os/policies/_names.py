@@ -171,6 +171,15 @@ def _ordered(tool: str) -> list[str]:
     return [word for token in tool_key(tool).split("_") if token for word in _segment(token)]
 
 
+def _own(tool: str) -> list[str]:
+    """The words of a tool's own name, after a server's namespace (``mcp__aws-api__suggest``,
+    ``aws___recommend``, ``server.tool``), in order; all of them when there is none."""
+    own = tool
+    for sep in ("__", ".", "/", ":"):
+        own = own.rsplit(sep, 1)[-1]
+    return _ordered(own) if own != tool and own.strip("_") else _ordered(tool)
+
+
 def name_words(tool: str) -> frozenset[str]:
     return frozenset(_ordered(tool))
 
@@ -182,22 +191,25 @@ _INTERPRETERS = _SHELL - _set("command commands cmd cli")
 _PROGRAM = _CLI | _INTERPRETERS
 
 
-def _answers_with_text(ordered: list[str], words: frozenset[str]) -> bool:
+def _answers_with_text(own: list[str], words: frozenset[str]) -> bool:
     """Whether the name says its text goes to a model that answers with text (``review_code``,
     ``suggest_aws_commands``, ``summarize``): a text verb is its verb, and no word says more.
 
     Not when it also runs something (an exec verb; a query or statement, which EXPLAIN
-    ANALYZE runs), when a verb that acts or a program comes first (``write_summary``; in
-    ``git_review`` and ``kubectl_explain`` the text verb is the program's subcommand), or
-    when a verb after an "and" does more than read or answer (``review_and_apply_patch``).
-    A text verb's object is no verb (``review_patch``, ``explain_code_change``).
+    ANALYZE runs), when a verb that acts or a program comes first in the tool's own name
+    (``write_summary``; in ``git_review`` and ``kubectl_explain`` the text verb is the
+    program's subcommand; ``mcp__aws-api__suggest_aws_commands`` is the server's namespace
+    and then the tool's name), or when a verb after an "and" does more than read or answer
+    (``review_and_apply_patch``). A text verb's object is no verb (``review_patch``,
+    ``explain_code_change``). ``own``: the words of the tool's own name in order; ``words``:
+    all the words of the name.
     """
     if not words & _TEXT_VERBS or words & (_EXEC | _STATEMENT):
         return False
-    first = next(i for i, word in enumerate(ordered) if word in _TEXT_VERBS)
-    if any(word in _ACTS or word in _PROGRAM for word in ordered[:first]):
+    first = next((i for i, word in enumerate(own) if word in _TEXT_VERBS), None)
+    if first is None or any(word in _ACTS or word in _PROGRAM for word in own[:first]):
         return False
-    after = ordered[first + 1 :]
+    after = own[first + 1 :]
     return all(nxt in _TEXT_VERBS or nxt in _READ for word, nxt in pairwise(after) if word in _AND)
 
 
@@ -208,7 +220,7 @@ def _about(words: frozenset[str]) -> bool:
     return bool(rest & _ABOUT) and rest <= _ABOUT | _READ
 
 
-def _runs_program(ordered: list[str], words: frozenset[str]) -> bool:
+def _runs_program(own: list[str], words: frozenset[str]) -> bool:
     """Whether a name holding a program's word (``kubectl``, ``ssh``, ``command``) runs it.
 
     It does when the rest of the name is the program's subcommand, exec verbs or fillers
@@ -216,9 +228,7 @@ def _runs_program(ordered: list[str], words: frozenset[str]) -> bool:
     alone; not when the program qualifies reference material (:func:`_about`) or the tool
     answers with text about it (``suggest_aws_commands``, ``explain_kubectl_command``).
     """
-    return bool(words & (_SHELL | _CLI)) and not (
-        _about(words) or _answers_with_text(ordered, words)
-    )
+    return bool(words & (_SHELL | _CLI)) and not (_about(words) or _answers_with_text(own, words))
 
 
 def verb_kinds(words: frozenset[str]) -> list[str]:
@@ -244,17 +254,17 @@ class Name:
     __slots__ = ("exec_verb", "if_path", "kinds", "op")
 
     def __init__(self, tool: str) -> None:
-        ordered = _ordered(tool)
-        words = frozenset(ordered)
+        words = name_words(tool)
+        own = _own(tool)
         self.exec_verb = bool(words & _EXEC)
         self.if_path: tuple[str, ...] = ()
         self.op = False
         kinds: list[str] = []
         has_file = bool(words & _FILE)
         code = words & _CODE
-        text = _answers_with_text(ordered, words)
+        text = _answers_with_text(own, words)
         if (
-            _runs_program(ordered, words)
+            _runs_program(own, words)
             or words in ({"exec"}, {"execute"})
             or ("script" in words and self.exec_verb and not code)
         ):
@@ -328,7 +338,7 @@ def program_of(tool: str) -> str:
         cli = words & _CLI
         found = (
             next(iter(cli))
-            if len(cli) == 1 and not words & _INTERPRETERS and _runs_program(ordered, words)
+            if len(cli) == 1 and not words & _INTERPRETERS and _runs_program(_own(tool), words)
             else ""
         )
         if found:

@@ -82,11 +82,16 @@ def call(tool: str, **args: Any) -> dict[str, Any]:
         "suggest_and_run_aws_command",
         "explain_and_execute_command",
         "review_and_apply_kubectl_manifest",
-        # A text verb after the program is its subcommand (kubectl explain, git review,
-        # the aws___recommend of a server namespaced "aws").
+        # A text verb after the program is its subcommand (kubectl explain, git review).
         "kubectl_explain",
         "git_review",
-        "aws___recommend",
+        "aws_recommend",
+        # A server's namespace is no part of what the tool's own name says.
+        "mcp__shell__run",
+        "mcp__ssh__exec",
+        "mcp__kubernetes__kubectl_get",
+        "mcp__docker__run_container",
+        "mcp__aws__call_aws",
         # Two programs: not one CLI's words, still shell.
         "git_docker_bridge",
     ],
@@ -117,6 +122,10 @@ def test_a_name_that_runs_its_program_is_shell_execution(tool: str) -> None:
         "explain_kubectl_command",
         "suggest_commands",
         "suggest_kubectl_apply",
+        # The AWS knowledge server's tools, namespaced "aws___", and a server's prefix.
+        "aws___recommend",
+        "mcp__aws-api__suggest_aws_commands",
+        "mcp__kubernetes__explain_resource",
         "explain_shell_command",
         "review_terraform_plan",
         "analyze_dockerfile",
