@@ -71,7 +71,7 @@ _ACCESS = _set(
     "owner owners access acl policy policies protection"
 )
 _WRITE = _set("write save create make append put store touch mkdir makedirs overwrite dump new add")
-_MODIFY = _set("edit modify patch update replace change chmod chown insert apply")
+_MODIFY = _set("edit modify patch update replace change chmod chown insert apply rewrite")
 _MOVE = _set("move mv rename")
 _COPY = _set("copy cp duplicate")
 _READ = _set(

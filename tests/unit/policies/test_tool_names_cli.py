@@ -347,3 +347,15 @@ def test_a_search_that_runs_or_changes_something_is_no_web_search(tool: str) -> 
 def test_a_search_and_replace_of_a_file_is_an_edit() -> None:
     args = {"path": "src/app.py", "old_string": "a = 1", "new_string": "a = 2"}
     assert classify("search_and_replace", args).kinds == ("file_modify",)
+
+
+def test_a_text_verb_on_a_file_changes_the_file_when_it_rewrites_it() -> None:
+    # rewrite_file edits the file; rewrite_text hands text to a model.
+    verdict = STRICT.evaluate(call("rewrite_file", path="/srv/app/config.py", content="x = 1"))
+    assert (verdict.decision.value, verdict.rule) == ("deny", "action:file_modify")
+    args = {"text": "please rm -rf the old build dir"}
+    found = classify("rewrite_text", args)
+    assert found.kinds == ("message_send",)
+    assert read_fields(args, found) == {"prose": [args["text"]]}
+    # A bare rewrite given a path changes that file.
+    assert "file_modify" in classify("rewrite", {"path": "notes.md", "text": "x"}).kinds
