@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from ._code import analyse_code
-from ._shell_host import hunts_keys, judge_host, sync_deletes
+from ._shell_host import erases_log, hunts_keys, judge_host, sync_deletes
 from ._shell_inline import (
     container_command,
     database_statement,
@@ -201,6 +201,8 @@ class CommandJudge:
                 self.flag("shell:device-write", f"{op} {target.text}")
             if op in _WRITE_OPS and persistence_target(target.text):
                 self.flag("shell:persistence", f"{op} {target.text}")
+            if op in (">", ">|", "&>") and erases_log(target.text):
+                self.flag("shell:audit-tamper", f"{op} {target.text}")  # : > /var/log/wtmp
             if op not in ("<<", "<<-", "<<<", ">&", "<&"):
                 self.report.paths.append(target.text)
 

@@ -32,7 +32,37 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   home or a system directory, from a directory the script has just created
   (``mkdir -p /tmp/empty && rsync -a --delete /tmp/empty/ /srv/data/``: it
   is empty, so everything in the target goes), from ``$(mktemp -d)``, or with
-  every file excluded.
+  every file excluded;
+* ``shell:audit-tamper`` - audit or logging turned off, or its record erased:
+  ``auditctl -D`` / ``-e 0`` / ``-d`` / ``-W``; a cloud's audit service
+  stopped or disabled (``aws cloudtrail stop-logging``, ``guardduty
+  update-detector --no-enable``, ``securityhub disable-security-hub``,
+  ``gcloud logging sinks update --disabled``, ``gcloud services disable
+  logging.googleapis.com``, ``az security pricing ... --tier free``);
+  ``journalctl --vacuum-*`` down to under a day, a megabyte or one file; a
+  security log or a shell history deleted, truncated to nothing or replaced by
+  ``/dev/null`` (``rm /var/log/auth.log``, ``truncate -s 0
+  /var/log/audit/audit.log``, ``ln -sf /dev/null ~/.bash_history``; the
+  redirect ``> /var/log/wtmp`` is judged with the redirections);
+  ``history -c`` / ``-d``, ``set +o history``; ``wevtutil cl``, ``auditpol
+  /clear``. Reading logs, ``--vacuum-time=2weeks`` and emptying an
+  application's own log stay allowed;
+* ``shell:defence-off`` (shared with :mod:`._shell_ops`) - a security agent
+  killed (``pkill falco``, ``killall osqueryd``), stopped through its own
+  control (``wazuh-control stop``, ``aa-teardown``, ``mdatp config
+  real-time-protection --value disabled``) or its package removed (``apt-get
+  purge falcon-sensor``);
+* ``shell:untrusted-index`` - a package tool (``pip``, ``python -m pip``,
+  ``uv``, ``pipx``, ``poetry``, ``npm``, ``pnpm``, ``yarn``, ``gem``...) given
+  an index, registry or package address over plain ``http://`` or as a bare IP
+  address (``pip install -i http://203.0.113.61/simple/ x``, ``npm config set
+  registry http://...``); a loopback mirror (``http://localhost:4873``) stays
+  allowed.
+
+:func:`erases_log` names the security logs and history files, for the
+redirections (``: > /var/log/auth.log``); :func:`judge_assignment` judges a
+shell variable's assignment or ``unset`` (``HISTFILE=/dev/null``,
+``PIP_INDEX_URL=http://...``).
 
 :func:`sends_dump` finds a pipeline from a database dump to a network client
 (``pg_dumpall | curl -T -``): ``shell:exfiltration``.
@@ -45,9 +75,24 @@ import re
 from collections.abc import Collection, Sequence
 
 from ._path import canonical_paths
-from ._shell_ops import _opts, _positionals
+from ._shell_ops import (
+    _GLOBAL_VALUES,
+    _PUBLISH,
+    SECURITY_AGENTS,
+    _option_values,
+    _opts,
+    _positionals,
+)
 
-__all__ = ["HOST_CHECKS", "hunts_keys", "judge_host", "sends_dump", "sync_deletes"]
+__all__ = [
+    "HOST_CHECKS",
+    "erases_log",
+    "hunts_keys",
+    "judge_assignment",
+    "judge_host",
+    "sends_dump",
+    "sync_deletes",
+]
 
 #: Check id -> reason.
 HOST_CHECKS: dict[str, str] = {
@@ -55,6 +100,8 @@ HOST_CHECKS: dict[str, str] = {
     "shell:credential-store": "secrets read from a credential store (keychain, SAM, vaults)",
     "shell:credential-search": "filesystem searched for private keys or credential files",
     "shell:sync-delete": "directory emptied by rsync --delete (empty source or system target)",
+    "shell:audit-tamper": "audit or logging turned off, or logs or shell history erased",
+    "shell:untrusted-index": "packages from an index over plain http or a bare IP address",
 }
 
 _SYSTEMCTL_DOWN = frozenset({"stop", "disable", "mask", "kill", "isolate"})
@@ -179,7 +226,7 @@ def _stops_service(name: str, args: Sequence[str]) -> bool:
     if name == "pg_ctlcluster":
         return any(w in ("stop", "kill") for w in _positionals(args))
     if name in ("pkill", "killall"):
-        return _kills_daemon(args)
+        return not _DAEMONS.isdisjoint(_kill_targets(args))
     downs = _SERVICE_DOWN.get(name)
     if downs is None:
         return False
@@ -187,7 +234,8 @@ def _stops_service(name: str, args: Sequence[str]) -> bool:
     return bool(words) and words[0] in downs
 
 
-def _kills_daemon(args: Sequence[str]) -> bool:
+def _kill_targets(args: Sequence[str]) -> set[str]:
+    """The process names ``pkill`` / ``killall`` stops (none for a reload or probe signal)."""
     targets: list[str] = []
     skip = False
     for index, arg in enumerate(args):
@@ -197,15 +245,15 @@ def _kills_daemon(args: Sequence[str]) -> bool:
         lower = arg.lower()
         if lower in ("-s", "--signal"):
             if index + 1 < len(args) and args[index + 1].lower() in _GENTLE_SIGNALS:
-                return False
+                return set()
             skip = True
         elif lower.startswith("-") and lower.lstrip("-") in _GENTLE_SIGNALS:
-            return False
+            return set()
         elif lower in ("-u", "-g", "-t", "-p", "-P", "--user", "--group"):
             skip = True
         elif not lower.startswith("-"):
             targets.append(lower)
-    return any(t.split()[0].rsplit("/", 1)[-1] in _DAEMONS for t in targets if t.strip())
+    return {t.split()[0].rsplit("/", 1)[-1] for t in targets if t.strip()}
 
 
 def _reads_store(name: str, args: Sequence[str]) -> bool:
@@ -304,13 +352,268 @@ def sync_deletes(args: Sequence[str], created: Collection[str], fresh: bool) -> 
     return fresh or excluded or any(s.rstrip("/") in created for s in sources)
 
 
+# -- audit and logging --------------------------------------------------------------------
+
+#: Security logs (rotations included) and shell histories: erasing one hides what was done.
+_ERASABLE_LOG = re.compile(
+    r"^/var/log/(?:(?:auth\.log|secure|messages|syslog|kern\.log|sudo\.log|wtmp|btmp|lastlog"
+    r"|faillog|audit\.log)(?:[.-]\d+)?(?:\.gz)?|audit(?:/.*)?|journal(?:/.*)?|\*(?:\.log)?)$"
+    r"|^/(?:var/)?run/utmp$|(?:^|/)\.(?:bash_|zsh_|sh_|ksh_)?history$|(?:^|/)fish_history$"
+)
+#: Cloud audit services (aws): a verb that stops or disables one turns auditing off.
+_AWS_AUDIT = frozenset(
+    {"cloudtrail", "guardduty", "configservice", "securityhub", "macie2", "inspector2",
+     "inspector", "detective", "access-analyzer"}
+)  # fmt: skip
+_AWS_AUDIT_OFF = re.compile(r"^(?:stop|disable|disassociate|batch-disable)(?:-|$)")
+_AWS_GLOBAL_NO = frozenset(
+    {"--no-cli-pager", "--no-paginate", "--no-verify-ssl", "--no-sign-request",
+     "--no-cli-auto-prompt"}
+)  # fmt: skip
+_GCP_AUDIT_APIS = ("logging.", "monitoring.", "securitycenter.", "cloudaudit.")
+#: journalctl time-span units in seconds (systemd.time: ``m`` is a minute, ``M`` a month).
+_SPAN_UNITS: dict[str, float] = {
+    "": 1, "us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1, "second": 1,
+    "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60, "h": 3600, "hr": 3600,
+    "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800,
+    "week": 604800, "weeks": 604800, "M": 2629800, "month": 2629800, "months": 2629800,
+    "y": 31557600, "year": 31557600, "years": 31557600,
+}  # fmt: skip
+_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]?)i?B?$", re.IGNORECASE)
+
+
+def erases_log(path: str) -> bool:
+    """True for a security log or a shell history (``/var/log/auth.log``, ``~/.bash_history``):
+    deleting, emptying or replacing one hides what was done."""
+    if "log" not in path and "history" not in path and "utmp" not in path:
+        return False
+    return _ERASABLE_LOG.search(canonical_paths(path.replace("\\", "/"))[0]) is not None
+
+
+def _span_seconds(value: str) -> float:
+    parts = _SPAN_PART.findall(value)
+    if not parts or any(unit not in _SPAN_UNITS for _, unit in parts):
+        return float("inf")  # unreadable: not judged small
+    return sum(float(number) * _SPAN_UNITS[unit] for number, unit in parts)
+
+
+def _size_bytes(value: str) -> float:
+    match = _SIZE.match(value)
+    if match is None:
+        return float("inf")
+    unit = match.group(2).upper()
+    return float(match.group(1)) * (1024 ** ("KMGTPE".find(unit) + 1) if unit else 1)
+
+
+def _vacuums_journal(args: Sequence[str]) -> bool:
+    """``journalctl --vacuum-*`` that keeps under a day, a megabyte or one file."""
+    if not any(a.startswith("--vacuum") for a in args):
+        return False
+    times = _option_values(args, "--vacuum-time")
+    sizes = _option_values(args, "--vacuum-size")
+    files = _option_values(args, "--vacuum-files")
+    return (
+        any(_span_seconds(v) < 86400 for v in times)
+        or any(_size_bytes(v) <= 1024**2 for v in sizes)
+        or any(v.isdigit() and int(v) <= 1 for v in files)
+    )
+
+
+def _zero_size(args: Sequence[str]) -> bool:
+    return any(a in ("-s0", "--size=0") for a in args) or any(
+        a in ("-s", "--size") and b == "0" for a, b in itertools.pairwise(args)
+    )
+
+
+def _cloud_audit_off(name: str, args: Sequence[str]) -> bool:
+    """A cloud's audit or threat-detection service stopped or disabled."""
+    words = _positionals(args, _GLOBAL_VALUES)
+    if name == "aws":
+        if len(words) < 2 or words[0] not in _AWS_AUDIT:
+            return False
+        verb = words[1]
+        return bool(_AWS_AUDIT_OFF.match(verb)) or (
+            verb.startswith("update-")
+            and any(a.startswith("--no-") and a not in _AWS_GLOBAL_NO for a in args)
+        )
+    if name == "gcloud":
+        if words[:2] == ["services", "disable"]:
+            return any(w.startswith(_GCP_AUDIT_APIS) for w in words[2:])
+        return words[:1] == ["logging"] and any(
+            a in ("--disabled", "--disable-default-sink") or a.startswith("--disabled=t")
+            for a in args
+        )
+    if name == "az" and words[:1] in (["monitor"], ["security"]):
+        return any(
+            v.lower() in ("false", "off", "free")
+            for option in ("--enabled", "--auto-provision", "--tier")
+            for v in _option_values(args, option)
+        )
+    return False
+
+
+def _tampers_audit(name: str, args: Sequence[str]) -> bool:
+    if name == "auditctl":  # rules deleted, watches removed, auditing disabled
+        return bool(_opts(args) & {"-D", "-d", "-W"}) or any(
+            a == "-e0" or (a == "-e" and b == "0") for a, b in itertools.pairwise([*args, ""])
+        )
+    if name == "journalctl":
+        return _vacuums_journal(args)
+    if name == "history":
+        return bool(_opts(args) & {"-c", "-d"})
+    if name == "set":
+        return any(a == "+o" and b == "history" for a, b in itertools.pairwise(args))
+    if name in ("rm", "unlink", "srm"):
+        return any(erases_log(w) for w in _positionals(args))
+    if name == "truncate":
+        targets = _positionals(args, frozenset({"-s", "--size", "-r", "--reference"}))
+        return _zero_size(args) and any(erases_log(t) for t in targets)
+    if name == "tee":  # echo | tee /var/log/auth.log (without -a: the file is replaced)
+        return not _opts(args) & {"-a", "--append"} and any(
+            erases_log(w) for w in _positionals(args)
+        )
+    if name in ("ln", "cp"):  # ln -sf /dev/null ~/.bash_history, cp /dev/null /var/log/wtmp
+        words = _positionals(args, frozenset({"-t", "--target-directory", "-S", "--suffix"}))
+        return len(words) == 2 and words[0] == "/dev/null" and erases_log(words[1])
+    if name == "wevtutil":  # an event log cleared or disabled
+        words = [w.lower() for w in _positionals(args)]
+        disables = any(a.lower() in ("/e:false", "/enabled:false") for a in args)
+        return words[:1] in (["cl"], ["clear-log"]) or (
+            words[:1] in (["sl"], ["set-log"]) and disables
+        )
+    if name == "auditpol":
+        return any(
+            a.lower().startswith(("/clear", "/remove")) or a.lower().endswith(":disable")
+            for a in args
+        )
+    if name in ("aws", "gcloud", "az"):
+        return _cloud_audit_off(name, args)
+    return False
+
+
+# -- security agents ----------------------------------------------------------------------
+
+#: A security agent's own control: -> the subcommand words that turn it off (empty: any run).
+_AGENT_CONTROLS: dict[str, frozenset[str]] = {
+    "wazuh-control": frozenset({"stop"}),
+    "ossec-control": frozenset({"stop"}),
+    "osqueryctl": frozenset({"stop"}),
+    "sentinelctl": frozenset({"stop", "unload", "disable"}),
+    "aa-teardown": frozenset(),
+    "aa-disable": frozenset(),
+}
+#: Package managers -> the subcommands (or options) that remove a package.
+_PKG_REMOVE: dict[str, frozenset[str]] = {
+    "apt": frozenset({"remove", "purge", "autoremove"}),
+    "apt-get": frozenset({"remove", "purge", "autoremove"}),
+    "aptitude": frozenset({"remove", "purge"}),
+    "yum": frozenset({"remove", "erase", "autoremove"}),
+    "dnf": frozenset({"remove", "erase", "autoremove"}),
+    "zypper": frozenset({"remove", "rm"}),
+    "apk": frozenset({"del"}),
+    "snap": frozenset({"remove"}),
+    "dpkg": frozenset({"-r", "-P", "--remove", "--purge"}),
+    "rpm": frozenset({"-e", "--erase"}),
+    "pacman": frozenset({"-R"}),
+}
+
+
+def _agent_off(name: str, args: Sequence[str]) -> bool:
+    """A security agent killed, stopped through its own control or uninstalled."""
+    if name in ("pkill", "killall"):
+        return not SECURITY_AGENTS.isdisjoint(_kill_targets(args))
+    downs = _AGENT_CONTROLS.get(name)
+    if downs is not None:
+        return not downs or any(w in downs for w in _positionals(args)[:2])
+    if name == "mdatp":
+        return "real-time-protection" in args and "disabled" in args
+    if name == "apparmor_parser":
+        return bool(_opts(args) & {"-R", "--remove"})
+    removes = _PKG_REMOVE.get(name)
+    if removes is None:
+        return False
+    words = _positionals(args, frozenset({"-o", "-c", "-t", "--root", "--option"}))
+    if not (removes & _opts(args) if name in ("dpkg", "rpm", "pacman") else removes & {*words[:1]}):
+        return False
+    return any(w.split("=", 1)[0].split(":", 1)[0] in SECURITY_AGENTS for w in words)
+
+
+# -- package indexes ----------------------------------------------------------------------
+
+_INSTALLERS = frozenset(
+    {"pip", "pipx", "uv", "poetry", "pdm", "easy_install", "npm", "pnpm", "yarn", "npx", "bun",
+     "gem", "bundle"}
+)  # fmt: skip
+_PIP = re.compile(r"^pip\d*(?:\.\d+)?$")
+_SOURCE_URL = re.compile(
+    r"^(?:(?:git|hg|svn|bzr)\+)?(https?)://(?:[^@/?#]*@)?(\[[0-9a-f:.]*\]|[^/:?#]*)", re.IGNORECASE
+)
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def _insecure_source(text: str) -> bool:
+    """An index or package address over plain http, or a bare IP address; loopback excepted."""
+    match = _SOURCE_URL.match(text)
+    if match is None:
+        return False
+    scheme, host = match.group(1).lower(), match.group(2).lower()
+    if host in ("localhost", "[::1]") or host.startswith("127."):
+        return False
+    return scheme == "http" or host.startswith("[") or _IPV4.match(host) is not None
+
+
+def _untrusted_index(args: Sequence[str]) -> bool:
+    """A package tool given an index, registry or package over http or a bare address."""
+    for arg in args:
+        if "://" not in arg:
+            continue
+        value = arg.partition("=")[2] if arg.startswith("-") else arg
+        if _insecure_source(value):
+            return True
+    return False
+
+
+_HISTORY_VARS = frozenset({"HISTFILE", "HISTSIZE", "HISTFILESIZE", "SAVEHIST"})
+_INDEX_VARS = frozenset(
+    {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_URL", "UV_INDEX",
+     "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "NPM_CONFIG_REGISTRY", "YARN_REGISTRY",
+     "BUNDLE_MIRROR__ALL"}
+)  # fmt: skip
+
+
+def judge_assignment(name: str, value: str | None) -> str | None:
+    """The check a shell variable's assignment breaks (``value`` ``None``: ``unset NAME``):
+    history switched off (``HISTFILE=/dev/null``, ``unset HISTFILE``, ``HISTSIZE=0``) is
+    ``shell:audit-tamper``; a package index over http or a bare address
+    (``PIP_INDEX_URL=http://...``) is ``shell:untrusted-index``."""
+    if name in _HISTORY_VARS:
+        off = ("", "/dev/null", None) if name == "HISTFILE" else ("0",)
+        return "shell:audit-tamper" if value in off else None
+    if value and name.upper() in _INDEX_VARS and "://" in value:
+        return "shell:untrusted-index" if any(map(_insecure_source, value.split())) else None
+    return None
+
+
+def _module(args: Sequence[str]) -> tuple[str, Sequence[str]] | None:
+    """``python -m pip ARGS`` -> (``pip``, ARGS)."""
+    for index, arg in enumerate(args[:4]):
+        if arg == "-m" and index + 1 < len(args):
+            return args[index + 1].lower(), args[index + 2 :]
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
 #: Clusters' and clouds' secret stores, and password-manager CLIs.
 _MANAGERS = frozenset({"kubectl", "oc", "aws", "gcloud", "az", "vault", "op", "bw"})
 _HOST_TOOLS = frozenset(
     {"systemctl", "service", "update-rc.d", "chkconfig", "rc-update", "nginx", "openresty",
      "pg_ctlcluster", "pkill", "killall", "security", "secret-tool", "kwallet-query", "reg",
      "reg.exe", "procdump", "procdump64", "rundll32", "rundll32.exe", *_SERVICE_DOWN, *_GREPS,
-     *_LOCATES, *_MANAGERS}
+     *_LOCATES, *_MANAGERS, "auditctl", "journalctl", "history", "set", "rm", "unlink", "srm",
+     "truncate", "ln", "cp", "tee", "wevtutil", "auditpol", "mdatp", "apparmor_parser",
+     *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS}
 )  # fmt: skip
 
 
@@ -319,10 +622,24 @@ def judge_host(name: str, args: Sequence[str], path: str = "") -> str | None:
     ``path`` the executable as written (``/etc/init.d/nginx``)."""
     if path.startswith(("/etc/init.d/", "/etc/rc.d/")) and args[:1] in (["stop"], ["force-stop"]):
         return "shell:service-stop"
-    if name not in _HOST_TOOLS:
+    if name.startswith("python"):
+        module = _module(args)
+        if module is None:
+            return None
+        name, args = module
+        if name in _PUBLISH:  # python -m twine upload dist/*
+            words = _positionals(args)
+            return "shell:publish" if words[:1] and words[0] in _PUBLISH[name] else None
+    if name not in _HOST_TOOLS and _PIP.match(name) is None:
         return None  # every rule below names its tool
+    if _PIP.match(name) or name in _INSTALLERS:
+        return "shell:untrusted-index" if _untrusted_index(args) else None
     if _stops_service(name, args):
         return "shell:service-stop"
+    if _agent_off(name, args):
+        return "shell:defence-off"
+    if _tampers_audit(name, args):
+        return "shell:audit-tamper"
     if _reads_store(name, args):
         return "shell:credential-store"
     if name in _LOCATES:

@@ -16,7 +16,11 @@ grammar - subcommands, options, operands - not a regex over the line:
 * ``shell:cloud-delete`` - ``aws`` / ``gcloud`` / ``az`` / ``doctl`` commands
   that delete, terminate, remove or purge (``aws s3 rm --recursive``, ``s3
   rb``, ``ec2 terminate-instances``, ``gcloud projects delete``, ``az group
-  delete``); ``shell:cloud-iam`` - access keys and policies created or attached;
+  delete``); ``shell:cloud-iam`` - access keys and policies created or attached,
+  roles granted (``az role assignment create``, ``az ad sp create-for-rbac``),
+  cluster-wide bindings (``kubectl create clusterrolebinding``, a ``rolebinding``
+  to ``cluster-admin`` or a ``system:`` group, ``oc adm policy
+  add-cluster-role-to-user``);
 * ``shell:container-escape`` - ``docker`` / ``podman`` ``run`` / ``create`` /
   ``exec`` with ``--privileged``, the host's root or Docker socket mounted,
   host PID / network / IPC namespaces, ``--cap-add`` of ``ALL`` /
@@ -24,9 +28,13 @@ grammar - subcommands, options, operands - not a regex over the line:
   ``volume rm`` / ``prune``, ``rm -f``;
 * ``shell:publish`` - ``npm`` / ``yarn`` / ``pnpm`` ``publish`` /
   ``unpublish``, ``twine upload``, ``cargo publish``, ``gem push``, ``poetry
-  publish``; ``gh repo delete``, ``gh release delete``;
-* ``shell:data-store`` - ``redis-cli`` ``FLUSHALL`` / ``FLUSHDB``, database
-  clients whose inline statement is destructive (checked by the SQL analyser);
+  publish``, ``mvn deploy``, ``gradle publish``, ``nuget push``; images pushed
+  (``docker`` / ``podman`` ``push``, ``buildx build --push``, ``helm push``);
+  ``gh release create`` (not a draft) / ``upload``; ``gh repo delete``, ``gh
+  release delete``;
+* ``shell:data-store`` - ``redis-cli`` ``FLUSHALL`` / ``FLUSHDB``, the same
+  given bare to a command tool, database clients whose inline statement is
+  destructive (checked by the SQL analyser);
 * ``shell:persistence`` - ``crontab`` installing a table, ``systemctl enable``,
   ``launchctl load`` / ``bootstrap``, ``schtasks /create``, ``reg add`` of a
   ``Run`` key, ``at``, ``useradd`` / ``usermod`` to uid 0 or an admin group,
@@ -38,7 +46,9 @@ grammar - subcommands, options, operands - not a regex over the line:
   ``socat`` with ``exec:`` / ``system:``, ``telnet`` / ``openssl s_client``
   joined to a shell by pipes;
 * ``shell:defence-off`` - ``iptables -F`` / ``-P ... ACCEPT``, ``ufw
-  disable``, stopping or disabling a firewall, ``setenforce 0``.
+  disable``, stopping or disabling a firewall or a security agent (auditd,
+  falco, osquery, wazuh, falcon-sensor, clamd...), ``setenforce 0``; killing,
+  removing or otherwise turning off an agent is a host rule (:mod:`._shell_host`).
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "OPERATOR_CHECKS",
+    "SECURITY_AGENTS",
     "WRITE_CHECKS",
     "data_target",
     "joins_remote_shell",
@@ -93,7 +104,18 @@ _HOST_MOUNT = re.compile(
     r"^(?:/|/etc|/root|/var/run/docker\.sock|/run/docker\.sock|/proc|/sys)(?::|$)"
 )
 _HOST_CAPS = ("ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH")
-_FIREWALLS = frozenset({"firewalld", "ufw", "iptables", "nftables", "apparmor", "auditd", "falco"})
+#: Security agents and loggers: stopping, killing or removing one turns a defence off.
+SECURITY_AGENTS = frozenset(
+    {"auditd", "audit", "falco", "falcond", "falco-modern-bpf", "falco-bpf", "falco-kmod",
+     "osqueryd", "osquery", "wazuh-agent", "wazuh-agentd", "wazuh-modulesd", "wazuh-execd",
+     "wazuh-logcollector", "wazuh-syscheckd", "ossec", "ossec-hids", "ossec-agentd",
+     "ossec-syscheckd", "ossec-logcollector", "falcon-sensor", "falcon-sensor-bpf", "clamd",
+     "clamav", "clamav-daemon", "clamav-freshclam", "freshclam", "apparmor", "auditbeat",
+     "elastic-agent", "sentinelone", "sentinel-agent", "s1-agent", "mdatp", "wdavdaemon",
+     "sysmon", "aide", "tripwire", "fail2ban", "fail2ban-server", "crowdsec", "suricata",
+     "snort", "zeek", "rsyslog", "rsyslogd", "syslog-ng", "systemd-journald", "sysdig"}
+)  # fmt: skip
+_FIREWALLS = frozenset({"firewalld", "ufw", "iptables", "nftables", *SECURITY_AGENTS})
 _ADMIN_GROUPS = frozenset({"sudo", "wheel", "admin", "root", "docker"})
 #: Start-up, scheduler and credential files: writing one installs persistence.
 _PERSIST = re.compile(
@@ -208,12 +230,63 @@ def _git(args: Sequence[str]) -> bool:
     return sub == "update-ref" and "-d" in opts
 
 
-def _kubectl(name: str, args: Sequence[str]) -> bool:
+#: Roles whose binding hands over a cluster or a namespace, and groups no binding may name.
+_K8S_ADMIN_ROLES = frozenset({"cluster-admin"})
+_K8S_WIDE_GROUPS = frozenset(
+    {"system:masters", "system:anonymous", "system:unauthenticated", "system:authenticated"}
+)
+_K8S_ROLE_VALUES = frozenset({"--clusterrole", "--role", "--group", "--user", "--serviceaccount",
+                              "--verb", "--resource"})  # fmt: skip
+_OC_ESCALATING_SCCS = frozenset({"privileged", "anyuid", "hostaccess", "hostmount-anyuid"})
+
+
+def _option_values(args: Sequence[str], option: str) -> list[str]:
+    """Every value of ``option``, given as ``--opt VALUE`` or ``--opt=VALUE`` (lists split)."""
+    prefix = option + "="
+    values = [b for a, b in itertools.pairwise(args) if a == option]
+    values += [a[len(prefix) :] for a in args if a.startswith(prefix)]
+    return [v for value in values for v in value.split(",")]
+
+
+def _grants_cluster(name: str, words: Sequence[str], args: Sequence[str]) -> bool:
+    """A cluster-wide or admin role bound (``kubectl create clusterrolebinding``, ``oc adm policy
+    add-cluster-role-to-user``), or a role that may do everything created."""
+    if name == "oc" and words[:2] == ["adm", "policy"] and len(words) > 3:
+        verb, role = words[2], words[3]
+        if verb.startswith(("add-cluster-role-to-", "add-scc-to-")):
+            return not verb.startswith("add-scc-") or role in _OC_ESCALATING_SCCS
+        return verb.startswith("add-role-to-") and role in ("admin", *_K8S_ADMIN_ROLES)
+    if words[:1] != ["create"] or len(words) < 2:
+        return False
+    kind = words[1]
+    if kind == "clusterrolebinding":
+        return True
+    if kind == "rolebinding":
+        roles = _option_values(args, "--clusterrole") + _option_values(args, "--role")
+        groups = _option_values(args, "--group")
+        return not _K8S_ADMIN_ROLES.isdisjoint(roles) or not _K8S_WIDE_GROUPS.isdisjoint(groups)
+    if kind in ("clusterrole", "role"):
+        return "*" in _option_values(args, "--verb") and "*" in _option_values(args, "--resource")
+    return False
+
+
+def _cluster(name: str, args: Sequence[str]) -> str | None:
+    words = _positionals(args, _GLOBAL_VALUES | _K8S_ROLE_VALUES)
+    if not words:
+        return None
+    if name == "helm":
+        if words[0] == "push":
+            return "shell:publish"
+        return "shell:cluster-delete" if words[0] in ("uninstall", "delete", "del", "un") else None
+    if _grants_cluster(name, words, args):
+        return "shell:cloud-iam"
+    return "shell:cluster-delete" if _kubectl(args) else None
+
+
+def _kubectl(args: Sequence[str]) -> bool:
     words = _positionals(args, _GLOBAL_VALUES)
     if not words:
         return False
-    if name == "helm":
-        return words[0] in ("uninstall", "delete", "del", "un")
     if words[0] in ("delete", "drain", "replace") or (words[0] == "apply" and "--prune" in args):
         return True
     if words[0] == "patch" and _ZERO_REPLICAS.search(" ".join(args)):
@@ -238,8 +311,18 @@ def _iac(name: str, args: Sequence[str]) -> bool:
     return False
 
 
-def _cloud(args: Sequence[str]) -> str | None:
+#: ``az`` commands that grant a role or create credentials (the leading words).
+_AZ_GRANTS = frozenset(
+    {("role", "assignment", "create"), ("ad", "sp", "create-for-rbac"),
+     ("ad", "sp", "credential", "reset"), ("ad", "app", "credential", "reset"),
+     ("ad", "user", "create"), ("ad", "group", "member", "add")}
+)  # fmt: skip
+
+
+def _cloud(name: str, args: Sequence[str]) -> str | None:
     words = _positionals(args, _GLOBAL_VALUES)
+    if name == "az" and any(tuple(words[:n]) in _AZ_GRANTS for n in (3, 4)):
+        return "shell:cloud-iam"
     for word in words[:4]:
         if _IAM_VERB.match(word):
             return "shell:cloud-iam"
@@ -271,6 +354,13 @@ def _docker(args: Sequence[str]) -> str | None:
                 "--net",
                 "-u",
                 "--user",
+                "-H",  # global: the daemon, context and client settings
+                "--host",
+                "--context",
+                "-c",
+                "--config",
+                "-l",
+                "--log-level",
             }
         ),
     )
@@ -302,6 +392,14 @@ def _docker(args: Sequence[str]) -> str | None:
                 return "shell:container-escape"
             if "docker.sock" in arg:
                 return "shell:container-escape"
+    if sub == "push" or (sub in ("image", "manifest") and "push" in words[1:2]):
+        return "shell:publish"
+    if sub == "compose" and "push" in words[1:]:  # docker compose -f prod.yml push
+        return "shell:publish"
+    if sub in ("buildx", "build", "compose") and (
+        "--push" in args or any("type=registry" in a for a in args)
+    ):
+        return "shell:publish"
     if sub == "system" and len(words) > 1 and words[1] == "prune":
         return "shell:container-delete"
     if (
@@ -326,6 +424,13 @@ _PUBLISH = {
     "flit": ("publish",),
     "hatch": ("publish",),
     "uv": ("publish",),
+    "nuget": ("push",),
+    "vsce": ("publish",),
+    "ovsx": ("publish",),
+    "anaconda": ("upload",),
+    "buildah": ("push",),
+    "crane": ("push",),
+    "oras": ("push",),
 }
 
 
@@ -334,11 +439,26 @@ def _gh(args: Sequence[str]) -> bool:
     if words[:1] == ["api"]:  # gh api -X DELETE repos/...
         methods = [b for a, b in itertools.pairwise(args) if a in ("-X", "--method")]
         return any(m.upper() == "DELETE" for m in methods) or "--method=DELETE" in args
+    if words[:2] == ["release", "upload"]:
+        return True
+    if words[:2] == ["release", "create"]:  # a draft is not published
+        return not any(a in ("-d", "--draft") or a.startswith("--draft=t") for a in args)
     return (
         len(words) >= 2
         and words[0] in ("repo", "release", "secret", "variable", "ruleset")
         and (words[1] in ("delete", "archive", "rename", "set"))
     )
+
+
+def _builds_publish(name: str, args: Sequence[str]) -> bool:
+    """``mvn deploy``, ``gradle publish``, ``dotnet nuget push``: a build that publishes."""
+    words = _positionals(args, frozenset({"-f", "--file", "-s", "--settings", "-P", "-pl", "-D"}))
+    if name in ("mvn", "mvnw"):
+        return any(w == "deploy" or w.startswith("deploy:deploy") for w in words)
+    if name in ("gradle", "gradlew"):
+        tasks = [w.rsplit(":", 1)[-1] for w in words]
+        return any(t.startswith("publish") and not t.endswith("MavenLocal") for t in tasks)
+    return words[:2] == ["nuget", "push"]  # dotnet
 
 
 def _netcat(args: Sequence[str]) -> bool:
@@ -424,13 +544,13 @@ def judge_operator(name: str, args: Sequence[str]) -> str | None:
     if name == "git":
         return "shell:git-history" if _git(args) else None
     if name in ("kubectl", "oc", "helm", "k"):
-        return "shell:cluster-delete" if _kubectl(name, args) else None
+        return _cluster(name, args)
     if name in ("terraform", "tofu", "terragrunt", "pulumi", "cdk", "cdktf"):
         return "shell:infra-destroy" if _iac(name, args) else None
     if name in ("aws", "gcloud", "az", "doctl", "gsutil", "linode-cli", "hcloud"):
         if name == "gsutil" and _positionals(args)[:1] in (["rm"], ["rb"]):
             return "shell:cloud-delete"
-        return _cloud(args)
+        return _cloud(name, args)
     if name in _PAAS:
         words = _positionals(args, frozenset({"--app", "-a", "--project", "-p", "--scope"}))
         return "shell:cloud-delete" if any(_PAAS_DELETE.search(w) for w in words[:2]) else None
@@ -448,6 +568,10 @@ def judge_operator(name: str, args: Sequence[str]) -> str | None:
         return "shell:publish" if words and words[0] in _PUBLISH[name] else None
     if name == "gh":
         return "shell:publish" if _gh(args) else None
+    if name in ("mvn", "mvnw", "gradle", "gradlew", "dotnet"):
+        return "shell:publish" if _builds_publish(name, args) else None
+    if name in ("flushall", "flushdb"):  # a Redis command given bare to a command tool
+        return "shell:data-store"
     if name in ("redis-cli", "valkey-cli", "keydb-cli"):
         upper = {a.upper() for a in args}
         return "shell:data-store" if upper & {"FLUSHALL", "FLUSHDB", "SHUTDOWN", "CONFIG"} else None
