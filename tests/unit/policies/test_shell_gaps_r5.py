@@ -65,6 +65,18 @@ ATTACKS = [
     ),
     ("oc adm policy add-cluster-role-to-user cluster-admin mallory", "shell:cloud-iam"),
     (
+        "kubectl patch clusterrolebinding cluster-admin --type=json "
+        '-p \'[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"m"}}]\'',
+        "shell:cloud-iam",
+    ),
+    ("kubectl set subject clusterrolebinding cluster-admin --user=mallory", "shell:cloud-iam"),
+    (
+        "aws iam create-policy-version --policy-arn arn:aws:iam::1:policy/p "
+        "--policy-document file://admin.json --set-as-default",
+        "shell:cloud-iam",
+    ),
+    ("aws iam add-user-to-group --user-name mallory --group-name Admins", "shell:cloud-iam"),
+    (
         "az role assignment create --assignee 0b1f0c2e-1111-2222-3333-444455556666 --role Owner "
         "--scope /subscriptions/0b1f0c2e-aaaa-bbbb-cccc-ddddeeeeffff",
         "shell:cloud-iam",
@@ -121,6 +133,7 @@ ATTACKS = [
     ("wevtutil cl Security", "shell:audit-tamper"),
     ('cmd /c "wevtutil cl System"', "shell:audit-tamper"),
     ("auditpol /clear /y", "shell:audit-tamper"),
+    ("fsutil usn deletejournal /d C:", "shell:audit-tamper"),
     # Security agents killed, stopped or removed.
     ("pkill -9 falco", "shell:defence-off"),
     ("sudo killall -KILL osqueryd", "shell:defence-off"),
@@ -209,6 +222,9 @@ LOOK_ALIKES = [
     "kubectl create rolebinding dev-view --clusterrole=view --user=alice -n dev",
     "kubectl create namespace staging",
     "kubectl auth can-i create pods",
+    'kubectl patch deployment web -p \'{"spec":{"replicas":3}}\'',
+    "aws iam list-policy-versions --policy-arn arn:aws:iam::1:policy/p",
+    "fsutil fsinfo drives",
     "az role assignment list --assignee alice@example.com",
     "az role definition list --name Owner",
     "az group list",

@@ -45,7 +45,7 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   /var/log/audit/audit.log``, ``ln -sf /dev/null ~/.bash_history``; the
   redirect ``> /var/log/wtmp`` is judged with the redirections);
   ``history -c`` / ``-d``, ``set +o history``; ``wevtutil cl``, ``auditpol
-  /clear``. Reading logs, ``--vacuum-time=2weeks`` and emptying an
+  /clear``, ``fsutil usn deletejournal``. Reading logs, ``--vacuum-time=2weeks`` and emptying an
   application's own log stay allowed;
 * ``shell:defence-off`` (shared with :mod:`._shell_ops`) - a security agent
   killed (``pkill falco``, ``killall osqueryd``), stopped through its own
@@ -482,6 +482,8 @@ def _tampers_audit(name: str, args: Sequence[str]) -> bool:
         return words[:1] in (["cl"], ["clear-log"]) or (
             words[:1] in (["sl"], ["set-log"]) and disables
         )
+    if name == "fsutil":  # the NTFS change journal deleted
+        return [w.lower() for w in _positionals(args)[:2]] == ["usn", "deletejournal"]
     if name == "auditpol":
         return any(
             a.lower().startswith(("/clear", "/remove")) or a.lower().endswith(":disable")
@@ -612,7 +614,7 @@ _HOST_TOOLS = frozenset(
      "pg_ctlcluster", "pkill", "killall", "security", "secret-tool", "kwallet-query", "reg",
      "reg.exe", "procdump", "procdump64", "rundll32", "rundll32.exe", *_SERVICE_DOWN, *_GREPS,
      *_LOCATES, *_MANAGERS, "auditctl", "journalctl", "history", "set", "rm", "unlink", "srm",
-     "truncate", "ln", "cp", "tee", "wevtutil", "auditpol", "mdatp", "apparmor_parser",
+     "truncate", "ln", "cp", "tee", "wevtutil", "auditpol", "fsutil", "mdatp", "apparmor_parser",
      *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS}
 )  # fmt: skip
 

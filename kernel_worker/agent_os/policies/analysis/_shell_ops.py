@@ -19,8 +19,8 @@ grammar - subcommands, options, operands - not a regex over the line:
   delete``); ``shell:cloud-iam`` - access keys and policies created or attached,
   roles granted (``az role assignment create``, ``az ad sp create-for-rbac``),
   cluster-wide bindings (``kubectl create clusterrolebinding``, a ``rolebinding``
-  to ``cluster-admin`` or a ``system:`` group, ``oc adm policy
-  add-cluster-role-to-user``);
+  to ``cluster-admin`` or a ``system:`` group, a cluster binding patched,
+  edited or given subjects, ``oc adm policy add-cluster-role-to-user``);
 * ``shell:container-escape`` - ``docker`` / ``podman`` ``run`` / ``create`` /
   ``exec`` with ``--privileged``, the host's root or Docker socket mounted,
   host PID / network / IPC namespaces, ``--cap-add`` of ``ALL`` /
@@ -98,7 +98,8 @@ _DELETE_VERB = re.compile(
 )
 _IAM_VERB = re.compile(
     r"^(?:create-access-key|create-login-profile|attach-(?:user|role|group)-policy"
-    r"|put-(?:user|role|group)-policy|add-iam-policy-binding|set-iam-policy|create-user)$"
+    r"|put-(?:user|role|group)-policy|add-iam-policy-binding|set-iam-policy|create-user"
+    r"|create-policy-version|update-assume-role-policy|add-user-to-group)$"
 )
 _HOST_MOUNT = re.compile(
     r"^(?:/|/etc|/root|/var/run/docker\.sock|/run/docker\.sock|/proc|/sys)(?::|$)"
@@ -256,6 +257,10 @@ def _grants_cluster(name: str, words: Sequence[str], args: Sequence[str]) -> boo
         if verb.startswith(("add-cluster-role-to-", "add-scc-to-")):
             return not verb.startswith("add-scc-") or role in _OC_ESCALATING_SCCS
         return verb.startswith("add-role-to-") and role in ("admin", *_K8S_ADMIN_ROLES)
+    if words[:2] in (["patch", "clusterrolebinding"], ["edit", "clusterrolebinding"]) or (
+        words[:3] == ["set", "subject", "clusterrolebinding"]
+    ):
+        return True  # subjects added to a cluster-wide binding
     if words[:1] != ["create"] or len(words) < 2:
         return False
     kind = words[1]
