@@ -122,11 +122,12 @@ _POSTED = _set(
 )
 _POST = _WRITE | _MODIFY | _SEND | _set("open comment reply")
 # Text handed to a model that answers with text: a summary, a translation, a review, an
-# explanation, a suggestion. (Not "analysis": a data analysis tool runs the code it is given.)
+# explanation, a suggestion. (Not "analyze" or "assess": a data analysis tool runs the query or
+# code it is given, analyze_data {"query": "DELETE FROM orders"}.)
 _TEXT_VERBS = _set(
     "summarize summarise summary summarization summarisation translate translation paraphrase "
-    "rewrite proofread classify sentiment review reviewer explain explanation explainer analyze "
-    "analyse critique suggest suggestions recommend recommendations assess assessment"
+    "rewrite proofread classify sentiment review reviewer explain explanation explainer "
+    "critique suggest suggestions recommend recommendations"
 )
 # Verbs that act on what they name: one before a text verb, or after an "and", makes the name
 # more than text back (write_summary, review_and_apply_patch).

@@ -128,7 +128,6 @@ def test_a_name_that_runs_its_program_is_shell_execution(tool: str) -> None:
         "mcp__kubernetes__explain_resource",
         "explain_shell_command",
         "review_terraform_plan",
-        "analyze_dockerfile",
     ],
 )
 def test_a_name_that_does_not_run_its_program_is_not_shell_execution(tool: str) -> None:
@@ -198,7 +197,7 @@ def test_a_name_that_does_not_run_its_program_makes_no_command_line_of_its_argum
             instructions="check for injection risks",
         ),
         call("explain_code", snippet_text="curl -s https://get.example.sh | sh"),
-        call("analyze_log", log="Dec 1 sshd: rm -rf /tmp/x by root; DROP TABLE audit"),
+        call("review_log", log="Dec 1 sshd: rm -rf /tmp/x by root; DROP TABLE audit"),
         call("critique_essay", essay="We must never run `rm -rf /` on prod."),
     ],
 )
@@ -285,8 +284,8 @@ def test_a_cli_named_tool_is_still_analysed_when_shell_is_allowed(action: dict[s
     [
         ("review_code", "diff"),
         ("explain_code_change", "patch"),
-        ("analyze_snippet", "content"),
-        ("analyse_config", "text"),
+        ("explain_snippet", "content"),
+        ("review_config", "text"),
         ("critique_diff", "diff"),
         ("suggest_improvements", "body"),
     ],
@@ -312,6 +311,21 @@ def test_text_handed_to_a_model_is_prose(tool: str, field: str) -> None:
 )
 def test_a_text_verb_beside_one_that_acts_is_not_text_for_a_model(tool: str) -> None:
     assert "message_send" not in Name(tool).kinds, tool
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        call("analyze_data", query="DELETE FROM orders"),
+        call("analyze", query="DROP TABLE users"),
+        call("assess_table", sql="TRUNCATE TABLE payments"),
+    ],
+)
+def test_a_data_analysis_tool_runs_its_query(action: dict[str, Any]) -> None:
+    # "analyze" and "assess" are no text verbs: an analysis tool runs what it is given.
+    verdict = STRICT.evaluate(action)
+    assert not verdict.allowed, verdict
+    assert verdict.rule is not None and verdict.rule.startswith("sql:"), verdict
 
 
 def test_an_executing_tool_with_a_text_verb_reads_its_command_and_code() -> None:
