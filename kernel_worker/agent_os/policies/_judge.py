@@ -224,8 +224,6 @@ class Judge:
                 text = SEP.join(parts)
             else:
                 members = groups.get(group)
-                if group == "command" and "code" in groups:
-                    members = [*(members or ()), *groups["code"]]
                 if not members:
                     continue
                 text = members[0] if len(members) == 1 else SEP.join(members)
@@ -296,13 +294,7 @@ class Judge:
         self, groups: Mapping[str, list[str]]
     ) -> tuple[tuple[str, Any, tuple[int, ...], frozenset[str] | None], ...]:
         """The pattern sets an action with these field groups needs, in set order (kept)."""
-        scans = tuple(
-            entry
-            for entry in self._sets
-            if entry[0] == "all"
-            or entry[0] in groups
-            or (entry[0] == "command" and "code" in groups)
-        )
+        scans = tuple(entry for entry in self._sets if entry[0] == "all" or entry[0] in groups)
         if len(self._scans) >= 256:
             self._scans.clear()
         self._scans[tuple(groups)] = scans

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import re2
 
-from agent_os.policies.analysis._code import analyse_code, urls_in
+from agent_os.policies.analysis._code import analyse_code, shell_escapes, urls_in
 from agent_os.policies.analysis._path import GlobSet, canonical_paths, with_words
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
@@ -234,8 +234,13 @@ class Structural(NetworkChecks):
             if texts:
                 self._sql_texts(texts, sql_action, offer, base)
         if self._shell:
-            # The classification's reading (argv joined, ``commands`` lists) when it has one.
+            # The classification's reading (argv joined, ``commands`` lists) when it has one,
+            # and the shell commands a notebook cell runs (``!curl ... | sh``).
             texts = groups.get("command")
+            for program in groups.get("code", ()):
+                escapes = shell_escapes(program)
+                if escapes:
+                    texts = [*(texts or ()), *escapes]
             if (
                 not texts
                 and kind in _SHELL_ACTIONS

@@ -23,8 +23,8 @@ __all__ = [
 ]
 
 #: Argument field groups a pattern may target: ``all`` text, or the arguments
-#: classification reads as SQL, a command, a path, a URL, or opaque ``data``.
-FIELD_GROUPS = frozenset({"all", "sql", "command", "path", "url", "data"})
+#: classification reads as SQL, a command, code, a path, a URL, or opaque ``data``.
+FIELD_GROUPS = frozenset({"all", "sql", "command", "code", "path", "url", "data"})
 
 
 class Signal(StrEnum):
@@ -103,7 +103,8 @@ class Pattern:
     """A blocked pattern: an RE2 regex over normalised argument text.
 
     ``fields`` limits the pattern to argument field groups (``"sql"``,
-    ``"command"``, ``"path"``, ``"url"``, ``"data"``, ``"all"``); ``None`` means all.
+    ``"command"``, ``"code"``, ``"path"``, ``"url"``, ``"data"``, ``"all"``); ``None``
+    means all.
     Matching is case-insensitive and whitespace-run-insensitive (a literal
     space in the regex matches any run of whitespace).
     """

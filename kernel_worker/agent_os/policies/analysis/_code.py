@@ -28,7 +28,9 @@ then match the program text (RE2, one set scan), each with an id and reason:
   onto ``/``, a system directory or a Windows drive's root.
 
 :func:`urls_in` gives the URLs a program names, which the engine judges with the
-network rules like a URL field's (``fetch('http://169.254.169.254/...')``).
+network rules like a URL field's (``fetch('http://169.254.169.254/...')``), and
+:func:`shell_escapes` the shell commands a notebook cell runs (``!curl ... | sh``,
+``%%bash``), which it judges like a command field's.
 
 Linear in the input (RE2 for the rules, one ``re`` pass for the lexer); over
 :data:`_MAX_CHARS` the text is judged without the lexer (literals count as
@@ -45,7 +47,7 @@ import re2
 
 from ._normalise import compat
 
-__all__ = ["CODE_CHECKS", "analyse_code", "program_text", "urls_in"]
+__all__ = ["CODE_CHECKS", "analyse_code", "program_text", "shell_escapes", "urls_in"]
 
 #: Check id -> reason.
 CODE_CHECKS: dict[str, str] = {
@@ -244,6 +246,23 @@ def urls_in(source: str) -> list[str]:
     if ":" not in source or "://" not in source:
         return []
     return [found.group(0) for _, found in zip(range(64), _URL.finditer(source), strict=False)]
+
+
+#: IPython's shell escapes: a line ``!cmd`` or ``!!cmd``, ``%system cmd``, ``%sx cmd``.
+_ESCAPE = re.compile(r"^[ \t]*(?:!!?|%(?:system|sx)[ \t]+)(?!=)([^\n]+)", re.MULTILINE)
+#: A cell run by a shell: ``%%bash``, ``%%sh`` or ``%%script bash`` on its first line.
+_SHELL_CELL = re.compile(r"\A\s*%%(?:bash|sh|script[ \t]+(?:ba|z|da)?sh)\b[^\n]*\n(.*)", re.DOTALL)
+
+
+def shell_escapes(source: str) -> list[str]:
+    """The shell commands a notebook cell's ``source`` runs: its ``!`` lines and
+    ``%system`` / ``%sx`` lines, or the whole body of a ``%%bash`` cell; at most 64."""
+    if "!" not in source and "%" not in source:
+        return []
+    cell = _SHELL_CELL.match(source)
+    if cell is not None:
+        return [cell.group(1)]
+    return [found.group(1) for _, found in zip(range(64), _ESCAPE.finditer(source), strict=False)]
 
 
 def analyse_code(source: str, language: str = "") -> list[tuple[str, str]]:

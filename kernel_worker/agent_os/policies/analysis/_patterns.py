@@ -3,9 +3,12 @@
 They live beside the analysers because redaction (``_re``) reuses the secret
 ones. :data:`CONTENT_PATTERNS` are the regex rules strict runs; each reads
 only the argument fields whose meaning it fits (:data:`PATTERN_FIELDS`): shell
-shapes read ``command`` fields (the engine adds ``code`` fields to them) and
-``data`` fields (meaning unknown: fail closed), so a search query or a prompt
-that talks about ``rm -rf`` (``prose``) meets none of them. SQL is the token
+shapes read ``command`` fields and ``data`` fields (meaning unknown: fail
+closed), so a search query or a prompt that talks about ``rm -rf`` (``prose``)
+meets none of them, and neither does a string in code (``DANGEROUS = ['rm -rf
+/']``): the code checks read code, and a notebook's shell escapes (``!curl ...
+| sh``) are read as commands. A credential file's path is read in code too
+(``open('/home/u/.ssh/id_rsa')``). SQL is the token
 analyser's (``_sql``), which reads ``WHERE a = 'DROP TABLE'`` as data; the SQL
 regexes (:data:`SQL_PATTERNS`) are its cheap path past budget. :data:`SECRET_PATTERNS` are
 the secret catalogue's regexes (``_secrets_rules``): strict detects secrets
@@ -88,7 +91,7 @@ PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
     },
     # Not ``path``: a path field is the path rules' (canonicalised: ``/etc/./shadow``,
     # ``C:\\Users\\...``, every home), whose globs hold these files too.
-    "secret:credential-file": ("command", "data", "url", "sql"),
+    "secret:credential-file": ("command", "code", "data", "url", "sql"),
 }
 
 #: The secret catalogue's regexes (one per rule), for redaction.
