@@ -28,8 +28,11 @@ frozen before its first run; ``outsider2-*`` by the same tester after that run,
 aimed at the gaps it showed. ``outsider3-*`` (``outsider-run3.yaml``) comes from a
 third tester in the same way, and ``outsider3b-*`` / ``outsider3c-*`` are its
 follow-ups, written after its first run; ``outsider4-*`` (``outsider-run4.yaml``)
-from a fourth, ``outsider5-*`` (``outsider-run5.yaml``) from a fifth. Each is written in one channel, so it has no pair
-in the channel agreement. Their first-run figures, before any fix, are in each
+from a fourth, ``outsider5-*`` (``outsider-run5.yaml``) from a fifth. ``outsider6-*``
+(``outsider-run6.yaml``), from a sixth, judges a coding agent's traffic under
+``strict`` without its blanket shell, code and file-change bans (each case names
+that policy): the content analysers alone, on the work such an agent must be let do.
+Each is written in one channel, so it has no pair in the channel agreement. Their first-run figures, before any fix, are in each
 file's header.
 """
 
@@ -61,6 +64,7 @@ _APART = (
     ("outsider3c-", "outsider round 3: destructive API tools with structured arguments"),
     ("outsider4-", "outsider round 4 (a fourth tester, README, docs and API only)"),
     ("outsider5-", "outsider round 5 (a fifth tester, README, docs and API only)"),
+    ("outsider6-", "outsider round 6 (a sixth tester; strict without its blanket bans)"),
 )
 
 
