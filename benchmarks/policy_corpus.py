@@ -32,8 +32,8 @@ from a fourth, ``outsider5-*`` (``outsider-run5.yaml``) from a fifth. ``outsider
 (``outsider-run6.yaml``), from a sixth, judges a coding agent's traffic under
 ``strict`` without its blanket shell, code and file-change bans (each case names
 that policy): the content analysers alone, on the work such an agent must be let do.
-Each is written in one channel, so it has no pair in the channel agreement. Their first-run figures, before any fix, are in each
-file's header.
+Each is written in one channel, so it has no pair in the channel agreement. Their
+first-run figures, before any fix, are in each file's header.
 """
 
 from __future__ import annotations
