@@ -41,6 +41,7 @@ from agent_os.policies.analysis._code import analyse_code, shell_escapes, urls_i
 from agent_os.policies.analysis._path import GlobSet, canonical_paths, with_words
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
+from agent_os.policies.analysis._shell_host import erases_log
 from agent_os.policies.analysis._shell_ops import data_target, persistence_target
 from agent_os.policies.analysis._sql import analyse_gated, sql_gate
 
@@ -280,6 +281,9 @@ class Structural(NetworkChecks):
         paths = groups.get("path")
         writes = self._writes and kind in _WRITE_ACTIONS
         deletes = self._writes and kind in _DELETE_ACTIONS
+        # A security log or a shell history written over or edited: the write's only file (a
+        # copy or a move names two, and copying a log out is only reading it).
+        replaces = writes and paths is not None and len(paths) == 1
         if paths and (self._path_set is not None or writes or deletes):
             # One canonicalisation per path serves every path rule.
             path_set = self._path_set
@@ -292,7 +296,9 @@ class Structural(NetworkChecks):
                             self._offer_globs(path, found, offer, base)
                 if writes and any(persistence_target(p) for p in spelt):
                     self._offer_check("path:persistence-write", path, offer, base)
-                if deletes and any(data_target(p) for p in spelt):
+                if replaces and any(erases_log(p) for p in spelt):
+                    self._offer_check("path:log-tamper", path, offer, base)
+                if deletes and any(data_target(p) or erases_log(p) for p in spelt):
                     self._offer_check("path:data-delete", path, offer, base)
         if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[2]:
             return

@@ -27,6 +27,13 @@ checks run (on a resolved command: :mod:`._shell_command`; operator tools:
   secret-service or SAM secrets read; ``shell:credential-search`` ``find`` /
   ``grep -r`` / ``locate`` hunting private keys; ``shell:sync-delete``
   ``rsync --delete`` from an empty source or onto a system directory;
+  ``shell:audit-tamper`` auditing or logging turned off, security logs or shell
+  history erased (``auditctl -D``, ``cloudtrail stop-logging``, ``journalctl
+  --vacuum-time=1s``, ``history -c``, ``unset HISTFILE``, ``HISTSIZE=0``,
+  ``Clear-EventLog``, ``wevtutil cl``); ``shell:untrusted-index`` packages from
+  an index over plain http or a bare IP address (``pip install -i http://...``,
+  ``PIP_INDEX_URL=http://... pip install x``); security agents killed, stopped
+  or removed are ``shell:defence-off``;
 * ``shell:dynamic-command`` the executable itself is only known at run time
   (``$cmd``, ``/bin/r?``, ``eval "$x"``) - a human should look (SIGSTOP in
   ``strict``); ``shell:too-complex`` the script is past the analysis budget.
@@ -42,7 +49,7 @@ the regex rules still read the whole text.
 from __future__ import annotations
 
 from ._shell_command import Cmd, CommandJudge, ShellReport, excerpt, join
-from ._shell_host import HOST_CHECKS, sends_dump
+from ._shell_host import HOST_CHECKS, judge_assignment, sends_dump
 from ._shell_inline import cmd_script, is_cmdlet, judge_powershell
 from ._shell_lex import Budget, Lexer, Word
 from ._shell_ops import OPERATOR_CHECKS, joins_remote_shell, sends_environment
@@ -268,6 +275,9 @@ class _Script(CommandJudge):
         if index and index == len(words):
             for word in words:
                 self.assign(word)
+        else:
+            for word in words[:index]:  # VAR=x cmd: the variable is set for cmd alone
+                self.check_assignment(word)
         return words[index:]
 
     def assign(self, word: Word) -> None:
@@ -276,6 +286,18 @@ class _Script(CommandJudge):
             self.env.pop(name, None)
         else:
             self.env[name] = value
+        self.check_assignment(word)
+
+    def check_assignment(self, word: Word) -> None:
+        """``HISTFILE=/dev/null``, ``PIP_INDEX_URL=http://...``: a variable that turns a
+        record off or points a tool at an untrusted source (a value known only at run time
+        is not judged)."""
+        if word.dynamic:
+            return
+        name, _, value = word.text.partition("=")
+        check = judge_assignment(name, value)
+        if check is not None:
+            self.flag(check, word.text[:120])
 
     def header(self, words: list[Word]) -> None:
         head = words[0].text
@@ -329,8 +351,13 @@ class _Script(CommandJudge):
                     self.aliases[key] = value
             return None
         if name in ("unset", "read"):
+            functions = name == "unset" and _has(args, "-f")
             for word in args:
                 self.env.pop(word.text, None)
+                if name == "unset" and not functions and not word.dynamic:
+                    check = judge_assignment(word.text, None)  # unset HISTFILE
+                    if check is not None:
+                        self.flag(check, excerpt(words))
             return None
         if name in ("echo", "printf") and not cmd.piped_out and not any(w.dynamic for w in args):
             self.echo = _echo(name, [w.text for w in args])
@@ -345,6 +372,10 @@ class _Script(CommandJudge):
         spec = _WRAPPERS.get(name)
         if spec is not None:
             inner = _strip_options(args, *spec, env=name in ("env", "sudo", "doas"))
+            if name in ("env", "sudo", "doas"):
+                for word in args[: len(args) - len(inner)]:  # env VAR=x cmd
+                    if _is_assignment(word.text):
+                        self.check_assignment(word)
             if name == "env":
                 split = _option_value(args, ("-S", "--split-string"))
                 if split is not None:

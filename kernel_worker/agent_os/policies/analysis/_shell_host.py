@@ -40,10 +40,11 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   ``gcloud logging sinks update --disabled``, ``gcloud services disable
   logging.googleapis.com``, ``az security pricing ... --tier free``);
   ``journalctl --vacuum-*`` down to under a day, a megabyte or one file; a
-  security log or a shell history deleted, truncated to nothing or replaced by
-  ``/dev/null`` (``rm /var/log/auth.log``, ``truncate -s 0
-  /var/log/audit/audit.log``, ``ln -sf /dev/null ~/.bash_history``; the
-  redirect ``> /var/log/wtmp`` is judged with the redirections);
+  security log or a shell history deleted, truncated to nothing, replaced by
+  ``/dev/null`` or edited in place (``rm /var/log/auth.log``, ``truncate -s 0
+  /var/log/audit/audit.log``, ``ln -sf /dev/null ~/.bash_history``, ``sed -i
+  '/agent/d' /var/log/syslog``; the redirect ``> /var/log/wtmp`` is judged with
+  the redirections);
   ``history -c`` / ``-d``, ``set +o history``; ``wevtutil cl``, ``auditpol
   /clear``, ``fsutil usn deletejournal``. Reading logs, ``--vacuum-time=2weeks`` and emptying an
   application's own log stay allowed;
@@ -59,10 +60,12 @@ unwrapped ``sudo``, ``sh -c``, variables and quoting) and its words, like
   registry http://...``); a loopback mirror (``http://localhost:4873``) stays
   allowed.
 
-:func:`erases_log` names the security logs and history files, for the
-redirections (``: > /var/log/auth.log``); :func:`judge_assignment` judges a
-shell variable's assignment or ``unset`` (``HISTFILE=/dev/null``,
-``PIP_INDEX_URL=http://...``).
+:func:`erases_log` names the security logs, Windows event log files and history
+files, for the redirections (``: > /var/log/auth.log``) and for file actions
+(a delete is ``path:data-delete``, a write ``path:log-tamper``);
+:func:`judge_assignment` judges a shell variable's assignment or ``unset``
+(``HISTFILE=/dev/null``, ``PIP_INDEX_URL=http://...``), set alone, exported or
+given to one command (``VAR=x cmd``, ``env VAR=x cmd``).
 
 :func:`sends_dump` finds a pipeline from a database dump to a network client
 (``pg_dumpall | curl -T -``): ``shell:exfiltration``.
@@ -359,7 +362,11 @@ _ERASABLE_LOG = re.compile(
     r"^/var/log/(?:(?:auth\.log|secure|messages|syslog|kern\.log|sudo\.log|wtmp|btmp|lastlog"
     r"|faillog|audit\.log)(?:[.-]\d+)?(?:\.gz)?|audit(?:/.*)?|journal(?:/.*)?|\*(?:\.log)?)$"
     r"|^/(?:var/)?run/utmp$|(?:^|/)\.(?:bash_|zsh_|sh_|ksh_)?history$|(?:^|/)fish_history$"
+    r"|^/windows/system32/winevt/logs/"
 )
+#: Options of ``sed`` / ``perl`` that take the next word (a script, a file).
+_SED_VALUES = frozenset({"-e", "--expression", "-f", "--file", "-l", "--line-length"})
+_PERL_VALUES = frozenset({"-e", "-E"})
 #: Cloud audit services (aws): a verb that stops or disables one turns auditing off.
 _AWS_AUDIT = frozenset(
     {"cloudtrail", "guardduty", "configservice", "securityhub", "macie2", "inspector2",
@@ -384,11 +391,30 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGTPE]?)i?B?$", re.IGNORECASE)
 
 
 def erases_log(path: str) -> bool:
-    """True for a security log or a shell history (``/var/log/auth.log``, ``~/.bash_history``):
-    deleting, emptying or replacing one hides what was done."""
-    if "log" not in path and "history" not in path and "utmp" not in path:
+    """True for a security log, a Windows event log file or a shell history
+    (``/var/log/auth.log``, ``C:\\Windows\\System32\\winevt\\Logs\\Security.evtx``,
+    ``~/.bash_history``): deleting, emptying or replacing one hides what was done."""
+    lowered = path.lower()
+    if "log" not in lowered and "history" not in lowered and "utmp" not in lowered:
         return False
     return _ERASABLE_LOG.search(canonical_paths(path.replace("\\", "/"))[0]) is not None
+
+
+def _in_place(args: Sequence[str], glued: str) -> bool:
+    """``sed -i`` / ``-i.bak`` / ``--in-place``, ``perl -pi -e``: the file is rewritten.
+    ``glued``: the short options whose value may follow them in the same word."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg.startswith("--in-place"):
+            return True
+        if arg.startswith("-") and not arg.startswith("--"):
+            for char in arg[1:]:
+                if char == "i":
+                    return True
+                if char in glued or not char.isalpha():
+                    break  # the rest is the option's value (-es/a/b/i is a script)
+    return False
 
 
 def _span_seconds(value: str) -> float:
@@ -473,6 +499,9 @@ def _tampers_audit(name: str, args: Sequence[str]) -> bool:
         return not _opts(args) & {"-a", "--append"} and any(
             erases_log(w) for w in _positionals(args)
         )
+    if name in ("sed", "perl"):  # sed -i '/agent/d' /var/log/syslog: lines removed in place
+        values, glued = (_SED_VALUES, "efl") if name == "sed" else (_PERL_VALUES, "eEMmIxl")
+        return _in_place(args, glued) and any(erases_log(w) for w in _positionals(args, values))
     if name in ("ln", "cp"):  # ln -sf /dev/null ~/.bash_history, cp /dev/null /var/log/wtmp
         words = _positionals(args, frozenset({"-t", "--target-directory", "-S", "--suffix"}))
         return len(words) == 2 and words[0] == "/dev/null" and erases_log(words[1])
@@ -614,8 +643,8 @@ _HOST_TOOLS = frozenset(
      "pg_ctlcluster", "pkill", "killall", "security", "secret-tool", "kwallet-query", "reg",
      "reg.exe", "procdump", "procdump64", "rundll32", "rundll32.exe", *_SERVICE_DOWN, *_GREPS,
      *_LOCATES, *_MANAGERS, "auditctl", "journalctl", "history", "set", "rm", "unlink", "srm",
-     "truncate", "ln", "cp", "tee", "wevtutil", "auditpol", "fsutil", "mdatp", "apparmor_parser",
-     *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS}
+     "truncate", "ln", "cp", "tee", "sed", "perl", "wevtutil", "auditpol", "fsutil", "mdatp",
+     "apparmor_parser", *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS}
 )  # fmt: skip
 
 

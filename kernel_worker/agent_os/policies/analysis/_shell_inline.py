@@ -78,6 +78,23 @@ _PS_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # Event logs cleared or removed, their files deleted, audit policy cleared, the
+        # session's and PSReadLine's history erased or switched off. Backslashes may be gone
+        # after shell quote removal (winevt\Logs -> winevtLogs).
+        "shell:audit-tamper",
+        re.compile(
+            r"\b(?:clear-eventlog|remove-eventlog|clear-history)\b|\.clearlog\s*\("
+            r"|\bwevtutil(?:\.exe)?\s+(?:cl|clear-log)\b"
+            r"|\bwevtutil(?:\.exe)?\s+(?:sl|set-log)\b[^|;\n]{0,300}?/e(?:nabled)?:false\b"
+            r"|\bauditpol(?:\.exe)?\b[^|;\n]{0,300}?(?:/clear|/remove|:disable\b)"
+            r"|\bfsutil(?:\.exe)?\s+usn\s+deletejournal\b"
+            r"|\b(?:remove-item|ri|rm|del|erase)\b[^|;\n]{0,300}?winevt\W{0,3}logs\b"
+            r"|\b(?:remove-item|ri|rm|del|erase)\b[^|;\n]{0,300}?historysavepath\b"
+            r"|-historysavestyle\W{0,3}savenothing\b",
+            re.I,
+        ),
+    ),
+    (
         "shell:service-stop",
         re.compile(
             r"\b(?:stop-service|set-service\b.{0,200}?-startuptype\W+disabled)\b", re.I | re.S

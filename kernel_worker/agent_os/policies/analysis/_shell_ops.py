@@ -89,7 +89,8 @@ OPERATOR_CHECKS: dict[str, str] = {
 WRITE_CHECKS: dict[str, str] = {
     "path:persistence-write": "write to a start-up, scheduler or credential file (persistence)",
     "path:data-delete": "deletion of a system directory, a database's data, a repository's "
-    "history or a backup",
+    "history, a backup, a security log or a shell history",
+    "path:log-tamper": "security log or shell history overwritten or edited (hides what was done)",
 }
 
 _DELETE_VERB = re.compile(
