@@ -43,6 +43,7 @@ from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
 from agent_os.policies.analysis._shell_host import erases_log
 from agent_os.policies.analysis._shell_ops import data_target, persistence_target
+from agent_os.policies.analysis._shell_words import RM_IN_TEXT
 from agent_os.policies.analysis._sql import analyse_gated, sql_gate
 
 from ._rules import CHECK_GROUPS, Check, CommandRule, NetworkRule, PathRule
@@ -364,22 +365,26 @@ class Structural(NetworkChecks):
         ``_SHELL_TEXTS`` texts, ``_SHELL_CHARS`` characters and ``_SHELL_WORK``
         characters lexed. A text that no longer fits is not analysed; the action
         gets ``shell:too-complex`` instead (review), whatever the texts it did
-        analyse found, so thousands of command fields cost one script, not thousands.
+        analyse found, so thousands of command fields cost one script, not thousands;
+        a recursive ``rm`` anywhere in what was not analysed is ``shell:rm-rf``.
         """
         chars = work = count = 0
-        over = False
+        unread: list[str] = []
         for text in dict.fromkeys(texts):  # the same text finds the same things
-            if count >= _SHELL_TEXTS or work > _SHELL_WORK:
-                over = True
-                break  # the verdict is a review whatever the rest holds
-            if chars + len(text) > _SHELL_CHARS:
-                over = True
+            if count >= _SHELL_TEXTS or work > _SHELL_WORK or chars + len(text) > _SHELL_CHARS:
+                unread.append(text)
                 continue
             count += 1
             chars += len(text)
             work += self._shell_text(text, offer, base)
-        if over:
+        if unread:
             self._offer_check("shell:too-complex", "script too complex to analyse", offer, base)
+            # The cheap reading of what the analyser could not afford: a recursive rm
+            # anywhere in it (one linear scan of them all).
+            rest = "\n".join(unread)
+            found = RM_IN_TEXT.search(rest) if "rm" in rest else None
+            if found is not None:
+                self._offer_check("shell:rm-rf", found.group(0), offer, base)
 
     def _shell_text(self, text: str, offer: Offer, base: int) -> int:
         """Offer the hits of one command text; returns the characters the analyser lexed."""

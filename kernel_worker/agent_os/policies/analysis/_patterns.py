@@ -89,6 +89,10 @@ PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
         for rule_id, _, _ in CONTENT_PATTERNS
         if rule_id.startswith("shell:")
     },
+    # In a command the shell analyser judges a recursive rm by what it removes (a build's
+    # output is cleanup: rm -rf ./dist node_modules); text of unknown meaning has no such
+    # reading, so there any rm -r counts.
+    "shell:rm-rf": ("data",),
     # Not ``path``: a path field is the path rules' (canonicalised: ``/etc/./shadow``,
     # ``C:\\Users\\...``, every home), whose globs hold these files too.
     "secret:credential-file": ("command", "code", "data", "url", "sql"),

@@ -11,8 +11,11 @@ URLs its arguments name (for ``blocked_paths`` and network rules), and these
 checks run (on a resolved command: :mod:`._shell_command`; operator tools:
 :mod:`._shell_ops`):
 
-* ``shell:rm-rf`` recursive ``rm`` (or ``find -delete``); ``shell:rm-root``
-  ``rm`` of ``/``, ``~``, ``*``, ``.`` or a system directory;
+* ``shell:rm-rf`` recursive ``rm`` (or ``find -delete``) of anything but a
+  build's output (``rm -rf ./dist node_modules``, ``find . -name '*.pyc'
+  -delete`` and what lies under ``/tmp`` are cleanup), and a recursive ``rm``
+  inside a script awk or perl runs; ``shell:rm-root`` ``rm`` of ``/``, ``~``,
+  ``*``, ``.`` or a system directory;
 * ``shell:mkfs`` / ``shell:disk-wipe`` (``wipefs``, ``shred``, ``blkdiscard``);
 * ``shell:dd-device`` ``dd of=/dev/sdX``; ``shell:device-write`` ``> /dev/sda``
   or ``tee``/``cp`` onto a device;

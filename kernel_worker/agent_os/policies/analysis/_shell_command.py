@@ -31,9 +31,11 @@ from ._shell_words import (
     _INTERPRETERS,
     _WORLD,
     _WRITE_OPS,
+    RM_IN_TEXT,
     _downloads,
     _is_device,
     _powers_off,
+    _scratch,
     _short,
     _split_options,
     _system,
@@ -70,6 +72,28 @@ def join(words: list[Word]) -> str:
     return " ".join(w.text for w in words)
 
 
+_FIND_OR = frozenset({"-o", "-or", "!", "-not", ","})
+#: Programs that run an argument as a script of their own language or as a command line.
+_RUNS_ARGUMENTS = _INTERPRETERS | frozenset(
+    {"awk", "gawk", "mawk", "nawk", "busybox", "tclsh", "expect", "parallel", "watch",
+     "script", "tmux", "screen", "nodejs", "deno", "bun", "osascript", "pwsh", "powershell"}
+)  # fmt: skip
+
+
+def _finds_scratch(words: list[Word]) -> bool:
+    """Whether ``find``'s ``words`` select only build, cache or dependency output inside the
+    working directory: a relative start, and ``-name`` / ``-iname`` tests that each name
+    such output (``find . -name '*.pyc' -delete``), with no ``-o`` or ``!`` to widen them."""
+    texts = [w.text for w in words[1:]]
+    if not texts or any(w.dynamic for w in words[1:]) or _FIND_OR.intersection(texts):
+        return False
+    root = texts[0]
+    if root.startswith(("/", "~", "-")) or ".." in root.split("/"):
+        return False
+    names = [texts[i + 1] for i, t in enumerate(texts[:-1]) if t in ("-name", "-iname")]
+    return bool(names) and all(_scratch(name) for name in names)
+
+
 def excerpt(words: list[Word]) -> str:
     return join(words)[:120]
 
@@ -81,6 +105,8 @@ class CommandJudge:
     executed: list[str]  # executables run so far in this script
     downloaded: set[str]  # files a downloader wrote: running one is curl | sh
     created: set[str]  # directories mkdir made: an rsync --delete from one empties its target
+    # While a find's -exec runs: whether it finds only build and cache output (its {}).
+    finds_scratch = False
 
     def substitute(self, script: str) -> tuple[str | None, tuple[str, ...]]:
         """Analyse ``script`` as a nested script: (its static output or None, executables)."""
@@ -166,9 +192,10 @@ class CommandJudge:
     def find(self, words: list[Word], cmd: Cmd) -> None:
         index = 1
         executes: list[str] = []
+        scratch = _finds_scratch(words)
         while index < len(words):
             text = words[index].text
-            if text == "-delete":
+            if text == "-delete" and not scratch:
                 self.flag("shell:rm-rf", excerpt(words))
             if text in ("-exec", "-execdir", "-ok", "-okdir"):
                 end = index + 1
@@ -178,7 +205,11 @@ class CommandJudge:
                 root = words[1] if len(words) > 1 else None
                 if end > index + 1 and deletes and root and root.text != "." and _system(root):
                     self.flag("shell:rm-rf", excerpt(words))  # find / -exec rm: a tree deleted
-                self.command(words[index + 1 : end], Cmd(redirects=[]))
+                self.finds_scratch = scratch
+                try:
+                    self.command(words[index + 1 : end], Cmd(redirects=[]))
+                finally:
+                    self.finds_scratch = False
                 executes.append(words[index + 1].text.rsplit("/", 1)[-1] if end > index + 1 else "")
                 index = end
             index += 1
@@ -212,10 +243,12 @@ class CommandJudge:
         args = words[1:]
         options, operands = _split_options(args)
         self.judge_more(name, words, cmd)
+        self._embeds_rm(name, words)
         if name == "rm":
-            if any(_short(o, "rR") for o in options) or {"--recursive", "--no-preserve-root"} & {
-                o.split("=")[0] for o in options
-            }:
+            if (
+                any(_short(o, "rR") for o in options)
+                or {"--recursive", "--no-preserve-root"} & {o.split("=")[0] for o in options}
+            ) and not self._scratch_only(operands):
                 self.flag("shell:rm-rf", excerpt(words))
             elif any(_wipes(w) for w in operands):
                 self.flag("shell:rm-root", excerpt(words))
@@ -246,6 +279,24 @@ class CommandJudge:
         if name in _DOWNLOADERS:
             self.report.urls.extend(w.text for w in operands if not w.dynamic)
         self.note_args(args)
+
+    def _embeds_rm(self, name: str, words: list[Word]) -> None:
+        """A recursive rm inside one argument of a program that runs its arguments as a
+        script (``awk 'BEGIN{system("rm -rf /opt")}'``, ``perl -e``), or of a command
+        wrapped in JSON (``{"command": "rm -rf /var/www"}``). Other programs' arguments
+        are data (``echo 'rm -rf / is dangerous'``)."""
+        if (name in _RUNS_ARGUMENTS or name[:1] in ("{", "[")) and any(
+            "rm" in w.text and RM_IN_TEXT.search(w.text) is not None for w in words[1:]
+        ):
+            self.flag("shell:rm-rf", excerpt(words))
+
+    def _scratch_only(self, operands: list[Word]) -> bool:
+        """Whether a recursive ``rm`` of ``operands`` removes only build, cache or dependency
+        output (``rm -rf ./dist node_modules``; a find's ``{}`` when it finds only such)."""
+        return bool(operands) and all(
+            not w.dynamic and (_scratch(w.text) or (w.text == "{}" and self.finds_scratch))
+            for w in operands
+        )
 
     def judge_more(self, name: str, words: list[Word], cmd: Cmd) -> None:
         """Operator tools, Windows shells, interpreters' inline code, persistence writes."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import re2
+
 from ._path import canonical_paths
 from ._shell_lex import Word, decode_ansi_c
 
@@ -210,6 +212,49 @@ def _system(word: Word) -> bool:
     if text.endswith("/*"):
         text = text[:-2] or "/"
     return canonical_paths(text)[0] in _SYSTEM
+
+
+#: What a build, a dependency install or a test run makes and a clean removes: deleting
+#: one recursively is routine (``rm -rf node_modules``, ``find . -name __pycache__ -exec rm
+#: -rf {} +``), not destruction.
+_SCRATCH = frozenset(
+    {"dist", "build", "_build", "out", "target", "obj", "node_modules", "__pycache__",
+     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox", ".venv",
+     "venv", ".eggs", "coverage", "htmlcov", ".coverage", ".next", ".nuxt", ".svelte-kit",
+     ".parcel-cache", ".turbo", ".cache", ".gradle", ".terraform", ".ipynb_checkpoints",
+     ".sass-cache", "storybook-static", "tmp", "temp"}
+)  # fmt: skip
+_SCRATCH_ENDS = (".egg-info", ".pyc", ".pyo", ".o", ".class")
+_TEMP_ROOTS = ("/tmp/", "/var/tmp/")
+_GLOB = frozenset("*?[")
+
+
+#: A recursive rm spelled inside one word: a script another program runs (``awk
+#: 'BEGIN{system("rm -rf /opt")}'``, a command wrapped in JSON), which no lexer reads as
+#: a command line of its own.
+RM_IN_TEXT = re2.compile(r"(?i)\brm\s+(?:-[\w-]+\s+)*(?:-[a-z]*r[a-z]*|--recursive)\b")
+
+
+def _scratch(text: str) -> bool:
+    """Whether deleting ``text`` (a static word) recursively removes only what a build or a
+    test run made: a build, cache or dependency directory, or compiled files, named by a
+    path inside the working directory (``./dist``, ``web/node_modules``, ``*.egg-info``),
+    or something under ``/tmp`` other than ``/tmp`` itself (``/tmp/pytest-of-dev``)."""
+    if text.startswith(_TEMP_ROOTS):
+        rest = text.split("/", 3)[3] if text.startswith("/var/") else text[5:]
+        parts = [part for part in rest.split("/") if part not in ("", ".")]
+        return bool(parts) and ".." not in parts and parts != ["*"] and parts != [".*"]
+    if text[:1] in ("/", "~", "$", "-") or "\\" in text:
+        return False
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if not parts or ".." in parts:
+        return False
+    last = parts[-1]
+    if last in _SCRATCH:
+        return True
+    if last.startswith("*"):
+        last = last[1:]  # *.egg-info, *.pyc: every such file, and only those
+    return not _GLOB.intersection(last) and last.endswith(_SCRATCH_ENDS)
 
 
 def _wipes(word: Word) -> bool:
