@@ -62,7 +62,10 @@ _SPLIT_EDGE = 320
 _PLACEHOLDER = re.compile(
     r"example|sample|dummy|placeholder|your[_-]?|changeme|change[_-]me|redacted|fake|"
     r"xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|\$\(|^\$[A-Za-z_]|^(?:password|secret|token|"
-    r"pass|passwd|test|none|null|true|false|admin|root|user)$",
+    r"pass|passwd|test|none|null|true|false|admin|root|user)$|"
+    # A reference to where the secret lives, read at run time: the environment.
+    r"^(?:os\.)?(?:environ|getenv)\b|^process\.env\b|^ENV\[|^System\.getenv\b|"
+    r"^Environment\.GetEnvironmentVariable\b|^\$env:",
     re.IGNORECASE,
 )
 _KEY = re.compile(

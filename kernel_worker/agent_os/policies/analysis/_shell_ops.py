@@ -6,8 +6,9 @@ the check the command breaks, if any. Each rule reads the command's own
 grammar - subcommands, options, operands - not a regex over the line:
 
 * ``shell:git-history`` - ``git push`` with ``--force`` / ``-f`` /
-  ``--force-with-lease`` / ``--mirror`` / ``--delete`` / ``-d``, a ``+ref`` or
-  ``:ref`` refspec; ``git filter-branch`` / ``filter-repo``; ``git reset
+  ``--mirror`` / ``--delete`` / ``-d``, a ``+ref`` or ``:ref`` refspec, or
+  ``--force-with-lease`` but to named branches of its own (a feature branch
+  after a rebase); ``git filter-branch`` / ``filter-repo``; ``git reset
   --hard``; ``git clean`` with ``-f``;
 * ``shell:cluster-delete`` - ``kubectl`` / ``oc`` ``delete``, ``drain``,
   ``scale --replicas=0``; ``helm uninstall`` / ``delete``;
@@ -218,9 +219,12 @@ def _git(args: Sequence[str]) -> bool:
     sub = words[0]
     opts = _opts(args)
     if sub == "push":
-        if opts & {"--force", "-f", "--force-with-lease", "--mirror", "--delete", "-d", "--prune"}:
+        if opts & {"--force", "-f", "--mirror", "--delete", "-d", "--prune"}:
             return True
-        return any(w.startswith(("+", ":")) and len(w) > 1 for w in words[2:])
+        refs = words[2:]
+        if any(o.split("=")[0] == "--force-with-lease" for o in opts) and not _own_branches(refs):
+            return True
+        return any(w.startswith(("+", ":")) and len(w) > 1 for w in refs)
     if sub in ("filter-branch", "filter-repo", "replace"):
         return True
     if sub == "reset":
@@ -230,6 +234,26 @@ def _git(args: Sequence[str]) -> bool:
     if sub == "branch":
         return "-D" in args or ("--delete" in opts and "--force" in opts)
     return sub == "update-ref" and "-d" in opts
+
+
+#: Branches a team shares: a forced push to one rewrites everyone's history.
+_SHARED_BRANCHES = frozenset(
+    {"main", "master", "trunk", "develop", "development", "dev", "prod", "production",
+     "stable", "staging", "live", "gh-pages", "head"}
+)  # fmt: skip
+
+
+def _own_branches(refs: Sequence[str]) -> bool:
+    """Whether a ``git push --force-with-lease`` names only branches of its own: each refspec
+    given, none a shared or release branch (``feature/refactor-parser``). The lease makes it
+    fail when someone else pushed; without a refspec the branch is unknown."""
+    if not refs:
+        return False
+    for ref in refs:
+        target = ref.lstrip("+").rsplit(":", 1)[-1].removeprefix("refs/heads/").lower()
+        if not target or target in _SHARED_BRANCHES or target.startswith(("release", "hotfix")):
+            return False
+    return True
 
 
 #: Roles whose binding hands over a cluster or a namespace, and groups no binding may name.
@@ -412,6 +436,9 @@ def _docker(args: Sequence[str]) -> str | None:
         sub in ("volume", "image", "network", "container")
         and len(words) > 1
         and words[1] in ("rm", "prune")
+        # Dangling images (no tag, no container) are a build's leftovers: pruning them is
+        # cleanup; -a removes every unused image.
+        and not (sub == "image" and words[1] == "prune" and not _opts(args) & {"-a", "--all"})
     ):
         return "shell:container-delete"
     if sub in ("rm", "rmi") and _opts(args) & {"-f", "--force"}:
