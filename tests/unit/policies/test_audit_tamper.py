@@ -16,33 +16,9 @@ import pytest
 
 from agent_os.policies import load_policy
 from agent_os.policies.analysis._shell_host import erases_log
+from tests.unit.policies.test_shell_host_classes import _decide, terminal, typed
 
-ANALYSERS = load_policy(
-    {
-        "name": "analysers",
-        "extends": "strict",
-        "disabled_rules": [
-            "action:shell_exec",
-            "action:file_write",
-            "action:file_delete",
-            "action:file_modify",
-        ],
-    }
-)
 STRICT = load_policy({"name": "strict-copy", "extends": "strict"})
-
-
-def _decide(action: dict[str, Any], policy: Any = ANALYSERS) -> tuple[str, str | None]:
-    verdict = policy.evaluate({"agent_id": "a", **action})
-    return verdict.decision.value, verdict.rule
-
-
-def typed(command: str) -> tuple[str, str | None]:
-    return _decide({"action": "shell_exec", "args": {"command": command}})
-
-
-def terminal(command: str) -> tuple[str, str | None]:
-    return _decide({"action": "tool_call", "tool": "terminal", "args": {"commands": [command]}})
 
 
 def _encoded(script: str) -> str:

@@ -29,8 +29,8 @@ _CRADLE = (
 _GET_DATE = "RwBlAHQALQBEAGEAdABlAA=="  # Get-Date, UTF-16LE
 
 
-def _decide(action: dict[str, Any]) -> tuple[str, str | None]:
-    verdict = ANALYSERS.evaluate({"agent_id": "a", **action})
+def _decide(action: dict[str, Any], policy: Any = ANALYSERS) -> tuple[str, str | None]:
+    verdict = policy.evaluate({"agent_id": "a", **action})
     return verdict.decision.value, verdict.rule
 
 
