@@ -320,3 +320,44 @@ def test_assignments_that_switch_history_off_or_point_at_an_insecure_index(
     name: str, value: str | None, rule: str | None
 ) -> None:
     assert judge_assignment(name, value) == rule
+
+
+TUNNELS_AND_TOKENS = [
+    ("ssh -R 9000:localhost:22 ops@203.0.113.9 -N", "shell:tunnel"),
+    ("ssh -fNR 2222:localhost:22 ops@203.0.113.9", "shell:tunnel"),
+    ("ssh -o RemoteForward=9000:localhost:22 ops@203.0.113.9", "shell:tunnel"),
+    ("ngrok tcp 22", "shell:tunnel"),
+    ("ngrok http 8080", "shell:tunnel"),
+    ("cloudflared tunnel --url http://localhost:8000", "shell:tunnel"),
+    ("chisel client 203.0.113.9:8000 R:socks", "shell:tunnel"),
+    ("tailscale funnel 443", "shell:tunnel"),
+    ("gcloud auth print-access-token", "shell:credential-store"),
+    ("az account get-access-token --resource https://vault.azure.net", "shell:credential-store"),
+    ("gh auth token", "shell:credential-store"),
+    ("kubectl config view --raw", "shell:credential-store"),
+    ("vault print token", "shell:credential-store"),
+    ("aws configure export-credentials --format env", "shell:credential-store"),
+]
+TUNNEL_LOOK_ALIKES = [
+    "ssh -L 5432:db.internal:5432 bastion -N",
+    "ssh deploy@app-1 uptime",
+    "ngrok version",
+    "cloudflared --version",
+    "gcloud auth list",
+    "kubectl config view",
+    "gh auth status",
+    "tailscale status",
+    "az account show",
+]
+
+
+@pytest.mark.parametrize(("command", "rule"), TUNNELS_AND_TOKENS)
+@pytest.mark.parametrize("channel", [typed, terminal])
+def test_tunnels_and_printed_tokens_are_denied(channel: Any, command: str, rule: str) -> None:
+    assert channel(command) == ("deny", rule)
+
+
+@pytest.mark.parametrize("command", TUNNEL_LOOK_ALIKES)
+@pytest.mark.parametrize("channel", [typed, terminal])
+def test_forwards_and_status_stay_allowed(channel: Any, command: str) -> None:
+    assert channel(command) == ("allow", None)

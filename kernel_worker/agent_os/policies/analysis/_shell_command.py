@@ -218,6 +218,9 @@ class CommandJudge:
         self.note_args(words[1:])
 
     def remote(self, words: list[Word]) -> None:
+        check = judge_host("ssh", [w.text for w in words[1:]], words[0].text)
+        if check is not None:
+            self.flag(check, excerpt(words))  # ssh -R: a port out there forwarded back here
         index = 1
         while index < len(words) and words[index].text.startswith("-"):
             index += 2 if words[index].text in ("-i", "-p", "-l", "-o", "-F", "-J") else 1

@@ -105,6 +105,7 @@ HOST_CHECKS: dict[str, str] = {
     "shell:sync-delete": "directory emptied by rsync --delete (empty source or system target)",
     "shell:audit-tamper": "audit or logging turned off, or logs or shell history erased",
     "shell:untrusted-index": "packages from an index over plain http or a bare IP address",
+    "shell:tunnel": "a tunnel opening this host to the internet (ssh -R, ngrok, cloudflared)",
 }
 
 _SYSTEMCTL_DOWN = frozenset({"stop", "disable", "mask", "kill", "isolate"})
@@ -155,9 +156,18 @@ _SECRET_READS: dict[str, frozenset[tuple[str, ...]]] = {
                       ("ssm", "get-parameters"), ("ssm", "get-parameters-by-path")}),
     "gcloud": frozenset({("secrets", "versions", "access")}),
     "az": frozenset({("keyvault", "secret", "show"), ("keyvault", "secret", "download")}),
-    "vault": frozenset({("kv", "get"), ("read",)}),
+    "vault": frozenset({("kv", "get"), ("read",), ("print", "token")}),
     "op": frozenset({("read",)}),
     "bw": frozenset({("get", "password"), ("get", "item")}),
+}  # fmt: skip
+# A CLI printing the credential it signs in with (a bearer token is as good as a password).
+_TOKEN_PRINTS: dict[str, frozenset[tuple[str, ...]]] = {
+    "gcloud": frozenset({("auth", "print-access-token"), ("auth", "print-identity-token"),
+                         ("auth", "application-default", "print-access-token")}),
+    "az": frozenset({("account", "get-access-token")}),
+    "aws": frozenset({("configure", "export-credentials"), ("ecr", "get-login-password"),
+                      ("codeartifact", "get-authorization-token")}),
+    "gh": frozenset({("auth", "token")}),
 }  # fmt: skip
 # Backslashes may be gone after shell quote removal (HKLM\\SAM -> HKLMSAM).
 _HIVES = re.compile(r"^(?:hklm|hkey_local_machine)\\*(?:sam|security|system)\\*$", re.I)
@@ -296,11 +306,35 @@ def _reads_secret_manager(name: str, args: Sequence[str]) -> bool:
             for a, b in itertools.pairwise(args)
         ) or any(a.startswith(("-o=", "--output=", "-ojson", "-oyaml", "-ojsonpath")) for a in args)
         kinds = re.split(r"[/,]", words[1]) if len(words) > 1 else []
+        if words[:2] == ["config", "view"]:
+            return "--raw" in args  # the kubeconfig's client keys and tokens, unredacted
         return words[:1] == ["get"] and not _K8S_SECRETS.isdisjoint(kinds) and shows
     if words[:1] == ["ssm"] and "--with-decryption" not in args:
         return False  # plain parameters are configuration
-    reads = _SECRET_READS[name]
+    reads = _SECRET_READS.get(name, frozenset()) | _TOKEN_PRINTS.get(name, frozenset())
     return any(tuple(words[:n]) in reads for n in (1, 2, 3))
+
+
+def _opens_tunnel(name: str, args: Sequence[str]) -> bool:
+    """``ssh -R`` (a port on the far host forwarded back here), a tunnel client run
+    (``ngrok tcp 22``, ``cloudflared tunnel --url``, ``chisel client``), ``tailscale funnel``.
+    Their help, version and login stay allowed."""
+    if name == "ssh":
+        # -R alone, in a cluster (-fNR), or as the option RemoteForward (-o, or -oRemote...).
+        return any(
+            (a.startswith("-") and not a.startswith("--") and "R" in a[1:])
+            or a.lower().startswith("remoteforward")
+            for a in args
+        )
+    if name == "tailscale":
+        return _positionals(args)[:1] == ["funnel"]
+    if name not in _TUNNELS:
+        return False
+    words = _positionals(args)
+    quiet = {"help", "version", "update", "login", "logout", "authtoken", "config", "completion"}
+    return not (_opts(args) & {"-h", "--help", "-v", "--version"}) and not (
+        words and words[0] in quiet
+    )
 
 
 def _greps_keys(name: str, args: Sequence[str]) -> bool:
@@ -637,14 +671,20 @@ def _module(args: Sequence[str]) -> tuple[str, Sequence[str]] | None:
 
 
 #: Clusters' and clouds' secret stores, and password-manager CLIs.
-_MANAGERS = frozenset({"kubectl", "oc", "aws", "gcloud", "az", "vault", "op", "bw"})
+_MANAGERS = frozenset({"kubectl", "oc", "aws", "gcloud", "az", "vault", "op", "bw", "gh"})
+#: Tunnel clients: each run exposes a local port (or a shell) to the internet.
+_TUNNELS = frozenset(
+    {"ngrok", "cloudflared", "lt", "localtunnel", "chisel", "frpc", "bore", "tmate", "upterm",
+     "telebit", "zrok", "pinggy", "loophole"}
+)  # fmt: skip
 _HOST_TOOLS = frozenset(
     {"systemctl", "service", "update-rc.d", "chkconfig", "rc-update", "nginx", "openresty",
      "pg_ctlcluster", "pkill", "killall", "security", "secret-tool", "kwallet-query", "reg",
      "reg.exe", "procdump", "procdump64", "rundll32", "rundll32.exe", *_SERVICE_DOWN, *_GREPS,
      *_LOCATES, *_MANAGERS, "auditctl", "journalctl", "history", "set", "rm", "unlink", "srm",
      "truncate", "ln", "cp", "tee", "sed", "perl", "wevtutil", "auditpol", "fsutil", "mdatp",
-     "apparmor_parser", *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS}
+     "apparmor_parser", *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS, "ssh", "tailscale",
+     *_TUNNELS}
 )  # fmt: skip
 
 
@@ -673,6 +713,8 @@ def judge_host(name: str, args: Sequence[str], path: str = "") -> str | None:
         return "shell:audit-tamper"
     if _reads_store(name, args):
         return "shell:credential-store"
+    if _opens_tunnel(name, args):
+        return "shell:tunnel"
     if name in _LOCATES:
         words = _positionals(args, frozenset({"-d", "--database", "-l", "--limit", "-n"}))
         return "shell:credential-search" if any(_KEY_NAME.search(w) for w in words) else None
