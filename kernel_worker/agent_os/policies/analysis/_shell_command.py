@@ -25,7 +25,7 @@ from ._shell_inline import (
     windows_delete,
 )
 from ._shell_lex import Word
-from ._shell_ops import judge_operator, persistence_target
+from ._shell_ops import judge_operator, persistence_target, sends_environment
 from ._shell_words import (
     _DOWNLOADERS,
     _INTERPRETERS,
@@ -313,6 +313,8 @@ class CommandJudge:
                 self.flag(found, excerpt(words))
         if name in ("dig", "nslookup", "host", "drill") and any(w.dynamic for w in words[1:]):
             self.flag("shell:exfiltration", excerpt(words))  # data spelled into DNS names
+        if any(w.subs and sends_environment([name, *w.subs]) for w in words[1:]):
+            self.flag("shell:exfiltration", excerpt(words))  # curl -d "$(env)" https://...
         if windows_delete(name, texts):
             self.flag("shell:rm-rf", excerpt(words))
         if any(t.startswith(("/dev/tcp/", "/dev/udp/")) or "/inet/tcp/" in t for t in texts):

@@ -39,7 +39,8 @@ grammar - subcommands, options, operands - not a regex over the line:
 * ``shell:persistence`` - ``crontab`` installing a table, ``systemctl enable``,
   ``launchctl load`` / ``bootstrap``, ``schtasks /create``, ``reg add`` of a
   ``Run`` key, ``at``, ``useradd`` / ``usermod`` to uid 0 or an admin group,
-  ``chpasswd``, setuid ``chmod``, ``sc create``; writes (redirects, ``tee``,
+  ``chpasswd``, setuid ``chmod``, root-equivalent ``setcap``, ``git config
+  core.hooksPath``, ``sc create``; writes (redirects, ``tee``,
   ``cp``, ``copy``) to start-up and credential files, Windows Startup folders
   included;
 * ``shell:reverse-shell`` - ``/dev/tcp`` / ``/dev/udp`` endpoints, ``nc`` /
@@ -129,7 +130,7 @@ _PERSIST = re.compile(
     r"|/\.config/(?:systemd|autostart)/|/Library/Launch(?:Agents|Daemons)/|/\.git/hooks/"
     r"|^\.git/hooks/|/var/spool/cron/|/etc/update-motd\.d/|powershell_profile\.ps1$"
     r"|/\.config/fish/config\.fish$|/\.ssh/(?:config|rc)$|/security/pam_[^/]*\.so$|^/etc/pam\.d/"
-    r"|/start menu/programs/startup(?:/|$)",
+    r"|/start menu/programs/startup(?:/|$)|^/(?:etc|usr/share)/polkit-1/rules\.d/",
     re.IGNORECASE,
 )
 # Backslashes may be gone after shell quote removal (HKCU\\...\\Run -> HKCU...Run).
@@ -503,8 +504,15 @@ def _netcat(args: Sequence[str]) -> bool:
 
 _PERSISTERS = frozenset(
     {"crontab", "systemctl", "launchctl", "schtasks", "reg", "at", "batch", "useradd", "adduser",
-     "usermod", "chpasswd", "passwd", "visudo", "chattr", "chmod", "sc", "sc.exe"}
+     "usermod", "chpasswd", "passwd", "visudo", "chattr", "chmod", "sc", "sc.exe", "setcap",
+     "git"}
 )  # fmt: skip
+#: File capabilities that make a program root in all but name (``setcap cap_setuid+ep python3``).
+_ROOT_CAPS = re.compile(
+    r"cap_(?:setuid|setgid|sys_admin|sys_ptrace|sys_module|dac_override|dac_read_search"
+    r"|chown|fowner|sys_rawio)|^all\b|=ep$",
+    re.IGNORECASE,
+)
 
 
 def _persists(name: str, args: Sequence[str]) -> bool:
@@ -541,6 +549,19 @@ def _persists(name: str, args: Sequence[str]) -> bool:
         return any(a.startswith("+") and ("i" in a or "a" in a) for a in args)
     if name == "chmod":
         return any(re.fullmatch(r"[ugoa]*\+[rwx]*s[rwx]*|[4-7][0-7]{3}", a) for a in words[:1])
+    if name == "setcap":
+        return "-r" not in opts and any(_ROOT_CAPS.search(w) for w in words[:1])
+    if name == "git":
+        # Hooks from a directory outside the repository (or for every repository) run at
+        # every commit, checkout and push; a repository's own (.husky, .githooks) do not.
+        if len(words) < 3 or words[0] != "config" or words[1].lower() != "core.hookspath":
+            return False
+        where = words[2]
+        return (
+            bool(opts & {"--global", "--system"})
+            or where.startswith(("/", "~", "$"))
+            or (".." in where.replace("\\", "/").split("/"))
+        )
     return False
 
 
@@ -575,7 +596,9 @@ def _truncates(args: Sequence[str]) -> bool:
 def judge_operator(name: str, args: Sequence[str]) -> str | None:
     """The check id ``name args...`` breaks, or ``None``. ``name`` is the basename, lower case."""
     if name == "git":
-        return "shell:git-history" if _git(args) else None
+        if _git(args):
+            return "shell:git-history"
+        return "shell:persistence" if _persists(name, args) else None
     if name in ("kubectl", "oc", "helm", "k"):
         return _cluster(name, args)
     if name in ("terraform", "tofu", "terragrunt", "pulumi", "cdk", "cdktf"):
