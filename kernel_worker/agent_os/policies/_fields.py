@@ -22,6 +22,7 @@ nothing, so a catalogue hit never looks at a value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 
 from ._catalogue import C, D, K, P, S, T, U, tool_key
@@ -41,6 +42,7 @@ __all__ = [
     "path_or_url",
     "resolve",
     "role_of",
+    "written_as",
 ]
 
 #: Field name (lower case) -> role. A role is resolved against the tool's kinds and, for the
@@ -287,3 +289,66 @@ def path_or_url(text: str) -> str:
     if "://" in text[:40] and url_shaped(text) and text.lstrip()[:5].lower() != "file:":
         return U
     return P
+
+
+#: Meaning :func:`written_as` gives a Makefile: its recipes are commands, the rest data.
+MAKEFILE = "makefile"
+_DOCUMENTS = frozenset(("md", "markdown", "mdx", "rst", "txt", "text", "adoc", "asciidoc", "org"))
+_DOCUMENT_NAMES = frozenset(
+    ("readme", "license", "licence", "changelog", "changes", "notice", "authors", "contributing",
+     "copying", "history", "todo", "contributors", "codeowners")
+)  # fmt: skip
+_EXAMPLES = frozenset(("example", "sample", "template"))
+_SCRIPTS = frozenset(("sh", "bash", "zsh", "ksh", "dash"))
+# Languages the code checks read (their lexers know these strings and comments).
+_PROGRAMS = frozenset(("py", "pyw", "pyi", "js", "mjs", "cjs", "jsx", "ts", "tsx", "mts", "cts"))
+_MAKEFILES = frozenset(("makefile", "gnumakefile"))
+#: Where a file runs unattended or is read by the system: CI, hooks, rc files and any
+#: other dot-directory or dotfile, a path that climbs (``..``), system directories,
+#: schedulers, services and start-up folders. Content written there keeps the data
+#: reading whatever the file's type.
+_UNATTENDED = re.compile(
+    r"(?:^|/)(?:\.[^/.]|\.\.(?:/|$))"
+    r"|^(?:[a-z]:)?/+(?:etc|usr|var|lib|lib32|lib64|boot|root|bin|sbin|opt|srv|sys|proc|run"
+    r"|system|library|private|windows|programdata|applications)(?:/|$)"
+    r"|cron|systemd|init\.d|rc\.d|rc\.local|profile\.d|autostart|launch(?:agents|daemons)"
+    r"|sudoers|startup|jenkinsfile|/run/user"
+    # Files a tool or an agent acts on: install lists, build scripts, agent instructions.
+    r"|(?:^|/)(?:requirements|constraints|cmakelists)[^/]*$|(?:^|/)(?:claude|agents|gemini)\.md$",
+    re.IGNORECASE,
+)
+
+
+def written_as(path: str) -> str | None:
+    """The meaning of content written to ``path``, by the file's type; ``None``: data.
+
+    A document or an example file is prose (secret checks only), a shell script is
+    commands, a Python or JavaScript program is code (string literals are data, the code
+    checks run), a ``.sql`` file is SQL: it runs later (``psql -f``, a migration runner
+    at deploy), so it is judged as the statements it holds, as a script is. A Makefile is
+    :data:`MAKEFILE` (its recipes are commands). Anything else (configuration, unknown
+    types), and any file under :data:`_UNATTENDED`, stays data.
+    """
+    if not path or len(path) > 4096 or "://" in path[:40]:
+        return None
+    norm = path.strip().replace("\\", "/")
+    if _UNATTENDED.search(norm) is not None:
+        return None
+    name = norm.rstrip("/").rpartition("/")[2].lower()
+    stem, dot, ext = name.partition(".")
+    if not dot:
+        if name in _MAKEFILES:
+            return MAKEFILE
+        return T if name in _DOCUMENT_NAMES else None
+    ext = name.rpartition(".")[2]
+    if ext in _DOCUMENTS or ext in _EXAMPLES:
+        return T
+    if ext in _SCRIPTS:
+        return C
+    if ext in _PROGRAMS:
+        return K
+    if ext == "sql":
+        return S
+    if ext == "mk" or stem in _MAKEFILES:
+        return MAKEFILE
+    return T if stem in _DOCUMENT_NAMES and ext in ("", "txt") else None

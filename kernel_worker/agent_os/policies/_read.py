@@ -20,6 +20,7 @@ scan each.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ from ._fields import (
     ARGV_KEYS,
     COMMAND_KEYS,
     EXEC_DEFAULT,
+    MAKEFILE,
     ROLES,
     command_of,
     exec_default,
@@ -36,6 +38,7 @@ from ._fields import (
     path_or_url,
     resolve,
     role_of,
+    written_as,
 )
 from ._shapes import shape
 
@@ -108,12 +111,17 @@ def read(
     are read as that program's arguments.
     """
     out: dict[str, list[str]] = {}
+    rest = None
+    if ("file_write" in kinds or "file_modify" in kinds) and type(args) is dict:
+        args, fields, rest = _written(args, fields, kinds)
     if not (type(args) is dict and not program and _flat(args, fields, kinds, out)):
         sink = _Sink(located=False, program=program, kinds=kinds)
         _walk(args, fields, kinds, sink, "", None, 0)
         if program:
             _as_command_line(args, sink)
         out = sink.out
+    if rest is not None:
+        out.setdefault(D, []).append(rest)
     paths = out.get(P)
     if paths is not None and len(paths) > 1 and isinstance(args, Mapping):
         _joined_path(args, paths)
@@ -137,12 +145,135 @@ def located(
     args: object, fields: Mapping[str, str], kinds: tuple[str, ...], program: str = ""
 ) -> list[tuple[str, str, str]]:
     """``(path, meaning, text)`` for every string of ``args``."""
+    rest = None
+    if ("file_write" in kinds or "file_modify" in kinds) and type(args) is dict:
+        args, fields, rest = _written(args, fields, kinds)
     sink = _Sink(located=True, program=program, kinds=kinds)
     _walk(args, fields, kinds, sink, "", None, 0)
     if program:
         _as_command_line(args, sink)
     assert sink.texts is not None
+    if rest is not None:
+        sink.texts.append(("", D, rest))
     return sink.texts
+
+
+# -- written content: read as what the file is -------------------------------------------
+
+# Content fields (lower case, no underscores) and containers of edits holding them.
+_WRITTEN = frozenset(
+    ("content", "contents", "text", "filetext", "newstr", "oldstr", "newstring", "oldstring",
+     "newtext", "oldtext", "newsource", "inserttext", "replacement", "data", "newcontent")
+)  # fmt: skip
+_EDITS = frozenset(("edits",))
+
+
+def _written(
+    args: dict[Any, Any], fields: Mapping[str, str], kinds: tuple[str, ...]
+) -> tuple[dict[Any, Any], Mapping[str, str], str | None]:
+    """A write or edit tool's content read by its target's type (``_fields.written_as``):
+    ``(args, fields, rest)``, the fields' meanings updated. A Makefile's content becomes
+    its recipes (commands, ``args`` copied) and ``rest``, its other lines (data).
+    Unchanged when the tool also executes, the target is not one known path, or its type
+    (or place) keeps the data reading."""
+    for kind in kinds:
+        if kind in EXEC_DEFAULT:
+            return args, fields, None
+    target = _target(args, fields)
+    meaning = written_as(target) if target is not None else None
+    if meaning is None:
+        return args, fields, None
+    updated: dict[str, str] | None = None
+    rest = None
+    for key, value in args.items():
+        if type(key) is not str:
+            continue
+        fixed = fields.get(key)
+        if fixed is not None and fixed != D:
+            continue
+        name = key.lower().replace("_", "")
+        if name in _WRITTEN and type(value) is str:
+            if updated is None:
+                updated = dict(fields)
+            if meaning == MAKEFILE:
+                if rest is not None:
+                    continue  # one Makefile text per action; any other stays data
+                recipes, rest = _makefile(value)
+                args = {**args, key: recipes}
+                updated[key] = C
+            else:
+                updated[key] = meaning
+        elif name in _EDITS and type(value) is list and meaning != MAKEFILE:
+            for item in value[:WORK]:
+                if type(item) is not dict:
+                    continue
+                for sub in item:
+                    if type(sub) is str and sub.lower().replace("_", "") in _WRITTEN:
+                        if updated is None:
+                            updated = dict(fields)
+                        updated[f"{key}.{sub}"] = meaning
+    return args, (fields if updated is None else updated), rest
+
+
+def _target(args: dict[Any, Any], fields: Mapping[str, str]) -> str | None:
+    """The one file an action writes: its one path field, or a folder and a name."""
+    found: list[tuple[str, str]] = []
+    for key, value in args.items():
+        if type(value) is not str or type(key) is not str:
+            continue
+        meaning = fields.get(key)
+        if meaning == P or (meaning is None and role_of(key) == "path"):
+            found.append((key, value))
+    if len(found) == 1:
+        return found[0][1]
+    if len(found) == 2:
+        keys = {key.lower(): value for key, value in found}
+        folder = next((keys[k] for k in _DIR_KEYS if k in keys), None)
+        name = next((keys[k] for k in _NAME_KEYS if k in keys), None)
+        if folder is not None and name is not None:
+            return folder.rstrip("/\\") + "/" + name.lstrip("/\\")
+    return None
+
+
+_MAKE_ASSIGN = re.compile(
+    r"^\s*(?:override\s+|export\s+)?([A-Za-z_][\w.-]*)\s*(?:::=|:=|\?=|\+=|!=|=)\s*(.*)$"
+)
+_MAKE_REF = re.compile(
+    r"\$\$|\$[(]([A-Za-z_][\w.-]*)[)]|\$[{]([A-Za-z_][\w.-]*)[}]|\$[(][@<^?*+|%][DF]?[)]|\$[@<^?*+|%]"
+)
+
+
+def _makefile(text: str) -> tuple[str, str]:
+    """A Makefile's recipe lines as one shell text, and its other lines.
+
+    Recipe prefixes (``@``, ``-``, ``+``) are dropped; ``$$`` is the shell's ``$``; a
+    variable the file sets to plain text is replaced by its value, any other variable
+    or automatic variable (``$@``) is a shell variable (``$NAME``): an unknown word, as
+    conservative as the shell analyser reads one.
+    """
+    recipes: list[str] = []
+    other: list[str] = []
+    values: dict[str, str] = {}
+    for line in text.splitlines()[:10_000]:
+        if line[:1] == "\t":
+            recipes.append(line[1:].lstrip(" @+-"))
+            continue
+        other.append(line)
+        assigned = _MAKE_ASSIGN.match(line)
+        if assigned is not None and "$" not in assigned.group(2):
+            values.setdefault(assigned.group(1), assigned.group(2).strip())
+
+    def expand(found: re.Match[str]) -> str:
+        whole = found.group(0)
+        if whole == "$$":
+            return "$"
+        name = found.group(1) or found.group(2)
+        if name is None:
+            return "$AUTO"
+        value = values.get(name)
+        return value if value is not None else "$" + name.replace(".", "_").replace("-", "_")
+
+    return _MAKE_REF.sub(expand, "\n".join(recipes)), "\n".join(other)
 
 
 #: Values that are a command line's words (``True`` is a flag; ``bool`` is not these).
