@@ -7,9 +7,22 @@ blanks the inside of string literals and comments (Python ``'...'``,
 then match the program text (RE2, one set scan), each with an id and reason:
 
 * ``code:process-exec`` - ``os.system`` / ``popen`` / ``exec*`` / ``spawn*``,
-  ``subprocess``, ``pty.spawn``, ``child_process`` (``require``, ``import``,
-  ``process.binding``), ``Deno.run`` / ``Deno.Command``, ``Bun.spawn``,
-  ``Runtime.exec``;
+  ``subprocess``, asyncio's ``create_subprocess_*``, ``pty.spawn``, ``child_process``
+  (``require``, ``import``, ``process.binding``), ``Deno.run`` / ``Deno.Command``,
+  ``Bun.spawn``, ``Runtime.exec``. A call whose command the program fixes is judged
+  as that command line by the shell analyser instead, and flagged with its findings
+  (``subprocess.run(['rm', '-rf', '/home/dev'])`` is ``shell:rm-rf``,
+  ``subprocess.run(['pytest', '-q'])``, ``os.system('git status')``, Node's
+  ``execFileSync('npm', ['test'])`` pass): an argv of string literals, a literal
+  command line with ``shell=True``, ``os.system``, ``execSync``, ``spawn`` with
+  ``{shell: true}``, of a module the program imports. It stays ``code:process-exec``
+  when any process call of the program is built at run time (a variable, an f-string,
+  a concatenation, ``**kwargs``, ``shell=flag``, ``executable=``), when the module is
+  used any other way (``f = subprocess.run``), when a shell or interpreter is left to
+  read its program (``['bash']`` with ``input=``, ``sh -i``), when sockets, descriptors
+  or a loader variable are in play, when the command only probes who and where it runs
+  (``id``, ``whoami``), or names nothing but paths outside the working directory; and
+  ``pty.spawn``, ``os.exec*``, ``os.spawn*``, ``os.fork`` always are;
 * ``code:dynamic-eval`` - ``exec`` / ``eval`` / ``compile`` / ``__import__``,
   ``importlib.import_module``, ``getattr`` on builtins, ``new Function``,
   ``vm.run*`` / ``vm.Script``, ``globalThis[...]`` calls;
@@ -19,7 +32,9 @@ then match the program text (RE2, one set scan), each with an id and reason:
 * ``code:reverse-shell`` - a socket's descriptor duplicated onto stdio
   (``os.dup2(s.fileno(), ...)``);
 * ``code:bulk-delete`` - ``shutil.rmtree``, recursive ``fs.rm`` /
-  ``rmSync``, deletes inside a directory walk, ``objects.all().delete()``;
+  ``rmSync``, deletes inside a directory walk, ``objects.all().delete()``; a
+  recursive delete of a literal build output (``shutil.rmtree('build')``,
+  ``fs.rmSync('dist', {recursive: true})``, what lies under ``/tmp``) is cleanup;
 * ``code:credential-write`` - a write primitive (``open(..., 'w'/'a')``,
   pathlib's ``.open('a')``, ``write_text``, ``writeFileSync``, ``appendFileSync``...)
   in code whose string literals, joined as a path, name a credential or start-up file
@@ -28,26 +43,43 @@ then match the program text (RE2, one set scan), each with an id and reason:
   onto ``/``, a system directory or a Windows drive's root.
 
 :func:`urls_in` gives the URLs a program names, which the engine judges with the
-network rules like a URL field's (``fetch('http://169.254.169.254/...')``), and
+network rules like a URL field's (``fetch('http://169.254.169.254/...')``),
+:func:`paths_in` the literal paths it opens (``open('/proc/1/environ')``,
+``Path.home() / '.pgpass'``, ``os.homedir() + '/.npmrc'`` as ``~/.npmrc``) for the
+path rules, :func:`sql_in` the fixed SQL it sends (``cur.execute('DROP TABLE t')``)
+for the SQL analyser, and
 :func:`shell_escapes` the shell commands a notebook cell runs (``!curl ... | sh``,
 ``%%bash``), which it judges like a command field's.
 
 Linear in the input (RE2 for the rules, one ``re`` pass for the lexer); over
 :data:`_MAX_CHARS` the text is judged without the lexer (literals count as
-code: conservative, never skipped).
+code: conservative, never skipped). Calls are read (one tokenising pass) only in
+programs with a process call or a recursive delete, up to 32 KB; 16 fixed commands
+of 2 KB in all go to the shell analyser (past that, the findings stand).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+import threading
 from functools import lru_cache
 from typing import Any
 
 import re2
 
 from ._normalise import compat
+from ._shell_words import _scratch
 
-__all__ = ["CODE_CHECKS", "analyse_code", "program_text", "shell_escapes", "urls_in"]
+__all__ = [
+    "CODE_CHECKS",
+    "analyse_code",
+    "paths_in",
+    "program_text",
+    "shell_escapes",
+    "sql_in",
+    "urls_in",
+]
 
 #: Check id -> reason.
 CODE_CHECKS: dict[str, str] = {
@@ -77,7 +109,8 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|\bsubprocess\b|\bpty\s*\.\s*spawn\b|\bcommands\s*\.\s*getoutput"
         r"|\bchild_process\b|\bprocess\s*\.\s*binding\s*\(|\bexecSync\s*\(|\bspawnSync\s*\("
         r"|\bexecFile(?:Sync)?\s*\(|\bDeno\s*\.\s*(?:run|Command)\b|\bBun\s*\.\s*spawn"
-        r"|getRuntime\s*\(\s*\)\s*\.\s*exec\b|\bProcessBuilder\b|\bshell_exec\s*\(|\bproc_open\s*\(",
+        r"|getRuntime\s*\(\s*\)\s*\.\s*exec\b|\bProcessBuilder\b|\bshell_exec\s*\(|\bproc_open\s*\("
+        r"|\bcreate_subprocess_(?:exec|shell)\s*\(|\.\s*subprocess_(?:exec|shell)\s*\(",
     ),
     (
         "code:dynamic-eval",
@@ -315,4 +348,879 @@ def _analyse(source: str, language: str) -> list[tuple[str, str]]:
         found = _SENSITIVE.search(joined)
         if found is not None:
             findings.setdefault("code:credential-write", found.group(0))
+    if len(source) <= _MAX_CHARS and (
+        "code:process-exec" in findings or "code:bulk-delete" in findings
+    ):
+        _judge_calls(source, language, program, findings)
     return list(findings.items())
+
+
+# -- what a program runs, deletes and opens, when the program fixes it -------------------
+
+#: Past this size a program's calls are not read one by one (its findings stand).
+_CALLS_MAX_CHARS = 32_768
+_CALLS_MAX_TOKENS = 8_192
+#: Commands judged per program, and their characters in all (the shell analyser's budget).
+_COMMANDS_MAX = 16
+_COMMANDS_CHARS = 2_048
+_TOKEN_STR = (
+    r"(?P<s>[rRbBuUfF]{0,2}(?:'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)"
+    r"|'(?:[^'\\\n]|\\.)*(?:'|$)|\"(?:[^\"\\\n]|\\.)*(?:\"|$)))"
+    r"|(?P<t>`(?:[^`\\]|\\.)*(?:`|\Z))"
+)
+_TOKEN_NAME = r"|(?P<n>[A-Za-z_$][\w$]*)|(?P<d>\d[\w.]*)|(?P<p>\S)"
+_TOKENS = {
+    "python": re.compile(_TOKEN_STR + r"|(?P<c>#[^\n]*)" + _TOKEN_NAME, re.S | re.M),
+    "js": re.compile(_TOKEN_STR + r"|(?P<c>//[^\n]*|/\*.*?(?:\*/|\Z))" + _TOKEN_NAME, re.S | re.M),
+    "": re.compile(
+        _TOKEN_STR + r"|(?P<c>#[^\n]*|//[^\n]*|/\*.*?(?:\*/|\Z))" + _TOKEN_NAME, re.S | re.M
+    ),
+}
+#: A string token's value when it is fixed (no f-string field, no template ``${}``), else None.
+_DYNAMIC = object()
+
+
+class _Tok:
+    __slots__ = ("kind", "line", "text", "value")
+
+    def __init__(self, kind: str, text: str, value: str | None, line: bool = False) -> None:
+        self.kind = kind  # s: string, n: name, p: punctuation, d: number
+        self.text = text
+        self.value = value  # a string's fixed value (None: built at run time)
+        self.line = line  # first on its line
+
+
+def _string_value(token: str) -> str | None:
+    if token[0] == "`":
+        body = token[1:-1] if token.endswith("`") and len(token) > 1 else token[1:]
+        if "${" in body:
+            return None
+        return body if "\\" not in body else _unescape(body)
+    prefix = ""
+    while token[0] not in "'\"":
+        prefix += token[0].lower()
+        token = token[1:]
+    quote = token[:3] if token[:3] in ("'''", '"""') else token[0]
+    body = token[len(quote) :]
+    if body.endswith(quote) and len(body) >= len(quote):
+        body = body[: -len(quote)]
+    if "f" in prefix and re.search(r"(?<!\{)\{(?!\{)", body):
+        return None
+    if "r" in prefix or "\\" not in body:
+        return body
+    return _unescape(body)
+
+
+def _unescape(body: str) -> str | None:
+    try:
+        return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
+
+
+def _tokens(source: str, language: str) -> list[_Tok] | None:
+    lower = language.lower()
+    lexer = _TOKENS["python" if lower in _PY else "js" if lower in _JS else ""]
+    out: list[_Tok] = []
+    end = 0
+    for match in lexer.finditer(source):
+        kind = match.lastgroup or "p"
+        if kind == "c":
+            continue
+        text = match.group()
+        line = "\n" in source[end : match.start()] or not out
+        end = match.end()
+        if kind in ("s", "t"):
+            out.append(_Tok("s", text, _string_value(text), line))
+        else:
+            out.append(_Tok(kind, text, None, line))
+        if len(out) > _CALLS_MAX_TOKENS:
+            return None
+    return out
+
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+
+
+def _close(tokens: list[_Tok], at: int) -> int:
+    """Index of the bracket closing the one at ``at`` (``len(tokens)`` when none)."""
+    depth = 0
+    for index in range(at, len(tokens)):
+        text = tokens[index].text
+        if tokens[index].kind != "p":
+            continue
+        if text in _OPEN:
+            depth += 1
+        elif text in (")", "]", "}"):
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(tokens)
+
+
+def _split_args(tokens: list[_Tok], start: int, end: int) -> list[list[_Tok]]:
+    """The top-level comma-separated pieces of ``tokens[start:end]``."""
+    args: list[list[_Tok]] = []
+    current: list[_Tok] = []
+    depth = 0
+    for token in tokens[start:end]:
+        if token.kind == "p":
+            if token.text in _OPEN:
+                depth += 1
+            elif token.text in (")", "]", "}"):
+                depth -= 1
+            elif token.text == "," and depth == 0:
+                args.append(current)
+                current = []
+                continue
+        current.append(token)
+    if current:
+        args.append(current)
+    return args
+
+
+def _literal(arg: list[_Tok]) -> str | None:
+    """A fixed string (adjacent literals joined), else None."""
+    if not arg or any(t.kind != "s" or t.value is None for t in arg):
+        return None
+    return "".join(t.value or "" for t in arg)
+
+
+def _literal_list(arg: list[_Tok]) -> list[str] | None:
+    """The items of a list or tuple of fixed strings, else None."""
+    if len(arg) < 2 or arg[0].text not in ("[", "(") or arg[-1].text != _OPEN[arg[0].text]:
+        return None
+    items = []
+    for item in _split_args(arg, 1, len(arg) - 1):
+        value = _literal(item)
+        if value is None:
+            return None
+        items.append(value)
+    return items
+
+
+def _keywords(args: list[list[_Tok]]) -> tuple[list[list[_Tok]], dict[str, list[_Tok]]]:
+    """Positional arguments and ``name=value`` keywords of a Python call."""
+    positional: list[list[_Tok]] = []
+    keywords: dict[str, list[_Tok]] = {}
+    for arg in args:
+        if (
+            len(arg) >= 2
+            and arg[0].kind == "n"
+            and arg[1].text == "="
+            and (len(arg) == 2 or arg[2].text != "=")
+        ):
+            keywords[arg[0].text] = arg[2:]
+        else:
+            positional.append(arg)
+    return positional, keywords
+
+
+def _option(args: list[list[_Tok]], name: str) -> list[_Tok] | None:
+    """The value of key ``name`` in the JavaScript options object among ``args``."""
+    for arg in args:
+        if not arg or arg[0].text != "{":
+            continue
+        for item in _split_args(arg, 1, len(arg) - 1):
+            key = item[0].value if item and item[0].kind == "s" else item[0].text if item else ""
+            if key == name and len(item) >= 3 and item[1].text == ":":
+                return item[2:]
+            if key == name and len(item) == 1:
+                return [_Tok("n", "true", None)]  # { shell } shorthand: run time
+    return None
+
+
+_TRUE = frozenset({"True", "true", "1"})
+_FALSE = frozenset({"False", "false", "0", "None", "null", "undefined"})
+#: Shells and interpreters: with no fixed script they run what they read at run time.
+_RUNNERS = frozenset(
+    {"sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "ash", "busybox", "cmd",
+     "cmd.exe", "powershell", "powershell.exe", "pwsh", "python", "python2", "python3",
+     "node", "nodejs", "deno", "bun", "perl", "ruby", "php", "lua", "irb", "ipython"}
+)  # fmt: skip
+_SCRIPT_FLAGS = frozenset({"-c", "-e", "--eval", "-Command", "-command", "/c", "/C", "-r"})
+
+
+def _runs_unknown(argv: list[str]) -> bool:
+    """A shell or interpreter told to read its program from stdin or a terminal."""
+    name = argv[0].replace("\\", "/").rsplit("/", 1)[-1].lower()
+    name = re.sub(r"[\d.]+$", "", name) if name.startswith("python") else name
+    if name not in _RUNNERS and name.removesuffix(".exe") not in _RUNNERS:
+        return False
+    rest = argv[1:]
+    if any(flag in _SCRIPT_FLAGS for flag in rest):
+        return "-i" in rest or "-s" in rest
+    return not any(not arg.startswith("-") for arg in rest) or "-i" in rest or "-s" in rest
+
+
+#: Module -> function -> how the call names its command.
+#:   argv: a list (or a command line) and ``shell=``; shell: a command line;
+#:   args: the argv as positional arguments; file: a file and a list (``shell:`` option).
+_PROCESS = {
+    "subprocess": {"run": "argv", "call": "argv", "check_call": "argv", "check_output": "argv",
+                   "Popen": "argv", "getoutput": "shell", "getstatusoutput": "shell"},
+    "os": {"system": "shell", "popen": "shell"},
+    "asyncio": {"create_subprocess_exec": "args", "create_subprocess_shell": "shell"},
+    "child_process": {"execSync": "shell", "exec": "shell", "execFileSync": "file",
+                      "execFile": "file", "spawn": "file", "spawnSync": "file"},
+}  # fmt: skip
+#: Module -> function -> recursive delete: its first argument is what goes.
+_DELETE = {
+    "shutil": {"rmtree": "path"},
+    "fs": {"rmSync": "js", "rm": "js", "rmdirSync": "js", "rmdir": "js"},
+    "fs/promises": {"rm": "js", "rmdir": "js"},
+}
+#: Names of a module that run nothing (``subprocess.PIPE``, ``subprocess.CalledProcessError``).
+_INERT = frozenset(
+    {"PIPE", "STDOUT", "DEVNULL", "CalledProcessError", "TimeoutExpired", "SubprocessError",
+     "CompletedProcess", "path", "environ", "getcwd", "sep", "linesep", "getenv", "name",
+     "cpu_count", "getpid", "P_WAIT", "promises", "existsSync", "readFileSync", "writeFileSync",
+     "mkdirSync", "statSync", "readdirSync"}
+)  # fmt: skip
+_MODULE_NAMES = {
+    "subprocess": "subprocess", "os": "os", "asyncio": "asyncio", "shutil": "shutil",
+    "child_process": "child_process", "node:child_process": "child_process",
+    "fs": "fs", "node:fs": "fs", "fs/promises": "fs/promises", "node:fs/promises": "fs/promises",
+}  # fmt: skip
+#: A program that touches sockets, descriptors or a loader variable gets no benefit of the
+#: doubt for its process calls (a fixed ``sh -i`` fed by a socket is a reverse shell).
+_SOCKETS = re2.compile(
+    r"\bsocket\b|\bfileno\b|\bdup2\b|\bnet\s*\.\s*(?:connect|Socket|createConnection)\b"
+    r"|\bpty\b|LD_PRELOAD|DYLD_INSERT|BASH_ENV|preexec_fn|\bexecutable\s*="
+)
+
+
+class _Reading:
+    """One program's process calls and recursive deletes, read from its tokens."""
+
+    def __init__(self, tokens: list[_Tok]) -> None:
+        self.tokens = tokens
+        # Only what the program imports: a fragment of text of unknown meaning (a key, a
+        # log line) that calls os.system('id') has imported nothing and keeps its finding.
+        self.bound: dict[str, tuple[str, str | None]] = {}
+        self.used: set[int] = set()  # token indices accounted for
+        self.commands: list[str] = []
+        self.unknown = False  # a shell or interpreter with no fixed program, a star import
+        self.deletes = 0
+        self._imports()
+        self._calls()
+
+    # Imports and requires bind local names to modules or their functions.
+    def _imports(self) -> None:
+        tokens = self.tokens
+        count = len(tokens)
+        for index, token in enumerate(tokens):
+            if token.kind == "n" and token.text == "from" and index + 1 < count:
+                end = index + 1
+                name = ""
+                while (
+                    end < count
+                    and tokens[end].text != "import"
+                    and not tokens[end].line
+                    and (tokens[end].kind == "n" or tokens[end].text == ".")
+                ):
+                    name += tokens[end].text
+                    end += 1
+                module = _MODULE_NAMES.get(name)
+                if module is None or end >= count or tokens[end].text != "import":
+                    continue
+                self.used.update(range(index, end + 1))
+                self._names(end + 1, module, python=True)
+            elif (
+                token.kind == "n"
+                and token.text == "import"
+                and (index == 0 or tokens[index - 1].text != ".")
+            ):
+                self._import(index)
+            elif token.kind == "n" and token.text == "require" and index + 3 < count:
+                if tokens[index + 1].text != "(" or tokens[index + 3].text != ")":
+                    continue
+                module = _MODULE_NAMES.get(tokens[index + 2].value or "")
+                if module is None:
+                    continue
+                self.used.update(range(index, index + 4))
+                if index >= 2 and tokens[index - 1].text == "=":
+                    before = tokens[index - 2]
+                    if before.kind == "n":
+                        self.bound[before.text] = (module, None)
+                        self.used.add(index - 2)
+                    elif before.text == "}":
+                        start = index - 2
+                        while start > 0 and tokens[start].text != "{":
+                            start -= 1
+                        self._destructure(start + 1, index - 2, module)
+
+    def _import(self, index: int) -> None:
+        tokens = self.tokens
+        count = len(tokens)
+        # JavaScript: import X from 'm' / import * as X from 'm' / import { a, b as c } from 'm'
+        end = index + 1
+        while (
+            end < count
+            and end < index + 64
+            and tokens[end].text != "from"
+            and tokens[end].kind != "s"
+        ):
+            end += 1
+        if end + 1 < count and tokens[end].text == "from" and tokens[end + 1].kind == "s":
+            module = _MODULE_NAMES.get(tokens[end + 1].value or "")
+            if module is None:
+                return
+            self.used.update(range(index, end + 2))
+            at = index + 1
+            while at < end:
+                token = tokens[at]
+                if token.text == "{":
+                    close = _close(tokens, at)
+                    self._destructure(at + 1, close, module)
+                    at = close
+                elif token.text == "as" and at + 1 < end:
+                    self.bound[tokens[at + 1].text] = (module, None)
+                    at += 1
+                elif token.kind == "n" and tokens[at - 1].text in ("import", ","):
+                    self.bound[token.text] = (module, None)
+                at += 1
+            return
+        # Python: import a, b.c as d
+        at = index + 1
+        while at < count:
+            name = ""
+            start = at
+            while (
+                at < count
+                and (tokens[at].kind == "n" or tokens[at].text == ".")
+                and tokens[at].text != "as"
+                and not tokens[at].line
+            ):
+                name += tokens[at].text
+                at += 1
+            module = _MODULE_NAMES.get(name)
+            alias = name
+            if at + 1 < count and tokens[at].text == "as":
+                alias = tokens[at + 1].text
+                at += 2
+            if module is not None:
+                self.bound[alias] = (module, None)
+                self.used.update(range(start, at))
+            if at < count and tokens[at].text == ",":
+                at += 1
+                continue
+            break
+
+    def _names(self, at: int, module: str, python: bool) -> None:
+        """``from m import a, b as c`` (parenthesised or not)."""
+        tokens = self.tokens
+        count = len(tokens)
+        paren = at < count and tokens[at].text == "("
+        at += paren
+        while at < count:
+            token = tokens[at]
+            if token.text == "*":
+                self.unknown = True
+                self.used.add(at)
+                return
+            if token.kind != "n":
+                return
+            name, alias = token.text, token.text
+            self.used.add(at)
+            if at + 2 < count and tokens[at + 1].text == "as":
+                alias = tokens[at + 2].text
+                self.used.update((at + 1, at + 2))
+                at += 2
+            self.bound[alias] = (module, name)
+            at += 1
+            if at < count and tokens[at].text == ",":
+                self.used.add(at)
+                at += 1
+                continue
+            if paren and at < count and tokens[at].text == ")":
+                self.used.add(at)
+            return
+
+    def _destructure(self, start: int, end: int, module: str) -> None:
+        """``{ a, b: c }`` (require) or ``{ a, b as c }`` (import)."""
+        tokens = self.tokens
+        for item in _split_args(tokens, start, end):
+            names = [t.text for t in item if t.kind == "n" and t.text != "as"]
+            if len(names) == 1:
+                self.bound[names[0]] = (module, names[0])
+            elif len(names) == 2:
+                self.bound[names[1]] = (module, names[0])
+        self.used.update(range(start, end))
+
+    # Calls of a process or delete function with their command or path fixed.
+    def _calls(self) -> None:
+        tokens = self.tokens
+        count = len(tokens)
+        for index, token in enumerate(tokens):
+            if token.kind != "n" or (index and tokens[index - 1].text == "."):
+                continue
+            target = self.bound.get(token.text)
+            if target is None:
+                continue
+            module, function = target
+            chain = [index]
+            at = index + 1
+            if function is None:
+                if at + 1 < count and tokens[at].text == "." and tokens[at + 1].kind == "n":
+                    function = tokens[at + 1].text
+                    chain += [at, at + 1]
+                    at += 2
+                    if (
+                        module == "fs"
+                        and function == "promises"
+                        and at + 1 < count
+                        and tokens[at].text == "."
+                    ):
+                        module, function = "fs/promises", tokens[at + 1].text
+                        chain += [at, at + 1]
+                        at += 2
+                else:
+                    continue
+            if function in _INERT:
+                self.used.update(chain)
+                continue
+            if at >= count or tokens[at].text != "(":
+                continue
+            close = _close(tokens, at)
+            args = _split_args(tokens, at + 1, close)
+            mode = _PROCESS.get(module, {}).get(function)
+            if mode is not None:
+                if len(self.commands) < _COMMANDS_MAX:
+                    command = self._command(mode, args)
+                    if command is not None:
+                        self.commands.append(command)
+                        self.used.update(chain)
+                continue
+            kind = _DELETE.get(module, {}).get(function)
+            if kind is not None and args:
+                path = _literal(args[0])
+                if path is not None and _scratch(path):
+                    self.deletes += 1
+                    self.used.update(chain)
+
+    def _command(self, mode: str, args: list[list[_Tok]]) -> str | None:
+        if any(arg and arg[0].text in ("*", "...") for arg in args):
+            return None  # spread arguments: run time
+        if mode == "shell":
+            return _literal(args[0]) if args else None
+        if mode == "args":
+            argv = [_literal(arg) for arg in args if not (len(arg) > 1 and arg[1].text == "=")]
+            if not argv or any(item is None for item in argv):
+                return None
+            return self._argv([item or "" for item in argv])
+        if mode == "argv":
+            positional, keywords = _keywords(args)
+            value = positional[0] if positional else keywords.get("args")
+            if value is None:
+                return None
+            shell = keywords.get("shell")
+            flag = False
+            if shell is not None:
+                if len(shell) != 1 or shell[0].text not in _TRUE | _FALSE:
+                    return None
+                flag = shell[0].text in _TRUE
+            text = _literal(value)
+            if text is not None:
+                return text
+            listed = _literal_list(value)
+            if not listed:
+                return None
+            return listed[0] if flag else self._argv(listed)
+        # file: execFile / spawn (file, [args], {options})
+        file = _literal(args[0]) if args else None
+        if file is None:
+            return None
+        rest: list[str] = []
+        if len(args) > 1 and args[1] and args[1][0].text == "[":
+            listed = _literal_list(args[1])
+            if listed is None:
+                return None
+            rest = listed
+        elif len(args) > 1 and args[1] and args[1][0].text != "{":
+            return None
+        shell = _option(args[1:], "shell")
+        if shell is not None:
+            if len(shell) != 1:
+                return None
+            if shell[0].text in _FALSE:
+                shell = None
+            elif not (shell[0].text in _TRUE or shell[0].kind == "s"):
+                return None
+        if shell is not None:
+            return " ".join([file, *rest])
+        return self._argv([file, *rest])
+
+    def _argv(self, argv: list[str]) -> str:
+        if _runs_unknown(argv):
+            self.unknown = True
+        return shlex.join(argv)
+
+    def residue(self) -> str:
+        """The program without what was accounted for (literals blank)."""
+        out = []
+        for index, token in enumerate(self.tokens):
+            if index in self.used:
+                out.append(" ")
+            elif token.kind == "s":
+                if token.value in ("child_process", "node:child_process"):
+                    out.append("child_process")  # a module loaded some other way
+                else:
+                    out.append("''")
+            else:
+                out.append(token.text)
+        return " ".join(out)
+
+    def loose_names(self) -> bool:
+        """Whether a name bound to a process module or function is used outside a read call."""
+        for index, token in enumerate(self.tokens):
+            if index in self.used or token.kind != "n":
+                continue
+            if index and self.tokens[index - 1].text == ".":
+                continue
+            target = self.bound.get(token.text)
+            if target is None or target[1] in _INERT:
+                continue
+            module, function = target
+            if function is None and module in ("subprocess", "child_process"):
+                return True  # the module passed around or called some other way
+            if function is not None and function in _PROCESS.get(module, {}):
+                return True  # from subprocess import run; f = run
+        return False
+
+
+_NESTING = threading.local()
+#: Commands that only tell a program who and where it runs: from code, the mark of
+#: injected code proving it runs (``os.system('id')``), not of a build or a test run.
+_PROBES = frozenset(
+    {"id", "whoami", "uname", "hostname", "groups", "ifconfig", "ipconfig", "env", "printenv",
+     "getent", "w", "who", "last", "netstat", "ss", "arp", "nslookup", "dig"}
+)  # fmt: skip
+#: A static command reaching these is still judged as process execution: the path rules
+#: read the paths a program names through :func:`paths_in`.
+_OUTSIDE = ("/", "~", "\\")
+_WORKSPACE_DIRS = ("/tmp/", "/var/tmp/", "/workspace/", "/dev/null")
+
+
+def _reading(source: str, language: str) -> _Reading | None:
+    if len(source) > _CALLS_MAX_CHARS:
+        return None
+    tokens = _tokens(source, language)
+    return None if tokens is None else _Reading(tokens)
+
+
+def _reaches_out(path: str) -> bool:
+    return (
+        (path.startswith(_OUTSIDE) and not path.startswith(_WORKSPACE_DIRS))
+        or _SENSITIVE.search(path) is not None
+        or path.startswith(("..", ".env"))
+    )
+
+
+def _judge_calls(source: str, language: str, program: str, findings: dict[str, str]) -> None:
+    """Judge the fixed process calls and recursive deletes of ``source`` (in place).
+
+    A process call whose command the program fixes is judged like that command line
+    in a shell: ``code:process-exec`` gives way to the shell analyser's findings when
+    every process call of the program is such a call (no command built at run time,
+    no shell or interpreter left to read its program from stdin, no socket in play,
+    nothing outside the working directory named). A recursive delete of a build's
+    output (``shutil.rmtree('build')``) is cleanup when it is the program's only one.
+    """
+    depth = getattr(_NESTING, "depth", 0)
+    if depth >= 2:
+        return  # a command inside a command inside a program: the findings stand
+    reading = _reading(source, language)
+    if reading is None:
+        return
+    process = "code:process-exec" in findings
+    if process and reading.commands:
+        chars = sum(len(command) for command in reading.commands)
+        reports = []
+        if chars <= _COMMANDS_CHARS:
+            from ._shell import analyse_shell  # the shell analyser reads code: no cycle at import
+
+            _NESTING.depth = depth + 1
+            try:
+                reports = [analyse_shell(command) for command in reading.commands]
+            finally:
+                _NESTING.depth = depth
+        for report in reports:
+            for check, excerpt in report.findings.items():
+                findings.setdefault(check, excerpt)
+        residue = reading.residue()
+        if (
+            reports
+            and not reading.unknown
+            and _SOCKETS.search(program) is None
+            and _COMPILED["code:process-exec"].search(residue) is None
+            and not reading.loose_names()
+            and "code:process-exec" not in {check for r in reports for check in r.findings}
+            and not any(name in _PROBES for report in reports for name, _ in report.commands)
+            and (
+                any(report.findings for report in reports)
+                or not any(_reaches_out(path) for report in reports for path in report.paths)
+            )
+        ):
+            del findings["code:process-exec"]
+    deletes = "code:bulk-delete" in findings and reading.deletes
+    if deletes and _COMPILED["code:bulk-delete"].search(reading.residue()) is None:
+        del findings["code:bulk-delete"]
+
+
+# -- the paths a program opens ------------------------------------------------------------
+
+#: Calls that give the home directory, and calls that join their arguments as a path.
+_HOME_CALLS = frozenset({"home", "homedir", "expanduser"})
+_JOIN_CALLS = frozenset(
+    {"join", "resolve", "Path", "PurePath", "PosixPath", "WindowsPath", "joinpath", "normpath",
+     "abspath", "realpath", "expanduser", "URL"}
+)  # fmt: skip
+#: Methods of a path that keep naming it (``.read_text()``, ``.expanduser()``).
+_PATH_METHODS = frozenset(
+    {"read_text", "read_bytes", "open", "expanduser", "resolve", "absolute", "exists",
+     "is_file", "stat", "iterdir", "glob", "rglob", "readlines", "read", "toString"}
+)  # fmt: skip
+_HOME_VARIABLES = frozenset({"HOME", "USERPROFILE"})
+_MAX_PATHS = 64
+_MAX_EXPR = 64  # tokens of one argument read as a path expression
+
+
+def _field_value(token: _Tok) -> str | None:
+    """A string token's value, with the fields of an f-string or template as ``*``."""
+    if token.value is not None:
+        return token.value
+    text = token.text
+    if text.startswith("`"):
+        body = text[1:-1] if text.endswith("`") and len(text) > 1 else text[1:]
+        homed = re.sub(r"\$\{[^{}]*\b(?:homedir\s*\(\s*\)|HOME)\b[^{}]*\}", "~", body)
+        return re.sub(r"\$\{[^{}]*\}", "*", homed)
+    quote = re.search(r"['\"]", text)
+    if quote is None:
+        return None
+    body = _string_value(text[quote.start() :]) or ""
+    homed = re.sub(r"\{[^{}]*\b(?:home\s*\(\s*\)|HOME)\b[^{}]*\}", "~", body)
+    return re.sub(r"\{[^{}]*\}", "*", homed)
+
+
+class _PathExpr:
+    """A small reader of path expressions over tokens: literals, ``/`` and ``+``, joins."""
+
+    def __init__(self, tokens: list[_Tok]) -> None:
+        self.tokens = tokens
+
+    def expr(self, at: int, end: int) -> tuple[str | None, int]:
+        value, at = self.term(at, end)
+        while value is not None and at < end and self.tokens[at].text in ("/", "+"):
+            operator = self.tokens[at].text
+            right, at = self.term(at + 1, end)
+            if right is None:
+                return None, at
+            value = (
+                value.rstrip("/") + "/" + right.lstrip("/") if operator == "/" else value + right
+            )
+        return value, at
+
+    def term(self, at: int, end: int) -> tuple[str | None, int]:
+        tokens = self.tokens
+        if at >= end:
+            return None, at
+        token = tokens[at]
+        value: str | None
+        last = ""
+        if token.kind == "s":
+            value = ""
+            while at < end and tokens[at].kind == "s":
+                part = _field_value(tokens[at])
+                if part is None:
+                    return None, at
+                value += part
+                at += 1
+        elif token.text == "(":
+            close = min(_close(tokens, at), end)
+            value, inner = self.expr(at + 1, close)
+            if inner != close:
+                return None, close
+            at = close + 1
+        elif token.kind == "n":
+            value, last = None, token.text
+            at += 1
+        else:
+            return None, at
+        # Postfix: .name, (args), [literal]
+        while at < end:
+            text = tokens[at].text
+            if text == "." and at + 1 < end and tokens[at + 1].kind == "n":
+                last = tokens[at + 1].text
+                if last in _HOME_VARIABLES and value is None:
+                    value = "~"  # process.env.HOME
+                at += 2
+            elif text == "(":
+                close = min(_close(tokens, at), end)
+                args = _split_args(tokens, at + 1, close)
+                value = self.call(last, value, args)
+                last = ""
+                at = close + 1
+            elif text == "[" and at + 2 < end and tokens[at + 1].kind == "s":
+                key = tokens[at + 1].value
+                value = "~" if key in _HOME_VARIABLES else None
+                at = min(_close(tokens, at), end) + 1
+            else:
+                break
+        return value, at
+
+    def call(self, name: str, value: str | None, args: list[list[_Tok]]) -> str | None:
+        values = [self.whole(arg) for arg in args]
+        if name in ("getenv", "get") and values and values[0] in _HOME_VARIABLES:
+            return "~"
+        if name in _HOME_CALLS and not args:
+            return "~"
+        if name in _PATH_METHODS and value is not None:
+            return value
+        if name in _JOIN_CALLS:
+            parts = [value] if value is not None and name == "joinpath" else []
+            for item in values:
+                if item is None:
+                    break
+                parts.append(item)
+            else:
+                if parts:
+                    joined = parts[0]
+                    for part in parts[1:]:
+                        joined = part if part.startswith("/") else joined.rstrip("/") + "/" + part
+                    return joined
+        return None
+
+    def whole(self, arg: list[_Tok]) -> str | None:
+        if not arg or len(arg) > _MAX_EXPR:
+            return None
+        sub = _PathExpr(arg)
+        value, at = sub.expr(0, len(arg))
+        return value if at == len(arg) else None
+
+
+def _path_like(value: str) -> bool:
+    if not value or len(value) > 1024 or "://" in value or any(c.isspace() for c in value):
+        return False
+    if value.startswith(("/", "~", "./", "../")) or re.match(r"[A-Za-z]:[\\/]", value):
+        return True
+    return "/" in value or (value[0] == "." and len(value) > 1 and value[1].isalnum())
+
+
+def paths_in(source: str, language: str = "") -> list[str]:
+    """The literal paths program ``source`` opens or names in a call, at most 64.
+
+    Read from its calls' arguments and assignments, not from comments, docstrings or
+    prose: ``open('/proc/1/environ')``, ``glob.glob('/home/*/.ssh/id_*')``; the home
+    directory joined to a literal is spelt ``~/...`` (``Path.home() / '.pgpass'``,
+    ``os.path.join(os.path.expanduser('~'), '.netrc')``, ``os.homedir() + '/.npmrc'``,
+    ``path.join(os.homedir(), '.aws', 'credentials')``); an f-string's or template's
+    field is ``*``. The paths a fixed command of the program names (``subprocess.run(['cat',
+    '/proc/self/environ'])``) are among them.
+    """
+    if len(source) > _CALLS_MAX_CHARS or (
+        "/" not in source
+        and "~" not in source
+        and "\\" not in source
+        and "home" not in source.lower()
+    ):
+        return []
+    tokens = _tokens(source, language)
+    if tokens is None:
+        return []
+    reader = _PathExpr(tokens)
+    found: dict[str, None] = {}
+    count = len(tokens)
+    for index, token in enumerate(tokens):
+        if len(found) >= _MAX_PATHS:
+            break
+        text = token.text
+        if token.kind != "p":
+            continue
+        if text == "(" and index and tokens[index - 1].kind in ("n", "p"):
+            close = _close(tokens, index)
+            for arg in _split_args(tokens, index + 1, close):
+                value = reader.whole(arg)
+                if value is not None and _path_like(value):
+                    found[value] = None
+                elif arg and arg[0].kind == "s":
+                    # A list of literals as an argument: every item.
+                    pass
+                for item in _literal_list(arg) or () if arg and arg[0].text == "[" else ():
+                    if _path_like(item):
+                        found[item] = None
+        elif (
+            text == "="
+            and index + 1 < count
+            and tokens[index + 1].text != "="
+            and (tokens[index - 1].text not in ("=", "!", "<", ">") if index else True)
+        ):
+            value, _ = reader.expr(index + 1, min(count, index + 1 + _MAX_EXPR))
+            if value is not None and _path_like(value):
+                found[value] = None
+    reading = _Reading(tokens) if "subprocess" in source or "child_process" in source else None
+    if reading is not None and reading.commands:
+        from ._shell import analyse_shell
+
+        chars = 0
+        for command in reading.commands:
+            chars += len(command)
+            if chars > _COMMANDS_CHARS:
+                break
+            for path in analyse_shell(command).paths:
+                if _path_like(path):
+                    found[path] = None
+    return list(found)[:_MAX_PATHS]
+
+
+# -- the SQL a program sends --------------------------------------------------------------
+
+#: Methods that send their first argument to a database as SQL.
+_SQL_CALLS = frozenset(
+    {"execute", "executemany", "executescript", "exec_driver_sql", "raw", "query"}
+)
+#: Wrappers that mark a literal as SQL: SQLAlchemy's ``text('...')``, psycopg's ``sql.SQL('...')``.
+_SQL_WRAPPERS = frozenset({"text", "SQL"})
+_MAX_SQL = 32
+
+
+def sql_in(source: str, language: str = "") -> list[str]:
+    """The fixed SQL texts program ``source`` sends (``cur.execute('DELETE FROM users')``,
+    ``session.execute(text('...'))``), at most 32; ``[]`` when its only database is an
+    in-memory SQLite (``sqlite3.connect(':memory:')``: no stored data to lose)."""
+    if len(source) > _CALLS_MAX_CHARS or not any(f".{name}" in source for name in _SQL_CALLS):
+        return []
+    tokens = _tokens(source, language)
+    if tokens is None:
+        return []
+    found: dict[str, None] = {}
+    connects = memory = 0
+    for index in range(1, len(tokens) - 1):
+        token = tokens[index]
+        if token.kind != "n" or tokens[index + 1].text != "(":
+            continue
+        if token.text == "connect":
+            connects += 1
+            close = _close(tokens, index + 1)
+            args = _split_args(tokens, index + 2, close)
+            memory += bool(args) and _literal(args[0]) in (":memory:", "file::memory:")
+            continue
+        if token.text not in _SQL_CALLS or tokens[index - 1].text != "." or len(found) >= _MAX_SQL:
+            continue
+        close = _close(tokens, index + 1)
+        args = _split_args(tokens, index + 2, close)
+        if not args:
+            continue
+        first = args[0]
+        while len(first) > 3 and first[-1].text == ")" and first[-2].kind == "s":
+            # text('...') / sql.SQL('...'): the wrapper's literal
+            name_at = next((at for at, t in enumerate(first) if t.text == "("), 0) - 1
+            if name_at < 0 or first[name_at].text not in _SQL_WRAPPERS:
+                break
+            first = first[name_at + 2 : -1]
+        text = _literal(first)
+        if text is not None and text.strip():
+            found[text] = None
+    if connects and connects == memory:
+        return []
+    return list(found)
