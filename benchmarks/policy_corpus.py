@@ -32,6 +32,8 @@ from a fourth, ``outsider5-*`` (``outsider-run5.yaml``) from a fifth. ``outsider
 (``outsider-run6.yaml``), from a sixth, judges a coding agent's traffic under
 ``strict`` without its blanket shell, code and file-change bans (each case names
 that policy): the content analysers alone, on the work such an agent must be let do.
+``outsider7-*`` (``outsider-run7.yaml``), from a seventh, has half its cases under
+``strict`` and half under that policy, written after the fixes the sixth prompted.
 Each is written in one channel, so it has no pair in the channel agreement. Their
 first-run figures, before any fix, are in each file's header.
 """
@@ -65,6 +67,7 @@ _APART = (
     ("outsider4-", "outsider round 4 (a fourth tester, README, docs and API only)"),
     ("outsider5-", "outsider round 5 (a fifth tester, README, docs and API only)"),
     ("outsider6-", "outsider round 6 (a sixth tester; strict without its blanket bans)"),
+    ("outsider7-", "outsider round 7 (a seventh tester; half strict, half without its bans)"),
 )
 
 
