@@ -142,6 +142,7 @@ STRICT_NETWORKS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 
 _REVIEW_CHECKS = (
     "shell:dynamic-command",
+    "shell:data-upload",
     "shell:too-complex",
     "sql:too-complex",
     "secret:too-complex",

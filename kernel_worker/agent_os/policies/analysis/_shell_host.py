@@ -106,6 +106,7 @@ HOST_CHECKS: dict[str, str] = {
     "shell:audit-tamper": "audit or logging turned off, or logs or shell history erased",
     "shell:untrusted-index": "packages from an index over plain http or a bare IP address",
     "shell:tunnel": "a tunnel opening this host to the internet (ssh -R, ngrok, cloudflared)",
+    "shell:data-upload": "a backup, dump or database file sent off the host (review)",
 }
 
 _SYSTEMCTL_DOWN = frozenset({"stop", "disable", "mask", "kill", "isolate"})
@@ -313,6 +314,57 @@ def _reads_secret_manager(name: str, args: Sequence[str]) -> bool:
         return False  # plain parameters are configuration
     reads = _SECRET_READS.get(name, frozenset()) | _TOKEN_PRINTS.get(name, frozenset())
     return any(tuple(words[:n]) in reads for n in (1, 2, 3))
+
+
+#: Files that hold a system's data in bulk: backups, database dumps and files, data dirs.
+_DATA_FILE = re.compile(
+    r"(?:^|/)(?:var/backups|var/lib/(?:postgresql|pgsql|mysql|mariadb|mongodb|redis)|backups?)"
+    r"(?:/|$)"
+    r"|\.(?:sql|dump|pgdump|bak|db|sqlite3?|mdb|bson|rdb)(?:\.(?:gz|bz2|xz|zst|zip|7z))?$"
+    r"|(?:backup|dump)[^/]*\.(?:tar(?:\.\w+)?|tgz|zip|gz|7z)$",
+    re.IGNORECASE,
+)
+_UPLOAD_FLAGS = frozenset({"-T", "--upload-file"})
+_POST_FLAGS = frozenset({"-d", "--data", "--data-binary", "--data-raw", "--data-urlencode", "-F",
+                         "--form"})  # fmt: skip
+
+
+def _remote(target: str) -> bool:
+    """``host:path``, ``user@host:path``, ``remote:path`` or a URL: not this host's file."""
+    if "://" in target:
+        return True
+    head, colon, _ = target.partition(":")
+    return bool(colon) and bool(head) and "/" not in head and len(head) > 1
+
+
+def _uploads_data(name: str, args: Sequence[str]) -> bool:
+    """A backup, dump or database file copied to another host (``scp /var/backups/db.sql.gz
+    u@203.0.113.7:``, ``curl -T prod.dump https://transfer.sh/``, ``rclone copy``, ``aws s3
+    cp`` to a bucket). Where it goes may be the team's own store: a review, not a deny."""
+    if name in ("scp", "rsync", "rclone", "aws", "gsutil"):
+        words = _positionals(args, _GLOBAL_VALUES)
+        if name == "rclone":
+            words = words[1:] if words[:1] in (["copy"], ["copyto"], ["sync"], ["move"]) else []
+        elif name == "aws":
+            words = words[2:] if words[:2] in (["s3", "cp"], ["s3", "mv"], ["s3", "sync"]) else []
+        elif name == "gsutil":
+            words = words[1:] if words[:1] in (["cp"], ["mv"], ["rsync"]) else []
+        if len(words) < 2 or not _remote(words[-1]):
+            return False
+        return any(_DATA_FILE.search(w) and not _remote(w) for w in words[:-1])
+    if name == "curl":
+        files = [
+            b.split("@", 1)[1] if "@" in b else b
+            for a, b in itertools.pairwise(args)
+            if a in _UPLOAD_FLAGS or (a in _POST_FLAGS and "@" in b)
+        ]
+        return any(_DATA_FILE.search(f) for f in files)
+    if name == "wget":
+        return any(
+            a.startswith(("--post-file=", "--body-file=")) and _DATA_FILE.search(a.split("=", 1)[1])
+            for a in args
+        )
+    return False
 
 
 def _opens_tunnel(name: str, args: Sequence[str]) -> bool:
@@ -684,7 +736,7 @@ _HOST_TOOLS = frozenset(
      *_LOCATES, *_MANAGERS, "auditctl", "journalctl", "history", "set", "rm", "unlink", "srm",
      "truncate", "ln", "cp", "tee", "sed", "perl", "wevtutil", "auditpol", "fsutil", "mdatp",
      "apparmor_parser", *_AGENT_CONTROLS, *_PKG_REMOVE, *_INSTALLERS, "ssh", "tailscale",
-     *_TUNNELS}
+     *_TUNNELS, "scp", "rsync", "rclone", "gsutil", "curl", "wget"}
 )  # fmt: skip
 
 
@@ -715,6 +767,8 @@ def judge_host(name: str, args: Sequence[str], path: str = "") -> str | None:
         return "shell:credential-store"
     if _opens_tunnel(name, args):
         return "shell:tunnel"
+    if _uploads_data(name, args):
+        return "shell:data-upload"
     if name in _LOCATES:
         words = _positionals(args, frozenset({"-d", "--database", "-l", "--limit", "-n"}))
         return "shell:credential-search" if any(_KEY_NAME.search(w) for w in words) else None
