@@ -896,10 +896,12 @@ _PROBES = frozenset(
     {"id", "whoami", "uname", "hostname", "groups", "ifconfig", "ipconfig", "env", "printenv",
      "getent", "w", "who", "last", "netstat", "ss", "arp", "nslookup", "dig"}
 )  # fmt: skip
-#: A static command reaching these is still judged as process execution: the path rules
-#: read the paths a program names through :func:`paths_in`.
-_OUTSIDE = ("/", "~", "\\")
-_WORKSPACE_DIRS = ("/tmp/", "/var/tmp/", "/workspace/", "/dev/null")
+#: A fixed command naming an absolute or home path (``/tmp`` too: shared between
+#: processes) that the shell analyser finds nothing in is still judged as process
+#: execution: the path rules, which this module cannot read, see what it names
+#: through :func:`paths_in`. Relative paths stay inside the working directory.
+_OUTSIDE = ("/", "~", "\\", "..", ".env")
+_HARMLESS_PATHS = ("/dev/null",)
 
 
 def _reading(source: str, language: str) -> _Reading | None:
@@ -910,11 +912,9 @@ def _reading(source: str, language: str) -> _Reading | None:
 
 
 def _reaches_out(path: str) -> bool:
-    return (
-        (path.startswith(_OUTSIDE) and not path.startswith(_WORKSPACE_DIRS))
-        or _SENSITIVE.search(path) is not None
-        or path.startswith(("..", ".env"))
-    )
+    return (path.startswith(_OUTSIDE) and path not in _HARMLESS_PATHS) or _SENSITIVE.search(
+        path
+    ) is not None
 
 
 def _judge_calls(source: str, language: str, program: str, findings: dict[str, str]) -> None:
