@@ -54,7 +54,7 @@ for the SQL analyser, and
 Linear in the input (RE2 for the rules, one ``re`` pass for the lexer); over
 :data:`_MAX_CHARS` the text is judged without the lexer (literals count as
 code: conservative, never skipped). Calls are read (one tokenising pass) only in
-programs with a process call or a recursive delete, up to 32 KB; 16 fixed commands
+programs with a process call or a recursive delete, up to 8 KB; 16 fixed commands
 of 2 KB in all go to the shell analyser (past that, the findings stand).
 """
 
@@ -358,7 +358,7 @@ def _analyse(source: str, language: str) -> list[tuple[str, str]]:
 # -- what a program runs, deletes and opens, when the program fixes it -------------------
 
 #: Past this size a program's calls are not read one by one (its findings stand).
-_CALLS_MAX_CHARS = 32_768
+_CALLS_MAX_CHARS = 8_192
 _CALLS_MAX_TOKENS = 8_192
 #: Commands judged per program, and their characters in all (the shell analyser's budget).
 _COMMANDS_MAX = 16
@@ -442,20 +442,30 @@ def _tokens(source: str, language: str) -> list[_Tok] | None:
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 
 
-def _close(tokens: list[_Tok], at: int) -> int:
-    """Index of the bracket closing the one at ``at`` (``len(tokens)`` when none)."""
-    depth = 0
-    for index in range(at, len(tokens)):
-        text = tokens[index].text
-        if tokens[index].kind != "p":
+#: Tokens between a bracket and its match that a reader looks through: a longer call is
+#: not read (its inner calls are, on their own), so nested calls cost no more than linear.
+_SPAN = 256
+#: Calls one reading looks into (past them, the findings stand): every call for the
+#: paths a program opens, process and delete calls for what it runs.
+_VISITS = 512
+_CALL_VISITS = 64
+
+
+def _closes(tokens: list[_Tok]) -> list[int]:
+    """The index of the bracket closing each token's (one pass): -1 for all but
+    brackets, and for one not closed within :data:`_SPAN` tokens."""
+    out = [-1] * len(tokens)
+    stack: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.kind != "p":
             continue
-        if text in _OPEN:
-            depth += 1
-        elif text in (")", "]", "}"):
-            depth -= 1
-            if depth == 0:
-                return index
-    return len(tokens)
+        if token.text in _OPEN:
+            stack.append(index)
+        elif token.text in (")", "]", "}") and stack:
+            opened = stack.pop()
+            if index - opened < _SPAN:
+                out[opened] = index
+    return out
 
 
 def _split_args(tokens: list[_Tok], start: int, end: int) -> list[list[_Tok]]:
@@ -602,6 +612,7 @@ class _Reading:
         self.commands: list[str] = []
         self.unknown = False  # a shell or interpreter with no fixed program, a star import
         self.deletes = 0
+        self.closes = _closes(tokens)
         self._imports()
         self._calls()
 
@@ -646,7 +657,7 @@ class _Reading:
                         self.used.add(index - 2)
                     elif before.text == "}":
                         start = index - 2
-                        while start > 0 and tokens[start].text != "{":
+                        while start > max(0, index - 64) and tokens[start].text != "{":
                             start -= 1
                         self._destructure(start + 1, index - 2, module)
 
@@ -671,7 +682,10 @@ class _Reading:
             while at < end:
                 token = tokens[at]
                 if token.text == "{":
-                    close = _close(tokens, at)
+                    close = self.closes[at]
+                    if close < 0:
+                        self.unknown = True
+                        return
                     self._destructure(at + 1, close, module)
                     at = close
                 elif token.text == "as" and at + 1 < end:
@@ -752,6 +766,7 @@ class _Reading:
     def _calls(self) -> None:
         tokens = self.tokens
         count = len(tokens)
+        visits = 0
         for index, token in enumerate(tokens):
             if token.kind != "n" or (index and tokens[index - 1].text == "."):
                 continue
@@ -782,17 +797,22 @@ class _Reading:
                 continue
             if at >= count or tokens[at].text != "(":
                 continue
-            close = _close(tokens, at)
-            args = _split_args(tokens, at + 1, close)
             mode = _PROCESS.get(module, {}).get(function)
-            if mode is not None:
-                if len(self.commands) < _COMMANDS_MAX:
-                    command = self._command(mode, args)
-                    if command is not None:
-                        self.commands.append(command)
-                        self.used.update(chain)
-                continue
             kind = _DELETE.get(module, {}).get(function)
+            if mode is None and kind is None:
+                continue
+            visits += 1
+            close = self.closes[at]
+            if close < 0 or visits > _CALL_VISITS or len(self.commands) >= _COMMANDS_MAX:
+                self.unknown = True  # a call too long to read, or too many: findings stand
+                break
+            args = _split_args(tokens, at + 1, close)
+            if mode is not None:
+                command = self._command(mode, args)
+                if command is not None:
+                    self.commands.append(command)
+                    self.used.update(chain)
+                continue
             if kind is not None and args:
                 path = _literal(args[0])
                 if path is not None and _scratch(path):
@@ -1008,6 +1028,7 @@ class _PathExpr:
 
     def __init__(self, tokens: list[_Tok]) -> None:
         self.tokens = tokens
+        self.closes = _closes(tokens)
 
     def expr(self, at: int, end: int) -> tuple[str | None, int]:
         value, at = self.term(at, end)
@@ -1037,7 +1058,8 @@ class _PathExpr:
                 value += part
                 at += 1
         elif token.text == "(":
-            close = min(_close(tokens, at), end)
+            close = self.closes[at]
+            close = end if close < 0 else min(close, end)
             value, inner = self.expr(at + 1, close)
             if inner != close:
                 return None, close
@@ -1056,7 +1078,8 @@ class _PathExpr:
                     value = "~"  # process.env.HOME
                 at += 2
             elif text == "(":
-                close = min(_close(tokens, at), end)
+                close = self.closes[at]
+                close = end if close < 0 else min(close, end)
                 args = _split_args(tokens, at + 1, close)
                 value = self.call(last, value, args)
                 last = ""
@@ -1064,7 +1087,8 @@ class _PathExpr:
             elif text == "[" and at + 2 < end and tokens[at + 1].kind == "s":
                 key = tokens[at + 1].value
                 value = "~" if key in _HOME_VARIABLES else None
-                at = min(_close(tokens, at), end) + 1
+                close = self.closes[at]
+                at = (end if close < 0 else min(close, end)) + 1
             else:
                 break
         return value, at
@@ -1131,14 +1155,18 @@ def paths_in(source: str, language: str = "") -> list[str]:
     reader = _PathExpr(tokens)
     found: dict[str, None] = {}
     count = len(tokens)
+    visits = 0
     for index, token in enumerate(tokens):
-        if len(found) >= _MAX_PATHS:
+        if len(found) >= _MAX_PATHS or visits > _VISITS:
             break
         text = token.text
-        if token.kind != "p":
+        if token.kind != "p" or text not in ("(", "="):
             continue
+        visits += 1
         if text == "(" and index and tokens[index - 1].kind in ("n", "p"):
-            close = _close(tokens, index)
+            close = reader.closes[index]
+            if close < 0:
+                continue
             for arg in _split_args(tokens, index + 1, close):
                 value = reader.whole(arg)
                 if value is not None and _path_like(value):
@@ -1194,21 +1222,29 @@ def sql_in(source: str, language: str = "") -> list[str]:
     if tokens is None:
         return []
     found: dict[str, None] = {}
-    connects = memory = 0
+    closes = _closes(tokens)
+    connects = memory = visits = 0
     for index in range(1, len(tokens) - 1):
         token = tokens[index]
         if token.kind != "n" or tokens[index + 1].text != "(":
             continue
+        if token.text not in _SQL_CALLS and token.text != "connect":
+            continue
+        visits += 1
+        close = closes[index + 1]
+        if visits > _VISITS:
+            break
+        if close < 0:
+            if token.text == "connect":
+                connects += 1  # a connection not read: not known to be in memory
+            continue
+        args = _split_args(tokens, index + 2, close)
         if token.text == "connect":
             connects += 1
-            close = _close(tokens, index + 1)
-            args = _split_args(tokens, index + 2, close)
             memory += bool(args) and _literal(args[0]) in (":memory:", "file::memory:")
             continue
-        if token.text not in _SQL_CALLS or tokens[index - 1].text != "." or len(found) >= _MAX_SQL:
+        if tokens[index - 1].text != "." or len(found) >= _MAX_SQL:
             continue
-        close = _close(tokens, index + 1)
-        args = _split_args(tokens, index + 2, close)
         if not args:
             continue
         first = args[0]
