@@ -358,3 +358,36 @@ def test_the_sql_a_program_sends_is_reported(source: str, sql: str) -> None:
 )
 def test_no_fixed_sql_on_stored_data(source: str) -> None:
     assert sql_in(source, "python") == []
+
+
+# -- a security log emptied from code ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        repl("open('/var/log/auth.log', 'w').close()"),
+        interpreter("import os\nos.remove('/var/log/secure')"),
+        repl("import os\nos.remove(os.path.expanduser('~/.bash_history'))"),
+        typed("from pathlib import Path\nPath('/var/log/wtmp').write_text('')"),
+        node("require('fs').writeFileSync('/var/log/auth.log', '');"),
+    ],
+)
+def test_a_security_log_emptied_from_code_is_stopped(action: dict[str, Any]) -> None:
+    verdict = ANALYSERS.evaluate(action)
+    assert not verdict.allowed, verdict
+    assert verdict.rule == "path:log-tamper", verdict
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        repl("print(open('/var/log/auth.log').read()[-500:])"),
+        repl("with open('/var/log/app/worker.log', 'a') as f:\n    f.write('started\\n')"),
+        repl("open('build/test.log', 'w').write('ok')"),
+        repl("open('history.md', 'w').write('# History')"),
+    ],
+)
+def test_reading_or_appending_to_a_log_from_code_runs(action: dict[str, Any]) -> None:
+    verdict = ANALYSERS.evaluate(action)
+    assert verdict.allowed, verdict

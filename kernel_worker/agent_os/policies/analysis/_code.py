@@ -40,7 +40,10 @@ then match the program text (RE2, one set scan), each with an id and reason:
   in code whose string literals, joined as a path, name a credential or start-up file
   (``~/.ssh/authorized_keys``, ``.bashrc``, ``/etc/cron.d``, ``.git/hooks``...);
 * ``code:archive-overwrite`` - ``extractall`` / ``unpack_archive`` / ``extract``
-  onto ``/``, a system directory or a Windows drive's root.
+  onto ``/``, a system directory or a Windows drive's root;
+* ``path:log-tamper`` - a security log or shell history, named by a literal,
+  emptied or removed (``open('/var/log/auth.log', 'w')``, ``os.remove('~/.bash_history')``,
+  ``Path('/var/log/wtmp').write_text('')``, ``fs.writeFileSync('/var/log/secure', '')``).
 
 :func:`urls_in` gives the URLs a program names, which the engine judges with the
 network rules like a URL field's (``fetch('http://169.254.169.254/...')``),
@@ -320,7 +323,7 @@ def _short_code(source: str, language: str) -> tuple[tuple[str, str], ...]:
 def _analyse(source: str, language: str) -> list[tuple[str, str]]:
     source = compat(source)
     if not _may_hold(source):
-        return []
+        return _log_erased(source, language, {})
     if len(source) > _MAX_CHARS:
         program, literals = source, list[str]()
     else:
@@ -352,6 +355,19 @@ def _analyse(source: str, language: str) -> list[tuple[str, str]]:
         "code:process-exec" in findings or "code:bulk-delete" in findings
     ):
         _judge_calls(source, language, program, findings)
+    return _log_erased(source, language, findings)
+
+
+def _log_erased(source: str, language: str, findings: dict[str, str]) -> list[tuple[str, str]]:
+    """``findings`` with ``path:log-tamper`` when ``source`` empties a security log."""
+    if (
+        ("log" in source or "history" in source or "utmp" in source)
+        and _LOG_NAMED.search(source) is not None
+        and _ERASE.search(source) is not None
+    ):
+        erased = _erased_log(source, language)
+        if erased is not None:
+            findings.setdefault("path:log-tamper", erased)
     return list(findings.items())
 
 
@@ -1260,3 +1276,73 @@ def sql_in(source: str, language: str = "") -> list[str]:
     if connects and connects == memory:
         return []
     return list(found)
+
+
+# -- a security log or shell history emptied or removed -----------------------------------
+
+#: Calls that empty, replace or remove their first argument: ``open(p, 'w')`` (a write
+#: mode without append), ``write_text`` / ``write_bytes``, ``truncate``, ``os.remove`` /
+#: ``unlink``, ``writeFileSync`` / ``truncateSync`` / ``unlinkSync`` / ``rmSync``.
+_ERASE = re2.compile(
+    r"\b(?:open|write_text|write_bytes|truncate|remove|unlink|writeFileSync|writeFile"
+    r"|truncateSync|unlinkSync|rmSync|Path)\s*\("
+)
+#: A security log or history named at all (a cheap test before the calls are read).
+_LOG_NAMED = re2.compile(r"(?i)/var/log/|/run/utmp|history\b|winevt")
+_ERASERS = frozenset(
+    {"truncate", "remove", "unlink", "writeFileSync", "writeFile", "truncateSync",
+     "unlinkSync", "rmSync"}
+)  # fmt: skip
+_PATH_ERASERS = frozenset({"write_text", "write_bytes", "unlink", "truncate"})
+
+
+def _erased_log(source: str, language: str) -> str | None:
+    """The security log or shell history ``source`` empties or removes with a literal path
+    (``open('/var/log/auth.log', 'w').close()``, ``os.remove('~/.bash_history')``,
+    ``Path('/var/log/wtmp').write_text('')``), else None."""
+    if len(source) > _CALLS_MAX_CHARS:
+        return None
+    tokens = _tokens(source, language)
+    if tokens is None:
+        return None
+    from ._shell_host import erases_log  # the shell analysers read code: no cycle at import
+
+    closes = _closes(tokens)
+    visits = 0
+    for index in range(len(tokens) - 1):
+        token = tokens[index]
+        if token.kind != "n" or tokens[index + 1].text != "(":
+            continue
+        name = token.text
+        if name not in _ERASERS and name not in ("open", "Path"):
+            continue
+        visits += 1
+        close = closes[index + 1]
+        if visits > _CALL_VISITS:
+            return None
+        if close < 0:
+            continue
+        args = _split_args(tokens, index + 2, close)
+        path = _PathExpr(args[0]).whole(args[0]) if args else None  # ~ joins read too
+        if path is None:
+            continue
+        if name == "open":
+            positional, keywords = _keywords(args)
+            mode_arg = positional[1] if len(positional) > 1 else keywords.get("mode")
+            mode = _literal(mode_arg) if mode_arg else None
+            if mode is None or "a" in mode or not any(c in mode for c in "wx+"):
+                continue
+            if "+" in mode and "w" not in mode:
+                continue  # r+ edits in place without emptying
+        elif name == "Path":
+            after = close + 1
+            if not (
+                after + 2 < len(tokens)
+                and tokens[after].text == "."
+                and tokens[after + 1].text in _PATH_ERASERS
+                and tokens[after + 2].text == "("
+            ):
+                continue
+        if erases_log(path):
+            return path
+    return None
