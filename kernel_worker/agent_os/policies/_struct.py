@@ -37,7 +37,13 @@ from typing import Any, Protocol
 
 import re2
 
-from agent_os.policies.analysis._code import analyse_code, shell_escapes, urls_in
+from agent_os.policies.analysis._code import (
+    analyse_code,
+    paths_in,
+    shell_escapes,
+    sql_in,
+    urls_in,
+)
 from agent_os.policies.analysis._path import GlobSet, canonical_paths, with_words
 from agent_os.policies.analysis._re import OPTIONS, redact
 from agent_os.policies.analysis._secrets import scan_secrets
@@ -277,6 +283,16 @@ class Structural(NetworkChecks):
                     urls = [url for text in programs for url in urls_in(text)]
                     if urls:
                         self.check_urls("", urls, offer, self._net_order, lenient=True)
+                for text in programs if kind == "code_exec" and programs else ():
+                    # The paths a program run opens meet the path rules, and the SQL it sends
+                    # the SQL analyser (code only written to a file runs nothing).
+                    if self._path_set is not None:
+                        for path in paths_in(text, language):
+                            self._offer_path(path, offer, base)
+                    if self._sql:
+                        sql = sql_in(text, language)
+                        if sql:
+                            self._sql_texts(sql, True, offer, base)
         if settled is not None and settled.rank == 0 and settled.order <= base + self._floors[1]:
             return
         paths = groups.get("path")
