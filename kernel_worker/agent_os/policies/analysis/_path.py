@@ -100,7 +100,7 @@ def with_words(values: list[str]) -> list[str]:
             if "\t" not in value and "\n" not in value:
                 continue  # the common path: one word, its own path
             words = value.split()
-        elif len(value) > _SHORT and not _marked(value[cut:]):
+        elif not _marked(value[cut:]):
             # A note after a path, naming none itself: the path before it.
             head = value[:cut]
             if _marked(head):
@@ -109,7 +109,7 @@ def with_words(values: list[str]) -> list[str]:
             continue
         else:
             words = value.split()
-        words = [word for word in words if _marked(word)]
+        words = [w for w in words if "/" in w or "\\" in w or "~" in w]  # _marked, inline
         if words and (len(words) > 1 or words[0] != value):
             out = out or list(values)
             out.extend(words[:_MAX_WORDS])
