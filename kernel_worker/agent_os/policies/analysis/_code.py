@@ -191,6 +191,10 @@ _SENSITIVE = re2.compile(
 )
 
 
+#: A security log or history named at all (a cheap test before the calls are read).
+_LOG_NAMED = re2.compile(r"(?i)/var/log/|/run/utmp|history\b|winevt")
+
+
 def _compile() -> tuple[Any, tuple[str, ...]]:
     options = re2.Options()
     options.max_mem = 32 << 20
@@ -198,18 +202,19 @@ def _compile() -> tuple[Any, tuple[str, ...]]:
     for _, regex in _RULES:
         rule_set.Add(regex)
     # Past the rules, members only the prefilter reads (no finding of their own): a write
-    # primitive, a module whose name is a literal, and an empty literal (``e''val``).
-    # A substring test per marker would cost a pass of its own over the text.
+    # primitive, a module whose name is a literal, a security log named, and an empty
+    # literal (``e''val``). A substring test per marker would cost a pass of its own.
     rule_set.Add(_WRITE.pattern)
     rule_set.Add(_ARCHIVE.pattern)
     rule_set.Add(r"vm|child_process")
+    rule_set.Add(_LOG_NAMED.pattern)
     rule_set.Add("''|\"\"")
     rule_set.Compile()
     return rule_set, tuple(check for check, _ in _RULES)
 
 
 _SET, _IDS = _compile()
-_EMPTY_LITERAL = len(_IDS) + 3  # the last member
+_EMPTY_LITERAL = len(_IDS) + 4  # the last member
 #: Modules whose import is itself the primitive (names are string literals in JS).
 _MODULES = {
     "child_process": "code:process-exec",
@@ -323,7 +328,7 @@ def _short_code(source: str, language: str) -> tuple[tuple[str, str], ...]:
 def _analyse(source: str, language: str) -> list[tuple[str, str]]:
     source = compat(source)
     if not _may_hold(source):
-        return _log_erased(source, language, {})
+        return []  # no rule, write primitive, module, log name or empty literal: nothing
     if len(source) > _MAX_CHARS:
         program, literals = source, list[str]()
     else:
@@ -1287,8 +1292,6 @@ _ERASE = re2.compile(
     r"\b(?:open|write_text|write_bytes|truncate|remove|unlink|writeFileSync|writeFile"
     r"|truncateSync|unlinkSync|rmSync|Path)\s*\("
 )
-#: A security log or history named at all (a cheap test before the calls are read).
-_LOG_NAMED = re2.compile(r"(?i)/var/log/|/run/utmp|history\b|winevt")
 _ERASERS = frozenset(
     {"truncate", "remove", "unlink", "writeFileSync", "writeFile", "truncateSync",
      "unlinkSync", "rmSync"}
