@@ -16,29 +16,8 @@ from typing import Any
 
 import pytest
 
-from agent_os.policies import load_policy
 from agent_os.policies.analysis._code import analyse_code, paths_in, sql_in
-
-_MAPPING = load_policy("strict").to_dict()
-_MAPPING.pop("blocked_actions", None)
-ANALYSERS = load_policy({**_MAPPING, "name": "strict-analysers"})
-
-
-def repl(code: str) -> dict[str, Any]:
-    return {"agent_id": "a", "action": "tool_call", "tool": "Python_REPL", "args": {"query": code}}
-
-
-def interpreter(code: str) -> dict[str, Any]:
-    return {
-        "agent_id": "a",
-        "action": "tool_call",
-        "tool": "Code Interpreter",
-        "args": {"code": code, "libraries_used": []},
-    }
-
-
-def typed(code: str, language: str = "python") -> dict[str, Any]:
-    return {"agent_id": "a", "action": "code_exec", "args": {"code": code, "language": language}}
+from tests.unit.policies.test_code_fields import ANALYSERS, interpreter, repl, typed
 
 
 def node(code: str) -> dict[str, Any]:
@@ -391,3 +370,13 @@ def test_a_security_log_emptied_from_code_is_stopped(action: dict[str, Any]) -> 
 def test_reading_or_appending_to_a_log_from_code_runs(action: dict[str, Any]) -> None:
     verdict = ANALYSERS.evaluate(action)
     assert verdict.allowed, verdict
+
+
+def test_a_program_past_the_reading_budget_keeps_its_process_finding() -> None:
+    # Over 4 KB a program's calls are not read one by one: a process call stays
+    # code:process-exec however harmless its command (conservative, bounded).
+    program = "import subprocess\n" + "subprocess.run(['git', 'status'])\n" * 150
+    assert len(program) > 4096
+    assert [check for check, _ in analyse_code(program, "python")] == ["code:process-exec"]
+    short = "import subprocess\n" + "subprocess.run(['git', 'status'])\n" * 10
+    assert analyse_code(short, "python") == []

@@ -379,8 +379,8 @@ def _log_erased(source: str, language: str, findings: dict[str, str]) -> list[tu
 # -- what a program runs, deletes and opens, when the program fixes it -------------------
 
 #: Past this size a program's calls are not read one by one (its findings stand).
-_CALLS_MAX_CHARS = 8_192
-_CALLS_MAX_TOKENS = 8_192
+_CALLS_MAX_CHARS = 4_096
+_CALLS_MAX_TOKENS = 4_096
 #: Commands judged per program, and their characters in all (the shell analyser's budget).
 _COMMANDS_MAX = 16
 _COMMANDS_CHARS = 2_048
@@ -440,6 +440,20 @@ def _unescape(body: str) -> str | None:
 
 
 def _tokens(source: str, language: str) -> list[_Tok] | None:
+    """The tokens of ``source`` (``None``: past :data:`_CALLS_MAX_TOKENS`). The last
+    program's are kept: its findings, paths and SQL are read in one evaluation."""
+    last = _LAST_TOKENS[0]
+    if last is not None and last[1] == language and last[0] == source:
+        return last[2]
+    tokens = _lex(source, language)
+    _LAST_TOKENS[0] = (source, language, tokens)
+    return tokens
+
+
+_LAST_TOKENS: list[tuple[str, str, list[_Tok] | None] | None] = [None]
+
+
+def _lex(source: str, language: str) -> list[_Tok] | None:
     lower = language.lower()
     lexer = _TOKENS["python" if lower in _PY else "js" if lower in _JS else ""]
     out: list[_Tok] = []
