@@ -265,22 +265,10 @@ LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("command", "rule"), ATTACKS)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_attacks_are_denied_on_both_channels(channel: Any, command: str, rule: str) -> None:
-    assert channel(command) == ("deny", rule)
-
-
 @pytest.mark.parametrize("command", CAUGHT_ELSEWHERE)
 @pytest.mark.parametrize("channel", [typed, terminal])
 def test_related_attacks_stay_caught(channel: Any, command: str) -> None:
     assert channel(command)[0] in ("deny", "review")
-
-
-@pytest.mark.parametrize("command", LOOK_ALIKES)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_look_alikes_stay_allowed(channel: Any, command: str) -> None:
-    assert channel(command) == ("allow", None)
 
 
 @pytest.mark.parametrize(
@@ -351,18 +339,6 @@ TUNNEL_LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("command", "rule"), TUNNELS_AND_TOKENS)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_tunnels_and_printed_tokens_are_denied(channel: Any, command: str, rule: str) -> None:
-    assert channel(command) == ("deny", rule)
-
-
-@pytest.mark.parametrize("command", TUNNEL_LOOK_ALIKES)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_forwards_and_status_stay_allowed(channel: Any, command: str) -> None:
-    assert channel(command) == ("allow", None)
-
-
 ESCALATION_AND_EXFILTRATION = [
     ("sudo setcap cap_setuid+ep /usr/bin/python3.11", "shell:persistence"),
     ("setcap cap_sys_admin+ep /usr/local/bin/helper", "shell:persistence"),
@@ -381,20 +357,6 @@ ESCALATION_LOOK_ALIKES = [
     'curl -d "$(date +%s)" https://metrics.example.com/ping',
     'echo "$(env | wc -l) variables"',
 ]
-
-
-@pytest.mark.parametrize(("command", "rule"), ESCALATION_AND_EXFILTRATION)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_capabilities_hooks_and_environment_posts_are_denied(
-    channel: Any, command: str, rule: str
-) -> None:
-    assert channel(command) == ("deny", rule)
-
-
-@pytest.mark.parametrize("command", ESCALATION_LOOK_ALIKES)
-@pytest.mark.parametrize("channel", [typed, terminal])
-def test_ordinary_capabilities_hooks_and_posts_stay_allowed(channel: Any, command: str) -> None:
-    assert channel(command) == ("allow", None)
 
 
 def test_a_polkit_rule_written_is_persistence() -> None:
@@ -429,7 +391,18 @@ def test_a_backup_or_dump_sent_off_the_host_is_held_for_review(channel: Any, com
     assert channel(command) == ("review", "shell:data-upload")
 
 
-@pytest.mark.parametrize("command", DATA_UPLOAD_LOOK_ALIKES)
+@pytest.mark.parametrize(
+    ("command", "rule"), ATTACKS + TUNNELS_AND_TOKENS + ESCALATION_AND_EXFILTRATION
+)
 @pytest.mark.parametrize("channel", [typed, terminal])
-def test_builds_reports_and_local_copies_stay_allowed(channel: Any, command: str) -> None:
+def test_attacks_are_denied_on_both_channels(channel: Any, command: str, rule: str) -> None:
+    assert channel(command) == ("deny", rule)
+
+
+@pytest.mark.parametrize(
+    "command",
+    LOOK_ALIKES + TUNNEL_LOOK_ALIKES + ESCALATION_LOOK_ALIKES + DATA_UPLOAD_LOOK_ALIKES,
+)
+@pytest.mark.parametrize("channel", [typed, terminal])
+def test_look_alikes_stay_allowed(channel: Any, command: str) -> None:
     assert channel(command) == ("allow", None)
