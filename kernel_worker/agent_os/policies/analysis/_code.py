@@ -133,7 +133,7 @@ _RULES: tuple[tuple[str, str], ...] = (
         "code:exfiltration",
         r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)[\s\S]{0,300}?"
         r"\b(?:requests|httpx|aiohttp|urllib|fetch|axios|urlopen)\b"
-        r"|\b(?:requests|httpx|aiohttp|fetch|axios)\b[\s\S]{0,300}?"
+        r"|\b(?:requests|httpx|aiohttp|urllib|urlopen|fetch|axios)\b[\s\S]{0,300}?"
         r"(?:\bos\s*\.\s*environ\b|\bprocess\s*\.\s*env\b)"
         # A page's cookies or web storage sent out (a browser tool's evaluate script).
         r"|(?:\b(?:fetch|sendBeacon|XMLHttpRequest|axios|\$\s*\.\s*(?:get|post|ajax))\b"
