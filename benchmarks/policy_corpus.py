@@ -33,7 +33,8 @@ from a fourth, ``outsider5-*`` (``outsider-run5.yaml``) from a fifth. ``outsider
 ``strict`` without its blanket shell, code and file-change bans (each case names
 that policy): the content analysers alone, on the work such an agent must be let do.
 ``outsider7-*`` (``outsider-run7.yaml``), from a seventh, has half its cases under
-``strict`` and half under that policy, written after the fixes the sixth prompted.
+``strict`` and half under that policy, written after the fixes the sixth prompted;
+``outsider8-*`` (``outsider-run8.yaml``), from an eighth, likewise, after the seventh's.
 Each is written in one channel, so it has no pair in the channel agreement. Their
 first-run figures, before any fix, are in each file's header.
 """
@@ -68,6 +69,7 @@ _APART = (
     ("outsider5-", "outsider round 5 (a fifth tester, README, docs and API only)"),
     ("outsider6-", "outsider round 6 (a sixth tester; strict without its blanket bans)"),
     ("outsider7-", "outsider round 7 (a seventh tester; half strict, half without its bans)"),
+    ("outsider8-", "outsider round 8 (an eighth tester; half strict, half without its bans)"),
 )
 
 
