@@ -132,13 +132,23 @@ _DIR_KEYS = ("directory", "dir", "folder", "dir_path", "directory_path", "base_d
 _NAME_KEYS = ("filename", "file_name", "name", "file", "basename")
 
 
+def _folder_and_name(values: Mapping[Any, Any]) -> tuple[str | None, str | None]:
+    """The strings of ``values``' first folder field and first file-name field."""
+    folder = next((values[k] for k in _DIR_KEYS if type(values.get(k)) is str), None)
+    name = next((values[k] for k in _NAME_KEYS if type(values.get(k)) is str), None)
+    return folder, name
+
+
+def _join(folder: str, name: str) -> str:
+    return folder.rstrip("/\\") + "/" + name.lstrip("/\\")
+
+
 def _joined_path(args: Mapping[Any, Any], paths: list[str]) -> None:
     """A file named in two fields (CrewAI's ``{"directory": ".git/hooks", "filename":
     "pre-commit"}``) is also the one path they make together."""
-    folder = next((args[k] for k in _DIR_KEYS if type(args.get(k)) is str), None)
-    name = next((args[k] for k in _NAME_KEYS if type(args.get(k)) is str), None)
+    folder, name = _folder_and_name(args)
     if folder and name and name in paths and folder in paths:
-        paths.append(folder.rstrip("/\\") + "/" + name.lstrip("/\\"))
+        paths.append(_join(folder, name))
 
 
 def located(
@@ -227,11 +237,9 @@ def _target(args: dict[Any, Any], fields: Mapping[str, str]) -> str | None:
     if len(found) == 1:
         return found[0][1]
     if len(found) == 2:
-        keys = {key.lower(): value for key, value in found}
-        folder = next((keys[k] for k in _DIR_KEYS if k in keys), None)
-        name = next((keys[k] for k in _NAME_KEYS if k in keys), None)
+        folder, name = _folder_and_name({key.lower(): value for key, value in found})
         if folder is not None and name is not None:
-            return folder.rstrip("/\\") + "/" + name.lstrip("/\\")
+            return _join(folder, name)
     return None
 
 

@@ -312,7 +312,7 @@ def _reads_secret_manager(name: str, args: Sequence[str]) -> bool:
         return words[:1] == ["get"] and not _K8S_SECRETS.isdisjoint(kinds) and shows
     if words[:1] == ["ssm"] and "--with-decryption" not in args:
         return False  # plain parameters are configuration
-    reads = _SECRET_READS.get(name, frozenset()) | _TOKEN_PRINTS.get(name, frozenset())
+    reads = _READS[name]
     return any(tuple(words[:n]) in reads for n in (1, 2, 3))
 
 
@@ -367,6 +367,12 @@ def _uploads_data(name: str, args: Sequence[str]) -> bool:
     return False
 
 
+#: A tunnel client's subcommands that open nothing: help, sign-in, configuration.
+_TUNNEL_CHORES = frozenset(
+    {"help", "version", "update", "login", "logout", "authtoken", "config", "completion"}
+)
+
+
 def _opens_tunnel(name: str, args: Sequence[str]) -> bool:
     """``ssh -R`` (a port on the far host forwarded back here), a tunnel client run
     (``ngrok tcp 22``, ``cloudflared tunnel --url``, ``chisel client``), ``tailscale funnel``.
@@ -383,9 +389,8 @@ def _opens_tunnel(name: str, args: Sequence[str]) -> bool:
     if name not in _TUNNELS:
         return False
     words = _positionals(args)
-    quiet = {"help", "version", "update", "login", "logout", "authtoken", "config", "completion"}
     return not (_opts(args) & {"-h", "--help", "-v", "--version"}) and not (
-        words and words[0] in quiet
+        words and words[0] in _TUNNEL_CHORES
     )
 
 
@@ -724,6 +729,11 @@ def _module(args: Sequence[str]) -> tuple[str, Sequence[str]] | None:
 
 #: Clusters' and clouds' secret stores, and password-manager CLIs.
 _MANAGERS = frozenset({"kubectl", "oc", "aws", "gcloud", "az", "vault", "op", "bw", "gh"})
+#: What each manager prints that is a secret: a stored value or its own sign-in token.
+_READS = {
+    name: _SECRET_READS.get(name, frozenset()) | _TOKEN_PRINTS.get(name, frozenset())
+    for name in _MANAGERS
+}
 #: Tunnel clients: each run exposes a local port (or a shell) to the internet.
 _TUNNELS = frozenset(
     {"ngrok", "cloudflared", "lt", "localtunnel", "chisel", "frpc", "bore", "tmate", "upterm",
